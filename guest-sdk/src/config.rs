@@ -1,0 +1,30 @@
+//! The operator's `config` table from the job file.
+//!
+//! Configuration is immutable for the life of an instance, so keeping it in
+//! the guest is not "state": the host passes it again to every new instance.
+
+use crate::Error;
+use crate::bindings::weir::dataflow::types::OperatorError;
+use serde::de::DeserializeOwned;
+use std::sync::OnceLock;
+
+static CONFIG: OnceLock<String> = OnceLock::new();
+
+/// Called by the generated `init` export.
+pub fn init(config: String) -> Result<(), OperatorError> {
+    // A second init (the host never does this) keeps the first config.
+    let _ = CONFIG.set(config);
+    Ok(())
+}
+
+/// The operator's `config` table from the job file, deserialized.
+///
+/// ```ignore
+/// #[derive(serde::Deserialize)]
+/// struct Cfg { threshold: f64 }
+/// let cfg: Cfg = weir_guest::config()?;
+/// ```
+pub fn config<T: DeserializeOwned>() -> Result<T, Error> {
+    let raw = CONFIG.get().map(String::as_str).unwrap_or("{}");
+    serde_json::from_str(raw).map_err(|e| Error::msg(format_args!("operator config: {e}")))
+}

@@ -1,0 +1,241 @@
+//! `weir bench`: performance measured side by side with a baseline in one
+//! run, on the same data (results go to BENCHMARKS.md with the command).
+//!
+//! 1. `mapfilter` — the same map+filter code as a Wasm component vs compiled
+//!    natively into the host, batches of 1,000 records.
+//! 2. `pipeline` — a whole job: generator → Wasm map+filter → discarding
+//!    sink, parallelism 1, vs the same job with no operator.
+//! 3. `window` — tumbling count+sum per key over generated transactions,
+//!    vs a hand-written single-threaded loop doing the same aggregation.
+
+use crate::job::{JobSpec, LoadedJob};
+use crate::plan::prepare;
+use crate::runtime::{Metrics, run as run_job};
+use crate::wasm::host::OperatorId;
+use crate::wasm::instance::{CallLimits, TransformInstance};
+use crate::wasm::{LoadedComponent, WasmEngine, World};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[allow(missing_docs, dead_code)]
+mod logic {
+    include!("../../tests/operators/map-filter/src/logic.rs");
+}
+
+/// Options of `weir bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Records per measurement.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub records: u64,
+    /// Run only these benchmarks (mapfilter, pipeline, window).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// The map+filter operator project (built from source).
+    #[arg(long, default_value = "tests/operators/map-filter")]
+    pub operator: PathBuf,
+    /// Keys for the window benchmark.
+    #[arg(long, default_value_t = 100_000)]
+    pub keys: u64,
+}
+
+fn wanted(args: &BenchArgs, name: &str) -> bool {
+    args.only.is_empty() || args.only.iter().any(|o| o == name)
+}
+
+/// Run the selected benchmarks and print a Markdown table.
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let engine = WasmEngine::shared()?;
+    let wasm = crate::build::build(&args.operator, World::Transform)
+        .context("building the benchmark operator")?;
+    println!("| benchmark | weir | baseline | ratio |\n|---|---|---|---|");
+    if wanted(&args, "mapfilter") {
+        mapfilter(engine, &wasm, args.records)?;
+    }
+    if wanted(&args, "pipeline") {
+        pipeline(engine, &wasm, args.records)?;
+    }
+    if wanted(&args, "window") {
+        window(engine, args.records, args.keys)?;
+    }
+    Ok(())
+}
+
+fn datagen_batches(rows: u64, keys: u64, batch: usize) -> Vec<Vec<crate::Event>> {
+    use crate::connector::{Poll, Source, datagen::Datagen};
+    let spec = toml::from_str(&format!(
+        "schema = \"transactions\"\nrows = {rows}\nkeys = {keys}\nseed = 1"
+    ))
+    .expect("valid datagen spec");
+    let mut g = Datagen::new(spec);
+    let mut out = Vec::new();
+    while let Ok(Poll::Records(r)) = g.poll(batch) {
+        out.push(
+            r.into_iter()
+                .map(|r| crate::event::event(r.payload, 0))
+                .collect(),
+        );
+    }
+    out
+}
+
+fn rate(n: u64, secs: f64) -> String {
+    format!("{:.2} M rec/s", n as f64 / secs / 1e6)
+}
+
+fn mapfilter(
+    engine: &'static WasmEngine,
+    wasm: &std::path::Path,
+    records: u64,
+) -> anyhow::Result<()> {
+    let component = LoadedComponent::load(engine, "map-filter", wasm, World::Transform)?;
+    let id = OperatorId {
+        job: "bench".into(),
+        operator: "map-filter".into(),
+        subtask: 0,
+    };
+    let limits = CallLimits {
+        memory_bytes: 256 << 20,
+        timeout_ms: 60_000,
+    };
+    let mut inst = TransformInstance::new(engine, &component, id, &[], limits, "{}")?;
+    // 100 distinct batches of 1,000, cycled: realistic data, bounded memory.
+    let batches = datagen_batches(100_000, 1000, 1000);
+    let rounds = (records / 100_000).max(1);
+    let n = rounds * 100_000;
+    let (mut wasm_secs, mut native_secs) = (0.0, 0.0);
+    let (mut wasm_out, mut native_out) = (0u64, 0u64);
+    // Alternate the two sides so drift in machine load hits both alike.
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for b in &batches {
+            wasm_out += inst.process(b)?.events.len() as u64;
+        }
+        wasm_secs += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for b in &batches {
+            let mut out = Vec::with_capacity(b.len());
+            for e in b {
+                if let Some(value) = logic::map_filter(&e.value)? {
+                    out.push(crate::Event { value, ..e.clone() });
+                }
+            }
+            native_out += std::hint::black_box(out).len() as u64;
+        }
+        native_secs += t.elapsed().as_secs_f64();
+    }
+    anyhow::ensure!(
+        wasm_out == native_out,
+        "Wasm kept {wasm_out} records, native {native_out}"
+    );
+    println!(
+        "| map+filter, {n} records, batches of 1,000 (Wasm vs native) | {} | {} | {:.2}× |",
+        rate(n, wasm_secs),
+        rate(n, native_secs),
+        native_secs / wasm_secs
+    );
+    Ok(())
+}
+
+fn job(text: &str) -> anyhow::Result<LoadedJob> {
+    let spec: JobSpec = toml::from_str(text)?;
+    let problems = crate::job::validate(&spec);
+    anyhow::ensure!(problems.is_empty(), "bench job invalid: {problems:?}");
+    Ok(LoadedJob {
+        spec,
+        path: "bench.toml".into(),
+        base_dir: ".".into(),
+    })
+}
+
+fn run_timed(engine: &'static WasmEngine, text: &str) -> anyhow::Result<(u64, f64)> {
+    let plan = Arc::new(prepare(job(text)?, engine)?);
+    let t = Instant::now();
+    let summary = run_job(plan, Arc::new(Metrics::default()))?;
+    Ok((summary.records_in, t.elapsed().as_secs_f64()))
+}
+
+fn pipeline(
+    engine: &'static WasmEngine,
+    wasm: &std::path::Path,
+    records: u64,
+) -> anyhow::Result<()> {
+    let base = format!(
+        "name = \"bench-pipeline\"\nbatch_size = 1000\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = {records}\nseed = 1\n[sink]\ntype = \"discard\"\n"
+    );
+    let with_op = format!(
+        "{base}[[operators]]\nname = \"map-filter\"\ncomponent = \"{}\"\n",
+        wasm.display()
+    );
+    let (n, wasm_secs) = run_timed(engine, &with_op)?;
+    let (_, bare_secs) = run_timed(engine, &base)?;
+    println!(
+        "| job: datagen → Wasm map+filter → discard, {n} events, parallelism 1 (vs same job without the operator) | {} | {} | {:.2}× |",
+        rate(n, wasm_secs),
+        rate(n, bare_secs),
+        bare_secs / wasm_secs
+    );
+    Ok(())
+}
+
+fn window(engine: &'static WasmEngine, records: u64, keys: u64) -> anyhow::Result<()> {
+    let text = format!(
+        r#"name = "bench-window"
+batch_size = 1000
+[source]
+type = "datagen"
+schema = "transactions"
+rows = {records}
+keys = {keys}
+seed = 1
+step_ms = 1
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "10s"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}]
+[sink]
+type = "discard"
+[late_output]
+type = "discard"
+"#
+    );
+    let (n, secs) = run_timed(engine, &text)?;
+    // Baseline: one thread, a hash map, the same parsing of the same records.
+    let batches = datagen_batches(records, keys, 1000);
+    let t = Instant::now();
+    let mut acc: rustc_hash::FxHashMap<(Vec<u8>, i64), (u64, f64)> = Default::default();
+    let mut fired = 0u64;
+    let mut current_window = i64::MIN;
+    for b in &batches {
+        for e in b {
+            let ts = crate::json::integer(&e.value, "ts").unwrap_or(0);
+            let key = crate::json::key(&e.value, "user").unwrap_or_default();
+            let amount = crate::json::number(&e.value, "amount").unwrap_or(0.0);
+            let w = crate::window::tumbling::assign(ts, 10_000).start;
+            if w > current_window {
+                fired += acc.len() as u64;
+                acc.clear();
+                current_window = w;
+            }
+            let slot = acc.entry((key, w)).or_insert((0, 0.0));
+            slot.0 += 1;
+            slot.1 += amount;
+        }
+    }
+    fired += acc.len() as u64;
+    std::hint::black_box(fired);
+    let native_secs = t.elapsed().as_secs_f64();
+    println!(
+        "| tumbling count+sum, {keys} keys, {n} events, parallelism 1 (vs hand-written single-threaded loop) | {} | {} | {:.2}× |",
+        rate(n, secs),
+        rate(n, native_secs),
+        native_secs / secs
+    );
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! `weir build`: an operator project → a WebAssembly component.
+//!
+//! - **Rust**: a directory with `Cargo.toml` (a `cdylib` using `weir-guest`),
+//!   built with `cargo build --release --target wasm32-wasip2`;
+//! - **Python**: a directory with one module (`app.py`, or the only `.py`
+//!   file), built with `componentize-py` against the contract in `wit/`.
+//!
+//! It installs nothing: a missing toolchain is reported with the command
+//! that installs it.
+
+use crate::wasm::World;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The contract, embedded so Python builds work from an installed binary.
+pub const WIT: &str = include_str!("../../wit/dataflow.wit");
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Not a directory we know how to build.
+    #[error(
+        "{path}: not an operator project (expected a Cargo.toml for Rust, or a .py module for Python)"
+    )]
+    UnknownProject {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A tool is not installed.
+    #[error("{tool} is needed to build {path} but {problem}; install it with: {install}")]
+    MissingTool {
+        /// The tool.
+        tool: &'static str,
+        /// The project.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+        /// The command to fix it.
+        install: &'static str,
+    },
+    /// The build ran and failed.
+    #[error("building {path} failed:\n{output}")]
+    Failed {
+        /// The project.
+        path: PathBuf,
+        /// The build tool's output (the end of it).
+        output: String,
+    },
+    /// I/O around the build.
+    #[error("building {path}: {message}")]
+    Io {
+        /// The project.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// The kind of operator project in a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Project {
+    /// A Rust crate.
+    Rust,
+    /// A Python module (its name).
+    Python(String),
+}
+
+/// What kind of project `dir` is.
+pub fn detect(dir: &Path) -> Result<Project, BuildError> {
+    if dir.join("Cargo.toml").is_file() {
+        return Ok(Project::Rust);
+    }
+    if dir.join("app.py").is_file() {
+        return Ok(Project::Python("app".into()));
+    }
+    let py: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| BuildError::Io {
+            path: dir.into(),
+            message: e.to_string(),
+        })?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".py"))
+                .map(String::from)
+        })
+        .collect();
+    match py.as_slice() {
+        [one] => Ok(Project::Python(one.clone())),
+        _ => Err(BuildError::UnknownProject { path: dir.into() }),
+    }
+}
+
+/// Build the project in `dir`; `world` is needed for Python (Rust operators
+/// declare theirs with the SDK macro). Returns the component's path.
+pub fn build(dir: &Path, world: World) -> Result<PathBuf, BuildError> {
+    match detect(dir)? {
+        Project::Rust => build_rust(dir),
+        Project::Python(module) => build_python(dir, &module, world),
+    }
+}
+
+fn tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+fn build_rust(dir: &Path) -> Result<PathBuf, BuildError> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    if let Ok(out) = installed
+        && out.status.success()
+        && !String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.trim() == "wasm32-wasip2")
+    {
+        return Err(BuildError::MissingTool {
+            tool: "the wasm32-wasip2 Rust target",
+            path: dir.into(),
+            problem: "it is not installed".into(),
+            install: "rustup target add wasm32-wasip2",
+        });
+    }
+    let out = Command::new("cargo")
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(dir.join("Cargo.toml"))
+        .output()
+        .map_err(|e| BuildError::MissingTool {
+            tool: "cargo",
+            path: dir.into(),
+            problem: e.to_string(),
+            install: "see https://rustup.rs",
+        })?;
+    if !out.status.success() {
+        return Err(BuildError::Failed {
+            path: dir.into(),
+            output: tail(&out.stderr),
+        });
+    }
+    // The last cdylib artifact cargo reports is the component.
+    let wasm = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| {
+            m["reason"] == "compiler-artifact"
+                && m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
+        .filter(|m| {
+            m["manifest_path"].as_str().map(Path::new)
+                == dir.join("Cargo.toml").canonicalize().ok().as_deref()
+        })
+        .filter_map(|m| {
+            m["filenames"]
+                .as_array()?
+                .iter()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".wasm"))
+                .map(PathBuf::from)
+        })
+        .next_back();
+    wasm.ok_or_else(|| BuildError::Failed {
+        path: dir.into(),
+        output: "cargo built no .wasm: is the crate a `cdylib` (crate-type = [\"cdylib\"])?".into(),
+    })
+}
+
+fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, BuildError> {
+    let io = |e: std::io::Error| BuildError::Io {
+        path: dir.into(),
+        message: e.to_string(),
+    };
+    let wit_dir = std::env::temp_dir().join(format!("weir-wit-{}", std::process::id()));
+    std::fs::create_dir_all(&wit_dir).map_err(io)?;
+    std::fs::write(wit_dir.join("dataflow.wit"), WIT).map_err(io)?;
+    let out_dir = dir.join("target");
+    std::fs::create_dir_all(&out_dir).map_err(io)?;
+    let output = out_dir.join(format!("{module}.wasm"));
+    let result = Command::new("componentize-py")
+        .arg("-d")
+        .arg(&wit_dir)
+        .args([
+            "-w",
+            &format!("weir:dataflow/{}", world.name()),
+            "componentize",
+            "-p",
+        ])
+        .arg(dir)
+        .arg("-o")
+        .arg(&output)
+        .arg(module)
+        .output();
+    let _ = std::fs::remove_dir_all(&wit_dir);
+    let out = result.map_err(|e| BuildError::MissingTool {
+        tool: "componentize-py",
+        path: dir.into(),
+        problem: format!("it could not be run ({e})"),
+        install: "pip install componentize-py==0.25.1",
+    })?;
+    if !out.status.success() {
+        return Err(BuildError::Failed {
+            path: dir.into(),
+            output: format!("{}\n{}", tail(&out.stdout), tail(&out.stderr)),
+        });
+    }
+    Ok(output)
+}

@@ -1,0 +1,60 @@
+//! JSON lines from standard input, bounded by end of input.
+//!
+//! A reader thread feeds a channel so that, while stdin is quiet, the job
+//! still sees time pass (processing-time windows fire, idle inputs stop
+//! holding the watermark back).
+
+use super::{ConnectorError, Poll, RawRecord, Source};
+use std::io::BufReader;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::Duration;
+
+/// How long a poll waits for input before reporting idle.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// Reads stdin on a background thread.
+pub struct StdinSource {
+    rx: Receiver<Result<Vec<RawRecord>, String>>,
+}
+
+impl StdinSource {
+    /// Start reading stdin.
+    pub fn spawn() -> Self {
+        let (tx, rx) = sync_channel(4);
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(std::io::stdin().lock());
+            let mut line = 0;
+            loop {
+                let msg = match super::file::read_lines(&mut reader, &mut line, 1024) {
+                    Ok(Some(batch)) => Ok(batch),
+                    Ok(None) => break,
+                    Err(e) => Err(format!("line {}: {e}", line + 1)),
+                };
+                let failed = msg.is_err();
+                if tx.send(msg).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        Self { rx }
+    }
+}
+
+impl Source for StdinSource {
+    fn poll(&mut self, _max: usize) -> Result<Poll, ConnectorError> {
+        match self.rx.recv_timeout(POLL_WAIT) {
+            Ok(Ok(batch)) => Ok(Poll::Records(batch)),
+            Ok(Err(message)) => Err(ConnectorError::Read {
+                source_name: "stdin".into(),
+                location: "stdin".into(),
+                message,
+            }),
+            Err(RecvTimeoutError::Timeout) => Ok(Poll::Idle),
+            Err(RecvTimeoutError::Disconnected) => Ok(Poll::End),
+        }
+    }
+
+    fn location(&self, offset: u64) -> String {
+        format!("stdin:{offset}")
+    }
+}

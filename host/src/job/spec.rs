@@ -1,0 +1,275 @@
+//! The job file schema. Field docs here are the reference; the README shows
+//! complete examples.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A whole job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// Job name, used in logs and errors.
+    pub name: String,
+    /// Subtasks per stage (operator chain and keyed stage). Default 1.
+    #[serde(default = "one")]
+    pub parallelism: usize,
+    /// Records per batch handed to operators. Default 1024.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// Where records come from.
+    pub source: SourceSpec,
+    /// How event time is assigned. Without it, windows need `time = "processing"`.
+    pub event_time: Option<EventTimeSpec>,
+    /// Stateless Wasm operators applied in order, fused into one task.
+    #[serde(default)]
+    pub operators: Vec<OperatorSpec>,
+    /// Partition records by a JSON field before the window or keyed operator.
+    pub key_by: Option<KeyBySpec>,
+    /// A window with aggregates.
+    pub window: Option<WindowSpec>,
+    /// A keyed Wasm operator with state and timers.
+    pub keyed: Option<OperatorSpec>,
+    /// Where results go.
+    pub sink: SinkSpec,
+    /// Records that arrive after every window they belong to has closed.
+    /// Required for event-time windows: late data is never dropped silently.
+    pub late_output: Option<SinkSpec>,
+    /// Records that cannot be decoded or that an operator rejects. Without it
+    /// such a record fails the job with its location.
+    pub dead_letter: Option<SinkSpec>,
+    /// Limits on every Wasm instance of this job.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_batch() -> usize {
+    1024
+}
+
+/// A source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// JSON lines from a file (bounded).
+    File {
+        /// Path, relative to the job file.
+        path: PathBuf,
+    },
+    /// JSON lines from standard input (bounded by end of input).
+    Stdin {},
+    /// Deterministic generated records.
+    Datagen(DatagenSpec),
+}
+
+/// The generator's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatagenSpec {
+    /// `clickstream`, `transactions` or `bids`.
+    pub schema: String,
+    /// How many records; the source is bounded.
+    pub rows: u64,
+    /// Records per second; 0 = as fast as possible.
+    #[serde(default)]
+    pub rate: u64,
+    /// Seed: the same seed gives the same records.
+    #[serde(default)]
+    pub seed: u64,
+    /// Number of distinct keys (users, bidders). Default 1000.
+    #[serde(default = "default_keys")]
+    pub keys: u64,
+    /// Event time of the first record (ms). Default 1,700,000,000,000.
+    #[serde(default = "default_start")]
+    pub start_ms: i64,
+    /// Event-time step between records (ms). Default 10.
+    #[serde(default = "default_step")]
+    pub step_ms: i64,
+    /// Maximum random lateness of a record's event time (ms). Default 0.
+    #[serde(default)]
+    pub disorder_ms: i64,
+}
+
+fn default_keys() -> u64 {
+    1000
+}
+fn default_start() -> i64 {
+    1_700_000_000_000
+}
+fn default_step() -> i64 {
+    10
+}
+
+/// Event time from a JSON field.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTimeSpec {
+    /// Dotted path of the field holding ms since the epoch.
+    pub field: String,
+    /// How late a record may be before windows close without it.
+    #[serde(default = "zero")]
+    pub max_out_of_orderness: String,
+    /// After this long without records, an input stops holding the watermark back.
+    pub idle_timeout: Option<String>,
+}
+
+fn zero() -> String {
+    "0ms".into()
+}
+
+/// A Wasm operator.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Name, unique in the job.
+    pub name: String,
+    /// A `.wasm` component, or an operator project (Rust crate or Python
+    /// module directory) that `weir` builds. Relative to the job file.
+    pub component: PathBuf,
+    /// Passed to the operator's `init` as JSON.
+    #[serde(default)]
+    pub config: toml::Table,
+    /// WASI capabilities granted: `clocks`, `random`, `stdio`. Default none.
+    #[serde(default)]
+    pub grants: Vec<String>,
+}
+
+/// Key-by.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBySpec {
+    /// Dotted path of the key field.
+    pub field: String,
+}
+
+/// A window and what to compute over it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    /// `tumbling`, `sliding` or `session`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Window length (tumbling, sliding).
+    pub size: Option<String>,
+    /// Hop (sliding).
+    pub slide: Option<String>,
+    /// Inactivity gap (session).
+    pub gap: Option<String>,
+    /// `event` (default) or `processing`.
+    #[serde(default = "event_time")]
+    pub time: String,
+    /// How long after a window fires late records still update it.
+    #[serde(default = "zero")]
+    pub allowed_lateness: String,
+    /// Built-in aggregates computed natively.
+    #[serde(default)]
+    pub aggregates: Vec<AggregateSpec>,
+    /// Or a Wasm aggregate function.
+    pub aggregate: Option<OperatorSpec>,
+}
+
+fn event_time() -> String {
+    "event".into()
+}
+
+/// A built-in aggregate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregateSpec {
+    /// `count`, `sum`, `min`, `max` or `avg`.
+    #[serde(rename = "fn")]
+    pub function: String,
+    /// The numeric field (all but `count`).
+    pub field: Option<String>,
+    /// Output field name; default the function name (`sum_amount` for sums etc.).
+    #[serde(rename = "as")]
+    pub output: Option<String>,
+}
+
+/// A sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkSpec {
+    /// JSON lines to a file (replaced at start).
+    File {
+        /// Path, relative to the job file.
+        path: PathBuf,
+    },
+    /// JSON lines to standard output.
+    Stdout {},
+    /// Count and drop (benchmarks).
+    Discard {},
+}
+
+/// Limits per Wasm instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Linear memory per instance, e.g. "64MiB".
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    /// Longest a single guest call may run.
+    #[serde(default = "default_timeout")]
+    pub call_timeout: String,
+}
+
+impl Default for LimitsSpec {
+    fn default() -> Self {
+        Self {
+            memory: default_memory(),
+            call_timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_memory() -> String {
+    "64MiB".into()
+}
+fn default_timeout() -> String {
+    "10s".into()
+}
+
+/// Parse "64MiB", "1GiB", "512KiB" or a byte count.
+///
+/// ```
+/// assert_eq!(weir::job::parse_bytes("2MiB"), Ok(2 << 20));
+/// ```
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size; write e.g. \"64MiB\""))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "KB" | "K" => 1 << 10,
+        "MiB" | "MB" | "M" => 1 << 20,
+        "GiB" | "GB" | "G" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in size `{text}`; use KiB, MiB or GiB"
+            ));
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("size `{text}` is too large"))
+}
+
+/// The operator's config as the JSON text handed to `init`.
+pub fn config_json(config: &toml::Table) -> String {
+    serde_json::to_string(config).unwrap_or_else(|_| "{}".into())
+}
+
+/// Names of all operators, for uniqueness checks.
+pub(crate) fn operator_names(spec: &JobSpec) -> BTreeMap<String, usize> {
+    let mut names = BTreeMap::new();
+    let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
+    for op in spec.operators.iter().chain(spec.keyed.as_ref()).chain(agg) {
+        *names.entry(op.name.clone()).or_insert(0) += 1;
+    }
+    names
+}

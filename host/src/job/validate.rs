@@ -1,0 +1,328 @@
+//! Every check a job file must pass before anything runs.
+
+use super::spec::*;
+use crate::time::parse_duration_ms;
+use std::fmt;
+
+/// One problem in a job file: where (a path into the TOML) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where, as a TOML path: `window.size`, `operators[1].name`.
+    pub at: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+struct Checker(Vec<Problem>);
+
+impl Checker {
+    fn add(&mut self, at: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            at: at.into(),
+            message: message.into(),
+        });
+    }
+    fn duration(&mut self, at: &str, text: &str, positive: bool) -> Option<i64> {
+        match parse_duration_ms(text) {
+            Ok(ms) if positive && ms <= 0 => {
+                self.add(at, format!("must be longer than 0, got `{text}`"));
+                None
+            }
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                self.add(at, e);
+                None
+            }
+        }
+    }
+}
+
+const GRANTS: &[&str] = &["clocks", "random", "stdio"];
+const AGGREGATES: &[&str] = &["count", "sum", "min", "max", "avg"];
+const SCHEMAS: &[&str] = &["clickstream", "transactions", "bids"];
+
+/// All problems of a job, in file order. Empty means valid.
+pub fn validate(spec: &JobSpec) -> Vec<Problem> {
+    let mut c = Checker(Vec::new());
+    if spec.name.trim().is_empty() {
+        c.add("name", "must not be empty");
+    }
+    if !(1..=256).contains(&spec.parallelism) {
+        c.add(
+            "parallelism",
+            format!("must be between 1 and 256, got {}", spec.parallelism),
+        );
+    }
+    if !(1..=1_000_000).contains(&spec.batch_size) {
+        c.add(
+            "batch_size",
+            format!("must be between 1 and 1000000, got {}", spec.batch_size),
+        );
+    }
+    if let SourceSpec::Datagen(d) = &spec.source {
+        if !SCHEMAS.contains(&d.schema.as_str()) {
+            c.add(
+                "source.schema",
+                format!("unknown schema `{}`; choose one of {SCHEMAS:?}", d.schema),
+            );
+        }
+        if d.keys == 0 {
+            c.add("source.keys", "must be at least 1");
+        }
+        if d.step_ms < 0 || d.disorder_ms < 0 {
+            c.add("source", "step_ms and disorder_ms must not be negative");
+        }
+    }
+    if let Some(et) = &spec.event_time {
+        if et.field.is_empty() {
+            c.add(
+                "event_time.field",
+                "must name the JSON field holding the event time (ms)",
+            );
+        }
+        c.duration(
+            "event_time.max_out_of_orderness",
+            &et.max_out_of_orderness,
+            false,
+        );
+        if let Some(idle) = &et.idle_timeout {
+            c.duration("event_time.idle_timeout", idle, true);
+        }
+    }
+    for (i, op) in spec.operators.iter().enumerate() {
+        check_operator(&mut c, &format!("operators[{i}]"), op);
+    }
+    for (name, n) in operator_names(spec) {
+        if n > 1 {
+            c.add(
+                "operators",
+                format!("operator name `{name}` is used {n} times; names must be unique"),
+            );
+        }
+    }
+    check_stage(&mut c, spec);
+    if let Err(e) = parse_bytes(&spec.limits.memory) {
+        c.add("limits.memory", e);
+    }
+    c.duration("limits.call_timeout", &spec.limits.call_timeout, true);
+    c.0
+}
+
+fn check_operator(c: &mut Checker, at: &str, op: &OperatorSpec) {
+    if op.name.trim().is_empty() {
+        c.add(format!("{at}.name"), "must not be empty");
+    }
+    if op.component.as_os_str().is_empty() {
+        c.add(
+            format!("{at}.component"),
+            "must name a .wasm file or an operator project directory",
+        );
+    }
+    for g in &op.grants {
+        if !GRANTS.contains(&g.as_str()) {
+            c.add(
+                format!("{at}.grants"),
+                format!("unknown capability `{g}`; grantable: {GRANTS:?} (files and sockets are never granted)"),
+            );
+        }
+    }
+}
+
+fn check_stage(c: &mut Checker, spec: &JobSpec) {
+    if spec.window.is_some() && spec.keyed.is_some() {
+        c.add("keyed", "a job has either [window] or [keyed], not both");
+    }
+    let keyed_stage = spec.window.is_some() || spec.keyed.is_some();
+    if keyed_stage && spec.key_by.is_none() {
+        c.add(
+            "key_by",
+            "[window] and [keyed] need [key_by] with the field to partition by",
+        );
+    }
+    if !keyed_stage && spec.key_by.is_some() {
+        c.add(
+            "key_by",
+            "key_by without [window] or [keyed] has no effect; remove it or add a stage",
+        );
+    }
+    if let Some(k) = &spec.keyed {
+        check_operator(c, "keyed", k);
+    }
+    let Some(w) = &spec.window else { return };
+    match w.kind.as_str() {
+        "tumbling" => {
+            require(c, "window.size", &w.size, true);
+        }
+        "sliding" => {
+            let size = require(c, "window.size", &w.size, true);
+            let slide = require(c, "window.slide", &w.slide, true);
+            if let (Some(size), Some(slide)) = (size, slide)
+                && (slide > size || size % slide != 0)
+            {
+                c.add(
+                    "window.slide",
+                    "must divide window.size (e.g. size = \"1m\", slide = \"10s\")",
+                );
+            }
+        }
+        "session" => {
+            require(c, "window.gap", &w.gap, true);
+        }
+        other => c.add(
+            "window.type",
+            format!("unknown window `{other}`; use tumbling, sliding or session"),
+        ),
+    }
+    match w.time.as_str() {
+        "event" => {
+            if spec.event_time.is_none() {
+                c.add(
+                    "event_time",
+                    "event-time windows need [event_time] with the timestamp field",
+                );
+            }
+            if spec.late_output.is_none() {
+                c.add(
+                    "late_output",
+                    "event-time windows need [late_output] for records that arrive after their window closed \
+                     (use type = \"discard\" to drop them knowingly)",
+                );
+            }
+        }
+        "processing" => {}
+        other => c.add(
+            "window.time",
+            format!("unknown time `{other}`; use event or processing"),
+        ),
+    }
+    c.duration("window.allowed_lateness", &w.allowed_lateness, false);
+    match (&w.aggregate, w.aggregates.is_empty()) {
+        (Some(_), false) => c.add(
+            "window",
+            "use either `aggregates` (built-in) or `aggregate` (Wasm), not both",
+        ),
+        (None, true) => c.add(
+            "window.aggregates",
+            "add at least one aggregate, e.g. [{ fn = \"count\" }]",
+        ),
+        (Some(a), true) => check_operator(c, "window.aggregate", a),
+        (None, false) => {}
+    }
+    let mut outputs = std::collections::BTreeSet::new();
+    for (i, a) in w.aggregates.iter().enumerate() {
+        let at = format!("window.aggregates[{i}]");
+        if !AGGREGATES.contains(&a.function.as_str()) {
+            c.add(
+                format!("{at}.fn"),
+                format!(
+                    "unknown aggregate `{}`; use one of {AGGREGATES:?}",
+                    a.function
+                ),
+            );
+        } else if a.function != "count" && a.field.is_none() {
+            c.add(
+                format!("{at}.field"),
+                format!("`{}` needs the numeric field to aggregate", a.function),
+            );
+        }
+        let out = crate::window::aggregate::output_name(a);
+        if !outputs.insert(out.clone()) {
+            c.add(
+                format!("{at}.as"),
+                format!("output field `{out}` appears twice; set `as` to tell them apart"),
+            );
+        }
+    }
+}
+
+fn require(c: &mut Checker, at: &str, v: &Option<String>, positive: bool) -> Option<i64> {
+    match v {
+        Some(t) => c.duration(at, t, positive),
+        None => {
+            c.add(at, "is required for this window type");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> JobSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_place() {
+        let spec = parse(
+            r#"
+            name = "x"
+            parallelism = 0
+            [source]
+            type = "datagen"
+            schema = "weather"
+            rows = 10
+            [[operators]]
+            name = "a"
+            component = "a.wasm"
+            grants = ["filesystem"]
+            [window]
+            type = "sliding"
+            size = "10s"
+            slide = "3s"
+            aggregates = [{ fn = "median" }, { fn = "sum" }]
+            [sink]
+            type = "stdout"
+            "#,
+        );
+        let problems: Vec<String> = validate(&spec).iter().map(|p| p.at.clone()).collect();
+        for expected in [
+            "parallelism",
+            "source.schema",
+            "operators[0].grants",
+            "key_by",
+            "window.slide",
+            "event_time",
+            "late_output",
+            "window.aggregates[0].fn",
+            "window.aggregates[1].field",
+        ] {
+            assert!(
+                problems.contains(&expected.to_string()),
+                "{expected} missing from {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_good_job_has_no_problems() {
+        let spec = parse(
+            r#"
+            name = "ok"
+            [source]
+            type = "file"
+            path = "in.jsonl"
+            [event_time]
+            field = "ts"
+            [key_by]
+            field = "user"
+            [window]
+            type = "session"
+            gap = "30s"
+            aggregates = [{ fn = "count" }]
+            [sink]
+            type = "stdout"
+            [late_output]
+            type = "discard"
+            "#,
+        );
+        assert_eq!(validate(&spec), vec![]);
+    }
+}

@@ -1,0 +1,257 @@
+//! The `weir` command line.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use weir::runtime::Metrics;
+use weir::wasm::{WasmEngine, World};
+
+/// Stream processing with user operators as sandboxed WebAssembly components.
+///
+/// A job file (TOML) describes source → Wasm operators → key-by → window or
+/// keyed operator → sink. See README.md for the format and examples.
+#[derive(Parser)]
+#[command(name = "weir", version, propagate_version = true)]
+struct Cli {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job to completion in this process, with no server.
+    ///
+    /// Operator projects named in the job are built first (Rust crates with
+    /// cargo, Python modules with componentize-py); compiled code is cached
+    /// under ~/.cache/weir so a second start does not recompile.
+    Run {
+        /// The job file.
+        job: PathBuf,
+        /// Override a job setting, e.g. --set parallelism=4 --set sink.path=out.jsonl
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// No progress lines, only the summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Build an operator project into a WebAssembly component.
+    ///
+    /// A directory with Cargo.toml is built with `cargo build --release
+    /// --target wasm32-wasip2`; a directory with app.py (or one .py file)
+    /// with componentize-py. Nothing is installed: a missing toolchain is
+    /// reported with the command that installs it.
+    Build {
+        /// The project directory.
+        project: PathBuf,
+        /// The world a Python operator implements (Rust operators declare theirs).
+        #[arg(long, value_enum, default_value_t = WorldArg::Transform)]
+        world: WorldArg,
+        /// Copy the component here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check a job file and report every problem with its location.
+    Validate {
+        /// The job file.
+        job: PathBuf,
+        /// Override a job setting, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Also build and load every component and check its world.
+        #[arg(long)]
+        components: bool,
+    },
+    /// Run the benchmarks: Wasm vs native side by side in one run.
+    Bench(weir::bench::BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum WorldArg {
+    Transform,
+    Keyed,
+    Aggregate,
+}
+
+impl From<WorldArg> for World {
+    fn from(w: WorldArg) -> World {
+        match w {
+            WorldArg::Transform => World::Transform,
+            WorldArg::Keyed => World::Keyed,
+            WorldArg::Aggregate => World::Aggregate,
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn,weir=info",
+        1 => "info,weir=debug",
+        _ => "debug,weir=trace",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match dispatch(cli.command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Run { job, set, quiet } => run(job, set, quiet),
+        Command::Build {
+            project,
+            world,
+            output,
+        } => {
+            let wasm = weir::build::build(&project, world.into())?;
+            let wasm = match output {
+                Some(out) => {
+                    std::fs::copy(&wasm, &out)
+                        .with_context(|| format!("copying to {}", out.display()))?;
+                    out
+                }
+                None => wasm,
+            };
+            // Check what was built, so a successful build is a usable component.
+            let component = weir::wasm::LoadedComponent::load(
+                WasmEngine::shared()?,
+                "build",
+                &wasm,
+                world_of(&wasm)?,
+            )?;
+            println!(
+                "{} ({} world, sha256 {})",
+                wasm.display(),
+                component.world,
+                &component.digest[..16]
+            );
+            Ok(())
+        }
+        Command::Validate {
+            job,
+            set,
+            components,
+        } => {
+            let loaded = weir::job::load(&job, &set)?;
+            if components {
+                weir::plan::prepare(loaded, WasmEngine::shared()?)?;
+            } else {
+                check_paths(&loaded)?;
+            }
+            println!("{}: ok", job.display());
+            Ok(())
+        }
+        Command::Bench(args) => weir::bench::run(args),
+    }
+}
+
+/// The world a built component implements, from its exports.
+fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
+    let engine = WasmEngine::shared()?;
+    for w in [World::Transform, World::Keyed, World::Aggregate] {
+        if weir::wasm::LoadedComponent::load(engine, "build", wasm, w).is_ok() {
+            return Ok(w);
+        }
+    }
+    // Report the transform check's error: it names what the component exports.
+    weir::wasm::LoadedComponent::load(engine, "build", wasm, World::Transform)?;
+    bail!("unreachable")
+}
+
+fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
+    let spec = &job.spec;
+    let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
+    let mut missing = Vec::new();
+    for (at, op) in spec
+        .operators
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (format!("operators[{i}]"), o))
+        .chain(spec.keyed.iter().map(|o| ("keyed".to_string(), o)))
+        .chain(agg.map(|o| ("window.aggregate".to_string(), o)))
+    {
+        let p = job.resolve(&op.component);
+        if !p.exists() {
+            missing.push(format!(
+                "  - {at}.component: {} does not exist",
+                p.display()
+            ));
+        }
+    }
+    if let weir::job::SourceSpec::File { path } = &spec.source
+        && !job.resolve(path).is_file()
+    {
+        missing.push(format!(
+            "  - source.path: {} does not exist",
+            job.resolve(path).display()
+        ));
+    }
+    if !missing.is_empty() {
+        bail!(
+            "{}: {} problem(s):\n{}",
+            job.path.display(),
+            missing.len(),
+            missing.join("\n")
+        );
+    }
+    Ok(())
+}
+
+fn run(job: PathBuf, set: Vec<String>, quiet: bool) -> anyhow::Result<()> {
+    let loaded = weir::job::load(&job, &set)?;
+    let name = loaded.spec.name.clone();
+    let engine = WasmEngine::shared()?;
+    let plan = Arc::new(weir::plan::prepare(loaded, engine)?);
+    let (hits, misses) = engine.cache_stats();
+    tracing::debug!(hits, misses, "compilation cache");
+    let metrics = Arc::new(Metrics::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let summary = rt.block_on(async {
+        let m = metrics.clone();
+        let mut job_task = tokio::task::spawn_blocking(move || weir::runtime::run(plan, m));
+        let mut ticker = tokio::time::interval(Duration::from_secs(2));
+        ticker.tick().await;
+        let (mut last_in, mut last_t) = (0u64, Duration::ZERO);
+        let summary = loop {
+            tokio::select! {
+                done = &mut job_task => break done.context("job thread")??,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("weir: interrupted; {} records in, {} out so far", metrics.input(), metrics.output());
+                    std::process::exit(130);
+                }
+                _ = ticker.tick(), if !quiet => {
+                    let (input, t) = (metrics.input(), metrics.elapsed());
+                    let rate = (input - last_in) as f64 / (t - last_t).as_secs_f64().max(1e-3);
+                    (last_in, last_t) = (input, t);
+                    let wm = metrics.watermark.load(std::sync::atomic::Ordering::Relaxed);
+                    let wm = if wm == i64::MIN { "-".to_string() } else { wm.to_string() };
+                    eprintln!("[{name}] {:>6.1}s  in {input} ({rate:.0}/s)  out {}  watermark {wm}", t.as_secs_f64(), metrics.output());
+                }
+            }
+        };
+        Ok::<_, anyhow::Error>(summary)
+    })?;
+    eprintln!("weir: job `{name}` finished: {summary}");
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! From a validated job to something runnable: components built or loaded,
+//! checked against the world each operator needs, limits parsed.
+
+use crate::build::{self, BuildError};
+use crate::job::{AggregateSpec, JobSpec, LoadedJob, OperatorSpec, config_json, parse_bytes};
+use crate::time::parse_duration_ms;
+use crate::wasm::instance::CallLimits;
+use crate::wasm::{LoadedComponent, WasmEngine, WasmError, World};
+use crate::window::{TimeMode, WindowKind};
+
+/// Why a job could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// An operator's project failed to build.
+    #[error("operator `{operator}`: {source}")]
+    Build {
+        /// Operator.
+        operator: String,
+        /// The build error.
+        source: BuildError,
+    },
+    /// A component failed to load or is of the wrong world.
+    #[error(transparent)]
+    Wasm(#[from] WasmError),
+}
+
+/// A Wasm operator, ready to instantiate.
+pub struct PlannedOperator {
+    /// As written in the job.
+    pub spec: OperatorSpec,
+    /// Compiled and checked.
+    pub component: LoadedComponent,
+    /// Its config as JSON, for `init`.
+    pub config: String,
+}
+
+/// What a window computes.
+pub enum WindowAgg {
+    /// Built-ins.
+    Native(Vec<AggregateSpec>),
+    /// A Wasm aggregate function.
+    Wasm(PlannedOperator),
+}
+
+/// The keyed stage.
+pub enum PlannedStage {
+    /// A window.
+    Window {
+        /// Assigner.
+        kind: WindowKind,
+        /// Event or processing time.
+        mode: TimeMode,
+        /// Allowed lateness.
+        lateness_ms: i64,
+        /// Aggregation.
+        aggregate: WindowAgg,
+    },
+    /// A keyed Wasm operator.
+    Keyed(PlannedOperator),
+}
+
+/// A runnable job.
+pub struct Plan {
+    /// The job.
+    pub job: LoadedJob,
+    /// The engine instances are created in.
+    pub engine: &'static WasmEngine,
+    /// Stateless operators, in order.
+    pub chain: Vec<PlannedOperator>,
+    /// The keyed stage, if any.
+    pub stage: Option<PlannedStage>,
+    /// Per-instance limits.
+    pub limits: CallLimits,
+    /// Watermark delay.
+    pub out_of_orderness_ms: i64,
+    /// Idle-input timeout.
+    pub idle_timeout_ms: Option<i64>,
+}
+
+/// Build (if needed) and load every component of `job`.
+pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, PlanError> {
+    let load = |op: &OperatorSpec, world: World| -> Result<PlannedOperator, PlanError> {
+        let path = job.resolve(&op.component);
+        let wasm = if path.is_dir() {
+            tracing::info!(operator = %op.name, project = %path.display(), "building operator");
+            build::build(&path, world).map_err(|source| PlanError::Build {
+                operator: op.name.clone(),
+                source,
+            })?
+        } else {
+            path
+        };
+        Ok(PlannedOperator {
+            component: LoadedComponent::load(engine, &op.name, &wasm, world)?,
+            config: config_json(&op.config),
+            spec: op.clone(),
+        })
+    };
+    let spec: &JobSpec = &job.spec;
+    let chain = spec
+        .operators
+        .iter()
+        .map(|op| load(op, World::Transform))
+        .collect::<Result<_, _>>()?;
+    let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
+    let stage = if let Some(k) = &spec.keyed {
+        Some(PlannedStage::Keyed(load(k, World::Keyed)?))
+    } else if let Some(w) = &spec.window {
+        let opt = |s: &Option<String>| s.as_deref().map(dur).unwrap_or(0);
+        let kind = match w.kind.as_str() {
+            "tumbling" => WindowKind::Tumbling { size: opt(&w.size) },
+            "sliding" => WindowKind::Sliding {
+                size: opt(&w.size),
+                slide: opt(&w.slide),
+            },
+            _ => WindowKind::Session { gap: opt(&w.gap) },
+        };
+        let aggregate = match &w.aggregate {
+            Some(a) => WindowAgg::Wasm(load(a, World::Aggregate)?),
+            None => WindowAgg::Native(w.aggregates.clone()),
+        };
+        Some(PlannedStage::Window {
+            kind,
+            mode: if w.time == "processing" {
+                TimeMode::Processing
+            } else {
+                TimeMode::Event
+            },
+            lateness_ms: dur(&w.allowed_lateness),
+            aggregate,
+        })
+    } else {
+        None
+    };
+    let limits = CallLimits {
+        memory_bytes: parse_bytes(&spec.limits.memory).unwrap_or(64 << 20),
+        timeout_ms: dur(&spec.limits.call_timeout).max(1) as u64,
+    };
+    let et = spec.event_time.as_ref();
+    Ok(Plan {
+        out_of_orderness_ms: et.map(|e| dur(&e.max_out_of_orderness)).unwrap_or(0),
+        idle_timeout_ms: et.and_then(|e| e.idle_timeout.as_deref()).map(dur),
+        job,
+        engine,
+        chain,
+        stage,
+        limits,
+    })
+}

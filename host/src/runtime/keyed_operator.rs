@@ -1,0 +1,109 @@
+//! A keyed Wasm operator in a keyed subtask: records in one call per batch,
+//! then due timers in one call per round.
+
+use super::RunError;
+use crate::event::Event;
+use crate::state::MemoryBackend;
+use crate::wasm::bindings::{FiredTimer, Output, TimeDomain};
+use crate::wasm::host::{KeyedCtx, OperatorId};
+use crate::wasm::instance::KeyedInstance;
+use crate::window::timers::Domain;
+
+/// Rounds of timers at one time before the job is failed: a handler that
+/// registers timers already due would otherwise spin forever.
+const MAX_TIMER_ROUNDS: usize = 10_000;
+
+/// The keyed operator of one subtask.
+pub(super) struct KeyedOperator {
+    instance: KeyedInstance,
+    job: String,
+    operator: String,
+}
+
+impl KeyedOperator {
+    pub(super) fn new(
+        plan: &crate::plan::Plan,
+        op: &crate::plan::PlannedOperator,
+        subtask: usize,
+    ) -> Result<Self, RunError> {
+        let id = OperatorId {
+            job: plan.job.spec.name.as_str().into(),
+            operator: op.component.operator.clone(),
+            subtask,
+        };
+        let ctx = KeyedCtx::new(Box::new(MemoryBackend::new()));
+        let instance = KeyedInstance::new(
+            plan.engine,
+            &op.component,
+            id,
+            &op.spec.grants,
+            plan.limits,
+            &op.config,
+            ctx,
+        )?;
+        Ok(Self {
+            instance,
+            job: plan.job.spec.name.clone(),
+            operator: op.spec.name.clone(),
+        })
+    }
+
+    /// Process records; returns the output (rejections index into `records`).
+    pub(super) fn process(
+        &mut self,
+        records: &[Event],
+        watermark: i64,
+        processing_time: i64,
+    ) -> Result<Output, RunError> {
+        let ctx = self.instance.ctx();
+        ctx.watermark = watermark;
+        ctx.processing_time = processing_time;
+        Ok(self.instance.process(records)?)
+    }
+
+    /// Fire every timer due at `watermark` / `processing_time`.
+    pub(super) fn advance(
+        &mut self,
+        watermark: i64,
+        processing_time: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RunError> {
+        for round in 0.. {
+            if round == MAX_TIMER_ROUNDS {
+                return Err(RunError::TimerStorm {
+                    job: self.job.clone(),
+                    operator: self.operator.clone(),
+                    rounds: round,
+                });
+            }
+            let ctx = self.instance.ctx();
+            ctx.watermark = watermark;
+            ctx.processing_time = processing_time;
+            let mut fired: Vec<FiredTimer> = ctx
+                .timers
+                .take_due(Domain::EventTime, watermark)
+                .into_iter()
+                .map(|(at, key)| FiredTimer {
+                    key,
+                    at,
+                    domain: TimeDomain::EventTime,
+                })
+                .collect();
+            fired.extend(
+                ctx.timers
+                    .take_due(Domain::ProcessingTime, processing_time)
+                    .into_iter()
+                    .map(|(at, key)| FiredTimer {
+                        key,
+                        at,
+                        domain: TimeDomain::ProcessingTime,
+                    }),
+            );
+            if fired.is_empty() {
+                return Ok(());
+            }
+            out.extend(self.instance.on_timer(&fired)?.events);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,254 @@
+//! Running a plan: threads connected by bounded channels.
+//!
+//! ```text
+//! source ──round-robin──▶ chain[0..N] ──by key group──▶ keyed[0..N] ──▶ sink
+//!                          (Wasm transforms, fused)      (window or keyed op)
+//! ```
+//!
+//! Each task is an OS thread: Wasm calls are synchronous and CPU-bound, so
+//! they must not run on an async executor's workers. Channels hold a few
+//! batches each, so a slow stage backpressures the source. Each subtask owns
+//! its Wasm instances (a `Store` is never shared) and its state partition.
+//!
+//! When a task fails, it records the error and exits; its channels close, so
+//! every other task stops at its next send or receive and the first error is
+//! what the run returns.
+
+mod chain_task;
+mod keyed_operator;
+mod keyed_task;
+pub mod message;
+pub mod metrics;
+pub mod side;
+mod sink_task;
+mod source_task;
+
+pub use message::Message;
+pub use metrics::{Metrics, Summary};
+
+use crate::connector::{ConnectorError, Sink, open_source};
+use crate::plan::Plan;
+use crate::wasm::WasmError;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+/// Batches buffered per channel.
+const CHANNEL_CAPACITY: usize = 4;
+
+/// Why a job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An operator failed (trap, limit, error); the message says which.
+    #[error(transparent)]
+    Wasm(#[from] WasmError),
+    /// A source or sink failed.
+    #[error("job failed: {0}")]
+    Connector(#[from] ConnectorError),
+    /// A record could not be processed and the job has no dead-letter output.
+    #[error("job `{job}`: bad record at {}{}: {reason}\n  record: {record}\n  (add a [dead_letter] output to the job to set such records aside and keep going)",
+        location.as_deref().unwrap_or("an unknown position"),
+        operator.as_ref().map(|o| format!(" in operator `{o}`")).unwrap_or_default())]
+    BadRecord {
+        /// Job.
+        job: String,
+        /// Where it was caught: decode, operator, key_by, aggregate.
+        stage: &'static str,
+        /// The operator that rejected it, if one did.
+        operator: Option<String>,
+        /// Its position in the input, when known.
+        location: Option<String>,
+        /// Why.
+        reason: String,
+        /// The start of the record.
+        record: String,
+    },
+    /// A task thread died.
+    #[error("job `{job}`: task `{task}` crashed: {message}")]
+    TaskPanicked {
+        /// Job.
+        job: String,
+        /// Task.
+        task: String,
+        /// The panic message.
+        message: String,
+    },
+    /// Timers kept re-registering themselves at or before the current time.
+    #[error(
+        "job `{job}`, operator `{operator}`: timers keep firing (more than {rounds} rounds at one watermark); a timer handler registers timers that are already due"
+    )]
+    TimerStorm {
+        /// Job.
+        job: String,
+        /// Operator.
+        operator: String,
+        /// Rounds run.
+        rounds: usize,
+    },
+    /// A channel closed because another task failed; never the root cause.
+    #[error("a neighbouring task stopped")]
+    Disconnected,
+}
+
+/// The first real failure of a job's tasks.
+#[derive(Default)]
+pub(crate) struct Failure(Mutex<Option<RunError>>);
+
+impl Failure {
+    fn record(&self, e: RunError) {
+        if matches!(e, RunError::Disconnected) {
+            return;
+        }
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(e);
+        }
+    }
+    fn take(&self) -> Option<RunError> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+pub(crate) fn send(tx: &SyncSender<Message>, m: Message) -> Result<(), RunError> {
+    tx.send(m).map_err(|_| RunError::Disconnected)
+}
+
+pub(crate) fn recv(rx: &Receiver<Message>) -> Result<Message, RunError> {
+    rx.recv().map_err(|_| RunError::Disconnected)
+}
+
+fn channels(n: usize) -> (Vec<SyncSender<Message>>, Vec<Receiver<Message>>) {
+    (0..n).map(|_| sync_channel(CHANNEL_CAPACITY)).unzip()
+}
+
+/// Run a plan to completion (bounded sources) or failure.
+pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> {
+    let job = &plan.job;
+    let n = job.spec.parallelism;
+    let source = open_source(job)?;
+    let sink = Sink::open(job, &job.spec.sink)?;
+    let late = job
+        .spec
+        .late_output
+        .as_ref()
+        .map(|s| Sink::open(job, s))
+        .transpose()?;
+    let dead = job
+        .spec
+        .dead_letter
+        .as_ref()
+        .map(|s| Sink::open(job, s))
+        .transpose()?;
+    let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
+    let failure = Arc::new(Failure::default());
+
+    let (to_chain, chain_rx) = channels(n);
+    let keyed = plan.stage.is_some();
+    // chain[i] → keyed[j]: one channel per pair.
+    let mut handles = Vec::new();
+    let mut spawn = |name: String, f: Box<dyn FnOnce() -> Result<(), RunError> + Send>| {
+        let failure = failure.clone();
+        let handle = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                if let Err(e) = f() {
+                    failure.record(e);
+                }
+            })
+            .map(|h| (name, h));
+        handles.push(handle);
+    };
+
+    let (sink_tx, sink_rx) = channels(n);
+    if keyed {
+        let mut keyed_inputs: Vec<Vec<Receiver<Message>>> = (0..n).map(|_| Vec::new()).collect();
+        let mut chain_outputs: Vec<Vec<SyncSender<Message>>> = Vec::new();
+        for _ in 0..n {
+            let (txs, rxs) = channels(n);
+            for (j, rx) in rxs.into_iter().enumerate() {
+                keyed_inputs[j].push(rx);
+            }
+            chain_outputs.push(txs);
+        }
+        for (i, (rx, outs)) in chain_rx.into_iter().zip(chain_outputs).enumerate() {
+            let (plan, side) = (plan.clone(), side.clone());
+            spawn(
+                format!("chain-{i}"),
+                Box::new(move || {
+                    chain_task::run(&plan, i, rx, chain_task::Output::Partitioned(outs), &side)
+                }),
+            );
+        }
+        for (j, (inputs, tx)) in keyed_inputs.into_iter().zip(sink_tx).enumerate() {
+            let (plan, side) = (plan.clone(), side.clone());
+            spawn(
+                format!("keyed-{j}"),
+                Box::new(move || keyed_task::run(&plan, j, inputs, tx, &side)),
+            );
+        }
+    } else {
+        for (i, ((rx, tx), _)) in chain_rx.into_iter().zip(sink_tx).zip(0..n).enumerate() {
+            let (plan, side) = (plan.clone(), side.clone());
+            spawn(
+                format!("chain-{i}"),
+                Box::new(move || {
+                    chain_task::run(&plan, i, rx, chain_task::Output::Forward(tx), &side)
+                }),
+            );
+        }
+    }
+    {
+        let (m, order) = (
+            metrics.clone(),
+            if keyed {
+                sink_task::Order::Lockstep
+            } else {
+                sink_task::Order::RoundRobin
+            },
+        );
+        spawn(
+            "sink".into(),
+            Box::new(move || sink_task::run(sink, sink_rx, order, &m)),
+        );
+    }
+    {
+        let (plan, side, m) = (plan.clone(), side.clone(), metrics.clone());
+        spawn(
+            "source".into(),
+            Box::new(move || source_task::run(&plan, source, to_chain, &side, &m)),
+        );
+    }
+    for h in handles {
+        match h {
+            Ok((name, handle)) => {
+                if let Err(panic) = handle.join() {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    failure.record(RunError::TaskPanicked {
+                        job: job.spec.name.clone(),
+                        task: name,
+                        message,
+                    });
+                }
+            }
+            Err(e) => failure.record(RunError::TaskPanicked {
+                job: job.spec.name.clone(),
+                task: "spawn".into(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    side.flush()?;
+    if let Some(e) = failure.take() {
+        return Err(e);
+    }
+    Ok(Summary {
+        records_in: metrics.input(),
+        records_out: metrics.output(),
+        late: side.late_count.load(std::sync::atomic::Ordering::Relaxed),
+        dead_letters: side.dead_count.load(std::sync::atomic::Ordering::Relaxed),
+        elapsed: metrics.elapsed(),
+    })
+}

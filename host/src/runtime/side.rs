@@ -1,0 +1,145 @@
+//! Side outputs: late records and dead letters.
+//!
+//! Both are low-volume, so the tasks that produce them write through a
+//! shared lock instead of a channel. Without a dead-letter output, a bad
+//! record fails the job with its location: data is never dropped silently.
+
+use super::RunError;
+use crate::connector::Sink;
+use crate::event::Event;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Where a bad record was caught.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the source (not JSON, no event time).
+    Decode,
+    /// A chained operator or the keyed operator rejected it.
+    Operator,
+    /// The key-by field is missing.
+    KeyBy,
+    /// A built-in aggregate's field is missing or not a number.
+    Aggregate,
+}
+
+impl Stage {
+    fn name(self) -> &'static str {
+        match self {
+            Stage::Decode => "decode",
+            Stage::Operator => "operator",
+            Stage::KeyBy => "key_by",
+            Stage::Aggregate => "aggregate",
+        }
+    }
+}
+
+/// The job's late and dead-letter outputs.
+pub struct SideOutputs {
+    job: String,
+    late: Option<Mutex<Sink>>,
+    dead: Option<Mutex<Sink>>,
+    /// Late records so far.
+    pub late_count: AtomicU64,
+    /// Dead letters so far.
+    pub dead_count: AtomicU64,
+}
+
+impl SideOutputs {
+    /// Side outputs over optional sinks.
+    pub fn new(job: &str, late: Option<Sink>, dead: Option<Sink>) -> Self {
+        Self {
+            job: job.into(),
+            late: late.map(Mutex::new),
+            dead: dead.map(Mutex::new),
+            late_count: AtomicU64::new(0),
+            dead_count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records that arrived after their windows closed, as
+    /// `{"timestamp","key","record"}` lines: the record as the window saw it
+    /// (after the chain's operators), with the event time and key that made
+    /// it late. (Validation makes sure event-time windows have a late output.)
+    pub fn late(&self, records: &[Event]) -> Result<(), RunError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.late_count
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        if let Some(sink) = &self.late {
+            let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+            for r in records {
+                sink.write(late_line(r).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A record that cannot be processed: to the dead-letter output as
+    /// `{"stage","operator","location","reason","record"}`, or a job failure.
+    pub fn dead_letter(
+        &self,
+        stage: Stage,
+        operator: Option<&str>,
+        location: Option<String>,
+        reason: &str,
+        payload: &[u8],
+    ) -> Result<(), RunError> {
+        let Some(sink) = &self.dead else {
+            let mut preview = String::from_utf8_lossy(payload).into_owned();
+            if preview.len() > 200 {
+                let mut cut = 200;
+                while !preview.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                preview.truncate(cut);
+                preview.push('…');
+            }
+            return Err(RunError::BadRecord {
+                job: self.job.clone(),
+                stage: stage.name(),
+                operator: operator.map(Into::into),
+                location,
+                reason: reason.into(),
+                record: preview,
+            });
+        };
+        self.dead_count.fetch_add(1, Ordering::Relaxed);
+        let line = serde_json::json!({
+            "stage": stage.name(),
+            "operator": operator,
+            "location": location,
+            "reason": reason,
+            "record": String::from_utf8_lossy(payload),
+        });
+        let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+        sink.write(line.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    /// Flush both outputs.
+    pub fn flush(&self) -> Result<(), RunError> {
+        for s in [&self.late, &self.dead].into_iter().flatten() {
+            s.lock().unwrap_or_else(|p| p.into_inner()).flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn late_line(r: &Event) -> String {
+    let record = match serde_json::from_slice::<&serde_json::value::RawValue>(&r.value) {
+        Ok(raw) => raw.get().to_string(),
+        Err(_) => serde_json::to_string(&String::from_utf8_lossy(&r.value)).unwrap_or_default(),
+    };
+    let key = r
+        .key
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    format!(
+        "{{\"timestamp\":{},\"key\":{},\"record\":{record}}}",
+        r.timestamp,
+        serde_json::to_string(&key).unwrap_or_default()
+    )
+}

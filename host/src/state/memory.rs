@@ -1,0 +1,80 @@
+//! The in-memory backend: an ordered map, for small jobs and tests.
+
+use super::{KeyedStateBackend, StateError};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Keyed state in a `BTreeMap` (ordered, so prefix scans are range scans).
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl MemoryBackend {
+    /// An empty backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn range<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a Vec<u8>)> + 'a {
+        self.map
+            .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+}
+
+impl KeyedStateBackend for MemoryBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        Ok(self.map.get(key).cloned())
+    }
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StateError> {
+        self.map.insert(key, value);
+        Ok(())
+    }
+    fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
+        self.map.remove(key);
+        Ok(())
+    }
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+        Ok(self
+            .range(prefix)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+    fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError> {
+        let keys: Vec<Vec<u8>> = self.range(prefix).map(|(k, _)| k.clone()).collect();
+        for k in keys {
+            self.map.remove(&k);
+        }
+        Ok(())
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_scans_see_only_their_prefix() {
+        let mut b = MemoryBackend::new();
+        for k in [&b"a1"[..], b"a2", b"b1", b"a"] {
+            b.put(k.to_vec(), k.to_vec()).unwrap();
+        }
+        let keys: Vec<_> = b
+            .scan_prefix(b"a")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, vec![b"a".to_vec(), b"a1".to_vec(), b"a2".to_vec()]);
+        b.delete_prefix(b"a").unwrap();
+        assert_eq!(b.len(), 1);
+        assert_eq!(b.get(b"b1").unwrap(), Some(b"b1".to_vec()));
+    }
+}

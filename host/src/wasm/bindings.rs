@@ -1,0 +1,76 @@
+//! The host side of the `weir:dataflow` contract: `bindgen!` for the imports
+//! once, and once per operator world for the exports (pointing back at the
+//! shared import bindings with `with`, so there is one `Event` type).
+
+#![allow(missing_docs)]
+
+mod imports {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "weir:dataflow/host-imports",
+        imports: {
+            "weir:dataflow/state": trappable,
+            "weir:dataflow/timers": trappable,
+            "weir:dataflow/keyed-context": trappable,
+        },
+        with: {
+            "weir:dataflow/state.value-state": crate::wasm::host::state::StateHandle,
+            "weir:dataflow/state.map-state": crate::wasm::host::state::StateHandle,
+            "weir:dataflow/state.list-state": crate::wasm::host::state::StateHandle,
+        },
+    });
+}
+
+pub(crate) mod transform {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "weir:dataflow/transform",
+        with: {
+            "weir:dataflow/types": super::imports::weir::dataflow::types,
+            "weir:dataflow/log": super::imports::weir::dataflow::log,
+        },
+    });
+}
+
+pub(crate) mod keyed {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "weir:dataflow/keyed",
+        with: {
+            "weir:dataflow/types": super::imports::weir::dataflow::types,
+            "weir:dataflow/log": super::imports::weir::dataflow::log,
+            "weir:dataflow/state": super::imports::weir::dataflow::state,
+            "weir:dataflow/timers": super::imports::weir::dataflow::timers,
+            "weir:dataflow/keyed-context": super::imports::weir::dataflow::keyed_context,
+        },
+    });
+}
+
+pub(crate) mod aggregate {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "weir:dataflow/aggregate",
+        with: {
+            "weir:dataflow/types": super::imports::weir::dataflow::types,
+            "weir:dataflow/log": super::imports::weir::dataflow::log,
+        },
+    });
+}
+
+pub use imports::weir::dataflow::types::{
+    Accumulate, Event, FinishInput, FiredTimer, OperatorError, Output, Rejection, TimeDomain,
+    Window,
+};
+pub(crate) use imports::weir::dataflow::{keyed_context, log, state, timers};
+
+/// Adds every weir import to a linker.
+pub(crate) fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<super::StoreData>,
+) -> wasmtime::Result<()> {
+    use super::host::{WeirHost, view};
+    log::add_to_linker::<_, WeirHost>(linker, view)?;
+    state::add_to_linker::<_, WeirHost>(linker, view)?;
+    timers::add_to_linker::<_, WeirHost>(linker, view)?;
+    keyed_context::add_to_linker::<_, WeirHost>(linker, view)?;
+    Ok(())
+}

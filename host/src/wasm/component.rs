@@ -1,0 +1,208 @@
+//! Loading a component and checking, before a job starts, that it
+//! implements the world its operator needs.
+
+use super::{StoreData, WasmEngine, WasmError, bindings};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre, Linker};
+
+/// The contract version this host speaks.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The versions it accepts (same major, and same minor while 0.x).
+pub const CONTRACT_RANGE: &str = "0.1.x";
+
+/// The worlds of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// Stateless map / filter / flat-map.
+    Transform,
+    /// Keyed process function.
+    Keyed,
+    /// Window aggregate function.
+    Aggregate,
+}
+
+impl World {
+    /// The world's name in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Transform => "transform",
+            World::Keyed => "keyed",
+            World::Aggregate => "aggregate",
+        }
+    }
+    /// The interface the world exports.
+    pub fn export(self) -> &'static str {
+        match self {
+            World::Transform => "transformer",
+            World::Keyed => "keyed-processor",
+            World::Aggregate => "aggregator",
+        }
+    }
+    fn role(self) -> &'static str {
+        match self {
+            World::Transform => "chained operator ([[operators]])",
+            World::Keyed => "keyed operator ([keyed])",
+            World::Aggregate => "window aggregate ([window.aggregate])",
+        }
+    }
+    const ALL: [World; 3] = [World::Transform, World::Keyed, World::Aggregate];
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A compiled, checked component, ready to instantiate per subtask.
+#[derive(Clone)]
+pub struct LoadedComponent {
+    /// The operator's name.
+    pub operator: Arc<str>,
+    /// Where it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the component bytes.
+    pub digest: String,
+    /// Its world.
+    pub world: World,
+    pub(crate) pre: InstancePre<StoreData>,
+}
+
+impl LoadedComponent {
+    /// Compile (or fetch from the cache) and check a component for `world`.
+    pub fn load(
+        engine: &WasmEngine,
+        operator: &str,
+        path: &Path,
+        world: World,
+    ) -> Result<LoadedComponent, WasmError> {
+        let load_err = |message: String| WasmError::Load {
+            operator: operator.into(),
+            path: path.into(),
+            message,
+        };
+        let bytes = std::fs::read(path).map_err(|e| load_err(e.to_string()))?;
+        let digest = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        let started = std::time::Instant::now();
+        let component = Component::new(engine.engine(), &bytes).map_err(|e| {
+            load_err(format!(
+                "{e:#} (is it a WebAssembly component built for wasm32-wasip2?)"
+            ))
+        })?;
+        tracing::debug!(
+            operator,
+            digest = &digest[..12],
+            ms = started.elapsed().as_millis() as u64,
+            "component compiled or loaded from cache"
+        );
+        check_world(engine, &component, operator, path, world)?;
+        let mut linker: Linker<StoreData> = Linker::new(engine.engine());
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| WasmError::Engine(e.to_string()))?;
+        bindings::add_to_linker(&mut linker).map_err(|e| WasmError::Engine(e.to_string()))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| WasmError::Link {
+                operator: operator.into(),
+                path: path.into(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(LoadedComponent {
+            operator: operator.into(),
+            path: path.into(),
+            digest,
+            world,
+            pre,
+        })
+    }
+}
+
+/// Find which of our interfaces the component exports, at which version.
+fn check_world(
+    engine: &WasmEngine,
+    component: &Component,
+    operator: &str,
+    path: &Path,
+    expected: World,
+) -> Result<(), WasmError> {
+    let ty = component.component_type();
+    let mut ours = Vec::new();
+    let mut others = Vec::new();
+    for (name, item) in ty.exports(engine.engine()) {
+        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
+            others.push(name.to_string());
+            continue;
+        }
+        let (iface, version) = name.split_once('@').unwrap_or((name, ""));
+        match iface
+            .strip_prefix("weir:dataflow/")
+            .and_then(|i| World::ALL.into_iter().find(|w| w.export() == i))
+        {
+            Some(w) => ours.push((w, version.to_string())),
+            None => others.push(name.to_string()),
+        }
+    }
+    let wrong = |found: String| WasmError::WrongWorld {
+        operator: operator.into(),
+        path: path.into(),
+        found,
+        role: expected.role(),
+        expected: expected.name(),
+        export: expected.export(),
+    };
+    let Some((_, version)) = ours.iter().find(|(w, _)| *w == expected) else {
+        return Err(match ours.first() {
+            Some((w, v)) => wrong(format!(
+                "implements the `{w}` world (exports weir:dataflow/{}@{v})",
+                w.export()
+            )),
+            None if others.is_empty() => wrong("exports nothing".into()),
+            None => wrong(format!(
+                "exports none of weir's interfaces (it exports {})",
+                others.join(", ")
+            )),
+        });
+    };
+    if !compatible(version) {
+        return Err(WasmError::Version {
+            operator: operator.into(),
+            path: path.into(),
+            found: version.clone(),
+            supported: CONTRACT_VERSION,
+            supported_range: CONTRACT_RANGE,
+        });
+    }
+    Ok(())
+}
+
+/// Same major version, and same minor while the major is 0 (semver).
+fn compatible(version: &str) -> bool {
+    let parts = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parts(version), parts(CONTRACT_VERSION)) {
+        (Some((maj, min)), Some((our_maj, our_min))) => {
+            maj == our_maj && (maj != 0 || min == our_min)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn version_compatibility_follows_semver() {
+        assert!(super::compatible("0.1.0"));
+        assert!(super::compatible("0.1.7"));
+        assert!(!super::compatible("0.2.0"));
+        assert!(!super::compatible("1.1.0"));
+        assert!(!super::compatible(""));
+    }
+}

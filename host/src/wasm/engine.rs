@@ -1,0 +1,94 @@
+//! The process-wide wasmtime engine.
+
+use super::WasmError;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+use wasmtime::{Cache, CacheConfig, Config, Engine};
+
+/// How often the epoch advances: the granularity of call deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The engine plus where compiled code is cached.
+#[derive(Clone)]
+pub struct WasmEngine {
+    engine: Engine,
+    cache: Option<Cache>,
+}
+
+impl WasmEngine {
+    /// The shared engine, created on first use. Compiled code is cached
+    /// under `$WEIR_CACHE_DIR` (default `~/.cache/weir`)`/compiled`, keyed by
+    /// a digest of the component and the engine's settings, so a second
+    /// start does not recompile.
+    pub fn shared() -> Result<&'static WasmEngine, WasmError> {
+        static ENGINE: OnceLock<Result<WasmEngine, String>> = OnceLock::new();
+        ENGINE
+            .get_or_init(|| {
+                WasmEngine::new(Some(cache_dir().join("compiled"))).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| WasmError::Engine(e.clone()))
+    }
+
+    /// A new engine; `cache_dir` None disables the compilation cache.
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<WasmEngine, WasmError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        // Every call gets a deadline in epochs; a looping guest traps.
+        config.epoch_interruption(true);
+        // Plain synchronous calls: the async-task bookkeeping the default
+        // config sets up on every call costs ~3x on a small call.
+        config.concurrency_support(false);
+        let cache = match cache_dir {
+            Some(dir) => {
+                let mut cc = CacheConfig::new();
+                cc.with_directory(dir);
+                let cache = Cache::new(cc)
+                    .map_err(|e| WasmError::Engine(format!("compilation cache: {e}")))?;
+                config.cache(Some(cache.clone()));
+                Some(cache)
+            }
+            None => None,
+        };
+        let engine = Engine::new(&config).map_err(|e| WasmError::Engine(e.to_string()))?;
+        let ticker = engine.weak();
+        std::thread::Builder::new()
+            .name("weir-epoch".into())
+            .spawn(move || {
+                while let Some(engine) = ticker.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_TICK);
+                }
+            })
+            .map_err(|e| WasmError::Engine(format!("epoch thread: {e}")))?;
+        Ok(WasmEngine { engine, cache })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// (hits, misses) of the compilation cache since start.
+    pub fn cache_stats(&self) -> (usize, usize) {
+        self.cache
+            .as_ref()
+            .map_or((0, 0), |c| (c.cache_hits(), c.cache_misses()))
+    }
+}
+
+/// weir's cache directory: `$WEIR_CACHE_DIR`, else `$XDG_CACHE_HOME/weir`,
+/// else `~/.cache/weir`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("WEIR_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("weir");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/weir"))
+        .unwrap_or_else(|| std::env::temp_dir().join("weir-cache"))
+}

@@ -1,0 +1,40 @@
+//! `weir:dataflow/log`: guest log lines into the host's `tracing`.
+
+use super::WeirView;
+use crate::wasm::bindings::log::{Host, Level};
+
+/// Longer guest messages are cut, so a guest cannot flood the host's log with
+/// one huge line.
+const MAX_MESSAGE: usize = 4096;
+
+impl Host for WeirView<'_> {
+    fn log(&mut self, level: Level, mut message: String) {
+        if message.len() > MAX_MESSAGE {
+            let mut cut = MAX_MESSAGE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("… (truncated)");
+        }
+        let id = &self.ctx.id;
+        let (job, op, sub) = (&*id.job, &*id.operator, id.subtask);
+        match level {
+            Level::Trace => {
+                tracing::trace!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `weir:dataflow/timers`: per-key timers kept by the host.
+
+use super::WeirView;
+use crate::wasm::bindings::timers::Host;
+use crate::window::timers::Domain;
+
+impl WeirView<'_> {
+    fn timer(&mut self, domain: Domain, at: i64, add: bool) -> wasmtime::Result<()> {
+        let keyed = self.keyed()?;
+        let key = super::state::current_key(keyed)?.to_vec();
+        if add {
+            keyed.timers.register(domain, at, key);
+        } else {
+            keyed.timers.delete(domain, at, &key);
+        }
+        Ok(())
+    }
+}
+
+impl Host for WeirView<'_> {
+    fn register_event_time(&mut self, at: i64) -> wasmtime::Result<()> {
+        self.timer(Domain::EventTime, at, true)
+    }
+    fn register_processing_time(&mut self, at: i64) -> wasmtime::Result<()> {
+        self.timer(Domain::ProcessingTime, at, true)
+    }
+    fn delete_event_time(&mut self, at: i64) -> wasmtime::Result<()> {
+        self.timer(Domain::EventTime, at, false)
+    }
+    fn delete_processing_time(&mut self, at: i64) -> wasmtime::Result<()> {
+        self.timer(Domain::ProcessingTime, at, false)
+    }
+    fn current_watermark(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.keyed()?.watermark)
+    }
+    fn current_processing_time(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.keyed()?.processing_time)
+    }
+}

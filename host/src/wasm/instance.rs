@@ -1,0 +1,339 @@
+//! Instances: one per subtask, each in its own `Store`, with typed
+//! batch-at-a-time calls bounded in time and memory.
+
+use super::bindings::{self, Accumulate, Event, FinishInput, FiredTimer, Output};
+use super::host::{HostCtx, KeyedCtx, OperatorId};
+use super::limits::MemoryLimiter;
+use super::{LoadedComponent, StoreData, WasmEngine, WasmError, sandbox};
+use crate::wasm::engine::EPOCH_TICK;
+use wasmtime::Store;
+use wasmtime::component::ResourceTable;
+
+/// Limits applied to every call of an instance.
+#[derive(Debug, Clone, Copy)]
+pub struct CallLimits {
+    /// Linear memory, bytes.
+    pub memory_bytes: usize,
+    /// Longest call, ms.
+    pub timeout_ms: u64,
+}
+
+/// The store plus what errors need to say where they happened.
+struct Guarded {
+    store: Store<StoreData>,
+    limits: CallLimits,
+}
+
+impl Guarded {
+    fn new(
+        engine: &WasmEngine,
+        id: OperatorId,
+        grants: &[String],
+        limits: CallLimits,
+        keyed: Option<KeyedCtx>,
+    ) -> Guarded {
+        let data = StoreData {
+            wasi: sandbox::wasi_ctx(grants),
+            table: ResourceTable::new(),
+            host: HostCtx { id, keyed },
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+        };
+        let mut store = Store::new(engine.engine(), data);
+        store.limiter(|d| &mut d.limiter);
+        store.epoch_deadline_trap();
+        Guarded { store, limits }
+    }
+
+    fn id(&self) -> &OperatorId {
+        &self.store.data().host.id
+    }
+
+    /// Run `f` with a fresh deadline, turning traps into precise errors.
+    fn call<R>(
+        &mut self,
+        call: &'static str,
+        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, bindings::OperatorError>>,
+    ) -> Result<R, WasmError> {
+        let ticks = self
+            .limits
+            .timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis() as u64)
+            .max(1);
+        self.store.set_epoch_deadline(ticks);
+        let result = f(&mut self.store);
+        let id = self.id().clone();
+        let (job, operator, subtask) = (id.job.to_string(), id.operator.to_string(), id.subtask);
+        match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(WasmError::Operator {
+                job,
+                operator,
+                subtask,
+                call,
+                message: e.message,
+            }),
+            Err(e) => {
+                if let Some(requested) = self.store.data_mut().limiter.refused.take() {
+                    return Err(WasmError::Memory {
+                        job,
+                        operator,
+                        subtask,
+                        call,
+                        limit_bytes: self.limits.memory_bytes,
+                        requested_bytes: requested,
+                    });
+                }
+                if let Some(wasmtime::Trap::Interrupt) = e.downcast_ref::<wasmtime::Trap>() {
+                    return Err(WasmError::Timeout {
+                        job,
+                        operator,
+                        subtask,
+                        call,
+                        timeout_ms: self.limits.timeout_ms,
+                    });
+                }
+                Err(WasmError::Trap {
+                    job,
+                    operator,
+                    subtask,
+                    call,
+                    message: format!("{e:#}"),
+                })
+            }
+        }
+    }
+
+    fn contract(&self, call: &'static str, message: String) -> WasmError {
+        WasmError::Contract {
+            job: self.id().job.to_string(),
+            operator: self.id().operator.to_string(),
+            call,
+            message,
+        }
+    }
+
+    fn instantiate_err(&self, e: wasmtime::Error) -> WasmError {
+        WasmError::Trap {
+            job: self.id().job.to_string(),
+            operator: self.id().operator.to_string(),
+            subtask: self.id().subtask,
+            call: "instantiate",
+            message: format!("{e:#}"),
+        }
+    }
+}
+
+/// Check an output's rejections point into the batch.
+fn check_rejections(
+    g: &Guarded,
+    call: &'static str,
+    out: &Output,
+    batch_len: usize,
+) -> Result<(), WasmError> {
+    match out.rejected.iter().find(|r| r.index as usize >= batch_len) {
+        Some(r) => Err(g.contract(
+            call,
+            format!("rejected record {} of a batch of {batch_len}", r.index),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A map / filter / flat-map instance.
+pub struct TransformInstance {
+    g: Guarded,
+    bindings: bindings::transform::Transform,
+}
+
+impl TransformInstance {
+    /// Instantiate and `init` with the operator's config (JSON).
+    pub fn new(
+        engine: &WasmEngine,
+        component: &LoadedComponent,
+        id: OperatorId,
+        grants: &[String],
+        limits: CallLimits,
+        config: &str,
+    ) -> Result<Self, WasmError> {
+        let mut g = Guarded::new(engine, id, grants, limits, None);
+        g.store
+            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
+        let pre = bindings::transform::TransformPre::new(component.pre.clone())
+            .map_err(|e| g.instantiate_err(e))?;
+        let bindings = pre
+            .instantiate(&mut g.store)
+            .map_err(|e| g.instantiate_err(e))?;
+        let mut me = Self { g, bindings };
+        let b = &me.bindings;
+        me.g.call("init", |s| {
+            b.weir_dataflow_transformer().call_init(s, config)
+        })?;
+        Ok(me)
+    }
+
+    /// Process one batch.
+    pub fn process(&mut self, batch: &[Event]) -> Result<Output, WasmError> {
+        let b = &self.bindings;
+        let out = self.g.call("process", |s| {
+            b.weir_dataflow_transformer().call_process(s, batch)
+        })?;
+        check_rejections(&self.g, "process", &out, batch.len())?;
+        Ok(out)
+    }
+}
+
+/// A keyed operator instance, with its state and timers in the store.
+pub struct KeyedInstance {
+    g: Guarded,
+    bindings: bindings::keyed::Keyed,
+}
+
+impl KeyedInstance {
+    /// Instantiate over a state context and `init`.
+    pub fn new(
+        engine: &WasmEngine,
+        component: &LoadedComponent,
+        id: OperatorId,
+        grants: &[String],
+        limits: CallLimits,
+        config: &str,
+        keyed: KeyedCtx,
+    ) -> Result<Self, WasmError> {
+        let mut g = Guarded::new(engine, id, grants, limits, Some(keyed));
+        g.store
+            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
+        let pre = bindings::keyed::KeyedPre::new(component.pre.clone())
+            .map_err(|e| g.instantiate_err(e))?;
+        let bindings = pre
+            .instantiate(&mut g.store)
+            .map_err(|e| g.instantiate_err(e))?;
+        let mut me = Self { g, bindings };
+        let b = &me.bindings;
+        me.g.call("init", |s| {
+            b.weir_dataflow_keyed_processor().call_init(s, config)
+        })?;
+        Ok(me)
+    }
+
+    /// The state, timers and clocks of this instance.
+    pub fn ctx(&mut self) -> &mut KeyedCtx {
+        self.g
+            .store
+            .data_mut()
+            .host
+            .keyed
+            .as_mut()
+            .expect("a keyed instance always has a keyed context")
+    }
+
+    fn begin(&mut self, keys: Vec<Vec<u8>>) {
+        let ctx = self.ctx();
+        ctx.batch_keys = keys;
+        ctx.current = None;
+    }
+
+    /// Process one batch; every event must have a key.
+    pub fn process(&mut self, batch: &[Event]) -> Result<Output, WasmError> {
+        self.begin(
+            batch
+                .iter()
+                .map(|e| e.key.clone().unwrap_or_default())
+                .collect(),
+        );
+        let b = &self.bindings;
+        let out = self.g.call("process", |s| {
+            b.weir_dataflow_keyed_processor().call_process(s, batch)
+        })?;
+        check_rejections(&self.g, "process", &out, batch.len())?;
+        Ok(out)
+    }
+
+    /// Deliver fired timers.
+    pub fn on_timer(&mut self, fired: &[FiredTimer]) -> Result<Output, WasmError> {
+        self.begin(fired.iter().map(|t| t.key.clone()).collect());
+        let b = &self.bindings;
+        let out = self.g.call("on-timer", |s| {
+            b.weir_dataflow_keyed_processor().call_on_timer(s, fired)
+        })?;
+        if !out.rejected.is_empty() {
+            return Err(self.g.contract(
+                "on-timer",
+                "rejected a timer; only records can be rejected".into(),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// A window aggregate function instance.
+pub struct AggregateInstance {
+    g: Guarded,
+    bindings: bindings::aggregate::Aggregate,
+}
+
+impl AggregateInstance {
+    /// Instantiate and `init`.
+    pub fn new(
+        engine: &WasmEngine,
+        component: &LoadedComponent,
+        id: OperatorId,
+        grants: &[String],
+        limits: CallLimits,
+        config: &str,
+    ) -> Result<Self, WasmError> {
+        let mut g = Guarded::new(engine, id, grants, limits, None);
+        g.store
+            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
+        let pre = bindings::aggregate::AggregatePre::new(component.pre.clone())
+            .map_err(|e| g.instantiate_err(e))?;
+        let bindings = pre
+            .instantiate(&mut g.store)
+            .map_err(|e| g.instantiate_err(e))?;
+        let mut me = Self { g, bindings };
+        let b = &me.bindings;
+        me.g.call("init", |s| {
+            b.weir_dataflow_aggregator().call_init(s, config)
+        })?;
+        Ok(me)
+    }
+
+    fn expect_len(&self, call: &'static str, got: usize, want: usize) -> Result<(), WasmError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(self
+                .g
+                .contract(call, format!("returned {got} results for {want} inputs")))
+        }
+    }
+
+    /// New accumulators, one per input.
+    pub fn add(&mut self, inputs: &[Accumulate]) -> Result<Vec<Vec<u8>>, WasmError> {
+        let b = &self.bindings;
+        let out = self
+            .g
+            .call("add", |s| b.weir_dataflow_aggregator().call_add(s, inputs))?;
+        self.expect_len("add", out.len(), inputs.len())?;
+        Ok(out)
+    }
+
+    /// Merged accumulators, one per pair.
+    pub fn merge(&mut self, pairs: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<Vec<u8>>, WasmError> {
+        let b = &self.bindings;
+        let out = self.g.call("merge", |s| {
+            b.weir_dataflow_aggregator().call_merge(s, pairs)
+        })?;
+        self.expect_len("merge", out.len(), pairs.len())?;
+        Ok(out)
+    }
+
+    /// Result payloads, one per input.
+    pub fn finish(&mut self, inputs: &[FinishInput]) -> Result<Vec<Vec<u8>>, WasmError> {
+        let b = &self.bindings;
+        let out = self.g.call("finish", |s| {
+            b.weir_dataflow_aggregator().call_finish(s, inputs)
+        })?;
+        self.expect_len("finish", out.len(), inputs.len())?;
+        Ok(out)
+    }
+}

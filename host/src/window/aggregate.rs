@@ -1,0 +1,382 @@
+//! What a window computes: built-in aggregates natively, or a Wasm
+//! aggregate function called once per batch (never once per record).
+
+use super::TimeWindow;
+use crate::event::Event;
+use crate::job::AggregateSpec;
+use crate::wasm::WasmError;
+use crate::wasm::bindings::{Accumulate, FinishInput, Window};
+use crate::wasm::instance::AggregateInstance;
+use std::fmt::Write as _;
+
+/// The output field of a built-in aggregate: `as`, else `count`, or
+/// `<fn>_<field>` (`sum_amount`).
+pub fn output_name(a: &AggregateSpec) -> String {
+    match (&a.output, &a.field) {
+        (Some(name), _) => name.clone(),
+        (None, Some(field)) if a.function != "count" => {
+            format!("{}_{}", a.function, field.replace('.', "_"))
+        }
+        _ => a.function.clone(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Func {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+#[derive(Debug, Clone)]
+struct Native {
+    func: Func,
+    field: Option<String>,
+    output: String,
+    /// First accumulator slot (avg uses two: sum, count).
+    slot: usize,
+}
+
+/// Accumulated state of one (key, window).
+#[derive(Debug, Clone)]
+pub enum Slot {
+    /// Built-in aggregates: one or two `f64`s per aggregate.
+    Native(Vec<f64>),
+    /// A Wasm accumulator plus work not yet sent to the guest.
+    Wasm(WasmSlot),
+}
+
+/// A Wasm accumulator and the records and merges waiting for the next flush.
+#[derive(Debug, Clone, Default)]
+pub struct WasmSlot {
+    acc: Option<Vec<u8>>,
+    merge_in: Vec<Vec<u8>>,
+    pending: Vec<Event>,
+}
+
+impl WasmSlot {
+    fn dirty(&self) -> bool {
+        !self.pending.is_empty() || !self.merge_in.is_empty()
+    }
+}
+
+/// The aggregation of a window operator.
+pub enum Aggregation {
+    /// Built-ins.
+    Native {
+        /// The aggregates in output order.
+        aggs: Vec<NativeSpec>,
+        /// Accumulator slots per window.
+        slots: usize,
+    },
+    /// A Wasm aggregate function.
+    Wasm(Box<AggregateInstance>),
+}
+
+/// One built-in aggregate, resolved.
+#[derive(Debug, Clone)]
+pub struct NativeSpec(Native);
+
+impl Aggregation {
+    /// Built-in aggregates from the job's `aggregates` list (validated).
+    pub fn native(specs: &[AggregateSpec]) -> Aggregation {
+        let mut slot = 0;
+        let aggs = specs
+            .iter()
+            .map(|a| {
+                let func = match a.function.as_str() {
+                    "count" => Func::Count,
+                    "sum" => Func::Sum,
+                    "min" => Func::Min,
+                    "max" => Func::Max,
+                    _ => Func::Avg,
+                };
+                let n = Native {
+                    func,
+                    field: a.field.clone(),
+                    output: output_name(a),
+                    slot,
+                };
+                slot += if func == Func::Avg { 2 } else { 1 };
+                NativeSpec(n)
+            })
+            .collect();
+        Aggregation::Native { aggs, slots: slot }
+    }
+
+    /// An empty accumulator.
+    pub fn new_slot(&self) -> Slot {
+        match self {
+            Aggregation::Native { aggs, slots } => {
+                let mut v = vec![0.0; *slots];
+                for NativeSpec(a) in aggs {
+                    match a.func {
+                        Func::Min => v[a.slot] = f64::INFINITY,
+                        Func::Max => v[a.slot] = f64::NEG_INFINITY,
+                        _ => {}
+                    }
+                }
+                Slot::Native(v)
+            }
+            Aggregation::Wasm(_) => Slot::Wasm(WasmSlot::default()),
+        }
+    }
+
+    /// Check a record can be aggregated: every numeric field is present.
+    /// Done before the record touches any window, so a bad record changes
+    /// nothing and goes whole to the dead-letter output.
+    pub fn check(&self, event: &Event) -> Result<(), String> {
+        if let Aggregation::Native { aggs, .. } = self {
+            for NativeSpec(a) in aggs {
+                if let Some(f) = &a.field
+                    && crate::json::number(&event.value, f).is_none()
+                {
+                    return Err(format!(
+                        "field `{f}` (for {}) is missing or not a number",
+                        a.output
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Add a record (checked with [`Aggregation::check`]).
+    pub fn add(&self, slot: &mut Slot, event: &Event) {
+        match slot {
+            Slot::Native(v) => {
+                let Aggregation::Native { aggs, .. } = self else {
+                    return;
+                };
+                for NativeSpec(a) in aggs {
+                    let x = || {
+                        a.field
+                            .as_deref()
+                            .and_then(|f| crate::json::number(&event.value, f))
+                            .unwrap_or(0.0)
+                    };
+                    let s = a.slot;
+                    match a.func {
+                        Func::Count => v[s] += 1.0,
+                        Func::Sum => v[s] += x(),
+                        Func::Min => v[s] = v[s].min(x()),
+                        Func::Max => v[s] = v[s].max(x()),
+                        Func::Avg => {
+                            v[s] += x();
+                            v[s + 1] += 1.0;
+                        }
+                    }
+                }
+            }
+            Slot::Wasm(w) => w.pending.push(event.clone()),
+        }
+    }
+
+    /// Merge `from` into `into` (session windows).
+    pub fn merge(&self, into: &mut Slot, from: Slot) {
+        match (into, from) {
+            (Slot::Native(a), Slot::Native(b)) => {
+                let Aggregation::Native { aggs, .. } = self else {
+                    return;
+                };
+                for NativeSpec(n) in aggs {
+                    let s = n.slot;
+                    match n.func {
+                        Func::Count | Func::Sum => a[s] += b[s],
+                        Func::Min => a[s] = a[s].min(b[s]),
+                        Func::Max => a[s] = a[s].max(b[s]),
+                        Func::Avg => {
+                            a[s] += b[s];
+                            a[s + 1] += b[s + 1];
+                        }
+                    }
+                }
+            }
+            (Slot::Wasm(a), Slot::Wasm(b)) => {
+                a.merge_in.extend(b.acc);
+                a.merge_in.extend(b.merge_in);
+                a.pending.extend(b.pending);
+            }
+            _ => {}
+        }
+    }
+
+    /// Send pending merges and records of these slots to the guest, in as
+    /// few calls as possible. No-op for built-ins.
+    pub fn flush<'a>(
+        &mut self,
+        slots: impl Iterator<Item = &'a mut Slot>,
+    ) -> Result<(), WasmError> {
+        let Aggregation::Wasm(instance) = self else {
+            return Ok(());
+        };
+        let mut dirty: Vec<&mut WasmSlot> = slots
+            .filter_map(|s| match s {
+                Slot::Wasm(w) if w.dirty() => Some(w),
+                _ => None,
+            })
+            .collect();
+        // Merges: pairwise rounds until each slot has one accumulator.
+        loop {
+            let mut pairs = Vec::new();
+            let mut owners = Vec::new();
+            for (i, w) in dirty.iter_mut().enumerate() {
+                if let Some(other) = w.merge_in.pop() {
+                    match w.acc.take() {
+                        Some(acc) => {
+                            pairs.push((acc, other));
+                            owners.push(i);
+                        }
+                        None => w.acc = Some(other),
+                    }
+                }
+            }
+            if pairs.is_empty() {
+                if dirty.iter().all(|w| w.merge_in.is_empty()) {
+                    break;
+                }
+                continue;
+            }
+            for (acc, i) in instance.merge(&pairs)?.into_iter().zip(owners) {
+                dirty[i].acc = Some(acc);
+            }
+        }
+        let with_records: Vec<&mut &mut WasmSlot> =
+            dirty.iter_mut().filter(|w| !w.pending.is_empty()).collect();
+        if with_records.is_empty() {
+            return Ok(());
+        }
+        let mut targets = Vec::with_capacity(with_records.len());
+        let inputs: Vec<Accumulate> = with_records
+            .into_iter()
+            .map(|w| {
+                let input = Accumulate {
+                    acc: w.acc.take(),
+                    events: std::mem::take(&mut w.pending),
+                };
+                targets.push(w);
+                input
+            })
+            .collect();
+        for (acc, w) in instance.add(&inputs)?.into_iter().zip(targets) {
+            w.acc = Some(acc);
+        }
+        Ok(())
+    }
+
+    /// The result payloads (JSON) for fired (key, window, slot)s, flushed.
+    pub fn finish(
+        &mut self,
+        fired: &[(&[u8], TimeWindow, &Slot)],
+    ) -> Result<Vec<Vec<u8>>, WasmError> {
+        match self {
+            Aggregation::Native { aggs, .. } => Ok(fired
+                .iter()
+                .map(|(key, w, slot)| {
+                    let Slot::Native(v) = slot else {
+                        return Vec::new();
+                    };
+                    native_result(aggs, key, *w, v)
+                })
+                .collect()),
+            Aggregation::Wasm(instance) => {
+                let inputs: Vec<FinishInput> = fired
+                    .iter()
+                    .map(|(key, w, slot)| FinishInput {
+                        key: key.to_vec(),
+                        window: Window {
+                            start: w.start,
+                            end: w.end,
+                        },
+                        acc: match slot {
+                            Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
+                            Slot::Native(_) => Vec::new(),
+                        },
+                    })
+                    .collect();
+                instance.finish(&inputs)
+            }
+        }
+    }
+}
+
+/// `{"key":..,"window_start":..,"window_end":..,<aggregates>}`. Whole
+/// numbers print without a fraction, so counts and sums of integers read as
+/// integers.
+fn native_result(aggs: &[NativeSpec], key: &[u8], w: TimeWindow, v: &[f64]) -> Vec<u8> {
+    let key =
+        serde_json::to_string(&String::from_utf8_lossy(key)).unwrap_or_else(|_| "\"\"".into());
+    let mut s = format!(
+        "{{\"key\":{key},\"window_start\":{},\"window_end\":{}",
+        w.start, w.end
+    );
+    for NativeSpec(a) in aggs {
+        let x = match a.func {
+            Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
+            Func::Avg => 0.0,
+            _ => v[a.slot],
+        };
+        let _ = write!(
+            s,
+            ",{}:",
+            serde_json::to_string(&a.output).unwrap_or_default()
+        );
+        write_number(&mut s, x);
+    }
+    s.push('}');
+    s.into_bytes()
+}
+
+fn write_number(s: &mut String, x: f64) {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        let _ = write!(s, "{}", x as i64);
+    } else if x.is_finite() {
+        let _ = write!(s, "{x}");
+    } else {
+        s.push_str("null");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(f: &str, field: Option<&str>) -> AggregateSpec {
+        AggregateSpec {
+            function: f.into(),
+            field: field.map(Into::into),
+            output: None,
+        }
+    }
+
+    #[test]
+    fn builtins_compute_and_merge() {
+        let agg = Aggregation::native(&[
+            spec("count", None),
+            spec("sum", Some("x")),
+            spec("min", Some("x")),
+            spec("max", Some("x")),
+            spec("avg", Some("x")),
+        ]);
+        let ev = |x: f64| crate::event::event(format!("{{\"x\":{x}}}").into_bytes(), 0);
+        let mut a = agg.new_slot();
+        let mut b = agg.new_slot();
+        agg.add(&mut a, &ev(1.0));
+        agg.add(&mut a, &ev(4.0));
+        agg.add(&mut b, &ev(2.5));
+        agg.merge(&mut a, b);
+        let w = TimeWindow { start: 0, end: 10 };
+        let Aggregation::Native { aggs, .. } = &agg else {
+            unreachable!()
+        };
+        let Slot::Native(v) = &a else { unreachable!() };
+        let out = String::from_utf8(native_result(aggs, b"k", w, v)).unwrap();
+        assert_eq!(
+            out,
+            r#"{"key":"k","window_start":0,"window_end":10,"count":3,"sum_x":7.5,"min_x":1,"max_x":4,"avg_x":2.5}"#
+        );
+        assert!(agg.check(&crate::event::event(b"{}".to_vec(), 0)).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! Windows over keyed streams, with Flink's DataStream semantics so results
+//! can be checked against Flink's own:
+//!
+//! - a window `[start, end)` fires when the watermark reaches `end - 1`;
+//! - a record is *late* when every window it belongs to has
+//!   `end - 1 + allowed_lateness <= watermark`; late records go to the job's
+//!   late output, never silently away;
+//! - a record that is behind the watermark but within the allowed lateness
+//!   updates its window, which fires again with the new result;
+//! - session windows `[ts, ts + gap)` merge when they overlap or touch.
+//!
+//! One file per kind of window ([`tumbling`], [`sliding`], [`session`]); the
+//! [`operator`] keeps per-key accumulators and fires them; [`aggregate`]
+//! computes built-in aggregates natively or calls a Wasm aggregate function
+//! once per batch.
+
+pub mod aggregate;
+pub mod operator;
+pub mod session;
+pub mod sliding;
+pub mod timers;
+pub mod tumbling;
+
+use std::cmp::Ordering;
+
+/// A window `[start, end)` in ms. Ordered by end, then start: the order in
+/// which windows fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeWindow {
+    /// Inclusive start.
+    pub start: i64,
+    /// Exclusive end.
+    pub end: i64,
+}
+
+impl TimeWindow {
+    /// The last timestamp inside the window; it fires when the watermark gets here.
+    pub fn max_timestamp(&self) -> i64 {
+        self.end - 1
+    }
+}
+
+impl Ord for TimeWindow {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.end, self.start).cmp(&(other.end, other.start))
+    }
+}
+
+impl PartialOrd for TimeWindow {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Which windows a record goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Fixed, non-overlapping windows of `size` ms.
+    Tumbling {
+        /// Length.
+        size: i64,
+    },
+    /// Windows of `size` ms starting every `slide` ms.
+    Sliding {
+        /// Length.
+        size: i64,
+        /// Hop.
+        slide: i64,
+    },
+    /// Per-key activity sessions closed by `gap` ms of inactivity.
+    Session {
+        /// Inactivity gap.
+        gap: i64,
+    },
+}
+
+/// Event time or processing time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeMode {
+    /// Windows follow record timestamps and the watermark.
+    Event,
+    /// Windows follow the host's clock when records arrive.
+    Processing,
+}

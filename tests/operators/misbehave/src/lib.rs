@@ -1,0 +1,40 @@
+//! One map operator whose behaviour the job's `config` selects, so the tests
+//! can check the host's answer to each way an operator goes wrong.
+
+use weir_guest::{Error, Event};
+
+#[derive(serde::Deserialize)]
+struct Config {
+    /// "trap", "loop", "hoard", "reject-odd", or anything else for identity.
+    mode: String,
+}
+
+/// Misbehave as configured, on the first record.
+#[weir_guest::map]
+fn misbehave(event: Event) -> Result<Event, Error> {
+    let cfg: Config = weir_guest::config()?;
+    match cfg.mode.as_str() {
+        "trap" => panic!("operator bug: index out of range"),
+        "loop" => {
+            let mut x: u64 = event.timestamp as u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        "hoard" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 1 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        "reject-odd" => {
+            let v: serde_json::Value = event.json()?;
+            match v["n"].as_i64() {
+                Some(n) if n % 2 == 1 => Err(Error::msg(format_args!("odd n: {n}"))),
+                _ => Ok(event),
+            }
+        }
+        _ => Ok(event),
+    }
+}
