@@ -14,6 +14,11 @@ static CONFIG: OnceLock<String> = OnceLock::new();
 pub fn init(config: String) -> Result<(), OperatorError> {
     // A second init (the host never does this) keeps the first config.
     let _ = CONFIG.set(config);
+    // Guests have no stderr unless granted: report panics through the host's
+    // log, which attaches the last error line to the trap it reports.
+    std::panic::set_hook(Box::new(|info| {
+        crate::log::error(&format!("panicked: {info}"))
+    }));
     Ok(())
 }
 

@@ -181,12 +181,21 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         path: dir.into(),
         message: e.to_string(),
     };
-    let wit_dir = std::env::temp_dir().join(format!("weir-wit-{}", std::process::id()));
-    std::fs::create_dir_all(&wit_dir).map_err(io)?;
-    std::fs::write(wit_dir.join("dataflow.wit"), WIT).map_err(io)?;
     let out_dir = dir.join("target");
     std::fs::create_dir_all(&out_dir).map_err(io)?;
-    let output = out_dir.join(format!("{module}.wasm"));
+    // componentize-py has no incremental build: reuse the output while it is
+    // newer than every .py file and was built against this contract.
+    let contract = {
+        use sha2::Digest;
+        hex::encode(&sha2::Sha256::digest(WIT)[..6])
+    };
+    let output = out_dir.join(format!("{module}-{}-{contract}.wasm", world.name()));
+    if is_fresh(&output, dir) {
+        return Ok(output);
+    }
+    let wit_dir = std::env::temp_dir().join(format!("weir-wit-{}-{contract}", std::process::id()));
+    std::fs::create_dir_all(&wit_dir).map_err(io)?;
+    std::fs::write(wit_dir.join("dataflow.wit"), WIT).map_err(io)?;
     let result = Command::new("componentize-py")
         .arg("-d")
         .arg(&wit_dir)
@@ -215,4 +224,19 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         });
     }
     Ok(output)
+}
+
+/// Is `output` newer than every `.py` file in `dir`?
+fn is_fresh(output: &Path, dir: &Path) -> bool {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let Some(built) = modified(output) else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .all(|p| modified(&p).is_some_and(|m| m <= built))
 }

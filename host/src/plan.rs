@@ -39,7 +39,7 @@ pub enum WindowAgg {
     /// Built-ins.
     Native(Vec<AggregateSpec>),
     /// A Wasm aggregate function.
-    Wasm(PlannedOperator),
+    Wasm(Box<PlannedOperator>),
 }
 
 /// The keyed stage.
@@ -116,7 +116,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
             _ => WindowKind::Session { gap: opt(&w.gap) },
         };
         let aggregate = match &w.aggregate {
-            Some(a) => WindowAgg::Wasm(load(a, World::Aggregate)?),
+            Some(a) => WindowAgg::Wasm(Box::new(load(a, World::Aggregate)?)),
             None => WindowAgg::Native(w.aggregates.clone()),
         };
         Some(PlannedStage::Window {

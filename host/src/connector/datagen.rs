@@ -79,7 +79,7 @@ impl Datagen {
                 // A user's usual amount depends on the user; 1% are spikes.
                 let base = 5 + (key * 7919) % 200;
                 let cents = base * 100 + (r >> 16) % 1000;
-                let cents = if (r >> 40) % 100 == 0 {
+                let cents = if (r >> 40).is_multiple_of(100) {
                     cents * 25
                 } else {
                     cents

@@ -78,19 +78,21 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedJob, JobError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut doc: toml::Table = toml::from_str(&text).map_err(|e| JobError::Parse {
+    let parse_err = |message: String| JobError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    for setting in overrides {
-        apply_override(&mut doc, setting)?;
-    }
-    let spec: JobSpec = doc
-        .try_into()
-        .map_err(|e: toml::de::Error| JobError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        message,
+    };
+    // Parsed from the text, errors point at a line; overrides need a table.
+    let spec: JobSpec = if overrides.is_empty() {
+        toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?
+    } else {
+        let mut doc: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+        for setting in overrides {
+            apply_override(&mut doc, setting)?;
+        }
+        doc.try_into()
+            .map_err(|e: toml::de::Error| parse_err(format!("{e} (after the --set overrides)")))?
+    };
     let problems = validate(&spec);
     if !problems.is_empty() {
         return Err(JobError::Invalid {

@@ -45,23 +45,8 @@ pub enum RunError {
     #[error("job failed: {0}")]
     Connector(#[from] ConnectorError),
     /// A record could not be processed and the job has no dead-letter output.
-    #[error("job `{job}`: bad record at {}{}: {reason}\n  record: {record}\n  (add a [dead_letter] output to the job to set such records aside and keep going)",
-        location.as_deref().unwrap_or("an unknown position"),
-        operator.as_ref().map(|o| format!(" in operator `{o}`")).unwrap_or_default())]
-    BadRecord {
-        /// Job.
-        job: String,
-        /// Where it was caught: decode, operator, key_by, aggregate.
-        stage: &'static str,
-        /// The operator that rejected it, if one did.
-        operator: Option<String>,
-        /// Its position in the input, when known.
-        location: Option<String>,
-        /// Why.
-        reason: String,
-        /// The start of the record.
-        record: String,
-    },
+    #[error(transparent)]
+    BadRecord(Box<BadRecord>),
     /// A task thread died.
     #[error("job `{job}`: task `{task}` crashed: {message}")]
     TaskPanicked {
@@ -87,6 +72,26 @@ pub enum RunError {
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
     Disconnected,
+}
+
+/// A record that could not be processed, where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("job `{job}`: bad record at {}{}: {reason}\n  record: {record}\n  (add a [dead_letter] output to the job to set such records aside and keep going)",
+    location.as_deref().unwrap_or("an unknown position"),
+    operator.as_ref().map(|o| format!(" in operator `{o}`")).unwrap_or_default())]
+pub struct BadRecord {
+    /// Job.
+    pub job: String,
+    /// Where it was caught: decode, operator, key_by, aggregate.
+    pub stage: &'static str,
+    /// The operator that rejected it, if one did.
+    pub operator: Option<String>,
+    /// Its position in the input, when known.
+    pub location: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// The start of the record.
+    pub record: String,
 }
 
 /// The first real failure of a job's tasks.

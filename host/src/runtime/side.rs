@@ -96,14 +96,14 @@ impl SideOutputs {
                 preview.truncate(cut);
                 preview.push('…');
             }
-            return Err(RunError::BadRecord {
+            return Err(RunError::BadRecord(Box::new(super::BadRecord {
                 job: self.job.clone(),
                 stage: stage.name(),
                 operator: operator.map(Into::into),
                 location,
                 reason: reason.into(),
                 record: preview,
-            });
+            })));
         };
         self.dead_count.fetch_add(1, Ordering::Relaxed);
         let line = serde_json::json!({

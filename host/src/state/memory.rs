@@ -1,6 +1,6 @@
 //! The in-memory backend: an ordered map, for small jobs and tests.
 
-use super::{KeyedStateBackend, StateError};
+use super::{Entries, KeyedStateBackend, StateError};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
@@ -38,7 +38,7 @@ impl KeyedStateBackend for MemoryBackend {
         self.map.remove(key);
         Ok(())
     }
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError> {
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError> {
         Ok(self
             .range(prefix)
             .map(|(k, v)| (k.clone(), v.clone()))

@@ -31,6 +31,9 @@ pub enum StateError {
     },
 }
 
+/// Entries of a prefix scan, in key order.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// An ordered key-value store for one subtask's keyed state.
 pub trait KeyedStateBackend: Send {
     /// The value under `key`.
@@ -40,7 +43,7 @@ pub trait KeyedStateBackend: Send {
     /// Remove one key.
     fn delete(&mut self, key: &[u8]) -> Result<(), StateError>;
     /// Every entry whose key starts with `prefix`, in key order.
-    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StateError>;
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError>;
     /// Remove every entry whose key starts with `prefix`.
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError>;
     /// Number of entries (for metrics and tests).

@@ -35,7 +35,11 @@ impl Guarded {
         let data = StoreData {
             wasi: sandbox::wasi_ctx(grants),
             table: ResourceTable::new(),
-            host: HostCtx { id, keyed },
+            host: HostCtx {
+                id,
+                keyed,
+                last_error: None,
+            },
             limiter: MemoryLimiter::new(limits.memory_bytes),
         };
         let mut store = Store::new(engine.engine(), data);
@@ -60,6 +64,7 @@ impl Guarded {
             .div_ceil(EPOCH_TICK.as_millis() as u64)
             .max(1);
         self.store.set_epoch_deadline(ticks);
+        self.store.data_mut().host.last_error = None;
         let result = f(&mut self.store);
         let id = self.id().clone();
         let (job, operator, subtask) = (id.job.to_string(), id.operator.to_string(), id.subtask);
@@ -92,12 +97,16 @@ impl Guarded {
                         timeout_ms: self.limits.timeout_ms,
                     });
                 }
+                let message = match self.store.data_mut().host.last_error.take() {
+                    Some(said) => format!("{said}\n{e:#}"),
+                    None => format!("{e:#}"),
+                };
                 Err(WasmError::Trap {
                     job,
                     operator,
                     subtask,
                     call,
-                    message: format!("{e:#}"),
+                    message,
                 })
             }
         }

@@ -17,6 +17,9 @@ impl Host for WeirView<'_> {
             message.truncate(cut);
             message.push_str("… (truncated)");
         }
+        if level == Level::Error {
+            self.ctx.last_error = Some(message.clone());
+        }
         let id = &self.ctx.id;
         let (job, op, sub) = (&*id.job, &*id.operator, id.subtask);
         match level {

@@ -62,6 +62,9 @@ pub struct HostCtx {
     pub id: OperatorId,
     /// Present for instances of the `keyed` world.
     pub keyed: Option<KeyedCtx>,
+    /// The guest's last error-level log line (a panic message, typically),
+    /// attached to the error if the call then traps.
+    pub last_error: Option<String>,
 }
 
 /// A borrowed view of what the host imports need.

@@ -5,7 +5,7 @@ use weir_guest::{Error, Event};
 
 #[derive(serde::Deserialize)]
 struct Config {
-    /// "trap", "loop", "hoard", "reject-odd", or anything else for identity.
+    /// "trap", "loop", "hoard", "probe", "reject-odd", or anything else for identity.
     mode: String,
 }
 
@@ -27,6 +27,21 @@ fn misbehave(event: Event) -> Result<Event, Error> {
                 hoard.push(vec![1u8; 1 << 20]);
                 std::hint::black_box(&hoard);
             }
+        }
+        "probe" => {
+            // What the sandbox lets through: clock, files, environment.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let file = match std::fs::read_to_string("/etc/hostname") {
+                Ok(_) => "read".to_string(),
+                Err(e) => format!("denied: {e}"),
+            };
+            let env = std::env::vars().count();
+            let mut out = event;
+            out.set_json(&serde_json::json!({ "now_secs": now, "file": file, "env_vars": env }))?;
+            Ok(out)
         }
         "reject-odd" => {
             let v: serde_json::Value = event.json()?;

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run every test: unit and doc tests of the host and the guest SDK, and the
+# end-to-end tests, which build real components (Rust and Python) from source
+# and run real jobs through the weir binary. Installs what it needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+
+echo "== build: weir"
+cargo build --release -p weir
+export WEIR_BIN="$CARGO_TARGET_DIR/release/weir"
+
+echo "== build: every Rust operator, once (the tests' builds are then no-ops)"
+guests=$(cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json,sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if any("cdylib" in t["crate_types"] for t in p["targets"])))')
+# shellcheck disable=SC2086
+cargo build --release --target wasm32-wasip2 $guests
+
+echo "== lint: rustfmt and clippy (host, SDK, tests, and operators for wasm32-wasip2)"
+cargo fmt --all -- --check
+cargo clippy --release -p weir -p weir-guest -p weir-guest-macros -p weir-e2e --all-targets -- -D warnings
+# shellcheck disable=SC2086
+cargo clippy --release --target wasm32-wasip2 $guests -- -D warnings
+
+echo "== tests"
+cargo test --release -p weir -p weir-guest -p weir-e2e

@@ -1,0 +1,299 @@
+//! The examples, run end to end through the `weir` binary with their
+//! components built from source, compared exactly with the expected outputs
+//! that an independent model (`tests/reference`, `examples/*/reference.py`)
+//! computed.
+
+use weir_e2e::{canonical, canonical_field, canonical_lines, repo, scratch, weir};
+
+fn set(key: &str, path: &std::path::Path) -> String {
+    format!("{key}={}", path.display())
+}
+
+/// Run an example with its outputs redirected into a scratch directory.
+fn run_example(name: &str, job: &str, parallelism: usize, outputs: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("tempdir");
+    let job = repo().join("examples").join(name).join(job);
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "-q".into(),
+        job.display().to_string(),
+        "--set".into(),
+        format!("parallelism={parallelism}"),
+    ];
+    for o in outputs {
+        args.push("--set".into());
+        args.push(set(
+            &format!("{o}.path"),
+            &out.path().join(format!("{o}.jsonl")),
+        ));
+    }
+    weir(&args.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    out
+}
+
+fn expected(name: &str, file: &str) -> Vec<String> {
+    canonical_lines(&repo().join("examples").join(name).join(file))
+}
+
+#[test]
+fn wordcount_matches_the_reference_with_late_records_and_dead_letters_set_aside() {
+    let out = run_example(
+        "wordcount",
+        "job.toml",
+        2,
+        &["sink", "late_output", "dead_letter"],
+    );
+    assert_eq!(
+        canonical_lines(&out.path().join("sink.jsonl")),
+        expected("wordcount", "expected.jsonl")
+    );
+    assert_eq!(
+        canonical_field(&out.path().join("late_output.jsonl"), "record"),
+        expected("wordcount", "expected-late.jsonl")
+    );
+    let dead = canonical_lines(&out.path().join("dead_letter.jsonl"));
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(
+        dead[0].contains("input.jsonl:21") && dead[0].contains("not a JSON object"),
+        "{}",
+        dead[0]
+    );
+    assert!(
+        dead[1].contains("input.jsonl:31") && dead[1].contains("`ts` is missing"),
+        "{}",
+        dead[1]
+    );
+}
+
+#[test]
+fn sessionize_matches_the_reference_including_late_clicks() {
+    let out = run_example("sessionize", "job.toml", 2, &["sink", "late_output"]);
+    assert_eq!(
+        canonical_lines(&out.path().join("sink.jsonl")),
+        expected("sessionize", "expected.jsonl")
+    );
+    let late = canonical_field(&out.path().join("late_output.jsonl"), "record");
+    assert_eq!(late, expected("sessionize", "expected-late.jsonl"));
+    assert_eq!(late.len(), 2);
+}
+
+#[test]
+fn fraud_alerts_match_the_reference() {
+    let out = run_example("fraud", "job.toml", 2, &["sink"]);
+    let alerts = canonical_lines(&out.path().join("sink.jsonl"));
+    assert!(alerts.len() > 100, "only {} alerts", alerts.len());
+    assert_eq!(alerts, expected("fraud", "expected.jsonl"));
+}
+
+#[test]
+fn python_and_rust_filters_give_the_reference_output() {
+    for job in ["job.toml", "job-rust.toml"] {
+        let out = run_example("python-filter", job, 1, &["sink", "dead_letter"]);
+        // A stateless job keeps the input order exactly.
+        let got = std::fs::read_to_string(out.path().join("sink.jsonl")).expect("output");
+        let want = std::fs::read_to_string(repo().join("examples/python-filter/expected.jsonl"))
+            .expect("expected");
+        assert_eq!(got, want, "{job}");
+        let dead = canonical_lines(&out.path().join("dead_letter.jsonl"));
+        assert_eq!(dead.len(), 3, "{job}: {dead:?}");
+        assert!(
+            dead.iter().all(|d| d.contains("no numeric amount")),
+            "{job}: {dead:?}"
+        );
+    }
+}
+
+#[test]
+fn parallelism_one_and_four_give_identical_results() {
+    for (name, outputs) in [
+        ("wordcount", &["sink", "late_output", "dead_letter"][..]),
+        ("sessionize", &["sink", "late_output"][..]),
+        ("fraud", &["sink"][..]),
+    ] {
+        let one = run_example(name, "job.toml", 1, outputs);
+        let four = run_example(name, "job.toml", 4, outputs);
+        for o in outputs {
+            let file = format!("{o}.jsonl");
+            assert_eq!(
+                canonical_lines(&one.path().join(&file)),
+                canonical_lines(&four.path().join(&file)),
+                "{name} {o}"
+            );
+        }
+        assert_eq!(
+            canonical_lines(&four.path().join("sink.jsonl")),
+            expected(name, "expected.jsonl"),
+            "{name}"
+        );
+    }
+}
+
+fn counting_job(source: &str, time: &str, extra: &str) -> String {
+    format!(
+        r#"name = "count"
+batch_size = 4
+{source}
+[event_time]
+field = "ts"
+max_out_of_orderness = "2s"
+[key_by]
+field = "k"
+[window]
+type = "tumbling"
+size = "10s"
+time = "{time}"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "v" }}]
+[sink]
+type = "file"
+path = "out.jsonl"
+[late_output]
+type = "file"
+path = "late.jsonl"
+{extra}"#
+    )
+}
+
+fn records(order: impl Iterator<Item = usize>) -> String {
+    order
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"k\":\"k{}\",\"v\":{}}}\n",
+                1_000_000 + i as i64 * 500,
+                i % 3,
+                i
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn out_of_order_input_within_the_bound_gives_the_same_windows() {
+    let file_source = "[source]\ntype = \"file\"\npath = \"in.jsonl\"";
+    let sorted = records(0..120);
+    // Swap neighbours in blocks of three: up to 1 s out of order, bound 2 s.
+    let shuffled = records((0..120).map(|i| match i % 3 {
+        0 => i + 2,
+        2 => i - 2,
+        _ => i,
+    }));
+    assert_ne!(sorted, shuffled);
+    let job = counting_job(file_source, "event", "");
+    let a = scratch(&[("job.toml", &job), ("in.jsonl", &sorted)]);
+    let b = scratch(&[("job.toml", &job), ("in.jsonl", &shuffled)]);
+    for d in [&a, &b] {
+        weir(&[
+            "run",
+            "-q",
+            &d.path().join("job.toml").display().to_string(),
+        ])
+        .ok();
+    }
+    let out_a = canonical_lines(&a.path().join("out.jsonl"));
+    assert_eq!(out_a, canonical_lines(&b.path().join("out.jsonl")));
+    assert_eq!(
+        canonical_lines(&b.path().join("late.jsonl")),
+        Vec::<String>::new()
+    );
+    // 120 records over 60 s: 6 windows × 3 keys; sum of v over all is 0+…+119.
+    assert_eq!(out_a.len(), 18);
+    let total: i64 = out_a
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["sum_v"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total, (0..120).sum::<i64>());
+}
+
+#[test]
+fn stdin_source_runs_to_end_of_input() {
+    let job = counting_job("[source]\ntype = \"stdin\"", "event", "");
+    let d = scratch(&[("job.toml", &job)]);
+    let mut child = std::process::Command::new(weir_e2e::weir_bin())
+        .args(["run", "-q", "job.toml"])
+        .current_dir(d.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn weir");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(records(0..40).as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = canonical_lines(&d.path().join("out.jsonl"));
+    let total: i64 = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["count"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total, 40);
+}
+
+#[test]
+fn processing_time_windows_count_every_record() {
+    let job = counting_job(
+        "[source]\ntype = \"file\"\npath = \"in.jsonl\"",
+        "processing",
+        "",
+    );
+    let d = scratch(&[("job.toml", &job), ("in.jsonl", &records(0..50))]);
+    weir(&[
+        "run",
+        "-q",
+        &d.path().join("job.toml").display().to_string(),
+    ])
+    .ok();
+    let lines = canonical_lines(&d.path().join("out.jsonl"));
+    let total: i64 = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["count"]
+                .as_i64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(total, 50, "{lines:?}");
+}
+
+#[test]
+fn datagen_honours_its_rate_limit() {
+    let job = r#"name = "rate"
+[source]
+type = "datagen"
+schema = "bids"
+rows = 300
+rate = 1000
+[sink]
+type = "file"
+path = "out.jsonl"
+"#;
+    let d = scratch(&[("job.toml", job)]);
+    let t = std::time::Instant::now();
+    weir(&[
+        "run",
+        "-q",
+        &d.path().join("job.toml").display().to_string(),
+    ])
+    .ok();
+    assert!(
+        t.elapsed() >= std::time::Duration::from_millis(280),
+        "300 rows at 1000/s took {:?}",
+        t.elapsed()
+    );
+    let lines = canonical(&std::fs::read_to_string(d.path().join("out.jsonl")).unwrap());
+    assert_eq!(lines.len(), 300);
+}

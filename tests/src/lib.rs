@@ -1,0 +1,141 @@
+//! Helpers for weir's end-to-end tests: find the `weir` binary, run jobs,
+//! and compare JSON-lines outputs.
+//!
+//! The tests need the binary and the guest toolchains; `scripts/test.sh`
+//! builds and installs everything first. A missing piece fails the test with
+//! what to run — nothing is skipped silently.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `weir` binary the tests drive: `$WEIR_BIN`, else the release build in
+/// the cargo target directory.
+pub fn weir_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WEIR_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let bin = target.join("release/weir");
+    assert!(
+        bin.is_file(),
+        "{} not found: build it with `cargo build --release -p weir` (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// What a `weir` invocation did.
+pub struct Run {
+    /// The process output.
+    pub output: Output,
+}
+
+impl Run {
+    /// Stderr as text.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+    /// Stdout as text.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    /// Panic with the output unless it succeeded.
+    pub fn ok(self) -> Self {
+        assert!(
+            self.output.status.success(),
+            "weir failed:\n{}",
+            self.stderr()
+        );
+        self
+    }
+    /// Panic unless it failed; return stderr.
+    pub fn failed(self) -> String {
+        assert!(
+            !self.output.status.success(),
+            "weir should have failed:\n{}{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self.stderr()
+    }
+}
+
+/// Run `weir ARGS` in the repository root.
+pub fn weir(args: &[&str]) -> Run {
+    weir_in(&repo(), args)
+}
+
+/// Run `weir ARGS` in `dir`.
+pub fn weir_in(dir: &Path, args: &[&str]) -> Run {
+    let output = Command::new(weir_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run weir");
+    Run { output }
+}
+
+/// The lines of a JSON-lines file, each re-serialized with sorted keys, sorted.
+/// Output order across parallel subtasks is not part of weir's contract.
+pub fn canonical_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    canonical(&text)
+}
+
+/// [`canonical_lines`] of a string.
+pub fn canonical(text: &str) -> Vec<String> {
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"));
+            v.to_string()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The `record` field of each line (late outputs), canonical and sorted.
+pub fn canonical_field(path: &Path, field: &str) -> Vec<String> {
+    let mut lines: Vec<String> = canonical_lines(path)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("canonical JSON")[field].to_string()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Write a job file (and anything else) into a fresh temporary directory.
+pub fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+    dir
+}
+
+/// Absolute path of a test operator project, for job files in scratch dirs.
+pub fn operator(name: &str) -> String {
+    repo()
+        .join("tests/operators")
+        .join(name)
+        .display()
+        .to_string()
+}
