@@ -40,6 +40,10 @@ impl WasmEngine {
         // Plain synchronous calls: the async-task bookkeeping the default
         // config sets up on every call costs ~3x on a small call.
         config.concurrency_support(false);
+        // `WEIR_PERFMAP=1`: name JIT code for `perf`, to profile operators.
+        if std::env::var_os("WEIR_PERFMAP").is_some_and(|v| v == "1") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let cache = match cache_dir {
             Some(dir) => {
                 let mut cc = CacheConfig::new();

@@ -124,47 +124,42 @@ impl Aggregation {
         }
     }
 
-    /// Check a record can be aggregated: every numeric field is present.
-    /// Done before the record touches any window, so a bad record changes
-    /// nothing and goes whole to the dead-letter output.
-    pub fn check(&self, event: &Event) -> Result<(), String> {
+    /// Extract the numeric inputs of a record into `values` (one per
+    /// aggregate, 0 for `count`): done once per record, before it touches any
+    /// window, so a bad record changes nothing and goes whole to the
+    /// dead-letter output.
+    pub fn extract(&self, event: &Event, values: &mut Vec<f64>) -> Result<(), String> {
+        values.clear();
         if let Aggregation::Native { aggs, .. } = self {
             for NativeSpec(a) in aggs {
-                if let Some(f) = &a.field
-                    && crate::json::number(&event.value, f).is_none()
-                {
-                    return Err(format!(
-                        "field `{f}` (for {}) is missing or not a number",
-                        a.output
-                    ));
-                }
+                let x = match &a.field {
+                    Some(f) => crate::json::number(&event.value, f).ok_or_else(|| {
+                        format!("field `{f}` (for {}) is missing or not a number", a.output)
+                    })?,
+                    None => 0.0,
+                };
+                values.push(x);
             }
         }
         Ok(())
     }
 
-    /// Add a record (checked with [`Aggregation::check`]).
-    pub fn add(&self, slot: &mut Slot, event: &Event) {
+    /// Add a record with the `values` [`Aggregation::extract`] found.
+    pub fn add(&self, slot: &mut Slot, event: &Event, values: &[f64]) {
         match slot {
             Slot::Native(v) => {
                 let Aggregation::Native { aggs, .. } = self else {
                     return;
                 };
-                for NativeSpec(a) in aggs {
-                    let x = || {
-                        a.field
-                            .as_deref()
-                            .and_then(|f| crate::json::number(&event.value, f))
-                            .unwrap_or(0.0)
-                    };
+                for (NativeSpec(a), &x) in aggs.iter().zip(values) {
                     let s = a.slot;
                     match a.func {
                         Func::Count => v[s] += 1.0,
-                        Func::Sum => v[s] += x(),
-                        Func::Min => v[s] = v[s].min(x()),
-                        Func::Max => v[s] = v[s].max(x()),
+                        Func::Sum => v[s] += x,
+                        Func::Min => v[s] = v[s].min(x),
+                        Func::Max => v[s] = v[s].max(x),
                         Func::Avg => {
-                            v[s] += x();
+                            v[s] += x;
                             v[s + 1] += 1.0;
                         }
                     }
@@ -361,11 +356,16 @@ mod tests {
             spec("avg", Some("x")),
         ]);
         let ev = |x: f64| crate::event::event(format!("{{\"x\":{x}}}").into_bytes(), 0);
-        let mut a = agg.new_slot();
-        let mut b = agg.new_slot();
-        agg.add(&mut a, &ev(1.0));
-        agg.add(&mut a, &ev(4.0));
-        agg.add(&mut b, &ev(2.5));
+        let (mut a, mut b) = (agg.new_slot(), agg.new_slot());
+        let mut values = Vec::new();
+        let mut add = |slot: &mut Slot, x: f64| {
+            let e = ev(x);
+            agg.extract(&e, &mut values).unwrap();
+            agg.add(slot, &e, &values);
+        };
+        add(&mut a, 1.0);
+        add(&mut a, 4.0);
+        add(&mut b, 2.5);
         agg.merge(&mut a, b);
         let w = TimeWindow { start: 0, end: 10 };
         let Aggregation::Native { aggs, .. } = &agg else {
@@ -377,6 +377,9 @@ mod tests {
             out,
             r#"{"key":"k","window_start":0,"window_end":10,"count":3,"sum_x":7.5,"min_x":1,"max_x":4,"avg_x":2.5}"#
         );
-        assert!(agg.check(&crate::event::event(b"{}".to_vec(), 0)).is_err());
+        assert!(
+            agg.extract(&crate::event::event(b"{}".to_vec(), 0), &mut values)
+                .is_err()
+        );
     }
 }

@@ -45,6 +45,11 @@ pub struct WindowOperator {
     refire: BTreeSet<(TimeWindow, Vec<u8>)>,
     touched_panes: BTreeSet<TimeWindow>,
     touched_keys: FxHashSet<Vec<u8>>,
+    /// Reused per record: the aggregates' numeric inputs.
+    values: Vec<f64>,
+    /// Keys in the last pane that fired: new panes start this big, instead
+    /// of rehashing their way up.
+    pane_capacity: usize,
 }
 
 impl WindowOperator {
@@ -67,6 +72,8 @@ impl WindowOperator {
             refire: BTreeSet::new(),
             touched_panes: BTreeSet::new(),
             touched_keys: FxHashSet::default(),
+            values: Vec::new(),
+            pane_capacity: 0,
         }
     }
 
@@ -91,8 +98,9 @@ impl WindowOperator {
         processing_time: i64,
         out: &mut WindowOutput,
     ) -> Result<(), WasmError> {
+        let mut values = std::mem::take(&mut self.values);
         for event in records {
-            if let Err(reason) = self.agg.check(&event) {
+            if let Err(reason) = self.agg.extract(&event, &mut values) {
                 out.rejected.push((event, reason));
                 continue;
             }
@@ -100,24 +108,25 @@ impl WindowOperator {
                 TimeMode::Event => event.timestamp,
                 TimeMode::Processing => processing_time,
             };
-            let key = event.key.clone().unwrap_or_default();
+            let key = event.key.as_deref().unwrap_or_default();
             let accepted = match self.kind {
                 WindowKind::Tumbling { size } => {
-                    self.add_to_pane(tumbling::assign(t, size), &key, &event)
+                    self.add_to_pane(tumbling::assign(t, size), key, &event, &values)
                 }
                 WindowKind::Sliding { size, slide } => {
                     let mut any = false;
                     for w in sliding::assign(t, size, slide) {
-                        any |= self.add_to_pane(w, &key, &event);
+                        any |= self.add_to_pane(w, key, &event, &values);
                     }
                     any
                 }
-                WindowKind::Session { gap } => self.add_to_session(t, gap, key, &event),
+                WindowKind::Session { gap } => self.add_to_session(t, gap, key, &event, &values),
             };
             if !accepted {
                 out.late.push(event);
             }
         }
+        self.values = values;
         self.flush()?;
         let refire = std::mem::take(&mut self.refire);
         if !refire.is_empty() {
@@ -126,19 +135,23 @@ impl WindowOperator {
         Ok(())
     }
 
-    fn add_to_pane(&mut self, w: TimeWindow, key: &[u8], event: &Event) -> bool {
+    fn add_to_pane(&mut self, w: TimeWindow, key: &[u8], event: &Event, values: &[f64]) -> bool {
         if self.is_late(&w) {
             return false;
         }
         let fired = self.has_fired(&w);
-        let pane = self.panes.entry(w).or_default();
+        let hint = self.pane_capacity;
+        let pane = self
+            .panes
+            .entry(w)
+            .or_insert_with(|| FxHashMap::with_capacity_and_hasher(hint, Default::default()));
         let slot = match pane.get_mut(key) {
             Some(s) => s,
             None => pane
                 .entry(key.to_vec())
                 .or_insert_with(|| self.agg.new_slot()),
         };
-        self.agg.add(slot, event);
+        self.agg.add(slot, event, values);
         if matches!(self.agg, Aggregation::Wasm(_)) {
             self.touched_panes.insert(w);
         }
@@ -148,7 +161,15 @@ impl WindowOperator {
         true
     }
 
-    fn add_to_session(&mut self, t: i64, gap: i64, key: Vec<u8>, event: &Event) -> bool {
+    fn add_to_session(
+        &mut self,
+        t: i64,
+        gap: i64,
+        key: &[u8],
+        event: &Event,
+        values: &[f64],
+    ) -> bool {
+        let key = key.to_vec();
         let new = TimeWindow {
             start: t,
             end: t.saturating_add(gap),
@@ -170,7 +191,7 @@ impl WindowOperator {
             self.session_index.remove(&(s.window, key.clone()));
             self.agg.merge(&mut slot, s.slot);
         }
-        self.agg.add(&mut slot, event);
+        self.agg.add(&mut slot, event, values);
         let fired = merged.max_timestamp() <= self.current;
         sessions.push(Session {
             window: merged,
@@ -239,6 +260,7 @@ impl WindowOperator {
                         break;
                     }
                     if self.fired_panes.insert(*w) {
+                        self.pane_capacity = self.pane_capacity.max(pane.len());
                         let mut keys: Vec<&Vec<u8>> = pane.keys().collect();
                         keys.sort_unstable();
                         due.extend(keys.into_iter().map(|k| (*w, k.clone())));
