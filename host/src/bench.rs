@@ -12,7 +12,7 @@ use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
 use crate::runtime::{Metrics, run as run_job};
 use crate::wasm::host::OperatorId;
-use crate::wasm::instance::{CallLimits, TransformInstance};
+use crate::wasm::instance::{CallLimits, InstanceSpec, TransformInstance};
 use crate::wasm::{LoadedComponent, WasmEngine, World};
 use anyhow::Context;
 use std::path::PathBuf;
@@ -95,16 +95,21 @@ fn mapfilter(
     records: u64,
 ) -> anyhow::Result<()> {
     let component = LoadedComponent::load(engine, "map-filter", wasm, World::Transform)?;
-    let id = OperatorId {
-        job: "bench".into(),
-        operator: "map-filter".into(),
-        subtask: 0,
-    };
-    let limits = CallLimits {
-        memory_bytes: 256 << 20,
-        timeout_ms: 60_000,
-    };
-    let mut inst = TransformInstance::new(engine, &component, id, &[], limits, "{}")?;
+    let mut inst = TransformInstance::new(&InstanceSpec {
+        engine,
+        component: &component,
+        id: OperatorId {
+            job: "bench".into(),
+            operator: "map-filter".into(),
+            subtask: 0,
+        },
+        grants: &[],
+        limits: CallLimits {
+            memory_bytes: 256 << 20,
+            timeout_ms: 60_000,
+        },
+        config: "{}",
+    })?;
     // 100 distinct batches of 1,000, cycled: realistic data, bounded memory.
     let batches = datagen_batches(100_000, 1000, 1000);
     let rounds = (records / 100_000).max(1);

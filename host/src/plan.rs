@@ -4,7 +4,8 @@
 use crate::build::{self, BuildError};
 use crate::job::{AggregateSpec, JobSpec, LoadedJob, OperatorSpec, config_json, parse_bytes};
 use crate::time::parse_duration_ms;
-use crate::wasm::instance::CallLimits;
+use crate::wasm::host::OperatorId;
+use crate::wasm::instance::{CallLimits, InstanceSpec};
 use crate::wasm::{LoadedComponent, WasmEngine, WasmError, World};
 use crate::window::{TimeMode, WindowKind};
 
@@ -75,6 +76,28 @@ pub struct Plan {
     pub out_of_orderness_ms: i64,
     /// Idle-input timeout.
     pub idle_timeout_ms: Option<i64>,
+}
+
+impl Plan {
+    /// What subtask `subtask` needs to instantiate `op`.
+    pub fn instance_spec<'a>(
+        &'a self,
+        op: &'a PlannedOperator,
+        subtask: usize,
+    ) -> InstanceSpec<'a> {
+        InstanceSpec {
+            engine: self.engine,
+            component: &op.component,
+            id: OperatorId {
+                job: self.job.spec.name.as_str().into(),
+                operator: op.component.operator.clone(),
+                subtask,
+            },
+            grants: &op.spec.grants,
+            limits: self.limits,
+            config: &op.config,
+        }
+    }
 }
 
 /// Build (if needed) and load every component of `job`.

@@ -4,7 +4,6 @@ use super::side::{SideOutputs, Stage};
 use super::{Message, RunError, recv, send};
 use crate::plan::Plan;
 use crate::state::KeyGroups;
-use crate::wasm::host::OperatorId;
 use crate::wasm::instance::TransformInstance;
 use std::sync::mpsc::{Receiver, SyncSender};
 
@@ -27,20 +26,8 @@ pub(super) fn run(
         .chain
         .iter()
         .map(|op| {
-            let id = OperatorId {
-                job: plan.job.spec.name.as_str().into(),
-                operator: op.component.operator.clone(),
-                subtask,
-            };
-            TransformInstance::new(
-                plan.engine,
-                &op.component,
-                id,
-                &op.spec.grants,
-                plan.limits,
-                &op.config,
-            )
-            .map(|inst| (op.spec.name.as_str(), inst))
+            TransformInstance::new(&plan.instance_spec(op, subtask))
+                .map(|inst| (op.spec.name.as_str(), inst))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let key_field = plan.job.spec.key_by.as_ref().map(|k| k.field.as_str());

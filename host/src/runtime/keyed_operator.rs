@@ -5,7 +5,7 @@ use super::RunError;
 use crate::event::Event;
 use crate::state::MemoryBackend;
 use crate::wasm::bindings::{FiredTimer, Output, TimeDomain};
-use crate::wasm::host::{KeyedCtx, OperatorId};
+use crate::wasm::host::KeyedCtx;
 use crate::wasm::instance::KeyedInstance;
 use crate::window::timers::Domain;
 
@@ -26,21 +26,8 @@ impl KeyedOperator {
         op: &crate::plan::PlannedOperator,
         subtask: usize,
     ) -> Result<Self, RunError> {
-        let id = OperatorId {
-            job: plan.job.spec.name.as_str().into(),
-            operator: op.component.operator.clone(),
-            subtask,
-        };
         let ctx = KeyedCtx::new(Box::new(MemoryBackend::new()));
-        let instance = KeyedInstance::new(
-            plan.engine,
-            &op.component,
-            id,
-            &op.spec.grants,
-            plan.limits,
-            &op.config,
-            ctx,
-        )?;
+        let instance = KeyedInstance::new(&plan.instance_spec(op, subtask), ctx)?;
         Ok(Self {
             instance,
             job: plan.job.spec.name.clone(),

@@ -7,7 +7,6 @@ use super::side::{SideOutputs, Stage};
 use super::{Message, RunError, recv, send};
 use crate::event::MAX_WATERMARK;
 use crate::plan::{Plan, PlannedStage, WindowAgg};
-use crate::wasm::host::OperatorId;
 use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
@@ -37,22 +36,9 @@ fn open(plan: &Plan, subtask: usize) -> Result<Stateful, RunError> {
             } => {
                 let agg = match aggregate {
                     WindowAgg::Native(specs) => Aggregation::native(specs),
-                    WindowAgg::Wasm(op) => {
-                        let id = OperatorId {
-                            job: plan.job.spec.name.as_str().into(),
-                            operator: op.component.operator.clone(),
-                            subtask,
-                        };
-                        let inst = AggregateInstance::new(
-                            plan.engine,
-                            &op.component,
-                            id,
-                            &op.spec.grants,
-                            plan.limits,
-                            &op.config,
-                        )?;
-                        Aggregation::Wasm(Box::new(inst))
-                    }
+                    WindowAgg::Wasm(op) => Aggregation::Wasm(Box::new(AggregateInstance::new(
+                        &plan.instance_spec(op, subtask),
+                    )?)),
                 };
                 Stateful::Window(
                     Box::new(WindowOperator::new(*kind, *mode, *lateness_ms, agg)),

@@ -7,7 +7,7 @@ use super::limits::MemoryLimiter;
 use super::{LoadedComponent, StoreData, WasmEngine, WasmError, sandbox};
 use crate::wasm::engine::EPOCH_TICK;
 use wasmtime::Store;
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{InstancePre, ResourceTable};
 
 /// Limits applied to every call of an instance.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,22 @@ pub struct CallLimits {
     pub memory_bytes: usize,
     /// Longest call, ms.
     pub timeout_ms: u64,
+}
+
+/// Everything needed to create one instance of an operator.
+pub struct InstanceSpec<'a> {
+    /// The engine.
+    pub engine: &'a WasmEngine,
+    /// The checked component.
+    pub component: &'a LoadedComponent,
+    /// Job, operator and subtask, for logs and errors.
+    pub id: OperatorId,
+    /// WASI capabilities granted.
+    pub grants: &'a [String],
+    /// Memory and time limits.
+    pub limits: CallLimits,
+    /// The operator's config (JSON) for `init`.
+    pub config: &'a str,
 }
 
 /// The store plus what errors need to say where they happened.
@@ -48,6 +64,33 @@ impl Guarded {
         Guarded { store, limits }
     }
 
+    /// A store for `spec` with the component instantiated by `make` (the
+    /// world's typed `…Pre::new(pre)?.instantiate(store)`).
+    fn instantiate<B>(
+        spec: &InstanceSpec<'_>,
+        keyed: Option<KeyedCtx>,
+        make: impl FnOnce(InstancePre<StoreData>, &mut Store<StoreData>) -> wasmtime::Result<B>,
+    ) -> Result<(Guarded, B), WasmError> {
+        let mut g = Guarded::new(
+            spec.engine,
+            spec.id.clone(),
+            spec.grants,
+            spec.limits,
+            keyed,
+        );
+        // Start functions run during instantiation: they get a deadline too.
+        g.arm_deadline();
+        let bindings =
+            make(spec.component.pre.clone(), &mut g.store).map_err(|e| g.instantiate_err(e))?;
+        Ok((g, bindings))
+    }
+
+    fn arm_deadline(&mut self) {
+        let tick = EPOCH_TICK.as_millis() as u64;
+        self.store
+            .set_epoch_deadline(self.limits.timeout_ms.div_ceil(tick).max(1));
+    }
+
     fn id(&self) -> &OperatorId {
         &self.store.data().host.id
     }
@@ -58,12 +101,7 @@ impl Guarded {
         call: &'static str,
         f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, bindings::OperatorError>>,
     ) -> Result<R, WasmError> {
-        let ticks = self
-            .limits
-            .timeout_ms
-            .div_ceil(EPOCH_TICK.as_millis() as u64)
-            .max(1);
-        self.store.set_epoch_deadline(ticks);
+        self.arm_deadline();
         self.store.data_mut().host.last_error = None;
         let result = f(&mut self.store);
         let id = self.id().clone();
@@ -155,29 +193,17 @@ pub struct TransformInstance {
 }
 
 impl TransformInstance {
-    /// Instantiate and `init` with the operator's config (JSON).
-    pub fn new(
-        engine: &WasmEngine,
-        component: &LoadedComponent,
-        id: OperatorId,
-        grants: &[String],
-        limits: CallLimits,
-        config: &str,
-    ) -> Result<Self, WasmError> {
-        let mut g = Guarded::new(engine, id, grants, limits, None);
-        g.store
-            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
-        let pre = bindings::transform::TransformPre::new(component.pre.clone())
-            .map_err(|e| g.instantiate_err(e))?;
-        let bindings = pre
-            .instantiate(&mut g.store)
-            .map_err(|e| g.instantiate_err(e))?;
-        let mut me = Self { g, bindings };
-        let b = &me.bindings;
-        me.g.call("init", |s| {
-            b.weir_dataflow_transformer().call_init(s, config)
+    /// Instantiate and `init` with the operator's config.
+    pub fn new(spec: &InstanceSpec<'_>) -> Result<Self, WasmError> {
+        let (mut g, bindings) = Guarded::instantiate(spec, None, |pre, store| {
+            bindings::transform::TransformPre::new(pre)?.instantiate(store)
         })?;
-        Ok(me)
+        g.call("init", |s| {
+            bindings
+                .weir_dataflow_transformer()
+                .call_init(s, spec.config)
+        })?;
+        Ok(Self { g, bindings })
     }
 
     /// Process one batch.
@@ -199,29 +225,16 @@ pub struct KeyedInstance {
 
 impl KeyedInstance {
     /// Instantiate over a state context and `init`.
-    pub fn new(
-        engine: &WasmEngine,
-        component: &LoadedComponent,
-        id: OperatorId,
-        grants: &[String],
-        limits: CallLimits,
-        config: &str,
-        keyed: KeyedCtx,
-    ) -> Result<Self, WasmError> {
-        let mut g = Guarded::new(engine, id, grants, limits, Some(keyed));
-        g.store
-            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
-        let pre = bindings::keyed::KeyedPre::new(component.pre.clone())
-            .map_err(|e| g.instantiate_err(e))?;
-        let bindings = pre
-            .instantiate(&mut g.store)
-            .map_err(|e| g.instantiate_err(e))?;
-        let mut me = Self { g, bindings };
-        let b = &me.bindings;
-        me.g.call("init", |s| {
-            b.weir_dataflow_keyed_processor().call_init(s, config)
+    pub fn new(spec: &InstanceSpec<'_>, keyed: KeyedCtx) -> Result<Self, WasmError> {
+        let (mut g, bindings) = Guarded::instantiate(spec, Some(keyed), |pre, store| {
+            bindings::keyed::KeyedPre::new(pre)?.instantiate(store)
         })?;
-        Ok(me)
+        g.call("init", |s| {
+            bindings
+                .weir_dataflow_keyed_processor()
+                .call_init(s, spec.config)
+        })?;
+        Ok(Self { g, bindings })
     }
 
     /// The state, timers and clocks of this instance.
@@ -282,28 +295,16 @@ pub struct AggregateInstance {
 
 impl AggregateInstance {
     /// Instantiate and `init`.
-    pub fn new(
-        engine: &WasmEngine,
-        component: &LoadedComponent,
-        id: OperatorId,
-        grants: &[String],
-        limits: CallLimits,
-        config: &str,
-    ) -> Result<Self, WasmError> {
-        let mut g = Guarded::new(engine, id, grants, limits, None);
-        g.store
-            .set_epoch_deadline(limits.timeout_ms.div_ceil(10).max(1));
-        let pre = bindings::aggregate::AggregatePre::new(component.pre.clone())
-            .map_err(|e| g.instantiate_err(e))?;
-        let bindings = pre
-            .instantiate(&mut g.store)
-            .map_err(|e| g.instantiate_err(e))?;
-        let mut me = Self { g, bindings };
-        let b = &me.bindings;
-        me.g.call("init", |s| {
-            b.weir_dataflow_aggregator().call_init(s, config)
+    pub fn new(spec: &InstanceSpec<'_>) -> Result<Self, WasmError> {
+        let (mut g, bindings) = Guarded::instantiate(spec, None, |pre, store| {
+            bindings::aggregate::AggregatePre::new(pre)?.instantiate(store)
         })?;
-        Ok(me)
+        g.call("init", |s| {
+            bindings
+                .weir_dataflow_aggregator()
+                .call_init(s, spec.config)
+        })?;
+        Ok(Self { g, bindings })
     }
 
     fn expect_len(&self, call: &'static str, got: usize, want: usize) -> Result<(), WasmError> {

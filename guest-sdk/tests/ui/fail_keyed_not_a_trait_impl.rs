@@ -1,0 +1,8 @@
+struct Counter;
+
+#[weir_guest::keyed]
+impl Counter {
+    fn process() {}
+}
+
+fn main() {}
