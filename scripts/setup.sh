@@ -21,6 +21,17 @@ else
   echo "setup: rustup not found; make sure your Rust has the wasm32-wasip2 target" >&2
 fi
 
+# The rocksdb crate generates its bindings with bindgen, which needs libclang.
+if ! ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && [ -z "${LIBCLANG_PATH:-}" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing libclang-dev (needed to build RocksDB)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  else
+    echo "setup: libclang is missing; install it (Debian/Ubuntu: sudo apt-get install libclang-dev) or set LIBCLANG_PATH" >&2
+    exit 1
+  fi
+fi
+
 if [ "$(componentize-py --version 2>/dev/null | awk '{print $2}')" != "$COMPONENTIZE_PY_VERSION" ]; then
   echo "setup: installing componentize-py $COMPONENTIZE_PY_VERSION"
   python3 -m pip install --quiet "componentize-py==$COMPONENTIZE_PY_VERSION" ||

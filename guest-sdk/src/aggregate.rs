@@ -9,7 +9,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 /// A window aggregate, exported with `#[weir_guest::aggregate]`.
 ///
-/// ```ignore
+/// ```no_run
+/// use weir_guest::{Error, Event, Window};
+///
 /// struct Pages;
 /// #[weir_guest::aggregate]
 /// impl weir_guest::Aggregate for Pages {
@@ -24,6 +26,7 @@ use serde::{Serialize, de::DeserializeOwned};
 ///         serde_json::json!({ "pages": acc })
 ///     }
 /// }
+/// # fn main() {}
 /// ```
 pub trait Aggregate {
     /// The accumulator; `Default` is the empty one.

@@ -24,10 +24,14 @@ pub fn init(config: String) -> Result<(), OperatorError> {
 
 /// The operator's `config` table from the job file, deserialized.
 ///
-/// ```ignore
+/// ```no_run
 /// #[derive(serde::Deserialize)]
 /// struct Cfg { threshold: f64 }
+/// # fn f() -> Result<(), weir_guest::Error> {
 /// let cfg: Cfg = weir_guest::config()?;
+/// # let _ = cfg.threshold;
+/// # Ok(())
+/// # }
 /// ```
 pub fn config<T: DeserializeOwned>() -> Result<T, Error> {
     let raw = CONFIG.get().map(String::as_str).unwrap_or("{}");

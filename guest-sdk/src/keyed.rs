@@ -12,7 +12,9 @@ use crate::{Error, Event, TimeDomain};
 /// record with the record's key current: [`crate::ValueState`] and friends,
 /// and the timer methods of [`Context`], all refer to that key.
 ///
-/// ```ignore
+/// ```no_run
+/// use weir_guest::{Context, Error, Event, Keyed, ValueState};
+///
 /// struct Count;
 /// #[weir_guest::keyed]
 /// impl weir_guest::Keyed for Count {
@@ -24,6 +26,7 @@ use crate::{Error, Event, TimeDomain};
 ///         Ok(())
 ///     }
 /// }
+/// # fn main() {}
 /// ```
 pub trait Keyed {
     /// Handle one record. An `Err` rejects this record only.

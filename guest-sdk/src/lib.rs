@@ -7,7 +7,7 @@
 //! batch for you: the host calls the component once per batch of ~1,000
 //! records, never once per record.
 //!
-//! ```ignore
+//! ```no_run
 //! use weir_guest::{Event, Error};
 //!
 //! /// Keep purchases of 100 or more.
@@ -16,6 +16,7 @@
 //!     let tx: serde_json::Value = event.json()?;
 //!     Ok(tx["amount"].as_f64().unwrap_or(0.0) >= 100.0)
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! Build it with `weir build path/to/crate` (a `cdylib` crate compiled for

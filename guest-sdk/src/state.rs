@@ -16,10 +16,14 @@ fn decode<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, Error> {
 
 /// One value of type `T` per key.
 ///
-/// ```ignore
+/// ```no_run
+/// # use weir_guest::ValueState;
+/// # fn f() -> Result<(), weir_guest::Error> {
 /// let last = ValueState::<f64>::new("last-amount");
 /// let prev = last.get()?;
-/// last.set(&42.0)?;
+/// last.set(&(prev.unwrap_or(0.0) + 42.0))?;
+/// # Ok(())
+/// # }
 /// ```
 pub struct ValueState<T> {
     name: String,

@@ -7,6 +7,8 @@
 //!    sink, parallelism 1, vs the same job with no operator.
 //! 3. `window` — tumbling count+sum per key over generated transactions,
 //!    vs a hand-written single-threaded loop doing the same aggregation.
+//! 4. `state` — keyed-state puts and gets through the backend trait,
+//!    RocksDB vs memory.
 
 use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
@@ -30,7 +32,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window).
+    /// Run only these benchmarks (mapfilter, pipeline, window, state).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// The map+filter operator: a project (built from source) or a .wasm file.
@@ -63,6 +65,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "window") {
         window(engine, args.records, args.keys)?;
+    }
+    if wanted(&args, "state") {
+        state(args.records.min(2_000_000), args.keys)?;
     }
     Ok(())
 }
@@ -245,6 +250,42 @@ type = "discard"
         rate(n, secs),
         rate(n, native_secs),
         native_secs / secs
+    );
+    Ok(())
+}
+
+/// Time `ops` read-modify-writes of a small value over `keys` keys.
+fn state_ops(
+    backend: &mut dyn crate::state::KeyedStateBackend,
+    ops: u64,
+    keys: u64,
+) -> anyhow::Result<f64> {
+    use crate::state::{StateKind, state_key};
+    let t = Instant::now();
+    for i in 0..ops {
+        let user = (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) % keys;
+        let key = state_key(StateKind::Value, "count", format!("user-{user}").as_bytes());
+        let n = backend
+            .get(&key)?
+            .map_or(0, |v| u64::from_le_bytes(v.try_into().unwrap_or([0; 8])));
+        backend.put(key, (n + 1).to_le_bytes().to_vec())?;
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn state(ops: u64, keys: u64) -> anyhow::Result<()> {
+    use crate::state::{MemoryBackend, RocksMemory, RocksStore};
+    let dir = std::env::temp_dir().join(format!("weir-bench-state-{}", std::process::id()));
+    let store = RocksStore::open_fresh(&dir, &RocksMemory::new(256 << 20, 64 << 20))?;
+    let rocks = state_ops(&mut store.backend(), ops, keys)?;
+    let memory = state_ops(&mut MemoryBackend::new(), ops, keys)?;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "| keyed state get+put, {ops} ops over {keys} keys (RocksDB vs memory backend) | {} | {} | {:.2}× |",
+        rate(ops, rocks).replace("rec/s", "ops/s"),
+        rate(ops, memory).replace("rec/s", "ops/s"),
+        memory / rocks
     );
     Ok(())
 }

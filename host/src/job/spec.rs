@@ -41,6 +41,49 @@ pub struct JobSpec {
     /// Limits on every Wasm instance of this job.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// Where keyed state lives.
+    #[serde(default)]
+    pub state: StateSpec,
+}
+
+/// The keyed-state backend of a job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// `memory` (default) or `rocksdb`.
+    #[serde(default = "memory")]
+    pub backend: String,
+    /// RocksDB directory; default `~/.cache/weir/state/<job name>`. Cleared
+    /// at start until checkpoints can restore it.
+    pub path: Option<PathBuf>,
+    /// RocksDB block cache shared by every job of the process, write
+    /// buffers included.
+    #[serde(default = "default_cache")]
+    pub block_cache: String,
+    /// How much of the block cache memtables may use.
+    #[serde(default = "default_write_buffer")]
+    pub write_buffer: String,
+}
+
+impl Default for StateSpec {
+    fn default() -> Self {
+        Self {
+            backend: memory(),
+            path: None,
+            block_cache: default_cache(),
+            write_buffer: default_write_buffer(),
+        }
+    }
+}
+
+fn memory() -> String {
+    "memory".into()
+}
+fn default_cache() -> String {
+    "256MiB".into()
+}
+fn default_write_buffer() -> String {
+    "64MiB".into()
 }
 
 fn one() -> usize {

@@ -107,11 +107,35 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
         }
     }
     check_stage(&mut c, spec);
+    check_state(&mut c, &spec.state);
     if let Err(e) = parse_bytes(&spec.limits.memory) {
         c.add("limits.memory", e);
     }
     c.duration("limits.call_timeout", &spec.limits.call_timeout, true);
     c.0
+}
+
+fn check_state(c: &mut Checker, state: &StateSpec) {
+    if !["memory", "rocksdb"].contains(&state.backend.as_str()) {
+        c.add(
+            "state.backend",
+            format!("unknown backend `{}`; use memory or rocksdb", state.backend),
+        );
+    }
+    let cache = parse_bytes(&state.block_cache)
+        .map_err(|e| c.add("state.block_cache", e))
+        .ok();
+    let buffers = parse_bytes(&state.write_buffer)
+        .map_err(|e| c.add("state.write_buffer", e))
+        .ok();
+    if let (Some(cache), Some(buffers)) = (cache, buffers)
+        && buffers > cache
+    {
+        c.add(
+            "state.write_buffer",
+            "must not exceed state.block_cache (write buffers are charged to the cache)",
+        );
+    }
 }
 
 fn check_operator(c: &mut Checker, at: &str, op: &OperatorSpec) {

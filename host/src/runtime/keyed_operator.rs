@@ -3,7 +3,7 @@
 
 use super::RunError;
 use crate::event::Event;
-use crate::state::MemoryBackend;
+use crate::state::KeyedStateBackend;
 use crate::wasm::bindings::{FiredTimer, Output, TimeDomain};
 use crate::wasm::host::KeyedCtx;
 use crate::wasm::instance::KeyedInstance;
@@ -25,8 +25,9 @@ impl KeyedOperator {
         plan: &crate::plan::Plan,
         op: &crate::plan::PlannedOperator,
         subtask: usize,
+        backend: Box<dyn KeyedStateBackend>,
     ) -> Result<Self, RunError> {
-        let ctx = KeyedCtx::new(Box::new(MemoryBackend::new()));
+        let ctx = KeyedCtx::new(backend);
         let instance = KeyedInstance::new(&plan.instance_spec(op, subtask), ctx)?;
         Ok(Self {
             instance,

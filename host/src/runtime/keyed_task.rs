@@ -7,6 +7,7 @@ use super::side::{SideOutputs, Stage};
 use super::{Message, RunError, recv, send};
 use crate::event::MAX_WATERMARK;
 use crate::plan::{Plan, PlannedStage, WindowAgg};
+use crate::state::StateStore;
 use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
@@ -18,16 +19,19 @@ enum Stateful {
     Keyed(Box<KeyedOperator>),
 }
 
-fn open(plan: &Plan, subtask: usize) -> Result<Stateful, RunError> {
+fn open(plan: &Plan, subtask: usize, store: &StateStore) -> Result<Stateful, RunError> {
     Ok(
         match plan
             .stage
             .as_ref()
             .expect("keyed tasks exist only for a keyed stage")
         {
-            PlannedStage::Keyed(op) => {
-                Stateful::Keyed(Box::new(KeyedOperator::new(plan, op, subtask)?))
-            }
+            PlannedStage::Keyed(op) => Stateful::Keyed(Box::new(KeyedOperator::new(
+                plan,
+                op,
+                subtask,
+                store.backend(),
+            )?)),
             PlannedStage::Window {
                 kind,
                 mode,
@@ -55,8 +59,9 @@ pub(super) fn run(
     inputs: Vec<Receiver<Message>>,
     output: SyncSender<Message>,
     side: &SideOutputs,
+    store: &StateStore,
 ) -> Result<(), RunError> {
-    let mut op = open(plan, subtask)?;
+    let mut op = open(plan, subtask, store)?;
     let agg_name = plan
         .job
         .spec

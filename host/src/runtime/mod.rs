@@ -47,6 +47,9 @@ pub enum RunError {
     /// A record could not be processed and the job has no dead-letter output.
     #[error(transparent)]
     BadRecord(Box<BadRecord>),
+    /// The state backend failed.
+    #[error("job state: {0}")]
+    State(#[from] crate::state::StateError),
     /// A task thread died.
     #[error("job `{job}`: task `{task}` crashed: {message}")]
     TaskPanicked {
@@ -144,6 +147,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
         .map(|s| Sink::open(job, s))
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
+    let store = Arc::new(crate::state::StateStore::open(job)?);
     let failure = Arc::new(Failure::default());
 
     let (to_chain, chain_rx) = channels(n);
@@ -184,10 +188,10 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
             );
         }
         for (j, (inputs, tx)) in keyed_inputs.into_iter().zip(sink_tx).enumerate() {
-            let (plan, side) = (plan.clone(), side.clone());
+            let (plan, side, store) = (plan.clone(), side.clone(), store.clone());
             spawn(
                 format!("keyed-{j}"),
-                Box::new(move || keyed_task::run(&plan, j, inputs, tx, &side)),
+                Box::new(move || keyed_task::run(&plan, j, inputs, tx, &side, &store)),
             );
         }
     } else {

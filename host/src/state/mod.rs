@@ -14,9 +14,13 @@
 
 mod key_layout;
 mod memory;
+pub mod rocksdb;
 
 pub use key_layout::{KeyGroups, StateKind, key_group_of, state_key};
 pub use memory::MemoryBackend;
+pub use rocksdb::{RocksBackend, RocksMemory, RocksStore};
+
+use crate::job::{LoadedJob, parse_bytes};
 
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +50,111 @@ pub trait KeyedStateBackend: Send {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError>;
     /// Remove every entry whose key starts with `prefix`.
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError>;
-    /// Number of entries (for metrics and tests).
+    /// Number of entries (for metrics): exact in memory, an estimate in RocksDB.
     fn len(&self) -> usize;
     /// True when there is no state.
     fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A job's keyed state, opened once and shared by its keyed subtasks.
+pub enum StateStore {
+    /// Each subtask gets its own in-memory map.
+    Memory,
+    /// One RocksDB database for the job.
+    Rocks(RocksStore),
+}
+
+impl StateStore {
+    /// Open the backend the job asks for (validated).
+    pub fn open(job: &LoadedJob) -> Result<StateStore, StateError> {
+        let spec = &job.spec.state;
+        if spec.backend != "rocksdb" {
+            return Ok(StateStore::Memory);
+        }
+        let path = match &spec.path {
+            Some(p) => job.resolve(p),
+            None => {
+                let name: String = job
+                    .spec
+                    .name
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                crate::wasm::engine::cache_dir().join("state").join(name)
+            }
+        };
+        if job.spec.window.is_some() {
+            tracing::warn!(
+                job = %job.spec.name,
+                "state.backend = rocksdb holds keyed-operator state; window contents are still kept in memory in this version"
+            );
+        }
+        let size = |s: &str| parse_bytes(s).unwrap_or(64 << 20);
+        let memory = RocksMemory::shared(size(&spec.block_cache), size(&spec.write_buffer));
+        Ok(StateStore::Rocks(RocksStore::open_fresh(&path, memory)?))
+    }
+
+    /// A backend for one subtask.
+    pub fn backend(&self) -> Box<dyn KeyedStateBackend> {
+        match self {
+            StateStore::Memory => Box::new(MemoryBackend::new()),
+            StateStore::Rocks(store) => Box::new(store.backend()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod conformance {
+    //! Both backends must behave the same.
+    use super::*;
+
+    fn exercise(b: &mut dyn KeyedStateBackend) {
+        let k = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(b.get(b"a").unwrap(), None);
+        for key in ["a", "a1", "a2", "b", "ab"] {
+            b.put(k(key), k(&format!("v-{key}"))).unwrap();
+        }
+        b.put(k("a1"), k("v-a1-new")).unwrap();
+        assert_eq!(b.get(b"a1").unwrap(), Some(k("v-a1-new")));
+        let scanned: Vec<_> = b
+            .scan_prefix(b"a")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(scanned, vec![k("a"), k("a1"), k("a2"), k("ab")]);
+        b.delete(b"a2").unwrap();
+        assert_eq!(b.get(b"a2").unwrap(), None);
+        b.delete_prefix(b"a").unwrap();
+        assert!(b.scan_prefix(b"a").unwrap().is_empty());
+        assert_eq!(b.get(b"b").unwrap(), Some(k("v-b")));
+        // Prefixes ending in 0xff have no simple upper bound.
+        b.put(vec![7, 255, 1], k("x")).unwrap();
+        b.put(vec![8], k("y")).unwrap();
+        assert_eq!(b.scan_prefix(&[7, 255]).unwrap().len(), 1);
+        b.delete_prefix(&[7, 255]).unwrap();
+        assert_eq!(b.get(&[8]).unwrap(), Some(k("y")));
+    }
+
+    #[test]
+    fn memory_backend() {
+        exercise(&mut MemoryBackend::new());
+    }
+
+    #[test]
+    fn rocksdb_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            RocksStore::open_fresh(&dir.path().join("db"), &RocksMemory::new(8 << 20, 4 << 20))
+                .unwrap();
+        exercise(&mut store.backend());
     }
 }

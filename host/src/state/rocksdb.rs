@@ -1,0 +1,185 @@
+//! The RocksDB backend: keyed state larger than memory.
+//!
+//! One database per job, shared by the job's keyed subtasks (keys start with
+//! their key group, and a subtask owns disjoint key groups, so they never
+//! touch each other's keys). Memory is bounded across *all* databases of the
+//! process: one LRU block cache, with the write buffers (memtables) charged
+//! to it through a write-buffer manager, and index and filter blocks kept in
+//! the cache too. The write-ahead log is off: durability comes from
+//! checkpoints (as in Flink), not from RocksDB's own log.
+
+use super::{Entries, KeyedStateBackend, StateError};
+use rocksdb::{
+    BlockBasedOptions, Cache, DB, DBCompressionType, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, WriteBufferManager, WriteOptions,
+};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+fn err(e: rocksdb::Error) -> StateError {
+    StateError::Backend {
+        backend: "rocksdb",
+        message: e.into_string(),
+    }
+}
+
+/// The process-wide memory budget of RocksDB state.
+pub struct RocksMemory {
+    cache: Cache,
+    write_buffers: WriteBufferManager,
+    /// Block cache bytes (write buffers included).
+    pub cache_bytes: usize,
+}
+
+impl RocksMemory {
+    /// A budget: `cache_bytes` for the block cache, of which up to
+    /// `write_buffer_bytes` may be memtables.
+    pub fn new(cache_bytes: usize, write_buffer_bytes: usize) -> Self {
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            write_buffer_bytes,
+            true,
+            cache.clone(),
+        );
+        Self {
+            cache,
+            write_buffers,
+            cache_bytes,
+        }
+    }
+
+    /// The process's budget, created by the first job that asks (later jobs
+    /// share it, whatever sizes they ask for).
+    pub fn shared(cache_bytes: usize, write_buffer_bytes: usize) -> &'static RocksMemory {
+        static MEMORY: OnceLock<RocksMemory> = OnceLock::new();
+        MEMORY.get_or_init(|| RocksMemory::new(cache_bytes, write_buffer_bytes))
+    }
+}
+
+/// A job's RocksDB database.
+pub struct RocksStore {
+    db: Arc<DB>,
+    path: PathBuf,
+}
+
+impl RocksStore {
+    /// Open a database at `path`, empty: until checkpoints can restore it,
+    /// state from an earlier run would be wrong, so it is cleared.
+    pub fn open_fresh(path: &Path, memory: &RocksMemory) -> Result<Self, StateError> {
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(|e| StateError::Backend {
+                backend: "rocksdb",
+                message: format!("cannot clear {}: {e}", path.display()),
+            })?;
+        }
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&memory.cache);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_bloom_filter(10.0, false);
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.set_block_based_table_factory(&table);
+        opts.set_write_buffer_manager(&memory.write_buffers);
+        opts.set_compression_type(DBCompressionType::Lz4);
+        opts.set_max_open_files(512);
+        let db = DB::open(&opts, path).map_err(|e| StateError::Backend {
+            backend: "rocksdb",
+            message: format!("cannot open {}: {}", path.display(), e.into_string()),
+        })?;
+        Ok(Self {
+            db: Arc::new(db),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where it lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A backend handle for one subtask.
+    pub fn backend(&self) -> RocksBackend {
+        let mut write = WriteOptions::default();
+        write.disable_wal(true);
+        RocksBackend {
+            db: self.db.clone(),
+            write,
+        }
+    }
+}
+
+/// One subtask's view of the job's database.
+pub struct RocksBackend {
+    db: Arc<DB>,
+    write: WriteOptions,
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+impl KeyedStateBackend for RocksBackend {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.db.get(key).map_err(err)
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StateError> {
+        self.db.put_opt(key, value, &self.write).map_err(err)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
+        self.db.delete_opt(key, &self.write).map_err(err)
+    }
+
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError> {
+        let mut read = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            read.set_iterate_upper_bound(end);
+        }
+        self.db
+            .iterator_opt(IteratorMode::From(prefix, Direction::Forward), read)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
+            .collect()
+    }
+
+    fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError> {
+        let mut batch = WriteBatch::default();
+        match prefix_end(prefix) {
+            Some(end) => batch.delete_range(prefix, end.as_slice()),
+            None => {
+                for (k, _) in self.scan_prefix(prefix)? {
+                    batch.delete(k);
+                }
+            }
+        }
+        self.db.write_opt(batch, &self.write).map_err(err)
+    }
+
+    fn len(&self) -> usize {
+        self.db
+            .property_int_value("rocksdb.estimate-num-keys")
+            .ok()
+            .flatten()
+            .unwrap_or(0) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_is_the_next_prefix() {
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(&[1, 255]), Some(vec![2]));
+        assert_eq!(prefix_end(&[255, 255]), None);
+    }
+}

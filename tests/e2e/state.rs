@@ -1,0 +1,105 @@
+//! Keyed state in RocksDB: same results as in memory, and memory bounded by
+//! the configured cache however large the state grows.
+
+use weir::state::{KeyedStateBackend, RocksMemory, RocksStore, StateKind, state_key};
+use weir_e2e::{canonical_lines, repo, weir};
+
+#[test]
+fn fraud_on_rocksdb_matches_the_reference_at_any_parallelism() {
+    for parallelism in [1, 4] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("alerts.jsonl");
+        weir(&[
+            "run",
+            "-q",
+            "examples/fraud/job.toml",
+            "--set",
+            "state.backend=rocksdb",
+            "--set",
+            &format!("state.path={}", dir.path().join("state").display()),
+            "--set",
+            "state.block_cache=8MiB",
+            "--set",
+            "state.write_buffer=4MiB",
+            "--set",
+            &format!("parallelism={parallelism}"),
+            "--set",
+            &format!("sink.path={}", out.display()),
+        ])
+        .ok();
+        assert!(
+            dir.path().join("state/CURRENT").is_file(),
+            "no RocksDB at state.path"
+        );
+        assert_eq!(
+            canonical_lines(&out),
+            canonical_lines(&repo().join("examples/fraud/expected.jsonl")),
+            "parallelism {parallelism}"
+        );
+    }
+}
+
+/// Resident memory of this process, from /proc.
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kb: usize = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
+
+#[test]
+fn state_far_larger_than_the_cache_keeps_memory_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memory = RocksMemory::new(8 << 20, 4 << 20);
+    let store = RocksStore::open_fresh(&dir.path().join("db"), &memory).expect("open");
+    let mut backend = store.backend();
+    let value = |i: u32| {
+        // Incompressible enough that LZ4 does not hide the size.
+        let mut v = Vec::with_capacity(256);
+        let mut x = i.wrapping_mul(2_654_435_761) | 1;
+        while v.len() < 256 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            v.extend_from_slice(&x.to_le_bytes());
+        }
+        v
+    };
+    let before = rss_bytes();
+    let n: u32 = 1_000_000; // ~256 MB of values: 32x the cache
+    for i in 0..n {
+        backend
+            .put(state_key(StateKind::Value, "v", &i.to_be_bytes()), value(i))
+            .expect("put");
+    }
+    for i in (0..n).step_by(9973) {
+        let got = backend
+            .get(&state_key(StateKind::Value, "v", &i.to_be_bytes()))
+            .expect("get");
+        assert_eq!(got, Some(value(i)), "key {i}");
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    let on_disk: u64 = std::fs::read_dir(dir.path().join("db"))
+        .expect("db dir")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "{} MiB of state on disk; resident memory grew {} MiB (cache 8 MiB)",
+        on_disk >> 20,
+        grown >> 20
+    );
+    assert!(
+        on_disk > 200 << 20,
+        "only {on_disk} bytes on disk: the state is not larger than the cache"
+    );
+    assert!(
+        grown < 128 << 20,
+        "resident memory grew by {} MiB for {} MiB of state with an 8 MiB cache",
+        grown >> 20,
+        on_disk >> 20
+    );
+}
