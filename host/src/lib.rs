@@ -14,6 +14,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod checkpoint;
 pub mod connector;
 pub mod event;
 pub mod job;

@@ -68,6 +68,19 @@ enum Command {
     },
     /// Run the benchmarks: Wasm vs native side by side in one run.
     Bench(weir::bench::BenchArgs),
+    /// Inspect a checkpoint directory.
+    #[command(subcommand)]
+    Checkpoints(CheckpointsCommand),
+}
+
+#[derive(Subcommand)]
+enum CheckpointsCommand {
+    /// List the checkpoints in DIR, newest first: epoch, job, completion
+    /// time, size, duration; damaged ones with the reason.
+    List {
+        /// The checkpoint directory.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -162,7 +175,29 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => weir::bench::run(args),
+        Command::Checkpoints(CheckpointsCommand::List { dir }) => list_checkpoints(&dir),
     }
+}
+
+fn list_checkpoints(dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = weir::checkpoint::CheckpointStore::inspect(dir)?;
+    println!(
+        "{:>8}  {:<20}  {:<24}  {:>12}  {:>10}",
+        "epoch", "job", "completed (UTC ms)", "size", "duration"
+    );
+    for c in store.list()? {
+        match c {
+            Ok(c) => {
+                let m = &c.metadata;
+                println!(
+                    "{:>8}  {:<20}  {:<24}  {:>12}  {:>8}ms",
+                    m.epoch, m.job, m.completed_ms, c.size, m.duration_ms
+                );
+            }
+            Err(e) => println!("{:>8}  damaged: {e}", "-"),
+        }
+    }
+    Ok(())
 }
 
 /// The world a built component implements, from its exports.

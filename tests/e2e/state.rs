@@ -103,3 +103,87 @@ fn state_far_larger_than_the_cache_keeps_memory_bounded() {
         on_disk >> 20
     );
 }
+
+/// (device, inode, size) of every file under `dir`.
+fn files(dir: &std::path::Path) -> Vec<(u64, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let m = e.metadata().expect("metadata");
+            if m.is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push((m.dev(), m.ino(), m.len()));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn rocksdb_checkpoints_share_unchanged_files_and_are_listed() {
+    use weir::checkpoint::CheckpointStore;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = RocksStore::open_fresh(&dir.path().join("db"), &RocksMemory::new(8 << 20, 4 << 20))
+        .expect("open");
+    let mut backend = store.backend();
+    let key = |i: u32| state_key(StateKind::Value, "v", &i.to_be_bytes());
+    let value = |i: u32, round: u32| format!("{i:08}-{round}-{}", "x".repeat(90)).into_bytes();
+    for i in 0..200_000 {
+        backend.put(key(i), value(i, 0)).expect("put");
+    }
+    let checkpoints =
+        CheckpointStore::open(&dir.path().join("checkpoints"), "incremental").expect("store");
+    let take = |epoch: u64| {
+        let pending = checkpoints.begin(epoch).expect("begin");
+        store
+            .checkpoint_into(&pending.dir().join("rocksdb"))
+            .expect("rocksdb checkpoint");
+        pending.commit(serde_json::json!({})).expect("commit")
+    };
+    take(1);
+    for i in (0..200_000).step_by(100) {
+        backend.put(key(i), value(i, 1)).expect("put"); // 1% of the keys change
+    }
+    take(2);
+    let first = files(&dir.path().join("checkpoints/chk-000000000001"));
+    let second = files(&dir.path().join("checkpoints/chk-000000000002"));
+    let total: u64 = second.iter().map(|f| f.2).sum();
+    let new: u64 = second
+        .iter()
+        .filter(|f| !first.iter().any(|g| (g.0, g.1) == (f.0, f.1)))
+        .map(|f| f.2)
+        .sum();
+    eprintln!("second checkpoint: {total} bytes, of which {new} not shared with the first");
+    assert!(
+        total > 1 << 20,
+        "checkpoint too small to mean anything: {total} bytes"
+    );
+    assert!(
+        new * 10 < total,
+        "{new} of {total} bytes were copied for a 1% change"
+    );
+    // Restoring reads back the second state.
+    let (latest, warnings) = checkpoints.latest().expect("latest");
+    assert_eq!(latest.expect("a checkpoint").metadata.epoch, 2);
+    assert!(warnings.is_empty());
+
+    let listing = weir(&[
+        "checkpoints",
+        "list",
+        &dir.path().join("checkpoints").display().to_string(),
+    ])
+    .ok()
+    .stdout();
+    let rows: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains("incremental"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{listing}");
+    assert!(
+        rows[0].trim_start().starts_with('2') && rows[1].trim_start().starts_with('1'),
+        "{listing}"
+    );
+}

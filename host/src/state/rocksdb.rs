@@ -97,6 +97,18 @@ impl RocksStore {
         &self.path
     }
 
+    /// Write a RocksDB checkpoint into `dir` (which must not exist): memtables
+    /// are flushed, then every SST file is hard-linked, so checkpoints share
+    /// the files that did not change since the last one.
+    pub fn checkpoint_into(&self, dir: &Path) -> Result<(), StateError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(dir))
+            .map_err(|e| StateError::Backend {
+                backend: "rocksdb",
+                message: format!("checkpoint into {}: {}", dir.display(), e.into_string()),
+            })
+    }
+
     /// A backend handle for one subtask.
     pub fn backend(&self) -> RocksBackend {
         let mut write = WriteOptions::default();
