@@ -50,7 +50,8 @@ fn wanted(args: &BenchArgs, name: &str) -> bool {
 /// Run the selected benchmarks and print a Markdown table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let engine = WasmEngine::shared()?;
-    let wasm = if args.operator.extension().is_some_and(|e| e == "wasm") {
+    let needs_operator = wanted(&args, "mapfilter") || wanted(&args, "pipeline");
+    let wasm = if !needs_operator || args.operator.extension().is_some_and(|e| e == "wasm") {
         args.operator.clone()
     } else {
         crate::build::build(&args.operator, World::Transform)

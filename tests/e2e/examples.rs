@@ -128,7 +128,7 @@ fn parallelism_one_and_four_give_identical_results() {
     }
 }
 
-fn counting_job(source: &str, time: &str, extra: &str) -> String {
+fn counting_job(source: &str, time: &str) -> String {
     format!(
         r#"name = "count"
 batch_size = 4
@@ -149,8 +149,21 @@ path = "out.jsonl"
 [late_output]
 type = "file"
 path = "late.jsonl"
-{extra}"#
+"#
     )
+}
+
+/// The sum of an integer field over the lines of a JSON-lines file.
+fn sum_of(path: &std::path::Path, field: &str) -> i64 {
+    canonical_lines(path)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("canonical JSON");
+            v[field]
+                .as_i64()
+                .unwrap_or_else(|| panic!("no integer `{field}` in {l}"))
+        })
+        .sum()
 }
 
 fn records(order: impl Iterator<Item = usize>) -> String {
@@ -177,7 +190,7 @@ fn out_of_order_input_within_the_bound_gives_the_same_windows() {
         _ => i,
     }));
     assert_ne!(sorted, shuffled);
-    let job = counting_job(file_source, "event", "");
+    let job = counting_job(file_source, "event");
     let a = scratch(&[("job.toml", &job), ("in.jsonl", &sorted)]);
     let b = scratch(&[("job.toml", &job), ("in.jsonl", &shuffled)]);
     for d in [&a, &b] {
@@ -196,20 +209,13 @@ fn out_of_order_input_within_the_bound_gives_the_same_windows() {
     );
     // 120 records over 60 s: 6 windows × 3 keys; sum of v over all is 0+…+119.
     assert_eq!(out_a.len(), 18);
-    let total: i64 = out_a
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["sum_v"]
-                .as_i64()
-                .unwrap()
-        })
-        .sum();
+    let total = sum_of(&a.path().join("out.jsonl"), "sum_v");
     assert_eq!(total, (0..120).sum::<i64>());
 }
 
 #[test]
 fn stdin_source_runs_to_end_of_input() {
-    let job = counting_job("[source]\ntype = \"stdin\"", "event", "");
+    let job = counting_job("[source]\ntype = \"stdin\"", "event");
     let d = scratch(&[("job.toml", &job)]);
     let mut child = std::process::Command::new(weir_e2e::weir_bin())
         .args(["run", "-q", "job.toml"])
@@ -231,15 +237,7 @@ fn stdin_source_runs_to_end_of_input() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines = canonical_lines(&d.path().join("out.jsonl"));
-    let total: i64 = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["count"]
-                .as_i64()
-                .unwrap()
-        })
-        .sum();
+    let total = sum_of(&d.path().join("out.jsonl"), "count");
     assert_eq!(total, 40);
 }
 
@@ -248,7 +246,6 @@ fn processing_time_windows_count_every_record() {
     let job = counting_job(
         "[source]\ntype = \"file\"\npath = \"in.jsonl\"",
         "processing",
-        "",
     );
     let d = scratch(&[("job.toml", &job), ("in.jsonl", &records(0..50))]);
     weir(&[
@@ -257,16 +254,8 @@ fn processing_time_windows_count_every_record() {
         &d.path().join("job.toml").display().to_string(),
     ])
     .ok();
-    let lines = canonical_lines(&d.path().join("out.jsonl"));
-    let total: i64 = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["count"]
-                .as_i64()
-                .unwrap()
-        })
-        .sum();
-    assert_eq!(total, 50, "{lines:?}");
+    let total = sum_of(&d.path().join("out.jsonl"), "count");
+    assert_eq!(total, 50);
 }
 
 #[test]

@@ -195,7 +195,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
             );
         }
     } else {
-        for (i, ((rx, tx), _)) in chain_rx.into_iter().zip(sink_tx).zip(0..n).enumerate() {
+        for (i, (rx, tx)) in chain_rx.into_iter().zip(sink_tx).enumerate() {
             let (plan, side) = (plan.clone(), side.clone());
             spawn(
                 format!("chain-{i}"),
