@@ -28,7 +28,7 @@ fn fraud_on_rocksdb_matches_the_reference_at_any_parallelism() {
         ])
         .ok();
         assert!(
-            dir.path().join("state/CURRENT").is_file(),
+            dir.path().join("state/subtask-0/CURRENT").is_file(),
             "no RocksDB at state.path"
         );
         assert_eq!(

@@ -30,7 +30,7 @@ fn open(plan: &Plan, subtask: usize, store: &StateStore) -> Result<Stateful, Run
                 plan,
                 op,
                 subtask,
-                store.backend(),
+                store.backend(subtask)?,
             )?)),
             PlannedStage::Window {
                 kind,

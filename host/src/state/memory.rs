@@ -26,7 +26,58 @@ impl MemoryBackend {
     }
 }
 
+/// The file a snapshot of a memory backend is written to.
+const SNAPSHOT_FILE: &str = "entries.bin";
+
+impl MemoryBackend {
+    /// Read back a snapshot written by `snapshot_into`.
+    pub fn restore(dir: &std::path::Path) -> Result<MemoryBackend, StateError> {
+        let path = dir.join(SNAPSHOT_FILE);
+        let bad = |message: String| StateError::Backend {
+            backend: "memory",
+            message: format!("{}: {message}", path.display()),
+        };
+        let bytes = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let mut map = BTreeMap::new();
+        let mut rest = bytes.as_slice();
+        let take = |rest: &mut &[u8]| -> Result<Vec<u8>, StateError> {
+            if rest.len() < 4 {
+                return Err(bad("truncated".into()));
+            }
+            let n = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+            if rest.len() < 4 + n {
+                return Err(bad("truncated".into()));
+            }
+            let item = rest[4..4 + n].to_vec();
+            *rest = &rest[4 + n..];
+            Ok(item)
+        };
+        while !rest.is_empty() {
+            let k = take(&mut rest)?;
+            let v = take(&mut rest)?;
+            map.insert(k, v);
+        }
+        Ok(MemoryBackend { map })
+    }
+}
+
 impl KeyedStateBackend for MemoryBackend {
+    fn snapshot_into(&mut self, dir: &std::path::Path) -> Result<(), StateError> {
+        let io = |e: std::io::Error| StateError::Backend {
+            backend: "memory",
+            message: format!("snapshot into {}: {e}", dir.display()),
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut out = Vec::new();
+        for (k, v) in &self.map {
+            for item in [k, v] {
+                out.extend_from_slice(&(item.len() as u32).to_be_bytes());
+                out.extend_from_slice(item);
+            }
+        }
+        std::fs::write(dir.join(SNAPSHOT_FILE), out).map_err(io)
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         Ok(self.map.get(key).cloned())
     }

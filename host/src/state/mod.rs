@@ -21,6 +21,7 @@ pub use memory::MemoryBackend;
 pub use rocksdb::{RocksBackend, RocksMemory, RocksStore};
 
 use crate::job::{LoadedJob, parse_bytes};
+use std::path::{Path, PathBuf};
 
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +51,10 @@ pub trait KeyedStateBackend: Send {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError>;
     /// Remove every entry whose key starts with `prefix`.
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError>;
+    /// Write a consistent copy of this state into `dir` (which must not
+    /// exist yet), for a checkpoint; [`MemoryBackend::restore`] and
+    /// [`RocksStore::restore`] read it back.
+    fn snapshot_into(&mut self, dir: &Path) -> Result<(), StateError>;
     /// Number of entries (for metrics): exact in memory, an estimate in RocksDB.
     fn len(&self) -> usize;
     /// True when there is no state.
@@ -58,22 +63,30 @@ pub trait KeyedStateBackend: Send {
     }
 }
 
-/// A job's keyed state, opened once and shared by its keyed subtasks.
+/// A job's keyed state: how each keyed subtask gets its backend.
 pub enum StateStore {
     /// Each subtask gets its own in-memory map.
     Memory,
-    /// One RocksDB database for the job.
-    Rocks(RocksStore),
+    /// Each subtask gets its own RocksDB under `root` (`subtask-<n>`), so a
+    /// subtask can snapshot its state at a barrier while the others go on
+    /// writing theirs. All share the process's memory budget.
+    Rocks {
+        /// The job's state directory.
+        root: PathBuf,
+        /// The shared block cache and write-buffer manager.
+        memory: &'static RocksMemory,
+    },
 }
 
 impl StateStore {
-    /// Open the backend the job asks for (validated).
+    /// Prepare the backend the job asks for (validated). RocksDB state from
+    /// an earlier run is cleared: until recovery exists it would be wrong.
     pub fn open(job: &LoadedJob) -> Result<StateStore, StateError> {
         let spec = &job.spec.state;
         if spec.backend != "rocksdb" {
             return Ok(StateStore::Memory);
         }
-        let path = match &spec.path {
+        let root = match &spec.path {
             Some(p) => job.resolve(p),
             None => {
                 let name: String = job
@@ -97,17 +110,26 @@ impl StateStore {
                 "state.backend = rocksdb holds keyed-operator state; window contents are still kept in memory in this version"
             );
         }
+        if root.exists() {
+            std::fs::remove_dir_all(&root).map_err(|e| StateError::Backend {
+                backend: "rocksdb",
+                message: format!("cannot clear {}: {e}", root.display()),
+            })?;
+        }
         let size = |s: &str| parse_bytes(s).unwrap_or(64 << 20);
         let memory = RocksMemory::shared(size(&spec.block_cache), size(&spec.write_buffer));
-        Ok(StateStore::Rocks(RocksStore::open_fresh(&path, memory)?))
+        Ok(StateStore::Rocks { root, memory })
     }
 
-    /// A backend for one subtask.
-    pub fn backend(&self) -> Box<dyn KeyedStateBackend> {
-        match self {
+    /// The backend of keyed subtask `subtask`.
+    pub fn backend(&self, subtask: usize) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        Ok(match self {
             StateStore::Memory => Box::new(MemoryBackend::new()),
-            StateStore::Rocks(store) => Box::new(store.backend()),
-        }
+            StateStore::Rocks { root, memory } => {
+                let path = root.join(format!("subtask-{subtask}"));
+                Box::new(RocksStore::open_fresh(&path, memory)?.backend())
+            }
+        })
     }
 }
 

@@ -36,9 +36,13 @@ impl RocksMemory {
     /// `write_buffer_bytes` may be memtables.
     pub fn new(cache_bytes: usize, write_buffer_bytes: usize) -> Self {
         let cache = Cache::new_lru_cache(cache_bytes);
+        // No write stalls: with several databases on one manager, a stalled
+        // writer can wait for a flush that only another database could do
+        // (seen as a deadlock with four keyed subtasks). Over budget, the
+        // manager still makes the databases flush.
         let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
             write_buffer_bytes,
-            true,
+            false,
             cache.clone(),
         );
         Self {
@@ -72,6 +76,10 @@ impl RocksStore {
                 message: format!("cannot clear {}: {e}", path.display()),
             })?;
         }
+        Self::open(path, memory)
+    }
+
+    fn open(path: &Path, memory: &RocksMemory) -> Result<Self, StateError> {
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&memory.cache);
         table.set_cache_index_and_filter_blocks(true);
@@ -92,6 +100,35 @@ impl RocksStore {
         })
     }
 
+    /// Open a database restored from a snapshot in `snapshot` (written by
+    /// `snapshot_into`) at `path`, which is cleared first. SST files are
+    /// immutable, so they are hard-linked; everything else is copied, so the
+    /// snapshot is never modified and can be restored again.
+    pub fn restore(snapshot: &Path, path: &Path, memory: &RocksMemory) -> Result<Self, StateError> {
+        let io = |e: std::io::Error| StateError::Backend {
+            backend: "rocksdb",
+            message: format!(
+                "restore {} from {}: {e}",
+                path.display(),
+                snapshot.display()
+            ),
+        };
+        if path.exists() {
+            std::fs::remove_dir_all(path).map_err(io)?;
+        }
+        std::fs::create_dir_all(path).map_err(io)?;
+        for entry in std::fs::read_dir(snapshot).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let (from, to) = (entry.path(), path.join(entry.file_name()));
+            if from.extension().is_some_and(|e| e == "sst") {
+                std::fs::hard_link(&from, &to).map_err(io)?;
+            } else {
+                std::fs::copy(&from, &to).map_err(io)?;
+            }
+        }
+        Self::open(path, memory)
+    }
+
     /// Where it lives.
     pub fn path(&self) -> &Path {
         &self.path
@@ -101,12 +138,7 @@ impl RocksStore {
     /// are flushed, then every SST file is hard-linked, so checkpoints share
     /// the files that did not change since the last one.
     pub fn checkpoint_into(&self, dir: &Path) -> Result<(), StateError> {
-        rocksdb::checkpoint::Checkpoint::new(&self.db)
-            .and_then(|c| c.create_checkpoint(dir))
-            .map_err(|e| StateError::Backend {
-                backend: "rocksdb",
-                message: format!("checkpoint into {}: {}", dir.display(), e.into_string()),
-            })
+        self.backend().snapshot_into(dir)
     }
 
     /// A backend handle for one subtask.
@@ -139,6 +171,15 @@ fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
 }
 
 impl KeyedStateBackend for RocksBackend {
+    fn snapshot_into(&mut self, dir: &Path) -> Result<(), StateError> {
+        rocksdb::checkpoint::Checkpoint::new(&self.db)
+            .and_then(|c| c.create_checkpoint(dir))
+            .map_err(|e| StateError::Backend {
+                backend: "rocksdb",
+                message: format!("snapshot into {}: {}", dir.display(), e.into_string()),
+            })
+    }
+
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
         self.db.get(key).map_err(err)
     }
