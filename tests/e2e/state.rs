@@ -134,6 +134,10 @@ fn rocksdb_checkpoints_share_unchanged_files_and_are_listed() {
     for i in 0..200_000 {
         backend.put(key(i), value(i, 0)).expect("put");
     }
+    // Checkpoints share files only until a compaction rewrites them; settle
+    // the loaded state first so a background compaction cannot land between
+    // the two checkpoints and make the measurement depend on timing.
+    store.compact();
     let checkpoints =
         CheckpointStore::open(&dir.path().join("checkpoints"), "incremental").expect("store");
     let take = |epoch: u64| {
