@@ -9,6 +9,12 @@
 //!    vs a hand-written single-threaded loop doing the same aggregation.
 //! 4. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
+//! 5. `checkpoint` — a windowed job with checkpoints every second vs none.
+//! 6. `checkpoint-size` — RocksDB checkpoint duration and size for
+//!    `--state-keys` keys, the share of a second checkpoint that is new
+//!    after 1% of keys changed, and restore time vs the memory backend.
+
+mod checkpoint;
 
 use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
@@ -32,7 +38,8 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, state).
+    /// Run only these benchmarks (mapfilter, pipeline, window, state,
+    /// checkpoint, checkpoint-size).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// The map+filter operator: a project (built from source) or a .wasm file.
@@ -41,6 +48,9 @@ pub struct BenchArgs {
     /// Keys for the window benchmark.
     #[arg(long, default_value_t = 100_000)]
     pub keys: u64,
+    /// Keys in the checkpoint-size benchmark (comma-separated for several runs).
+    #[arg(long, value_delimiter = ',', default_value = "1000000")]
+    pub state_keys: Vec<u64>,
 }
 
 fn wanted(args: &BenchArgs, name: &str) -> bool {
@@ -69,6 +79,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;
+    }
+    if wanted(&args, "checkpoint") {
+        checkpoint::overhead(engine, args.records, args.keys)?;
+    }
+    if wanted(&args, "checkpoint-size") {
+        for &keys in &args.state_keys {
+            checkpoint::size_and_recovery(keys)?;
+        }
     }
     Ok(())
 }
@@ -168,7 +186,7 @@ fn job(text: &str) -> anyhow::Result<LoadedJob> {
 fn run_timed(engine: &'static WasmEngine, text: &str) -> anyhow::Result<(u64, f64)> {
     let plan = Arc::new(prepare(job(text)?, engine)?);
     let t = Instant::now();
-    let summary = run_job(plan, Arc::new(Metrics::default()))?;
+    let summary = run_job(plan, Arc::new(Metrics::default()), Default::default())?;
     Ok((summary.records_in, t.elapsed().as_secs_f64()))
 }
 

@@ -1,11 +1,11 @@
 //! The `weir` command line.
 
+mod cli;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
-use weir::runtime::Metrics;
 use weir::wasm::{WasmEngine, World};
 
 /// Stream processing with user operators as sandboxed WebAssembly components.
@@ -38,6 +38,33 @@ enum Command {
         /// No progress lines, only the summary.
         #[arg(short, long)]
         quiet: bool,
+        /// Ignore the job's checkpoints and start from the beginning (its
+        /// outputs are truncated). By default a job with [checkpoint]
+        /// resumes from its newest complete checkpoint.
+        #[arg(long, conflicts_with = "from_savepoint")]
+        fresh: bool,
+        /// Start from this savepoint (a directory printed by `weir
+        /// savepoint`), e.g. with a new operator version or parallelism.
+        #[arg(long, value_name = "DIR")]
+        from_savepoint: Option<PathBuf>,
+        /// When the keyed stage changed so that its saved state no longer
+        /// fits, start it empty instead of refusing to run.
+        #[arg(long)]
+        allow_dropped_state: bool,
+    },
+    /// Take a savepoint of a job that `weir run` is running, and print its
+    /// directory. It is kept apart from retention; resume from it with
+    /// `weir run --from-savepoint DIR` (also after changing the job).
+    Savepoint {
+        /// The job file the job was started from.
+        job: PathBuf,
+        /// Overrides the job was started with (they can change its name or
+        /// checkpoint directory).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// How long to wait for the savepoint, in seconds.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
     },
     /// Build an operator project into a WebAssembly component.
     ///
@@ -130,7 +157,26 @@ fn main() -> std::process::ExitCode {
 
 fn dispatch(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Run { job, set, quiet } => run(job, set, quiet),
+        Command::Run {
+            job,
+            set,
+            quiet,
+            fresh,
+            from_savepoint,
+            allow_dropped_state,
+        } => cli::run::run(cli::run::RunOptions {
+            job,
+            set,
+            quiet,
+            recovery: weir::checkpoint::recovery::RecoveryOptions {
+                fresh,
+                from_savepoint,
+                allow_dropped_state,
+            },
+        }),
+        Command::Savepoint { job, set, timeout } => {
+            cli::savepoint::savepoint(&job, &set, Duration::from_secs(timeout))
+        }
         Command::Build {
             project,
             world,
@@ -233,7 +279,7 @@ fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
             ));
         }
     }
-    if let weir::job::SourceSpec::File { path } = &spec.source
+    if let weir::job::SourceSpec::File { path, .. } = &spec.source
         && !job.resolve(path).is_file()
     {
         missing.push(format!(
@@ -249,45 +295,5 @@ fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
             missing.join("\n")
         );
     }
-    Ok(())
-}
-
-fn run(job: PathBuf, set: Vec<String>, quiet: bool) -> anyhow::Result<()> {
-    let loaded = weir::job::load(&job, &set)?;
-    let name = loaded.spec.name.clone();
-    let engine = WasmEngine::shared()?;
-    let plan = Arc::new(weir::plan::prepare(loaded, engine)?);
-    let (hits, misses) = engine.cache_stats();
-    tracing::debug!(hits, misses, "compilation cache");
-    let metrics = Arc::new(Metrics::default());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let summary = rt.block_on(async {
-        let m = metrics.clone();
-        let mut job_task = tokio::task::spawn_blocking(move || weir::runtime::run(plan, m));
-        let mut ticker = tokio::time::interval(Duration::from_secs(2));
-        ticker.tick().await;
-        let (mut last_in, mut last_t) = (0u64, Duration::ZERO);
-        let summary = loop {
-            tokio::select! {
-                done = &mut job_task => break done.context("job thread")??,
-                _ = tokio::signal::ctrl_c() => {
-                    eprintln!("weir: interrupted; {} records in, {} out so far", metrics.input(), metrics.output());
-                    std::process::exit(130);
-                }
-                _ = ticker.tick(), if !quiet => {
-                    let (input, t) = (metrics.input(), metrics.elapsed());
-                    let rate = (input - last_in) as f64 / (t - last_t).as_secs_f64().max(1e-3);
-                    (last_in, last_t) = (input, t);
-                    let wm = metrics.watermark.load(std::sync::atomic::Ordering::Relaxed);
-                    let wm = if wm == i64::MIN { "-".to_string() } else { wm.to_string() };
-                    eprintln!("[{name}] {:>6.1}s  in {input} ({rate:.0}/s)  out {}  watermark {wm}", t.as_secs_f64(), metrics.output());
-                }
-            }
-        };
-        Ok::<_, anyhow::Error>(summary)
-    })?;
-    eprintln!("weir: job `{name}` finished: {summary}");
     Ok(())
 }

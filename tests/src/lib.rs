@@ -139,3 +139,45 @@ pub fn operator(name: &str) -> String {
         .display()
         .to_string()
 }
+
+/// Start `weir ARGS` in `dir` without waiting (for tests that kill it).
+pub fn spawn_weir(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(weir_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start weir")
+}
+
+/// A small deterministic generator for test timings (xorshift64*), seeded
+/// from the clock unless `WEIR_TEST_SEED` is set; the seed is printed so a
+/// failing run can be repeated.
+pub struct TestRng(u64);
+
+impl TestRng {
+    /// Seeded from `WEIR_TEST_SEED` or the clock.
+    pub fn from_env() -> Self {
+        let seed = std::env::var("WEIR_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            });
+        eprintln!("test seed: WEIR_TEST_SEED={seed}");
+        TestRng(seed | 1)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        lo + self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % (hi - lo).max(1)
+    }
+}

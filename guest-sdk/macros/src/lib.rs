@@ -11,8 +11,11 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ItemImpl, ReturnType, parse_macro_input};
 
-/// The contract, one copy for the host and every SDK.
-const WIT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../wit");
+/// The contract, one copy for the host and every SDK. Embedded as text
+/// rather than named by path: a compiled macro is reused from a shared build
+/// cache by checkouts in other directories, where a baked-in absolute path
+/// would not exist.
+const WIT: &str = include_str!("../../../wit/dataflow.wit");
 
 /// Export a function `fn(Event) -> Event` (or `Option<Event>`, or a `Result`
 /// of either) as a map operator.
@@ -146,7 +149,7 @@ fn bindings(world: &str, extra: &[&str]) -> Tokens {
     }
     quote! {
         ::weir_guest::__private::wit_bindgen::generate!({
-            path: #WIT_DIR,
+            inline: #WIT,
             world: #world,
             runtime_path: "::weir_guest::__private::wit_bindgen::rt",
             with: { #(#with),* },

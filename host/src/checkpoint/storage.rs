@@ -148,7 +148,7 @@ impl CheckpointStore {
 
     /// Start writing checkpoint `epoch`.
     pub fn begin(&self, epoch: u64) -> Result<PendingCheckpoint, StorageError> {
-        let path = self.dir.join(format!(".pending-{epoch:012}"));
+        let path = self.pending_dir(epoch);
         if path.exists() {
             fs::remove_dir_all(&path).map_err(io(&path))?;
         }
@@ -160,6 +160,12 @@ impl CheckpointStore {
             epoch,
             started: Instant::now(),
         })
+    }
+
+    /// The highest epoch of any checkpoint directory, complete or damaged:
+    /// new epochs continue above it, so names never collide.
+    pub fn highest_epoch(&self) -> Result<Option<u64>, StorageError> {
+        Ok(self.epochs()?.first().copied())
     }
 
     /// Epochs of the directories that claim to be complete, newest first.
@@ -175,49 +181,51 @@ impl CheckpointStore {
 
     /// Read and verify checkpoint `epoch`.
     pub fn load(&self, epoch: u64) -> Result<CheckpointInfo, StorageError> {
-        let path = self.dir.join(name_of(epoch));
-        let invalid = |reason: String| StorageError::Invalid {
-            path: path.clone(),
-            reason,
-        };
-        let text = fs::read(path.join(METADATA))
-            .map_err(|e| invalid(format!("no readable {METADATA}: {e}")))?;
-        let metadata: Metadata = serde_json::from_slice(&text)
-            .map_err(|e| invalid(format!("{METADATA} is damaged: {e}")))?;
-        if metadata.format != FORMAT || metadata.epoch != epoch {
-            return Err(invalid(format!(
-                "{METADATA} is for epoch {} in format {}",
-                metadata.epoch, metadata.format
-            )));
+        load_dir(
+            &self.dir.join(name_of(epoch)),
+            Some(epoch),
+            self.job.as_deref(),
+        )
+    }
+
+    /// The directory a pending checkpoint's files go to (tasks write their
+    /// state here before the checkpoint is committed).
+    pub fn pending_dir(&self, epoch: u64) -> PathBuf {
+        self.dir.join(format!(".pending-{epoch:012}"))
+    }
+
+    /// The checkpoint directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Copy complete checkpoint `epoch` to `to` as hard links (its files are
+    /// never modified once written), so the copy survives retention.
+    pub fn link_copy(&self, epoch: u64, to: &Path) -> Result<(), StorageError> {
+        let from = self.dir.join(name_of(epoch));
+        let tmp = to.with_extension("tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
         }
-        if let Some(job) = &self.job
-            && &metadata.job != job
-        {
-            return Err(invalid(format!(
-                "it belongs to job `{}`, not `{job}`",
-                metadata.job
-            )));
-        }
-        let mut size = 0;
-        for f in &metadata.files {
-            match fs::metadata(path.join(&f.name)) {
-                Ok(m) if m.len() == f.size => size += f.size,
-                Ok(m) => {
-                    return Err(invalid(format!(
-                        "{} is {} bytes, expected {}",
-                        f.name,
-                        m.len(),
-                        f.size
-                    )));
+        let mut stack = vec![PathBuf::new()];
+        while let Some(rel) = stack.pop() {
+            let dir = from.join(&rel);
+            fs::create_dir_all(tmp.join(&rel)).map_err(io(&tmp))?;
+            for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
+                let rel = rel.join(entry.file_name());
+                if entry.file_type().map_err(io(&entry.path()))?.is_dir() {
+                    stack.push(rel);
+                } else {
+                    fs::hard_link(entry.path(), tmp.join(&rel)).map_err(io(&tmp.join(&rel)))?;
                 }
-                Err(_) => return Err(invalid(format!("{} is missing", f.name))),
             }
         }
-        Ok(CheckpointInfo {
-            path,
-            metadata,
-            size,
-        })
+        fsync_dir(&tmp)?;
+        fs::rename(&tmp, to).map_err(io(to))?;
+        if let Some(parent) = to.parent() {
+            fsync_dir(parent)?;
+        }
+        Ok(())
     }
 
     /// The newest valid checkpoint, and a warning for each newer one that
@@ -250,6 +258,58 @@ impl CheckpointStore {
         }
         Ok(())
     }
+}
+
+/// Read and verify the checkpoint (or savepoint) in `path`: its metadata
+/// parses, is of `epoch` and `job` when given, and every file it lists is
+/// there with its size.
+pub fn load_dir(
+    path: &Path,
+    epoch: Option<u64>,
+    job: Option<&str>,
+) -> Result<CheckpointInfo, StorageError> {
+    let invalid = |reason: String| StorageError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = fs::read(path.join(METADATA))
+        .map_err(|e| invalid(format!("no readable {METADATA}: {e}")))?;
+    let metadata: Metadata = serde_json::from_slice(&text)
+        .map_err(|e| invalid(format!("{METADATA} is damaged: {e}")))?;
+    if metadata.format != FORMAT || epoch.is_some_and(|e| e != metadata.epoch) {
+        return Err(invalid(format!(
+            "{METADATA} is for epoch {} in format {}",
+            metadata.epoch, metadata.format
+        )));
+    }
+    if let Some(job) = job
+        && metadata.job != job
+    {
+        return Err(invalid(format!(
+            "it belongs to job `{}`, not `{job}`",
+            metadata.job
+        )));
+    }
+    let mut size = 0;
+    for f in &metadata.files {
+        match fs::metadata(path.join(&f.name)) {
+            Ok(m) if m.len() == f.size => size += f.size,
+            Ok(m) => {
+                return Err(invalid(format!(
+                    "{} is {} bytes, expected {}",
+                    f.name,
+                    m.len(),
+                    f.size
+                )));
+            }
+            Err(_) => return Err(invalid(format!("{} is missing", f.name))),
+        }
+    }
+    Ok(CheckpointInfo {
+        path: path.to_path_buf(),
+        metadata,
+        size,
+    })
 }
 
 /// A checkpoint being written.

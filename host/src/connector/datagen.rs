@@ -7,10 +7,10 @@
 //!   payments are far above the user's usual amount;
 //! - `bids`: `{"ts","auction","bidder","price"}` (after Nexmark).
 
-use super::{ConnectorError, Poll, RawRecord, Source};
+use super::throttle::Throttle;
+use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
 use crate::job::DatagenSpec;
 use std::io::Write;
-use std::time::{Duration, Instant};
 
 /// SplitMix64: tiny, fast, and good enough for test data.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct Datagen {
     spec: DatagenSpec,
     rng: Rng,
     row: u64,
-    started: Instant,
+    throttle: Throttle,
 }
 
 impl Datagen {
@@ -51,9 +51,9 @@ impl Datagen {
     pub fn new(spec: DatagenSpec) -> Self {
         Self {
             rng: Rng::new(spec.seed ^ 0x5ca1_ab1e),
+            throttle: Throttle::new(spec.rate),
             spec,
             row: 0,
-            started: Instant::now(),
         }
     }
 
@@ -109,15 +109,9 @@ impl Source for Datagen {
         if remaining == 0 {
             return Ok(Poll::End);
         }
-        let mut n = (max as u64).min(remaining);
-        if self.spec.rate > 0 {
-            let allowed = (self.started.elapsed().as_secs_f64() * self.spec.rate as f64) as u64;
-            let ahead = allowed.saturating_sub(self.row);
-            if ahead == 0 {
-                std::thread::sleep(Duration::from_millis(5));
-                return Ok(Poll::Idle);
-            }
-            n = n.min(ahead);
+        let n = (max as u64).min(remaining);
+        if !self.throttle.ready(self.row, n) {
+            return Ok(Poll::Idle);
         }
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -130,6 +124,34 @@ impl Source for Datagen {
             });
         }
         Ok(Poll::Records(out))
+    }
+
+    fn position(&self) -> Option<SourcePosition> {
+        Some(SourcePosition::Datagen {
+            row: self.row,
+            rng: self.rng.0,
+        })
+    }
+
+    fn seek(&mut self, position: &SourcePosition) -> Result<(), ConnectorError> {
+        let SourcePosition::Datagen { row, rng } = *position else {
+            return Err(ConnectorError::Position {
+                source_name: "datagen".into(),
+                message: format!("a checkpoint of another kind of source: {position:?}"),
+            });
+        };
+        if row > self.spec.rows {
+            return Err(ConnectorError::Position {
+                source_name: "datagen".into(),
+                message: format!(
+                    "the checkpoint is at row {row}, past source.rows = {}",
+                    self.spec.rows
+                ),
+            });
+        }
+        (self.row, self.rng.0) = (row, rng);
+        self.throttle.resume(row);
+        Ok(())
     }
 
     fn location(&self, offset: u64) -> String {

@@ -7,9 +7,11 @@
 pub mod datagen;
 pub mod file;
 pub mod sink;
+pub mod staged_file;
 pub mod stdin;
+pub mod throttle;
 
-pub use sink::Sink;
+pub use sink::{Sink, SinkStart};
 
 use crate::job::{LoadedJob, SourceSpec};
 
@@ -46,6 +48,14 @@ pub enum ConnectorError {
         /// The I/O error.
         message: String,
     },
+    /// A checkpointed position does not fit this source.
+    #[error("source {source_name}: cannot resume: {message}")]
+    Position {
+        /// The source.
+        source_name: String,
+        /// Why.
+        message: String,
+    },
     /// Writing an output failed.
     #[error("sink {sink}: {message}")]
     Write {
@@ -62,12 +72,40 @@ pub trait Source: Send {
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError>;
     /// Human-readable location of an offset, e.g. `input.jsonl:17`.
     fn location(&self, offset: u64) -> String;
+    /// Where the source is now, for a checkpoint: reading again from here
+    /// yields exactly the records after the last one polled. `None` for a
+    /// source that cannot be read again (stdin).
+    fn position(&self) -> Option<SourcePosition>;
+    /// Continue from a position `position` returned (in an earlier run).
+    fn seek(&mut self, position: &SourcePosition) -> Result<(), ConnectorError>;
+}
+
+/// A source's position in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SourcePosition {
+    /// A file: byte offset of the next line, and lines read before it.
+    File {
+        /// Next byte to read.
+        byte: u64,
+        /// Lines read so far (for error locations).
+        line: u64,
+    },
+    /// The generator: rows produced and the random state after them.
+    Datagen {
+        /// Rows produced.
+        row: u64,
+        /// SplitMix64 state.
+        rng: u64,
+    },
 }
 
 /// Open the job's source.
 pub fn open_source(job: &LoadedJob) -> Result<Box<dyn Source>, ConnectorError> {
     Ok(match &job.spec.source {
-        SourceSpec::File { path } => Box::new(file::FileSource::open(&job.resolve(path))?),
+        SourceSpec::File { path, rate } => {
+            Box::new(file::FileSource::open(&job.resolve(path), *rate)?)
+        }
         SourceSpec::Stdin {} => Box::new(stdin::StdinSource::spawn()),
         SourceSpec::Datagen(spec) => Box::new(datagen::Datagen::new(spec.clone())),
     })

@@ -4,7 +4,7 @@
 //! still sees time pass (processing-time windows fire, idle inputs stop
 //! holding the watermark back).
 
-use super::{ConnectorError, Poll, RawRecord, Source};
+use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
 use std::io::BufReader;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::Duration;
@@ -23,9 +23,9 @@ impl StdinSource {
         let (tx, rx) = sync_channel(4);
         std::thread::spawn(move || {
             let mut reader = BufReader::new(std::io::stdin().lock());
-            let mut line = 0;
+            let (mut line, mut byte) = (0, 0);
             loop {
-                let msg = match super::file::read_lines(&mut reader, &mut line, 1024) {
+                let msg = match super::file::read_lines(&mut reader, &mut line, &mut byte, 1024) {
                     Ok(Some(batch)) => Ok(batch),
                     Ok(None) => break,
                     Err(e) => Err(format!("line {}: {e}", line + 1)),
@@ -56,5 +56,16 @@ impl Source for StdinSource {
 
     fn location(&self, offset: u64) -> String {
         format!("stdin:{offset}")
+    }
+
+    fn position(&self) -> Option<SourcePosition> {
+        None
+    }
+
+    fn seek(&mut self, _: &SourcePosition) -> Result<(), ConnectorError> {
+        Err(ConnectorError::Position {
+            source_name: "stdin".into(),
+            message: "standard input cannot be read again".into(),
+        })
     }
 }

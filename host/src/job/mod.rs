@@ -72,6 +72,24 @@ impl LoadedJob {
     }
 }
 
+/// A job name made safe as a file name: anything but letters, digits, `-`
+/// and `_` becomes `_`.
+///
+/// ```
+/// assert_eq!(weir::job::file_safe("word count/v2"), "word_count_v2");
+/// ```
+pub fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Read, override, parse and validate a job file.
 pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedJob, JobError> {
     let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {

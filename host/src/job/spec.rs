@@ -44,6 +44,32 @@ pub struct JobSpec {
     /// Where keyed state lives.
     #[serde(default)]
     pub state: StateSpec,
+    /// Periodic checkpoints, from which `weir run` resumes after a crash.
+    /// Without this section a job keeps no checkpoints and starts over.
+    pub checkpoint: Option<CheckpointSpec>,
+}
+
+/// Periodic, aligned checkpoints of a job.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// How often the source injects a barrier, e.g. `1s`. Default `10s`.
+    #[serde(default = "default_interval")]
+    pub interval: String,
+    /// Directory of this job's checkpoints; default
+    /// `~/.cache/weir/checkpoints/<job name>`. Relative to the job file.
+    pub dir: Option<PathBuf>,
+    /// Complete checkpoints to keep. Default 3. Savepoints are kept apart
+    /// and never retired.
+    #[serde(default = "default_retain")]
+    pub retain: usize,
+}
+
+fn default_interval() -> String {
+    "10s".into()
+}
+fn default_retain() -> usize {
+    3
 }
 
 /// The keyed-state backend of a job.
@@ -53,8 +79,9 @@ pub struct StateSpec {
     /// `memory` (default) or `rocksdb`.
     #[serde(default = "memory")]
     pub backend: String,
-    /// RocksDB directory; default `~/.cache/weir/state/<job name>`. Cleared
-    /// at start until checkpoints can restore it.
+    /// RocksDB working directory; default `~/.cache/weir/state/<job name>`.
+    /// Scratch space: cleared at start, and filled from the checkpoint the
+    /// job resumes from, if any.
     pub path: Option<PathBuf>,
     /// RocksDB block cache shared by every job of the process, write
     /// buffers included.
@@ -101,6 +128,10 @@ pub enum SourceSpec {
     File {
         /// Path, relative to the job file.
         path: PathBuf,
+        /// Replay at most this many records per second (whole batches at a
+        /// time); 0 = as fast as possible.
+        #[serde(default)]
+        rate: u64,
     },
     /// JSON lines from standard input (bounded by end of input).
     Stdin {},
@@ -116,7 +147,8 @@ pub struct DatagenSpec {
     pub schema: String,
     /// How many records; the source is bounded.
     pub rows: u64,
-    /// Records per second; 0 = as fast as possible.
+    /// Records per second; 0 = as fast as possible. Released a whole batch
+    /// at a time, so results do not depend on timing.
     #[serde(default)]
     pub rate: u64,
     /// Seed: the same seed gives the same records.

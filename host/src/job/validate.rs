@@ -108,6 +108,7 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     }
     check_stage(&mut c, spec);
     check_state(&mut c, &spec.state);
+    check_checkpoint(&mut c, spec);
     if let Err(e) = parse_bytes(&spec.limits.memory) {
         c.add("limits.memory", e);
     }
@@ -134,6 +135,20 @@ fn check_state(c: &mut Checker, state: &StateSpec) {
         c.add(
             "state.write_buffer",
             "must not exceed state.block_cache (write buffers are charged to the cache)",
+        );
+    }
+}
+
+fn check_checkpoint(c: &mut Checker, spec: &JobSpec) {
+    let Some(cp) = &spec.checkpoint else { return };
+    c.duration("checkpoint.interval", &cp.interval, true);
+    if cp.retain == 0 {
+        c.add("checkpoint.retain", "must be at least 1");
+    }
+    if matches!(spec.source, SourceSpec::Stdin {}) {
+        c.add(
+            "checkpoint",
+            "standard input cannot be read again after a restart, so it cannot be checkpointed; read from a file, or remove [checkpoint]",
         );
     }
 }

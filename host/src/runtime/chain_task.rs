@@ -21,6 +21,7 @@ pub(super) fn run(
     input: Receiver<Message>,
     output: Output,
     side: &SideOutputs,
+    mut epoch: u64,
 ) -> Result<(), RunError> {
     let mut ops = plan
         .chain
@@ -45,6 +46,7 @@ pub(super) fn run(
                     let out = inst.process(&records)?;
                     for r in &out.rejected {
                         side.dead_letter(
+                            epoch,
                             Stage::Operator,
                             Some(name),
                             None,
@@ -77,6 +79,7 @@ pub(super) fn run(
                                     parts[j].push(e);
                                 }
                                 None => side.dead_letter(
+                                    epoch,
                                     Stage::KeyBy,
                                     None,
                                     None,
@@ -94,6 +97,18 @@ pub(super) fn run(
                                     processing_time,
                                 },
                             )?;
+                        }
+                    }
+                }
+            }
+            Message::Barrier { epoch: e } => {
+                // Stateless: nothing to save. Forward it on every output.
+                epoch = e + 1;
+                match &output {
+                    Output::Forward(tx) => send(tx, Message::Barrier { epoch: e })?,
+                    Output::Partitioned(txs) => {
+                        for tx in txs {
+                            send(tx, Message::Barrier { epoch: e })?;
                         }
                     }
                 }

@@ -36,6 +36,16 @@ impl KeyedOperator {
         })
     }
 
+    /// The pending timers.
+    pub(super) fn timers(&mut self) -> &mut crate::window::timers::TimerService {
+        &mut self.instance.ctx().timers
+    }
+
+    /// The state backend.
+    pub(super) fn backend(&mut self) -> &mut dyn crate::state::KeyedStateBackend {
+        self.instance.ctx().backend.as_mut()
+    }
+
     /// Process records; returns the output (rejections index into `records`).
     pub(super) fn process(
         &mut self,

@@ -1,67 +1,181 @@
 //! A keyed subtask: merges its inputs back into source order, runs the
 //! window operator or the keyed Wasm operator over its key groups, and sends
-//! one message per step to the sink.
+//! one message per step to the sink. At a barrier it writes its state into
+//! the pending checkpoint before forwarding the barrier.
 
 use super::keyed_operator::KeyedOperator;
 use super::side::{SideOutputs, Stage};
 use super::{Message, RunError, recv, send};
+use crate::checkpoint::{CheckpointError, Coordinator, RestorePoint};
 use crate::event::MAX_WATERMARK;
 use crate::plan::{Plan, PlannedStage, WindowAgg};
-use crate::state::StateStore;
+use crate::state::{KeyGroups, StateStore};
 use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
 use crate::window::operator::{WindowOperator, WindowOutput};
+use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
+
+/// Window contents in a keyed subtask's checkpoint directory.
+const WINDOW_FILE: &str = "window.bin";
+/// Pending timers in a keyed subtask's checkpoint directory.
+const TIMERS_FILE: &str = "timers.bin";
 
 enum Stateful {
     Window(Box<WindowOperator>, TimeMode),
     Keyed(Box<KeyedOperator>),
 }
 
-fn open(plan: &Plan, subtask: usize, store: &StateStore) -> Result<Stateful, RunError> {
-    Ok(
-        match plan
-            .stage
-            .as_ref()
-            .expect("keyed tasks exist only for a keyed stage")
-        {
-            PlannedStage::Keyed(op) => Stateful::Keyed(Box::new(KeyedOperator::new(
-                plan,
-                op,
-                subtask,
-                store.backend(subtask)?,
-            )?)),
-            PlannedStage::Window {
-                kind,
-                mode,
-                lateness_ms,
-                aggregate,
-            } => {
-                let agg = match aggregate {
-                    WindowAgg::Native(specs) => Aggregation::native(specs),
-                    WindowAgg::Wasm(op) => Aggregation::Wasm(Box::new(AggregateInstance::new(
-                        &plan.instance_spec(op, subtask),
-                    )?)),
-                };
-                Stateful::Window(
-                    Box::new(WindowOperator::new(*kind, *mode, *lateness_ms, agg)),
-                    *mode,
-                )
+/// Where a subtask's state comes from.
+struct Restore<'a> {
+    job: &'a str,
+    point: &'a RestorePoint,
+    subtask: usize,
+    parallelism: usize,
+}
+
+impl Restore<'_> {
+    /// The old subtasks whose state may hold keys this subtask now owns
+    /// (all of them when rescaling), with the filter for those keys.
+    fn sources(&self) -> Vec<usize> {
+        if self.point.data.parallelism == self.parallelism {
+            vec![self.subtask]
+        } else {
+            (0..self.point.data.parallelism).collect()
+        }
+    }
+
+    fn keeps(&self, key: &[u8]) -> bool {
+        KeyGroups {
+            parallelism: self.parallelism,
+        }
+        .subtask_of_key(key)
+            == self.subtask
+    }
+
+    fn read(&self, old: usize, file: &str) -> Result<Vec<u8>, RunError> {
+        let path = self.point.info.path.join(format!("keyed-{old}")).join(file);
+        std::fs::read(&path).map_err(|e| self.error(format!("{}: {e}", path.display())))
+    }
+
+    fn error(&self, message: String) -> RunError {
+        RunError::Checkpoint(CheckpointError::TaskState {
+            job: self.job.to_string(),
+            epoch: self.point.epoch(),
+            task: format!("keyed-{}", self.subtask),
+            message,
+        })
+    }
+}
+
+fn open(
+    plan: &Plan,
+    subtask: usize,
+    store: &StateStore,
+    restore: Option<&Restore>,
+) -> Result<Stateful, RunError> {
+    let stage = plan
+        .stage
+        .as_ref()
+        .expect("keyed tasks exist only for a keyed stage");
+    Ok(match stage {
+        PlannedStage::Keyed(op) => {
+            let backend = match restore {
+                Some(r) => store.restore_backend(
+                    subtask,
+                    r.parallelism,
+                    &r.point.info.path,
+                    r.point.data.parallelism,
+                    &r.point.data.state_backend,
+                )?,
+                None => store.backend(subtask)?,
+            };
+            let mut k = KeyedOperator::new(plan, op, subtask, backend)?;
+            if let Some(r) = restore {
+                for old in r.sources() {
+                    let bytes = r.read(old, TIMERS_FILE)?;
+                    k.timers()
+                        .restore(&bytes, &|key| r.keeps(key))
+                        .map_err(|e| r.error(format!("timers of keyed-{old}: {e}")))?;
+                }
             }
-        },
-    )
+            Stateful::Keyed(Box::new(k))
+        }
+        PlannedStage::Window {
+            kind,
+            mode,
+            lateness_ms,
+            aggregate,
+        } => {
+            let agg = match aggregate {
+                WindowAgg::Native(specs) => Aggregation::native(specs),
+                WindowAgg::Wasm(op) => Aggregation::Wasm(Box::new(AggregateInstance::new(
+                    &plan.instance_spec(op, subtask),
+                )?)),
+            };
+            let mut w = WindowOperator::new(*kind, *mode, *lateness_ms, agg);
+            if let Some(r) = restore {
+                for old in r.sources() {
+                    let bytes = r.read(old, WINDOW_FILE)?;
+                    w.restore(&bytes, &|key| r.keeps(key))
+                        .map_err(|e| r.error(format!("windows of keyed-{old}: {e}")))?;
+                }
+            }
+            Stateful::Window(Box::new(w), *mode)
+        }
+    })
+}
+
+impl Stateful {
+    /// Write this subtask's state for a checkpoint into `dir`.
+    fn snapshot(&mut self, dir: &Path) -> Result<(), RunError> {
+        let io = |e: std::io::Error| {
+            RunError::State(crate::state::StateError::Backend {
+                backend: "checkpoint",
+                message: format!("{}: {e}", dir.display()),
+            })
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        match self {
+            Stateful::Window(w, _) => {
+                std::fs::write(dir.join(WINDOW_FILE), w.snapshot()?).map_err(io)
+            }
+            Stateful::Keyed(k) => {
+                k.backend().snapshot_into(&dir.join("state"))?;
+                std::fs::write(dir.join(TIMERS_FILE), k.timers().snapshot()).map_err(io)
+            }
+        }
+    }
+}
+
+/// Everything a keyed subtask is started with.
+pub(super) struct KeyedTask<'a> {
+    pub plan: &'a Plan,
+    pub subtask: usize,
+    pub side: &'a SideOutputs,
+    pub store: &'a StateStore,
+    pub coordinator: Option<&'a Coordinator>,
+    pub restore: Option<&'a RestorePoint>,
 }
 
 pub(super) fn run(
-    plan: &Plan,
-    subtask: usize,
+    t: KeyedTask,
     inputs: Vec<Receiver<Message>>,
     output: SyncSender<Message>,
-    side: &SideOutputs,
-    store: &StateStore,
 ) -> Result<(), RunError> {
-    let mut op = open(plan, subtask, store)?;
+    let (plan, subtask, side) = (t.plan, t.subtask, t.side);
+    let restore = t
+        .restore
+        .filter(|r| !r.drop_stage_state)
+        .map(|point| Restore {
+            job: &plan.job.spec.name,
+            point,
+            subtask,
+            parallelism: plan.job.spec.parallelism,
+        });
+    let mut op = open(plan, subtask, t.store, restore.as_ref())?;
+    let mut epoch = t.coordinator.map_or(0, Coordinator::next_epoch);
     let agg_name = plan
         .job
         .spec
@@ -76,6 +190,18 @@ pub(super) fn run(
                 watermark,
                 processing_time,
             } => (records, watermark, processing_time, false),
+            Message::Barrier { epoch: e } => {
+                // The barrier comes once from each input, consecutively: the
+                // first copy is the point where everything before it is in.
+                if e >= epoch {
+                    if let Some(c) = t.coordinator {
+                        op.snapshot(&c.task_dir(e, &format!("keyed-{subtask}")))?;
+                    }
+                    epoch = e + 1;
+                }
+                send(&output, Message::Barrier { epoch: e })?;
+                continue;
+            }
             Message::EndOfData => (Vec::new(), MAX_WATERMARK, crate::time::now_ms(), true),
         };
         let mut results = Vec::new();
@@ -89,9 +215,9 @@ pub(super) fn run(
                     (TimeMode::Processing, false) => processing_time,
                 };
                 w.advance(time, &mut out)?;
-                side.late(&out.late)?;
+                side.late(epoch, &out.late)?;
                 for (e, reason) in &out.rejected {
-                    side.dead_letter(Stage::Aggregate, agg_name, None, reason, &e.value)?;
+                    side.dead_letter(epoch, Stage::Aggregate, agg_name, None, reason, &e.value)?;
                 }
                 results = out.results;
             }
@@ -101,6 +227,7 @@ pub(super) fn run(
                     for r in &out.rejected {
                         let name = plan.job.spec.keyed.as_ref().map(|k| k.name.as_str());
                         side.dead_letter(
+                            epoch,
                             Stage::Operator,
                             name,
                             None,

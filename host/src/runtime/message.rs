@@ -9,8 +9,9 @@ use crate::event::{Event, Timestamp};
 /// its inputs back into the source's order: round-robin from a parallel
 /// chain, in lockstep from a keyed stage. That is how results are the same
 /// for any parallelism — including per-key order through a parallel chain,
-/// which Flink's rebalance does not keep. Checkpoint barriers (next version)
-/// join this enum as a variant, aligned by the same discipline.
+/// which Flink's rebalance does not keep. Checkpoint barriers follow the
+/// same discipline, which aligns them for free (see
+/// [`crate::checkpoint::coordinator`]).
 #[derive(Debug)]
 pub enum Message {
     /// One step of the source: records, then the time after them.
@@ -21,6 +22,12 @@ pub enum Message {
         watermark: Timestamp,
         /// Processing time when the source read them.
         processing_time: i64,
+    },
+    /// Checkpoint `epoch`: everything before belongs to it, everything
+    /// after to the next. The source sends it on every channel as one step.
+    Barrier {
+        /// The checkpoint.
+        epoch: u64,
     },
     /// The input is exhausted: fire everything, flush, stop.
     EndOfData,

@@ -12,6 +12,8 @@ pub struct Metrics {
     pub records_out: AtomicU64,
     /// The latest watermark the source emitted.
     pub watermark: std::sync::atomic::AtomicI64,
+    /// Checkpoints completed.
+    pub checkpoints: AtomicU64,
     started: Instant,
 }
 
@@ -21,6 +23,7 @@ impl Default for Metrics {
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             watermark: std::sync::atomic::AtomicI64::new(i64::MIN),
+            checkpoints: AtomicU64::new(0),
             started: Instant::now(),
         }
     }
@@ -52,6 +55,8 @@ pub struct Summary {
     pub late: u64,
     /// Records sent to the dead-letter output.
     pub dead_letters: u64,
+    /// Checkpoints completed (the final one included).
+    pub checkpoints: u64,
     /// Wall time.
     pub elapsed: Duration,
 }
@@ -68,6 +73,10 @@ impl std::fmt::Display for Summary {
             self.dead_letters,
             secs,
             self.records_in as f64 / secs
-        )
+        )?;
+        if self.checkpoints > 0 {
+            write!(f, ", {} checkpoints", self.checkpoints)?;
+        }
+        Ok(())
     }
 }

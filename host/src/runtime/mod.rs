@@ -26,7 +26,8 @@ mod source_task;
 pub use message::Message;
 pub use metrics::{Metrics, Summary};
 
-use crate::connector::{ConnectorError, Sink, open_source};
+use crate::checkpoint::{Coordinator, RestorePoint};
+use crate::connector::{ConnectorError, Sink, SinkStart, open_source};
 use crate::plan::Plan;
 use crate::wasm::WasmError;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -42,7 +43,7 @@ pub enum RunError {
     #[error(transparent)]
     Wasm(#[from] WasmError),
     /// A source or sink failed.
-    #[error("job failed: {0}")]
+    #[error(transparent)]
     Connector(#[from] ConnectorError),
     /// A record could not be processed and the job has no dead-letter output.
     #[error(transparent)]
@@ -72,6 +73,9 @@ pub enum RunError {
         /// Rounds run.
         rounds: usize,
     },
+    /// A checkpoint could not be written or restored.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
     Disconnected,
@@ -128,27 +132,50 @@ fn channels(n: usize) -> (Vec<SyncSender<Message>>, Vec<Receiver<Message>>) {
     (0..n).map(|_| sync_channel(CHANNEL_CAPACITY)).unzip()
 }
 
+/// How a run starts: with checkpoints or without, afresh or resumed.
+#[derive(Default, Clone)]
+pub struct RunContext {
+    /// The job's checkpoint coordinator, if it has `[checkpoint]`.
+    pub coordinator: Option<Arc<Coordinator>>,
+    /// The checkpoint it resumes from.
+    pub restore: Option<Arc<RestorePoint>>,
+}
+
+fn sink_start(ctx: &RunContext, output: &str) -> SinkStart {
+    match (&ctx.coordinator, &ctx.restore) {
+        (None, _) => SinkStart::Plain,
+        (Some(_), None) => SinkStart::Fresh,
+        (Some(_), Some(r)) => SinkStart::Resume(r.epoch(), r.data.sinks.get(output).copied()),
+    }
+}
+
 /// Run a plan to completion (bounded sources) or failure.
-pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> {
+pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Summary, RunError> {
     let job = &plan.job;
     let n = job.spec.parallelism;
-    let source = open_source(job)?;
-    let sink = Sink::open(job, &job.spec.sink)?;
+    let mut source = open_source(job)?;
+    let mut tracker = None;
+    if let Some(r) = &ctx.restore {
+        source.seek(&r.data.source.position)?;
+        tracker = Some(r.data.source.watermark.clone());
+    }
+    let sink = Sink::open(job, &job.spec.sink, sink_start(&ctx, "sink"))?;
     let late = job
         .spec
         .late_output
         .as_ref()
-        .map(|s| Sink::open(job, s))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output")))
         .transpose()?;
     let dead = job
         .spec
         .dead_letter
         .as_ref()
-        .map(|s| Sink::open(job, s))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter")))
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
     let store = Arc::new(crate::state::StateStore::open(job)?);
     let failure = Arc::new(Failure::default());
+    let first_epoch = ctx.coordinator.as_ref().map_or(0, |c| c.next_epoch());
 
     let (to_chain, chain_rx) = channels(n);
     let keyed = plan.stage.is_some();
@@ -183,15 +210,26 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
             spawn(
                 format!("chain-{i}"),
                 Box::new(move || {
-                    chain_task::run(&plan, i, rx, chain_task::Output::Partitioned(outs), &side)
+                    let out = chain_task::Output::Partitioned(outs);
+                    chain_task::run(&plan, i, rx, out, &side, first_epoch)
                 }),
             );
         }
         for (j, (inputs, tx)) in keyed_inputs.into_iter().zip(sink_tx).enumerate() {
-            let (plan, side, store) = (plan.clone(), side.clone(), store.clone());
+            let (plan, side, store, ctx) = (plan.clone(), side.clone(), store.clone(), ctx.clone());
             spawn(
                 format!("keyed-{j}"),
-                Box::new(move || keyed_task::run(&plan, j, inputs, tx, &side, &store)),
+                Box::new(move || {
+                    let task = keyed_task::KeyedTask {
+                        plan: &plan,
+                        subtask: j,
+                        side: &side,
+                        store: &store,
+                        coordinator: ctx.coordinator.as_deref(),
+                        restore: ctx.restore.as_deref(),
+                    };
+                    keyed_task::run(task, inputs, tx)
+                }),
             );
         }
     } else {
@@ -200,30 +238,53 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
             spawn(
                 format!("chain-{i}"),
                 Box::new(move || {
-                    chain_task::run(&plan, i, rx, chain_task::Output::Forward(tx), &side)
+                    let out = chain_task::Output::Forward(tx);
+                    chain_task::run(&plan, i, rx, out, &side, first_epoch)
                 }),
             );
         }
     }
     {
-        let (m, order) = (
-            metrics.clone(),
-            if keyed {
-                sink_task::Order::Lockstep
-            } else {
-                sink_task::Order::RoundRobin
-            },
-        );
+        let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
+        let order = if keyed {
+            sink_task::Order::Lockstep
+        } else {
+            sink_task::Order::RoundRobin
+        };
         spawn(
             "sink".into(),
-            Box::new(move || sink_task::run(sink, sink_rx, order, &m)),
+            Box::new(move || {
+                let task = sink_task::SinkTask {
+                    sink,
+                    order,
+                    side: &side,
+                    metrics: &m,
+                    coordinator: coordinator.as_deref(),
+                };
+                sink_task::run(task, sink_rx)
+            }),
         );
     }
     {
-        let (plan, side, m) = (plan.clone(), side.clone(), metrics.clone());
+        let (plan, side, m, coordinator) = (
+            plan.clone(),
+            side.clone(),
+            metrics.clone(),
+            ctx.coordinator.clone(),
+        );
         spawn(
             "source".into(),
-            Box::new(move || source_task::run(&plan, source, to_chain, &side, &m)),
+            Box::new(move || {
+                source_task::run(
+                    &plan,
+                    source,
+                    tracker,
+                    to_chain,
+                    &side,
+                    &m,
+                    coordinator.as_deref(),
+                )
+            }),
         );
     }
     for h in handles {
@@ -258,6 +319,9 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>) -> Result<Summary, RunError> 
         records_out: metrics.output(),
         late: side.late_count.load(std::sync::atomic::Ordering::Relaxed),
         dead_letters: side.dead_count.load(std::sync::atomic::Ordering::Relaxed),
+        checkpoints: metrics
+            .checkpoints
+            .load(std::sync::atomic::Ordering::Relaxed),
         elapsed: metrics.elapsed(),
     })
 }

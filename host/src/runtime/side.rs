@@ -3,10 +3,18 @@
 //! Both are low-volume, so the tasks that produce them write through a
 //! shared lock instead of a channel. Without a dead-letter output, a bad
 //! record fails the job with its location: data is never dropped silently.
+//!
+//! Every write carries the epoch of the task that makes it (the next
+//! barrier it will see), so with checkpoints a side output is committed
+//! with the checkpoint that covers the record, exactly once, like the main
+//! sink. Within one epoch, records from parallel tasks interleave in no
+//! fixed order.
 
 use super::RunError;
+use crate::checkpoint::SinkPosition;
 use crate::connector::Sink;
 use crate::event::Event;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,7 +69,7 @@ impl SideOutputs {
     /// `{"timestamp","key","record"}` lines: the record as the window saw it
     /// (after the chain's operators), with the event time and key that made
     /// it late. (Validation makes sure event-time windows have a late output.)
-    pub fn late(&self, records: &[Event]) -> Result<(), RunError> {
+    pub fn late(&self, epoch: u64, records: &[Event]) -> Result<(), RunError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -70,7 +78,7 @@ impl SideOutputs {
         if let Some(sink) = &self.late {
             let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
             for r in records {
-                sink.write(late_line(r).as_bytes())?;
+                sink.write(epoch, late_line(r).as_bytes())?;
             }
         }
         Ok(())
@@ -80,6 +88,7 @@ impl SideOutputs {
     /// `{"stage","operator","location","reason","record"}`, or a job failure.
     pub fn dead_letter(
         &self,
+        epoch: u64,
         stage: Stage,
         operator: Option<&str>,
         location: Option<String>,
@@ -114,7 +123,34 @@ impl SideOutputs {
             "record": String::from_utf8_lossy(payload),
         });
         let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
-        sink.write(line.to_string().as_bytes())?;
+        sink.write(epoch, line.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    /// Phase one of checkpoint `epoch` for both outputs: what they hold.
+    pub fn pre_commit(
+        &self,
+        epoch: u64,
+        positions: &mut BTreeMap<String, SinkPosition>,
+    ) -> Result<(), RunError> {
+        for (name, s) in [("late_output", &self.late), ("dead_letter", &self.dead)] {
+            if let Some(s) = s
+                && let Some(p) = s
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .pre_commit(epoch)?
+            {
+                positions.insert(name.into(), p);
+            }
+        }
+        Ok(())
+    }
+
+    /// Phase two: checkpoint `epoch` is complete; publish.
+    pub fn publish(&self, epoch: u64) -> Result<(), RunError> {
+        for s in [&self.late, &self.dead].into_iter().flatten() {
+            s.lock().unwrap_or_else(|p| p.into_inner()).publish(epoch)?;
+        }
         Ok(())
     }
 

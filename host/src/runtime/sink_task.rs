@@ -1,7 +1,16 @@
-//! The sink task: merges the last stage's subtasks in source order and writes.
+//! The sink task: merges the last stage's subtasks in source order, writes,
+//! and completes checkpoints.
+//!
+//! The sink is the last task every barrier reaches, so it is where a
+//! checkpoint completes: when barrier `e` has arrived (from every input, in
+//! lockstep), it pre-commits the outputs (stages epoch `e`'s records
+//! durably), has the coordinator commit the checkpoint, then publishes.
 
+use super::side::SideOutputs;
 use super::{Message, Metrics, RunError, recv};
+use crate::checkpoint::Coordinator;
 use crate::connector::Sink;
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 
@@ -13,39 +22,101 @@ pub(super) enum Order {
     Lockstep,
 }
 
-pub(super) fn run(
-    mut sink: Sink,
-    inputs: Vec<Receiver<Message>>,
-    order: Order,
-    metrics: &Metrics,
-) -> Result<(), RunError> {
-    let mut write = |records: Vec<crate::Event>| -> Result<(), RunError> {
+struct Writer<'a> {
+    sink: Sink,
+    side: &'a SideOutputs,
+    metrics: &'a Metrics,
+    coordinator: Option<&'a Coordinator>,
+    /// The epoch the records being written belong to.
+    epoch: u64,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, records: Vec<crate::Event>) -> Result<(), RunError> {
         for r in &records {
-            sink.write(&r.value)?;
+            self.sink.write(self.epoch, &r.value)?;
         }
-        metrics
+        self.metrics
             .records_out
             .fetch_add(records.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Barrier `epoch` arrived from every input: complete the checkpoint.
+    /// (Later copies of the same barrier are ignored.)
+    fn barrier(&mut self, epoch: u64) -> Result<(), RunError> {
+        if epoch < self.epoch {
+            return Ok(());
+        }
+        self.commit(epoch)?;
+        self.epoch = epoch + 1;
+        Ok(())
+    }
+
+    fn commit(&mut self, epoch: u64) -> Result<(), RunError> {
+        let Some(c) = self.coordinator else {
+            return Ok(());
+        };
+        let mut positions = BTreeMap::new();
+        if let Some(p) = self.sink.pre_commit(epoch)? {
+            positions.insert("sink".to_string(), p);
+        }
+        self.side.pre_commit(epoch, &mut positions)?;
+        c.complete(epoch, positions)?;
+        self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.sink.publish(epoch)?;
+        self.side.publish(epoch)
+    }
+
+    /// End of input: the final checkpoint commits the rest.
+    fn finish(&mut self) -> Result<(), RunError> {
+        let epoch = self.epoch;
+        self.commit(epoch)?;
+        self.sink.flush()?;
+        Ok(())
+    }
+}
+
+/// Everything the sink task is started with.
+pub(super) struct SinkTask<'a> {
+    pub sink: Sink,
+    pub order: Order,
+    pub side: &'a SideOutputs,
+    pub metrics: &'a Metrics,
+    pub coordinator: Option<&'a Coordinator>,
+}
+
+pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), RunError> {
+    let mut w = Writer {
+        sink: t.sink,
+        side: t.side,
+        metrics: t.metrics,
+        epoch: t.coordinator.map_or(0, Coordinator::next_epoch),
+        coordinator: t.coordinator,
     };
-    match order {
+    match t.order {
         Order::RoundRobin => {
             for step in 0.. {
                 match recv(&inputs[step % inputs.len()])? {
-                    Message::Batch { records, .. } => write(records)?,
+                    Message::Batch { records, .. } => w.write(records)?,
+                    Message::Barrier { epoch } => w.barrier(epoch)?,
                     Message::EndOfData => break,
                 }
             }
         }
         Order::Lockstep => 'steps: loop {
+            let mut barrier = None;
             for rx in &inputs {
                 match recv(rx)? {
-                    Message::Batch { records, .. } => write(records)?,
+                    Message::Batch { records, .. } => w.write(records)?,
+                    Message::Barrier { epoch } => barrier = Some(epoch),
                     Message::EndOfData => break 'steps,
                 }
             }
+            if let Some(epoch) = barrier {
+                w.barrier(epoch)?;
+            }
         },
     }
-    sink.flush()?;
-    Ok(())
+    w.finish()
 }

@@ -79,8 +79,9 @@ pub enum StateStore {
 }
 
 impl StateStore {
-    /// Prepare the backend the job asks for (validated). RocksDB state from
-    /// an earlier run is cleared: until recovery exists it would be wrong.
+    /// Prepare the backend the job asks for (validated). The RocksDB
+    /// directory is a working copy: it is cleared, and a resumed job fills
+    /// it from its checkpoint.
     pub fn open(job: &LoadedJob) -> Result<StateStore, StateError> {
         let spec = &job.spec.state;
         if spec.backend != "rocksdb" {
@@ -88,26 +89,14 @@ impl StateStore {
         }
         let root = match &spec.path {
             Some(p) => job.resolve(p),
-            None => {
-                let name: String = job
-                    .spec
-                    .name
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                crate::wasm::engine::cache_dir().join("state").join(name)
-            }
+            None => crate::wasm::engine::cache_dir()
+                .join("state")
+                .join(crate::job::file_safe(&job.spec.name)),
         };
         if job.spec.window.is_some() {
-            tracing::warn!(
+            tracing::info!(
                 job = %job.spec.name,
-                "state.backend = rocksdb holds keyed-operator state; window contents are still kept in memory in this version"
+                "state.backend = rocksdb holds keyed-operator state; window contents are kept on the heap and written to each checkpoint"
             );
         }
         if root.exists() {
@@ -130,6 +119,77 @@ impl StateStore {
                 Box::new(RocksStore::open_fresh(&path, memory)?.backend())
             }
         })
+    }
+}
+
+impl StateStore {
+    /// The backend of keyed subtask `subtask` of `parallelism`, filled from
+    /// the `keyed-<i>/state` snapshots in `checkpoint`, written by
+    /// `old_parallelism` subtasks of an `old_backend` backend.
+    ///
+    /// With the same parallelism and backend this is a plain restore (for
+    /// RocksDB, hard links to the checkpoint's SST files). Otherwise every
+    /// old snapshot is read and the entries of the key groups this subtask
+    /// now owns are copied in: state keys start with their key group, so
+    /// this is how rescaling and a change of backend work.
+    pub fn restore_backend(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        checkpoint: &Path,
+        old_parallelism: usize,
+        old_backend: &str,
+    ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        let snapshot = |i: usize| checkpoint.join(format!("keyed-{i}")).join("state");
+        let same_backend = matches!(
+            (self, old_backend),
+            (StateStore::Memory, "memory") | (StateStore::Rocks { .. }, "rocksdb")
+        );
+        if same_backend && parallelism == old_parallelism {
+            return Ok(match self {
+                StateStore::Memory => Box::new(MemoryBackend::restore(&snapshot(subtask))?),
+                StateStore::Rocks { root, memory } => Box::new(
+                    RocksStore::restore(
+                        &snapshot(subtask),
+                        &root.join(format!("subtask-{subtask}")),
+                        memory,
+                    )?
+                    .backend(),
+                ),
+            });
+        }
+        let mut backend = self.backend(subtask)?;
+        let groups = KeyGroups { parallelism };
+        for i in 0..old_parallelism {
+            let entries = match old_backend {
+                "rocksdb" => {
+                    let scratch = match self {
+                        StateStore::Rocks { root, .. } => {
+                            root.join(format!("rescale-{subtask}-{i}"))
+                        }
+                        StateStore::Memory => crate::wasm::engine::cache_dir()
+                            .join("state")
+                            .join(format!("rescale-{}-{subtask}-{i}", std::process::id())),
+                    };
+                    let memory = match self {
+                        StateStore::Rocks { memory, .. } => *memory,
+                        StateStore::Memory => RocksMemory::shared(64 << 20, 16 << 20),
+                    };
+                    let old = RocksStore::restore(&snapshot(i), &scratch, memory)?;
+                    let entries = old.backend().scan_prefix(&[])?;
+                    drop(old);
+                    let _ = std::fs::remove_dir_all(&scratch);
+                    entries
+                }
+                _ => MemoryBackend::restore(&snapshot(i))?.scan_prefix(&[])?,
+            };
+            for (k, v) in entries {
+                if k.len() >= 2 && groups.subtask_of(u16::from_be_bytes([k[0], k[1]])) == subtask {
+                    backend.put(k, v)?;
+                }
+            }
+        }
+        Ok(backend)
     }
 }
 

@@ -10,7 +10,7 @@
 
 use crate::event::{MIN_WATERMARK, Timestamp};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Input {
     max_ts: Option<Timestamp>,
     last_active_ms: i64,
@@ -27,7 +27,10 @@ struct Input {
 /// wm.observe(0, 8_000, 0); // out of order: the watermark never goes back
 /// assert_eq!(wm.current(0), 4_999);
 /// ```
-#[derive(Debug, Clone)]
+///
+/// It is part of a source's checkpoint, so a restored job's watermarks
+/// continue exactly where they were.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct WatermarkTracker {
     inputs: Vec<Input>,
     out_of_orderness: i64,

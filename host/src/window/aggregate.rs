@@ -62,6 +62,40 @@ impl WasmSlot {
     }
 }
 
+/// A slot as a checkpoint holds it: taken after a flush, so a Wasm slot is
+/// just the guest's serialized accumulator (state lives in the host).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum SavedSlot {
+    /// Built-in accumulators.
+    Native(Vec<f64>),
+    /// The guest's accumulator bytes, if it has one yet.
+    Wasm(Option<Vec<u8>>),
+}
+
+impl Slot {
+    /// The slot as saved; call after the aggregation flushed.
+    pub fn save(&self) -> SavedSlot {
+        match self {
+            Slot::Native(v) => SavedSlot::Native(v.clone()),
+            Slot::Wasm(w) => {
+                debug_assert!(!w.dirty(), "snapshot of an unflushed Wasm slot");
+                SavedSlot::Wasm(w.acc.clone())
+            }
+        }
+    }
+
+    /// A slot from a saved one.
+    pub fn load(saved: SavedSlot) -> Slot {
+        match saved {
+            SavedSlot::Native(v) => Slot::Native(v),
+            SavedSlot::Wasm(acc) => Slot::Wasm(WasmSlot {
+                acc,
+                ..WasmSlot::default()
+            }),
+        }
+    }
+}
+
 /// The aggregation of a window operator.
 pub enum Aggregation {
     /// Built-ins.

@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod operator;
 pub mod session;
 pub mod sliding;
+pub mod snapshot;
 pub mod timers;
 pub mod tumbling;
 

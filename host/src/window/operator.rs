@@ -23,33 +23,33 @@ pub struct WindowOutput {
     pub rejected: Vec<(Event, String)>,
 }
 
-struct Session {
-    window: TimeWindow,
-    slot: Slot,
-    fired: bool,
+pub(super) struct Session {
+    pub(super) window: TimeWindow,
+    pub(super) slot: Slot,
+    pub(super) fired: bool,
 }
 
 /// Windows, accumulators and firing for one subtask.
 pub struct WindowOperator {
-    kind: WindowKind,
-    mode: TimeMode,
-    lateness: i64,
-    agg: Aggregation,
-    panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
-    fired_panes: BTreeSet<TimeWindow>,
-    sessions: FxHashMap<Vec<u8>, Vec<Session>>,
-    session_index: BTreeSet<(TimeWindow, Vec<u8>)>,
+    pub(super) kind: WindowKind,
+    pub(super) mode: TimeMode,
+    pub(super) lateness: i64,
+    pub(super) agg: Aggregation,
+    pub(super) panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
+    pub(super) fired_panes: BTreeSet<TimeWindow>,
+    pub(super) sessions: FxHashMap<Vec<u8>, Vec<Session>>,
+    pub(super) session_index: BTreeSet<(TimeWindow, Vec<u8>)>,
     /// The watermark (event time) or processing time reached so far.
-    current: i64,
+    pub(super) current: i64,
     /// (window, key) updated after it fired: fire again at the end of the batch.
-    refire: BTreeSet<(TimeWindow, Vec<u8>)>,
-    touched_panes: BTreeSet<TimeWindow>,
-    touched_keys: FxHashSet<Vec<u8>>,
+    pub(super) refire: BTreeSet<(TimeWindow, Vec<u8>)>,
+    pub(super) touched_panes: BTreeSet<TimeWindow>,
+    pub(super) touched_keys: FxHashSet<Vec<u8>>,
     /// Reused per record: the aggregates' numeric inputs.
-    values: Vec<f64>,
+    pub(super) values: Vec<f64>,
     /// Keys in the last pane that fired: new panes start this big, instead
     /// of rehashing their way up.
-    pane_capacity: usize,
+    pub(super) pane_capacity: usize,
 }
 
 impl WindowOperator {
@@ -209,7 +209,7 @@ impl WindowOperator {
     }
 
     /// Send pending work of the touched windows to a Wasm aggregate.
-    fn flush(&mut self) -> Result<(), WasmError> {
+    pub(super) fn flush(&mut self) -> Result<(), WasmError> {
         if self.touched_panes.is_empty() && self.touched_keys.is_empty() {
             return Ok(());
         }

@@ -13,7 +13,7 @@ pub enum Domain {
 
 /// The pending timers of one keyed subtask. Registering the same (time, key)
 /// twice yields one timer, as in Flink.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TimerService {
     event: BTreeSet<(i64, Vec<u8>)>,
     processing: BTreeSet<(i64, Vec<u8>)>,
@@ -56,6 +56,22 @@ impl TimerService {
             None => BTreeSet::new(),
         };
         std::mem::replace(set, later).into_iter().collect()
+    }
+
+    /// The timers, for a checkpoint.
+    pub fn snapshot(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("timers serialize")
+    }
+
+    /// Add the timers in `bytes` (from [`TimerService::snapshot`]) whose key
+    /// `keep` accepts (rescaling splits timers by key group, like state).
+    pub fn restore(&mut self, bytes: &[u8], keep: &dyn Fn(&[u8]) -> bool) -> Result<(), String> {
+        let saved: TimerService = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+        self.event
+            .extend(saved.event.into_iter().filter(|(_, k)| keep(k)));
+        self.processing
+            .extend(saved.processing.into_iter().filter(|(_, k)| keep(k)));
+        Ok(())
     }
 
     /// Pending timers in both domains.

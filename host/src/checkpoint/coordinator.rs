@@ -1,0 +1,295 @@
+//! The checkpoint coordinator of one running job.
+//!
+//! Barriers follow the runtime's lockstep discipline (see
+//! [`crate::runtime::Message`]): the source injects `Barrier(epoch)` as one
+//! step on every channel, between two batches, after recording its read
+//! position. Every task forwards one message per message it receives, so
+//! each task meets the barrier after exactly the records that were read
+//! before it, from all of its inputs: alignment needs no buffering. A keyed
+//! subtask writes its state into the pending checkpoint when the barrier
+//! reaches it and forwards the barrier; the sink, which receives the barrier
+//! only after every keyed subtask forwarded it, stages its output and
+//! completes the checkpoint. So the sink is where acknowledgements meet:
+//! the epoch is complete when the barrier arrived from every input.
+//!
+//! Completing writes `_metadata` last and renames the directory (see
+//! [`super::storage`]); only then are the sinks' staged parts published
+//! (two-phase commit).
+
+use super::job_data::{JobData, JobGraph, SinkPosition, SourceState, components_of};
+use super::storage::{CheckpointStore, Metadata, PendingCheckpoint, StorageError};
+use crate::plan::Plan;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Why a checkpoint could not be taken or used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Writing or reading checkpoint files failed.
+    #[error("job `{job}`, checkpoint {epoch}: {source}")]
+    Storage {
+        /// Job.
+        job: String,
+        /// Epoch.
+        epoch: u64,
+        /// The storage error.
+        source: StorageError,
+    },
+    /// A task's state could not be written or read.
+    #[error("job `{job}`, checkpoint {epoch}, {task}: {message}")]
+    TaskState {
+        /// Job.
+        job: String,
+        /// Epoch.
+        epoch: u64,
+        /// `keyed-<j>` or an output name.
+        task: String,
+        /// What happened.
+        message: String,
+    },
+    /// The barrier of an epoch arrived that was never triggered.
+    #[error("job `{job}`: barrier {epoch} completed but was never started")]
+    UnknownEpoch {
+        /// Job.
+        job: String,
+        /// Epoch.
+        epoch: u64,
+    },
+    /// The checkpoint cannot start this (changed) job.
+    #[error(
+        "job `{job}`: cannot resume from {checkpoint}: {reason}\n  (run with --allow-dropped-state to start that part afresh, or with --fresh to ignore the checkpoint)"
+    )]
+    Incompatible {
+        /// Job.
+        job: String,
+        /// The checkpoint or savepoint.
+        checkpoint: String,
+        /// What changed.
+        reason: String,
+    },
+}
+
+struct Pending {
+    checkpoint: PendingCheckpoint,
+    source: SourceState,
+    finished: bool,
+    savepoint: bool,
+}
+
+/// A completed checkpoint, for progress lines.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// Epoch.
+    pub epoch: u64,
+    /// Time from trigger to completion.
+    pub duration: Duration,
+    /// A savepoint's directory.
+    pub savepoint: Option<PathBuf>,
+}
+
+/// Triggers epochs, hands tasks their directories, completes checkpoints.
+pub struct Coordinator {
+    job: String,
+    store: CheckpointStore,
+    interval: Duration,
+    retain: usize,
+    parallelism: usize,
+    state_backend: String,
+    graph: JobGraph,
+    components: BTreeMap<String, String>,
+    pending: Mutex<BTreeMap<u64, Pending>>,
+    next_epoch: Mutex<(u64, Instant)>,
+    savepoint_requested: AtomicBool,
+    last: Mutex<Option<Completed>>,
+}
+
+/// The checkpoint directory of a job: `checkpoint.dir`, or
+/// `~/.cache/weir/checkpoints/<job name>`.
+pub fn checkpoint_dir(job: &crate::job::LoadedJob) -> Option<PathBuf> {
+    let spec = job.spec.checkpoint.as_ref()?;
+    Some(match &spec.dir {
+        Some(d) => job.resolve(d),
+        None => crate::wasm::engine::cache_dir()
+            .join("checkpoints")
+            .join(crate::job::file_safe(&job.spec.name)),
+    })
+}
+
+/// The file in the checkpoint directory naming the process running the
+/// job, for `weir savepoint`.
+pub const PID_FILE: &str = "_running.pid";
+
+impl Coordinator {
+    /// The coordinator of a job with `[checkpoint]`, continuing epochs after
+    /// `last_epoch` (the newest checkpoint in the directory, if any).
+    pub fn new(plan: &Plan) -> Result<Option<Coordinator>, CheckpointError> {
+        let (Some(spec), Some(dir)) =
+            (plan.job.spec.checkpoint.as_ref(), checkpoint_dir(&plan.job))
+        else {
+            return Ok(None);
+        };
+        let job = plan.job.spec.name.clone();
+        let storage = |source| CheckpointError::Storage {
+            job: job.clone(),
+            epoch: 0,
+            source,
+        };
+        let store = CheckpointStore::open(&dir, &job).map_err(storage)?;
+        let last_epoch = store.highest_epoch().map_err(storage)?.unwrap_or(0);
+        let interval = crate::time::parse_duration_ms(&spec.interval).unwrap_or(10_000);
+        Ok(Some(Coordinator {
+            store,
+            interval: Duration::from_millis(interval.max(1) as u64),
+            retain: spec.retain,
+            parallelism: plan.job.spec.parallelism,
+            state_backend: plan.job.spec.state.backend.clone(),
+            graph: JobGraph::of(plan),
+            components: components_of(plan),
+            pending: Mutex::new(BTreeMap::new()),
+            next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
+            savepoint_requested: AtomicBool::new(false),
+            last: Mutex::new(None),
+            job,
+        }))
+    }
+
+    /// The checkpoint directory.
+    pub fn dir(&self) -> &Path {
+        self.store.dir()
+    }
+
+    /// The store, for recovery.
+    pub fn store(&self) -> &CheckpointStore {
+        &self.store
+    }
+
+    /// Where savepoints go.
+    pub fn savepoint_dir(&self) -> PathBuf {
+        self.store.dir().join("savepoints")
+    }
+
+    /// The epoch the next barrier will carry: the epoch of records read now.
+    pub fn next_epoch(&self) -> u64 {
+        lock(&self.next_epoch).0
+    }
+
+    /// Take a savepoint at the next barrier (the source checks this).
+    pub fn request_savepoint(&self) {
+        self.savepoint_requested.store(true, Ordering::SeqCst);
+    }
+
+    /// The last completed checkpoint.
+    pub fn last_completed(&self) -> Option<Completed> {
+        lock(&self.last).clone()
+    }
+
+    /// Is a barrier due (interval passed, or a savepoint asked for)?
+    pub fn due(&self) -> bool {
+        self.savepoint_requested.load(Ordering::Relaxed)
+            || lock(&self.next_epoch).1.elapsed() >= self.interval
+    }
+
+    fn storage(&self, epoch: u64) -> impl FnOnce(StorageError) -> CheckpointError + '_ {
+        move |source| CheckpointError::Storage {
+            job: self.job.clone(),
+            epoch,
+            source,
+        }
+    }
+
+    /// Start the next epoch with the source's position; returns its number.
+    /// `finished` marks the final checkpoint of a bounded job, taken at the
+    /// end of input.
+    pub fn trigger(&self, source: SourceState, finished: bool) -> Result<u64, CheckpointError> {
+        let epoch = {
+            let mut next = lock(&self.next_epoch);
+            let epoch = next.0;
+            *next = (epoch + 1, Instant::now());
+            epoch
+        };
+        let savepoint = !finished && self.savepoint_requested.swap(false, Ordering::SeqCst);
+        let checkpoint = self.store.begin(epoch).map_err(self.storage(epoch))?;
+        lock(&self.pending).insert(
+            epoch,
+            Pending {
+                checkpoint,
+                source,
+                finished,
+                savepoint,
+            },
+        );
+        Ok(epoch)
+    }
+
+    /// The directory task `task` writes its state of `epoch` into.
+    pub fn task_dir(&self, epoch: u64, task: &str) -> PathBuf {
+        self.store.pending_dir(epoch).join(task)
+    }
+
+    /// Every task acknowledged `epoch` and the sinks staged their output:
+    /// make the checkpoint durable and visible, retire old ones, and link a
+    /// savepoint. The caller publishes the staged output afterwards.
+    pub fn complete(
+        &self,
+        epoch: u64,
+        sinks: BTreeMap<String, SinkPosition>,
+    ) -> Result<Metadata, CheckpointError> {
+        let started = Instant::now();
+        let Some(p) = lock(&self.pending).remove(&epoch) else {
+            return Err(CheckpointError::UnknownEpoch {
+                job: self.job.clone(),
+                epoch,
+            });
+        };
+        let data = JobData {
+            finished: p.finished,
+            savepoint: p.savepoint,
+            parallelism: self.parallelism,
+            state_backend: self.state_backend.clone(),
+            graph: self.graph.clone(),
+            components: self.components.clone(),
+            source: p.source,
+            sinks,
+        };
+        let value = serde_json::to_value(&data).map_err(|e| CheckpointError::TaskState {
+            job: self.job.clone(),
+            epoch,
+            task: "metadata".into(),
+            message: e.to_string(),
+        })?;
+        let metadata = p.checkpoint.commit(value).map_err(self.storage(epoch))?;
+        let savepoint = if p.savepoint {
+            let to = self.savepoint_dir().join(format!("sp-{epoch:012}"));
+            std::fs::create_dir_all(self.savepoint_dir()).map_err(|e| {
+                self.storage(epoch)(StorageError::Io {
+                    path: self.savepoint_dir(),
+                    message: e.to_string(),
+                })
+            })?;
+            self.store
+                .link_copy(epoch, &to)
+                .map_err(self.storage(epoch))?;
+            tracing::info!(job = %self.job, epoch, path = %to.display(), "savepoint written");
+            Some(to)
+        } else {
+            None
+        };
+        self.store
+            .retain(self.retain)
+            .map_err(self.storage(epoch))?;
+        tracing::debug!(job = %self.job, epoch, ms = metadata.duration_ms, "checkpoint complete");
+        *lock(&self.last) = Some(Completed {
+            epoch,
+            duration: Duration::from_millis(metadata.duration_ms) + started.elapsed(),
+            savepoint,
+        });
+        Ok(metadata)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,154 @@
+//! Where a job resumes from, and whether it can.
+//!
+//! `weir run` resumes from the newest complete checkpoint of the job (a
+//! damaged one is skipped with a warning), or from a savepoint the user
+//! names. The checkpoint's job graph is compared with the job's:
+//!
+//! - a new version of a component is fine: state belongs to the host and
+//!   carries over (that is the point of host-owned state);
+//! - a different parallelism is fine: state is re-partitioned by key group;
+//! - a changed or removed keyed stage (window, aggregates, keyed operator,
+//!   key field) means its state no longer fits: an error, unless the user
+//!   allows dropping that state;
+//! - a different kind of source cannot continue from the saved position: an
+//!   error.
+//!
+//! A checkpoint written when the job ran to the end of its input resumes
+//! nothing: the next run starts afresh.
+
+use super::coordinator::{CheckpointError, Coordinator};
+use super::job_data::{JobData, JobGraph, components_of};
+use super::storage::{CheckpointInfo, load_dir};
+use crate::plan::Plan;
+use std::path::PathBuf;
+
+/// How `weir run` chooses its starting point.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryOptions {
+    /// Ignore existing checkpoints.
+    pub fresh: bool,
+    /// Start from this savepoint (or checkpoint) directory.
+    pub from_savepoint: Option<PathBuf>,
+    /// Start the keyed stage empty when its state no longer fits the job.
+    pub allow_dropped_state: bool,
+}
+
+/// A checkpoint a job resumes from.
+#[derive(Debug, Clone)]
+pub struct RestorePoint {
+    /// The checkpoint.
+    pub info: CheckpointInfo,
+    /// Its job data.
+    pub data: JobData,
+    /// Start the keyed stage empty (its state was allowed to be dropped).
+    pub drop_stage_state: bool,
+}
+
+impl RestorePoint {
+    /// Its epoch.
+    pub fn epoch(&self) -> u64 {
+        self.info.metadata.epoch
+    }
+}
+
+/// The restore point of `plan`, if any, with warnings (damaged checkpoints
+/// skipped, state dropped, components changed) for the log.
+pub fn resolve(
+    plan: &Plan,
+    coordinator: Option<&Coordinator>,
+    opts: &RecoveryOptions,
+) -> Result<(Option<RestorePoint>, Vec<String>), CheckpointError> {
+    let job = plan.job.spec.name.clone();
+    let storage = |epoch: u64| {
+        let job = job.clone();
+        move |source| CheckpointError::Storage { job, epoch, source }
+    };
+    let mut warnings = Vec::new();
+    let info = match (&opts.from_savepoint, coordinator) {
+        (Some(path), Some(_)) => load_dir(path, None, Some(&job)).map_err(storage(0))?,
+        (Some(path), None) => {
+            return Err(CheckpointError::Incompatible {
+                job,
+                checkpoint: path.display().to_string(),
+                reason: "the job has no [checkpoint] section; a job resumed from a savepoint needs one to commit its output".into(),
+            });
+        }
+        (None, None) => return Ok((None, warnings)),
+        (None, Some(_)) if opts.fresh => return Ok((None, warnings)),
+        (None, Some(c)) => {
+            let (latest, skipped) = c.store().latest().map_err(storage(0))?;
+            warnings.extend(skipped);
+            match latest {
+                Some(info) => info,
+                None => return Ok((None, warnings)),
+            }
+        }
+    };
+    let data: JobData = serde_json::from_value(info.metadata.job_data.clone()).map_err(|e| {
+        CheckpointError::Incompatible {
+            job: job.clone(),
+            checkpoint: info.path.display().to_string(),
+            reason: format!("its job data is unreadable: {e}"),
+        }
+    })?;
+    if data.finished && opts.from_savepoint.is_none() {
+        tracing::info!(job = %job, epoch = info.metadata.epoch, "the last run finished its input; starting afresh");
+        return Ok((None, warnings));
+    }
+    let incompatible = |reason: String| CheckpointError::Incompatible {
+        job: job.clone(),
+        checkpoint: info.path.display().to_string(),
+        reason,
+    };
+    let now = JobGraph::of(plan);
+    if now.source != data.graph.source {
+        return Err(incompatible(format!(
+            "the source was {} and is now {}; a saved position means nothing to another kind of source",
+            data.graph.source, now.source
+        )));
+    }
+    let mut drop_stage_state = false;
+    if (now.stage.as_ref(), now.key_by.as_ref())
+        != (data.graph.stage.as_ref(), data.graph.key_by.as_ref())
+    {
+        let describe = |g: &JobGraph| match (&g.stage, &g.key_by) {
+            (Some(s), Some(k)) => format!("`{s}` keyed by `{k}`"),
+            (Some(s), None) => format!("`{s}`"),
+            (None, _) => "no keyed stage".into(),
+        };
+        let reason = format!(
+            "the keyed stage was {} and is now {}: its state does not fit",
+            describe(&data.graph),
+            describe(&now)
+        );
+        if !opts.allow_dropped_state {
+            return Err(incompatible(reason));
+        }
+        warnings.push(format!("{reason}; dropping it as allowed"));
+        drop_stage_state = true;
+    }
+    let components = components_of(plan);
+    for (name, digest) in &components {
+        match data.components.get(name) {
+            Some(old) if old != digest => tracing::info!(
+                job = %job, operator = %name, from = &old[..12], to = &digest[..12],
+                "new component version; its state carries over"
+            ),
+            _ => {}
+        }
+    }
+    if data.parallelism != plan.job.spec.parallelism && plan.stage.is_some() && !drop_stage_state {
+        tracing::info!(
+            job = %job, from = data.parallelism, to = plan.job.spec.parallelism,
+            "rescaling: keyed state is re-partitioned by key group"
+        );
+    }
+    Ok((
+        Some(RestorePoint {
+            info,
+            data,
+            drop_stage_state,
+        }),
+        warnings,
+    ))
+}

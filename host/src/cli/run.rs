@@ -1,0 +1,121 @@
+//! `weir run`: prepare, resume, run with progress lines, take savepoints
+//! on SIGUSR1.
+
+use anyhow::Context;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use weir::checkpoint::Coordinator;
+use weir::checkpoint::coordinator::PID_FILE;
+use weir::checkpoint::recovery::{RecoveryOptions, resolve};
+use weir::runtime::{Metrics, RunContext};
+use weir::wasm::WasmEngine;
+
+/// Options of `weir run`.
+pub struct RunOptions {
+    /// The job file.
+    pub job: PathBuf,
+    /// `--set` overrides.
+    pub set: Vec<String>,
+    /// No progress lines.
+    pub quiet: bool,
+    /// Where to start from.
+    pub recovery: RecoveryOptions,
+}
+
+/// Removes the pid file when the run ends, however it ends.
+struct PidFile(Option<PathBuf>);
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Run a job to completion.
+pub fn run(opts: RunOptions) -> anyhow::Result<()> {
+    let loaded = weir::job::load(&opts.job, &opts.set)?;
+    let name = loaded.spec.name.clone();
+    let engine = WasmEngine::shared()?;
+    let plan = Arc::new(weir::plan::prepare(loaded, engine)?);
+    let (hits, misses) = engine.cache_stats();
+    tracing::debug!(hits, misses, "compilation cache");
+    let coordinator = Coordinator::new(&plan)?.map(Arc::new);
+    let (restore, warnings) = resolve(&plan, coordinator.as_deref(), &opts.recovery)?;
+    for w in warnings {
+        tracing::warn!(job = %name, "{w}");
+    }
+    if let Some(r) = &restore {
+        eprintln!(
+            "weir: job `{name}` resuming from {} {} ({})",
+            if r.data.savepoint {
+                "savepoint"
+            } else {
+                "checkpoint"
+            },
+            r.epoch(),
+            r.info.path.display()
+        );
+    }
+    let _pid = PidFile(match &coordinator {
+        Some(c) => {
+            let p = c.dir().join(PID_FILE);
+            std::fs::write(&p, std::process::id().to_string())
+                .with_context(|| format!("writing {}", p.display()))?;
+            Some(p)
+        }
+        None => None,
+    });
+    let ctx = RunContext {
+        coordinator: coordinator.clone(),
+        restore: restore.map(Arc::new),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let summary = rt.block_on(async {
+        let m = metrics.clone();
+        let mut job_task =
+            tokio::task::spawn_blocking(move || weir::runtime::run(plan, m, ctx));
+        let mut ticker = tokio::time::interval(Duration::from_secs(2));
+        ticker.tick().await;
+        let mut usr1 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        let (mut last_in, mut last_t) = (0u64, Duration::ZERO);
+        let summary = loop {
+            tokio::select! {
+                done = &mut job_task => break done.context("job thread")??,
+                _ = tokio::signal::ctrl_c() => {
+                    eprintln!("weir: interrupted; {} records in, {} out so far", metrics.input(), metrics.output());
+                    std::process::exit(130);
+                }
+                _ = usr1.recv() => match &coordinator {
+                    Some(c) => {
+                        tracing::info!(job = %name, "savepoint requested");
+                        c.request_savepoint();
+                    }
+                    None => tracing::warn!(job = %name, "savepoint requested, but the job has no [checkpoint] section"),
+                },
+                _ = ticker.tick(), if !opts.quiet => {
+                    let (input, t) = (metrics.input(), metrics.elapsed());
+                    let rate = (input - last_in) as f64 / (t - last_t).as_secs_f64().max(1e-3);
+                    (last_in, last_t) = (input, t);
+                    let wm = metrics.watermark.load(std::sync::atomic::Ordering::Relaxed);
+                    let wm = if wm == i64::MIN { "-".to_string() } else { wm.to_string() };
+                    let chk = coordinator
+                        .as_ref()
+                        .and_then(|c| c.last_completed())
+                        .map(|c| format!("  checkpoint {} ({} ms)", c.epoch, c.duration.as_millis()))
+                        .unwrap_or_default();
+                    eprintln!("[{name}] {:>6.1}s  in {input} ({rate:.0}/s)  out {}  watermark {wm}{chk}", t.as_secs_f64(), metrics.output());
+                }
+            }
+        };
+        Ok::<_, anyhow::Error>(summary)
+    })?;
+    eprintln!("weir: job `{name}` finished: {summary}");
+    Ok(())
+}

@@ -1,0 +1,497 @@
+//! Checkpoints and recovery, end to end through the `weir` binary: jobs are
+//! killed with SIGKILL at random moments and restarted until they finish,
+//! and their outputs must equal an uninterrupted run's byte for byte.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use weir_e2e::{TestRng, canonical_lines, operator, repo, spawn_weir, weir, weir_in};
+
+/// Rows of the crash tests' input: at `RATE` rows/s a run needs 6 s of
+/// processing, so kills at most 600 ms apart need at least 10 restarts.
+const ROWS: u64 = 600_000;
+const RATE: u64 = 100_000;
+
+/// A transactions file written by weir's own generator (out of order by up
+/// to 2 minutes, so some records are late), with a few lines that are not
+/// JSON (dead letters).
+fn transactions(dir: &Path) -> PathBuf {
+    let gen_job = dir.join("gen.toml");
+    std::fs::write(
+        &gen_job,
+        format!(
+            r#"
+name = "gen"
+[source]
+type = "datagen"
+schema = "transactions"
+rows = {ROWS}
+keys = 5000
+seed = 11
+step_ms = 20
+disorder_ms = 120000
+[sink]
+type = "file"
+path = "raw.jsonl"
+"#
+        ),
+    )
+    .expect("write gen job");
+    weir(&["run", "-q", gen_job.to_str().expect("utf-8")]).ok();
+    let raw = std::fs::read_to_string(dir.join("raw.jsonl")).expect("generated input");
+    let mut text = String::with_capacity(raw.len() + 100);
+    for (i, line) in raw.lines().enumerate() {
+        if i % 100_000 == 99_999 {
+            text.push_str("this line is not JSON\n");
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    let input = dir.join("input.jsonl");
+    std::fs::write(&input, text).expect("write input");
+    input
+}
+
+/// file → Wasm map+filter → key by user → 1-minute tumbling count and sum →
+/// file, with late and dead-letter outputs, RocksDB state, parallelism 2.
+fn window_job(dir: &Path, input: &Path) -> PathBuf {
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "crash-window"
+parallelism = 2
+batch_size = 500
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+max_out_of_orderness = "30s"
+[[operators]]
+name = "big-payments"
+component = "{op}"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1m"
+allowed_lateness = "30s"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
+[sink]
+type = "file"
+path = "out/windows.jsonl"
+[late_output]
+type = "file"
+path = "out/late.jsonl"
+[dead_letter]
+type = "file"
+path = "out/dead.jsonl"
+[state]
+backend = "rocksdb"
+path = "state"
+block_cache = "16MiB"
+write_buffer = "4MiB"
+[checkpoint]
+interval = "100ms"
+dir = "checkpoints"
+retain = 3
+"#,
+            input = input.display(),
+            op = operator("map-filter"),
+        ),
+    )
+    .expect("write job");
+    job
+}
+
+/// Run `job` uninterrupted (no checkpoints, full speed) into `dir/expected`.
+fn reference(job: &Path, dir: &Path, outputs: &[&str]) -> PathBuf {
+    let expected = dir.join("expected");
+    let mut args = vec!["run", "-q", job.to_str().expect("utf-8"), "--fresh"];
+    let sets: Vec<String> = outputs
+        .iter()
+        .map(|o| format!("{o}.path={}/{o}.jsonl", expected.display()))
+        .collect();
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    weir(&args).ok();
+    expected
+}
+
+/// Start `args` again and again, killing it with SIGKILL at a random moment
+/// each time, until it has been killed `min_kills` times; then let it finish.
+/// Returns the number of kills.
+fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
+    let mut rng = TestRng::from_env();
+    let mut kills = 0;
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the job did not finish within 5 minutes of restarts"
+        );
+        let mut child = spawn_weir(dir, args);
+        if kills >= min_kills {
+            let out = child.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "the last run failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return kills;
+        }
+        std::thread::sleep(Duration::from_millis(rng.between(150, 600)));
+        match child.try_wait().expect("try_wait") {
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                kills += 1;
+            }
+            Some(status) => {
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "the job finished after only {kills} kills (status {status}); it should run longer than the kill interval\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn a_window_job_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let expected = reference(&job, dir.path(), &["sink", "late_output", "dead_letter"]);
+    let rate = format!("source.rate={RATE}");
+    let job_arg = job.to_str().expect("utf-8");
+    let kills = kill_until_done(dir.path(), &["run", "-q", job_arg, "--set", &rate], 10);
+    let out = dir.path().join("out");
+    // The main output is merged in source order: identical bytes.
+    assert!(
+        bytes(&out.join("windows.jsonl")) == bytes(&expected.join("sink.jsonl")),
+        "window results differ from the uninterrupted run after {kills} kills"
+    );
+    assert!(bytes(&out.join("windows.jsonl")).len() > 100_000);
+    // Side outputs: the same records; parallel tasks interleave them freely.
+    for (got, want) in [
+        ("late.jsonl", "late_output.jsonl"),
+        ("dead.jsonl", "dead_letter.jsonl"),
+    ] {
+        let (got, want) = (
+            canonical_lines(&out.join(got)),
+            canonical_lines(&expected.join(want)),
+        );
+        assert!(!want.is_empty(), "{got:?}: the input should produce some");
+        assert_eq!(got, want, "{got:?} differs after {kills} kills");
+    }
+    let listing = weir(&[
+        "checkpoints",
+        "list",
+        dir.path().join("checkpoints").to_str().expect("utf-8"),
+    ])
+    .ok();
+    assert!(
+        listing.stdout().contains("crash-window"),
+        "{}",
+        listing.stdout()
+    );
+}
+
+#[test]
+fn a_keyed_operator_on_rocksdb_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = repo().join("examples/fraud/job.toml");
+    let job_arg = job.to_str().expect("utf-8");
+    let out = dir.path().join("alerts.jsonl");
+    let expected = dir.path().join("expected.jsonl");
+    let common = [
+        "source.rows=400000".to_string(),
+        "source.keys=2000".to_string(),
+        "state.backend=rocksdb".to_string(),
+        format!("state.path={}", dir.path().join("state").display()),
+        "checkpoint.interval=100ms".to_string(),
+        format!(
+            "checkpoint.dir={}",
+            dir.path().join("checkpoints").display()
+        ),
+    ];
+    let mut args: Vec<String> = vec!["run".into(), "-q".into(), job_arg.into()];
+    for s in &common {
+        args.extend(["--set".into(), s.clone()]);
+    }
+    let mut reference = args.clone();
+    reference.extend(["--set".into(), format!("sink.path={}", expected.display())]);
+    reference.push("--fresh".into());
+    weir(&reference.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    args.extend(["--set".into(), format!("sink.path={}", out.display())]);
+    args.extend(["--set".into(), "source.rate=60000".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let kills = kill_until_done(dir.path(), &args, 10);
+    assert!(bytes(&expected).len() > 10_000);
+    assert!(
+        bytes(&out) == bytes(&expected),
+        "alerts differ from the uninterrupted run after {kills} kills"
+    );
+}
+
+/// Start a rate-limited run, wait until it has completed `n` checkpoints,
+/// and kill it.
+fn run_until_checkpoints(dir: &Path, args: &[&str], checkpoints: &Path, n: usize) {
+    let mut child = spawn_weir(dir, args);
+    let started = Instant::now();
+    loop {
+        let done = std::fs::read_dir(checkpoints)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("chk-"))
+                    .count()
+            })
+            .unwrap_or(0);
+        if done >= n {
+            break;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "the job ended ({status}) before {n} checkpoints:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no checkpoints after 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+}
+
+fn newest_checkpoint(dir: &Path) -> PathBuf {
+    let mut all: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("checkpoint dir")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("chk-"))
+        })
+        .collect();
+    all.sort();
+    all.pop().expect("a checkpoint")
+}
+
+#[test]
+fn damaged_checkpoints_are_skipped_with_a_warning_and_the_output_stays_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let expected = reference(&job, dir.path(), &["sink"]);
+    let job_arg = job.to_str().expect("utf-8");
+    let rate = format!("source.rate={RATE}");
+    let run = [
+        "run",
+        job_arg,
+        "--set",
+        &rate,
+        "--set",
+        "checkpoint.retain=5",
+    ];
+    let checkpoints = dir.path().join("checkpoints");
+
+    // Truncated metadata on the newest checkpoint.
+    run_until_checkpoints(dir.path(), &run, &checkpoints, 4);
+    let newest = newest_checkpoint(&checkpoints);
+    let meta = newest.join("_metadata");
+    let text = bytes(&meta);
+    std::fs::write(&meta, &text[..text.len() / 2]).expect("truncate");
+    run_until_checkpoints(dir.path(), &run, &checkpoints, 5);
+
+    // A missing RocksDB file... the window job keeps no RocksDB state, so
+    // damage a window snapshot instead, and check the warning names it.
+    let newest = newest_checkpoint(&checkpoints);
+    std::fs::remove_file(newest.join("keyed-1/window.bin")).expect("remove");
+    let name = newest
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let stderr = weir_in(dir.path(), &["run", job_arg]).ok().stderr();
+    assert!(
+        stderr.contains(&name)
+            && stderr.contains("keyed-1/window.bin is missing")
+            && stderr.contains("falling back"),
+        "no clear warning about {name}:\n{stderr}"
+    );
+    assert!(
+        bytes(&dir.path().join("out/windows.jsonl")) == bytes(&expected.join("sink.jsonl")),
+        "output differs after falling back"
+    );
+}
+
+#[test]
+fn a_missing_sst_file_falls_back_to_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = repo().join("examples/fraud/job.toml");
+    let job_arg = job.to_str().expect("utf-8");
+    let sets = [
+        "source.rows=300000".to_string(),
+        "source.rate=50000".to_string(),
+        "state.backend=rocksdb".to_string(),
+        format!("state.path={}", dir.path().join("state").display()),
+        "checkpoint.interval=200ms".to_string(),
+        format!(
+            "checkpoint.dir={}",
+            dir.path().join("checkpoints").display()
+        ),
+        format!("sink.path={}", dir.path().join("alerts.jsonl").display()),
+    ];
+    let mut args = vec!["run", job_arg];
+    for s in &sets {
+        args.extend(["--set", s.as_str()]);
+    }
+    let checkpoints = dir.path().join("checkpoints");
+    run_until_checkpoints(dir.path(), &args, &checkpoints, 3);
+    let newest = newest_checkpoint(&checkpoints);
+    let sst = std::fs::read_dir(newest.join("keyed-0/state"))
+        .expect("RocksDB checkpoint")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "sst"))
+        .expect("an SST file in the checkpoint");
+    std::fs::remove_file(&sst).expect("remove SST");
+    let stderr = weir_in(dir.path(), &args).ok().stderr();
+    let name = newest
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        stderr.contains(&name)
+            && stderr.contains(".sst is missing")
+            && stderr.contains("falling back"),
+        "no clear warning about the missing SST:\n{stderr}"
+    );
+    let expected = dir.path().join("expected.jsonl");
+    let mut reference = vec!["run", "-q", job_arg, "--fresh"];
+    let sink = format!("sink.path={}", expected.display());
+    for s in sets.iter().take(1) {
+        reference.extend(["--set", s.as_str()]);
+    }
+    reference.extend(["--set", &sink]);
+    weir(&reference).ok();
+    assert!(bytes(&dir.path().join("alerts.jsonl")) == bytes(&expected));
+}
+
+#[test]
+fn a_clean_stop_resumes_where_it_left_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let expected = reference(&job, dir.path(), &["sink"]);
+    let job_arg = job.to_str().expect("utf-8");
+    let rate = format!("source.rate={RATE}");
+    let child = spawn_weir(dir.path(), &["run", job_arg, "--set", &rate]);
+    std::thread::sleep(Duration::from_millis(1500));
+    // Ctrl-C.
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success(), "an interrupted run reports it");
+    let stderr = weir_in(dir.path(), &["run", job_arg]).ok().stderr();
+    assert!(stderr.contains("resuming from checkpoint"), "{stderr}");
+    assert!(bytes(&dir.path().join("out/windows.jsonl")) == bytes(&expected.join("sink.jsonl")));
+}
+
+#[test]
+fn a_savepoint_rescales_from_two_subtasks_to_four_with_identical_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let expected = reference(&job, dir.path(), &["sink", "late_output"]);
+    let job_arg = job.to_str().expect("utf-8");
+    let rate = format!("source.rate={RATE}");
+    let mut child = spawn_weir(
+        dir.path(),
+        &[
+            "run",
+            job_arg,
+            "--set",
+            &rate,
+            "--set",
+            "checkpoint.interval=1h",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let sp = weir_in(dir.path(), &["savepoint", job_arg]).ok().stdout();
+    let sp = sp.trim();
+    assert!(sp.contains("savepoints/sp-"), "savepoint path: {sp}");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // The savepoint survives retention of ordinary checkpoints.
+    assert!(Path::new(sp).join("_metadata").is_file());
+    let stderr = weir_in(
+        dir.path(),
+        &[
+            "run",
+            job_arg,
+            "--from-savepoint",
+            sp,
+            "--set",
+            "parallelism=4",
+        ],
+    )
+    .ok()
+    .stderr();
+    assert!(stderr.contains("resuming from savepoint"), "{stderr}");
+    let out = dir.path().join("out");
+    // Within one step the sink writes subtask 0's results, then subtask 1's,
+    // …: the same records in another order when the parallelism differs.
+    assert_eq!(
+        canonical_lines(&out.join("windows.jsonl")),
+        canonical_lines(&expected.join("sink.jsonl")),
+        "rescaled run differs"
+    );
+    assert_eq!(
+        canonical_lines(&out.join("late.jsonl")),
+        canonical_lines(&expected.join("late_output.jsonl"))
+    );
+}
+
+#[test]
+fn an_incompatible_change_is_refused_unless_dropping_state_is_allowed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let job_arg = job.to_str().expect("utf-8");
+    let rate = format!("source.rate={RATE}");
+    run_until_checkpoints(
+        dir.path(),
+        &["run", job_arg, "--set", &rate],
+        &dir.path().join("checkpoints"),
+        2,
+    );
+    let changed = ["run", job_arg, "--set", "window.size=2m"];
+    let err = weir_in(dir.path(), &changed).failed();
+    assert!(
+        err.contains("cannot resume")
+            && err.contains("keyed stage")
+            && err.contains("--allow-dropped-state"),
+        "{err}"
+    );
+    let mut allowed = changed.to_vec();
+    allowed.push("--allow-dropped-state");
+    let stderr = weir_in(dir.path(), &allowed).ok().stderr();
+    assert!(stderr.contains("dropping it as allowed"), "{stderr}");
+}
