@@ -495,3 +495,125 @@ fn an_incompatible_change_is_refused_unless_dropping_state_is_allowed() {
     let stderr = weir_in(dir.path(), &allowed).ok().stderr();
     assert!(stderr.contains("dropping it as allowed"), "{stderr}");
 }
+
+fn epochs(dir: &Path) -> Vec<u64> {
+    let mut e: Vec<u64> = std::fs::read_dir(dir)
+        .expect("checkpoint dir")
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("chk-")
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    e.sort_unstable();
+    e
+}
+
+#[test]
+fn a_second_run_of_a_running_job_is_refused_and_fresh_forgets_old_checkpoints() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let job_arg = job.to_str().expect("utf-8");
+    let rate = format!("source.rate={RATE}");
+    let checkpoints = dir.path().join("checkpoints");
+    let mut first = spawn_weir(dir.path(), &["run", job_arg, "--set", &rate]);
+    std::thread::sleep(Duration::from_millis(800));
+    let err = weir_in(dir.path(), &["run", job_arg]).failed();
+    assert!(err.contains("already running"), "{err}");
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reap");
+    let before = epochs(&checkpoints);
+    assert!(!before.is_empty(), "the first run wrote no checkpoint");
+    let newest = *before.last().expect("one");
+    let mut fresh = spawn_weir(dir.path(), &["run", job_arg, "--set", &rate, "--fresh"]);
+    let started = Instant::now();
+    while !epochs(&checkpoints).iter().any(|e| *e > newest) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the fresh run wrote no checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fresh.kill().expect("SIGKILL");
+    fresh.wait().expect("reap");
+    let after = epochs(&checkpoints);
+    assert!(
+        after.iter().all(|e| e > before.last().expect("one")),
+        "a fresh run must not leave the earlier run's checkpoints behind: before {before:?}, after {after:?}"
+    );
+}
+
+#[test]
+fn keyed_rocksdb_state_moves_by_key_group_when_rescaling_from_a_savepoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = repo().join("examples/fraud/job.toml");
+    let job_arg = job.to_str().expect("utf-8");
+    let sets = [
+        "source.rows=300000".to_string(),
+        "source.keys=3000".to_string(),
+        "state.backend=rocksdb".to_string(),
+        format!("state.path={}", dir.path().join("state").display()),
+        "checkpoint.interval=1h".to_string(),
+        format!(
+            "checkpoint.dir={}",
+            dir.path().join("checkpoints").display()
+        ),
+        format!("sink.path={}", dir.path().join("alerts.jsonl").display()),
+    ];
+    let with = |extra: &[&str]| {
+        let mut a: Vec<String> = vec!["run".into(), job_arg.into()];
+        for s in &sets {
+            a.extend(["--set".into(), s.clone()]);
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let expected = dir.path().join("expected.jsonl");
+    let reference = with(&[
+        "--fresh",
+        "--set",
+        &format!("sink.path={}", expected.display()),
+    ]);
+    weir(&reference.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+
+    let slow = with(&["--set", "source.rate=60000"]);
+    let child = spawn_weir(
+        dir.path(),
+        &slow.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut savepoint = vec!["savepoint", job_arg];
+    for s in &sets {
+        savepoint.extend(["--set", s.as_str()]);
+    }
+    let sp = weir_in(dir.path(), &savepoint)
+        .ok()
+        .stdout()
+        .trim()
+        .to_string();
+    let mut child = child;
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    // Three subtasks instead of two, and the memory backend instead of RocksDB.
+    let resumed = with(&[
+        "--from-savepoint",
+        &sp,
+        "--set",
+        "parallelism=3",
+        "--set",
+        "state.backend=memory",
+    ]);
+    weir_in(
+        dir.path(),
+        &resumed.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .ok();
+    assert_eq!(
+        canonical_lines(&dir.path().join("alerts.jsonl")),
+        canonical_lines(&expected),
+        "alerts differ after moving keyed state from 2 RocksDB subtasks to 3 in memory"
+    );
+}

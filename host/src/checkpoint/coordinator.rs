@@ -122,6 +122,19 @@ pub fn checkpoint_dir(job: &crate::job::LoadedJob) -> Option<PathBuf> {
 /// job, for `weir savepoint`.
 pub const PID_FILE: &str = "_running.pid";
 
+/// The pid in `pid_file` if that process is alive and is a `weir` (a stale
+/// file from a killed run, or a pid reused by another program, is not).
+pub fn running_pid(pid_file: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let program = cmdline.split(|b| *b == 0).next()?;
+    (pid != std::process::id() && program.ends_with(b"weir")).then_some(pid)
+}
+
 impl Coordinator {
     /// The coordinator of a job with `[checkpoint]`, continuing epochs after
     /// `last_epoch` (the newest checkpoint in the directory, if any).

@@ -202,30 +202,24 @@ impl CheckpointStore {
     /// Copy complete checkpoint `epoch` to `to` as hard links (its files are
     /// never modified once written), so the copy survives retention.
     pub fn link_copy(&self, epoch: u64, to: &Path) -> Result<(), StorageError> {
-        let from = self.dir.join(name_of(epoch));
-        let tmp = to.with_extension("tmp");
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
-        }
-        let mut stack = vec![PathBuf::new()];
-        while let Some(rel) = stack.pop() {
-            let dir = from.join(&rel);
-            fs::create_dir_all(tmp.join(&rel)).map_err(io(&tmp))?;
-            for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
-                let rel = rel.join(entry.file_name());
-                if entry.file_type().map_err(io(&entry.path()))?.is_dir() {
-                    stack.push(rel);
-                } else {
-                    fs::hard_link(entry.path(), tmp.join(&rel)).map_err(io(&tmp.join(&rel)))?;
-                }
-            }
-        }
-        fsync_dir(&tmp)?;
-        fs::rename(&tmp, to).map_err(io(to))?;
-        if let Some(parent) = to.parent() {
-            fsync_dir(parent)?;
+        link_tree(&self.dir.join(name_of(epoch)), to)
+    }
+
+    /// Delete every checkpoint (not savepoints): a job that starts afresh
+    /// must never later resume from an earlier run's state.
+    pub fn clear(&self) -> Result<(), StorageError> {
+        for epoch in self.epochs()? {
+            let path = self.dir.join(name_of(epoch));
+            fs::remove_dir_all(&path).map_err(io(&path))?;
         }
         Ok(())
+    }
+
+    /// Make the savepoint in `from` this job's checkpoint `epoch` (hard
+    /// links), so a crash before the job's first own checkpoint resumes
+    /// from the savepoint again.
+    pub fn adopt(&self, from: &Path, epoch: u64) -> Result<(), StorageError> {
+        link_tree(from, &self.dir.join(name_of(epoch)))
     }
 
     /// The newest valid checkpoint, and a warning for each newer one that
@@ -258,6 +252,33 @@ impl CheckpointStore {
         }
         Ok(())
     }
+}
+
+/// Hard-link the tree `from` to `to`, atomically (through `to.tmp`).
+fn link_tree(from: &Path, to: &Path) -> Result<(), StorageError> {
+    let tmp = to.with_extension("tmp");
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = from.join(&rel);
+        fs::create_dir_all(tmp.join(&rel)).map_err(io(&tmp))?;
+        for entry in fs::read_dir(&dir).map_err(io(&dir))?.flatten() {
+            let rel = rel.join(entry.file_name());
+            if entry.file_type().map_err(io(&entry.path()))?.is_dir() {
+                stack.push(rel);
+            } else {
+                fs::hard_link(entry.path(), tmp.join(&rel)).map_err(io(&tmp.join(&rel)))?;
+            }
+        }
+    }
+    fsync_dir(&tmp)?;
+    fs::rename(&tmp, to).map_err(io(to))?;
+    if let Some(parent) = to.parent() {
+        fsync_dir(parent)?;
+    }
+    Ok(())
 }
 
 /// Read and verify the checkpoint (or savepoint) in `path`: its metadata

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use weir::checkpoint::Coordinator;
-use weir::checkpoint::coordinator::PID_FILE;
+use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
 use weir::checkpoint::recovery::{RecoveryOptions, resolve};
 use weir::runtime::{Metrics, RunContext};
 use weir::wasm::WasmEngine;
@@ -42,10 +42,41 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let plan = Arc::new(weir::plan::prepare(loaded, engine)?);
     let (hits, misses) = engine.cache_stats();
     tracing::debug!(hits, misses, "compilation cache");
+    // One run per job: a second would overwrite the first's checkpoints
+    // and outputs. Checked before the coordinator tidies the directory.
+    let _pid = PidFile(match checkpoint_dir(&plan.job) {
+        Some(dir) => {
+            let p = dir.join(PID_FILE);
+            if let Some(pid) = running_pid(&p) {
+                anyhow::bail!(
+                    "job `{name}` is already running (process {pid}, see {}); two runs would overwrite each other's checkpoints and outputs",
+                    p.display()
+                );
+            }
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            std::fs::write(&p, std::process::id().to_string())
+                .with_context(|| format!("writing {}", p.display()))?;
+            Some(p)
+        }
+        None => None,
+    });
     let coordinator = Coordinator::new(&plan)?.map(Arc::new);
     let (restore, warnings) = resolve(&plan, coordinator.as_deref(), &opts.recovery)?;
     for w in warnings {
         tracing::warn!(job = %name, "{w}");
+    }
+    if let Some(c) = &coordinator {
+        // Checkpoints of an earlier run must not be resumed later: a fresh
+        // start clears them, and a start from a savepoint makes the
+        // savepoint the job's first checkpoint.
+        match &restore {
+            None => c.store().clear()?,
+            Some(r) if opts.recovery.from_savepoint.is_some() => {
+                c.store().clear()?;
+                c.store().adopt(&r.info.path, r.epoch())?;
+            }
+            Some(_) => {}
+        }
     }
     if let Some(r) = &restore {
         eprintln!(
@@ -59,15 +90,6 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             r.info.path.display()
         );
     }
-    let _pid = PidFile(match &coordinator {
-        Some(c) => {
-            let p = c.dir().join(PID_FILE);
-            std::fs::write(&p, std::process::id().to_string())
-                .with_context(|| format!("writing {}", p.display()))?;
-            Some(p)
-        }
-        None => None,
-    });
     let ctx = RunContext {
         coordinator: coordinator.clone(),
         restore: restore.map(Arc::new),
@@ -89,6 +111,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             tokio::select! {
                 done = &mut job_task => break done.context("job thread")??,
                 _ = tokio::signal::ctrl_c() => {
+                    drop(_pid.0.as_ref().map(std::fs::remove_file));
                     eprintln!("weir: interrupted; {} records in, {} out so far", metrics.input(), metrics.output());
                     std::process::exit(130);
                 }

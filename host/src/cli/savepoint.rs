@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir};
+use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
 
 fn savepoints(dir: &Path) -> BTreeSet<PathBuf> {
     std::fs::read_dir(dir)
@@ -37,24 +37,14 @@ pub fn savepoint(job: &Path, set: &[String], timeout: Duration) -> anyhow::Resul
         );
     };
     let pid_file = dir.join(PID_FILE);
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .with_context(|| {
-            format!(
-                "job `{}` is not running here (no {}); start it with `weir run {}`",
-                loaded.spec.name,
-                pid_file.display(),
-                job.display()
-            )
-        })?;
-    if !Path::new(&format!("/proc/{pid}")).exists() {
-        bail!(
-            "job `{}` is not running: process {pid} in {} is gone",
+    let pid = running_pid(&pid_file).with_context(|| {
+        format!(
+            "job `{}` is not running here (no live process in {}); start it with `weir run {}`",
             loaded.spec.name,
-            pid_file.display()
-        );
-    }
+            pid_file.display(),
+            job.display()
+        )
+    })?;
     let sp_dir = dir.join("savepoints");
     let before = savepoints(&sp_dir);
     let status = std::process::Command::new("kill")
