@@ -315,8 +315,7 @@ fn damaged_checkpoints_are_skipped_with_a_warning_and_the_output_stays_exact() {
     std::fs::write(&meta, &text[..text.len() / 2]).expect("truncate");
     run_until_checkpoints(dir.path(), &run, &checkpoints, 5);
 
-    // A missing RocksDB file... the window job keeps no RocksDB state, so
-    // damage a window snapshot instead, and check the warning names it.
+    // A missing file of the newest checkpoint: the warning names it.
     let newest = newest_checkpoint(&checkpoints);
     std::fs::remove_file(newest.join("keyed-1/window.bin")).expect("remove");
     let name = newest

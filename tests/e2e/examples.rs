@@ -286,3 +286,57 @@ path = "out.jsonl"
     let lines = canonical(&std::fs::read_to_string(d.path().join("out.jsonl")).unwrap());
     assert_eq!(lines.len(), 300);
 }
+
+/// Run an example with extra settings; outputs in a scratch directory.
+fn run_with(name: &str, sets: &[String], outputs: &[&str]) -> tempfile::TempDir {
+    let out = tempfile::tempdir().expect("tempdir");
+    let job = repo().join("examples").join(name).join("job.toml");
+    let mut args: Vec<String> = vec!["run".into(), "-q".into(), job.display().to_string()];
+    let state = set("state.path", &out.path().join("state"));
+    for s in sets.iter().chain([&state]) {
+        args.extend(["--set".into(), s.clone()]);
+    }
+    for o in outputs {
+        let path = set(&format!("{o}.path"), &out.path().join(format!("{o}.jsonl")));
+        args.extend(["--set".into(), path]);
+    }
+    weir(&args.iter().map(String::as_str).collect::<Vec<_>>()).ok();
+    out
+}
+
+#[test]
+fn windows_kept_in_rocksdb_give_the_same_results_as_on_the_heap() {
+    let rocks = || "state.backend=rocksdb".to_string();
+    let sliding = || {
+        vec![
+            "window.type=sliding".to_string(),
+            "window.size=20s".to_string(),
+            "window.slide=5s".to_string(),
+        ]
+    };
+    let cases: Vec<(&str, Vec<String>, &[&str])> = vec![
+        ("wordcount", vec![], &["sink", "late_output", "dead_letter"]),
+        ("sessionize", vec![], &["sink", "late_output"]),
+        ("wordcount", sliding(), &["sink", "late_output"]),
+    ];
+    for (name, sets, outputs) in cases {
+        let heap = run_with(name, &sets, outputs);
+        let mut with_rocks = sets.clone();
+        with_rocks.push(rocks());
+        let in_rocks = run_with(name, &with_rocks, outputs);
+        assert!(
+            in_rocks.path().join("state/subtask-0/CURRENT").is_file(),
+            "{name}: no RocksDB database"
+        );
+        for o in outputs {
+            let file = format!("{o}.jsonl");
+            let got = canonical_lines(&in_rocks.path().join(&file));
+            assert!(!got.is_empty() || *o == "dead_letter", "{name} {o}: empty");
+            assert_eq!(
+                got,
+                canonical_lines(&heap.path().join(&file)),
+                "{name} {sets:?} {o}"
+            );
+        }
+    }
+}

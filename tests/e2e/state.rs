@@ -191,3 +191,75 @@ fn rocksdb_checkpoints_share_unchanged_files_and_are_listed() {
         "{listing}"
     );
 }
+
+#[test]
+fn window_contents_far_larger_than_the_cache_keep_memory_bounded() {
+    use weir::Event;
+    use weir::job::AggregateSpec;
+    use weir::window::aggregate::Aggregation;
+    use weir::window::operator::{WindowOperator, WindowOutput};
+    use weir::window::{TimeMode, WindowKind};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memory = RocksMemory::new(8 << 20, 4 << 20);
+    let store = RocksStore::open_fresh(&dir.path().join("db"), &memory).expect("open");
+    let count = AggregateSpec {
+        function: "count".into(),
+        field: None,
+        output: None,
+    };
+    let mut op = WindowOperator::in_backend(
+        WindowKind::Tumbling { size: 86_400_000 },
+        TimeMode::Event,
+        0,
+        Aggregation::native(&[count]),
+        Box::new(store.backend()),
+        0,
+        1,
+    );
+    // One day-long window over 600k distinct 200-byte keys: ~120 MB of
+    // window contents, 15x the cache.
+    let key = |i: u32| {
+        let mut k = format!("user-{i:08}-").into_bytes();
+        let mut x = i.wrapping_mul(2_654_435_761) | 1;
+        while k.len() < 200 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            k.push(b'a' + (x % 26) as u8);
+        }
+        k
+    };
+    let before = rss_bytes();
+    let n: u32 = 600_000;
+    let mut out = WindowOutput::default();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let batch: Vec<Event> = chunk
+            .iter()
+            .map(|&i| Event {
+                key: Some(key(i)),
+                value: b"{}".to_vec(),
+                timestamp: i64::from(i),
+                headers: vec![],
+            })
+            .collect();
+        op.process_batch(batch, 0, &mut out).expect("batch");
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    eprintln!("resident memory grew by {} MiB", grown >> 20);
+    assert!(
+        grown < 64 << 20,
+        "resident memory grew by {} MiB for ~120 MB of window contents with an 8 MiB cache",
+        grown >> 20
+    );
+    // And the window still holds every key.
+    op.advance(i64::MAX, &mut out).expect("fire");
+    assert_eq!(out.results.len(), n as usize);
+    assert!(
+        out.results
+            .iter()
+            .all(|e| String::from_utf8_lossy(&e.value).ends_with("\"count\":1}")),
+        "{:?}",
+        String::from_utf8_lossy(&out.results[0].value)
+    );
+}

@@ -61,7 +61,8 @@ pub struct JobGraph {
     /// Key-by field.
     pub key_by: Option<String>,
     /// The stateful stage and what its state means, e.g.
-    /// `window tumbling(60000) event [count, sum_amount]` or `keyed fraud`;
+    /// `window Tumbling { size: 60000 } Event [count, sum_amount] on the heap`
+    /// or `keyed fraud`;
     /// `None` without one. State is reusable only by an identical stage.
     pub stage: Option<String>,
 }
@@ -89,7 +90,12 @@ impl JobGraph {
                     ),
                     WindowAgg::Wasm(op) => format!("wasm {}", op.spec.name),
                 };
-                format!("window {kind:?} {mode:?} {agg}")
+                // Where the contents live decides the checkpoint's format.
+                let store = match spec.state.backend.as_str() {
+                    "rocksdb" => "in rocksdb",
+                    _ => "on the heap",
+                };
+                format!("window {kind:?} {mode:?} {agg} {store}")
             }
         });
         JobGraph {

@@ -1,5 +1,6 @@
 //! A keyed Wasm operator in a keyed subtask: records in one call per batch,
-//! then due timers in one call per round.
+//! then due timers in one call per round. Its state and its timers live in
+//! the subtask's state backend, so one snapshot of the backend holds both.
 
 use super::RunError;
 use crate::event::Event;
@@ -27,18 +28,13 @@ impl KeyedOperator {
         subtask: usize,
         backend: Box<dyn KeyedStateBackend>,
     ) -> Result<Self, RunError> {
-        let ctx = KeyedCtx::new(backend);
+        let ctx = KeyedCtx::new(backend, subtask, plan.job.spec.parallelism);
         let instance = KeyedInstance::new(&plan.instance_spec(op, subtask), ctx)?;
         Ok(Self {
             instance,
             job: plan.job.spec.name.clone(),
             operator: op.spec.name.clone(),
         })
-    }
-
-    /// The pending timers.
-    pub(super) fn timers(&mut self) -> &mut crate::window::timers::TimerService {
-        &mut self.instance.ctx().timers
     }
 
     /// The state backend.
@@ -77,9 +73,10 @@ impl KeyedOperator {
             let ctx = self.instance.ctx();
             ctx.watermark = watermark;
             ctx.processing_time = processing_time;
+            let backend = ctx.backend.as_mut();
             let mut fired: Vec<FiredTimer> = ctx
                 .timers
-                .take_due(Domain::EventTime, watermark)
+                .take_due(backend, Domain::EventTime, watermark)?
                 .into_iter()
                 .map(|(at, key)| FiredTimer {
                     key,
@@ -89,7 +86,7 @@ impl KeyedOperator {
                 .collect();
             fired.extend(
                 ctx.timers
-                    .take_due(Domain::ProcessingTime, processing_time)
+                    .take_due(backend, Domain::ProcessingTime, processing_time)?
                     .into_iter()
                     .map(|(at, key)| FiredTimer {
                         key,

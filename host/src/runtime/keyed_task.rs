@@ -17,10 +17,7 @@ use crate::window::operator::{WindowOperator, WindowOutput};
 use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender};
 
-/// Window contents in a keyed subtask's checkpoint directory.
-const WINDOW_FILE: &str = "window.bin";
-/// Pending timers in a keyed subtask's checkpoint directory.
-const TIMERS_FILE: &str = "timers.bin";
+use crate::window::snapshot::WINDOW_FILE;
 
 enum Stateful {
     Window(Box<WindowOperator>, TimeMode),
@@ -79,28 +76,20 @@ fn open(
         .stage
         .as_ref()
         .expect("keyed tasks exist only for a keyed stage");
+    let backend = || match restore {
+        Some(r) => store.restore_backend(
+            subtask,
+            r.parallelism,
+            &r.point.info.path,
+            r.point.data.parallelism,
+            &r.point.data.state_backend,
+        ),
+        None => store.backend(subtask),
+    };
     Ok(match stage {
         PlannedStage::Keyed(op) => {
-            let backend = match restore {
-                Some(r) => store.restore_backend(
-                    subtask,
-                    r.parallelism,
-                    &r.point.info.path,
-                    r.point.data.parallelism,
-                    &r.point.data.state_backend,
-                )?,
-                None => store.backend(subtask)?,
-            };
-            let mut k = KeyedOperator::new(plan, op, subtask, backend)?;
-            if let Some(r) = restore {
-                for old in r.sources() {
-                    let bytes = r.read(old, TIMERS_FILE)?;
-                    k.timers()
-                        .restore(&bytes, &|key| r.keeps(key))
-                        .map_err(|e| r.error(format!("timers of keyed-{old}: {e}")))?;
-                }
-            }
-            Stateful::Keyed(Box::new(k))
+            let backend = backend()?;
+            Stateful::Keyed(Box::new(KeyedOperator::new(plan, op, subtask, backend)?))
         }
         PlannedStage::Window {
             kind,
@@ -114,7 +103,19 @@ fn open(
                     &plan.instance_spec(op, subtask),
                 )?)),
             };
-            let mut w = WindowOperator::new(*kind, *mode, *lateness_ms, agg);
+            let mut w = match store {
+                // Window contents in RocksDB: larger than memory is fine.
+                StateStore::Rocks { .. } => WindowOperator::in_backend(
+                    *kind,
+                    *mode,
+                    *lateness_ms,
+                    agg,
+                    backend()?,
+                    subtask,
+                    plan.job.spec.parallelism,
+                ),
+                StateStore::Memory => WindowOperator::new(*kind, *mode, *lateness_ms, agg),
+            };
             if let Some(r) = restore {
                 for old in r.sources() {
                     let bytes = r.read(old, WINDOW_FILE)?;
@@ -138,13 +139,9 @@ impl Stateful {
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         match self {
-            Stateful::Window(w, _) => {
-                std::fs::write(dir.join(WINDOW_FILE), w.snapshot()?).map_err(io)
-            }
-            Stateful::Keyed(k) => {
-                k.backend().snapshot_into(&dir.join("state"))?;
-                std::fs::write(dir.join(TIMERS_FILE), k.timers().snapshot()).map_err(io)
-            }
+            Stateful::Window(w, _) => w.snapshot_into(dir),
+            // State and timers: both in the backend.
+            Stateful::Keyed(k) => Ok(k.backend().snapshot_into(&dir.join("state"))?),
         }
     }
 }

@@ -52,6 +52,17 @@ impl KeyGroups {
     }
 }
 
+/// Time as bytes that sort like the numbers: big-endian with the sign bit
+/// flipped (windows and timers are keyed by time).
+///
+/// ```
+/// use weir::state::time_bytes;
+/// assert!(time_bytes(-1) < time_bytes(0) && time_bytes(0) < time_bytes(i64::MAX));
+/// ```
+pub fn time_bytes(t: i64) -> [u8; 8] {
+    ((t as u64) ^ (1 << 63)).to_be_bytes()
+}
+
 /// The kind of a piece of state; part of the key so a value-state and a
 /// map-state of the same name never collide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -95,6 +95,16 @@ impl KeyedStateBackend for MemoryBackend {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect())
     }
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Entries, StateError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .map
+            .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError> {
         let keys: Vec<Vec<u8>> = self.range(prefix).map(|(k, _)| k.clone()).collect();
         for k in keys {

@@ -16,8 +16,9 @@ mod key_layout;
 mod memory;
 pub mod rocksdb;
 
-pub use key_layout::{KeyGroups, StateKind, key_group_of, state_key};
+pub use key_layout::{KeyGroups, MAX_PARALLELISM, StateKind, key_group_of, state_key, time_bytes};
 pub use memory::MemoryBackend;
+pub use rocksdb::prefix_end;
 pub use rocksdb::{RocksBackend, RocksMemory, RocksStore};
 
 use crate::job::{LoadedJob, parse_bytes};
@@ -49,6 +50,9 @@ pub trait KeyedStateBackend: Send {
     fn delete(&mut self, key: &[u8]) -> Result<(), StateError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError>;
+    /// Every entry with `from <= key < to`, in key order (windows and timers
+    /// read what is due this way, without touching what is not).
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Entries, StateError>;
     /// Remove every entry whose key starts with `prefix`.
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError>;
     /// Write a consistent copy of this state into `dir` (which must not
@@ -93,12 +97,6 @@ impl StateStore {
                 .join("state")
                 .join(crate::job::file_safe(&job.spec.name)),
         };
-        if job.spec.window.is_some() {
-            tracing::info!(
-                job = %job.spec.name,
-                "state.backend = rocksdb holds keyed-operator state; window contents are kept on the heap and written to each checkpoint"
-            );
-        }
         if root.exists() {
             std::fs::remove_dir_all(&root).map_err(|e| StateError::Backend {
                 backend: "rocksdb",
@@ -206,6 +204,17 @@ mod conformance {
         }
         b.put(k("a1"), k("v-a1-new")).unwrap();
         assert_eq!(b.get(b"a1").unwrap(), Some(k("v-a1-new")));
+        let ranged: Vec<_> = b
+            .scan_range(b"a1", b"ab")
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(
+            ranged,
+            vec![k("a1"), k("a2")],
+            "from inclusive, to exclusive"
+        );
         let scanned: Vec<_> = b
             .scan_prefix(b"a")
             .unwrap()

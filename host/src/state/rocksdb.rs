@@ -167,7 +167,7 @@ pub struct RocksBackend {
 }
 
 /// The smallest key greater than every key starting with `prefix`, if any.
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < u8::MAX {
@@ -207,6 +207,15 @@ impl KeyedStateBackend for RocksBackend {
         }
         self.db
             .iterator_opt(IteratorMode::From(prefix, Direction::Forward), read)
+            .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
+            .collect()
+    }
+
+    fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Entries, StateError> {
+        let mut read = ReadOptions::default();
+        read.set_iterate_upper_bound(to.to_vec());
+        self.db
+            .iterator_opt(IteratorMode::From(from, Direction::Forward), read)
             .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
             .collect()
     }

@@ -19,6 +19,7 @@ pub mod operator;
 pub mod session;
 pub mod sliding;
 pub mod snapshot;
+mod store;
 pub mod timers;
 pub mod tumbling;
 

@@ -1,16 +1,25 @@
 //! The window operator of one keyed subtask.
 //!
-//! Accumulators live per (window, key). Tumbling and sliding windows are
-//! kept in a map ordered by window end, so firing is a walk from the front;
-//! sessions are kept per key (they merge per key) with an index by end.
+//! Accumulators live per (window, key) in a [`WindowStore`]: on the heap, or
+//! in the subtask's state backend (RocksDB) for window contents larger than
+//! memory. Tumbling and sliding windows are panes ordered by window end, so
+//! firing walks from the front; sessions are kept per key (they merge per
+//! key) with an index by end.
+//!
+//! A window has fired exactly when time has passed its last timestamp
+//! (`max_timestamp <= current`): [`WindowOperator::advance`] fires every
+//! window in `(previous time, new time]`, and a record that updates a window
+//! that already fired makes it fire again at the end of the batch.
 
 use super::aggregate::{Aggregation, Slot};
 use super::session::merge_into;
+use super::store::WindowStore;
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
 use crate::event::{Event, MIN_WATERMARK};
-use crate::wasm::WasmError;
-use rustc_hash::{FxHashMap, FxHashSet};
-use std::collections::{BTreeMap, BTreeSet};
+use crate::runtime::RunError;
+use crate::state::KeyedStateBackend;
+use rustc_hash::FxHashSet;
+use std::collections::BTreeSet;
 
 /// Where the records of a batch went, besides window state.
 #[derive(Debug, Default)]
@@ -23,38 +32,60 @@ pub struct WindowOutput {
     pub rejected: Vec<(Event, String)>,
 }
 
-pub(super) struct Session {
-    pub(super) window: TimeWindow,
-    pub(super) slot: Slot,
-    pub(super) fired: bool,
-}
-
 /// Windows, accumulators and firing for one subtask.
 pub struct WindowOperator {
-    pub(super) kind: WindowKind,
-    pub(super) mode: TimeMode,
-    pub(super) lateness: i64,
-    pub(super) agg: Aggregation,
-    pub(super) panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
-    pub(super) fired_panes: BTreeSet<TimeWindow>,
-    pub(super) sessions: FxHashMap<Vec<u8>, Vec<Session>>,
-    pub(super) session_index: BTreeSet<(TimeWindow, Vec<u8>)>,
+    kind: WindowKind,
+    mode: TimeMode,
+    lateness: i64,
+    agg: Aggregation,
+    pub(super) store: WindowStore,
     /// The watermark (event time) or processing time reached so far.
     pub(super) current: i64,
     /// (window, key) updated after it fired: fire again at the end of the batch.
-    pub(super) refire: BTreeSet<(TimeWindow, Vec<u8>)>,
-    pub(super) touched_panes: BTreeSet<TimeWindow>,
-    pub(super) touched_keys: FxHashSet<Vec<u8>>,
+    refire: BTreeSet<(TimeWindow, Vec<u8>)>,
+    touched_panes: BTreeSet<TimeWindow>,
+    touched_keys: FxHashSet<Vec<u8>>,
     /// Reused per record: the aggregates' numeric inputs.
-    pub(super) values: Vec<f64>,
+    values: Vec<f64>,
     /// Keys in the last pane that fired: new panes start this big, instead
     /// of rehashing their way up.
     pub(super) pane_capacity: usize,
 }
 
 impl WindowOperator {
-    /// A window operator.
+    /// A window operator keeping its accumulators on the heap.
     pub fn new(kind: WindowKind, mode: TimeMode, allowed_lateness: i64, agg: Aggregation) -> Self {
+        Self::with_store(
+            kind,
+            mode,
+            allowed_lateness,
+            agg,
+            WindowStore::Heap(Default::default()),
+        )
+    }
+
+    /// A window operator keeping its accumulators in `backend`, for keyed
+    /// subtask `subtask` of `parallelism`.
+    pub fn in_backend(
+        kind: WindowKind,
+        mode: TimeMode,
+        allowed_lateness: i64,
+        agg: Aggregation,
+        backend: Box<dyn KeyedStateBackend>,
+        subtask: usize,
+        parallelism: usize,
+    ) -> Self {
+        let store = WindowStore::backend(backend, subtask, parallelism);
+        Self::with_store(kind, mode, allowed_lateness, agg, store)
+    }
+
+    fn with_store(
+        kind: WindowKind,
+        mode: TimeMode,
+        allowed_lateness: i64,
+        agg: Aggregation,
+        store: WindowStore,
+    ) -> Self {
         Self {
             kind,
             mode,
@@ -64,10 +95,7 @@ impl WindowOperator {
                 0
             },
             agg,
-            panes: BTreeMap::new(),
-            fired_panes: BTreeSet::new(),
-            sessions: FxHashMap::default(),
-            session_index: BTreeSet::new(),
+            store,
             current: MIN_WATERMARK,
             refire: BTreeSet::new(),
             touched_panes: BTreeSet::new(),
@@ -77,18 +105,15 @@ impl WindowOperator {
         }
     }
 
-    /// Open (key, window) accumulators, for metrics and tests.
+    /// Open (key, window) accumulators, for metrics and tests (in a state
+    /// backend: open windows).
     pub fn open_windows(&self) -> usize {
-        self.panes.values().map(|m| m.len()).sum::<usize>() + self.session_index.len()
+        self.store.open_windows()
     }
 
     fn is_late(&self, w: &TimeWindow) -> bool {
         self.mode == TimeMode::Event
             && w.max_timestamp().saturating_add(self.lateness) <= self.current
-    }
-
-    fn has_fired(&self, w: &TimeWindow) -> bool {
-        w.max_timestamp() <= self.current
     }
 
     /// Add a batch of keyed records; `processing_time` is the batch's arrival time.
@@ -97,7 +122,7 @@ impl WindowOperator {
         records: Vec<Event>,
         processing_time: i64,
         out: &mut WindowOutput,
-    ) -> Result<(), WasmError> {
+    ) -> Result<(), RunError> {
         let mut values = std::mem::take(&mut self.values);
         for event in records {
             if let Err(reason) = self.agg.extract(&event, &mut values) {
@@ -111,16 +136,16 @@ impl WindowOperator {
             let key = event.key.as_deref().unwrap_or_default();
             let accepted = match self.kind {
                 WindowKind::Tumbling { size } => {
-                    self.add_to_pane(tumbling::assign(t, size), key, &event, &values)
+                    self.add_to_pane(tumbling::assign(t, size), key, &event, &values)?
                 }
                 WindowKind::Sliding { size, slide } => {
                     let mut any = false;
                     for w in sliding::assign(t, size, slide) {
-                        any |= self.add_to_pane(w, key, &event, &values);
+                        any |= self.add_to_pane(w, key, &event, &values)?;
                     }
                     any
                 }
-                WindowKind::Session { gap } => self.add_to_session(t, gap, key, &event, &values),
+                WindowKind::Session { gap } => self.add_to_session(t, gap, key, &event, &values)?,
             };
             if !accepted {
                 out.late.push(event);
@@ -128,37 +153,47 @@ impl WindowOperator {
         }
         self.values = values;
         self.flush()?;
+        self.store.end_batch()?;
         let refire = std::mem::take(&mut self.refire);
         if !refire.is_empty() {
-            self.emit(refire.into_iter().collect(), out)?;
+            let mut due = Vec::with_capacity(refire.len());
+            for (w, key) in refire {
+                let slot = match self.kind {
+                    WindowKind::Session { .. } => self.store.session_slot(w, &key)?,
+                    _ => self.store.pane_get(w, &key)?,
+                };
+                if let Some(slot) = slot {
+                    due.push((w, key, slot));
+                }
+            }
+            self.emit(due, out)?;
         }
         Ok(())
     }
 
-    fn add_to_pane(&mut self, w: TimeWindow, key: &[u8], event: &Event, values: &[f64]) -> bool {
+    fn add_to_pane(
+        &mut self,
+        w: TimeWindow,
+        key: &[u8],
+        event: &Event,
+        values: &[f64],
+    ) -> Result<bool, RunError> {
         if self.is_late(&w) {
-            return false;
+            return Ok(false);
         }
-        let fired = self.has_fired(&w);
-        let hint = self.pane_capacity;
-        let pane = self
-            .panes
-            .entry(w)
-            .or_insert_with(|| FxHashMap::with_capacity_and_hasher(hint, Default::default()));
-        let slot = match pane.get_mut(key) {
-            Some(s) => s,
-            None => pane
-                .entry(key.to_vec())
-                .or_insert_with(|| self.agg.new_slot()),
-        };
-        self.agg.add(slot, event, values);
+        let fired = w.max_timestamp() <= self.current;
+        let agg = &self.agg;
+        let slot = self
+            .store
+            .pane_slot(w, key, self.pane_capacity, || agg.new_slot())?;
+        agg.add(slot, event, values);
         if matches!(self.agg, Aggregation::Wasm(_)) {
             self.touched_panes.insert(w);
         }
         if fired {
             self.refire.insert((w, key.to_vec()));
         }
-        true
+        Ok(true)
     }
 
     fn add_to_session(
@@ -168,174 +203,103 @@ impl WindowOperator {
         key: &[u8],
         event: &Event,
         values: &[f64],
-    ) -> bool {
-        let key = key.to_vec();
+    ) -> Result<bool, RunError> {
         let new = TimeWindow {
             start: t,
             end: t.saturating_add(gap),
         };
-        let sessions = self.sessions.entry(key.clone()).or_default();
-        let windows: Vec<TimeWindow> = sessions.iter().map(|s| s.window).collect();
+        let (mode, lateness, current) = (self.mode, self.lateness, self.current);
+        let agg = &self.agg;
+        let sessions = self.store.sessions(key)?;
+        let windows: Vec<TimeWindow> = sessions.iter().map(|s| s.0).collect();
         let (merged, absorbed) = merge_into(&windows, new);
-        if self.mode == TimeMode::Event
-            && merged.max_timestamp().saturating_add(self.lateness) <= self.current
-        {
-            if sessions.is_empty() {
-                self.sessions.remove(&key);
-            }
-            return false;
+        if mode == TimeMode::Event && merged.max_timestamp().saturating_add(lateness) <= current {
+            return Ok(false);
         }
-        let mut slot = self.agg.new_slot();
+        let mut slot = agg.new_slot();
+        let mut gone = Vec::with_capacity(absorbed.len());
         for i in absorbed.into_iter().rev() {
-            let s = sessions.remove(i);
-            self.session_index.remove(&(s.window, key.clone()));
-            self.agg.merge(&mut slot, s.slot);
+            let (w, s) = sessions.remove(i);
+            gone.push(w);
+            agg.merge(&mut slot, s);
         }
-        self.agg.add(&mut slot, event, values);
-        let fired = merged.max_timestamp() <= self.current;
-        sessions.push(Session {
-            window: merged,
-            slot,
-            fired,
-        });
-        self.session_index.insert((merged, key.clone()));
-        if fired {
-            self.refire.insert((merged, key.clone()));
+        agg.add(&mut slot, event, values);
+        sessions.push((merged, slot));
+        for w in gone {
+            self.store.index_remove(w, key)?;
+        }
+        self.store.index_insert(merged, key)?;
+        if merged.max_timestamp() <= current {
+            self.refire.insert((merged, key.to_vec()));
         }
         if matches!(self.agg, Aggregation::Wasm(_)) {
-            self.touched_keys.insert(key);
+            self.touched_keys.insert(key.to_vec());
         }
-        true
+        Ok(true)
     }
 
     /// Send pending work of the touched windows to a Wasm aggregate.
-    pub(super) fn flush(&mut self) -> Result<(), WasmError> {
-        if self.touched_panes.is_empty() && self.touched_keys.is_empty() {
+    pub(super) fn flush(&mut self) -> Result<(), RunError> {
+        if !matches!(self.agg, Aggregation::Wasm(_)) {
             return Ok(());
         }
         let panes = std::mem::take(&mut self.touched_panes);
         let keys = std::mem::take(&mut self.touched_keys);
-        let pane_slots = self
-            .panes
-            .iter_mut()
-            .filter(|(w, _)| panes.contains(w))
-            .flat_map(|(_, m)| m.values_mut());
-        let session_slots = self
-            .sessions
-            .iter_mut()
-            .filter(|(k, _)| keys.contains(*k))
-            .flat_map(|(_, v)| v.iter_mut().map(|s| &mut s.slot));
-        self.agg.flush(pane_slots.chain(session_slots))
+        self.agg.flush(self.store.touched_slots(&panes, &keys))?;
+        Ok(())
     }
 
     /// Advance event time (or processing time) to `time`: fire every window
     /// that closes, and drop those past their allowed lateness.
-    pub fn advance(&mut self, time: i64, out: &mut WindowOutput) -> Result<(), WasmError> {
+    pub fn advance(&mut self, time: i64, out: &mut WindowOutput) -> Result<(), RunError> {
         if time <= self.current {
             return Ok(());
         }
-        self.current = time;
-        let mut due: Vec<(TimeWindow, Vec<u8>)> = Vec::new();
+        let before = std::mem::replace(&mut self.current, time);
+        let mut due: Vec<(TimeWindow, Vec<u8>, Slot)> = Vec::new();
         match self.kind {
             WindowKind::Session { .. } => {
-                for (w, key) in self.session_index.iter() {
-                    if w.max_timestamp() > time {
-                        break;
-                    }
-                    let s = self
-                        .sessions
-                        .get_mut(key)
-                        .and_then(|v| v.iter_mut().find(|s| s.window == *w));
-                    if let Some(s) = s
-                        && !s.fired
-                    {
-                        s.fired = true;
-                        due.push((*w, key.clone()));
+                for (w, key) in self.store.due_sessions(before, time)? {
+                    if let Some(slot) = self.store.session_slot(w, &key)? {
+                        due.push((w, key, slot));
                     }
                 }
             }
             _ => {
-                for (w, pane) in self.panes.iter() {
-                    if w.max_timestamp() > time {
-                        break;
-                    }
-                    if self.fired_panes.insert(*w) {
-                        self.pane_capacity = self.pane_capacity.max(pane.len());
-                        let mut keys: Vec<&Vec<u8>> = pane.keys().collect();
-                        keys.sort_unstable();
-                        due.extend(keys.into_iter().map(|k| (*w, k.clone())));
-                    }
+                for w in self.store.due_panes(before, time) {
+                    let entries = self.store.pane_entries(w)?;
+                    self.pane_capacity = self.pane_capacity.max(entries.len());
+                    due.extend(entries.into_iter().map(|(k, s)| (w, k, s)));
                 }
             }
         }
         if !due.is_empty() {
             self.emit(due, out)?;
         }
-        self.cleanup();
+        // Drop windows whose allowed lateness has passed.
+        self.store
+            .expire(self.current.saturating_sub(self.lateness))?;
         Ok(())
     }
 
-    /// Drop windows whose allowed lateness has passed.
-    fn cleanup(&mut self) {
-        let expired = |w: &TimeWindow, current: i64, lateness: i64| {
-            w.max_timestamp().saturating_add(lateness) <= current
-        };
-        let (current, lateness) = (self.current, self.lateness);
-        while let Some((w, _)) = self.panes.first_key_value() {
-            if !expired(w, current, lateness) {
-                break;
-            }
-            let w = *w;
-            self.panes.remove(&w);
-            self.fired_panes.remove(&w);
-        }
-        while let Some((w, key)) = self.session_index.first() {
-            if !expired(w, current, lateness) {
-                break;
-            }
-            let (w, key) = (*w, key.clone());
-            self.session_index.pop_first();
-            if let Some(v) = self.sessions.get_mut(&key) {
-                v.retain(|s| s.window != w);
-                if v.is_empty() {
-                    self.sessions.remove(&key);
-                }
-            }
-        }
-    }
-
-    /// Produce results for (window, key)s in the given order.
+    /// Produce results for (window, key, accumulator)s in the given order.
     fn emit(
         &mut self,
-        due: Vec<(TimeWindow, Vec<u8>)>,
+        due: Vec<(TimeWindow, Vec<u8>, Slot)>,
         out: &mut WindowOutput,
-    ) -> Result<(), WasmError> {
-        let mut fired: Vec<(&[u8], TimeWindow, &Slot)> = Vec::with_capacity(due.len());
-        for (w, key) in &due {
-            let slot = match self.kind {
-                WindowKind::Session { .. } => self
-                    .sessions
-                    .get(key)
-                    .and_then(|v| v.iter().find(|s| s.window == *w))
-                    .map(|s| &s.slot),
-                _ => self.panes.get(w).and_then(|p| p.get(key)),
-            };
-            if let Some(slot) = slot {
-                fired.push((key, *w, slot));
-            }
-        }
+    ) -> Result<(), RunError> {
+        let fired: Vec<(&[u8], TimeWindow, &Slot)> = due
+            .iter()
+            .map(|(w, key, slot)| (key.as_slice(), *w, slot))
+            .collect();
         let payloads = self.agg.finish(&fired)?;
-        out.results.extend(
-            fired
-                .iter()
-                .zip(payloads)
-                .map(|((key, w, _), value)| Event {
-                    key: Some(key.to_vec()),
-                    value,
-                    timestamp: w.max_timestamp(),
-                    headers: Vec::new(),
-                }),
-        );
+        out.results
+            .extend(due.iter().zip(payloads).map(|((w, key, _), value)| Event {
+                key: Some(key.clone()),
+                value,
+                timestamp: w.max_timestamp(),
+                headers: Vec::new(),
+            }));
         Ok(())
     }
 }

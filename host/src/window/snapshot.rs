@@ -1,18 +1,22 @@
 //! Window contents in a checkpoint.
 //!
 //! A keyed subtask's windows are written at the barrier as one compact
-//! binary file (postcard): the time reached, and every open (window, key)
-//! accumulator. Restoring merges one or more such files and keeps only the
-//! keys a subtask owns, which is how a job is rescaled: key groups move
-//! between subtasks, the accumulators with them. Whether a pane or session
-//! already fired is not stored: a window fires as soon as time passes its
-//! end, so it has fired exactly when `max_timestamp <= current`.
+//! binary file (postcard), `window.bin`: the time reached and, for windows
+//! on the heap, every open (window, key) accumulator. Windows kept in a
+//! state backend are in that backend's snapshot (`state/`), and `window.bin`
+//! lists only the open windows. Restoring merges one or more such files
+//! and keeps only the keys a subtask owns, which is how a job is rescaled:
+//! key groups move between subtasks, the accumulators with them. Whether a
+//! window already fired is not stored: a window has fired exactly when time
+//! has passed its last timestamp.
 
 use super::TimeWindow;
 use super::aggregate::{SavedSlot, Slot};
-use super::operator::{Session, WindowOperator};
-use crate::wasm::WasmError;
+use super::operator::WindowOperator;
+use super::store::WindowStore;
+use crate::runtime::RunError;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// `(start, end)` of a window.
 type Bounds = (i64, i64);
@@ -21,10 +25,17 @@ type SavedPane = (Bounds, Vec<(Vec<u8>, SavedSlot)>);
 /// A key's sessions.
 type SavedSessions = (Vec<u8>, Vec<(Bounds, SavedSlot)>);
 
+/// The file in a keyed subtask's checkpoint directory.
+pub const WINDOW_FILE: &str = "window.bin";
+
 #[derive(Serialize, Deserialize)]
 struct Saved {
+    /// The accumulators are in the backend snapshot, not here.
+    in_backend: bool,
     current: i64,
     pane_capacity: u64,
+    /// Open tumbling/sliding windows (in-backend stores).
+    windows: Vec<Bounds>,
     panes: Vec<SavedPane>,
     sessions: Vec<SavedSessions>,
 }
@@ -33,68 +44,100 @@ fn window((start, end): Bounds) -> TimeWindow {
     TimeWindow { start, end }
 }
 
+fn io(dir: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |e| {
+        RunError::State(crate::state::StateError::Backend {
+            backend: "checkpoint",
+            message: format!("{}: {e}", dir.display()),
+        })
+    }
+}
+
 impl WindowOperator {
-    /// The operator's state, for a checkpoint. Pending work is sent to a
-    /// Wasm aggregate first, so what is saved is complete.
-    pub fn snapshot(&mut self) -> Result<Vec<u8>, WasmError> {
+    /// Write the operator's state for a checkpoint into `dir`. Pending work
+    /// is sent to a Wasm aggregate first, so what is saved is complete.
+    pub fn snapshot_into(&mut self, dir: &Path) -> Result<(), RunError> {
         self.flush()?;
-        let saved = Saved {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut saved = Saved {
+            in_backend: false,
             current: self.current,
             pane_capacity: self.pane_capacity as u64,
-            panes: self
-                .panes
-                .iter()
-                .map(|(w, pane)| {
-                    let mut slots: Vec<_> =
-                        pane.iter().map(|(k, s)| (k.clone(), s.save())).collect();
-                    slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    ((w.start, w.end), slots)
-                })
-                .collect(),
-            sessions: self
-                .sessions
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.iter()
-                            .map(|s| ((s.window.start, s.window.end), s.slot.save()))
-                            .collect(),
-                    )
-                })
-                .collect(),
+            windows: Vec::new(),
+            panes: Vec::new(),
+            sessions: Vec::new(),
         };
-        Ok(postcard::to_stdvec(&saved).expect("window state serializes"))
+        match &mut self.store {
+            WindowStore::Heap(h) => {
+                saved.panes = h
+                    .panes
+                    .iter()
+                    .map(|(w, pane)| {
+                        let mut slots: Vec<_> =
+                            pane.iter().map(|(k, s)| (k.clone(), s.save())).collect();
+                        slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                        ((w.start, w.end), slots)
+                    })
+                    .collect();
+                saved.sessions = h
+                    .sessions
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = v
+                            .iter()
+                            .map(|(w, s)| ((w.start, w.end), s.save()))
+                            .collect();
+                        (k.clone(), v)
+                    })
+                    .collect();
+            }
+            WindowStore::Backend(b) => {
+                saved.in_backend = true;
+                saved.windows = b.windows.iter().map(|w| (w.start, w.end)).collect();
+                b.backend.snapshot_into(&dir.join("state"))?;
+            }
+        }
+        let bytes = postcard::to_stdvec(&saved).expect("window state serializes");
+        std::fs::write(dir.join(WINDOW_FILE), bytes).map_err(io(dir))
     }
 
-    /// Add the state in `bytes` (from [`WindowOperator::snapshot`]) for the
-    /// keys `keep` accepts. Called once per saved subtask when rescaling.
+    /// Add the state in `bytes` (a `window.bin`) for the keys `keep`
+    /// accepts. Called once per saved subtask when rescaling. An in-backend
+    /// store gets its accumulators from the backend's own restore; this
+    /// adds the list of open windows and the time reached.
     pub fn restore(&mut self, bytes: &[u8], keep: &dyn Fn(&[u8]) -> bool) -> Result<(), String> {
         let saved: Saved = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
         self.current = self.current.max(saved.current);
         self.pane_capacity = self.pane_capacity.max(saved.pane_capacity as usize);
-        for (w, slots) in saved.panes {
-            let w = window(w);
-            let pane = self.panes.entry(w).or_default();
-            for (key, slot) in slots.into_iter().filter(|(k, _)| keep(k)) {
-                pane.insert(key, Slot::load(slot));
+        match &mut self.store {
+            WindowStore::Heap(_) if saved.in_backend => {
+                return Err("the windows were kept in a RocksDB state backend; run with state.backend = \"rocksdb\"".into());
             }
-            if pane.is_empty() {
-                self.panes.remove(&w);
-            } else if w.max_timestamp() <= saved.current {
-                self.fired_panes.insert(w);
+            WindowStore::Backend(_) if !saved.in_backend => {
+                return Err(
+                    "the windows were kept on the heap; run with state.backend = \"memory\"".into(),
+                );
             }
-        }
-        for (key, sessions) in saved.sessions.into_iter().filter(|(k, _)| keep(k)) {
-            let v = self.sessions.entry(key.clone()).or_default();
-            for (w, slot) in sessions {
-                let w = window(w);
-                self.session_index.insert((w, key.clone()));
-                v.push(Session {
-                    window: w,
-                    slot: Slot::load(slot),
-                    fired: w.max_timestamp() <= saved.current,
-                });
+            WindowStore::Backend(b) => b.windows.extend(saved.windows.into_iter().map(window)),
+            WindowStore::Heap(h) => {
+                for (w, slots) in saved.panes {
+                    let w = window(w);
+                    let pane = h.panes.entry(w).or_default();
+                    for (key, slot) in slots.into_iter().filter(|(k, _)| keep(k)) {
+                        pane.insert(key, Slot::load(slot));
+                    }
+                    if pane.is_empty() {
+                        h.panes.remove(&w);
+                    }
+                }
+                for (key, sessions) in saved.sessions.into_iter().filter(|(k, _)| keep(k)) {
+                    let v = h.sessions.entry(key.clone()).or_default();
+                    for (w, slot) in sessions {
+                        let w = window(w);
+                        h.index.insert((w, key.clone()));
+                        v.push((w, Slot::load(slot)));
+                    }
+                }
             }
         }
         Ok(())
@@ -148,7 +191,9 @@ mod tests {
                 .process_batch(first.clone(), 0, &mut expected)
                 .unwrap();
             whole.advance(30, &mut expected).unwrap();
-            let bytes = whole.snapshot().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            whole.snapshot_into(dir.path()).unwrap();
+            let bytes = std::fs::read(dir.path().join(WINDOW_FILE)).unwrap();
             whole
                 .process_batch(second.clone(), 0, &mut expected)
                 .unwrap();

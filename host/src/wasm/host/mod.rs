@@ -11,7 +11,7 @@ pub mod timers;
 
 use super::StoreData;
 use crate::state::KeyedStateBackend;
-use crate::window::timers::TimerService;
+use crate::window::timers::Timers;
 use std::sync::Arc;
 use wasmtime::component::{HasData, ResourceTable};
 
@@ -30,8 +30,8 @@ pub struct OperatorId {
 pub struct KeyedCtx {
     /// This subtask's state partition.
     pub backend: Box<dyn KeyedStateBackend>,
-    /// Pending timers of this subtask.
-    pub timers: TimerService,
+    /// Where this subtask's timers are (they live in `backend`).
+    pub timers: Timers,
     /// Keys of the batch (or fired timers) being processed, by index.
     pub batch_keys: Vec<Vec<u8>>,
     /// The selected key, once `select` was called in this call.
@@ -43,11 +43,12 @@ pub struct KeyedCtx {
 }
 
 impl KeyedCtx {
-    /// A fresh context over a state backend.
-    pub fn new(backend: Box<dyn KeyedStateBackend>) -> Self {
+    /// A fresh context over the state backend of keyed subtask `subtask`
+    /// of `parallelism`.
+    pub fn new(backend: Box<dyn KeyedStateBackend>, subtask: usize, parallelism: usize) -> Self {
         Self {
             backend,
-            timers: TimerService::default(),
+            timers: Timers::new(subtask, parallelism),
             batch_keys: Vec::new(),
             current: None,
             watermark: crate::event::MIN_WATERMARK,

@@ -8,10 +8,11 @@ impl WeirView<'_> {
     fn timer(&mut self, domain: Domain, at: i64, add: bool) -> wasmtime::Result<()> {
         let keyed = self.keyed()?;
         let key = super::state::current_key(keyed)?.to_vec();
+        let backend = keyed.backend.as_mut();
         if add {
-            keyed.timers.register(domain, at, key);
+            keyed.timers.register(backend, domain, at, &key)?;
         } else {
-            keyed.timers.delete(domain, at, &key);
+            keyed.timers.delete(backend, domain, at, &key)?;
         }
         Ok(())
     }

@@ -1,0 +1,434 @@
+//! Where a window operator keeps its accumulators.
+//!
+//! - [`WindowStore::Heap`] (state backend `memory`): maps on the heap, the
+//!   fast path.
+//! - [`WindowStore::Backend`] (state backend `rocksdb`): every (window, key)
+//!   accumulator and every session lives in the subtask's keyed-state
+//!   backend, so window contents may be far larger than memory. Only the
+//!   list of open tumbling/sliding windows (not their keys) stays on the
+//!   heap. Slots touched by a batch are cached and written back once at the
+//!   end of the batch, so a record costs at most one read and one write.
+//!
+//! Backend layout (key group first, like all keyed state, so rescaling moves
+//! whole key groups):
+//!
+//! ```text
+//! [kg][PANE][end][start][key]      → accumulator
+//! [kg][SESSIONS][key]              → the key's sessions and accumulators
+//! [kg][SESSION_INDEX][end][start][key] → ()   (sessions ordered by end, to fire them)
+//! ```
+//!
+//! Times are big-endian with the sign bit flipped, so byte order is time
+//! order.
+
+use super::TimeWindow;
+use super::aggregate::{SavedSlot, Slot};
+use crate::state::{
+    KeyGroups, KeyedStateBackend, StateError, key_group_of, prefix_end, time_bytes,
+};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+const PANE: u8 = 0x10;
+const SESSIONS: u8 = 0x11;
+const SESSION_INDEX: u8 = 0x12;
+
+/// A key's sessions: window and accumulator.
+pub(super) type Sessions = Vec<(TimeWindow, Slot)>;
+
+fn window_bytes(w: TimeWindow) -> [u8; 16] {
+    let mut b = [0; 16];
+    b[..8].copy_from_slice(&time_bytes(w.end));
+    b[8..].copy_from_slice(&time_bytes(w.start));
+    b
+}
+
+fn window_from(b: &[u8]) -> TimeWindow {
+    let t = |b: &[u8]| (u64::from_be_bytes(b.try_into().unwrap_or([0; 8])) ^ (1 << 63)) as i64;
+    TimeWindow {
+        end: t(&b[..8]),
+        start: t(&b[8..16]),
+    }
+}
+
+fn tagged(kg: u16, tag: u8) -> Vec<u8> {
+    let mut k = Vec::with_capacity(3 + 16 + 32);
+    k.extend_from_slice(&kg.to_be_bytes());
+    k.push(tag);
+    k
+}
+
+fn pane_prefix(kg: u16, w: TimeWindow) -> Vec<u8> {
+    let mut k = tagged(kg, PANE);
+    k.extend_from_slice(&window_bytes(w));
+    k
+}
+
+fn pane_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
+    let mut k = pane_prefix(key_group_of(key), w);
+    k.extend_from_slice(key);
+    k
+}
+
+fn sessions_key(key: &[u8]) -> Vec<u8> {
+    let mut k = tagged(key_group_of(key), SESSIONS);
+    k.extend_from_slice(key);
+    k
+}
+
+fn index_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
+    let mut k = tagged(key_group_of(key), SESSION_INDEX);
+    k.extend_from_slice(&window_bytes(w));
+    k.extend_from_slice(key);
+    k
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_stdvec(v).expect("window state serializes")
+}
+
+fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StateError> {
+    postcard::from_bytes(bytes).map_err(|e| StateError::Backend {
+        backend: "window store",
+        message: format!("undecodable window state: {e}"),
+    })
+}
+
+fn save_sessions(v: &Sessions) -> Vec<u8> {
+    let saved: Vec<((i64, i64), SavedSlot)> = v
+        .iter()
+        .map(|(w, s)| ((w.start, w.end), s.save()))
+        .collect();
+    encode(&saved)
+}
+
+fn load_sessions(bytes: &[u8]) -> Result<Sessions, StateError> {
+    let saved: Vec<((i64, i64), SavedSlot)> = decode(bytes)?;
+    Ok(saved
+        .into_iter()
+        .map(|((start, end), s)| (TimeWindow { start, end }, Slot::load(s)))
+        .collect())
+}
+
+/// Accumulators on the heap.
+#[derive(Default)]
+pub(super) struct HeapStore {
+    pub(super) panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
+    pub(super) sessions: FxHashMap<Vec<u8>, Sessions>,
+    pub(super) index: BTreeSet<(TimeWindow, Vec<u8>)>,
+}
+
+/// Accumulators in a keyed-state backend.
+pub(super) struct BackendStore {
+    pub(super) backend: Box<dyn KeyedStateBackend>,
+    /// The key groups this subtask owns.
+    groups: Vec<u16>,
+    /// Open tumbling/sliding windows (the keys are in the backend).
+    pub(super) windows: BTreeSet<TimeWindow>,
+    /// Pane slots read or written by the current batch.
+    panes: FxHashMap<(TimeWindow, Vec<u8>), Slot>,
+    /// Sessions read or written by the current batch.
+    sessions: FxHashMap<Vec<u8>, Sessions>,
+}
+
+/// Where a window operator's accumulators live.
+pub(super) enum WindowStore {
+    /// On the heap.
+    Heap(HeapStore),
+    /// In the subtask's state backend.
+    Backend(BackendStore),
+}
+
+impl WindowStore {
+    /// A store in `backend` for keyed subtask `subtask` of `parallelism`.
+    pub(super) fn backend(
+        backend: Box<dyn KeyedStateBackend>,
+        subtask: usize,
+        parallelism: usize,
+    ) -> Self {
+        let kg = KeyGroups { parallelism };
+        WindowStore::Backend(BackendStore {
+            backend,
+            groups: (0..crate::state::MAX_PARALLELISM)
+                .filter(|g| kg.subtask_of(*g) == subtask)
+                .collect(),
+            windows: BTreeSet::new(),
+            panes: FxHashMap::default(),
+            sessions: FxHashMap::default(),
+        })
+    }
+
+    /// The accumulator of (`w`, `key`), created by `new` if there is none.
+    pub(super) fn pane_slot(
+        &mut self,
+        w: TimeWindow,
+        key: &[u8],
+        capacity: usize,
+        new: impl FnOnce() -> Slot,
+    ) -> Result<&mut Slot, StateError> {
+        Ok(match self {
+            WindowStore::Heap(h) => {
+                let pane = h.panes.entry(w).or_insert_with(|| {
+                    FxHashMap::with_capacity_and_hasher(capacity, Default::default())
+                });
+                if !pane.contains_key(key) {
+                    pane.insert(key.to_vec(), new());
+                }
+                pane.get_mut(key).expect("just inserted")
+            }
+            WindowStore::Backend(b) => {
+                let id = (w, key.to_vec());
+                if !b.panes.contains_key(&id) {
+                    let slot = match b.backend.get(&pane_key(w, key))? {
+                        Some(bytes) => Slot::load(decode(&bytes)?),
+                        None => new(),
+                    };
+                    b.windows.insert(w);
+                    b.panes.insert(id.clone(), slot);
+                }
+                b.panes.get_mut(&id).expect("just inserted")
+            }
+        })
+    }
+
+    /// The sessions of `key` (empty if none), for reading and changing.
+    pub(super) fn sessions(&mut self, key: &[u8]) -> Result<&mut Sessions, StateError> {
+        Ok(match self {
+            WindowStore::Heap(h) => h.sessions.entry(key.to_vec()).or_default(),
+            WindowStore::Backend(b) => {
+                if !b.sessions.contains_key(key) {
+                    let v = match b.backend.get(&sessions_key(key))? {
+                        Some(bytes) => load_sessions(&bytes)?,
+                        None => Vec::new(),
+                    };
+                    b.sessions.insert(key.to_vec(), v);
+                }
+                b.sessions.get_mut(key).expect("just inserted")
+            }
+        })
+    }
+
+    /// Record that `key` has a session `w` (to fire it in order).
+    pub(super) fn index_insert(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
+        match self {
+            WindowStore::Heap(h) => {
+                h.index.insert((w, key.to_vec()));
+                Ok(())
+            }
+            WindowStore::Backend(b) => b.backend.put(index_key(w, key), Vec::new()),
+        }
+    }
+
+    /// Forget session `w` of `key` in the index.
+    pub(super) fn index_remove(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
+        match self {
+            WindowStore::Heap(h) => {
+                h.index.remove(&(w, key.to_vec()));
+                Ok(())
+            }
+            WindowStore::Backend(b) => b.backend.delete(&index_key(w, key)),
+        }
+    }
+
+    /// Slots that may hold work for a Wasm aggregate: those of the panes and
+    /// keys touched by this batch.
+    pub(super) fn touched_slots<'a>(
+        &'a mut self,
+        panes: &'a BTreeSet<TimeWindow>,
+        keys: &'a FxHashSet<Vec<u8>>,
+    ) -> Box<dyn Iterator<Item = &'a mut Slot> + 'a> {
+        match self {
+            WindowStore::Heap(h) => Box::new(
+                h.panes
+                    .iter_mut()
+                    .filter(move |(w, _)| panes.contains(w))
+                    .flat_map(|(_, m)| m.values_mut())
+                    .chain(
+                        h.sessions
+                            .iter_mut()
+                            .filter(move |(k, _)| keys.contains(*k))
+                            .flat_map(|(_, v)| v.iter_mut().map(|s| &mut s.1)),
+                    ),
+            ),
+            WindowStore::Backend(b) => Box::new(
+                b.panes.values_mut().chain(
+                    b.sessions
+                        .values_mut()
+                        .flat_map(|v| v.iter_mut().map(|s| &mut s.1)),
+                ),
+            ),
+        }
+    }
+
+    /// End of a batch: write cached slots back (after the aggregate flushed).
+    pub(super) fn end_batch(&mut self) -> Result<(), StateError> {
+        match self {
+            WindowStore::Heap(h) => {
+                h.sessions.retain(|_, v| !v.is_empty());
+                Ok(())
+            }
+            WindowStore::Backend(b) => {
+                for ((w, key), slot) in b.panes.drain() {
+                    b.backend.put(pane_key(w, &key), encode(&slot.save()))?;
+                }
+                for (key, v) in b.sessions.drain() {
+                    if v.is_empty() {
+                        b.backend.delete(&sessions_key(&key))?;
+                    } else {
+                        b.backend.put(sessions_key(&key), save_sessions(&v))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Open tumbling/sliding windows whose last timestamp is in `(after, upto]`.
+    pub(super) fn due_panes(&self, after: i64, upto: i64) -> Vec<TimeWindow> {
+        let due = |w: &&TimeWindow| w.max_timestamp() > after && w.max_timestamp() <= upto;
+        match self {
+            WindowStore::Heap(h) => h.panes.keys().filter(due).copied().collect(),
+            WindowStore::Backend(b) => b.windows.iter().filter(due).copied().collect(),
+        }
+    }
+
+    /// The accumulators of window `w`, by key.
+    pub(super) fn pane_entries(&self, w: TimeWindow) -> Result<Vec<(Vec<u8>, Slot)>, StateError> {
+        let mut out: Vec<(Vec<u8>, Slot)> = match self {
+            WindowStore::Heap(h) => h
+                .panes
+                .get(&w)
+                .map(|m| m.iter().map(|(k, s)| (k.clone(), s.clone())).collect())
+                .unwrap_or_default(),
+            WindowStore::Backend(b) => {
+                let mut v = Vec::new();
+                for &kg in &b.groups {
+                    let prefix = pane_prefix(kg, w);
+                    for (k, bytes) in b.backend.scan_prefix(&prefix)? {
+                        v.push((k[prefix.len()..].to_vec(), Slot::load(decode(&bytes)?)));
+                    }
+                }
+                v
+            }
+        };
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// Sessions whose last timestamp is in `(after, upto]`, in firing order.
+    pub(super) fn due_sessions(
+        &self,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<(TimeWindow, Vec<u8>)>, StateError> {
+        let due = |w: &TimeWindow| w.max_timestamp() > after && w.max_timestamp() <= upto;
+        match self {
+            WindowStore::Heap(h) => Ok(h
+                .index
+                .iter()
+                .take_while(|(w, _)| w.max_timestamp() <= upto)
+                .filter(|(w, _)| due(w))
+                .cloned()
+                .collect()),
+            WindowStore::Backend(b) => {
+                let mut out = Vec::new();
+                for &kg in &b.groups {
+                    let prefix = tagged(kg, SESSION_INDEX);
+                    let mut from = prefix.clone();
+                    from.extend_from_slice(&time_bytes(after.saturating_add(2)));
+                    let to = match upto.checked_add(2) {
+                        Some(end) => {
+                            let mut to = prefix.clone();
+                            to.extend_from_slice(&time_bytes(end));
+                            to
+                        }
+                        None => prefix_end(&prefix).expect("tag is not 0xff"),
+                    };
+                    for (k, _) in b.backend.scan_range(&from, &to)? {
+                        let w = window_from(&k[prefix.len()..]);
+                        if due(&w) {
+                            out.push((w, k[prefix.len() + 16..].to_vec()));
+                        }
+                    }
+                }
+                out.sort_unstable();
+                Ok(out)
+            }
+        }
+    }
+
+    /// The accumulator of session `w` of `key`.
+    pub(super) fn session_slot(
+        &mut self,
+        w: TimeWindow,
+        key: &[u8],
+    ) -> Result<Option<Slot>, StateError> {
+        Ok(self
+            .sessions(key)?
+            .iter()
+            .find(|s| s.0 == w)
+            .map(|s| s.1.clone()))
+    }
+
+    /// The accumulator of pane (`w`, `key`), if it exists.
+    pub(super) fn pane_get(&self, w: TimeWindow, key: &[u8]) -> Result<Option<Slot>, StateError> {
+        match self {
+            WindowStore::Heap(h) => Ok(h.panes.get(&w).and_then(|p| p.get(key)).cloned()),
+            WindowStore::Backend(b) => match b.panes.get(&(w, key.to_vec())) {
+                Some(s) => Ok(Some(s.clone())),
+                None => b
+                    .backend
+                    .get(&pane_key(w, key))?
+                    .map(|bytes| decode(&bytes).map(Slot::load))
+                    .transpose(),
+            },
+        }
+    }
+
+    /// Drop every window whose last timestamp is at or before `upto`.
+    pub(super) fn expire(&mut self, upto: i64) -> Result<(), StateError> {
+        let expired = |w: &TimeWindow| w.max_timestamp() <= upto;
+        match self {
+            WindowStore::Heap(h) => {
+                while h.panes.first_key_value().is_some_and(|(w, _)| expired(w)) {
+                    h.panes.pop_first();
+                }
+                while h.index.first().is_some_and(|(w, _)| expired(w)) {
+                    let (w, key) = h.index.pop_first().expect("first exists");
+                    if let Some(v) = h.sessions.get_mut(&key) {
+                        v.retain(|s| s.0 != w);
+                        if v.is_empty() {
+                            h.sessions.remove(&key);
+                        }
+                    }
+                }
+                Ok(())
+            }
+            WindowStore::Backend(b) => {
+                while b.windows.first().is_some_and(expired) {
+                    let w = b.windows.pop_first().expect("first exists");
+                    for &kg in &b.groups {
+                        b.backend.delete_prefix(&pane_prefix(kg, w))?;
+                    }
+                }
+                let gone = self.due_sessions(i64::MIN, upto)?;
+                for (w, key) in gone {
+                    self.index_remove(w, &key)?;
+                    self.sessions(&key)?.retain(|s| s.0 != w);
+                }
+                self.end_batch()
+            }
+        }
+    }
+
+    /// Open (window, key) accumulators: exact on the heap; in a backend,
+    /// open windows (their keys are not counted).
+    pub(super) fn open_windows(&self) -> usize {
+        match self {
+            WindowStore::Heap(h) => {
+                h.panes.values().map(|m| m.len()).sum::<usize>() + h.index.len()
+            }
+            WindowStore::Backend(b) => b.windows.len(),
+        }
+    }
+}
