@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run every test: unit and doc tests of the host and the guest SDK, and the
 # end-to-end tests, which build real components (Rust and Python) from source
-# and run real jobs through the weir binary. Installs what it needs first.
+# and run real jobs through the weir binary, some against a real Apache Kafka
+# broker that this script starts (and stops). Installs what it needs first.
+# WEIR_KAFKA_BROKERS=host:port uses another cluster instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -21,6 +23,12 @@ cargo fmt --all -- --check
 cargo clippy --release -p weir -p weir-guest -p weir-guest-macros -p weir-e2e --all-targets -- -D warnings
 # shellcheck disable=SC2086
 cargo clippy --release --target wasm32-wasip2 $guests -- -D warnings
+
+echo "== Kafka: a real single-node Apache Kafka broker for the Kafka tests (scripts/kafka.sh)"
+if [ -z "${WEIR_KAFKA_BROKERS:-}" ]; then
+  bash scripts/kafka.sh start
+  trap 'bash scripts/kafka.sh stop' EXIT
+fi
 
 echo "== tests"
 cargo test --release -p weir -p weir-guest -p weir-e2e

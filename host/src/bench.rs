@@ -9,12 +9,16 @@
 //!    vs a hand-written single-threaded loop doing the same aggregation.
 //! 4. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
-//! 5. `checkpoint` — a windowed job with checkpoints every second vs none.
+//! 5. `checkpoint` — a windowed job with checkpoints every second vs none;
+//!    `checkpoint-rocksdb` the same with window contents in RocksDB.
 //! 6. `checkpoint-size` — RocksDB checkpoint duration and size for
 //!    `--state-keys` keys, the share of a second checkpoint that is new
 //!    after 1% of keys changed, and restore time vs the memory backend.
+//! 7. `kafka`, `kafka-latency` — only when named in `--only`, since they
+//!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
 
 mod checkpoint;
+mod kafka;
 
 use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
@@ -39,9 +43,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
     /// Run only these benchmarks (mapfilter, pipeline, window, state,
-    /// checkpoint, checkpoint-size).
+    /// checkpoint, checkpoint-rocksdb, checkpoint-size; and kafka,
+    /// kafka-latency, which need a broker and run only when named).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Kafka bootstrap servers for the Kafka benchmarks.
+    #[arg(long, default_value = "127.0.0.1:19092")]
+    pub brokers: String,
+    /// Input rate of the latency benchmark, events/s.
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
     /// The map+filter operator: a project (built from source) or a .wasm file.
     #[arg(long, default_value = "tests/operators/map-filter")]
     pub operator: PathBuf,
@@ -54,13 +65,15 @@ pub struct BenchArgs {
 }
 
 fn wanted(args: &BenchArgs, name: &str) -> bool {
-    args.only.is_empty() || args.only.iter().any(|o| o == name)
+    (args.only.is_empty() && !name.starts_with("kafka")) || args.only.iter().any(|o| o == name)
 }
 
 /// Run the selected benchmarks and print a Markdown table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let engine = WasmEngine::shared()?;
-    let needs_operator = wanted(&args, "mapfilter") || wanted(&args, "pipeline");
+    let needs_operator = ["mapfilter", "pipeline", "kafka", "kafka-latency"]
+        .iter()
+        .any(|b| wanted(&args, b));
     let wasm = if !needs_operator || args.operator.extension().is_some_and(|e| e == "wasm") {
         args.operator.clone()
     } else {
@@ -81,12 +94,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         state(args.records.min(2_000_000), args.keys)?;
     }
     if wanted(&args, "checkpoint") {
-        checkpoint::overhead(engine, args.records, args.keys)?;
+        checkpoint::overhead(engine, args.records, args.keys, "memory")?;
+    }
+    if wanted(&args, "checkpoint-rocksdb") {
+        checkpoint::overhead(engine, args.records, args.keys, "rocksdb")?;
     }
     if wanted(&args, "checkpoint-size") {
         for &keys in &args.state_keys {
             checkpoint::size_and_recovery(keys)?;
         }
+    }
+    if wanted(&args, "kafka") {
+        kafka::throughput(engine, &wasm, &args.brokers, args.records)?;
+    }
+    if wanted(&args, "kafka-latency") {
+        kafka::latency(&wasm, &args.brokers, args.rate, 10)?;
     }
     Ok(())
 }

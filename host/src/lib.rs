@@ -17,6 +17,7 @@ pub mod build;
 pub mod checkpoint;
 pub mod connector;
 pub mod event;
+pub mod fault;
 pub mod job;
 pub mod json;
 pub mod plan;

@@ -5,6 +5,8 @@
 //! builds and installs everything first. A missing piece fails the test with
 //! what to run — nothing is skipped silently.
 
+pub mod kafka;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -22,9 +22,18 @@ fn scratch(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// The same windowed job with checkpoints every second and without.
-pub fn overhead(engine: &'static WasmEngine, records: u64, keys: u64) -> anyhow::Result<()> {
+/// The same windowed job with checkpoints every second and without, with
+/// window contents on the heap (`memory`) or in RocksDB; and, for RocksDB,
+/// the job without checkpoints vs the heap (what keeping windows in RocksDB
+/// costs).
+pub fn overhead(
+    engine: &'static WasmEngine,
+    records: u64,
+    keys: u64,
+    backend: &str,
+) -> anyhow::Result<()> {
     let dir = scratch("checkpoints");
+    let state = dir.join("state");
     let text = |checkpoint: &str| {
         format!(
             r#"name = "bench-checkpoint"
@@ -49,7 +58,11 @@ aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}]
 type = "discard"
 [late_output]
 type = "discard"
-{checkpoint}"#
+[state]
+backend = "{backend}"
+path = "{state}"
+{checkpoint}"#,
+            state = state.display()
         )
     };
     let timed = |text: String| -> anyhow::Result<(u64, f64, u64)> {
@@ -57,7 +70,7 @@ type = "discard"
         let coordinator = Coordinator::new(&plan)?.map(Arc::new);
         let ctx = RunContext {
             coordinator,
-            restore: None,
+            ..RunContext::default()
         };
         let t = Instant::now();
         let summary = run_job(plan, Arc::new(Metrics::default()), ctx)?;
@@ -70,11 +83,11 @@ type = "discard"
     let (n, without, _) = timed(text(""))?;
     let (_, with, checkpoints) = timed(text(&format!(
         "[checkpoint]\ninterval = \"1s\"\ndir = \"{}\"\n",
-        dir.display()
+        dir.join("checkpoints").display()
     )))?;
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "| tumbling 10 min count+sum, {keys} keys, {n} events, parallelism 2, checkpoints every 1 s ({checkpoints} taken) vs none | {} | {} | {:.2}× |",
+        "| tumbling 10 min count+sum, {keys} keys, {n} events, parallelism 2, windows in {backend}, checkpoints every 1 s ({checkpoints} taken) vs none | {} | {} | {:.2}× |",
         rate(n, with),
         rate(n, without),
         without / with

@@ -100,6 +100,7 @@ pub struct Coordinator {
     state_backend: String,
     graph: JobGraph,
     components: BTreeMap<String, String>,
+    kafka_transactions: Option<String>,
     pending: Mutex<BTreeMap<u64, Pending>>,
     next_epoch: Mutex<(u64, Instant)>,
     savepoint_requested: AtomicBool,
@@ -161,6 +162,7 @@ impl Coordinator {
             state_backend: plan.job.spec.state.backend.clone(),
             graph: JobGraph::of(plan),
             components: components_of(plan),
+            kafka_transactions: crate::connector::kafka::transactional_id(&plan.job.spec),
             pending: Mutex::new(BTreeMap::new()),
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
             savepoint_requested: AtomicBool::new(false),
@@ -187,6 +189,13 @@ impl Coordinator {
     /// The epoch the next barrier will carry: the epoch of records read now.
     pub fn next_epoch(&self) -> u64 {
         lock(&self.next_epoch).0
+    }
+
+    /// Number epochs from at least `epoch` on: an exactly-once Kafka
+    /// output's commit marker must only grow, also across fresh starts.
+    pub fn skip_to(&self, epoch: u64) {
+        let mut next = lock(&self.next_epoch);
+        next.0 = next.0.max(epoch);
     }
 
     /// Take a savepoint at the next barrier (the source checks this).
@@ -266,6 +275,7 @@ impl Coordinator {
             components: self.components.clone(),
             source: p.source,
             sinks,
+            kafka_transactions: self.kafka_transactions.clone(),
         };
         let value = serde_json::to_value(&data).map_err(|e| CheckpointError::TaskState {
             job: self.job.clone(),

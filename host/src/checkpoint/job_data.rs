@@ -29,6 +29,12 @@ pub struct JobData {
     /// Output name (`sink`, `late_output`, `dead_letter`) → what it had
     /// published, and the staged part that this checkpoint commits.
     pub sinks: BTreeMap<String, SinkPosition>,
+    /// The Kafka transactional id whose transaction of this epoch commits
+    /// the checkpoint's Kafka output (exactly-once). Such a checkpoint is
+    /// only valid if that transaction committed: see
+    /// [`crate::connector::kafka::producer`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka_transactions: Option<String>,
 }
 
 /// The source's part of a checkpoint.
@@ -103,6 +109,7 @@ impl JobGraph {
                 crate::job::SourceSpec::File { .. } => "file",
                 crate::job::SourceSpec::Stdin {} => "stdin",
                 crate::job::SourceSpec::Datagen(_) => "datagen",
+                crate::job::SourceSpec::Kafka(_) => "kafka",
             }
             .into(),
             chain: spec.operators.iter().map(|o| o.name.clone()).collect(),

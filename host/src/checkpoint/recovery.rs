@@ -15,12 +15,55 @@
 //!
 //! A checkpoint written when the job ran to the end of its input resumes
 //! nothing: the next run starts afresh.
+//!
+//! With an exactly-once Kafka output, a checkpoint is valid only if its
+//! epoch's Kafka transaction committed (the commit marker says which did):
+//! one whose transaction was aborted — the job died between writing the
+//! checkpoint and committing — is deleted with a warning, and the job
+//! resumes from the one before, producing that epoch's output again.
 
 use super::coordinator::{CheckpointError, Coordinator};
 use super::job_data::{JobData, JobGraph, components_of};
 use super::storage::{CheckpointInfo, load_dir};
+use crate::connector::kafka::KafkaOutputs;
 use crate::plan::Plan;
 use std::path::PathBuf;
+
+/// Why checkpoint `info` must not be resumed: it belongs to an
+/// exactly-once Kafka output whose transaction of its epoch never committed.
+fn uncommitted(
+    job: &str,
+    info: &CheckpointInfo,
+    kafka: Option<&KafkaOutputs>,
+) -> Result<Option<String>, CheckpointError> {
+    let epoch = info.metadata.epoch;
+    let id = info
+        .metadata
+        .job_data
+        .get("kafka_transactions")
+        .and_then(|v| v.as_str());
+    let (Some(id), Some(kafka)) = (id, kafka) else {
+        return Ok(None);
+    };
+    if kafka.transactional_id() != Some(id) {
+        return Ok(None);
+    }
+    let committed = kafka
+        .committed_epoch()
+        .map_err(|e| CheckpointError::TaskState {
+            job: job.into(),
+            epoch,
+            task: "kafka sink".into(),
+            message: format!("cannot tell whether the checkpoint's transaction committed: {e}"),
+        })?;
+    Ok(match committed {
+        Some(c) if c >= epoch => None,
+        _ => Some(format!(
+            "checkpoint {epoch} was written but its Kafka transaction ({id}) never committed (last committed: {}); its output was aborted, so the job resumes from the checkpoint before it",
+            committed.map_or("none".into(), |c| format!("epoch {c}"))
+        )),
+    })
+}
 
 /// How `weir run` chooses its starting point.
 #[derive(Debug, Clone, Default)]
@@ -56,6 +99,7 @@ impl RestorePoint {
 pub fn resolve(
     plan: &Plan,
     coordinator: Option<&Coordinator>,
+    kafka: Option<&KafkaOutputs>,
     opts: &RecoveryOptions,
 ) -> Result<(Option<RestorePoint>, Vec<String>), CheckpointError> {
     let job = plan.job.spec.name.clone();
@@ -75,15 +119,29 @@ pub fn resolve(
         }
         (None, None) => return Ok((None, warnings)),
         (None, Some(_)) if opts.fresh => return Ok((None, warnings)),
-        (None, Some(c)) => {
+        (None, Some(c)) => loop {
             let (latest, skipped) = c.store().latest().map_err(storage(0))?;
             warnings.extend(skipped);
-            match latest {
-                Some(info) => info,
-                None => return Ok((None, warnings)),
+            let Some(info) = latest else {
+                return Ok((None, warnings));
+            };
+            let epoch = info.metadata.epoch;
+            match uncommitted(&job, &info, kafka)? {
+                Some(reason) => {
+                    warnings.push(reason);
+                    c.store().discard(epoch).map_err(storage(epoch))?;
+                }
+                None => break info,
             }
-        }
+        },
     };
+    if opts.from_savepoint.is_some()
+        && let Some(reason) = uncommitted(&job, &info, kafka)?
+    {
+        warnings.push(format!(
+            "{reason}; a savepoint cannot fall back, so that epoch's Kafka output is missing"
+        ));
+    }
     let data: JobData = serde_json::from_value(info.metadata.job_data.clone()).map_err(|e| {
         CheckpointError::Incompatible {
             job: job.clone(),

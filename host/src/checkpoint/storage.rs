@@ -238,6 +238,13 @@ impl CheckpointStore {
         Ok((None, warnings))
     }
 
+    /// Delete checkpoint `epoch`: it must never be resumed (its Kafka
+    /// transaction was aborted).
+    pub fn discard(&self, epoch: u64) -> Result<(), StorageError> {
+        let path = self.dir.join(name_of(epoch));
+        fs::remove_dir_all(&path).map_err(io(&path))
+    }
+
     /// Every checkpoint directory, newest first, valid or not.
     pub fn list(&self) -> Result<Vec<Result<CheckpointInfo, StorageError>>, StorageError> {
         Ok(self.epochs()?.into_iter().map(|e| self.load(e)).collect())

@@ -61,7 +61,14 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         None => None,
     });
     let coordinator = Coordinator::new(&plan)?.map(Arc::new);
-    let (restore, warnings) = resolve(&plan, coordinator.as_deref(), &opts.recovery)?;
+    // Kafka first: an exactly-once producer fences the job's previous
+    // process and says which epoch committed last, which decides the
+    // checkpoint to resume from.
+    let kafka = Arc::new(weir::connector::kafka::KafkaOutputs::open(&plan.job)?);
+    if let (Some(c), Some(epoch)) = (&coordinator, kafka.committed_epoch()?) {
+        c.skip_to(epoch + 1);
+    }
+    let (restore, warnings) = resolve(&plan, coordinator.as_deref(), Some(&kafka), &opts.recovery)?;
     for w in warnings {
         tracing::warn!(job = %name, "{w}");
     }
@@ -93,6 +100,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let ctx = RunContext {
         coordinator: coordinator.clone(),
         restore: restore.map(Arc::new),
+        kafka: Some(kafka),
     };
     let metrics = Arc::new(Metrics::default());
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -133,7 +141,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
                         .and_then(|c| c.last_completed())
                         .map(|c| format!("  checkpoint {} ({} ms)", c.epoch, c.duration.as_millis()))
                         .unwrap_or_default();
-                    eprintln!("[{name}] {:>6.1}s  in {input} ({rate:.0}/s)  out {}  watermark {wm}{chk}", t.as_secs_f64(), metrics.output());
+                    eprintln!("[{name}] {:>6.1}s  in {input} ({rate:.0}/s)  out {}  watermark {wm}{chk}{}", t.as_secs_f64(), metrics.output(), metrics.kafka_progress());
                 }
             }
         };

@@ -118,10 +118,7 @@ impl Source for Datagen {
             let mut buf = Vec::with_capacity(96);
             self.write_row(&mut buf);
             self.row += 1;
-            out.push(RawRecord {
-                payload: buf,
-                offset: self.row,
-            });
+            out.push(RawRecord::line(buf, self.row));
         }
         Ok(Poll::Records(out))
     }
@@ -154,7 +151,7 @@ impl Source for Datagen {
         Ok(())
     }
 
-    fn location(&self, offset: u64) -> String {
+    fn location(&self, _input: usize, offset: u64) -> String {
         format!("datagen row {offset}")
     }
 }

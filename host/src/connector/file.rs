@@ -61,10 +61,7 @@ pub(crate) fn read_lines(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(RawRecord {
-            payload: std::mem::take(&mut buf),
-            offset: *line,
-        });
+        out.push(RawRecord::line(std::mem::take(&mut buf), *line));
     }
     Ok((!out.is_empty()).then_some(out))
 }
@@ -88,7 +85,7 @@ impl Source for FileSource {
         }
     }
 
-    fn location(&self, offset: u64) -> String {
+    fn location(&self, _input: usize, offset: u64) -> String {
         format!("{}:{offset}", self.path.display())
     }
 

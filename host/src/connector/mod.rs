@@ -1,11 +1,13 @@
 //! Sources and sinks.
 //!
-//! A source yields raw JSON-lines payloads with their position (for error
-//! messages); the runtime extracts event time and assigns watermarks. Sinks
-//! write payloads as JSON lines. Kafka joins them in a later version.
+//! A source yields raw payloads (JSON objects, or opaque bytes from a raw
+//! Kafka topic) with their position (for error messages and checkpoints);
+//! the runtime extracts event time and assigns watermarks per input
+//! (partition). Sinks write payloads as JSON lines, or to Kafka.
 
 pub mod datagen;
 pub mod file;
+pub mod kafka;
 pub mod sink;
 pub mod staged_file;
 pub mod stdin;
@@ -14,14 +16,40 @@ pub mod throttle;
 pub use sink::{Sink, SinkStart};
 
 use crate::job::{LoadedJob, SourceSpec};
+use std::collections::BTreeMap;
 
 /// One record as read, before decoding.
 #[derive(Debug, Clone)]
 pub struct RawRecord {
-    /// The payload (one JSON line, without the newline).
+    /// The payload (one JSON line, without the newline; a Kafka value).
     pub payload: Vec<u8>,
-    /// Position in the input: line number for files and stdin, row for datagen.
+    /// Position in the input: line number for files and stdin, row for
+    /// datagen, offset in its partition for Kafka.
     pub offset: u64,
+    /// Which of the source's inputs (Kafka partitions) it came from; each
+    /// input has its own watermark. 0 for single-input sources.
+    pub input: usize,
+    /// The record's key, if the source has keys (Kafka).
+    pub key: Option<Vec<u8>>,
+    /// The source's own timestamp (Kafka), the event time when the job
+    /// names no event-time field.
+    pub timestamp: Option<i64>,
+    /// Headers (Kafka), handed to operators and on to Kafka sinks.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl RawRecord {
+    /// A line of a single-input source: no key, timestamp or headers.
+    pub fn line(payload: Vec<u8>, offset: u64) -> Self {
+        Self {
+            payload,
+            offset,
+            input: 0,
+            key: None,
+            timestamp: None,
+            headers: Vec::new(),
+        }
+    }
 }
 
 /// What a poll found.
@@ -56,6 +84,18 @@ pub enum ConnectorError {
         /// Why.
         message: String,
     },
+    /// A Kafka client failed, or Kafka refused what it was asked.
+    #[error("Kafka {client} at {brokers}: {action}: {message}")]
+    Kafka {
+        /// `source orders`, `sink out`, …
+        client: String,
+        /// The bootstrap servers.
+        brokers: String,
+        /// What weir was doing, e.g. `committing the transaction of epoch 7`.
+        action: String,
+        /// Kafka's error, and what to do.
+        message: String,
+    },
     /// Writing an output failed.
     #[error("sink {sink}: {message}")]
     Write {
@@ -70,8 +110,23 @@ pub enum ConnectorError {
 pub trait Source: Send {
     /// Up to `max` records, or idle/end.
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError>;
-    /// Human-readable location of an offset, e.g. `input.jsonl:17`.
-    fn location(&self, offset: u64) -> String;
+    /// Human-readable location of an offset of an input, e.g.
+    /// `input.jsonl:17` or `orders[2]@1041`.
+    fn location(&self, input: usize, offset: u64) -> String;
+    /// How many inputs (partitions) the source has; each has its own
+    /// watermark, and the source's is their minimum.
+    fn inputs(&self) -> usize {
+        1
+    }
+    /// Checkpoint with this position completed: a Kafka source commits
+    /// the offsets to its consumer group (for monitoring and
+    /// `start = "committed"`; weir resumes from its checkpoints). `last`:
+    /// the job ends after this, so wait for the commit.
+    fn checkpoint_complete(&mut self, _position: &SourcePosition, _last: bool) {}
+    /// Records available but not read yet (Kafka consumer lag), if known.
+    fn lag(&self) -> Option<u64> {
+        None
+    }
     /// Where the source is now, for a checkpoint: reading again from here
     /// yields exactly the records after the last one polled. `None` for a
     /// source that cannot be read again (stdin).
@@ -98,6 +153,12 @@ pub enum SourcePosition {
         /// SplitMix64 state.
         rng: u64,
     },
+    /// Kafka: the next offset to read, per topic and partition.
+    Kafka {
+        /// Topic → `[partition, next offset]` pairs (pairs, not a map: JSON
+        /// object keys are strings).
+        offsets: BTreeMap<String, Vec<(i32, i64)>>,
+    },
 }
 
 /// Open the job's source.
@@ -108,5 +169,6 @@ pub fn open_source(job: &LoadedJob) -> Result<Box<dyn Source>, ConnectorError> {
         }
         SourceSpec::Stdin {} => Box::new(stdin::StdinSource::spawn()),
         SourceSpec::Datagen(spec) => Box::new(datagen::Datagen::new(spec.clone())),
+        SourceSpec::Kafka(spec) => Box::new(kafka::KafkaSource::open(&job.spec.name, spec)?),
     })
 }

@@ -1,15 +1,20 @@
-//! Sinks: JSON lines to a file or stdout, or discarded.
+//! Sinks: JSON lines to a file or stdout, records to Kafka, or discarded.
 //!
 //! In a job with checkpoints a file sink is exactly-once: it writes through
 //! a [`StagedFile`] (two-phase commit). Standard output cannot take back
 //! what it printed, so after a restart it repeats the records since the last
-//! checkpoint (at-least-once).
+//! checkpoint (at-least-once). A Kafka sink is what its `delivery` says (see
+//! [`super::kafka::producer`]).
 
 use super::ConnectorError;
+use super::kafka::producer::Outgoing;
+use super::kafka::{KafkaOutputs, KafkaProducer};
 use super::staged_file::StagedFile;
 use crate::checkpoint::SinkPosition;
-use crate::job::{LoadedJob, SinkSpec};
+use crate::event::Event;
+use crate::job::{KafkaSinkSpec, LoadedJob, SinkSpec};
 use std::io::{BufWriter, Write};
+use std::sync::Arc;
 
 /// An open sink.
 pub struct Sink {
@@ -21,6 +26,51 @@ enum Out {
     Discard,
     Stream(Box<dyn Write + Send>),
     Staged(StagedFile),
+    Kafka(KafkaOut),
+}
+
+/// A Kafka output: the job's shared producer and where records go.
+struct KafkaOut {
+    producer: Arc<KafkaProducer>,
+    spec: KafkaSinkSpec,
+}
+
+impl KafkaOut {
+    fn send(
+        &self,
+        epoch: u64,
+        value: &[u8],
+        key: Option<&[u8]>,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), ConnectorError> {
+        let field_key;
+        let key = match &self.spec.key_field {
+            Some(f) => {
+                field_key = crate::json::key(value, f);
+                field_key.as_deref()
+            }
+            None => key,
+        };
+        let field_topic;
+        let topic = match &self.spec.topic_field {
+            Some(f) => {
+                field_topic = crate::json::key(value, f)
+                    .and_then(|t| String::from_utf8(t).ok())
+                    .filter(|t| !t.is_empty());
+                field_topic.as_deref().unwrap_or(&self.spec.topic)
+            }
+            None => &self.spec.topic,
+        };
+        self.producer.send(
+            epoch,
+            &Outgoing {
+                topic,
+                key,
+                value,
+                headers,
+            },
+        )
+    }
 }
 
 /// How a sink starts.
@@ -41,6 +91,7 @@ impl Sink {
         job: &LoadedJob,
         spec: &SinkSpec,
         start: SinkStart,
+        kafka: &KafkaOutputs,
     ) -> Result<Sink, ConnectorError> {
         let (name, out) = match spec {
             SinkSpec::File { path } => {
@@ -72,6 +123,22 @@ impl Sink {
                 Out::Stream(Box::new(BufWriter::new(std::io::stdout()))),
             ),
             SinkSpec::Discard {} => ("discard".into(), Out::Discard),
+            SinkSpec::Kafka(k) => {
+                let producer = kafka
+                    .producer()
+                    .cloned()
+                    .ok_or_else(|| ConnectorError::Write {
+                        sink: format!("kafka {}", k.topic),
+                        message: "the job's Kafka producer was not opened".into(),
+                    })?;
+                (
+                    format!("kafka {}", k.topic),
+                    Out::Kafka(KafkaOut {
+                        producer,
+                        spec: k.clone(),
+                    }),
+                )
+            }
         };
         Ok(Sink { name, out })
     }
@@ -88,6 +155,31 @@ impl Sink {
                     message: e.to_string(),
                 }),
             Out::Staged(f) => f.write(epoch, payload),
+            Out::Kafka(k) => k.send(epoch, payload, None, &[]),
+        }
+    }
+
+    /// Write a record of the main output: a Kafka sink keeps its key and
+    /// headers; other sinks write its value as a line.
+    pub fn write_event(&mut self, epoch: u64, event: &Event) -> Result<(), ConnectorError> {
+        match &mut self.out {
+            Out::Kafka(k) => k.send(epoch, &event.value, event.key.as_deref(), &event.headers),
+            _ => self.write(epoch, &event.value),
+        }
+    }
+
+    /// Write a dead letter: to Kafka the record itself with the error in
+    /// headers (`weir.stage`, `weir.reason`, …), elsewhere the JSON `line`.
+    pub fn write_dead_letter(
+        &mut self,
+        epoch: u64,
+        line: &[u8],
+        record: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), ConnectorError> {
+        match &mut self.out {
+            Out::Kafka(k) => k.send(epoch, record, None, headers),
+            _ => self.write(epoch, line),
         }
     }
 
@@ -96,6 +188,7 @@ impl Sink {
     pub fn pre_commit(&mut self, epoch: u64) -> Result<Option<SinkPosition>, ConnectorError> {
         match &mut self.out {
             Out::Staged(f) => f.pre_commit(epoch).map(Some),
+            Out::Kafka(k) => k.producer.prepare(epoch).map(|()| None),
             _ => self.flush().map(|()| None),
         }
     }
@@ -104,18 +197,20 @@ impl Sink {
     pub fn publish(&mut self, epoch: u64) -> Result<(), ConnectorError> {
         match &mut self.out {
             Out::Staged(f) => f.publish(epoch),
+            Out::Kafka(k) => k.producer.commit(epoch),
             _ => Ok(()),
         }
     }
 
     /// Flush buffered lines (plain outputs).
     pub fn flush(&mut self) -> Result<(), ConnectorError> {
-        if let Out::Stream(out) = &mut self.out {
-            out.flush().map_err(|e| ConnectorError::Write {
+        match &mut self.out {
+            Out::Stream(out) => out.flush().map_err(|e| ConnectorError::Write {
                 sink: self.name.clone(),
                 message: e.to_string(),
-            })?;
+            }),
+            Out::Kafka(k) => k.producer.finish(),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }

@@ -54,7 +54,7 @@ impl Source for StdinSource {
         }
     }
 
-    fn location(&self, offset: u64) -> String {
+    fn location(&self, _input: usize, offset: u64) -> String {
         format!("stdin:{offset}")
     }
 

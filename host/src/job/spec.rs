@@ -137,8 +137,84 @@ pub enum SourceSpec {
     Stdin {},
     /// Deterministic generated records.
     Datagen(DatagenSpec),
+    /// Records from Kafka topics (unbounded unless `bounded`).
+    Kafka(KafkaSourceSpec),
 }
 
+/// Where a Kafka source starts when there is no checkpoint to resume from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaStart {
+    /// The oldest record still in each partition.
+    #[default]
+    Earliest,
+    /// Only records produced after the job starts.
+    Latest,
+    /// The consumer group's committed offsets (weir commits them after each
+    /// checkpoint); partitions without one start at the earliest record.
+    Committed,
+    /// The first record at or after `start_timestamp` (ms since the epoch).
+    Timestamp,
+}
+
+/// How a Kafka record's value is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaFormat {
+    /// A JSON object, like a line of a file source (fields for event time
+    /// and key-by); anything else is a dead letter.
+    #[default]
+    Json,
+    /// Opaque bytes handed to operators as they are; event time is the
+    /// Kafka timestamp, and there are no fields to key by.
+    Raw,
+}
+
+/// A Kafka source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSourceSpec {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Topics to read; every partition of each is read by this job.
+    pub topics: Vec<String>,
+    /// Consumer group: offsets are committed to it after each checkpoint
+    /// (for monitoring and `start = "committed"`); weir itself resumes from
+    /// the offsets in its checkpoints. Default `weir.<job name>`.
+    pub group: Option<String>,
+    /// Where to start without a checkpoint. Default `earliest`.
+    #[serde(default)]
+    pub start: KafkaStart,
+    /// With `start = "timestamp"`: ms since the epoch.
+    pub start_timestamp: Option<i64>,
+    /// `json` (default) or `raw`.
+    #[serde(default)]
+    pub format: KafkaFormat,
+    /// Stop once every partition has been read up to where it ended when
+    /// the job started (backfills, tests); the end of input then fires every
+    /// window like a file source's. Default false: run until stopped.
+    #[serde(default)]
+    pub bounded: bool,
+    /// Extra librdkafka consumer settings, e.g. `{ "fetch.min.bytes" = "1" }`.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+/// What a Kafka sink promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Delivery {
+    /// One Kafka transaction per checkpoint epoch, committed only after the
+    /// checkpoint is durable: `read_committed` readers see every record once.
+    ExactlyOnce,
+    /// Every record is acknowledged by the broker before the checkpoint that
+    /// covers it completes; after a crash some are written again.
+    #[default]
+    AtLeastOnce,
+    /// Fire and forget: failures are counted and logged, never retried past
+    /// librdkafka's own retries.
+    None,
+}
 /// The generator's settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,8 +258,10 @@ fn default_step() -> i64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventTimeSpec {
-    /// Dotted path of the field holding ms since the epoch.
-    pub field: String,
+    /// Dotted path of the field holding ms since the epoch. A Kafka source
+    /// may leave it out to use each record's Kafka timestamp; other sources
+    /// need it.
+    pub field: Option<String>,
     /// How late a record may be before windows close without it.
     #[serde(default = "zero")]
     pub max_out_of_orderness: String,
@@ -277,6 +355,34 @@ pub enum SinkSpec {
     Stdout {},
     /// Count and drop (benchmarks).
     Discard {},
+    /// Records to a Kafka topic.
+    Kafka(KafkaSinkSpec),
+}
+
+/// A Kafka sink.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSinkSpec {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// The topic records go to (unless `topic_field` names another).
+    pub topic: String,
+    /// Dotted path of a JSON field of the output record naming its topic;
+    /// records without it go to `topic`.
+    pub topic_field: Option<String>,
+    /// Dotted path of a JSON field of the output record used as the Kafka
+    /// key (so the partition follows it). Without it the record's key from
+    /// `key_by` or the source is used, if any.
+    pub key_field: Option<String>,
+    /// `exactly-once`, `at-least-once` (default) or `none`.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Transactional id for `exactly-once` (one per job: a second process
+    /// with the same id fences the first). Default `weir.<job name>`.
+    pub transactional_id: Option<String>,
+    /// Extra librdkafka producer settings, e.g. `{ "linger.ms" = "5" }`.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
 }
 
 /// Limits per Wasm instance.

@@ -79,12 +79,20 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
             c.add("source", "step_ms and disorder_ms must not be negative");
         }
     }
+    if let SourceSpec::Kafka(k) = &spec.source {
+        check_kafka_source(&mut c, spec, k);
+    }
     if let Some(et) = &spec.event_time {
-        if et.field.is_empty() {
-            c.add(
+        match et.field.as_deref() {
+            Some("") => c.add(
                 "event_time.field",
                 "must name the JSON field holding the event time (ms)",
-            );
+            ),
+            None if !matches!(spec.source, SourceSpec::Kafka(_)) => c.add(
+                "event_time.field",
+                "must name the JSON field holding the event time (ms); only a Kafka source can do without (it then uses the Kafka timestamp)",
+            ),
+            _ => {}
         }
         c.duration(
             "event_time.max_out_of_orderness",
@@ -109,6 +117,7 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     check_stage(&mut c, spec);
     check_state(&mut c, &spec.state);
     check_checkpoint(&mut c, spec);
+    check_kafka_outputs(&mut c, spec);
     if let Err(e) = parse_bytes(&spec.limits.memory) {
         c.add("limits.memory", e);
     }
@@ -150,6 +159,93 @@ fn check_checkpoint(c: &mut Checker, spec: &JobSpec) {
             "checkpoint",
             "standard input cannot be read again after a restart, so it cannot be checkpointed; read from a file, or remove [checkpoint]",
         );
+    }
+}
+
+fn check_kafka_source(c: &mut Checker, spec: &JobSpec, k: &KafkaSourceSpec) {
+    if k.brokers.trim().is_empty() {
+        c.add(
+            "source.brokers",
+            "must list the bootstrap servers, e.g. \"127.0.0.1:9092\"",
+        );
+    }
+    if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
+        c.add(
+            "source.topics",
+            "must name at least one topic, and no empty names",
+        );
+    }
+    match (k.start, k.start_timestamp) {
+        (KafkaStart::Timestamp, None) => c.add(
+            "source.start_timestamp",
+            "start = \"timestamp\" needs start_timestamp (ms since the epoch)",
+        ),
+        (s, Some(_)) if s != KafkaStart::Timestamp => c.add(
+            "source.start_timestamp",
+            "is only used with start = \"timestamp\"",
+        ),
+        _ => {}
+    }
+    if k.format == KafkaFormat::Raw {
+        if spec.key_by.is_some() {
+            c.add(
+                "key_by",
+                "raw Kafka records have no JSON fields to key by; use format = \"json\", or key inside an operator",
+            );
+        }
+        if spec.event_time.as_ref().is_some_and(|e| e.field.is_some()) {
+            c.add(
+                "event_time.field",
+                "raw Kafka records have no JSON fields; leave it out to use the Kafka timestamp",
+            );
+        }
+    }
+}
+
+/// Kafka outputs of one job share one producer (and, for exactly-once, one
+/// transaction per epoch, so that all of them commit together or not at
+/// all): they must agree on brokers and delivery.
+fn check_kafka_outputs(c: &mut Checker, spec: &JobSpec) {
+    let outputs: Vec<(&str, &KafkaSinkSpec)> = [
+        ("sink", Some(&spec.sink)),
+        ("late_output", spec.late_output.as_ref()),
+        ("dead_letter", spec.dead_letter.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(at, s)| match s {
+        Some(SinkSpec::Kafka(k)) => Some((at, k)),
+        _ => None,
+    })
+    .collect();
+    let Some((first_at, first)) = outputs.first() else {
+        return;
+    };
+    for (at, k) in &outputs {
+        if k.brokers.trim().is_empty() {
+            c.add(format!("{at}.brokers"), "must list the bootstrap servers");
+        }
+        if k.topic.trim().is_empty() {
+            c.add(format!("{at}.topic"), "must name a topic");
+        }
+        if k.brokers != first.brokers || k.delivery != first.delivery {
+            c.add(
+                at.to_string(),
+                format!("Kafka outputs of one job share a producer: brokers and delivery must match those of {first_at}"),
+            );
+        }
+    }
+    if first.delivery == Delivery::ExactlyOnce {
+        match &spec.checkpoint {
+            None => c.add(
+                format!("{first_at}.delivery"),
+                "exactly-once commits one Kafka transaction per checkpoint: add a [checkpoint] section (or use at-least-once)",
+            ),
+            Some(cp) if cp.retain < 2 => c.add(
+                "checkpoint.retain",
+                "must be at least 2 with an exactly-once Kafka output: if the job dies between a checkpoint and its Kafka commit, it resumes from the one before",
+            ),
+            Some(_) => {}
+        }
     }
 }
 

@@ -1,10 +1,11 @@
 //! Counters shared by a job's tasks, read by the progress line and summary.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::connector::kafka::KafkaProducer;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Live counters of a running job.
-#[derive(Debug)]
 pub struct Metrics {
     /// Records read from the source.
     pub records_in: AtomicU64,
@@ -14,6 +15,9 @@ pub struct Metrics {
     pub watermark: std::sync::atomic::AtomicI64,
     /// Checkpoints completed.
     pub checkpoints: AtomicU64,
+    /// Kafka consumer lag (records not read yet), -1 when unknown.
+    pub source_lag: AtomicI64,
+    producer: OnceLock<Arc<KafkaProducer>>,
     started: Instant,
 }
 
@@ -24,6 +28,8 @@ impl Default for Metrics {
             records_out: AtomicU64::new(0),
             watermark: std::sync::atomic::AtomicI64::new(i64::MIN),
             checkpoints: AtomicU64::new(0),
+            source_lag: AtomicI64::new(-1),
+            producer: OnceLock::new(),
             started: Instant::now(),
         }
     }
@@ -41,6 +47,33 @@ impl Metrics {
     /// Records out so far.
     pub fn output(&self) -> u64 {
         self.records_out.load(Ordering::Relaxed)
+    }
+    /// The job's Kafka producer, for its counters.
+    pub fn set_producer(&self, p: Arc<KafkaProducer>) {
+        let _ = self.producer.set(p);
+    }
+    /// Kafka details for a progress line: consumer lag, transactions.
+    pub fn kafka_progress(&self) -> String {
+        let mut out = String::new();
+        let lag = self.source_lag.load(Ordering::Relaxed);
+        if lag >= 0 {
+            out.push_str(&format!("  lag {lag}"));
+        }
+        if let Some(p) = self.producer.get() {
+            let s = &p.stats;
+            let commits = s.commits.load(Ordering::Relaxed);
+            if commits > 0 {
+                out.push_str(&format!(
+                    "  kafka txns {commits} (last commit {} ms)",
+                    s.last_commit_us.load(Ordering::Relaxed) / 1000
+                ));
+            }
+            let failed = s.failed.load(Ordering::Relaxed);
+            if failed > 0 {
+                out.push_str(&format!("  kafka delivery failures {failed}"));
+            }
+        }
+        out
     }
 }
 

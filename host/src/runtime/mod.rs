@@ -27,6 +27,7 @@ pub use message::Message;
 pub use metrics::{Metrics, Summary};
 
 use crate::checkpoint::{Coordinator, RestorePoint};
+use crate::connector::kafka::KafkaOutputs;
 use crate::connector::{ConnectorError, Sink, SinkStart, open_source};
 use crate::plan::Plan;
 use crate::wasm::WasmError;
@@ -139,6 +140,9 @@ pub struct RunContext {
     pub coordinator: Option<Arc<Coordinator>>,
     /// The checkpoint it resumes from.
     pub restore: Option<Arc<RestorePoint>>,
+    /// The job's Kafka producer, opened before recovery (see
+    /// [`KafkaOutputs::open`]); opened by [`run`] when absent.
+    pub kafka: Option<Arc<KafkaOutputs>>,
 }
 
 fn sink_start(ctx: &RunContext, output: &str) -> SinkStart {
@@ -159,23 +163,31 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
         source.seek(&r.data.source.position)?;
         tracker = Some(r.data.source.watermark.clone());
     }
-    let sink = Sink::open(job, &job.spec.sink, sink_start(&ctx, "sink"))?;
+    let kafka = match &ctx.kafka {
+        Some(k) => k.clone(),
+        None => Arc::new(KafkaOutputs::open(job)?),
+    };
+    let sink = Sink::open(job, &job.spec.sink, sink_start(&ctx, "sink"), &kafka)?;
     let late = job
         .spec
         .late_output
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output")))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output"), &kafka))
         .transpose()?;
     let dead = job
         .spec
         .dead_letter
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter")))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter"), &kafka))
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
     let store = Arc::new(crate::state::StateStore::open(job)?);
     let failure = Arc::new(Failure::default());
     let first_epoch = ctx.coordinator.as_ref().map_or(0, |c| c.next_epoch());
+    if let Some(p) = kafka.producer() {
+        p.begin(first_epoch)?;
+        metrics.set_producer(p.clone());
+    }
 
     let (to_chain, chain_rx) = channels(n);
     let keyed = plan.stage.is_some();
@@ -265,25 +277,29 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
             }),
         );
     }
+    let finished_source: Arc<Mutex<Option<Box<dyn crate::connector::Source>>>> =
+        Arc::new(Mutex::new(None));
     {
-        let (plan, side, m, coordinator) = (
+        let (plan, side, m, coordinator, done) = (
             plan.clone(),
             side.clone(),
             metrics.clone(),
             ctx.coordinator.clone(),
+            finished_source.clone(),
         );
         spawn(
             "source".into(),
             Box::new(move || {
-                source_task::run(
-                    &plan,
+                let task = source_task::SourceTask {
+                    plan: &plan,
                     source,
                     tracker,
-                    to_chain,
-                    &side,
-                    &m,
-                    coordinator.as_deref(),
-                )
+                    side: &side,
+                    metrics: &m,
+                    coordinator: coordinator.as_deref(),
+                    done: &done,
+                };
+                source_task::run(task, to_chain)
             }),
         );
     }
@@ -313,6 +329,17 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     side.flush()?;
     if let Some(e) = failure.take() {
         return Err(e);
+    }
+    // The final checkpoint completed: the source may say so (a Kafka
+    // source commits its end offsets to the consumer group).
+    if ctx.coordinator.is_some()
+        && let Some(mut source) = finished_source
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        && let Some(position) = source.position()
+    {
+        source.checkpoint_complete(&position, true);
     }
     Ok(Summary {
         records_in: metrics.input(),

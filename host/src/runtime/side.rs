@@ -122,8 +122,19 @@ impl SideOutputs {
             "reason": reason,
             "record": String::from_utf8_lossy(payload),
         });
+        let mut headers = vec![("weir.stage".to_string(), stage.name().as_bytes().to_vec())];
+        for (k, v) in [
+            ("weir.operator", operator),
+            ("weir.location", location.as_deref()),
+        ] {
+            if let Some(v) = v {
+                headers.push((k.to_string(), v.as_bytes().to_vec()));
+            }
+        }
+        headers.push(("weir.reason".to_string(), reason.as_bytes().to_vec()));
+        headers.push(("weir.job".to_string(), self.job.as_bytes().to_vec()));
         let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
-        sink.write(epoch, line.to_string().as_bytes())?;
+        sink.write_dead_letter(epoch, line.to_string().as_bytes(), payload, &headers)?;
         Ok(())
     }
 

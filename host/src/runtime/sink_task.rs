@@ -34,7 +34,7 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn write(&mut self, records: Vec<crate::Event>) -> Result<(), RunError> {
         for r in &records {
-            self.sink.write(self.epoch, &r.value)?;
+            self.sink.write_event(self.epoch, r)?;
         }
         self.metrics
             .records_out
@@ -63,6 +63,7 @@ impl Writer<'_> {
         }
         self.side.pre_commit(epoch, &mut positions)?;
         c.complete(epoch, positions)?;
+        crate::fault::point("after-checkpoint-before-commit");
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.sink.publish(epoch)?;
         self.side.publish(epoch)

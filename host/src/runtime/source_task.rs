@@ -5,8 +5,9 @@
 use super::side::{SideOutputs, Stage};
 use super::{Message, Metrics, RunError, send};
 use crate::checkpoint::{Coordinator, SourceState};
-use crate::connector::{Poll, Source};
-use crate::event::event;
+use crate::connector::{Poll, Source, SourcePosition};
+use crate::event::Event;
+use crate::job::{KafkaFormat, SourceSpec};
 use crate::plan::Plan;
 use crate::time::{WatermarkTracker, now_ms};
 use std::sync::atomic::Ordering;
@@ -38,22 +39,46 @@ impl Outputs {
     }
 }
 
-/// Run the source. A resumed job passes the source already positioned and
-/// its watermark tracker as saved.
-pub(super) fn run(
-    plan: &Plan,
-    mut source: Box<dyn Source>,
-    tracker: Option<WatermarkTracker>,
-    outputs: Vec<SyncSender<Message>>,
-    side: &SideOutputs,
-    metrics: &Metrics,
-    coordinator: Option<&Coordinator>,
-) -> Result<(), RunError> {
+/// Everything the source task is started with.
+pub(super) struct SourceTask<'a> {
+    pub plan: &'a Plan,
+    /// Positioned already when the job resumes.
+    pub source: Box<dyn Source>,
+    /// The watermark state saved in the checkpoint, when resuming.
+    pub tracker: Option<WatermarkTracker>,
+    pub side: &'a SideOutputs,
+    pub metrics: &'a Metrics,
+    pub coordinator: Option<&'a Coordinator>,
+    /// Where the source is left at the end of input, so the runtime can
+    /// tell it that the final checkpoint completed.
+    pub done: &'a std::sync::Mutex<Option<Box<dyn Source>>>,
+}
+
+/// Run the source.
+pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Result<(), RunError> {
+    let SourceTask {
+        plan,
+        mut source,
+        tracker,
+        side,
+        metrics,
+        coordinator,
+        done,
+    } = t;
     let spec = &plan.job.spec;
-    let time_field = spec.event_time.as_ref().map(|e| e.field.as_str());
+    let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
+    // Raw Kafka values are opaque bytes: not checked for JSON.
+    let raw = matches!(&spec.source, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
     let mut tracker = tracker.unwrap_or_else(|| {
-        WatermarkTracker::new(1, plan.out_of_orderness_ms, plan.idle_timeout_ms)
+        WatermarkTracker::new(
+            source.inputs(),
+            plan.out_of_orderness_ms,
+            plan.idle_timeout_ms,
+        )
     });
+    // Positions of triggered checkpoints, committed to the source (Kafka:
+    // the consumer group) once their checkpoint completes.
+    let mut triggered: std::collections::BTreeMap<u64, SourcePosition> = Default::default();
     let mut out = Outputs {
         txs: outputs,
         step: 0,
@@ -68,13 +93,13 @@ pub(super) fn run(
     };
     loop {
         match source.poll(spec.batch_size)? {
-            Poll::Records(raw) => {
+            Poll::Records(batch) => {
                 let now = now_ms();
                 metrics
                     .records_in
-                    .fetch_add(raw.len() as u64, Ordering::Relaxed);
-                let mut records = Vec::with_capacity(raw.len());
-                for r in raw {
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let mut records = Vec::with_capacity(batch.len());
+                for r in batch {
                     let ts = match time_field {
                         Some(field) => match crate::json::integer(&r.payload, field) {
                             Some(ts) => ts,
@@ -90,28 +115,33 @@ pub(super) fn run(
                                     epoch,
                                     Stage::Decode,
                                     None,
-                                    Some(source.location(r.offset)),
+                                    Some(source.location(r.input, r.offset)),
                                     &reason,
                                     &r.payload,
                                 )?;
                                 continue;
                             }
                         },
-                        None if looks_like_object(&r.payload) => now,
+                        None if raw || looks_like_object(&r.payload) => r.timestamp.unwrap_or(now),
                         None => {
                             side.dead_letter(
                                 epoch,
                                 Stage::Decode,
                                 None,
-                                Some(source.location(r.offset)),
+                                Some(source.location(r.input, r.offset)),
                                 "not a JSON object",
                                 &r.payload,
                             )?;
                             continue;
                         }
                     };
-                    tracker.observe(0, ts, now);
-                    records.push(event(r.payload, ts));
+                    tracker.observe(r.input, ts, now);
+                    records.push(Event {
+                        key: r.key,
+                        value: r.payload,
+                        timestamp: ts,
+                        headers: r.headers,
+                    });
                 }
                 let watermark = tracker.current(now);
                 metrics.watermark.store(watermark, Ordering::Relaxed);
@@ -135,10 +165,23 @@ pub(super) fn run(
             }
             Poll::End => break,
         }
+        if let Some(lag) = source.lag() {
+            metrics.source_lag.store(lag as i64, Ordering::Relaxed);
+        }
         if let Some(c) = coordinator
             && c.due()
         {
-            let e = c.trigger(state(source.as_ref(), &tracker), false)?;
+            if let Some(done) = c.last_completed() {
+                let rest = triggered.split_off(&(done.epoch + 1));
+                if let Some((_, position)) = triggered.pop_last() {
+                    source.checkpoint_complete(&position, false);
+                }
+                triggered = rest;
+            }
+            let st = state(source.as_ref(), &tracker);
+            let position = st.position.clone();
+            let e = c.trigger(st, false)?;
+            triggered.insert(e, position);
             out.every(|| Message::Barrier { epoch: e })?;
             epoch = e + 1;
         }
@@ -148,7 +191,11 @@ pub(super) fn run(
         c.trigger(state(source.as_ref(), &tracker), true)?;
     }
     // Everyone stops; the subtask whose turn it is delivers it in order.
-    out.every(|| Message::EndOfData)
+    out.every(|| Message::EndOfData)?;
+    // The final checkpoint completes in the sink after this; the runtime
+    // tells the source then (see `runtime::run`).
+    *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    Ok(())
 }
 
 /// A cheap structural check: the full parse happens where fields are read.

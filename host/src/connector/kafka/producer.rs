@@ -1,0 +1,515 @@
+//! The producer every Kafka output of a job shares.
+//!
+//! # Exactly-once: a transaction per epoch, committed after the checkpoint
+//!
+//! Records of epoch `e` (everything before barrier `e`) go into Kafka
+//! transaction `e`. At barrier `e` the sink *prepares*: it flushes the
+//! transaction and adds to it a commit marker — the consumer-group offset
+//! `epoch = e` of group `weir.txn.<transactional id>` on partition 0 of the
+//! sink's topic, which Kafka commits atomically with the records. Then the
+//! checkpoint is made durable, and only then is the transaction committed
+//! (two-phase commit, with the checkpoint as the prepare record).
+//!
+//! librdkafka cannot resume another process's transaction, so recovery
+//! works the other way round: a restarted job opens its producer with the
+//! same transactional id, which fences the old process and aborts whatever
+//! it left open, then reads the marker. A checkpoint whose epoch is above the
+//! marker died between becoming durable and its commit: its records were
+//! aborted, so the job resumes from the checkpoint before it instead (which
+//! is why exactly-once needs `retain >= 2`) and produces them again.
+//! `read_committed` readers therefore see every record exactly once.
+//!
+//! Side outputs (dead letters, late records) share the transaction, so all
+//! Kafka outputs of an epoch commit together. They are written by other
+//! tasks, which may already be in epoch `e + 1` while transaction `e` is
+//! still open; such records are held back until transaction `e + 1` begins.
+//!
+//! # At-least-once and none
+//!
+//! At-least-once flushes at every barrier, so a checkpoint completes only
+//! when the broker has acknowledged every record before it; a failed
+//! delivery fails the job. `none` never waits and only counts failures.
+
+use super::{ApplyProperties, client_error, consumer_config};
+use crate::connector::ConnectorError;
+use crate::job::{Delivery, KafkaSinkSpec};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One attempt of a transactional call; retried while Kafka says retriable.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long weir keeps retrying while the broker is away before it fails
+/// the job (which then restarts from its last checkpoint).
+const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+
+/// Delivery reports: the first failure fails the job (unless `none`).
+struct Context {
+    failure: Arc<Mutex<Option<String>>>,
+    failed: Arc<AtomicU64>,
+    last_log: Mutex<Option<Instant>>,
+}
+
+impl ClientContext for Context {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let mut last = lock(&self.last_log);
+        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            tracing::warn!(%error, "Kafka sink: {reason} (retrying)");
+            *last = Some(Instant::now());
+        }
+    }
+}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, m)) = result {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+            let mut f = lock(&self.failure);
+            if f.is_none() {
+                *f = Some(format!(
+                    "delivering a record to {}[{}] failed: {e}",
+                    m.topic(),
+                    m.partition()
+                ));
+            }
+        }
+    }
+}
+
+/// A record held back for a transaction that has not begun yet.
+struct Held {
+    topic: String,
+    key: Option<Vec<u8>>,
+    value: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+#[derive(Default)]
+struct Txn {
+    /// The epoch whose transaction is open.
+    open: Option<u64>,
+    /// The last epoch prepared (flushed, marker added).
+    prepared: Option<u64>,
+    /// The last epoch committed.
+    committed: Option<u64>,
+    /// Records of later epochs, by epoch.
+    held: BTreeMap<u64, Vec<Held>>,
+}
+
+/// A record to send.
+pub struct Outgoing<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Key (partitioning), if any.
+    pub key: Option<&'a [u8]>,
+    /// Value.
+    pub value: &'a [u8],
+    /// Headers.
+    pub headers: &'a [(String, Vec<u8>)],
+}
+
+/// Counters for progress lines and metrics.
+#[derive(Debug, Default)]
+pub struct ProducerStats {
+    /// Records handed to the producer.
+    pub sent: AtomicU64,
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Duration of the last commit, µs.
+    pub last_commit_us: AtomicU64,
+    /// Records whose delivery failed.
+    pub failed: Arc<AtomicU64>,
+}
+
+/// The shared producer of a job's Kafka outputs.
+pub struct KafkaProducer {
+    producer: ThreadedProducer<Context>,
+    client: String,
+    brokers: String,
+    delivery: Delivery,
+    transactional_id: String,
+    /// Commit-marker group and topic (exactly-once).
+    marker: Option<(BaseConsumer, String)>,
+    txn: Mutex<Txn>,
+    failure: Arc<Mutex<Option<String>>>,
+    /// Counters.
+    pub stats: ProducerStats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl KafkaProducer {
+    /// Connect. With exactly-once, initialise transactions (fencing any
+    /// earlier producer with the same transactional id).
+    pub fn open(
+        job: &str,
+        spec: &KafkaSinkSpec,
+        transactional_id: Option<String>,
+        checkpoint_interval_ms: i64,
+    ) -> Result<KafkaProducer, ConnectorError> {
+        let client = format!("sink {}", spec.topic);
+        let transactional_id = transactional_id.unwrap_or_else(|| format!("weir.{job}"));
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", &spec.brokers)
+            .set("linger.ms", "5")
+            .set("batch.num.messages", "10000")
+            .set("queue.buffering.max.messages", "500000");
+        match spec.delivery {
+            Delivery::ExactlyOnce => {
+                // A transaction stays open for one checkpoint interval; give
+                // it room for a slow checkpoint before the broker aborts it.
+                let timeout = (checkpoint_interval_ms * 3 + 30_000).clamp(60_000, 900_000);
+                config
+                    .set("transactional.id", &transactional_id)
+                    .set("transaction.timeout.ms", timeout.to_string())
+                    .set("enable.idempotence", "true")
+                    .set("acks", "all");
+            }
+            Delivery::AtLeastOnce => {
+                config.set("enable.idempotence", "true").set("acks", "all");
+            }
+            Delivery::None => {
+                config.set("acks", "1");
+            }
+        }
+        config.apply(&spec.properties);
+        let failure = Arc::new(Mutex::new(None));
+        let stats = ProducerStats::default();
+        let context = Context {
+            failure: failure.clone(),
+            failed: stats.failed.clone(),
+            last_log: Mutex::new(None),
+        };
+        let producer: ThreadedProducer<Context> = config.create_with_context(context).map_err(
+            client_error(&client, &spec.brokers, "creating the producer"),
+        )?;
+        let mut marker = None;
+        if spec.delivery == Delivery::ExactlyOnce {
+            let group = format!("weir.txn.{transactional_id}");
+            let consumer: BaseConsumer =
+                consumer_config(&spec.brokers, &group)
+                    .create()
+                    .map_err(client_error(
+                        &client,
+                        &spec.brokers,
+                        "creating the marker reader",
+                    ))?;
+            marker = Some((consumer, spec.topic.clone()));
+        }
+        let p = KafkaProducer {
+            producer,
+            client,
+            brokers: spec.brokers.clone(),
+            delivery: spec.delivery,
+            transactional_id,
+            marker,
+            txn: Mutex::new(Txn::default()),
+            failure,
+            stats,
+        };
+        p.check_topic(&spec.topic)?;
+        if p.delivery == Delivery::ExactlyOnce {
+            p.retrying(
+                "initialising transactions (fencing earlier runs of this job)",
+                |p| p.init_transactions(CALL_TIMEOUT),
+            )?;
+        }
+        Ok(p)
+    }
+
+    /// The sink's topic exists (or the broker creates it on first use).
+    fn check_topic(&self, topic: &str) -> Result<(), ConnectorError> {
+        let action = format!("looking up topic `{topic}` (is the broker reachable?)");
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(Some(topic), Duration::from_secs(30))
+            .map_err(client_error(&self.client, &self.brokers, &action))?;
+        match metadata.topics().iter().find(|t| t.name() == topic) {
+            Some(t) if t.error().is_none() => Ok(()),
+            _ => Err(ConnectorError::Kafka {
+                client: self.client.clone(),
+                brokers: self.brokers.clone(),
+                action,
+                message: "the topic does not exist; create it first".into(),
+            }),
+        }
+    }
+
+    /// The delivery guarantee.
+    pub fn delivery(&self) -> Delivery {
+        self.delivery
+    }
+
+    /// The transactional id (exactly-once).
+    pub fn transactional_id(&self) -> &str {
+        &self.transactional_id
+    }
+
+    fn error(&self, action: &str, message: String) -> ConnectorError {
+        ConnectorError::Kafka {
+            client: self.client.clone(),
+            brokers: self.brokers.clone(),
+            action: action.into(),
+            message,
+        }
+    }
+
+    /// Run a transactional call, retrying while Kafka calls the error
+    /// retriable (broker restarting, coordinator moving), for up to
+    /// [`GIVE_UP_AFTER`], with a log line per attempt.
+    fn retrying(
+        &self,
+        action: &str,
+        call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
+    ) -> Result<(), ConnectorError> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match call(&self.producer) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let retriable = match &e {
+                        KafkaError::Transaction(t) => t.is_retriable(),
+                        other => other.rdkafka_error_code().is_some_and(|c| {
+                            matches!(
+                                c,
+                                RDKafkaErrorCode::OperationTimedOut
+                                    | RDKafkaErrorCode::BrokerTransportFailure
+                                    | RDKafkaErrorCode::AllBrokersDown
+                                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                                    | RDKafkaErrorCode::NotCoordinator
+                                    | RDKafkaErrorCode::RequestTimedOut
+                            )
+                        }),
+                    };
+                    if !retriable || started.elapsed() > GIVE_UP_AFTER {
+                        let hint = if retriable {
+                            " (gave up after 5 minutes of retries; is the broker up?)"
+                        } else {
+                            ""
+                        };
+                        return Err(self.error(action, format!("{e}{hint}")));
+                    }
+                    tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
+                        "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// The epoch of the last committed transaction, from the commit marker
+    /// (`None`: none ever committed, or not exactly-once).
+    pub fn committed_epoch(&self) -> Result<Option<u64>, ConnectorError> {
+        let Some((consumer, topic)) = &self.marker else {
+            return Ok(None);
+        };
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(topic, 0);
+        let tpl = consumer
+            .committed_offsets(tpl, Duration::from_secs(30))
+            .map_err(client_error(
+                &self.client,
+                &self.brokers,
+                "reading the commit marker of the last transaction",
+            ))?;
+        Ok(match tpl.find_partition(topic, 0).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) if o >= 0 => Some(o as u64),
+            _ => None,
+        })
+    }
+
+    /// Start writing epoch `epoch` (exactly-once: begin its transaction and
+    /// send what was held back for it).
+    pub fn begin(&self, epoch: u64) -> Result<(), ConnectorError> {
+        if self.delivery != Delivery::ExactlyOnce {
+            return Ok(());
+        }
+        let mut txn = lock(&self.txn);
+        self.producer.begin_transaction().map_err(|e| {
+            self.error(
+                &format!("beginning the transaction of epoch {epoch}"),
+                e.to_string(),
+            )
+        })?;
+        txn.open = Some(epoch);
+        let held: Vec<u64> = txn.held.range(..=epoch).map(|(e, _)| *e).collect();
+        for e in held {
+            for h in txn.held.remove(&e).unwrap_or_default() {
+                self.produce(&Outgoing {
+                    topic: &h.topic,
+                    key: h.key.as_deref(),
+                    value: &h.value,
+                    headers: &h.headers,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Send a record of `epoch`.
+    pub fn send(&self, epoch: u64, record: &Outgoing<'_>) -> Result<(), ConnectorError> {
+        if self.delivery == Delivery::None {
+            return self.produce(record);
+        }
+        if let Some(f) = lock(&self.failure).clone() {
+            return Err(self.error("sending", f));
+        }
+        if self.delivery == Delivery::AtLeastOnce {
+            return self.produce(record);
+        }
+        let mut txn = lock(&self.txn);
+        match txn.open {
+            Some(open) if epoch > open => {
+                txn.held.entry(epoch).or_default().push(Held {
+                    topic: record.topic.into(),
+                    key: record.key.map(<[u8]>::to_vec),
+                    value: record.value.to_vec(),
+                    headers: record.headers.to_vec(),
+                });
+                Ok(())
+            }
+            _ => self.produce(record),
+        }
+    }
+
+    fn produce(&self, r: &Outgoing<'_>) -> Result<(), ConnectorError> {
+        let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+        for (k, v) in r.headers {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let mut record = BaseRecord::to(r.topic).payload(r.value).headers(headers);
+        if let Some(k) = r.key {
+            record = record.key(k);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => {
+                    self.stats.sent.fetch_add(1, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // Backpressure: the broker is slower than the job (or away).
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((e, _)) => {
+                    return Err(self.error(&format!("sending to `{}`", r.topic), e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Wait until the broker has acknowledged every record sent so far.
+    fn flush(&self, epoch: u64) -> Result<(), ConnectorError> {
+        let started = Instant::now();
+        loop {
+            match self.producer.flush(Duration::from_secs(5)) {
+                Ok(()) => break,
+                Err(e) => {
+                    if lock(&self.failure).is_some() || started.elapsed() > GIVE_UP_AFTER {
+                        break;
+                    }
+                    tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
+                        in_flight = self.producer.in_flight_count(),
+                        "Kafka sink: waiting for the broker to acknowledge epoch {epoch}'s records");
+                }
+            }
+        }
+        if let Some(f) = lock(&self.failure).clone() {
+            return Err(self.error(&format!("flushing epoch {epoch}"), f));
+        }
+        if self.producer.in_flight_count() > 0 {
+            return Err(self.error(
+                &format!("flushing epoch {epoch}"),
+                "the broker did not acknowledge the records within 5 minutes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Phase one of checkpoint `epoch` (idempotent: every Kafka output of
+    /// the job calls it). At-least-once: every record is acknowledged.
+    /// Exactly-once: also the commit marker is part of the transaction.
+    pub fn prepare(&self, epoch: u64) -> Result<(), ConnectorError> {
+        if self.delivery == Delivery::None {
+            return Ok(());
+        }
+        let mut txn = lock(&self.txn);
+        if txn.prepared.is_some_and(|p| p >= epoch) {
+            return Ok(());
+        }
+        self.flush(epoch)?;
+        if let Some((consumer, topic)) = &self.marker {
+            let mut offsets = TopicPartitionList::new();
+            offsets
+                .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
+                .map_err(|e| self.error("building the commit marker", e.to_string()))?;
+            let group = consumer.group_metadata().ok_or_else(|| {
+                self.error(
+                    "adding the commit marker",
+                    "no consumer group metadata".into(),
+                )
+            })?;
+            self.retrying(
+                &format!("adding the commit marker of epoch {epoch} to its transaction"),
+                |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
+            )?;
+        }
+        txn.prepared = Some(epoch);
+        Ok(())
+    }
+
+    /// Phase two: checkpoint `epoch` is durable; commit its transaction and
+    /// begin the next (idempotent, like [`Self::prepare`]).
+    pub fn commit(&self, epoch: u64) -> Result<(), ConnectorError> {
+        if self.delivery != Delivery::ExactlyOnce {
+            return Ok(());
+        }
+        {
+            let mut txn = lock(&self.txn);
+            if txn.committed.is_some_and(|c| c >= epoch) {
+                return Ok(());
+            }
+            let started = Instant::now();
+            self.retrying(
+                &format!("committing the transaction of epoch {epoch}"),
+                |p| p.commit_transaction(CALL_TIMEOUT),
+            )?;
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .last_commit_us
+                .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            txn.committed = Some(epoch);
+        }
+        self.begin(epoch + 1)
+    }
+
+    /// End of a run without checkpoints: everything acknowledged.
+    pub fn finish(&self) -> Result<(), ConnectorError> {
+        match self.delivery {
+            Delivery::ExactlyOnce => Ok(()),
+            Delivery::AtLeastOnce => self.flush(u64::MAX),
+            Delivery::None => {
+                let _ = self.producer.flush(Duration::from_secs(30));
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+//! The Kafka source: every partition of the job's topics, read by one
+//! consumer with manual assignment.
+//!
+//! weir does not let Kafka decide where reading resumes: offsets live in the
+//! job's checkpoints and are assigned from them on restore, so the source's
+//! position, the operators' state and the sinks' output of one checkpoint
+//! always belong together (auto-commit is off). After each completed
+//! checkpoint the offsets are also committed to the consumer group, for lag
+//! monitoring and for `start = "committed"`.
+//!
+//! Each partition is one *input* of the source with its own watermark; the
+//! source's watermark is the minimum over partitions (an idle partition
+//! drops out after `event_time.idle_timeout`), as in Flink's Kafka source.
+//! Start positions are resolved to concrete offsets when the job starts, so
+//! the very first checkpoint already names where every partition stands.
+//!
+//! A `bounded` source captures each partition's end offset at start and
+//! stops when it has read up to it (or the partition reports its end).
+
+use super::{ApplyProperties, client_error, consumer_config};
+use crate::connector::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
+use crate::job::{KafkaSourceSpec, KafkaStart};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long metadata and offset look-ups may take before the job fails
+/// with a clear error (the broker is unreachable or the topic is missing).
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one poll waits for the first record.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// Consumer callbacks: lag from librdkafka's statistics, errors to the log.
+struct Context {
+    lag: Arc<AtomicI64>,
+}
+
+impl ClientContext for Context {
+    fn stats(&self, statistics: Statistics) {
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|t| t.partitions.iter())
+            .filter(|(p, _)| **p >= 0)
+            .map(|(_, p)| p.consumer_lag.max(0))
+            .sum();
+        self.lag.store(lag, Ordering::Relaxed);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Broker outages show up here while librdkafka retries on its own;
+        // reaching the end of a partition is no error.
+        if !matches!(error, KafkaError::PartitionEOF(_))
+            && error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF)
+        {
+            tracing::warn!(%error, "Kafka source: {reason} (retrying)");
+        }
+    }
+}
+
+impl ConsumerContext for Context {}
+
+/// One partition being read.
+struct Partition {
+    topic: String,
+    partition: i32,
+    /// Next offset to read.
+    next: i64,
+    /// With `bounded`: the end offset captured at start.
+    end: Option<i64>,
+}
+
+/// A Kafka source.
+pub struct KafkaSource {
+    consumer: BaseConsumer<Context>,
+    spec: KafkaSourceSpec,
+    client: String,
+    partitions: Vec<Partition>,
+    /// (topic, partition) → index in `partitions` (the watermark input).
+    index: BTreeMap<(String, i32), usize>,
+    lag: Arc<AtomicI64>,
+    last_error_log: Option<Instant>,
+}
+
+impl KafkaSource {
+    /// Connect, find every partition of the topics and resolve the start
+    /// offsets (a later [`Source::seek`] replaces them with a checkpoint's).
+    pub fn open(job: &str, spec: &KafkaSourceSpec) -> Result<KafkaSource, ConnectorError> {
+        let client = format!("source {}", spec.topics.join(","));
+        let err = |action: &str| {
+            client_error(
+                &format!("source {}", spec.topics.join(",")),
+                &spec.brokers,
+                action,
+            )
+        };
+        let group = spec.group.clone().unwrap_or_else(|| format!("weir.{job}"));
+        let lag = Arc::new(AtomicI64::new(-1));
+        let consumer: BaseConsumer<Context> = consumer_config(&spec.brokers, &group)
+            .set("statistics.interval.ms", "1000")
+            // A checkpointed offset that retention already deleted must
+            // fail the job, not silently skip to another offset.
+            .set("auto.offset.reset", "error")
+            .set(
+                "enable.partition.eof",
+                if spec.bounded { "true" } else { "false" },
+            )
+            .apply(&spec.properties)
+            .create_with_context(Context { lag: lag.clone() })
+            .map_err(err("creating the consumer"))?;
+        let mut partitions = Vec::new();
+        for topic in &spec.topics {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), LOOKUP_TIMEOUT)
+                .map_err(err(&format!(
+                    "looking up topic `{topic}` (is the broker reachable?)"
+                )))?;
+            let t = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+                .ok_or_else(|| ConnectorError::Kafka {
+                    client: client.clone(),
+                    brokers: spec.brokers.clone(),
+                    action: format!("looking up topic `{topic}`"),
+                    message: "the topic does not exist; create it (kafka-topics --create) or check the name".into(),
+                })?;
+            let mut ids: Vec<i32> = t.partitions().iter().map(|p| p.id()).collect();
+            ids.sort_unstable();
+            for p in ids {
+                partitions.push(Partition {
+                    topic: topic.clone(),
+                    partition: p,
+                    next: 0,
+                    end: None,
+                });
+            }
+        }
+        let mut source = KafkaSource {
+            index: partitions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| ((p.topic.clone(), p.partition), i))
+                .collect(),
+            consumer,
+            spec: spec.clone(),
+            client,
+            partitions,
+            lag,
+            last_error_log: None,
+        };
+        source.resolve_start()?;
+        if spec.bounded {
+            for i in 0..source.partitions.len() {
+                let (topic, p) = (
+                    source.partitions[i].topic.clone(),
+                    source.partitions[i].partition,
+                );
+                let (_, high) = source
+                    .consumer
+                    .fetch_watermarks(&topic, p, LOOKUP_TIMEOUT)
+                    .map_err(err(&format!("reading the end offset of {topic}[{p}]")))?;
+                source.partitions[i].end = Some(high);
+            }
+        }
+        source.assign()?;
+        Ok(source)
+    }
+
+    fn err(&self, action: &str) -> impl FnOnce(KafkaError) -> ConnectorError + use<> {
+        client_error(&self.client, &self.spec.brokers, action)
+    }
+
+    /// Turn `start` into a concrete offset per partition.
+    fn resolve_start(&mut self) -> Result<(), ConnectorError> {
+        let mut tpl = TopicPartitionList::new();
+        for p in &self.partitions {
+            tpl.add_partition(&p.topic, p.partition);
+        }
+        let resolved: Option<TopicPartitionList> = match self.spec.start {
+            KafkaStart::Earliest | KafkaStart::Latest => None,
+            KafkaStart::Committed => Some(
+                self.consumer
+                    .committed_offsets(tpl, LOOKUP_TIMEOUT)
+                    .map_err(self.err("reading the group's committed offsets"))?,
+            ),
+            KafkaStart::Timestamp => {
+                let ts = self.spec.start_timestamp.unwrap_or(0);
+                let mut times = TopicPartitionList::new();
+                for p in &self.partitions {
+                    times
+                        .add_partition_offset(&p.topic, p.partition, Offset::Offset(ts))
+                        .map_err(self.err("building the timestamp look-up"))?;
+                }
+                Some(
+                    self.consumer
+                        .offsets_for_times(times, LOOKUP_TIMEOUT)
+                        .map_err(self.err("looking up offsets for start_timestamp"))?,
+                )
+            }
+        };
+        for i in 0..self.partitions.len() {
+            let (topic, p) = (
+                self.partitions[i].topic.clone(),
+                self.partitions[i].partition,
+            );
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(&topic, p, LOOKUP_TIMEOUT)
+                .map_err(self.err(&format!("reading the offsets of {topic}[{p}]")))?;
+            let found = resolved
+                .as_ref()
+                .and_then(|r| r.find_partition(&topic, p))
+                .map(|e| e.offset());
+            self.partitions[i].next = match (self.spec.start, found) {
+                (KafkaStart::Latest, _) => high,
+                (_, Some(Offset::Offset(o))) => o.clamp(low, high),
+                // No committed offset, or no record at/after the timestamp.
+                (KafkaStart::Timestamp, _) => high,
+                _ => low,
+            };
+        }
+        Ok(())
+    }
+
+    fn assign(&self) -> Result<(), ConnectorError> {
+        let mut tpl = TopicPartitionList::new();
+        for p in &self.partitions {
+            tpl.add_partition_offset(&p.topic, p.partition, Offset::Offset(p.next))
+                .map_err(self.err("building the assignment"))?;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(self.err("assigning partitions"))
+    }
+
+    fn finished(&self) -> bool {
+        self.partitions
+            .iter()
+            .all(|p| p.end.is_some_and(|end| p.next >= end))
+    }
+
+    /// librdkafka reports that partition `p` is read up to its current end,
+    /// which is at or past the end captured at start. (The end offset may
+    /// lie past the last record: a transactional producer's commit marker
+    /// takes an offset that is never delivered.) The report names only the
+    /// partition number, so it is used when one topic has that number;
+    /// otherwise the partition finishes when its offset reaches the end.
+    fn reached_end(&mut self, p: i32) {
+        let mut same = self.partitions.iter_mut().filter(|x| x.partition == p);
+        if let (Some(part), None) = (same.next(), same.next())
+            && let Some(end) = part.end
+        {
+            part.next = part.next.max(end);
+        }
+    }
+}
+
+/// The record of message `m`, advancing its partition's position. (A free
+/// function: `m` borrows the consumer while the partitions change.)
+fn record(
+    index: &BTreeMap<(String, i32), usize>,
+    partitions: &mut [Partition],
+    m: &rdkafka::message::BorrowedMessage<'_>,
+) -> Option<RawRecord> {
+    {
+        let input = *index.get(&(m.topic().to_string(), m.partition()))?;
+        let part = &mut partitions[input];
+        // A record before the assigned offset cannot happen; one we have
+        // already passed (a duplicate after a librdkafka retry) is skipped.
+        if m.offset() < part.next {
+            return None;
+        }
+        part.next = m.offset() + 1;
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(RawRecord {
+            payload: m.payload().unwrap_or_default().to_vec(),
+            offset: m.offset() as u64,
+            input,
+            key: m.key().map(<[u8]>::to_vec),
+            timestamp: m.timestamp().to_millis(),
+            headers,
+        })
+    }
+}
+
+impl Source for KafkaSource {
+    fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError> {
+        if self.finished() {
+            return Ok(Poll::End);
+        }
+        let mut out = Vec::new();
+        let mut wait = POLL_WAIT;
+        while out.len() < max {
+            let Some(result) = self.consumer.poll(wait) else {
+                break;
+            };
+            wait = Duration::ZERO;
+            match result {
+                Ok(m) => {
+                    if let Some(r) = record(&self.index, &mut self.partitions, &m) {
+                        out.push(r);
+                    }
+                }
+                Err(KafkaError::PartitionEOF(p)) => self.reached_end(p),
+                Err(e) if fatal(&e) => {
+                    let action = if e.rdkafka_error_code()
+                        == Some(RDKafkaErrorCode::OffsetOutOfRange)
+                    {
+                        "reading (the offsets to resume from are gone, deleted by retention: start afresh with --fresh, or from a later savepoint)"
+                    } else {
+                        "reading"
+                    };
+                    return Err(self.err(action)(e));
+                }
+                Err(e) => {
+                    // Transient (broker down, leader moving): librdkafka
+                    // retries; say so now and then, not on every poll.
+                    if self
+                        .last_error_log
+                        .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+                    {
+                        tracing::warn!(source = %self.client, brokers = %self.spec.brokers, error = %e, "Kafka source: waiting for the broker");
+                        self.last_error_log = Some(Instant::now());
+                    }
+                    break;
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(if self.finished() {
+                Poll::End
+            } else {
+                Poll::Idle
+            });
+        }
+        Ok(Poll::Records(out))
+    }
+
+    fn location(&self, input: usize, offset: u64) -> String {
+        match self.partitions.get(input) {
+            Some(p) => format!("{}[{}]@{offset}", p.topic, p.partition),
+            None => format!("offset {offset}"),
+        }
+    }
+
+    fn inputs(&self) -> usize {
+        self.partitions.len()
+    }
+
+    fn position(&self) -> Option<SourcePosition> {
+        let mut offsets: BTreeMap<String, Vec<(i32, i64)>> = BTreeMap::new();
+        for p in &self.partitions {
+            offsets
+                .entry(p.topic.clone())
+                .or_default()
+                .push((p.partition, p.next));
+        }
+        Some(SourcePosition::Kafka { offsets })
+    }
+
+    fn seek(&mut self, position: &SourcePosition) -> Result<(), ConnectorError> {
+        let SourcePosition::Kafka { offsets } = position else {
+            return Err(ConnectorError::Position {
+                source_name: self.client.clone(),
+                message: "the checkpoint holds a position of another kind of source".into(),
+            });
+        };
+        for p in &mut self.partitions {
+            // A partition added since the checkpoint keeps its start offset.
+            if let Some((_, o)) = offsets
+                .get(&p.topic)
+                .and_then(|t| t.iter().find(|(q, _)| *q == p.partition))
+            {
+                p.next = *o;
+            }
+        }
+        let known: usize = offsets.values().map(Vec::len).sum();
+        let have = self.partitions.len();
+        if known > have {
+            tracing::warn!(source = %self.client, "the checkpoint knows {known} partitions, the topics now have {have}; reading those that exist");
+        }
+        self.assign()
+    }
+
+    fn checkpoint_complete(&mut self, position: &SourcePosition, last: bool) {
+        let SourcePosition::Kafka { offsets } = position else {
+            return;
+        };
+        let mut tpl = TopicPartitionList::new();
+        for (topic, parts) in offsets {
+            for (p, o) in parts {
+                let _ = tpl.add_partition_offset(topic, *p, Offset::Offset(*o));
+            }
+        }
+        // Monitoring only: weir resumes from its checkpoints, so a failed
+        // commit (broker briefly away) is logged, not fatal.
+        let mode = if last {
+            CommitMode::Sync
+        } else {
+            CommitMode::Async
+        };
+        if let Err(e) = self.consumer.commit(&tpl, mode) {
+            tracing::debug!(source = %self.client, error = %e, "committing offsets to the group failed");
+        }
+    }
+
+    fn lag(&self) -> Option<u64> {
+        u64::try_from(self.lag.load(Ordering::Relaxed)).ok()
+    }
+}
+
+/// Errors after which reading cannot go on.
+fn fatal(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::GroupAuthorizationFailed
+                | RDKafkaErrorCode::OffsetOutOfRange
+                | RDKafkaErrorCode::Fatal
+        )
+    )
+}

@@ -1,0 +1,729 @@
+//! Kafka end to end, against a real Apache Kafka broker (started by
+//! `scripts/kafka.sh`, see `weir_e2e::kafka`): exactly-once through Wasm
+//! operators and windows, through SIGKILLs and a broker restart; dead-letter
+//! topics; start positions.
+//!
+//! Expected outputs come from the same job run uninterrupted over a file
+//! holding the same records. Each partition's records are in event-time
+//! order and the watermark is the minimum over partitions, so no record is
+//! late and window results do not depend on how partitions interleave.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
+use weir_e2e::kafka::{
+    TestProducer, broker, committed_values, create_topic, read_committed, unique_topic,
+};
+use weir_e2e::{TestRng, canonical_lines, operator, spawn_weir, weir};
+
+/// Transactions from weir's generator, in event-time order, as lines.
+fn transactions(dir: &Path, rows: u64) -> Vec<String> {
+    let job = dir.join("gen.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "gen"
+[source]
+type = "datagen"
+schema = "transactions"
+rows = {rows}
+keys = 300
+seed = 5
+step_ms = 50
+[sink]
+type = "file"
+path = "gen.jsonl"
+"#
+        ),
+    )
+    .expect("write gen job");
+    weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+    std::fs::read_to_string(dir.join("gen.jsonl"))
+        .expect("generated")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Records that advance every partition's event time far past the data
+/// (and are dropped by the operator: amount < 50), so an unbounded job
+/// fires every window of the data.
+fn flush_line() -> String {
+    r#"{"ts":9000000000000,"user":"flush","amount":0,"merchant":"none"}"#.to_string()
+}
+
+/// Kafka → Wasm map+filter → key by user → 1-minute tumbling count and sum
+/// → Kafka, exactly-once, dead letters to a Kafka topic.
+fn kafka_job(
+    dir: &Path,
+    name: &str,
+    input: &str,
+    output: &str,
+    dlq: &str,
+    bounded: bool,
+) -> PathBuf {
+    let job = dir.join(format!("{name}.toml"));
+    let b = broker();
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "{name}"
+parallelism = 2
+batch_size = 200
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{input}"]
+bounded = {bounded}
+[event_time]
+field = "ts"
+max_out_of_orderness = "5s"
+[[operators]]
+name = "big-payments"
+component = "{op}"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1m"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{output}"
+key_field = "key"
+delivery = "exactly-once"
+[late_output]
+type = "file"
+path = "out/late.jsonl"
+[dead_letter]
+type = "kafka"
+brokers = "{b}"
+topic = "{dlq}"
+delivery = "exactly-once"
+[checkpoint]
+interval = "200ms"
+dir = "checkpoints"
+"#,
+            op = operator("map-filter"),
+        ),
+    )
+    .expect("write job");
+    job
+}
+
+/// The same job over a file, run uninterrupted: the expected results.
+fn reference(dir: &Path, lines: &[String]) -> (Vec<String>, Vec<String>) {
+    let input = dir.join("reference-input.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").expect("write");
+    let job = dir.join("reference.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "reference"
+parallelism = 2
+batch_size = 200
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+max_out_of_orderness = "5s"
+[[operators]]
+name = "big-payments"
+component = "{op}"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1m"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
+[sink]
+type = "file"
+path = "expected/windows.jsonl"
+[late_output]
+type = "file"
+path = "expected/late.jsonl"
+[dead_letter]
+type = "file"
+path = "expected/dead.jsonl"
+"#,
+            input = input.display(),
+            op = operator("map-filter"),
+        ),
+    )
+    .expect("write job");
+    weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+    let late = canonical_lines(&dir.join("expected/late.jsonl"));
+    assert!(
+        late.is_empty(),
+        "the reference input should have no late records"
+    );
+    (
+        canonical_lines(&dir.join("expected/windows.jsonl")),
+        canonical_lines(&dir.join("expected/dead.jsonl")),
+    )
+}
+
+/// Send `lines` round-robin over `partitions` partitions (so each
+/// partition stays in event-time order), optionally at `rate` lines/s.
+fn produce(topic: &str, partitions: i32, lines: &[String], rate: Option<u64>) {
+    let p = TestProducer::new();
+    let started = Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        p.send(topic, i as i32 % partitions, None, line.as_bytes(), None);
+        if let Some(rate) = rate
+            && i % 100 == 99
+        {
+            let due = Duration::from_secs_f64(i as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    p.flush();
+}
+
+fn flush_partitions(topic: &str, partitions: i32) {
+    let p = TestProducer::new();
+    for part in 0..partitions {
+        p.send(topic, part, None, flush_line().as_bytes(), None);
+    }
+    p.flush();
+}
+
+/// Wait until `topic` holds at least `n` committed records; return them.
+fn wait_for(topic: &str, n: usize, within: Duration, job: &mut Child) -> Vec<String> {
+    let started = Instant::now();
+    loop {
+        let got = committed_values(topic);
+        if got.len() >= n {
+            return got;
+        }
+        if let Some(status) = job.try_wait().expect("try_wait") {
+            let mut err = String::new();
+            if let Some(mut e) = job.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!(
+                "the job exited ({status}) with {} of {n} results:\n{err}",
+                got.len()
+            );
+        }
+        assert!(
+            started.elapsed() < within,
+            "only {} of {n} results in {topic} after {within:?}",
+            got.len()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn stop(mut job: Child) {
+    let _ = job.kill();
+    let _ = job.wait();
+}
+
+/// Malformed lines in the input, every `every` records.
+fn with_garbage(lines: &[String], every: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if i % every == every - 1 {
+            out.push(format!("not json #{i}"));
+        }
+        out.push(l.clone());
+    }
+    out
+}
+
+#[test]
+fn kafka_to_wasm_to_window_to_kafka_is_exact_and_bad_records_go_to_the_dead_letter_topic() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = with_garbage(&transactions(dir.path(), 20_000), 5_000);
+    let (expected, expected_dead) = reference(dir.path(), &lines);
+    let (input, output, dlq) = (unique_topic("in"), unique_topic("out"), unique_topic("dlq"));
+    create_topic(&input, 4);
+    create_topic(&output, 3);
+    create_topic(&dlq, 1);
+    produce(&input, 4, &lines, None);
+    let job = kafka_job(dir.path(), "kafka-e2e", &input, &output, &dlq, true);
+    let run = weir(&["run", job.to_str().expect("utf-8")]).ok();
+    assert!(run.stderr().contains("finished"), "{}", run.stderr());
+
+    let got = committed_values(&output);
+    assert!(
+        expected.len() > 1000,
+        "the reference should have many windows"
+    );
+    assert_eq!(got.len(), expected.len(), "window results: count differs");
+    assert_eq!(
+        got, expected,
+        "window results differ from the uninterrupted file run"
+    );
+
+    // Keys follow the key field: every result of one user is in one partition.
+    let mut partition_of = std::collections::BTreeMap::new();
+    for r in read_committed(&output) {
+        let key = r.key.clone().expect("results are keyed");
+        let v: serde_json::Value = serde_json::from_str(&r.value).expect("JSON");
+        assert_eq!(v["key"].as_str().map(str::as_bytes), Some(key.as_slice()));
+        assert_eq!(*partition_of.entry(key).or_insert(r.partition), r.partition);
+    }
+
+    // Dead letters: the malformed records themselves, the error in headers.
+    let dead = read_committed(&dlq);
+    assert_eq!(dead.len(), expected_dead.len());
+    assert_eq!(dead.len(), 4);
+    for d in &dead {
+        assert!(d.value.starts_with("not json #"), "{d:?}");
+        let header = |k: &str| {
+            d.headers
+                .iter()
+                .find(|(h, _)| h == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(header("weir.stage").as_deref(), Some("decode"));
+        assert_eq!(header("weir.reason").as_deref(), Some("not a JSON object"));
+        assert!(
+            header("weir.location").is_some_and(|l| l.starts_with(&format!("{input}["))),
+            "{d:?}"
+        );
+    }
+}
+
+#[test]
+fn an_exactly_once_job_killed_at_random_moments_while_input_arrives_loses_and_repeats_nothing() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = transactions(dir.path(), 30_000);
+    let (expected, _) = reference(dir.path(), &lines);
+    let (input, output, dlq) = (unique_topic("in"), unique_topic("out"), unique_topic("dlq"));
+    create_topic(&input, 3);
+    create_topic(&output, 2);
+    create_topic(&dlq, 1);
+    let job = kafka_job(dir.path(), "kafka-crash", &input, &output, &dlq, false);
+    let job_arg = job.to_str().expect("utf-8").to_string();
+
+    // Input arrives over ~6 s while the job is killed and restarted.
+    let producer = {
+        let (input, lines) = (input.clone(), lines.clone());
+        std::thread::spawn(move || produce(&input, 3, &lines, Some(5_000)))
+    };
+    let mut rng = TestRng::from_env();
+    let mut kills = 0;
+    let started = Instant::now();
+    while kills < 10 || !producer.is_finished() {
+        assert!(
+            started.elapsed() < Duration::from_secs(240),
+            "kill loop took too long"
+        );
+        let mut child = spawn_weir(dir.path(), &["run", "-q", &job_arg]);
+        std::thread::sleep(Duration::from_millis(rng.between(300, 1500)));
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use std::io::Read;
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("an unbounded job exited by itself ({status}):\n{err}");
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        kills += 1;
+    }
+    producer.join().expect("producer");
+    flush_partitions(&input, 3);
+    assert!(
+        std::fs::read_dir(dir.path().join("checkpoints"))
+            .expect("checkpoints dir")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("chk-")),
+        "no checkpoint completed during {kills} runs: recovery was not exercised"
+    );
+    let mut last = spawn_weir(dir.path(), &["run", "-q", &job_arg]);
+    wait_for(&output, expected.len(), Duration::from_secs(120), &mut last);
+    // Give duplicates, if any, time to show.
+    std::thread::sleep(Duration::from_secs(2));
+    let got = committed_values(&output);
+    stop(last);
+    let missing = expected.iter().filter(|e| !got.contains(e)).count();
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "after {kills} kills: {} results, {} expected, {missing} missing",
+        got.len(),
+        expected.len()
+    );
+    assert_eq!(got, expected, "after {kills} kills the results differ");
+}
+
+#[test]
+fn a_crash_between_a_checkpoint_and_its_kafka_commit_resumes_from_the_checkpoint_before() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = transactions(dir.path(), 20_000);
+    let (expected, _) = reference(dir.path(), &lines);
+    let (input, output, dlq) = (unique_topic("in"), unique_topic("out"), unique_topic("dlq"));
+    create_topic(&input, 2);
+    create_topic(&output, 2);
+    create_topic(&dlq, 1);
+    produce(&input, 2, &lines, None);
+    let job = kafka_job(dir.path(), "kafka-fault", &input, &output, &dlq, true);
+    let job_arg = job.to_str().expect("utf-8");
+    let text = std::fs::read_to_string(&job)
+        .expect("job")
+        .replace("interval = \"200ms\"", "interval = \"50ms\"");
+    std::fs::write(&job, text).expect("job");
+    // Die right after checkpoint 2 is durable, before its transaction commits.
+    let crashed = std::process::Command::new(weir_e2e::weir_bin())
+        .args(["run", "-q", job_arg])
+        .current_dir(dir.path())
+        .env("WEIR_FAULT", "after-checkpoint-before-commit@2")
+        .output()
+        .expect("run weir");
+    let err = String::from_utf8_lossy(&crashed.stderr);
+    assert!(
+        !crashed.status.success() && err.contains("WEIR_FAULT"),
+        "{err}"
+    );
+    assert!(
+        dir.path().join("checkpoints/chk-000000000002").is_dir(),
+        "{err}"
+    );
+    let before = committed_values(&output);
+    let resumed = weir(&["run", job_arg]).ok();
+
+    let err = resumed.stderr();
+    assert!(
+        err.contains("checkpoint 2 was written but its Kafka transaction")
+            && err.contains("resuming from checkpoint 1"),
+        "{err}"
+    );
+    let got = committed_values(&output);
+    assert!(
+        before.len() < got.len(),
+        "epoch 1 was committed before the crash"
+    );
+    assert_eq!(
+        got, expected,
+        "results differ after a crash between checkpoint and commit"
+    );
+}
+
+#[test]
+fn a_broker_restart_mid_job_is_survived_with_exact_output() {
+    let _serial = weir_e2e::kafka::serial();
+    // A broker of its own: restarting the shared one would disturb the
+    // other tests running at the same time.
+    let port = "29092";
+    let script = weir_e2e::repo().join("scripts/kafka.sh");
+    let kafka = |cmd: &str| {
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg(cmd)
+            .env("WEIR_KAFKA_PORT", port)
+            .output()
+            .expect("kafka.sh");
+        assert!(
+            out.status.success(),
+            "kafka.sh {cmd}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    kafka("start");
+    struct Stop<F: Fn()>(F);
+    impl<F: Fn()> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)()
+        }
+    }
+    let _stop = Stop(|| {
+        let _ = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("stop")
+            .env("WEIR_KAFKA_PORT", port)
+            .status();
+    });
+    let b = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lines = transactions(dir.path(), 10_000);
+    let (expected, _) = reference(dir.path(), &lines);
+    let (input, output, dlq) = ("restart-in", "restart-out", "restart-dlq");
+    let job = kafka_job(dir.path(), "kafka-restart", input, output, dlq, false);
+    let text = std::fs::read_to_string(&job)
+        .expect("job")
+        .replace(&broker(), &b);
+    std::fs::write(&job, text).expect("job");
+    let clients = OwnBroker::new(&b);
+    clients.create(input, 2);
+    clients.create(output, 2);
+    clients.create(dlq, 1);
+    let (first, second) = lines.split_at(lines.len() / 2);
+    clients.produce(input, 2, first);
+    let mut child = spawn_weir(dir.path(), &["run", "-q", job.to_str().expect("utf-8")]);
+    let started = Instant::now();
+    while clients.values(output).len() < 10 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no output before the restart"
+        );
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the job exited early"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    kafka("restart");
+    clients.produce(input, 2, second);
+    clients.produce(input, 2, &[flush_line(), flush_line()]);
+    let started = Instant::now();
+    loop {
+        let got = clients.values(output);
+        if got.len() >= expected.len() {
+            break;
+        }
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the job failed after the broker restart"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} of {} results 120 s after the broker restart",
+            got.len(),
+            expected.len()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let got = clients.values(output);
+    stop(child);
+    assert_eq!(got, expected, "results differ after a broker restart");
+}
+
+/// Clients for a broker other than the shared test broker.
+struct OwnBroker(String);
+
+impl OwnBroker {
+    fn new(brokers: &str) -> Self {
+        OwnBroker(brokers.into())
+    }
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        weir_e2e::kafka::with_brokers(&self.0, f)
+    }
+    fn create(&self, topic: &str, partitions: i32) {
+        self.with(|| create_topic(topic, partitions))
+    }
+    fn produce(&self, topic: &str, partitions: i32, lines: &[String]) {
+        self.with(|| produce(topic, partitions, lines, None))
+    }
+    fn values(&self, topic: &str) -> Vec<String> {
+        self.with(|| committed_values(topic))
+    }
+}
+
+/// A job reading `topic` from `start`, bounded, into a file.
+fn positions_job(dir: &Path, name: &str, topic: &str, start: &str, extra: &str) -> PathBuf {
+    let job = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "{name}"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{topic}"]
+{start}
+{extra}
+[sink]
+type = "file"
+path = "{name}.jsonl"
+"#,
+            b = broker(),
+        ),
+    )
+    .expect("write job");
+    job
+}
+
+fn numbers(path: &Path) -> Vec<i64> {
+    canonical_lines(path)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("JSON")["i"]
+                .as_i64()
+                .expect("i")
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+#[test]
+fn start_positions_earliest_timestamp_committed_and_latest() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let topic = unique_topic("positions");
+    create_topic(&topic, 1);
+    let p = TestProducer::new();
+    let send = |range: std::ops::Range<i64>| {
+        for i in range {
+            let ts = 1_000_000 + i * 10;
+            p.send(
+                &topic,
+                0,
+                None,
+                format!(r#"{{"i":{i},"ts":{ts}}}"#).as_bytes(),
+                Some(ts),
+            );
+        }
+        p.flush();
+    };
+    send(0..100);
+    let run = |job: &Path| weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+
+    let earliest = positions_job(
+        dir.path(),
+        "earliest",
+        &topic,
+        "start = \"earliest\"\nbounded = true",
+        "",
+    );
+    run(&earliest);
+    assert_eq!(
+        numbers(&dir.path().join("earliest.jsonl")),
+        (0..100).collect::<Vec<_>>()
+    );
+
+    // The Kafka timestamp of record i is 1,000,000 + 10 i.
+    let ts = positions_job(
+        dir.path(),
+        "from-ts",
+        &topic,
+        "start = \"timestamp\"\nstart_timestamp = 1000500\nbounded = true",
+        "",
+    );
+    run(&ts);
+    assert_eq!(
+        numbers(&dir.path().join("from-ts.jsonl")),
+        (50..100).collect::<Vec<_>>()
+    );
+
+    // A job with checkpoints commits its offsets to its group; a job of
+    // that group starting from `committed` continues after them.
+    let group = unique_topic("group");
+    let first = positions_job(
+        dir.path(),
+        "first",
+        &topic,
+        &format!("group = \"{group}\"\nbounded = true"),
+        "[checkpoint]\ninterval = \"100ms\"\ndir = \"chk-first\"",
+    );
+    run(&first);
+    assert_eq!(numbers(&dir.path().join("first.jsonl")).len(), 100);
+    send(100..130);
+    let committed = positions_job(
+        dir.path(),
+        "committed",
+        &topic,
+        &format!("group = \"{group}\"\nstart = \"committed\"\nbounded = true"),
+        "",
+    );
+    run(&committed);
+    assert_eq!(
+        numbers(&dir.path().join("committed.jsonl")),
+        (100..130).collect::<Vec<_>>()
+    );
+
+    // `latest`: only what arrives after the job started (unbounded; the
+    // checkpointed file sink publishes every 100 ms).
+    let latest = positions_job(
+        dir.path(),
+        "latest",
+        &topic,
+        "start = \"latest\"",
+        "[checkpoint]\ninterval = \"100ms\"\ndir = \"chk-latest\"",
+    );
+    let child = spawn_weir(dir.path(), &["run", "-q", latest.to_str().expect("utf-8")]);
+    let started = Instant::now();
+    // The first checkpoint means the source has resolved its start offsets.
+    while !std::fs::read_dir(dir.path().join("chk-latest"))
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("chk-"))
+        })
+        .unwrap_or(false)
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the latest job did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send(130..150);
+    let out = dir.path().join("latest.jsonl");
+    let started = Instant::now();
+    while std::fs::read_to_string(&out)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 20
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "new records did not arrive"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    stop(child);
+    assert_eq!(numbers(&out), (130..150).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_missing_topic_and_an_exactly_once_job_without_checkpoints_are_refused_clearly() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = positions_job(
+        dir.path(),
+        "missing",
+        "no-such-topic-anywhere",
+        "bounded = true",
+        "",
+    );
+    let err = weir(&["run", "-q", job.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("no-such-topic-anywhere") && err.contains("does not exist"),
+        "{err}"
+    );
+    let job = dir.path().join("eos.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"
+name = "eos"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["x"]
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "y"
+delivery = "exactly-once"
+"#,
+            b = broker()
+        ),
+    )
+    .expect("write");
+    let err = weir(&["validate", job.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("sink.delivery") && err.contains("[checkpoint]"),
+        "{err}"
+    );
+}
