@@ -108,7 +108,7 @@ start() {
   if [ "${1:-fresh}" = fresh ]; then
     rm -rf "$DATA"
     local id
-    id=$(java -cp "$JARS/*" kafka.tools.StorageTool random-uuid)
+    id=$(java -cp "$JARS/*" kafka.tools.StorageTool random-uuid 2>/dev/null)
     java -cp "$JARS/*" kafka.tools.StorageTool format -t "$id" -c "$CONF" >"$HOME_DIR/format.log" 2>&1 || {
       tail -n 5 "$HOME_DIR/format.log" >&2
       die "formatting the log directory $DATA failed (above)"

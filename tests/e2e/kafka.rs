@@ -53,8 +53,29 @@ fn flush_line() -> String {
     r#"{"ts":9000000000000,"user":"flush","amount":0,"merchant":"none"}"#.to_string()
 }
 
-/// Kafka → Wasm map+filter → key by user → 1-minute tumbling count and sum
-/// → Kafka, exactly-once, dead letters to a Kafka topic.
+/// The part of the test jobs between source and sink: Wasm map+filter →
+/// key by user → 1-minute tumbling count and sum.
+fn pipeline() -> String {
+    format!(
+        r#"[event_time]
+field = "ts"
+max_out_of_orderness = "5s"
+[[operators]]
+name = "big-payments"
+component = "{op}"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1m"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
+"#,
+        op = operator("map-filter")
+    )
+}
+
+/// Kafka → [`pipeline`] → Kafka, exactly-once, dead letters to a Kafka
+/// topic.
 fn kafka_job(
     dir: &Path,
     name: &str,
@@ -77,19 +98,7 @@ type = "kafka"
 brokers = "{b}"
 topics = ["{input}"]
 bounded = {bounded}
-[event_time]
-field = "ts"
-max_out_of_orderness = "5s"
-[[operators]]
-name = "big-payments"
-component = "{op}"
-[key_by]
-field = "user"
-[window]
-type = "tumbling"
-size = "1m"
-aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
-[sink]
+{pipeline}[sink]
 type = "kafka"
 brokers = "{b}"
 topic = "{output}"
@@ -107,7 +116,7 @@ delivery = "exactly-once"
 interval = "200ms"
 dir = "checkpoints"
 "#,
-            op = operator("map-filter"),
+            pipeline = pipeline(),
         ),
     )
     .expect("write job");
@@ -129,19 +138,7 @@ batch_size = 200
 [source]
 type = "file"
 path = "{input}"
-[event_time]
-field = "ts"
-max_out_of_orderness = "5s"
-[[operators]]
-name = "big-payments"
-component = "{op}"
-[key_by]
-field = "user"
-[window]
-type = "tumbling"
-size = "1m"
-aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "cents" }}]
-[sink]
+{pipeline}[sink]
 type = "file"
 path = "expected/windows.jsonl"
 [late_output]
@@ -152,7 +149,7 @@ type = "file"
 path = "expected/dead.jsonl"
 "#,
             input = input.display(),
-            op = operator("map-filter"),
+            pipeline = pipeline(),
         ),
     )
     .expect("write job");
