@@ -250,12 +250,17 @@ pub fn latency(operator: &Path, brokers: &str, rate: u64, secs: u64) -> anyhow::
         let writer = {
             let (brokers, input) = (brokers.to_string(), input.clone());
             std::thread::spawn(move || -> anyhow::Result<()> {
-                let p = producer(&brokers, "0")?;
+                // Like a real client: batches of up to 1 ms (linger), and
+                // the generator sleeps once per 1 ms worth of records.
+                let p = producer(&brokers, "1")?;
                 let started = Instant::now();
+                let per_ms = (rate / 1000).max(1);
                 for i in 0..total {
-                    let due = Duration::from_secs_f64(i as f64 / rate as f64);
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        std::thread::sleep(wait);
+                    if i % per_ms == 0 {
+                        let due = Duration::from_secs_f64(i as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
                     }
                     let line = format!(
                         r#"{{"ts":{},"user":"u{}","amount":100.0,"merchant":"m"}}"#,

@@ -25,8 +25,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientContext, Offset, Statistics, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long metadata and offset look-ups may take before the job fails
@@ -35,21 +34,27 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one poll waits for the first record.
 const POLL_WAIT: Duration = Duration::from_millis(100);
 
-/// Consumer callbacks: lag from librdkafka's statistics, errors to the log.
+/// The end of each partition as librdkafka last saw it: (topic,
+/// partition) → last stable offset (what a `read_committed` reader can read).
+type Ends = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
+
+/// Consumer callbacks: partition ends from librdkafka's statistics (for
+/// the lag), errors to the log.
 struct Context {
-    lag: Arc<AtomicI64>,
+    ends: Ends,
 }
 
 impl ClientContext for Context {
     fn stats(&self, statistics: Statistics) {
-        let lag: i64 = statistics
-            .topics
-            .values()
-            .flat_map(|t| t.partitions.iter())
-            .filter(|(p, _)| **p >= 0)
-            .map(|(_, p)| p.consumer_lag.max(0))
-            .sum();
-        self.lag.store(lag, Ordering::Relaxed);
+        let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        for t in statistics.topics.values() {
+            for p in t.partitions.values().filter(|p| p.partition >= 0) {
+                let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+                if end >= 0 {
+                    ends.insert((t.topic.clone(), p.partition), end);
+                }
+            }
+        }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
@@ -64,6 +69,8 @@ impl ClientContext for Context {
 }
 
 impl ConsumerContext for Context {}
+
+type Index = BTreeMap<String, BTreeMap<i32, usize>>;
 
 /// One partition being read.
 struct Partition {
@@ -81,9 +88,10 @@ pub struct KafkaSource {
     spec: KafkaSourceSpec,
     client: String,
     partitions: Vec<Partition>,
-    /// (topic, partition) → index in `partitions` (the watermark input).
-    index: BTreeMap<(String, i32), usize>,
-    lag: Arc<AtomicI64>,
+    /// Topic → partition → index in `partitions` (the watermark input);
+    /// looked up per record without allocating.
+    index: Index,
+    ends: Ends,
     last_error_log: Option<Instant>,
 }
 
@@ -100,7 +108,7 @@ impl KafkaSource {
             )
         };
         let group = spec.group.clone().unwrap_or_else(|| format!("weir.{job}"));
-        let lag = Arc::new(AtomicI64::new(-1));
+        let ends = Ends::default();
         let consumer: BaseConsumer<Context> = consumer_config(&spec.brokers, &group)
             .set("statistics.interval.ms", "1000")
             // A checkpointed offset that retention already deleted must
@@ -111,7 +119,7 @@ impl KafkaSource {
                 if spec.bounded { "true" } else { "false" },
             )
             .apply(&spec.properties)
-            .create_with_context(Context { lag: lag.clone() })
+            .create_with_context(Context { ends: ends.clone() })
             .map_err(err("creating the consumer"))?;
         let mut partitions = Vec::new();
         for topic in &spec.topics {
@@ -143,16 +151,18 @@ impl KafkaSource {
             }
         }
         let mut source = KafkaSource {
-            index: partitions
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ((p.topic.clone(), p.partition), i))
-                .collect(),
+            index: {
+                let mut index = Index::new();
+                for (i, p) in partitions.iter().enumerate() {
+                    index.entry(p.topic.clone()).or_default().insert(p.partition, i);
+                }
+                index
+            },
             consumer,
             spec: spec.clone(),
             client,
             partitions,
-            lag,
+            ends,
             last_error_log: None,
         };
         source.resolve_start()?;
@@ -265,12 +275,12 @@ impl KafkaSource {
 /// The record of message `m`, advancing its partition's position. (A free
 /// function: `m` borrows the consumer while the partitions change.)
 fn record(
-    index: &BTreeMap<(String, i32), usize>,
+    index: &Index,
     partitions: &mut [Partition],
     m: &rdkafka::message::BorrowedMessage<'_>,
 ) -> Option<RawRecord> {
     {
-        let input = *index.get(&(m.topic().to_string(), m.partition()))?;
+        let input = *index.get(m.topic())?.get(&m.partition())?;
         let part = &mut partitions[input];
         // A record before the assigned offset cannot happen; one we have
         // already passed (a duplicate after a librdkafka retry) is skipped.
@@ -419,7 +429,16 @@ impl Source for KafkaSource {
     }
 
     fn lag(&self) -> Option<u64> {
-        u64::try_from(self.lag.load(Ordering::Relaxed)).ok()
+        let ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        if ends.is_empty() {
+            return None;
+        }
+        Some(
+            self.partitions
+                .iter()
+                .filter_map(|p| ends.get(&(p.topic.clone(), p.partition)).map(|e| (e - p.next).max(0)))
+                .sum::<i64>() as u64,
+        )
     }
 }
 
