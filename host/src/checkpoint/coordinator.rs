@@ -209,9 +209,15 @@ impl Coordinator {
     }
 
     /// Is a barrier due (interval passed, or a savepoint asked for)?
+    ///
+    /// One checkpoint at a time (Flink's default `max-concurrent-checkpoints
+    /// = 1`): while one is in flight the next waits, so checkpoints that
+    /// take longer than the interval do not queue up behind each other (a
+    /// savepoint request waits too).
     pub fn due(&self) -> bool {
-        self.savepoint_requested.load(Ordering::Relaxed)
-            || lock(&self.next_epoch).1.elapsed() >= self.interval
+        lock(&self.pending).is_empty()
+            && (self.savepoint_requested.load(Ordering::Relaxed)
+                || lock(&self.next_epoch).1.elapsed() >= self.interval)
     }
 
     fn storage(&self, epoch: u64) -> impl FnOnce(StorageError) -> CheckpointError + '_ {

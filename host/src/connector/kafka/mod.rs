@@ -39,6 +39,43 @@ pub(crate) fn client_error(
     }
 }
 
+/// What librdkafka reports while it retries on its own (a broker away, a
+/// leader moving): one warning per client every few seconds, not one per
+/// failed connection attempt; librdkafka's own log lines go to `debug`.
+pub(crate) struct QuietLog {
+    who: &'static str,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl QuietLog {
+    pub(crate) fn new(who: &'static str) -> Self {
+        Self {
+            who,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A client error callback.
+    pub(crate) fn error(&self, error: &KafkaError, reason: &str) {
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() > std::time::Duration::from_secs(5)) {
+            tracing::warn!(%error, "Kafka {}: {reason} (librdkafka retries; more such messages in the next 5 s are not shown)", self.who);
+            *last = Some(std::time::Instant::now());
+        }
+    }
+
+    /// A librdkafka log line.
+    pub(crate) fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        match level {
+            L::Emerg | L::Alert | L::Critical => {
+                tracing::error!(facility = fac, "librdkafka ({}): {message}", self.who)
+            }
+            _ => tracing::debug!(facility = fac, "librdkafka ({}): {message}", self.who),
+        }
+    }
+}
+
 /// Settings from the job file on top of weir's.
 pub(crate) trait ApplyProperties {
     fn apply(&mut self, properties: &BTreeMap<String, String>) -> &mut Self;

@@ -30,7 +30,7 @@
 //! when the broker has acknowledged every record before it; a failed
 //! delivery fails the job. `none` never waits and only counts failures.
 
-use super::{ApplyProperties, client_error, consumer_config};
+use super::{ApplyProperties, QuietLog, client_error, consumer_config};
 use crate::connector::ConnectorError;
 use crate::job::{Delivery, KafkaSinkSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -53,16 +53,16 @@ const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
 struct Context {
     failure: Arc<Mutex<Option<String>>>,
     failed: Arc<AtomicU64>,
-    last_log: Mutex<Option<Instant>>,
+    quiet: QuietLog,
 }
 
 impl ClientContext for Context {
     fn error(&self, error: KafkaError, reason: &str) {
-        let mut last = lock(&self.last_log);
-        if last.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
-            tracing::warn!(%error, "Kafka sink: {reason} (retrying)");
-            *last = Some(Instant::now());
-        }
+        self.quiet.error(&error, reason);
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
     }
 }
 
@@ -189,7 +189,7 @@ impl KafkaProducer {
         let context = Context {
             failure: failure.clone(),
             failed: stats.failed.clone(),
-            last_log: Mutex::new(None),
+            quiet: QuietLog::new("sink"),
         };
         let producer: ThreadedProducer<Context> = config.create_with_context(context).map_err(
             client_error(&client, &spec.brokers, "creating the producer"),
@@ -228,22 +228,38 @@ impl KafkaProducer {
         Ok(p)
     }
 
-    /// The sink's topic exists (or the broker creates it on first use).
+    /// The sink's topic exists, or the broker creates it on first use
+    /// (`auto.create.topics.enable`), which takes a moment: asked for an
+    /// unknown topic, the broker starts creating it and answers "leader not
+    /// available" until it is ready.
     fn check_topic(&self, topic: &str) -> Result<(), ConnectorError> {
         let action = format!("looking up topic `{topic}` (is the broker reachable?)");
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(Some(topic), Duration::from_secs(30))
-            .map_err(client_error(&self.client, &self.brokers, &action))?;
-        match metadata.topics().iter().find(|t| t.name() == topic) {
-            Some(t) if t.error().is_none() => Ok(()),
-            _ => Err(ConnectorError::Kafka {
-                client: self.client.clone(),
-                brokers: self.brokers.clone(),
-                action,
-                message: "the topic does not exist; create it first".into(),
-            }),
+        let started = Instant::now();
+        loop {
+            let metadata = self
+                .producer
+                .client()
+                .fetch_metadata(Some(topic), Duration::from_secs(30))
+                .map_err(client_error(&self.client, &self.brokers, &action))?;
+            let error = metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .map(|t| t.error());
+            match error {
+                Some(None) => return Ok(()),
+                _ if started.elapsed() < Duration::from_secs(10) => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                _ => {
+                    return Err(ConnectorError::Kafka {
+                        client: self.client.clone(),
+                        brokers: self.brokers.clone(),
+                        action,
+                        message: "the topic does not exist (and the broker does not create topics on first use); create it first".into(),
+                    });
+                }
+            }
         }
     }
 
@@ -461,7 +477,9 @@ impl KafkaProducer {
         if txn.prepared.is_some_and(|p| p >= epoch) {
             return Ok(());
         }
+        let t = Instant::now();
         self.flush(epoch)?;
+        let flushed = t.elapsed();
         if let Some((consumer, topic)) = &self.marker {
             let mut offsets = TopicPartitionList::new();
             offsets
@@ -479,6 +497,7 @@ impl KafkaProducer {
             )?;
         }
         txn.prepared = Some(epoch);
+        tracing::debug!(sink = %self.client, epoch, ?flushed, total = ?t.elapsed(), "prepared");
         Ok(())
     }
 

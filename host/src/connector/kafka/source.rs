@@ -17,7 +17,7 @@
 //! A `bounded` source captures each partition's end offset at start and
 //! stops when it has read up to it (or the partition reports its end).
 
-use super::{ApplyProperties, client_error, consumer_config};
+use super::{ApplyProperties, QuietLog, client_error, consumer_config};
 use crate::connector::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
 use crate::job::{KafkaSourceSpec, KafkaStart};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -42,6 +42,7 @@ type Ends = Arc<Mutex<BTreeMap<(String, i32), i64>>>;
 /// the lag), errors to the log.
 struct Context {
     ends: Ends,
+    quiet: QuietLog,
 }
 
 impl ClientContext for Context {
@@ -49,7 +50,11 @@ impl ClientContext for Context {
         let mut ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
         for t in statistics.topics.values() {
             for p in t.partitions.values().filter(|p| p.partition >= 0) {
-                let end = if p.ls_offset >= 0 { p.ls_offset } else { p.hi_offset };
+                let end = if p.ls_offset >= 0 {
+                    p.ls_offset
+                } else {
+                    p.hi_offset
+                };
                 if end >= 0 {
                     ends.insert((t.topic.clone(), p.partition), end);
                 }
@@ -58,13 +63,16 @@ impl ClientContext for Context {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // Broker outages show up here while librdkafka retries on its own;
-        // reaching the end of a partition is no error.
+        // Reaching the end of a partition is no error.
         if !matches!(error, KafkaError::PartitionEOF(_))
             && error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF)
         {
-            tracing::warn!(%error, "Kafka source: {reason} (retrying)");
+            self.quiet.error(&error, reason);
         }
+    }
+
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+        self.quiet.log(level, fac, message);
     }
 }
 
@@ -119,7 +127,10 @@ impl KafkaSource {
                 if spec.bounded { "true" } else { "false" },
             )
             .apply(&spec.properties)
-            .create_with_context(Context { ends: ends.clone() })
+            .create_with_context(Context {
+                ends: ends.clone(),
+                quiet: QuietLog::new("source"),
+            })
             .map_err(err("creating the consumer"))?;
         let mut partitions = Vec::new();
         for topic in &spec.topics {
@@ -154,7 +165,10 @@ impl KafkaSource {
             index: {
                 let mut index = Index::new();
                 for (i, p) in partitions.iter().enumerate() {
-                    index.entry(p.topic.clone()).or_default().insert(p.partition, i);
+                    index
+                        .entry(p.topic.clone())
+                        .or_default()
+                        .insert(p.partition, i);
                 }
                 index
             },
@@ -436,7 +450,10 @@ impl Source for KafkaSource {
         Some(
             self.partitions
                 .iter()
-                .filter_map(|p| ends.get(&(p.topic.clone(), p.partition)).map(|e| (e - p.next).max(0)))
+                .filter_map(|p| {
+                    ends.get(&(p.topic.clone(), p.partition))
+                        .map(|e| (e - p.next).max(0))
+                })
                 .sum::<i64>() as u64,
         )
     }
