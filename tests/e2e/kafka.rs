@@ -724,3 +724,151 @@ delivery = "exactly-once"
         "{err}"
     );
 }
+
+#[test]
+fn raw_records_keep_key_and_headers_json_records_route_by_field_and_kafka_time_drives_windows() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = broker();
+    let run = |name: &str, text: String| {
+        let job = dir.path().join(format!("{name}.toml"));
+        std::fs::write(&job, text).expect("write job");
+        weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+    };
+    let p = TestProducer::new();
+
+    // Raw bytes, at-least-once: value, key and headers pass through as they are.
+    let (raw_in, raw_out) = (unique_topic("raw-in"), unique_topic("raw-out"));
+    create_topic(&raw_in, 1);
+    create_topic(&raw_out, 1);
+    for i in 0..10 {
+        let (k, v) = (format!("k{i}"), format!("raw bytes {i} \x01"));
+        p.send_with_headers(
+            &raw_in,
+            0,
+            Some(k.as_bytes()),
+            v.as_bytes(),
+            None,
+            &[("trace", &k)],
+        );
+    }
+    p.flush();
+    run(
+        "raw",
+        format!(
+            r#"name = "raw"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{raw_in}"]
+format = "raw"
+bounded = true
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{raw_out}"
+delivery = "at-least-once"
+"#
+        ),
+    );
+    let out = read_committed(&raw_out);
+    assert_eq!(out.len(), 10);
+    for r in &out {
+        let key = String::from_utf8(r.key.clone().expect("key kept")).expect("utf-8");
+        assert_eq!(r.value, format!("raw bytes {} \x01", &key[1..]));
+        assert!(
+            r.headers.contains(&("trace".to_string(), key.clone())),
+            "{r:?}"
+        );
+    }
+
+    // JSON records routed by a field, no delivery guarantee.
+    let (json_in, to_a, to_b) = (
+        unique_topic("route-in"),
+        unique_topic("a"),
+        unique_topic("b"),
+    );
+    create_topic(&json_in, 1);
+    create_topic(&to_a, 1);
+    create_topic(&to_b, 1);
+    for i in 0..9 {
+        let route = if i % 3 == 0 { &to_b } else { &to_a };
+        p.send(
+            &json_in,
+            0,
+            None,
+            format!(r#"{{"i":{i},"route":"{route}"}}"#).as_bytes(),
+            None,
+        );
+    }
+    p.flush();
+    run(
+        "route",
+        format!(
+            r#"name = "route"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{json_in}"]
+bounded = true
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{to_a}"
+topic_field = "route"
+delivery = "none"
+"#
+        ),
+    );
+    assert_eq!(read_committed(&to_a).len(), 6);
+    assert_eq!(read_committed(&to_b).len(), 3);
+
+    // Event time from the Kafka timestamp: 1-second windows over records
+    // stamped 1000 + 100 i ms.
+    let (ts_in, ts_out) = (unique_topic("ts-in"), unique_topic("ts-out"));
+    create_topic(&ts_in, 1);
+    create_topic(&ts_out, 1);
+    for i in 0..25 {
+        p.send(&ts_in, 0, None, br#"{"user":"u"}"#, Some(1_000 + 100 * i));
+    }
+    p.flush();
+    run(
+        "kafka-time",
+        format!(
+            r#"name = "kafka-time"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{ts_in}"]
+bounded = true
+[event_time]
+max_out_of_orderness = "0s"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1s"
+aggregates = [{{ fn = "count" }}]
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{ts_out}"
+[late_output]
+type = "discard"
+"#
+        ),
+    );
+    let windows: Vec<(i64, i64)> = committed_values(&ts_out)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (
+                v["window_start"].as_i64().expect("start"),
+                v["count"].as_i64().expect("count"),
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(windows, vec![(1000, 10), (2000, 10), (3000, 5)]);
+}

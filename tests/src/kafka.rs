@@ -160,9 +160,30 @@ impl TestProducer {
         value: &[u8],
         ts: Option<i64>,
     ) {
+        self.send_with_headers(topic, partition, key, value, ts, &[]);
+    }
+
+    /// [`Self::send`] with headers.
+    pub fn send_with_headers(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: Option<&[u8]>,
+        value: &[u8],
+        ts: Option<i64>,
+        headers: &[(&str, &str)],
+    ) {
+        let mut h = rdkafka::message::OwnedHeaders::new();
+        for (k, v) in headers {
+            h = h.insert(rdkafka::message::Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
         let mut record = BaseRecord::<[u8], [u8]>::to(topic)
             .partition(partition)
-            .payload(value);
+            .payload(value)
+            .headers(h);
         if let Some(k) = key {
             record = record.key(k);
         }

@@ -76,6 +76,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             plan.idle_timeout_ms,
         )
     });
+    tracker.ensure_inputs(source.inputs());
     // Positions of triggered checkpoints, committed to the source (Kafka:
     // the consumer group) once their checkpoint completes.
     let mut triggered: std::collections::BTreeMap<u64, SourcePosition> = Default::default();

@@ -56,6 +56,19 @@ impl WatermarkTracker {
         }
     }
 
+    /// Grow to `n` inputs (a Kafka topic got partitions since the
+    /// checkpoint this tracker was saved in). A new input holds the
+    /// watermark back until it produces or goes idle, like any input.
+    pub fn ensure_inputs(&mut self, n: usize) {
+        while self.inputs.len() < n {
+            self.inputs.push(Input {
+                max_ts: None,
+                last_active_ms: 0,
+                idle: false,
+            });
+        }
+    }
+
     /// Record a timestamp seen on `input` at processing time `now_ms`.
     pub fn observe(&mut self, input: usize, ts: Timestamp, now_ms: i64) {
         let i = &mut self.inputs[input];
@@ -113,6 +126,18 @@ mod tests {
         // It comes back with older data: the watermark does not go back.
         wm.observe(1, 4_000, 1_600);
         assert_eq!(wm.current(1_600), 8_999);
+    }
+
+    #[test]
+    fn a_partition_added_after_a_checkpoint_holds_the_watermark_until_it_produces() {
+        let mut wm = WatermarkTracker::new(1, 0, None);
+        wm.observe(0, 5_000, 0);
+        assert_eq!(wm.current(0), 4_999);
+        wm.ensure_inputs(2);
+        wm.observe(0, 6_000, 0);
+        assert_eq!(wm.current(0), 4_999, "the new input has seen nothing yet");
+        wm.observe(1, 7_000, 0);
+        assert_eq!(wm.current(0), 5_999);
     }
 
     #[test]
