@@ -66,6 +66,26 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Put a new version of an operator live in a job that `weir run` is
+    /// running, at its next checkpoint barrier: records before it are
+    /// processed by the old version, records after it by the new one, and
+    /// the operator's state carries over. The new component is built and
+    /// checked first; one of another world is refused and the old version
+    /// keeps running.
+    Swap {
+        /// The job file the job was started from.
+        job: PathBuf,
+        /// The operator's name in the job.
+        operator: String,
+        /// The new version: a .wasm component or an operator project.
+        component: PathBuf,
+        /// Overrides the job was started with.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// How long to wait for the swap, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// Build an operator project into a WebAssembly component.
     ///
     /// A directory with Cargo.toml is built with `cargo build --release
@@ -177,6 +197,19 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Savepoint { job, set, timeout } => {
             cli::savepoint::savepoint(&job, &set, Duration::from_secs(timeout))
         }
+        Command::Swap {
+            job,
+            operator,
+            component,
+            set,
+            timeout,
+        } => cli::swap::swap(
+            &job,
+            &set,
+            &operator,
+            &component,
+            Duration::from_secs(timeout),
+        ),
         Command::Build {
             project,
             world,

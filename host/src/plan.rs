@@ -100,25 +100,34 @@ impl Plan {
     }
 }
 
+/// Build (if it is a project) and load the component of operator `op` of
+/// `job`, checked against `world`. Also used for a live swap's new version.
+pub fn load_operator(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+    op: &OperatorSpec,
+    world: World,
+) -> Result<PlannedOperator, PlanError> {
+    let path = job.resolve(&op.component);
+    let wasm = if path.is_dir() {
+        tracing::info!(operator = %op.name, project = %path.display(), "building operator");
+        build::build(&path, world).map_err(|source| PlanError::Build {
+            operator: op.name.clone(),
+            source,
+        })?
+    } else {
+        path
+    };
+    Ok(PlannedOperator {
+        component: LoadedComponent::load(engine, &op.name, &wasm, world)?,
+        config: config_json(&op.config),
+        spec: op.clone(),
+    })
+}
+
 /// Build (if needed) and load every component of `job`.
 pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, PlanError> {
-    let load = |op: &OperatorSpec, world: World| -> Result<PlannedOperator, PlanError> {
-        let path = job.resolve(&op.component);
-        let wasm = if path.is_dir() {
-            tracing::info!(operator = %op.name, project = %path.display(), "building operator");
-            build::build(&path, world).map_err(|source| PlanError::Build {
-                operator: op.name.clone(),
-                source,
-            })?
-        } else {
-            path
-        };
-        Ok(PlannedOperator {
-            component: LoadedComponent::load(engine, &op.name, &wasm, world)?,
-            config: config_json(&op.config),
-            spec: op.clone(),
-        })
-    };
+    let load = |op: &OperatorSpec, world: World| load_operator(&job, engine, op, world);
     let spec: &JobSpec = &job.spec;
     let chain = spec
         .operators

@@ -19,8 +19,10 @@
 use super::job_data::{JobData, JobGraph, SinkPosition, SourceState, components_of};
 use super::storage::{CheckpointStore, Metadata, PendingCheckpoint, StorageError};
 use crate::plan::Plan;
+use crate::runtime::swap::Swap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -99,8 +101,12 @@ pub struct Coordinator {
     parallelism: usize,
     state_backend: String,
     graph: JobGraph,
-    components: BTreeMap<String, String>,
+    components: Mutex<BTreeMap<String, String>>,
     kafka_transactions: Option<String>,
+    /// A live swap waiting for the next barrier.
+    swap: Mutex<Option<Arc<Swap>>>,
+    /// Swaps that went live: swap id → the epoch whose barrier they follow.
+    swapped: Mutex<BTreeMap<u64, u64>>,
     pending: Mutex<BTreeMap<u64, Pending>>,
     next_epoch: Mutex<(u64, Instant)>,
     savepoint_requested: AtomicBool,
@@ -161,7 +167,9 @@ impl Coordinator {
             parallelism: plan.job.spec.parallelism,
             state_backend: plan.job.spec.state.backend.clone(),
             graph: JobGraph::of(plan),
-            components: components_of(plan),
+            components: Mutex::new(components_of(plan)),
+            swap: Mutex::new(None),
+            swapped: Mutex::new(BTreeMap::new()),
             kafka_transactions: crate::connector::kafka::transactional_id(&plan.job.spec),
             pending: Mutex::new(BTreeMap::new()),
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
@@ -217,7 +225,31 @@ impl Coordinator {
     pub fn due(&self) -> bool {
         lock(&self.pending).is_empty()
             && (self.savepoint_requested.load(Ordering::Relaxed)
+                || lock(&self.swap).is_some()
                 || lock(&self.next_epoch).1.elapsed() >= self.interval)
+    }
+
+    /// Put a new version of an operator live at the next barrier (see
+    /// [`crate::runtime::swap`]). A swap still waiting is replaced.
+    pub fn request_swap(&self, swap: Swap) {
+        *lock(&self.swap) = Some(Arc::new(swap));
+    }
+
+    /// The swap to send right behind barrier `epoch` (the source calls
+    /// this after triggering it). Checkpoint `epoch` and later ones record
+    /// the new version.
+    pub fn take_swap(&self, epoch: u64) -> Option<Arc<Swap>> {
+        let swap = lock(&self.swap).take()?;
+        lock(&self.components).insert(swap.operator.clone(), swap.op.component.digest.clone());
+        lock(&self.swapped).insert(swap.id, epoch);
+        tracing::info!(job = %self.job, operator = %swap.operator, epoch,
+            digest = %swap.op.component.digest, "new operator version goes live after this barrier");
+        Some(swap)
+    }
+
+    /// The epoch after whose barrier swap `id` went live, once it has.
+    pub fn swapped_at(&self, id: u64) -> Option<u64> {
+        lock(&self.swapped).get(&id).copied()
     }
 
     fn storage(&self, epoch: u64) -> impl FnOnce(StorageError) -> CheckpointError + '_ {
@@ -278,7 +310,7 @@ impl Coordinator {
             parallelism: self.parallelism,
             state_backend: self.state_backend.clone(),
             graph: self.graph.clone(),
-            components: self.components.clone(),
+            components: lock(&self.components).clone(),
             source: p.source,
             sinks,
             kafka_transactions: self.kafka_transactions.clone(),

@@ -108,12 +108,15 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         .build()?;
     let summary = rt.block_on(async {
         let m = metrics.clone();
+        let job_plan = plan.clone();
         let mut job_task =
-            tokio::task::spawn_blocking(move || weir::runtime::run(plan, m, ctx));
+            tokio::task::spawn_blocking(move || weir::runtime::run(job_plan, m, ctx));
         let mut ticker = tokio::time::interval(Duration::from_secs(2));
         ticker.tick().await;
         let mut usr1 =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+        let mut usr2 =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())?;
         let (mut last_in, mut last_t) = (0u64, Duration::ZERO);
         let summary = loop {
             tokio::select! {
@@ -129,6 +132,15 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
                         c.request_savepoint();
                     }
                     None => tracing::warn!(job = %name, "savepoint requested, but the job has no [checkpoint] section"),
+                },
+                _ = usr2.recv() => if let Some(c) = &coordinator {
+                    // Building the new version takes a while: off this loop
+                    // and off the data path.
+                    let (plan, c) = (plan.clone(), c.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let dir = c.dir().to_path_buf();
+                        crate::cli::swap::serve_request(&plan, &c, &dir);
+                    });
                 },
                 _ = ticker.tick(), if !opts.quiet => {
                     let (input, t) = (metrics.input(), metrics.elapsed());

@@ -113,6 +113,20 @@ pub(super) fn run(
                     }
                 }
             }
+            Message::Swap(swap) => {
+                if let Some((_, inst)) = ops.iter_mut().find(|(n, _)| *n == swap.operator) {
+                    *inst = TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                    tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
+                }
+                match &output {
+                    Output::Forward(tx) => send(tx, Message::Swap(swap))?,
+                    Output::Partitioned(txs) => {
+                        for tx in txs {
+                            send(tx, Message::Swap(swap.clone()))?;
+                        }
+                    }
+                }
+            }
             Message::EndOfData => {
                 match &output {
                     Output::Forward(tx) => send(tx, Message::EndOfData)?,

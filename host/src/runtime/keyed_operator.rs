@@ -37,6 +37,25 @@ impl KeyedOperator {
         })
     }
 
+    /// The operator's name in the job.
+    pub(super) fn name(&self) -> &str {
+        &self.operator
+    }
+
+    /// The same operator as a new version `op`: a new instance over the
+    /// same state backend and timers (host-owned, so nothing is copied).
+    pub(super) fn swap(
+        self,
+        plan: &crate::plan::Plan,
+        op: &crate::plan::PlannedOperator,
+        subtask: usize,
+    ) -> Result<Self, RunError> {
+        let ctx = self.instance.into_ctx();
+        let instance = KeyedInstance::new(&plan.instance_spec(op, subtask), ctx)?;
+        tracing::debug!(operator = %self.operator, subtask, digest = %op.component.digest, "swapped");
+        Ok(Self { instance, ..self })
+    }
+
     /// The state backend.
     pub(super) fn backend(&mut self) -> &mut dyn crate::state::KeyedStateBackend {
         self.instance.ctx().backend.as_mut()

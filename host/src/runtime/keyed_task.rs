@@ -173,6 +173,7 @@ pub(super) fn run(
         });
     let mut op = open(plan, subtask, t.store, restore.as_ref())?;
     let mut epoch = t.coordinator.map_or(0, Coordinator::next_epoch);
+    let mut last_swap = None;
     let agg_name = plan
         .job
         .spec
@@ -197,6 +198,20 @@ pub(super) fn run(
                     epoch = e + 1;
                 }
                 send(&output, Message::Barrier { epoch: e })?;
+                continue;
+            }
+            Message::Swap(swap) => {
+                // Like a barrier: once from each input, acted on at the first.
+                if last_swap != Some(swap.id) {
+                    last_swap = Some(swap.id);
+                    op = match op {
+                        Stateful::Keyed(k) if k.name() == swap.operator => {
+                            Stateful::Keyed(Box::new((*k).swap(plan, &swap.op, subtask)?))
+                        }
+                        other => other,
+                    };
+                }
+                send(&output, Message::Swap(swap))?;
                 continue;
             }
             Message::EndOfData => (Vec::new(), MAX_WATERMARK, crate::time::now_ms(), true),

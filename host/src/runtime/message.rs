@@ -29,6 +29,9 @@ pub enum Message {
         /// The checkpoint.
         epoch: u64,
     },
+    /// From here on, operator `swap.operator` is the new version (sent
+    /// right behind a barrier; see [`super::swap`]).
+    Swap(std::sync::Arc<super::swap::Swap>),
     /// The input is exhausted: fire everything, flush, stop.
     EndOfData,
 }

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod side;
 mod sink_task;
 mod source_task;
+pub mod swap;
 
 pub use message::Message;
 pub use metrics::{Metrics, Summary};

@@ -101,6 +101,7 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
                 match recv(&inputs[step % inputs.len()])? {
                     Message::Batch { records, .. } => w.write(records)?,
                     Message::Barrier { epoch } => w.barrier(epoch)?,
+                    Message::Swap(_) => {}
                     Message::EndOfData => break,
                 }
             }
@@ -111,6 +112,7 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
                 match recv(rx)? {
                     Message::Batch { records, .. } => w.write(records)?,
                     Message::Barrier { epoch } => barrier = Some(epoch),
+                    Message::Swap(_) => {}
                     Message::EndOfData => break 'steps,
                 }
             }

@@ -184,6 +184,9 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             let e = c.trigger(st, false)?;
             triggered.insert(e, position);
             out.every(|| Message::Barrier { epoch: e })?;
+            if let Some(swap) = c.take_swap(e) {
+                out.every(|| Message::Swap(swap.clone()))?;
+            }
             epoch = e + 1;
         }
     }

@@ -237,6 +237,17 @@ impl KeyedInstance {
         Ok(Self { g, bindings })
     }
 
+    /// Give up the instance, keeping its state context (for a new version
+    /// of the operator over the same state).
+    pub fn into_ctx(self) -> KeyedCtx {
+        self.g
+            .store
+            .into_data()
+            .host
+            .keyed
+            .expect("a keyed instance always has a keyed context")
+    }
+
     /// The state, timers and clocks of this instance.
     pub fn ctx(&mut self) -> &mut KeyedCtx {
         self.g

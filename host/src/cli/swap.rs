@@ -1,0 +1,200 @@
+//! `weir swap`: put a new version of an operator live in a job that `weir
+//! run` is running, at its next checkpoint barrier (see
+//! [`weir::runtime::swap`]).
+//!
+//! Like `weir savepoint`, the control channel of a standalone `weir run` is
+//! its checkpoint directory plus a signal: `weir swap` writes the request
+//! (`_swap-request.json`) and sends SIGUSR2; the running process builds and
+//! checks the new component *off the data path* — a component of another
+//! world or contract version is refused there, and the old version keeps
+//! running — then hands it to the coordinator, and answers in
+//! `_swap-<id>.json` once the swap went live (or why it was refused).
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use weir::checkpoint::Coordinator;
+use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
+use weir::plan::{Plan, PlannedStage, WindowAgg, load_operator};
+use weir::runtime::swap::Swap;
+use weir::wasm::World;
+
+const REQUEST: &str = "_swap-request.json";
+
+#[derive(Serialize, Deserialize)]
+struct Request {
+    id: u64,
+    operator: String,
+    component: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Answer {
+    /// The epoch whose barrier the new version follows, if it went live.
+    epoch: Option<u64>,
+    digest: Option<String>,
+    error: Option<String>,
+}
+
+fn answer_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("_swap-{id}.json"))
+}
+
+/// Write `value` to `path` atomically (readers never see half a file).
+fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(value)?)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The client: ask the job running from `job` to swap `operator` to
+/// `component`, wait, and report.
+pub fn swap(
+    job: &Path,
+    set: &[String],
+    operator: &str,
+    component: &Path,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let loaded = weir::job::load(job, set)?;
+    let Some(dir) = checkpoint_dir(&loaded) else {
+        bail!(
+            "{}: the job has no [checkpoint] section; a swap happens at a checkpoint barrier",
+            job.display()
+        );
+    };
+    let pid = running_pid(&dir.join(PID_FILE)).with_context(|| {
+        format!(
+            "job `{}` is not running here; start it with `weir run {}`",
+            loaded.spec.name,
+            job.display()
+        )
+    })?;
+    let component = std::fs::canonicalize(component)
+        .with_context(|| format!("component {}", component.display()))?;
+    let id = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    write_json(
+        &dir.join(REQUEST),
+        &Request {
+            id,
+            operator: operator.into(),
+            component,
+        },
+    )?;
+    let status = std::process::Command::new("kill")
+        .args(["-USR2", &pid.to_string()])
+        .status()
+        .context("running kill")?;
+    if !status.success() {
+        bail!("could not signal process {pid}");
+    }
+    let path = answer_path(&dir, id);
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let _ = std::fs::remove_file(&path);
+            let a: Answer = serde_json::from_slice(&bytes).context("reading the answer")?;
+            return match (a.epoch, a.error) {
+                (Some(epoch), _) => {
+                    println!(
+                        "operator `{operator}` of job `{}` is now {} (live after checkpoint barrier {epoch})",
+                        loaded.spec.name,
+                        a.digest.as_deref().map_or("", |d| &d[..12.min(d.len())])
+                    );
+                    Ok(())
+                }
+                (None, error) => bail!(
+                    "swap refused, the old version keeps running: {}",
+                    error.unwrap_or_default()
+                ),
+            };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    bail!("no answer from the job within {timeout:?}; is it stuck? (see its log)")
+}
+
+/// The running job's side: read the request in `dir`, build and check the
+/// new version, hand it to the coordinator, answer when it went live.
+pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
+    let request: Request = match std::fs::read(dir.join(REQUEST))
+        .map_err(anyhow::Error::from)
+        .and_then(|b| serde_json::from_slice(&b).map_err(Into::into))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("swap requested, but {} is unreadable: {e}", REQUEST);
+            return;
+        }
+    };
+    let _ = std::fs::remove_file(dir.join(REQUEST));
+    let answer = match prepare(plan, &request) {
+        Err(e) => Answer {
+            epoch: None,
+            digest: None,
+            error: Some(format!("{e:#}")),
+        },
+        Ok(swap) => {
+            let digest = swap.op.component.digest.clone();
+            coordinator.request_swap(swap);
+            let started = Instant::now();
+            loop {
+                if let Some(epoch) = coordinator.swapped_at(request.id) {
+                    break Answer {
+                        epoch: Some(epoch),
+                        digest: Some(digest),
+                        error: None,
+                    };
+                }
+                if started.elapsed() > Duration::from_secs(120) {
+                    break Answer {
+                        epoch: None,
+                        digest: None,
+                        error: Some("no barrier within 120 s (has the source stopped?)".into()),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    if let Some(e) = &answer.error {
+        tracing::warn!(operator = %request.operator, "swap refused: {e}");
+    }
+    if let Err(e) = write_json(&answer_path(dir, request.id), &answer) {
+        tracing::warn!("answering the swap request: {e:#}");
+    }
+}
+
+/// Build and check the new version of the operator the request names.
+fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
+    let name = &request.operator;
+    let (old, world) = if let Some(op) = plan.chain.iter().find(|o| &o.spec.name == name) {
+        (op, World::Transform)
+    } else {
+        match &plan.stage {
+            Some(PlannedStage::Keyed(op)) if &op.spec.name == name => (op, World::Keyed),
+            Some(PlannedStage::Window {
+                aggregate: WindowAgg::Wasm(op),
+                ..
+            }) if &op.spec.name == name => bail!(
+                "`{name}` is a window aggregate; swapping aggregates live is not supported yet (take a savepoint and restart from it with the new version)"
+            ),
+            _ => bail!("the job has no Wasm operator named `{name}`"),
+        }
+    };
+    let mut spec = old.spec.clone();
+    spec.component = request.component.clone();
+    let op = load_operator(&plan.job, plan.engine, &spec, world)
+        .with_context(|| format!("the new version of `{name}`"))?;
+    Ok(Swap {
+        id: request.id,
+        operator: name.clone(),
+        op,
+    })
+}
