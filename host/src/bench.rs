@@ -14,11 +14,13 @@
 //! 6. `checkpoint-size` — RocksDB checkpoint duration and size for
 //!    `--state-keys` keys, the share of a second checkpoint that is new
 //!    after 1% of keys changed, and restore time vs the memory backend.
-//! 7. `kafka`, `kafka-latency` — only when named in `--only`, since they
+//! 7. `swap` — the pause a live swap puts into a running job.
+//! 8. `kafka`, `kafka-latency` — only when named in `--only`, since they
 //!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
 
 mod checkpoint;
 mod kafka;
+mod swap;
 
 use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
@@ -43,7 +45,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
     /// Run only these benchmarks (mapfilter, pipeline, window, state,
-    /// checkpoint, checkpoint-rocksdb, checkpoint-size; and kafka,
+    /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and kafka,
     /// kafka-latency, which need a broker and run only when named).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
@@ -71,7 +73,7 @@ fn wanted(args: &BenchArgs, name: &str) -> bool {
 /// Run the selected benchmarks and print a Markdown table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let engine = WasmEngine::shared()?;
-    let needs_operator = ["mapfilter", "pipeline", "kafka", "kafka-latency"]
+    let needs_operator = ["mapfilter", "pipeline", "swap", "kafka", "kafka-latency"]
         .iter()
         .any(|b| wanted(&args, b));
     let wasm = if !needs_operator || args.operator.extension().is_some_and(|e| e == "wasm") {
@@ -103,6 +105,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         for &keys in &args.state_keys {
             checkpoint::size_and_recovery(keys)?;
         }
+    }
+    if wanted(&args, "swap") {
+        swap::pause(engine, &wasm)?;
     }
     if wanted(&args, "kafka") {
         kafka::throughput(engine, &wasm, &args.brokers, args.records)?;

@@ -26,6 +26,7 @@ pub enum PlanError {
 }
 
 /// A Wasm operator, ready to instantiate.
+#[derive(Clone)]
 pub struct PlannedOperator {
     /// As written in the job.
     pub spec: OperatorSpec,

@@ -231,8 +231,10 @@ impl Coordinator {
 
     /// Put a new version of an operator live at the next barrier (see
     /// [`crate::runtime::swap`]). A swap still waiting is replaced.
-    pub fn request_swap(&self, swap: Swap) {
-        *lock(&self.swap) = Some(Arc::new(swap));
+    pub fn request_swap(&self, swap: Swap) -> Arc<Swap> {
+        let swap = Arc::new(swap);
+        *lock(&self.swap) = Some(swap.clone());
+        swap
     }
 
     /// The swap to send right behind barrier `epoch` (the source calls

@@ -192,9 +192,5 @@ fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
     spec.component = request.component.clone();
     let op = load_operator(&plan.job, plan.engine, &spec, world)
         .with_context(|| format!("the new version of `{name}`"))?;
-    Ok(Swap {
-        id: request.id,
-        operator: name.clone(),
-        op,
-    })
+    Ok(Swap::new(request.id, name, op))
 }

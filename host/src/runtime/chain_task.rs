@@ -115,7 +115,9 @@ pub(super) fn run(
             }
             Message::Swap(swap) => {
                 if let Some((_, inst)) = ops.iter_mut().find(|(n, _)| *n == swap.operator) {
+                    let started = std::time::Instant::now();
                     *inst = TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                    swap.switched(started.elapsed());
                     tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
                 }
                 match &output {

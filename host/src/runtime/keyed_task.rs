@@ -206,7 +206,10 @@ pub(super) fn run(
                     last_swap = Some(swap.id);
                     op = match op {
                         Stateful::Keyed(k) if k.name() == swap.operator => {
-                            Stateful::Keyed(Box::new((*k).swap(plan, &swap.op, subtask)?))
+                            let started = std::time::Instant::now();
+                            let k = Box::new((*k).swap(plan, &swap.op, subtask)?);
+                            swap.switched(started.elapsed());
+                            Stateful::Keyed(k)
                         }
                         other => other,
                     };

@@ -22,6 +22,8 @@
 //! of microseconds per subtask, see BENCHMARKS.md); compilation never does.
 
 use crate::plan::PlannedOperator;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// A new version of one operator, ready to instantiate.
 pub struct Swap {
@@ -32,6 +34,28 @@ pub struct Swap {
     /// The new version: the operator's spec and config with the new
     /// component, compiled and checked.
     pub op: PlannedOperator,
+    /// How long each subtask that switched spent switching (its pause).
+    pub pauses: Mutex<Vec<Duration>>,
+}
+
+impl Swap {
+    /// A swap of `operator` to `op`.
+    pub fn new(id: u64, operator: &str, op: PlannedOperator) -> Swap {
+        Swap {
+            id,
+            operator: operator.into(),
+            op,
+            pauses: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A subtask switched in `pause`.
+    pub fn switched(&self, pause: Duration) {
+        self.pauses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(pause);
+    }
 }
 
 impl std::fmt::Debug for Swap {
