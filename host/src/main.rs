@@ -82,6 +82,16 @@ enum Command {
         /// Overrides the job was started with.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
+        /// First run the new version in shadow beside the old one on this
+        /// many records (its output compared and discarded), then promote
+        /// it, or roll it back if it traps or rejects too many records.
+        /// Stateless operators only.
+        #[arg(long, value_name = "RECORDS")]
+        canary: Option<u64>,
+        /// With --canary: the share of records the new version may reject
+        /// before it is rolled back (0.01 = 1%).
+        #[arg(long, default_value_t = 0.0, requires = "canary")]
+        max_error_rate: f64,
         /// How long to wait for the swap, in seconds.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
@@ -202,12 +212,18 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             operator,
             component,
             set,
+            canary,
+            max_error_rate,
             timeout,
         } => cli::swap::swap(
             &job,
             &set,
             &operator,
             &component,
+            canary.map(|records| cli::swap::CanaryRequest {
+                records,
+                max_error_rate,
+            }),
             Duration::from_secs(timeout),
         ),
         Command::Build {

@@ -211,3 +211,103 @@ dir = "checkpoints"
     }
     assert_eq!(switched, 7, "every key saw both versions");
 }
+
+#[test]
+fn a_canary_that_traps_is_rolled_back_and_one_that_behaves_is_promoted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 40_000;
+    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
+    // `mode = "trap"` means nothing to the tag operator; the `misbehave`
+    // operator panics on its first record with it.
+    std::fs::write(
+        dir.path().join("job.toml"),
+        format!(
+            r#"name = "swap-canary"
+parallelism = 2
+batch_size = 100
+[source]
+type = "file"
+path = "input.jsonl"
+rate = 10000
+[[operators]]
+name = "tag"
+component = "{v1}"
+config = {{ mode = "trap" }}
+[sink]
+type = "file"
+path = "out.jsonl"
+[checkpoint]
+interval = "200ms"
+dir = "checkpoints"
+"#,
+            v1 = operator("tag-v1")
+        ),
+    )
+    .expect("job");
+    let job = dir.path().join("job.toml");
+    let job_arg = job.to_str().expect("utf-8");
+    let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
+    wait_running(dir.path(), &mut child);
+
+    let rolled_back = weir_in(
+        dir.path(),
+        &[
+            "swap",
+            job_arg,
+            "tag",
+            &operator("misbehave"),
+            "--canary",
+            "500",
+        ],
+    )
+    .failed();
+    assert!(
+        rolled_back.contains("canary rolled back") && rolled_back.contains("operator bug"),
+        "{rolled_back}"
+    );
+    let promoted = weir_in(
+        dir.path(),
+        &[
+            "swap",
+            job_arg,
+            "tag",
+            &operator("tag-v2"),
+            "--canary",
+            "2000",
+        ],
+    )
+    .ok();
+    let said = promoted.stdout();
+    assert!(
+        said.contains("promoted after") && said.contains("live after checkpoint barrier"),
+        "{said}"
+    );
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The trapping shadow cost nothing: every record once, by v1 up to the
+    // promotion and by v2 after it.
+    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.path().join("out.jsonl"))
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
+        })
+        .collect();
+    by_i.sort_unstable();
+    assert_eq!(by_i.len(), rows, "records lost or repeated");
+    let switch = by_i
+        .iter()
+        .position(|(_, v)| *v == 2)
+        .expect("v2 was promoted");
+    assert!(
+        switch >= 2000,
+        "v2 went live before its canary saw 2000 records"
+    );
+    assert!(by_i[switch..].iter().all(|(_, v)| *v == 2));
+}

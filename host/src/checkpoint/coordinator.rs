@@ -242,7 +242,9 @@ impl Coordinator {
     /// the new version.
     pub fn take_swap(&self, epoch: u64) -> Option<Arc<Swap>> {
         let swap = lock(&self.swap).take()?;
-        lock(&self.components).insert(swap.operator.clone(), swap.op.component.digest.clone());
+        if swap.canary.is_none() {
+            lock(&self.components).insert(swap.operator.clone(), swap.op.component.digest.clone());
+        }
         lock(&self.swapped).insert(swap.id, epoch);
         tracing::info!(job = %self.job, operator = %swap.operator, epoch,
             digest = %swap.op.component.digest, "new operator version goes live after this barrier");

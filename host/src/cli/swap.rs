@@ -28,14 +28,28 @@ struct Request {
     id: u64,
     operator: String,
     component: PathBuf,
+    /// Run the new version in shadow first.
+    canary: Option<CanaryRequest>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// `--canary RECORDS --max-error-rate RATE`.
+#[derive(Serialize, Deserialize, Clone, Copy)]
+pub struct CanaryRequest {
+    /// Records the shadow must see before it is promoted.
+    pub records: u64,
+    /// Share of those records it may reject; above it, or on a trap, it is
+    /// rolled back.
+    pub max_error_rate: f64,
+}
+
+#[derive(Serialize, Deserialize, Default)]
 struct Answer {
     /// The epoch whose barrier the new version follows, if it went live.
     epoch: Option<u64>,
     digest: Option<String>,
     error: Option<String>,
+    /// What the canary saw, if there was one.
+    canary: Option<String>,
 }
 
 fn answer_path(dir: &Path, id: u64) -> PathBuf {
@@ -57,6 +71,7 @@ pub fn swap(
     set: &[String],
     operator: &str,
     component: &Path,
+    canary: Option<CanaryRequest>,
     timeout: Duration,
 ) -> anyhow::Result<()> {
     let loaded = weir::job::load(job, set)?;
@@ -85,6 +100,7 @@ pub fn swap(
             id,
             operator: operator.into(),
             component,
+            canary,
         },
     )?;
     let status = std::process::Command::new("kill")
@@ -100,6 +116,9 @@ pub fn swap(
         if let Ok(bytes) = std::fs::read(&path) {
             let _ = std::fs::remove_file(&path);
             let a: Answer = serde_json::from_slice(&bytes).context("reading the answer")?;
+            if let Some(c) = &a.canary {
+                println!("canary: {c}");
+            }
             return match (a.epoch, a.error) {
                 (Some(epoch), _) => {
                     println!(
@@ -136,38 +155,117 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
     let _ = std::fs::remove_file(dir.join(REQUEST));
     let answer = match prepare(plan, &request) {
         Err(e) => Answer {
-            epoch: None,
-            digest: None,
             error: Some(format!("{e:#}")),
+            ..Answer::default()
         },
-        Ok(swap) => {
-            let digest = swap.op.component.digest.clone();
-            coordinator.request_swap(swap);
-            let started = Instant::now();
-            loop {
-                if let Some(epoch) = coordinator.swapped_at(request.id) {
-                    break Answer {
-                        epoch: Some(epoch),
-                        digest: Some(digest),
-                        error: None,
-                    };
-                }
-                if started.elapsed() > Duration::from_secs(120) {
-                    break Answer {
-                        epoch: None,
-                        digest: None,
-                        error: Some("no barrier within 120 s (has the source stopped?)".into()),
-                    };
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        }
+        Ok(swap) => match request.canary {
+            None => go_live(coordinator, swap),
+            Some(c) => run_canary(coordinator, swap, c),
+        },
     };
     if let Some(e) = &answer.error {
         tracing::warn!(operator = %request.operator, "swap refused: {e}");
     }
     if let Err(e) = write_json(&answer_path(dir, request.id), &answer) {
         tracing::warn!("answering the swap request: {e:#}");
+    }
+}
+
+/// Hand `swap` to the coordinator and wait until it went live.
+fn go_live(coordinator: &Coordinator, swap: Swap) -> Answer {
+    let (id, digest) = (swap.id, swap.op.component.digest.clone());
+    coordinator.request_swap(swap);
+    match wait_swapped(coordinator, id) {
+        Ok(epoch) => Answer {
+            epoch: Some(epoch),
+            digest: Some(digest),
+            ..Answer::default()
+        },
+        Err(e) => Answer {
+            error: Some(e),
+            ..Answer::default()
+        },
+    }
+}
+
+fn wait_swapped(coordinator: &Coordinator, id: u64) -> Result<u64, String> {
+    let started = Instant::now();
+    loop {
+        if let Some(epoch) = coordinator.swapped_at(id) {
+            return Ok(epoch);
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err("no barrier within 120 s (has the source stopped?)".into());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Run the new version in shadow until it has seen `c.records` records,
+/// then promote it (an ordinary swap) or roll it back.
+fn run_canary(coordinator: &Coordinator, swap: Swap, c: CanaryRequest) -> Answer {
+    let (id, operator, op) = (swap.id, swap.operator.clone(), swap.op.clone());
+    let canary = coordinator.request_swap(Swap::canary(id, &operator, op.clone()));
+    let fail = |error: String, report: Option<String>| Answer {
+        error: Some(error),
+        canary: report,
+        ..Answer::default()
+    };
+    if let Err(e) = wait_swapped(coordinator, id) {
+        return fail(e, None);
+    }
+    let Some(stats) = &canary.canary else {
+        return fail("internal: the canary has no counters".into(), None);
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    let budget = (c.max_error_rate * c.records as f64).floor() as u64;
+    let started = Instant::now();
+    let verdict: Result<(), String> = loop {
+        if let Some(t) = stats
+            .trapped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            break Err(format!("the new version failed: {t}"));
+        }
+        let (records, errors) = (stats.records.load(Relaxed), stats.errors.load(Relaxed));
+        if errors > budget {
+            break Err(format!(
+                "the new version rejected {errors} of {records} records, more than the allowed {:.2}%",
+                c.max_error_rate * 100.0
+            ));
+        }
+        if records >= c.records {
+            break Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            break Err(format!(
+                "only {records} of {} records in 10 minutes",
+                c.records
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    stats.stop.store(true, Relaxed);
+    let report = format!(
+        "{} records, {} rejected, {} of {} batches with output different from the old version's",
+        stats.records.load(Relaxed),
+        stats.errors.load(Relaxed),
+        stats.differing_batches.load(Relaxed),
+        stats.batches.load(Relaxed),
+    );
+    match verdict {
+        Err(why) => {
+            tracing::warn!(operator = %operator, "canary rolled back: {why}");
+            fail(format!("canary rolled back: {why}"), Some(report))
+        }
+        Ok(()) => {
+            tracing::info!(operator = %operator, "canary promoted: {report}");
+            let mut answer = go_live(coordinator, Swap::new(id + 1, &operator, op));
+            answer.canary = Some(format!("promoted after {report}"));
+            answer
+        }
     }
 }
 
@@ -178,7 +276,14 @@ fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
         (op, World::Transform)
     } else {
         match &plan.stage {
-            Some(PlannedStage::Keyed(op)) if &op.spec.name == name => (op, World::Keyed),
+            Some(PlannedStage::Keyed(op)) if &op.spec.name == name => {
+                if request.canary.is_some() {
+                    bail!(
+                        "`{name}` is a keyed operator: a canary of it would write the state the running version reads; swap it without --canary"
+                    );
+                }
+                (op, World::Keyed)
+            }
             Some(PlannedStage::Window {
                 aggregate: WindowAgg::Wasm(op),
                 ..

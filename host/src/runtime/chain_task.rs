@@ -1,11 +1,31 @@
 //! A chain subtask: the job's stateless Wasm operators, fused, then key-by.
 
 use super::side::{SideOutputs, Stage};
+use super::swap::Swap;
 use super::{Message, RunError, recv, send};
+use crate::event::Event;
 use crate::plan::Plan;
 use crate::state::KeyGroups;
 use crate::wasm::instance::TransformInstance;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
+
+/// Hand a canary's shadow the batch the operator just processed, and compare.
+fn run_shadow(slot: &mut Option<(Arc<Swap>, TransformInstance)>, input: &[Event], old: &[Event]) {
+    let Some((swap, shadow)) = slot else { return };
+    let Some(canary) = &swap.canary else { return };
+    if canary.stopped() {
+        *slot = None;
+        return;
+    }
+    match shadow.process(input) {
+        Ok(new) => canary.observe(input.len(), old, &new.events, new.rejected.len()),
+        Err(e) => {
+            canary.trap(e.to_string());
+            *slot = None;
+        }
+    }
+}
 
 /// Where a chain subtask's output goes.
 pub(super) enum Output {
@@ -31,6 +51,9 @@ pub(super) fn run(
                 .map(|inst| (op.spec.name.as_str(), inst))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Canaries running beside an operator: index in `ops` → (swap, shadow).
+    let mut shadows: Vec<Option<(Arc<Swap>, TransformInstance)>> =
+        ops.iter().map(|_| None).collect();
     let key_field = plan.job.spec.key_by.as_ref().map(|k| k.field.as_str());
     loop {
         match recv(&input)? {
@@ -39,11 +62,12 @@ pub(super) fn run(
                 watermark,
                 processing_time,
             } => {
-                for (name, inst) in &mut ops {
+                for (j, (name, inst)) in ops.iter_mut().enumerate() {
                     if records.is_empty() {
                         break;
                     }
                     let out = inst.process(&records)?;
+                    run_shadow(&mut shadows[j], &records, &out.events);
                     for r in &out.rejected {
                         side.dead_letter(
                             epoch,
@@ -114,9 +138,18 @@ pub(super) fn run(
                 }
             }
             Message::Swap(swap) => {
-                if let Some((_, inst)) = ops.iter_mut().find(|(n, _)| *n == swap.operator) {
+                let at = ops.iter().position(|(n, _)| *n == swap.operator);
+                if let (Some(j), Some(canary)) = (at, &swap.canary) {
+                    // The shadow failing to start is the canary's verdict,
+                    // not the job's failure.
+                    match TransformInstance::new(&plan.instance_spec(&swap.op, subtask)) {
+                        Ok(shadow) => shadows[j] = Some((swap.clone(), shadow)),
+                        Err(e) => canary.trap(e.to_string()),
+                    }
+                } else if let Some(j) = at {
                     let started = std::time::Instant::now();
-                    *inst = TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                    ops[j].1 = TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                    shadows[j] = None;
                     swap.switched(started.elapsed());
                     tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
                 }

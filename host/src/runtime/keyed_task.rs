@@ -205,7 +205,9 @@ pub(super) fn run(
                 if last_swap != Some(swap.id) {
                     last_swap = Some(swap.id);
                     op = match op {
-                        Stateful::Keyed(k) if k.name() == swap.operator => {
+                        Stateful::Keyed(k)
+                            if k.name() == swap.operator && swap.canary.is_none() =>
+                        {
                             let started = std::time::Instant::now();
                             let k = Box::new((*k).swap(plan, &swap.op, subtask)?);
                             swap.switched(started.elapsed());

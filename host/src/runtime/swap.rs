@@ -18,11 +18,26 @@
 //! - checkpoint `e` records the new component's digest, so a job restarted
 //!   from it continues with the version that processed the records after it.
 //!
-//! Only the instantiation of the new version happens on the data path (tens
-//! of microseconds per subtask, see BENCHMARKS.md); compilation never does.
+//! Only the instantiation of the new version happens on the data path (a
+//! fraction of a millisecond per subtask, see BENCHMARKS.md); compilation
+//! never does.
+//!
+//! # Canary
+//!
+//! A swap with a [`Canary`] does not switch: the chain subtasks holding the
+//! operator start the new version *beside* the old one and hand it a copy
+//! of every batch the old one processes. Its output is compared and thrown
+//! away; only the old version's output flows on, so a new version that traps
+//! or rejects records costs the job nothing. Whoever asked for the canary
+//! watches its counters and decides: promote (an ordinary swap at the next
+//! barrier) or roll back (the shadows are dropped). Canaries run for
+//! stateless operators only: a keyed shadow would write the state the old
+//! version reads.
 
+use crate::event::Event;
 use crate::plan::PlannedOperator;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A new version of one operator, ready to instantiate.
@@ -36,6 +51,55 @@ pub struct Swap {
     pub op: PlannedOperator,
     /// How long each subtask that switched spent switching (its pause).
     pub pauses: Mutex<Vec<Duration>>,
+    /// Run the new version in shadow instead of switching.
+    pub canary: Option<Canary>,
+}
+
+/// What a canary has seen so far, shared by the subtasks running it.
+#[derive(Debug, Default)]
+pub struct Canary {
+    /// Records handed to the shadow.
+    pub records: AtomicU64,
+    /// Records the shadow rejected (errors).
+    pub errors: AtomicU64,
+    /// Batches whose output differed from the old version's.
+    pub differing_batches: AtomicU64,
+    /// Batches compared.
+    pub batches: AtomicU64,
+    /// The shadow trapped (panic, limit): why.
+    pub trapped: Mutex<Option<String>>,
+    /// The decision is made: subtasks drop their shadows.
+    pub stop: AtomicBool,
+}
+
+impl Canary {
+    /// One batch: the old version's output and the shadow's.
+    pub fn observe(&self, input: usize, old: &[Event], new: &[Event], errors: usize) {
+        self.records.fetch_add(input as u64, Ordering::Relaxed);
+        self.errors.fetch_add(errors as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        let same = old.len() == new.len()
+            && old.iter().zip(new).all(|(a, b)| {
+                a.value == b.value
+                    && a.key == b.key
+                    && a.timestamp == b.timestamp
+                    && a.headers == b.headers
+            });
+        if !same {
+            self.differing_batches.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The shadow failed outright.
+    pub fn trap(&self, why: String) {
+        let mut t = self.trapped.lock().unwrap_or_else(|p| p.into_inner());
+        t.get_or_insert(why);
+    }
+
+    /// Has the decision been made?
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
 }
 
 impl Swap {
@@ -46,6 +110,15 @@ impl Swap {
             operator: operator.into(),
             op,
             pauses: Mutex::new(Vec::new()),
+            canary: None,
+        }
+    }
+
+    /// A canary of `operator`'s new version `op` (see [`Canary`]).
+    pub fn canary(id: u64, operator: &str, op: PlannedOperator) -> Swap {
+        Swap {
+            canary: Some(Canary::default()),
+            ..Swap::new(id, operator, op)
         }
     }
 
