@@ -96,6 +96,21 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Put the version of an operator that was live before the current one
+    /// back into the running job (at the next checkpoint barrier, like
+    /// `weir swap`), from the job's component store. Run it again to undo.
+    Rollback {
+        /// The job file the job was started from.
+        job: PathBuf,
+        /// The operator's name in the job.
+        operator: String,
+        /// Overrides the job was started with.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// How long to wait, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// Build an operator project into a WebAssembly component.
     ///
     /// A directory with Cargo.toml is built with `cargo build --release
@@ -226,6 +241,12 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             }),
             Duration::from_secs(timeout),
         ),
+        Command::Rollback {
+            job,
+            operator,
+            set,
+            timeout,
+        } => cli::swap::rollback(&job, &set, &operator, Duration::from_secs(timeout)),
         Command::Build {
             project,
             world,

@@ -311,3 +311,75 @@ dir = "checkpoints"
     );
     assert!(by_i[switch..].iter().all(|(_, v)| *v == 2));
 }
+
+#[test]
+fn a_rollback_puts_the_previous_version_back_and_a_restart_keeps_the_swapped_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 40_000;
+    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
+    std::fs::write(
+        dir.path().join("job.toml"),
+        format!(
+            r#"name = "swap-rollback"
+parallelism = 2
+batch_size = 100
+[source]
+type = "file"
+path = "input.jsonl"
+rate = 5000
+[[operators]]
+name = "tag"
+component = "{v1}"
+[sink]
+type = "file"
+path = "out.jsonl"
+[checkpoint]
+interval = "100ms"
+dir = "checkpoints"
+"#,
+            v1 = operator("tag-v1")
+        ),
+    )
+    .expect("job");
+    let job = dir.path().join("job.toml");
+    let job_arg = job.to_str().expect("utf-8");
+    let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
+    wait_running(dir.path(), &mut child);
+    let pause = || std::thread::sleep(Duration::from_millis(500));
+    pause();
+    weir_in(dir.path(), &["swap", job_arg, "tag", &operator("tag-v2")]).ok();
+    pause();
+    let back = weir_in(dir.path(), &["rollback", job_arg, "tag"]).ok();
+    assert!(
+        back.stdout().contains("rolling `tag` back to"),
+        "{}",
+        back.stdout()
+    );
+    pause();
+    weir_in(dir.path(), &["swap", job_arg, "tag", &operator("tag-v2")]).ok();
+    pause();
+    // A crash, then a restart from the same job file (which names v1): the
+    // job goes on with v2, the version its last checkpoint recorded.
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let resumed = weir_in(dir.path(), &["run", job_arg, "--set", "source.rate=0"]).ok();
+    assert!(
+        resumed.stderr().contains("resuming from checkpoint"),
+        "{}",
+        resumed.stderr()
+    );
+
+    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.path().join("out.jsonl"))
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
+        })
+        .collect();
+    by_i.sort_unstable();
+    assert_eq!(by_i.len(), rows, "records lost or repeated");
+    let mut runs: Vec<i64> = by_i.iter().map(|(_, v)| *v).collect();
+    runs.dedup();
+    assert_eq!(runs, vec![1, 2, 1, 2], "versions in source order");
+}

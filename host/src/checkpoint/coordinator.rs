@@ -229,6 +229,12 @@ impl Coordinator {
                 || lock(&self.next_epoch).1.elapsed() >= self.interval)
     }
 
+    /// The component live for `operator` is `digest` (a resumed job runs
+    /// the version its checkpoint recorded).
+    pub fn set_component(&self, operator: &str, digest: &str) {
+        lock(&self.components).insert(operator.into(), digest.into());
+    }
+
     /// Put a new version of an operator live at the next barrier (see
     /// [`crate::runtime::swap`]). A swap still waiting is replaced.
     pub fn request_swap(&self, swap: Swap) -> Arc<Swap> {

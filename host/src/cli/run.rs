@@ -39,7 +39,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let loaded = weir::job::load(&opts.job, &opts.set)?;
     let name = loaded.spec.name.clone();
     let engine = WasmEngine::shared()?;
-    let plan = Arc::new(weir::plan::prepare(loaded, engine)?);
+    let mut plan = weir::plan::prepare(loaded, engine)?;
     let (hits, misses) = engine.cache_stats();
     tracing::debug!(hits, misses, "compilation cache");
     // One run per job: a second would overwrite the first's checkpoints
@@ -97,6 +97,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             r.info.path.display()
         );
     }
+    if let Some(c) = &coordinator {
+        crate::cli::swap::keep_versions(&mut plan, c, restore.as_ref(), engine)?;
+    }
+    let plan = Arc::new(plan);
     let ctx = RunContext {
         coordinator: coordinator.clone(),
         restore: restore.map(Arc::new),

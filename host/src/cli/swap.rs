@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir::checkpoint::Coordinator;
+use weir::checkpoint::RestorePoint;
 use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
 use weir::plan::{Plan, PlannedStage, WindowAgg, load_operator};
 use weir::runtime::swap::Swap;
+use weir::runtime::versions::{Origin, Versions};
 use weir::wasm::World;
 
 const REQUEST: &str = "_swap-request.json";
@@ -30,6 +32,9 @@ struct Request {
     component: PathBuf,
     /// Run the new version in shadow first.
     canary: Option<CanaryRequest>,
+    /// This puts an earlier version back (`weir rollback`).
+    #[serde(default)]
+    rollback: bool,
 }
 
 /// `--canary RECORDS --max-error-rate RATE`.
@@ -74,6 +79,28 @@ pub fn swap(
     canary: Option<CanaryRequest>,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    send(job, set, operator, Some(component), canary, timeout)
+}
+
+/// The client of `weir rollback`: swap `operator` back to the version
+/// before the live one, from the job's component store.
+pub fn rollback(
+    job: &Path,
+    set: &[String],
+    operator: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    send(job, set, operator, None, None, timeout)
+}
+
+fn send(
+    job: &Path,
+    set: &[String],
+    operator: &str,
+    component: Option<&Path>,
+    canary: Option<CanaryRequest>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let loaded = weir::job::load(job, set)?;
     let Some(dir) = checkpoint_dir(&loaded) else {
         bail!(
@@ -88,8 +115,26 @@ pub fn swap(
             job.display()
         )
     })?;
-    let component = std::fs::canonicalize(component)
-        .with_context(|| format!("component {}", component.display()))?;
+    let rollback = component.is_none();
+    let component = match component {
+        Some(c) => {
+            std::fs::canonicalize(c).with_context(|| format!("component {}", c.display()))?
+        }
+        None => {
+            let versions = Versions::new(&dir);
+            let previous = versions.previous(operator)?;
+            println!(
+                "rolling `{operator}` back to {} (live {} before)",
+                &previous.digest[..12],
+                match previous.origin {
+                    Origin::JobFile => "from the job file",
+                    Origin::Swap => "by a swap",
+                    Origin::Rollback => "by a rollback",
+                }
+            );
+            versions.component(&previous.digest)
+        }
+    };
     let id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
@@ -101,6 +146,7 @@ pub fn swap(
             operator: operator.into(),
             component,
             canary,
+            rollback,
         },
     )?;
     let status = std::process::Command::new("kill")
@@ -153,16 +199,35 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
         }
     };
     let _ = std::fs::remove_file(dir.join(REQUEST));
-    let answer = match prepare(plan, &request) {
-        Err(e) => Answer {
-            error: Some(format!("{e:#}")),
-            ..Answer::default()
-        },
-        Ok(swap) => match request.canary {
-            None => go_live(coordinator, swap),
-            Some(c) => run_canary(coordinator, swap, c),
-        },
+    let (answer, component) = match prepare(plan, &request) {
+        Err(e) => (
+            Answer {
+                error: Some(format!("{e:#}")),
+                ..Answer::default()
+            },
+            None,
+        ),
+        Ok(swap) => {
+            let component = swap.op.component.clone();
+            let answer = match request.canary {
+                None => go_live(coordinator, swap),
+                Some(c) => run_canary(coordinator, swap, c),
+            };
+            (answer, Some(component))
+        }
     };
+    if let (Some(epoch), Some(component)) = (answer.epoch, component) {
+        let origin = if request.rollback {
+            Origin::Rollback
+        } else {
+            Origin::Swap
+        };
+        if let Err(e) =
+            Versions::new(dir).record(&request.operator, &component, origin, Some(epoch))
+        {
+            tracing::warn!("recording the new version: {e}");
+        }
+    }
     if let Some(e) = &answer.error {
         tracing::warn!(operator = %request.operator, "swap refused: {e}");
     }
@@ -298,4 +363,46 @@ fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
     let op = load_operator(&plan.job, plan.engine, &spec, world)
         .with_context(|| format!("the new version of `{name}`"))?;
     Ok(Swap::new(request.id, name, op))
+}
+
+/// At start: run the versions a resumed job's checkpoint recorded where a
+/// swap put them live (see [`weir::runtime::versions`]), and record the
+/// versions the job starts with.
+pub fn keep_versions(
+    plan: &mut Plan,
+    coordinator: &Coordinator,
+    restore: Option<&RestorePoint>,
+    engine: &'static weir::wasm::WasmEngine,
+) -> anyhow::Result<()> {
+    let versions = Versions::new(coordinator.dir());
+    let job = plan.job.clone();
+    let mut ops: Vec<(&mut weir::plan::PlannedOperator, World)> = plan
+        .chain
+        .iter_mut()
+        .map(|op| (op, World::Transform))
+        .collect();
+    match &mut plan.stage {
+        Some(PlannedStage::Keyed(op)) => ops.push((op, World::Keyed)),
+        Some(PlannedStage::Window {
+            aggregate: WindowAgg::Wasm(op),
+            ..
+        }) => ops.push((op, World::Aggregate)),
+        _ => {}
+    }
+    for (op, world) in ops {
+        let name = op.spec.name.clone();
+        versions.record(&name, &op.component, Origin::JobFile, None)?;
+        let Some(saved) = restore.and_then(|r| r.data.components.get(&name)) else {
+            continue;
+        };
+        if let Some(stored) = versions.resumed(&name, &op.component.digest, saved)? {
+            let mut spec = op.spec.clone();
+            spec.component = stored;
+            *op = load_operator(&job, engine, &spec, world)?;
+            coordinator.set_component(&name, &op.component.digest);
+            tracing::info!(operator = %name, digest = &saved[..12],
+                "resuming with the version a swap put live (the job file still names the one it replaced)");
+        }
+    }
+    Ok(())
 }

@@ -23,6 +23,7 @@ pub mod side;
 mod sink_task;
 mod source_task;
 pub mod swap;
+pub mod versions;
 
 pub use message::Message;
 pub use metrics::{Metrics, Summary};
