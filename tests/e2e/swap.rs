@@ -39,36 +39,67 @@ fn wait_running(dir: &Path, job: &mut std::process::Child) {
     }
 }
 
-#[test]
-fn a_transform_swapped_mid_stream_processes_everything_before_the_barrier_old_and_after_it_new() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input: String = (0..ROWS).map(|i| format!("{{\"i\":{i}}}\n")).collect();
-    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
+/// A file job over `rows` records `{"i": n}` at `rate` records/s through
+/// the tag operator (v1), into `out.jsonl`, with checkpoints every
+/// `interval`; `config` is the operator's config table, if any. Returns the
+/// job file.
+fn tag_job(
+    dir: &Path,
+    name: &str,
+    rows: usize,
+    rate: u64,
+    interval: &str,
+    config: &str,
+) -> std::path::PathBuf {
+    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(dir.join("input.jsonl"), input).expect("input");
+    let job = dir.join("job.toml");
     std::fs::write(
-        dir.path().join("job.toml"),
+        &job,
         format!(
-            r#"name = "swap-chain"
+            r#"name = "{name}"
 parallelism = 2
 batch_size = 100
 [source]
 type = "file"
 path = "input.jsonl"
-rate = 10000
+rate = {rate}
 [[operators]]
 name = "tag"
 component = "{v1}"
+{config}
 [sink]
 type = "file"
 path = "out.jsonl"
 [checkpoint]
-interval = "200ms"
+interval = "{interval}"
 dir = "checkpoints"
 "#,
             v1 = operator("tag-v1")
         ),
     )
     .expect("job");
-    let job = dir.path().join("job.toml");
+    job
+}
+
+/// `(i, v)` of every output record of a tag job, by `i`: which version
+/// processed each input record.
+fn versions_by_record(dir: &Path) -> Vec<(i64, i64)> {
+    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.join("out.jsonl"))
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
+        })
+        .collect();
+    by_i.sort_unstable();
+    by_i
+}
+
+#[test]
+fn a_transform_swapped_mid_stream_processes_everything_before_the_barrier_old_and_after_it_new() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = tag_job(dir.path(), "swap-chain", ROWS, 10_000, "200ms", "");
     let job_arg = job.to_str().expect("utf-8");
     let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
     wait_running(dir.path(), &mut child);
@@ -104,14 +135,7 @@ dir = "checkpoints"
     );
 
     // Every record exactly once; versions switch once, in source order.
-    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.path().join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
-        })
-        .collect();
-    by_i.sort_unstable();
+    let by_i = versions_by_record(dir.path());
     assert_eq!(by_i.len(), ROWS, "records lost or repeated");
     assert!(by_i.iter().enumerate().all(|(n, (i, _))| n as i64 == *i));
     let switch = by_i
@@ -216,36 +240,16 @@ dir = "checkpoints"
 fn a_canary_that_traps_is_rolled_back_and_one_that_behaves_is_promoted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = 40_000;
-    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
-    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
     // `mode = "trap"` means nothing to the tag operator; the `misbehave`
     // operator panics on its first record with it.
-    std::fs::write(
-        dir.path().join("job.toml"),
-        format!(
-            r#"name = "swap-canary"
-parallelism = 2
-batch_size = 100
-[source]
-type = "file"
-path = "input.jsonl"
-rate = 10000
-[[operators]]
-name = "tag"
-component = "{v1}"
-config = {{ mode = "trap" }}
-[sink]
-type = "file"
-path = "out.jsonl"
-[checkpoint]
-interval = "200ms"
-dir = "checkpoints"
-"#,
-            v1 = operator("tag-v1")
-        ),
-    )
-    .expect("job");
-    let job = dir.path().join("job.toml");
+    let job = tag_job(
+        dir.path(),
+        "swap-canary",
+        rows,
+        10_000,
+        "200ms",
+        "config = { mode = \"trap\" }",
+    );
     let job_arg = job.to_str().expect("utf-8");
     let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
     wait_running(dir.path(), &mut child);
@@ -292,14 +296,7 @@ dir = "checkpoints"
 
     // The trapping shadow cost nothing: every record once, by v1 up to the
     // promotion and by v2 after it.
-    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.path().join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
-        })
-        .collect();
-    by_i.sort_unstable();
+    let by_i = versions_by_record(dir.path());
     assert_eq!(by_i.len(), rows, "records lost or repeated");
     let switch = by_i
         .iter()
@@ -316,33 +313,7 @@ dir = "checkpoints"
 fn a_rollback_puts_the_previous_version_back_and_a_restart_keeps_the_swapped_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = 40_000;
-    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
-    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
-    std::fs::write(
-        dir.path().join("job.toml"),
-        format!(
-            r#"name = "swap-rollback"
-parallelism = 2
-batch_size = 100
-[source]
-type = "file"
-path = "input.jsonl"
-rate = 5000
-[[operators]]
-name = "tag"
-component = "{v1}"
-[sink]
-type = "file"
-path = "out.jsonl"
-[checkpoint]
-interval = "100ms"
-dir = "checkpoints"
-"#,
-            v1 = operator("tag-v1")
-        ),
-    )
-    .expect("job");
-    let job = dir.path().join("job.toml");
+    let job = tag_job(dir.path(), "swap-rollback", rows, 5_000, "100ms", "");
     let job_arg = job.to_str().expect("utf-8");
     let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
     wait_running(dir.path(), &mut child);
@@ -370,14 +341,7 @@ dir = "checkpoints"
         resumed.stderr()
     );
 
-    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.path().join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
-        })
-        .collect();
-    by_i.sort_unstable();
+    let by_i = versions_by_record(dir.path());
     assert_eq!(by_i.len(), rows, "records lost or repeated");
     let mut runs: Vec<i64> = by_i.iter().map(|(_, v)| *v).collect();
     runs.dedup();

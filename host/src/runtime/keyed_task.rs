@@ -154,6 +154,10 @@ pub(super) struct KeyedTask<'a> {
     pub store: &'a StateStore,
     pub coordinator: Option<&'a Coordinator>,
     pub restore: Option<&'a RestorePoint>,
+    /// The epoch of the first records (read once, before any task starts:
+    /// a task that read it itself could start after the source triggered
+    /// the first checkpoint, and miss that barrier).
+    pub first_epoch: u64,
 }
 
 pub(super) fn run(
@@ -172,7 +176,7 @@ pub(super) fn run(
             parallelism: plan.job.spec.parallelism,
         });
     let mut op = open(plan, subtask, t.store, restore.as_ref())?;
-    let mut epoch = t.coordinator.map_or(0, Coordinator::next_epoch);
+    let mut epoch = t.first_epoch;
     let mut last_swap = None;
     let agg_name = plan
         .job

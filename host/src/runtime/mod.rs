@@ -241,6 +241,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                         store: &store,
                         coordinator: ctx.coordinator.as_deref(),
                         restore: ctx.restore.as_deref(),
+                        first_epoch,
                     };
                     keyed_task::run(task, inputs, tx)
                 }),
@@ -274,6 +275,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                     side: &side,
                     metrics: &m,
                     coordinator: coordinator.as_deref(),
+                    first_epoch,
                 };
                 sink_task::run(task, sink_rx)
             }),
@@ -300,6 +302,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                     metrics: &m,
                     coordinator: coordinator.as_deref(),
                     done: &done,
+                    first_epoch,
                 };
                 source_task::run(task, to_chain)
             }),

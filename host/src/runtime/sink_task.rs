@@ -85,6 +85,8 @@ pub(super) struct SinkTask<'a> {
     pub side: &'a SideOutputs,
     pub metrics: &'a Metrics,
     pub coordinator: Option<&'a Coordinator>,
+    /// The epoch of the first records (see `KeyedTask::first_epoch`).
+    pub first_epoch: u64,
 }
 
 pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), RunError> {
@@ -92,7 +94,7 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
         sink: t.sink,
         side: t.side,
         metrics: t.metrics,
-        epoch: t.coordinator.map_or(0, Coordinator::next_epoch),
+        epoch: t.first_epoch,
         coordinator: t.coordinator,
     };
     match t.order {

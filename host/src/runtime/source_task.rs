@@ -52,6 +52,8 @@ pub(super) struct SourceTask<'a> {
     /// Where the source is left at the end of input, so the runtime can
     /// tell it that the final checkpoint completed.
     pub done: &'a std::sync::Mutex<Option<Box<dyn Source>>>,
+    /// The epoch of the first records.
+    pub first_epoch: u64,
 }
 
 /// Run the source.
@@ -64,6 +66,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         metrics,
         coordinator,
         done,
+        first_epoch,
     } = t;
     let spec = &plan.job.spec;
     let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
@@ -85,7 +88,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         step: 0,
     };
     let mut last_idle_tick = i64::MIN;
-    let mut epoch = coordinator.map_or(0, Coordinator::next_epoch);
+    let mut epoch = first_epoch;
     let state = |source: &dyn Source, tracker: &WatermarkTracker| SourceState {
         position: source
             .position()

@@ -333,15 +333,36 @@ impl KafkaProducer {
         let Some((consumer, topic)) = &self.marker else {
             return Ok(None);
         };
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition(topic, 0);
-        let tpl = consumer
-            .committed_offsets(tpl, Duration::from_secs(30))
-            .map_err(client_error(
-                &self.client,
-                &self.brokers,
-                "reading the commit marker of the last transaction",
-            ))?;
+        let action = "reading the commit marker of the last transaction";
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        let tpl = loop {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, 0);
+            match consumer.committed_offsets(tpl, Duration::from_secs(30)) {
+                Ok(tpl) => break tpl,
+                // The group coordinator moving or loading (a broker just
+                // started, or restarted) answers so for a moment.
+                Err(e)
+                    if started.elapsed() < Duration::from_secs(60)
+                        && e.rdkafka_error_code().is_some_and(|c| {
+                            matches!(
+                                c,
+                                RDKafkaErrorCode::NotCoordinator
+                                    | RDKafkaErrorCode::CoordinatorLoadInProgress
+                                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                                    | RDKafkaErrorCode::OperationTimedOut
+                                    | RDKafkaErrorCode::RequestTimedOut
+                            )
+                        }) =>
+                {
+                    tracing::warn!(sink = %self.client, error = %e, "Kafka sink: {action}: retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(client_error(&self.client, &self.brokers, action)(e)),
+            }
+        };
         Ok(match tpl.find_partition(topic, 0).map(|e| e.offset()) {
             Some(Offset::Offset(o)) if o >= 0 => Some(o as u64),
             _ => None,
