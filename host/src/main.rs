@@ -24,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a job to completion in this process, with no server.
+    /// Run a job in this process, with no server: to the end of its input,
+    /// or until stopped (Ctrl-C) when the source is unbounded (Kafka).
     ///
     /// Operator projects named in the job are built first (Rust crates with
     /// cargo, Python modules with componentize-py); compiled code is cached
