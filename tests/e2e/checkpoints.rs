@@ -15,29 +15,8 @@ const RATE: u64 = 100_000;
 /// to 2 minutes, so some records are late), with a few lines that are not
 /// JSON (dead letters).
 fn transactions(dir: &Path) -> PathBuf {
-    let gen_job = dir.join("gen.toml");
-    std::fs::write(
-        &gen_job,
-        format!(
-            r#"
-name = "gen"
-[source]
-type = "datagen"
-schema = "transactions"
-rows = {ROWS}
-keys = 5000
-seed = 11
-step_ms = 20
-disorder_ms = 120000
-[sink]
-type = "file"
-path = "raw.jsonl"
-"#
-        ),
-    )
-    .expect("write gen job");
-    weir(&["run", "-q", gen_job.to_str().expect("utf-8")]).ok();
-    let raw = std::fs::read_to_string(dir.join("raw.jsonl")).expect("generated input");
+    let raw = weir_e2e::generate_transactions(dir, "raw", ROWS, 5000, 11, 20, 120_000);
+    let raw = std::fs::read_to_string(raw).expect("generated input");
     let mut text = String::with_capacity(raw.len() + 100);
     for (i, line) in raw.lines().enumerate() {
         if i % 100_000 == 99_999 {

@@ -18,28 +18,8 @@ use weir_e2e::{TestRng, canonical_lines, operator, spawn_weir, weir};
 
 /// Transactions from weir's generator, in event-time order, as lines.
 fn transactions(dir: &Path, rows: u64) -> Vec<String> {
-    let job = dir.join("gen.toml");
-    std::fs::write(
-        &job,
-        format!(
-            r#"
-name = "gen"
-[source]
-type = "datagen"
-schema = "transactions"
-rows = {rows}
-keys = 300
-seed = 5
-step_ms = 50
-[sink]
-type = "file"
-path = "gen.jsonl"
-"#
-        ),
-    )
-    .expect("write gen job");
-    weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
-    std::fs::read_to_string(dir.join("gen.jsonl"))
+    let path = weir_e2e::generate_transactions(dir, "transactions", rows, 300, 5, 50, 0);
+    std::fs::read_to_string(path)
         .expect("generated")
         .lines()
         .map(String::from)

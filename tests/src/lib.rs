@@ -183,3 +183,41 @@ impl TestRng {
         lo + self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % (hi - lo).max(1)
     }
 }
+
+/// Write `rows` transactions from weir's own generator (`keys` users, one
+/// every `step_ms`, event times out of order by up to `disorder_ms`) to
+/// `dir/<name>.jsonl`, by running a datagen job through the `weir` binary.
+pub fn generate_transactions(
+    dir: &Path,
+    name: &str,
+    rows: u64,
+    keys: u64,
+    seed: u64,
+    step_ms: u64,
+    disorder_ms: u64,
+) -> PathBuf {
+    let job = dir.join(format!("{name}-gen.toml"));
+    let out = dir.join(format!("{name}.jsonl"));
+    std::fs::write(
+        &job,
+        format!(
+            r#"name = "gen-{name}"
+[source]
+type = "datagen"
+schema = "transactions"
+rows = {rows}
+keys = {keys}
+seed = {seed}
+step_ms = {step_ms}
+disorder_ms = {disorder_ms}
+[sink]
+type = "file"
+path = "{out}"
+"#,
+            out = out.display()
+        ),
+    )
+    .expect("write the generator job");
+    weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+    out
+}
