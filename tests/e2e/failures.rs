@@ -59,6 +59,33 @@ fn a_trapping_operator_fails_its_job_with_the_panic_message() {
 }
 
 #[test]
+fn unbounded_recursion_fails_its_job_at_the_stack_limit() {
+    let (r, _d) = run(
+        &map_job(&operator("misbehave"), "{ mode = \"recurse\" }", ""),
+        INPUT,
+    );
+    let err = r.failed();
+    assert!(
+        err.contains("operator `suspect`") && err.contains("trapped") && err.contains("recursion"),
+        "{err}"
+    );
+}
+
+#[test]
+fn operators_cannot_open_network_connections() {
+    let (r, d) = run(
+        &map_job(&operator("misbehave"), "{ mode = \"socket\" }", ""),
+        INPUT,
+    );
+    r.ok();
+    let out = std::fs::read_to_string(d.path().join("out.jsonl")).expect("output");
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        assert!(line.contains("\"socket\":\"denied"), "{line}");
+    }
+}
+
+#[test]
 fn a_looping_operator_is_stopped_at_its_deadline() {
     let t = Instant::now();
     let (r, _d) = run(

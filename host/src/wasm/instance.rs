@@ -135,10 +135,23 @@ impl Guarded {
                         timeout_ms: self.limits.timeout_ms,
                     });
                 }
-                let message = match self.store.data_mut().host.last_error.take() {
+                let mut message = match self.store.data_mut().host.last_error.take() {
                     Some(said) => format!("{said}\n{e:#}"),
                     None => format!("{e:#}"),
                 };
+                // Say what the usual cause is: a guest compiled from Rust or
+                // C keeps its stack in linear memory, so unbounded recursion
+                // ends as an out-of-bounds access below address 0 rather
+                // than as wasm's own stack overflow.
+                match e.downcast_ref::<wasmtime::Trap>() {
+                    Some(wasmtime::Trap::StackOverflow) => message.push_str(
+                        "\n  (the operator exhausted the call stack: unbounded or too deep recursion)",
+                    ),
+                    Some(wasmtime::Trap::MemoryOutOfBounds) => message.push_str(
+                        "\n  (an access outside the operator's memory; unbounded or too deep recursion that overflows the guest's stack ends this way)",
+                    ),
+                    _ => {}
+                }
                 Err(WasmError::Trap {
                     job,
                     operator,

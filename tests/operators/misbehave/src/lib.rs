@@ -5,7 +5,8 @@ use weir_guest::{Error, Event};
 
 #[derive(serde::Deserialize)]
 struct Config {
-    /// "trap", "loop", "hoard", "probe", "reject-odd", or anything else for identity.
+    /// "trap", "loop", "hoard", "recurse", "probe", "socket", "reject-odd",
+    /// or anything else for identity.
     mode: String,
 }
 
@@ -27,6 +28,20 @@ fn misbehave(event: Event) -> Result<Event, Error> {
                 hoard.push(vec![1u8; 1 << 20]);
                 std::hint::black_box(&hoard);
             }
+        }
+        "recurse" => {
+            let depth = dive(event.timestamp as u64);
+            Err(Error::msg(format_args!("came back from depth {depth}")))
+        }
+        "socket" => {
+            // A network connection, which the sandbox must refuse.
+            let socket = match std::net::TcpStream::connect("127.0.0.1:9") {
+                Ok(_) => "connected".to_string(),
+                Err(e) => format!("denied: {e}"),
+            };
+            let mut out = event;
+            out.set_json(&serde_json::json!({ "socket": socket }))?;
+            Ok(out)
         }
         "probe" => {
             // What the sandbox lets through: clock, files, environment.
@@ -52,4 +67,11 @@ fn misbehave(event: Event) -> Result<Event, Error> {
         }
         _ => Ok(event),
     }
+}
+
+/// Unbounded recursion: only the stack's end stops it.
+#[allow(unconditional_recursion)] // the point of this mode
+fn dive(n: u64) -> u64 {
+    let frame = std::hint::black_box([n; 16]);
+    dive(std::hint::black_box(frame[3]).wrapping_add(1)).wrapping_add(frame[7])
 }
