@@ -39,6 +39,16 @@ fn wait_running(dir: &Path, job: &mut std::process::Child) {
     }
 }
 
+/// Wait for the job to run to its end; fail with its output if it failed.
+fn finish(job: std::process::Child) {
+    let out = job.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A file job over `rows` records `{"i": n}` at `rate` records/s through
 /// the tag operator (v1), into `out.jsonl`, with checkpoints every
 /// `interval`; `config` is the operator's config table, if any. Returns the
@@ -127,12 +137,7 @@ fn a_transform_swapped_mid_stream_processes_everything_before_the_barrier_old_an
         "{}",
         swapped.stdout()
     );
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finish(child);
 
     // Every record exactly once; versions switch once, in source order.
     let by_i = versions_by_record(dir.path());
@@ -194,12 +199,7 @@ dir = "checkpoints"
         &["swap", job_arg, "count", &operator("count-v2")],
     )
     .ok();
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finish(child);
     // Per key, in source order: counts 1, 2, 3, … with no restart (the
     // state carried over) and the version switching once from 1 to 2.
     let mut per_key: std::collections::BTreeMap<String, Vec<(i64, i64, i64)>> = Default::default();
@@ -287,12 +287,7 @@ fn a_canary_that_traps_is_rolled_back_and_one_that_behaves_is_promoted() {
         said.contains("promoted after") && said.contains("live after checkpoint barrier"),
         "{said}"
     );
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    finish(child);
 
     // The trapping shadow cost nothing: every record once, by v1 up to the
     // promotion and by v2 after it.

@@ -85,7 +85,18 @@ struct BenchJob<'a> {
     operator: &'a Path,
     delivery: &'a str,
     bounded: bool,
+    /// Extra sink settings, a TOML inline table.
+    sink_properties: &'a str,
     dir: &'a Path,
+}
+
+impl BenchJob<'_> {
+    /// Write the job file into `dir`; returns its path.
+    fn write(&self) -> anyhow::Result<std::path::PathBuf> {
+        let path = self.dir.join(format!("{}.toml", self.name));
+        std::fs::write(&path, job_text(self))?;
+        Ok(path)
+    }
 }
 
 fn job_text(j: &BenchJob<'_>) -> String {
@@ -97,6 +108,7 @@ fn job_text(j: &BenchJob<'_>) -> String {
         operator,
         delivery,
         bounded,
+        sink_properties,
         dir,
     } = j;
     format!(
@@ -115,6 +127,7 @@ type = "kafka"
 brokers = "{brokers}"
 topic = "{output}"
 delivery = "{delivery}"
+properties = {sink_properties}
 [checkpoint]
 interval = "1s"
 dir = "{chk}"
@@ -157,7 +170,7 @@ pub fn throughput(
         let output = unique("out");
         create_topics(brokers, &[(&output, 4)])?;
         let name = format!("bench-kafka-{}", delivery.replace('-', ""));
-        let text = job_text(&BenchJob {
+        let path = BenchJob {
             name: &name,
             brokers,
             input: &input,
@@ -165,10 +178,10 @@ pub fn throughput(
             operator,
             delivery,
             bounded: true,
+            sink_properties: "{}",
             dir: dir.path(),
-        });
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, text)?;
+        }
+        .write()?;
         let plan = Arc::new(prepare(crate::job::load(&path, &[])?, engine)?);
         let coordinator = Coordinator::new(&plan)?.map(Arc::new);
         let kafka = Arc::new(KafkaOutputs::open(&plan.job)?);
@@ -213,7 +226,7 @@ pub fn latency(operator: &Path, brokers: &str, rate: u64, secs: u64) -> anyhow::
         let (input, output) = (unique("lat-in"), unique("lat-out"));
         create_topics(brokers, &[(&input, 2), (&output, 2)])?;
         let name = format!("bench-latency-{}", delivery.replace('-', ""));
-        let text = job_text(&BenchJob {
+        let path = BenchJob {
             name: &name,
             brokers,
             input: &input,
@@ -221,14 +234,10 @@ pub fn latency(operator: &Path, brokers: &str, rate: u64, secs: u64) -> anyhow::
             operator,
             delivery,
             bounded: false,
+            sink_properties: r#"{ "linger.ms" = "1" }"#,
             dir: dir.path(),
-        })
-        .replace(
-            "[sink]\n",
-            "[sink]\nproperties = { \"linger.ms\" = \"1\" }\n",
-        );
-        let path = dir.path().join(format!("{name}.toml"));
-        std::fs::write(&path, text)?;
+        }
+        .write()?;
         let mut job = std::process::Command::new(&exe)
             .args(["run", "-q", path.to_str().unwrap_or_default()])
             .stderr(std::process::Stdio::null())
