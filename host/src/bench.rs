@@ -153,11 +153,13 @@ fn mapfilter(
             job: "bench".into(),
             operator: "map-filter".into(),
             subtask: 0,
+            busy_ns: Default::default(),
         },
         grants: &[],
         limits: CallLimits {
             memory_bytes: 256 << 20,
             timeout_ms: 60_000,
+            max_output_per_record: 1000,
         },
         config: "{}",
     })?;

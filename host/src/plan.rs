@@ -8,6 +8,9 @@ use crate::wasm::host::OperatorId;
 use crate::wasm::instance::{CallLimits, InstanceSpec};
 use crate::wasm::{LoadedComponent, WasmEngine, WasmError, World};
 use crate::window::{TimeMode, WindowKind};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 /// Why a job could not be prepared.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +80,32 @@ pub struct Plan {
     pub out_of_orderness_ms: i64,
     /// Idle-input timeout.
     pub idle_timeout_ms: Option<i64>,
+    /// Busy time per operator name, ns.
+    busy: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
 }
 
 impl Plan {
+    /// The busy-time counter of operator `name` (created on first use;
+    /// every version of an operator adds to the same one).
+    pub fn busy(&self, name: &str) -> Arc<AtomicU64> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Busy time so far of each operator, ns.
+    pub fn busy_ns(&self) -> Vec<(String, u64)> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.load(std::sync::atomic::Ordering::Relaxed)))
+            .collect()
+    }
+
     /// What subtask `subtask` needs to instantiate `op`.
     pub fn instance_spec<'a>(
         &'a self,
@@ -93,6 +119,7 @@ impl Plan {
                 job: self.job.spec.name.as_str().into(),
                 operator: op.component.operator.clone(),
                 subtask,
+                busy_ns: self.busy(&op.spec.name),
             },
             grants: &op.spec.grants,
             limits: self.limits,
@@ -168,6 +195,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     let limits = CallLimits {
         memory_bytes: parse_bytes(&spec.limits.memory).unwrap_or(64 << 20),
         timeout_ms: dur(&spec.limits.call_timeout).max(1) as u64,
+        max_output_per_record: spec.limits.max_output_per_record,
     };
     let et = spec.event_time.as_ref();
     Ok(Plan {
@@ -178,5 +206,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         chain,
         stage,
         limits,
+        busy: Mutex::default(),
     })
 }

@@ -189,6 +189,7 @@ pub fn throughput(
             coordinator,
             restore: None,
             kafka: Some(kafka),
+            stop: None,
         };
         let t = Instant::now();
         let summary = run_job(plan, Arc::new(Metrics::default()), ctx)?;

@@ -90,6 +90,11 @@ pub struct Completed {
     pub duration: Duration,
     /// A savepoint's directory.
     pub savepoint: Option<PathBuf>,
+    /// Bytes in its files: the job's state size (window contents, keyed
+    /// state, timers, source positions) as of this checkpoint.
+    pub size: u64,
+    /// When it completed, ms since the epoch.
+    pub completed_ms: i64,
 }
 
 /// Triggers epochs, hands tasks their directories, completes checkpoints.
@@ -356,6 +361,8 @@ impl Coordinator {
             epoch,
             duration: Duration::from_millis(metadata.duration_ms) + started.elapsed(),
             savepoint,
+            size: metadata.files.iter().map(|f| f.size).sum(),
+            completed_ms: metadata.completed_ms,
         });
         Ok(metadata)
     }

@@ -2,4 +2,6 @@
 
 pub mod run;
 pub mod savepoint;
+pub mod serve;
+pub mod start;
 pub mod swap;

@@ -5,11 +5,8 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use weir::checkpoint::Coordinator;
-use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
-use weir::checkpoint::recovery::{RecoveryOptions, resolve};
-use weir::runtime::{Metrics, RunContext};
-use weir::wasm::WasmEngine;
+use weir::checkpoint::recovery::RecoveryOptions;
+use weir::runtime::Metrics;
 
 /// Options of `weir run`.
 pub struct RunOptions {
@@ -23,89 +20,20 @@ pub struct RunOptions {
     pub recovery: RecoveryOptions,
 }
 
-/// Removes the pid file when the run ends, however it ends.
-struct PidFile(Option<PathBuf>);
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        if let Some(p) = &self.0 {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// Run a job to completion.
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let loaded = weir::job::load(&opts.job, &opts.set)?;
     let name = loaded.spec.name.clone();
-    let engine = WasmEngine::shared()?;
-    let mut plan = weir::plan::prepare(loaded, engine)?;
-    let (hits, misses) = engine.cache_stats();
-    tracing::debug!(hits, misses, "compilation cache");
-    // One run per job: a second would overwrite the first's checkpoints
-    // and outputs. Checked before the coordinator tidies the directory.
-    let _pid = PidFile(match checkpoint_dir(&plan.job) {
-        Some(dir) => {
-            let p = dir.join(PID_FILE);
-            if let Some(pid) = running_pid(&p) {
-                anyhow::bail!(
-                    "job `{name}` is already running (process {pid}, see {}); two runs would overwrite each other's checkpoints and outputs",
-                    p.display()
-                );
-            }
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            std::fs::write(&p, std::process::id().to_string())
-                .with_context(|| format!("writing {}", p.display()))?;
-            Some(p)
-        }
-        None => None,
-    });
-    let coordinator = Coordinator::new(&plan)?.map(Arc::new);
-    // Kafka first: an exactly-once producer fences the job's previous
-    // process and says which epoch committed last, which decides the
-    // checkpoint to resume from.
-    let kafka = Arc::new(weir::connector::kafka::KafkaOutputs::open(&plan.job)?);
-    if let (Some(c), Some(epoch)) = (&coordinator, kafka.committed_epoch()?) {
-        c.skip_to(epoch + 1);
+    let crate::cli::start::Prepared {
+        plan,
+        coordinator,
+        ctx,
+        pid: _pid,
+        resumed,
+    } = crate::cli::start::prepare(loaded, &opts.recovery)?;
+    if let Some(r) = resumed {
+        eprintln!("weir: job `{name}` {r}");
     }
-    let (restore, warnings) = resolve(&plan, coordinator.as_deref(), Some(&kafka), &opts.recovery)?;
-    for w in warnings {
-        tracing::warn!(job = %name, "{w}");
-    }
-    if let Some(c) = &coordinator {
-        // Checkpoints of an earlier run must not be resumed later: a fresh
-        // start clears them, and a start from a savepoint makes the
-        // savepoint the job's first checkpoint.
-        match &restore {
-            None => c.store().clear()?,
-            Some(r) if opts.recovery.from_savepoint.is_some() => {
-                c.store().clear()?;
-                c.store().adopt(&r.info.path, r.epoch())?;
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(r) = &restore {
-        eprintln!(
-            "weir: job `{name}` resuming from {} {} ({})",
-            if r.data.savepoint {
-                "savepoint"
-            } else {
-                "checkpoint"
-            },
-            r.epoch(),
-            r.info.path.display()
-        );
-    }
-    if let Some(c) = &coordinator {
-        crate::cli::swap::keep_versions(&mut plan, c, restore.as_ref(), engine)?;
-    }
-    let plan = Arc::new(plan);
-    let ctx = RunContext {
-        coordinator: coordinator.clone(),
-        restore: restore.map(Arc::new),
-        kafka: Some(kafka),
-    };
     let metrics = Arc::new(Metrics::default());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

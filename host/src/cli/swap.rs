@@ -25,16 +25,20 @@ use weir::wasm::World;
 
 const REQUEST: &str = "_swap-request.json";
 
+/// A swap asked for.
 #[derive(Serialize, Deserialize)]
-struct Request {
-    id: u64,
-    operator: String,
-    component: PathBuf,
+pub struct Request {
+    /// Unique per request.
+    pub id: u64,
+    /// The operator to swap.
+    pub operator: String,
+    /// The new version's component.
+    pub component: PathBuf,
     /// Run the new version in shadow first.
-    canary: Option<CanaryRequest>,
+    pub canary: Option<CanaryRequest>,
     /// This puts an earlier version back (`weir rollback`).
     #[serde(default)]
-    rollback: bool,
+    pub rollback: bool,
 }
 
 /// `--canary RECORDS --max-error-rate RATE`.
@@ -47,14 +51,17 @@ pub struct CanaryRequest {
     pub max_error_rate: f64,
 }
 
+/// How a swap went.
 #[derive(Serialize, Deserialize, Default)]
-struct Answer {
+pub struct Answer {
     /// The epoch whose barrier the new version follows, if it went live.
-    epoch: Option<u64>,
-    digest: Option<String>,
-    error: Option<String>,
+    pub epoch: Option<u64>,
+    /// The live version's digest, if it went live.
+    pub digest: Option<String>,
+    /// Why it was refused or rolled back.
+    pub error: Option<String>,
     /// What the canary saw, if there was one.
-    canary: Option<String>,
+    pub canary: Option<String>,
 }
 
 fn answer_path(dir: &Path, id: u64) -> PathBuf {
@@ -135,10 +142,7 @@ fn send(
             versions.component(&previous.digest)
         }
     };
-    let id = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
+    let id = new_id();
     write_json(
         &dir.join(REQUEST),
         &Request {
@@ -199,6 +203,26 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
         }
     };
     let _ = std::fs::remove_file(dir.join(REQUEST));
+    let id = request.id;
+    let answer = execute(plan, coordinator, dir, request);
+    if let Err(e) = write_json(&answer_path(dir, id), &answer) {
+        tracing::warn!("answering the swap request: {e:#}");
+    }
+}
+
+/// A request id: unique enough (nanoseconds since the epoch).
+pub fn new_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+}
+
+/// Carry out `request` on the running job: build and check the new
+/// version, hand it to the coordinator, wait until it went live (or the
+/// canary decided), and record the new version in the job's history in
+/// `dir`.
+pub fn execute(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path, request: Request) -> Answer {
     let (answer, component) = match prepare(plan, &request) {
         Err(e) => (
             Answer {
@@ -229,11 +253,15 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
         }
     }
     if let Some(e) = &answer.error {
-        tracing::warn!(operator = %request.operator, "swap refused: {e}");
+        tracing::warn!(job = %plan.job.spec.name, operator = %request.operator, "swap refused: {e}");
+    } else {
+        tracing::info!(job = %plan.job.spec.name, operator = %request.operator,
+            "{} {} live after checkpoint barrier {}",
+            if request.rollback { "rolled back to" } else { "swapped to" },
+            answer.digest.as_deref().map_or("", |d| &d[..12.min(d.len())]),
+            answer.epoch.unwrap_or_default());
     }
-    if let Err(e) = write_json(&answer_path(dir, request.id), &answer) {
-        tracing::warn!("answering the swap request: {e:#}");
-    }
+    answer
 }
 
 /// Hand `swap` to the coordinator and wait until it went live.
@@ -352,9 +380,14 @@ fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
             Some(PlannedStage::Window {
                 aggregate: WindowAgg::Wasm(op),
                 ..
-            }) if &op.spec.name == name => bail!(
-                "`{name}` is a window aggregate; swapping aggregates live is not supported yet (take a savepoint and restart from it with the new version)"
-            ),
+            }) if &op.spec.name == name => {
+                if request.canary.is_some() {
+                    bail!(
+                        "`{name}` is a window aggregate: a canary of it would update the accumulators the running version reads; swap it without --canary"
+                    );
+                }
+                (&**op, World::Aggregate)
+            }
             _ => bail!("the job has no Wasm operator named `{name}`"),
         }
     };

@@ -6,6 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+/// The longest [`Throttle::ready`] waits before it says "not yet".
+pub const MAX_WAIT: Duration = Duration::from_millis(20);
+
 /// Releases records at `rate` per second, counted from the start.
 #[derive(Debug, Clone)]
 pub struct Throttle {
@@ -22,17 +25,23 @@ impl Throttle {
         }
     }
 
-    /// May `n` more records go out after `done`? If not, waits a little
-    /// (so the caller can report idle) and says no.
+    /// May `n` more records go out after `done`? If not, waits until they
+    /// may, but at most [`MAX_WAIT`] (so the caller can report idle, inject
+    /// barriers and notice a stop), and says no.
     pub fn ready(&self, done: u64, n: u64) -> bool {
         if self.rate == 0 {
             return true;
         }
-        let allowed = (self.started.elapsed().as_secs_f64() * self.rate as f64) as u64;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let allowed = (elapsed * self.rate as f64) as u64;
         if allowed >= done + n {
             return true;
         }
-        std::thread::sleep(Duration::from_millis(1));
+        // Sleeping to the batch's time rather than polling every
+        // millisecond: a host with many slow jobs would otherwise spend its
+        // CPU waking their sources.
+        let due = (done + n) as f64 / self.rate as f64 - elapsed;
+        std::thread::sleep(Duration::from_secs_f64(due.clamp(0.001, MAX_WAIT.as_secs_f64())));
         false
     }
 

@@ -395,6 +395,11 @@ pub struct LimitsSpec {
     /// Longest a single guest call may run.
     #[serde(default = "default_timeout")]
     pub call_timeout: String,
+    /// Most records one call may emit per record it was given (per fired
+    /// timer for `on-timer`). An operator that emits more is stopped as an
+    /// output flood rather than left to fill the sink. Default 1000.
+    #[serde(default = "default_fanout")]
+    pub max_output_per_record: usize,
 }
 
 impl Default for LimitsSpec {
@@ -402,12 +407,16 @@ impl Default for LimitsSpec {
         Self {
             memory: default_memory(),
             call_timeout: default_timeout(),
+            max_output_per_record: default_fanout(),
         }
     }
 }
 
 fn default_memory() -> String {
     "64MiB".into()
+}
+fn default_fanout() -> usize {
+    1000
 }
 fn default_timeout() -> String {
     "10s".into()

@@ -122,6 +122,12 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
         c.add("limits.memory", e);
     }
     c.duration("limits.call_timeout", &spec.limits.call_timeout, true);
+    if spec.limits.max_output_per_record == 0 {
+        c.add(
+            "limits.max_output_per_record",
+            "must be at least 1 (an operator must be able to emit what it was given)",
+        );
+    }
     c.0
 }
 

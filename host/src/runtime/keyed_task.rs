@@ -217,6 +217,16 @@ pub(super) fn run(
                             swap.switched(started.elapsed());
                             Stateful::Keyed(k)
                         }
+                        Stateful::Window(mut w, mode)
+                            if agg_name == Some(swap.operator.as_str())
+                                && swap.canary.is_none() =>
+                        {
+                            let started = std::time::Instant::now();
+                            let new = AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                            w.swap_aggregate(new)?;
+                            swap.switched(started.elapsed());
+                            Stateful::Window(w, mode)
+                        }
                         other => other,
                     };
                 }

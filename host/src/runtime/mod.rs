@@ -79,6 +79,14 @@ pub enum RunError {
     /// A checkpoint could not be written or restored.
     #[error(transparent)]
     Checkpoint(#[from] crate::checkpoint::CheckpointError),
+    /// The job was stopped from outside (`weir cancel`, a quota, shutdown).
+    #[error("job `{job}` was stopped: {reason}")]
+    Stopped {
+        /// Job.
+        job: String,
+        /// Who or what stopped it.
+        reason: String,
+    },
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
     Disconnected,
@@ -145,6 +153,35 @@ pub struct RunContext {
     /// The job's Kafka producer, opened before recovery (see
     /// [`KafkaOutputs::open`]); opened by [`run`] when absent.
     pub kafka: Option<Arc<KafkaOutputs>>,
+    /// Set it to stop the job: the source stops at its next poll and the
+    /// run ends with [`RunError::Stopped`], without a final checkpoint (the
+    /// job resumes from its last one, as after a crash).
+    pub stop: Option<Arc<StopSignal>>,
+}
+
+/// A request to stop a running job, with the reason it reports.
+#[derive(Default)]
+pub struct StopSignal {
+    reason: Mutex<Option<String>>,
+    set: std::sync::atomic::AtomicBool,
+}
+
+impl StopSignal {
+    /// Ask the job to stop; the first reason given is the one reported.
+    pub fn stop(&self, reason: impl Into<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some(reason.into());
+        }
+        self.set.store(true, std::sync::atomic::Ordering::Release);
+    }
+    /// The reason, once stop was asked for.
+    pub fn requested(&self) -> Option<String> {
+        if !self.set.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 fn sink_start(ctx: &RunContext, output: &str) -> SinkStart {
@@ -284,6 +321,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     let finished_source: Arc<Mutex<Option<Box<dyn crate::connector::Source>>>> =
         Arc::new(Mutex::new(None));
     {
+        let stop = ctx.stop.clone();
         let (plan, side, m, coordinator, done) = (
             plan.clone(),
             side.clone(),
@@ -295,6 +333,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
             "source".into(),
             Box::new(move || {
                 let task = source_task::SourceTask {
+                    stop: stop.as_deref(),
                     plan: &plan,
                     source,
                     tracker,

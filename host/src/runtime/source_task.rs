@@ -41,6 +41,8 @@ impl Outputs {
 
 /// Everything the source task is started with.
 pub(super) struct SourceTask<'a> {
+    /// Checked before every poll.
+    pub stop: Option<&'a super::StopSignal>,
     pub plan: &'a Plan,
     /// Positioned already when the job resumes.
     pub source: Box<dyn Source>,
@@ -59,6 +61,7 @@ pub(super) struct SourceTask<'a> {
 /// Run the source.
 pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Result<(), RunError> {
     let SourceTask {
+        stop,
         plan,
         mut source,
         tracker,
@@ -96,6 +99,12 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         watermark: tracker.clone(),
     };
     loop {
+        if let Some(reason) = stop.and_then(|s| s.requested()) {
+            return Err(RunError::Stopped {
+                job: spec.name.clone(),
+                reason,
+            });
+        }
         match source.poll(spec.batch_size)? {
             Poll::Records(batch) => {
                 let now = now_ms();

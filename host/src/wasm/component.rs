@@ -14,7 +14,7 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 pub const CONTRACT_RANGE: &str = "0.1.x";
 
 /// The worlds of the contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum World {
     /// Stateless map / filter / flat-map.
     Transform,
@@ -89,6 +89,21 @@ impl LoadedComponent {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&bytes))
         };
+        let key = (digest.clone(), world);
+        if let Some(pre) = engine
+            .linked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(LoadedComponent {
+                operator: operator.into(),
+                path: path.into(),
+                digest,
+                world,
+                pre: pre.clone(),
+            });
+        }
         let started = std::time::Instant::now();
         let component = Component::new(engine.engine(), &bytes).map_err(|e| {
             load_err(format!(
@@ -113,6 +128,13 @@ impl LoadedComponent {
                 path: path.into(),
                 message: format!("{e:#}"),
             })?;
+        {
+            let mut linked = engine.linked.lock().unwrap_or_else(|p| p.into_inner());
+            if linked.len() >= super::engine::MAX_LINKED {
+                linked.clear();
+            }
+            linked.insert(key, pre.clone());
+        }
         Ok(LoadedComponent {
             operator: operator.into(),
             path: path.into(),

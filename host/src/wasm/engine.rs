@@ -2,7 +2,10 @@
 
 use super::WasmError;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use super::{StoreData, World};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use wasmtime::component::InstancePre;
 use std::time::Duration;
 use wasmtime::{Cache, CacheConfig, Config, Engine};
 
@@ -14,7 +17,16 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 pub struct WasmEngine {
     engine: Engine,
     cache: Option<Cache>,
+    /// Components linked already, by (digest, world): jobs running the same
+    /// component share its compiled code instead of each holding a copy —
+    /// what lets one host keep a thousand small jobs.
+    pub(crate) linked: Arc<Mutex<HashMap<(String, World), InstancePre<StoreData>>>>,
 }
+
+/// Linked components kept in [`WasmEngine::linked`]; past this the map is
+/// cleared (running jobs keep theirs alive), so a long-running host that
+/// sees many versions does not keep all of them.
+pub(crate) const MAX_LINKED: usize = 256;
 
 impl WasmEngine {
     /// The shared engine, created on first use. Compiled code is cached
@@ -67,7 +79,11 @@ impl WasmEngine {
                 }
             })
             .map_err(|e| WasmError::Engine(format!("epoch thread: {e}")))?;
-        Ok(WasmEngine { engine, cache })
+        Ok(WasmEngine {
+            engine,
+            cache,
+            linked: Arc::default(),
+        })
     }
 
     /// The wasmtime engine.

@@ -124,6 +124,27 @@ pub enum WasmError {
         /// The guest's message.
         message: String,
     },
+    /// One call emitted more records than `limits.max_output_per_record`
+    /// allows for what it was given.
+    #[error(
+        "job `{job}`, operator `{operator}` (subtask {subtask}): output flood: `{call}` emitted {emitted} records for {inputs} input(s), more than the limit of {per_record} per input (raise limits.max_output_per_record if this fan-out is intended)"
+    )]
+    OutputFlood {
+        /// Job.
+        job: String,
+        /// Operator.
+        operator: String,
+        /// Subtask.
+        subtask: usize,
+        /// Export called.
+        call: &'static str,
+        /// Records emitted.
+        emitted: usize,
+        /// Records or timers given.
+        inputs: usize,
+        /// The limit per input.
+        per_record: usize,
+    },
     /// The guest returned something that breaks the contract.
     #[error("job `{job}`, operator `{operator}`: `{call}` broke the contract: {message}")]
     Contract {

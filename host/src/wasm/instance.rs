@@ -16,6 +16,8 @@ pub struct CallLimits {
     pub memory_bytes: usize,
     /// Longest call, ms.
     pub timeout_ms: u64,
+    /// Most records a call may emit per record (or fired timer) it got.
+    pub max_output_per_record: usize,
 }
 
 /// Everything needed to create one instance of an operator.
@@ -103,7 +105,12 @@ impl Guarded {
     ) -> Result<R, WasmError> {
         self.arm_deadline();
         self.store.data_mut().host.last_error = None;
+        let started = std::time::Instant::now();
         let result = f(&mut self.store);
+        self.id().busy_ns.fetch_add(
+            started.elapsed().as_nanos() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         let id = self.id().clone();
         let (job, operator, subtask) = (id.job.to_string(), id.operator.to_string(), id.subtask);
         match result {
@@ -183,6 +190,25 @@ impl Guarded {
     }
 }
 
+/// Stop an output flood: more records out of one call than the limit allows
+/// for the records (or timers) that went in.
+fn check_flood(g: &Guarded, call: &'static str, out: &Output, inputs: usize) -> Result<(), WasmError> {
+    let limit = inputs.max(1).saturating_mul(g.limits.max_output_per_record);
+    if out.events.len() > limit {
+        let id = g.id();
+        return Err(WasmError::OutputFlood {
+            job: id.job.to_string(),
+            operator: id.operator.to_string(),
+            subtask: id.subtask,
+            call,
+            emitted: out.events.len(),
+            inputs,
+            per_record: g.limits.max_output_per_record,
+        });
+    }
+    Ok(())
+}
+
 /// Check an output's rejections point into the batch.
 fn check_rejections(
     g: &Guarded,
@@ -226,6 +252,7 @@ impl TransformInstance {
             b.weir_dataflow_transformer().call_process(s, batch)
         })?;
         check_rejections(&self.g, "process", &out, batch.len())?;
+        check_flood(&self.g, "process", &out, batch.len())?;
         Ok(out)
     }
 }
@@ -291,6 +318,7 @@ impl KeyedInstance {
             b.weir_dataflow_keyed_processor().call_process(s, batch)
         })?;
         check_rejections(&self.g, "process", &out, batch.len())?;
+        check_flood(&self.g, "process", &out, batch.len())?;
         Ok(out)
     }
 
@@ -301,6 +329,7 @@ impl KeyedInstance {
         let out = self.g.call("on-timer", |s| {
             b.weir_dataflow_keyed_processor().call_on_timer(s, fired)
         })?;
+        check_flood(&self.g, "on-timer", &out, fired.len())?;
         if !out.rejected.is_empty() {
             return Err(self.g.contract(
                 "on-timer",

@@ -238,6 +238,21 @@ impl WindowOperator {
         Ok(true)
     }
 
+    /// Put a new version of the Wasm aggregate in place (a live swap).
+    /// Pending records are handed to the old version first, so every record
+    /// before the switch is accumulated by it; the accumulators themselves
+    /// are host-owned bytes and carry over to the new one as they are.
+    pub fn swap_aggregate(
+        &mut self,
+        new: crate::wasm::instance::AggregateInstance,
+    ) -> Result<(), RunError> {
+        self.flush()?;
+        if let Aggregation::Wasm(old) = &mut self.agg {
+            **old = new;
+        }
+        Ok(())
+    }
+
     /// Send pending work of the touched windows to a Wasm aggregate.
     pub(super) fn flush(&mut self) -> Result<(), RunError> {
         if !matches!(self.agg, Aggregation::Wasm(_)) {

@@ -24,6 +24,9 @@ pub struct OperatorId {
     pub operator: Arc<str>,
     /// The subtask index.
     pub subtask: usize,
+    /// Nanoseconds spent in calls of this operator, summed over its
+    /// subtasks (shared by them): its busy time, for metrics.
+    pub busy_ns: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Keyed-only host context: state, timers and the current key.

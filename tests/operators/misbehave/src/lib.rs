@@ -6,15 +6,34 @@ use weir_guest::{Error, Event};
 #[derive(serde::Deserialize)]
 struct Config {
     /// "trap", "loop", "hoard", "recurse", "probe", "socket", "reject-odd",
-    /// or anything else for identity.
+    /// "flood", "open-file", "open-socket", or anything else for identity.
     mode: String,
 }
 
 /// Misbehave as configured, on the first record.
-#[weir_guest::map]
-fn misbehave(event: Event) -> Result<Event, Error> {
+#[weir_guest::flat_map]
+fn misbehave(event: Event) -> Result<Vec<Event>, Error> {
     let cfg: Config = weir_guest::config()?;
     match cfg.mode.as_str() {
+        // Ten thousand records out for each one in.
+        "flood" => Ok(vec![event; 10_000]),
+        // A hostile operator that insists: it fails when the sandbox says no.
+        "open-file" => {
+            let text = std::fs::read_to_string("/etc/passwd")
+                .map_err(|e| Error::msg(format_args!("open /etc/passwd: {e}")))?;
+            panic!("read {} bytes of /etc/passwd", text.len())
+        }
+        "open-socket" => {
+            std::net::TcpStream::connect("127.0.0.1:22")
+                .map_err(|e| Error::msg(format_args!("connect 127.0.0.1:22: {e}")))?;
+            panic!("connected to 127.0.0.1:22")
+        }
+        other => one(event, other).map(|e| vec![e]),
+    }
+}
+
+fn one(event: Event, mode: &str) -> Result<Event, Error> {
+    match mode {
         "trap" => panic!("operator bug: index out of range"),
         "loop" => {
             let mut x: u64 = event.timestamp as u64;
