@@ -53,12 +53,17 @@ enum Command {
         #[arg(long)]
         allow_dropped_state: bool,
     },
-    /// Take a savepoint of a job that `weir run` is running, and print its
-    /// directory. It is kept apart from retention; resume from it with
-    /// `weir run --from-savepoint DIR` (also after changing the job).
+    /// Take a savepoint of a running job, and print its directory. It is
+    /// kept apart from retention; resume from it with `weir run
+    /// --from-savepoint DIR` (also after changing the job).
+    ///
+    /// JOB is a job file run by `weir run` on this machine, or the id of a
+    /// job of `weir serve` (ids have no `.` or `/`).
     Savepoint {
-        /// The job file the job was started from.
-        job: PathBuf,
+        /// The job file the job was started from, or a served job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
         /// Overrides the job was started with (they can change its name or
         /// checkpoint directory).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -67,15 +72,19 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
-    /// Put a new version of an operator live in a job that `weir run` is
-    /// running, at its next checkpoint barrier: records before it are
-    /// processed by the old version, records after it by the new one, and
-    /// the operator's state carries over. The new component is built and
-    /// checked first; one of another world is refused and the old version
-    /// keeps running.
+    /// Put a new version of an operator live in a running job, at its next
+    /// checkpoint barrier: records before it are processed by the old
+    /// version, records after it by the new one, and the operator's state
+    /// carries over. The new component is built and checked first; one of
+    /// another world is refused and the old version keeps running.
+    ///
+    /// JOB is a job file run by `weir run` on this machine, or the id of a
+    /// job of `weir serve` (ids have no `.` or `/`).
     Swap {
-        /// The job file the job was started from.
-        job: PathBuf,
+        /// The job file the job was started from, or a served job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
         /// The operator's name in the job.
         operator: String,
         /// The new version: a .wasm component or an operator project.
@@ -100,9 +109,14 @@ enum Command {
     /// Put the version of an operator that was live before the current one
     /// back into the running job (at the next checkpoint barrier, like
     /// `weir swap`), from the job's component store. Run it again to undo.
+    ///
+    /// JOB is a job file run by `weir run` on this machine, or the id of a
+    /// job of `weir serve`.
     Rollback {
-        /// The job file the job was started from.
-        job: PathBuf,
+        /// The job file the job was started from, or a served job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
         /// The operator's name in the job.
         operator: String,
         /// Overrides the job was started with.
@@ -111,6 +125,82 @@ enum Command {
         /// How long to wait, in seconds.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
+    },
+    /// Run the multi-tenant host: jobs of many tenants in one process,
+    /// controlled through a REST API (openapi.yaml) whose client is this
+    /// CLI. Jobs that were running when it stopped resume when it starts.
+    Serve {
+        /// The host config: listen address, data directory, tenants with
+        /// their token digests and quotas (see README.md).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Listen here instead of the config's `listen` (port 0: any free
+        /// port; the address is written to DATA_DIR/address).
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
+    },
+    /// Make an API token for a tenant: prints the token (give it to the
+    /// tenant) and its SHA-256 (put it in the host config's token_sha256).
+    Token {
+        /// Hash this token instead of making a new one.
+        #[arg(long)]
+        hash: Option<String>,
+    },
+    /// Submit a job to `weir serve`: uploads the job file, its components
+    /// (building operator projects first) and a file source's input. The
+    /// job's name is its id.
+    Submit {
+        /// The job file.
+        job: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List your jobs on `weir serve`.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A served job's state (and why it failed), rates, watermark, last
+    /// checkpoint and operator versions.
+    Status {
+        /// The job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a served job. Its checkpoints and outputs stay; submitting it
+    /// again starts it afresh.
+    Cancel {
+        /// The job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// A served job's log: host and guest lines, tagged.
+    Logs {
+        /// The job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// How many of the last lines.
+        #[arg(long, default_value_t = 200)]
+        tail: usize,
+    },
+    /// A served job's file output (what its sink committed so far).
+    Output {
+        /// The job's id.
+        job: String,
+        #[command(flatten)]
+        server: ServerArgs,
+        /// sink, dead_letter or late_output.
+        #[arg(long, default_value = "sink")]
+        name: String,
     },
     /// Build an operator project into a WebAssembly component.
     ///
@@ -146,6 +236,29 @@ enum Command {
     Checkpoints(CheckpointsCommand),
 }
 
+/// Where `weir serve` is and the tenant's token.
+#[derive(clap::Args)]
+struct ServerArgs {
+    /// The API's URL.
+    #[arg(long, env = "WEIR_SERVER", default_value = "http://127.0.0.1:7878")]
+    server: String,
+    /// Your tenant's API token.
+    #[arg(long, env = "WEIR_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl ServerArgs {
+    fn client(&self) -> anyhow::Result<cli::client::Client> {
+        cli::client::Client::new(&self.server, self.token.clone())
+    }
+}
+
+/// A job file (run by `weir run`) rather than a served job's id: ids have
+/// neither `.` nor `/`.
+fn is_job_file(job: &str) -> bool {
+    job.contains('.') || job.contains('/')
+}
+
 #[derive(Subcommand)]
 enum CheckpointsCommand {
     /// List the checkpoints in DIR, newest first: epoch, job, completion
@@ -174,6 +287,9 @@ impl From<WorldArg> for World {
 }
 
 fn init_logging(verbose: u8) {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let default = match verbose {
         0 => "warn,weir=info",
         1 => "info,weir=debug",
@@ -181,12 +297,15 @@ fn init_logging(verbose: u8) {
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(filter);
+    // Served jobs' own logs (a no-op unless `weir serve` registers jobs).
+    let jobs = cli::serve::logs::JobLogLayer
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::registry().with(stderr).with(jobs).init();
 }
 
 fn main() -> std::process::ExitCode {
@@ -220,34 +339,83 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 allow_dropped_state,
             },
         }),
-        Command::Savepoint { job, set, timeout } => {
-            cli::savepoint::savepoint(&job, &set, Duration::from_secs(timeout))
+        Command::Savepoint {
+            job,
+            server,
+            set,
+            timeout,
+        } => {
+            if is_job_file(&job) {
+                cli::savepoint::savepoint(job.as_ref(), &set, Duration::from_secs(timeout))
+            } else {
+                cli::client::savepoint(&server.client()?, &job)
+            }
         }
         Command::Swap {
             job,
+            server,
             operator,
             component,
             set,
             canary,
             max_error_rate,
             timeout,
-        } => cli::swap::swap(
-            &job,
-            &set,
-            &operator,
-            &component,
-            canary.map(|records| cli::swap::CanaryRequest {
+        } => {
+            let canary = canary.map(|records| cli::swap::CanaryRequest {
                 records,
                 max_error_rate,
-            }),
-            Duration::from_secs(timeout),
-        ),
+            });
+            if is_job_file(&job) {
+                cli::swap::swap(
+                    job.as_ref(),
+                    &set,
+                    &operator,
+                    &component,
+                    canary,
+                    Duration::from_secs(timeout),
+                )
+            } else {
+                cli::client::swap(&server.client()?, &job, &operator, &component, canary)
+            }
+        }
         Command::Rollback {
             job,
+            server,
             operator,
             set,
             timeout,
-        } => cli::swap::rollback(&job, &set, &operator, Duration::from_secs(timeout)),
+        } => {
+            if is_job_file(&job) {
+                cli::swap::rollback(job.as_ref(), &set, &operator, Duration::from_secs(timeout))
+            } else {
+                cli::client::rollback(&server.client()?, &job, &operator)
+            }
+        }
+        Command::Serve { config, listen } => cli::serve::serve(&config, listen),
+        Command::Token { hash } => {
+            match hash {
+                Some(t) => println!("{}", cli::serve::config::hash_token(&t)),
+                None => {
+                    let token = cli::serve::config::new_token()?;
+                    println!("token:        {token}");
+                    println!(
+                        "token_sha256: {}",
+                        cli::serve::config::hash_token(&token)
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Submit { job, server } => cli::client::submit(&server.client()?, &job),
+        Command::List { server, json } => cli::client::list(&server.client()?, json),
+        Command::Status { job, server, json } => {
+            cli::client::status(&server.client()?, &job, json)
+        }
+        Command::Cancel { job, server } => cli::client::cancel(&server.client()?, &job),
+        Command::Logs { job, server, tail } => cli::client::logs(&server.client()?, &job, tail),
+        Command::Output { job, server, name } => {
+            cli::client::output(&server.client()?, &job, &name)
+        }
         Command::Build {
             project,
             world,

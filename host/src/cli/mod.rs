@@ -1,5 +1,6 @@
 //! Subcommands that need more than a few lines.
 
+pub mod client;
 pub mod run;
 pub mod savepoint;
 pub mod serve;
