@@ -303,9 +303,12 @@ fn init_logging(verbose: u8) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
     // Served jobs' own logs (a no-op unless `weir serve` registers jobs).
-    let jobs = cli::serve::logs::JobLogLayer
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-    tracing_subscriber::registry().with(stderr).with(jobs).init();
+    let jobs =
+        cli::serve::logs::JobLogLayer.with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(jobs)
+        .init();
 }
 
 fn main() -> std::process::ExitCode {
@@ -398,19 +401,14 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 None => {
                     let token = cli::serve::config::new_token()?;
                     println!("token:        {token}");
-                    println!(
-                        "token_sha256: {}",
-                        cli::serve::config::hash_token(&token)
-                    );
+                    println!("token_sha256: {}", cli::serve::config::hash_token(&token));
                 }
             }
             Ok(())
         }
         Command::Submit { job, server } => cli::client::submit(&server.client()?, &job),
         Command::List { server, json } => cli::client::list(&server.client()?, json),
-        Command::Status { job, server, json } => {
-            cli::client::status(&server.client()?, &job, json)
-        }
+        Command::Status { job, server, json } => cli::client::status(&server.client()?, &job, json),
         Command::Cancel { job, server } => cli::client::cancel(&server.client()?, &job),
         Command::Logs { job, server, tail } => cli::client::logs(&server.client()?, &job, tail),
         Command::Output { job, server, name } => {

@@ -6,6 +6,7 @@
 //! what to run — nothing is skipped silently.
 
 pub mod kafka;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -206,7 +206,8 @@ pub fn status(c: &Client, id: &str, as_json: bool) -> anyhow::Result<()> {
         println!(
             "operator   {} {} ({} version(s), busy {} ms)",
             op["name"].as_str().unwrap_or_default(),
-            &op["digest"].as_str().unwrap_or_default()[..12.min(op["digest"].as_str().unwrap_or_default().len())],
+            &op["digest"].as_str().unwrap_or_default()
+                [..12.min(op["digest"].as_str().unwrap_or_default().len())],
             versions,
             op["busy_ms"]
         );

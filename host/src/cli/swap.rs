@@ -222,7 +222,12 @@ pub fn new_id() -> u64 {
 /// version, hand it to the coordinator, wait until it went live (or the
 /// canary decided), and record the new version in the job's history in
 /// `dir`.
-pub fn execute(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path, request: Request) -> Answer {
+pub fn execute(
+    plan: &Arc<Plan>,
+    coordinator: &Coordinator,
+    dir: &Path,
+    request: Request,
+) -> Answer {
     let (answer, component) = match prepare(plan, &request) {
         Err(e) => (
             Answer {

@@ -41,7 +41,9 @@ impl Throttle {
         // millisecond: a host with many slow jobs would otherwise spend its
         // CPU waking their sources.
         let due = (done + n) as f64 / self.rate as f64 - elapsed;
-        std::thread::sleep(Duration::from_secs_f64(due.clamp(0.001, MAX_WAIT.as_secs_f64())));
+        std::thread::sleep(Duration::from_secs_f64(
+            due.clamp(0.001, MAX_WAIT.as_secs_f64()),
+        ));
         false
     }
 

@@ -222,7 +222,8 @@ pub(super) fn run(
                                 && swap.canary.is_none() =>
                         {
                             let started = std::time::Instant::now();
-                            let new = AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                            let new =
+                                AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?;
                             w.swap_aggregate(new)?;
                             swap.switched(started.elapsed());
                             Stateful::Window(w, mode)

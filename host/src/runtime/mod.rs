@@ -180,7 +180,10 @@ impl StopSignal {
         if !self.set.load(std::sync::atomic::Ordering::Acquire) {
             return None;
         }
-        self.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 

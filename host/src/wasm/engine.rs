@@ -1,12 +1,12 @@
 //! The process-wide wasmtime engine.
 
 use super::WasmError;
-use std::path::PathBuf;
 use super::{StoreData, World};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use wasmtime::component::InstancePre;
 use std::time::Duration;
+use wasmtime::component::InstancePre;
 use wasmtime::{Cache, CacheConfig, Config, Engine};
 
 /// How often the epoch advances: the granularity of call deadlines.

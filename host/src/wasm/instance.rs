@@ -192,7 +192,12 @@ impl Guarded {
 
 /// Stop an output flood: more records out of one call than the limit allows
 /// for the records (or timers) that went in.
-fn check_flood(g: &Guarded, call: &'static str, out: &Output, inputs: usize) -> Result<(), WasmError> {
+fn check_flood(
+    g: &Guarded,
+    call: &'static str,
+    out: &Output,
+    inputs: usize,
+) -> Result<(), WasmError> {
     let limit = inputs.max(1).saturating_mul(g.limits.max_output_per_record);
     if out.events.len() > limit {
         let id = g.id();

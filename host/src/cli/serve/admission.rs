@@ -68,8 +68,7 @@ pub fn job_id(sub: &Submission) -> Result<String, AdmissionError> {
 /// Store the submission in `dir` and write the job file the host runs
 /// (`dir/job.toml`); returns its path.
 pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, AdmissionError> {
-    let mut doc: Table =
-        toml::from_str(&sub.job).map_err(|e| invalid(format!("job file: {e}")))?;
+    let mut doc: Table = toml::from_str(&sub.job).map_err(|e| invalid(format!("job file: {e}")))?;
     let id = job_id(sub)?;
     let io = |p: &Path, e: std::io::Error| AdmissionError::Io(format!("{}: {e}", p.display()));
     for sub_dir in ["components", "input", "output"] {
@@ -211,7 +210,11 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
                         q.kafka_topic_prefixes.join(" or ")
                     )));
                 }
-                check_owned_id(tenant, &format!("{which}.transactional_id"), sink.get("transactional_id"))?;
+                check_owned_id(
+                    tenant,
+                    &format!("{which}.transactional_id"),
+                    sink.get("transactional_id"),
+                )?;
             }
             _ => {}
         }
@@ -243,7 +246,8 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
         .ok_or_else(|| invalid("limits must be a table"))?;
     match limits.get("memory").and_then(Value::as_str) {
         Some(m) => {
-            let asked = weir::job::parse_bytes(m).map_err(|e| invalid(format!("limits.memory: {e}")))?;
+            let asked =
+                weir::job::parse_bytes(m).map_err(|e| invalid(format!("limits.memory: {e}")))?;
             if asked > q.memory_bytes {
                 return Err(AdmissionError::Quota(format!(
                     "limits.memory = \"{m}\" is more than tenant `{}` may use per instance ({} bytes)",

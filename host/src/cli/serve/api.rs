@@ -246,10 +246,15 @@ pub fn job_status(job: &Job) -> JobStatus {
         size_bytes: c.size,
     });
     let busy: std::collections::BTreeMap<String, u64> = r.plan.busy_ns().into_iter().collect();
-    let history = Versions::new(r.coordinator.dir()).read().unwrap_or_default();
+    let history = Versions::new(r.coordinator.dir())
+        .read()
+        .unwrap_or_default();
     for (name, versions) in history {
         s.operators.push(OperatorStatus {
-            digest: versions.last().map(|v| v.digest.clone()).unwrap_or_default(),
+            digest: versions
+                .last()
+                .map(|v| v.digest.clone())
+                .unwrap_or_default(),
             busy_ms: busy.get(&name).copied().unwrap_or(0) / 1_000_000,
             name,
             versions,
@@ -467,7 +472,9 @@ async fn run_swap(
         match &answer.error {
             None => Ok(Json(answer)),
             Some(e) => Err(ApiError::Invalid(match &answer.canary {
-                Some(c) => format!("swap refused, the old version keeps running: {e}\n  canary: {c}"),
+                Some(c) => {
+                    format!("swap refused, the old version keeps running: {e}\n  canary: {c}")
+                }
                 None => format!("swap refused, the old version keeps running: {e}"),
             })),
         }
@@ -529,8 +536,5 @@ async fn prometheus(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = authenticate(&api, &headers)?;
     let text = metrics::render(&api.registry.list(&tenant.name), &tenant.name);
-    Ok((
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    ))
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }

@@ -173,14 +173,17 @@ pub fn valid_name(name: &str) -> bool {
 pub fn load(path: &Path) -> anyhow::Result<Checked> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let config: HostConfig =
-        toml::from_str(&text).with_context(|| format!("{}: not a valid host config", path.display()))?;
+    let config: HostConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: not a valid host config", path.display()))?;
     let base = path.parent().unwrap_or(Path::new("."));
     let data_dir = match config.data_dir {
         Some(d) if d.is_absolute() => d,
         Some(d) => base.join(d),
         None => weir::wasm::engine::cache_dir().join("serve"),
     };
+    // Absolute: jobs' files are named from it, and read from elsewhere.
+    let data_dir = std::path::absolute(&data_dir)
+        .with_context(|| format!("data_dir {}", data_dir.display()))?;
     let mut problems = Vec::new();
     let mut tenants = Vec::new();
     for (i, t) in config.tenants.iter().enumerate() {

@@ -312,7 +312,11 @@ pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), String> {
         Ok(p) => p,
         Err(e) => {
             let reason = format!("{e:#}");
-            host_line(&job.internal, "ERROR", &format!("could not start: {reason}"));
+            host_line(
+                &job.internal,
+                "ERROR",
+                &format!("could not start: {reason}"),
+            );
             job.set(State::Failed, Some(reason.clone()));
             return Err(reason);
         }
@@ -399,10 +403,8 @@ pub fn resume_all(registry: &Registry) {
 /// Every second: hold running jobs to their tenant's state quota.
 pub fn enforce_quotas(registry: &Registry, tenants: &[Tenant]) {
     for job in registry.all() {
-        let (Some(r), Some(t)) = (
-            job.running(),
-            tenants.iter().find(|t| t.name == job.tenant),
-        ) else {
+        let (Some(r), Some(t)) = (job.running(), tenants.iter().find(|t| t.name == job.tenant))
+        else {
             continue;
         };
         if job.record().state != State::Running {

@@ -14,15 +14,55 @@ use std::sync::Arc;
 pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
     let mut out = String::new();
     let mut families: Vec<(&str, &str, &str, Vec<String>)> = vec![
-        ("weir_job_records_in_total", "counter", "Records read by the job's source.", vec![]),
-        ("weir_job_records_out_total", "counter", "Records written to the job's sink.", vec![]),
-        ("weir_job_watermark_lag_seconds", "gauge", "Processing time minus the job's watermark.", vec![]),
-        ("weir_job_checkpoint_duration_seconds", "gauge", "Duration of the job's last checkpoint.", vec![]),
-        ("weir_job_checkpoint_size_bytes", "gauge", "Bytes in the job's last checkpoint.", vec![]),
-        ("weir_job_state_size_bytes", "gauge", "The job's state as of its last checkpoint.", vec![]),
-        ("weir_job_checkpoints_total", "counter", "Checkpoints the job completed since it (re)started.", vec![]),
+        (
+            "weir_job_records_in_total",
+            "counter",
+            "Records read by the job's source.",
+            vec![],
+        ),
+        (
+            "weir_job_records_out_total",
+            "counter",
+            "Records written to the job's sink.",
+            vec![],
+        ),
+        (
+            "weir_job_watermark_lag_seconds",
+            "gauge",
+            "Processing time minus the job's watermark.",
+            vec![],
+        ),
+        (
+            "weir_job_checkpoint_duration_seconds",
+            "gauge",
+            "Duration of the job's last checkpoint.",
+            vec![],
+        ),
+        (
+            "weir_job_checkpoint_size_bytes",
+            "gauge",
+            "Bytes in the job's last checkpoint.",
+            vec![],
+        ),
+        (
+            "weir_job_state_size_bytes",
+            "gauge",
+            "The job's state as of its last checkpoint.",
+            vec![],
+        ),
+        (
+            "weir_job_checkpoints_total",
+            "counter",
+            "Checkpoints the job completed since it (re)started.",
+            vec![],
+        ),
         ("weir_job_running", "gauge", "1 while the job runs.", vec![]),
-        ("weir_operator_busy_seconds_total", "counter", "Time spent in calls of the operator's Wasm instances.", vec![]),
+        (
+            "weir_operator_busy_seconds_total",
+            "counter",
+            "Time spent in calls of the operator's Wasm instances.",
+            vec![],
+        ),
     ];
     let (mut active, mut records, mut busy) = (0u64, 0u64, 0u64);
     for job in jobs {
@@ -49,10 +89,9 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
         if let Some(r) = job.running() {
             for (op, ns) in r.plan.busy_ns() {
                 busy += ns;
-                families[8].3.push(format!(
-                    "{{{l},operator=\"{op}\"}} {:.6}",
-                    ns as f64 / 1e9
-                ));
+                families[8]
+                    .3
+                    .push(format!("{{{l},operator=\"{op}\"}} {:.6}", ns as f64 / 1e9));
             }
         }
     }

@@ -15,8 +15,9 @@ struct Config {
 fn misbehave(event: Event) -> Result<Vec<Event>, Error> {
     let cfg: Config = weir_guest::config()?;
     match cfg.mode.as_str() {
-        // Ten thousand records out for each one in.
-        "flood" => Ok(vec![event; 10_000]),
+        // Two thousand records out for each one in: more than the host's
+        // default limit of 1000 per record.
+        "flood" => Ok(vec![event; 2_000]),
         // A hostile operator that insists: it fails when the sandbox says no.
         "open-file" => {
             let text = std::fs::read_to_string("/etc/passwd")

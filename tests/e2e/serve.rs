@@ -1,0 +1,506 @@
+//! `weir serve` end to end, through the CLI as users drive it: the job
+//! lifecycle, authentication and tenant isolation, quotas, jobs surviving a
+//! restart of the host, hostile components failing only their own jobs,
+//! and live swaps (window aggregate, canary, rollback) through the API.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use weir_e2e::serve::Server;
+use weir_e2e::{canonical, canonical_lines, operator, repo};
+
+const LONG: Duration = Duration::from_secs(180);
+
+/// `{"i": n}` records through the tag operator at `rate`/s, checkpointing
+/// every 200 ms: the job file `<name>.toml` in `dir`.
+fn tag_job(dir: &Path, name: &str, rows: usize, rate: u64, config: &str) -> String {
+    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(dir.join(format!("{name}.jsonl")), input).expect("input");
+    let file = format!("{name}.toml");
+    std::fs::write(
+        dir.join(&file),
+        format!(
+            r#"name = "{name}"
+parallelism = 2
+batch_size = 100
+[source]
+type = "file"
+path = "{name}.jsonl"
+rate = {rate}
+[[operators]]
+name = "tag"
+component = "{v1}"
+{config}
+[sink]
+type = "file"
+path = "out.jsonl"
+[checkpoint]
+interval = "200ms"
+"#,
+            v1 = operator("tag-v1")
+        ),
+    )
+    .expect("job");
+    file
+}
+
+/// (i, v) of every output record of a tag job, sorted.
+fn versions_by_record(output: &str) -> Vec<(i64, i64)> {
+    let mut by_i: Vec<(i64, i64)> = canonical(output)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
+        })
+        .collect();
+    by_i.sort_unstable();
+    by_i
+}
+
+#[test]
+fn a_job_goes_from_submit_to_output_through_the_cli_with_status_logs_and_metrics() {
+    let s = Server::start(&[("acme", "max_jobs = 2")]);
+    let out = s
+        .cli("acme", &["submit", "examples/wordcount/job.toml"])
+        .ok();
+    assert!(
+        out.stdout().contains("submitted job `wordcount`"),
+        "{}",
+        out.stdout()
+    );
+    let st = s.wait_ended("acme", "wordcount", LONG);
+    assert_eq!(st["state"], "finished", "{st:#}");
+    assert_eq!(st["records_in"], 64, "{st:#}");
+    assert_eq!(st["operators"][0]["name"], "split-words", "{st:#}");
+    assert_eq!(
+        st["operators"][0]["digest"].as_str().map(str::len),
+        Some(64),
+        "{st:#}"
+    );
+    assert!(st["last_checkpoint"]["epoch"].as_u64().is_some(), "{st:#}");
+
+    // The same results as `weir run` gives (the example's expected files).
+    let wc = repo().join("examples/wordcount");
+    let counts = s.cli("acme", &["output", "wordcount"]).ok().stdout();
+    assert_eq!(
+        canonical(&counts),
+        canonical_lines(&wc.join("expected.jsonl"))
+    );
+    let late = s
+        .cli("acme", &["output", "wordcount", "--name", "late_output"])
+        .ok()
+        .stdout();
+    let late_records: Vec<String> = canonical(&late)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            v["record"].to_string()
+        })
+        .collect();
+    let late_records = canonical(&late_records.join("\n"));
+    assert_eq!(
+        late_records,
+        canonical_lines(&wc.join("expected-late.jsonl"))
+    );
+
+    let list = s.cli("acme", &["list"]).ok().stdout();
+    assert!(
+        list.contains("wordcount") && list.contains("finished"),
+        "{list}"
+    );
+    let human = s.cli("acme", &["status", "wordcount"]).ok().stdout();
+    assert!(
+        human.contains("state      finished") && human.contains("operator   split-words"),
+        "{human}"
+    );
+    let logs = s.cli("acme", &["logs", "wordcount"]).ok().stdout();
+    assert!(
+        logs.contains(" host  started") && logs.contains("finished: 64 records in"),
+        "{logs}"
+    );
+
+    let (code, metrics) = s.http("GET", "/metrics", Some(s.token("acme")), None);
+    assert_eq!(code, 200, "{metrics}");
+    for line in [
+        "weir_job_records_in_total{tenant=\"acme\",job=\"wordcount\"} 64",
+        "weir_job_records_out_total{tenant=\"acme\",job=\"wordcount\"} 140",
+        "weir_tenant_jobs_running{tenant=\"acme\"} 0",
+        "# TYPE weir_operator_busy_seconds_total counter",
+        "weir_job_checkpoint_size_bytes{tenant=\"acme\",job=\"wordcount\"}",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in:\n{metrics}");
+    }
+
+    // An ended job may be submitted again: it starts afresh.
+    s.cli("acme", &["submit", "examples/wordcount/job.toml"])
+        .ok();
+    let again = s.wait_ended("acme", "wordcount", LONG);
+    assert_eq!(again["state"], "finished", "{again:#}");
+    let counts = s.cli("acme", &["output", "wordcount"]).ok().stdout();
+    assert_eq!(
+        canonical(&counts),
+        canonical_lines(&wc.join("expected.jsonl"))
+    );
+}
+
+#[test]
+fn every_call_needs_a_valid_token_and_a_tenant_cannot_see_or_touch_another_tenants_job() {
+    let s = Server::start(&[("alpha", ""), ("beta", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let job = tag_job(dir.path(), "slow", 200_000, 2_000, "");
+    s.cli_in(dir.path(), "alpha", &["submit", &job]).ok();
+
+    let routes: [(&str, &str, Option<&str>); 10] = [
+        ("GET", "/v1/jobs", None),
+        ("POST", "/v1/jobs", Some("{\"job\":\"name = \\\"x\\\"\"}")),
+        ("GET", "/v1/jobs/{}", None),
+        ("POST", "/v1/jobs/{}/cancel", None),
+        ("POST", "/v1/jobs/{}/savepoint", None),
+        (
+            "POST",
+            "/v1/jobs/{}/swap",
+            Some("{\"operator\":\"tag\",\"component\":\"\"}"),
+        ),
+        (
+            "POST",
+            "/v1/jobs/{}/rollback",
+            Some("{\"operator\":\"tag\"}"),
+        ),
+        ("GET", "/v1/jobs/{}/logs", None),
+        ("GET", "/v1/jobs/{}/output", None),
+        ("GET", "/metrics", None),
+    ];
+    for (method, path, body) in routes {
+        let path = path.replace("{}", "slow");
+        let (code, said) = s.http(method, &path, None, body);
+        assert_eq!(code, 401, "{method} {path} without a token: {said}");
+        assert!(said.contains("no API token"), "{said}");
+        let (code, said) = s.http(method, &path, Some("a-guessed-token"), body);
+        assert_eq!(code, 401, "{method} {path} with a wrong token: {said}");
+        assert!(said.contains("not valid"), "{said}");
+    }
+    // The CLI says what is missing.
+    let no_token = std::process::Command::new(weir_e2e::weir_bin())
+        .args(["list", "--server", &s.url])
+        .env_remove("WEIR_TOKEN")
+        .output()
+        .expect("weir list");
+    assert!(!no_token.status.success());
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("no API token"));
+
+    // Beta acting on alpha's job is answered exactly as for a job that does
+    // not exist: not even its existence leaks.
+    for (method, path, body) in &routes[2..9] {
+        let theirs = s.http(
+            method,
+            &path.replace("{}", "slow"),
+            Some(s.token("beta")),
+            *body,
+        );
+        let nobodys = s.http(
+            method,
+            &path.replace("{}", "nosuch"),
+            Some(s.token("beta")),
+            *body,
+        );
+        assert_eq!(theirs.0, 404, "{method} {path}: {}", theirs.1);
+        assert_eq!(
+            theirs.1.replace("slow", "X"),
+            nobodys.1.replace("nosuch", "X"),
+            "{method} {path}"
+        );
+    }
+    let refused = s.cli("beta", &["cancel", "slow"]).failed();
+    assert!(refused.contains("no job `slow`"), "{refused}");
+    let beta_list = s.cli("beta", &["list", "--json"]).ok().stdout();
+    assert_eq!(beta_list.trim(), "[]");
+    let (_, beta_metrics) = s.http("GET", "/metrics", Some(s.token("beta")), None);
+    assert!(!beta_metrics.contains("slow") && !beta_metrics.contains("alpha"));
+
+    // Alpha's job was not touched; alpha may cancel it.
+    let st = s.status("alpha", "slow");
+    assert_eq!(st["state"], "running", "{st:#}");
+    s.cli("alpha", &["cancel", "slow"]).ok();
+    let st = s.wait_ended("alpha", "slow", LONG);
+    assert_eq!(st["state"], "cancelled", "{st:#}");
+    assert!(
+        st["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cancelled through the API"),
+        "{st:#}"
+    );
+}
+
+#[test]
+fn a_job_over_its_tenants_quotas_is_refused_with_the_reason() {
+    let s = Server::start(&[(
+        "small",
+        "max_jobs = 1\nmemory = \"16MiB\"\ncall_timeout = \"1s\"\nkafka_topic_prefixes = [\"small.\"]",
+    )]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = tag_job(dir.path(), "q", 100_000, 2_000, "");
+    let text = std::fs::read_to_string(dir.path().join(&base)).expect("job");
+    let cases = [
+        ("[limits]\nmemory = \"64MiB\"\n", "limits.memory"),
+        ("[limits]\ncall_timeout = \"5s\"\n", "limits.call_timeout"),
+        ("", "may not grant `clocks`"),
+    ];
+    for (i, (extra, expect)) in cases.iter().enumerate() {
+        let mut job = format!("{text}{extra}");
+        if extra.is_empty() {
+            job = job.replace(
+                "name = \"tag\"\n",
+                "name = \"tag\"\ngrants = [\"clocks\"]\n",
+            );
+        }
+        let file = format!("case{i}.toml");
+        std::fs::write(dir.path().join(&file), job).expect("job");
+        let said = s.cli_in(dir.path(), "small", &["submit", &file]).failed();
+        assert!(said.contains(expect), "{said}");
+    }
+    // Kafka topics outside the tenant's prefix; standard input.
+    let kafka = text.replace(
+        "[source]\ntype = \"file\"\npath = \"q.jsonl\"\nrate = 2000\n",
+        "[source]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:1\"\ntopics = [\"other.events\"]\n",
+    );
+    std::fs::write(dir.path().join("kafka.toml"), kafka).expect("job");
+    let said = s
+        .cli_in(dir.path(), "small", &["submit", "kafka.toml"])
+        .failed();
+    assert!(
+        said.contains("may not use Kafka topic `other.events`"),
+        "{said}"
+    );
+
+    // One job at a time.
+    s.cli_in(dir.path(), "small", &["submit", &base]).ok();
+    let second = text.replace("name = \"q\"", "name = \"q2\"");
+    std::fs::write(dir.path().join("q2.toml"), second).expect("job");
+    let said = s
+        .cli_in(dir.path(), "small", &["submit", "q2.toml"])
+        .failed();
+    assert!(said.contains("already runs 1 job(s)"), "{said}");
+    // Refused submissions leave nothing behind.
+    let said = s.cli("small", &["status", "q2"]).failed();
+    assert!(said.contains("no job `q2`"), "{said}");
+}
+
+#[test]
+fn jobs_and_their_checkpoints_survive_a_crash_of_the_host() {
+    let mut s = Server::start(&[("acme", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 20_000;
+    let job = tag_job(dir.path(), "durable", rows, 4_000, "");
+    s.cli_in(dir.path(), "acme", &["submit", &job]).ok();
+    s.wait_for("acme", "durable", LONG, "checkpointed 3 times", |st| {
+        st["last_checkpoint"]["epoch"]
+            .as_u64()
+            .is_some_and(|e| e >= 3)
+    });
+    s.restart();
+    let st = s.wait_ended("acme", "durable", LONG);
+    assert_eq!(st["state"], "finished", "{st:#}");
+    assert!(
+        st["resumed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("resuming from checkpoint"),
+        "{st:#}"
+    );
+    let logs = s.cli("acme", &["logs", "durable"]).ok().stdout();
+    assert!(logs.contains("the host restarted; resuming"), "{logs}");
+    // Exactly once across the crash.
+    let out = s.cli("acme", &["output", "durable"]).ok().stdout();
+    let by_i = versions_by_record(&out);
+    assert_eq!(by_i.len(), rows, "records lost or repeated");
+    assert!(by_i.iter().enumerate().all(|(n, (i, _))| n as i64 == *i));
+}
+
+#[test]
+fn a_window_aggregate_swapped_through_the_host_carries_its_open_windows_over() {
+    let s = Server::start(&[("acme", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 30_000i64;
+    let ts0 = 1_700_000_000_000i64;
+    let record = |i: i64| (format!("u{}", i % 5), i % 7 + 1, ts0 + i * 10);
+    let input: String = (0..rows)
+        .map(|i| {
+            let (user, amount, ts) = record(i);
+            format!("{{\"i\":{i},\"user\":\"{user}\",\"amount\":{amount},\"ts\":{ts}}}\n")
+        })
+        .collect();
+    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
+    std::fs::write(
+        dir.path().join("tally.toml"),
+        format!(
+            r#"name = "tally"
+parallelism = 2
+# Barriers come between batches: 73 records never end a 500-record window
+# within the input, so the switch always falls inside open windows.
+batch_size = 73
+[source]
+type = "file"
+path = "input.jsonl"
+rate = 6000
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "5s"
+[window.aggregate]
+name = "tally"
+component = "{v1}"
+[sink]
+type = "file"
+path = "out.jsonl"
+[late_output]
+type = "file"
+path = "late.jsonl"
+[state]
+backend = "rocksdb"
+[checkpoint]
+interval = "200ms"
+"#,
+            v1 = operator("tally-v1")
+        ),
+    )
+    .expect("job");
+    s.cli_in(dir.path(), "acme", &["submit", "tally.toml"]).ok();
+    s.wait_for("acme", "tally", LONG, "checkpointed", |st| {
+        st["last_checkpoint"]["epoch"].as_u64().is_some()
+    });
+    // Another world (a transform for an aggregate): refused, the old
+    // version keeps running.
+    let refused = s
+        .cli("acme", &["swap", "tally", "tally", &operator("tag-v2")])
+        .failed();
+    assert!(
+        refused.contains("refused") && refused.contains("world"),
+        "{refused}"
+    );
+    let swapped = s
+        .cli("acme", &["swap", "tally", "tally", &operator("tally-v2")])
+        .ok()
+        .stdout();
+    assert!(
+        swapped.contains("live after checkpoint barrier"),
+        "{swapped}"
+    );
+    let st = s.wait_ended("acme", "tally", LONG);
+    assert_eq!(st["state"], "finished", "{st:#}");
+    let versions = st["operators"][0]["versions"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(versions, 2, "{st:#}");
+
+    // One switch point S explains every window: records before it were
+    // added by v1 (amount × 1), records from it on by v2 (amount × 10), and
+    // windows open at the switch hold both, in one accumulator.
+    let out = s.cli("acme", &["output", "tally"]).ok().stdout();
+    let mut got: BTreeMap<(String, i64), (i64, i64, i64)> = BTreeMap::new();
+    for l in canonical(&out) {
+        let v: serde_json::Value = serde_json::from_str(&l).expect("JSON");
+        let key = (
+            v["key"].as_str().expect("key").to_string(),
+            v["start"].as_i64().expect("start"),
+        );
+        let row = (
+            v["by_v1"].as_i64().expect("by_v1"),
+            v["by_v2"].as_i64().expect("by_v2"),
+            v["total"].as_i64().expect("total"),
+        );
+        assert!(got.insert(key, row).is_none(), "a window fired twice");
+    }
+    let switch: i64 = got.values().map(|r| r.0).sum();
+    assert!(
+        switch > 0 && switch < rows,
+        "the swap went live mid-stream: {switch}"
+    );
+    let mut want: BTreeMap<(String, i64), (i64, i64, i64)> = BTreeMap::new();
+    for i in 0..rows {
+        let (user, amount, ts) = record(i);
+        let w = want.entry((user, ts - ts.rem_euclid(5000))).or_default();
+        if i < switch {
+            w.0 += 1;
+            w.2 += amount;
+        } else {
+            w.1 += 1;
+            w.2 += 10 * amount;
+        }
+    }
+    assert_eq!(
+        got, want,
+        "the output is not v1 up to record {switch} and v2 after it"
+    );
+    assert!(
+        got.values().filter(|r| r.0 > 0 && r.1 > 0).count() >= 1,
+        "no window was open across the switch at record {switch}"
+    );
+}
+
+#[test]
+fn a_canary_that_traps_is_rolled_back_automatically_and_rollback_restores_the_previous_version() {
+    let s = Server::start(&[("acme", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 60_000;
+    let job = tag_job(
+        dir.path(),
+        "canary",
+        rows,
+        6_000,
+        "config = { mode = \"trap\" }",
+    );
+    s.cli_in(dir.path(), "acme", &["submit", &job]).ok();
+    s.wait_for("acme", "canary", LONG, "checkpointed", |st| {
+        st["last_checkpoint"]["epoch"].as_u64().is_some()
+    });
+    let rolled_back = s
+        .cli(
+            "acme",
+            &[
+                "swap",
+                "canary",
+                "tag",
+                &operator("misbehave"),
+                "--canary",
+                "500",
+            ],
+        )
+        .failed();
+    assert!(
+        rolled_back.contains("canary rolled back") && rolled_back.contains("operator bug"),
+        "{rolled_back}"
+    );
+    let st = s.status("acme", "canary");
+    assert_eq!(st["state"], "running", "{st:#}");
+    assert_eq!(
+        st["operators"][0]["versions"]
+            .as_array()
+            .map_or(0, Vec::len),
+        1
+    );
+
+    s.cli("acme", &["swap", "canary", "tag", &operator("tag-v2")])
+        .ok();
+    std::thread::sleep(Duration::from_millis(500));
+    let back = s.cli("acme", &["rollback", "canary", "tag"]).ok().stdout();
+    assert!(back.contains("live after checkpoint barrier"), "{back}");
+    let st = s.wait_ended("acme", "canary", LONG);
+    assert_eq!(st["state"], "finished", "{st:#}");
+    let origins: Vec<&str> = st["operators"][0]["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["origin"].as_str())
+        .collect();
+    assert_eq!(origins, ["job-file", "swap", "rollback"], "{st:#}");
+
+    let by_i = versions_by_record(&s.cli("acme", &["output", "canary"]).ok().stdout());
+    assert_eq!(by_i.len(), rows, "records lost or repeated");
+    let mut runs: Vec<i64> = by_i.iter().map(|(_, v)| *v).collect();
+    runs.dedup();
+    assert_eq!(runs, vec![1, 2, 1], "versions in source order");
+}
