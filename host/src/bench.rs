@@ -17,6 +17,9 @@
 //! 7. `swap` — the pause a live swap puts into a running job.
 //! 8. `kafka`, `kafka-latency` — only when named in `--only`, since they
 //!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
+//! 9. `submit`, `density` — only when named: a `weir serve` host as a whole
+//!    (time from submit to first output, idle jobs per host); they live
+//!    with the host, in the `weir` binary.
 
 mod checkpoint;
 mod kafka;
@@ -45,10 +48,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
     /// Run only these benchmarks (mapfilter, pipeline, window, state,
-    /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and kafka,
-    /// kafka-latency, which need a broker and run only when named).
+    /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
+    /// when named: kafka, kafka-latency, which need a broker, and submit,
+    /// density, which start a `weir serve`).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// Idle jobs in the density benchmark.
+    #[arg(long, default_value_t = 1000)]
+    pub jobs: usize,
     /// Kafka bootstrap servers for the Kafka benchmarks.
     #[arg(long, default_value = "127.0.0.1:19092")]
     pub brokers: String,

@@ -303,8 +303,9 @@ fn init_logging(verbose: u8) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_filter(filter);
     // Served jobs' own logs (a no-op unless `weir serve` registers jobs).
-    let jobs =
-        cli::serve::logs::JobLogLayer.with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    // Unfiltered here (it keeps INFO and above itself): a second per-layer
+    // filter beside the EnvFilter made some warnings vanish from stderr.
+    let jobs = cli::serve::logs::JobLogLayer;
     tracing_subscriber::registry()
         .with(stderr)
         .with(jobs)
@@ -457,7 +458,25 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             println!("{}: ok", job.display());
             Ok(())
         }
-        Command::Bench(args) => weir::bench::run(args),
+        Command::Bench(mut args) => {
+            // The host benchmarks start a `weir serve` (this binary).
+            let host: Vec<String> = args
+                .only
+                .iter()
+                .filter(|o| cli::serve::bench::NAMES.contains(&o.as_str()))
+                .cloned()
+                .collect();
+            args.only.retain(|o| !host.contains(o));
+            if host.is_empty() || !args.only.is_empty() {
+                let (operator, jobs) = (args.operator.clone(), args.jobs);
+                weir::bench::run(args)?;
+                if host.is_empty() {
+                    return Ok(());
+                }
+                return cli::serve::bench::run(&host, &operator, jobs);
+            }
+            cli::serve::bench::run(&host, &args.operator, args.jobs)
+        }
         Command::Checkpoints(CheckpointsCommand::List { dir }) => list_checkpoints(&dir),
     }
 }

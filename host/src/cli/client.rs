@@ -78,7 +78,8 @@ impl Client {
         bail!("{message} (HTTP {})", status.as_u16())
     }
 
-    fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    /// Call the API and parse its JSON answer.
+    pub fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
         let bytes = self.call(method, path, body)?;
         serde_json::from_slice(&bytes).context("the server's answer is not JSON")
     }

@@ -20,8 +20,11 @@ pub struct WasmEngine {
     /// Components linked already, by (digest, world): jobs running the same
     /// component share its compiled code instead of each holding a copy —
     /// what lets one host keep a thousand small jobs.
-    pub(crate) linked: Arc<Mutex<HashMap<(String, World), InstancePre<StoreData>>>>,
+    pub(crate) linked: Arc<Mutex<Linked>>,
 }
+
+/// Linked components by (digest, world).
+pub(crate) type Linked = HashMap<(String, World), InstancePre<StoreData>>;
 
 /// Linked components kept in [`WasmEngine::linked`]; past this the map is
 /// cleared (running jobs keep theirs alive), so a long-running host that

@@ -538,3 +538,25 @@ async fn prometheus(
     let text = metrics::render(&api.registry.list(&tenant.name), &tenant.name);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text))
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is documented in openapi.yaml.
+    #[test]
+    fn openapi_documents_every_route() {
+        let spec = include_str!("../../../../openapi.yaml");
+        let source = include_str!("api.rs");
+        let routes: Vec<&str> = source
+            .split(".route(\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next())
+            .collect();
+        assert!(routes.len() >= 9, "{routes:?}");
+        for r in routes {
+            assert!(
+                spec.contains(&format!("  {r}:")),
+                "{r} is not in openapi.yaml"
+            );
+        }
+    }
+}

@@ -117,6 +117,9 @@ impl Visit for Fields {
 
 impl<S: Subscriber> Layer<S> for JobLogLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if *event.metadata().level() > tracing::Level::INFO {
+            return;
+        }
         let logs = job_logs();
         if logs.files.read().map(|f| f.is_empty()).unwrap_or(true) {
             return;

@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod jobs;
 pub mod logs;
