@@ -2,10 +2,11 @@
 //!
 //! A generator feeds a Wasm map+filter at full speed (parallelism 2); the
 //! operator is swapped 100 times, to alternating builds already compiled
-//! (as `weir swap` does before the barrier). Each subtask's pause is the
-//! time from the swap message reaching it to its next record: creating the
-//! new instance. The baseline is the time one batch of 1,000 records takes
-//! through the same operator (median of 20), the job's ordinary step.
+//! and instantiated (as `weir swap` does before the barrier). Each
+//! subtask's pause is the time from the swap message reaching it to its
+//! next record: taking the new instance and dropping the old one. The
+//! baseline is the time one batch of 1,000 records takes through the same
+//! operator (median of 20), the job's ordinary step.
 
 use crate::checkpoint::Coordinator;
 use crate::plan::{load_operator, prepare};
@@ -72,7 +73,10 @@ dir = "{chk}"
     std::thread::sleep(Duration::from_secs(1));
     let mut pauses = Vec::new();
     for id in 1..=100 {
-        let swap = coordinator.request_swap(Swap::new(id, "map-filter", new.clone()));
+        // As `weir swap` does: instances made before the barrier.
+        let swap = Swap::new(id, "map-filter", new.clone());
+        swap.prepare(&plan)?;
+        let swap = coordinator.request_swap(swap);
         let started = Instant::now();
         while swap.pauses.lock().map(|p| p.len()).unwrap_or(0) < 2 {
             anyhow::ensure!(

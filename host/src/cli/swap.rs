@@ -240,7 +240,7 @@ pub fn execute(
             let component = swap.op.component.clone();
             let answer = match request.canary {
                 None => go_live(coordinator, swap),
-                Some(c) => run_canary(coordinator, swap, c),
+                Some(c) => run_canary(plan, coordinator, swap, c),
             };
             (answer, Some(component))
         }
@@ -301,7 +301,7 @@ fn wait_swapped(coordinator: &Coordinator, id: u64) -> Result<u64, String> {
 
 /// Run the new version in shadow until it has seen `c.records` records,
 /// then promote it (an ordinary swap) or roll it back.
-fn run_canary(coordinator: &Coordinator, swap: Swap, c: CanaryRequest) -> Answer {
+fn run_canary(plan: &Plan, coordinator: &Coordinator, swap: Swap, c: CanaryRequest) -> Answer {
     let (id, operator, op) = (swap.id, swap.operator.clone(), swap.op.clone());
     let canary = coordinator.request_swap(Swap::canary(id, &operator, op.clone()));
     let fail = |error: String, report: Option<String>| Answer {
@@ -360,7 +360,14 @@ fn run_canary(coordinator: &Coordinator, swap: Swap, c: CanaryRequest) -> Answer
         }
         Ok(()) => {
             tracing::info!(operator = %operator, "canary promoted: {report}");
-            let mut answer = go_live(coordinator, Swap::new(id + 1, &operator, op));
+            let promoted = Swap::new(id + 1, &operator, op);
+            if let Err(e) = promoted.prepare(plan) {
+                return fail(
+                    format!("the promoted version failed to start: {e}"),
+                    Some(report),
+                );
+            }
+            let mut answer = go_live(coordinator, promoted);
             answer.canary = Some(format!("promoted after {report}"));
             answer
         }
@@ -400,7 +407,14 @@ fn prepare(plan: &Plan, request: &Request) -> anyhow::Result<Swap> {
     spec.component = request.component.clone();
     let op = load_operator(&plan.job, plan.engine, &spec, world)
         .with_context(|| format!("the new version of `{name}`"))?;
-    Ok(Swap::new(request.id, name, op))
+    let swap = Swap::new(request.id, name, op);
+    // A canary makes its shadows at the barrier (they are not on the data
+    // path); a swap makes its instances now.
+    if request.canary.is_none() {
+        swap.prepare(plan)
+            .with_context(|| format!("starting the new version of `{name}`"))?;
+    }
+    Ok(swap)
 }
 
 /// At start: run the versions a resumed job's checkpoint recorded where a

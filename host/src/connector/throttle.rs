@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 /// The longest [`Throttle::ready`] waits before it says "not yet".
-pub const MAX_WAIT: Duration = Duration::from_millis(20);
+pub const MAX_WAIT: Duration = Duration::from_millis(100);
 
 /// Releases records at `rate` per second, counted from the start.
 #[derive(Debug, Clone)]

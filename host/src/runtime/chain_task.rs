@@ -1,6 +1,7 @@
 //! A chain subtask: the job's stateless Wasm operators, fused, then key-by.
 
 use super::side::{SideOutputs, Stage};
+use super::swap::Ready;
 use super::swap::Swap;
 use super::{Message, RunError, recv, send};
 use crate::event::Event;
@@ -142,13 +143,20 @@ pub(super) fn run(
                 if let (Some(j), Some(canary)) = (at, &swap.canary) {
                     // The shadow failing to start is the canary's verdict,
                     // not the job's failure.
-                    match TransformInstance::new(&plan.instance_spec(&swap.op, subtask)) {
+                    let made = match swap.take_ready(subtask) {
+                        Some(Ready::Transform(i)) => Ok(*i),
+                        _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask)),
+                    };
+                    match made {
                         Ok(shadow) => shadows[j] = Some((swap.clone(), shadow)),
                         Err(e) => canary.trap(e.to_string()),
                     }
                 } else if let Some(j) = at {
                     let started = std::time::Instant::now();
-                    ops[j].1 = TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                    ops[j].1 = match swap.take_ready(subtask) {
+                        Some(Ready::Transform(i)) => *i,
+                        _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?,
+                    };
                     shadows[j] = None;
                     swap.switched(started.elapsed());
                     tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");

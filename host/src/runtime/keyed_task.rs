@@ -222,8 +222,12 @@ pub(super) fn run(
                                 && swap.canary.is_none() =>
                         {
                             let started = std::time::Instant::now();
-                            let new =
-                                AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?;
+                            let new = match swap.take_ready(subtask) {
+                                Some(super::swap::Ready::Aggregate(i)) => *i,
+                                _ => {
+                                    AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?
+                                }
+                            };
                             w.swap_aggregate(new)?;
                             swap.switched(started.elapsed());
                             Stateful::Window(w, mode)

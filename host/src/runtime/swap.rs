@@ -18,9 +18,12 @@
 //! - checkpoint `e` records the new component's digest, so a job restarted
 //!   from it continues with the version that processed the records after it.
 //!
-//! Only the instantiation of the new version happens on the data path (a
-//! fraction of a millisecond per subtask, see BENCHMARKS.md); compilation
-//! never does.
+//! Neither compilation nor instantiation happens on the data path: the
+//! requester also creates (and `init`s) one instance of a new transform or
+//! aggregate per subtask beforehand ([`Swap::prepare`]), and a subtask
+//! meeting the swap only takes its instance — the pause is a lock and a
+//! move (see BENCHMARKS.md). A keyed operator's instance is created at the
+//! switch, over the state context it takes from the old one.
 //!
 //! # Canary
 //!
@@ -35,7 +38,9 @@
 //! version reads.
 
 use crate::event::Event;
-use crate::plan::PlannedOperator;
+use crate::plan::{Plan, PlannedOperator};
+use crate::wasm::WasmError;
+use crate::wasm::instance::{AggregateInstance, TransformInstance};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,6 +58,16 @@ pub struct Swap {
     pub pauses: Mutex<Vec<Duration>>,
     /// Run the new version in shadow instead of switching.
     pub canary: Option<Canary>,
+    /// Instances made before the barrier, by subtask (see [`Swap::prepare`]).
+    ready: Mutex<Vec<Option<Ready>>>,
+}
+
+/// An instance of the new version, made off the data path.
+pub enum Ready {
+    /// Of a transform.
+    Transform(Box<TransformInstance>),
+    /// Of a window aggregate.
+    Aggregate(Box<AggregateInstance>),
 }
 
 /// What a canary has seen so far, shared by the subtasks running it.
@@ -111,7 +126,41 @@ impl Swap {
             op,
             pauses: Mutex::new(Vec::new()),
             canary: None,
+            ready: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Create and `init` the new version's instances for every subtask of
+    /// `plan` now, off the data path, so that the switch only takes them.
+    /// (A keyed operator's are made at the switch: they need the old
+    /// instance's state context.) An instance that fails to start fails
+    /// the swap here, before the job is touched.
+    pub fn prepare(&self, plan: &Plan) -> Result<(), WasmError> {
+        let world = self.op.component.world;
+        let mut made = Vec::new();
+        for subtask in 0..plan.job.spec.parallelism {
+            let spec = plan.instance_spec(&self.op, subtask);
+            made.push(match world {
+                crate::wasm::World::Transform => {
+                    Some(Ready::Transform(Box::new(TransformInstance::new(&spec)?)))
+                }
+                crate::wasm::World::Aggregate => {
+                    Some(Ready::Aggregate(Box::new(AggregateInstance::new(&spec)?)))
+                }
+                crate::wasm::World::Keyed => None,
+            });
+        }
+        *self.ready.lock().unwrap_or_else(|p| p.into_inner()) = made;
+        Ok(())
+    }
+
+    /// Subtask `subtask`'s instance made by [`Swap::prepare`], if any.
+    pub fn take_ready(&self, subtask: usize) -> Option<Ready> {
+        self.ready
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(subtask)
+            .and_then(Option::take)
     }
 
     /// A canary of `operator`'s new version `op` (see [`Canary`]).
