@@ -2,7 +2,8 @@
 //! jobs — an infinite loop, a memory bomb, a panic, unbounded recursion, an
 //! output flood, a file and a socket opened — each fail alone with the
 //! reason in their status, while another tenant's job produces the same
-//! output at (nearly) the throughput it has alone.
+//! output at ≥ 90% of the throughput it has alone (the mean of a run
+//! before and a run after).
 //!
 //! Its own test binary: cargo runs test binaries one at a time, so no other
 //! test competes for the CPU while throughput is compared.
@@ -46,7 +47,7 @@ fn a_hostile_tenants_broken_jobs_fail_alone_while_another_tenant_keeps_its_throu
         ("good", ""),
         (
             "hostile",
-            "max_jobs = 10\nmemory = \"32MiB\"\ncall_timeout = \"500ms\"",
+            "max_jobs = 10\nmemory = \"32MiB\"\ncall_timeout = \"250ms\"",
         ),
     ]);
     let good = |name: &str| {
@@ -93,7 +94,7 @@ path = "out.jsonl"
         st["records_in"].as_u64().is_some_and(|n| n > 0)
     });
     let modes = [
-        ("loop", "ran longer than limits.call_timeout = 500 ms"),
+        ("loop", "ran longer than limits.call_timeout = 250 ms"),
         ("hoard", "needed more than limits.memory = 33554432 bytes"),
         ("trap", "operator bug: index out of range"),
         ("recurse", "recursion"),
@@ -146,8 +147,16 @@ path = "out.jsonl"
     let output = s.cli("good", &["output", "shared"]).ok().output.stdout;
     assert!(output == expected, "the good job's output changed");
     let rate_shared = finished_rate(&s, "good", "shared");
+
+    // Alone once more: the baseline is the mean of the runs before and
+    // after, so drift in the machine's speed does not count as interference.
+    let again = good("again");
+    s.cli_in(dir.path(), "good", &["submit", &again]).ok();
+    let st = s.wait_ended("good", "again", LONG);
+    assert_eq!(st["state"], "finished", "{st:#}");
+    let rate_alone = (rate_alone + finished_rate(&s, "good", "again")) / 2.0;
     eprintln!(
-        "good job alone: {rate_alone:.0} records/s; beside the hostile jobs: {rate_shared:.0} records/s"
+        "good job alone: {rate_alone:.0} records/s (mean of two runs); beside the hostile jobs: {rate_shared:.0} records/s"
     );
     assert!(
         rate_shared >= 0.9 * rate_alone,

@@ -298,6 +298,14 @@ fn jobs_and_their_checkpoints_survive_a_crash_of_the_host() {
             .as_u64()
             .is_some_and(|e| e >= 3)
     });
+    // A savepoint through the API: a directory on the host, inside the job's.
+    let savepoint = s.cli("acme", &["savepoint", "durable"]).ok().stdout();
+    let savepoint = Path::new(savepoint.trim());
+    assert!(
+        savepoint.join("_metadata").is_file() && savepoint.starts_with(s.data()),
+        "{}",
+        savepoint.display()
+    );
     s.restart();
     let st = s.wait_ended("acme", "durable", LONG);
     assert_eq!(st["state"], "finished", "{st:#}");
@@ -305,7 +313,7 @@ fn jobs_and_their_checkpoints_survive_a_crash_of_the_host() {
         st["resumed"]
             .as_str()
             .unwrap_or_default()
-            .contains("resuming from checkpoint"),
+            .contains("resuming from"),
         "{st:#}"
     );
     let logs = s.cli("acme", &["logs", "durable"]).ok().stdout();
@@ -503,4 +511,51 @@ fn a_canary_that_traps_is_rolled_back_automatically_and_rollback_restores_the_pr
     let mut runs: Vec<i64> = by_i.iter().map(|(_, v)| *v).collect();
     runs.dedup();
     assert_eq!(runs, vec![1, 2, 1], "versions in source order");
+}
+
+#[test]
+fn a_job_whose_state_outgrows_its_tenants_quota_fails_with_the_reason() {
+    let s = Server::start(&[("tiny", "state_size = \"4KiB\"")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input: String = (0..50_000)
+        .map(|i| format!("{{\"i\":{i},\"user\":\"u{i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("input.jsonl"), input).expect("input");
+    std::fs::write(
+        dir.path().join("grow.toml"),
+        format!(
+            r#"name = "grow"
+batch_size = 100
+[source]
+type = "file"
+path = "input.jsonl"
+rate = 10000
+[key_by]
+field = "user"
+[keyed]
+name = "count"
+component = "{count}"
+[sink]
+type = "file"
+path = "out.jsonl"
+[checkpoint]
+interval = "200ms"
+"#,
+            count = operator("count-v1")
+        ),
+    )
+    .expect("job");
+    s.cli_in(dir.path(), "tiny", &["submit", "grow.toml"]).ok();
+    let st = s.wait_ended("tiny", "grow", LONG);
+    assert_eq!(st["state"], "failed", "{st:#}");
+    let why = st["reason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("state quota exceeded") && why.contains("may keep 4096"),
+        "{why}"
+    );
+    let (_, metrics) = s.http("GET", "/metrics", Some(s.token("tiny")), None);
+    assert!(
+        metrics.contains("weir_job_state_size_bytes{tenant=\"tiny\",job=\"grow\"}"),
+        "{metrics}"
+    );
 }

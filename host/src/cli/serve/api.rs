@@ -177,6 +177,8 @@ pub struct JobStatus {
     pub watermark: Option<i64>,
     /// Processing time minus watermark, ms.
     pub watermark_lag_ms: Option<i64>,
+    /// Records in the Kafka source's partitions not read yet.
+    pub kafka_lag: Option<i64>,
     pub last_checkpoint: Option<CheckpointStatus>,
     pub checkpoints: u64,
     pub operators: Vec<OperatorStatus>,
@@ -222,6 +224,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         rate_out,
         watermark: None,
         watermark_lag_ms: None,
+        kafka_lag: None,
         last_checkpoint: None,
         checkpoints: 0,
         operators: Vec::new(),
@@ -234,6 +237,7 @@ pub fn job_status(job: &Job) -> JobStatus {
     s.records_in = r.metrics.input();
     s.records_out = r.metrics.output();
     s.checkpoints = r.metrics.checkpoints.load(Relaxed);
+    s.kafka_lag = Some(r.metrics.source_lag.load(Relaxed)).filter(|l| *l >= 0);
     let wm = r.metrics.watermark.load(Relaxed);
     if wm > i64::MIN && wm < i64::MAX {
         s.watermark = Some(wm);

@@ -10,60 +10,63 @@ use super::jobs::Job;
 use std::fmt::Write;
 use std::sync::Arc;
 
+/// Per-job families: name, type, help (samples are added by index).
+const FAMILIES: [(&str, &str, &str); 10] = [
+    (
+        "weir_job_records_in_total",
+        "counter",
+        "Records read by the job's source.",
+    ),
+    (
+        "weir_job_records_out_total",
+        "counter",
+        "Records written to the job's sink.",
+    ),
+    (
+        "weir_job_watermark_lag_seconds",
+        "gauge",
+        "Processing time minus the job's watermark.",
+    ),
+    (
+        "weir_job_checkpoint_duration_seconds",
+        "gauge",
+        "Duration of the job's last checkpoint.",
+    ),
+    (
+        "weir_job_checkpoint_size_bytes",
+        "gauge",
+        "Bytes in the job's last checkpoint.",
+    ),
+    (
+        "weir_job_state_size_bytes",
+        "gauge",
+        "The job's state as of its last checkpoint.",
+    ),
+    (
+        "weir_job_checkpoints_total",
+        "counter",
+        "Checkpoints the job completed since it (re)started.",
+    ),
+    ("weir_job_running", "gauge", "1 while the job runs."),
+    (
+        "weir_operator_busy_seconds_total",
+        "counter",
+        "Time spent in calls of the operator's Wasm instances.",
+    ),
+    (
+        "weir_job_kafka_lag_records",
+        "gauge",
+        "Records in the Kafka source's partitions not read yet.",
+    ),
+];
+
 /// Render the metrics of `jobs`, all of tenant `tenant`.
 pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
     let mut out = String::new();
-    let mut families: Vec<(&str, &str, &str, Vec<String>)> = vec![
-        (
-            "weir_job_records_in_total",
-            "counter",
-            "Records read by the job's source.",
-            vec![],
-        ),
-        (
-            "weir_job_records_out_total",
-            "counter",
-            "Records written to the job's sink.",
-            vec![],
-        ),
-        (
-            "weir_job_watermark_lag_seconds",
-            "gauge",
-            "Processing time minus the job's watermark.",
-            vec![],
-        ),
-        (
-            "weir_job_checkpoint_duration_seconds",
-            "gauge",
-            "Duration of the job's last checkpoint.",
-            vec![],
-        ),
-        (
-            "weir_job_checkpoint_size_bytes",
-            "gauge",
-            "Bytes in the job's last checkpoint.",
-            vec![],
-        ),
-        (
-            "weir_job_state_size_bytes",
-            "gauge",
-            "The job's state as of its last checkpoint.",
-            vec![],
-        ),
-        (
-            "weir_job_checkpoints_total",
-            "counter",
-            "Checkpoints the job completed since it (re)started.",
-            vec![],
-        ),
-        ("weir_job_running", "gauge", "1 while the job runs.", vec![]),
-        (
-            "weir_operator_busy_seconds_total",
-            "counter",
-            "Time spent in calls of the operator's Wasm instances.",
-            vec![],
-        ),
-    ];
+    let mut families: Vec<(&str, &str, &str, Vec<String>)> = FAMILIES
+        .iter()
+        .map(|(n, k, h)| (*n, *k, *h, Vec::new()))
+        .collect();
     let (mut active, mut records, mut busy) = (0u64, 0u64, 0u64);
     for job in jobs {
         let s = job_status(job);
@@ -80,6 +83,9 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
             put(5, c.size_bytes.to_string());
         }
         put(6, s.checkpoints.to_string());
+        if let Some(lag) = s.kafka_lag {
+            put(9, lag.to_string());
+        }
         let running = s.state == super::jobs::State::Running;
         put(7, u8::from(running).to_string());
         if running {
