@@ -174,8 +174,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Cancel a served job. Its checkpoints and outputs stay; submitting it
-    /// again starts it afresh.
+    /// Cancel a served job. Its checkpoints, outputs and log stay until it
+    /// is submitted again, which starts it afresh.
     Cancel {
         /// The job's id.
         job: String,

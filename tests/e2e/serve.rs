@@ -272,6 +272,26 @@ fn a_job_over_its_tenants_quotas_is_refused_with_the_reason() {
         said.contains("may not use Kafka topic `other.events`"),
         "{said}"
     );
+    // librdkafka settings that reach into the host.
+    let plugin = text.replace(
+        "[source]\ntype = \"file\"\npath = \"q.jsonl\"\nrate = 2000\n",
+        "[source]\ntype = \"kafka\"\nbrokers = \"127.0.0.1:1\"\ntopics = [\"small.events\"]\nproperties = { \"plugin.library.paths\" = \"/tmp/evil.so\" }\n",
+    );
+    std::fs::write(dir.path().join("plugin.toml"), plugin).expect("job");
+    let said = s
+        .cli_in(dir.path(), "small", &["submit", "plugin.toml"])
+        .failed();
+    assert!(said.contains("plugin.library.paths"), "{said}");
+    // More subtasks than the tenant's quota.
+    std::fs::write(
+        dir.path().join("wide.toml"),
+        text.replace("parallelism = 2", "parallelism = 64"),
+    )
+    .expect("job");
+    let said = s
+        .cli_in(dir.path(), "small", &["submit", "wide.toml"])
+        .failed();
+    assert!(said.contains("parallelism = 64"), "{said}");
 
     // One job at a time.
     s.cli_in(dir.path(), "small", &["submit", &base]).ok();

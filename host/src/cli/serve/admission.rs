@@ -163,6 +163,7 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
                 ));
             }
             Some("kafka") => {
+                check_properties(tenant, "source.properties", src.get("properties"))?;
                 let topics: Vec<String> = src
                     .get("topics")
                     .and_then(Value::as_array)
@@ -200,6 +201,11 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
                 )));
             }
             Some("kafka") => {
+                check_properties(
+                    tenant,
+                    &format!("{which}.properties"),
+                    sink.get("properties"),
+                )?;
                 if let Some(t) = sink.get("topic").and_then(Value::as_str) {
                     check_topic(tenant, &format!("{which}.topic"), t)?;
                 }
@@ -235,6 +241,27 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
         .or_insert_with(|| Value::Table(Table::new()));
     if let Some(st) = state.as_table_mut() {
         st.insert("path".into(), Value::String("state".into()));
+        // RocksDB's memory is one budget for every job of the process: the
+        // host's to size, not a tenant's.
+        for key in ["block_cache", "write_buffer"] {
+            if st.contains_key(key) {
+                return Err(invalid(format!(
+                    "state.{key}: RocksDB memory is shared by every job of the host and set by it; leave it out"
+                )));
+            }
+        }
+    }
+
+    // Parallelism: threads and instances of the host.
+    let parallelism = doc
+        .get("parallelism")
+        .and_then(Value::as_integer)
+        .unwrap_or(1);
+    if parallelism > q.max_parallelism as i64 {
+        return Err(AdmissionError::Quota(format!(
+            "parallelism = {parallelism} is more than tenant `{}` may use per job ({})",
+            tenant.name, q.max_parallelism
+        )));
     }
 
     // Limits: at most the quota; the quota when not given.
@@ -288,6 +315,33 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
     let submitted = dir.join("submitted.toml");
     std::fs::write(&submitted, &sub.job).map_err(|e| io(&submitted, e))?;
     Ok(p)
+}
+
+/// librdkafka settings that name files, commands or plugins of the host
+/// (`plugin.library.paths` loads a library into the host process,
+/// `sasl.kerberos.kinit.cmd` runs a command, `ssl.*.location` reads files):
+/// a tenant's job may set none of them.
+const HOST_PROPERTIES: [&str; 7] = [
+    "plugin", "location", "kinit", "keytab", "path", "file", "engine",
+];
+
+fn check_properties(
+    tenant: &Tenant,
+    at: &str,
+    props: Option<&Value>,
+) -> Result<(), AdmissionError> {
+    let Some(props) = props.and_then(Value::as_table) else {
+        return Ok(());
+    };
+    for key in props.keys() {
+        if HOST_PROPERTIES.iter().any(|h| key.contains(h)) || key == "bootstrap.servers" {
+            return Err(AdmissionError::Quota(format!(
+                "{at}.\"{key}\": tenant `{}` may not set librdkafka settings that reach the host's files, commands or plugins (or override `brokers`)",
+                tenant.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_topic(tenant: &Tenant, at: &str, topic: &str) -> Result<(), AdmissionError> {

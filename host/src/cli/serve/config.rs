@@ -14,6 +14,7 @@
 //! memory = "64MiB"            # linear memory per Wasm instance
 //! call_timeout = "2s"         # CPU time per guest call (epoch deadline)
 //! state_size = "1GiB"         # checkpointed state per job
+//! max_parallelism = 8         # subtasks per stage of one job
 //! grants = ["clocks"]         # WASI capabilities its operators may ask for
 //! kafka_topic_prefixes = ["acme."]
 //! ```
@@ -77,6 +78,9 @@ pub struct QuotaSpec {
     /// Checkpointed state per job. Default 1GiB.
     #[serde(default = "default_state")]
     pub state_size: String,
+    /// Subtasks per stage of one job. Default 8.
+    #[serde(default = "default_parallelism")]
+    pub max_parallelism: usize,
     /// WASI capabilities its operators may be granted. Default none.
     #[serde(default)]
     pub grants: Vec<String>,
@@ -93,12 +97,16 @@ impl Default for QuotaSpec {
             memory: default_memory(),
             call_timeout: default_timeout(),
             state_size: default_state(),
+            max_parallelism: default_parallelism(),
             grants: Vec::new(),
             kafka_topic_prefixes: Vec::new(),
         }
     }
 }
 
+fn default_parallelism() -> usize {
+    8
+}
 fn default_jobs() -> usize {
     10
 }
@@ -134,6 +142,8 @@ pub struct Quotas {
     pub call_timeout_ms: i64,
     /// Checkpointed state per job, bytes.
     pub state_bytes: u64,
+    /// Subtasks per stage of one job.
+    pub max_parallelism: usize,
     /// WASI capabilities it may grant.
     pub grants: Vec<String>,
     /// Kafka topic prefixes.
@@ -230,6 +240,7 @@ pub fn load(path: &Path) -> anyhow::Result<Checked> {
                 memory_bytes,
                 call_timeout_ms,
                 state_bytes,
+                max_parallelism: q.max_parallelism,
                 grants: q.grants.clone(),
                 kafka_topic_prefixes: q.kafka_topic_prefixes.clone(),
             },
