@@ -7,54 +7,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 use weir_e2e::serve::Server;
+use weir_e2e::tag::versions_by_record;
 use weir_e2e::{canonical, canonical_lines, operator, repo};
 
 const LONG: Duration = Duration::from_secs(180);
 
-/// `{"i": n}` records through the tag operator at `rate`/s, checkpointing
-/// every 200 ms: the job file `<name>.toml` in `dir`.
+/// A tag job (see [`weir_e2e::tag`]) checkpointing every 200 ms: its job
+/// file's name in `dir`.
 fn tag_job(dir: &Path, name: &str, rows: usize, rate: u64, config: &str) -> String {
-    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
-    std::fs::write(dir.join(format!("{name}.jsonl")), input).expect("input");
-    let file = format!("{name}.toml");
-    std::fs::write(
-        dir.join(&file),
-        format!(
-            r#"name = "{name}"
-parallelism = 2
-batch_size = 100
-[source]
-type = "file"
-path = "{name}.jsonl"
-rate = {rate}
-[[operators]]
-name = "tag"
-component = "{v1}"
-{config}
-[sink]
-type = "file"
-path = "out.jsonl"
-[checkpoint]
-interval = "200ms"
-"#,
-            v1 = operator("tag-v1")
-        ),
-    )
-    .expect("job");
-    file
-}
-
-/// (i, v) of every output record of a tag job, sorted.
-fn versions_by_record(output: &str) -> Vec<(i64, i64)> {
-    let mut by_i: Vec<(i64, i64)> = canonical(output)
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
-        })
-        .collect();
-    by_i.sort_unstable();
-    by_i
+    weir_e2e::tag::tag_job(dir, name, rows, rate, "200ms", config);
+    format!("{name}.toml")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
+use weir_e2e::tag::{tag_job, versions_by_record};
 use weir_e2e::{canonical_lines, operator, spawn_weir, weir_in};
 
 const ROWS: usize = 30_000;
@@ -39,6 +40,11 @@ fn wait_running(dir: &Path, job: &mut std::process::Child) {
     }
 }
 
+/// The job's output file.
+fn read_output(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("out.jsonl")).expect("output")
+}
+
 /// Wait for the job to run to its end; fail with its output if it failed.
 fn finish(job: std::process::Child) {
     let out = job.wait_with_output().expect("wait");
@@ -47,63 +53,6 @@ fn finish(job: std::process::Child) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-/// A file job over `rows` records `{"i": n}` at `rate` records/s through
-/// the tag operator (v1), into `out.jsonl`, with checkpoints every
-/// `interval`; `config` is the operator's config table, if any. Returns the
-/// job file.
-fn tag_job(
-    dir: &Path,
-    name: &str,
-    rows: usize,
-    rate: u64,
-    interval: &str,
-    config: &str,
-) -> std::path::PathBuf {
-    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
-    std::fs::write(dir.join("input.jsonl"), input).expect("input");
-    let job = dir.join("job.toml");
-    std::fs::write(
-        &job,
-        format!(
-            r#"name = "{name}"
-parallelism = 2
-batch_size = 100
-[source]
-type = "file"
-path = "input.jsonl"
-rate = {rate}
-[[operators]]
-name = "tag"
-component = "{v1}"
-{config}
-[sink]
-type = "file"
-path = "out.jsonl"
-[checkpoint]
-interval = "{interval}"
-dir = "checkpoints"
-"#,
-            v1 = operator("tag-v1")
-        ),
-    )
-    .expect("job");
-    job
-}
-
-/// `(i, v)` of every output record of a tag job, by `i`: which version
-/// processed each input record.
-fn versions_by_record(dir: &Path) -> Vec<(i64, i64)> {
-    let mut by_i: Vec<(i64, i64)> = canonical_lines(&dir.join("out.jsonl"))
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
-            (v["i"].as_i64().expect("i"), v["v"].as_i64().expect("v"))
-        })
-        .collect();
-    by_i.sort_unstable();
-    by_i
 }
 
 #[test]
@@ -140,7 +89,7 @@ fn a_transform_swapped_mid_stream_processes_everything_before_the_barrier_old_an
     finish(child);
 
     // Every record exactly once; versions switch once, in source order.
-    let by_i = versions_by_record(dir.path());
+    let by_i = versions_by_record(&read_output(dir.path()));
     assert_eq!(by_i.len(), ROWS, "records lost or repeated");
     assert!(by_i.iter().enumerate().all(|(n, (i, _))| n as i64 == *i));
     let switch = by_i
@@ -291,7 +240,7 @@ fn a_canary_that_traps_is_rolled_back_and_one_that_behaves_is_promoted() {
 
     // The trapping shadow cost nothing: every record once, by v1 up to the
     // promotion and by v2 after it.
-    let by_i = versions_by_record(dir.path());
+    let by_i = versions_by_record(&read_output(dir.path()));
     assert_eq!(by_i.len(), rows, "records lost or repeated");
     let switch = by_i
         .iter()
@@ -336,7 +285,7 @@ fn a_rollback_puts_the_previous_version_back_and_a_restart_keeps_the_swapped_one
         resumed.stderr()
     );
 
-    let by_i = versions_by_record(dir.path());
+    let by_i = versions_by_record(&read_output(dir.path()));
     assert_eq!(by_i.len(), rows, "records lost or repeated");
     let mut runs: Vec<i64> = by_i.iter().map(|(_, v)| *v).collect();
     runs.dedup();

@@ -7,6 +7,7 @@
 
 pub mod kafka;
 pub mod serve;
+pub mod tag;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -79,19 +79,12 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
 
     // Components: stored by digest.
     let store_component = |at: &str, op: &mut Table| -> Result<(), AdmissionError> {
-        let written = op
-            .get("component")
-            .and_then(Value::as_str)
-            .ok_or_else(|| invalid(format!("{at}.component is missing")))?
-            .to_string();
-        let b64 = sub.components.get(&written).ok_or_else(|| {
-            invalid(format!(
-                "{at}.component `{written}` was not uploaded (`weir submit` uploads the components a job names, building projects first)"
-            ))
-        })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| invalid(format!("{at}.component `{written}`: not base64: {e}")))?;
+        let bytes = uploaded(
+            op,
+            &format!("{at}.component"),
+            &sub.components,
+            "the components a job names, building projects first",
+        )?;
         let digest = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&bytes))
@@ -140,19 +133,7 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
     if let Some(src) = doc.get_mut("source").and_then(Value::as_table_mut) {
         match src.get("type").and_then(Value::as_str) {
             Some("file") => {
-                let written = src
-                    .get("path")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| invalid("source.path is missing"))?
-                    .to_string();
-                let b64 = sub.files.get(&written).ok_or_else(|| {
-                    invalid(format!(
-                        "source.path `{written}` was not uploaded (`weir submit` uploads a file source's input)"
-                    ))
-                })?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(b64)
-                    .map_err(|e| invalid(format!("source.path `{written}`: not base64: {e}")))?;
+                let bytes = uploaded(src, "source.path", &sub.files, "a file source's input")?;
                 let p = dir.join("input/source.jsonl");
                 std::fs::write(&p, bytes).map_err(|e| io(&p, e))?;
                 src.insert("path".into(), Value::String("input/source.jsonl".into()));
@@ -342,6 +323,29 @@ fn check_properties(
         }
     }
     Ok(())
+}
+
+/// The uploaded bytes of the file that field `at` (`table.field`) of the
+/// job names: found in `uploads` by the path as written, base64-decoded.
+fn uploaded(
+    table: &Table,
+    at: &str,
+    uploads: &BTreeMap<String, String>,
+    what: &str,
+) -> Result<Vec<u8>, AdmissionError> {
+    let field = at.rsplit('.').next().unwrap_or(at);
+    let written = table
+        .get(field)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("{at} is missing")))?;
+    let b64 = uploads.get(written).ok_or_else(|| {
+        invalid(format!(
+            "{at} `{written}` was not uploaded (`weir submit` uploads {what})"
+        ))
+    })?;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| invalid(format!("{at} `{written}`: not base64: {e}")))
 }
 
 fn check_topic(tenant: &Tenant, at: &str, topic: &str) -> Result<(), AdmissionError> {
