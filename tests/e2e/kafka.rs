@@ -852,3 +852,74 @@ type = "discard"
         .collect();
     assert_eq!(windows, vec![(1000, 10), (2000, 10), (3000, 5)]);
 }
+
+#[test]
+fn a_tenants_job_on_weir_serve_uses_its_own_topics_exactly_once_and_no_one_elses() {
+    let _serial = weir_e2e::kafka::serial();
+    let b = broker();
+    let (input, output) = (unique_topic("acme.in"), unique_topic("acme.out"));
+    create_topic(&input, 2);
+    create_topic(&output, 1);
+    let producer = TestProducer::new();
+    for i in 0..5000 {
+        let value = format!("{{\"i\":{i}}}");
+        producer.send(&input, i % 2, None, value.as_bytes(), None);
+    }
+    producer.flush();
+    let s = weir_e2e::serve::Server::start(&[
+        ("acme", "kafka_topic_prefixes = [\"acme.\"]"),
+        ("other", "kafka_topic_prefixes = [\"other.\"]"),
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("tagged.toml"),
+        format!(
+            r#"name = "tagged"
+parallelism = 2
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{input}"]
+bounded = true
+[[operators]]
+name = "tag"
+component = "{tag}"
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{output}"
+delivery = "exactly-once"
+"#,
+            tag = operator("tag-v1")
+        ),
+    )
+    .expect("job");
+    // Another tenant may not touch acme's topics.
+    let refused = s
+        .cli_in(dir.path(), "other", &["submit", "tagged.toml"])
+        .failed();
+    assert!(
+        refused.contains(&format!("may not use Kafka topic `{input}`")),
+        "{refused}"
+    );
+    s.cli_in(dir.path(), "acme", &["submit", "tagged.toml"])
+        .ok();
+    let st = s.wait_ended("acme", "tagged", Duration::from_secs(180));
+    assert_eq!(st["state"], "finished", "{st:#}");
+    // Every record once, through one transaction per checkpoint under the
+    // tenant's transactional id.
+    let values = committed_values(&output);
+    let mut seen: Vec<i64> = values
+        .iter()
+        .map(|v| {
+            let v: serde_json::Value = serde_json::from_str(v).expect("JSON");
+            v["i"].as_i64().expect("i")
+        })
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..5000).collect::<Vec<_>>(),
+        "records lost or repeated"
+    );
+}

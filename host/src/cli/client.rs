@@ -102,9 +102,19 @@ fn component_bytes(path: &Path, world: World) -> anyhow::Result<String> {
 /// `weir submit JOB.toml`: upload the job, its components (building
 /// projects first) and a file source's input; print the job's status.
 pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
-    let loaded = weir::job::load(job, &[])?;
     let text =
         std::fs::read_to_string(job).with_context(|| format!("reading {}", job.display()))?;
+    // Checked here as the host will run it: with a [checkpoint] section,
+    // which the host adds when the file has none.
+    let has_checkpoint = toml::from_str::<toml::Table>(&text)
+        .map(|t| t.contains_key("checkpoint"))
+        .unwrap_or(true);
+    let overrides = if has_checkpoint {
+        vec![]
+    } else {
+        vec!["checkpoint.interval=10s".to_string()]
+    };
+    let loaded = weir::job::load(job, &overrides)?;
     let spec = &loaded.spec;
     let mut components = BTreeMap::new();
     let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
