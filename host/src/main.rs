@@ -98,9 +98,13 @@ enum Command {
         /// Stateless operators only.
         #[arg(long, value_name = "RECORDS")]
         canary: Option<u64>,
-        /// With --canary: the share of records the new version may reject
+        /// Or (also) run the shadow this long, e.g. `30s`, then decide on
+        /// the records it saw (whichever of --canary and this comes first).
+        #[arg(long, value_name = "DURATION")]
+        canary_for: Option<String>,
+        /// With a canary: the share of records the new version may reject
         /// before it is rolled back (0.01 = 1%).
-        #[arg(long, default_value_t = 0.0, requires = "canary")]
+        #[arg(long, default_value_t = 0.0)]
         max_error_rate: f64,
         /// How long to wait for the swap, in seconds.
         #[arg(long, default_value_t = 120)]
@@ -362,13 +366,29 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             component,
             set,
             canary,
+            canary_for,
             max_error_rate,
             timeout,
         } => {
-            let canary = canary.map(|records| cli::swap::CanaryRequest {
-                records,
-                max_error_rate,
-            });
+            let duration_ms = canary_for
+                .as_deref()
+                .map(|d| {
+                    weir::time::parse_duration_ms(d)
+                        .map(|ms| ms.max(1) as u64)
+                        .map_err(|e| anyhow::anyhow!("--canary-for: {e}"))
+                })
+                .transpose()?;
+            if canary.is_none() && duration_ms.is_none() && max_error_rate != 0.0 {
+                bail!(
+                    "--max-error-rate applies to a canary: add --canary RECORDS or --canary-for DURATION"
+                );
+            }
+            let canary =
+                (canary.is_some() || duration_ms.is_some()).then_some(cli::swap::CanaryRequest {
+                    records: canary.unwrap_or(0),
+                    duration_ms,
+                    max_error_rate,
+                });
             if is_job_file(&job) {
                 cli::swap::swap(
                     job.as_ref(),

@@ -473,8 +473,25 @@ fn a_canary_that_traps_is_rolled_back_automatically_and_rollback_restores_the_pr
         1
     );
 
-    s.cli("acme", &["swap", "canary", "tag", &operator("tag-v2")])
-        .ok();
+    // A canary judged by time: promoted after 500 ms of shadowing.
+    let promoted = s
+        .cli(
+            "acme",
+            &[
+                "swap",
+                "canary",
+                "tag",
+                &operator("tag-v2"),
+                "--canary-for",
+                "500ms",
+            ],
+        )
+        .ok()
+        .stdout();
+    assert!(
+        promoted.contains("promoted after") && promoted.contains("live after checkpoint barrier"),
+        "{promoted}"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let back = s.cli("acme", &["rollback", "canary", "tag"]).ok().stdout();
     assert!(back.contains("live after checkpoint barrier"), "{back}");

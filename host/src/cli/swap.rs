@@ -41,13 +41,18 @@ pub struct Request {
     pub rollback: bool,
 }
 
-/// `--canary RECORDS --max-error-rate RATE`.
+/// `--canary RECORDS` and/or `--canary-for DURATION`, `--max-error-rate RATE`.
 #[derive(Serialize, Deserialize, Clone, Copy)]
 pub struct CanaryRequest {
-    /// Records the shadow must see before it is promoted.
+    /// Records the shadow must see before it is promoted (0: no count).
+    #[serde(default)]
     pub records: u64,
-    /// Share of those records it may reject; above it, or on a trap, it is
-    /// rolled back.
+    /// Or: how long it runs before the verdict, ms.
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Share of the records it saw that it may reject; above it, or on a
+    /// trap, it is rolled back.
+    #[serde(default)]
     pub max_error_rate: f64,
 }
 
@@ -316,7 +321,15 @@ fn run_canary(plan: &Plan, coordinator: &Coordinator, swap: Swap, c: CanaryReque
         return fail("internal: the canary has no counters".into(), None);
     };
     use std::sync::atomic::Ordering::Relaxed;
-    let budget = (c.max_error_rate * c.records as f64).floor() as u64;
+    // Errors allowed among `seen` records.
+    let budget = |seen: u64| (c.max_error_rate * seen as f64).floor() as u64;
+    let too_many = |errors: u64, records: u64| {
+        format!(
+            "the new version rejected {errors} of {records} records, more than the allowed {:.2}%",
+            c.max_error_rate * 100.0
+        )
+    };
+    let period = c.duration_ms.map(Duration::from_millis);
     let started = Instant::now();
     let verdict: Result<(), String> = loop {
         if let Some(t) = stats
@@ -328,16 +341,25 @@ fn run_canary(plan: &Plan, coordinator: &Coordinator, swap: Swap, c: CanaryReque
             break Err(format!("the new version failed: {t}"));
         }
         let (records, errors) = (stats.records.load(Relaxed), stats.errors.load(Relaxed));
-        if errors > budget {
-            break Err(format!(
-                "the new version rejected {errors} of {records} records, more than the allowed {:.2}%",
-                c.max_error_rate * 100.0
-            ));
+        // Over the budget of the whole count already: no need to wait.
+        if c.records > 0 && errors > budget(c.records) {
+            break Err(too_many(errors, records));
         }
-        if records >= c.records {
+        let counted = c.records > 0 && records >= c.records;
+        let timed = period.is_some_and(|p| started.elapsed() >= p);
+        if counted || timed {
+            if records == 0 {
+                break Err(format!(
+                    "it saw no records in {:?}: nothing to judge it by",
+                    started.elapsed()
+                ));
+            }
+            if errors > budget(records) {
+                break Err(too_many(errors, records));
+            }
             break Ok(());
         }
-        if started.elapsed() > Duration::from_secs(600) {
+        if period.is_none() && started.elapsed() > Duration::from_secs(600) {
             break Err(format!(
                 "only {records} of {} records in 10 minutes",
                 c.records
