@@ -198,7 +198,7 @@ fn every_call_needs_a_valid_token_and_a_tenant_cannot_see_or_touch_another_tenan
 fn a_job_over_its_tenants_quotas_is_refused_with_the_reason() {
     let s = Server::start(&[(
         "small",
-        "max_jobs = 1\nmemory = \"16MiB\"\ncall_timeout = \"1s\"\nkafka_topic_prefixes = [\"small.\"]",
+        "max_jobs = 1\nmemory = \"16MiB\"\ncall_timeout = \"1s\"\nkafka_topic_prefixes = [\"small.\"]\nkafka_brokers = [\"127.0.0.1:1\"]",
     )]);
     let dir = tempfile::tempdir().expect("tempdir");
     let base = tag_job(dir.path(), "q", 100_000, 2_000, "");
@@ -232,6 +232,19 @@ fn a_job_over_its_tenants_quotas_is_refused_with_the_reason() {
         .failed();
     assert!(
         said.contains("may not use Kafka topic `other.events`"),
+        "{said}"
+    );
+    // A broker outside the tenant's list.
+    let elsewhere = text.replace(
+        "[source]\ntype = \"file\"\npath = \"q.jsonl\"\nrate = 2000\n",
+        "[source]\ntype = \"kafka\"\nbrokers = \"10.0.0.1:9092\"\ntopics = [\"small.events\"]\n",
+    );
+    std::fs::write(dir.path().join("elsewhere.toml"), elsewhere).expect("job");
+    let said = s
+        .cli_in(dir.path(), "small", &["submit", "elsewhere.toml"])
+        .failed();
+    assert!(
+        said.contains("may not connect to Kafka broker `10.0.0.1:9092`"),
         "{said}"
     );
     // librdkafka settings that reach into the host.

@@ -145,6 +145,7 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
             }
             Some("kafka") => {
                 check_properties(tenant, "source.properties", src.get("properties"))?;
+                check_brokers(tenant, "source.brokers", src.get("brokers"))?;
                 let topics: Vec<String> = src
                     .get("topics")
                     .and_then(Value::as_array)
@@ -182,6 +183,7 @@ pub fn admit(tenant: &Tenant, sub: &Submission, dir: &Path) -> Result<PathBuf, A
                 )));
             }
             Some("kafka") => {
+                check_brokers(tenant, &format!("{which}.brokers"), sink.get("brokers"))?;
                 check_properties(
                     tenant,
                     &format!("{which}.properties"),
@@ -346,6 +348,27 @@ fn uploaded(
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|e| invalid(format!("{at} `{written}`: not base64: {e}")))
+}
+
+/// With a `kafka_brokers` quota, every bootstrap server must be in it.
+fn check_brokers(tenant: &Tenant, at: &str, value: Option<&Value>) -> Result<(), AdmissionError> {
+    let allowed = &tenant.quotas.kafka_brokers;
+    let Some(brokers) = value.and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    for b in brokers.split(',').map(str::trim) {
+        if !allowed.iter().any(|a| a == b) {
+            return Err(AdmissionError::Quota(format!(
+                "{at}: tenant `{}` may not connect to Kafka broker `{b}` (allowed: {})",
+                tenant.name,
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn check_topic(tenant: &Tenant, at: &str, topic: &str) -> Result<(), AdmissionError> {

@@ -17,6 +17,7 @@
 //! max_parallelism = 8         # subtasks per stage of one job
 //! grants = ["clocks"]         # WASI capabilities its operators may ask for
 //! kafka_topic_prefixes = ["acme."]
+//! kafka_brokers = ["kafka-1:9092"]   # the clusters it may reach (default any)
 //! ```
 //!
 //! Tokens are stored as SHA-256 digests: they are long random strings (see
@@ -88,6 +89,10 @@ pub struct QuotaSpec {
     /// Kafka); `[""]` allows every topic.
     #[serde(default)]
     pub kafka_topic_prefixes: Vec<String>,
+    /// Kafka bootstrap servers (`host:port`) its jobs may connect to.
+    /// Default: any (the host's network is the tenant's).
+    #[serde(default)]
+    pub kafka_brokers: Vec<String>,
 }
 
 impl Default for QuotaSpec {
@@ -100,6 +105,7 @@ impl Default for QuotaSpec {
             max_parallelism: default_parallelism(),
             grants: Vec::new(),
             kafka_topic_prefixes: Vec::new(),
+            kafka_brokers: Vec::new(),
         }
     }
 }
@@ -148,6 +154,8 @@ pub struct Quotas {
     pub grants: Vec<String>,
     /// Kafka topic prefixes.
     pub kafka_topic_prefixes: Vec<String>,
+    /// Kafka bootstrap servers it may use; empty: any.
+    pub kafka_brokers: Vec<String>,
 }
 
 impl Quotas {
@@ -243,6 +251,7 @@ pub fn load(path: &Path) -> anyhow::Result<Checked> {
                 max_parallelism: q.max_parallelism,
                 grants: q.grants.clone(),
                 kafka_topic_prefixes: q.kafka_topic_prefixes.clone(),
+                kafka_brokers: q.kafka_brokers.clone(),
             },
         });
     }
