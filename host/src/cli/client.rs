@@ -5,6 +5,7 @@
 //! `http://127.0.0.1:7878`), the tenant's token from `--token` or
 //! `WEIR_TOKEN`.
 
+use crate::cli::swap::short;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -217,8 +218,7 @@ pub fn status(c: &Client, id: &str, as_json: bool) -> anyhow::Result<()> {
         println!(
             "operator   {} {} ({} version(s), busy {} ms)",
             op["name"].as_str().unwrap_or_default(),
-            &op["digest"].as_str().unwrap_or_default()
-                [..12.min(op["digest"].as_str().unwrap_or_default().len())],
+            short(op["digest"].as_str().unwrap_or_default()),
             versions,
             op["busy_ms"]
         );
@@ -278,7 +278,7 @@ fn report_swap(id: &str, operator: &str, a: &Value) {
     let digest = a["digest"].as_str().unwrap_or_default();
     println!(
         "operator `{operator}` of job `{id}` is now {} (live after checkpoint barrier {})",
-        &digest[..12.min(digest.len())],
+        short(digest),
         a["epoch"]
     );
 }

@@ -179,7 +179,7 @@ fn send(
                     println!(
                         "operator `{operator}` of job `{}` is now {} (live after checkpoint barrier {epoch})",
                         loaded.spec.name,
-                        a.digest.as_deref().map_or("", |d| &d[..12.min(d.len())])
+                        a.digest.as_deref().map_or("", short)
                     );
                     Ok(())
                 }
@@ -213,6 +213,11 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
     if let Err(e) = write_json(&answer_path(dir, id), &answer) {
         tracing::warn!("answering the swap request: {e:#}");
     }
+}
+
+/// The first 12 digits of a digest, as shown to users.
+pub fn short(digest: &str) -> &str {
+    &digest[..12.min(digest.len())]
 }
 
 /// A request id: unique enough (nanoseconds since the epoch).
@@ -268,7 +273,7 @@ pub fn execute(
         tracing::info!(job = %plan.job.spec.name, operator = %request.operator,
             "{} {} live after checkpoint barrier {}",
             if request.rollback { "rolled back to" } else { "swapped to" },
-            answer.digest.as_deref().map_or("", |d| &d[..12.min(d.len())]),
+            answer.digest.as_deref().map_or("", short),
             answer.epoch.unwrap_or_default());
     }
     answer

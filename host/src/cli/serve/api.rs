@@ -146,7 +146,10 @@ fn authenticate<'a>(api: &'a Api, headers: &HeaderMap) -> Result<&'a Tenant, Api
     found.ok_or_else(|| ApiError::Unauthorized("the API token is not valid".into()))
 }
 
-fn job_of(api: &Api, tenant: &Tenant, id: &str) -> Result<Arc<Job>, ApiError> {
+/// The caller's job `id`: authenticated, and not found when it is
+/// another tenant's.
+fn job_of(api: &Api, headers: &HeaderMap, id: &str) -> Result<Arc<Job>, ApiError> {
+    let tenant = authenticate(api, headers)?;
     api.registry
         .get(&tenant.name, id)
         .ok_or_else(|| ApiError::NotFound(id.into()))
@@ -286,8 +289,7 @@ async fn status(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let job = job_of(&api, tenant, &id)?;
+    let job = job_of(&api, &headers, &id)?;
     Ok(Json(job_status(&job)))
 }
 
@@ -323,8 +325,7 @@ async fn cancel(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let job = job_of(&api, tenant, &id)?;
+    let job = job_of(&api, &headers, &id)?;
     if !job.record().state.active() {
         return Err(ApiError::Conflict(format!(
             "job `{id}` is not running (it is {:?})",
@@ -350,10 +351,10 @@ async fn cancel(
 
 fn running_job(
     api: &Api,
-    tenant: &Tenant,
+    headers: &HeaderMap,
     id: &str,
 ) -> Result<(Arc<Job>, Arc<super::jobs::Running>), ApiError> {
-    let job = job_of(api, tenant, id)?;
+    let job = job_of(api, headers, id)?;
     let state = job.record().state;
     match job.running() {
         Some(r) if state == State::Running => Ok((job, r)),
@@ -368,8 +369,7 @@ async fn savepoint(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let (job, r) = running_job(&api, tenant, &id)?;
+    let (job, r) = running_job(&api, &headers, &id)?;
     blocking(move || {
         let _one = job.control.lock().unwrap_or_else(|p| p.into_inner());
         let before = r.coordinator.last_completed().map_or(0, |c| c.epoch);
@@ -415,8 +415,7 @@ async fn swap_op(
     Path(id): Path<String>,
     Json(body): Json<SwapBody>,
 ) -> Result<Json<swap::Answer>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let (job, r) = running_job(&api, tenant, &id)?;
+    let (job, r) = running_job(&api, &headers, &id)?;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(&body.component)
         .map_err(|e| ApiError::Invalid(format!("component: not base64: {e}")))?;
@@ -448,8 +447,7 @@ async fn rollback(
     Path(id): Path<String>,
     Json(body): Json<RollbackBody>,
 ) -> Result<Json<swap::Answer>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let (job, r) = running_job(&api, tenant, &id)?;
+    let (job, r) = running_job(&api, &headers, &id)?;
     let versions = Versions::new(r.coordinator.dir());
     let previous = versions
         .previous(&body.operator)
@@ -498,8 +496,7 @@ async fn logs(
     Path(id): Path<String>,
     Query(q): Query<LogQuery>,
 ) -> Result<String, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let job = job_of(&api, tenant, &id)?;
+    let job = job_of(&api, &headers, &id)?;
     let text = std::fs::read_to_string(job.dir.join("job.log")).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let tail = q.tail.unwrap_or(200);
@@ -518,8 +515,7 @@ async fn output(
     Path(id): Path<String>,
     Query(q): Query<OutputQuery>,
 ) -> Result<Vec<u8>, ApiError> {
-    let tenant = authenticate(&api, &headers)?;
-    let job = job_of(&api, tenant, &id)?;
+    let job = job_of(&api, &headers, &id)?;
     let name = q.name.unwrap_or_else(|| "sink".into());
     if !["sink", "dead_letter", "late_output"].contains(&name.as_str()) {
         return Err(ApiError::Invalid(format!(

@@ -83,8 +83,8 @@ pub struct Job {
     stopped_as: Mutex<Option<State>>,
     /// One swap, rollback or savepoint at a time.
     pub control: Mutex<()>,
-    /// Records in and out at the last rate sample, and when.
-    rate: Mutex<(u64, u64, std::time::Instant, f64, f64)>,
+    /// The last rate sample.
+    rate: Mutex<RateSample>,
 }
 
 fn now_ms() -> i64 {
@@ -102,7 +102,12 @@ impl Job {
             running: Mutex::new(None),
             stopped_as: Mutex::new(None),
             control: Mutex::new(()),
-            rate: Mutex::new((0, 0, std::time::Instant::now(), 0.0, 0.0)),
+            rate: Mutex::new(RateSample {
+                records_in: 0,
+                records_out: 0,
+                at: std::time::Instant::now(),
+                rates: (0.0, 0.0),
+            }),
         }
     }
 
@@ -145,18 +150,29 @@ impl Job {
         };
         let mut s = lock(&self.rate);
         let (i, o) = (r.metrics.input(), r.metrics.output());
-        let dt = s.2.elapsed().as_secs_f64();
+        let dt = s.at.elapsed().as_secs_f64();
         if dt >= 1.0 {
-            *s = (
-                i,
-                o,
-                std::time::Instant::now(),
-                (i.saturating_sub(s.0)) as f64 / dt,
-                (o.saturating_sub(s.1)) as f64 / dt,
-            );
+            *s = RateSample {
+                rates: (
+                    i.saturating_sub(s.records_in) as f64 / dt,
+                    o.saturating_sub(s.records_out) as f64 / dt,
+                ),
+                records_in: i,
+                records_out: o,
+                at: std::time::Instant::now(),
+            };
         }
-        (s.3, s.4)
+        s.rates
     }
+}
+
+/// Counters at the last rate sample, when it was taken, and the rates
+/// (records/s in and out) since the one before.
+struct RateSample {
+    records_in: u64,
+    records_out: u64,
+    at: std::time::Instant,
+    rates: (f64, f64),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
