@@ -2,7 +2,8 @@
 # Run every test: unit and doc tests of the host and the guest SDK, and the
 # end-to-end tests, which build real components (Rust and Python) from source
 # and run real jobs through the weir binary, some against a real Apache Kafka
-# broker that this script starts (and stops). Installs what it needs first.
+# broker that this script starts (and stops), then fuzzes the parsers that
+# read tenant input for a minute each. Installs what it needs first.
 # WEIR_KAFKA_BROKERS=host:port uses another cluster instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,8 @@ if [ -z "${WEIR_KAFKA_BROKERS:-}" ]; then
 fi
 
 echo "== tests"
+# The fuzz targets run briefly here (2 s each) and for a minute each below.
 cargo test --release -p weir -p weir-guest -p weir-e2e
+
+echo "== fuzz: every target for ${WEIR_FUZZ_SECS:-60} s (scripts/fuzz.sh)"
+bash scripts/fuzz.sh "${WEIR_FUZZ_SECS:-60}"

@@ -167,8 +167,10 @@ fn mapfilter(
             memory_bytes: 256 << 20,
             timeout_ms: 60_000,
             max_output_per_record: 1000,
+            max_output_bytes: 64 << 20,
         },
         config: "{}",
+        budgets: crate::budget::Budgets::unbounded(),
     })?;
     // 100 distinct batches of 1,000, cycled: realistic data, bounded memory.
     let batches = datagen_batches(100_000, 1000, 1000);

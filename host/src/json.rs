@@ -5,6 +5,11 @@
 //! of the record's trip. [`field`] scans the top-level object once, skipping
 //! values it does not need, and returns the raw text of the one it wants.
 //!
+//! On a valid JSON document it finds what `serde_json` finds (a property
+//! test and a fuzz target hold it to that): member names are compared after
+//! unescaping (`"\u0061"` is `a`), and of duplicate members the last one
+//! counts, as in a `serde_json::Value`.
+//!
 //! ```
 //! let rec = br#"{"user":"ann","amount":12.5,"meta":{"ts":1000}}"#;
 //! assert_eq!(weir::json::field(rec, "amount"), Some(&b"12.5"[..]));
@@ -110,12 +115,28 @@ fn skip_value(s: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Is the raw member name `raw` (between its quotes) `name`?
+fn name_is(raw: &[u8], name: &[u8]) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw == name;
+    }
+    // Escaped: compare what it means. Rare, so unescape with serde_json.
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).is_ok_and(|n| n.as_bytes() == name)
+}
+
+/// The value of member `name` of the object `s`: the last one if the name
+/// appears more than once.
 fn member<'a>(s: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let mut i = skip_ws(s, 0);
     if s.get(i) != Some(&b'{') {
         return None;
     }
     i += 1;
+    let mut found = None;
     loop {
         i = skip_ws(s, i);
         match s.get(i)? {
@@ -131,13 +152,13 @@ fn member<'a>(s: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         }
         i = skip_ws(s, i + 1);
         let end = skip_value(s, i)?;
-        if key == name {
-            return Some(&s[i..end]);
+        if name_is(key, name) {
+            found = Some(&s[i..end]);
         }
         i = skip_ws(s, end);
         match s.get(i)? {
             b',' => i += 1,
-            b'}' => return None,
+            b'}' => return found,
             _ => return None,
         }
     }
@@ -158,6 +179,16 @@ mod tests {
         assert_eq!(integer(rec, "o.k"), Some(7));
         assert_eq!(key(rec, "a"), Some(b"x\"y".to_vec()));
         assert_eq!(key(rec, "o.k"), Some(b"7".to_vec()));
+    }
+
+    #[test]
+    fn escaped_names_and_duplicates_read_as_serde_json_reads_them() {
+        let rec = br#"{"\u0061":1,"b":2,"b":3,"c\"d":4}"#;
+        assert_eq!(field(rec, "a"), Some(&b"1"[..]));
+        assert_eq!(field(rec, "b"), Some(&b"3"[..]), "the last duplicate");
+        assert_eq!(field(rec, "c\"d"), Some(&b"4"[..]));
+        let v: serde_json::Value = serde_json::from_slice(rec).unwrap();
+        assert_eq!(v["b"], 3);
     }
 
     #[test]

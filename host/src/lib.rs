@@ -13,9 +13,11 @@
 //!    (source → parallel operator chain → key-partitioned stage → sink).
 
 pub mod bench;
+pub mod budget;
 pub mod build;
 pub mod checkpoint;
 pub mod connector;
+pub mod control;
 pub mod event;
 pub mod fault;
 pub mod job;

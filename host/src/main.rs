@@ -418,11 +418,14 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
         Command::Serve { config, listen } => cli::serve::serve(&config, listen),
         Command::Token { hash } => {
             match hash {
-                Some(t) => println!("{}", cli::serve::config::hash_token(&t)),
+                Some(t) => println!("{}", weir::control::tenants::hash_token(&t)),
                 None => {
-                    let token = cli::serve::config::new_token()?;
+                    let token = weir::control::tenants::new_token()?;
                     println!("token:        {token}");
-                    println!("token_sha256: {}", cli::serve::config::hash_token(&token));
+                    println!(
+                        "token_sha256: {}",
+                        weir::control::tenants::hash_token(&token)
+                    );
                 }
             }
             Ok(())

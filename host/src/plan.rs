@@ -1,6 +1,7 @@
 //! From a validated job to something runnable: components built or loaded,
 //! checked against the world each operator needs, limits parsed.
 
+use crate::budget::Budgets;
 use crate::build::{self, BuildError};
 use crate::job::{AggregateSpec, JobSpec, LoadedJob, OperatorSpec, config_json, parse_bytes};
 use crate::time::parse_duration_ms;
@@ -80,6 +81,9 @@ pub struct Plan {
     pub out_of_orderness_ms: i64,
     /// Idle-input timeout.
     pub idle_timeout_ms: Option<i64>,
+    /// What the job may make the host spend (memory, disk, log), shared
+    /// by all its tasks.
+    pub budgets: Arc<Budgets>,
     /// Busy time per operator name, ns.
     busy: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
 }
@@ -124,6 +128,7 @@ impl Plan {
             grants: &op.spec.grants,
             limits: self.limits,
             config: &op.config,
+            budgets: self.budgets.clone(),
         }
     }
 }
@@ -192,11 +197,24 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     } else {
         None
     };
-    let limits = CallLimits {
-        memory_bytes: parse_bytes(&spec.limits.memory).unwrap_or(64 << 20),
-        timeout_ms: dur(&spec.limits.call_timeout).max(1) as u64,
-        max_output_per_record: spec.limits.max_output_per_record,
+    let l = &spec.limits;
+    let bytes = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| parse_bytes(s).ok())
+            .map(|b| b as u64)
     };
+    let limits = CallLimits {
+        memory_bytes: parse_bytes(&l.memory).unwrap_or(64 << 20),
+        timeout_ms: dur(&l.call_timeout).max(1) as u64,
+        max_output_per_record: l.max_output_per_record,
+        max_output_bytes: parse_bytes(&l.max_output_bytes).unwrap_or(64 << 20),
+    };
+    let budgets = Budgets::new(
+        &spec.name,
+        bytes(&l.host_memory),
+        bytes(&l.disk),
+        bytes(&l.log_rate),
+    );
     let et = spec.event_time.as_ref();
     Ok(Plan {
         out_of_orderness_ms: et.map(|e| dur(&e.max_out_of_orderness)).unwrap_or(0),
@@ -206,6 +224,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         chain,
         stage,
         limits,
+        budgets,
         busy: Mutex::default(),
     })
 }

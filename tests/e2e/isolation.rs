@@ -1,14 +1,21 @@
 //! Isolation between tenants of one `weir serve`: a hostile tenant's
 //! jobs — an infinite loop, a memory bomb, a panic, unbounded recursion, an
-//! output flood, a file and a socket opened — each fail alone with the
+//! output flood, a file and a socket opened, host state hoarded (1 GiB per
+//! record), ten million timers, a log without end, and components written
+//! in WAT that break the contract (a rejection past the batch, 100,000
+//! records aliasing one buffer, an output over its budget, state without a
+//! selected key, a wrong number of accumulators) — each fail alone with the
 //! reason in their status, while another tenant's job produces the same
-//! output at ≥ 90% of the throughput it has alone (the mean of a run
-//! before and a run after).
+//! output at ≥ 90% of the throughput it has alone (the mean of a run before
+//! and a run after), and the host's resident memory stays under the sum of
+//! the running jobs' budgets over its idle size.
 //!
 //! Its own test binary: cargo runs test binaries one at a time, so no other
 //! test competes for the CPU while throughput is compared.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use weir_e2e::serve::Server;
 use weir_e2e::{operator, weir};
@@ -38,18 +45,121 @@ fn finished_rate(s: &Server, tenant: &str, job: &str) -> f64 {
         .unwrap_or_else(|_| panic!("rate `{rate}` in `{line}`"))
 }
 
+/// The most resident memory a process had while the sampler ran, MiB.
+struct RssPeak {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RssPeak {
+    fn start(pid: u32) -> RssPeak {
+        let (peak, stop) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let thread = {
+            let (peak, stop) = (peak.clone(), stop.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    peak.fetch_max(rss_mib(pid), Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        RssPeak { peak, stop, thread }
+    }
+
+    fn stop(self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("sampler");
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+/// A keyed job of the hoard operator with `config`.
+fn hoard_job(dir: &Path, name: &str, hoard: &str, config: &str) -> String {
+    let file = format!("{name}.toml");
+    std::fs::write(
+        dir.join(&file),
+        format!(
+            r#"name = "{name}"
+batch_size = 32
+[source]
+type = "datagen"
+schema = "transactions"
+rows = 1000
+[key_by]
+field = "user"
+[keyed]
+name = "hoard"
+component = "{hoard}"
+config = {{ {config} }}
+[sink]
+type = "file"
+path = "out.jsonl"
+"#
+        ),
+    )
+    .expect("job");
+    file
+}
+
+/// Resident memory of process `pid`, MiB.
+fn rss_mib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
+}
+
 #[test]
 fn a_hostile_tenants_broken_jobs_fail_alone_while_another_tenant_keeps_its_throughput() {
     let dir = tempfile::tempdir().expect("tempdir");
     let misbehave = build(dir.path(), "misbehave");
     let map_filter = build(dir.path(), "map-filter");
     let s = Server::start(&[
-        ("good", ""),
+        ("good", "max_source_rate = 0"),
         (
             "hostile",
-            "max_jobs = 10\nmemory = \"32MiB\"\ncall_timeout = \"250ms\"",
+            "max_jobs = 20\nmemory = \"32MiB\"\ncall_timeout = \"250ms\"\nhost_memory = \"64MiB\"\nlog_rate = \"64KiB\"\nmax_output_bytes = \"8MiB\"",
         ),
     ]);
+    let idle_rss = rss_mib(s.pid());
+
+    // Alone first: a guest that writes 1 GiB of host state per record (256
+    // puts of 4 MiB) under a 64 MiB budget fails within seconds, and the
+    // host grows by no more than that budget, the instance's linear memory
+    // and a fixed overhead.
+    let hoard = build(dir.path(), "hoard");
+    let file = hoard_job(
+        dir.path(),
+        "gigabyte",
+        &hoard,
+        "mode = \"state\", bytes = 4194304, count = 256",
+    );
+    let rss = RssPeak::start(s.pid());
+    let submitted = std::time::Instant::now();
+    s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
+    let st = s.wait_ended("hostile", "gigabyte", LONG);
+    let took = submitted.elapsed();
+    let peak = rss.stop();
+    assert_eq!(st["state"], "failed", "{st:#}");
+    let why = st["reason"].as_str().unwrap_or_default();
+    assert!(why.contains("limits.host_memory = 67108864"), "{why}");
+    assert!(took < Duration::from_secs(30), "it took {took:?} to stop");
+    eprintln!(
+        "a 1 GiB-per-record hoarder: stopped in {took:?}; host RSS {idle_rss} MiB idle, {peak} MiB at most"
+    );
+    assert!(
+        peak <= idle_rss + 64 + 32 + 128,
+        "one hoarder grew the host from {idle_rss} MiB to {peak} MiB: more than its 64 MiB budget, 32 MiB instance and 128 MiB of overhead"
+    );
+
     let good = |name: &str| {
         let file = format!("{name}.toml");
         std::fs::write(
@@ -59,7 +169,7 @@ fn a_hostile_tenants_broken_jobs_fail_alone_while_another_tenant_keeps_its_throu
 [source]
 type = "datagen"
 schema = "transactions"
-rows = 16000000
+rows = 24000000
 seed = 11
 [[operators]]
 name = "map-filter"
@@ -102,6 +212,8 @@ path = "out.jsonl"
         ("open-file", "open /etc/passwd:"),
         ("open-socket", "connect 127.0.0.1:22:"),
     ];
+    // The host's resident memory, sampled while the hostile jobs run.
+    let rss = RssPeak::start(s.pid());
     for (mode, _) in modes {
         let file = format!("{mode}.toml");
         std::fs::write(
@@ -126,7 +238,92 @@ path = "out.jsonl"
         .expect("job");
         s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
     }
-    for (mode, reason) in modes {
+    // Keyed hoarders: what they make the host hold is charged to their
+    // budget as it grows.
+    let hoarders = [
+        // 256 puts of 4 MiB: 1 GiB of state per record.
+        (
+            "hoard-state",
+            "mode = \"state\", bytes = 4194304, count = 256",
+            "limits.host_memory",
+        ),
+        // 10,000 timers per record: ten million in a thousand records.
+        (
+            "hoard-timers",
+            "mode = \"timers\", count = 10000",
+            "limits.host_memory",
+        ),
+        (
+            "hoard-log",
+            "mode = \"log\", bytes = 4000, count = 100",
+            "log flood",
+        ),
+    ];
+    for (name, config, _) in hoarders {
+        let file = hoard_job(dir.path(), name, &hoard, config);
+        s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
+    }
+    // Components written in WAT that break the contract.
+    let breakers = [
+        (
+            "reject-past-batch",
+            "transform",
+            "rejected record 999999 of a batch of",
+        ),
+        (
+            "alias-flood",
+            "transform",
+            "limits.max_output_bytes = 8388608",
+        ),
+        (
+            "too-large",
+            "transform",
+            "limits.max_output_bytes = 8388608",
+        ),
+        (
+            "state-before-select",
+            "keyed",
+            "before keyed-context.select chose a key",
+        ),
+        (
+            "select-out-of-range",
+            "keyed",
+            "select(99999): the batch has",
+        ),
+        ("wrong-count", "aggregate", "returned 0 results for"),
+    ];
+    for (name, world, _) in breakers {
+        let wasm = weir_e2e::wat::component(dir.path(), name);
+        let stage = match world {
+            "transform" => format!(
+                "[[operators]]\nname = \"bad\"\ncomponent = \"{}\"\n",
+                wasm.display()
+            ),
+            "keyed" => format!(
+                "[key_by]\nfield = \"user\"\n[keyed]\nname = \"bad\"\ncomponent = \"{}\"\n",
+                wasm.display()
+            ),
+            _ => format!(
+                "[event_time]\nfield = \"ts\"\n[key_by]\nfield = \"user\"\n[late_output]\ntype = \"discard\"\n[window]\ntype = \"tumbling\"\nsize = \"1s\"\naggregate = {{ name = \"bad\", component = \"{}\" }}\n",
+                wasm.display()
+            ),
+        };
+        let file = format!("{name}.toml");
+        std::fs::write(
+            dir.path().join(&file),
+            format!(
+                "name = \"{name}\"\nbatch_size = 8\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = 100\n[sink]\ntype = \"file\"\npath = \"out.jsonl\"\n{stage}"
+            ),
+        )
+        .expect("job");
+        s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
+    }
+    let expected_reasons = modes
+        .iter()
+        .map(|(m, r)| (*m, *r))
+        .chain(hoarders.iter().map(|(m, _, r)| (*m, *r)))
+        .chain(breakers.iter().map(|(m, _, r)| (*m, *r)));
+    for (mode, reason) in expected_reasons {
         let st = s.wait_ended("hostile", mode, LONG);
         assert_eq!(st["state"], "failed", "{mode}: {st:#}");
         let why = st["reason"].as_str().unwrap_or_default();
@@ -135,6 +332,19 @@ path = "out.jsonl"
             "{mode}: `{reason}` not in the reason: {why}"
         );
     }
+    let peak = rss.stop();
+    // Every hostile job at once, each up to its budget (64 MiB of host
+    // memory, 32 MiB of linear memory per instance), the good job's (256
+    // MiB and 64 MiB), and a fixed overhead for code, stacks and buffers.
+    let hostile_jobs = (modes.len() + hoarders.len() + breakers.len()) as u64;
+    let ceiling = idle_rss + hostile_jobs * (64 + 32) + 256 + 64 + 256;
+    eprintln!(
+        "host RSS: {idle_rss} MiB idle, {peak} MiB at most while the hostile jobs ran (ceiling {ceiling} MiB)"
+    );
+    assert!(
+        peak <= ceiling,
+        "the host grew to {peak} MiB from {idle_rss} MiB idle, over its ceiling of {ceiling} MiB"
+    );
     // The trap's panic message is in its log, tagged as the guest's.
     let logs = s.cli("hostile", &["logs", "trap"]).ok().stdout();
     assert!(

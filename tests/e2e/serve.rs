@@ -107,7 +107,10 @@ fn a_job_goes_from_submit_to_output_through_the_cli_with_status_logs_and_metrics
 
 #[test]
 fn every_call_needs_a_valid_token_and_a_tenant_cannot_see_or_touch_another_tenants_job() {
-    let s = Server::start(&[("alpha", ""), ("beta", "")]);
+    let s = Server::start_with(
+        "auth_max_failures = 1000", // many failures on purpose; the limit has its own test
+        &[("alpha", ""), ("beta", "")],
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let job = tag_job(dir.path(), "slow", 200_000, 2_000, "");
     s.cli_in(dir.path(), "alpha", &["submit", &job]).ok();
@@ -220,6 +223,31 @@ fn a_job_over_its_tenants_quotas_is_refused_with_the_reason() {
         std::fs::write(dir.path().join(&file), job).expect("job");
         let said = s.cli_in(dir.path(), "small", &["submit", &file]).failed();
         assert!(said.contains(expect), "{said}");
+    }
+    // Every setting that costs the host has a ceiling; the first one over
+    // it is reported with the quota and its value.
+    for (from, to, expect) in [
+        (
+            "batch_size = 100\n",
+            "batch_size = 100000\n",
+            "batch_size = 100000 is more than tenant `small` may use (max_batch_size = 10000)",
+        ),
+        (
+            "interval = \"200ms\"",
+            "interval = \"10m\"",
+            "checkpoint.interval = 600000 ms is more than tenant `small` may use (max_checkpoint_interval = 60000 ms)",
+        ),
+        (
+            "[sink]",
+            "[limits]\nmax_output_per_record = 5000\n[sink]",
+            "(max_output_per_record = 1000)",
+        ),
+    ] {
+        std::fs::write(dir.path().join("cap.toml"), text.replace(from, to)).expect("job");
+        let said = s
+            .cli_in(dir.path(), "small", &["submit", "cap.toml"])
+            .failed();
+        assert!(said.contains(expect), "`{expect}` not in: {said}");
     }
     // Kafka topics outside the tenant's prefix; standard input.
     let kafka = text.replace(

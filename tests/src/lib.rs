@@ -8,6 +8,7 @@
 pub mod kafka;
 pub mod serve;
 pub mod tag;
+pub mod wat;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -27,8 +27,14 @@ impl Server {
     /// Start a host with `tenants`: (name, extra TOML lines of its
     /// `[tenant.quotas]`).
     pub fn start(tenants: &[(&str, &str)]) -> Server {
+        Self::start_with("", tenants)
+    }
+
+    /// Like [`Server::start`], with `head` (top-level settings of the host
+    /// config) first.
+    pub fn start_with(head: &str, tenants: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = String::from("data_dir = \"data\"\n");
+        let mut config = format!("data_dir = \"data\"\n{head}\n");
         let mut tokens = Vec::new();
         for (name, quotas) in tenants {
             let token = token_of(name);
@@ -89,6 +95,11 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the host runs").id()
     }
 
     /// The host's stderr so far.

@@ -195,7 +195,7 @@ pub fn size_and_recovery(keys: u64) -> anyhow::Result<()> {
     mem.snapshot_into(&dir.join("mem"))?;
     drop(mem);
     let t = Instant::now();
-    let mem = MemoryBackend::restore(&dir.join("mem"))?;
+    let mem = MemoryBackend::restore(&dir.join("mem"), crate::budget::Budgets::unbounded())?;
     anyhow::ensure!(
         mem.get(&key(keys / 2))?.is_some(),
         "restored state lacks a key"

@@ -72,6 +72,9 @@ pub enum CheckpointError {
         /// What changed.
         reason: String,
     },
+    /// The job's checkpoints grew past its disk budget.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
 }
 
 struct Pending {
@@ -116,6 +119,9 @@ pub struct Coordinator {
     next_epoch: Mutex<(u64, Instant)>,
     savepoint_requested: AtomicBool,
     last: Mutex<Option<Completed>>,
+    /// The job's budgets, and the checkpoint bytes charged to its disk.
+    budgets: Arc<crate::budget::Budgets>,
+    disk_charged: Mutex<u64>,
 }
 
 /// The checkpoint directory of a job: `checkpoint.dir`, or
@@ -180,6 +186,8 @@ impl Coordinator {
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
             savepoint_requested: AtomicBool::new(false),
             last: Mutex::new(None),
+            budgets: plan.budgets.clone(),
+            disk_charged: Mutex::new(0),
             job,
         }))
     }
@@ -356,6 +364,14 @@ impl Coordinator {
         self.store
             .retain(self.retain)
             .map_err(self.storage(epoch))?;
+        // Retained checkpoints and kept savepoints are the job's disk.
+        let on_disk = disk_usage(self.store.dir());
+        let mut charged = lock(&self.disk_charged);
+        self.budgets
+            .disk
+            .resize("checkpoints and savepoints", *charged, on_disk)?;
+        *charged = on_disk;
+        drop(charged);
         tracing::debug!(job = %self.job, epoch, ms = metadata.duration_ms, "checkpoint complete");
         *lock(&self.last) = Some(Completed {
             epoch,
@@ -366,6 +382,29 @@ impl Coordinator {
         });
         Ok(metadata)
     }
+}
+
+/// Bytes of the files under `dir`, each file once however many hard links
+/// it has (consecutive checkpoints and savepoints share files).
+pub fn disk_usage(dir: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if seen.insert((m.dev(), m.ino())) {
+                total += m.len();
+            }
+        }
+    }
+    total
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -320,6 +320,20 @@ pub fn load_dir(
     }
     let mut size = 0;
     for f in &metadata.files {
+        // Only files inside the checkpoint: a damaged (or crafted) metadata
+        // file must not point the restore anywhere else.
+        let name = Path::new(&f.name);
+        if f.name.is_empty()
+            || f.name.contains('\0')
+            || !name
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(invalid(format!(
+                "it lists `{}`, which is not a file inside the checkpoint",
+                f.name.escape_debug()
+            )));
+        }
         match fs::metadata(path.join(&f.name)) {
             Ok(m) if m.len() == f.size => size += f.size,
             Ok(m) => {

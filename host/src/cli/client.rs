@@ -79,6 +79,40 @@ impl Client {
         bail!("{message} (HTTP {})", status.as_u16())
     }
 
+    /// `GET path` and copy a 2xx answer's body to `out` as it arrives,
+    /// however large.
+    fn download(&self, path: &str, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.base);
+        let mut response = self
+            .agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .with_context(|| {
+                format!(
+                    "cannot reach weir serve at {} (is it running? see --server / WEIR_SERVER)",
+                    self.base
+                )
+            })?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            let bytes = response
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_vec()
+                .context("reading the answer")?;
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(String::from))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            bail!("{message} (HTTP {status})");
+        }
+        let mut body = response.body_mut().with_config().limit(u64::MAX).reader();
+        std::io::copy(&mut body, out).context("reading the answer")?;
+        Ok(())
+    }
+
     /// Call the API and parse its JSON answer.
     pub fn json(&self, method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
         let bytes = self.call(method, path, body)?;
@@ -292,8 +326,9 @@ pub fn logs(c: &Client, id: &str, tail: usize) -> anyhow::Result<()> {
 
 /// `weir output JOB`.
 pub fn output(c: &Client, id: &str, name: &str) -> anyhow::Result<()> {
-    let bytes = c.call("GET", &format!("/v1/jobs/{id}/output?name={name}"), None)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    c.download(&format!("/v1/jobs/{id}/output?name={name}"), &mut out)?;
     use std::io::Write;
-    std::io::stdout().write_all(&bytes)?;
+    out.flush()?;
     Ok(())
 }

@@ -104,6 +104,9 @@ pub enum ConnectorError {
         /// What happened.
         message: String,
     },
+    /// A file output grew past the job's disk budget.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
 }
 
 /// A source of records.

@@ -10,6 +10,7 @@ use super::ConnectorError;
 use super::kafka::producer::Outgoing;
 use super::kafka::{KafkaOutputs, KafkaProducer};
 use super::staged_file::StagedFile;
+use crate::budget::Budgets;
 use crate::checkpoint::SinkPosition;
 use crate::event::Event;
 use crate::job::{KafkaSinkSpec, LoadedJob, SinkSpec};
@@ -20,7 +21,12 @@ use std::sync::Arc;
 pub struct Sink {
     name: String,
     out: Out,
+    /// File outputs charge the bytes they write to the job's disk budget.
+    disk: Option<Arc<Budgets>>,
 }
+
+/// What file outputs are called in a budget refusal.
+const WHAT: &str = "file outputs";
 
 enum Out {
     Discard,
@@ -86,12 +92,14 @@ pub enum SinkStart {
 }
 
 impl Sink {
-    /// Open a sink.
+    /// Open a sink; a file output charges what it holds and writes to
+    /// `budgets`' disk.
     pub fn open(
         job: &LoadedJob,
         spec: &SinkSpec,
         start: SinkStart,
         kafka: &KafkaOutputs,
+        budgets: &Arc<Budgets>,
     ) -> Result<Sink, ConnectorError> {
         let (name, out) = match spec {
             SinkSpec::File { path } => {
@@ -140,11 +148,23 @@ impl Sink {
                 )
             }
         };
-        Ok(Sink { name, out })
+        let disk = match spec {
+            SinkSpec::File { path } => {
+                // What a resumed output already holds counts too.
+                let held = std::fs::metadata(job.resolve(path)).map_or(0, |m| m.len());
+                budgets.disk.charge(WHAT, held)?;
+                Some(budgets.clone())
+            }
+            _ => None,
+        };
+        Ok(Sink { name, out, disk })
     }
 
     /// Write one payload as a line, as part of `epoch`.
     pub fn write(&mut self, epoch: u64, payload: &[u8]) -> Result<(), ConnectorError> {
+        if let Some(b) = &self.disk {
+            b.disk.charge(WHAT, payload.len() as u64 + 1)?;
+        }
         match &mut self.out {
             Out::Discard => Ok(()),
             Out::Stream(out) => out

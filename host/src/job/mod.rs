@@ -5,6 +5,7 @@
 //! checks it, reporting *every* problem with the place it was found, so a user
 //! fixes a job in one round instead of one error at a time.
 
+pub mod kafka_properties;
 mod spec;
 mod validate;
 

@@ -1,12 +1,12 @@
 //! The job file schema. Field docs here are the reference; the README shows
 //! complete examples.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// A whole job.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     /// Job name, used in logs and errors.
@@ -50,7 +50,7 @@ pub struct JobSpec {
 }
 
 /// Periodic, aligned checkpoints of a job.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckpointSpec {
     /// How often the source injects a barrier, e.g. `1s`. Default `10s`.
@@ -73,7 +73,7 @@ fn default_retain() -> usize {
 }
 
 /// The keyed-state backend of a job.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateSpec {
     /// `memory` (default) or `rocksdb`.
@@ -121,7 +121,7 @@ fn default_batch() -> usize {
 }
 
 /// A source.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceSpec {
     /// JSON lines from a file (bounded).
@@ -142,7 +142,7 @@ pub enum SourceSpec {
 }
 
 /// Where a Kafka source starts when there is no checkpoint to resume from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum KafkaStart {
     /// The oldest record still in each partition.
@@ -158,7 +158,7 @@ pub enum KafkaStart {
 }
 
 /// How a Kafka record's value is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum KafkaFormat {
     /// A JSON object, like a line of a file source (fields for event time
@@ -171,7 +171,7 @@ pub enum KafkaFormat {
 }
 
 /// A Kafka source.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSourceSpec {
     /// Bootstrap servers, `host:port[,host:port…]`.
@@ -201,7 +201,7 @@ pub struct KafkaSourceSpec {
 }
 
 /// What a Kafka sink promises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Delivery {
     /// One Kafka transaction per checkpoint epoch, committed only after the
@@ -216,7 +216,7 @@ pub enum Delivery {
     None,
 }
 /// The generator's settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatagenSpec {
     /// `clickstream`, `transactions` or `bids`.
@@ -255,7 +255,7 @@ fn default_step() -> i64 {
 }
 
 /// Event time from a JSON field.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EventTimeSpec {
     /// Dotted path of the field holding ms since the epoch. A Kafka source
@@ -274,7 +274,7 @@ fn zero() -> String {
 }
 
 /// A Wasm operator.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperatorSpec {
     /// Name, unique in the job.
@@ -291,7 +291,7 @@ pub struct OperatorSpec {
 }
 
 /// Key-by.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyBySpec {
     /// Dotted path of the key field.
@@ -299,7 +299,7 @@ pub struct KeyBySpec {
 }
 
 /// A window and what to compute over it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
     /// `tumbling`, `sliding` or `session`.
@@ -329,7 +329,7 @@ fn event_time() -> String {
 }
 
 /// A built-in aggregate.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AggregateSpec {
     /// `count`, `sum`, `min`, `max` or `avg`.
@@ -343,7 +343,7 @@ pub struct AggregateSpec {
 }
 
 /// A sink.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SinkSpec {
     /// JSON lines to a file (replaced at start).
@@ -360,7 +360,7 @@ pub enum SinkSpec {
 }
 
 /// A Kafka sink.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSinkSpec {
     /// Bootstrap servers, `host:port[,host:port…]`.
@@ -385,14 +385,16 @@ pub struct KafkaSinkSpec {
     pub properties: BTreeMap<String, String>,
 }
 
-/// Limits per Wasm instance.
-#[derive(Debug, Clone, Deserialize)]
+/// Limits on what a job's operators may make the host spend.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
-    /// Linear memory per instance, e.g. "64MiB".
+    /// Linear memory per Wasm instance, e.g. "64MiB".
     #[serde(default = "default_memory")]
     pub memory: String,
-    /// Longest a single guest call may run.
+    /// CPU time a single guest call may take (on its thread: the guest's
+    /// code and the host work it asks for, such as state reads; not time
+    /// spent waiting for a core).
     #[serde(default = "default_timeout")]
     pub call_timeout: String,
     /// Most records one call may emit per record it was given (per fired
@@ -400,6 +402,23 @@ pub struct LimitsSpec {
     /// output flood rather than left to fill the sink. Default 1000.
     #[serde(default = "default_fanout")]
     pub max_output_per_record: usize,
+    /// Most bytes one call may hand the host (its output records, or
+    /// accumulators, counted as the host copies them). Default 64MiB.
+    #[serde(default = "default_output_bytes")]
+    pub max_output_bytes: String,
+    /// Host memory the job may hold: memory-backend state, timers, window
+    /// contents and batches in flight, enforced as it grows. Default: no
+    /// limit (`weir serve` sets its tenant's quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_memory: Option<String>,
+    /// Disk the job may fill: RocksDB state, checkpoints, file outputs,
+    /// logs. Default: no limit (`weir serve` sets its tenant's quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
+    /// Guest log bytes per second (bursts of 16 seconds' worth); a guest
+    /// that logs more fails the job. Default: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_rate: Option<String>,
 }
 
 impl Default for LimitsSpec {
@@ -408,10 +427,17 @@ impl Default for LimitsSpec {
             memory: default_memory(),
             call_timeout: default_timeout(),
             max_output_per_record: default_fanout(),
+            max_output_bytes: default_output_bytes(),
+            host_memory: None,
+            disk: None,
+            log_rate: None,
         }
     }
 }
 
+fn default_output_bytes() -> String {
+    "64MiB".into()
+}
 fn default_memory() -> String {
     "64MiB".into()
 }

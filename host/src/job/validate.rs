@@ -121,6 +121,20 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     if let Err(e) = parse_bytes(&spec.limits.memory) {
         c.add("limits.memory", e);
     }
+    match parse_bytes(&spec.limits.max_output_bytes) {
+        Ok(0) => c.add("limits.max_output_bytes", "must be more than 0"),
+        Ok(_) => {}
+        Err(e) => c.add("limits.max_output_bytes", e),
+    }
+    for (at, v) in [
+        ("limits.host_memory", &spec.limits.host_memory),
+        ("limits.disk", &spec.limits.disk),
+        ("limits.log_rate", &spec.limits.log_rate),
+    ] {
+        if let Some(Err(e)) = v.as_deref().map(parse_bytes) {
+            c.add(at, e);
+        }
+    }
     c.duration("limits.call_timeout", &spec.limits.call_timeout, true);
     if spec.limits.max_output_per_record == 0 {
         c.add(
@@ -181,6 +195,7 @@ fn check_kafka_source(c: &mut Checker, spec: &JobSpec, k: &KafkaSourceSpec) {
             "must name at least one topic, and no empty names",
         );
     }
+    check_properties(c, "source.properties", &k.properties);
     match (k.start, k.start_timestamp) {
         (KafkaStart::Timestamp, None) => c.add(
             "source.start_timestamp",
@@ -233,6 +248,7 @@ fn check_kafka_outputs(c: &mut Checker, spec: &JobSpec) {
         if k.topic.trim().is_empty() {
             c.add(format!("{at}.topic"), "must name a topic");
         }
+        check_properties(c, &format!("{at}.properties"), &k.properties);
         if k.brokers != first.brokers || k.delivery != first.delivery {
             c.add(
                 at.to_string(),
@@ -251,6 +267,22 @@ fn check_kafka_outputs(c: &mut Checker, spec: &JobSpec) {
                 "must be at least 2 with an exactly-once Kafka output: if the job dies between a checkpoint and its Kafka commit, it resumes from the one before",
             ),
             Some(_) => {}
+        }
+    }
+}
+
+/// librdkafka settings weir gives every client itself are not a job's.
+fn check_properties(
+    c: &mut Checker,
+    at: &str,
+    properties: &std::collections::BTreeMap<String, String>,
+) {
+    for name in properties.keys() {
+        if let Some(instead) = super::kafka_properties::weir_owned(name) {
+            c.add(
+                format!("{at}.\"{name}\""),
+                format!("weir sets `{name}` itself; {instead}"),
+            );
         }
     }
 }

@@ -62,6 +62,7 @@ pub(super) fn run(
                 mut records,
                 watermark,
                 processing_time,
+                ..
             } => {
                 for (j, (name, inst)) in ops.iter_mut().enumerate() {
                     if records.is_empty() {
@@ -84,11 +85,7 @@ pub(super) fn run(
                 match &output {
                     Output::Forward(tx) => send(
                         tx,
-                        Message::Batch {
-                            records,
-                            watermark,
-                            processing_time,
-                        },
+                        Message::batch(&plan.budgets, records, watermark, processing_time)?,
                     )?,
                     Output::Partitioned(txs) => {
                         let groups = KeyGroups {
@@ -116,11 +113,7 @@ pub(super) fn run(
                         for (tx, records) in txs.iter().zip(parts) {
                             send(
                                 tx,
-                                Message::Batch {
-                                    records,
-                                    watermark,
-                                    processing_time,
-                                },
+                                Message::batch(&plan.budgets, records, watermark, processing_time)?,
                             )?;
                         }
                     }

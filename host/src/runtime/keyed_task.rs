@@ -114,7 +114,9 @@ fn open(
                     subtask,
                     plan.job.spec.parallelism,
                 ),
-                StateStore::Memory => WindowOperator::new(*kind, *mode, *lateness_ms, agg),
+                StateStore::Memory { budgets } => {
+                    WindowOperator::new(*kind, *mode, *lateness_ms, agg, budgets.clone())
+                }
             };
             if let Some(r) = restore {
                 for old in r.sources() {
@@ -186,60 +188,66 @@ pub(super) fn run(
         .and_then(|w| w.aggregate.as_ref())
         .map(|a| a.name.as_str());
     for step in 0.. {
-        let (records, watermark, processing_time, end) = match recv(&inputs[step % inputs.len()])? {
-            Message::Batch {
-                records,
-                watermark,
-                processing_time,
-            } => (records, watermark, processing_time, false),
-            Message::Barrier { epoch: e } => {
-                // The barrier comes once from each input, consecutively: the
-                // first copy is the point where everything before it is in.
-                if e >= epoch {
-                    if let Some(c) = t.coordinator {
-                        op.snapshot(&c.task_dir(e, &format!("keyed-{subtask}")))?;
+        // The input batch stays charged to the job's memory until it has
+        // been processed.
+        let (records, watermark, processing_time, end, _held) =
+            match recv(&inputs[step % inputs.len()])? {
+                Message::Batch {
+                    records,
+                    watermark,
+                    processing_time,
+                    held,
+                } => (records, watermark, processing_time, false, Some(held)),
+                Message::Barrier { epoch: e } => {
+                    // The barrier comes once from each input, consecutively: the
+                    // first copy is the point where everything before it is in.
+                    if e >= epoch {
+                        if let Some(c) = t.coordinator {
+                            op.snapshot(&c.task_dir(e, &format!("keyed-{subtask}")))?;
+                        }
+                        epoch = e + 1;
                     }
-                    epoch = e + 1;
+                    send(&output, Message::Barrier { epoch: e })?;
+                    continue;
                 }
-                send(&output, Message::Barrier { epoch: e })?;
-                continue;
-            }
-            Message::Swap(swap) => {
-                // Like a barrier: once from each input, acted on at the first.
-                if last_swap != Some(swap.id) {
-                    last_swap = Some(swap.id);
-                    op = match op {
-                        Stateful::Keyed(k)
-                            if k.name() == swap.operator && swap.canary.is_none() =>
-                        {
-                            let started = std::time::Instant::now();
-                            let k = Box::new((*k).swap(plan, &swap.op, subtask)?);
-                            swap.switched(started.elapsed());
+                Message::Swap(swap) => {
+                    // Like a barrier: once from each input, acted on at the first.
+                    if last_swap != Some(swap.id) {
+                        last_swap = Some(swap.id);
+                        op = match op {
                             Stateful::Keyed(k)
-                        }
-                        Stateful::Window(mut w, mode)
-                            if agg_name == Some(swap.operator.as_str())
-                                && swap.canary.is_none() =>
-                        {
-                            let started = std::time::Instant::now();
-                            let new = match swap.take_ready(subtask) {
-                                Some(super::swap::Ready::Aggregate(i)) => *i,
-                                _ => {
-                                    AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?
-                                }
-                            };
-                            w.swap_aggregate(new)?;
-                            swap.switched(started.elapsed());
-                            Stateful::Window(w, mode)
-                        }
-                        other => other,
-                    };
+                                if k.name() == swap.operator && swap.canary.is_none() =>
+                            {
+                                let started = std::time::Instant::now();
+                                let k = Box::new((*k).swap(plan, &swap.op, subtask)?);
+                                swap.switched(started.elapsed());
+                                Stateful::Keyed(k)
+                            }
+                            Stateful::Window(mut w, mode)
+                                if agg_name == Some(swap.operator.as_str())
+                                    && swap.canary.is_none() =>
+                            {
+                                let started = std::time::Instant::now();
+                                let new = match swap.take_ready(subtask) {
+                                    Some(super::swap::Ready::Aggregate(i)) => *i,
+                                    _ => AggregateInstance::new(
+                                        &plan.instance_spec(&swap.op, subtask),
+                                    )?,
+                                };
+                                w.swap_aggregate(new)?;
+                                swap.switched(started.elapsed());
+                                Stateful::Window(w, mode)
+                            }
+                            other => other,
+                        };
+                    }
+                    send(&output, Message::Swap(swap))?;
+                    continue;
                 }
-                send(&output, Message::Swap(swap))?;
-                continue;
-            }
-            Message::EndOfData => (Vec::new(), MAX_WATERMARK, crate::time::now_ms(), true),
-        };
+                Message::EndOfData => {
+                    (Vec::new(), MAX_WATERMARK, crate::time::now_ms(), true, None)
+                }
+            };
         let mut results = Vec::new();
         match &mut op {
             Stateful::Window(w, mode) => {
@@ -278,11 +286,7 @@ pub(super) fn run(
         }
         send(
             &output,
-            Message::Batch {
-                records: results,
-                watermark,
-                processing_time,
-            },
+            Message::batch(&plan.budgets, results, watermark, processing_time)?,
         )?;
         if end {
             send(&output, Message::EndOfData)?;

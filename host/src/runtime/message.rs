@@ -1,6 +1,8 @@
 //! What flows between tasks.
 
+use crate::budget::{Budgets, Held, OverBudget};
 use crate::event::{Event, Timestamp};
+use std::sync::Arc;
 
 /// A message on a channel between two tasks.
 ///
@@ -22,6 +24,9 @@ pub enum Message {
         watermark: Timestamp,
         /// Processing time when the source read them.
         processing_time: i64,
+        /// The host memory the records take, charged to the job's budget
+        /// while the batch exists (see [`Message::batch`]).
+        held: Held,
     },
     /// Checkpoint `epoch`: everything before belongs to it, everything
     /// after to the next. The source sends it on every channel as one step.
@@ -34,4 +39,44 @@ pub enum Message {
     Swap(std::sync::Arc<super::swap::Swap>),
     /// The input is exhausted: fire everything, flush, stop.
     EndOfData,
+}
+
+/// Bytes an event costs beyond its payload, key and headers: the struct
+/// and its vectors' headers.
+const EVENT_OVERHEAD: u64 = 96;
+
+/// The host memory `records` take.
+pub fn batch_bytes(records: &[Event]) -> u64 {
+    records
+        .iter()
+        .map(|e| {
+            EVENT_OVERHEAD
+                + e.value.len() as u64
+                + e.key.as_ref().map_or(0, |k| k.len() as u64)
+                + e.headers
+                    .iter()
+                    .map(|(k, v)| (k.len() + v.len()) as u64 + 48)
+                    .sum::<u64>()
+        })
+        .sum()
+}
+
+impl Message {
+    /// A batch, its records charged to the job's host-memory budget as
+    /// "batches in flight" until the message is dropped: a stage whose
+    /// output piles up in channels fails its job, not the host.
+    pub fn batch(
+        budgets: &Arc<Budgets>,
+        records: Vec<Event>,
+        watermark: Timestamp,
+        processing_time: i64,
+    ) -> Result<Message, OverBudget> {
+        let held = Held::memory(budgets, "batches in flight", batch_bytes(&records))?;
+        Ok(Message::Batch {
+            records,
+            watermark,
+            processing_time,
+            held,
+        })
+    }
 }

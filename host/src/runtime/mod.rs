@@ -51,9 +51,12 @@ pub enum RunError {
     /// A record could not be processed and the job has no dead-letter output.
     #[error(transparent)]
     BadRecord(Box<BadRecord>),
-    /// The state backend failed.
+    /// The state backend failed, or state grew past the job's budget.
     #[error("job state: {0}")]
     State(#[from] crate::state::StateError),
+    /// The job would hold more host memory or disk than its budget.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
     /// A task thread died.
     #[error("job `{job}`: task `{task}` crashed: {message}")]
     TaskPanicked {
@@ -209,21 +212,28 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
         Some(k) => k.clone(),
         None => Arc::new(KafkaOutputs::open(job)?),
     };
-    let sink = Sink::open(job, &job.spec.sink, sink_start(&ctx, "sink"), &kafka)?;
+    let budgets = &plan.budgets;
+    let sink = Sink::open(
+        job,
+        &job.spec.sink,
+        sink_start(&ctx, "sink"),
+        &kafka,
+        budgets,
+    )?;
     let late = job
         .spec
         .late_output
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output"), &kafka))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output"), &kafka, budgets))
         .transpose()?;
     let dead = job
         .spec
         .dead_letter
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter"), &kafka))
+        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter"), &kafka, budgets))
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
-    let store = Arc::new(crate::state::StateStore::open(job)?);
+    let store = Arc::new(crate::state::StateStore::open(job, plan.budgets.clone())?);
     let failure = Arc::new(Failure::default());
     let first_epoch = ctx.coordinator.as_ref().map_or(0, |c| c.next_epoch());
     if let Some(p) = kafka.producer() {

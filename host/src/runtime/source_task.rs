@@ -158,22 +158,14 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                 }
                 let watermark = tracker.current(now);
                 metrics.watermark.store(watermark, Ordering::Relaxed);
-                out.next(Message::Batch {
-                    records,
-                    watermark,
-                    processing_time: now,
-                })?;
+                out.next(Message::batch(&plan.budgets, records, watermark, now)?)?;
             }
             Poll::Idle => {
                 let now = now_ms();
                 if now - last_idle_tick >= IDLE_TICK_MS {
                     last_idle_tick = now;
                     let watermark = tracker.current(now);
-                    out.next(Message::Batch {
-                        records: Vec::new(),
-                        watermark,
-                        processing_time: now,
-                    })?;
+                    out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)?;
                 }
             }
             Poll::End => break,

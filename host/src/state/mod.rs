@@ -21,12 +21,17 @@ pub use memory::MemoryBackend;
 pub use rocksdb::prefix_end;
 pub use rocksdb::{RocksBackend, RocksMemory, RocksStore};
 
+use crate::budget::Budgets;
 use crate::job::{LoadedJob, parse_bytes};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Why a state operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// The write would take the job past its memory or disk budget.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
     /// The backend's storage failed (I/O for disk-backed backends).
     #[error("state backend `{backend}` failed: {message}")]
     Backend {
@@ -50,6 +55,14 @@ pub trait KeyedStateBackend: Send {
     fn delete(&mut self, key: &[u8]) -> Result<(), StateError>;
     /// Every entry whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Entries, StateError>;
+    /// Like [`KeyedStateBackend::scan_prefix`], but stops with `None` as
+    /// soon as keys and values passed `max_bytes`: a guest asking for a
+    /// whole map or list never makes the host copy more than it could take.
+    fn scan_prefix_bounded(
+        &self,
+        prefix: &[u8],
+        max_bytes: usize,
+    ) -> Result<Option<Entries>, StateError>;
     /// Every entry with `from <= key < to`, in key order (windows and timers
     /// read what is due this way, without touching what is not).
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Entries, StateError>;
@@ -69,16 +82,23 @@ pub trait KeyedStateBackend: Send {
 
 /// A job's keyed state: how each keyed subtask gets its backend.
 pub enum StateStore {
-    /// Each subtask gets its own in-memory map.
-    Memory,
+    /// Each subtask gets its own in-memory map, charged to the job's
+    /// host-memory budget.
+    Memory {
+        /// The job's budgets.
+        budgets: Arc<Budgets>,
+    },
     /// Each subtask gets its own RocksDB under `root` (`subtask-<n>`), so a
     /// subtask can snapshot its state at a barrier while the others go on
-    /// writing theirs. All share the process's memory budget.
+    /// writing theirs. All share the process's memory budget; their size on
+    /// disk is charged to the job's disk budget.
     Rocks {
         /// The job's state directory.
         root: PathBuf,
         /// The shared block cache and write-buffer manager.
         memory: &'static RocksMemory,
+        /// The job's budgets.
+        budgets: Arc<Budgets>,
     },
 }
 
@@ -86,10 +106,10 @@ impl StateStore {
     /// Prepare the backend the job asks for (validated). The RocksDB
     /// directory is a working copy: it is cleared, and a resumed job fills
     /// it from its checkpoint.
-    pub fn open(job: &LoadedJob) -> Result<StateStore, StateError> {
+    pub fn open(job: &LoadedJob, budgets: Arc<Budgets>) -> Result<StateStore, StateError> {
         let spec = &job.spec.state;
         if spec.backend != "rocksdb" {
-            return Ok(StateStore::Memory);
+            return Ok(StateStore::Memory { budgets });
         }
         let root = match &spec.path {
             Some(p) => job.resolve(p),
@@ -105,16 +125,35 @@ impl StateStore {
         }
         let size = |s: &str| parse_bytes(s).unwrap_or(64 << 20);
         let memory = RocksMemory::shared(size(&spec.block_cache), size(&spec.write_buffer));
-        Ok(StateStore::Rocks { root, memory })
+        Ok(StateStore::Rocks {
+            root,
+            memory,
+            budgets,
+        })
+    }
+
+    /// The job's budgets.
+    pub fn budgets(&self) -> &Arc<Budgets> {
+        match self {
+            StateStore::Memory { budgets } | StateStore::Rocks { budgets, .. } => budgets,
+        }
     }
 
     /// The backend of keyed subtask `subtask`.
     pub fn backend(&self, subtask: usize) -> Result<Box<dyn KeyedStateBackend>, StateError> {
         Ok(match self {
-            StateStore::Memory => Box::new(MemoryBackend::new()),
-            StateStore::Rocks { root, memory } => {
+            StateStore::Memory { budgets } => Box::new(MemoryBackend::with_budget(budgets.clone())),
+            StateStore::Rocks {
+                root,
+                memory,
+                budgets,
+            } => {
                 let path = root.join(format!("subtask-{subtask}"));
-                Box::new(RocksStore::open_fresh(&path, memory)?.backend())
+                Box::new(
+                    RocksStore::open_fresh(&path, memory)?
+                        .backend()
+                        .metered(budgets.clone())?,
+                )
             }
         })
     }
@@ -141,18 +180,25 @@ impl StateStore {
         let snapshot = |i: usize| checkpoint.join(format!("keyed-{i}")).join("state");
         let same_backend = matches!(
             (self, old_backend),
-            (StateStore::Memory, "memory") | (StateStore::Rocks { .. }, "rocksdb")
+            (StateStore::Memory { .. }, "memory") | (StateStore::Rocks { .. }, "rocksdb")
         );
         if same_backend && parallelism == old_parallelism {
             return Ok(match self {
-                StateStore::Memory => Box::new(MemoryBackend::restore(&snapshot(subtask))?),
-                StateStore::Rocks { root, memory } => Box::new(
+                StateStore::Memory { budgets } => {
+                    Box::new(MemoryBackend::restore(&snapshot(subtask), budgets.clone())?)
+                }
+                StateStore::Rocks {
+                    root,
+                    memory,
+                    budgets,
+                } => Box::new(
                     RocksStore::restore(
                         &snapshot(subtask),
                         &root.join(format!("subtask-{subtask}")),
                         memory,
                     )?
-                    .backend(),
+                    .backend()
+                    .metered(budgets.clone())?,
                 ),
             });
         }
@@ -165,13 +211,13 @@ impl StateStore {
                         StateStore::Rocks { root, .. } => {
                             root.join(format!("rescale-{subtask}-{i}"))
                         }
-                        StateStore::Memory => crate::wasm::engine::cache_dir()
+                        StateStore::Memory { .. } => crate::wasm::engine::cache_dir()
                             .join("state")
                             .join(format!("rescale-{}-{subtask}-{i}", std::process::id())),
                     };
                     let memory = match self {
                         StateStore::Rocks { memory, .. } => *memory,
-                        StateStore::Memory => RocksMemory::shared(64 << 20, 16 << 20),
+                        StateStore::Memory { .. } => RocksMemory::shared(64 << 20, 16 << 20),
                     };
                     let old = RocksStore::restore(&snapshot(i), &scratch, memory)?;
                     let entries = old.backend().scan_prefix(&[])?;
@@ -179,7 +225,7 @@ impl StateStore {
                     let _ = std::fs::remove_dir_all(&scratch);
                     entries
                 }
-                _ => MemoryBackend::restore(&snapshot(i))?.scan_prefix(&[])?,
+                _ => MemoryBackend::restore(&snapshot(i), Budgets::unbounded())?.scan_prefix(&[])?,
             };
             for (k, v) in entries {
                 if k.len() >= 2 && groups.subtask_of(u16::from_be_bytes([k[0], k[1]])) == subtask {

@@ -156,6 +156,7 @@ impl RocksStore {
         RocksBackend {
             db: self.db.clone(),
             write,
+            meter: None,
         }
     }
 }
@@ -164,6 +165,70 @@ impl RocksStore {
 pub struct RocksBackend {
     db: Arc<DB>,
     write: WriteOptions,
+    meter: Option<DiskMeter>,
+}
+
+/// Bytes written between two looks at a database's size on disk.
+const METER_EVERY: u64 = 4 << 20;
+
+/// The database's size on disk, charged to the job's disk budget as it
+/// grows: looked at after every [`METER_EVERY`] bytes written (and at
+/// start), so a guest that writes without end fails its job within a few
+/// megabytes (and one memtable) of its budget.
+struct DiskMeter {
+    budgets: Arc<crate::budget::Budgets>,
+    charged: u64,
+    unmetered: u64,
+}
+
+const WHAT: &str = "RocksDB state";
+
+impl RocksBackend {
+    /// This handle with its database's size on disk charged to `budgets`.
+    pub fn metered(mut self, budgets: Arc<crate::budget::Budgets>) -> Result<Self, StateError> {
+        self.meter = Some(DiskMeter {
+            budgets,
+            charged: 0,
+            unmetered: 0,
+        });
+        self.meter_now()?;
+        Ok(self)
+    }
+
+    /// The database's files and memtables, bytes.
+    pub fn disk_size(&self) -> u64 {
+        let prop = |name: &str| self.db.property_int_value(name).ok().flatten().unwrap_or(0);
+        prop("rocksdb.total-sst-files-size") + prop("rocksdb.cur-size-all-mem-tables")
+    }
+
+    fn meter_now(&mut self) -> Result<(), StateError> {
+        let size = self.disk_size();
+        if let Some(m) = &mut self.meter {
+            m.unmetered = 0;
+            m.budgets.disk.resize(WHAT, m.charged, size)?;
+            m.charged = size;
+        }
+        Ok(())
+    }
+
+    fn wrote(&mut self, bytes: usize) -> Result<(), StateError> {
+        let Some(m) = &mut self.meter else {
+            return Ok(());
+        };
+        m.unmetered += bytes as u64;
+        if m.unmetered >= METER_EVERY {
+            self.meter_now()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RocksBackend {
+    fn drop(&mut self) {
+        if let Some(m) = &self.meter {
+            m.budgets.disk.release(m.charged);
+        }
+    }
 }
 
 /// The smallest key greater than every key starting with `prefix`, if any.
@@ -193,7 +258,9 @@ impl KeyedStateBackend for RocksBackend {
     }
 
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>) -> Result<(), StateError> {
-        self.db.put_opt(key, value, &self.write).map_err(err)
+        let bytes = key.len() + value.len();
+        self.db.put_opt(key, value, &self.write).map_err(err)?;
+        self.wrote(bytes)
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<(), StateError> {
@@ -209,6 +276,31 @@ impl KeyedStateBackend for RocksBackend {
             .iterator_opt(IteratorMode::From(prefix, Direction::Forward), read)
             .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(err))
             .collect()
+    }
+
+    fn scan_prefix_bounded(
+        &self,
+        prefix: &[u8],
+        max_bytes: usize,
+    ) -> Result<Option<Entries>, StateError> {
+        let mut read = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            read.set_iterate_upper_bound(end);
+        }
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for item in self
+            .db
+            .iterator_opt(IteratorMode::From(prefix, Direction::Forward), read)
+        {
+            let (k, v) = item.map_err(err)?;
+            bytes += k.len() + v.len();
+            if bytes > max_bytes {
+                return Ok(None);
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(Some(out))
     }
 
     fn scan_range(&self, from: &[u8], to: &[u8]) -> Result<Entries, StateError> {

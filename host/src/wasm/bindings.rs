@@ -9,6 +9,7 @@ mod imports {
         path: "../wit",
         world: "weir:dataflow/host-imports",
         imports: {
+            "weir:dataflow/log": trappable,
             "weir:dataflow/state": trappable,
             "weir:dataflow/timers": trappable,
             "weir:dataflow/keyed-context": trappable,

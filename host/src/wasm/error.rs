@@ -62,9 +62,9 @@ pub enum WasmError {
         /// The linker's complaint.
         message: String,
     },
-    /// A guest call ran past the per-call deadline.
+    /// A guest call used more CPU time than its limit.
     #[error(
-        "job `{job}`, operator `{operator}` (subtask {subtask}): a call to `{call}` ran longer than limits.call_timeout = {timeout_ms} ms and was stopped; the operator probably loops forever"
+        "job `{job}`, operator `{operator}` (subtask {subtask}): a call to `{call}` ran longer than limits.call_timeout = {timeout_ms} ms of CPU time (it used {cpu_ms} ms) and was stopped; the operator probably loops forever"
     )]
     Timeout {
         /// Job.
@@ -77,7 +77,31 @@ pub enum WasmError {
         call: &'static str,
         /// The limit.
         timeout_ms: u64,
+        /// CPU time the call used, ms.
+        cpu_ms: u64,
     },
+    /// A guest handed the host more bytes in one call than its limit.
+    #[error(
+        "job `{job}`, operator `{operator}` (subtask {subtask}): `{call}` handed the host more than limits.max_output_bytes = {limit_bytes} bytes in one call (its output, or one state value) and was stopped"
+    )]
+    OutputTooLarge {
+        /// Job.
+        job: String,
+        /// Operator.
+        operator: String,
+        /// Subtask.
+        subtask: usize,
+        /// Export called.
+        call: &'static str,
+        /// The limit.
+        limit_bytes: usize,
+    },
+    /// A guest logged more than the job's log rate.
+    #[error(transparent)]
+    LogFlood(#[from] crate::budget::LogFlood),
+    /// A guest's state writes took the job past its budget.
+    #[error(transparent)]
+    OverBudget(#[from] crate::budget::OverBudget),
     /// A guest tried to grow memory past its limit and then failed.
     #[error(
         "job `{job}`, operator `{operator}` (subtask {subtask}): `{call}` needed more than limits.memory = {limit_bytes} bytes of memory (it asked for {requested_bytes}) and failed"

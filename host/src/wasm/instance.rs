@@ -2,6 +2,7 @@
 //! batch-at-a-time calls bounded in time and memory.
 
 use super::bindings::{self, Accumulate, Event, FinishInput, FiredTimer, Output};
+use super::cpu::CpuDeadline;
 use super::host::{HostCtx, KeyedCtx, OperatorId};
 use super::limits::MemoryLimiter;
 use super::{LoadedComponent, StoreData, WasmEngine, WasmError, sandbox};
@@ -14,10 +15,13 @@ use wasmtime::component::{InstancePre, ResourceTable};
 pub struct CallLimits {
     /// Linear memory, bytes.
     pub memory_bytes: usize,
-    /// Longest call, ms.
+    /// CPU time one call may take on its thread, ms.
     pub timeout_ms: u64,
     /// Most records a call may emit per record (or fired timer) it got.
     pub max_output_per_record: usize,
+    /// Most bytes one call may hand the host: what lifting its result (or
+    /// one host call's arguments) may copy.
+    pub max_output_bytes: usize,
 }
 
 /// Everything needed to create one instance of an operator.
@@ -34,6 +38,8 @@ pub struct InstanceSpec<'a> {
     pub limits: CallLimits,
     /// The operator's config (JSON) for `init`.
     pub config: &'a str,
+    /// The job's budgets (guest logs are held to its log rate).
+    pub budgets: std::sync::Arc<crate::budget::Budgets>,
 }
 
 /// The store plus what errors need to say where they happened.
@@ -43,26 +49,43 @@ struct Guarded {
 }
 
 impl Guarded {
-    fn new(
-        engine: &WasmEngine,
-        id: OperatorId,
-        grants: &[String],
-        limits: CallLimits,
-        keyed: Option<KeyedCtx>,
-    ) -> Guarded {
+    fn new(spec: &InstanceSpec<'_>, keyed: Option<KeyedCtx>) -> Guarded {
+        let limits = spec.limits;
         let data = StoreData {
-            wasi: sandbox::wasi_ctx(grants),
+            wasi: sandbox::wasi_ctx(spec.grants),
             table: ResourceTable::new(),
             host: HostCtx {
-                id,
+                id: spec.id.clone(),
                 keyed,
                 last_error: None,
+                budgets: spec.budgets.clone(),
+                log_flood: None,
+                memory_limit: limits.memory_bytes,
             },
             limiter: MemoryLimiter::new(limits.memory_bytes),
+            cpu: CpuDeadline::default(),
         };
-        let mut store = Store::new(engine.engine(), data);
+        let mut store = Store::new(spec.engine.engine(), data);
         store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_trap();
+        // Everything a guest hands the host in one call — its result, or
+        // one host call's arguments — is copied within this many bytes, so
+        // a list whose elements alias one buffer a million times cannot
+        // make the host allocate without end.
+        store.set_hostcall_fuel(limits.max_output_bytes);
+        // The deadline is CPU time: at each epoch deadline, compare the
+        // thread's CPU time since the call began with the limit, and give
+        // the guest the ticks it has left (time waiting for a core does
+        // not count against it).
+        let limit = std::time::Duration::from_millis(limits.timeout_ms);
+        store.epoch_deadline_callback(move |mut ctx| {
+            let cpu = &mut ctx.data_mut().cpu;
+            let used = cpu.used();
+            if used >= limit {
+                cpu.exhausted = Some(used);
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            }
+            Ok(wasmtime::UpdateDeadline::Continue(ticks(limit - used)))
+        });
         Guarded { store, limits }
     }
 
@@ -73,13 +96,7 @@ impl Guarded {
         keyed: Option<KeyedCtx>,
         make: impl FnOnce(InstancePre<StoreData>, &mut Store<StoreData>) -> wasmtime::Result<B>,
     ) -> Result<(Guarded, B), WasmError> {
-        let mut g = Guarded::new(
-            spec.engine,
-            spec.id.clone(),
-            spec.grants,
-            spec.limits,
-            keyed,
-        );
+        let mut g = Guarded::new(spec, keyed);
         // Start functions run during instantiation: they get a deadline too.
         g.arm_deadline();
         let bindings =
@@ -88,9 +105,11 @@ impl Guarded {
     }
 
     fn arm_deadline(&mut self) {
-        let tick = EPOCH_TICK.as_millis() as u64;
+        self.store.data_mut().cpu.start();
         self.store
-            .set_epoch_deadline(self.limits.timeout_ms.div_ceil(tick).max(1));
+            .set_epoch_deadline(ticks(std::time::Duration::from_millis(
+                self.limits.timeout_ms,
+            )));
     }
 
     fn id(&self) -> &OperatorId {
@@ -113,6 +132,7 @@ impl Guarded {
         );
         let id = self.id().clone();
         let (job, operator, subtask) = (id.job.to_string(), id.operator.to_string(), id.subtask);
+        let exhausted = self.store.data_mut().cpu.exhausted.take();
         match result {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(WasmError::Operator {
@@ -140,6 +160,24 @@ impl Guarded {
                         subtask,
                         call,
                         timeout_ms: self.limits.timeout_ms,
+                        cpu_ms: exhausted.map_or(0, |d| d.as_millis() as u64),
+                    });
+                }
+                if let Some(flood) = self.store.data_mut().host.log_flood.take() {
+                    return Err(WasmError::LogFlood(flood));
+                }
+                if let Some(crate::state::StateError::OverBudget(over)) =
+                    e.downcast_ref::<crate::state::StateError>()
+                {
+                    return Err(WasmError::OverBudget(over.clone()));
+                }
+                if format!("{e:#}").contains(HOSTCALL_FUEL_EXHAUSTED) {
+                    return Err(WasmError::OutputTooLarge {
+                        job,
+                        operator,
+                        subtask,
+                        call,
+                        limit_bytes: self.limits.max_output_bytes,
                     });
                 }
                 let mut message = match self.store.data_mut().host.last_error.take() {
@@ -188,6 +226,18 @@ impl Guarded {
             message: format!("{e:#}"),
         }
     }
+}
+
+/// What wasmtime says when lifting a guest's data used up the store's
+/// hostcall fuel (`Store::set_hostcall_fuel`): its error type is private,
+/// so it is recognised by its words.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// Epoch ticks for `d` of CPU time: at least one.
+fn ticks(d: std::time::Duration) -> u64 {
+    (d.as_millis() as u64)
+        .div_ceil(EPOCH_TICK.as_millis() as u64)
+        .max(1)
 }
 
 /// Stop an output flood: more records out of one call than the limit allows
@@ -308,6 +358,7 @@ impl KeyedInstance {
         let ctx = self.ctx();
         ctx.batch_keys = keys;
         ctx.current = None;
+        ctx.refused_select = None;
     }
 
     /// Process one batch; every event must have a key.

@@ -13,6 +13,7 @@
 
 pub mod bindings;
 pub mod component;
+pub mod cpu;
 pub mod engine;
 mod error;
 pub mod host;
@@ -37,6 +38,8 @@ pub struct StoreData {
     pub host: host::HostCtx,
     /// Memory accounting.
     pub limiter: limits::MemoryLimiter,
+    /// CPU time of the call in progress.
+    pub cpu: cpu::CpuDeadline,
 }
 
 impl WasiView for StoreData {

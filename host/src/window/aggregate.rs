@@ -73,6 +73,18 @@ pub enum SavedSlot {
 }
 
 impl Slot {
+    /// Host memory the slot holds: its accumulators (records pending for a
+    /// Wasm aggregate are the batch's, and leave with it).
+    pub fn heap_bytes(&self) -> u64 {
+        match self {
+            Slot::Native(v) => 8 * v.len() as u64,
+            Slot::Wasm(w) => {
+                w.acc.as_ref().map_or(0, |a| a.len() as u64)
+                    + w.merge_in.iter().map(|m| m.len() as u64).sum::<u64>()
+            }
+        }
+    }
+
     /// The slot as saved; call after the aggregation flushed.
     pub fn save(&self) -> SavedSlot {
         match self {
@@ -233,14 +245,17 @@ impl Aggregation {
     }
 
     /// Send pending merges and records of these slots to the guest, in as
-    /// few calls as possible. No-op for built-ins.
+    /// few calls as possible. No-op for built-ins. Returns the accumulator
+    /// bytes (before, after), for the job's memory budget.
     pub fn flush<'a>(
         &mut self,
         slots: impl Iterator<Item = &'a mut Slot>,
-    ) -> Result<(), WasmError> {
+    ) -> Result<(u64, u64), WasmError> {
         let Aggregation::Wasm(instance) = self else {
-            return Ok(());
+            return Ok((0, 0));
         };
+        let (mut before, mut after) = (0u64, 0u64);
+        let len = |v: &Vec<u8>| v.len() as u64;
         let mut dirty: Vec<&mut WasmSlot> = slots
             .filter_map(|s| match s {
                 Slot::Wasm(w) if w.dirty() => Some(w),
@@ -255,6 +270,7 @@ impl Aggregation {
                 if let Some(other) = w.merge_in.pop() {
                     match w.acc.take() {
                         Some(acc) => {
+                            before += len(&acc) + len(&other);
                             pairs.push((acc, other));
                             owners.push(i);
                         }
@@ -269,18 +285,20 @@ impl Aggregation {
                 continue;
             }
             for (acc, i) in instance.merge(&pairs)?.into_iter().zip(owners) {
+                after += len(&acc);
                 dirty[i].acc = Some(acc);
             }
         }
         let with_records: Vec<&mut &mut WasmSlot> =
             dirty.iter_mut().filter(|w| !w.pending.is_empty()).collect();
         if with_records.is_empty() {
-            return Ok(());
+            return Ok((before, after));
         }
         let mut targets = Vec::with_capacity(with_records.len());
         let inputs: Vec<Accumulate> = with_records
             .into_iter()
             .map(|w| {
+                before += w.acc.as_ref().map_or(0, len);
                 let input = Accumulate {
                     acc: w.acc.take(),
                     events: std::mem::take(&mut w.pending),
@@ -290,9 +308,10 @@ impl Aggregation {
             })
             .collect();
         for (acc, w) in instance.add(&inputs)?.into_iter().zip(targets) {
+            after += len(&acc);
             w.acc = Some(acc);
         }
-        Ok(())
+        Ok((before, after))
     }
 
     /// The result payloads (JSON) for fired (key, window, slot)s, flushed.

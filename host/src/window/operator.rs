@@ -13,13 +13,15 @@
 
 use super::aggregate::{Aggregation, Slot};
 use super::session::merge_into;
-use super::store::WindowStore;
+use super::store::{HeapStore, SESSION_BYTES, WindowStore};
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
+use crate::budget::Budgets;
 use crate::event::{Event, MIN_WATERMARK};
 use crate::runtime::RunError;
 use crate::state::KeyedStateBackend;
 use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Where the records of a batch went, besides window state.
 #[derive(Debug, Default)]
@@ -53,14 +55,21 @@ pub struct WindowOperator {
 }
 
 impl WindowOperator {
-    /// A window operator keeping its accumulators on the heap.
-    pub fn new(kind: WindowKind, mode: TimeMode, allowed_lateness: i64, agg: Aggregation) -> Self {
+    /// A window operator keeping its accumulators on the heap, charged to
+    /// the job's host-memory budget.
+    pub fn new(
+        kind: WindowKind,
+        mode: TimeMode,
+        allowed_lateness: i64,
+        agg: Aggregation,
+        budgets: Arc<Budgets>,
+    ) -> Self {
         Self::with_store(
             kind,
             mode,
             allowed_lateness,
             agg,
-            WindowStore::Heap(Default::default()),
+            WindowStore::Heap(HeapStore::new(budgets)),
         )
     }
 
@@ -218,13 +227,17 @@ impl WindowOperator {
         }
         let mut slot = agg.new_slot();
         let mut gone = Vec::with_capacity(absorbed.len());
+        let mut absorbed_bytes = 0;
         for i in absorbed.into_iter().rev() {
             let (w, s) = sessions.remove(i);
+            absorbed_bytes += SESSION_BYTES + s.heap_bytes();
             gone.push(w);
             agg.merge(&mut slot, s);
         }
         agg.add(&mut slot, event, values);
+        let merged_bytes = SESSION_BYTES + slot.heap_bytes();
         sessions.push((merged, slot));
+        self.store.heap_resize(absorbed_bytes, merged_bytes)?;
         for w in gone {
             self.store.index_remove(w, key)?;
         }
@@ -260,7 +273,8 @@ impl WindowOperator {
         }
         let panes = std::mem::take(&mut self.touched_panes);
         let keys = std::mem::take(&mut self.touched_keys);
-        self.agg.flush(self.store.touched_slots(&panes, &keys))?;
+        let (before, after) = self.agg.flush(self.store.touched_slots(&panes, &keys))?;
+        self.store.heap_resize(before, after)?;
         Ok(())
     }
 
@@ -335,6 +349,7 @@ mod tests {
             TimeMode::Event,
             lateness,
             Aggregation::native(&[count]),
+            Budgets::unbounded(),
         )
     }
 

@@ -13,7 +13,8 @@
 use super::TimeWindow;
 use super::aggregate::{SavedSlot, Slot};
 use super::operator::WindowOperator;
-use super::store::WindowStore;
+use super::store::{HeapStore, SESSION_BYTES, WindowStore, entry_bytes, index_bytes};
+use crate::budget::ENTRY_OVERHEAD;
 use crate::runtime::RunError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -28,7 +29,7 @@ type SavedSessions = (Vec<u8>, Vec<(Bounds, SavedSlot)>);
 /// The file in a keyed subtask's checkpoint directory.
 pub const WINDOW_FILE: &str = "window.bin";
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Saved {
     /// The accumulators are in the backend snapshot, not here.
     in_backend: bool,
@@ -38,6 +39,53 @@ struct Saved {
     windows: Vec<Bounds>,
     panes: Vec<SavedPane>,
     sessions: Vec<SavedSessions>,
+}
+
+/// [`Saved`] as it is written: the same fields in the same order (postcard
+/// is not self-describing), the heap's panes and sessions serialized from
+/// where they are.
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    in_backend: bool,
+    current: i64,
+    pane_capacity: u64,
+    windows: Vec<Bounds>,
+    panes: PanesRef<'a>,
+    sessions: SessionsRef<'a>,
+}
+
+struct PanesRef<'a>(Option<&'a HeapStore>);
+struct SessionsRef<'a>(Option<&'a HeapStore>);
+
+impl Serialize for PanesRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(h) = self.0 else {
+            return s.collect_seq(std::iter::empty::<()>());
+        };
+        s.collect_seq(h.panes.iter().map(|(w, pane)| {
+            // Keys sorted, so the same windows give the same file.
+            let mut slots: Vec<(&Vec<u8>, &Slot)> = pane.iter().collect();
+            slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let slots: Vec<(&Vec<u8>, SavedSlot)> =
+                slots.into_iter().map(|(k, s)| (k, s.save())).collect();
+            ((w.start, w.end), slots)
+        }))
+    }
+}
+
+impl Serialize for SessionsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(h) = self.0 else {
+            return s.collect_seq(std::iter::empty::<()>());
+        };
+        s.collect_seq(h.sessions.iter().map(|(k, v)| {
+            let v: Vec<(Bounds, SavedSlot)> = v
+                .iter()
+                .map(|(w, s)| ((w.start, w.end), s.save()))
+                .collect();
+            (k, v)
+        }))
+    }
 }
 
 fn window((start, end): Bounds) -> TimeWindow {
@@ -59,46 +107,34 @@ impl WindowOperator {
     pub fn snapshot_into(&mut self, dir: &Path) -> Result<(), RunError> {
         self.flush()?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut saved = Saved {
-            in_backend: false,
+        let (in_backend, windows, heap) = match &mut self.store {
+            WindowStore::Heap(h) => (false, Vec::new(), Some(&*h)),
+            WindowStore::Backend(b) => {
+                b.backend.snapshot_into(&dir.join("state"))?;
+                (
+                    true,
+                    b.windows.iter().map(|w| (w.start, w.end)).collect(),
+                    None,
+                )
+            }
+        };
+        // Streamed straight from the heap store into the file: a checkpoint
+        // never holds a second copy of the windows.
+        let saved = SavedRef {
+            in_backend,
             current: self.current,
             pane_capacity: self.pane_capacity as u64,
-            windows: Vec::new(),
-            panes: Vec::new(),
-            sessions: Vec::new(),
+            windows,
+            panes: PanesRef(heap),
+            sessions: SessionsRef(heap),
         };
-        match &mut self.store {
-            WindowStore::Heap(h) => {
-                saved.panes = h
-                    .panes
-                    .iter()
-                    .map(|(w, pane)| {
-                        let mut slots: Vec<_> =
-                            pane.iter().map(|(k, s)| (k.clone(), s.save())).collect();
-                        slots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                        ((w.start, w.end), slots)
-                    })
-                    .collect();
-                saved.sessions = h
-                    .sessions
-                    .iter()
-                    .map(|(k, v)| {
-                        let v = v
-                            .iter()
-                            .map(|(w, s)| ((w.start, w.end), s.save()))
-                            .collect();
-                        (k.clone(), v)
-                    })
-                    .collect();
-            }
-            WindowStore::Backend(b) => {
-                saved.in_backend = true;
-                saved.windows = b.windows.iter().map(|w| (w.start, w.end)).collect();
-                b.backend.snapshot_into(&dir.join("state"))?;
-            }
-        }
-        let bytes = postcard::to_stdvec(&saved).expect("window state serializes");
-        std::fs::write(dir.join(WINDOW_FILE), bytes).map_err(io(dir))
+        let file = std::fs::File::create(dir.join(WINDOW_FILE)).map_err(io(dir))?;
+        let out = postcard::to_io(&saved, std::io::BufWriter::with_capacity(1 << 20, file))
+            .map_err(|e| io(dir)(std::io::Error::other(e)))?;
+        out.into_inner()
+            .map_err(|e| io(dir)(e.into_error()))?
+            .sync_all()
+            .map_err(io(dir))
     }
 
     /// Add the state in `bytes` (a `window.bin`) for the keys `keep`
@@ -120,23 +156,33 @@ impl WindowOperator {
             }
             WindowStore::Backend(b) => b.windows.extend(saved.windows.into_iter().map(window)),
             WindowStore::Heap(h) => {
+                // Restored contents are charged to the job's memory as
+                // they are put back, like contents that grow.
+                let over = |e: crate::state::StateError| e.to_string();
                 for (w, slots) in saved.panes {
                     let w = window(w);
-                    let pane = h.panes.entry(w).or_default();
+                    let mut pane = h.panes.remove(&w).unwrap_or_default();
                     for (key, slot) in slots.into_iter().filter(|(k, _)| keep(k)) {
-                        pane.insert(key, Slot::load(slot));
+                        let slot = Slot::load(slot);
+                        h.charge(entry_bytes(&key, &slot)).map_err(over)?;
+                        pane.insert(key, slot);
                     }
-                    if pane.is_empty() {
-                        h.panes.remove(&w);
+                    if !pane.is_empty() {
+                        h.panes.insert(w, pane);
                     }
                 }
                 for (key, sessions) in saved.sessions.into_iter().filter(|(k, _)| keep(k)) {
-                    let v = h.sessions.entry(key.clone()).or_default();
+                    h.charge(key.len() as u64 + ENTRY_OVERHEAD).map_err(over)?;
+                    let mut v = h.sessions.remove(&key).unwrap_or_default();
                     for (w, slot) in sessions {
                         let w = window(w);
+                        let slot = Slot::load(slot);
+                        h.charge(SESSION_BYTES + slot.heap_bytes() + index_bytes(&key))
+                            .map_err(over)?;
                         h.index.insert((w, key.clone()));
-                        v.push((w, Slot::load(slot)));
+                        v.push((w, slot));
                     }
+                    h.sessions.insert(key, v);
                 }
             }
         }
@@ -159,7 +205,13 @@ mod tests {
             field: Some("n".into()),
             output: None,
         };
-        WindowOperator::new(kind, TimeMode::Event, 0, Aggregation::native(&[sum]))
+        WindowOperator::new(
+            kind,
+            TimeMode::Event,
+            0,
+            Aggregation::native(&[sum]),
+            crate::budget::Budgets::unbounded(),
+        )
     }
 
     fn rec(key: &str, ts: i64, n: i64) -> Event {

@@ -23,11 +23,13 @@
 
 use super::TimeWindow;
 use super::aggregate::{SavedSlot, Slot};
+use crate::budget::{Budgets, ENTRY_OVERHEAD};
 use crate::state::{
     KeyGroups, KeyedStateBackend, StateError, key_group_of, prefix_end, time_bytes,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const PANE: u8 = 0x10;
 const SESSIONS: u8 = 0x11;
@@ -76,6 +78,11 @@ fn sessions_key(key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// Bytes of a session's entry in the heap index.
+pub(super) fn index_bytes(key: &[u8]) -> u64 {
+    key.len() as u64 + 16 + ENTRY_OVERHEAD
+}
+
 fn index_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
     let mut k = tagged(key_group_of(key), SESSION_INDEX);
     k.extend_from_slice(&window_bytes(w));
@@ -110,12 +117,47 @@ fn load_sessions(bytes: &[u8]) -> Result<Sessions, StateError> {
         .collect())
 }
 
-/// Accumulators on the heap.
-#[derive(Default)]
+/// Accumulators on the heap, every entry charged to the job's host-memory
+/// budget while it exists (see [`HeapStore::charge`]).
 pub(super) struct HeapStore {
     pub(super) panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
     pub(super) sessions: FxHashMap<Vec<u8>, Sessions>,
     pub(super) index: BTreeSet<(TimeWindow, Vec<u8>)>,
+    budgets: Arc<Budgets>,
+}
+
+/// What window contents are called in a budget refusal.
+const WHAT: &str = "window contents";
+
+/// Bytes a session costs beyond its accumulator: its window and its place
+/// in the key's list.
+pub(super) const SESSION_BYTES: u64 = 48;
+
+/// Bytes of a map entry under `key` holding `slot`.
+pub(super) fn entry_bytes(key: &[u8], slot: &Slot) -> u64 {
+    key.len() as u64 + ENTRY_OVERHEAD + slot.heap_bytes()
+}
+
+impl HeapStore {
+    /// An empty store charging `budgets`.
+    pub(super) fn new(budgets: Arc<Budgets>) -> Self {
+        Self {
+            panes: BTreeMap::new(),
+            sessions: FxHashMap::default(),
+            index: BTreeSet::new(),
+            budgets,
+        }
+    }
+
+    /// Charge `bytes` of window contents to the job's memory budget.
+    pub(super) fn charge(&self, bytes: u64) -> Result<(), StateError> {
+        Ok(self.budgets.memory.charge(WHAT, bytes)?)
+    }
+
+    /// Give `bytes` of window contents back.
+    pub(super) fn release(&self, bytes: u64) {
+        self.budgets.memory.release(bytes);
+    }
 }
 
 /// Accumulators in a keyed-state backend.
@@ -158,6 +200,17 @@ impl WindowStore {
         })
     }
 
+    /// Window contents on the heap changed from `old` to `new` bytes
+    /// (sessions merged, a Wasm aggregate's accumulators grew): charge or
+    /// release the difference. Contents in a state backend are charged by
+    /// the backend.
+    pub(super) fn heap_resize(&self, old: u64, new: u64) -> Result<(), StateError> {
+        if let WindowStore::Heap(h) = self {
+            h.budgets.memory.resize(WHAT, old, new)?;
+        }
+        Ok(())
+    }
+
     /// The accumulator of (`w`, `key`), created by `new` if there is none.
     pub(super) fn pane_slot(
         &mut self,
@@ -168,11 +221,14 @@ impl WindowStore {
     ) -> Result<&mut Slot, StateError> {
         Ok(match self {
             WindowStore::Heap(h) => {
+                let budgets = &h.budgets;
                 let pane = h.panes.entry(w).or_insert_with(|| {
                     FxHashMap::with_capacity_and_hasher(capacity, Default::default())
                 });
                 if !pane.contains_key(key) {
-                    pane.insert(key.to_vec(), new());
+                    let slot = new();
+                    budgets.memory.charge(WHAT, entry_bytes(key, &slot))?;
+                    pane.insert(key.to_vec(), slot);
                 }
                 pane.get_mut(key).expect("just inserted")
             }
@@ -194,7 +250,12 @@ impl WindowStore {
     /// The sessions of `key` (empty if none), for reading and changing.
     pub(super) fn sessions(&mut self, key: &[u8]) -> Result<&mut Sessions, StateError> {
         Ok(match self {
-            WindowStore::Heap(h) => h.sessions.entry(key.to_vec()).or_default(),
+            WindowStore::Heap(h) => {
+                if !h.sessions.contains_key(key) {
+                    h.charge(key.len() as u64 + ENTRY_OVERHEAD)?;
+                }
+                h.sessions.entry(key.to_vec()).or_default()
+            }
             WindowStore::Backend(b) => {
                 if !b.sessions.contains_key(key) {
                     let v = match b.backend.get(&sessions_key(key))? {
@@ -212,7 +273,9 @@ impl WindowStore {
     pub(super) fn index_insert(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
         match self {
             WindowStore::Heap(h) => {
-                h.index.insert((w, key.to_vec()));
+                if h.index.insert((w, key.to_vec())) {
+                    h.charge(index_bytes(key))?;
+                }
                 Ok(())
             }
             WindowStore::Backend(b) => b.backend.put(index_key(w, key), Vec::new()),
@@ -223,7 +286,9 @@ impl WindowStore {
     pub(super) fn index_remove(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
         match self {
             WindowStore::Heap(h) => {
-                h.index.remove(&(w, key.to_vec()));
+                if h.index.remove(&(w, key.to_vec())) {
+                    h.release(index_bytes(key));
+                }
                 Ok(())
             }
             WindowStore::Backend(b) => b.backend.delete(&index_key(w, key)),
@@ -264,7 +329,14 @@ impl WindowStore {
     pub(super) fn end_batch(&mut self) -> Result<(), StateError> {
         match self {
             WindowStore::Heap(h) => {
-                h.sessions.retain(|_, v| !v.is_empty());
+                let mut freed = 0;
+                h.sessions.retain(|k, v| {
+                    if v.is_empty() {
+                        freed += k.len() as u64 + ENTRY_OVERHEAD;
+                    }
+                    !v.is_empty()
+                });
+                h.release(freed);
                 Ok(())
             }
             WindowStore::Backend(b) => {
@@ -390,18 +462,28 @@ impl WindowStore {
         let expired = |w: &TimeWindow| w.max_timestamp() <= upto;
         match self {
             WindowStore::Heap(h) => {
+                let mut freed = 0;
                 while h.panes.first_key_value().is_some_and(|(w, _)| expired(w)) {
-                    h.panes.pop_first();
+                    let (_, pane) = h.panes.pop_first().expect("first exists");
+                    freed += pane.iter().map(|(k, s)| entry_bytes(k, s)).sum::<u64>();
                 }
                 while h.index.first().is_some_and(|(w, _)| expired(w)) {
                     let (w, key) = h.index.pop_first().expect("first exists");
+                    freed += index_bytes(&key);
                     if let Some(v) = h.sessions.get_mut(&key) {
-                        v.retain(|s| s.0 != w);
+                        v.retain(|s| {
+                            if s.0 == w {
+                                freed += SESSION_BYTES + s.1.heap_bytes();
+                            }
+                            s.0 != w
+                        });
                         if v.is_empty() {
                             h.sessions.remove(&key);
+                            freed += key.len() as u64 + ENTRY_OVERHEAD;
                         }
                     }
                 }
+                h.release(freed);
                 Ok(())
             }
             WindowStore::Backend(b) => {

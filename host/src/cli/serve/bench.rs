@@ -33,12 +33,12 @@ struct Host {
 impl Host {
     fn start(max_jobs: usize) -> anyhow::Result<Host> {
         let dir = tempfile::tempdir()?;
-        let token = super::config::new_token()?;
+        let token = weir::control::tenants::new_token()?;
         std::fs::write(
             dir.path().join("host.toml"),
             format!(
                 "data_dir = \"data\"\n[[tenant]]\nname = \"bench\"\ntoken_sha256 = \"{}\"\n[tenant.quotas]\nmax_jobs = {max_jobs}\n",
-                super::config::hash_token(&token)
+                weir::control::tenants::hash_token(&token)
             ),
         )?;
         let log = std::fs::File::create(dir.path().join("serve.log"))?;

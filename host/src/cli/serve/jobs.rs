@@ -5,7 +5,6 @@
 //! is resumed from its latest checkpoint: jobs survive a restart of `weir
 //! serve`, as they survive a crash.
 
-use super::config::Tenant;
 use super::logs::{host_line, job_logs};
 use crate::cli::start::{PidFile, prepare};
 use serde::{Deserialize, Serialize};
@@ -14,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use weir::checkpoint::Coordinator;
 use weir::checkpoint::recovery::RecoveryOptions;
+use weir::control::tenants::Tenant;
 use weir::plan::Plan;
 use weir::runtime::{Metrics, RunError, StopSignal};
 
@@ -337,6 +337,16 @@ pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), String> {
             return Err(reason);
         }
     };
+    // Its log rotates at MAX_LOG, so it holds at most two such files: that
+    // much of its disk budget is its log's.
+    if let Err(e) = prepared.plan.budgets.disk.charge(
+        "its log (reserved: two files of 8 MiB)",
+        2 * super::logs::MAX_LOG,
+    ) {
+        let reason = e.to_string();
+        job.set(State::Failed, Some(reason.clone()));
+        return Err(reason);
+    }
     let Some(coordinator) = prepared.coordinator.clone() else {
         let reason = "internal: a served job without checkpoints".to_string();
         job.set(State::Failed, Some(reason.clone()));
@@ -417,7 +427,7 @@ pub fn resume_all(registry: &Registry) {
 }
 
 /// Every second: hold running jobs to their tenant's state quota.
-pub fn enforce_quotas(registry: &Registry, tenants: &[Tenant]) {
+pub fn enforce_quotas(registry: &Registry, tenants: &[std::sync::Arc<Tenant>]) {
     for job in registry.all() {
         let (Some(r), Some(t)) = (job.running(), tenants.iter().find(|t| t.name == job.tenant))
         else {

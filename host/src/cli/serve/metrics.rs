@@ -5,13 +5,13 @@
 //! operator; per tenant: jobs by state, records, and Wasm busy time (its
 //! CPU use in guests).
 
-use super::api::job_status;
 use super::jobs::Job;
+use super::status::job_status;
 use std::fmt::Write;
 use std::sync::Arc;
 
 /// Per-job families: name, type, help (samples are added by index).
-const FAMILIES: [(&str, &str, &str); 10] = [
+const FAMILIES: [(&str, &str, &str); 12] = [
     (
         "weir_job_records_in_total",
         "counter",
@@ -58,6 +58,16 @@ const FAMILIES: [(&str, &str, &str); 10] = [
         "gauge",
         "Records in the Kafka source's partitions not read yet.",
     ),
+    (
+        "weir_job_host_memory_bytes",
+        "gauge",
+        "Host memory the job holds (state, timers, windows, batches in flight), charged to its budget.",
+    ),
+    (
+        "weir_job_disk_bytes",
+        "gauge",
+        "Disk the job fills (RocksDB, checkpoints, outputs, log), charged to its budget.",
+    ),
 ];
 
 /// Render the metrics of `jobs`, all of tenant `tenant`.
@@ -85,6 +95,10 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
         put(6, s.checkpoints.to_string());
         if let Some(lag) = s.kafka_lag {
             put(9, lag.to_string());
+        }
+        if let Some(b) = &s.budgets {
+            put(10, b.host_memory.used_bytes.to_string());
+            put(11, b.disk.used_bytes.to_string());
         }
         let running = s.state == super::jobs::State::Running;
         put(7, u8::from(running).to_string());

@@ -17,13 +17,15 @@
 //! and savepoint code as `weir run`, which lives here too. The library it
 //! builds on (runtime, checkpoints, Wasm, state) is unchanged by it.
 
-pub mod admission;
 pub mod api;
+pub mod auth;
 pub mod bench;
-pub mod config;
+pub mod context;
+pub mod error;
 pub mod jobs;
 pub mod logs;
 pub mod metrics;
+pub mod status;
 
 use anyhow::Context;
 use std::path::Path;
@@ -36,14 +38,18 @@ pub const ADDRESS_FILE: &str = "address";
 
 /// Run the host until interrupted.
 pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
-    let cfg = config::load(config_path)?;
+    let cfg = weir::control::tenants::load(config_path)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let registry = jobs::Registry::open(&cfg.data_dir)?;
     let addr = listen.unwrap_or(cfg.listen.clone());
-    let api = Arc::new(api::Api {
+    let api = Arc::new(context::Api {
         registry,
-        tenants: cfg.tenants,
+        tenants: cfg.tenants.into_iter().map(Arc::new).collect(),
+        limiter: auth::AuthLimiter::new(
+            cfg.auth_max_failures,
+            Duration::from_millis(cfg.auth_window_ms.max(1) as u64),
+        ),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -88,7 +94,11 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
                 _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
             }
         };
-        axum::serve(listener, api::router(api.clone()))
+        axum::serve(
+            listener,
+            api::router(api.clone())
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving the API")?;

@@ -9,7 +9,9 @@
 //!   epoch's transaction was the last to commit.
 //!
 //! Any cluster works: jobs name their bootstrap servers; extra librdkafka
-//! settings go in `properties` (security, timeouts, batching).
+//! settings go in `properties` (security, timeouts, batching), except those
+//! weir sets itself ([`crate::job::kafka_properties`]), which it applies after
+//! the job's.
 
 pub mod producer;
 pub mod source;
@@ -76,32 +78,44 @@ impl QuietLog {
     }
 }
 
-/// Settings from the job file on top of weir's.
-pub(crate) trait ApplyProperties {
-    fn apply(&mut self, properties: &BTreeMap<String, String>) -> &mut Self;
-}
-
-impl ApplyProperties for ClientConfig {
-    fn apply(&mut self, properties: &BTreeMap<String, String>) -> &mut Self {
-        for (k, v) in properties {
-            self.set(k, v);
-        }
-        self
+/// A client's settings: the job's `properties` first, then weir's own on
+/// top, so that identity, routing and delivery settings are always weir's
+/// (validation refuses jobs that give them; this keeps a slip harmless).
+pub(crate) fn client_config(
+    properties: &BTreeMap<String, String>,
+    weir: &[(&str, &str)],
+) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    for (k, v) in properties {
+        c.set(k, v);
     }
+    for (k, v) in weir {
+        c.set(*k, *v);
+    }
+    c
 }
 
 /// A consumer that never commits on its own and sees only committed
 /// transactions (so a weir job reading another weir job's exactly-once
-/// output sees each record once).
-pub(crate) fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("isolation.level", "read_committed")
-        .set("auto.offset.reset", "earliest");
-    c
+/// output sees each record once), named `client_id`.
+pub(crate) fn consumer_config(
+    brokers: &str,
+    group: &str,
+    client_id: &str,
+    properties: &BTreeMap<String, String>,
+    extra: &[(&str, &str)],
+) -> ClientConfig {
+    let mut weir = vec![
+        ("bootstrap.servers", brokers),
+        ("group.id", group),
+        ("client.id", client_id),
+        ("enable.auto.commit", "false"),
+        ("enable.auto.offset.store", "false"),
+        ("isolation.level", "read_committed"),
+        ("auto.offset.reset", "earliest"),
+    ];
+    weir.extend_from_slice(extra);
+    client_config(properties, &weir)
 }
 
 /// The first Kafka output of a job: the one whose settings the shared

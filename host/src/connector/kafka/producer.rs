@@ -30,14 +30,14 @@
 //! when the broker has acknowledged every record before it; a failed
 //! delivery fails the job. `none` never waits and only counts failures.
 
-use super::{ApplyProperties, QuietLog, client_error, consumer_config};
+use super::{QuietLog, client_config, client_error, consumer_config};
 use crate::connector::ConnectorError;
 use crate::job::{Delivery, KafkaSinkSpec};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -159,31 +159,38 @@ impl KafkaProducer {
     ) -> Result<KafkaProducer, ConnectorError> {
         let client = format!("sink {}", spec.topic);
         let transactional_id = transactional_id.unwrap_or_else(|| format!("weir.{job}"));
-        let mut config = ClientConfig::new();
-        config
-            .set("bootstrap.servers", &spec.brokers)
-            .set("linger.ms", "5")
-            .set("batch.num.messages", "10000")
-            .set("queue.buffering.max.messages", "500000");
+        // Batching defaults a job's properties may change; then weir's own
+        // settings (identity, routing, delivery), which it may not.
+        let mut properties: BTreeMap<String, String> = [
+            ("linger.ms", "5"),
+            ("batch.num.messages", "10000"),
+            ("queue.buffering.max.messages", "500000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        properties.extend(spec.properties.clone());
+        let client_id = format!("weir.{job}.sink");
+        let mut weir: Vec<(&str, &str)> = vec![
+            ("bootstrap.servers", &spec.brokers),
+            ("client.id", &client_id),
+        ];
+        // A transaction stays open for one checkpoint interval; give it room
+        // for a slow checkpoint before the broker aborts it.
+        let timeout = (checkpoint_interval_ms * 3 + 30_000)
+            .clamp(60_000, 900_000)
+            .to_string();
         match spec.delivery {
-            Delivery::ExactlyOnce => {
-                // A transaction stays open for one checkpoint interval; give
-                // it room for a slow checkpoint before the broker aborts it.
-                let timeout = (checkpoint_interval_ms * 3 + 30_000).clamp(60_000, 900_000);
-                config
-                    .set("transactional.id", &transactional_id)
-                    .set("transaction.timeout.ms", timeout.to_string())
-                    .set("enable.idempotence", "true")
-                    .set("acks", "all");
-            }
-            Delivery::AtLeastOnce => {
-                config.set("enable.idempotence", "true").set("acks", "all");
-            }
-            Delivery::None => {
-                config.set("acks", "1");
-            }
+            Delivery::ExactlyOnce => weir.extend([
+                ("transactional.id", transactional_id.as_str()),
+                ("transaction.timeout.ms", timeout.as_str()),
+                ("enable.idempotence", "true"),
+                ("acks", "all"),
+            ]),
+            Delivery::AtLeastOnce => weir.extend([("enable.idempotence", "true"), ("acks", "all")]),
+            Delivery::None => weir.push(("acks", "1")),
         }
-        config.apply(&spec.properties);
+        let config = client_config(&properties, &weir);
         let failure = Arc::new(Mutex::new(None));
         let stats = ProducerStats::default();
         let context = Context {
@@ -197,14 +204,19 @@ impl KafkaProducer {
         let mut marker = None;
         if spec.delivery == Delivery::ExactlyOnce {
             let group = format!("weir.txn.{transactional_id}");
-            let consumer: BaseConsumer =
-                consumer_config(&spec.brokers, &group)
-                    .create()
-                    .map_err(client_error(
-                        &client,
-                        &spec.brokers,
-                        "creating the marker reader",
-                    ))?;
+            let consumer: BaseConsumer = consumer_config(
+                &spec.brokers,
+                &group,
+                &format!("weir.{job}.marker"),
+                &spec.properties,
+                &[],
+            )
+            .create()
+            .map_err(client_error(
+                &client,
+                &spec.brokers,
+                "creating the marker reader",
+            ))?;
             marker = Some((consumer, spec.topic.clone()));
         }
         let p = KafkaProducer {

@@ -17,7 +17,7 @@
 //! A `bounded` source captures each partition's end offset at start and
 //! stops when it has read up to it (or the partition reports its end).
 
-use super::{ApplyProperties, QuietLog, client_error, consumer_config};
+use super::{QuietLog, client_error, consumer_config};
 use crate::connector::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
 use crate::job::{KafkaSourceSpec, KafkaStart};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
@@ -117,21 +117,28 @@ impl KafkaSource {
         };
         let group = spec.group.clone().unwrap_or_else(|| format!("weir.{job}"));
         let ends = Ends::default();
-        let consumer: BaseConsumer<Context> = consumer_config(&spec.brokers, &group)
-            .set("statistics.interval.ms", "1000")
-            // A checkpointed offset that retention already deleted must
-            // fail the job, not silently skip to another offset.
-            .set("auto.offset.reset", "error")
-            .set(
-                "enable.partition.eof",
-                if spec.bounded { "true" } else { "false" },
-            )
-            .apply(&spec.properties)
-            .create_with_context(Context {
-                ends: ends.clone(),
-                quiet: QuietLog::new("source"),
-            })
-            .map_err(err("creating the consumer"))?;
+        let client_id = format!("weir.{job}.source");
+        let consumer: BaseConsumer<Context> = consumer_config(
+            &spec.brokers,
+            &group,
+            &client_id,
+            &spec.properties,
+            &[
+                ("statistics.interval.ms", "1000"),
+                // A checkpointed offset that retention already deleted must
+                // fail the job, not silently skip to another offset.
+                ("auto.offset.reset", "error"),
+                (
+                    "enable.partition.eof",
+                    if spec.bounded { "true" } else { "false" },
+                ),
+            ],
+        )
+        .create_with_context(Context {
+            ends: ends.clone(),
+            quiet: QuietLog::new("source"),
+        })
+        .map_err(err("creating the consumer"))?;
         let mut partitions = Vec::new();
         for topic in &spec.topics {
             let metadata = consumer

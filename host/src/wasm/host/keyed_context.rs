@@ -9,9 +9,15 @@ impl Host for WeirView<'_> {
         let n = keyed.batch_keys.len();
         if (index as usize) < n {
             keyed.current = Some(index as usize);
+            keyed.refused_select = None;
             Ok(Ok(()))
         } else {
-            Ok(Err(format!("select({index}): the batch has {n} elements")))
+            // No key is current after a refused select: state used next
+            // fails the call, saying why.
+            let refusal = format!("select({index}): the batch has {n} elements");
+            keyed.current = None;
+            keyed.refused_select = Some(refusal.clone());
+            Ok(Err(refusal))
         }
     }
 }

@@ -8,7 +8,13 @@ use crate::wasm::bindings::log::{Host, Level};
 const MAX_MESSAGE: usize = 4096;
 
 impl Host for WeirView<'_> {
-    fn log(&mut self, level: Level, mut message: String) {
+    fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
+        // Held to the job's log rate before anything is written: a guest
+        // that logs without end fails its job, and fills no disk.
+        if let Err(flood) = self.ctx.budgets.log.spend(message.len() as u64 + 32) {
+            self.ctx.log_flood = Some(flood.clone());
+            return Err(wasmtime::Error::new(flood));
+        }
         if message.len() > MAX_MESSAGE {
             let mut cut = MAX_MESSAGE;
             while !message.is_char_boundary(cut) {
@@ -39,5 +45,6 @@ impl Host for WeirView<'_> {
                 tracing::error!(target: "weir::guest", job, operator = op, subtask = sub, "{message}")
             }
         }
+        Ok(())
     }
 }

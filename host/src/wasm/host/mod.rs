@@ -39,6 +39,8 @@ pub struct KeyedCtx {
     pub batch_keys: Vec<Vec<u8>>,
     /// The selected key, once `select` was called in this call.
     pub current: Option<usize>,
+    /// The last `select` the host refused (an index past the batch).
+    pub refused_select: Option<String>,
     /// Watermark visible to the guest.
     pub watermark: i64,
     /// Processing time visible to the guest.
@@ -54,6 +56,7 @@ impl KeyedCtx {
             timers: Timers::new(subtask, parallelism),
             batch_keys: Vec::new(),
             current: None,
+            refused_select: None,
             watermark: crate::event::MIN_WATERMARK,
             processing_time: 0,
         }
@@ -69,6 +72,12 @@ pub struct HostCtx {
     /// The guest's last error-level log line (a panic message, typically),
     /// attached to the error if the call then traps.
     pub last_error: Option<String>,
+    /// The job's budgets: guest logs are held to its log rate.
+    pub budgets: Arc<crate::budget::Budgets>,
+    /// Set when a `log` call broke the log rate (the call then traps).
+    pub log_flood: Option<crate::budget::LogFlood>,
+    /// The instance's linear memory limit: the most the host hands it at once.
+    pub memory_limit: usize,
 }
 
 /// A borrowed view of what the host imports need.

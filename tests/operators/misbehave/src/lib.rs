@@ -6,8 +6,12 @@ use weir_guest::{Error, Event};
 #[derive(serde::Deserialize)]
 struct Config {
     /// "trap", "loop", "hoard", "recurse", "probe", "socket", "reject-odd",
-    /// "flood", "open-file", "open-socket", or anything else for identity.
+    /// "flood", "open-file", "open-socket", "burn", or anything else for
+    /// identity.
     mode: String,
+    /// For "burn": loop iterations per record (CPU work that ends).
+    #[serde(default)]
+    iterations: u64,
 }
 
 /// Misbehave as configured, on the first record.
@@ -28,6 +32,15 @@ fn misbehave(event: Event) -> Result<Vec<Event>, Error> {
             std::net::TcpStream::connect("127.0.0.1:22")
                 .map_err(|e| Error::msg(format_args!("connect 127.0.0.1:22: {e}")))?;
             panic!("connected to 127.0.0.1:22")
+        }
+        // Honest work: a fixed number of iterations per record.
+        "burn" => {
+            let mut x: u64 = event.timestamp as u64;
+            for _ in 0..cfg.iterations {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+            std::hint::black_box(x);
+            Ok(vec![event])
         }
         other => one(event, other).map(|e| vec![e]),
     }

@@ -1,0 +1,16 @@
+//! What every handler of the API shares.
+
+use super::auth::AuthLimiter;
+use super::jobs::Registry;
+use std::sync::Arc;
+use weir::control::tenants::Tenant;
+
+/// What every handler shares.
+pub struct Api {
+    /// The jobs.
+    pub registry: Registry,
+    /// The tenants.
+    pub tenants: Vec<Arc<Tenant>>,
+    /// Failed authentications by address.
+    pub limiter: AuthLimiter,
+}

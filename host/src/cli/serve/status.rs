@@ -1,0 +1,141 @@
+//! What `weir status` and `weir list` show of a job, and `/metrics` reads.
+
+use super::jobs::{Job, State};
+use serde::Serialize;
+use weir::runtime::versions::Versions;
+
+/// One job in `list` and `status`.
+#[derive(Serialize)]
+pub struct JobStatus {
+    pub id: String,
+    pub state: State,
+    pub reason: Option<String>,
+    pub submitted_ms: i64,
+    pub ended_ms: Option<i64>,
+    pub resumed: Option<String>,
+    pub records_in: u64,
+    pub records_out: u64,
+    pub rate_in: f64,
+    pub rate_out: f64,
+    /// ms since the epoch; absent before the first.
+    pub watermark: Option<i64>,
+    /// Processing time minus watermark, ms.
+    pub watermark_lag_ms: Option<i64>,
+    /// Records in the Kafka source's partitions not read yet.
+    pub kafka_lag: Option<i64>,
+    pub last_checkpoint: Option<CheckpointStatus>,
+    pub checkpoints: u64,
+    pub operators: Vec<OperatorStatus>,
+    /// What the job holds of its budgets.
+    pub budgets: Option<BudgetsStatus>,
+}
+
+/// A job's budgets: bytes used, the most used, the limit.
+#[derive(Serialize)]
+pub struct BudgetsStatus {
+    pub host_memory: BudgetStatus,
+    pub disk: BudgetStatus,
+}
+
+#[derive(Serialize)]
+pub struct BudgetStatus {
+    pub used_bytes: u64,
+    pub peak_bytes: u64,
+    pub limit_bytes: Option<u64>,
+}
+
+fn budget_status(b: &weir::budget::Budget) -> BudgetStatus {
+    BudgetStatus {
+        used_bytes: b.used(),
+        peak_bytes: b.peak(),
+        limit_bytes: b.limit(),
+    }
+}
+
+#[derive(Serialize)]
+pub struct CheckpointStatus {
+    pub epoch: u64,
+    pub completed_ms: i64,
+    pub duration_ms: u64,
+    pub size_bytes: u64,
+}
+
+#[derive(Serialize)]
+pub struct OperatorStatus {
+    name: String,
+    /// The live version's digest.
+    digest: String,
+    /// Every version, oldest first, the live one last.
+    versions: Vec<weir::runtime::versions::Version>,
+    busy_ms: u64,
+}
+
+/// Status of `job` now.
+pub fn job_status(job: &Job) -> JobStatus {
+    let record = job.record();
+    let running = job.running();
+    let (rate_in, rate_out) = if record.state == State::Running {
+        job.rates()
+    } else {
+        (0.0, 0.0)
+    };
+    let mut s = JobStatus {
+        id: job.id.clone(),
+        state: record.state,
+        reason: record.reason,
+        submitted_ms: record.submitted_ms,
+        ended_ms: record.ended_ms,
+        resumed: None,
+        records_in: 0,
+        records_out: 0,
+        rate_in,
+        rate_out,
+        watermark: None,
+        watermark_lag_ms: None,
+        kafka_lag: None,
+        last_checkpoint: None,
+        checkpoints: 0,
+        operators: Vec::new(),
+        budgets: None,
+    };
+    let Some(r) = running else {
+        return s;
+    };
+    use std::sync::atomic::Ordering::Relaxed;
+    s.resumed = r.resumed.clone();
+    s.budgets = Some(BudgetsStatus {
+        host_memory: budget_status(&r.plan.budgets.memory),
+        disk: budget_status(&r.plan.budgets.disk),
+    });
+    s.records_in = r.metrics.input();
+    s.records_out = r.metrics.output();
+    s.checkpoints = r.metrics.checkpoints.load(Relaxed);
+    s.kafka_lag = Some(r.metrics.source_lag.load(Relaxed)).filter(|l| *l >= 0);
+    let wm = r.metrics.watermark.load(Relaxed);
+    if wm > i64::MIN && wm < i64::MAX {
+        s.watermark = Some(wm);
+        s.watermark_lag_ms = Some(weir::time::now_ms() - wm);
+    }
+    s.last_checkpoint = r.coordinator.last_completed().map(|c| CheckpointStatus {
+        epoch: c.epoch,
+        completed_ms: c.completed_ms,
+        duration_ms: c.duration.as_millis() as u64,
+        size_bytes: c.size,
+    });
+    let busy: std::collections::BTreeMap<String, u64> = r.plan.busy_ns().into_iter().collect();
+    let history = Versions::new(r.coordinator.dir())
+        .read()
+        .unwrap_or_default();
+    for (name, versions) in history {
+        s.operators.push(OperatorStatus {
+            digest: versions
+                .last()
+                .map(|v| v.digest.clone())
+                .unwrap_or_default(),
+            busy_ms: busy.get(&name).copied().unwrap_or(0) / 1_000_000,
+            name,
+            versions,
+        });
+    }
+    s
+}

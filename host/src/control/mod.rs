@@ -1,0 +1,17 @@
+//! The control plane as a library: what `weir serve` decides before and
+//! around running a tenant's job.
+//!
+//! - [`tenants`]: the host's config — tenants, their tokens, quotas and
+//!   Kafka credentials;
+//! - [`admission`]: a submitted job checked as the host will run it, held
+//!   to its tenant's quotas, and stored in its own directory;
+//! - [`caps`]: the ceiling on every job setting that costs the host;
+//! - [`kafka_fence`]: a tenant's Kafka topics, brokers, ids and settings.
+//!
+//! The server (routes, the job registry, logs) is an edge and lives with
+//! the CLI in the `weir` binary; it builds on these.
+
+pub mod admission;
+pub mod caps;
+pub mod kafka_fence;
+pub mod tenants;
