@@ -66,12 +66,22 @@ fn skip_ws(s: &[u8], mut i: usize) -> usize {
 }
 
 /// End (exclusive) of the string starting at `i` (which is `"`).
-fn skip_string(s: &[u8], mut i: usize) -> Option<usize> {
+fn skip_string(s: &[u8], i: usize) -> Option<usize> {
+    skip_key(s, i).map(|(end, _)| end)
+}
+
+/// End (exclusive) of the string starting at `i`, and whether it holds an
+/// escape.
+fn skip_key(s: &[u8], mut i: usize) -> Option<(usize, bool)> {
     i += 1;
+    let mut escaped = false;
     while i < s.len() {
         match s[i] {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
+            b'"' => return Some((i + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2
+            }
             _ => i += 1,
         }
     }
@@ -115,9 +125,10 @@ fn skip_value(s: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Is the raw member name `raw` (between its quotes) `name`?
-fn name_is(raw: &[u8], name: &[u8]) -> bool {
-    if !raw.contains(&b'\\') {
+/// Is the raw member name `raw` (between its quotes, `escaped` if it holds
+/// a backslash) `name`?
+fn name_is(raw: &[u8], escaped: bool, name: &[u8]) -> bool {
+    if !escaped {
         return raw == name;
     }
     // Escaped: compare what it means. Rare, so unescape with serde_json.
@@ -126,6 +137,48 @@ fn name_is(raw: &[u8], name: &[u8]) -> bool {
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
     serde_json::from_slice::<String>(&quoted).is_ok_and(|n| n.as_bytes() == name)
+}
+
+/// Could `rest` (what follows a member named `name`) hold another member of
+/// that name? Only if it holds `"name"` literally or an escape. Checked
+/// eight bytes at a time (the quotes and backslashes of a word found with
+/// bit arithmetic), so the usual answer, no, costs a few nanoseconds
+/// instead of parsing the rest.
+fn may_repeat(rest: &[u8], name: &[u8]) -> bool {
+    let n = name.len();
+    let quoted_name_at = |q: usize| {
+        rest.get(q + 1 + n) == Some(&b'"') && &rest[q + 1..q + 1 + n] == name
+    };
+    let mut chunks = rest.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let w = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        if bytes_equal(w, b'\\') != 0 {
+            return true;
+        }
+        let mut quotes = bytes_equal(w, b'"');
+        while quotes != 0 {
+            let at = base + (quotes.trailing_zeros() / 8) as usize;
+            if quoted_name_at(at) {
+                return true;
+            }
+            quotes &= quotes - 1;
+        }
+        base += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'\\' || (b == b'"' && quoted_name_at(base + k)) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The high bit of every byte of `w` equal to `c`, exactly.
+fn bytes_equal(w: u64, c: u8) -> u64 {
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = w ^ (u64::from(c) * 0x0101_0101_0101_0101);
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// The value of member `name` of the object `s`: the last one if the name
@@ -144,7 +197,7 @@ fn member<'a>(s: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
             b'"' => {}
             _ => return None,
         }
-        let key_end = skip_string(s, i)?;
+        let (key_end, escaped) = skip_key(s, i)?;
         let key = &s[i + 1..key_end - 1];
         i = skip_ws(s, key_end);
         if s.get(i) != Some(&b':') {
@@ -152,8 +205,11 @@ fn member<'a>(s: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
         }
         i = skip_ws(s, i + 1);
         let end = skip_value(s, i)?;
-        if name_is(key, name) {
+        if name_is(key, escaped, name) {
             found = Some(&s[i..end]);
+            if !may_repeat(&s[end..], name) {
+                return found;
+            }
         }
         i = skip_ws(s, end);
         match s.get(i)? {
@@ -189,6 +245,28 @@ mod tests {
         assert_eq!(field(rec, "c\"d"), Some(&b"4"[..]));
         let v: serde_json::Value = serde_json::from_slice(rec).unwrap();
         assert_eq!(v["b"], 3);
+    }
+
+    #[test]
+    fn the_repeat_check_finds_every_later_name_and_escape() {
+        for (rest, name, expect) in [
+            (&br#","user":"u","amount":1}"#[..], &b"ts"[..], false),
+            (br#","user":"u","ts":2}"#, b"ts", true),
+            (br#","a":"x\"y"}"#, b"ts", true),
+            (br#","long-enough-to-span-words":0,"ts":1}"#, b"ts", true),
+            (br#","long-enough-to-span-words":0,"tsx":1}"#, b"ts", false),
+            (br#"}"#, b"ts", false),
+            (br#","":1}"#, b"", true),
+        ] {
+            assert_eq!(may_repeat(rest, name), expect, "{}", String::from_utf8_lossy(rest));
+        }
+        for c in [b'"', b'\\', 0, 0x80, 0xff] {
+            for pos in 0..8 {
+                let mut w = [b'a'; 8];
+                w[pos] = c;
+                assert_eq!(bytes_equal(u64::from_le_bytes(w), c), 0x80 << (8 * pos));
+            }
+        }
     }
 
     #[test]
