@@ -146,9 +146,8 @@ fn name_is(raw: &[u8], escaped: bool, name: &[u8]) -> bool {
 /// instead of parsing the rest.
 fn may_repeat(rest: &[u8], name: &[u8]) -> bool {
     let n = name.len();
-    let quoted_name_at = |q: usize| {
-        rest.get(q + 1 + n) == Some(&b'"') && &rest[q + 1..q + 1 + n] == name
-    };
+    let quoted_name_at =
+        |q: usize| rest.get(q + 1 + n) == Some(&b'"') && &rest[q + 1..q + 1 + n] == name;
     let mut chunks = rest.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
@@ -258,7 +257,12 @@ mod tests {
             (br#"}"#, b"ts", false),
             (br#","":1}"#, b"", true),
         ] {
-            assert_eq!(may_repeat(rest, name), expect, "{}", String::from_utf8_lossy(rest));
+            assert_eq!(
+                may_repeat(rest, name),
+                expect,
+                "{}",
+                String::from_utf8_lossy(rest)
+            );
         }
         for c in [b'"', b'\\', 0, 0x80, 0xff] {
             for pos in 0..8 {
