@@ -7,6 +7,8 @@
 //!    sink, parallelism 1, vs the same job with no operator.
 //! 3. `window` — tumbling count+sum per key over generated transactions,
 //!    vs a hand-written single-threaded loop doing the same aggregation.
+//! 3a. `decode` — JSON lines into typed Arrow columns once (data plane v2)
+//!    vs parsing each record with serde_json and vs the host's field scans.
 //! 4. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
 //! 5. `checkpoint` — a windowed job with checkpoints every second vs none;
@@ -22,6 +24,7 @@
 //!    with the host, in the `weir` binary.
 
 mod checkpoint;
+mod decode;
 mod kafka;
 mod swap;
 
@@ -47,7 +50,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, decode, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -98,6 +101,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "window") {
         window(engine, args.records, args.keys)?;
+    }
+    if wanted(&args, "decode") {
+        decode::decode(args.records, args.keys, 4096)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;

@@ -1,0 +1,261 @@
+//! JSON lines into a columnar batch, once.
+//!
+//! [`JsonDecoder::decode`] hands a batch of lines to arrow-json's decoder
+//! in one go — the fast path, a tape of the bytes and one pass per column —
+//! and checks it found exactly one record per line. A line that is not
+//! JSON, holds no record or two, or has a value that does not fit its
+//! field's type fails arrow-json's whole batch without saying which line;
+//! then (rarely) the lines are decoded one by one to find the ones that do
+//! not fit, each reported with its position and arrow-json's reason, and
+//! the rest are decoded as a batch again. Nothing is dropped silently.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow_schema::{DataType, Field, Schema};
+//! let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+//! let mut d = weir::batch::JsonDecoder::new(schema).unwrap();
+//! let lines: Vec<&[u8]> = vec![br#"{"n":1}"#, br#"{"n":"two"}"#, br#"{"n":3}"#];
+//! let out = d.decode(&lines).unwrap();
+//! assert_eq!(out.batch.num_rows(), 2);
+//! assert_eq!(out.bad[0].line, 1);
+//! ```
+
+use super::schema::SchemaError;
+use arrow_array::RecordBatch;
+use arrow_json::ReaderBuilder;
+use arrow_schema::SchemaRef;
+
+/// Most lines decoded in one call.
+pub const MAX_LINES: usize = 1 << 20;
+
+/// A line that does not fit the schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRow {
+    /// Its index in the lines given.
+    pub line: usize,
+    /// Why, in arrow-json's words (`whilst decoding field 'amount': failed
+    /// to parse "abc" as Float64`).
+    pub reason: String,
+}
+
+/// What a call decoded.
+#[derive(Debug)]
+pub struct Decoded {
+    /// The lines that fit, in order.
+    pub batch: RecordBatch,
+    /// The lines that did not, in order.
+    pub bad: Vec<BadRow>,
+}
+
+/// A decoder of JSON lines into batches of one schema.
+pub struct JsonDecoder {
+    builder: ReaderBuilder,
+    decoder: arrow_json::reader::Decoder,
+    schema: SchemaRef,
+}
+
+fn arrow_err(e: arrow_schema::ArrowError) -> SchemaError {
+    SchemaError::Inference {
+        lines: 0,
+        message: e.to_string(),
+    }
+}
+
+impl JsonDecoder {
+    /// A decoder for `schema`. Fields of a record not in the schema are
+    /// ignored; numbers and booleans read into a `string` field as their
+    /// text.
+    pub fn new(schema: SchemaRef) -> Result<Self, SchemaError> {
+        let builder = ReaderBuilder::new(schema.clone())
+            .with_batch_size(MAX_LINES)
+            .with_coerce_primitive(true);
+        let decoder = builder.clone().build_decoder().map_err(arrow_err)?;
+        Ok(Self {
+            builder,
+            decoder,
+            schema,
+        })
+    }
+
+    /// The schema batches have.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// A fresh decoder: arrow-json's cannot be used again after an error.
+    fn reset(&mut self) {
+        if let Ok(d) = self.builder.clone().build_decoder() {
+            self.decoder = d;
+        }
+    }
+
+    /// Decode `lines` (at most [`MAX_LINES`]), one record each.
+    pub fn decode(&mut self, lines: &[&[u8]]) -> Result<Decoded, SchemaError> {
+        assert!(lines.len() <= MAX_LINES, "at most MAX_LINES lines a call");
+        match self.fast(lines) {
+            Some(batch) => Ok(Decoded {
+                batch,
+                bad: Vec::new(),
+            }),
+            None => self.slow(lines),
+        }
+    }
+
+    /// All lines at once; `None` if any does not fit (the decoder is reset).
+    fn fast(&mut self, lines: &[&[u8]]) -> Option<RecordBatch> {
+        for line in lines {
+            let before = self.decoder.len();
+            let fits = matches!(self.decoder.decode(line), Ok(n) if n == line.len())
+                && !self.decoder.has_partial_record()
+                && self.decoder.len() == before + 1;
+            if !fits {
+                self.reset();
+                return None;
+            }
+        }
+        match self.decoder.flush() {
+            Ok(Some(batch)) => Some(batch),
+            Ok(None) => Some(RecordBatch::new_empty(self.schema.clone())),
+            Err(_) => {
+                self.reset();
+                None
+            }
+        }
+    }
+
+    /// Line by line, to tell the bad ones from the good; the good ones are
+    /// then decoded together.
+    fn slow(&mut self, lines: &[&[u8]]) -> Result<Decoded, SchemaError> {
+        let mut good = Vec::with_capacity(lines.len());
+        let mut bad = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            match self.one(line) {
+                Ok(()) => good.push(*line),
+                Err(reason) => {
+                    self.reset();
+                    bad.push(BadRow { line: i, reason });
+                }
+            }
+        }
+        let batch = match self.fast(&good) {
+            Some(b) => b,
+            // Each fitted alone; together they must too.
+            None => {
+                return Err(arrow_err(arrow_schema::ArrowError::JsonError(
+                    "lines that decode one by one failed together".into(),
+                )));
+            }
+        };
+        Ok(Decoded { batch, bad })
+    }
+
+    /// Does `line` alone decode to one record? (Leaves the decoder empty.)
+    fn one(&mut self, line: &[u8]) -> Result<(), String> {
+        if line.trim_ascii().is_empty() {
+            return Err("the line is empty".into());
+        }
+        let consumed = self.decoder.decode(line).map_err(|e| e.to_string())?;
+        if consumed != line.len() || self.decoder.has_partial_record() {
+            return Err("the line ends inside a record (truncated JSON)".into());
+        }
+        match self.decoder.len() {
+            1 => {}
+            // Something was read, but no record ended: it was cut short.
+            0 => return Err("the line ends inside a record (truncated JSON)".into()),
+            n => return Err(format!("the line holds {n} records; one per line")),
+        }
+        self.decoder.flush().map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, TimestampMillisecondType};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use std::sync::Arc;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+            Field::new("user", DataType::Utf8, true),
+            Field::new("amount", DataType::Float64, true),
+        ]))
+    }
+
+    #[test]
+    fn good_lines_decode_in_one_pass_into_typed_columns() {
+        let mut d = JsonDecoder::new(schema()).unwrap();
+        let lines: Vec<&[u8]> = vec![
+            br#"{"ts":1000,"user":"ann","amount":12.5,"other":[1,2]}"#,
+            br#"{"ts":"1970-01-01T00:00:02Z","user":7,"amount":3}"#,
+        ];
+        let out = d.decode(&lines).unwrap();
+        assert!(out.bad.is_empty());
+        let b = &out.batch;
+        assert_eq!(
+            b.column(0)
+                .as_primitive::<TimestampMillisecondType>()
+                .values(),
+            &[1000, 2000]
+        );
+        assert_eq!(
+            b.column(1).as_string::<i32>().value(1),
+            "7",
+            "a number read as text"
+        );
+        assert_eq!(
+            b.column(2).as_primitive::<Float64Type>().values(),
+            &[12.5, 3.0]
+        );
+    }
+
+    #[test]
+    fn every_line_that_does_not_fit_is_reported_with_its_reason_and_the_rest_kept() {
+        let mut d = JsonDecoder::new(schema()).unwrap();
+        let lines: Vec<&[u8]> = vec![
+            br#"{"ts":1,"amount":1}"#,
+            br#"{"ts":2,"amount":"lots"}"#,
+            br#"not json"#,
+            br#"{"ts":4,"amount":4"#,
+            br#""#,
+            br#"{"ts":6}{"ts":7}"#,
+            br#"{"amount":8}"#,
+            br#"{"ts":9,"amount":9}"#,
+        ];
+        let out = d.decode(&lines).unwrap();
+        let bad: Vec<usize> = out.bad.iter().map(|b| b.line).collect();
+        assert_eq!(bad, vec![1, 2, 3, 4, 5, 6], "{:#?}", out.bad);
+        assert!(
+            out.bad[0].reason.contains("amount"),
+            "{}",
+            out.bad[0].reason
+        );
+        assert!(
+            out.bad[2].reason.contains("truncated"),
+            "{}",
+            out.bad[2].reason
+        );
+        assert!(
+            out.bad[4].reason.contains("2 records"),
+            "{}",
+            out.bad[4].reason
+        );
+        assert_eq!(out.batch.num_rows(), 2);
+        assert_eq!(
+            out.batch
+                .column(0)
+                .as_primitive::<TimestampMillisecondType>()
+                .values(),
+            &[1, 9]
+        );
+        // And it goes on: the decoder is fresh after the errors.
+        let again = d.decode(&[br#"{"ts":10}"#]).unwrap();
+        assert_eq!(again.batch.num_rows(), 1);
+    }
+}

@@ -1,0 +1,204 @@
+//! The schema of a job's records.
+//!
+//! A job names its fields and their types in `[source.schema]`:
+//!
+//! ```toml
+//! [source.schema]
+//! ts = "timestamp"        # ms since the epoch, or an RFC 3339 string
+//! user = "string"
+//! amount = "double"
+//! "meta.device" = "string"   # a nested field: {"meta": {"device": ...}}
+//! ```
+//!
+//! Types: `bool`, `int` (64-bit; also `int64`, `long`), `int32`, `double`
+//! (also `float64`), `float32`, `string`, `timestamp` (milliseconds).
+//! Without a schema, weir infers one from the first records
+//! ([`infer_schema`]): numbers are `int` or `double`, text `string`,
+//! objects nested fields.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! let spec: BTreeMap<String, String> =
+//!     [("ts", "timestamp"), ("user", "string"), ("meta.n", "int")]
+//!         .into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+//! let schema = weir::batch::schema_of(&spec).unwrap();
+//! assert_eq!(schema.fields().len(), 3); // meta, ts, user
+//! ```
+
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use std::collections::BTreeMap;
+
+/// Why a schema could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// A type name weir does not know.
+    #[error(
+        "field `{field}`: unknown type `{ty}`; use bool, int, int32, double, float32, string or timestamp"
+    )]
+    UnknownType {
+        /// The field.
+        field: String,
+        /// The type as written.
+        ty: String,
+    },
+    /// A path that is both a field and an object of fields, or empty.
+    #[error("field `{field}`: {message}")]
+    BadPath {
+        /// The field.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The sample to infer a schema from could not be read.
+    #[error("inferring the schema from the first {lines} records: {message}")]
+    Inference {
+        /// Records looked at.
+        lines: usize,
+        /// What failed (a record that is not a JSON object, say).
+        message: String,
+    },
+}
+
+/// The Arrow type of a type name of the job file.
+pub fn data_type(field: &str, ty: &str) -> Result<DataType, SchemaError> {
+    Ok(match ty.trim() {
+        "bool" | "boolean" => DataType::Boolean,
+        "int" | "int64" | "long" | "bigint" => DataType::Int64,
+        "int32" | "integer" => DataType::Int32,
+        "double" | "float64" => DataType::Float64,
+        "float32" | "float" => DataType::Float32,
+        "string" | "text" => DataType::Utf8,
+        "timestamp" | "timestamp(ms)" => DataType::Timestamp(TimeUnit::Millisecond, None),
+        other => {
+            return Err(SchemaError::UnknownType {
+                field: field.into(),
+                ty: other.into(),
+            });
+        }
+    })
+}
+
+/// A tree of fields under construction.
+#[derive(Default)]
+struct Node {
+    leaf: Option<DataType>,
+    children: BTreeMap<String, Node>,
+}
+
+impl Node {
+    fn into_fields(self) -> Fields {
+        self.children
+            .into_iter()
+            .map(|(name, node)| {
+                let ty = match node.leaf {
+                    Some(t) => t,
+                    None => DataType::Struct(node.into_fields()),
+                };
+                Field::new(name, ty, true)
+            })
+            .collect()
+    }
+}
+
+/// The schema a `[source.schema]` table declares: every field nullable (a
+/// stage that needs one, such as event time, says so itself); dotted paths
+/// become nested structs.
+pub fn schema_of(spec: &BTreeMap<String, String>) -> Result<Schema, SchemaError> {
+    let mut root = Node::default();
+    for (path, ty) in spec {
+        let bad = |message: &str| SchemaError::BadPath {
+            field: path.clone(),
+            message: message.into(),
+        };
+        if path.split('.').any(str::is_empty) {
+            return Err(bad("every part of a dotted path needs a name"));
+        }
+        let mut node = &mut root;
+        for part in path.split('.') {
+            if node.leaf.is_some() {
+                return Err(bad("a part of it is declared as a field of its own"));
+            }
+            node = node.children.entry(part.to_string()).or_default();
+        }
+        if !node.children.is_empty() {
+            return Err(bad("it is declared as an object with fields, too"));
+        }
+        node.leaf = Some(data_type(path, ty)?);
+    }
+    Ok(Schema::new(root.into_fields()))
+}
+
+/// Infer a schema from `records` (JSON objects): numbers become `int` or
+/// `double` (both seen: `double`), text `string`, booleans `bool`, objects
+/// nested fields, arrays lists.
+pub fn infer_schema<'a>(records: impl Iterator<Item = &'a [u8]>) -> Result<Schema, SchemaError> {
+    let mut lines = 0;
+    let values: Vec<serde_json::Value> = records
+        .map(|r| {
+            lines += 1;
+            serde_json::from_slice(r)
+        })
+        .filter_map(Result::ok)
+        .filter(serde_json::Value::is_object)
+        .collect();
+    arrow_json::reader::infer_json_schema_from_iterator(values.iter().map(Ok)).map_err(|e| {
+        SchemaError::Inference {
+            lines,
+            message: e.to_string(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn nested_paths_become_structs_and_bad_ones_are_refused() {
+        let s = schema_of(&spec(&[
+            ("a.b", "int"),
+            ("a.c", "string"),
+            ("t", "timestamp"),
+        ]))
+        .unwrap();
+        let a = s.field_with_name("a").unwrap();
+        assert!(matches!(a.data_type(), DataType::Struct(f) if f.len() == 2));
+        assert!(matches!(
+            schema_of(&spec(&[("a", "int"), ("a.b", "int")])),
+            Err(SchemaError::BadPath { .. })
+        ));
+        assert!(matches!(
+            schema_of(&spec(&[("a..b", "int")])),
+            Err(SchemaError::BadPath { .. })
+        ));
+        let e = schema_of(&spec(&[("x", "varchar")])).unwrap_err();
+        assert!(e.to_string().contains("unknown type `varchar`"), "{e}");
+    }
+
+    #[test]
+    fn inference_widens_ints_to_doubles_and_skips_what_is_not_an_object() {
+        let lines: Vec<&[u8]> = vec![
+            br#"{"n":1,"s":"x","o":{"k":true}}"#,
+            br#"{"n":2.5}"#,
+            b"not json",
+            br#"[1]"#,
+        ];
+        let s = infer_schema(lines.into_iter()).unwrap();
+        assert_eq!(
+            s.field_with_name("n").unwrap().data_type(),
+            &DataType::Float64
+        );
+        assert_eq!(s.field_with_name("s").unwrap().data_type(), &DataType::Utf8);
+        assert!(matches!(
+            s.field_with_name("o").unwrap().data_type(),
+            DataType::Struct(_)
+        ));
+    }
+}
