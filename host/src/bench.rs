@@ -7,21 +7,21 @@
 //!    sink, parallelism 1, vs the same job with no operator.
 //! 3. `window` — tumbling count+sum per key over generated transactions,
 //!    vs a hand-written single-threaded loop doing the same aggregation.
-//! 3a. `decode` — JSON lines into typed Arrow columns once (data plane v2)
+//! 4. `decode` — JSON lines into typed Arrow columns once (data plane v2)
 //!    vs parsing each record with serde_json and vs the host's field scans.
-//! 4. `state` — keyed-state puts and gets through the backend trait,
+//! 5. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
-//! 5. `checkpoint` — a windowed job with checkpoints every second vs none;
+//! 6. `checkpoint` — a windowed job with checkpoints every second vs none;
 //!    `checkpoint-rocksdb` the same with window contents in RocksDB.
-//! 6. `checkpoint-size` — RocksDB checkpoint duration and size for
+//! 7. `checkpoint-size` — RocksDB checkpoint duration and size for
 //!    `--state-keys` keys, the share of a second checkpoint that is new
 //!    after 1% of keys changed, and restore time vs the memory backend.
-//! 7. `swap` — the pause a live swap puts into a running job.
-//! 8. `kafka`, `kafka-latency` — only when named in `--only`, since they
+//! 8. `swap` — the pause a live swap puts into a running job.
+//! 9. `kafka`, `kafka-latency` — only when named in `--only`, since they
 //!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
-//! 9. `submit`, `density` — only when named: a `weir serve` host as a whole
-//!    (time from submit to first output, idle jobs per host); they live
-//!    with the host, in the `weir` binary.
+//! 10. `submit`, `density` — only when named: a `weir serve` host as a whole
+//!     (time from submit to first output, idle jobs per host); they live
+//!     with the host, in the `weir` binary.
 
 mod checkpoint;
 mod decode;

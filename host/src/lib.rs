@@ -19,6 +19,7 @@ pub mod build;
 pub mod checkpoint;
 pub mod connector;
 pub mod control;
+pub mod dirs;
 pub mod event;
 pub mod fault;
 pub mod job;

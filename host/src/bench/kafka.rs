@@ -190,6 +190,7 @@ pub fn throughput(
             restore: None,
             kafka: Some(kafka),
             stop: None,
+            swaps: Default::default(),
         };
         let t = Instant::now();
         let summary = run_job(plan, Arc::new(Metrics::default()), ctx)?;

@@ -57,14 +57,21 @@ dir = "{chk}"
         World::Transform,
     )?;
     let metrics = Arc::new(Metrics::default());
+    let swaps = std::sync::Arc::new(crate::runtime::swap::Swaps::default());
     let job = {
-        let (plan, metrics, c) = (plan.clone(), metrics.clone(), coordinator.clone());
+        let (plan, metrics, c, swaps) = (
+            plan.clone(),
+            metrics.clone(),
+            coordinator.clone(),
+            swaps.clone(),
+        );
         std::thread::spawn(move || {
             run_job(
                 plan,
                 metrics,
                 RunContext {
                     coordinator: Some(c),
+                    swaps,
                     ..RunContext::default()
                 },
             )
@@ -76,7 +83,7 @@ dir = "{chk}"
         // As `weir swap` does: instances made before the barrier.
         let swap = Swap::new(id, "map-filter", new.clone());
         swap.prepare(&plan)?;
-        let swap = coordinator.request_swap(swap);
+        let swap = swaps.request(&coordinator, swap);
         let started = Instant::now();
         while swap.pauses.lock().map(|p| p.len()).unwrap_or(0) < 2 {
             anyhow::ensure!(

@@ -19,7 +19,6 @@
 use super::job_data::{JobData, JobGraph, SinkPosition, SourceState, components_of};
 use super::storage::{CheckpointStore, Metadata, PendingCheckpoint, StorageError};
 use crate::plan::Plan;
-use crate::runtime::swap::Swap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,10 +110,8 @@ pub struct Coordinator {
     graph: JobGraph,
     components: Mutex<BTreeMap<String, String>>,
     kafka_transactions: Option<String>,
-    /// A live swap waiting for the next barrier.
-    swap: Mutex<Option<Arc<Swap>>>,
-    /// Swaps that went live: swap id → the epoch whose barrier they follow.
-    swapped: Mutex<BTreeMap<u64, u64>>,
+    /// A barrier is wanted now (a live swap waits for one).
+    barrier_wanted: AtomicBool,
     pending: Mutex<BTreeMap<u64, Pending>>,
     next_epoch: Mutex<(u64, Instant)>,
     savepoint_requested: AtomicBool,
@@ -130,7 +127,7 @@ pub fn checkpoint_dir(job: &crate::job::LoadedJob) -> Option<PathBuf> {
     let spec = job.spec.checkpoint.as_ref()?;
     Some(match &spec.dir {
         Some(d) => job.resolve(d),
-        None => crate::wasm::engine::cache_dir()
+        None => crate::dirs::cache_dir()
             .join("checkpoints")
             .join(crate::job::file_safe(&job.spec.name)),
     })
@@ -179,8 +176,7 @@ impl Coordinator {
             state_backend: plan.job.spec.state.backend.clone(),
             graph: JobGraph::of(plan),
             components: Mutex::new(components_of(plan)),
-            swap: Mutex::new(None),
-            swapped: Mutex::new(BTreeMap::new()),
+            barrier_wanted: AtomicBool::new(false),
             kafka_transactions: crate::connector::kafka::transactional_id(&plan.job.spec),
             pending: Mutex::new(BTreeMap::new()),
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
@@ -238,7 +234,7 @@ impl Coordinator {
     pub fn due(&self) -> bool {
         lock(&self.pending).is_empty()
             && (self.savepoint_requested.load(Ordering::Relaxed)
-                || lock(&self.swap).is_some()
+                || self.barrier_wanted.load(Ordering::Relaxed)
                 || lock(&self.next_epoch).1.elapsed() >= self.interval)
     }
 
@@ -248,31 +244,11 @@ impl Coordinator {
         lock(&self.components).insert(operator.into(), digest.into());
     }
 
-    /// Put a new version of an operator live at the next barrier (see
-    /// [`crate::runtime::swap`]). A swap still waiting is replaced.
-    pub fn request_swap(&self, swap: Swap) -> Arc<Swap> {
-        let swap = Arc::new(swap);
-        *lock(&self.swap) = Some(swap.clone());
-        swap
-    }
-
-    /// The swap to send right behind barrier `epoch` (the source calls
-    /// this after triggering it). Checkpoint `epoch` and later ones record
-    /// the new version.
-    pub fn take_swap(&self, epoch: u64) -> Option<Arc<Swap>> {
-        let swap = lock(&self.swap).take()?;
-        if swap.canary.is_none() {
-            lock(&self.components).insert(swap.operator.clone(), swap.op.component.digest.clone());
-        }
-        lock(&self.swapped).insert(swap.id, epoch);
-        tracing::info!(job = %self.job, operator = %swap.operator, epoch,
-            digest = %swap.op.component.digest, "new operator version goes live after this barrier");
-        Some(swap)
-    }
-
-    /// The epoch after whose barrier swap `id` went live, once it has.
-    pub fn swapped_at(&self, id: u64) -> Option<u64> {
-        lock(&self.swapped).get(&id).copied()
+    /// Ask for a barrier as soon as the one in flight (if any) completed:
+    /// a live swap rides behind the next barrier (see
+    /// `runtime::swap::Swaps`).
+    pub fn want_barrier(&self) {
+        self.barrier_wanted.store(true, Ordering::Relaxed);
     }
 
     fn storage(&self, epoch: u64) -> impl FnOnce(StorageError) -> CheckpointError + '_ {
@@ -294,6 +270,7 @@ impl Coordinator {
             epoch
         };
         let savepoint = !finished && self.savepoint_requested.swap(false, Ordering::SeqCst);
+        self.barrier_wanted.store(false, Ordering::Relaxed);
         let checkpoint = self.store.begin(epoch).map_err(self.storage(epoch))?;
         lock(&self.pending).insert(
             epoch,

@@ -90,7 +90,7 @@ impl JobGraph {
                         "[{}]",
                         specs
                             .iter()
-                            .map(crate::window::aggregate::output_name)
+                            .map(crate::job::AggregateSpec::output_name)
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),

@@ -35,6 +35,7 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
         eprintln!("weir: job `{name}` {r}");
     }
     let metrics = Arc::new(Metrics::default());
+    let swaps = ctx.swaps.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -68,10 +69,10 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
                 _ = usr2.recv() => if let Some(c) = &coordinator {
                     // Building the new version takes a while: off this loop
                     // and off the data path.
-                    let (plan, c) = (plan.clone(), c.clone());
+                    let (plan, c, swaps) = (plan.clone(), c.clone(), swaps.clone());
                     tokio::task::spawn_blocking(move || {
                         let dir = c.dir().to_path_buf();
-                        crate::cli::swap::serve_request(&plan, &c, &dir);
+                        crate::cli::swap::serve_request(&plan, &c, &swaps, &dir);
                     });
                 },
                 _ = ticker.tick(), if !opts.quiet => {

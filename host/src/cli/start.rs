@@ -113,6 +113,7 @@ pub fn prepare(loaded: LoadedJob, recovery: &RecoveryOptions) -> anyhow::Result<
             restore: restore.map(Arc::new),
             kafka: Some(kafka),
             stop: None,
+            swaps: Default::default(),
         },
         coordinator,
         pid,

@@ -19,7 +19,7 @@ use weir::checkpoint::Coordinator;
 use weir::checkpoint::RestorePoint;
 use weir::checkpoint::coordinator::{PID_FILE, checkpoint_dir, running_pid};
 use weir::plan::{Plan, PlannedStage, WindowAgg, load_operator};
-use weir::runtime::swap::Swap;
+use weir::runtime::swap::{Swap, Swaps};
 use weir::runtime::versions::{Origin, Versions};
 use weir::wasm::World;
 
@@ -196,7 +196,7 @@ fn send(
 
 /// The running job's side: read the request in `dir`, build and check the
 /// new version, hand it to the coordinator, answer when it went live.
-pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
+pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, swaps: &Swaps, dir: &Path) {
     let request: Request = match std::fs::read(dir.join(REQUEST))
         .map_err(anyhow::Error::from)
         .and_then(|b| serde_json::from_slice(&b).map_err(Into::into))
@@ -209,7 +209,7 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, dir: &Path) {
     };
     let _ = std::fs::remove_file(dir.join(REQUEST));
     let id = request.id;
-    let answer = execute(plan, coordinator, dir, request);
+    let answer = execute(plan, coordinator, swaps, dir, request);
     if let Err(e) = write_json(&answer_path(dir, id), &answer) {
         tracing::warn!("answering the swap request: {e:#}");
     }
@@ -235,6 +235,7 @@ pub fn new_id() -> u64 {
 pub fn execute(
     plan: &Arc<Plan>,
     coordinator: &Coordinator,
+    swaps: &Swaps,
     dir: &Path,
     request: Request,
 ) -> Answer {
@@ -249,8 +250,8 @@ pub fn execute(
         Ok(swap) => {
             let component = swap.op.component.clone();
             let answer = match request.canary {
-                None => go_live(coordinator, swap),
-                Some(c) => run_canary(plan, coordinator, swap, c),
+                None => go_live(coordinator, swaps, swap),
+                Some(c) => run_canary(plan, coordinator, swaps, swap, c),
             };
             (answer, Some(component))
         }
@@ -280,10 +281,10 @@ pub fn execute(
 }
 
 /// Hand `swap` to the coordinator and wait until it went live.
-fn go_live(coordinator: &Coordinator, swap: Swap) -> Answer {
+fn go_live(coordinator: &Coordinator, swaps: &Swaps, swap: Swap) -> Answer {
     let (id, digest) = (swap.id, swap.op.component.digest.clone());
-    coordinator.request_swap(swap);
-    match wait_swapped(coordinator, id) {
+    swaps.request(coordinator, swap);
+    match wait_swapped(swaps, id) {
         Ok(epoch) => Answer {
             epoch: Some(epoch),
             digest: Some(digest),
@@ -296,10 +297,10 @@ fn go_live(coordinator: &Coordinator, swap: Swap) -> Answer {
     }
 }
 
-fn wait_swapped(coordinator: &Coordinator, id: u64) -> Result<u64, String> {
+fn wait_swapped(swaps: &Swaps, id: u64) -> Result<u64, String> {
     let started = Instant::now();
     loop {
-        if let Some(epoch) = coordinator.swapped_at(id) {
+        if let Some(epoch) = swaps.swapped_at(id) {
             return Ok(epoch);
         }
         if started.elapsed() > Duration::from_secs(120) {
@@ -311,15 +312,21 @@ fn wait_swapped(coordinator: &Coordinator, id: u64) -> Result<u64, String> {
 
 /// Run the new version in shadow until it has seen `c.records` records,
 /// then promote it (an ordinary swap) or roll it back.
-fn run_canary(plan: &Plan, coordinator: &Coordinator, swap: Swap, c: CanaryRequest) -> Answer {
+fn run_canary(
+    plan: &Plan,
+    coordinator: &Coordinator,
+    swaps: &Swaps,
+    swap: Swap,
+    c: CanaryRequest,
+) -> Answer {
     let (id, operator, op) = (swap.id, swap.operator.clone(), swap.op.clone());
-    let canary = coordinator.request_swap(Swap::canary(id, &operator, op.clone()));
+    let canary = swaps.request(coordinator, Swap::canary(id, &operator, op.clone()));
     let fail = |error: String, report: Option<String>| Answer {
         error: Some(error),
         canary: report,
         ..Answer::default()
     };
-    if let Err(e) = wait_swapped(coordinator, id) {
+    if let Err(e) = wait_swapped(swaps, id) {
         return fail(e, None);
     }
     let Some(stats) = &canary.canary else {
@@ -394,7 +401,7 @@ fn run_canary(plan: &Plan, coordinator: &Coordinator, swap: Swap, c: CanaryReque
                     Some(report),
                 );
             }
-            let mut answer = go_live(coordinator, promoted);
+            let mut answer = go_live(coordinator, swaps, promoted);
             answer.canary = Some(format!("promoted after {report}"));
             answer
         }

@@ -20,7 +20,6 @@
 
 use super::caps::{self, OverCap};
 use super::tenants::{MAX_NAME, Tenant, valid_name};
-use crate::job::kafka_properties::Refused;
 use crate::job::{JobSpec, OperatorSpec, Problem, SinkSpec, SourceSpec};
 use base64::Engine as _;
 use serde::Deserialize;
@@ -82,14 +81,9 @@ pub enum AdmissionError {
         /// What is not allowed.
         message: String,
     },
-    /// A librdkafka setting a tenant may not give.
-    #[error("quota: {at}.{refused}")]
-    KafkaProperty {
-        /// The `properties` table.
-        at: String,
-        /// The setting and the rule.
-        refused: Refused,
-    },
+    /// A Kafka setting outside the tenant's fence.
+    #[error("quota: {0}")]
+    Kafka(#[from] super::kafka_fence::FenceError),
     /// Writing the job's files failed.
     #[error("storing the job: {path}: {source}")]
     Io {
@@ -107,7 +101,7 @@ fn served(at: impl Into<String>, message: impl Into<String>) -> AdmissionError {
     }
 }
 
-pub(super) fn forbidden(at: impl Into<String>, message: impl Into<String>) -> AdmissionError {
+fn forbidden(at: impl Into<String>, message: impl Into<String>) -> AdmissionError {
     AdmissionError::Forbidden {
         at: at.into(),
         message: message.into(),
@@ -227,7 +221,7 @@ fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionEr
             "a served job cannot read standard input (it is the host's); upload a file source or use Kafka",
         ));
     }
-    for (which, sink) in outputs(spec) {
+    for (which, sink) in spec.outputs() {
         if matches!(sink, SinkSpec::Stdout {}) {
             return Err(served(
                 which,
@@ -268,17 +262,6 @@ fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionEr
         }
     }
     Ok(())
-}
-
-/// The job's outputs with the name of their section.
-pub(super) fn outputs(spec: &JobSpec) -> impl Iterator<Item = (&'static str, &SinkSpec)> {
-    [
-        ("sink", Some(&spec.sink)),
-        ("late_output", spec.late_output.as_ref()),
-        ("dead_letter", spec.dead_letter.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(at, s)| s.map(|s| (at, s)))
 }
 
 /// The job's Wasm operators with where they are written.

@@ -3,16 +3,43 @@
 //! and librdkafka settings by allowlist
 //! ([`crate::job::kafka_properties::check_tenant`]).
 
-use super::admission::{AdmissionError, forbidden, outputs};
 use super::tenants::Tenant;
-use crate::job::kafka_properties::{Client, check_tenant};
+use crate::job::kafka_properties::{Client, Refused, check_tenant};
 use crate::job::{JobSpec, SinkSpec, SourceSpec};
 use std::collections::BTreeMap;
 
+/// A Kafka setting of a job outside its tenant's fence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FenceError {
+    /// A topic, broker, group or transactional id the tenant may not use.
+    #[error("{at}: {message}")]
+    Forbidden {
+        /// The setting.
+        at: String,
+        /// What is not allowed.
+        message: String,
+    },
+    /// A librdkafka setting a tenant may not give.
+    #[error("{at}.{refused}")]
+    Property {
+        /// The `properties` table.
+        at: String,
+        /// The setting and the rule.
+        refused: Refused,
+    },
+}
+
+fn forbidden(at: impl Into<String>, message: impl Into<String>) -> FenceError {
+    FenceError::Forbidden {
+        at: at.into(),
+        message: message.into(),
+    }
+}
+
 /// Hold the job's Kafka clients to the tenant's fence.
-pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
+pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), FenceError> {
     let q = &tenant.quotas;
-    let topic = |at: &str, t: &str| -> Result<(), AdmissionError> {
+    let topic = |at: &str, t: &str| -> Result<(), FenceError> {
         if q.topic_allowed(t) {
             return Ok(());
         }
@@ -32,7 +59,7 @@ pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
             ),
         ))
     };
-    let brokers = |at: &str, list: &str| -> Result<(), AdmissionError> {
+    let brokers = |at: &str, list: &str| -> Result<(), FenceError> {
         if q.kafka_brokers.is_empty() {
             return Ok(());
         }
@@ -50,7 +77,7 @@ pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
         }
         Ok(())
     };
-    let owned_id = |at: &str, v: &Option<String>| -> Result<(), AdmissionError> {
+    let owned_id = |at: &str, v: &Option<String>| -> Result<(), FenceError> {
         let prefix = format!("weir.{}.", tenant.name);
         match v {
             Some(v) if !v.starts_with(&prefix) => Err(forbidden(
@@ -62,18 +89,16 @@ pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
             _ => Ok(()),
         }
     };
-    let properties = |at: &str,
-                      client: Client,
-                      props: &BTreeMap<String, String>|
-     -> Result<(), AdmissionError> {
-        for (k, v) in props {
-            check_tenant(client, k, v).map_err(|refused| AdmissionError::KafkaProperty {
-                at: at.to_string(),
-                refused,
-            })?;
-        }
-        Ok(())
-    };
+    let properties =
+        |at: &str, client: Client, props: &BTreeMap<String, String>| -> Result<(), FenceError> {
+            for (k, v) in props {
+                check_tenant(client, k, v).map_err(|refused| FenceError::Property {
+                    at: at.to_string(),
+                    refused,
+                })?;
+            }
+            Ok(())
+        };
     if let SourceSpec::Kafka(k) = &spec.source {
         properties("source.properties", Client::Consumer, &k.properties)?;
         brokers("source.brokers", &k.brokers)?;
@@ -82,7 +107,7 @@ pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
         }
         owned_id("source.group", &k.group)?;
     }
-    for (which, sink) in outputs(spec) {
+    for (which, sink) in spec.outputs() {
         let SinkSpec::Kafka(k) = sink else { continue };
         properties(
             &format!("{which}.properties"),

@@ -375,7 +375,7 @@ pub fn load(path: &Path) -> Result<Checked, ConfigError> {
     let data_dir = match config.data_dir {
         Some(d) if d.is_absolute() => d,
         Some(d) => base.join(d),
-        None => crate::wasm::engine::cache_dir().join("serve"),
+        None => crate::dirs::cache_dir().join("serve"),
     };
     let mut problems = Vec::new();
     // Absolute: jobs' files are named from it, and read from elsewhere.

@@ -49,6 +49,20 @@ pub struct JobSpec {
     pub checkpoint: Option<CheckpointSpec>,
 }
 
+impl JobSpec {
+    /// The job's outputs with the name of their section: `sink`, then
+    /// `late_output` and `dead_letter` when it has them.
+    pub fn outputs(&self) -> impl Iterator<Item = (&'static str, &SinkSpec)> {
+        [
+            ("sink", Some(&self.sink)),
+            ("late_output", self.late_output.as_ref()),
+            ("dead_letter", self.dead_letter.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(at, s)| s.map(|s| (at, s)))
+    }
+}
+
 /// Periodic, aligned checkpoints of a job.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -340,6 +354,25 @@ pub struct AggregateSpec {
     /// Output field name; default the function name (`sum_amount` for sums etc.).
     #[serde(rename = "as")]
     pub output: Option<String>,
+}
+
+impl AggregateSpec {
+    /// The output field: `as`, else `count`, or `<fn>_<field>`
+    /// (`sum_amount`, dots of a nested field as `_`).
+    ///
+    /// ```
+    /// let a: weir::job::AggregateSpec = toml::from_str("fn = \"sum\"\nfield = \"a.b\"").unwrap();
+    /// assert_eq!(a.output_name(), "sum_a_b");
+    /// ```
+    pub fn output_name(&self) -> String {
+        match (&self.output, &self.field) {
+            (Some(name), _) => name.clone(),
+            (None, Some(field)) if self.function != "count" => {
+                format!("{}_{}", self.function, field.replace('.', "_"))
+            }
+            _ => self.function.clone(),
+        }
+    }
 }
 
 /// A sink.

@@ -404,7 +404,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec) {
                 format!("`{}` needs the numeric field to aggregate", a.function),
             );
         }
-        let out = crate::window::aggregate::output_name(a);
+        let out = a.output_name();
         if !outputs.insert(out.clone()) {
             c.add(
                 format!("{at}.as"),

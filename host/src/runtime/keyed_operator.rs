@@ -5,10 +5,10 @@
 use super::RunError;
 use crate::event::Event;
 use crate::state::KeyedStateBackend;
+use crate::state::timers::Domain;
 use crate::wasm::bindings::{FiredTimer, Output, TimeDomain};
 use crate::wasm::host::KeyedCtx;
 use crate::wasm::instance::KeyedInstance;
-use crate::window::timers::Domain;
 
 /// Rounds of timers at one time before the job is failed: a handler that
 /// registers timers already due would otherwise spin forever.

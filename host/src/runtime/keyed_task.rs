@@ -141,7 +141,7 @@ impl Stateful {
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         match self {
-            Stateful::Window(w, _) => w.snapshot_into(dir),
+            Stateful::Window(w, _) => Ok(w.snapshot_into(dir)?),
             // State and timers: both in the backend.
             Stateful::Keyed(k) => Ok(k.backend().snapshot_into(&dir.join("state"))?),
         }

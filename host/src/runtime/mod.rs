@@ -95,6 +95,15 @@ pub enum RunError {
     Disconnected,
 }
 
+impl From<crate::window::WindowError> for RunError {
+    fn from(e: crate::window::WindowError) -> Self {
+        match e {
+            crate::window::WindowError::Wasm(e) => RunError::Wasm(e),
+            crate::window::WindowError::State(e) => RunError::State(e),
+        }
+    }
+}
+
 /// A record that could not be processed, where and why.
 #[derive(Debug, thiserror::Error)]
 #[error("job `{job}`: bad record at {}{}: {reason}\n  record: {record}\n  (add a [dead_letter] output to the job to set such records aside and keep going)",
@@ -151,6 +160,8 @@ fn channels(n: usize) -> (Vec<SyncSender<Message>>, Vec<Receiver<Message>>) {
 pub struct RunContext {
     /// The job's checkpoint coordinator, if it has `[checkpoint]`.
     pub coordinator: Option<Arc<Coordinator>>,
+    /// Live swaps waiting for a barrier, and when they went live.
+    pub swaps: Arc<swap::Swaps>,
     /// The checkpoint it resumes from.
     pub restore: Option<Arc<RestorePoint>>,
     /// The job's Kafka producer, opened before recovery (see
@@ -334,7 +345,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     let finished_source: Arc<Mutex<Option<Box<dyn crate::connector::Source>>>> =
         Arc::new(Mutex::new(None));
     {
-        let stop = ctx.stop.clone();
+        let (stop, swaps) = (ctx.stop.clone(), ctx.swaps.clone());
         let (plan, side, m, coordinator, done) = (
             plan.clone(),
             side.clone(),
@@ -353,6 +364,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                     side: &side,
                     metrics: &m,
                     coordinator: coordinator.as_deref(),
+                    swaps: &swaps,
                     done: &done,
                     first_epoch,
                 };

@@ -51,6 +51,8 @@ pub(super) struct SourceTask<'a> {
     pub side: &'a SideOutputs,
     pub metrics: &'a Metrics,
     pub coordinator: Option<&'a Coordinator>,
+    /// Live swaps to send behind the barriers.
+    pub swaps: &'a super::swap::Swaps,
     /// Where the source is left at the end of input, so the runtime can
     /// tell it that the final checkpoint completed.
     pub done: &'a std::sync::Mutex<Option<Box<dyn Source>>>,
@@ -68,6 +70,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         side,
         metrics,
         coordinator,
+        swaps,
         done,
         first_epoch,
     } = t;
@@ -188,7 +191,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             let e = c.trigger(st, false)?;
             triggered.insert(e, position);
             out.every(|| Message::Barrier { epoch: e })?;
-            if let Some(swap) = c.take_swap(e) {
+            if let Some(swap) = swaps.take(c, e) {
                 out.every(|| Message::Swap(swap.clone()))?;
             }
             epoch = e + 1;

@@ -37,12 +37,13 @@
 //! stateless operators only: a keyed shadow would write the state the old
 //! version reads.
 
+use crate::checkpoint::Coordinator;
 use crate::event::Event;
 use crate::plan::{Plan, PlannedOperator};
 use crate::wasm::WasmError;
 use crate::wasm::instance::{AggregateInstance, TransformInstance};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A new version of one operator, ready to instantiate.
@@ -60,6 +61,50 @@ pub struct Swap {
     pub canary: Option<Canary>,
     /// Instances made before the barrier, by subtask (see [`Swap::prepare`]).
     ready: Mutex<Vec<Option<Ready>>>,
+}
+
+/// The live swaps of one run: the one waiting for the next barrier, and
+/// when each went live. The source sends the waiting one right behind the
+/// barrier it triggers ([`Swaps::take`]); checkpoints from that epoch on
+/// record the new version.
+#[derive(Default)]
+pub struct Swaps {
+    waiting: Mutex<Option<Arc<Swap>>>,
+    /// Swap id → the epoch whose barrier it follows.
+    went_live: Mutex<std::collections::BTreeMap<u64, u64>>,
+}
+
+impl Swaps {
+    /// Put a new version of an operator live at the next barrier, asking
+    /// `coordinator` for one. A swap still waiting is replaced.
+    pub fn request(&self, coordinator: &Coordinator, swap: Swap) -> Arc<Swap> {
+        let swap = Arc::new(swap);
+        *lock(&self.waiting) = Some(swap.clone());
+        coordinator.want_barrier();
+        swap
+    }
+
+    /// The swap to send right behind barrier `epoch` (the source calls
+    /// this after triggering it).
+    pub fn take(&self, coordinator: &Coordinator, epoch: u64) -> Option<Arc<Swap>> {
+        let swap = lock(&self.waiting).take()?;
+        if swap.canary.is_none() {
+            coordinator.set_component(&swap.operator, &swap.op.component.digest);
+        }
+        lock(&self.went_live).insert(swap.id, epoch);
+        tracing::info!(operator = %swap.operator, epoch,
+            digest = %swap.op.component.digest, "new operator version goes live after this barrier");
+        Some(swap)
+    }
+
+    /// The epoch after whose barrier swap `id` went live, once it has.
+    pub fn swapped_at(&self, id: u64) -> Option<u64> {
+        lock(&self.went_live).get(&id).copied()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// An instance of the new version, made off the data path.

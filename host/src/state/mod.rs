@@ -15,6 +15,7 @@
 mod key_layout;
 mod memory;
 pub mod rocksdb;
+pub mod timers;
 
 pub use key_layout::{KeyGroups, MAX_PARALLELISM, StateKind, key_group_of, state_key, time_bytes};
 pub use memory::MemoryBackend;
@@ -113,7 +114,7 @@ impl StateStore {
         }
         let root = match &spec.path {
             Some(p) => job.resolve(p),
-            None => crate::wasm::engine::cache_dir()
+            None => crate::dirs::cache_dir()
                 .join("state")
                 .join(crate::job::file_safe(&job.spec.name)),
         };
@@ -211,7 +212,7 @@ impl StateStore {
                         StateStore::Rocks { root, .. } => {
                             root.join(format!("rescale-{subtask}-{i}"))
                         }
-                        StateStore::Memory { .. } => crate::wasm::engine::cache_dir()
+                        StateStore::Memory { .. } => crate::dirs::cache_dir()
                             .join("state")
                             .join(format!("rescale-{}-{subtask}-{i}", std::process::id())),
                     };

@@ -15,9 +15,9 @@ mod imports {
             "weir:dataflow/keyed-context": trappable,
         },
         with: {
-            "weir:dataflow/state.value-state": crate::wasm::host::state::StateHandle,
-            "weir:dataflow/state.map-state": crate::wasm::host::state::StateHandle,
-            "weir:dataflow/state.list-state": crate::wasm::host::state::StateHandle,
+            "weir:dataflow/state.value-state": crate::wasm::host::handle::StateHandle,
+            "weir:dataflow/state.map-state": crate::wasm::host::handle::StateHandle,
+            "weir:dataflow/state.list-state": crate::wasm::host::handle::StateHandle,
         },
     });
 }

@@ -40,7 +40,8 @@ impl WasmEngine {
         static ENGINE: OnceLock<Result<WasmEngine, String>> = OnceLock::new();
         ENGINE
             .get_or_init(|| {
-                WasmEngine::new(Some(cache_dir().join("compiled"))).map_err(|e| e.to_string())
+                WasmEngine::new(Some(crate::dirs::cache_dir().join("compiled")))
+                    .map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|e| WasmError::Engine(e.clone()))
@@ -100,18 +101,4 @@ impl WasmEngine {
             .as_ref()
             .map_or((0, 0), |c| (c.cache_hits(), c.cache_misses()))
     }
-}
-
-/// weir's cache directory: `$WEIR_CACHE_DIR`, else `$XDG_CACHE_HOME/weir`,
-/// else `~/.cache/weir`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("WEIR_CACHE_DIR") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(d).join("weir");
-    }
-    std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".cache/weir"))
-        .unwrap_or_else(|| std::env::temp_dir().join("weir-cache"))
 }

@@ -9,18 +9,6 @@ use crate::wasm::bindings::{Accumulate, FinishInput, Window};
 use crate::wasm::instance::AggregateInstance;
 use std::fmt::Write as _;
 
-/// The output field of a built-in aggregate: `as`, else `count`, or
-/// `<fn>_<field>` (`sum_amount`).
-pub fn output_name(a: &AggregateSpec) -> String {
-    match (&a.output, &a.field) {
-        (Some(name), _) => name.clone(),
-        (None, Some(field)) if a.function != "count" => {
-            format!("{}_{}", a.function, field.replace('.', "_"))
-        }
-        _ => a.function.clone(),
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Func {
     Count,
@@ -142,7 +130,7 @@ impl Aggregation {
                 let n = Native {
                     func,
                     field: a.field.clone(),
-                    output: output_name(a),
+                    output: a.output_name(),
                     slot,
                 };
                 slot += if func == Func::Avg { 2 } else { 1 };

@@ -20,10 +20,21 @@ pub mod session;
 pub mod sliding;
 pub mod snapshot;
 mod store;
-pub mod timers;
 pub mod tumbling;
 
 use std::cmp::Ordering;
+
+/// Why a window operator failed: its aggregate function, or the state it
+/// keeps its accumulators in.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// The Wasm aggregate function failed.
+    #[error(transparent)]
+    Wasm(#[from] crate::wasm::WasmError),
+    /// The accumulators' state (or the job's budget for them) failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
 
 /// A window `[start, end)` in ms. Ordered by end, then start: the order in
 /// which windows fire.

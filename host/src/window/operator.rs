@@ -11,13 +11,13 @@
 //! window in `(previous time, new time]`, and a record that updates a window
 //! that already fired makes it fire again at the end of the batch.
 
+use super::WindowError;
 use super::aggregate::{Aggregation, Slot};
 use super::session::merge_into;
 use super::store::{HeapStore, SESSION_BYTES, WindowStore};
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
 use crate::budget::Budgets;
 use crate::event::{Event, MIN_WATERMARK};
-use crate::runtime::RunError;
 use crate::state::KeyedStateBackend;
 use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
@@ -131,7 +131,7 @@ impl WindowOperator {
         records: Vec<Event>,
         processing_time: i64,
         out: &mut WindowOutput,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), WindowError> {
         let mut values = std::mem::take(&mut self.values);
         for event in records {
             if let Err(reason) = self.agg.extract(&event, &mut values) {
@@ -186,7 +186,7 @@ impl WindowOperator {
         key: &[u8],
         event: &Event,
         values: &[f64],
-    ) -> Result<bool, RunError> {
+    ) -> Result<bool, WindowError> {
         if self.is_late(&w) {
             return Ok(false);
         }
@@ -212,7 +212,7 @@ impl WindowOperator {
         key: &[u8],
         event: &Event,
         values: &[f64],
-    ) -> Result<bool, RunError> {
+    ) -> Result<bool, WindowError> {
         let new = TimeWindow {
             start: t,
             end: t.saturating_add(gap),
@@ -258,7 +258,7 @@ impl WindowOperator {
     pub fn swap_aggregate(
         &mut self,
         new: crate::wasm::instance::AggregateInstance,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), WindowError> {
         self.flush()?;
         if let Aggregation::Wasm(old) = &mut self.agg {
             **old = new;
@@ -267,7 +267,7 @@ impl WindowOperator {
     }
 
     /// Send pending work of the touched windows to a Wasm aggregate.
-    pub(super) fn flush(&mut self) -> Result<(), RunError> {
+    pub(super) fn flush(&mut self) -> Result<(), WindowError> {
         if !matches!(self.agg, Aggregation::Wasm(_)) {
             return Ok(());
         }
@@ -280,7 +280,7 @@ impl WindowOperator {
 
     /// Advance event time (or processing time) to `time`: fire every window
     /// that closes, and drop those past their allowed lateness.
-    pub fn advance(&mut self, time: i64, out: &mut WindowOutput) -> Result<(), RunError> {
+    pub fn advance(&mut self, time: i64, out: &mut WindowOutput) -> Result<(), WindowError> {
         if time <= self.current {
             return Ok(());
         }
@@ -316,7 +316,7 @@ impl WindowOperator {
         &mut self,
         due: Vec<(TimeWindow, Vec<u8>, Slot)>,
         out: &mut WindowOutput,
-    ) -> Result<(), RunError> {
+    ) -> Result<(), WindowError> {
         let fired: Vec<(&[u8], TimeWindow, &Slot)> = due
             .iter()
             .map(|(w, key, slot)| (key.as_slice(), *w, slot))

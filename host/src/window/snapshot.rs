@@ -11,11 +11,11 @@
 //! has passed its last timestamp.
 
 use super::TimeWindow;
+use super::WindowError;
 use super::aggregate::{SavedSlot, Slot};
 use super::operator::WindowOperator;
 use super::store::{HeapStore, SESSION_BYTES, WindowStore, entry_bytes, index_bytes};
 use crate::budget::ENTRY_OVERHEAD;
-use crate::runtime::RunError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -92,9 +92,9 @@ fn window((start, end): Bounds) -> TimeWindow {
     TimeWindow { start, end }
 }
 
-fn io(dir: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+fn io(dir: &Path) -> impl Fn(std::io::Error) -> WindowError + '_ {
     move |e| {
-        RunError::State(crate::state::StateError::Backend {
+        WindowError::State(crate::state::StateError::Backend {
             backend: "checkpoint",
             message: format!("{}: {e}", dir.display()),
         })
@@ -104,7 +104,7 @@ fn io(dir: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
 impl WindowOperator {
     /// Write the operator's state for a checkpoint into `dir`. Pending work
     /// is sent to a Wasm aggregate first, so what is saved is complete.
-    pub fn snapshot_into(&mut self, dir: &Path) -> Result<(), RunError> {
+    pub fn snapshot_into(&mut self, dir: &Path) -> Result<(), WindowError> {
         self.flush()?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let (in_backend, windows, heap) = match &mut self.store {

@@ -323,7 +323,7 @@ async fn run_swap(
     blocking(move || {
         let _one = job.control.lock().unwrap_or_else(|p| p.into_inner());
         let dir = r.coordinator.dir().to_path_buf();
-        let answer = swap::execute(&r.plan, &r.coordinator, &dir, request);
+        let answer = swap::execute(&r.plan, &r.coordinator, &r.swaps, &dir, request);
         match &answer.error {
             None => Ok(Json(answer)),
             Some(e) => Err(ApiError::Invalid(match &answer.canary {

@@ -3,8 +3,9 @@
 //! - The bearer token's SHA-256 is compared with every tenant's digest in
 //!   full (constant time: how long it takes does not say how much of a
 //!   digest matched, nor which tenant's).
-//! - Failed attempts are counted per source address; past
-//!   `auth_max_failures` within `auth_window`, every request from that
+//! - Failed attempts are counted per source address
+//!   ([`super::limiter::AuthLimiter`]);
+//!   past `auth_max_failures` within `auth_window`, every request from that
 //!   address is answered `429 Too Many Requests` until the window has
 //!   passed — valid tokens too, or a guess that hit would show. Failures
 //!   are logged (the first of a window, and the block).
@@ -20,81 +21,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use weir::control::tenants::Tenant;
-
-/// Addresses remembered at most (older windows are dropped first), so a
-/// flood from many addresses cannot grow the table without end.
-const MAX_ADDRESSES: usize = 65_536;
-
-/// Failed authentications per source address.
-pub struct AuthLimiter {
-    max_failures: u32,
-    window: Duration,
-    by_address: Mutex<HashMap<IpAddr, Failures>>,
-}
-
-#[derive(Clone, Copy)]
-struct Failures {
-    since: Instant,
-    count: u32,
-}
-
-impl AuthLimiter {
-    /// At most `max_failures` failed attempts per address within `window`.
-    pub fn new(max_failures: u32, window: Duration) -> Self {
-        Self {
-            max_failures,
-            window,
-            by_address: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Failures>> {
-        self.by_address.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// How long `ip` must still wait, if it is blocked.
-    fn blocked(&self, ip: IpAddr) -> Option<Duration> {
-        let mut map = self.lock();
-        let f = *map.get(&ip)?;
-        let passed = f.since.elapsed();
-        if passed >= self.window {
-            map.remove(&ip);
-            return None;
-        }
-        (f.count >= self.max_failures).then(|| self.window - passed)
-    }
-
-    /// Count a failure of `ip`; returns its failures in this window.
-    fn fail(&self, ip: IpAddr) -> u32 {
-        let mut map = self.lock();
-        if map.len() >= MAX_ADDRESSES && !map.contains_key(&ip) {
-            let window = self.window;
-            map.retain(|_, f| f.since.elapsed() < window);
-            if map.len() >= MAX_ADDRESSES
-                && let Some(oldest) = map.iter().min_by_key(|(_, f)| f.since).map(|(k, _)| *k)
-            {
-                map.remove(&oldest);
-            }
-        }
-        let f = map.entry(ip).or_insert(Failures {
-            since: Instant::now(),
-            count: 0,
-        });
-        if f.since.elapsed() >= self.window {
-            *f = Failures {
-                since: Instant::now(),
-                count: 0,
-            };
-        }
-        f.count += 1;
-        f.count
-    }
-}
 
 /// The tenant whose token `headers` carry.
 pub fn tenant_of<'a>(
@@ -172,23 +101,4 @@ pub async fn authenticate(
     }
     request.extensions_mut().insert(tenant);
     Ok(next.run(request).await)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_address_is_blocked_after_its_failures_and_freed_after_the_window() {
-        let l = AuthLimiter::new(3, Duration::from_millis(200));
-        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        for _ in 0..3 {
-            assert!(l.blocked(a).is_none());
-            l.fail(a);
-        }
-        assert!(l.blocked(a).is_some());
-        assert!(l.blocked(b).is_none(), "another address is not blocked");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(l.blocked(a).is_none());
-    }
 }

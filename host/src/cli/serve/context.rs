@@ -1,7 +1,7 @@
 //! What every handler of the API shares.
 
-use super::auth::AuthLimiter;
 use super::jobs::Registry;
+use super::limiter::AuthLimiter;
 use std::sync::Arc;
 use weir::control::tenants::Tenant;
 

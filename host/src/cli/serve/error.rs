@@ -69,7 +69,7 @@ impl From<AdmissionError> for ApiError {
         match e {
             AdmissionError::Quota(_)
             | AdmissionError::Forbidden { .. }
-            | AdmissionError::KafkaProperty { .. } => ApiError::Quota(e.to_string()),
+            | AdmissionError::Kafka(_) => ApiError::Quota(e.to_string()),
             AdmissionError::Io { .. } => ApiError::Internal(e.to_string()),
             AdmissionError::Body(_)
             | AdmissionError::Parse(_)

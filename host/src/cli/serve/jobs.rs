@@ -59,6 +59,8 @@ pub struct Running {
     pub plan: Arc<Plan>,
     /// Its coordinator (served jobs always checkpoint).
     pub coordinator: Arc<Coordinator>,
+    /// Its live swaps.
+    pub swaps: Arc<weir::runtime::swap::Swaps>,
     /// Its counters.
     pub metrics: Arc<Metrics>,
     /// Stops it.
@@ -357,6 +359,7 @@ pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), String> {
     let running = Arc::new(Running {
         plan: prepared.plan.clone(),
         coordinator,
+        swaps: prepared.ctx.swaps.clone(),
         metrics: metrics.clone(),
         stop: stop.clone(),
         resumed: prepared.resumed.clone(),

@@ -23,6 +23,7 @@ pub mod bench;
 pub mod context;
 pub mod error;
 pub mod jobs;
+pub mod limiter;
 pub mod logs;
 pub mod metrics;
 pub mod status;
@@ -46,7 +47,7 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
     let api = Arc::new(context::Api {
         registry,
         tenants: cfg.tenants.into_iter().map(Arc::new).collect(),
-        limiter: auth::AuthLimiter::new(
+        limiter: limiter::AuthLimiter::new(
             cfg.auth_max_failures,
             Duration::from_millis(cfg.auth_window_ms.max(1) as u64),
         ),

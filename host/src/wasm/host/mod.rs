@@ -4,6 +4,7 @@
 //! context of this instance plus its resource table (as in wasmtime's
 //! `wasi-config`).
 
+pub mod handle;
 pub mod keyed_context;
 pub mod log;
 pub mod state;
@@ -11,7 +12,7 @@ pub mod timers;
 
 use super::StoreData;
 use crate::state::KeyedStateBackend;
-use crate::window::timers::Timers;
+use crate::state::timers::Timers;
 use std::sync::Arc;
 use wasmtime::component::{HasData, ResourceTable};
 

@@ -12,6 +12,7 @@
 //! versions as one value are read as such and converted at their next
 //! `add`.
 
+use super::handle::StateHandle;
 use super::{KeyedCtx, WeirView};
 use crate::state::{StateKind, state_key};
 use crate::wasm::bindings::state::{Host, HostListState, HostMapState, HostValueState};
@@ -23,13 +24,6 @@ pub const MAX_NAME: usize = 128;
 pub const MAX_MAP_KEY: usize = 64 << 10;
 /// Largest value (or whole list), in bytes.
 pub const MAX_VALUE: usize = 16 << 20;
-
-/// What a state resource handle stands for.
-#[derive(Debug, Clone)]
-pub struct StateHandle {
-    name: String,
-    kind: StateKind,
-}
 
 /// The selected key, or a trap explaining the guest's mistake.
 pub(crate) fn current_key(keyed: &KeyedCtx) -> wasmtime::Result<&[u8]> {

@@ -1,8 +1,8 @@
 //! `weir:dataflow/timers`: per-key timers kept by the host.
 
 use super::WeirView;
+use crate::state::timers::Domain;
 use crate::wasm::bindings::timers::Host;
-use crate::window::timers::Domain;
 
 impl WeirView<'_> {
     fn timer(&mut self, domain: Domain, at: i64, add: bool) -> wasmtime::Result<()> {

@@ -6,7 +6,7 @@
 //! with the sign bit flipped so byte order is time order. Registering the
 //! same (time, key) twice yields one timer, as in Flink.
 
-use crate::state::{
+use super::{
     KeyGroups, KeyedStateBackend, MAX_PARALLELISM, StateError, key_group_of, prefix_end, time_bytes,
 };
 
@@ -89,7 +89,7 @@ impl Timers {
     ///
     /// ```
     /// use weir::state::MemoryBackend;
-    /// use weir::window::timers::{Domain, Timers};
+    /// use weir::state::timers::{Domain, Timers};
     /// let (mut b, t) = (MemoryBackend::new(), Timers::new(0, 1));
     /// t.register(&mut b, Domain::EventTime, 20, b"b").unwrap();
     /// t.register(&mut b, Domain::EventTime, 10, b"a").unwrap();
