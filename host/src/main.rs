@@ -309,7 +309,7 @@ fn init_logging(verbose: u8) {
     // Served jobs' own logs (a no-op unless `weir serve` registers jobs).
     // Unfiltered here (it keeps INFO and above itself): a second per-layer
     // filter beside the EnvFilter made some warnings vanish from stderr.
-    let jobs = cli::serve::logs::JobLogLayer;
+    let jobs = weir::control::logs::JobLogLayer;
     tracing_subscriber::registry()
         .with(stderr)
         .with(jobs)
@@ -383,12 +383,13 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                     "--max-error-rate applies to a canary: add --canary RECORDS or --canary-for DURATION"
                 );
             }
-            let canary =
-                (canary.is_some() || duration_ms.is_some()).then_some(cli::swap::CanaryRequest {
+            let canary = (canary.is_some() || duration_ms.is_some()).then_some(
+                weir::control::swap::CanaryRequest {
                     records: canary.unwrap_or(0),
                     duration_ms,
                     max_error_rate,
-                });
+                },
+            );
             if is_job_file(&job) {
                 cli::swap::swap(
                     job.as_ref(),

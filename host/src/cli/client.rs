@@ -5,13 +5,13 @@
 //! `http://127.0.0.1:7878`), the tenant's token from `--token` or
 //! `WEIR_TOKEN`.
 
-use crate::cli::swap::short;
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+use weir::control::swap::short;
 use weir::wasm::World;
 
 /// Where the server is and who we are.
@@ -280,7 +280,7 @@ pub fn swap(
     id: &str,
     operator: &str,
     component: &Path,
-    canary: Option<crate::cli::swap::CanaryRequest>,
+    canary: Option<weir::control::swap::CanaryRequest>,
 ) -> anyhow::Result<()> {
     // The world is the server's to check; a project is built as a
     // transform unless its Cargo.toml says otherwise (Rust crates do).

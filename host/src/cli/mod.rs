@@ -4,5 +4,4 @@ pub mod client;
 pub mod run;
 pub mod savepoint;
 pub mod serve;
-pub mod start;
 pub mod swap;

@@ -24,13 +24,13 @@ pub struct RunOptions {
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
     let loaded = weir::job::load(&opts.job, &opts.set)?;
     let name = loaded.spec.name.clone();
-    let crate::cli::start::Prepared {
+    let weir::control::start::Prepared {
         plan,
         coordinator,
         ctx,
         pid: _pid,
         resumed,
-    } = crate::cli::start::prepare(loaded, &opts.recovery)?;
+    } = weir::control::start::prepare(loaded, &opts.recovery)?;
     if let Some(r) = resumed {
         eprintln!("weir: job `{name}` {r}");
     }

@@ -481,31 +481,49 @@ fn default_timeout() -> String {
     "10s".into()
 }
 
+/// A size that could not be read, with what to write instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    /// No number in front.
+    #[error("`{0}` is not a size; write e.g. \"64MiB\"")]
+    NotASize(String),
+    /// A unit weir does not know.
+    #[error("unknown unit `{unit}` in size `{text}`; use KiB, MiB or GiB")]
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole text.
+        text: String,
+    },
+    /// More bytes than fit.
+    #[error("size `{0}` is too large")]
+    TooLarge(String),
+}
+
 /// Parse "64MiB", "1GiB", "512KiB" or a byte count.
 ///
 /// ```
 /// assert_eq!(weir::job::parse_bytes("2MiB"), Ok(2 << 20));
 /// ```
-pub fn parse_bytes(text: &str) -> Result<usize, String> {
+pub fn parse_bytes(text: &str) -> Result<usize, SizeError> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size; write e.g. \"64MiB\""))?;
+    let n: usize = num.parse().map_err(|_| SizeError::NotASize(text.into()))?;
     let scale = match unit.trim() {
         "" | "B" => 1,
         "KiB" | "KB" | "K" => 1 << 10,
         "MiB" | "MB" | "M" => 1 << 20,
         "GiB" | "GB" | "G" => 1 << 30,
         other => {
-            return Err(format!(
-                "unknown unit `{other}` in size `{text}`; use KiB, MiB or GiB"
-            ));
+            return Err(SizeError::UnknownUnit {
+                unit: other.into(),
+                text: text.into(),
+            });
         }
     };
     n.checked_mul(scale)
-        .ok_or_else(|| format!("size `{text}` is too large"))
+        .ok_or_else(|| SizeError::TooLarge(text.into()))
 }
 
 /// The operator's config as the JSON text handed to `init`.

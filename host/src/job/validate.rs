@@ -22,10 +22,10 @@ impl fmt::Display for Problem {
 struct Checker(Vec<Problem>);
 
 impl Checker {
-    fn add(&mut self, at: impl Into<String>, message: impl Into<String>) {
+    fn add(&mut self, at: impl Into<String>, message: impl std::fmt::Display) {
         self.0.push(Problem {
             at: at.into(),
-            message: message.into(),
+            message: message.to_string(),
         });
     }
     fn duration(&mut self, at: &str, text: &str, positive: bool) -> Option<i64> {

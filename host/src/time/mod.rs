@@ -3,7 +3,7 @@
 pub mod duration;
 pub mod watermark;
 
-pub use duration::parse_duration_ms;
+pub use duration::{DurationError, parse_duration_ms};
 pub use watermark::WatermarkTracker;
 
 /// Processing time: the host's wall clock in ms since the epoch.

@@ -10,10 +10,8 @@
 use super::auth::authenticate;
 use super::context::Api;
 use super::error::ApiError;
-use super::jobs::{Job, State, start};
 use super::metrics;
 use super::status::{JobStatus, job_status};
-use crate::cli::swap::{self, CanaryRequest};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State as AxState};
 use axum::http::{StatusCode, header};
@@ -27,6 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use weir::checkpoint::recovery::RecoveryOptions;
 use weir::control::admission;
+use weir::control::registry::{Job, State, start};
+use weir::control::swap::{self, CanaryRequest};
 use weir::control::tenants::Tenant;
 use weir::runtime::versions::Versions;
 
@@ -127,7 +127,7 @@ async fn submit(
             // job file the host refuses) is refused, not kept as failed.
             Err(reason) => {
                 api.registry.discard(&job);
-                Err(ApiError::Invalid(reason))
+                Err(ApiError::Invalid(reason.to_string()))
             }
         }
     })
@@ -167,7 +167,7 @@ fn running_job(
     api: &Api,
     tenant: &Tenant,
     id: &str,
-) -> Result<(Arc<Job>, Arc<super::jobs::Running>), ApiError> {
+) -> Result<(Arc<Job>, Arc<weir::control::registry::Running>), ApiError> {
     let job = job_of(api, tenant, id)?;
     let state = job.record().state;
     match job.running() {
@@ -317,7 +317,7 @@ async fn rollback(
 
 async fn run_swap(
     job: Arc<Job>,
-    r: Arc<super::jobs::Running>,
+    r: Arc<weir::control::registry::Running>,
     request: swap::Request,
 ) -> Result<Json<swap::Answer>, ApiError> {
     blocking(move || {

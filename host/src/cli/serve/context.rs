@@ -1,8 +1,8 @@
 //! What every handler of the API shares.
 
-use super::jobs::Registry;
 use super::limiter::AuthLimiter;
 use std::sync::Arc;
+use weir::control::registry::Registry;
 use weir::control::tenants::Tenant;
 
 /// What every handler shares.

@@ -1,11 +1,11 @@
 //! A refused or failed API call, as an HTTP status and a JSON message.
 
-use super::jobs::RegistryError;
 use axum::Json;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use weir::control::admission::AdmissionError;
+use weir::control::registry::RegistryError;
 
 /// A refused or failed API call: status code and a message saying what to
 /// do.

@@ -5,10 +5,10 @@
 //! operator; per tenant: jobs by state, records, and Wasm busy time (its
 //! CPU use in guests).
 
-use super::jobs::Job;
 use super::status::job_status;
 use std::fmt::Write;
 use std::sync::Arc;
+use weir::control::registry::Job;
 
 /// Per-job families: name, type, help (samples are added by index).
 const FAMILIES: [(&str, &str, &str); 12] = [
@@ -100,7 +100,7 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
             put(10, b.host_memory.used_bytes.to_string());
             put(11, b.disk.used_bytes.to_string());
         }
-        let running = s.state == super::jobs::State::Running;
+        let running = s.state == weir::control::registry::State::Running;
         put(7, u8::from(running).to_string());
         if running {
             active += 1;

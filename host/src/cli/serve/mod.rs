@@ -22,9 +22,7 @@ pub mod auth;
 pub mod bench;
 pub mod context;
 pub mod error;
-pub mod jobs;
 pub mod limiter;
-pub mod logs;
 pub mod metrics;
 pub mod status;
 
@@ -42,7 +40,7 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
     let cfg = weir::control::tenants::load(config_path)?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    let registry = jobs::Registry::open(&cfg.data_dir)?;
+    let registry = weir::control::registry::Registry::open(&cfg.data_dir)?;
     let addr = listen.unwrap_or(cfg.listen.clone());
     let api = Arc::new(context::Api {
         registry,
@@ -71,7 +69,7 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
         );
         {
             let api = api.clone();
-            tokio::task::spawn_blocking(move || jobs::resume_all(&api.registry));
+            tokio::task::spawn_blocking(move || weir::control::registry::resume_all(&api.registry));
         }
         {
             let api = api.clone();
@@ -81,7 +79,7 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
                     tick.tick().await;
                     let api = api.clone();
                     let _ = tokio::task::spawn_blocking(move || {
-                        jobs::enforce_quotas(&api.registry, &api.tenants)
+                        weir::control::registry::enforce_quotas(&api.registry, &api.tenants)
                     })
                     .await;
                 }

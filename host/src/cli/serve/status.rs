@@ -1,7 +1,7 @@
 //! What `weir status` and `weir list` show of a job, and `/metrics` reads.
 
-use super::jobs::{Job, State};
 use serde::Serialize;
+use weir::control::registry::{Job, State};
 use weir::runtime::versions::Versions;
 
 /// One job in `list` and `status`.

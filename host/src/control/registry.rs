@@ -5,17 +5,17 @@
 //! is resumed from its latest checkpoint: jobs survive a restart of `weir
 //! serve`, as they survive a crash.
 
-use super::logs::{host_line, job_logs};
-use crate::cli::start::{PidFile, prepare};
+use super::logs::{MAX_LOG, host_line, job_logs};
+use super::start::{PidFile, StartError, prepare};
+use super::tenants::Tenant;
+use crate::checkpoint::Coordinator;
+use crate::checkpoint::recovery::RecoveryOptions;
+use crate::plan::Plan;
+use crate::runtime::{Metrics, RunError, StopSignal};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use weir::checkpoint::Coordinator;
-use weir::checkpoint::recovery::RecoveryOptions;
-use weir::control::tenants::Tenant;
-use weir::plan::Plan;
-use weir::runtime::{Metrics, RunError, StopSignal};
 
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,7 +60,7 @@ pub struct Running {
     /// Its coordinator (served jobs always checkpoint).
     pub coordinator: Arc<Coordinator>,
     /// Its live swaps.
-    pub swaps: Arc<weir::runtime::swap::Swaps>,
+    pub swaps: Arc<crate::runtime::swap::Swaps>,
     /// Its counters.
     pub metrics: Arc<Metrics>,
     /// Stops it.
@@ -90,7 +90,7 @@ pub struct Job {
 }
 
 fn now_ms() -> i64 {
-    weir::time::now_ms()
+    crate::time::now_ms()
 }
 
 impl Job {
@@ -220,11 +220,15 @@ pub enum RegistryError {
 
 impl Registry {
     /// The registry over `data_dir`, with the jobs found there.
-    pub fn open(data_dir: &Path) -> anyhow::Result<Registry> {
+    pub fn open(data_dir: &Path) -> Result<Registry, RegistryError> {
         let root = data_dir.join("tenants");
-        std::fs::create_dir_all(&root)?;
+        let io = |e: std::io::Error| RegistryError::Io {
+            job: "(all)".into(),
+            message: format!("{}: {e}", root.display()),
+        };
+        std::fs::create_dir_all(&root).map_err(io)?;
         let mut jobs = BTreeMap::new();
-        for tenant in std::fs::read_dir(&root)?.flatten() {
+        for tenant in std::fs::read_dir(&root).map_err(io)?.flatten() {
             let tname = tenant.file_name().to_string_lossy().to_string();
             let Ok(entries) = std::fs::read_dir(tenant.path().join("jobs")) else {
                 continue;
@@ -319,41 +323,37 @@ impl Registry {
 }
 
 /// Prepare and run `job` (its `job.toml`) on threads of its own: returns
-/// once it runs (or failed to start), the run going on behind.
-pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), String> {
+/// once it runs (or failed to start, which its record and log then say),
+/// the run going on behind.
+pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), StartError> {
     job_logs().register(&job.internal, job.dir.join("job.log"));
     job.set(State::Starting, None);
-    let prepared = weir::job::load(&job.dir.join("job.toml"), &[])
-        .map_err(anyhow::Error::from)
-        .and_then(|loaded| prepare(loaded, &recovery));
-    let prepared = match prepared {
-        Ok(p) => p,
-        Err(e) => {
-            let reason = format!("{e:#}");
-            host_line(
-                &job.internal,
-                "ERROR",
-                &format!("could not start: {reason}"),
-            );
-            job.set(State::Failed, Some(reason.clone()));
-            return Err(reason);
-        }
-    };
+    launch(&job, recovery).inspect_err(|e| {
+        let reason = e.to_string();
+        host_line(
+            &job.internal,
+            "ERROR",
+            &format!("could not start: {reason}"),
+        );
+        job.set(State::Failed, Some(reason));
+        *lock(&job.running) = None;
+    })
+}
+
+fn launch(job: &Arc<Job>, recovery: RecoveryOptions) -> Result<(), StartError> {
+    let loaded = crate::job::load(&job.dir.join("job.toml"), &[])?;
+    let prepared = prepare(loaded, &recovery)?;
     // Its log rotates at MAX_LOG, so it holds at most two such files: that
     // much of its disk budget is its log's.
-    if let Err(e) = prepared.plan.budgets.disk.charge(
-        "its log (reserved: two files of 8 MiB)",
-        2 * super::logs::MAX_LOG,
-    ) {
-        let reason = e.to_string();
-        job.set(State::Failed, Some(reason.clone()));
-        return Err(reason);
-    }
-    let Some(coordinator) = prepared.coordinator.clone() else {
-        let reason = "internal: a served job without checkpoints".to_string();
-        job.set(State::Failed, Some(reason.clone()));
-        return Err(reason);
-    };
+    prepared
+        .plan
+        .budgets
+        .disk
+        .charge("its log (reserved: two files of 8 MiB)", 2 * MAX_LOG)?;
+    let coordinator = prepared
+        .coordinator
+        .clone()
+        .ok_or_else(|| StartError::NoCheckpoints(job.internal.clone()))?;
     let stop = Arc::new(StopSignal::default());
     let metrics = Arc::new(Metrics::default());
     let running = Arc::new(Running {
@@ -378,26 +378,24 @@ pub fn start(job: Arc<Job>, recovery: RecoveryOptions) -> Result<(), String> {
     ctx.stop = Some(stop);
     let plan = prepared.plan;
     let pid: PidFile = prepared.pid;
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name(format!("job-{}", job.internal))
         .spawn({
             let job = job.clone();
             move || {
-                let result = weir::runtime::run(plan, metrics, ctx);
+                let result = crate::runtime::run(plan, metrics, ctx);
                 drop(pid);
                 finish(&job, result);
             }
-        });
-    if let Err(e) = spawned {
-        let reason = format!("could not start its thread: {e}");
-        job.set(State::Failed, Some(reason.clone()));
-        *lock(&job.running) = None;
-        return Err(reason);
-    }
+        })
+        .map_err(|source| StartError::Thread {
+            job: job.internal.clone(),
+            source,
+        })?;
     Ok(())
 }
 
-fn finish(job: &Job, result: Result<weir::runtime::Summary, RunError>) {
+fn finish(job: &Job, result: Result<crate::runtime::Summary, RunError>) {
     let (state, reason) = match result {
         Ok(summary) => {
             host_line(&job.internal, "INFO", &format!("finished: {summary}"));
