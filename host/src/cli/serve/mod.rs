@@ -10,12 +10,11 @@
 //! other job goes on. Jobs that were running when the host stopped resume
 //! from their latest checkpoints when it starts again.
 //!
-//! DESIGN.md sketches the control plane as library modules (`api`,
-//! `tenant`, `metrics`); it lives here, in the `weir` binary, instead: it is
-//! an edge like the rest of the CLI (its errors become HTTP statuses, not
-//! library error types), and it drives jobs through the same start, swap
-//! and savepoint code as `weir run`, which lives here too. The library it
-//! builds on (runtime, checkpoints, Wasm, state) is unchanged by it.
+//! The control plane itself — tenants, admission, caps, the job registry,
+//! starting jobs, live swap — is the library's [`weir::control`]; what
+//! lives here is the edge: HTTP routes and authentication (errors become
+//! HTTP statuses), status and metrics rendering, and the host's own
+//! benchmarks.
 
 pub mod api;
 pub mod auth;
