@@ -16,14 +16,17 @@ export WEIR_BIN="$CARGO_TARGET_DIR/release/weir"
 echo "== build: every Rust operator, once (the tests' builds are then no-ops)"
 guests=$(cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json,sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"] if any("cdylib" in t["crate_types"] for t in p["targets"])))')
+# The profile `weir build` uses (GUEST_PROFILE in host/src/build.rs), so
+# its builds find these artifacts fresh.
+guest_profile=(CARGO_PROFILE_RELEASE_LTO=true CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_DEBUG=false)
 # shellcheck disable=SC2086
-cargo build --release --target wasm32-wasip2 $guests
+env "${guest_profile[@]}" cargo build --release --target wasm32-wasip2 $guests
 
 echo "== lint: rustfmt and clippy (host, SDK, tests, and operators for wasm32-wasip2)"
 cargo fmt --all -- --check
 cargo clippy --release -p weir -p weir-guest -p weir-guest-macros -p weir-e2e --all-targets -- -D warnings
 # shellcheck disable=SC2086
-cargo clippy --release --target wasm32-wasip2 $guests -- -D warnings
+env "${guest_profile[@]}" cargo clippy --release --target wasm32-wasip2 $guests -- -D warnings
 
 echo "== Kafka: a real single-node Apache Kafka broker for the Kafka tests (scripts/kafka.sh)"
 if [ -z "${WEIR_KAFKA_BROKERS:-}" ]; then

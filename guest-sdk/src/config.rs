@@ -10,10 +10,15 @@ use std::sync::OnceLock;
 
 static CONFIG: OnceLock<String> = OnceLock::new();
 
+/// Keep the operator's config (a second init, which the host never does,
+/// keeps the first).
+pub(crate) fn store(config: String) {
+    let _ = CONFIG.set(config);
+}
+
 /// Called by the generated `init` export.
 pub fn init(config: String) -> Result<(), OperatorError> {
-    // A second init (the host never does this) keeps the first config.
-    let _ = CONFIG.set(config);
+    store(config);
     // Guests have no stderr unless granted: report panics through the host's
     // log, which attaches the last error line to the trap it reports.
     std::panic::set_hook(Box::new(|info| {

@@ -40,6 +40,7 @@ mod keyed;
 pub mod log;
 mod state;
 mod transform;
+pub mod v2;
 
 pub use aggregate::Aggregate;
 pub use config::config;

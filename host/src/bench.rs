@@ -8,7 +8,9 @@
 //! 3. `window` — tumbling count+sum per key over generated transactions,
 //!    vs a hand-written single-threaded loop doing the same aggregation.
 //! 4. `decode` — JSON lines into typed Arrow columns once (data plane v2)
-//!    vs parsing each record with serde_json and vs the host's field scans.
+//!    vs parsing each record with serde_json and vs the host's field scans;
+//!    `columns` — the map+filter over typed columns (`weir:dataflow@0.2.0`),
+//!    Wasm vs the same code native on the same Arrow columns.
 //! 5. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
 //! 6. `checkpoint` — a windowed job with checkpoints every second vs none;
@@ -24,6 +26,7 @@
 //!     with the host, in the `weir` binary.
 
 mod checkpoint;
+mod columns;
 mod decode;
 mod kafka;
 mod swap;
@@ -50,7 +53,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, decode, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, decode, columns, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -104,6 +107,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "decode") {
         decode::decode(args.records, args.keys, 4096)?;
+    }
+    if wanted(&args, "columns") {
+        columns::columns(engine, args.records)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;

@@ -17,6 +17,28 @@ use syn::{FnArg, ItemFn, ItemImpl, ReturnType, parse_macro_input};
 /// would not exist.
 const WIT: &str = include_str!("../../../wit/dataflow.wit");
 
+mod v2;
+
+/// Derive `weir_guest::v2::Record` for a struct whose fields are columns.
+#[proc_macro_derive(Record)]
+pub fn derive_record(item: TokenStream) -> TokenStream {
+    v2::derive_record(item)
+}
+
+/// Export `fn(In) -> Out` (or `Option<Out>`, or a `Result` of either) as a
+/// map over columns (`weir:dataflow@0.2.0`).
+#[proc_macro_attribute]
+pub fn map_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::transform(attr, item, v2::Kind::Map)
+}
+
+/// Export `fn(&In) -> bool` (or `Result<bool, E>`) as a filter over columns
+/// (`weir:dataflow@0.2.0`).
+#[proc_macro_attribute]
+pub fn filter_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::transform(attr, item, v2::Kind::Filter)
+}
+
 /// Export a function `fn(Event) -> Event` (or `Option<Event>`, or a `Result`
 /// of either) as a map operator.
 #[proc_macro_attribute]

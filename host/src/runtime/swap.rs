@@ -192,7 +192,8 @@ impl Swap {
                 crate::wasm::World::Aggregate => {
                     Some(Ready::Aggregate(Box::new(AggregateInstance::new(&spec)?)))
                 }
-                crate::wasm::World::Keyed => None,
+                // The runtime on columns does not run yet: nothing to prepare.
+                crate::wasm::World::Keyed | crate::wasm::World::Columns => None,
             });
         }
         *self.ready.lock().unwrap_or_else(|p| p.into_inner()) = made;

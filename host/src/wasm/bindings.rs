@@ -58,6 +58,18 @@ pub(crate) mod aggregate {
     });
 }
 
+/// The columnar contract (`weir:dataflow@0.2.0`): its transform world, with
+/// its log import.
+pub(crate) mod v2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2",
+        world: "weir:dataflow/transform",
+        imports: {
+            "weir:dataflow/log": trappable,
+        },
+    });
+}
+
 pub use imports::weir::dataflow::types::{
     Accumulate, Event, FinishInput, FiredTimer, OperatorError, Output, Rejection, TimeDomain,
     Window,
@@ -73,5 +85,6 @@ pub(crate) fn add_to_linker(
     state::add_to_linker::<_, WeirHost>(linker, view)?;
     timers::add_to_linker::<_, WeirHost>(linker, view)?;
     keyed_context::add_to_linker::<_, WeirHost>(linker, view)?;
+    v2::weir::dataflow::log::add_to_linker::<_, WeirHost>(linker, view)?;
     Ok(())
 }

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre, Linker};
 
-/// The contract version this host speaks.
+/// The contract version of the record-at-a-time worlds (JSON events).
 pub const CONTRACT_VERSION: &str = "0.1.0";
-/// The versions it accepts (same major, and same minor while 0.x).
-pub const CONTRACT_RANGE: &str = "0.1.x";
+/// The contract version of the columnar worlds (data plane v2).
+pub const COLUMNS_VERSION: &str = "0.2.0";
 
 /// The worlds of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,6 +22,8 @@ pub enum World {
     Keyed,
     /// Window aggregate function.
     Aggregate,
+    /// Stateless map / filter over typed columns (`weir:dataflow@0.2.0`).
+    Columns,
 }
 
 impl World {
@@ -31,12 +33,20 @@ impl World {
             World::Transform => "transform",
             World::Keyed => "keyed",
             World::Aggregate => "aggregate",
+            World::Columns => "transform",
+        }
+    }
+    /// The contract version it belongs to.
+    pub fn version(self) -> &'static str {
+        match self {
+            World::Columns => COLUMNS_VERSION,
+            _ => CONTRACT_VERSION,
         }
     }
     /// The interface the world exports.
     pub fn export(self) -> &'static str {
         match self {
-            World::Transform => "transformer",
+            World::Transform | World::Columns => "transformer",
             World::Keyed => "keyed-processor",
             World::Aggregate => "aggregator",
         }
@@ -46,9 +56,15 @@ impl World {
             World::Transform => "chained operator ([[operators]])",
             World::Keyed => "keyed operator ([keyed])",
             World::Aggregate => "window aggregate ([window.aggregate])",
+            World::Columns => "chained operator over columns ([[operators]])",
         }
     }
-    const ALL: [World; 3] = [World::Transform, World::Keyed, World::Aggregate];
+    const ALL: [World; 4] = [
+        World::Transform,
+        World::Keyed,
+        World::Aggregate,
+        World::Columns,
+    ];
 }
 
 impl fmt::Display for World {
@@ -154,7 +170,7 @@ fn check_world(
     expected: World,
 ) -> Result<(), WasmError> {
     let ty = component.component_type();
-    let mut ours = Vec::new();
+    let mut ours: Vec<(&'static str, String)> = Vec::new();
     let mut others = Vec::new();
     for (name, item) in ty.exports(engine.engine()) {
         if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
@@ -166,7 +182,7 @@ fn check_world(
             .strip_prefix("weir:dataflow/")
             .and_then(|i| World::ALL.into_iter().find(|w| w.export() == i))
         {
-            Some(w) => ours.push((w, version.to_string())),
+            Some(w) => ours.push((w.export(), version.to_string())),
             None => others.push(name.to_string()),
         }
     }
@@ -178,12 +194,17 @@ fn check_world(
         expected: expected.name(),
         export: expected.export(),
     };
-    let Some((_, version)) = ours.iter().find(|(w, _)| *w == expected) else {
+    let Some((_, version)) = ours.iter().find(|(e, _)| *e == expected.export()) else {
         return Err(match ours.first() {
-            Some((w, v)) => wrong(format!(
-                "implements the `{w}` world (exports weir:dataflow/{}@{v})",
-                w.export()
-            )),
+            Some((e, v)) => {
+                let w = World::ALL
+                    .into_iter()
+                    .find(|w| w.export() == *e && compatible(v, w.version()))
+                    .map_or("another", World::name);
+                wrong(format!(
+                    "implements the `{w}` world (exports weir:dataflow/{e}@{v})"
+                ))
+            }
             None if others.is_empty() => wrong("exports nothing".into()),
             None => wrong(format!(
                 "exports none of weir's interfaces (it exports {})",
@@ -191,25 +212,28 @@ fn check_world(
             )),
         });
     };
-    if !compatible(version) {
+    if !compatible(version, expected.version()) {
         return Err(WasmError::Version {
             operator: operator.into(),
             path: path.into(),
             found: version.clone(),
-            supported: CONTRACT_VERSION,
-            supported_range: CONTRACT_RANGE,
+            supported: expected.version(),
+            supported_range: match expected {
+                World::Columns => "0.2.x, for operators over columns",
+                _ => "0.1.x, for operators over JSON events",
+            },
         });
     }
     Ok(())
 }
 
-/// Same major version, and same minor while the major is 0 (semver).
-fn compatible(version: &str) -> bool {
+/// Same major version as `ours`, and same minor while the major is 0 (semver).
+fn compatible(version: &str, ours: &str) -> bool {
     let parts = |v: &str| -> Option<(u64, u64)> {
         let mut it = v.split('.');
         Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
     };
-    match (parts(version), parts(CONTRACT_VERSION)) {
+    match (parts(version), parts(ours)) {
         (Some((maj, min)), Some((our_maj, our_min))) => {
             maj == our_maj && (maj != 0 || min == our_min)
         }
@@ -221,10 +245,12 @@ fn compatible(version: &str) -> bool {
 mod tests {
     #[test]
     fn version_compatibility_follows_semver() {
-        assert!(super::compatible("0.1.0"));
-        assert!(super::compatible("0.1.7"));
-        assert!(!super::compatible("0.2.0"));
-        assert!(!super::compatible("1.1.0"));
-        assert!(!super::compatible(""));
+        let ours = super::CONTRACT_VERSION;
+        assert!(super::compatible("0.1.0", ours));
+        assert!(super::compatible("0.1.7", ours));
+        assert!(!super::compatible("0.2.0", ours));
+        assert!(super::compatible("0.2.1", super::COLUMNS_VERSION));
+        assert!(!super::compatible("1.1.0", ours));
+        assert!(!super::compatible("", ours));
     }
 }

@@ -42,10 +42,28 @@ pub struct InstanceSpec<'a> {
     pub budgets: std::sync::Arc<crate::budget::Budgets>,
 }
 
+/// A guest's error for a whole call, in either contract version.
+pub(super) trait GuestError {
+    /// Its message.
+    fn into_message(self) -> String;
+}
+
+impl GuestError for bindings::OperatorError {
+    fn into_message(self) -> String {
+        self.message
+    }
+}
+
+impl GuestError for bindings::v2::weir::dataflow::types::OperatorError {
+    fn into_message(self) -> String {
+        self.message
+    }
+}
+
 /// The store plus what errors need to say where they happened.
-struct Guarded {
-    store: Store<StoreData>,
-    limits: CallLimits,
+pub(super) struct Guarded {
+    pub(super) store: Store<StoreData>,
+    pub(super) limits: CallLimits,
 }
 
 impl Guarded {
@@ -91,7 +109,7 @@ impl Guarded {
 
     /// A store for `spec` with the component instantiated by `make` (the
     /// world's typed `…Pre::new(pre)?.instantiate(store)`).
-    fn instantiate<B>(
+    pub(super) fn instantiate<B>(
         spec: &InstanceSpec<'_>,
         keyed: Option<KeyedCtx>,
         make: impl FnOnce(InstancePre<StoreData>, &mut Store<StoreData>) -> wasmtime::Result<B>,
@@ -117,10 +135,10 @@ impl Guarded {
     }
 
     /// Run `f` with a fresh deadline, turning traps into precise errors.
-    fn call<R>(
+    pub(super) fn call<R, E: GuestError>(
         &mut self,
         call: &'static str,
-        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, bindings::OperatorError>>,
+        f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, E>>,
     ) -> Result<R, WasmError> {
         self.arm_deadline();
         self.store.data_mut().host.last_error = None;
@@ -140,7 +158,7 @@ impl Guarded {
                 operator,
                 subtask,
                 call,
-                message: e.message,
+                message: e.into_message(),
             }),
             Err(e) => {
                 if let Some(requested) = self.store.data_mut().limiter.refused.take() {
@@ -208,7 +226,7 @@ impl Guarded {
         }
     }
 
-    fn contract(&self, call: &'static str, message: String) -> WasmError {
+    pub(super) fn contract(&self, call: &'static str, message: String) -> WasmError {
         WasmError::Contract {
             job: self.id().job.to_string(),
             operator: self.id().operator.to_string(),

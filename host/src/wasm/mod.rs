@@ -12,6 +12,8 @@
 //! - [`sandbox`]: the WASI context: no capability unless granted.
 
 pub mod bindings;
+pub mod columnar;
+pub mod columns;
 pub mod component;
 pub mod cpu;
 pub mod engine;

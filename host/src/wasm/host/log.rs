@@ -8,7 +8,32 @@ use crate::wasm::bindings::log::{Host, Level};
 const MAX_MESSAGE: usize = 4096;
 
 impl Host for WeirView<'_> {
-    fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
+    fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        self.emit(level, message)
+    }
+}
+
+/// The 0.2 contract's `log`: the same.
+impl crate::wasm::bindings::v2::weir::dataflow::log::Host for WeirView<'_> {
+    fn log(
+        &mut self,
+        level: crate::wasm::bindings::v2::weir::dataflow::log::Level,
+        message: String,
+    ) -> wasmtime::Result<()> {
+        use crate::wasm::bindings::v2::weir::dataflow::log::Level as L2;
+        let level = match level {
+            L2::Trace => Level::Trace,
+            L2::Debug => Level::Debug,
+            L2::Info => Level::Info,
+            L2::Warn => Level::Warn,
+            L2::Error => Level::Error,
+        };
+        self.emit(level, message)
+    }
+}
+
+impl WeirView<'_> {
+    fn emit(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
         // Held to the job's log rate before anything is written: a guest
         // that logs without end fails its job, and fills no disk.
         if let Err(flood) = self.ctx.budgets.log.spend(message.len() as u64 + 32) {

@@ -1,0 +1,69 @@
+//! Operators over typed columns: the `weir:dataflow@0.2.0` contract.
+//!
+//! A batch arrives as columns (one list per column, no JSON), and your
+//! function still sees one plain struct per record:
+//!
+//! ```ignore
+//! #[derive(weir_guest::v2::Record)]
+//! struct Transaction<'a> { ts: i64, user: &'a str, amount: f64 }
+//!
+//! #[derive(weir_guest::v2::Record)]
+//! struct Payment<'a> { user: &'a str, cents: i64 }
+//!
+//! /// Payments of 50 or more, in cents.
+//! #[weir_guest::v2::map]
+//! fn big(tx: Transaction) -> Option<Payment> {
+//!     (tx.amount >= 50.0).then(|| Payment { user: tx.user, cents: (tx.amount * 100.0) as i64 })
+//! }
+//! ```
+//!
+//! At `init` the host hands over its schema; the operator asks for the
+//! columns its input struct names (matched by name, types checked then,
+//! before any record flows) and declares the schema of what it emits. Per
+//! batch, the input struct's fields are read straight from the columns
+//! (`&str` fields borrow the batch's text, no copy), and the outputs are
+//! written into one buffer per column, each output row naming the input
+//! row it came from (the host carries event time and key along). A filter
+//! answers with the rows it keeps. `Err` for a record rejects that record.
+//!
+//! | macro | goes on |
+//! |---|---|
+//! | [`Record`] (derive) | a struct of `i64`, `i32`, `f64`, `f32`, `bool`, `String`, `&str`, `Vec<u8>`, or `Option` of those |
+//! | [`map`] | `fn(In) -> Out`, `Option<Out>` or a `Result` of either |
+//! | [`filter`] | `fn(&In) -> bool` or `Result<bool, E>` |
+
+mod builders;
+mod columns;
+mod record;
+mod transform;
+
+pub use builders::{
+    BinaryBuilder, BooleanBuilder, Borrowed, BorrowedBinary, BorrowedUtf8, ColumnBuilder,
+    Float32Builder, Float64Builder, Int32Builder, Int64Builder, Nullable, Origin, Utf8Builder,
+    VarBuilder,
+};
+pub use columns::{ColumnView, Data, Offsets, Reader};
+pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
+pub use weir_guest_macros::{Record, filter_v2 as filter, map_v2 as map};
+
+/// Bindings of the 0.2 contract's imports and types, shared by every
+/// operator in the crate.
+#[doc(hidden)]
+pub mod bindings {
+    #![allow(missing_docs)]
+    wit_bindgen::generate!({
+        path: "../wit/v0.2",
+        world: "weir:dataflow/host-imports@0.2.0",
+        generate_unused_types: true,
+    });
+}
+
+/// What the macro-generated code needs; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use super::bindings::weir::dataflow::types::{
+        Batch, Column, OperatorError, OperatorSpec, Schema, TransformOutput,
+    };
+    pub use super::record::field;
+    pub use super::transform::{FilterReturn, Mapped, batch_error, init, select, views};
+}

@@ -1,0 +1,130 @@
+//! An instance of a transform over columns (`weir:dataflow@0.2.0`): at
+//! creation it is told its input schema and answers with the columns it
+//! reads and the schema it emits; per batch it gets those columns and
+//! answers with a selection of rows or new columns (see [`super::columns`]).
+
+use super::WasmError;
+use super::bindings::v2;
+use super::columns::{self, ColumnError};
+use super::instance::{Guarded, InstanceSpec};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+/// What a batch call made.
+#[derive(Debug)]
+pub struct ColumnOutput {
+    /// The output rows.
+    pub batch: RecordBatch,
+    /// Their event times.
+    pub event_time: Vec<i64>,
+    /// Input rows the operator rejected, with why.
+    pub rejected: Vec<(u32, String)>,
+}
+
+/// A map / filter instance over columns.
+pub struct ColumnTransformInstance {
+    g: Guarded,
+    bindings: v2::Transform,
+    /// Input columns it reads, in the order it reads them.
+    projection: Vec<usize>,
+    /// What it emits; `None`: it selects input rows.
+    output: Option<SchemaRef>,
+}
+
+impl ColumnTransformInstance {
+    /// Instantiate and `init` with the operator's config and its input schema.
+    pub fn new(spec: &InstanceSpec<'_>, input: &SchemaRef) -> Result<Self, WasmError> {
+        let (mut g, bindings) = Guarded::instantiate(spec, None, |pre, store| {
+            v2::TransformPre::new(pre)?.instantiate(store)
+        })?;
+        let schema =
+            columns::to_wit_schema(input).map_err(|e| g.contract("init", e.to_string()))?;
+        let answer = g.call("init", |s| {
+            bindings
+                .weir_dataflow_transformer()
+                .call_init(s, spec.config, &schema)
+        })?;
+        let n = input.fields().len();
+        let projection: Vec<usize> = match answer.projection {
+            Some(p) => p.into_iter().map(|i| i as usize).collect(),
+            None => (0..n).collect(),
+        };
+        if let Some(bad) = projection.iter().find(|i| **i >= n) {
+            return Err(g.contract(
+                "init",
+                format!("it asked for input column {bad}; the input has {n}"),
+            ));
+        }
+        let output = answer
+            .output
+            .map(|fields| columns::from_wit_schema(&fields))
+            .transpose()
+            .map_err(|e| g.contract("init", e.to_string()))?;
+        Ok(Self {
+            g,
+            bindings,
+            projection,
+            output,
+        })
+    }
+
+    /// The schema of what it emits (`None`: its input's).
+    pub fn output_schema(&self) -> Option<&SchemaRef> {
+        self.output.as_ref()
+    }
+
+    /// Process one batch with its event times.
+    pub fn process(
+        &mut self,
+        batch: &RecordBatch,
+        time: &[i64],
+    ) -> Result<ColumnOutput, WasmError> {
+        let contract = |g: &Guarded, e: ColumnError| g.contract("process", e.to_string());
+        let input = columns::to_wit_batch(batch, time, &self.projection)
+            .map_err(|e| contract(&self.g, e))?;
+        let b = &self.bindings;
+        let out = self.g.call("process", |s| {
+            b.weir_dataflow_transformer().call_process(s, &input)
+        })?;
+        drop(input);
+        let n = batch.num_rows() as u32;
+        if let Some(r) = out.rejected.iter().find(|r| r.index >= n) {
+            return Err(self.g.contract(
+                "process",
+                format!("rejected record {} of a batch of {n}", r.index),
+            ));
+        }
+        let rejected = out
+            .rejected
+            .into_iter()
+            .map(|r| (r.index, r.reason))
+            .collect();
+        let (batch, event_time) = match (out.answer, &self.output) {
+            (v2::weir::dataflow::types::Answer::Select(s), _) => {
+                columns::from_wit_selection(s, batch, time)
+            }
+            (v2::weir::dataflow::types::Answer::Emit(o), Some(schema)) => {
+                let limit = (n as usize).max(1).saturating_mul(self.g.limits.max_output_per_record);
+                if o.rows as usize > limit {
+                    return Err(self.g.contract(
+                        "process",
+                        format!(
+                            "output flood: {} rows for {n}, more than limits.max_output_per_record = {} per record",
+                            o.rows, self.g.limits.max_output_per_record
+                        ),
+                    ));
+                }
+                columns::from_wit_output(o, schema, batch, time)
+            }
+            (v2::weir::dataflow::types::Answer::Emit(_), None) => Err(ColumnError::Contract(
+                "it emitted rows, but declared no output schema at init".into(),
+            )),
+        }
+        .map_err(|e| contract(&self.g, e))?;
+        Ok(ColumnOutput {
+            batch,
+            event_time,
+            rejected,
+        })
+    }
+}

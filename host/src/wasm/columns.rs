@@ -1,0 +1,568 @@
+//! Arrow batches across the boundary as the 0.2 contract's columns.
+//!
+//! Into the guest, every column is one list copied out of its Arrow
+//! buffer (a sliced array is rebased, so offsets start at 0); out of the
+//! guest, every list *becomes* an Arrow buffer without another copy. What
+//! comes out is untrusted and checked before it is used: column count and
+//! types against the schema the operator declared, one value per row,
+//! offsets inside their data, text that is UTF-8, bitmaps long enough,
+//! parents in range and in order.
+
+use super::bindings::v2::weir::dataflow::types as wit;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, PrimitiveArray, RecordBatch, StringArray,
+    new_null_array,
+};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use std::sync::Arc;
+
+/// What was wrong with a schema or a guest's columns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ColumnError {
+    /// A column of a type the contract does not carry.
+    #[error("column `{column}` is {data_type}, which operators over columns cannot be given yet")]
+    Unsupported {
+        /// The column.
+        column: String,
+        /// Its Arrow type.
+        data_type: String,
+    },
+    /// The guest's output does not fit its declared schema or its batch.
+    #[error("{0}")]
+    Contract(String),
+}
+
+fn contract(message: impl Into<String>) -> ColumnError {
+    ColumnError::Contract(message.into())
+}
+
+/// The contract's type of an Arrow type.
+fn wit_type(name: &str, t: &DataType) -> Result<wit::DataType, ColumnError> {
+    Ok(match t {
+        DataType::Boolean => wit::DataType::Boolean,
+        DataType::Int32 => wit::DataType::Int32,
+        DataType::Int64 => wit::DataType::Int64,
+        DataType::Float32 => wit::DataType::Float32,
+        DataType::Float64 => wit::DataType::Float64,
+        DataType::Utf8 => wit::DataType::Utf8,
+        DataType::Binary => wit::DataType::Binary,
+        DataType::Timestamp(TimeUnit::Millisecond, None) => wit::DataType::TimestampMs,
+        other => {
+            return Err(ColumnError::Unsupported {
+                column: name.into(),
+                data_type: other.to_string(),
+            });
+        }
+    })
+}
+
+/// The Arrow type of a contract type.
+fn arrow_type(t: wit::DataType) -> DataType {
+    match t {
+        wit::DataType::Boolean => DataType::Boolean,
+        wit::DataType::Int32 => DataType::Int32,
+        wit::DataType::Int64 => DataType::Int64,
+        wit::DataType::Float32 => DataType::Float32,
+        wit::DataType::Float64 => DataType::Float64,
+        wit::DataType::Utf8 => DataType::Utf8,
+        wit::DataType::Binary => DataType::Binary,
+        wit::DataType::TimestampMs => DataType::Timestamp(TimeUnit::Millisecond, None),
+    }
+}
+
+/// A schema as the contract writes it.
+pub fn to_wit_schema(schema: &Schema) -> Result<Vec<wit::Field>, ColumnError> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(wit::Field {
+                name: f.name().clone(),
+                data_type: wit_type(f.name(), f.data_type())?,
+                nullable: f.is_nullable(),
+            })
+        })
+        .collect()
+}
+
+/// A schema the guest declared, as Arrow's.
+pub fn from_wit_schema(fields: &[wit::Field]) -> Result<SchemaRef, ColumnError> {
+    let mut seen = std::collections::HashSet::new();
+    for f in fields {
+        if !seen.insert(f.name.as_str()) {
+            return Err(contract(format!(
+                "its output schema names column `{}` twice",
+                f.name
+            )));
+        }
+    }
+    Ok(Arc::new(Schema::new(
+        fields
+            .iter()
+            .map(|f| Field::new(&f.name, arrow_type(f.data_type), f.nullable))
+            .collect::<Vec<_>>(),
+    )))
+}
+
+/// A validity bitmap starting at bit 0, if the array has nulls.
+fn validity(a: &dyn Array) -> Option<Vec<u8>> {
+    let nulls = a.logical_nulls()?;
+    if nulls.null_count() == 0 {
+        return None;
+    }
+    Some(nulls.inner().sliced().to_vec())
+}
+
+fn var_data(offsets: &[i32], values: &[u8]) -> wit::VarData {
+    let first = offsets.first().copied().unwrap_or(0);
+    let last = offsets.last().copied().unwrap_or(0);
+    wit::VarData {
+        offsets: offsets.iter().map(|o| (o - first) as u32).collect(),
+        data: values[first as usize..last as usize].to_vec(),
+    }
+}
+
+/// One column as the contract carries it.
+pub fn to_wit_column(a: &ArrayRef) -> Result<wit::Column, ColumnError> {
+    use arrow_array::cast::AsArray;
+    let data = match a.data_type() {
+        DataType::Boolean => wit::ColumnData::Boolean(a.as_boolean().values().sliced().to_vec()),
+        DataType::Int32 => wit::ColumnData::Int32(a.as_primitive::<Int32Type>().values().to_vec()),
+        DataType::Int64 => wit::ColumnData::Int64(a.as_primitive::<Int64Type>().values().to_vec()),
+        DataType::Timestamp(TimeUnit::Millisecond, None) => wit::ColumnData::Int64(
+            a.as_primitive::<TimestampMillisecondType>()
+                .values()
+                .to_vec(),
+        ),
+        DataType::Float32 => {
+            wit::ColumnData::Float32(a.as_primitive::<Float32Type>().values().to_vec())
+        }
+        DataType::Float64 => {
+            wit::ColumnData::Float64(a.as_primitive::<Float64Type>().values().to_vec())
+        }
+        DataType::Utf8 => {
+            let s = a.as_string::<i32>();
+            wit::ColumnData::Utf8(var_data(s.value_offsets(), s.value_data()))
+        }
+        DataType::Binary => {
+            let b = a.as_binary::<i32>();
+            wit::ColumnData::Binary(var_data(b.value_offsets(), b.value_data()))
+        }
+        other => {
+            return Err(ColumnError::Unsupported {
+                column: String::new(),
+                data_type: other.to_string(),
+            });
+        }
+    };
+    Ok(wit::Column {
+        validity: validity(a.as_ref()),
+        data,
+    })
+}
+
+/// The columns `projection` picks of `batch`, with its event times.
+pub fn to_wit_batch(
+    batch: &RecordBatch,
+    event_time: &[i64],
+    projection: &[usize],
+) -> Result<wit::Batch, ColumnError> {
+    let columns = projection
+        .iter()
+        .map(|&i| {
+            to_wit_column(batch.column(i)).map_err(|e| match e {
+                ColumnError::Unsupported { data_type, .. } => ColumnError::Unsupported {
+                    column: batch.schema().field(i).name().clone(),
+                    data_type,
+                },
+                e => e,
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(wit::Batch {
+        rows: batch.num_rows() as u32,
+        event_time: event_time.to_vec(),
+        columns,
+    })
+}
+
+fn bitmap(
+    name: &str,
+    what: &str,
+    bits: Vec<u8>,
+    rows: usize,
+) -> Result<BooleanBuffer, ColumnError> {
+    if bits.len() < rows.div_ceil(8) {
+        return Err(contract(format!(
+            "column `{name}`: its {what} has {} bytes for {rows} rows",
+            bits.len()
+        )));
+    }
+    Ok(BooleanBuffer::new(Buffer::from_vec(bits), 0, rows))
+}
+
+fn offsets(name: &str, v: &wit::VarData, rows: usize) -> Result<OffsetBuffer<i32>, ColumnError> {
+    let o = &v.offsets;
+    let ok = o.len() == rows + 1
+        && o.windows(2).all(|w| w[0] <= w[1])
+        && o.last()
+            .is_some_and(|l| (*l as usize) <= v.data.len() && *l <= i32::MAX as u32);
+    if !ok {
+        return Err(contract(format!(
+            "column `{name}`: its offsets are not {} non-decreasing positions inside its {} bytes of data",
+            rows + 1,
+            v.data.len()
+        )));
+    }
+    Ok(OffsetBuffer::new(ScalarBuffer::from(
+        o.iter().map(|x| *x as i32).collect::<Vec<i32>>(),
+    )))
+}
+
+fn primitive<T: arrow_array::ArrowPrimitiveType>(
+    name: &str,
+    values: Vec<T::Native>,
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, ColumnError> {
+    if values.len() != rows {
+        return Err(contract(format!(
+            "column `{name}` has {} values for {rows} rows",
+            values.len()
+        )));
+    }
+    Ok(Arc::new(PrimitiveArray::<T>::new(
+        ScalarBuffer::from(values),
+        nulls,
+    )))
+}
+
+/// The guest's column `c` as an Arrow array of field `f`, `rows` long; an
+/// `input(k)` column is taken from `input` along `take` (the parents).
+fn from_wit_column(
+    f: &Field,
+    c: wit::Column,
+    rows: usize,
+    input: &RecordBatch,
+    take: Option<&arrow_array::UInt32Array>,
+) -> Result<ArrayRef, ColumnError> {
+    let name = f.name();
+    let nulls = match c.validity {
+        Some(bits) => Some(NullBuffer::new(bitmap(
+            name,
+            "validity bitmap",
+            bits,
+            rows,
+        )?)),
+        None => None,
+    };
+    if nulls.as_ref().is_some_and(|n| n.null_count() > 0) && !f.is_nullable() {
+        return Err(contract(format!(
+            "column `{name}` has nulls, but the operator declared it not nullable"
+        )));
+    }
+    let mismatch = || {
+        contract(format!(
+            "column `{name}` does not hold the {} its schema declares",
+            f.data_type()
+        ))
+    };
+    let array: ArrayRef = match (c.data, f.data_type()) {
+        (wit::ColumnData::Nulls, t) => {
+            if !f.is_nullable() {
+                return Err(contract(format!(
+                    "column `{name}` is all null, but the operator declared it not nullable"
+                )));
+            }
+            new_null_array(t, rows)
+        }
+        (wit::ColumnData::Input(k), t) => {
+            let k = k as usize;
+            let source = input.columns().get(k).ok_or_else(|| {
+                contract(format!(
+                    "column `{name}` names input column {k}; the input has {}",
+                    input.num_columns()
+                ))
+            })?;
+            if source.data_type() != t {
+                return Err(mismatch());
+            }
+            match take {
+                Some(idx) => arrow_select::take::take(source.as_ref(), idx, None)
+                    .map_err(|e| contract(format!("column `{name}`: {e}")))?,
+                None => source.clone(),
+            }
+        }
+        (wit::ColumnData::Boolean(bits), DataType::Boolean) => Arc::new(BooleanArray::new(
+            bitmap(name, "values", bits, rows)?,
+            nulls,
+        )),
+        (wit::ColumnData::Int32(v), DataType::Int32) => {
+            primitive::<Int32Type>(name, v, rows, nulls)?
+        }
+        (wit::ColumnData::Int64(v), DataType::Int64) => {
+            primitive::<Int64Type>(name, v, rows, nulls)?
+        }
+        (wit::ColumnData::Int64(v), DataType::Timestamp(TimeUnit::Millisecond, None)) => {
+            primitive::<TimestampMillisecondType>(name, v, rows, nulls)?
+        }
+        (wit::ColumnData::Float32(v), DataType::Float32) => {
+            primitive::<Float32Type>(name, v, rows, nulls)?
+        }
+        (wit::ColumnData::Float64(v), DataType::Float64) => {
+            primitive::<Float64Type>(name, v, rows, nulls)?
+        }
+        (wit::ColumnData::Utf8(v), DataType::Utf8) => {
+            let o = offsets(name, &v, rows)?;
+            Arc::new(
+                StringArray::try_new(o, Buffer::from_vec(v.data), nulls)
+                    .map_err(|e| contract(format!("column `{name}`: {e}")))?,
+            )
+        }
+        (wit::ColumnData::Binary(v), DataType::Binary) => {
+            let o = offsets(name, &v, rows)?;
+            Arc::new(
+                BinaryArray::try_new(o, Buffer::from_vec(v.data), nulls)
+                    .map_err(|e| contract(format!("column `{name}`: {e}")))?,
+            )
+        }
+        _ => return Err(mismatch()),
+    };
+    Ok(array)
+}
+
+/// What a map emitted, as a batch of its declared `schema` with event
+/// times; `input` and `input_time` are the batch it was given.
+pub fn from_wit_output(
+    out: wit::OutputBatch,
+    schema: &SchemaRef,
+    input: &RecordBatch,
+    input_time: &[i64],
+) -> Result<(RecordBatch, Vec<i64>), ColumnError> {
+    let rows = out.rows as usize;
+    let parents: Option<Vec<u32>> = match out.origin {
+        wit::RowOrigin::Same => {
+            if rows != input.num_rows() {
+                return Err(contract(format!(
+                    "it emitted {rows} rows as the same rows as its input of {}",
+                    input.num_rows()
+                )));
+            }
+            None
+        }
+        wit::RowOrigin::Parents(p) => {
+            let n = input.num_rows() as u32;
+            if p.len() != rows
+                || p.windows(2).any(|w| w[0] > w[1])
+                || p.last().is_some_and(|last| *last >= n)
+            {
+                return Err(contract(format!(
+                    "its {} parents are not {rows} non-decreasing rows of its input of {n}",
+                    p.len()
+                )));
+            }
+            Some(p)
+        }
+    };
+    if out.columns.len() != schema.fields().len() {
+        return Err(contract(format!(
+            "it emitted {} columns; its output schema has {}",
+            out.columns.len(),
+            schema.fields().len()
+        )));
+    }
+    let take = parents
+        .as_ref()
+        .map(|p| arrow_array::UInt32Array::from(p.clone()));
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(out.columns)
+        .map(|(f, c)| from_wit_column(f, c, rows, input, take.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let time = match (out.event_time, &parents) {
+        (Some(t), _) if t.len() == rows => t,
+        (Some(t), _) => {
+            return Err(contract(format!(
+                "it gave {} event times for {rows} rows",
+                t.len()
+            )));
+        }
+        (None, Some(p)) => p.iter().map(|&i| input_time[i as usize]).collect(),
+        (None, None) => input_time.to_vec(),
+    };
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| contract(e.to_string()))?;
+    Ok((batch, time))
+}
+
+/// The rows a filter kept, as a batch of the input's schema with their
+/// event times.
+pub fn from_wit_selection(
+    selection: wit::Selection,
+    input: &RecordBatch,
+    input_time: &[i64],
+) -> Result<(RecordBatch, Vec<i64>), ColumnError> {
+    let n = input.num_rows();
+    let keep: Vec<u32> = match selection {
+        wit::Selection::All => return Ok((input.clone(), input_time.to_vec())),
+        wit::Selection::Indices(i) => {
+            if i.windows(2).any(|w| w[0] >= w[1]) || i.last().is_some_and(|l| *l as usize >= n) {
+                return Err(contract(format!(
+                    "it selected rows that are not increasing indices of its batch of {n}"
+                )));
+            }
+            i
+        }
+        wit::Selection::Bitmap(bits) => {
+            let bits = bitmap("(selection)", "bitmap", bits, n)?;
+            bits.set_indices().map(|i| i as u32).collect()
+        }
+    };
+    let idx = arrow_array::UInt32Array::from(keep.clone());
+    let columns = input
+        .columns()
+        .iter()
+        .map(|c| arrow_select::take::take(c.as_ref(), &idx, None))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| contract(e.to_string()))?;
+    let batch = RecordBatch::try_new_with_options(
+        input.schema(),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(keep.len())),
+    )
+    .map_err(|e| contract(e.to_string()))?;
+    Ok((
+        batch,
+        keep.iter().map(|&i| input_time[i as usize]).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+
+    fn input() -> RecordBatch {
+        RecordBatch::try_from_iter([
+            (
+                "n",
+                Arc::new(arrow_array::Int64Array::from(vec![Some(1), None, Some(3)])) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from(vec!["a", "bc", "d"])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sliced_batch_crosses_rebased_and_comes_back_equal() {
+        let b = input().slice(1, 2);
+        let w = to_wit_batch(&b, &[10, 20], &[0, 1]).unwrap();
+        let wit::ColumnData::Utf8(s) = &w.columns[1].data else {
+            panic!()
+        };
+        assert_eq!(s.offsets, vec![0, 2, 3]);
+        assert_eq!(s.data, b"bcd");
+        assert_eq!(w.columns[0].validity.as_deref(), Some(&[0b10u8][..]));
+        let out = wit::OutputBatch {
+            rows: 2,
+            origin: wit::RowOrigin::Same,
+            event_time: None,
+            columns: w.columns,
+        };
+        let (back, time) = from_wit_output(out, &b.schema(), &b, &[10, 20]).unwrap();
+        assert_eq!(back, b);
+        assert_eq!(time, vec![10, 20]);
+    }
+
+    #[test]
+    fn a_guests_broken_columns_are_refused_with_what_is_wrong() {
+        let b = input();
+        let schema = from_wit_schema(&[wit::Field {
+            name: "s".into(),
+            data_type: wit::DataType::Utf8,
+            nullable: false,
+        }])
+        .unwrap();
+        let out = |data: wit::ColumnData, origin| wit::OutputBatch {
+            rows: 2,
+            origin,
+            event_time: None,
+            columns: vec![wit::Column {
+                validity: None,
+                data,
+            }],
+        };
+        let parents = || wit::RowOrigin::Parents(vec![0, 2]);
+        for (o, says) in [
+            (
+                out(
+                    wit::ColumnData::Utf8(wit::VarData {
+                        offsets: vec![0, 9, 1],
+                        data: b"x".to_vec(),
+                    }),
+                    parents(),
+                ),
+                "offsets",
+            ),
+            (
+                out(wit::ColumnData::Int64(vec![1, 2]), parents()),
+                "does not hold",
+            ),
+            (
+                out(
+                    wit::ColumnData::Utf8(wit::VarData {
+                        offsets: vec![0, 1, 2],
+                        data: vec![0xff, 0xfe],
+                    }),
+                    parents(),
+                ),
+                "utf",
+            ),
+            (
+                out(
+                    wit::ColumnData::Input(1),
+                    wit::RowOrigin::Parents(vec![2, 0]),
+                ),
+                "non-decreasing",
+            ),
+            (out(wit::ColumnData::Input(7), parents()), "input column 7"),
+            (out(wit::ColumnData::Nulls, parents()), "not nullable"),
+        ] {
+            let e = from_wit_output(o, &schema, &b, &[1, 2, 3])
+                .unwrap_err()
+                .to_string();
+            assert!(e.to_lowercase().contains(says), "`{says}` not in: {e}");
+        }
+        let (ok, time) = from_wit_output(
+            out(wit::ColumnData::Input(1), parents()),
+            &schema,
+            &b,
+            &[1, 2, 3],
+        )
+        .unwrap();
+        assert_eq!(ok.column(0).as_string::<i32>().value(1), "d");
+        assert_eq!(time, vec![1, 3]);
+    }
+
+    #[test]
+    fn a_selection_keeps_its_rows_and_their_times() {
+        let b = input();
+        let (kept, time) =
+            from_wit_selection(wit::Selection::Bitmap(vec![0b101]), &b, &[7, 8, 9]).unwrap();
+        assert_eq!(kept.num_rows(), 2);
+        assert_eq!(time, vec![7, 9]);
+        assert!(from_wit_selection(wit::Selection::Indices(vec![2, 1]), &b, &[7, 8, 9]).is_err());
+    }
+}
