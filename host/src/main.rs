@@ -529,7 +529,12 @@ fn list_checkpoints(dir: &std::path::Path) -> anyhow::Result<()> {
 /// The world a built component implements, from its exports.
 fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
     let engine = WasmEngine::shared()?;
-    for w in [World::Transform, World::Keyed, World::Aggregate] {
+    for w in [
+        World::Transform,
+        World::Keyed,
+        World::Aggregate,
+        World::Columns,
+    ] {
         if weir::wasm::LoadedComponent::load(engine, "build", wasm, w).is_ok() {
             return Ok(w);
         }

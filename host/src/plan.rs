@@ -27,6 +27,19 @@ pub enum PlanError {
     /// A component failed to load or is of the wrong world.
     #[error(transparent)]
     Wasm(#[from] WasmError),
+    /// An operator over columns follows one over events in the chain.
+    #[error(
+        "operator `{operator}` runs over columns (weir:dataflow@0.2.0) but follows `{after}`, which runs over JSON events (0.1); put the operators over columns first in [[operators]]"
+    )]
+    ColumnsAfterEvents {
+        /// The operator over columns.
+        operator: String,
+        /// The operator over events before it.
+        after: String,
+    },
+    /// The source's declared schema is not valid.
+    #[error("[source.schema]: {0}")]
+    Schema(#[from] crate::batch::SchemaError),
 }
 
 /// A Wasm operator, ready to instantiate.
@@ -71,8 +84,20 @@ pub struct Plan {
     pub job: LoadedJob,
     /// The engine instances are created in.
     pub engine: &'static WasmEngine,
-    /// Stateless operators, in order.
+    /// Stateless operators, in order: those over columns first.
     pub chain: Vec<PlannedOperator>,
+    /// The chain starts with operators over columns: the source decodes
+    /// its records into columnar batches once.
+    pub columns: bool,
+    /// With `columns`: some stage after the operators over columns takes
+    /// the records themselves (an operator over events, the keyed stage, a
+    /// sink that writes), so the source keeps each record's bytes, key and
+    /// headers beside the columns. A job whose operators over columns feed
+    /// a discard sink only needs the columns.
+    pub keeps_records: bool,
+    /// The schema the source declares (`[source.schema]`); `None`: inferred
+    /// from the first records.
+    pub schema: Option<arrow_schema::SchemaRef>,
     /// The keyed stage, if any.
     pub stage: Option<PlannedStage>,
     /// Per-instance limits.
@@ -133,6 +158,24 @@ impl Plan {
     }
 }
 
+/// The component file of operator `op`: built first if it is a project
+/// (for `world`: a Python project is built against that world's WIT).
+fn component_file(
+    job: &LoadedJob,
+    op: &OperatorSpec,
+    world: World,
+) -> Result<std::path::PathBuf, PlanError> {
+    let path = job.resolve(&op.component);
+    if !path.is_dir() {
+        return Ok(path);
+    }
+    tracing::info!(operator = %op.name, project = %path.display(), "building operator");
+    build::build(&path, world).map_err(|source| PlanError::Build {
+        operator: op.name.clone(),
+        source,
+    })
+}
+
 /// Build (if it is a project) and load the component of operator `op` of
 /// `job`, checked against `world`. Also used for a live swap's new version.
 pub fn load_operator(
@@ -141,18 +184,32 @@ pub fn load_operator(
     op: &OperatorSpec,
     world: World,
 ) -> Result<PlannedOperator, PlanError> {
-    let path = job.resolve(&op.component);
-    let wasm = if path.is_dir() {
-        tracing::info!(operator = %op.name, project = %path.display(), "building operator");
-        build::build(&path, world).map_err(|source| PlanError::Build {
-            operator: op.name.clone(),
-            source,
-        })?
-    } else {
-        path
-    };
+    let wasm = component_file(job, op, world)?;
     Ok(PlannedOperator {
         component: LoadedComponent::load(engine, &op.name, &wasm, world)?,
+        config: config_json(&op.config),
+        spec: op.clone(),
+    })
+}
+
+/// Load a chained operator: a transform over JSON events (0.1) or over
+/// columns (0.2), whichever its component implements.
+pub fn load_chained(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+    op: &OperatorSpec,
+) -> Result<PlannedOperator, PlanError> {
+    let wasm = component_file(job, op, World::Transform)?;
+    let component = match LoadedComponent::load(engine, &op.name, &wasm, World::Transform) {
+        Err(WasmError::Version { found, .. })
+            if crate::wasm::compatible(&found, World::Columns.version()) =>
+        {
+            LoadedComponent::load(engine, &op.name, &wasm, World::Columns)?
+        }
+        other => other?,
+    };
+    Ok(PlannedOperator {
+        component,
         config: config_json(&op.config),
         spec: op.clone(),
     })
@@ -162,11 +219,33 @@ pub fn load_operator(
 pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, PlanError> {
     let load = |op: &OperatorSpec, world: World| load_operator(&job, engine, op, world);
     let spec: &JobSpec = &job.spec;
-    let chain = spec
+    let chain: Vec<PlannedOperator> = spec
         .operators
         .iter()
-        .map(|op| load(op, World::Transform))
+        .map(|op| load_chained(&job, engine, op))
         .collect::<Result<_, _>>()?;
+    for pair in chain.windows(2) {
+        if pair[0].component.world == World::Transform && pair[1].component.world == World::Columns
+        {
+            return Err(PlanError::ColumnsAfterEvents {
+                operator: pair[1].spec.name.clone(),
+                after: pair[0].spec.name.clone(),
+            });
+        }
+    }
+    let columns = chain
+        .first()
+        .is_some_and(|op| op.component.world == World::Columns);
+    let keeps_records = !columns
+        || chain.iter().any(|op| op.component.world != World::Columns)
+        || spec.keyed.is_some()
+        || spec.window.is_some()
+        || !matches!(spec.sink, crate::job::SinkSpec::Discard {});
+    let schema = spec
+        .source
+        .schema()
+        .map(|s| crate::batch::schema_of(s).map(std::sync::Arc::new))
+        .transpose()?;
     let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
     let stage = if let Some(k) = &spec.keyed {
         Some(PlannedStage::Keyed(load(k, World::Keyed)?))
@@ -222,6 +301,9 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         job,
         engine,
         chain,
+        columns,
+        keeps_records,
+        schema,
         stage,
         limits,
         budgets,

@@ -11,10 +11,13 @@
 //!   first records;
 //! - [`decode`]: JSON lines into a batch of that schema with arrow-json's
 //!   decoder, each record that does not fit reported with its position and
-//!   the reason, for the dead-letter output.
+//!   the reason, for the dead-letter output;
+//! - [`encode`]: a batch back into JSON lines, for what still takes events.
 
 pub mod decode;
+pub mod encode;
 pub mod schema;
 
 pub use decode::{BadRow, Decoded, JsonDecoder};
+pub use encode::{EncodeError, json_lines};
 pub use schema::{SchemaError, infer_schema, schema_of};

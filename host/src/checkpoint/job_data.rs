@@ -107,7 +107,7 @@ impl JobGraph {
         JobGraph {
             source: match &spec.source {
                 crate::job::SourceSpec::File { .. } => "file",
-                crate::job::SourceSpec::Stdin {} => "stdin",
+                crate::job::SourceSpec::Stdin { .. } => "stdin",
                 crate::job::SourceSpec::Datagen(_) => "datagen",
                 crate::job::SourceSpec::Kafka(_) => "kafka",
             }

@@ -167,10 +167,10 @@ pub enum SourcePosition {
 /// Open the job's source.
 pub fn open_source(job: &LoadedJob) -> Result<Box<dyn Source>, ConnectorError> {
     Ok(match &job.spec.source {
-        SourceSpec::File { path, rate } => {
+        SourceSpec::File { path, rate, .. } => {
             Box::new(file::FileSource::open(&job.resolve(path), *rate)?)
         }
-        SourceSpec::Stdin {} => Box::new(stdin::StdinSource::spawn()),
+        SourceSpec::Stdin { .. } => Box::new(stdin::StdinSource::spawn()),
         SourceSpec::Datagen(spec) => Box::new(datagen::Datagen::new(spec.clone())),
         SourceSpec::Kafka(spec) => Box::new(kafka::KafkaSource::open(&job.spec.name, spec)?),
     })

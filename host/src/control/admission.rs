@@ -215,7 +215,7 @@ pub fn check(tenant: &Tenant, sub: &Submission) -> Result<JobSpec, AdmissionErro
 }
 
 fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
-    if matches!(spec.source, SourceSpec::Stdin {}) {
+    if matches!(spec.source, SourceSpec::Stdin { .. }) {
         return Err(served(
             "source",
             "a served job cannot read standard input (it is the host's); upload a file source or use Kafka",

@@ -32,6 +32,14 @@ pub enum SwapError {
         /// "keyed operator" or "window aggregate".
         what: &'static str,
     },
+    /// A canary of an operator over columns: not run yet.
+    #[error(
+        "`{operator}` is an operator over columns (weir:dataflow@0.2.0): canaries run for operators over events only so far; swap it without --canary"
+    )]
+    CanaryOfColumns {
+        /// The operator.
+        operator: String,
+    },
     /// The new version failed to build, load or pass the world check.
     #[error("the new version of `{operator}`: {source}")]
     Load {
@@ -294,7 +302,13 @@ fn run_canary(
 fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
     let name = &request.operator;
     let (old, world) = if let Some(op) = plan.chain.iter().find(|o| &o.spec.name == name) {
-        (op, World::Transform)
+        // A new version implements the world the running one does.
+        if op.component.world == World::Columns && request.canary.is_some() {
+            return Err(SwapError::CanaryOfColumns {
+                operator: name.clone(),
+            });
+        }
+        (op, op.component.world)
     } else {
         match &plan.stage {
             Some(PlannedStage::Keyed(op)) if &op.spec.name == name => {
@@ -354,7 +368,10 @@ pub fn keep_versions(
     let mut ops: Vec<(&mut crate::plan::PlannedOperator, World)> = plan
         .chain
         .iter_mut()
-        .map(|op| (op, World::Transform))
+        .map(|op| {
+            let world = op.component.world;
+            (op, world)
+        })
         .collect();
     match &mut plan.stage {
         Some(PlannedStage::Keyed(op)) => ops.push((op, World::Keyed)),

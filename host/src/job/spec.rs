@@ -146,9 +146,20 @@ pub enum SourceSpec {
         /// time); 0 = as fast as possible.
         #[serde(default)]
         rate: u64,
+        /// The records' schema, field → type (`int`, `double`, `string`,
+        /// `bool`, `timestamp`, …; dotted paths for nested fields), for
+        /// operators over columns; default: inferred from the first records.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<BTreeMap<String, String>>,
     },
     /// JSON lines from standard input (bounded by end of input).
-    Stdin {},
+    Stdin {
+        /// The records' schema, field → type (`int`, `double`, `string`,
+        /// `bool`, `timestamp`, …; dotted paths for nested fields), for
+        /// operators over columns; default: inferred from the first records.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        schema: Option<BTreeMap<String, String>>,
+    },
     /// Deterministic generated records.
     Datagen(DatagenSpec),
     /// Records from Kafka topics (unbounded unless `bounded`).
@@ -212,6 +223,21 @@ pub struct KafkaSourceSpec {
     /// Extra librdkafka consumer settings, e.g. `{ "fetch.min.bytes" = "1" }`.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// The records' schema for operators over columns (see the file
+    /// source's); default: inferred from the first records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<BTreeMap<String, String>>,
+}
+
+impl SourceSpec {
+    /// The schema the source declares, if it does.
+    pub fn schema(&self) -> Option<&BTreeMap<String, String>> {
+        match self {
+            SourceSpec::File { schema, .. } | SourceSpec::Stdin { schema } => schema.as_ref(),
+            SourceSpec::Kafka(k) => k.schema.as_ref(),
+            SourceSpec::Datagen(_) => None,
+        }
+    }
 }
 
 /// What a Kafka sink promises.

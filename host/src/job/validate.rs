@@ -82,6 +82,9 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     if let SourceSpec::Kafka(k) = &spec.source {
         check_kafka_source(&mut c, spec, k);
     }
+    if let Some(schema) = spec.source.schema() {
+        check_schema(&mut c, spec, schema);
+    }
     if let Some(et) = &spec.event_time {
         match et.field.as_deref() {
             Some("") => c.add(
@@ -174,11 +177,43 @@ fn check_checkpoint(c: &mut Checker, spec: &JobSpec) {
     if cp.retain == 0 {
         c.add("checkpoint.retain", "must be at least 1");
     }
-    if matches!(spec.source, SourceSpec::Stdin {}) {
+    if matches!(spec.source, SourceSpec::Stdin { .. }) {
         c.add(
             "checkpoint",
             "standard input cannot be read again after a restart, so it cannot be checkpointed; read from a file, or remove [checkpoint]",
         );
+    }
+}
+
+/// A declared schema: valid types and paths, and the event-time field in it
+/// as an integer or a timestamp.
+fn check_schema(
+    c: &mut Checker,
+    spec: &JobSpec,
+    schema: &std::collections::BTreeMap<String, String>,
+) {
+    if let Err(e) = crate::batch::schema_of(schema) {
+        c.add("source.schema", e);
+        return;
+    }
+    let Some(field) = spec.event_time.as_ref().and_then(|e| e.field.as_deref()) else {
+        return;
+    };
+    match schema
+        .get(field)
+        .map(|t| crate::batch::schema::data_type(field, t))
+    {
+        Some(Ok(arrow_schema::DataType::Int64 | arrow_schema::DataType::Timestamp(..))) => {}
+        Some(_) => c.add(
+            format!("source.schema.{field}"),
+            "the event-time field must be declared as `int` (ms since the epoch) or `timestamp`",
+        ),
+        None => c.add(
+            "source.schema",
+            format!(
+                "declares no field `{field}`, the event-time field; add `\"{field}\" = \"int\"`"
+            ),
+        ),
     }
 }
 

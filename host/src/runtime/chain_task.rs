@@ -1,12 +1,24 @@
 //! A chain subtask: the job's stateless Wasm operators, fused, then key-by.
+//!
+//! Operators over columns come first: they take the columnar batches the
+//! source decoded, and pass on columns (a filter's selection keeps the
+//! records' own bytes). Where the next stage takes events — an operator
+//! over events, the keyed stage, a sink that writes — the rows a map made
+//! are written as JSON once, keeping their input record's key and headers;
+//! a discard sink takes the columns as they are.
 
+use super::message::Columns;
 use super::side::{SideOutputs, Stage};
 use super::swap::Ready;
 use super::swap::Swap;
 use super::{Message, RunError, recv, send};
+use crate::batch::json_lines;
 use crate::event::Event;
-use crate::plan::Plan;
+use crate::job::SinkSpec;
+use crate::plan::{Plan, PlannedOperator};
 use crate::state::KeyGroups;
+use crate::wasm::World;
+use crate::wasm::columnar::ColumnTransformInstance;
 use crate::wasm::instance::TransformInstance;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -36,6 +48,178 @@ pub(super) enum Output {
     Forward(SyncSender<Message>),
 }
 
+/// One operator of the chain.
+enum Op {
+    /// Over JSON events (`weir:dataflow@0.1`).
+    Events(TransformInstance),
+    /// Over columns (`weir:dataflow@0.2`): instantiated at the first batch,
+    /// whose schema it is told at `init`.
+    Columns {
+        planned: PlannedOperator,
+        inst: Option<Box<ColumnTransformInstance>>,
+    },
+}
+
+/// A batch between two operators of the chain.
+enum Rows {
+    /// As events.
+    Events(Vec<Event>),
+    /// As columns, with one event per row: the input record the row came
+    /// from (its key and headers travel on with it). `None` when no stage
+    /// after the source needs the records themselves (see
+    /// [`Plan::keeps_records`]).
+    Columns {
+        cols: Columns,
+        origin: Option<Vec<Event>>,
+        /// The rows are the input records unchanged (so far only filtered):
+        /// `origin` holds their exact bytes.
+        exact: bool,
+        /// The operator that made them, if one did.
+        made_by: Option<String>,
+    },
+}
+
+impl Rows {
+    fn is_empty(&self) -> bool {
+        match self {
+            Rows::Events(e) => e.is_empty(),
+            Rows::Columns { cols, .. } => cols.is_empty(),
+        }
+    }
+
+    /// As events: the records themselves if the rows are unchanged, else
+    /// each row written as JSON.
+    fn into_events(self, job: &str) -> Result<Vec<Event>, RunError> {
+        match self {
+            Rows::Events(e) => Ok(e),
+            Rows::Columns {
+                origin: Some(origin),
+                exact: true,
+                ..
+            } => Ok(origin),
+            Rows::Columns {
+                cols,
+                origin,
+                made_by,
+                ..
+            } => {
+                let lines = json_lines(&cols.batch).map_err(|source| RunError::Encode {
+                    job: job.into(),
+                    operator: made_by.unwrap_or_default(),
+                    source,
+                })?;
+                let mut origin = origin.unwrap_or_default().into_iter();
+                Ok(lines
+                    .into_iter()
+                    .zip(cols.time)
+                    .map(|(value, timestamp)| {
+                        let (key, headers) = origin
+                            .next()
+                            .map(|o| (o.key, o.headers))
+                            .unwrap_or_default();
+                        Event {
+                            key,
+                            value,
+                            timestamp,
+                            headers,
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// `origin[p]` for each of `parents` (non-decreasing, in range), moving
+/// each record out and cloning only those with more than one child.
+fn pick(origin: Vec<Event>, parents: &[u32]) -> Vec<Event> {
+    let mut out = Vec::with_capacity(parents.len());
+    let mut src = origin.into_iter().enumerate();
+    let mut held: Option<(u32, Event)> = None;
+    for (j, &p) in parents.iter().enumerate() {
+        if held.as_ref().is_none_or(|(i, _)| *i != p) {
+            held = src
+                .by_ref()
+                .find(|(i, _)| *i as u32 == p)
+                .map(|(i, e)| (i as u32, e));
+        }
+        let e = if parents.get(j + 1) == Some(&p) {
+            held.as_ref().map(|(_, e)| e.clone())
+        } else {
+            held.take().map(|(_, e)| e)
+        };
+        match e {
+            Some(e) => out.push(e),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Run batch `rows` through operator `op` (over columns), its rejected rows
+/// to the dead-letter output.
+fn process_columns(
+    plan: &Plan,
+    subtask: usize,
+    op: &mut Op,
+    rows: Rows,
+    side: &SideOutputs,
+    epoch: u64,
+) -> Result<Rows, RunError> {
+    let Op::Columns { planned, inst } = op else {
+        unreachable!("called for operators over columns")
+    };
+    let name = planned.spec.name.clone();
+    let (cols, origin, exact) = match rows {
+        Rows::Columns {
+            cols,
+            origin,
+            exact,
+            ..
+        } => (cols, origin, exact),
+        // The plan puts operators over columns first, and the source
+        // decodes into columns for them: only an empty batch comes as events.
+        rows @ Rows::Events(_) => return Ok(rows),
+    };
+    if inst.is_none() {
+        let spec = plan.instance_spec(planned, subtask);
+        *inst = Some(Box::new(ColumnTransformInstance::new(
+            &spec,
+            &cols.batch.schema(),
+        )?));
+    }
+    let out = inst
+        .as_mut()
+        .expect("made above")
+        .process(&cols.batch, &cols.time)?;
+    for (index, reason) in &out.rejected {
+        let i = *index as usize;
+        let payload = if let (true, Some(origin)) = (exact, &origin) {
+            origin[i].value.clone()
+        } else {
+            json_lines(&cols.batch.slice(i, 1))
+                .ok()
+                .and_then(|mut l| l.pop())
+                .unwrap_or_default()
+        };
+        side.dead_letter(epoch, Stage::Operator, Some(&name), None, reason, &payload)?;
+    }
+    let r = out.rows;
+    let origin = match (&r.parents, origin) {
+        (Some(p), Some(origin)) => Some(pick(origin, p)),
+        (_, origin) => origin,
+    };
+    Ok(Rows::Columns {
+        cols: Columns {
+            batch: r.batch,
+            time: r.time,
+        },
+        origin,
+        exact: exact && r.selected,
+        made_by: if r.selected { None } else { Some(name) },
+    })
+}
+
 pub(super) fn run(
     plan: &Plan,
     subtask: usize,
@@ -48,26 +232,53 @@ pub(super) fn run(
         .chain
         .iter()
         .map(|op| {
-            TransformInstance::new(&plan.instance_spec(op, subtask))
-                .map(|inst| (op.spec.name.as_str(), inst))
+            let inst = match op.component.world {
+                World::Columns => Op::Columns {
+                    planned: op.clone(),
+                    inst: None,
+                },
+                _ => Op::Events(TransformInstance::new(&plan.instance_spec(op, subtask))?),
+            };
+            Ok((op.spec.name.as_str(), inst))
         })
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, RunError>>()?;
     // Canaries running beside an operator: index in `ops` → (swap, shadow).
     let mut shadows: Vec<Option<(Arc<Swap>, TransformInstance)>> =
         ops.iter().map(|_| None).collect();
     let key_field = plan.job.spec.key_by.as_ref().map(|k| k.field.as_str());
+    // A discard sink only counts rows: batches over columns go to it as they are.
+    let sink_counts_only = matches!(plan.job.spec.sink, SinkSpec::Discard {});
+    let job = plan.job.spec.name.as_str();
     loop {
         match recv(&input)? {
             Message::Batch {
-                mut records,
+                records,
+                columns,
                 watermark,
                 processing_time,
                 ..
             } => {
-                for (j, (name, inst)) in ops.iter_mut().enumerate() {
-                    if records.is_empty() {
+                let mut rows = match columns {
+                    Some(cols) => Rows::Columns {
+                        cols,
+                        origin: plan.keeps_records.then_some(records),
+                        exact: true,
+                        made_by: None,
+                    },
+                    None => Rows::Events(records),
+                };
+                for (j, (name, op)) in ops.iter_mut().enumerate() {
+                    if rows.is_empty() {
                         break;
                     }
+                    if matches!(op, Op::Columns { .. }) {
+                        rows = process_columns(plan, subtask, op, rows, side, epoch)?;
+                        continue;
+                    }
+                    let Op::Events(inst) = op else {
+                        unreachable!("an operator is over columns or over events")
+                    };
+                    let records = rows.into_events(job)?;
                     let out = inst.process(&records)?;
                     run_shadow(&mut shadows[j], &records, &out.events);
                     for r in &out.rejected {
@@ -80,14 +291,31 @@ pub(super) fn run(
                             &records[r.index as usize].value,
                         )?;
                     }
-                    records = out.events;
+                    rows = Rows::Events(out.events);
                 }
                 match &output {
-                    Output::Forward(tx) => send(
-                        tx,
-                        Message::batch(&plan.budgets, records, watermark, processing_time)?,
-                    )?,
+                    Output::Forward(tx) => {
+                        let m = match rows {
+                            Rows::Columns { cols, .. } if sink_counts_only => {
+                                Message::with_columns(
+                                    &plan.budgets,
+                                    Vec::new(),
+                                    Some(cols),
+                                    watermark,
+                                    processing_time,
+                                )?
+                            }
+                            rows => Message::batch(
+                                &plan.budgets,
+                                rows.into_events(job)?,
+                                watermark,
+                                processing_time,
+                            )?,
+                        };
+                        send(tx, m)?
+                    }
                     Output::Partitioned(txs) => {
+                        let records = rows.into_events(job)?;
                         let groups = KeyGroups {
                             parallelism: txs.len(),
                         };
@@ -133,7 +361,25 @@ pub(super) fn run(
             }
             Message::Swap(swap) => {
                 let at = ops.iter().position(|(n, _)| *n == swap.operator);
-                if let (Some(j), Some(canary)) = (at, &swap.canary) {
+                if let Some(j) = at
+                    && let Op::Columns { planned, inst } = &mut ops[j].1
+                {
+                    let started = std::time::Instant::now();
+                    if let Some(canary) = &swap.canary {
+                        // Refused when asked for (see control::swap).
+                        canary.trap("canaries of operators over columns are not supported".into());
+                    } else {
+                        // The new version is told the schema the old one was.
+                        if let Some(old) = inst.take() {
+                            let schema = old.input_schema().clone();
+                            let spec = plan.instance_spec(&swap.op, subtask);
+                            *inst = Some(Box::new(ColumnTransformInstance::new(&spec, &schema)?));
+                        }
+                        *planned = swap.op.clone();
+                        swap.switched(started.elapsed());
+                        tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
+                    }
+                } else if let (Some(j), Some(canary)) = (at, &swap.canary) {
                     // The shadow failing to start is the canary's verdict,
                     // not the job's failure.
                     let made = match swap.take_ready(subtask) {
@@ -146,10 +392,10 @@ pub(super) fn run(
                     }
                 } else if let Some(j) = at {
                     let started = std::time::Instant::now();
-                    ops[j].1 = match swap.take_ready(subtask) {
+                    ops[j].1 = Op::Events(match swap.take_ready(subtask) {
                         Some(Ready::Transform(i)) => *i,
                         _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?,
-                    };
+                    });
                     shadows[j] = None;
                     swap.switched(started.elapsed());
                     tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");

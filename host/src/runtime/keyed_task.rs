@@ -192,11 +192,13 @@ pub(super) fn run(
         // been processed.
         let (records, watermark, processing_time, end, _held) =
             match recv(&inputs[step % inputs.len()])? {
+                // The chain hands a keyed stage events, never columns alone.
                 Message::Batch {
                     records,
                     watermark,
                     processing_time,
                     held,
+                    ..
                 } => (records, watermark, processing_time, false, Some(held)),
                 Message::Barrier { epoch: e } => {
                     // The barrier comes once from each input, consecutively: the

@@ -18,8 +18,14 @@ use std::sync::Arc;
 pub enum Message {
     /// One step of the source: records, then the time after them.
     Batch {
-        /// Records, in source order.
+        /// Records, in source order. With `columns`, either the same rows
+        /// as events (the input's own bytes, kept for who needs them) or
+        /// empty (the rows exist only as columns; the chain sends such
+        /// batches only to a sink that does not write them).
         records: Vec<Event>,
+        /// The rows as typed columns, when the job runs operators over
+        /// columns (decoded once by the source).
+        columns: Option<Columns>,
         /// The event-time watermark after these records.
         watermark: Timestamp,
         /// Processing time when the source read them.
@@ -39,6 +45,26 @@ pub enum Message {
     Swap(std::sync::Arc<super::swap::Swap>),
     /// The input is exhausted: fire everything, flush, stop.
     EndOfData,
+}
+
+/// A batch's rows as typed columns, with their event times.
+#[derive(Debug, Clone)]
+pub struct Columns {
+    /// The rows.
+    pub batch: arrow_array::RecordBatch,
+    /// Event time of each row.
+    pub time: Vec<Timestamp>,
+}
+
+impl Columns {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.batch.num_rows()
+    }
+    /// No rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Bytes an event costs beyond its payload, key and headers: the struct
@@ -71,9 +97,26 @@ impl Message {
         watermark: Timestamp,
         processing_time: i64,
     ) -> Result<Message, OverBudget> {
-        let held = Held::memory(budgets, "batches in flight", batch_bytes(&records))?;
+        Message::with_columns(budgets, records, None, watermark, processing_time)
+    }
+
+    /// A batch with its rows as columns too (see [`Message::Batch`]),
+    /// both charged to the job's budget.
+    pub fn with_columns(
+        budgets: &Arc<Budgets>,
+        records: Vec<Event>,
+        columns: Option<Columns>,
+        watermark: Timestamp,
+        processing_time: i64,
+    ) -> Result<Message, OverBudget> {
+        let bytes = batch_bytes(&records)
+            + columns.as_ref().map_or(0, |c| {
+                c.batch.get_array_memory_size() as u64 + 8 * c.time.len() as u64
+            });
+        let held = Held::memory(budgets, "batches in flight", bytes)?;
         Ok(Message::Batch {
             records,
+            columns,
             watermark,
             processing_time,
             held,

@@ -21,6 +21,7 @@ pub mod message;
 pub mod metrics;
 pub mod side;
 mod sink_task;
+mod source_columns;
 mod source_task;
 pub mod swap;
 pub mod versions;
@@ -89,6 +90,25 @@ pub enum RunError {
         job: String,
         /// Who or what stopped it.
         reason: String,
+    },
+    /// The input's schema could not be inferred or used.
+    #[error("job `{job}`: the input's schema: {source}")]
+    Schema {
+        /// Job.
+        job: String,
+        /// Why.
+        source: crate::batch::SchemaError,
+    },
+    /// Rows an operator over columns made could not be written as JSON
+    /// for the stage after it.
+    #[error("job `{job}`, after operator `{operator}`: {source}")]
+    Encode {
+        /// Job.
+        job: String,
+        /// The operator whose output it was.
+        operator: String,
+        /// Why.
+        source: crate::batch::EncodeError,
     },
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]

@@ -32,13 +32,23 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn write(&mut self, records: Vec<crate::Event>) -> Result<(), RunError> {
+    /// Write a batch's records; rows that come only as columns (to a
+    /// discard sink, see `chain_task`) are counted.
+    fn write(
+        &mut self,
+        records: Vec<crate::Event>,
+        columns: Option<super::message::Columns>,
+    ) -> Result<(), RunError> {
         for r in &records {
             self.sink.write_event(self.epoch, r)?;
         }
+        let rows = match columns {
+            Some(c) if records.is_empty() => c.len(),
+            _ => records.len(),
+        };
         self.metrics
             .records_out
-            .fetch_add(records.len() as u64, Ordering::Relaxed);
+            .fetch_add(rows as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -101,7 +111,9 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
         Order::RoundRobin => {
             for step in 0.. {
                 match recv(&inputs[step % inputs.len()])? {
-                    Message::Batch { records, .. } => w.write(records)?,
+                    Message::Batch {
+                        records, columns, ..
+                    } => w.write(records, columns)?,
                     Message::Barrier { epoch } => w.barrier(epoch)?,
                     Message::Swap(_) => {}
                     Message::EndOfData => break,
@@ -112,7 +124,9 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
             let mut barrier = None;
             for rx in &inputs {
                 match recv(rx)? {
-                    Message::Batch { records, .. } => w.write(records)?,
+                    Message::Batch {
+                        records, columns, ..
+                    } => w.write(records, columns)?,
                     Message::Barrier { epoch } => barrier = Some(epoch),
                     Message::Swap(_) => {}
                     Message::EndOfData => break 'steps,

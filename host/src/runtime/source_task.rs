@@ -93,6 +93,14 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         txs: outputs,
         step: 0,
     };
+    let mut columns = plan.columns.then(|| {
+        super::source_columns::ColumnDecoder::new(
+            &spec.name,
+            plan.schema.clone(),
+            time_field,
+            plan.keeps_records,
+        )
+    });
     let mut last_idle_tick = i64::MIN;
     let mut epoch = first_epoch;
     let state = |source: &dyn Source, tracker: &WatermarkTracker| SourceState {
@@ -114,54 +122,35 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                 metrics
                     .records_in
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let mut records = Vec::with_capacity(batch.len());
-                for r in batch {
-                    let ts = match time_field {
-                        Some(field) => match crate::json::integer(&r.payload, field) {
-                            Some(ts) => ts,
-                            None => {
-                                let reason = if looks_like_object(&r.payload) {
-                                    format!(
-                                        "event-time field `{field}` is missing or not an integer (ms since the epoch)"
-                                    )
-                                } else {
-                                    "not a JSON object".to_string()
-                                };
-                                side.dead_letter(
-                                    epoch,
-                                    Stage::Decode,
-                                    None,
-                                    Some(source.location(r.input, r.offset)),
-                                    &reason,
-                                    &r.payload,
-                                )?;
-                                continue;
-                            }
-                        },
-                        None if raw || looks_like_object(&r.payload) => r.timestamp.unwrap_or(now),
-                        None => {
-                            side.dead_letter(
-                                epoch,
-                                Stage::Decode,
-                                None,
-                                Some(source.location(r.input, r.offset)),
-                                "not a JSON object",
-                                &r.payload,
-                            )?;
-                            continue;
-                        }
-                    };
-                    tracker.observe(r.input, ts, now);
-                    records.push(Event {
-                        key: r.key,
-                        value: r.payload,
-                        timestamp: ts,
-                        headers: r.headers,
-                    });
+                if let Some(decoder) = &mut columns {
+                    let d = decoder.decode(batch, now, epoch, side, source.as_ref())?;
+                    for (input, ts) in d.inputs.iter().zip(&d.columns.time) {
+                        tracker.observe(*input, *ts, now);
+                    }
+                    let watermark = tracker.current(now);
+                    metrics.watermark.store(watermark, Ordering::Relaxed);
+                    out.next(Message::with_columns(
+                        &plan.budgets,
+                        d.records,
+                        Some(d.columns),
+                        watermark,
+                        now,
+                    )?)?;
+                } else {
+                    let records = events(
+                        batch,
+                        time_field,
+                        raw,
+                        now,
+                        epoch,
+                        side,
+                        &*source,
+                        &mut tracker,
+                    )?;
+                    let watermark = tracker.current(now);
+                    metrics.watermark.store(watermark, Ordering::Relaxed);
+                    out.next(Message::batch(&plan.budgets, records, watermark, now)?)?;
                 }
-                let watermark = tracker.current(now);
-                metrics.watermark.store(watermark, Ordering::Relaxed);
-                out.next(Message::batch(&plan.budgets, records, watermark, now)?)?;
             }
             Poll::Idle => {
                 let now = now_ms();
@@ -207,6 +196,68 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
     // tells the source then (see `runtime::run`).
     *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
     Ok(())
+}
+
+/// The records of a job over events: each checked to be a JSON object
+/// (unless raw) and its event time read; those that fail go to the
+/// dead-letter output.
+#[allow(clippy::too_many_arguments)]
+fn events(
+    batch: Vec<crate::connector::RawRecord>,
+    time_field: Option<&str>,
+    raw: bool,
+    now: i64,
+    epoch: u64,
+    side: &SideOutputs,
+    source: &dyn Source,
+    tracker: &mut WatermarkTracker,
+) -> Result<Vec<Event>, RunError> {
+    let mut records = Vec::with_capacity(batch.len());
+    for r in batch {
+        let ts = match time_field {
+            Some(field) => match crate::json::integer(&r.payload, field) {
+                Some(ts) => ts,
+                None => {
+                    let reason = if looks_like_object(&r.payload) {
+                        format!(
+                            "event-time field `{field}` is missing or not an integer (ms since the epoch)"
+                        )
+                    } else {
+                        "not a JSON object".to_string()
+                    };
+                    side.dead_letter(
+                        epoch,
+                        Stage::Decode,
+                        None,
+                        Some(source.location(r.input, r.offset)),
+                        &reason,
+                        &r.payload,
+                    )?;
+                    continue;
+                }
+            },
+            None if raw || looks_like_object(&r.payload) => r.timestamp.unwrap_or(now),
+            None => {
+                side.dead_letter(
+                    epoch,
+                    Stage::Decode,
+                    None,
+                    Some(source.location(r.input, r.offset)),
+                    "not a JSON object",
+                    &r.payload,
+                )?;
+                continue;
+            }
+        };
+        tracker.observe(r.input, ts, now);
+        records.push(Event {
+            key: r.key,
+            value: r.payload,
+            timestamp: ts,
+            headers: r.headers,
+        });
+    }
+    Ok(records)
 }
 
 /// A cheap structural check: the full parse happens where fields are read.

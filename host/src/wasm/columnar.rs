@@ -10,13 +10,13 @@ use super::instance::{Guarded, InstanceSpec};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
+pub use super::columns::Rows;
+
 /// What a batch call made.
 #[derive(Debug)]
 pub struct ColumnOutput {
-    /// The output rows.
-    pub batch: RecordBatch,
-    /// Their event times.
-    pub event_time: Vec<i64>,
+    /// The output rows, with where each came from.
+    pub rows: Rows,
     /// Input rows the operator rejected, with why.
     pub rejected: Vec<(u32, String)>,
 }
@@ -29,6 +29,8 @@ pub struct ColumnTransformInstance {
     projection: Vec<usize>,
     /// What it emits; `None`: it selects input rows.
     output: Option<SchemaRef>,
+    /// What it was told it gets.
+    input: SchemaRef,
 }
 
 impl ColumnTransformInstance {
@@ -65,7 +67,13 @@ impl ColumnTransformInstance {
             bindings,
             projection,
             output,
+            input: input.clone(),
         })
+    }
+
+    /// The schema it was made for.
+    pub fn input_schema(&self) -> &SchemaRef {
+        &self.input
     }
 
     /// The schema of what it emits (`None`: its input's).
@@ -99,7 +107,7 @@ impl ColumnTransformInstance {
             .into_iter()
             .map(|r| (r.index, r.reason))
             .collect();
-        let (batch, event_time) = match (out.answer, &self.output) {
+        let rows = match (out.answer, &self.output) {
             (v2::weir::dataflow::types::Answer::Select(s), _) => {
                 columns::from_wit_selection(s, batch, time)
             }
@@ -121,10 +129,6 @@ impl ColumnTransformInstance {
             )),
         }
         .map_err(|e| contract(&self.g, e))?;
-        Ok(ColumnOutput {
-            batch,
-            event_time,
-            rejected,
-        })
+        Ok(ColumnOutput { rows, rejected })
     }
 }

@@ -335,6 +335,19 @@ fn from_wit_column(
     Ok(array)
 }
 
+/// The rows an operator's answer stands for.
+#[derive(Debug)]
+pub struct Rows {
+    /// The rows.
+    pub batch: RecordBatch,
+    /// Their event times.
+    pub time: Vec<i64>,
+    /// The input row each came from; `None`: row `i` came from input row `i`.
+    pub parents: Option<Vec<u32>>,
+    /// They are input rows themselves, unchanged (a filter's selection).
+    pub selected: bool,
+}
+
 /// What a map emitted, as a batch of its declared `schema` with event
 /// times; `input` and `input_time` are the batch it was given.
 pub fn from_wit_output(
@@ -342,7 +355,7 @@ pub fn from_wit_output(
     schema: &SchemaRef,
     input: &RecordBatch,
     input_time: &[i64],
-) -> Result<(RecordBatch, Vec<i64>), ColumnError> {
+) -> Result<Rows, ColumnError> {
     let rows = out.rows as usize;
     let parents: Option<Vec<u32>> = match out.origin {
         wit::RowOrigin::Same => {
@@ -401,7 +414,12 @@ pub fn from_wit_output(
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
     )
     .map_err(|e| contract(e.to_string()))?;
-    Ok((batch, time))
+    Ok(Rows {
+        batch,
+        time,
+        parents,
+        selected: false,
+    })
 }
 
 /// The rows a filter kept, as a batch of the input's schema with their
@@ -410,10 +428,17 @@ pub fn from_wit_selection(
     selection: wit::Selection,
     input: &RecordBatch,
     input_time: &[i64],
-) -> Result<(RecordBatch, Vec<i64>), ColumnError> {
+) -> Result<Rows, ColumnError> {
     let n = input.num_rows();
     let keep: Vec<u32> = match selection {
-        wit::Selection::All => return Ok((input.clone(), input_time.to_vec())),
+        wit::Selection::All => {
+            return Ok(Rows {
+                batch: input.clone(),
+                time: input_time.to_vec(),
+                parents: None,
+                selected: true,
+            });
+        }
         wit::Selection::Indices(i) => {
             if i.windows(2).any(|w| w[0] >= w[1]) || i.last().is_some_and(|l| *l as usize >= n) {
                 return Err(contract(format!(
@@ -440,10 +465,12 @@ pub fn from_wit_selection(
         &arrow_array::RecordBatchOptions::new().with_row_count(Some(keep.len())),
     )
     .map_err(|e| contract(e.to_string()))?;
-    Ok((
+    Ok(Rows {
         batch,
-        keep.iter().map(|&i| input_time[i as usize]).collect(),
-    ))
+        time: keep.iter().map(|&i| input_time[i as usize]).collect(),
+        parents: Some(keep),
+        selected: true,
+    })
 }
 
 #[cfg(test)]
@@ -481,9 +508,10 @@ mod tests {
             event_time: None,
             columns: w.columns,
         };
-        let (back, time) = from_wit_output(out, &b.schema(), &b, &[10, 20]).unwrap();
-        assert_eq!(back, b);
-        assert_eq!(time, vec![10, 20]);
+        let back = from_wit_output(out, &b.schema(), &b, &[10, 20]).unwrap();
+        assert_eq!(back.batch, b);
+        assert_eq!(back.time, vec![10, 20]);
+        assert_eq!(back.parents, None);
     }
 
     #[test]
@@ -545,24 +573,27 @@ mod tests {
                 .to_string();
             assert!(e.to_lowercase().contains(says), "`{says}` not in: {e}");
         }
-        let (ok, time) = from_wit_output(
+        let ok = from_wit_output(
             out(wit::ColumnData::Input(1), parents()),
             &schema,
             &b,
             &[1, 2, 3],
         )
         .unwrap();
-        assert_eq!(ok.column(0).as_string::<i32>().value(1), "d");
-        assert_eq!(time, vec![1, 3]);
+        assert_eq!(ok.batch.column(0).as_string::<i32>().value(1), "d");
+        assert_eq!(ok.time, vec![1, 3]);
+        assert_eq!(ok.parents, Some(vec![0, 2]));
+        assert!(!ok.selected);
     }
 
     #[test]
     fn a_selection_keeps_its_rows_and_their_times() {
         let b = input();
-        let (kept, time) =
-            from_wit_selection(wit::Selection::Bitmap(vec![0b101]), &b, &[7, 8, 9]).unwrap();
-        assert_eq!(kept.num_rows(), 2);
-        assert_eq!(time, vec![7, 9]);
+        let kept = from_wit_selection(wit::Selection::Bitmap(vec![0b101]), &b, &[7, 8, 9]).unwrap();
+        assert_eq!(kept.batch.num_rows(), 2);
+        assert_eq!(kept.time, vec![7, 9]);
+        assert_eq!(kept.parents, Some(vec![0, 2]));
+        assert!(kept.selected);
         assert!(from_wit_selection(wit::Selection::Indices(vec![2, 1]), &b, &[7, 8, 9]).is_err());
     }
 }

@@ -227,8 +227,9 @@ fn check_world(
     Ok(())
 }
 
-/// Same major version as `ours`, and same minor while the major is 0 (semver).
-fn compatible(version: &str, ours: &str) -> bool {
+/// Can a component built against contract `version` run where `ours` is
+/// expected? Same major version, and same minor while the major is 0 (semver).
+pub fn compatible(version: &str, ours: &str) -> bool {
     let parts = |v: &str| -> Option<(u64, u64)> {
         let mut it = v.split('.');
         Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))

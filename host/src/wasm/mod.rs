@@ -23,7 +23,7 @@ pub mod instance;
 pub mod limits;
 pub mod sandbox;
 
-pub use component::{LoadedComponent, World};
+pub use component::{LoadedComponent, World, compatible};
 pub use engine::WasmEngine;
 pub use error::WasmError;
 

@@ -1,0 +1,244 @@
+//! Where records become columns: a job whose chain starts with operators
+//! over columns has its source decode each batch of JSON records **once**
+//! into a typed columnar batch ([`crate::batch::JsonDecoder`]), with event
+//! time read from its column, not re-scanned from the bytes.
+//!
+//! The schema is the one the source declares (`[source.schema]`) or, by
+//! default, the one inferred from the first batch of records (so job files
+//! without one run unchanged); the event-time field is always an integer
+//! column. A record that does not fit goes to the dead-letter output with
+//! its position in the input and the decoder's reason, like any record
+//! that cannot be read. The records' own bytes travel beside the columns,
+//! so an operator that only filters passes them on exactly as they came.
+
+use super::RunError;
+use super::message::Columns;
+use super::side::{SideOutputs, Stage};
+use crate::batch::{JsonDecoder, SchemaError, infer_schema};
+use crate::connector::{RawRecord, Source};
+use crate::event::Event;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, TimestampMillisecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use std::sync::Arc;
+
+/// Records inferred from when no schema is declared: the first batch's,
+/// at most this many.
+const INFER_FROM: usize = 1000;
+
+/// The source's decoder into columns.
+pub(super) struct ColumnDecoder {
+    decoder: Option<JsonDecoder>,
+    declared: Option<SchemaRef>,
+    time_field: Option<String>,
+    job: String,
+    /// Keep each record's bytes, key and headers beside the columns.
+    keep_records: bool,
+}
+
+/// A decoded batch: the records that fit, as events and as columns.
+pub(super) struct DecodedBatch {
+    /// Empty unless the decoder keeps records.
+    pub records: Vec<Event>,
+    pub columns: Columns,
+    /// Each record's input (for the watermark tracker).
+    pub inputs: Vec<usize>,
+}
+
+impl ColumnDecoder {
+    pub fn new(
+        job: &str,
+        declared: Option<SchemaRef>,
+        time_field: Option<&str>,
+        keep_records: bool,
+    ) -> Self {
+        Self {
+            decoder: None,
+            declared,
+            time_field: time_field.map(String::from),
+            job: job.into(),
+            keep_records,
+        }
+    }
+
+    fn decoder(&mut self, batch: &[RawRecord]) -> Result<&mut JsonDecoder, RunError> {
+        if self.decoder.is_none() {
+            let schema = match &self.declared {
+                Some(s) => s.clone(),
+                None => {
+                    let lines = batch.iter().take(INFER_FROM).map(|r| r.payload.as_slice());
+                    let inferred = infer_schema(lines).map_err(|e| self.schema_error(e))?;
+                    let schema = with_time_field(inferred, self.time_field.as_deref());
+                    tracing::info!(job = %self.job, schema = %describe(&schema), "inferred the input schema from the first records");
+                    Arc::new(schema)
+                }
+            };
+            self.decoder = Some(JsonDecoder::new(schema).map_err(|e| self.schema_error(e))?);
+        }
+        Ok(self.decoder.as_mut().expect("made above"))
+    }
+
+    fn schema_error(&self, e: SchemaError) -> RunError {
+        schema_error(&self.job, e)
+    }
+
+    /// Decode `batch`; records that do not fit (or have no event time)
+    /// go to the dead-letter output. `now` stands in for event time when
+    /// the job names no event-time field and the source gives none.
+    pub fn decode(
+        &mut self,
+        batch: Vec<RawRecord>,
+        now: i64,
+        epoch: u64,
+        side: &SideOutputs,
+        source: &dyn Source,
+    ) -> Result<DecodedBatch, RunError> {
+        let job = self.job.clone();
+        let decoded = {
+            let decoder = self.decoder(&batch)?;
+            let lines: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
+            decoder.decode(&lines).map_err(|e| schema_error(&job, e))?
+        };
+        let mut bad = decoded.bad.into_iter().peekable();
+        let mut kept = Vec::with_capacity(batch.len());
+        for (i, r) in batch.into_iter().enumerate() {
+            if bad.peek().is_some_and(|b| b.line == i) {
+                let b = bad.next().expect("peeked");
+                side.dead_letter(
+                    epoch,
+                    Stage::Decode,
+                    None,
+                    Some(source.location(r.input, r.offset)),
+                    &format!("does not fit the job's schema: {}", b.reason),
+                    &r.payload,
+                )?;
+            } else {
+                kept.push(r);
+            }
+        }
+        let mut rows = decoded.batch;
+        let time: Vec<Option<i64>> = match &self.time_field {
+            Some(field) => match column(&rows, field) {
+                Some(c) => times(&c),
+                None => vec![None; rows.num_rows()],
+            },
+            None => kept
+                .iter()
+                .map(|r| Some(r.timestamp.unwrap_or(now)))
+                .collect(),
+        };
+        if time.iter().any(Option::is_none) {
+            let field = self.time_field.as_deref().unwrap_or_default();
+            let keep: Vec<bool> = time.iter().map(Option::is_some).collect();
+            for (r, ok) in kept.iter().zip(&keep) {
+                if !ok {
+                    side.dead_letter(
+                        epoch,
+                        Stage::Decode,
+                        None,
+                        Some(source.location(r.input, r.offset)),
+                        &format!(
+                            "event-time field `{field}` is missing or not an integer (ms since the epoch)"
+                        ),
+                        &r.payload,
+                    )?;
+                }
+            }
+            let mask = arrow_array::BooleanArray::from(keep.clone());
+            rows = arrow_select::filter::filter_record_batch(&rows, &mask).map_err(|e| {
+                self.schema_error(SchemaError::Inference {
+                    lines: 0,
+                    message: e.to_string(),
+                })
+            })?;
+            let mut k = keep.iter();
+            kept.retain(|_| *k.next().expect("one flag per record"));
+        }
+        let inputs = kept.iter().map(|r| r.input).collect();
+        let time: Vec<i64> = time.into_iter().flatten().collect();
+        let records = if self.keep_records {
+            kept.into_iter()
+                .zip(&time)
+                .map(|(r, &ts)| Event {
+                    key: r.key,
+                    value: r.payload,
+                    timestamp: ts,
+                    headers: r.headers,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(DecodedBatch {
+            records,
+            columns: Columns { batch: rows, time },
+            inputs,
+        })
+    }
+}
+
+fn schema_error(job: &str, e: SchemaError) -> RunError {
+    RunError::Schema {
+        job: job.into(),
+        source: e,
+    }
+}
+
+/// The inferred schema, with the event-time field (when it is a top-level
+/// one) as an integer whatever the first records held.
+fn with_time_field(inferred: Schema, time_field: Option<&str>) -> Schema {
+    let Some(name) = time_field.filter(|f| !f.contains('.')) else {
+        return inferred;
+    };
+    let time = Field::new(name, DataType::Int64, true);
+    let mut fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == name {
+                time.clone()
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if inferred.field_with_name(name).is_err() {
+        fields.push(time);
+    }
+    Schema::new(fields)
+}
+
+/// `a: Int64, b: Utf8`.
+fn describe(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The column at dotted `path`, if there is one.
+fn column(batch: &RecordBatch, path: &str) -> Option<ArrayRef> {
+    let mut parts = path.split('.');
+    let mut cur = batch.column_by_name(parts.next()?)?.clone();
+    for part in parts {
+        let s = cur.as_struct_opt()?;
+        cur = s.column_by_name(part)?.clone();
+    }
+    Some(cur)
+}
+
+/// Event times from an integer or timestamp column; `None` where null or
+/// of another type.
+fn times(c: &ArrayRef) -> Vec<Option<i64>> {
+    match c.data_type() {
+        DataType::Int64 => c.as_primitive::<Int64Type>().iter().collect(),
+        DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, _) => c
+            .as_primitive::<TimestampMillisecondType>()
+            .iter()
+            .collect(),
+        _ => vec![None; c.len()],
+    }
+}

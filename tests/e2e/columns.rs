@@ -1,0 +1,205 @@
+//! Operators over typed columns (`weir:dataflow@0.2.0`) in real jobs
+//! through the `weir` binary: the source decodes JSON once into columns,
+//! the operator (tests/operators/map-filter-columns, built from source)
+//! reads and writes columns, and what comes out must equal an independent
+//! model's output (tests/reference/map_filter.py) and the same logic as an
+//! operator over JSON events (tests/operators/map-filter).
+
+use std::path::{Path, PathBuf};
+use weir_e2e::{canonical_lines, operator, repo, weir};
+
+/// weir's generated transactions with lines that cannot be read mixed in:
+/// not JSON, an amount that is not a number, no event time.
+fn input(dir: &Path, rows: u64, disorder_ms: u64) -> PathBuf {
+    let raw = weir_e2e::generate_transactions(dir, "raw", rows, 500, 7, 10, disorder_ms);
+    let raw = std::fs::read_to_string(raw).expect("generated input");
+    let mut text = String::new();
+    for (i, line) in raw.lines().enumerate() {
+        match i % 5000 {
+            1234 => text.push_str("this line is not JSON\n"),
+            2345 => text.push_str(
+                "{\"ts\":1000,\"user\":\"u1\",\"amount\":\"lots\",\"merchant\":\"m1\"}\n",
+            ),
+            3456 => text.push_str("{\"user\":\"u2\",\"amount\":75.5,\"merchant\":\"m2\"}\n"),
+            _ => {}
+        }
+        text.push_str(line);
+        text.push('\n');
+    }
+    let path = dir.join("input.jsonl");
+    std::fs::write(&path, text).expect("write input");
+    path
+}
+
+/// A job: file → `op` → (a window, when given) → file, dead letters aside.
+fn job(dir: &Path, name: &str, input: &Path, op: &str, extra: &str, parallelism: usize) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "{name}"
+parallelism = {parallelism}
+batch_size = 700
+[source]
+type = "file"
+path = "{input}"
+{extra}
+[event_time]
+field = "ts"
+[[operators]]
+name = "big-payments"
+component = "{op}"
+[sink]
+type = "file"
+path = "{name}-out.jsonl"
+[dead_letter]
+type = "file"
+path = "{name}-dead.jsonl"
+"#,
+            input = input.display(),
+            op = operator(op),
+        ),
+    )
+    .expect("write job");
+    path
+}
+
+fn model(input: &Path, out: &Path) -> usize {
+    let run = std::process::Command::new("python3")
+        .arg(repo().join("tests/reference/map_filter.py"))
+        .args([input, out])
+        .output()
+        .expect("run python3");
+    assert!(
+        run.status.success(),
+        "the model failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout)
+        .trim()
+        .strip_prefix("dead ")
+        .and_then(|n| n.parse().ok())
+        .expect("the model prints `dead N`")
+}
+
+#[test]
+fn a_job_over_columns_gives_what_the_model_and_the_operator_over_events_give() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 30_000, 0);
+    let expected_dead = model(&input, &d.join("expected.jsonl"));
+    assert_eq!(expected_dead, 18, "the input holds 3 bad lines per 5,000");
+    for p in [1, 2] {
+        let name = format!("columns-p{p}");
+        let j = job(d, &name, &input, "map-filter-columns", "", p);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let out = canonical_lines(&d.join(format!("{name}-out.jsonl")));
+        assert!(out.len() > 10_000, "only {} records came out", out.len());
+        assert_eq!(
+            out,
+            canonical_lines(&d.join("expected.jsonl")),
+            "parallelism {p}: weir's output over columns differs from the model's"
+        );
+        let dead = canonical_lines(&d.join(format!("{name}-dead.jsonl")));
+        assert_eq!(dead.len(), expected_dead, "{dead:#?}");
+        let lots = dead
+            .iter()
+            .find(|l| l.contains("lots"))
+            .expect("the line with amount \"lots\" is a dead letter");
+        assert!(
+            lots.contains("amount") && lots.contains("input.jsonl:") && lots.contains("decode"),
+            "the dead letter says where and why: {lots}"
+        );
+        assert!(
+            dead.iter().any(|l| l.contains("event-time field `ts`")),
+            "{dead:#?}"
+        );
+    }
+    let j = job(d, "events", &input, "map-filter", "", 2);
+    weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+    assert_eq!(
+        canonical_lines(&d.join("events-out.jsonl")),
+        canonical_lines(&d.join("expected.jsonl")),
+        "the operator over events differs from the model"
+    );
+}
+
+#[test]
+fn an_operator_over_columns_feeds_a_keyed_window_like_one_over_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 20_000, 5_000);
+    let window = r#"[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "10s"
+aggregates = [{ fn = "count" }, { fn = "sum", field = "cents" }, { fn = "max", field = "ts" }]"#;
+    let (mut outs, mut lates) = (Vec::new(), Vec::new());
+    for op in ["map-filter-columns", "map-filter"] {
+        let name = format!("window-{op}");
+        let path = job(d, &name, &input, op, "", 2);
+        let text = std::fs::read_to_string(&path).expect("job").replace(
+            "[sink]",
+            &format!(
+                "{window}\n[late_output]\ntype = \"file\"\npath = \"{name}-late.jsonl\"\n[sink]"
+            ),
+        );
+        std::fs::write(&path, text).expect("job");
+        weir(&["run", "-q", path.to_str().expect("utf-8")]).ok();
+        outs.push(canonical_lines(&d.join(format!("{name}-out.jsonl"))));
+        lates.push(canonical_lines(&d.join(format!("{name}-late.jsonl"))));
+    }
+    assert!(outs[0].len() > 100, "{} windows", outs[0].len());
+    assert!(
+        !lates[0].is_empty(),
+        "the input is out of order: some records are late"
+    );
+    assert_eq!(
+        outs[0], outs[1],
+        "windows after the operator over columns differ"
+    );
+    assert_eq!(lates[0], lates[1], "late records differ");
+}
+
+#[test]
+fn a_declared_schema_types_the_columns_and_a_wrong_one_is_refused_before_running() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 6_000, 0);
+    model(&input, &d.join("expected.jsonl"));
+    let schema = r#"[source.schema]
+ts = "int"
+user = "string"
+amount = "double"
+merchant = "string""#;
+    let j = job(d, "declared", &input, "map-filter-columns", schema, 1);
+    weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+    assert_eq!(
+        canonical_lines(&d.join("declared-out.jsonl")),
+        canonical_lines(&d.join("expected.jsonl"))
+    );
+    let bad = job(
+        d,
+        "no-ts",
+        &input,
+        "map-filter-columns",
+        "[source.schema]\nuser = \"string\"\namount = \"money\"",
+        1,
+    );
+    let err = weir(&["run", "-q", bad.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("source.schema") && err.contains("unknown type `money`"),
+        "{err}"
+    );
+    let bad = job(
+        d,
+        "no-ts",
+        &input,
+        "map-filter-columns",
+        "[source.schema]\nuser = \"string\"",
+        1,
+    );
+    let err = weir(&["run", "-q", bad.to_str().expect("utf-8")]).failed();
+    assert!(err.contains("declares no field `ts`"), "{err}");
+}
