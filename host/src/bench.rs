@@ -12,7 +12,9 @@
 //!    `columns` — the map+filter over typed columns (`weir:dataflow@0.2.0`),
 //!    Wasm vs the same code native on the same Arrow columns;
 //!    `job-columns` — a whole job, JSON-lines file → that operator →
-//!    discard, vs the same job with the operator over JSON events.
+//!    discard, vs the same job with the operator over JSON events;
+//!    `python` — the same job with the operator in Python, over columns
+//!    (the SDK's dataclasses) vs over JSON events.
 //! 5. `state` — keyed-state puts and gets through the backend trait,
 //!    RocksDB vs memory.
 //! 6. `checkpoint` — a windowed job with checkpoints every second vs none;
@@ -55,7 +57,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, decode, columns, job-columns, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, decode, columns, job-columns, python, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -115,6 +117,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "job-columns") {
         columns::file_job(engine, args.records)?;
+    }
+    if wanted(&args, "python") {
+        columns::python(engine, args.records)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;

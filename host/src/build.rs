@@ -17,6 +17,9 @@ use std::process::Command;
 pub const WIT: &str = include_str!("../../wit/dataflow.wit");
 /// The columnar contract (`weir:dataflow@0.2.0`), for operators over columns.
 pub const WIT_COLUMNS: &str = include_str!("../../wit/v0.2/dataflow.wit");
+/// The Python SDK for operators over columns (`import weir`), embedded so
+/// Python builds work from an installed binary.
+pub const PY_SDK: &str = include_str!("../../guest-sdk/python/weir.py");
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,12 +99,40 @@ pub fn detect(dir: &Path) -> Result<Project, BuildError> {
 }
 
 /// Build the project in `dir`; `world` is needed for Python (Rust operators
-/// declare theirs with the SDK macro). Returns the component's path.
+/// declare theirs with the SDK macro): a Python transform that imports the
+/// SDK (`import weir`) is built as an operator over columns. Returns the
+/// component's path.
 pub fn build(dir: &Path, world: World) -> Result<PathBuf, BuildError> {
     match detect(dir)? {
         Project::Rust => build_rust(dir),
-        Project::Python(module) => build_python(dir, &module, world),
+        Project::Python(module) => {
+            let world = if world == World::Transform && uses_python_sdk(dir) {
+                World::Columns
+            } else {
+                world
+            };
+            build_python(dir, &module, world)
+        }
     }
+}
+
+/// Does a module in `dir` import the Python SDK for operators over columns?
+fn uses_python_sdk(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "py"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .any(|text| {
+            text.lines().any(|l| {
+                let l = l.trim_start();
+                l == "import weir"
+                    || l.starts_with("import weir ")
+                    || l.starts_with("from weir import")
+            })
+        })
 }
 
 fn tail(bytes: &[u8]) -> String {
@@ -207,14 +238,16 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
     std::fs::create_dir_all(&out_dir).map_err(io)?;
     // componentize-py has no incremental build: reuse the output while it is
     // newer than every .py file and was built against this contract.
-    let wit = if world == World::Columns {
-        WIT_COLUMNS
-    } else {
-        WIT
-    };
+    let columns = world == World::Columns;
+    let wit = if columns { WIT_COLUMNS } else { WIT };
     let contract = {
         use sha2::Digest;
-        hex::encode(&sha2::Sha256::digest(wit)[..6])
+        let mut h = sha2::Sha256::new();
+        h.update(wit);
+        if columns {
+            h.update(PY_SDK);
+        }
+        hex::encode(&h.finalize()[..6])
     };
     let output = out_dir.join(format!("{module}-{}-{contract}.wasm", world.name()));
     if is_fresh(&output, dir) {
@@ -223,7 +256,8 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
     let wit_dir = std::env::temp_dir().join(format!("weir-wit-{}-{contract}", std::process::id()));
     std::fs::create_dir_all(&wit_dir).map_err(io)?;
     std::fs::write(wit_dir.join("dataflow.wit"), wit).map_err(io)?;
-    let result = Command::new("componentize-py")
+    let mut command = Command::new("componentize-py");
+    command
         .arg("-d")
         .arg(&wit_dir)
         .args([
@@ -232,12 +266,26 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
             "componentize",
             "-p",
         ])
-        .arg(dir)
-        .arg("-o")
-        .arg(&output)
-        .arg(module)
-        .output();
+        .arg(dir);
+    let main = if columns {
+        // The SDK and a main module that imports the operator's module (its
+        // decorator registers the function) and exports the SDK's Transformer.
+        let sdk = wit_dir.with_extension("sdk");
+        std::fs::create_dir_all(&sdk).map_err(io)?;
+        std::fs::write(sdk.join("weir.py"), PY_SDK).map_err(io)?;
+        std::fs::write(
+            sdk.join("weir_operator_main.py"),
+            format!("import {module}  # noqa: F401 (registers the operator)\nfrom weir import Transformer  # noqa: F401\n"),
+        )
+        .map_err(io)?;
+        command.arg("-p").arg(&sdk);
+        "weir_operator_main"
+    } else {
+        module
+    };
+    let result = command.arg("-o").arg(&output).arg(main).output();
     let _ = std::fs::remove_dir_all(&wit_dir);
+    let _ = std::fs::remove_dir_all(wit_dir.with_extension("sdk"));
     let out = result.map_err(|e| BuildError::MissingTool {
         tool: "componentize-py",
         path: dir.into(),

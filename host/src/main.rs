@@ -461,9 +461,10 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 world_of(&wasm)?,
             )?;
             println!(
-                "{} ({} world, sha256 {})",
+                "{} ({} world, weir:dataflow@{}, sha256 {})",
                 wasm.display(),
                 component.world,
+                component.world.version(),
                 &component.digest[..16]
             );
             Ok(())

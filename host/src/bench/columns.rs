@@ -149,51 +149,59 @@ pub fn columns(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `job-columns`: a whole job, JSON-lines file → Wasm map+filter →
-/// discard, parallelism 1: the operator over typed columns (data plane v2:
-/// the source decodes once, the operator reads columns) vs the same logic
-/// over JSON events (`tests/operators/map-filter`, the data plane before).
-pub fn file_job(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> {
+/// `n` generated transactions as a JSON-lines file in the temp directory.
+fn transactions_file(n: u64) -> anyhow::Result<std::path::PathBuf> {
     use crate::connector::{Poll, Source, datagen::Datagen};
     use std::io::Write;
-    let n = records.min(5_000_000);
     let path = std::env::temp_dir().join(format!("weir-bench-{}.jsonl", std::process::id()));
-    {
-        let spec = toml::from_str(&format!(
-            "schema = \"transactions\"\nrows = {n}\nkeys = 100000\nseed = 1"
-        ))?;
-        let mut g = Datagen::new(spec);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        while let Ok(Poll::Records(r)) = g.poll(4096) {
-            for r in r {
-                out.write_all(&r.payload)?;
-                out.write_all(b"\n")?;
-            }
+    let spec = toml::from_str(&format!(
+        "schema = \"transactions\"\nrows = {n}\nkeys = 100000\nseed = 1"
+    ))?;
+    let mut g = Datagen::new(spec);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    while let Ok(Poll::Records(r)) = g.poll(4096) {
+        for r in r {
+            out.write_all(&r.payload)?;
+            out.write_all(b"\n")?;
         }
-        out.flush()?;
     }
-    let columns = crate::build::build(
-        std::path::Path::new("tests/operators/map-filter-columns"),
-        World::Columns,
-    )?;
-    let events = crate::build::build(
-        std::path::Path::new("tests/operators/map-filter"),
-        World::Transform,
-    )?;
-    let job = |op: &std::path::Path, batch: usize| {
-        format!(
-            "name = \"bench-file\"\nbatch_size = {batch}\n[source]\ntype = \"file\"\npath = \"{}\"\n[event_time]\nfield = \"ts\"\n[[operators]]\nname = \"map-filter\"\ncomponent = \"{}\"\n[sink]\ntype = \"discard\"\n",
-            path.display(),
-            op.display()
-        )
-    };
-    let timed = |op, batch| super::run_timed(engine, &job(op, batch));
+    out.flush()?;
+    Ok(path)
+}
+
+/// A job: JSON-lines `input` → operator `op` → discard, parallelism 1.
+fn file_job_text(
+    input: &std::path::Path,
+    op: &std::path::Path,
+    batch: usize,
+    extra: &str,
+) -> String {
+    format!(
+        "name = \"bench-file\"\nbatch_size = {batch}\n{extra}\n[source]\ntype = \"file\"\npath = \"{}\"\n[event_time]\nfield = \"ts\"\n[[operators]]\nname = \"map-filter\"\ncomponent = \"{}\"\n[sink]\ntype = \"discard\"\n",
+        input.display(),
+        op.display()
+    )
+}
+
+/// Run file → `columns` and file → `events` at each batch size, a row
+/// each; `events_limits` is the events job's `[limits]` table, if any.
+fn file_jobs(
+    engine: &'static WasmEngine,
+    n: u64,
+    what: &str,
+    (columns, events): (&std::path::Path, &std::path::Path),
+    events_limits: &str,
+    batches: &[usize],
+) -> anyhow::Result<()> {
+    let input = transactions_file(n)?;
+    let timed =
+        |op, batch, extra| super::run_timed(engine, &file_job_text(&input, op, batch, extra));
     let mut result = Ok(());
-    for batch in [1024, 4096] {
-        result = timed(&columns, batch).and_then(|(n, col_secs)| {
-            let (_, ev_secs) = timed(&events, batch)?;
+    for &batch in batches {
+        result = timed(columns, batch, "").and_then(|(n, col_secs)| {
+            let (_, ev_secs) = timed(events, batch, events_limits)?;
             println!(
-                "| job: JSON-lines file → Wasm map+filter → discard, {n} records, parallelism 1, batch_size {batch}: over typed columns (0.2) vs over JSON events (0.1) | {} | {} | {:.2}× |",
+                "| job: JSON-lines file → {what} map+filter → discard, {n} records, parallelism 1, batch_size {batch}: over typed columns (0.2) vs over JSON events (0.1) | {} | {} | {:.2}× |",
                 rate(n, col_secs),
                 rate(n, ev_secs),
                 ev_secs / col_secs
@@ -204,6 +212,55 @@ pub fn file_job(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()>
             break;
         }
     }
-    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(&input);
     result
+}
+
+/// `job-columns`: a whole job, JSON-lines file → Wasm map+filter →
+/// discard, parallelism 1: the operator over typed columns (data plane v2:
+/// the source decodes once, the operator reads columns) vs the same logic
+/// over JSON events (`tests/operators/map-filter`, the data plane before).
+pub fn file_job(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> {
+    let columns = crate::build::build(
+        std::path::Path::new("tests/operators/map-filter-columns"),
+        World::Columns,
+    )?;
+    let events = crate::build::build(
+        std::path::Path::new("tests/operators/map-filter"),
+        World::Transform,
+    )?;
+    file_jobs(
+        engine,
+        records.min(5_000_000),
+        "Wasm (Rust)",
+        (&columns, &events),
+        "",
+        &[1024, 4096],
+    )
+}
+
+/// `python`: the same job with the operator in Python (componentize-py):
+/// over typed columns with the SDK's dataclasses
+/// (`tests/operators/map-filter-py`) vs over JSON events with `json`
+/// (`tests/operators/map-filter-py-json`); the one over columns at the
+/// default memory limit, the JSON one with 256 MiB (it needs more than 64).
+pub fn python(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> {
+    let columns = crate::build::build(
+        std::path::Path::new("tests/operators/map-filter-py"),
+        World::Transform,
+    )?;
+    let events = crate::build::build(
+        std::path::Path::new("tests/operators/map-filter-py-json"),
+        World::Transform,
+    )?;
+    file_jobs(
+        engine,
+        records.min(1_000_000),
+        "Python",
+        (&columns, &events),
+        // The JSON operator needs more than the default 64 MiB at batch_size
+        // 1024; the one over columns runs at the default.
+        "[limits]\nmemory = \"256MiB\"",
+        &[1024],
+    )
 }

@@ -1,0 +1,264 @@
+"""weir's Python SDK: operators over typed columns (weir:dataflow@0.2.0).
+
+Write one plain function over dataclasses; weir reads the batch's columns
+into your input class, calls the function once per row, and writes what it
+returns back as columns. No JSON is parsed or written in the operator.
+
+    from dataclasses import dataclass
+    from typing import Optional
+    import weir
+
+    @dataclass
+    class Transaction:
+        ts: int
+        user: str
+        amount: float
+        merchant: str
+
+    @dataclass
+    class Payment:
+        user: str
+        cents: int
+        merchant: str
+        ts: int
+
+    @weir.map
+    def big_payments(tx: Transaction) -> Optional[Payment]:
+        if tx.amount < 50:
+            return None                      # dropped
+        return Payment(tx.user, round(tx.amount * 100), tx.merchant, tx.ts)
+
+`@weir.filter` takes a function returning a bool (the rows it keeps go on
+unchanged, with their own bytes). Field types: `int`, `float`, `str`,
+`bytes`, `bool`, and `Optional[...]` of them for fields that may be null
+(a null in a field that is not Optional rejects the row). An exception
+raised for a row rejects that row: it goes to the job's dead-letter output
+with the exception's message. `weir.config()` is the operator's config
+from the job file, as a dict; `weir.log(level, message)` logs through the
+host. `weir build` (and `weir run`) build a module that imports `weir` as
+an operator over columns.
+"""
+
+import builtins
+import dataclasses
+import json
+import operator
+import typing
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import log as _log
+from wit_world.imports import types as t
+
+_OP = None
+_CONFIG = {}
+
+# Python type → (WIT data types it can be read from, the type it is written as).
+_TYPES = {
+    int: ({t.DataType.INT64, t.DataType.INT32, t.DataType.TIMESTAMP_MS}, t.DataType.INT64),
+    float: ({t.DataType.FLOAT64, t.DataType.FLOAT32, t.DataType.INT64, t.DataType.INT32}, t.DataType.FLOAT64),
+    str: ({t.DataType.UTF8}, t.DataType.UTF8),
+    bytes: ({t.DataType.BINARY}, t.DataType.BINARY),
+    bool: ({t.DataType.BOOLEAN}, t.DataType.BOOLEAN),
+}
+
+
+def config():
+    """The operator's config from the job file, as a dict."""
+    return _CONFIG
+
+
+def log(level, message):
+    """Log `message` at `level` ("trace", "debug", "info", "warn", "error")."""
+    _log.log(getattr(_log.Level, level.upper()), str(message))
+
+
+def _fields(cls, what):
+    """[(name, python type, nullable)] of dataclass `cls`."""
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"weir: the {what} must be a @dataclass, not {cls!r}")
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        ty, nullable = hints[f.name], False
+        args = typing.get_args(ty)
+        if typing.get_origin(ty) is typing.Union and type(None) in args:
+            rest = [a for a in args if a is not type(None)]
+            if len(rest) == 1:
+                ty, nullable = rest[0], True
+        if ty not in _TYPES:
+            raise TypeError(
+                f"weir: field `{f.name}` of {cls.__name__} is {ty!r}; use int, float, str, bytes, bool or Optional of one"
+            )
+        out.append((f.name, ty, nullable))
+    return out
+
+
+class _Op:
+    def __init__(self, fn, kind):
+        hints = typing.get_type_hints(fn)
+        params = [p for p in fn.__code__.co_varnames[: fn.__code__.co_argcount]]
+        if len(params) != 1 or params[0] not in hints:
+            raise TypeError(f"weir: `{fn.__name__}` must take one annotated argument, a @dataclass")
+        self.fn, self.kind = fn, kind
+        self.input = hints[params[0]]
+        self.in_fields = _fields(self.input, "argument")
+        self.output, self.out_fields = None, None
+        if kind == "map":
+            ret = hints.get("return")
+            args = typing.get_args(ret)
+            if typing.get_origin(ret) is typing.Union and type(None) in args:
+                ret = [a for a in args if a is not type(None)][0]
+            if ret is None:
+                raise TypeError(f"weir: `{fn.__name__}` must declare what it returns (-> Out or -> Optional[Out])")
+            self.output = ret
+            self.out_fields = _fields(ret, "return type")
+
+
+def map(fn):
+    """The operator: `fn(In) -> Out | None` (None drops the row)."""
+    global _OP
+    _OP = _Op(fn, "map")
+    return fn
+
+
+def filter(fn):
+    """The operator: `fn(In) -> bool`; rows it keeps go on unchanged."""
+    global _OP
+    _OP = _Op(fn, "filter")
+    return fn
+
+
+def _bit(bits, i):
+    return (bits[i >> 3] >> (i & 7)) & 1
+
+
+def _read(col, rows):
+    """A column as a Python list (None where null)."""
+    d = col.data
+    if isinstance(d, (t.ColumnData_Int64, t.ColumnData_Int32, t.ColumnData_Float64, t.ColumnData_Float32)):
+        values = d.value
+    elif isinstance(d, t.ColumnData_Utf8):
+        o, data = d.value.offsets, d.value.data
+        if data.isascii():
+            s = data.decode("ascii")
+            values = [s[o[i]:o[i + 1]] for i in range(rows)]
+        else:
+            values = [data[o[i]:o[i + 1]].decode("utf-8") for i in range(rows)]
+    elif isinstance(d, t.ColumnData_Binary):
+        o, data = d.value.offsets, d.value.data
+        values = [data[o[i]:o[i + 1]] for i in range(rows)]
+    elif isinstance(d, t.ColumnData_Boolean):
+        values = [bool(_bit(d.value, i)) for i in range(rows)]
+    elif isinstance(d, t.ColumnData_Nulls):
+        return [None] * rows
+    else:
+        raise Err(t.OperatorError(f"weir: an input column of kind {type(d).__name__}"))
+    if col.validity is not None:
+        v = col.validity
+        values = [x if _bit(v, i) else None for i, x in enumerate(values)]
+    return values
+
+
+def _bitmap(flags):
+    out = bytearray((len(flags) + 7) // 8)
+    for i, f in enumerate(flags):
+        if f:
+            out[i >> 3] |= 1 << (i & 7)
+    return bytes(out)
+
+
+def _write(values, ty, nullable):
+    """A Python list as a column of the type `ty` is written as."""
+    validity = None
+    if nullable and any(v is None for v in values):
+        validity = _bitmap([v is not None for v in values])
+    if ty is int:
+        data = t.ColumnData_Int64([0 if v is None else v for v in values])
+    elif ty is float:
+        data = t.ColumnData_Float64([0.0 if v is None else float(v) for v in values])
+    elif ty is str:
+        values = ["" if v is None else v for v in values]
+        joined = "".join(values)
+        if joined.isascii():
+            encoded, lengths = joined.encode("ascii"), [len(v) for v in values]
+        else:
+            parts = [v.encode("utf-8") for v in values]
+            encoded, lengths = b"".join(parts), [len(p) for p in parts]
+        offsets, at = [0], 0
+        for n in lengths:
+            at += n
+            offsets.append(at)
+        data = t.ColumnData_Utf8(t.VarData(offsets, encoded))
+    elif ty is bytes:
+        values = [b"" if v is None else v for v in values]
+        offsets, at = [0], 0
+        for v in values:
+            at += len(v)
+            offsets.append(at)
+        data = t.ColumnData_Binary(t.VarData(offsets, b"".join(values)))
+    else:
+        data = t.ColumnData_Boolean(_bitmap(values))
+    return t.Column(validity, data)
+
+
+class Transformer(exports.Transformer):
+    """The component's export; `weir build` wires it up."""
+
+    def init(self, config, input):
+        global _CONFIG
+        if _OP is None:
+            raise Err(t.OperatorError("weir: no @weir.map or @weir.filter function in the module"))
+        _CONFIG = json.loads(config) if config else {}
+        have = {f.name: (i, f) for i, f in enumerate(input)}
+        projection = []
+        for name, ty, _ in _OP.in_fields:
+            if name not in have:
+                names = ", ".join(f.name for f in input)
+                raise Err(t.OperatorError(f"the input has no column `{name}` (it has {names})"))
+            i, f = have[name]
+            if f.data_type not in _TYPES[ty][0]:
+                raise Err(t.OperatorError(
+                    f"column `{name}` is {f.data_type.name.lower()}, which a field of type {ty.__name__} cannot be read from"))
+            projection.append(i)
+        output = None
+        if _OP.out_fields is not None:
+            output = [t.Field(n, _TYPES[ty][1], nullable) for n, ty, nullable in _OP.out_fields]
+        return t.OperatorSpec(output, projection)
+
+    def process(self, batch):
+        op, rows = _OP, batch.rows
+        columns = [_read(c, rows) for c in batch.columns]
+        make, fn = op.input, op.fn
+        # Rows with a null where the input class does not allow one.
+        bad = {}
+        for (name, _, nullable), col, values in zip(op.in_fields, batch.columns, columns):
+            if not nullable and col.validity is not None:
+                for i, v in enumerate(values):
+                    if v is None:
+                        bad.setdefault(i, name)
+        rejected, kept, outs = [], [], []
+        is_map = op.kind == "map"
+        for i, values in enumerate(zip(*columns)):
+            if bad and i in bad:
+                rejected.append(t.Rejection(i, f"field `{bad[i]}` is null"))
+                continue
+            try:
+                out = fn(make(*values))
+            except Exception as e:  # a row's failure rejects the row
+                rejected.append(t.Rejection(i, f"{type(e).__name__}: {e}"))
+                continue
+            if is_map:
+                if out is not None:
+                    kept.append(i)
+                    outs.append(out)
+            elif out:
+                kept.append(i)
+        if not is_map:
+            return t.TransformOutput(t.Answer_Select(t.Selection_Indices(kept)), rejected)
+        cols = [
+            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable)
+            for name, ty, nullable in op.out_fields
+        ]
+        out = t.OutputBatch(len(outs), t.RowOrigin_Parents(kept), None, cols)
+        return t.TransformOutput(t.Answer_Emit(out), rejected)
