@@ -22,6 +22,9 @@ class Payment:
     cents: int
     merchant: str
     ts: int
+    # The operator's config `tag`, when it has one (null: left out of the
+    # JSON); the live-swap test tells the versions apart by it.
+    by: Optional[str] = None
 
 
 def cents(amount: float) -> int:
@@ -37,4 +40,4 @@ def cents(amount: float) -> int:
 def big_payments(tx: Transaction) -> Optional[Payment]:
     if tx.amount < 50.0:
         return None
-    return Payment(tx.user, cents(tx.amount), tx.merchant, tx.ts)
+    return Payment(tx.user, cents(tx.amount), tx.merchant, tx.ts, weir.config().get("tag"))
