@@ -306,3 +306,37 @@ fn an_operator_over_columns_swapped_live_from_rust_to_python_loses_and_repeats_n
         "records lost or repeated across the swap"
     );
 }
+
+#[test]
+fn a_python_operator_whose_memory_creeps_up_is_recycled_between_batches_and_loses_nothing() {
+    // componentize-py's runtime grows its linear memory as it runs
+    // (BENCHMARKS.md); the chain replaces a stateless instance that has
+    // passed 75% of its limit between two batches. At 16 MiB a Python
+    // instance starts above that (its memory's minimum is 12.6 MiB), so it
+    // is remade every 64 batches — and the output must not notice.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 200_000, 0);
+    let expected_dead = model(&input, &d.join("expected.jsonl"));
+    let j = job(d, "recycled", &input, "map-filter-py", "", 1);
+    let text = std::fs::read_to_string(&j).expect("job");
+    std::fs::write(&j, format!("{text}[limits]\nmemory = \"16MiB\"\n")).expect("job");
+    let run = weir(&["run", j.to_str().expect("utf-8")]).ok();
+    let recycled = run
+        .stderr()
+        .matches("continuing with a fresh instance")
+        .count();
+    assert!(
+        recycled >= 3,
+        "recycled {recycled} times:\n{}",
+        run.stderr()
+    );
+    assert_eq!(
+        canonical_lines(&d.join("recycled-out.jsonl")),
+        canonical_lines(&d.join("expected.jsonl"))
+    );
+    assert_eq!(
+        canonical_lines(&d.join("recycled-dead.jsonl")).len(),
+        expected_dead
+    );
+}

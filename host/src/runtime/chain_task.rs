@@ -57,8 +57,23 @@ enum Op {
     Columns {
         planned: PlannedOperator,
         inst: Option<Box<ColumnTransformInstance>>,
+        /// Batches since the instance was made (see [`RECYCLE_AT`]).
+        batches: u64,
     },
 }
+
+/// A stateless instance whose linear memory has grown past this share of
+/// its limit is replaced by a fresh one between two batches — at most once
+/// every [`RECYCLE_EVERY`] batches — so a guest whose memory creeps up
+/// (componentize-py's runtime does, by a few bytes a row: BENCHMARKS.md)
+/// runs on instead of failing its job. Nothing is lost: a transform keeps
+/// no state (weir keeps state in the host), and the new instance is `init`ed
+/// with the same config and schema.
+const RECYCLE_AT: f64 = 0.75;
+/// Batches an instance runs at least before it is recycled: one that needs
+/// most of its memory for every batch fails on its limit as before rather
+/// than being remade over and over.
+const RECYCLE_EVERY: u64 = 64;
 
 /// A batch between two operators of the chain.
 enum Rows {
@@ -166,7 +181,12 @@ fn process_columns(
     side: &SideOutputs,
     epoch: u64,
 ) -> Result<Rows, RunError> {
-    let Op::Columns { planned, inst } = op else {
+    let Op::Columns {
+        planned,
+        inst,
+        batches,
+    } = op
+    else {
         unreachable!("called for operators over columns")
     };
     let name = planned.spec.name.clone();
@@ -181,13 +201,22 @@ fn process_columns(
         // decodes into columns for them: only an empty batch comes as events.
         rows @ Rows::Events(_) => return Ok(rows),
     };
-    if inst.is_none() {
+    let recycle = inst
+        .as_ref()
+        .is_some_and(|i| *batches >= RECYCLE_EVERY && i.memory_share() > RECYCLE_AT);
+    if recycle {
+        tracing::warn!(operator = %name, subtask, batches = *batches,
+            "the operator's memory passed {:.0}% of its limit: continuing with a fresh instance", RECYCLE_AT * 100.0);
+    }
+    if inst.is_none() || recycle {
         let spec = plan.instance_spec(planned, subtask);
         *inst = Some(Box::new(ColumnTransformInstance::new(
             &spec,
             &cols.batch.schema(),
         )?));
+        *batches = 0;
     }
+    *batches += 1;
     let out = inst
         .as_mut()
         .expect("made above")
@@ -236,6 +265,7 @@ pub(super) fn run(
                 World::Columns => Op::Columns {
                     planned: op.clone(),
                     inst: None,
+                    batches: 0,
                 },
                 _ => Op::Events(TransformInstance::new(&plan.instance_spec(op, subtask))?),
             };
@@ -362,7 +392,11 @@ pub(super) fn run(
             Message::Swap(swap) => {
                 let at = ops.iter().position(|(n, _)| *n == swap.operator);
                 if let Some(j) = at
-                    && let Op::Columns { planned, inst } = &mut ops[j].1
+                    && let Op::Columns {
+                        planned,
+                        inst,
+                        batches,
+                    } = &mut ops[j].1
                 {
                     let started = std::time::Instant::now();
                     if let Some(canary) = &swap.canary {
@@ -374,6 +408,7 @@ pub(super) fn run(
                             let schema = old.input_schema().clone();
                             let spec = plan.instance_spec(&swap.op, subtask);
                             *inst = Some(Box::new(ColumnTransformInstance::new(&spec, &schema)?));
+                            *batches = 0;
                         }
                         *planned = swap.op.clone();
                         swap.switched(started.elapsed());

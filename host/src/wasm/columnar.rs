@@ -71,6 +71,11 @@ impl ColumnTransformInstance {
         })
     }
 
+    /// The share of its memory limit its linear memory has grown to.
+    pub fn memory_share(&self) -> f64 {
+        self.g.memory_share()
+    }
+
     /// The schema it was made for.
     pub fn input_schema(&self) -> &SchemaRef {
         &self.input

@@ -67,6 +67,13 @@ pub(super) struct Guarded {
 }
 
 impl Guarded {
+    /// The share of its memory limit the instance's linear memory has
+    /// grown to (memory never shrinks), 0.0–1.0.
+    pub(super) fn memory_share(&self) -> f64 {
+        let l = &self.store.data().limiter;
+        l.high_water as f64 / l.max_memory.max(1) as f64
+    }
+
     fn new(spec: &InstanceSpec<'_>, keyed: Option<KeyedCtx>) -> Guarded {
         let limits = spec.limits;
         let data = StoreData {

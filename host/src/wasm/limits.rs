@@ -11,6 +11,8 @@ pub struct MemoryLimiter {
     pub max_memory: usize,
     /// Largest refused request, if any, in bytes.
     pub refused: Option<usize>,
+    /// The largest a linear memory has grown to, in bytes.
+    pub high_water: usize,
 }
 
 /// Table elements per instance: generous for real code, fatal for a bomb.
@@ -22,6 +24,7 @@ impl MemoryLimiter {
         Self {
             max_memory,
             refused: None,
+            high_water: 0,
         }
     }
 }
@@ -37,6 +40,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.refused = Some(self.refused.unwrap_or(0).max(desired));
             return Ok(false);
         }
+        self.high_water = self.high_water.max(desired);
         Ok(true)
     }
 

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""weir and Apache Flink 2.3 side by side, in one run, on the same file.
+
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python]
+
+Run from the repository root after `cargo build --release -p weir`. It
+installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
+~/.cache/weir/pyflink on first use — it needs Java 11 or newer — writes one
+JSON-lines file of transactions with weir's generator, and runs each job on
+it with both systems, parallelism 1:
+
+- stateless: keep transactions of 50 or more, re-shaped in cents. weir: the
+  Rust operator over columns (tests/operators/map-filter-columns); Flink:
+  Flink SQL, filesystem/json source, blackhole sink.
+- window: a tumbling 10 s count and sum of amount per user (100k users).
+  weir: its native window aggregates; Flink: a TUMBLE window TVF.
+- python: the stateless job with the logic in Python. weir: the Python SDK
+  over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
+  for the filter and the map.
+
+Times and CPU are net of start-up: each system first runs the job on a
+one-line file, and that run's time and CPU are subtracted. CPU-seconds are
+the whole machine's (/proc/stat, the machine otherwise idle), so they
+include Flink's JVM and its Python workers; they are given per million
+records. Prints a Markdown
+table for BENCHMARKS.md.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = Path.home() / ".cache" / "weir" / "pyflink"
+FLINK_VERSION = "2.3.0"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/weir/target"))
+WEIR = Path(os.environ.get("WEIR_BIN", TARGET / "release" / "weir"))
+
+
+def cpu_seconds():
+    """All CPUs' busy time so far, s (user + nice + system + irq + softirq)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = fields
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(cmd, **kw):
+    """Run `cmd`; (wall s, machine CPU s)."""
+    c0, t0 = cpu_seconds(), time.monotonic()
+    subprocess.run(cmd, check=True, **kw)
+    return time.monotonic() - t0, cpu_seconds() - c0
+
+
+def ensure_pyflink():
+    py = VENV / "bin" / "python"
+    ok = py.exists() and subprocess.run(
+        [py, "-c", f"import pyflink.version as v; assert v.__version__ == '{FLINK_VERSION}'"],
+        capture_output=True).returncode == 0
+    if not ok:
+        if shutil.which("java") is None:
+            sys.exit("compare.py: Flink needs Java 11 or newer (Debian: apt-get install openjdk-17-jre-headless)")
+        print(f"installing apache-flink=={FLINK_VERSION} into {VENV} (once)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([py, "-m", "pip", "install", "-q", f"apache-flink=={FLINK_VERSION}"], check=True)
+    return py
+
+
+def generate(path, rows):
+    job = path.with_suffix(".gen.toml")
+    job.write_text(
+        f'name = "flink-compare-gen"\n[source]\ntype = "datagen"\nschema = "transactions"\n'
+        f'rows = {rows}\nkeys = 100000\nseed = 1\n[sink]\ntype = "file"\npath = "{path}"\n')
+    subprocess.run([WEIR, "run", "-q", job], check=True, capture_output=True)
+
+
+WEIR_JOBS = {
+    "stateless": """[[operators]]
+name = "map-filter"
+component = "{columns}"
+[sink]
+type = "discard"
+""",
+    "window": """[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "10s"
+aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}]
+[sink]
+type = "discard"
+[late_output]
+type = "discard"
+""",
+    "python": """[[operators]]
+name = "map-filter"
+component = "{python}"
+[sink]
+type = "discard"
+""",
+}
+
+
+def run_weir(kind, input_path, work, components):
+    job = work / f"weir-{kind}-{input_path.stem}.toml"
+    job.write_text(f'name = "cmp-{kind}"\n[source]\ntype = "file"\npath = "{input_path}"\n'
+                   + WEIR_JOBS[kind].format(**components))
+    return measured([WEIR, "run", "-q", job], capture_output=True)
+
+
+FLINK_JOB = r'''
+import sys, time
+from pyflink.table import EnvironmentSettings, TableEnvironment, DataTypes
+from pyflink.table.udf import udf
+
+kind, path = sys.argv[1], sys.argv[2]
+env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+conf = env.get_config()
+conf.set("parallelism.default", "1")
+conf.set("table.exec.resource.default-parallelism", "1")
+time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if kind == "window" else ""
+env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
+if kind == "window":
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, total DOUBLE)
+        WITH ('connector' = 'blackhole')""")
+    query = """INSERT INTO snk SELECT `user`, window_start, window_end, COUNT(*), SUM(amount)
+        FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(rt), INTERVAL '10' SECOND))
+        GROUP BY `user`, window_start, window_end"""
+else:
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, cents BIGINT, merchant STRING, ts BIGINT)
+        WITH ('connector' = 'blackhole')""")
+    if kind == "python":
+        @udf(result_type=DataTypes.BOOLEAN())
+        def keep(amount):
+            return amount is not None and amount >= 50.0
+
+        @udf(result_type=DataTypes.BIGINT())
+        def cents(amount):
+            x = amount * 100.0
+            r = float(int(x))
+            if abs(x - r) >= 0.5:
+                r += 1.0 if x > 0 else -1.0
+            return int(r)
+
+        env.create_temporary_function("keep", keep)
+        env.create_temporary_function("cents", cents)
+        query = "INSERT INTO snk SELECT `user`, cents(amount), merchant, ts FROM src WHERE keep(amount)"
+    else:
+        query = """INSERT INTO snk SELECT `user`, CAST(ROUND(amount * 100, 0) AS BIGINT), merchant, ts
+            FROM src WHERE amount >= 50"""
+env.execute_sql(query).wait()
+'''
+
+
+def run_flink(py, kind, input_path, work):
+    script = work / "flink_job.py"
+    script.write_text(FLINK_JOB)
+    return measured([py, script, kind, input_path], capture_output=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--records", type=int, default=5_000_000)
+    ap.add_argument("--only", default="stateless,window,python")
+    args = ap.parse_args()
+    if not WEIR.exists():
+        sys.exit(f"compare.py: no weir binary at {WEIR}; run `cargo build --release -p weir` first")
+    py = ensure_pyflink()
+    os.chdir(ROOT)
+    built = subprocess.run([WEIR, "build", "tests/operators/map-filter-columns"],
+                           check=True, capture_output=True, text=True).stdout.split()[0]
+    components = {"columns": Path(built).resolve(), "python": ROOT / "tests/operators/map-filter-py"}
+    subprocess.run([WEIR, "build", components["python"]], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        big, tiny = work / "transactions.jsonl", work / "one.jsonl"
+        generate(big, args.records)
+        with open(big) as f:
+            tiny.write_text(f.readline())
+        print(f"| job ({args.records:,} transactions, one JSON-lines file, parallelism 1) | weir | weir CPU-s / M rec | Flink {FLINK_VERSION} | Flink CPU-s / M rec | weir ÷ Flink |")
+        print("|---|---|---|---|---|---|")
+        for kind in args.only.split(","):
+            rates, cpus = [], []
+            for run in (lambda p: run_weir(kind, p, work, components),
+                        lambda p: run_flink(py, kind, p, work)):
+                w0, c0 = run(tiny)
+                wall, cpu = run(big)
+                rates.append(args.records / max(wall - w0, 1e-9))
+                cpus.append(max(cpu - c0, 0.0) / (args.records / 1e6))
+            print(f"| {kind} | {rates[0] / 1e6:.3f} M rec/s | {cpus[0]:.2f} | {rates[1] / 1e6:.3f} M rec/s | "
+                  f"{cpus[1]:.2f} | **{rates[0] / rates[1]:.2f}×** |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
