@@ -105,9 +105,24 @@ fn reference(job: &Path, dir: &Path, outputs: &[&str]) -> PathBuf {
     expected
 }
 
+/// The newest checkpoint in `dir/checkpoints`, if any.
+fn newest_epoch(dir: &Path) -> Option<u64> {
+    std::fs::read_dir(dir.join("checkpoints"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("chk-")
+                .and_then(|n| n.parse().ok())
+        })
+        .max()
+}
+
 /// Start `args` again and again, killing it with SIGKILL at a random moment
-/// each time, until it has been killed `min_kills` times; then let it finish.
-/// Returns the number of kills.
+/// after the run's first checkpoint (waited for: every kill lands after
+/// one) each time, until it has been killed `min_kills` times; then let it
+/// finish. Returns the number of kills.
 fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
     let mut rng = TestRng::from_env();
     let mut kills = 0;
@@ -117,6 +132,7 @@ fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
             started.elapsed() < Duration::from_secs(300),
             "the job did not finish within 5 minutes of restarts"
         );
+        let before = newest_epoch(dir);
         let mut child = spawn_weir(dir, args);
         if kills >= min_kills {
             let out = child.wait_with_output().expect("wait");
@@ -127,7 +143,15 @@ fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
             );
             return kills;
         }
-        std::thread::sleep(Duration::from_millis(rng.between(150, 600)));
+        let restarted = Instant::now();
+        while newest_epoch(dir) <= before && child.try_wait().expect("try_wait").is_none() {
+            assert!(
+                restarted.elapsed() < Duration::from_secs(60),
+                "no checkpoint within a minute of a restart"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.between(0, 400)));
         match child.try_wait().expect("try_wait") {
             None => {
                 child.kill().expect("SIGKILL");
@@ -145,20 +169,13 @@ fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
     }
 }
 
-fn bytes(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-#[test]
-fn a_window_job_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let input = transactions(dir.path());
-    let job = window_job(dir.path(), &input);
-    let expected = reference(&job, dir.path(), &["sink", "late_output", "dead_letter"]);
+/// Kill the window `job` at random moments (at least 10 times) until it
+/// finishes, then hold its outputs to the uninterrupted run's in `expected`.
+fn crash_window_job(dir: &Path, job: &Path, expected: &Path) {
     let rate = format!("source.rate={RATE}");
     let job_arg = job.to_str().expect("utf-8");
-    let kills = kill_until_done(dir.path(), &["run", "-q", job_arg, "--set", &rate], 10);
-    let out = dir.path().join("out");
+    let kills = kill_until_done(dir, &["run", "-q", job_arg, "--set", &rate], 10);
+    let out = dir.join("out");
     // The main output is merged in source order: identical bytes.
     assert!(
         bytes(&out.join("windows.jsonl")) == bytes(&expected.join("sink.jsonl")),
@@ -177,6 +194,19 @@ fn a_window_job_killed_at_random_moments_gives_exactly_the_uninterrupted_output(
         assert!(!want.is_empty(), "{got:?}: the input should produce some");
         assert_eq!(got, want, "{got:?} differs after {kills} kills");
     }
+}
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn a_window_job_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job(dir.path(), &input);
+    let expected = reference(&job, dir.path(), &["sink", "late_output", "dead_letter"]);
+    crash_window_job(dir.path(), &job, &expected);
     let listing = weir(&[
         "checkpoints",
         "list",
@@ -224,26 +254,7 @@ fn a_job_with_an_operator_over_columns_killed_at_random_moments_gives_exactly_th
         bytes(&events_out.join("sink.jsonl")) == bytes(&expected.join("sink.jsonl")),
         "windows over columns differ from windows over events"
     );
-    let rate = format!("source.rate={RATE}");
-    let job_arg = job.to_str().expect("utf-8");
-    let kills = kill_until_done(dir.path(), &["run", "-q", job_arg, "--set", &rate], 10);
-    let out = dir.path().join("out");
-    assert!(
-        bytes(&out.join("windows.jsonl")) == bytes(&expected.join("sink.jsonl")),
-        "window results differ from the uninterrupted run after {kills} kills"
-    );
-    assert!(bytes(&out.join("windows.jsonl")).len() > 100_000);
-    for (got, want) in [
-        ("late.jsonl", "late_output.jsonl"),
-        ("dead.jsonl", "dead_letter.jsonl"),
-    ] {
-        let (got, want) = (
-            canonical_lines(&out.join(got)),
-            canonical_lines(&expected.join(want)),
-        );
-        assert!(!want.is_empty(), "{got:?}: the input should produce some");
-        assert_eq!(got, want, "{got:?} differs after {kills} kills");
-    }
+    crash_window_job(dir.path(), &job, &expected);
 }
 
 #[test]

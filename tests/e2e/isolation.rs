@@ -78,6 +78,32 @@ impl RssPeak {
 }
 
 /// A keyed job of the hoard operator with `config`.
+/// A job file running the misbehaving operator in `mode`.
+fn misbehave_job(dir: &Path, name: &str, misbehave: &str, mode: &str) -> String {
+    let file = format!("{name}.toml");
+    std::fs::write(
+        dir.join(&file),
+        format!(
+            r#"name = "{name}"
+batch_size = 4
+[source]
+type = "datagen"
+schema = "transactions"
+rows = 1000
+[[operators]]
+name = "bad"
+component = "{misbehave}"
+config = {{ mode = "{mode}" }}
+[sink]
+type = "file"
+path = "out.jsonl"
+"#
+        ),
+    )
+    .expect("job");
+    file
+}
+
 fn hoard_job(dir: &Path, name: &str, hoard: &str, config: &str) -> String {
     let file = format!("{name}.toml");
     std::fs::write(
@@ -183,6 +209,14 @@ path = "out.jsonl"
         .expect("job");
         file
     };
+    // The host compiles a component once, when a job first brings it: do
+    // that for the misbehaving one now, so the comparison below measures
+    // what running hostile jobs costs the good one, not a compilation.
+    let warmup = misbehave_job(dir.path(), "warmup", &misbehave, "trap");
+    s.cli_in(dir.path(), "hostile", &["submit", &warmup]).ok();
+    let st = s.wait_ended("hostile", "warmup", LONG);
+    assert_eq!(st["state"], "failed", "{st:#}");
+
     let alone = good("alone");
     s.cli_in(dir.path(), "good", &["submit", &alone]).ok();
     let st = s.wait_ended("good", "alone", LONG);
@@ -215,27 +249,7 @@ path = "out.jsonl"
     // The host's resident memory, sampled while the hostile jobs run.
     let rss = RssPeak::start(s.pid());
     for (mode, _) in modes {
-        let file = format!("{mode}.toml");
-        std::fs::write(
-            dir.path().join(&file),
-            format!(
-                r#"name = "{mode}"
-batch_size = 4
-[source]
-type = "datagen"
-schema = "transactions"
-rows = 1000
-[[operators]]
-name = "bad"
-component = "{misbehave}"
-config = {{ mode = "{mode}" }}
-[sink]
-type = "file"
-path = "out.jsonl"
-"#
-            ),
-        )
-        .expect("job");
+        let file = misbehave_job(dir.path(), mode, &misbehave, mode);
         s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
     }
     // Keyed hoarders: what they make the host hold is charged to their

@@ -61,7 +61,9 @@ pub(crate) fn read_lines(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        out.push(RawRecord::line(std::mem::take(&mut buf), *line));
+        // One exact allocation per line; `buf` keeps its capacity (taking
+        // it would make every next line grow a new buffer from nothing).
+        out.push(RawRecord::line(buf.as_slice().to_vec(), *line));
     }
     Ok((!out.is_empty()).then_some(out))
 }
