@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use weir_e2e::{TestRng, canonical_lines, operator, repo, spawn_weir, weir, weir_in};
+use weir_e2e::crash::{epochs, kill_until_done};
+use weir_e2e::{canonical_lines, operator, repo, spawn_weir, weir, weir_in};
 
 /// Rows of the crash tests' input: at `RATE` rows/s a run needs 6 s of
 /// processing, so kills at most 600 ms apart need at least 10 restarts.
@@ -103,70 +104,6 @@ fn reference(job: &Path, dir: &Path, outputs: &[&str]) -> PathBuf {
     }
     weir(&args).ok();
     expected
-}
-
-/// The newest checkpoint in `dir/checkpoints`, if any.
-fn newest_epoch(dir: &Path) -> Option<u64> {
-    std::fs::read_dir(dir.join("checkpoints"))
-        .ok()?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .strip_prefix("chk-")
-                .and_then(|n| n.parse().ok())
-        })
-        .max()
-}
-
-/// Start `args` again and again, killing it with SIGKILL at a random moment
-/// after the run's first checkpoint (waited for: every kill lands after
-/// one) each time, until it has been killed `min_kills` times; then let it
-/// finish. Returns the number of kills.
-fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
-    let mut rng = TestRng::from_env();
-    let mut kills = 0;
-    let started = Instant::now();
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(300),
-            "the job did not finish within 5 minutes of restarts"
-        );
-        let before = newest_epoch(dir);
-        let mut child = spawn_weir(dir, args);
-        if kills >= min_kills {
-            let out = child.wait_with_output().expect("wait");
-            assert!(
-                out.status.success(),
-                "the last run failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            return kills;
-        }
-        let restarted = Instant::now();
-        while newest_epoch(dir) <= before && child.try_wait().expect("try_wait").is_none() {
-            assert!(
-                restarted.elapsed() < Duration::from_secs(60),
-                "no checkpoint within a minute of a restart"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        std::thread::sleep(Duration::from_millis(rng.between(0, 400)));
-        match child.try_wait().expect("try_wait") {
-            None => {
-                child.kill().expect("SIGKILL");
-                child.wait().expect("reap");
-                kills += 1;
-            }
-            Some(status) => {
-                let out = child.wait_with_output().expect("output");
-                panic!(
-                    "the job finished after only {kills} kills (status {status}); it should run longer than the kill interval\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            }
-        }
-    }
 }
 
 /// Kill the window `job` at random moments (at least 10 times) until it
@@ -545,21 +482,6 @@ fn an_incompatible_change_is_refused_unless_dropping_state_is_allowed() {
     allowed.push("--allow-dropped-state");
     let stderr = weir_in(dir.path(), &allowed).ok().stderr();
     assert!(stderr.contains("dropping it as allowed"), "{stderr}");
-}
-
-fn epochs(dir: &Path) -> Vec<u64> {
-    let mut e: Vec<u64> = std::fs::read_dir(dir)
-        .expect("checkpoint dir")
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .strip_prefix("chk-")
-                .and_then(|n| n.parse().ok())
-        })
-        .collect();
-    e.sort_unstable();
-    e
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! builds and installs everything first. A missing piece fails the test with
 //! what to run — nothing is skipped silently.
 
+pub mod crash;
 pub mod kafka;
 pub mod serve;
 pub mod tag;

@@ -1,0 +1,81 @@
+//! Crash tests' helpers: restart a job again and again, killing it with
+//! SIGKILL at random moments after its checkpoints.
+
+use crate::{TestRng, spawn_weir};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The newest checkpoint in `dir/checkpoints`, if any.
+pub fn newest_epoch(dir: &Path) -> Option<u64> {
+    let checkpoints = dir.join("checkpoints");
+    if !checkpoints.is_dir() {
+        return None;
+    }
+    epochs(&checkpoints).last().copied()
+}
+
+/// Start `args` again and again, killing it with SIGKILL at a random moment
+/// after the run's first checkpoint (waited for: every kill lands after
+/// one) each time, until it has been killed `min_kills` times; then let it
+/// finish. Returns the number of kills.
+pub fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
+    let mut rng = TestRng::from_env();
+    let mut kills = 0;
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the job did not finish within 5 minutes of restarts"
+        );
+        let before = newest_epoch(dir);
+        let mut child = spawn_weir(dir, args);
+        if kills >= min_kills {
+            let out = child.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "the last run failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return kills;
+        }
+        let restarted = Instant::now();
+        while newest_epoch(dir) <= before && child.try_wait().expect("try_wait").is_none() {
+            assert!(
+                restarted.elapsed() < Duration::from_secs(60),
+                "no checkpoint within a minute of a restart"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.between(0, 400)));
+        match child.try_wait().expect("try_wait") {
+            None => {
+                child.kill().expect("SIGKILL");
+                child.wait().expect("reap");
+                kills += 1;
+            }
+            Some(status) => {
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "the job finished after only {kills} kills (status {status}); it should run longer than the kill interval\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
+/// The epochs of the checkpoints in `dir`, oldest first.
+pub fn epochs(dir: &Path) -> Vec<u64> {
+    let mut e: Vec<u64> = std::fs::read_dir(dir)
+        .expect("checkpoint dir")
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .strip_prefix("chk-")
+                .and_then(|n| n.parse().ok())
+        })
+        .collect();
+    e.sort_unstable();
+    e
+}
