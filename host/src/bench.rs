@@ -165,6 +165,22 @@ fn datagen_batches(rows: u64, keys: u64, batch: usize) -> Vec<Vec<crate::Event>>
     out
 }
 
+/// The schema of the generator's transactions, as the decode and columns
+/// benchmarks declare it (event time as a timestamp).
+fn transactions_schema() -> arrow_schema::SchemaRef {
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            false,
+        ),
+        Field::new("user", DataType::Utf8, true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("merchant", DataType::Utf8, true),
+    ]))
+}
+
 fn rate(n: u64, secs: f64) -> String {
     format!("{:.2} M rec/s", n as f64 / secs / 1e6)
 }

@@ -14,7 +14,6 @@ use anyhow::Context;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, TimestampMillisecondType};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -72,16 +71,7 @@ pub fn columns(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> 
     let wasm = crate::build::build(project, World::Columns)
         .context("building the columnar benchmark operator")?;
     let component = LoadedComponent::load(engine, "map-filter-columns", &wasm, World::Columns)?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, None),
-            false,
-        ),
-        Field::new("user", DataType::Utf8, true),
-        Field::new("amount", DataType::Float64, true),
-        Field::new("merchant", DataType::Utf8, true),
-    ]));
+    let schema = super::transactions_schema();
     // 100 distinct batches of 1,000, cycled: realistic data, bounded memory.
     let mut decoder = JsonDecoder::new(schema.clone())?;
     let batches: Vec<(RecordBatch, Vec<i64>)> = datagen_batches(100_000, 1000, 1000)

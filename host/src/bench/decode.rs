@@ -5,8 +5,6 @@
 
 use super::{datagen_batches, rate};
 use crate::batch::JsonDecoder;
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// Decode `records` generated transactions in batches of `batch` lines.
@@ -14,16 +12,7 @@ pub fn decode(records: u64, keys: u64, batch: usize) -> anyhow::Result<()> {
     let batches = datagen_batches(records, keys, batch);
     let n: u64 = batches.iter().map(|b| b.len() as u64).sum();
     let bytes: usize = batches.iter().flatten().map(|e| e.value.len()).sum();
-    let schema = Arc::new(Schema::new(vec![
-        Field::new(
-            "ts",
-            DataType::Timestamp(TimeUnit::Millisecond, None),
-            false,
-        ),
-        Field::new("user", DataType::Utf8, true),
-        Field::new("amount", DataType::Float64, true),
-        Field::new("merchant", DataType::Utf8, true),
-    ]));
+    let schema = super::transactions_schema();
     let mut decoder = JsonDecoder::new(schema)?;
     let t = Instant::now();
     let mut rows = 0;
