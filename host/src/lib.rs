@@ -23,6 +23,7 @@ pub mod dirs;
 pub mod event;
 pub mod fault;
 pub mod job;
+pub mod join;
 pub mod json;
 pub mod plan;
 pub mod runtime;

@@ -547,16 +547,8 @@ fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
 
 fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
     let spec = &job.spec;
-    let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
     let mut missing = Vec::new();
-    for (at, op) in spec
-        .operators
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (format!("operators[{i}]"), o))
-        .chain(spec.keyed.iter().map(|o| ("keyed".to_string(), o)))
-        .chain(agg.map(|o| ("window.aggregate".to_string(), o)))
-    {
+    for (at, op) in spec.wasm_operators() {
         let p = job.resolve(&op.component);
         if !p.exists() {
             missing.push(format!(

@@ -40,6 +40,16 @@ pub enum PlanError {
     /// The source's declared schema is not valid.
     #[error("[source.schema]: {0}")]
     Schema(#[from] crate::batch::SchemaError),
+    /// An operator over columns in a job graph.
+    #[error(
+        "operator `{operator}` of stage `{stage}` runs over columns (weir:dataflow@0.2.0); stages run operators over JSON events (0.1) so far: use it in a one-chain job ([[operators]]) or build it against 0.1"
+    )]
+    ColumnsInStage {
+        /// The operator.
+        operator: String,
+        /// Its stage.
+        stage: String,
+    },
 }
 
 /// A Wasm operator, ready to instantiate.
@@ -78,6 +88,45 @@ pub enum PlannedStage {
     Keyed(PlannedOperator),
 }
 
+/// What a stage of a job graph does.
+// One per stage, planned once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum StageWork {
+    /// Nothing: a union of its inputs, or a key-by.
+    Pass,
+    /// Stateless Wasm operators over events, in order.
+    Operators(Vec<PlannedOperator>),
+    /// A window (the keyed stage of a one-chain job, as a stage).
+    Keyed(PlannedStage),
+    /// A join of its two inputs.
+    Join(JoinKind),
+}
+
+/// Which join.
+#[derive(Debug, Clone, Copy)]
+pub enum JoinKind {
+    /// Pairs in the same window.
+    Window(WindowKind),
+    /// Right records in `[left.ts + lower, left.ts + upper]`.
+    Interval {
+        /// Lower bound, ms.
+        lower: i64,
+        /// Upper bound, ms.
+        upper: i64,
+    },
+}
+
+/// A stage of a job graph, ready to run.
+pub struct PlannedGraphStage {
+    /// As written.
+    pub spec: crate::job::StageSpec,
+    /// Its subtasks see every step of the source (its input is
+    /// partitioned by key), rather than taking turns.
+    pub keyed: bool,
+    /// What it does.
+    pub work: StageWork,
+}
+
 /// A runnable job.
 pub struct Plan {
     /// The job.
@@ -100,6 +149,9 @@ pub struct Plan {
     pub schema: Option<arrow_schema::SchemaRef>,
     /// The keyed stage, if any.
     pub stage: Option<PlannedStage>,
+    /// A job graph's stages (`[[stages]]`), inputs before the stages that
+    /// read them; empty for a one-chain job.
+    pub graph: Vec<PlannedGraphStage>,
     /// Per-instance limits.
     pub limits: CallLimits,
     /// Watermark delay.
@@ -133,6 +185,22 @@ impl Plan {
             .iter()
             .map(|(k, v)| (k.clone(), v.load(std::sync::atomic::Ordering::Relaxed)))
             .collect()
+    }
+
+    /// The Wasm operators of a job graph's stages, with their worlds.
+    pub fn graph_operators(&self) -> Vec<(&PlannedOperator, World)> {
+        let mut out = Vec::new();
+        for st in &self.graph {
+            match &st.work {
+                StageWork::Operators(ops) => out.extend(ops.iter().map(|o| (o, World::Transform))),
+                StageWork::Keyed(PlannedStage::Window {
+                    aggregate: WindowAgg::Wasm(op),
+                    ..
+                }) => out.push((&**op, World::Aggregate)),
+                _ => {}
+            }
+        }
+        out
     }
 
     /// What subtask `subtask` needs to instantiate `op`.
@@ -174,6 +242,23 @@ fn component_file(
         operator: op.name.clone(),
         source,
     })
+}
+
+/// [`Plan::graph_operators`], mutable (a resumed job runs the versions
+/// its checkpoint recorded).
+pub fn graph_operators_mut(graph: &mut [PlannedGraphStage]) -> Vec<(&mut PlannedOperator, World)> {
+    let mut out = Vec::new();
+    for st in graph {
+        match &mut st.work {
+            StageWork::Operators(ops) => out.extend(ops.iter_mut().map(|o| (o, World::Transform))),
+            StageWork::Keyed(PlannedStage::Window {
+                aggregate: WindowAgg::Wasm(op),
+                ..
+            }) => out.push((&mut **op, World::Aggregate)),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Build (if it is a project) and load the component of operator `op` of
@@ -250,32 +335,11 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     let stage = if let Some(k) = &spec.keyed {
         Some(PlannedStage::Keyed(load(k, World::Keyed)?))
     } else if let Some(w) = &spec.window {
-        let opt = |s: &Option<String>| s.as_deref().map(dur).unwrap_or(0);
-        let kind = match w.kind.as_str() {
-            "tumbling" => WindowKind::Tumbling { size: opt(&w.size) },
-            "sliding" => WindowKind::Sliding {
-                size: opt(&w.size),
-                slide: opt(&w.slide),
-            },
-            _ => WindowKind::Session { gap: opt(&w.gap) },
-        };
-        let aggregate = match &w.aggregate {
-            Some(a) => WindowAgg::Wasm(Box::new(load(a, World::Aggregate)?)),
-            None => WindowAgg::Native(w.aggregates.clone()),
-        };
-        Some(PlannedStage::Window {
-            kind,
-            mode: if w.time == "processing" {
-                TimeMode::Processing
-            } else {
-                TimeMode::Event
-            },
-            lateness_ms: dur(&w.allowed_lateness),
-            aggregate,
-        })
+        Some(window_stage(&job, engine, w)?)
     } else {
         None
     };
+    let graph = graph_stages(&job, engine)?;
     let l = &spec.limits;
     let bytes = |s: &Option<String>| {
         s.as_deref()
@@ -305,8 +369,97 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         keeps_records,
         schema,
         stage,
+        graph,
         limits,
         budgets,
         busy: Mutex::default(),
     })
+}
+
+/// A window, planned: its assigner, time, lateness and aggregation.
+fn window_stage(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+    w: &crate::job::WindowSpec,
+) -> Result<PlannedStage, PlanError> {
+    let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
+    let opt = |s: &Option<String>| s.as_deref().map(dur).unwrap_or(0);
+    let kind = match w.kind.as_str() {
+        "tumbling" => WindowKind::Tumbling { size: opt(&w.size) },
+        "sliding" => WindowKind::Sliding {
+            size: opt(&w.size),
+            slide: opt(&w.slide),
+        },
+        _ => WindowKind::Session { gap: opt(&w.gap) },
+    };
+    let aggregate = match &w.aggregate {
+        Some(a) => WindowAgg::Wasm(Box::new(load_operator(job, engine, a, World::Aggregate)?)),
+        None => WindowAgg::Native(w.aggregates.clone()),
+    };
+    Ok(PlannedStage::Window {
+        kind,
+        mode: if w.time == "processing" {
+            TimeMode::Processing
+        } else {
+            TimeMode::Event
+        },
+        lateness_ms: dur(&w.allowed_lateness),
+        aggregate,
+    })
+}
+
+/// The stages of a job graph, in an order where inputs come first
+/// (validation has refused cycles).
+fn graph_stages(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+) -> Result<Vec<PlannedGraphStage>, PlanError> {
+    let stages = &job.spec.stages;
+    let order = crate::job::topological_order(stages).unwrap_or_default();
+    let keyed = crate::job::keyed_stages(stages);
+    let dur = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| crate::job::parse_signed_duration_ms(s).ok())
+            .unwrap_or(0)
+    };
+    let mut out = Vec::with_capacity(order.len());
+    for i in order {
+        let s = &stages[i];
+        let work = if let Some(j) = &s.join {
+            StageWork::Join(match j.kind.as_str() {
+                "interval" => JoinKind::Interval {
+                    lower: dur(&j.lower),
+                    upper: dur(&j.upper),
+                },
+                _ if j.window == "sliding" => JoinKind::Window(WindowKind::Sliding {
+                    size: dur(&j.size),
+                    slide: dur(&j.slide),
+                }),
+                _ => JoinKind::Window(WindowKind::Tumbling { size: dur(&j.size) }),
+            })
+        } else if let Some(w) = &s.window {
+            StageWork::Keyed(window_stage(job, engine, w)?)
+        } else if !s.operators.is_empty() {
+            let mut ops = Vec::with_capacity(s.operators.len());
+            for op in &s.operators {
+                let planned = load_chained(job, engine, op)?;
+                if planned.component.world != World::Transform {
+                    return Err(PlanError::ColumnsInStage {
+                        operator: op.name.clone(),
+                        stage: s.name.clone(),
+                    });
+                }
+                ops.push(planned);
+            }
+            StageWork::Operators(ops)
+        } else {
+            StageWork::Pass
+        };
+        out.push(PlannedGraphStage {
+            keyed: keyed.get(&s.name).copied().unwrap_or(false),
+            spec: s.clone(),
+            work,
+        });
+    }
+    Ok(out)
 }

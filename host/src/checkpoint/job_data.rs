@@ -71,6 +71,11 @@ pub struct JobGraph {
     /// or `keyed fraud`;
     /// `None` without one. State is reusable only by an identical stage.
     pub stage: Option<String>,
+    /// A job graph's stages, each with its inputs and what it does (its
+    /// state is reusable only by the identical graph); empty for a
+    /// one-chain job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
 }
 
 impl JobGraph {
@@ -115,6 +120,21 @@ impl JobGraph {
             chain: spec.operators.iter().map(|o| o.name.clone()).collect(),
             key_by: spec.key_by.as_ref().map(|k| k.field.clone()),
             stage,
+            stages: plan
+                .graph
+                .iter()
+                .map(|s| {
+                    let mut spec = s.spec.clone();
+                    // Which version of an operator runs is not the graph's shape.
+                    for op in &mut spec.operators {
+                        op.component = Default::default();
+                    }
+                    if let Some(a) = spec.window.as_mut().and_then(|w| w.aggregate.as_mut()) {
+                        a.component = Default::default();
+                    }
+                    serde_json::to_string(&spec).unwrap_or_default()
+                })
+                .collect(),
         }
     }
 }
@@ -137,6 +157,22 @@ pub fn components_of(plan: &Plan) -> BTreeMap<String, String> {
             out.insert(op.spec.name.clone(), op.component.digest.clone());
         }
         _ => {}
+    }
+    for st in &plan.graph {
+        match &st.work {
+            crate::plan::StageWork::Operators(ops) => {
+                for op in ops {
+                    out.insert(op.spec.name.clone(), op.component.digest.clone());
+                }
+            }
+            crate::plan::StageWork::Keyed(PlannedStage::Window {
+                aggregate: WindowAgg::Wasm(op),
+                ..
+            }) => {
+                out.insert(op.spec.name.clone(), op.component.digest.clone());
+            }
+            _ => {}
+        }
     }
     out
 }

@@ -165,6 +165,11 @@ pub fn resolve(
             data.graph.source, now.source
         )));
     }
+    if now.stages != data.graph.stages {
+        return Err(incompatible(
+            "the job's [[stages]] changed (their names, inputs, keys, windows or joins); state saved for one graph means nothing to another".into(),
+        ));
+    }
     let mut drop_stage_state = false;
     if (now.stage.as_ref(), now.key_by.as_ref())
         != (data.graph.stage.as_ref(), data.graph.key_by.as_ref())

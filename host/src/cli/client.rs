@@ -152,14 +152,14 @@ pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
     let loaded = weir::job::load(job, &overrides)?;
     let spec = &loaded.spec;
     let mut components = BTreeMap::new();
-    let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
-    let ops = spec
-        .operators
-        .iter()
-        .map(|o| (o, World::Transform))
-        .chain(spec.keyed.iter().map(|o| (o, World::Keyed)))
-        .chain(agg.map(|o| (o, World::Aggregate)));
-    for (op, world) in ops {
+    for (at, op) in spec.wasm_operators() {
+        let world = if at.ends_with("keyed") {
+            World::Keyed
+        } else if at.ends_with("window.aggregate") {
+            World::Aggregate
+        } else {
+            World::Transform
+        };
         let written = op.component.to_string_lossy().to_string();
         let bytes = component_bytes(&loaded.resolve(&op.component), world)
             .with_context(|| format!("component of operator `{}`", op.name))?;

@@ -243,7 +243,7 @@ fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionEr
             ));
         }
     }
-    for (at, op) in operator_specs(spec) {
+    for (at, op) in spec.wasm_operators() {
         for g in &op.grants {
             if !tenant.quotas.grants.contains(g) {
                 return Err(forbidden(
@@ -262,23 +262,6 @@ fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionEr
         }
     }
     Ok(())
-}
-
-/// The job's Wasm operators with where they are written.
-fn operator_specs(spec: &JobSpec) -> Vec<(String, &OperatorSpec)> {
-    let mut ops: Vec<(String, &OperatorSpec)> = spec
-        .operators
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (format!("operators[{i}]"), o))
-        .collect();
-    if let Some(k) = &spec.keyed {
-        ops.push(("keyed".into(), k));
-    }
-    if let Some(a) = spec.window.as_ref().and_then(|w| w.aggregate.as_ref()) {
-        ops.push(("window.aggregate".into(), a));
-    }
-    ops
 }
 
 /// Check the submission, store it in `dir` and write the job file the host
@@ -330,14 +313,13 @@ pub fn store(
         op.component = rel;
         Ok(())
     };
-    for (i, op) in spec.operators.iter_mut().enumerate() {
-        store(&format!("operators[{i}]"), op)?;
-    }
-    if let Some(k) = spec.keyed.as_mut() {
-        store("keyed", k)?;
-    }
-    if let Some(a) = spec.window.as_mut().and_then(|w| w.aggregate.as_mut()) {
-        store("window.aggregate", a)?;
+    let places: Vec<String> = spec
+        .wasm_operators()
+        .into_iter()
+        .map(|(at, _)| at)
+        .collect();
+    for (at, op) in places.iter().zip(spec.wasm_operators_mut()) {
+        store(at, op)?;
     }
 
     // The source: a file source reads the uploaded copy; Kafka clients

@@ -100,15 +100,18 @@ impl std::fmt::Display for Bytes {
 
 /// The job's stages as the runtime builds them: the source with its
 /// operator chain, the keyed stage if any, and the sink.
+/// A job graph: the source, its fan-out, each stage and the sink.
 pub fn stages(spec: &JobSpec) -> usize {
-    2 + usize::from(spec.window.is_some() || spec.keyed.is_some())
+    if spec.stages.is_empty() {
+        2 + usize::from(spec.window.is_some() || spec.keyed.is_some())
+    } else {
+        3 + spec.stages.len()
+    }
 }
 
 /// The Wasm operators of a job.
 pub fn operators(spec: &JobSpec) -> usize {
-    spec.operators.len()
-        + usize::from(spec.keyed.is_some())
-        + usize::from(spec.window.as_ref().is_some_and(|w| w.aggregate.is_some()))
+    spec.wasm_operators().len()
 }
 
 /// The first setting of `spec` over a ceiling of `quotas`.
@@ -186,10 +189,50 @@ pub fn check(spec: &JobSpec, tenant: &str, q: &Quotas) -> Result<(), OverCap> {
             q.max_checkpoint_interval_ms,
         )?;
     }
-    if let Some(w) = &spec.window {
-        for (setting, value) in [("window.size", &w.size), ("window.gap", &w.gap)] {
+    let windows = spec.window.iter().map(|w| ("window".to_string(), w)).chain(
+        spec.stages.iter().enumerate().filter_map(|(i, s)| {
+            s.window
+                .as_ref()
+                .map(|w| (format!("stages[{i}].window"), w))
+        }),
+    );
+    for (i, s) in spec.stages.iter().enumerate() {
+        let Some(j) = &s.join else { continue };
+        // What a join holds grows with its window or interval.
+        if let Some(size) = &j.size {
+            c.duration(
+                &format!("stages[{i}].join.size"),
+                size,
+                "max_window",
+                q.max_window_ms,
+            )?;
+            if let Some(slide) = &j.slide {
+                let size = parse_duration_ms(size).unwrap_or(i64::MAX);
+                let slide = parse_duration_ms(slide).unwrap_or(1).max(1);
+                c.at_most(
+                    &format!("stages[{i}].join.slide (windows per record: size / slide)"),
+                    size / slide,
+                    "max_window_slides",
+                    q.max_window_slides,
+                )?;
+            }
+        }
+        for (name, bound) in [("lower", &j.lower), ("upper", &j.upper)] {
+            if let Some(b) = bound {
+                let ms = crate::job::parse_signed_duration_ms(b).unwrap_or(i64::MAX);
+                c.duration(
+                    &format!("stages[{i}].join.{name}"),
+                    &format!("{}ms", ms.unsigned_abs()),
+                    "max_window",
+                    q.max_window_ms,
+                )?;
+            }
+        }
+    }
+    for (at, w) in windows {
+        for (setting, value) in [("size", &w.size), ("gap", &w.gap)] {
             if let Some(v) = value {
-                c.duration(setting, v, "max_window", q.max_window_ms)?;
+                c.duration(&format!("{at}.{setting}"), v, "max_window", q.max_window_ms)?;
             }
         }
         if let (Some(size), Some(slide)) = (&w.size, &w.slide)
@@ -198,14 +241,14 @@ pub fn check(spec: &JobSpec, tenant: &str, q: &Quotas) -> Result<(), OverCap> {
             let size = parse_duration_ms(size).unwrap_or(i64::MAX);
             let slide = parse_duration_ms(slide).unwrap_or(1).max(1);
             c.at_most(
-                "window.slide (windows per record: size / slide)",
+                &format!("{at}.slide (windows per record: size / slide)"),
                 size / slide,
                 "max_window_slides",
                 q.max_window_slides,
             )?;
         }
         c.duration(
-            "window.allowed_lateness",
+            &format!("{at}.allowed_lateness"),
             &w.allowed_lateness,
             "max_allowed_lateness",
             q.max_allowed_lateness_ms,

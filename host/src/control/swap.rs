@@ -40,6 +40,14 @@ pub enum SwapError {
         /// The operator.
         operator: String,
     },
+    /// A canary of an operator in a job graph's stages: not run yet.
+    #[error(
+        "`{operator}` runs in a stage of a job graph ([[stages]]): canaries run in one-chain jobs only so far; swap it without --canary"
+    )]
+    CanaryInStages {
+        /// The operator.
+        operator: String,
+    },
     /// The new version failed to build, load or pass the world check.
     #[error("the new version of `{operator}`: {source}")]
     Load {
@@ -332,7 +340,21 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
                 }
                 (&**op, World::Aggregate)
             }
-            _ => return Err(SwapError::NoOperator(name.clone())),
+            _ => match plan
+                .graph_operators()
+                .into_iter()
+                .find(|(o, _)| &o.spec.name == name)
+            {
+                Some((op, world)) => {
+                    if request.canary.is_some() {
+                        return Err(SwapError::CanaryInStages {
+                            operator: name.clone(),
+                        });
+                    }
+                    (op, world)
+                }
+                None => return Err(SwapError::NoOperator(name.clone())),
+            },
         }
     };
     let mut spec = old.spec.clone();
@@ -381,6 +403,7 @@ pub fn keep_versions(
         }) => ops.push((op, World::Aggregate)),
         _ => {}
     }
+    ops.extend(crate::plan::graph_operators_mut(&mut plan.graph));
     for (op, world) in ops {
         let name = op.spec.name.clone();
         versions.record(&name, &op.component, Origin::JobFile, None)?;

@@ -5,11 +5,15 @@
 //! checks it, reporting *every* problem with the place it was found, so a user
 //! fixes a job in one round instead of one error at a time.
 
+mod graph;
 pub mod kafka_properties;
 mod spec;
+mod stages;
 mod validate;
 
+pub use graph::{keyed_stages, last_stage, topological_order};
 pub use spec::*;
+pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};
 pub use validate::{Problem, validate};
 
 use std::path::{Path, PathBuf};

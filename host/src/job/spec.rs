@@ -30,6 +30,10 @@ pub struct JobSpec {
     pub window: Option<WindowSpec>,
     /// A keyed Wasm operator with state and timers.
     pub keyed: Option<OperatorSpec>,
+    /// Or the job as a graph of named stages (instead of `operators`,
+    /// `key_by`, `window` and `keyed`); see [`super::stages`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<super::stages::StageSpec>,
     /// Where results go.
     pub sink: SinkSpec,
     /// Records that arrive after every window they belong to has closed.
@@ -560,9 +564,58 @@ pub fn config_json(config: &toml::Table) -> String {
 /// Names of all operators, for uniqueness checks.
 pub(crate) fn operator_names(spec: &JobSpec) -> BTreeMap<String, usize> {
     let mut names = BTreeMap::new();
-    let agg = spec.window.as_ref().and_then(|w| w.aggregate.as_ref());
-    for op in spec.operators.iter().chain(spec.keyed.as_ref()).chain(agg) {
+    for (_, op) in spec.wasm_operators() {
         *names.entry(op.name.clone()).or_insert(0) += 1;
     }
     names
+}
+
+impl JobSpec {
+    /// Every Wasm operator of the job with where it is written
+    /// (`operators[0]`, `keyed`, `window.aggregate`, `stages[1].operators[0]`).
+    pub fn wasm_operators(&self) -> Vec<(String, &OperatorSpec)> {
+        fn add<'a>(
+            out: &mut Vec<(String, &'a OperatorSpec)>,
+            prefix: &str,
+            ops: &'a [OperatorSpec],
+            keyed: Option<&'a OperatorSpec>,
+            window: Option<&'a WindowSpec>,
+        ) {
+            for (i, op) in ops.iter().enumerate() {
+                out.push((format!("{prefix}operators[{i}]"), op));
+            }
+            if let Some(k) = keyed {
+                out.push((format!("{prefix}keyed"), k));
+            }
+            if let Some(a) = window.and_then(|w| w.aggregate.as_ref()) {
+                out.push((format!("{prefix}window.aggregate"), a));
+            }
+        }
+        let mut out = Vec::new();
+        add(
+            &mut out,
+            "",
+            &self.operators,
+            self.keyed.as_ref(),
+            self.window.as_ref(),
+        );
+        for (i, s) in self.stages.iter().enumerate() {
+            let prefix = format!("stages[{i}].");
+            add(&mut out, &prefix, &s.operators, None, s.window.as_ref());
+        }
+        out
+    }
+
+    /// Every Wasm operator of the job, mutable (admission rewrites their
+    /// component paths).
+    pub fn wasm_operators_mut(&mut self) -> Vec<&mut OperatorSpec> {
+        let mut out: Vec<&mut OperatorSpec> = self.operators.iter_mut().collect();
+        out.extend(self.keyed.as_mut());
+        out.extend(self.window.as_mut().and_then(|w| w.aggregate.as_mut()));
+        for s in &mut self.stages {
+            out.extend(s.operators.iter_mut());
+            out.extend(s.window.as_mut().and_then(|w| w.aggregate.as_mut()));
+        }
+        out
+    }
 }

@@ -19,16 +19,16 @@ impl fmt::Display for Problem {
     }
 }
 
-struct Checker(Vec<Problem>);
+pub(super) struct Checker(pub(super) Vec<Problem>);
 
 impl Checker {
-    fn add(&mut self, at: impl Into<String>, message: impl std::fmt::Display) {
+    pub(super) fn add(&mut self, at: impl Into<String>, message: impl std::fmt::Display) {
         self.0.push(Problem {
             at: at.into(),
             message: message.to_string(),
         });
     }
-    fn duration(&mut self, at: &str, text: &str, positive: bool) -> Option<i64> {
+    pub(super) fn duration(&mut self, at: &str, text: &str, positive: bool) -> Option<i64> {
         match parse_duration_ms(text) {
             Ok(ms) if positive && ms <= 0 => {
                 self.add(at, format!("must be longer than 0, got `{text}`"));
@@ -108,6 +108,9 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     }
     for (i, op) in spec.operators.iter().enumerate() {
         check_operator(&mut c, &format!("operators[{i}]"), op);
+    }
+    if !spec.stages.is_empty() {
+        super::graph::check(&mut c, spec);
     }
     for (name, n) in operator_names(spec) {
         if n > 1 {
@@ -322,7 +325,7 @@ fn check_properties(
     }
 }
 
-fn check_operator(c: &mut Checker, at: &str, op: &OperatorSpec) {
+pub(super) fn check_operator(c: &mut Checker, at: &str, op: &OperatorSpec) {
     if op.name.trim().is_empty() {
         c.add(format!("{at}.name"), "must not be empty");
     }
@@ -362,28 +365,35 @@ fn check_stage(c: &mut Checker, spec: &JobSpec) {
     if let Some(k) = &spec.keyed {
         check_operator(c, "keyed", k);
     }
-    let Some(w) = &spec.window else { return };
+    if let Some(w) = &spec.window {
+        check_window(c, "window", w, spec);
+    }
+}
+
+/// A window's checks; `at` is where it is written (`window`,
+/// `stages[2].window`).
+pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &JobSpec) {
     match w.kind.as_str() {
         "tumbling" => {
-            require(c, "window.size", &w.size, true);
+            require(c, &format!("{at}.size"), &w.size, true);
         }
         "sliding" => {
-            let size = require(c, "window.size", &w.size, true);
-            let slide = require(c, "window.slide", &w.slide, true);
+            let size = require(c, &format!("{at}.size"), &w.size, true);
+            let slide = require(c, &format!("{at}.slide"), &w.slide, true);
             if let (Some(size), Some(slide)) = (size, slide)
                 && (slide > size || size % slide != 0)
             {
                 c.add(
-                    "window.slide",
-                    "must divide window.size (e.g. size = \"1m\", slide = \"10s\")",
+                    format!("{at}.slide"),
+                    "must divide the window's size (e.g. size = \"1m\", slide = \"10s\")",
                 );
             }
         }
         "session" => {
-            require(c, "window.gap", &w.gap, true);
+            require(c, &format!("{at}.gap"), &w.gap, true);
         }
         other => c.add(
-            "window.type",
+            format!("{at}.type"),
             format!("unknown window `{other}`; use tumbling, sliding or session"),
         ),
     }
@@ -405,26 +415,30 @@ fn check_stage(c: &mut Checker, spec: &JobSpec) {
         }
         "processing" => {}
         other => c.add(
-            "window.time",
+            format!("{at}.time"),
             format!("unknown time `{other}`; use event or processing"),
         ),
     }
-    c.duration("window.allowed_lateness", &w.allowed_lateness, false);
+    c.duration(
+        &format!("{at}.allowed_lateness"),
+        &w.allowed_lateness,
+        false,
+    );
     match (&w.aggregate, w.aggregates.is_empty()) {
         (Some(_), false) => c.add(
-            "window",
+            at,
             "use either `aggregates` (built-in) or `aggregate` (Wasm), not both",
         ),
         (None, true) => c.add(
-            "window.aggregates",
+            format!("{at}.aggregates"),
             "add at least one aggregate, e.g. [{ fn = \"count\" }]",
         ),
-        (Some(a), true) => check_operator(c, "window.aggregate", a),
+        (Some(a), true) => check_operator(c, &format!("{at}.aggregate"), a),
         (None, false) => {}
     }
     let mut outputs = std::collections::BTreeSet::new();
     for (i, a) in w.aggregates.iter().enumerate() {
-        let at = format!("window.aggregates[{i}]");
+        let at = format!("{at}.aggregates[{i}]");
         if !AGGREGATES.contains(&a.function.as_str()) {
             c.add(
                 format!("{at}.fn"),

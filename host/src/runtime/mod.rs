@@ -15,6 +15,7 @@
 //! what the run returns.
 
 mod chain_task;
+mod graph;
 mod keyed_operator;
 mod keyed_task;
 pub mod message;
@@ -109,6 +110,17 @@ pub enum RunError {
         operator: String,
         /// Why.
         source: crate::batch::EncodeError,
+    },
+    /// The inputs of a graph stage gave different kinds of steps (a batch
+    /// from one, a barrier from another): a bug in weir, never in the job.
+    #[error(
+        "job `{job}`, stage `{stage}`: its inputs are out of step (a bug in weir; please report it)"
+    )]
+    OutOfStep {
+        /// Job.
+        job: String,
+        /// Stage.
+        stage: String,
     },
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
@@ -290,7 +302,12 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     };
 
     let (sink_tx, sink_rx) = channels(n);
-    if keyed {
+    let graph = !plan.graph.is_empty();
+    if graph {
+        for (name, body) in graph::tasks(&plan, chain_rx, sink_tx, &side, &ctx, first_epoch) {
+            spawn(name, body);
+        }
+    } else if keyed {
         let mut keyed_inputs: Vec<Vec<Receiver<Message>>> = (0..n).map(|_| Vec::new()).collect();
         let mut chain_outputs: Vec<Vec<SyncSender<Message>>> = Vec::new();
         for _ in 0..n {
@@ -342,7 +359,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     }
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
-        let order = if keyed {
+        let order = if (graph && graph::last_is_keyed(&plan)) || (!graph && keyed) {
             sink_task::Order::Lockstep
         } else {
             sink_task::Order::RoundRobin

@@ -1,0 +1,438 @@
+//! The checks of a job graph (`[[stages]]`): names, inputs, no cycles, one
+//! stage feeding the sink, and what each kind of stage needs.
+
+use super::spec::JobSpec;
+use super::stages::{SOURCE, StageSpec, parse_signed_duration_ms};
+use super::validate::{Checker, check_operator, check_window};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The stages in an order where every stage comes after its inputs, or
+/// the names of stages on a cycle.
+pub fn topological_order(stages: &[StageSpec]) -> Result<Vec<usize>, Vec<String>> {
+    let index: BTreeMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
+    let mut order = Vec::with_capacity(stages.len());
+    let mut placed = vec![false; stages.len()];
+    while order.len() < stages.len() {
+        let before = order.len();
+        for (i, s) in stages.iter().enumerate() {
+            if placed[i] {
+                continue;
+            }
+            let ready = s.input_names().iter().all(|n| match index.get(n) {
+                Some(&j) => placed[j],
+                None => true, // `source`, or unknown (reported elsewhere)
+            });
+            if ready {
+                placed[i] = true;
+                order.push(i);
+            }
+        }
+        if order.len() == before {
+            return Err(stages
+                .iter()
+                .zip(&placed)
+                .filter(|(_, p)| !**p)
+                .map(|(s, _)| s.name.clone())
+                .collect());
+        }
+    }
+    Ok(order)
+}
+
+/// Whether each stage's subtasks see every step of the source (`true`:
+/// its input was partitioned by key) or take turns (`false`: it reads the
+/// source, or stages that take turns, without a key).
+pub fn keyed_stages(stages: &[StageSpec]) -> BTreeMap<String, bool> {
+    let mut keyed = BTreeMap::new();
+    if let Ok(order) = topological_order(stages) {
+        for i in order {
+            let s = &stages[i];
+            let k = s.join.is_some()
+                || s.key_by.is_some()
+                || s.input_names()
+                    .iter()
+                    .any(|n| keyed.get(*n).copied().unwrap_or(false));
+            keyed.insert(s.name.clone(), k);
+        }
+    }
+    keyed
+}
+
+/// The stage no other stage reads: it feeds the sink.
+pub fn last_stage(stages: &[StageSpec]) -> Option<&StageSpec> {
+    let read: BTreeSet<&str> = stages.iter().flat_map(|s| s.input_names()).collect();
+    let mut last = stages.iter().filter(|s| !read.contains(s.name.as_str()));
+    match (last.next(), last.next()) {
+        (Some(s), None) => Some(s),
+        _ => None,
+    }
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
+    for (section, present) in [
+        ("operators", !spec.operators.is_empty()),
+        ("key_by", spec.key_by.is_some()),
+        ("window", spec.window.is_some()),
+        ("keyed", spec.keyed.is_some()),
+    ] {
+        if present {
+            c.add(
+                section,
+                "a job lists either [[stages]] or the one-chain sections ([[operators]], [key_by], [window], [keyed]), not both; move it into a stage",
+            );
+        }
+    }
+    if spec.state.backend != "memory" {
+        c.add(
+            "state.backend",
+            "jobs with [[stages]] keep their state in memory for now; set backend = \"memory\"",
+        );
+    }
+    let mut names = BTreeSet::new();
+    for (i, s) in spec.stages.iter().enumerate() {
+        let at = format!("stages[{i}]");
+        if s.name == SOURCE {
+            c.add(
+                format!("{at}.name"),
+                "`source` is the name of the job's source; call the stage something else",
+            );
+        } else if !valid_name(&s.name) {
+            c.add(
+                format!("{at}.name"),
+                format!(
+                    "`{}` is not a stage name; use 1-64 letters, digits, `-` or `_`",
+                    s.name
+                ),
+            );
+        } else if !names.insert(s.name.as_str()) {
+            c.add(
+                format!("{at}.name"),
+                format!("stage name `{}` is used twice", s.name),
+            );
+        }
+    }
+    for (i, s) in spec.stages.iter().enumerate() {
+        check_stage(c, spec, &format!("stages[{i}]"), s, &names);
+    }
+    if let Err(cycle) = topological_order(&spec.stages) {
+        c.add(
+            "stages",
+            format!(
+                "the stages {} read each other in a cycle; a job graph flows one way, from the source to the sink",
+                cycle
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+        return;
+    }
+    let read: BTreeSet<&str> = spec.stages.iter().flat_map(|s| s.input_names()).collect();
+    let ends: Vec<&str> = spec
+        .stages
+        .iter()
+        .map(|s| s.name.as_str())
+        .filter(|n| !read.contains(n))
+        .collect();
+    if ends.len() > 1 {
+        c.add(
+            "stages",
+            format!(
+                "stages {} are read by no other stage, but only one stage can feed [sink]; read them together in a union stage (inputs = [...])",
+                ends.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        );
+    }
+    let keyed = keyed_stages(&spec.stages);
+    for (i, s) in spec.stages.iter().enumerate() {
+        if s.join.is_some() || s.key_by.is_some() {
+            continue;
+        }
+        let kinds: BTreeSet<bool> = s
+            .input_names()
+            .iter()
+            .map(|n| keyed.get(*n).copied().unwrap_or(false))
+            .collect();
+        if kinds.len() > 1 {
+            c.add(
+                format!("stages[{i}].inputs"),
+                "mixes inputs partitioned by key with inputs that are not; add key_by to this stage to partition them all alike",
+            );
+        }
+    }
+}
+
+fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: &BTreeSet<&str>) {
+    let does: Vec<&str> = [
+        ("operators", !s.operators.is_empty()),
+        ("window", s.window.is_some()),
+        ("join", s.join.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, d)| *d)
+    .map(|(n, _)| n)
+    .collect();
+    if does.len() > 1 {
+        c.add(
+            at,
+            format!(
+                "a stage does one thing; split {} into stages",
+                does.join(" and ")
+            ),
+        );
+    }
+    for (i, op) in s.operators.iter().enumerate() {
+        check_operator(c, &format!("{at}.operators[{i}]"), op);
+    }
+    let known = |n: &str| n == SOURCE || names.contains(n);
+    match &s.join {
+        Some(j) => {
+            if !s.inputs.is_empty() || s.key_by.is_some() {
+                c.add(
+                    at,
+                    "a join names its inputs and keys in `join` (left, right, left_key, right_key); remove `inputs` and `key_by`",
+                );
+            }
+            for (side, input) in [("left", &j.left), ("right", &j.right)] {
+                if !known(input) {
+                    c.add(
+                        format!("{at}.join.{side}"),
+                        format!("no stage is called `{input}`; name `source` or a stage"),
+                    );
+                } else if *input == s.name {
+                    c.add(format!("{at}.join.{side}"), "a stage cannot read itself");
+                }
+            }
+            for (side, key) in [("left_key", &j.left_key), ("right_key", &j.right_key)] {
+                if key.trim().is_empty() {
+                    c.add(
+                        format!("{at}.join.{side}"),
+                        "must name the key field (dotted path)",
+                    );
+                }
+            }
+            check_join(c, spec, &format!("{at}.join"), j);
+        }
+        None => {
+            if s.inputs.is_empty() {
+                c.add(
+                    format!("{at}.inputs"),
+                    "must name what the stage reads: `source` or other stages",
+                );
+            }
+            for (k, input) in s.inputs.iter().enumerate() {
+                if !known(input) {
+                    c.add(
+                        format!("{at}.inputs[{k}]"),
+                        format!("no stage is called `{input}`; name `source` or a stage"),
+                    );
+                } else if *input == s.name {
+                    c.add(format!("{at}.inputs[{k}]"), "a stage cannot read itself");
+                }
+            }
+            if s.window.is_some() && s.key_by.is_none() {
+                c.add(
+                    format!("{at}.key_by"),
+                    "a window needs key_by with the field to partition by",
+                );
+            }
+            if does.is_empty() && s.inputs.len() < 2 && s.key_by.is_none() {
+                c.add(
+                    at,
+                    "does nothing: give it operators, a window or a join, several inputs (a union), or key_by",
+                );
+            }
+        }
+    }
+    if let Some(w) = &s.window {
+        check_window(c, &format!("{at}.window"), w, spec);
+    }
+}
+
+fn check_join(c: &mut Checker, spec: &JobSpec, at: &str, j: &super::stages::JoinSpec) {
+    if spec.event_time.is_none() {
+        c.add(
+            "event_time",
+            "joins run on event time: add [event_time] with the timestamp field",
+        );
+    }
+    if spec.late_output.is_none() {
+        c.add(
+            "late_output",
+            "joins need [late_output] for records that arrive after the watermark passed them \
+             (use type = \"discard\" to drop them knowingly)",
+        );
+    }
+    match j.kind.as_str() {
+        "window" => {
+            if j.lower.is_some() || j.upper.is_some() {
+                c.add(at, "`lower` and `upper` belong to interval joins");
+            }
+            let size = match &j.size {
+                Some(t) => c.duration(&format!("{at}.size"), t, true),
+                None => {
+                    c.add(format!("{at}.size"), "a window join needs the window size");
+                    None
+                }
+            };
+            match j.window.as_str() {
+                "tumbling" => {}
+                "sliding" => {
+                    let slide = match &j.slide {
+                        Some(t) => c.duration(&format!("{at}.slide"), t, true),
+                        None => {
+                            c.add(format!("{at}.slide"), "a sliding window needs the slide");
+                            None
+                        }
+                    };
+                    if let (Some(size), Some(slide)) = (size, slide)
+                        && (slide > size || size % slide != 0)
+                    {
+                        c.add(format!("{at}.slide"), "must divide the window's size");
+                    }
+                }
+                "session" => c.add(
+                    format!("{at}.window"),
+                    "session window joins are not supported yet; use tumbling or sliding",
+                ),
+                other => c.add(
+                    format!("{at}.window"),
+                    format!("unknown window `{other}`; use tumbling or sliding"),
+                ),
+            }
+        }
+        "interval" => {
+            if j.size.is_some() || j.slide.is_some() {
+                c.add(at, "`size` and `slide` belong to window joins");
+            }
+            let bound = |c: &mut Checker, name: &str, v: &Option<String>| match v {
+                Some(t) => match parse_signed_duration_ms(t) {
+                    Ok(ms) => Some(ms),
+                    Err(e) => {
+                        c.add(format!("{at}.{name}"), e);
+                        None
+                    }
+                },
+                None => {
+                    c.add(
+                        format!("{at}.{name}"),
+                        "an interval join needs `lower` and `upper` (e.g. \"-5s\" and \"5s\")",
+                    );
+                    None
+                }
+            };
+            let lower = bound(c, "lower", &j.lower);
+            let upper = bound(c, "upper", &j.upper);
+            if let (Some(l), Some(u)) = (lower, upper)
+                && l > u
+            {
+                c.add(
+                    format!("{at}.upper"),
+                    "must not be below `lower`: right records match when left.ts + lower <= right.ts <= left.ts + upper",
+                );
+            }
+        }
+        other => c.add(
+            format!("{at}.type"),
+            format!("unknown join `{other}`; use window or interval"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{JobSpec, validate};
+
+    fn problems(stages: &str) -> Vec<String> {
+        let text = format!(
+            "name = \"g\"\n[source]\ntype = \"stdin\"\n[event_time]\nfield = \"ts\"\n[sink]\ntype = \"stdout\"\n[late_output]\ntype = \"discard\"\n{stages}"
+        );
+        let spec: JobSpec = toml::from_str(&text).unwrap();
+        validate(&spec).into_iter().map(|p| p.to_string()).collect()
+    }
+
+    const OPS: &str = "operators = [{ name = \"f\", component = \"f.wasm\" }]";
+
+    #[test]
+    fn a_join_of_two_branches_is_valid() {
+        let p = problems(&format!(
+            "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n\
+             [[stages]]\nname = \"j\"\njoin = {{ type = \"interval\", left = \"a\", right = \"b\", left_key = \"k\", right_key = \"k\", lower = \"-1s\", upper = \"1s\" }}\n"
+        ));
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn cycles_unknown_inputs_and_two_ends_are_refused() {
+        let p = problems(
+            "[[stages]]\nname = \"a\"\ninputs = [\"b\", \"source\"]\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"a\", \"source\"]\n",
+        );
+        assert!(p.iter().any(|p| p.contains("cycle")), "{p:?}");
+        let p = problems(&format!(
+            "[[stages]]\nname = \"a\"\ninputs = [\"nope\"]\n{OPS}\n"
+        ));
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("stages[0].inputs[0]") && p.contains("`nope`")),
+            "{p:?}"
+        );
+        let p = problems(&format!(
+            "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n"
+        ));
+        assert!(
+            p.iter()
+                .any(|p| p.contains("`a`, `b` are read by no other")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn stage_mistakes_are_named_where_they_are() {
+        let p = problems(
+            "[[stages]]\nname = \"source\"\ninputs = [\"source\"]\n\
+             [[stages]]\nname = \"w\"\ninputs = [\"source\"]\nwindow = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"count\" }] }\n\
+             [[stages]]\nname = \"j\"\njoin = { type = \"interval\", left = \"w\", right = \"w\", left_key = \"\", right_key = \"k\", lower = \"2s\", upper = \"1s\" }\n",
+        );
+        for want in [
+            "stages[0].name: `source` is the name",
+            "stages[1].key_by: a window needs key_by",
+            "stages[2].join.left_key: must name",
+            "stages[2].join.upper: must not be below",
+        ] {
+            assert!(p.iter().any(|p| p.starts_with(want)), "{want}: {p:?}");
+        }
+    }
+
+    #[test]
+    fn a_union_of_keyed_and_unkeyed_streams_needs_key_by() {
+        let p = problems(&format!(
+            "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\nkey_by = {{ field = \"k\" }}\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"source\"]\n{OPS}\n\
+             [[stages]]\nname = \"u\"\ninputs = [\"a\", \"b\"]\n"
+        ));
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("stages[2].inputs: mixes inputs")),
+            "{p:?}"
+        );
+    }
+}

@@ -1,0 +1,136 @@
+//! A job as a graph of named stages (`[[stages]]`).
+//!
+//! A job file either describes the one-chain pipeline (`[[operators]]`,
+//! `[key_by]`, `[window]` or `[keyed]`) or lists its stages, each with the
+//! stages it reads. The graph starts at `source` and ends at the one stage
+//! no other stage reads, which feeds `[sink]`:
+//!
+//! ```toml
+//! [[stages]]
+//! name = "orders"
+//! inputs = ["source"]
+//! operators = [{ name = "only-orders", component = "route", config = { kind = "order" } }]
+//!
+//! [[stages]]
+//! name = "payments"
+//! inputs = ["source"]
+//! operators = [{ name = "only-payments", component = "route", config = { kind = "payment" } }]
+//!
+//! [[stages]]
+//! name = "paid"
+//! join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "0s", upper = "1h" }
+//! ```
+//!
+//! A stage with several inputs is their union; `key_by` partitions its
+//! input by a field (a window needs it); a join partitions each side by its
+//! own key.
+
+use super::spec::{KeyBySpec, OperatorSpec, WindowSpec};
+use serde::{Deserialize, Serialize};
+
+/// The name the source has as a stage input.
+pub const SOURCE: &str = "source";
+
+/// One stage of a job graph.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    /// Name, unique in the job (letters, digits, `-`, `_`); other stages
+    /// name it in their `inputs`.
+    pub name: String,
+    /// What it reads: `source` or earlier stages. Several inputs are their
+    /// union. A join names its inputs in `join` instead.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Partition the input by a JSON field (needed by `window`).
+    pub key_by: Option<KeyBySpec>,
+    /// Stateless Wasm operators applied in order (over JSON events).
+    #[serde(default)]
+    pub operators: Vec<OperatorSpec>,
+    /// A window with aggregates, per key.
+    pub window: Option<WindowSpec>,
+    /// A join of two keyed streams.
+    pub join: Option<JoinSpec>,
+}
+
+impl StageSpec {
+    /// The stages it reads, in order (a join: left, then right).
+    pub fn input_names(&self) -> Vec<&str> {
+        match &self.join {
+            Some(j) => vec![j.left.as_str(), j.right.as_str()],
+            None => self.inputs.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The key field its input `i` is partitioned by, if it is.
+    pub fn key_of_input(&self, i: usize) -> Option<&str> {
+        match &self.join {
+            Some(j) => Some(if i == 0 { &j.left_key } else { &j.right_key }),
+            None => self.key_by.as_ref().map(|k| k.field.as_str()),
+        }
+    }
+
+    /// What the stage does, in a word, for errors and checkpoints.
+    pub fn kind(&self) -> &'static str {
+        if self.join.is_some() {
+            "join"
+        } else if self.window.is_some() {
+            "window"
+        } else if !self.operators.is_empty() {
+            "operators"
+        } else if self.key_by.is_some() {
+            "key_by"
+        } else {
+            "union"
+        }
+    }
+}
+
+/// A join of two keyed streams, with Flink's semantics.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// `window`: every pair with equal keys in the same window, emitted
+    /// when the window fires (Flink's `join(…).window(…)`). `interval`:
+    /// every pair with equal keys where `left.ts + lower <= right.ts <=
+    /// left.ts + upper`, emitted as soon as both are in (Flink's
+    /// `intervalJoin(…).between(lower, upper)`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The left input stage (or `source`).
+    pub left: String,
+    /// The right input stage (or `source`).
+    pub right: String,
+    /// Dotted path of the left records' key field.
+    pub left_key: String,
+    /// Dotted path of the right records' key field.
+    pub right_key: String,
+    /// Window join: `tumbling` (default) or `sliding`.
+    #[serde(default = "tumbling")]
+    pub window: String,
+    /// Window join: the window length.
+    pub size: Option<String>,
+    /// Window join, sliding: the hop.
+    pub slide: Option<String>,
+    /// Interval join: the lower bound, e.g. `"-5s"` (may be negative).
+    pub lower: Option<String>,
+    /// Interval join: the upper bound, e.g. `"5s"`; at least `lower`.
+    pub upper: Option<String>,
+}
+
+fn tumbling() -> String {
+    "tumbling".into()
+}
+
+/// Parse a duration that may be negative (`"-5s"`), in ms.
+///
+/// ```
+/// assert_eq!(weir::job::parse_signed_duration_ms("-5s"), Ok(-5000));
+/// assert_eq!(weir::job::parse_signed_duration_ms("2s"), Ok(2000));
+/// ```
+pub fn parse_signed_duration_ms(text: &str) -> Result<i64, crate::time::DurationError> {
+    match text.trim().strip_prefix('-') {
+        Some(rest) => crate::time::parse_duration_ms(rest).map(|ms| -ms),
+        None => crate::time::parse_duration_ms(text),
+    }
+}

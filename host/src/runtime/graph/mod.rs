@@ -1,0 +1,198 @@
+//! Running a job graph (`[[stages]]`): one task per subtask of each stage,
+//! wired by the edges the stages' inputs declare.
+//!
+//! ```text
+//! source ──turns──▶ source fan[0..N] ──▶ stage ──▶ … ──▶ stage ──▶ sink
+//!                    (one per lane)      forward, or by key (N×N)
+//! ```
+//!
+//! The source deals its batches to N lanes as in a one-chain job; a fan
+//! subtask per lane sends each batch to every stage that reads `source`.
+//! An edge is forward (subtask i to subtask i) or, where the reading stage
+//! partitions by key, from every subtask to every subtask. See
+//! [`edges`] for why every step stays aligned, and [`operator`] for the one
+//! trait every stage's work implements.
+
+mod driver;
+mod edges;
+mod operator;
+mod stage_ops;
+
+use super::{Message, RunContext, RunError};
+use crate::checkpoint::CheckpointError;
+use crate::job::SOURCE;
+use crate::plan::Plan;
+use crate::runtime::side::SideOutputs;
+use crate::state::KeyGroups;
+use edges::{Input, Output, Outputs};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+/// A task to spawn: its thread name and body.
+pub(super) type Task = (String, Box<dyn FnOnce() -> Result<(), RunError> + Send>);
+
+/// Whether the last stage's subtasks all see every step (the sink reads
+/// them in lockstep) or take turns (the sink reads them in turn).
+pub(super) fn last_is_keyed(plan: &Plan) -> bool {
+    plan.graph.last().is_some_and(|s| s.keyed)
+}
+
+/// The tasks of a job graph, wired from the source's lanes to the sink's.
+pub(super) fn tasks(
+    plan: &Arc<Plan>,
+    from_source: Vec<Receiver<Message>>,
+    to_sink: Vec<SyncSender<Message>>,
+    side: &Arc<SideOutputs>,
+    ctx: &RunContext,
+    first_epoch: u64,
+) -> Vec<Task> {
+    let n = plan.job.spec.parallelism;
+    let capacity = super::CHANNEL_CAPACITY;
+    let empty = || (0..n).map(|_| Vec::new()).collect::<Vec<Vec<Output>>>();
+    let mut outs: BTreeMap<String, Vec<Vec<Output>>> = BTreeMap::new();
+    let mut keyed: BTreeMap<String, bool> = BTreeMap::new();
+    outs.insert(SOURCE.into(), empty());
+    keyed.insert(SOURCE.into(), false);
+    let mut ins: Vec<Vec<Vec<Input>>> = Vec::with_capacity(plan.graph.len());
+    for st in &plan.graph {
+        let mut mine: Vec<Vec<Input>> = (0..n).map(|_| Vec::new()).collect();
+        for (k, input) in st.spec.input_names().into_iter().enumerate() {
+            let senders = outs.get_mut(input).expect("inputs come first");
+            match st.spec.key_of_input(k) {
+                Some(field) => {
+                    let mut lanes: Vec<Vec<Receiver<Message>>> =
+                        (0..n).map(|_| Vec::new()).collect();
+                    for sender in senders.iter_mut() {
+                        let (txs, rxs): (Vec<_>, Vec<_>) =
+                            (0..n).map(|_| sync_channel(capacity)).unzip();
+                        sender.push(Output::ByKey {
+                            txs,
+                            field: field.to_string(),
+                        });
+                        for (b, rx) in rxs.into_iter().enumerate() {
+                            lanes[b].push(rx);
+                        }
+                    }
+                    let all = keyed.get(input).copied().unwrap_or(false);
+                    for (b, lanes) in lanes.into_iter().enumerate() {
+                        mine[b].push(if all {
+                            Input::All(lanes)
+                        } else {
+                            Input::Turns { lanes, turn: 0 }
+                        });
+                    }
+                }
+                None => {
+                    for (a, sender) in senders.iter_mut().enumerate() {
+                        let (tx, rx) = sync_channel(capacity);
+                        sender.push(Output::Forward(tx));
+                        mine[a].push(Input::One(rx));
+                    }
+                }
+            }
+        }
+        outs.insert(st.spec.name.clone(), empty());
+        keyed.insert(st.spec.name.clone(), st.keyed);
+        ins.push(mine);
+    }
+    if let Some(last) = plan.graph.last() {
+        let senders = outs.get_mut(&last.spec.name).expect("wired above");
+        for (sender, tx) in senders.iter_mut().zip(to_sink) {
+            sender.push(Output::Forward(tx));
+        }
+    }
+
+    let mut tasks: Vec<Task> = Vec::new();
+    let mut task = |name: String,
+                    stage: Option<usize>,
+                    subtask: usize,
+                    inputs: Vec<Input>,
+                    edges: Vec<Output>| {
+        let (plan, side, ctx) = (plan.clone(), side.clone(), ctx.clone());
+        let body = move || {
+            let outputs = Outputs {
+                edges,
+                budgets: plan.budgets.clone(),
+            };
+            let (stage_name, op) = match stage {
+                None => (
+                    SOURCE,
+                    Box::new(operator::Pass) as Box<dyn operator::Operator>,
+                ),
+                Some(i) => {
+                    let st = &plan.graph[i];
+                    let op = open(&plan, i, subtask, &ctx)?;
+                    (st.spec.name.as_str(), op)
+                }
+            };
+            driver::run(driver::StageTask {
+                plan: &plan,
+                stage: stage_name,
+                subtask,
+                op,
+                inputs,
+                outputs,
+                side: &side,
+                coordinator: ctx.coordinator.as_deref(),
+                first_epoch,
+            })
+        };
+        tasks.push((name, Box::new(body)));
+    };
+    let fan = outs.remove(SOURCE).expect("inserted above");
+    for (a, (rx, edges)) in from_source.into_iter().zip(fan).enumerate() {
+        task(
+            format!("source-fan-{a}"),
+            None,
+            a,
+            vec![Input::One(rx)],
+            edges,
+        );
+    }
+    for (i, (st, inputs)) in plan.graph.iter().zip(ins).enumerate() {
+        let edges = outs.remove(&st.spec.name).expect("inserted above");
+        for (a, (inputs, edges)) in inputs.into_iter().zip(edges).enumerate() {
+            task(format!("{}-{a}", st.spec.name), Some(i), a, inputs, edges);
+        }
+    }
+    tasks
+}
+
+/// Open stage `i`'s operator for `subtask`, with its state from the
+/// checkpoint the job resumes from.
+fn open(
+    plan: &Plan,
+    i: usize,
+    subtask: usize,
+    ctx: &RunContext,
+) -> Result<Box<dyn operator::Operator>, RunError> {
+    let st = &plan.graph[i];
+    let n = plan.job.spec.parallelism;
+    let Some(point) = ctx.restore.as_deref().filter(|r| !r.drop_stage_state) else {
+        return stage_ops::open(plan, st, subtask, None);
+    };
+    let old = point.data.parallelism;
+    let dirs = if old == n {
+        vec![point.info.path.join(format!("{}-{subtask}", st.spec.name))]
+    } else {
+        (0..old)
+            .map(|o| point.info.path.join(format!("{}-{o}", st.spec.name)))
+            .collect()
+    };
+    let keeps = |key: &[u8]| KeyGroups { parallelism: n }.subtask_of_key(key) == subtask;
+    let error = |message: String| {
+        RunError::Checkpoint(CheckpointError::TaskState {
+            job: plan.job.spec.name.clone(),
+            epoch: point.epoch(),
+            task: format!("{}-{subtask}", st.spec.name),
+            message,
+        })
+    };
+    let restore = stage_ops::Restore {
+        dirs,
+        keeps: &keeps,
+        error: &error,
+    };
+    stage_ops::open(plan, st, subtask, Some(&restore))
+}

@@ -1,0 +1,95 @@
+//! One trait for what a stage does, driven by [`super::driver`].
+//!
+//! The driver calls, per step: [`Operator::process_batch`] for each
+//! input's records, then [`Operator::on_watermark`] with the step's
+//! watermark; at a barrier [`Operator::on_barrier`] (write state into the
+//! checkpoint); at a live swap [`Operator::on_swap`]; at the end of input
+//! [`Operator::on_end`] (fire everything). Records an operator emits go
+//! into [`Cx::out`]; records it sets aside go to the side outputs.
+
+use crate::event::{Event, Timestamp};
+use crate::plan::Plan;
+use crate::runtime::RunError;
+use crate::runtime::side::SideOutputs;
+use crate::runtime::swap::Swap;
+use std::path::Path;
+
+/// What an operator sees of the step it is in.
+pub(super) struct Cx<'a> {
+    /// The epoch the step belongs to (for side outputs).
+    pub epoch: u64,
+    /// Late records and dead letters.
+    pub side: &'a SideOutputs,
+    /// Records emitted in this step, in order.
+    pub out: Vec<Event>,
+}
+
+/// A stage's work, one instance per subtask.
+pub(super) trait Operator: Send {
+    /// Records of input `input` (in the order the stage lists them).
+    fn process_batch(
+        &mut self,
+        input: usize,
+        records: Vec<Event>,
+        processing_time: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError>;
+
+    /// Time after the step: the event-time watermark (the lowest of the
+    /// inputs') and the processing time.
+    fn on_watermark(
+        &mut self,
+        watermark: Timestamp,
+        processing_time: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError>;
+
+    /// Write the state into `dir` for the checkpoint at this barrier.
+    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError>;
+
+    /// A live swap reached this subtask: switch if it names one of this
+    /// stage's operators.
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError>;
+
+    /// The input is exhausted: emit everything still held.
+    fn on_end(&mut self, processing_time: i64, cx: &mut Cx) -> Result<(), RunError> {
+        self.on_watermark(crate::event::MAX_WATERMARK, processing_time, cx)
+    }
+}
+
+/// Passes records on: a union, or a key-by.
+pub(super) struct Pass;
+
+impl Operator for Pass {
+    fn process_batch(
+        &mut self,
+        _: usize,
+        mut records: Vec<Event>,
+        _: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        cx.out.append(&mut records);
+        Ok(())
+    }
+    fn on_watermark(&mut self, _: Timestamp, _: i64, _: &mut Cx) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn on_swap(&mut self, _: &Plan, _: usize, _: &Swap) -> Result<(), RunError> {
+        Ok(())
+    }
+}
+
+/// Write `bytes` as `dir/file` for a checkpoint.
+pub(super) fn write_state(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), RunError> {
+    let io = |e: std::io::Error| {
+        RunError::State(crate::state::StateError::Backend {
+            backend: "checkpoint",
+            message: format!("{}: {e}", dir.display()),
+        })
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join(file), bytes).map_err(io)
+}

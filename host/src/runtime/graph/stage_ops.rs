@@ -1,0 +1,312 @@
+//! The operators of graph stages: Wasm transforms, windows and joins,
+//! each opened (and restored) for one subtask.
+
+use super::operator::{Cx, Operator, write_state};
+use crate::event::{Event, Timestamp};
+use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
+use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
+use crate::runtime::RunError;
+use crate::runtime::side::Stage;
+use crate::runtime::swap::{Ready, Swap};
+use crate::wasm::instance::{AggregateInstance, TransformInstance};
+use crate::window::TimeMode;
+use crate::window::aggregate::Aggregation;
+use crate::window::operator::{WindowOperator, WindowOutput};
+use crate::window::snapshot::WINDOW_FILE;
+use std::path::Path;
+
+/// The join state file in a subtask's checkpoint directory.
+const JOIN_FILE: &str = "join.bin";
+
+/// Where a subtask's state comes from when the job resumes.
+pub(super) struct Restore<'a> {
+    /// `<checkpoint>/<stage>-<old subtask>` of every old subtask whose
+    /// state may hold keys this one owns.
+    pub dirs: Vec<std::path::PathBuf>,
+    /// Whether this subtask owns a key.
+    pub keeps: &'a dyn Fn(&[u8]) -> bool,
+    /// Makes the error of a state that cannot be read.
+    pub error: &'a dyn Fn(String) -> RunError,
+}
+
+impl Restore<'_> {
+    fn each(
+        &self,
+        file: &str,
+        mut f: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(), RunError> {
+        for dir in &self.dirs {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| (self.error)(format!("{}: {e}", path.display())))?;
+            f(&bytes).map_err(|e| (self.error)(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+}
+
+/// Open stage `stage`'s operator for `subtask`.
+pub(super) fn open(
+    plan: &Plan,
+    stage: &PlannedGraphStage,
+    subtask: usize,
+    restore: Option<&Restore>,
+) -> Result<Box<dyn Operator>, RunError> {
+    Ok(match &stage.work {
+        StageWork::Pass => Box::new(super::operator::Pass),
+        StageWork::Operators(ops) => Box::new(Transforms {
+            ops: ops
+                .iter()
+                .map(|op| {
+                    Ok((
+                        op.spec.name.clone(),
+                        TransformInstance::new(&plan.instance_spec(op, subtask))?,
+                    ))
+                })
+                .collect::<Result<_, RunError>>()?,
+        }),
+        StageWork::Keyed(PlannedStage::Window {
+            kind,
+            mode,
+            lateness_ms,
+            aggregate,
+        }) => {
+            let (agg, agg_name) = match aggregate {
+                WindowAgg::Native(specs) => (Aggregation::native(specs), None),
+                WindowAgg::Wasm(op) => (
+                    Aggregation::Wasm(Box::new(AggregateInstance::new(
+                        &plan.instance_spec(op, subtask),
+                    )?)),
+                    Some(op.spec.name.clone()),
+                ),
+            };
+            let mut w = WindowOperator::new(*kind, *mode, *lateness_ms, agg, plan.budgets.clone());
+            if let Some(r) = restore {
+                r.each(WINDOW_FILE, |bytes| w.restore(bytes, r.keeps))?;
+            }
+            Box::new(Window {
+                w: Box::new(w),
+                mode: *mode,
+                agg_name,
+            })
+        }
+        StageWork::Keyed(PlannedStage::Keyed(op)) => {
+            unreachable!(
+                "validation refuses keyed operators in stages (`{}`)",
+                op.spec.name
+            )
+        }
+        StageWork::Join(kind) => {
+            let budgets = plan.budgets.clone();
+            let mut j = match *kind {
+                JoinKind::Window(k) => Join::Window(WindowJoin::new(k, budgets)),
+                JoinKind::Interval { lower, upper } => {
+                    Join::Interval(IntervalJoin::new(lower, upper, budgets))
+                }
+            };
+            if let Some(r) = restore {
+                r.each(JOIN_FILE, |bytes| {
+                    match &mut j {
+                        Join::Window(w) => w.restore(bytes, r.keeps),
+                        Join::Interval(i) => i.restore(bytes, r.keeps),
+                    }
+                    .map_err(|e| e.to_string())
+                })?;
+            }
+            Box::new(j)
+        }
+    })
+}
+
+/// Stateless Wasm operators over events, applied in order.
+struct Transforms {
+    ops: Vec<(String, TransformInstance)>,
+}
+
+impl Operator for Transforms {
+    fn process_batch(
+        &mut self,
+        _: usize,
+        mut records: Vec<Event>,
+        _: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        for (name, inst) in &mut self.ops {
+            if records.is_empty() {
+                break;
+            }
+            let out = inst.process(&records)?;
+            for r in &out.rejected {
+                cx.side.dead_letter(
+                    cx.epoch,
+                    Stage::Operator,
+                    Some(name),
+                    None,
+                    &r.reason,
+                    &records[r.index as usize].value,
+                )?;
+            }
+            records = out.events;
+        }
+        cx.out.append(&mut records);
+        Ok(())
+    }
+    fn on_watermark(&mut self, _: Timestamp, _: i64, _: &mut Cx) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
+        Ok(())
+    }
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
+        let Some(at) = self.ops.iter().position(|(n, _)| *n == swap.operator) else {
+            return Ok(());
+        };
+        if let Some(canary) = &swap.canary {
+            canary.trap("canaries of operators in [[stages]] are not supported yet".into());
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        self.ops[at].1 = match swap.take_ready(subtask) {
+            Some(Ready::Transform(i)) => *i,
+            _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?,
+        };
+        swap.switched(started.elapsed());
+        Ok(())
+    }
+}
+
+/// A window per key.
+struct Window {
+    w: Box<WindowOperator>,
+    mode: TimeMode,
+    agg_name: Option<String>,
+}
+
+impl Window {
+    fn emit(&mut self, out: WindowOutput, cx: &mut Cx) -> Result<(), RunError> {
+        cx.side.late(cx.epoch, &out.late)?;
+        for (e, reason) in &out.rejected {
+            cx.side.dead_letter(
+                cx.epoch,
+                Stage::Aggregate,
+                self.agg_name.as_deref(),
+                None,
+                reason,
+                &e.value,
+            )?;
+        }
+        cx.out.extend(out.results);
+        Ok(())
+    }
+}
+
+impl Operator for Window {
+    fn process_batch(
+        &mut self,
+        _: usize,
+        records: Vec<Event>,
+        processing_time: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        let mut out = WindowOutput::default();
+        self.w.process_batch(records, processing_time, &mut out)?;
+        self.emit(out, cx)
+    }
+    fn on_watermark(
+        &mut self,
+        watermark: Timestamp,
+        processing_time: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        let time = match self.mode {
+            TimeMode::Event => watermark,
+            TimeMode::Processing => processing_time,
+        };
+        let mut out = WindowOutput::default();
+        self.w.advance(time, &mut out)?;
+        self.emit(out, cx)
+    }
+    fn on_end(&mut self, _: i64, cx: &mut Cx) -> Result<(), RunError> {
+        let mut out = WindowOutput::default();
+        self.w.advance(crate::event::MAX_WATERMARK, &mut out)?;
+        self.emit(out, cx)
+    }
+    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
+        Ok(self.w.snapshot_into(dir)?)
+    }
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
+        if self.agg_name.as_deref() != Some(swap.operator.as_str()) || swap.canary.is_some() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let new = match swap.take_ready(subtask) {
+            Some(Ready::Aggregate(i)) => *i,
+            _ => AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?,
+        };
+        self.w.swap_aggregate(new)?;
+        swap.switched(started.elapsed());
+        Ok(())
+    }
+}
+
+/// A join of the stage's two inputs.
+enum Join {
+    Window(WindowJoin),
+    Interval(IntervalJoin),
+}
+
+impl Join {
+    fn emit(out: JoinOutput, cx: &mut Cx) -> Result<(), RunError> {
+        cx.side.late(cx.epoch, &out.late)?;
+        cx.out.extend(out.results);
+        Ok(())
+    }
+}
+
+impl From<JoinError> for RunError {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::OverBudget(o) => RunError::OverBudget(o),
+            other => RunError::State(crate::state::StateError::Backend {
+                backend: "join",
+                message: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl Operator for Join {
+    fn process_batch(
+        &mut self,
+        input: usize,
+        records: Vec<Event>,
+        _: i64,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        let side = if input == 0 { Side::Left } else { Side::Right };
+        let mut out = JoinOutput::default();
+        match self {
+            Join::Window(j) => j.process(side, records, &mut out)?,
+            Join::Interval(j) => j.process(side, records, &mut out)?,
+        }
+        Self::emit(out, cx)
+    }
+    fn on_watermark(&mut self, watermark: Timestamp, _: i64, cx: &mut Cx) -> Result<(), RunError> {
+        let mut out = JoinOutput::default();
+        match self {
+            Join::Window(j) => j.advance(watermark, &mut out),
+            Join::Interval(j) => j.advance(watermark),
+        }
+        Self::emit(out, cx)
+    }
+    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
+        let bytes = match self {
+            Join::Window(j) => j.snapshot(),
+            Join::Interval(j) => j.snapshot(),
+        };
+        write_state(dir, JOIN_FILE, &bytes)
+    }
+    fn on_swap(&mut self, _: &Plan, _: usize, _: &Swap) -> Result<(), RunError> {
+        Ok(())
+    }
+}

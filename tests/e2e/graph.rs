@@ -1,0 +1,400 @@
+//! Jobs as graphs of stages (`[[stages]]`) through the `weir` binary: one
+//! source split into branches by a Wasm operator (tests/operators/route,
+//! built from source), joined (interval and window joins), unioned and
+//! aggregated in two keyed stages; every output equals an independent
+//! model's (tests/reference/graph.py) at parallelism 1 and 2, and a join
+//! job killed with SIGKILL again and again ends with exactly the output of
+//! an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use weir_e2e::{TestRng, operator, repo, weir};
+
+/// Orders and payments: one order every 10 ms of event time across
+/// `users` users, each paid 0-2 times 3 s before to 9 s after it, in
+/// arrival order with event times up to 1.5 s behind (the jobs allow 2 s:
+/// nothing is late).
+fn input(dir: &Path, orders: u64, users: u64) -> PathBuf {
+    let mut rng = TestRng::from_env();
+    let start = 1_700_000_000_000i64;
+    let mut lines: Vec<(i64, String)> = Vec::new();
+    for i in 0..orders {
+        let base = start + 10 * i as i64;
+        let user = format!("u{}", rng.between(0, users));
+        let ts = base - rng.between(0, 1500) as i64;
+        lines.push((
+            base,
+            format!(
+                r#"{{"kind":"order","ts":{ts},"order":"o{i}","user":"{user}","amount":{}}}"#,
+                rng.between(1, 500)
+            ),
+        ));
+        for _ in 0..rng.between(0, 3) {
+            let paid = ts - 3000 + rng.between(0, 12_000) as i64;
+            // It arrives up to 1.5 s after its own time.
+            let arrives = paid + rng.between(0, 1500) as i64;
+            lines.push((
+                arrives,
+                format!(
+                    r#"{{"kind":"payment","ts":{paid},"order":"o{i}","user":"{user}","paid":{}}}"#,
+                    rng.between(1, 500)
+                ),
+            ));
+        }
+    }
+    lines.sort_by_key(|(arrives, _)| *arrives);
+    let path = dir.join("input.jsonl");
+    let text: String = lines.into_iter().map(|(_, l)| l + "\n").collect();
+    std::fs::write(&path, text).expect("write input");
+    path
+}
+
+/// Run the model `what` on `input`; returns the path of its output.
+fn model(dir: &Path, what: &str, input: &Path, args: &[&str]) -> PathBuf {
+    let out = dir.join(format!("expected-{what}.jsonl"));
+    let run = std::process::Command::new("python3")
+        .arg(repo().join("tests/reference/graph.py"))
+        .arg(what)
+        .args([input, &out])
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        run.status.success(),
+        "the model failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    out
+}
+
+/// JSON lines with numbers as floats and keys sorted, sorted: 12 and 12.0
+/// are the same count.
+fn normalized(path: &Path) -> Vec<String> {
+    fn norm(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Number(n) => serde_json::json!(n.as_f64()),
+            serde_json::Value::Object(m) => m.into_iter().map(|(k, v)| (k, norm(v))).collect(),
+            serde_json::Value::Array(a) => a.into_iter().map(norm).collect(),
+            other => other,
+        }
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| norm(serde_json::from_str(l).expect("JSON line")).to_string())
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The two branches of the input, by kind.
+fn branches() -> String {
+    let route = operator("route");
+    format!(
+        r#"
+[[stages]]
+name = "orders"
+inputs = ["source"]
+operators = [{{ name = "only-orders", component = "{route}", config = {{ field = "kind", equals = "order" }} }}]
+
+[[stages]]
+name = "payments"
+inputs = ["source"]
+operators = [{{ name = "only-payments", component = "{route}", config = {{ field = "kind", equals = "payment" }} }}]
+"#
+    )
+}
+
+/// A graph job on `input` with `stages`, output to `<name>-out.jsonl`.
+fn job(dir: &Path, name: &str, input: &Path, parallelism: usize, stages: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "{name}"
+parallelism = {parallelism}
+batch_size = 256
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+max_out_of_orderness = "2s"
+[sink]
+type = "file"
+path = "{name}-out.jsonl"
+[late_output]
+type = "file"
+path = "{name}-late.jsonl"
+{stages}"#,
+            input = input.display(),
+        ),
+    )
+    .expect("write job");
+    path
+}
+
+fn run_and_compare(d: &Path, name: &str, input: &Path, stages: &str, expected: &Path) {
+    let want = normalized(expected);
+    assert!(
+        want.len() > 1000,
+        "the model made only {} lines",
+        want.len()
+    );
+    for p in [1, 2] {
+        let name = format!("{name}-p{p}");
+        let j = job(d, &name, input, p, stages);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let got = normalized(&d.join(format!("{name}-out.jsonl")));
+        assert_eq!(got.len(), want.len(), "{name}: lines out vs the model's");
+        assert!(
+            got == want,
+            "{name}: weir's output differs from the model's"
+        );
+        let late =
+            std::fs::read_to_string(d.join(format!("{name}-late.jsonl"))).unwrap_or_default();
+        assert!(
+            late.is_empty(),
+            "{name}: nothing is late in this input: {late}"
+        );
+    }
+}
+
+#[test]
+fn an_interval_join_of_two_branches_gives_the_models_pairs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 6000, 300);
+    let expected = model(d, "interval", &input, &["-1000", "5000"]);
+    let stages = branches()
+        + r#"
+[[stages]]
+name = "paid"
+join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
+"#;
+    run_and_compare(d, "interval", &input, &stages, &expected);
+}
+
+#[test]
+fn a_window_join_gives_the_models_pairs_per_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 6000, 200);
+    let expected = model(d, "window-join", &input, &["10000"]);
+    let stages = branches()
+        + r#"
+[[stages]]
+name = "together"
+join = { type = "window", size = "10s", left = "orders", right = "payments", left_key = "user", right_key = "user" }
+"#;
+    run_and_compare(d, "window-join", &input, &stages, &expected);
+}
+
+#[test]
+fn a_union_feeds_two_keyed_window_stages_like_the_model() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 8000, 300);
+    let expected = model(d, "two-stage", &input, &["10000"]);
+    let stages = branches()
+        + r#"
+[[stages]]
+name = "per-user"
+inputs = ["orders", "payments"]
+key_by = { field = "user" }
+window = { type = "tumbling", size = "10s", aggregates = [{ fn = "count", as = "n" }] }
+
+[[stages]]
+name = "per-window"
+inputs = ["per-user"]
+key_by = { field = "window_start" }
+window = { type = "tumbling", size = "10s", aggregates = [{ fn = "count", as = "users" }, { fn = "sum", field = "n", as = "records" }, { fn = "max", field = "n", as = "busiest" }] }
+"#;
+    let want = normalized(&expected);
+    assert!(want.len() > 5, "the model made only {} windows", want.len());
+    for p in [1, 2] {
+        let name = format!("two-stage-p{p}");
+        let j = job(d, &name, &input, p, &stages);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        assert_eq!(
+            normalized(&d.join(format!("{name}-out.jsonl"))),
+            want,
+            "{name}: weir's output differs from the model's"
+        );
+    }
+}
+
+#[test]
+fn a_graph_with_a_cycle_or_an_unknown_input_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = d.join("in.jsonl");
+    std::fs::write(&input, "{\"ts\":1}\n").expect("write");
+    let stages = r#"
+[[stages]]
+name = "a"
+inputs = ["b"]
+key_by = { field = "k" }
+[[stages]]
+name = "b"
+inputs = ["a", "nowhere"]
+"#;
+    let j = job(d, "bad", &input, 1, stages);
+    let err = weir(&["run", "-q", j.to_str().expect("utf-8")]).failed();
+    assert!(err.contains("`a`, `b` read each other in a cycle"), "{err}");
+    assert!(
+        err.contains("stages[1].inputs[1]") && err.contains("`nowhere`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_join_graph_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 10_000, 300);
+    let expected = model(d, "interval", &input, &["-1000", "5000"]);
+    // Both joins' state and the window join's open windows go through
+    // every checkpoint: a union of the two joins feeds the sink.
+    let stages = branches()
+        + r#"
+[[stages]]
+name = "paid"
+join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
+
+[[stages]]
+name = "per-user"
+join = { type = "window", size = "10s", left = "orders", right = "payments", left_key = "user", right_key = "user" }
+
+[[stages]]
+name = "both"
+inputs = ["paid", "per-user"]
+"#;
+    let j = job(d, "crash", &input, 2, &stages);
+    let j = j.to_str().expect("utf-8");
+    let checkpoints = format!("checkpoint.dir={}", d.join("checkpoints").display());
+    let common = ["--set", "checkpoint.interval=100ms", "--set", &checkpoints];
+    let uninterrupted = d.join("uninterrupted.jsonl");
+    let sink = format!("sink.path={}", uninterrupted.display());
+    let mut args = vec!["run", "-q", j, "--fresh", "--set", &sink];
+    args.extend(common);
+    weir(&args).ok();
+    let mut args = vec!["run", "-q", j, "--set", "source.rate=2000"];
+    args.extend(common);
+    let kills = weir_e2e::crash::kill_until_done(d, &args, 10);
+    assert!(kills >= 10, "only {kills} kills landed");
+    let crashed = weir_e2e::canonical_lines(&d.join("crash-out.jsonl"));
+    assert_eq!(
+        crashed.len(),
+        weir_e2e::canonical_lines(&uninterrupted).len(),
+        "lines out after {kills} kills vs uninterrupted"
+    );
+    assert!(
+        crashed == weir_e2e::canonical_lines(&uninterrupted),
+        "the output after {kills} kills differs from the uninterrupted run's"
+    );
+    // The interval join's part of it is the model's.
+    let paid: Vec<String> = normalized(&d.join("crash-out.jsonl"))
+        .into_iter()
+        .filter(|l| !l.contains("window_start"))
+        .collect();
+    assert!(
+        paid == normalized(&expected),
+        "the interval join's pairs differ from the model's"
+    );
+}
+
+#[test]
+fn an_operator_in_a_stage_swapped_mid_stream_switches_at_one_point() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let rows = 30_000;
+    let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
+    std::fs::write(d.join("in.jsonl"), input).expect("input");
+    let job = d.join("swap.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"name = "graph-swap"
+parallelism = 2
+batch_size = 100
+[source]
+type = "file"
+path = "in.jsonl"
+rate = 10000
+[sink]
+type = "file"
+path = "out.jsonl"
+[checkpoint]
+interval = "200ms"
+dir = "checkpoints"
+[[stages]]
+name = "tagged"
+inputs = ["source"]
+operators = [{{ name = "tag", component = "{v1}" }}]
+[[stages]]
+name = "by-i"
+inputs = ["tagged"]
+key_by = {{ field = "i" }}
+"#,
+            v1 = operator("tag-v1")
+        ),
+    )
+    .expect("job");
+    let job_arg = job.to_str().expect("utf-8");
+    let mut child = weir_e2e::spawn_weir(d, &["run", "-q", job_arg]);
+    let started = std::time::Instant::now();
+    while weir_e2e::crash::newest_epoch(d).is_none() {
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the job ended before a checkpoint"
+        );
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "no checkpoint within a minute"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let canary = weir_e2e::weir_in(
+        d,
+        &[
+            "swap",
+            job_arg,
+            "tag",
+            &operator("tag-v2"),
+            "--canary",
+            "100",
+        ],
+    )
+    .failed();
+    assert!(
+        canary.contains("runs in a stage of a job graph"),
+        "{canary}"
+    );
+    let swapped = weir_e2e::weir_in(d, &["swap", job_arg, "tag", &operator("tag-v2")]).ok();
+    assert!(
+        swapped.stdout().contains("live after checkpoint barrier"),
+        "{}",
+        swapped.stdout()
+    );
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_i = weir_e2e::tag::versions_by_record(
+        &std::fs::read_to_string(d.join("out.jsonl")).expect("out"),
+    );
+    assert_eq!(by_i.len(), rows, "records lost or repeated");
+    assert!(by_i.iter().enumerate().all(|(n, (i, _))| n as i64 == *i));
+    let switch = by_i
+        .iter()
+        .position(|(_, v)| *v == 2)
+        .expect("some records by v2");
+    assert!(switch > 0, "some records by v1");
+    assert!(
+        by_i[switch..].iter().all(|(_, v)| *v == 2) && by_i[..switch].iter().all(|(_, v)| *v == 1),
+        "the versions interleave: the switch was not at one point"
+    );
+}
