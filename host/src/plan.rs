@@ -96,7 +96,8 @@ pub enum StageWork {
     Pass,
     /// Stateless Wasm operators over events, in order.
     Operators(Vec<PlannedOperator>),
-    /// A window (the keyed stage of a one-chain job, as a stage).
+    /// A window or a keyed Wasm operator (the keyed stage of a one-chain
+    /// job, as a stage).
     Keyed(PlannedStage),
     /// A join of its two inputs.
     Join(JoinKind),
@@ -197,6 +198,7 @@ impl Plan {
                     aggregate: WindowAgg::Wasm(op),
                     ..
                 }) => out.push((&**op, World::Aggregate)),
+                StageWork::Keyed(PlannedStage::Keyed(op)) => out.push((op, World::Keyed)),
                 _ => {}
             }
         }
@@ -255,6 +257,7 @@ pub fn graph_operators_mut(graph: &mut [PlannedGraphStage]) -> Vec<(&mut Planned
                 aggregate: WindowAgg::Wasm(op),
                 ..
             }) => out.push((&mut **op, World::Aggregate)),
+            StageWork::Keyed(PlannedStage::Keyed(op)) => out.push((op, World::Keyed)),
             _ => {}
         }
     }
@@ -439,6 +442,13 @@ fn graph_stages(
             })
         } else if let Some(w) = &s.window {
             StageWork::Keyed(window_stage(job, engine, w)?)
+        } else if let Some(k) = &s.keyed {
+            StageWork::Keyed(PlannedStage::Keyed(load_operator(
+                job,
+                engine,
+                k,
+                World::Keyed,
+            )?))
         } else if !s.operators.is_empty() {
             let mut ops = Vec::with_capacity(s.operators.len());
             for op in &s.operators {

@@ -86,6 +86,68 @@ fn fraud_alerts_match_the_reference() {
 }
 
 #[test]
+fn the_examples_written_as_job_graphs_give_the_same_outputs() {
+    for p in [1, 3] {
+        let out = run_example(
+            "wordcount",
+            "graph.toml",
+            p,
+            &["sink", "late_output", "dead_letter"],
+        );
+        let sink = canonical_lines(&out.path().join("sink.jsonl"));
+        assert_eq!(
+            sink,
+            expected("wordcount", "expected.jsonl"),
+            "wordcount p{p}"
+        );
+        assert_eq!(
+            canonical_field(&out.path().join("late_output.jsonl"), "record"),
+            expected("wordcount", "expected-late.jsonl"),
+            "wordcount p{p}"
+        );
+        let dead = canonical_lines(&out.path().join("dead_letter.jsonl"));
+        assert_eq!(dead.len(), 2, "{dead:?}");
+
+        let out = run_example("sessionize", "graph.toml", p, &["sink", "late_output"]);
+        assert_eq!(
+            canonical_lines(&out.path().join("sink.jsonl")),
+            expected("sessionize", "expected.jsonl"),
+            "sessionize p{p}"
+        );
+        assert_eq!(
+            canonical_field(&out.path().join("late_output.jsonl"), "record"),
+            expected("sessionize", "expected-late.jsonl"),
+            "sessionize p{p}"
+        );
+    }
+    // The keyed operator's state in memory and in RocksDB.
+    for backend in ["memory", "rocksdb"] {
+        let out = tempfile::tempdir().expect("tempdir");
+        let job = repo().join("examples/fraud/graph.toml");
+        let sink = set("sink.path", &out.path().join("alerts.jsonl"));
+        let state = set("state.path", &out.path().join("state"));
+        let backend_set = format!("state.backend={backend}");
+        weir(&[
+            "run",
+            "-q",
+            job.to_str().expect("utf-8"),
+            "--set",
+            &sink,
+            "--set",
+            &state,
+            "--set",
+            &backend_set,
+        ])
+        .ok();
+        assert_eq!(
+            canonical_lines(&out.path().join("alerts.jsonl")),
+            expected("fraud", "expected.jsonl"),
+            "fraud on {backend}"
+        );
+    }
+}
+
+#[test]
 fn python_and_rust_filters_give_the_reference_output() {
     for job in ["job.toml", "job-rust.toml"] {
         let out = run_example("python-filter", job, 1, &["sink", "dead_letter"]);

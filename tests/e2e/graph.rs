@@ -249,13 +249,13 @@ inputs = ["a", "nowhere"]
 }
 
 #[test]
-fn a_join_graph_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
+fn a_join_graph_on_rocksdb_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let input = input(d, 10_000, 300);
     let expected = model(d, "interval", &input, &["-1000", "5000"]);
-    // Both joins' state and the window join's open windows go through
-    // every checkpoint: a union of the two joins feeds the sink.
+    // Both joins' buffers and a window stage's state in RocksDB go through
+    // every checkpoint: a union of the three feeds the sink.
     let stages = branches()
         + r#"
 [[stages]]
@@ -267,13 +267,29 @@ name = "per-user"
 join = { type = "window", size = "10s", left = "orders", right = "payments", left_key = "user", right_key = "user" }
 
 [[stages]]
-name = "both"
-inputs = ["paid", "per-user"]
+name = "paid-per-user"
+inputs = ["paid"]
+key_by = { field = "left.user" }
+window = { type = "tumbling", size = "10s", aggregates = [{ fn = "count", as = "paid_orders" }] }
+
+[[stages]]
+name = "all"
+inputs = ["paid", "per-user", "paid-per-user"]
 "#;
     let j = job(d, "crash", &input, 2, &stages);
     let j = j.to_str().expect("utf-8");
     let checkpoints = format!("checkpoint.dir={}", d.join("checkpoints").display());
-    let common = ["--set", "checkpoint.interval=100ms", "--set", &checkpoints];
+    let state = format!("state.path={}", d.join("state").display());
+    let common = [
+        "--set",
+        "checkpoint.interval=100ms",
+        "--set",
+        &checkpoints,
+        "--set",
+        "state.backend=rocksdb",
+        "--set",
+        &state,
+    ];
     let uninterrupted = d.join("uninterrupted.jsonl");
     let sink = format!("sink.path={}", uninterrupted.display());
     let mut args = vec!["run", "-q", j, "--fresh", "--set", &sink];
@@ -296,8 +312,16 @@ inputs = ["paid", "per-user"]
     // The interval join's part of it is the model's.
     let paid: Vec<String> = normalized(&d.join("crash-out.jsonl"))
         .into_iter()
-        .filter(|l| !l.contains("window_start"))
+        .filter(|l| l.contains("\"left\"") && !l.contains("window_start"))
         .collect();
+    let counts = normalized(&d.join("crash-out.jsonl"))
+        .into_iter()
+        .filter(|l| l.contains("\"paid_orders\":"))
+        .count();
+    assert!(
+        counts > 100,
+        "only {counts} windows of paid orders per user"
+    );
     assert!(
         paid == normalized(&expected),
         "the interval join's pairs differ from the model's"

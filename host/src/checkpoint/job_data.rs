@@ -129,8 +129,9 @@ impl JobGraph {
                     for op in &mut spec.operators {
                         op.component = Default::default();
                     }
-                    if let Some(a) = spec.window.as_mut().and_then(|w| w.aggregate.as_mut()) {
-                        a.component = Default::default();
+                    let agg = spec.window.as_mut().and_then(|w| w.aggregate.as_mut());
+                    for op in agg.into_iter().chain(spec.keyed.as_mut()) {
+                        op.component = Default::default();
                     }
                     serde_json::to_string(&spec).unwrap_or_default()
                 })
@@ -169,6 +170,9 @@ pub fn components_of(plan: &Plan) -> BTreeMap<String, String> {
                 aggregate: WindowAgg::Wasm(op),
                 ..
             }) => {
+                out.insert(op.spec.name.clone(), op.component.digest.clone());
+            }
+            crate::plan::StageWork::Keyed(PlannedStage::Keyed(op)) => {
                 out.insert(op.spec.name.clone(), op.component.digest.clone());
             }
             _ => {}

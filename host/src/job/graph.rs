@@ -72,6 +72,109 @@ pub fn last_stage(stages: &[StageSpec]) -> Option<&StageSpec> {
     }
 }
 
+/// The fields of a stage's records, where weir makes them: a window with
+/// built-in aggregates, a join (`left.*` and `right.*` are the joined
+/// records' own fields, unknown). `None`: whatever its operators emit.
+fn output_fields(s: &StageSpec, of: &BTreeMap<&str, Option<Fields>>) -> Option<Fields> {
+    if let Some(w) = &s.window {
+        if w.aggregate.is_some() {
+            return None;
+        }
+        let mut f: BTreeSet<String> = ["key", "window_start", "window_end"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        f.extend(w.aggregates.iter().map(|a| a.output_name()));
+        return Some(Fields(f));
+    }
+    if let Some(j) = &s.join {
+        let mut f: BTreeSet<String> = ["key", "left", "right"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if j.kind == "window" {
+            f.extend(["window_start".to_string(), "window_end".to_string()]);
+        }
+        return Some(Fields(f));
+    }
+    if !s.operators.is_empty() || s.keyed.is_some() {
+        return None;
+    }
+    // A union or key-by passes records on: fields all its inputs have.
+    let mut common: Option<BTreeSet<String>> = None;
+    for input in s.input_names() {
+        let Some(Some(Fields(f))) = of.get(input) else {
+            return None;
+        };
+        common = Some(match common {
+            None => f.clone(),
+            Some(c) => c.intersection(f).cloned().collect(),
+        });
+    }
+    common.map(Fields)
+}
+
+/// Known top-level fields of a stage's records.
+#[derive(Clone)]
+struct Fields(BTreeSet<String>);
+
+impl Fields {
+    /// Whether the dotted path `path` can exist (below `left`/`right` of a
+    /// join anything can).
+    fn has(&self, path: &str) -> bool {
+        let top = path.split('.').next().unwrap_or(path);
+        self.0.contains(top) && (top == "left" || top == "right" || top == path)
+    }
+    fn list(&self) -> String {
+        self.0.iter().cloned().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Fields a stage reads (keys, aggregate inputs) must be in the records
+/// its inputs make, where weir knows them.
+fn check_fields(c: &mut Checker, stages: &[StageSpec]) {
+    let Ok(order) = topological_order(stages) else {
+        return;
+    };
+    let mut of: BTreeMap<&str, Option<Fields>> = BTreeMap::new();
+    for i in order {
+        let s = &stages[i];
+        let at = format!("stages[{i}]");
+        let mut reads: Vec<(String, &str, &str)> = Vec::new();
+        for (k, input) in s.input_names().into_iter().enumerate() {
+            if let Some(key) = s.key_of_input(k) {
+                let place = match &s.join {
+                    Some(_) if k == 0 => format!("{at}.join.left_key"),
+                    Some(_) => format!("{at}.join.right_key"),
+                    None => format!("{at}.key_by.field"),
+                };
+                reads.push((place, input, key));
+            }
+            if let Some(w) = &s.window {
+                for (a, agg) in w.aggregates.iter().enumerate() {
+                    if let Some(f) = &agg.field {
+                        reads.push((format!("{at}.window.aggregates[{a}].field"), input, f));
+                    }
+                }
+            }
+        }
+        for (place, input, field) in reads {
+            if let Some(Some(fields)) = of.get(input)
+                && !fields.has(field)
+            {
+                c.add(
+                    place,
+                    format!(
+                        "`{field}` is not a field of the records of stage `{input}`; they have {}",
+                        fields.list()
+                    ),
+                );
+            }
+        }
+        of.insert(s.name.as_str(), output_fields(s, &of));
+    }
+}
+
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
@@ -93,12 +196,6 @@ pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
                 "a job lists either [[stages]] or the one-chain sections ([[operators]], [key_by], [window], [keyed]), not both; move it into a stage",
             );
         }
-    }
-    if spec.state.backend != "memory" {
-        c.add(
-            "state.backend",
-            "jobs with [[stages]] keep their state in memory for now; set backend = \"memory\"",
-        );
     }
     let mut names = BTreeSet::new();
     for (i, s) in spec.stages.iter().enumerate() {
@@ -159,6 +256,7 @@ pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
             ),
         );
     }
+    check_fields(c, &spec.stages);
     let keyed = keyed_stages(&spec.stages);
     for (i, s) in spec.stages.iter().enumerate() {
         if s.join.is_some() || s.key_by.is_some() {
@@ -182,6 +280,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
     let does: Vec<&str> = [
         ("operators", !s.operators.is_empty()),
         ("window", s.window.is_some()),
+        ("keyed", s.keyed.is_some()),
         ("join", s.join.is_some()),
     ]
     .into_iter()
@@ -246,22 +345,25 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
                     c.add(format!("{at}.inputs[{k}]"), "a stage cannot read itself");
                 }
             }
-            if s.window.is_some() && s.key_by.is_none() {
+            if (s.window.is_some() || s.keyed.is_some()) && s.key_by.is_none() {
                 c.add(
                     format!("{at}.key_by"),
-                    "a window needs key_by with the field to partition by",
+                    "a window or keyed operator needs key_by with the field to partition by",
                 );
             }
             if does.is_empty() && s.inputs.len() < 2 && s.key_by.is_none() {
                 c.add(
                     at,
-                    "does nothing: give it operators, a window or a join, several inputs (a union), or key_by",
+                    "does nothing: give it operators, a window, a keyed operator or a join, several inputs (a union), or key_by",
                 );
             }
         }
     }
     if let Some(w) = &s.window {
         check_window(c, &format!("{at}.window"), w, spec);
+    }
+    if let Some(k) = &s.keyed {
+        check_operator(c, &format!("{at}.keyed"), k);
     }
 }
 
@@ -414,12 +516,38 @@ mod tests {
         );
         for want in [
             "stages[0].name: `source` is the name",
-            "stages[1].key_by: a window needs key_by",
+            "stages[1].key_by: a window or keyed operator needs key_by",
             "stages[2].join.left_key: must name",
             "stages[2].join.upper: must not be below",
         ] {
             assert!(p.iter().any(|p| p.starts_with(want)), "{want}: {p:?}");
         }
+    }
+
+    #[test]
+    fn keys_and_fields_must_be_in_the_records_of_the_stage_they_read() {
+        let p = problems(
+            "[[stages]]\nname = \"w\"\ninputs = [\"source\"]\nkey_by = { field = \"user\" }\n\
+             window = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"count\", as = \"n\" }] }\n\
+             [[stages]]\nname = \"v\"\ninputs = [\"w\"]\nkey_by = { field = \"user\" }\n\
+             window = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"sum\", field = \"n\" }, { fn = \"max\", field = \"amount\" }] }\n",
+        );
+        assert!(
+            p.iter().any(
+                |p| p.starts_with("stages[1].key_by.field: `user` is not a field")
+                    && p.contains("key, n, window_end, window_start")
+            ),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("stages[1].window.aggregates[1].field: `amount`")),
+            "{p:?}"
+        );
+        assert!(
+            !p.iter().any(|p| p.contains("aggregates[0]")),
+            "`n` is a field: {p:?}"
+        );
     }
 
     #[test]

@@ -601,7 +601,13 @@ impl JobSpec {
         );
         for (i, s) in self.stages.iter().enumerate() {
             let prefix = format!("stages[{i}].");
-            add(&mut out, &prefix, &s.operators, None, s.window.as_ref());
+            add(
+                &mut out,
+                &prefix,
+                &s.operators,
+                s.keyed.as_ref(),
+                s.window.as_ref(),
+            );
         }
         out
     }
@@ -614,6 +620,7 @@ impl JobSpec {
         out.extend(self.window.as_mut().and_then(|w| w.aggregate.as_mut()));
         for s in &mut self.stages {
             out.extend(s.operators.iter_mut());
+            out.extend(s.keyed.as_mut());
             out.extend(s.window.as_mut().and_then(|w| w.aggregate.as_mut()));
         }
         out

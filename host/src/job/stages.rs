@@ -22,7 +22,8 @@
 //! ```
 //!
 //! A stage with several inputs is their union; `key_by` partitions its
-//! input by a field (a window needs it); a join partitions each side by its
+//! input by a field (a window or keyed operator needs it); a join
+//! partitions each side by its
 //! own key.
 
 use super::spec::{KeyBySpec, OperatorSpec, WindowSpec};
@@ -42,13 +43,15 @@ pub struct StageSpec {
     /// union. A join names its inputs in `join` instead.
     #[serde(default)]
     pub inputs: Vec<String>,
-    /// Partition the input by a JSON field (needed by `window`).
+    /// Partition the input by a JSON field (needed by `window` and `keyed`).
     pub key_by: Option<KeyBySpec>,
     /// Stateless Wasm operators applied in order (over JSON events).
     #[serde(default)]
     pub operators: Vec<OperatorSpec>,
     /// A window with aggregates, per key.
     pub window: Option<WindowSpec>,
+    /// A keyed Wasm operator with state and timers.
+    pub keyed: Option<OperatorSpec>,
     /// A join of two keyed streams.
     pub join: Option<JoinSpec>,
 }
@@ -76,6 +79,8 @@ impl StageSpec {
             "join"
         } else if self.window.is_some() {
             "window"
+        } else if self.keyed.is_some() {
+            "keyed"
         } else if !self.operators.is_empty() {
             "operators"
         } else if self.key_by.is_some() {

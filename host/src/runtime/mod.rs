@@ -304,7 +304,8 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     let (sink_tx, sink_rx) = channels(n);
     let graph = !plan.graph.is_empty();
     if graph {
-        for (name, body) in graph::tasks(&plan, chain_rx, sink_tx, &side, &ctx, first_epoch) {
+        for (name, body) in graph::tasks(&plan, chain_rx, sink_tx, &side, &store, &ctx, first_epoch)
+        {
             spawn(name, body);
         }
     } else if keyed {

@@ -142,6 +142,20 @@ impl StateStore {
 
     /// The backend of keyed subtask `subtask`.
     pub fn backend(&self, subtask: usize) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        self.backend_in(&format!("subtask-{subtask}"))
+    }
+
+    /// The backend of subtask `subtask` of job-graph stage `stage` (its
+    /// RocksDB working copy is `<path>/<stage>-<subtask>`).
+    pub fn stage_backend(
+        &self,
+        stage: &str,
+        subtask: usize,
+    ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        self.backend_in(&format!("{stage}-{subtask}"))
+    }
+
+    fn backend_in(&self, working: &str) -> Result<Box<dyn KeyedStateBackend>, StateError> {
         Ok(match self {
             StateStore::Memory { budgets } => Box::new(MemoryBackend::with_budget(budgets.clone())),
             StateStore::Rocks {
@@ -149,7 +163,7 @@ impl StateStore {
                 memory,
                 budgets,
             } => {
-                let path = root.join(format!("subtask-{subtask}"));
+                let path = root.join(working);
                 Box::new(
                     RocksStore::open_fresh(&path, memory)?
                         .backend()
@@ -178,7 +192,47 @@ impl StateStore {
         old_parallelism: usize,
         old_backend: &str,
     ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
-        let snapshot = |i: usize| checkpoint.join(format!("keyed-{i}")).join("state");
+        let old = Restoring {
+            checkpoint,
+            task: "keyed",
+            parallelism: old_parallelism,
+            backend: old_backend,
+        };
+        self.restore_in(subtask, parallelism, "subtask", &old)
+    }
+
+    /// [`StateStore::restore_backend`] for subtask `subtask` of job-graph
+    /// stage `stage` (its state in the checkpoint is `<stage>-<n>/state`).
+    pub fn restore_stage_backend(
+        &self,
+        stage: &str,
+        subtask: usize,
+        parallelism: usize,
+        checkpoint: &Path,
+        old_parallelism: usize,
+        old_backend: &str,
+    ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        let old = Restoring {
+            checkpoint,
+            task: stage,
+            parallelism: old_parallelism,
+            backend: old_backend,
+        };
+        self.restore_in(subtask, parallelism, stage, &old)
+    }
+
+    /// Restore subtask `subtask`'s backend (working copy `<working>-<n>`)
+    /// from the state `old` saved.
+    fn restore_in(
+        &self,
+        subtask: usize,
+        parallelism: usize,
+        working: &str,
+        old: &Restoring,
+    ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
+        let (checkpoint, old_parallelism, old_backend) =
+            (old.checkpoint, old.parallelism, old.backend);
+        let snapshot = |i: usize| checkpoint.join(format!("{}-{i}", old.task)).join("state");
         let same_backend = matches!(
             (self, old_backend),
             (StateStore::Memory { .. }, "memory") | (StateStore::Rocks { .. }, "rocksdb")
@@ -195,7 +249,7 @@ impl StateStore {
                 } => Box::new(
                     RocksStore::restore(
                         &snapshot(subtask),
-                        &root.join(format!("subtask-{subtask}")),
+                        &root.join(format!("{working}-{subtask}")),
                         memory,
                     )?
                     .backend()
@@ -203,18 +257,18 @@ impl StateStore {
                 ),
             });
         }
-        let mut backend = self.backend(subtask)?;
+        let mut backend = self.backend_in(&format!("{working}-{subtask}"))?;
         let groups = KeyGroups { parallelism };
         for i in 0..old_parallelism {
             let entries = match old_backend {
                 "rocksdb" => {
                     let scratch = match self {
                         StateStore::Rocks { root, .. } => {
-                            root.join(format!("rescale-{subtask}-{i}"))
+                            root.join(format!("rescale-{working}-{subtask}-{i}"))
                         }
-                        StateStore::Memory { .. } => crate::dirs::cache_dir()
-                            .join("state")
-                            .join(format!("rescale-{}-{subtask}-{i}", std::process::id())),
+                        StateStore::Memory { .. } => crate::dirs::cache_dir().join("state").join(
+                            format!("rescale-{}-{working}-{subtask}-{i}", std::process::id()),
+                        ),
                     };
                     let memory = match self {
                         StateStore::Rocks { memory, .. } => *memory,
@@ -236,6 +290,18 @@ impl StateStore {
         }
         Ok(backend)
     }
+}
+
+/// Where a restored backend's state comes from.
+struct Restoring<'a> {
+    /// The checkpoint's directory.
+    checkpoint: &'a Path,
+    /// The subtasks' directories in it: `<task>-<n>`.
+    task: &'a str,
+    /// Subtasks that wrote it.
+    parallelism: usize,
+    /// `memory` or `rocksdb`.
+    backend: &'a str,
 }
 
 #[cfg(test)]

@@ -39,28 +39,52 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
     } = t;
     let mut epoch = first_epoch;
     let mut last_swap = None;
+    // Inputs that reached their end. Every stage flushes what it holds as
+    // one more batch before its end, so an input through more stages ends
+    // a step later: inputs end one by one (nothing but batches can follow
+    // an end: the last barrier comes before it).
+    let mut ended = vec![false; inputs.len()];
     loop {
         let mut steps = Vec::with_capacity(inputs.len());
-        for input in &mut inputs {
-            steps.push(input.next()?);
+        for (input, done) in inputs.iter_mut().zip(&ended) {
+            steps.push(if *done { None } else { Some(input.next()?) });
         }
         let mut cx = Cx {
             epoch,
+            watermark: MAX_WATERMARK,
+            processing_time: i64::MIN,
             side,
             out: Vec::new(),
         };
+        let out_of_step = || RunError::OutOfStep {
+            job: plan.job.spec.name.clone(),
+            stage: stage.to_string(),
+        };
+        for (step, done) in steps.iter_mut().zip(ended.iter_mut()) {
+            if matches!(step, Some(Step::Control(Message::EndOfData))) {
+                *done = true;
+                *step = None;
+            }
+        }
+        let live = steps.iter().filter(|s| s.is_some()).count();
+        if live == 0 {
+            let now = crate::time::now_ms();
+            cx.processing_time = now;
+            op.on_end(&mut cx)?;
+            outputs.batch(cx.out, MAX_WATERMARK, now, side, epoch)?;
+            outputs.end();
+            return Ok(());
+        }
         let controls = steps
             .iter()
-            .filter(|s| matches!(s, Step::Control(_)))
+            .filter(|s| matches!(s, Some(Step::Control(_))))
             .count();
         if controls > 0 {
-            let (Some(Step::Control(m)), true) =
-                (steps.into_iter().next(), controls == inputs.len())
-            else {
-                return Err(RunError::OutOfStep {
-                    job: plan.job.spec.name.clone(),
-                    stage: stage.to_string(),
-                });
+            if controls != inputs.len() {
+                return Err(out_of_step());
+            }
+            let Some(Some(Step::Control(m))) = steps.into_iter().next() else {
+                return Err(out_of_step());
             };
             match m {
                 Message::Barrier { epoch: e } => {
@@ -79,37 +103,38 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
                     }
                     outputs.control(|| Message::Swap(swap.clone()))?;
                 }
-                Message::EndOfData => {
-                    let now = crate::time::now_ms();
-                    op.on_end(now, &mut cx)?;
-                    outputs.batch(cx.out, MAX_WATERMARK, now, side, epoch)?;
-                    outputs.end();
-                    return Ok(());
-                }
+                Message::EndOfData => unreachable!("taken out above"),
                 Message::Batch { .. } => unreachable!("a batch is not a control step"),
             }
             continue;
         }
-        let (mut watermark, mut processing_time) = (i64::MAX, i64::MIN);
-        for (i, step) in steps.into_iter().enumerate() {
-            let Step::Batch {
-                records,
-                watermark: w,
-                processing_time: p,
-            } = step
-            else {
-                return Err(RunError::OutOfStep {
-                    job: plan.job.spec.name.clone(),
-                    stage: stage.to_string(),
-                });
-            };
-            watermark = watermark.min(w);
-            processing_time = processing_time.max(p);
-            if !records.is_empty() {
-                op.process_batch(i, records, p, &mut cx)?;
+        let mut batches = Vec::with_capacity(steps.len());
+        for step in steps {
+            match step {
+                Some(Step::Batch {
+                    records,
+                    watermark,
+                    processing_time,
+                }) => {
+                    cx.watermark = cx.watermark.min(watermark);
+                    cx.processing_time = cx.processing_time.max(processing_time);
+                    batches.push(records);
+                }
+                // An input that ended: its records are all in.
+                None => batches.push(Vec::new()),
+                Some(Step::Control(_)) => return Err(out_of_step()),
             }
         }
-        op.on_watermark(watermark, processing_time, &mut cx)?;
+        if cx.processing_time == i64::MIN {
+            cx.processing_time = crate::time::now_ms();
+        }
+        for (i, records) in batches.into_iter().enumerate() {
+            if !records.is_empty() {
+                op.process_batch(i, records, &mut cx)?;
+            }
+        }
+        op.on_watermark(&mut cx)?;
+        let (watermark, processing_time) = (cx.watermark, cx.processing_time);
         outputs.batch(cx.out, watermark, processing_time, side, epoch)?;
     }
 }

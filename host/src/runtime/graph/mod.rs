@@ -23,7 +23,7 @@ use crate::checkpoint::CheckpointError;
 use crate::job::SOURCE;
 use crate::plan::Plan;
 use crate::runtime::side::SideOutputs;
-use crate::state::KeyGroups;
+use crate::state::{KeyGroups, StateStore};
 use edges::{Input, Output, Outputs};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +44,7 @@ pub(super) fn tasks(
     from_source: Vec<Receiver<Message>>,
     to_sink: Vec<SyncSender<Message>>,
     side: &Arc<SideOutputs>,
+    store: &Arc<StateStore>,
     ctx: &RunContext,
     first_epoch: u64,
 ) -> Vec<Task> {
@@ -109,7 +110,7 @@ pub(super) fn tasks(
                     subtask: usize,
                     inputs: Vec<Input>,
                     edges: Vec<Output>| {
-        let (plan, side, ctx) = (plan.clone(), side.clone(), ctx.clone());
+        let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
         let body = move || {
             let outputs = Outputs {
                 edges,
@@ -122,7 +123,7 @@ pub(super) fn tasks(
                 ),
                 Some(i) => {
                     let st = &plan.graph[i];
-                    let op = open(&plan, i, subtask, &ctx)?;
+                    let op = open(&plan, i, subtask, &store, &ctx)?;
                     (st.spec.name.as_str(), op)
                 }
             };
@@ -165,12 +166,13 @@ fn open(
     plan: &Plan,
     i: usize,
     subtask: usize,
+    store: &StateStore,
     ctx: &RunContext,
 ) -> Result<Box<dyn operator::Operator>, RunError> {
     let st = &plan.graph[i];
     let n = plan.job.spec.parallelism;
     let Some(point) = ctx.restore.as_deref().filter(|r| !r.drop_stage_state) else {
-        return stage_ops::open(plan, st, subtask, None);
+        return stage_ops::open(plan, st, subtask, store, None);
     };
     let old = point.data.parallelism;
     let dirs = if old == n {
@@ -190,9 +192,10 @@ fn open(
         })
     };
     let restore = stage_ops::Restore {
+        point,
         dirs,
         keeps: &keeps,
         error: &error,
     };
-    stage_ops::open(plan, st, subtask, Some(&restore))
+    stage_ops::open(plan, st, subtask, store, Some(&restore))
 }

@@ -18,6 +18,11 @@ use std::path::Path;
 pub(super) struct Cx<'a> {
     /// The epoch the step belongs to (for side outputs).
     pub epoch: u64,
+    /// The event-time watermark after the step (the lowest of the
+    /// inputs'); at the end of input, the end of time.
+    pub watermark: Timestamp,
+    /// When the source read the step's records.
+    pub processing_time: i64,
     /// Late records and dead letters.
     pub side: &'a SideOutputs,
     /// Records emitted in this step, in order.
@@ -31,18 +36,12 @@ pub(super) trait Operator: Send {
         &mut self,
         input: usize,
         records: Vec<Event>,
-        processing_time: i64,
         cx: &mut Cx,
     ) -> Result<(), RunError>;
 
-    /// Time after the step: the event-time watermark (the lowest of the
-    /// inputs') and the processing time.
-    fn on_watermark(
-        &mut self,
-        watermark: Timestamp,
-        processing_time: i64,
-        cx: &mut Cx,
-    ) -> Result<(), RunError>;
+    /// Time moved to `cx.watermark` (and `cx.processing_time`) after the
+    /// step's records.
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError>;
 
     /// Write the state into `dir` for the checkpoint at this barrier.
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError>;
@@ -51,9 +50,10 @@ pub(super) trait Operator: Send {
     /// stage's operators.
     fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError>;
 
-    /// The input is exhausted: emit everything still held.
-    fn on_end(&mut self, processing_time: i64, cx: &mut Cx) -> Result<(), RunError> {
-        self.on_watermark(crate::event::MAX_WATERMARK, processing_time, cx)
+    /// The input is exhausted (`cx.watermark` is the end of time): emit
+    /// everything still held.
+    fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        self.on_watermark(cx)
     }
 }
 
@@ -65,13 +65,12 @@ impl Operator for Pass {
         &mut self,
         _: usize,
         mut records: Vec<Event>,
-        _: i64,
         cx: &mut Cx,
     ) -> Result<(), RunError> {
         cx.out.append(&mut records);
         Ok(())
     }
-    fn on_watermark(&mut self, _: Timestamp, _: i64, _: &mut Cx) -> Result<(), RunError> {
+    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
         Ok(())
     }
     fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {

@@ -2,12 +2,14 @@
 //! each opened (and restored) for one subtask.
 
 use super::operator::{Cx, Operator, write_state};
-use crate::event::{Event, Timestamp};
+use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
+use crate::runtime::keyed_operator::KeyedOperator;
 use crate::runtime::side::Stage;
 use crate::runtime::swap::{Ready, Swap};
+use crate::state::StateStore;
 use crate::wasm::instance::{AggregateInstance, TransformInstance};
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
@@ -20,6 +22,8 @@ const JOIN_FILE: &str = "join.bin";
 
 /// Where a subtask's state comes from when the job resumes.
 pub(super) struct Restore<'a> {
+    /// The checkpoint.
+    pub point: &'a crate::checkpoint::RestorePoint,
     /// `<checkpoint>/<stage>-<old subtask>` of every old subtask whose
     /// state may hold keys this one owns.
     pub dirs: Vec<std::path::PathBuf>,
@@ -45,13 +49,28 @@ impl Restore<'_> {
     }
 }
 
-/// Open stage `stage`'s operator for `subtask`.
+/// Open stage `stage`'s operator for `subtask`, its state in `store`.
 pub(super) fn open(
     plan: &Plan,
     stage: &PlannedGraphStage,
     subtask: usize,
+    store: &StateStore,
     restore: Option<&Restore>,
 ) -> Result<Box<dyn Operator>, RunError> {
+    let name = stage.spec.name.as_str();
+    let n = plan.job.spec.parallelism;
+    // The subtask's state backend: its working copy, or the checkpoint's.
+    let backend = || match restore {
+        Some(r) => store.restore_stage_backend(
+            name,
+            subtask,
+            n,
+            &r.point.info.path,
+            r.point.data.parallelism,
+            &r.point.data.state_backend,
+        ),
+        None => store.stage_backend(name, subtask),
+    };
     Ok(match &stage.work {
         StageWork::Pass => Box::new(super::operator::Pass),
         StageWork::Operators(ops) => Box::new(Transforms {
@@ -80,7 +99,21 @@ pub(super) fn open(
                     Some(op.spec.name.clone()),
                 ),
             };
-            let mut w = WindowOperator::new(*kind, *mode, *lateness_ms, agg, plan.budgets.clone());
+            let mut w = match store {
+                // Window contents in RocksDB: larger than memory is fine.
+                StateStore::Rocks { .. } => WindowOperator::in_backend(
+                    *kind,
+                    *mode,
+                    *lateness_ms,
+                    agg,
+                    backend()?,
+                    subtask,
+                    n,
+                ),
+                StateStore::Memory { budgets } => {
+                    WindowOperator::new(*kind, *mode, *lateness_ms, agg, budgets.clone())
+                }
+            };
             if let Some(r) = restore {
                 r.each(WINDOW_FILE, |bytes| w.restore(bytes, r.keeps))?;
             }
@@ -90,12 +123,9 @@ pub(super) fn open(
                 agg_name,
             })
         }
-        StageWork::Keyed(PlannedStage::Keyed(op)) => {
-            unreachable!(
-                "validation refuses keyed operators in stages (`{}`)",
-                op.spec.name
-            )
-        }
+        StageWork::Keyed(PlannedStage::Keyed(op)) => Box::new(Keyed {
+            op: Some(KeyedOperator::new(plan, op, subtask, backend()?)?),
+        }),
         StageWork::Join(kind) => {
             let budgets = plan.budgets.clone();
             let mut j = match *kind {
@@ -128,7 +158,6 @@ impl Operator for Transforms {
         &mut self,
         _: usize,
         mut records: Vec<Event>,
-        _: i64,
         cx: &mut Cx,
     ) -> Result<(), RunError> {
         for (name, inst) in &mut self.ops {
@@ -151,7 +180,7 @@ impl Operator for Transforms {
         cx.out.append(&mut records);
         Ok(())
     }
-    fn on_watermark(&mut self, _: Timestamp, _: i64, _: &mut Cx) -> Result<(), RunError> {
+    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
         Ok(())
     }
     fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
@@ -205,28 +234,23 @@ impl Operator for Window {
         &mut self,
         _: usize,
         records: Vec<Event>,
-        processing_time: i64,
         cx: &mut Cx,
     ) -> Result<(), RunError> {
         let mut out = WindowOutput::default();
-        self.w.process_batch(records, processing_time, &mut out)?;
+        self.w
+            .process_batch(records, cx.processing_time, &mut out)?;
         self.emit(out, cx)
     }
-    fn on_watermark(
-        &mut self,
-        watermark: Timestamp,
-        processing_time: i64,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let time = match self.mode {
-            TimeMode::Event => watermark,
-            TimeMode::Processing => processing_time,
+            TimeMode::Event => cx.watermark,
+            TimeMode::Processing => cx.processing_time,
         };
         let mut out = WindowOutput::default();
         self.w.advance(time, &mut out)?;
         self.emit(out, cx)
     }
-    fn on_end(&mut self, _: i64, cx: &mut Cx) -> Result<(), RunError> {
+    fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = WindowOutput::default();
         self.w.advance(crate::event::MAX_WATERMARK, &mut out)?;
         self.emit(out, cx)
@@ -244,6 +268,60 @@ impl Operator for Window {
             _ => AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?,
         };
         self.w.swap_aggregate(new)?;
+        swap.switched(started.elapsed());
+        Ok(())
+    }
+}
+
+/// A keyed Wasm operator, its state and timers in the subtask's backend.
+struct Keyed {
+    /// Taken for a moment by a swap.
+    op: Option<KeyedOperator>,
+}
+
+impl Keyed {
+    fn op(&mut self) -> &mut KeyedOperator {
+        self.op.as_mut().expect("put back after every swap")
+    }
+}
+
+impl Operator for Keyed {
+    fn process_batch(
+        &mut self,
+        _: usize,
+        records: Vec<Event>,
+        cx: &mut Cx,
+    ) -> Result<(), RunError> {
+        let op = self.op();
+        let out = op.process(&records, cx.watermark, cx.processing_time)?;
+        for r in &out.rejected {
+            cx.side.dead_letter(
+                cx.epoch,
+                Stage::Operator,
+                Some(op.name()),
+                None,
+                &r.reason,
+                &records[r.index as usize].value,
+            )?;
+        }
+        cx.out.extend(out.events);
+        Ok(())
+    }
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        let (watermark, processing_time) = (cx.watermark, cx.processing_time);
+        self.op().advance(watermark, processing_time, &mut cx.out)
+    }
+    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
+        // State and timers: both in the backend.
+        Ok(self.op().backend().snapshot_into(&dir.join("state"))?)
+    }
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
+        if self.op().name() != swap.operator || swap.canary.is_some() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let old = self.op.take().expect("put back after every swap");
+        self.op = Some(old.swap(plan, &swap.op, subtask)?);
         swap.switched(started.elapsed());
         Ok(())
     }
@@ -280,7 +358,6 @@ impl Operator for Join {
         &mut self,
         input: usize,
         records: Vec<Event>,
-        _: i64,
         cx: &mut Cx,
     ) -> Result<(), RunError> {
         let side = if input == 0 { Side::Left } else { Side::Right };
@@ -291,11 +368,11 @@ impl Operator for Join {
         }
         Self::emit(out, cx)
     }
-    fn on_watermark(&mut self, watermark: Timestamp, _: i64, cx: &mut Cx) -> Result<(), RunError> {
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = JoinOutput::default();
         match self {
-            Join::Window(j) => j.advance(watermark, &mut out),
-            Join::Interval(j) => j.advance(watermark),
+            Join::Window(j) => j.advance(cx.watermark, &mut out),
+            Join::Interval(j) => j.advance(cx.watermark),
         }
         Self::emit(out, cx)
     }
