@@ -120,12 +120,14 @@ fn the_examples_written_as_job_graphs_give_the_same_outputs() {
             "sessionize p{p}"
         );
     }
-    // The keyed operator's state in memory and in RocksDB.
+    // The keyed operator's state in memory and in RocksDB, through
+    // checkpoints taken while it runs (a second at 20,000 records/s).
     for backend in ["memory", "rocksdb"] {
         let out = tempfile::tempdir().expect("tempdir");
         let job = repo().join("examples/fraud/graph.toml");
         let sink = set("sink.path", &out.path().join("alerts.jsonl"));
         let state = set("state.path", &out.path().join("state"));
+        let checkpoints = set("checkpoint.dir", &out.path().join("checkpoints"));
         let backend_set = format!("state.backend={backend}");
         weir(&[
             "run",
@@ -137,8 +139,23 @@ fn the_examples_written_as_job_graphs_give_the_same_outputs() {
             &state,
             "--set",
             &backend_set,
+            "--set",
+            "source.rate=20000",
+            "--set",
+            "checkpoint.interval=100ms",
+            "--set",
+            &checkpoints,
         ])
         .ok();
+        let snapshots = std::fs::read_dir(out.path().join("checkpoints"))
+            .expect("checkpoints")
+            .flatten()
+            .filter(|e| e.path().join("alerts-0/state").exists())
+            .count();
+        assert!(
+            snapshots > 0,
+            "fraud on {backend}: no checkpoint holds the keyed state"
+        );
         assert_eq!(
             canonical_lines(&out.path().join("alerts.jsonl")),
             expected("fraud", "expected.jsonl"),

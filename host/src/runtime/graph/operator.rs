@@ -81,14 +81,20 @@ impl Operator for Pass {
     }
 }
 
+/// Make a subtask's directory `dir` in a pending checkpoint.
+pub(super) fn state_dir(dir: &Path) -> Result<(), RunError> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))
+}
+
 /// Write `bytes` as `dir/file` for a checkpoint.
 pub(super) fn write_state(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), RunError> {
-    let io = |e: std::io::Error| {
-        RunError::State(crate::state::StateError::Backend {
-            backend: "checkpoint",
-            message: format!("{}: {e}", dir.display()),
-        })
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    std::fs::write(dir.join(file), bytes).map_err(io)
+    state_dir(dir)?;
+    std::fs::write(dir.join(file), bytes).map_err(|e| io(dir, e))
+}
+
+fn io(dir: &Path, e: std::io::Error) -> RunError {
+    RunError::State(crate::state::StateError::Backend {
+        backend: "checkpoint",
+        message: format!("{}: {e}", dir.display()),
+    })
 }

@@ -1,7 +1,7 @@
 //! The operators of graph stages: Wasm transforms, windows and joins,
 //! each opened (and restored) for one subtask.
 
-use super::operator::{Cx, Operator, write_state};
+use super::operator::{Cx, Operator, state_dir, write_state};
 use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
@@ -313,6 +313,7 @@ impl Operator for Keyed {
     }
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
         // State and timers: both in the backend.
+        state_dir(dir)?;
         Ok(self.op().backend().snapshot_into(&dir.join("state"))?)
     }
     fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
