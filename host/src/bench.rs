@@ -34,6 +34,7 @@ mod columns;
 mod decode;
 mod kafka;
 mod swap;
+mod windows;
 
 use crate::job::{JobSpec, LoadedJob};
 use crate::plan::prepare;
@@ -57,7 +58,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, decode, columns, job-columns, python, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -108,6 +109,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "window") {
         window(engine, args.records, args.keys)?;
+    }
+    if wanted(&args, "window-kinds") {
+        windows::kinds(engine, args.records, args.keys)?;
     }
     if wanted(&args, "decode") {
         decode::decode(args.records, args.keys, 4096)?;

@@ -131,6 +131,35 @@ path = "out.jsonl"
     file
 }
 
+/// A job over the contract-breaking WAT component `component` (of
+/// `world`), named `name`; returns its file.
+fn breaker_job(dir: &Path, name: &str, component: &str, world: &str) -> String {
+    let wasm = weir_e2e::wat::component(dir, component);
+    let stage = match world {
+        "transform" => format!(
+            "[[operators]]\nname = \"bad\"\ncomponent = \"{}\"\n",
+            wasm.display()
+        ),
+        "keyed" => format!(
+            "[key_by]\nfield = \"user\"\n[keyed]\nname = \"bad\"\ncomponent = \"{}\"\n",
+            wasm.display()
+        ),
+        _ => format!(
+            "[event_time]\nfield = \"ts\"\n[key_by]\nfield = \"user\"\n[late_output]\ntype = \"discard\"\n[window]\ntype = \"tumbling\"\nsize = \"1s\"\naggregate = {{ name = \"bad\", component = \"{}\" }}\n",
+            wasm.display()
+        ),
+    };
+    let file = format!("{name}.toml");
+    std::fs::write(
+        dir.join(&file),
+        format!(
+            "name = \"{name}\"\nbatch_size = 8\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = 100\n[sink]\ntype = \"file\"\npath = \"out.jsonl\"\n{stage}"
+        ),
+    )
+    .expect("job");
+    file
+}
+
 /// Resident memory of process `pid`, MiB.
 fn rss_mib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -216,6 +245,43 @@ path = "out.jsonl"
     s.cli_in(dir.path(), "hostile", &["submit", &warmup]).ok();
     let st = s.wait_ended("hostile", "warmup", LONG);
     assert_eq!(st["state"], "failed", "{st:#}");
+    // Components written in WAT that break the contract: compiled now too
+    // (each by a job that fails at once), for the same reason.
+    let breakers = [
+        (
+            "reject-past-batch",
+            "transform",
+            "rejected record 999999 of a batch of",
+        ),
+        (
+            "alias-flood",
+            "transform",
+            "limits.max_output_bytes = 8388608",
+        ),
+        (
+            "too-large",
+            "transform",
+            "limits.max_output_bytes = 8388608",
+        ),
+        (
+            "state-before-select",
+            "keyed",
+            "before keyed-context.select chose a key",
+        ),
+        (
+            "select-out-of-range",
+            "keyed",
+            "select(99999): the batch has",
+        ),
+        ("wrong-count", "aggregate", "returned 0 results for"),
+    ];
+    for (name, world, _) in breakers {
+        let warm = format!("warm-{name}");
+        let file = breaker_job(dir.path(), &warm, name, world);
+        s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
+        let st = s.wait_ended("hostile", &warm, LONG);
+        assert_eq!(st["state"], "failed", "{warm}: {st:#}");
+    }
 
     let alone = good("alone");
     s.cli_in(dir.path(), "good", &["submit", &alone]).ok();
@@ -277,59 +343,8 @@ path = "out.jsonl"
         let file = hoard_job(dir.path(), name, &hoard, config);
         s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
     }
-    // Components written in WAT that break the contract.
-    let breakers = [
-        (
-            "reject-past-batch",
-            "transform",
-            "rejected record 999999 of a batch of",
-        ),
-        (
-            "alias-flood",
-            "transform",
-            "limits.max_output_bytes = 8388608",
-        ),
-        (
-            "too-large",
-            "transform",
-            "limits.max_output_bytes = 8388608",
-        ),
-        (
-            "state-before-select",
-            "keyed",
-            "before keyed-context.select chose a key",
-        ),
-        (
-            "select-out-of-range",
-            "keyed",
-            "select(99999): the batch has",
-        ),
-        ("wrong-count", "aggregate", "returned 0 results for"),
-    ];
     for (name, world, _) in breakers {
-        let wasm = weir_e2e::wat::component(dir.path(), name);
-        let stage = match world {
-            "transform" => format!(
-                "[[operators]]\nname = \"bad\"\ncomponent = \"{}\"\n",
-                wasm.display()
-            ),
-            "keyed" => format!(
-                "[key_by]\nfield = \"user\"\n[keyed]\nname = \"bad\"\ncomponent = \"{}\"\n",
-                wasm.display()
-            ),
-            _ => format!(
-                "[event_time]\nfield = \"ts\"\n[key_by]\nfield = \"user\"\n[late_output]\ntype = \"discard\"\n[window]\ntype = \"tumbling\"\nsize = \"1s\"\naggregate = {{ name = \"bad\", component = \"{}\" }}\n",
-                wasm.display()
-            ),
-        };
-        let file = format!("{name}.toml");
-        std::fs::write(
-            dir.path().join(&file),
-            format!(
-                "name = \"{name}\"\nbatch_size = 8\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = 100\n[sink]\ntype = \"file\"\npath = \"out.jsonl\"\n{stage}"
-            ),
-        )
-        .expect("job");
+        let file = breaker_job(dir.path(), name, name, world);
         s.cli_in(dir.path(), "hostile", &["submit", &file]).ok();
     }
     let expected_reasons = modes
