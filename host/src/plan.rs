@@ -64,6 +64,7 @@ pub struct PlannedOperator {
 }
 
 /// What a window computes.
+#[derive(Clone)]
 pub enum WindowAgg {
     /// Built-ins.
     Native(Vec<AggregateSpec>),
@@ -72,6 +73,7 @@ pub enum WindowAgg {
 }
 
 /// The keyed stage.
+#[derive(Clone)]
 pub enum PlannedStage {
     /// A window.
     Window {
@@ -91,6 +93,7 @@ pub enum PlannedStage {
 /// What a stage of a job graph does.
 // One per stage, planned once: the size of the largest variant costs nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Clone)]
 pub enum StageWork {
     /// Nothing: a union of its inputs, or a key-by.
     Pass,
@@ -118,6 +121,7 @@ pub enum JoinKind {
 }
 
 /// A stage of a job graph, ready to run.
+#[derive(Clone)]
 pub struct PlannedGraphStage {
     /// As written.
     pub spec: crate::job::StageSpec,

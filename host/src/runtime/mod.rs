@@ -1,9 +1,13 @@
 //! Running a plan: threads connected by bounded channels.
 //!
 //! ```text
-//! source ──round-robin──▶ chain[0..N] ──by key group──▶ keyed[0..N] ──▶ sink
-//!                          (Wasm transforms, fused)      (window or keyed op)
+//! source ──round-robin──▶ stage[0..N] ──forward or by key──▶ … ──▶ sink
 //! ```
+//!
+//! Every job runs as a graph of stages ([`graph`]): a job graph's
+//! `[[stages]]`, or a one-chain job's `chain` (its Wasm transforms, fused)
+//! and `keyed` (its window or keyed operator). One driver runs every
+//! subtask of every stage, over one operator trait.
 //!
 //! Each task is an OS thread: Wasm calls are synchronous and CPU-bound, so
 //! they must not run on an async executor's workers. Channels hold a few
@@ -14,10 +18,8 @@
 //! every other task stops at its next send or receive and the first error is
 //! what the run returns.
 
-mod chain_task;
 mod graph;
 mod keyed_operator;
-mod keyed_task;
 pub mod message;
 pub mod metrics;
 pub mod side;
@@ -285,8 +287,6 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     }
 
     let (to_chain, chain_rx) = channels(n);
-    let keyed = plan.stage.is_some();
-    // chain[i] → keyed[j]: one channel per pair.
     let mut handles = Vec::new();
     let mut spawn = |name: String, f: Box<dyn FnOnce() -> Result<(), RunError> + Send>| {
         let failure = failure.clone();
@@ -302,69 +302,23 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     };
 
     let (sink_tx, sink_rx) = channels(n);
-    let graph = !plan.graph.is_empty();
-    if graph {
-        for (name, body) in graph::tasks(&plan, chain_rx, sink_tx, &side, &store, &ctx, first_epoch)
-        {
-            spawn(name, body);
-        }
-    } else if keyed {
-        let mut keyed_inputs: Vec<Vec<Receiver<Message>>> = (0..n).map(|_| Vec::new()).collect();
-        let mut chain_outputs: Vec<Vec<SyncSender<Message>>> = Vec::new();
-        for _ in 0..n {
-            let (txs, rxs) = channels(n);
-            for (j, rx) in rxs.into_iter().enumerate() {
-                keyed_inputs[j].push(rx);
-            }
-            chain_outputs.push(txs);
-        }
-        for (i, (rx, outs)) in chain_rx.into_iter().zip(chain_outputs).enumerate() {
-            let (plan, side) = (plan.clone(), side.clone());
-            spawn(
-                format!("chain-{i}"),
-                Box::new(move || {
-                    let out = chain_task::Output::Partitioned(outs);
-                    chain_task::run(&plan, i, rx, out, &side, first_epoch)
-                }),
-            );
-        }
-        for (j, (inputs, tx)) in keyed_inputs.into_iter().zip(sink_tx).enumerate() {
-            let (plan, side, store, ctx) = (plan.clone(), side.clone(), store.clone(), ctx.clone());
-            spawn(
-                format!("keyed-{j}"),
-                Box::new(move || {
-                    let task = keyed_task::KeyedTask {
-                        plan: &plan,
-                        subtask: j,
-                        side: &side,
-                        store: &store,
-                        coordinator: ctx.coordinator.as_deref(),
-                        restore: ctx.restore.as_deref(),
-                        first_epoch,
-                    };
-                    keyed_task::run(task, inputs, tx)
-                }),
-            );
-        }
+    let stages = Arc::new(graph::stages_of(&plan));
+    let order = if graph::last_is_keyed(&stages) {
+        sink_task::Order::Lockstep
     } else {
-        for (i, (rx, tx)) in chain_rx.into_iter().zip(sink_tx).enumerate() {
-            let (plan, side) = (plan.clone(), side.clone());
-            spawn(
-                format!("chain-{i}"),
-                Box::new(move || {
-                    let out = chain_task::Output::Forward(tx);
-                    chain_task::run(&plan, i, rx, out, &side, first_epoch)
-                }),
-            );
-        }
+        sink_task::Order::RoundRobin
+    };
+    let env = graph::Env {
+        side: &side,
+        store: &store,
+        ctx: &ctx,
+        first_epoch,
+    };
+    for (name, body) in graph::tasks(&plan, stages, chain_rx, sink_tx, &env) {
+        spawn(name, body);
     }
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
-        let order = if (graph && graph::last_is_keyed(&plan)) || (!graph && keyed) {
-            sink_task::Order::Lockstep
-        } else {
-            sink_task::Order::RoundRobin
-        };
         spawn(
             "sink".into(),
             Box::new(move || {

@@ -33,7 +33,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     /// Write a batch's records; rows that come only as columns (to a
-    /// discard sink, see `chain_task`) are counted.
+    /// discard sink, see `graph::chain`) are counted.
     fn write(
         &mut self,
         records: Vec<crate::Event>,
@@ -95,7 +95,7 @@ pub(super) struct SinkTask<'a> {
     pub side: &'a SideOutputs,
     pub metrics: &'a Metrics,
     pub coordinator: Option<&'a Coordinator>,
-    /// The epoch of the first records (see `KeyedTask::first_epoch`).
+    /// The epoch of the first records (see `graph::Env::first_epoch`).
     pub first_epoch: u64,
 }
 

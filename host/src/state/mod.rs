@@ -140,19 +140,15 @@ impl StateStore {
         }
     }
 
-    /// The backend of keyed subtask `subtask`.
-    pub fn backend(&self, subtask: usize) -> Result<Box<dyn KeyedStateBackend>, StateError> {
-        self.backend_in(&format!("subtask-{subtask}"))
-    }
-
-    /// The backend of subtask `subtask` of job-graph stage `stage` (its
-    /// RocksDB working copy is `<path>/<stage>-<subtask>`).
+    /// The backend of subtask `subtask` of a job-graph stage, its RocksDB
+    /// working copy `<path>/<working>-<subtask>` (`working`: the stage's
+    /// name; `subtask` for a one-chain job's keyed stage, as always).
     pub fn stage_backend(
         &self,
-        stage: &str,
+        working: &str,
         subtask: usize,
     ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
-        self.backend_in(&format!("{stage}-{subtask}"))
+        self.backend_in(&format!("{working}-{subtask}"))
     }
 
     fn backend_in(&self, working: &str) -> Result<Box<dyn KeyedStateBackend>, StateError> {
@@ -184,28 +180,15 @@ impl StateStore {
     /// old snapshot is read and the entries of the key groups this subtask
     /// now owns are copied in: state keys start with their key group, so
     /// this is how rescaling and a change of backend work.
-    pub fn restore_backend(
-        &self,
-        subtask: usize,
-        parallelism: usize,
-        checkpoint: &Path,
-        old_parallelism: usize,
-        old_backend: &str,
-    ) -> Result<Box<dyn KeyedStateBackend>, StateError> {
-        let old = Restoring {
-            checkpoint,
-            task: "keyed",
-            parallelism: old_parallelism,
-            backend: old_backend,
-        };
-        self.restore_in(subtask, parallelism, "subtask", &old)
-    }
-
-    /// [`StateStore::restore_backend`] for subtask `subtask` of job-graph
-    /// stage `stage` (its state in the checkpoint is `<stage>-<n>/state`).
+    ///
+    /// This is subtask `subtask` of stage `stage` (its state in the
+    /// checkpoint is `<stage>-<n>/state`), its working copy `<working>-<n>`
+    /// (see [`StateStore::stage_backend`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn restore_stage_backend(
         &self,
         stage: &str,
+        working: &str,
         subtask: usize,
         parallelism: usize,
         checkpoint: &Path,
@@ -218,7 +201,7 @@ impl StateStore {
             parallelism: old_parallelism,
             backend: old_backend,
         };
-        self.restore_in(subtask, parallelism, stage, &old)
+        self.restore_in(subtask, parallelism, working, &old)
     }
 
     /// Restore subtask `subtask`'s backend (working copy `<working>-<n>`)

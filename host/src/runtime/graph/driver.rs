@@ -2,7 +2,7 @@
 //! each input, hand it to the operator, send one step on every output.
 
 use super::edges::{Input, Outputs, Step};
-use super::operator::{Cx, Operator};
+use super::operator::{Batch, Cx, Operator};
 use crate::checkpoint::Coordinator;
 use crate::event::MAX_WATERMARK;
 use crate::plan::Plan;
@@ -20,7 +20,7 @@ pub(super) struct StageTask<'a> {
     pub outputs: Outputs,
     pub side: &'a SideOutputs,
     pub coordinator: Option<&'a Coordinator>,
-    /// The epoch of the first records (see `KeyedTask::first_epoch`).
+    /// The epoch of the first records (see `graph::Env::first_epoch`).
     pub first_epoch: u64,
 }
 
@@ -50,11 +50,13 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
             steps.push(if *done { None } else { Some(input.next()?) });
         }
         let mut cx = Cx {
+            plan,
             epoch,
             watermark: MAX_WATERMARK,
             processing_time: i64::MIN,
             side,
             out: Vec::new(),
+            columns: None,
         };
         let out_of_step = || RunError::OutOfStep {
             job: plan.job.spec.name.clone(),
@@ -71,7 +73,7 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
             let now = crate::time::now_ms();
             cx.processing_time = now;
             op.on_end(&mut cx)?;
-            outputs.batch(cx.out, MAX_WATERMARK, now, side, epoch)?;
+            outputs.batch(cx.out, cx.columns, MAX_WATERMARK, now, side, epoch)?;
             outputs.end();
             return Ok(());
         }
@@ -113,28 +115,34 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
             match step {
                 Some(Step::Batch {
                     records,
+                    columns,
                     watermark,
                     processing_time,
                 }) => {
                     cx.watermark = cx.watermark.min(watermark);
                     cx.processing_time = cx.processing_time.max(processing_time);
-                    batches.push(records);
+                    batches.push(Batch { records, columns });
                 }
                 // An input that ended: its records are all in.
-                None => batches.push(Vec::new()),
+                None => batches.push(Batch {
+                    records: Vec::new(),
+                    columns: None,
+                }),
                 Some(Step::Control(_)) => return Err(out_of_step()),
             }
         }
         if cx.processing_time == i64::MIN {
             cx.processing_time = crate::time::now_ms();
         }
-        for (i, records) in batches.into_iter().enumerate() {
-            if !records.is_empty() {
-                op.process_batch(i, records, &mut cx)?;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let empty =
+                batch.records.is_empty() && batch.columns.as_ref().is_none_or(|c| c.is_empty());
+            if !empty {
+                op.process_batch(i, batch, &mut cx)?;
             }
         }
         op.on_watermark(&mut cx)?;
         let (watermark, processing_time) = (cx.watermark, cx.processing_time);
-        outputs.batch(cx.out, watermark, processing_time, side, epoch)?;
+        outputs.batch(cx.out, cx.columns, watermark, processing_time, side, epoch)?;
     }
 }

@@ -13,6 +13,7 @@
 
 use crate::budget::Budgets;
 use crate::event::{Event, Timestamp};
+use crate::runtime::message::Columns;
 use crate::runtime::side::{SideOutputs, Stage};
 use crate::runtime::{Message, RunError, recv, send};
 use crate::state::KeyGroups;
@@ -43,6 +44,9 @@ pub(super) enum Step {
     /// Records (several senders' concatenated in sender order).
     Batch {
         records: Vec<Event>,
+        /// The rows as columns, as the source decoded them (only on a
+        /// forward edge from the source).
+        columns: Option<Columns>,
         watermark: Timestamp,
         processing_time: i64,
     },
@@ -54,11 +58,13 @@ fn batch(m: Message) -> Step {
     match m {
         Message::Batch {
             records,
+            columns,
             watermark,
             processing_time,
             ..
         } => Step::Batch {
             records,
+            columns,
             watermark,
             processing_time,
         },
@@ -94,10 +100,12 @@ impl Input {
                 let mut control = None;
                 for rx in rxs.iter() {
                     match batch(recv(rx)?) {
+                        // Columns travel on forward edges only.
                         Step::Batch {
                             mut records,
                             watermark: w,
                             processing_time: p,
+                            ..
                         } => {
                             all.append(&mut records);
                             watermark = watermark.min(w);
@@ -110,6 +118,7 @@ impl Input {
                     Some(m) => Step::Control(m),
                     None => Step::Batch {
                         records: all,
+                        columns: None,
                         watermark,
                         processing_time,
                     },
@@ -139,10 +148,13 @@ pub(super) struct Outputs {
 
 impl Outputs {
     /// Send a step's records on every edge (partitioned where by key);
-    /// records without the key field go to the dead-letter output.
+    /// records without the key field go to the dead-letter output. Rows
+    /// that exist only as `columns` (for a sink that only counts them)
+    /// go on a forward edge as they are.
     pub(super) fn batch(
         &self,
         records: Vec<Event>,
+        mut columns: Option<Columns>,
         watermark: Timestamp,
         processing_time: i64,
         side: &SideOutputs,
@@ -159,7 +171,13 @@ impl Outputs {
             match edge {
                 Output::Forward(tx) => send(
                     tx,
-                    Message::batch(&self.budgets, mine, watermark, processing_time)?,
+                    Message::with_columns(
+                        &self.budgets,
+                        mine,
+                        columns.take(),
+                        watermark,
+                        processing_time,
+                    )?,
                 )?,
                 Output::ByKey { txs, field } => {
                     let groups = KeyGroups {

@@ -13,6 +13,7 @@
 //! [`edges`] for why every step stays aligned, and [`operator`] for the one
 //! trait every stage's work implements.
 
+mod chain;
 mod driver;
 mod edges;
 mod operator;
@@ -21,7 +22,8 @@ mod stage_ops;
 use super::{Message, RunContext, RunError};
 use crate::checkpoint::CheckpointError;
 use crate::job::SOURCE;
-use crate::plan::Plan;
+use crate::job::StageSpec;
+use crate::plan::{Plan, PlannedGraphStage, StageWork};
 use crate::runtime::side::SideOutputs;
 use crate::state::{KeyGroups, StateStore};
 use edges::{Input, Output, Outputs};
@@ -32,22 +34,73 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 /// A task to spawn: its thread name and body.
 pub(super) type Task = (String, Box<dyn FnOnce() -> Result<(), RunError> + Send>);
 
+/// The stages a plan runs: a job graph's, or a one-chain job's as a
+/// graph — `chain` (its operators, reading the source) and, when it has
+/// one, `keyed` (its window or keyed operator, keyed by `key_by`), whose
+/// checkpoint directories `keyed-<n>` are the ones one-chain jobs always
+/// wrote.
+pub(super) fn stages_of(plan: &Plan) -> Vec<PlannedGraphStage> {
+    if !plan.graph.is_empty() {
+        return plan.graph.clone();
+    }
+    let stage = |name: &str, input: &str, key_by: Option<crate::job::KeyBySpec>| StageSpec {
+        name: name.into(),
+        inputs: vec![input.into()],
+        key_by,
+        operators: Vec::new(),
+        window: None,
+        keyed: None,
+        join: None,
+    };
+    let mut out = vec![PlannedGraphStage {
+        spec: stage("chain", SOURCE, None),
+        keyed: false,
+        work: if plan.chain.is_empty() {
+            StageWork::Pass
+        } else {
+            StageWork::Operators(plan.chain.clone())
+        },
+    }];
+    if let Some(keyed) = &plan.stage {
+        out.push(PlannedGraphStage {
+            spec: stage("keyed", "chain", plan.job.spec.key_by.clone()),
+            keyed: true,
+            work: StageWork::Keyed(keyed.clone()),
+        });
+    }
+    out
+}
+
 /// Whether the last stage's subtasks all see every step (the sink reads
 /// them in lockstep) or take turns (the sink reads them in turn).
-pub(super) fn last_is_keyed(plan: &Plan) -> bool {
-    plan.graph.last().is_some_and(|s| s.keyed)
+pub(super) fn last_is_keyed(stages: &[PlannedGraphStage]) -> bool {
+    stages.last().is_some_and(|s| s.keyed)
+}
+
+/// What every task of a run shares.
+pub(super) struct Env<'a> {
+    /// Late records and dead letters.
+    pub side: &'a Arc<SideOutputs>,
+    /// Keyed state.
+    pub store: &'a Arc<StateStore>,
+    /// Checkpoints, swaps, the restore point.
+    pub ctx: &'a RunContext,
+    /// The epoch of the first records, read once before any task starts:
+    /// a task that read it itself could start after the source triggered
+    /// the first checkpoint, and miss that barrier.
+    pub first_epoch: u64,
 }
 
 /// The tasks of a job graph, wired from the source's lanes to the sink's.
 pub(super) fn tasks(
     plan: &Arc<Plan>,
+    stages: Arc<Vec<PlannedGraphStage>>,
     from_source: Vec<Receiver<Message>>,
     to_sink: Vec<SyncSender<Message>>,
-    side: &Arc<SideOutputs>,
-    store: &Arc<StateStore>,
-    ctx: &RunContext,
-    first_epoch: u64,
+    env: &Env,
 ) -> Vec<Task> {
+    let (side, store, ctx, first_epoch): (&Arc<SideOutputs>, &Arc<StateStore>, &RunContext, u64) =
+        (env.side, env.store, env.ctx, env.first_epoch);
     let n = plan.job.spec.parallelism;
     let capacity = super::CHANNEL_CAPACITY;
     let empty = || (0..n).map(|_| Vec::new()).collect::<Vec<Vec<Output>>>();
@@ -55,8 +108,25 @@ pub(super) fn tasks(
     let mut keyed: BTreeMap<String, bool> = BTreeMap::new();
     outs.insert(SOURCE.into(), empty());
     keyed.insert(SOURCE.into(), false);
-    let mut ins: Vec<Vec<Vec<Input>>> = Vec::with_capacity(plan.graph.len());
-    for st in &plan.graph {
+    // The source's lanes go straight to the one stage that reads it
+    // without a key, if only one does; otherwise a fan subtask per lane
+    // hands each batch to every stage that reads it.
+    let direct = {
+        let keys: Vec<Option<&str>> = stages
+            .iter()
+            .flat_map(|st| {
+                let names = st.spec.input_names();
+                (0..names.len())
+                    .filter(|k| names[*k] == SOURCE)
+                    .map(|k| st.spec.key_of_input(k))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        matches!(keys.as_slice(), [None])
+    };
+    let mut from_source = Some(from_source);
+    let mut ins: Vec<Vec<Vec<Input>>> = Vec::with_capacity(stages.len());
+    for st in stages.iter() {
         let mut mine: Vec<Vec<Input>> = (0..n).map(|_| Vec::new()).collect();
         for (k, input) in st.spec.input_names().into_iter().enumerate() {
             let senders = outs.get_mut(input).expect("inputs come first");
@@ -84,6 +154,12 @@ pub(super) fn tasks(
                         });
                     }
                 }
+                None if direct && input == SOURCE => {
+                    let lanes = from_source.take().expect("one stage reads the source");
+                    for (a, rx) in lanes.into_iter().enumerate() {
+                        mine[a].push(Input::One(rx));
+                    }
+                }
                 None => {
                     for (a, sender) in senders.iter_mut().enumerate() {
                         let (tx, rx) = sync_channel(capacity);
@@ -97,12 +173,19 @@ pub(super) fn tasks(
         keyed.insert(st.spec.name.clone(), st.keyed);
         ins.push(mine);
     }
-    if let Some(last) = plan.graph.last() {
+    if let Some(last) = stages.last() {
         let senders = outs.get_mut(&last.spec.name).expect("wired above");
         for (sender, tx) in senders.iter_mut().zip(to_sink) {
             sender.push(Output::Forward(tx));
         }
     }
+    // The last stage feeds only a sink that counts rows: rows over columns
+    // may go to it as they are.
+    let counts_only = matches!(plan.job.spec.sink, crate::job::SinkSpec::Discard {})
+        && stages
+            .last()
+            .and_then(|l| outs.get(&l.spec.name))
+            .is_some_and(|o| o.iter().all(|edges| edges.len() == 1));
 
     let mut tasks: Vec<Task> = Vec::new();
     let mut task = |name: String,
@@ -111,6 +194,8 @@ pub(super) fn tasks(
                     inputs: Vec<Input>,
                     edges: Vec<Output>| {
         let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
+        let stages = stages.clone();
+        let counts_only = counts_only && stage.is_some_and(|i| i + 1 == stages.len());
         let body = move || {
             let outputs = Outputs {
                 edges,
@@ -122,9 +207,11 @@ pub(super) fn tasks(
                     Box::new(operator::Pass) as Box<dyn operator::Operator>,
                 ),
                 Some(i) => {
-                    let st = &plan.graph[i];
-                    let op = open(&plan, i, subtask, &store, &ctx)?;
-                    (st.spec.name.as_str(), op)
+                    let st = &stages[i];
+                    (
+                        st.spec.name.as_str(),
+                        open(&plan, st, subtask, &store, &ctx, counts_only)?,
+                    )
                 }
             };
             driver::run(driver::StageTask {
@@ -142,16 +229,18 @@ pub(super) fn tasks(
         tasks.push((name, Box::new(body)));
     };
     let fan = outs.remove(SOURCE).expect("inserted above");
-    for (a, (rx, edges)) in from_source.into_iter().zip(fan).enumerate() {
-        task(
-            format!("source-fan-{a}"),
-            None,
-            a,
-            vec![Input::One(rx)],
-            edges,
-        );
+    if let Some(lanes) = from_source {
+        for (a, (rx, edges)) in lanes.into_iter().zip(fan).enumerate() {
+            task(
+                format!("source-fan-{a}"),
+                None,
+                a,
+                vec![Input::One(rx)],
+                edges,
+            );
+        }
     }
-    for (i, (st, inputs)) in plan.graph.iter().zip(ins).enumerate() {
+    for (i, (st, inputs)) in stages.iter().zip(ins).enumerate() {
         let edges = outs.remove(&st.spec.name).expect("inserted above");
         for (a, (inputs, edges)) in inputs.into_iter().zip(edges).enumerate() {
             task(format!("{}-{a}", st.spec.name), Some(i), a, inputs, edges);
@@ -160,19 +249,19 @@ pub(super) fn tasks(
     tasks
 }
 
-/// Open stage `i`'s operator for `subtask`, with its state from the
+/// Open stage `st`'s operator for `subtask`, with its state from the
 /// checkpoint the job resumes from.
 fn open(
     plan: &Plan,
-    i: usize,
+    st: &PlannedGraphStage,
     subtask: usize,
     store: &StateStore,
     ctx: &RunContext,
+    counts_only: bool,
 ) -> Result<Box<dyn operator::Operator>, RunError> {
-    let st = &plan.graph[i];
     let n = plan.job.spec.parallelism;
     let Some(point) = ctx.restore.as_deref().filter(|r| !r.drop_stage_state) else {
-        return stage_ops::open(plan, st, subtask, store, None);
+        return stage_ops::open(plan, st, subtask, store, None, counts_only);
     };
     let old = point.data.parallelism;
     let dirs = if old == n {
@@ -197,5 +286,5 @@ fn open(
         keeps: &keeps,
         error: &error,
     };
-    stage_ops::open(plan, st, subtask, store, Some(&restore))
+    stage_ops::open(plan, st, subtask, store, Some(&restore), counts_only)
 }

@@ -10,12 +10,16 @@
 use crate::event::{Event, Timestamp};
 use crate::plan::Plan;
 use crate::runtime::RunError;
+use crate::runtime::message::Columns;
 use crate::runtime::side::SideOutputs;
 use crate::runtime::swap::Swap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What an operator sees of the step it is in.
 pub(super) struct Cx<'a> {
+    /// The job.
+    pub plan: &'a Plan,
     /// The epoch the step belongs to (for side outputs).
     pub epoch: u64,
     /// The event-time watermark after the step (the lowest of the
@@ -27,17 +31,25 @@ pub(super) struct Cx<'a> {
     pub side: &'a SideOutputs,
     /// Records emitted in this step, in order.
     pub out: Vec<Event>,
+    /// Or the rows emitted only as columns, for a sink that counts them
+    /// (see [`super::chain`]).
+    pub columns: Option<Columns>,
+}
+
+/// One input's part of a step.
+pub(super) struct Batch {
+    /// The records.
+    pub records: Vec<Event>,
+    /// The same rows as columns, when the source decoded them for
+    /// operators over columns (then `records` may be empty: see
+    /// [`crate::plan::Plan::keeps_records`]).
+    pub columns: Option<Columns>,
 }
 
 /// A stage's work, one instance per subtask.
 pub(super) trait Operator: Send {
     /// Records of input `input` (in the order the stage lists them).
-    fn process_batch(
-        &mut self,
-        input: usize,
-        records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError>;
+    fn process_batch(&mut self, input: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError>;
 
     /// Time moved to `cx.watermark` (and `cx.processing_time`) after the
     /// step's records.
@@ -48,7 +60,7 @@ pub(super) trait Operator: Send {
 
     /// A live swap reached this subtask: switch if it names one of this
     /// stage's operators.
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError>;
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError>;
 
     /// The input is exhausted (`cx.watermark` is the end of time): emit
     /// everything still held.
@@ -61,13 +73,8 @@ pub(super) trait Operator: Send {
 pub(super) struct Pass;
 
 impl Operator for Pass {
-    fn process_batch(
-        &mut self,
-        _: usize,
-        mut records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
-        cx.out.append(&mut records);
+    fn process_batch(&mut self, _: usize, mut batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        cx.out.append(&mut batch.records);
         Ok(())
     }
     fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
@@ -76,7 +83,7 @@ impl Operator for Pass {
     fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
         Ok(())
     }
-    fn on_swap(&mut self, _: &Plan, _: usize, _: &Swap) -> Result<(), RunError> {
+    fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
         Ok(())
     }
 }

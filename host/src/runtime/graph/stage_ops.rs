@@ -1,8 +1,7 @@
 //! The operators of graph stages: Wasm transforms, windows and joins,
 //! each opened (and restored) for one subtask.
 
-use super::operator::{Cx, Operator, state_dir, write_state};
-use crate::event::Event;
+use super::operator::{Batch, Cx, Operator, state_dir, write_state};
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
@@ -10,12 +9,13 @@ use crate::runtime::keyed_operator::KeyedOperator;
 use crate::runtime::side::Stage;
 use crate::runtime::swap::{Ready, Swap};
 use crate::state::StateStore;
-use crate::wasm::instance::{AggregateInstance, TransformInstance};
+use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
 use crate::window::operator::{WindowOperator, WindowOutput};
 use crate::window::snapshot::WINDOW_FILE;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The join state file in a subtask's checkpoint directory.
 const JOIN_FILE: &str = "join.bin";
@@ -49,41 +49,43 @@ impl Restore<'_> {
     }
 }
 
-/// Open stage `stage`'s operator for `subtask`, its state in `store`.
+/// Open stage `stage`'s operator for `subtask`, its state in `store`;
+/// `counts_only`: the stage feeds only a sink that counts rows.
 pub(super) fn open(
     plan: &Plan,
     stage: &PlannedGraphStage,
     subtask: usize,
     store: &StateStore,
     restore: Option<&Restore>,
+    counts_only: bool,
 ) -> Result<Box<dyn Operator>, RunError> {
     let name = stage.spec.name.as_str();
     let n = plan.job.spec.parallelism;
     // The subtask's state backend: its working copy, or the checkpoint's.
+    // A one-chain job's keyed stage keeps its working copies where it
+    // always has: `subtask-<n>`.
+    let working = if plan.graph.is_empty() {
+        "subtask"
+    } else {
+        name
+    };
     let backend = || match restore {
         Some(r) => store.restore_stage_backend(
             name,
+            working,
             subtask,
             n,
             &r.point.info.path,
             r.point.data.parallelism,
             &r.point.data.state_backend,
         ),
-        None => store.stage_backend(name, subtask),
+        None => store.stage_backend(working, subtask),
     };
     Ok(match &stage.work {
         StageWork::Pass => Box::new(super::operator::Pass),
-        StageWork::Operators(ops) => Box::new(Transforms {
-            ops: ops
-                .iter()
-                .map(|op| {
-                    Ok((
-                        op.spec.name.clone(),
-                        TransformInstance::new(&plan.instance_spec(op, subtask))?,
-                    ))
-                })
-                .collect::<Result<_, RunError>>()?,
-        }),
+        StageWork::Operators(ops) => {
+            Box::new(super::chain::Chain::new(plan, ops, subtask, counts_only)?)
+        }
         StageWork::Keyed(PlannedStage::Window {
             kind,
             mode,
@@ -148,62 +150,6 @@ pub(super) fn open(
     })
 }
 
-/// Stateless Wasm operators over events, applied in order.
-struct Transforms {
-    ops: Vec<(String, TransformInstance)>,
-}
-
-impl Operator for Transforms {
-    fn process_batch(
-        &mut self,
-        _: usize,
-        mut records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
-        for (name, inst) in &mut self.ops {
-            if records.is_empty() {
-                break;
-            }
-            let out = inst.process(&records)?;
-            for r in &out.rejected {
-                cx.side.dead_letter(
-                    cx.epoch,
-                    Stage::Operator,
-                    Some(name),
-                    None,
-                    &r.reason,
-                    &records[r.index as usize].value,
-                )?;
-            }
-            records = out.events;
-        }
-        cx.out.append(&mut records);
-        Ok(())
-    }
-    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
-        Ok(())
-    }
-    fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
-        Ok(())
-    }
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
-        let Some(at) = self.ops.iter().position(|(n, _)| *n == swap.operator) else {
-            return Ok(());
-        };
-        if let Some(canary) = &swap.canary {
-            canary.trap("canaries of operators in [[stages]] are not supported yet".into());
-            return Ok(());
-        }
-        let started = std::time::Instant::now();
-        self.ops[at].1 = match swap.take_ready(subtask) {
-            Some(Ready::Transform(i)) => *i,
-            _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?,
-        };
-        swap.switched(started.elapsed());
-        Ok(())
-    }
-}
-
 /// A window per key.
 struct Window {
     w: Box<WindowOperator>,
@@ -230,12 +176,8 @@ impl Window {
 }
 
 impl Operator for Window {
-    fn process_batch(
-        &mut self,
-        _: usize,
-        records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
+    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let records = batch.records;
         let mut out = WindowOutput::default();
         self.w
             .process_batch(records, cx.processing_time, &mut out)?;
@@ -258,7 +200,7 @@ impl Operator for Window {
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
         Ok(self.w.snapshot_into(dir)?)
     }
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
         if self.agg_name.as_deref() != Some(swap.operator.as_str()) || swap.canary.is_some() {
             return Ok(());
         }
@@ -286,12 +228,8 @@ impl Keyed {
 }
 
 impl Operator for Keyed {
-    fn process_batch(
-        &mut self,
-        _: usize,
-        records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
+    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let records = batch.records;
         let op = self.op();
         let out = op.process(&records, cx.watermark, cx.processing_time)?;
         for r in &out.rejected {
@@ -316,7 +254,7 @@ impl Operator for Keyed {
         state_dir(dir)?;
         Ok(self.op().backend().snapshot_into(&dir.join("state"))?)
     }
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Swap) -> Result<(), RunError> {
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
         if self.op().name() != swap.operator || swap.canary.is_some() {
             return Ok(());
         }
@@ -355,12 +293,8 @@ impl From<JoinError> for RunError {
 }
 
 impl Operator for Join {
-    fn process_batch(
-        &mut self,
-        input: usize,
-        records: Vec<Event>,
-        cx: &mut Cx,
-    ) -> Result<(), RunError> {
+    fn process_batch(&mut self, input: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let records = batch.records;
         let side = if input == 0 { Side::Left } else { Side::Right };
         let mut out = JoinOutput::default();
         match self {
@@ -384,7 +318,7 @@ impl Operator for Join {
         };
         write_state(dir, JOIN_FILE, &bytes)
     }
-    fn on_swap(&mut self, _: &Plan, _: usize, _: &Swap) -> Result<(), RunError> {
+    fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
         Ok(())
     }
 }

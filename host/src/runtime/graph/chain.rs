@@ -1,0 +1,392 @@
+//! A chain of stateless Wasm operators in one stage, fused: a one-chain
+//! job's `[[operators]]`, or a graph stage's `operators`.
+//!
+//! Operators over columns come first: they take the columnar batches the
+//! source decoded, and pass on columns (a filter's selection keeps the
+//! records' own bytes). Where the next stage takes events — an operator
+//! over events, the keyed stage, a sink that writes — the rows a map made
+//! are written as JSON once, keeping their input record's key and headers;
+//! a discard sink takes the columns as they are.
+
+use super::operator::{Batch, Cx, Operator};
+use crate::batch::json_lines;
+use crate::event::Event;
+use crate::plan::{Plan, PlannedOperator};
+use crate::runtime::RunError;
+use crate::runtime::message::Columns;
+use crate::runtime::side::{SideOutputs, Stage};
+use crate::runtime::swap::{Ready, Swap};
+use crate::wasm::World;
+use crate::wasm::columnar::ColumnTransformInstance;
+use crate::wasm::instance::TransformInstance;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Hand a canary's shadow the batch the operator just processed, and compare.
+fn run_shadow(slot: &mut Option<(Arc<Swap>, TransformInstance)>, input: &[Event], old: &[Event]) {
+    let Some((swap, shadow)) = slot else { return };
+    let Some(canary) = &swap.canary else { return };
+    if canary.stopped() {
+        *slot = None;
+        return;
+    }
+    match shadow.process(input) {
+        Ok(new) => canary.observe(input.len(), old, &new.events, new.rejected.len()),
+        Err(e) => {
+            canary.trap(e.to_string());
+            *slot = None;
+        }
+    }
+}
+
+/// One operator of the chain.
+enum Op {
+    /// Over JSON events (`weir:dataflow@0.1`).
+    Events(TransformInstance),
+    /// Over columns (`weir:dataflow@0.2`): instantiated at the first batch,
+    /// whose schema it is told at `init`.
+    Columns {
+        planned: PlannedOperator,
+        inst: Option<Box<ColumnTransformInstance>>,
+        /// Batches since the instance was made (see [`RECYCLE_AT`]).
+        batches: u64,
+    },
+}
+
+/// A stateless instance whose linear memory has grown past this share of
+/// its limit is replaced by a fresh one between two batches — at most once
+/// every [`RECYCLE_EVERY`] batches — so a guest whose memory creeps up
+/// (componentize-py's runtime does, by a few bytes a row: BENCHMARKS.md)
+/// runs on instead of failing its job. Nothing is lost: a transform keeps
+/// no state (weir keeps state in the host), and the new instance is `init`ed
+/// with the same config and schema.
+const RECYCLE_AT: f64 = 0.75;
+/// Batches an instance runs at least before it is recycled: one that needs
+/// most of its memory for every batch fails on its limit as before rather
+/// than being remade over and over.
+const RECYCLE_EVERY: u64 = 64;
+
+/// A batch between two operators of the chain.
+enum Rows {
+    /// As events.
+    Events(Vec<Event>),
+    /// As columns, with one event per row: the input record the row came
+    /// from (its key and headers travel on with it). `None` when no stage
+    /// after the source needs the records themselves (see
+    /// [`Plan::keeps_records`]).
+    Columns {
+        cols: Columns,
+        origin: Option<Vec<Event>>,
+        /// The rows are the input records unchanged (so far only filtered):
+        /// `origin` holds their exact bytes.
+        exact: bool,
+        /// The operator that made them, if one did.
+        made_by: Option<String>,
+    },
+}
+
+impl Rows {
+    fn is_empty(&self) -> bool {
+        match self {
+            Rows::Events(e) => e.is_empty(),
+            Rows::Columns { cols, .. } => cols.is_empty(),
+        }
+    }
+
+    /// As events: the records themselves if the rows are unchanged, else
+    /// each row written as JSON.
+    fn into_events(self, job: &str) -> Result<Vec<Event>, RunError> {
+        match self {
+            Rows::Events(e) => Ok(e),
+            Rows::Columns {
+                origin: Some(origin),
+                exact: true,
+                ..
+            } => Ok(origin),
+            Rows::Columns {
+                cols,
+                origin,
+                made_by,
+                ..
+            } => {
+                let lines = json_lines(&cols.batch).map_err(|source| RunError::Encode {
+                    job: job.into(),
+                    operator: made_by.unwrap_or_default(),
+                    source,
+                })?;
+                let mut origin = origin.unwrap_or_default().into_iter();
+                Ok(lines
+                    .into_iter()
+                    .zip(cols.time)
+                    .map(|(value, timestamp)| {
+                        let (key, headers) = origin
+                            .next()
+                            .map(|o| (o.key, o.headers))
+                            .unwrap_or_default();
+                        Event {
+                            key,
+                            value,
+                            timestamp,
+                            headers,
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+}
+
+/// `origin[p]` for each of `parents` (non-decreasing, in range), moving
+/// each record out and cloning only those with more than one child.
+fn pick(origin: Vec<Event>, parents: &[u32]) -> Vec<Event> {
+    let mut out = Vec::with_capacity(parents.len());
+    let mut src = origin.into_iter().enumerate();
+    let mut held: Option<(u32, Event)> = None;
+    for (j, &p) in parents.iter().enumerate() {
+        if held.as_ref().is_none_or(|(i, _)| *i != p) {
+            held = src
+                .by_ref()
+                .find(|(i, _)| *i as u32 == p)
+                .map(|(i, e)| (i as u32, e));
+        }
+        let e = if parents.get(j + 1) == Some(&p) {
+            held.as_ref().map(|(_, e)| e.clone())
+        } else {
+            held.take().map(|(_, e)| e)
+        };
+        match e {
+            Some(e) => out.push(e),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Run batch `rows` through operator `op` (over columns), its rejected rows
+/// to the dead-letter output.
+fn process_columns(
+    plan: &Plan,
+    subtask: usize,
+    op: &mut Op,
+    rows: Rows,
+    side: &SideOutputs,
+    epoch: u64,
+) -> Result<Rows, RunError> {
+    let Op::Columns {
+        planned,
+        inst,
+        batches,
+    } = op
+    else {
+        unreachable!("called for operators over columns")
+    };
+    let name = planned.spec.name.clone();
+    let (cols, origin, exact) = match rows {
+        Rows::Columns {
+            cols,
+            origin,
+            exact,
+            ..
+        } => (cols, origin, exact),
+        // The plan puts operators over columns first, and the source
+        // decodes into columns for them: only an empty batch comes as events.
+        rows @ Rows::Events(_) => return Ok(rows),
+    };
+    let recycle = inst
+        .as_ref()
+        .is_some_and(|i| *batches >= RECYCLE_EVERY && i.memory_share() > RECYCLE_AT);
+    if recycle {
+        tracing::warn!(operator = %name, subtask, batches = *batches,
+            "the operator's memory passed {:.0}% of its limit: continuing with a fresh instance", RECYCLE_AT * 100.0);
+    }
+    if inst.is_none() || recycle {
+        let spec = plan.instance_spec(planned, subtask);
+        *inst = Some(Box::new(ColumnTransformInstance::new(
+            &spec,
+            &cols.batch.schema(),
+        )?));
+        *batches = 0;
+    }
+    *batches += 1;
+    let out = inst
+        .as_mut()
+        .expect("made above")
+        .process(&cols.batch, &cols.time)?;
+    for (index, reason) in &out.rejected {
+        let i = *index as usize;
+        let payload = if let (true, Some(origin)) = (exact, &origin) {
+            origin[i].value.clone()
+        } else {
+            json_lines(&cols.batch.slice(i, 1))
+                .ok()
+                .and_then(|mut l| l.pop())
+                .unwrap_or_default()
+        };
+        side.dead_letter(epoch, Stage::Operator, Some(&name), None, reason, &payload)?;
+    }
+    let r = out.rows;
+    let origin = match (&r.parents, origin) {
+        (Some(p), Some(origin)) => Some(pick(origin, p)),
+        (_, origin) => origin,
+    };
+    Ok(Rows::Columns {
+        cols: Columns {
+            batch: r.batch,
+            time: r.time,
+        },
+        origin,
+        exact: exact && r.selected,
+        made_by: if r.selected { None } else { Some(name) },
+    })
+}
+
+/// The fused operators of one subtask.
+pub(super) struct Chain {
+    ops: Vec<(String, Op)>,
+    /// Canaries running beside an operator: index in `ops` → (swap, shadow).
+    shadows: Vec<Option<(Arc<Swap>, TransformInstance)>>,
+    /// Later stages take the records themselves, not only their columns.
+    keeps_records: bool,
+    /// The only output is a sink that counts rows (discard): rows over
+    /// columns go to it as they are.
+    counts_only: bool,
+    subtask: usize,
+}
+
+impl Chain {
+    /// The operators `ops` of `plan` for `subtask`. `counts_only`: this
+    /// stage feeds only a sink that counts rows.
+    pub(super) fn new(
+        plan: &Plan,
+        ops: &[PlannedOperator],
+        subtask: usize,
+        counts_only: bool,
+    ) -> Result<Self, RunError> {
+        let ops = ops
+            .iter()
+            .map(|op| {
+                let inst = match op.component.world {
+                    World::Columns => Op::Columns {
+                        planned: op.clone(),
+                        inst: None,
+                        batches: 0,
+                    },
+                    _ => Op::Events(TransformInstance::new(&plan.instance_spec(op, subtask))?),
+                };
+                Ok((op.spec.name.clone(), inst))
+            })
+            .collect::<Result<Vec<_>, RunError>>()?;
+        Ok(Self {
+            shadows: ops.iter().map(|_| None).collect(),
+            ops,
+            keeps_records: plan.keeps_records,
+            counts_only,
+            subtask,
+        })
+    }
+}
+
+impl Operator for Chain {
+    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let plan = cx.plan;
+        let job = plan.job.spec.name.as_str();
+        let mut rows = match batch.columns {
+            Some(cols) => Rows::Columns {
+                cols,
+                origin: self.keeps_records.then_some(batch.records),
+                exact: true,
+                made_by: None,
+            },
+            None => Rows::Events(batch.records),
+        };
+        for (j, (name, op)) in self.ops.iter_mut().enumerate() {
+            if rows.is_empty() {
+                break;
+            }
+            if matches!(op, Op::Columns { .. }) {
+                rows = process_columns(plan, self.subtask, op, rows, cx.side, cx.epoch)?;
+                continue;
+            }
+            let Op::Events(inst) = op else {
+                unreachable!("an operator is over columns or over events")
+            };
+            let records = rows.into_events(job)?;
+            let out = inst.process(&records)?;
+            run_shadow(&mut self.shadows[j], &records, &out.events);
+            for r in &out.rejected {
+                cx.side.dead_letter(
+                    cx.epoch,
+                    Stage::Operator,
+                    Some(name),
+                    None,
+                    &r.reason,
+                    &records[r.index as usize].value,
+                )?;
+            }
+            rows = Rows::Events(out.events);
+        }
+        match rows {
+            Rows::Columns { cols, .. } if self.counts_only => cx.columns = Some(cols),
+            rows => cx.out.extend(rows.into_events(job)?),
+        }
+        Ok(())
+    }
+
+    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
+        // Stateless: nothing to save.
+        Ok(())
+    }
+
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
+        let at = self.ops.iter().position(|(n, _)| *n == swap.operator);
+        if let Some(j) = at
+            && let Op::Columns {
+                planned,
+                inst,
+                batches,
+            } = &mut self.ops[j].1
+        {
+            let started = std::time::Instant::now();
+            if let Some(canary) = &swap.canary {
+                // Refused when asked for (see control::swap).
+                canary.trap("canaries of operators over columns are not supported".into());
+            } else {
+                // The new version is told the schema the old one was.
+                if let Some(old) = inst.take() {
+                    let schema = old.input_schema().clone();
+                    let spec = plan.instance_spec(&swap.op, subtask);
+                    *inst = Some(Box::new(ColumnTransformInstance::new(&spec, &schema)?));
+                    *batches = 0;
+                }
+                *planned = swap.op.clone();
+                swap.switched(started.elapsed());
+                tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
+            }
+        } else if let (Some(j), Some(canary)) = (at, &swap.canary) {
+            // The shadow failing to start is the canary's verdict, not the
+            // job's failure.
+            let made = match swap.take_ready(subtask) {
+                Some(Ready::Transform(i)) => Ok(*i),
+                _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask)),
+            };
+            match made {
+                Ok(shadow) => self.shadows[j] = Some((swap.clone(), shadow)),
+                Err(e) => canary.trap(e.to_string()),
+            }
+        } else if let Some(j) = at {
+            let started = std::time::Instant::now();
+            self.ops[j].1 = Op::Events(match swap.take_ready(subtask) {
+                Some(Ready::Transform(i)) => *i,
+                _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask))?,
+            });
+            self.shadows[j] = None;
+            swap.switched(started.elapsed());
+            tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
+        }
+        Ok(())
+    }
+}
