@@ -329,7 +329,7 @@ inputs = ["paid", "per-user", "paid-per-user"]
 }
 
 #[test]
-fn an_operator_in_a_stage_swapped_mid_stream_switches_at_one_point() {
+fn an_operator_in_a_stage_swapped_mid_stream_switches_at_one_point_after_a_canary_rolled_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let rows = 30_000;
@@ -355,7 +355,7 @@ dir = "checkpoints"
 [[stages]]
 name = "tagged"
 inputs = ["source"]
-operators = [{{ name = "tag", component = "{v1}" }}]
+operators = [{{ name = "tag", component = "{v1}", config = {{ mode = "trap" }} }}]
 [[stages]]
 name = "by-i"
 inputs = ["tagged"]
@@ -379,20 +379,22 @@ key_by = {{ field = "i" }}
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // A canary that traps (the misbehaving operator panics on a record
+    // with `mode = "trap"` in its config) is rolled back; the job goes on.
     let canary = weir_e2e::weir_in(
         d,
         &[
             "swap",
             job_arg,
             "tag",
-            &operator("tag-v2"),
+            &operator("misbehave"),
             "--canary",
-            "100",
+            "500",
         ],
     )
     .failed();
     assert!(
-        canary.contains("runs in a stage of a job graph"),
+        canary.contains("canary rolled back") && canary.contains("operator bug"),
         "{canary}"
     );
     let swapped = weir_e2e::weir_in(d, &["swap", job_arg, "tag", &operator("tag-v2")]).ok();

@@ -40,14 +40,6 @@ pub enum SwapError {
         /// The operator.
         operator: String,
     },
-    /// A canary of an operator in a job graph's stages: not run yet.
-    #[error(
-        "`{operator}` runs in a stage of a job graph ([[stages]]): canaries run in one-chain jobs only so far; swap it without --canary"
-    )]
-    CanaryInStages {
-        /// The operator.
-        operator: String,
-    },
     /// The new version failed to build, load or pass the world check.
     #[error("the new version of `{operator}`: {source}")]
     Load {
@@ -346,9 +338,15 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
                 .find(|(o, _)| &o.spec.name == name)
             {
                 Some((op, world)) => {
-                    if request.canary.is_some() {
-                        return Err(SwapError::CanaryInStages {
+                    let what = match world {
+                        World::Keyed => Some("keyed operator"),
+                        World::Aggregate => Some("window aggregate"),
+                        _ => None,
+                    };
+                    if let (Some(what), Some(_)) = (what, &request.canary) {
+                        return Err(SwapError::CanaryOfState {
                             operator: name.clone(),
+                            what,
                         });
                     }
                     (op, world)

@@ -327,7 +327,7 @@ impl Operator for Chain {
         }
         match rows {
             Rows::Columns { cols, .. } if self.counts_only => cx.columns = Some(cols),
-            rows => cx.out.extend(rows.into_events(job)?),
+            rows => cx.emit(rows.into_events(job)?),
         }
         Ok(())
     }

@@ -36,6 +36,18 @@ pub(super) struct Cx<'a> {
     pub columns: Option<Columns>,
 }
 
+impl Cx<'_> {
+    /// Emit `records` after what was emitted so far (taking the vector
+    /// itself when it is the first: no copy of a whole batch).
+    pub fn emit(&mut self, mut records: Vec<Event>) {
+        if self.out.is_empty() {
+            self.out = records;
+        } else {
+            self.out.append(&mut records);
+        }
+    }
+}
+
 /// One input's part of a step.
 pub(super) struct Batch {
     /// The records.
@@ -73,8 +85,8 @@ pub(super) trait Operator: Send {
 pub(super) struct Pass;
 
 impl Operator for Pass {
-    fn process_batch(&mut self, _: usize, mut batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        cx.out.append(&mut batch.records);
+    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        cx.emit(batch.records);
         Ok(())
     }
     fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {

@@ -170,7 +170,7 @@ impl Window {
                 &e.value,
             )?;
         }
-        cx.out.extend(out.results);
+        cx.emit(out.results);
         Ok(())
     }
 }
@@ -242,7 +242,7 @@ impl Operator for Keyed {
                 &records[r.index as usize].value,
             )?;
         }
-        cx.out.extend(out.events);
+        cx.emit(out.events);
         Ok(())
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
@@ -275,7 +275,7 @@ enum Join {
 impl Join {
     fn emit(out: JoinOutput, cx: &mut Cx) -> Result<(), RunError> {
         cx.side.late(cx.epoch, &out.late)?;
-        cx.out.extend(out.results);
+        cx.emit(out.results);
         Ok(())
     }
 }
