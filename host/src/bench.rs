@@ -108,7 +108,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         pipeline(engine, &wasm, args.records)?;
     }
     if wanted(&args, "window") {
-        window(engine, args.records, args.keys)?;
+        windows::tumbling_10m(engine, args.records, args.keys)?;
     }
     if wanted(&args, "window-kinds") {
         windows::kinds(engine, args.records, args.keys)?;
@@ -289,66 +289,6 @@ fn pipeline(
         rate(n, wasm_secs),
         rate(n, bare_secs),
         bare_secs / wasm_secs
-    );
-    Ok(())
-}
-
-fn window(engine: &'static WasmEngine, records: u64, keys: u64) -> anyhow::Result<()> {
-    let text = format!(
-        r#"name = "bench-window"
-batch_size = 1000
-[source]
-type = "datagen"
-schema = "transactions"
-rows = {records}
-keys = {keys}
-seed = 1
-step_ms = 1
-[event_time]
-field = "ts"
-[key_by]
-field = "user"
-[window]
-type = "tumbling"
-size = "10m"
-aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}]
-[sink]
-type = "discard"
-[late_output]
-type = "discard"
-"#
-    );
-    let (n, secs) = run_timed(engine, &text)?;
-    // Baseline: one thread, a hash map, the same parsing of the same records.
-    let batches = datagen_batches(records, keys, 1000);
-    let t = Instant::now();
-    let mut acc: rustc_hash::FxHashMap<(Vec<u8>, i64), (u64, f64)> = Default::default();
-    let mut fired = 0u64;
-    let mut current_window = i64::MIN;
-    for b in &batches {
-        for e in b {
-            let ts = crate::json::integer(&e.value, "ts").unwrap_or(0);
-            let key = crate::json::key(&e.value, "user").unwrap_or_default();
-            let amount = crate::json::number(&e.value, "amount").unwrap_or(0.0);
-            let w = crate::window::tumbling::assign(ts, 600_000).start;
-            if w > current_window {
-                fired += acc.len() as u64;
-                acc.clear();
-                current_window = w;
-            }
-            let slot = acc.entry((key, w)).or_insert((0, 0.0));
-            slot.0 += 1;
-            slot.1 += amount;
-        }
-    }
-    fired += acc.len() as u64;
-    std::hint::black_box(fired);
-    let native_secs = t.elapsed().as_secs_f64();
-    println!(
-        "| tumbling 10 min count+sum, {keys} keys, {n} events (1 per ms), parallelism 1 (vs hand-written single-threaded loop) | {} | {} | {:.2}× |",
-        rate(n, secs),
-        rate(n, native_secs),
-        native_secs / secs
     );
     Ok(())
 }

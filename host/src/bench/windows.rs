@@ -1,6 +1,7 @@
-//! The window shapes side by side: tumbling 10 s, sliding (hop)
-//! 10 s / 2 s and session (gap 10 s) count+sum per user, each against a
-//! hand-written single-threaded loop over the same records.
+//! Windows side by side with hand-written single-threaded loops over the
+//! same records: tumbling 10 min (`window`), and the shapes
+//! (`window-kinds`): tumbling 10 s, sliding 10 s / 2 s, session (gap 10 s),
+//! count+sum per user.
 
 use super::{datagen_batches, rate, run_timed};
 use crate::wasm::WasmEngine;
@@ -107,6 +108,30 @@ fn tumbling_loop(batches: &[Vec<crate::Event>], size: i64) -> u64 {
         slot.1 += amount;
     }
     fired + acc.len() as u64
+}
+
+/// Tumbling 10 min windows (few, large panes) against the loop.
+pub(super) fn tumbling_10m(
+    engine: &'static WasmEngine,
+    records: u64,
+    keys: u64,
+) -> anyhow::Result<()> {
+    let (n, secs) = run_timed(
+        engine,
+        &job(records, keys, "type = \"tumbling\"\nsize = \"10m\""),
+    )?;
+    // Baseline: one thread, a hash map, the same parsing of the same records.
+    let batches = datagen_batches(records, keys, 1000);
+    let t = Instant::now();
+    std::hint::black_box(tumbling_loop(&batches, 600_000));
+    let native_secs = t.elapsed().as_secs_f64();
+    println!(
+        "| tumbling 10 min count+sum, {keys} keys, {n} events (1 per ms), parallelism 1 (vs hand-written single-threaded loop) | {} | {} | {:.2}× |",
+        rate(n, secs),
+        rate(n, native_secs),
+        native_secs / secs
+    );
+    Ok(())
 }
 
 /// Tumbling 10 s, sliding 10 s / 2 s and sessions (gap 10 s), 1 event per ms.
