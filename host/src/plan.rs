@@ -152,6 +152,9 @@ pub struct Plan {
     /// The schema the source declares (`[source.schema]`); `None`: inferred
     /// from the first records.
     pub schema: Option<arrow_schema::SchemaRef>,
+    /// Types an inferred schema gives these top-level fields whatever the
+    /// first records hold (see [`window_columns`]).
+    pub column_types: Vec<(String, arrow_schema::DataType)>,
     /// The keyed stage, if any.
     pub stage: Option<PlannedStage>,
     /// A job graph's stages (`[[stages]]`), inputs before the stages that
@@ -325,14 +328,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
             });
         }
     }
-    let columns = chain
-        .first()
-        .is_some_and(|op| op.component.world == World::Columns);
-    let keeps_records = !columns
-        || chain.iter().any(|op| op.component.world != World::Columns)
-        || spec.keyed.is_some()
-        || spec.window.is_some()
-        || !matches!(spec.sink, crate::job::SinkSpec::Discard {});
     let schema = spec
         .source
         .schema()
@@ -346,6 +341,26 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     } else {
         None
     };
+    let column_types = window_columns(spec, &chain, stage.as_ref(), schema.as_deref());
+    let columns = column_types.is_some()
+        || chain
+            .first()
+            .is_some_and(|op| op.component.world == World::Columns);
+    let keeps_records = match column_types {
+        // The window's input records are seen again only as late records.
+        Some(_) => !matches!(
+            spec.late_output,
+            None | Some(crate::job::SinkSpec::Discard {})
+        ),
+        None => {
+            !columns
+                || chain.iter().any(|op| op.component.world != World::Columns)
+                || spec.keyed.is_some()
+                || spec.window.is_some()
+                || !matches!(spec.sink, crate::job::SinkSpec::Discard {})
+        }
+    };
+    let column_types = column_types.unwrap_or_default();
     let graph = graph_stages(&job, engine)?;
     let l = &spec.limits;
     let bytes = |s: &Option<String>| {
@@ -375,12 +390,69 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         columns,
         keeps_records,
         schema,
+        column_types,
         stage,
         graph,
         limits,
         budgets,
         busy: Mutex::default(),
     })
+}
+
+/// Whether a one-chain job's window reads columns: a built-in window
+/// straight over a JSON source has the source decode each batch into
+/// columns once, and takes keys, event time and aggregated fields from
+/// them instead of scanning every record's bytes again. Returns the types
+/// an inferred schema must give the key (text) and the aggregated fields
+/// (numbers); `None` keeps the window over events: operators before it,
+/// a Wasm aggregate, a raw Kafka source, a job graph, a declared schema
+/// whose key or aggregated field is absent or of another type, or a
+/// nested field without a declared schema.
+fn window_columns(
+    spec: &JobSpec,
+    chain: &[PlannedOperator],
+    stage: Option<&PlannedStage>,
+    declared: Option<&arrow_schema::Schema>,
+) -> Option<Vec<(String, arrow_schema::DataType)>> {
+    use crate::batch::rows::{field_type, is_key_type, is_number_type};
+    use arrow_schema::DataType;
+    let raw = matches!(&spec.source, crate::job::SourceSpec::Kafka(k) if k.format == crate::job::KafkaFormat::Raw);
+    let Some(PlannedStage::Window {
+        aggregate: WindowAgg::Native(aggs),
+        ..
+    }) = stage
+    else {
+        return None;
+    };
+    if raw || !chain.is_empty() || !spec.stages.is_empty() || fields_overlap(spec, aggs) {
+        return None;
+    }
+    let key = spec.key_by.as_ref()?.field.clone();
+    let fields: Vec<String> = aggs.iter().filter_map(|a| a.field.clone()).collect();
+    match declared {
+        Some(schema) => {
+            let fits = field_type(schema, &key).is_some_and(|t| is_key_type(&t))
+                && fields
+                    .iter()
+                    .all(|f| field_type(schema, f).is_some_and(|t| is_number_type(&t)));
+            fits.then(Vec::new)
+        }
+        None => {
+            if key.contains('.') || fields.iter().any(|f| f.contains('.')) {
+                return None;
+            }
+            let mut types = vec![(key, DataType::Utf8)];
+            types.extend(fields.into_iter().map(|f| (f, DataType::Float64)));
+            Some(types)
+        }
+    }
+}
+
+/// The key is also an aggregated field: one column cannot be text and
+/// numbers.
+fn fields_overlap(spec: &JobSpec, aggs: &[AggregateSpec]) -> bool {
+    let key = spec.key_by.as_ref().map(|k| k.field.as_str());
+    aggs.iter().any(|a| a.field.as_deref().is_some() && a.field.as_deref() == key)
 }
 
 /// A window, planned: its assigner, time, lateness and aggregation.

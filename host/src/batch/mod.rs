@@ -12,10 +12,12 @@
 //! - [`decode`]: JSON lines into a batch of that schema with arrow-json's
 //!   decoder, each record that does not fit reported with its position and
 //!   the reason, for the dead-letter output;
-//! - [`encode`]: a batch back into JSON lines, for what still takes events.
+//! - [`encode`]: a batch back into JSON lines, for what still takes events;
+//! - [`rows`]: a row's key and numbers, read from its columns.
 
 pub mod decode;
 pub mod encode;
+pub mod rows;
 pub mod schema;
 
 pub use decode::{BadRow, Decoded, JsonDecoder};

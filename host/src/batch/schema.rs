@@ -49,6 +49,14 @@ pub enum SchemaError {
         /// What is wrong.
         message: String,
     },
+    /// A key field of a type that cannot be a key.
+    #[error("key field `{field}` has type {ty}; a key is a string, an integer or a boolean")]
+    NotAKey {
+        /// The field.
+        field: String,
+        /// Its type.
+        ty: String,
+    },
     /// The sample to infer a schema from could not be read.
     #[error("inferring the schema from the first {lines} records: {message}")]
     Inference {

@@ -124,6 +124,21 @@ pub enum RunError {
         /// Stage.
         stage: String,
     },
+    /// The columns of one step could not be split by key or joined from
+    /// several senders: a bug in weir, never in the job.
+    #[error(
+        "job `{job}`, stage `{stage}`: the columns of a step could not be {what}: {message} (a bug in weir; please report it)"
+    )]
+    Exchange {
+        /// Job.
+        job: String,
+        /// Stage.
+        stage: String,
+        /// `joined` or `split by key`.
+        what: &'static str,
+        /// Arrow's reason.
+        message: String,
+    },
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
     Disconnected,

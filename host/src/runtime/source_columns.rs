@@ -19,7 +19,7 @@ use crate::connector::{RawRecord, Source};
 use crate::event::Event;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{Array, ArrayRef};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
@@ -32,6 +32,8 @@ pub(super) struct ColumnDecoder {
     decoder: Option<JsonDecoder>,
     declared: Option<SchemaRef>,
     time_field: Option<String>,
+    /// Types forced on an inferred schema (see [`with_types`]).
+    types: Vec<(String, DataType)>,
     job: String,
     /// Keep each record's bytes, key and headers beside the columns.
     keep_records: bool,
@@ -51,12 +53,18 @@ impl ColumnDecoder {
         job: &str,
         declared: Option<SchemaRef>,
         time_field: Option<&str>,
+        types: &[(String, DataType)],
         keep_records: bool,
     ) -> Self {
+        let mut types = types.to_vec();
+        if let Some(t) = time_field {
+            types.push((t.to_string(), DataType::Int64));
+        }
         Self {
             decoder: None,
             declared,
             time_field: time_field.map(String::from),
+            types,
             job: job.into(),
             keep_records,
         }
@@ -69,7 +77,7 @@ impl ColumnDecoder {
                 None => {
                     let lines = batch.iter().take(INFER_FROM).map(|r| r.payload.as_slice());
                     let inferred = infer_schema(lines).map_err(|e| self.schema_error(e))?;
-                    let schema = with_time_field(inferred, self.time_field.as_deref());
+                    let schema = with_types(inferred, &self.types);
                     tracing::info!(job = %self.job, schema = %describe(&schema), "inferred the input schema from the first records");
                     Arc::new(schema)
                 }
@@ -119,7 +127,7 @@ impl ColumnDecoder {
         }
         let mut rows = decoded.batch;
         let time: Vec<Option<i64>> = match &self.time_field {
-            Some(field) => match column(&rows, field) {
+            Some(field) => match crate::batch::rows::column(&rows, field) {
                 Some(c) => times(&c),
                 None => vec![None; rows.num_rows()],
             },
@@ -185,26 +193,18 @@ fn schema_error(job: &str, e: SchemaError) -> RunError {
     }
 }
 
-/// The inferred schema, with the event-time field (when it is a top-level
-/// one) as an integer whatever the first records held.
-fn with_time_field(inferred: Schema, time_field: Option<&str>) -> Schema {
-    let Some(name) = time_field.filter(|f| !f.contains('.')) else {
-        return inferred;
-    };
-    let time = Field::new(name, DataType::Int64, true);
-    let mut fields: Vec<Field> = inferred
-        .fields()
-        .iter()
-        .map(|f| {
-            if f.name() == name {
-                time.clone()
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    if inferred.field_with_name(name).is_err() {
-        fields.push(time);
+/// The inferred schema with the types the job needs for some top-level
+/// fields, whatever the first records held: the event-time field an
+/// integer, a window's key text and its aggregated fields numbers (so a
+/// later `12.5` is not refused because the first records had `12`).
+fn with_types(inferred: Schema, types: &[(String, DataType)]) -> Schema {
+    let mut fields: Vec<Field> = inferred.fields().iter().map(|f| f.as_ref().clone()).collect();
+    for (name, ty) in types.iter().filter(|(n, _)| !n.contains('.')) {
+        let field = Field::new(name, ty.clone(), true);
+        match fields.iter_mut().find(|f| f.name() == name) {
+            Some(f) => *f = field,
+            None => fields.push(field),
+        }
     }
     Schema::new(fields)
 }
@@ -217,17 +217,6 @@ fn describe(schema: &Schema) -> String {
         .map(|f| format!("{}: {}", f.name(), f.data_type()))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The column at dotted `path`, if there is one.
-fn column(batch: &RecordBatch, path: &str) -> Option<ArrayRef> {
-    let mut parts = path.split('.');
-    let mut cur = batch.column_by_name(parts.next()?)?.clone();
-    for part in parts {
-        let s = cur.as_struct_opt()?;
-        cur = s.column_by_name(part)?.clone();
-    }
-    Some(cur)
 }
 
 /// Event times from an integer or timestamp column; `None` where null or

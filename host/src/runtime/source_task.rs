@@ -98,6 +98,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             &spec.name,
             plan.schema.clone(),
             time_field,
+            &plan.column_types,
             plan.keeps_records,
         )
     });

@@ -7,7 +7,6 @@ use crate::job::AggregateSpec;
 use crate::wasm::WasmError;
 use crate::wasm::bindings::{Accumulate, FinishInput, Window};
 use crate::wasm::instance::AggregateInstance;
-use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Func {
@@ -27,11 +26,16 @@ struct Native {
     slot: usize,
 }
 
+/// Built-in accumulators: inline up to this many `f64`s (two aggregates
+/// with an average among them), so a window's accumulator for a key costs
+/// no allocation of its own.
+pub type NativeAcc = smallvec::SmallVec<[f64; 4]>;
+
 /// Accumulated state of one (key, window).
 #[derive(Debug, Clone)]
 pub enum Slot {
     /// Built-in aggregates: one or two `f64`s per aggregate.
-    Native(Vec<f64>),
+    Native(NativeAcc),
     /// A Wasm accumulator plus work not yet sent to the guest.
     Wasm(WasmSlot),
 }
@@ -76,7 +80,7 @@ impl Slot {
     /// The slot as saved; call after the aggregation flushed.
     pub fn save(&self) -> SavedSlot {
         match self {
-            Slot::Native(v) => SavedSlot::Native(v.clone()),
+            Slot::Native(v) => SavedSlot::Native(v.to_vec()),
             Slot::Wasm(w) => {
                 debug_assert!(!w.dirty(), "snapshot of an unflushed Wasm slot");
                 SavedSlot::Wasm(w.acc.clone())
@@ -87,7 +91,7 @@ impl Slot {
     /// A slot from a saved one.
     pub fn load(saved: SavedSlot) -> Slot {
         match saved {
-            SavedSlot::Native(v) => Slot::Native(v),
+            SavedSlot::Native(v) => Slot::Native(NativeAcc::from_vec(v)),
             SavedSlot::Wasm(acc) => Slot::Wasm(WasmSlot {
                 acc,
                 ..WasmSlot::default()
@@ -144,7 +148,7 @@ impl Aggregation {
     pub fn new_slot(&self) -> Slot {
         match self {
             Aggregation::Native { aggs, slots } => {
-                let mut v = vec![0.0; *slots];
+                let mut v: NativeAcc = smallvec::smallvec![0.0; *slots];
                 for NativeSpec(a) in aggs {
                     match a.func {
                         Func::Min => v[a.slot] = f64::INFINITY,
@@ -178,8 +182,26 @@ impl Aggregation {
         Ok(())
     }
 
-    /// Add a record with the `values` [`Aggregation::extract`] found.
-    pub fn add(&self, slot: &mut Slot, event: &Event, values: &[f64]) {
+    /// Why a record cannot be aggregated when aggregate `i`'s field has
+    /// no number.
+    pub fn missing(&self, i: usize) -> String {
+        match self {
+            Aggregation::Native { aggs, .. } => match aggs.get(i) {
+                Some(NativeSpec(a)) => format!(
+                    "field `{}` (for {}) is missing or not a number",
+                    a.field.as_deref().unwrap_or_default(),
+                    a.output
+                ),
+                None => "an aggregated field is missing".into(),
+            },
+            Aggregation::Wasm(_) => "an aggregated field is missing".into(),
+        }
+    }
+
+    /// Add a record with the `values` [`Aggregation::extract`] found; a
+    /// Wasm aggregate keeps the `event` for its next flush (records read
+    /// from columns have none: they go to built-in aggregates only).
+    pub fn add(&self, slot: &mut Slot, event: Option<&Event>, values: &[f64]) {
         match slot {
             Slot::Native(v) => {
                 let Aggregation::Native { aggs, .. } = self else {
@@ -199,7 +221,7 @@ impl Aggregation {
                     }
                 }
             }
-            Slot::Wasm(w) => w.pending.push(event.clone()),
+            Slot::Wasm(w) => w.pending.extend(event.cloned()),
         }
     }
 
@@ -340,38 +362,76 @@ impl Aggregation {
 
 /// `{"key":..,"window_start":..,"window_end":..,<aggregates>}`. Whole
 /// numbers print without a fraction, so counts and sums of integers read as
-/// integers.
+/// integers. Written straight into the line's bytes (one allocation per
+/// result: a window may write about as many results as it reads records).
 fn native_result(aggs: &[NativeSpec], key: &[u8], w: TimeWindow, v: &[f64]) -> Vec<u8> {
-    let key =
-        serde_json::to_string(&String::from_utf8_lossy(key)).unwrap_or_else(|_| "\"\"".into());
-    let mut s = format!(
-        "{{\"key\":{key},\"window_start\":{},\"window_end\":{}",
-        w.start, w.end
-    );
+    let mut s = Vec::with_capacity(48 + key.len() + 32 * aggs.len());
+    let mut int = itoa::Buffer::new();
+    s.extend_from_slice(b"{\"key\":");
+    write_json_string(&mut s, key);
+    s.extend_from_slice(b",\"window_start\":");
+    s.extend_from_slice(int.format(w.start).as_bytes());
+    s.extend_from_slice(b",\"window_end\":");
+    s.extend_from_slice(int.format(w.end).as_bytes());
     for NativeSpec(a) in aggs {
         let x = match a.func {
             Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
             Func::Avg => 0.0,
             _ => v[a.slot],
         };
-        let _ = write!(
-            s,
-            ",{}:",
-            serde_json::to_string(&a.output).unwrap_or_default()
-        );
+        s.push(b',');
+        write_json_string(&mut s, a.output.as_bytes());
+        s.push(b':');
         write_number(&mut s, x);
     }
-    s.push('}');
-    s.into_bytes()
+    s.push(b'}');
+    s
 }
 
-fn write_number(s: &mut String, x: f64) {
+/// `bytes` as a JSON string (invalid UTF-8 replaced, as the key was read).
+fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\';
+    match std::str::from_utf8(bytes) {
+        Ok(_) if bytes.iter().all(plain) => {
+            out.push(b'"');
+            out.extend_from_slice(bytes);
+            out.push(b'"');
+        }
+        _ => {
+            let text = String::from_utf8_lossy(bytes);
+            let _ = serde_json::to_writer(&mut *out, &text);
+        }
+    }
+}
+
+/// A result number: whole ones as integers; others in the shortest form
+/// that reads back the same (as Rust's `Display` writes it: ryu, which
+/// gives the same digits, where it also writes no exponent).
+fn write_number(out: &mut Vec<u8>, x: f64) {
     if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        let _ = write!(s, "{}", x as i64);
+        out.extend_from_slice(itoa::Buffer::new().format(x as i64).as_bytes());
+    } else if x.is_finite() && (1e-4..1e15).contains(&x.abs()) {
+        let mut buf = ryu::Buffer::new();
+        let text = buf.format_finite(x);
+        // Where 16 or 17 digits are needed, the two may round the last one
+        // differently: Display decides.
+        let digits = text.bytes().filter(u8::is_ascii_digit).count()
+            - text
+                .bytes()
+                .take_while(|b| matches!(b, b'-' | b'0' | b'.'))
+                .filter(u8::is_ascii_digit)
+                .count();
+        if digits < 16 {
+            out.extend_from_slice(text.as_bytes());
+        } else {
+            use std::io::Write as _;
+            let _ = write!(out, "{x}");
+        }
     } else if x.is_finite() {
-        let _ = write!(s, "{x}");
+        use std::io::Write as _;
+        let _ = write!(out, "{x}");
     } else {
-        s.push_str("null");
+        out.extend_from_slice(b"null");
     }
 }
 
@@ -402,7 +462,7 @@ mod tests {
         let mut add = |slot: &mut Slot, x: f64| {
             let e = ev(x);
             agg.extract(&e, &mut values).unwrap();
-            agg.add(slot, &e, &values);
+            agg.add(slot, Some(&e), &values);
         };
         add(&mut a, 1.0);
         add(&mut a, 4.0);
@@ -422,5 +482,36 @@ mod tests {
             agg.extract(&crate::event::event(b"{}".to_vec(), 0), &mut values)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn numbers_and_keys_read_as_display_and_serde_json_write_them() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            // xorshift: values across the range, fractions and integers.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let scale = 10f64.powi((x % 24) as i32 - 6);
+            let v = (x >> 11) as f64 / (1u64 << 53) as f64 * scale;
+            for v in [v, -v, (v * 100.0).round() / 100.0] {
+                let mut out = Vec::new();
+                write_number(&mut out, v);
+                let expected = if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                    format!("{}", v as i64)
+                } else {
+                    format!("{v}")
+                };
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "{v:e}");
+            }
+        }
+        for key in ["plain", "quo\"te", "back\\slash", "tab\there", "ünï"] {
+            let mut out = Vec::new();
+            write_json_string(&mut out, key.as_bytes());
+            assert_eq!(out, serde_json::to_vec(key).unwrap());
+        }
+        let mut out = Vec::new();
+        write_json_string(&mut out, b"\xff");
+        assert_eq!(out, serde_json::to_vec("\u{fffd}").unwrap());
     }
 }

@@ -32,6 +32,24 @@ pub struct WindowOutput {
     pub late: Vec<Event>,
     /// Records that could not be aggregated, with the reason.
     pub rejected: Vec<(Event, String)>,
+    /// Of rows read from columns ([`WindowOperator::process_rows`]): those
+    /// that arrived after all their windows closed.
+    pub late_rows: Vec<usize>,
+    /// Of rows read from columns: those that could not be aggregated,
+    /// with the reason.
+    pub rejected_rows: Vec<(usize, String)>,
+}
+
+/// A batch's rows as a window reads them from columns: no record's bytes
+/// are scanned.
+pub struct Rows<'a> {
+    /// Event time of each row.
+    pub time: &'a [i64],
+    /// Key of each row.
+    pub keys: &'a crate::batch::rows::KeyColumn,
+    /// Per aggregate (in the job's order): the numbers of its field, one
+    /// per row (`None`: the row has none), or `None` for `count`.
+    pub values: &'a [Option<Vec<Option<f64>>>],
 }
 
 /// Windows, accumulators and firing for one subtask.
@@ -143,24 +161,78 @@ impl WindowOperator {
                 TimeMode::Processing => processing_time,
             };
             let key = event.key.as_deref().unwrap_or_default();
-            let accepted = match self.kind {
-                WindowKind::Tumbling { size } => {
-                    self.add_to_pane(tumbling::assign(t, size), key, &event, &values)?
-                }
-                WindowKind::Sliding { size, slide } => {
-                    let mut any = false;
-                    for w in sliding::assign(t, size, slide) {
-                        any |= self.add_to_pane(w, key, &event, &values)?;
-                    }
-                    any
-                }
-                WindowKind::Session { gap } => self.add_to_session(t, gap, key, &event, &values)?,
-            };
-            if !accepted {
+            if !self.add(t, key, Some(&event), &values)? {
                 out.late.push(event);
             }
         }
         self.values = values;
+        self.end_batch(out)
+    }
+
+    /// Add a batch of rows read from columns (built-in aggregates only);
+    /// late and rejected rows are reported by index.
+    pub fn process_rows(
+        &mut self,
+        rows: &Rows,
+        processing_time: i64,
+        out: &mut WindowOutput,
+    ) -> Result<(), WindowError> {
+        let mut values = std::mem::take(&mut self.values);
+        let mut buf = itoa::Buffer::new();
+        'rows: for (row, &ts) in rows.time.iter().enumerate() {
+            values.clear();
+            for (i, column) in rows.values.iter().enumerate() {
+                match column {
+                    None => values.push(0.0),
+                    Some(v) => match v.get(row).copied().flatten() {
+                        Some(x) => values.push(x),
+                        None => {
+                            out.rejected_rows.push((row, self.agg.missing(i)));
+                            continue 'rows;
+                        }
+                    },
+                }
+            }
+            let t = match self.mode {
+                TimeMode::Event => ts,
+                TimeMode::Processing => processing_time,
+            };
+            let key = rows.keys.key(row, &mut buf).unwrap_or_default();
+            if !self.add(t, key, None, &values)? {
+                out.late_rows.push(row);
+            }
+        }
+        self.values = values;
+        self.end_batch(out)
+    }
+
+    /// Add one record (its `event` for a Wasm aggregate) at time `t` to
+    /// its windows; `false` if it is late for all of them.
+    fn add(
+        &mut self,
+        t: i64,
+        key: &[u8],
+        event: Option<&Event>,
+        values: &[f64],
+    ) -> Result<bool, WindowError> {
+        Ok(match self.kind {
+            WindowKind::Tumbling { size } => {
+                self.add_to_pane(tumbling::assign(t, size), key, event, values)?
+            }
+            WindowKind::Sliding { size, slide } => {
+                let mut any = false;
+                for w in sliding::assign(t, size, slide) {
+                    any |= self.add_to_pane(w, key, event, values)?;
+                }
+                any
+            }
+            WindowKind::Session { gap } => self.add_to_session(t, gap, key, event, values)?,
+        })
+    }
+
+    /// After a batch's records: hand pending work to a Wasm aggregate,
+    /// write cached state back, fire again what late records updated.
+    fn end_batch(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
         self.flush()?;
         self.store.end_batch()?;
         let refire = std::mem::take(&mut self.refire);
@@ -184,7 +256,7 @@ impl WindowOperator {
         &mut self,
         w: TimeWindow,
         key: &[u8],
-        event: &Event,
+        event: Option<&Event>,
         values: &[f64],
     ) -> Result<bool, WindowError> {
         if self.is_late(&w) {
@@ -210,7 +282,7 @@ impl WindowOperator {
         t: i64,
         gap: i64,
         key: &[u8],
-        event: &Event,
+        event: Option<&Event>,
         values: &[f64],
     ) -> Result<bool, WindowError> {
         let new = TimeWindow {
@@ -295,8 +367,13 @@ impl WindowOperator {
                 }
             }
             _ => {
+                let expires = time.saturating_sub(self.lateness);
                 for w in self.store.due_panes(before, time) {
-                    let entries = self.store.pane_entries(w)?;
+                    let entries = if w.max_timestamp() <= expires {
+                        self.store.take_pane(w)?
+                    } else {
+                        self.store.pane_entries(w)?
+                    };
                     self.pane_capacity = self.pane_capacity.max(entries.len());
                     due.extend(entries.into_iter().map(|(k, s)| (w, k, s)));
                 }
@@ -323,8 +400,8 @@ impl WindowOperator {
             .collect();
         let payloads = self.agg.finish(&fired)?;
         out.results
-            .extend(due.iter().zip(payloads).map(|((w, key, _), value)| Event {
-                key: Some(key.clone()),
+            .extend(due.into_iter().zip(payloads).map(|((w, key, _), value)| Event {
+                key: Some(key),
                 value,
                 timestamp: w.max_timestamp(),
                 headers: Vec::new(),

@@ -225,12 +225,13 @@ impl WindowStore {
                 let pane = h.panes.entry(w).or_insert_with(|| {
                     FxHashMap::with_capacity_and_hasher(capacity, Default::default())
                 });
-                if !pane.contains_key(key) {
+                if pane.contains_key(key) {
+                    pane.get_mut(key).expect("just looked up")
+                } else {
                     let slot = new();
                     budgets.memory.charge(WHAT, entry_bytes(key, &slot))?;
-                    pane.insert(key.to_vec(), slot);
+                    pane.entry(key.to_vec()).or_insert(slot)
                 }
-                pane.get_mut(key).expect("just inserted")
             }
             WindowStore::Backend(b) => {
                 let id = (w, key.to_vec());
@@ -383,6 +384,23 @@ impl WindowStore {
                 v
             }
         };
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    /// The accumulators of window `w`, by key, for the last time: the
+    /// window expires now, so on the heap they are moved out rather than
+    /// copied (and their memory given back).
+    pub(super) fn take_pane(&mut self, w: TimeWindow) -> Result<Vec<(Vec<u8>, Slot)>, StateError> {
+        let WindowStore::Heap(h) = self else {
+            return self.pane_entries(w);
+        };
+        let Some(pane) = h.panes.remove(&w) else {
+            return Ok(Vec::new());
+        };
+        let freed = pane.iter().map(|(k, s)| entry_bytes(k, s)).sum::<u64>();
+        h.release(freed);
+        let mut out: Vec<(Vec<u8>, Slot)> = pane.into_iter().collect();
         out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }

@@ -47,7 +47,11 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
     loop {
         let mut steps = Vec::with_capacity(inputs.len());
         for (input, done) in inputs.iter_mut().zip(&ended) {
-            steps.push(if *done { None } else { Some(input.next()?) });
+            let at = super::edges::At {
+                job: &plan.job.spec.name,
+                stage,
+            };
+            steps.push(if *done { None } else { Some(input.next(at)?) });
         }
         let mut cx = Cx {
             plan,

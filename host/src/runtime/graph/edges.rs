@@ -11,6 +11,7 @@
 //! the same records, from all inputs: barriers align for free, and a step
 //! of a stage with two inputs holds the same source batch from both.
 
+use crate::batch::rows::{KeyColumn, row_json};
 use crate::budget::Budgets;
 use crate::event::{Event, Timestamp};
 use crate::runtime::message::Columns;
@@ -73,8 +74,8 @@ fn batch(m: Message) -> Step {
 }
 
 impl Input {
-    /// Read the next step.
-    pub(super) fn next(&mut self) -> Result<Step, RunError> {
+    /// Read the next step (`at`: the job and stage reading, for errors).
+    pub(super) fn next(&mut self, at: At) -> Result<Step, RunError> {
         match self {
             Input::One(rx) => Ok(batch(recv(rx)?)),
             Input::Turns { lanes, turn } => {
@@ -96,18 +97,19 @@ impl Input {
             }
             Input::All(rxs) => {
                 let mut all = Vec::new();
+                let mut parts: Vec<Columns> = Vec::new();
                 let (mut watermark, mut processing_time) = (Timestamp::MAX, i64::MIN);
                 let mut control = None;
                 for rx in rxs.iter() {
                     match batch(recv(rx)?) {
-                        // Columns travel on forward edges only.
                         Step::Batch {
                             mut records,
+                            columns,
                             watermark: w,
                             processing_time: p,
-                            ..
                         } => {
                             all.append(&mut records);
+                            parts.extend(columns);
                             watermark = watermark.min(w);
                             processing_time = processing_time.max(p);
                         }
@@ -118,7 +120,7 @@ impl Input {
                     Some(m) => Step::Control(m),
                     None => Step::Batch {
                         records: all,
-                        columns: None,
+                        columns: concat(parts).map_err(|e| at.error("joined", e))?,
                         watermark,
                         processing_time,
                     },
@@ -126,6 +128,35 @@ impl Input {
             }
         }
     }
+}
+
+/// The job and stage of an edge's reader or writer, for its errors.
+#[derive(Clone, Copy)]
+pub(super) struct At<'a> {
+    pub job: &'a str,
+    pub stage: &'a str,
+}
+
+impl At<'_> {
+    fn error(self, what: &'static str, e: arrow_schema::ArrowError) -> RunError {
+        RunError::Exchange {
+            job: self.job.into(),
+            stage: self.stage.into(),
+            what,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The senders' columns of one step as one batch, in sender order.
+fn concat(mut parts: Vec<Columns>) -> Result<Option<Columns>, arrow_schema::ArrowError> {
+    if parts.len() <= 1 {
+        return Ok(parts.pop());
+    }
+    let schema = parts[0].batch.schema();
+    let batch = arrow_select::concat::concat_batches(&schema, parts.iter().map(|c| &c.batch))?;
+    let time = parts.into_iter().flat_map(|c| c.time).collect();
+    Ok(Some(Columns { batch, time }))
 }
 
 /// One output edge of a subtask.
@@ -144,13 +175,17 @@ pub(super) enum Output {
 pub(super) struct Outputs {
     pub edges: Vec<Output>,
     pub budgets: Arc<Budgets>,
+    /// The job (for errors).
+    pub job: String,
+    /// The stage writing (for errors).
+    pub stage: String,
 }
 
 impl Outputs {
-    /// Send a step's records on every edge (partitioned where by key);
-    /// records without the key field go to the dead-letter output. Rows
-    /// that exist only as `columns` (for a sink that only counts them)
-    /// go on a forward edge as they are.
+    /// Send a step's records, and its columns if it has them, on every
+    /// edge (partitioned where by key: by the key's column when there are
+    /// columns); records without the key field go to the dead-letter
+    /// output.
     pub(super) fn batch(
         &self,
         records: Vec<Event>,
@@ -174,41 +209,157 @@ impl Outputs {
                     Message::with_columns(
                         &self.budgets,
                         mine,
-                        columns.take(),
+                        if i + 1 == n {
+                            columns.take()
+                        } else {
+                            columns.clone()
+                        },
                         watermark,
                         processing_time,
                     )?,
                 )?,
                 Output::ByKey { txs, field } => {
-                    let groups = KeyGroups {
-                        parallelism: txs.len(),
+                    let cols = if i + 1 == n {
+                        columns.take()
+                    } else {
+                        columns.clone()
                     };
-                    let mut parts: Vec<Vec<Event>> = (0..txs.len()).map(|_| Vec::new()).collect();
-                    for mut e in mine {
-                        match crate::json::key(&e.value, field) {
-                            Some(key) => {
-                                let j = groups.subtask_of_key(&key);
-                                e.key = Some(key);
-                                parts[j].push(e);
-                            }
-                            None => side.dead_letter(
-                                epoch,
-                                Stage::KeyBy,
-                                None,
-                                None,
-                                &format!("key field `{field}` is missing"),
-                                &e.value,
-                            )?,
-                        }
-                    }
-                    for (tx, part) in txs.iter().zip(parts) {
-                        send(
-                            tx,
-                            Message::batch(&self.budgets, part, watermark, processing_time)?,
-                        )?;
+                    match cols {
+                        Some(cols) => self.by_key_columns(
+                            txs,
+                            field,
+                            mine,
+                            cols,
+                            (watermark, processing_time),
+                            side,
+                            epoch,
+                        )?,
+                        None => self.by_key(
+                            txs,
+                            field,
+                            mine,
+                            (watermark, processing_time),
+                            side,
+                            epoch,
+                        )?,
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Records to the subtask that owns each one's key, read from its JSON.
+    fn by_key(
+        &self,
+        txs: &[SyncSender<Message>],
+        field: &str,
+        records: Vec<Event>,
+        (watermark, processing_time): (Timestamp, i64),
+        side: &SideOutputs,
+        epoch: u64,
+    ) -> Result<(), RunError> {
+        let groups = KeyGroups {
+            parallelism: txs.len(),
+        };
+        let mut parts: Vec<Vec<Event>> = (0..txs.len()).map(|_| Vec::new()).collect();
+        for mut e in records {
+            match crate::json::key(&e.value, field) {
+                Some(key) => {
+                    let j = groups.subtask_of_key(&key);
+                    e.key = Some(key);
+                    parts[j].push(e);
+                }
+                None => side.dead_letter(
+                    epoch,
+                    Stage::KeyBy,
+                    None,
+                    None,
+                    &format!("key field `{field}` is missing"),
+                    &e.value,
+                )?,
+            }
+        }
+        for (tx, part) in txs.iter().zip(parts) {
+            send(
+                tx,
+                Message::batch(&self.budgets, part, watermark, processing_time)?,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Rows to the subtask that owns each one's key, read from its column
+    /// (the records, when kept beside the columns, go with their rows).
+    #[allow(clippy::too_many_arguments)]
+    fn by_key_columns(
+        &self,
+        txs: &[SyncSender<Message>],
+        field: &str,
+        records: Vec<Event>,
+        cols: Columns,
+        (watermark, processing_time): (Timestamp, i64),
+        side: &SideOutputs,
+        epoch: u64,
+    ) -> Result<(), RunError> {
+        let at = At {
+            job: &self.job,
+            stage: &self.stage,
+        };
+        let keys = KeyColumn::of(&cols.batch, field).map_err(|e| RunError::Schema {
+            job: self.job.clone(),
+            source: e,
+        })?;
+        let send_part = |tx: &SyncSender<Message>, records: Vec<Event>, part: Columns| {
+            send(
+                tx,
+                Message::with_columns(
+                    &self.budgets,
+                    records,
+                    Some(part),
+                    watermark,
+                    processing_time,
+                )?,
+            )
+        };
+        if txs.len() == 1 && keys.all_valid() {
+            return send_part(&txs[0], records, cols);
+        }
+        let groups = KeyGroups {
+            parallelism: txs.len(),
+        };
+        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); txs.len()];
+        let mut buf = itoa::Buffer::new();
+        for row in 0..cols.len() {
+            match keys.key(row, &mut buf) {
+                Some(key) => rows[groups.subtask_of_key(key)].push(row as u32),
+                None => {
+                    let payload = match records.get(row) {
+                        Some(e) => e.value.clone(),
+                        None => row_json(&cols.batch, row),
+                    };
+                    side.dead_letter(
+                        epoch,
+                        Stage::KeyBy,
+                        None,
+                        None,
+                        &format!("key field `{field}` is missing"),
+                        &payload,
+                    )?;
+                }
+            }
+        }
+        let mut records: Vec<Option<Event>> = records.into_iter().map(Some).collect();
+        for (tx, rows) in txs.iter().zip(rows) {
+            let mine: Vec<Event> = rows
+                .iter()
+                .filter_map(|&r| records.get_mut(r as usize).and_then(Option::take))
+                .collect();
+            let time = rows.iter().map(|&r| cols.time[r as usize]).collect();
+            let indices = arrow_array::UInt32Array::from(rows);
+            let batch = arrow_select::take::take_record_batch(&cols.batch, &indices)
+                .map_err(|e| at.error("split by key", e))?;
+            send_part(tx, mine, Columns { batch, time })?;
         }
         Ok(())
     }

@@ -197,10 +197,6 @@ pub(super) fn tasks(
         let stages = stages.clone();
         let counts_only = counts_only && stage.is_some_and(|i| i + 1 == stages.len());
         let body = move || {
-            let outputs = Outputs {
-                edges,
-                budgets: plan.budgets.clone(),
-            };
             let (stage_name, op) = match stage {
                 None => (
                     SOURCE,
@@ -213,6 +209,12 @@ pub(super) fn tasks(
                         open(&plan, st, subtask, &store, &ctx, counts_only)?,
                     )
                 }
+            };
+            let outputs = Outputs {
+                edges,
+                budgets: plan.budgets.clone(),
+                job: plan.job.spec.name.clone(),
+                stage: stage_name.to_string(),
             };
             driver::run(driver::StageTask {
                 plan: &plan,

@@ -87,6 +87,11 @@ pub(super) struct Pass;
 impl Operator for Pass {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         cx.emit(batch.records);
+        // A union of inputs with columns is never planned: only the one
+        // input of a key-by before a window over columns has them.
+        if batch.columns.is_some() {
+            cx.columns = batch.columns;
+        }
         Ok(())
     }
     fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {

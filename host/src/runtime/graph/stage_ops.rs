@@ -2,6 +2,8 @@
 //! each opened (and restored) for one subtask.
 
 use super::operator::{Batch, Cx, Operator, state_dir, write_state};
+use crate::batch::rows::{KeyColumn, numbers, row_json};
+use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
@@ -12,7 +14,7 @@ use crate::state::StateStore;
 use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
-use crate::window::operator::{WindowOperator, WindowOutput};
+use crate::window::operator::{Rows, WindowOperator, WindowOutput};
 use crate::window::snapshot::WINDOW_FILE;
 use std::path::Path;
 use std::sync::Arc;
@@ -92,13 +94,18 @@ pub(super) fn open(
             lateness_ms,
             aggregate,
         }) => {
-            let (agg, agg_name) = match aggregate {
-                WindowAgg::Native(specs) => (Aggregation::native(specs), None),
+            let (agg, agg_name, fields) = match aggregate {
+                WindowAgg::Native(specs) => (
+                    Aggregation::native(specs),
+                    None,
+                    Some(specs.iter().map(|a| a.field.clone()).collect()),
+                ),
                 WindowAgg::Wasm(op) => (
                     Aggregation::Wasm(Box::new(AggregateInstance::new(
                         &plan.instance_spec(op, subtask),
                     )?)),
                     Some(op.spec.name.clone()),
+                    None,
                 ),
             };
             let mut w = match store {
@@ -123,6 +130,13 @@ pub(super) fn open(
                 w: Box::new(w),
                 mode: *mode,
                 agg_name,
+                key_field: stage
+                    .spec
+                    .key_by
+                    .as_ref()
+                    .map(|k| k.field.clone())
+                    .unwrap_or_default(),
+                fields,
             })
         }
         StageWork::Keyed(PlannedStage::Keyed(op)) => Box::new(Keyed {
@@ -155,6 +169,11 @@ struct Window {
     w: Box<WindowOperator>,
     mode: TimeMode,
     agg_name: Option<String>,
+    /// The key's field, read from columns when the input has them.
+    key_field: String,
+    /// Built-in aggregates' fields (`None` for `count`), read from
+    /// columns when the input has them; `None` for a Wasm aggregate.
+    fields: Option<Vec<Option<String>>>,
 }
 
 impl Window {
@@ -177,10 +196,54 @@ impl Window {
 
 impl Operator for Window {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        let records = batch.records;
         let mut out = WindowOutput::default();
-        self.w
-            .process_batch(records, cx.processing_time, &mut out)?;
+        match (batch.columns, &self.fields) {
+            (Some(cols), Some(fields)) => {
+                let keys = KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| {
+                    RunError::Schema {
+                        job: cx.plan.job.spec.name.clone(),
+                        source: e,
+                    }
+                })?;
+                let values: Vec<Option<Vec<Option<f64>>>> = fields
+                    .iter()
+                    .map(|f| {
+                        f.as_ref().map(|f| {
+                            numbers(&cols.batch, f).unwrap_or_else(|| vec![None; cols.len()])
+                        })
+                    })
+                    .collect();
+                let rows = Rows {
+                    time: &cols.time,
+                    keys: &keys,
+                    values: &values,
+                };
+                self.w.process_rows(&rows, cx.processing_time, &mut out)?;
+                // Rows set aside become records again: the input's own
+                // bytes when the source kept them, else the row as read.
+                let mut buf = itoa::Buffer::new();
+                let mut event = |row: usize| Event {
+                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
+                    value: match batch.records.get(row) {
+                        Some(e) => e.value.clone(),
+                        None => row_json(&cols.batch, row),
+                    },
+                    timestamp: cols.time[row],
+                    headers: Vec::new(),
+                };
+                let late: Vec<Event> = out.late_rows.iter().map(|&r| event(r)).collect();
+                let rejected: Vec<(Event, String)> = std::mem::take(&mut out.rejected_rows)
+                    .into_iter()
+                    .map(|(r, reason)| (event(r), reason))
+                    .collect();
+                out.late.extend(late);
+                out.rejected.extend(rejected);
+            }
+            _ => {
+                self.w
+                    .process_batch(batch.records, cx.processing_time, &mut out)?;
+            }
+        }
         self.emit(out, cx)
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
