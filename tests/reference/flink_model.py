@@ -47,8 +47,8 @@ def batches(records, size):
 class Windows:
     """Keyed windows with built-in or custom aggregation."""
 
-    def __init__(self, kind, size=None, gap=None, ooo=0, lateness=0):
-        self.kind, self.size, self.gap = kind, size, gap
+    def __init__(self, kind, size=None, gap=None, ooo=0, lateness=0, slide=None):
+        self.kind, self.size, self.gap, self.slide = kind, size, gap, slide
         self.ooo, self.lateness = ooo, lateness
         self.wm = MIN
         self.max_ts = None
@@ -61,7 +61,23 @@ class Windows:
         return (start, start + self.size)
 
     def add(self, key, ts, rec):
-        if self.kind == "tumbling":
+        if self.kind == "sliding":
+            # Each window on its own: a record is late only when it is late
+            # for every window it belongs to (Flink's WindowOperator).
+            accepted = False
+            start = ts - (ts % self.slide)
+            while start > ts - self.size:
+                w = (start, start + self.size)
+                start -= self.slide
+                if w[1] - 1 + self.lateness <= self.wm:
+                    continue
+                accepted = True
+                self.panes.setdefault((w[0], w[1], key), []).append(rec)
+                if w[1] - 1 <= self.wm:
+                    self.emit(w[0], w[1], key)
+            if not accepted:
+                self.late.append(rec)
+        elif self.kind == "tumbling":
             w = self.assign(ts)
             if w[1] - 1 + self.lateness <= self.wm:
                 self.late.append(rec)
