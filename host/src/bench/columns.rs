@@ -141,11 +141,17 @@ pub fn columns(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> 
 
 /// `n` generated transactions as a JSON-lines file in the temp directory.
 fn transactions_file(n: u64) -> anyhow::Result<std::path::PathBuf> {
+    datagen_file(n, "keys = 100000")
+}
+
+/// `n` transactions from the generator with settings `extra`, as a
+/// JSON-lines file in the temp directory.
+pub(super) fn datagen_file(n: u64, extra: &str) -> anyhow::Result<std::path::PathBuf> {
     use crate::connector::{Poll, Source, datagen::Datagen};
     use std::io::Write;
     let path = std::env::temp_dir().join(format!("weir-bench-{}.jsonl", std::process::id()));
     let spec = toml::from_str(&format!(
-        "schema = \"transactions\"\nrows = {n}\nkeys = 100000\nseed = 1"
+        "schema = \"transactions\"\nrows = {n}\nseed = 1\n{extra}"
     ))?;
     let mut g = Datagen::new(spec);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);

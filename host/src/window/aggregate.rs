@@ -360,6 +360,62 @@ impl Aggregation {
     }
 }
 
+impl Aggregation {
+    /// Built-in results for fired (key, window, slot)s as one batch:
+    /// `key` (text), `window_start`, `window_end`, then each aggregate
+    /// (`count` an integer, the others doubles); `None` for a Wasm
+    /// aggregate.
+    pub fn finish_columns(
+        &self,
+        fired: &[(&[u8], TimeWindow, &Slot)],
+    ) -> Option<arrow_array::RecordBatch> {
+        use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+        use arrow_schema::{DataType, Field, Schema};
+        let Aggregation::Native { aggs, .. } = self else {
+            return None;
+        };
+        let keys: StringArray = fired
+            .iter()
+            .map(|(k, _, _)| Some(String::from_utf8_lossy(k)))
+            .collect();
+        let starts: Int64Array = fired.iter().map(|(_, w, _)| w.start).collect();
+        let ends: Int64Array = fired.iter().map(|(_, w, _)| w.end).collect();
+        let mut fields = vec![
+            Field::new("key", DataType::Utf8, false),
+            Field::new("window_start", DataType::Int64, false),
+            Field::new("window_end", DataType::Int64, false),
+        ];
+        let mut columns: Vec<ArrayRef> = vec![
+            std::sync::Arc::new(keys),
+            std::sync::Arc::new(starts),
+            std::sync::Arc::new(ends),
+        ];
+        let value = |a: &Native, v: &[f64]| match a.func {
+            Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
+            Func::Avg => 0.0,
+            _ => v[a.slot],
+        };
+        let slots = || {
+            fired.iter().map(|(_, _, s)| match s {
+                Slot::Native(v) => v.as_slice(),
+                Slot::Wasm(_) => &[][..],
+            })
+        };
+        for NativeSpec(a) in aggs {
+            if a.func == Func::Count {
+                fields.push(Field::new(&a.output, DataType::Int64, false));
+                let c: Int64Array = slots().map(|v| value(a, v) as i64).collect();
+                columns.push(std::sync::Arc::new(c));
+            } else {
+                fields.push(Field::new(&a.output, DataType::Float64, false));
+                let c: Float64Array = slots().map(|v| value(a, v)).collect();
+                columns.push(std::sync::Arc::new(c));
+            }
+        }
+        arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).ok()
+    }
+}
+
 /// `{"key":..,"window_start":..,"window_end":..,<aggregates>}`. Whole
 /// numbers print without a fraction, so counts and sums of integers read as
 /// integers. Written straight into the line's bytes (one allocation per

@@ -38,6 +38,9 @@ pub struct WindowOutput {
     /// Of rows read from columns: those that could not be aggregated,
     /// with the reason.
     pub rejected_rows: Vec<(usize, String)>,
+    /// Window results as columns (see
+    /// [`WindowOperator::results_as_columns`]), with each row's time.
+    pub result_columns: Vec<(arrow_array::RecordBatch, Vec<i64>)>,
 }
 
 /// A batch's rows as a window reads them from columns: no record's bytes
@@ -70,6 +73,8 @@ pub struct WindowOperator {
     /// Keys in the last pane that fired: new panes start this big, instead
     /// of rehashing their way up.
     pub(super) pane_capacity: usize,
+    /// Built-in results go out as columns, not JSON lines.
+    columns_out: bool,
 }
 
 impl WindowOperator {
@@ -129,7 +134,16 @@ impl WindowOperator {
             touched_keys: FxHashSet::default(),
             values: Vec::new(),
             pane_capacity: 0,
+            columns_out: false,
         }
+    }
+
+    /// Results of built-in aggregates go out as columns (`key`,
+    /// `window_start`, `window_end`, one per aggregate), for a sink that
+    /// only counts rows: no JSON line is written for it to drop. A Wasm
+    /// aggregate's results stay the guest's bytes.
+    pub fn results_as_columns(&mut self) {
+        self.columns_out = matches!(self.agg, Aggregation::Native { .. });
     }
 
     /// Open (key, window) accumulators, for metrics and tests (in a state
@@ -221,7 +235,7 @@ impl WindowOperator {
             }
             WindowKind::Sliding { size, slide } => {
                 let mut any = false;
-                for w in sliding::assign(t, size, slide) {
+                for w in sliding::windows(t, size, slide) {
                     any |= self.add_to_pane(w, key, event, values)?;
                 }
                 any
@@ -398,6 +412,13 @@ impl WindowOperator {
             .iter()
             .map(|(w, key, slot)| (key.as_slice(), *w, slot))
             .collect();
+        if self.columns_out
+            && let Some(batch) = self.agg.finish_columns(&fired)
+        {
+            let time = due.iter().map(|(w, _, _)| w.max_timestamp()).collect();
+            out.result_columns.push((batch, time));
+            return Ok(());
+        }
         let payloads = self.agg.finish(&fired)?;
         out.results
             .extend(due.into_iter().zip(payloads).map(|((w, key, _), value)| Event {

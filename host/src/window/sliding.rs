@@ -14,14 +14,16 @@ use super::TimeWindow;
 /// ]);
 /// ```
 pub fn assign(ts: i64, size: i64, slide: i64) -> Vec<TimeWindow> {
-    let mut out = Vec::with_capacity((size / slide) as usize);
-    let mut start = ts - ts.rem_euclid(slide);
-    while start > ts - size {
-        out.push(TimeWindow {
+    windows(ts, size, slide).collect()
+}
+
+/// [`assign`] without collecting: the windows one by one.
+pub fn windows(ts: i64, size: i64, slide: i64) -> impl Iterator<Item = TimeWindow> {
+    let first = ts - ts.rem_euclid(slide);
+    std::iter::successors(Some(first), move |s| s.checked_sub(slide))
+        .take_while(move |s| *s > ts - size)
+        .map(move |start| TimeWindow {
             start,
             end: start + size,
-        });
-        start -= slide;
-    }
-    out
+        })
 }

@@ -117,6 +117,24 @@ fn load_sessions(bytes: &[u8]) -> Result<Sessions, StateError> {
         .collect())
 }
 
+/// A window's keys in the order their results fire: by a hash of the key
+/// (then the key), so the order depends on the keys alone — not on the
+/// order they arrived in, the state backend, or a restore — and costs an
+/// integer comparison rather than comparing keys byte by byte.
+fn in_firing_order(entries: Vec<(Vec<u8>, Slot)>) -> Vec<(Vec<u8>, Slot)> {
+    use std::hash::Hasher as _;
+    let mut hashed: Vec<(u64, Vec<u8>, Slot)> = entries
+        .into_iter()
+        .map(|(k, s)| {
+            let mut h = rustc_hash::FxHasher::default();
+            h.write(&k);
+            (h.finish(), k, s)
+        })
+        .collect();
+    hashed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    hashed.into_iter().map(|(_, k, s)| (k, s)).collect()
+}
+
 /// Accumulators on the heap, every entry charged to the job's host-memory
 /// budget while it exists (see [`HeapStore::charge`]).
 pub(super) struct HeapStore {
@@ -367,7 +385,7 @@ impl WindowStore {
 
     /// The accumulators of window `w`, by key.
     pub(super) fn pane_entries(&self, w: TimeWindow) -> Result<Vec<(Vec<u8>, Slot)>, StateError> {
-        let mut out: Vec<(Vec<u8>, Slot)> = match self {
+        let out: Vec<(Vec<u8>, Slot)> = match self {
             WindowStore::Heap(h) => h
                 .panes
                 .get(&w)
@@ -384,8 +402,7 @@ impl WindowStore {
                 v
             }
         };
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(in_firing_order(out))
     }
 
     /// The accumulators of window `w`, by key, for the last time: the
@@ -400,9 +417,7 @@ impl WindowStore {
         };
         let freed = pane.iter().map(|(k, s)| entry_bytes(k, s)).sum::<u64>();
         h.release(freed);
-        let mut out: Vec<(Vec<u8>, Slot)> = pane.into_iter().collect();
-        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        Ok(in_firing_order(pane.into_iter().collect()))
     }
 
     /// Sessions whose last timestamp is in `(after, upto]`, in firing order.

@@ -4,6 +4,7 @@
 use super::operator::{Batch, Cx, Operator, state_dir, write_state};
 use crate::batch::rows::{KeyColumn, numbers, row_json};
 use crate::event::Event;
+use crate::runtime::message::Columns;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
@@ -126,6 +127,9 @@ pub(super) fn open(
             if let Some(r) = restore {
                 r.each(WINDOW_FILE, |bytes| w.restore(bytes, r.keeps))?;
             }
+            if counts_only {
+                w.results_as_columns();
+            }
             Box::new(Window {
                 w: Box::new(w),
                 mode: *mode,
@@ -190,6 +194,21 @@ impl Window {
             )?;
         }
         cx.emit(out.results);
+        if !out.result_columns.is_empty() {
+            let mut parts: Vec<(arrow_array::RecordBatch, Vec<i64>)> =
+                cx.columns.take().map(|c| (c.batch, c.time)).into_iter().collect();
+            parts.extend(out.result_columns);
+            let schema = parts[0].0.schema();
+            let batch = arrow_select::concat::concat_batches(&schema, parts.iter().map(|p| &p.0))
+                .map_err(|e| RunError::Exchange {
+                    job: cx.plan.job.spec.name.clone(),
+                    stage: "window".into(),
+                    what: "joined",
+                    message: e.to_string(),
+                })?;
+            let time = parts.into_iter().flat_map(|p| p.1).collect();
+            cx.columns = Some(Columns { batch, time });
+        }
         Ok(())
     }
 }
