@@ -143,8 +143,16 @@ pub(super) fn tumbling_10m(
 /// ms, as the issue measures them: a JSON-lines file of generated
 /// transactions → key_by user → window → discard.
 pub(super) fn kinds(engine: &'static WasmEngine, records: u64, keys: u64) -> anyhow::Result<()> {
-    let batches = datagen_batches(records, keys, 1000);
     let file = super::columns::datagen_file(records, &format!("keys = {keys}\nstep_ms = 1"))?;
+    // The loops read the same records as the jobs.
+    let text = std::fs::read(&file)?;
+    let lines: Vec<crate::Event> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| crate::event::event(l.to_vec(), 0))
+        .collect();
+    let batches: Vec<Vec<crate::Event>> = lines.chunks(1000).map(<[_]>::to_vec).collect();
+    drop(text);
     let source = format!("type = \"file\"\npath = \"{}\"", file.display());
     type Loop<'a> = Box<dyn Fn() -> u64 + 'a>;
     let shapes: [(&str, &str, Loop); 3] = [

@@ -376,7 +376,12 @@ impl Aggregation {
         };
         let keys: StringArray = fired
             .iter()
-            .map(|(k, _, _)| Some(String::from_utf8_lossy(k)))
+            .map(|(k, _, _)| {
+                Some(match std::str::from_utf8(k) {
+                    Ok(text) => std::borrow::Cow::Borrowed(text),
+                    Err(_) => String::from_utf8_lossy(k),
+                })
+            })
             .collect();
         let starts: Int64Array = fired.iter().map(|(_, w, _)| w.start).collect();
         let ends: Int64Array = fired.iter().map(|(_, w, _)| w.end).collect();

@@ -14,7 +14,7 @@
 use super::WindowError;
 use super::aggregate::{Aggregation, Slot};
 use super::session::merge_into;
-use super::store::{HeapStore, SESSION_BYTES, WindowStore};
+use super::store::{HeapStore, Key, SESSION_BYTES, WindowStore};
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
 use crate::budget::Budgets;
 use crate::event::{Event, MIN_WATERMARK};
@@ -258,7 +258,7 @@ impl WindowOperator {
                     _ => self.store.pane_get(w, &key)?,
                 };
                 if let Some(slot) = slot {
-                    due.push((w, key, slot));
+                    due.push((w, Key::from_vec(key), slot));
                 }
             }
             self.emit(due, out)?;
@@ -371,12 +371,12 @@ impl WindowOperator {
             return Ok(());
         }
         let before = std::mem::replace(&mut self.current, time);
-        let mut due: Vec<(TimeWindow, Vec<u8>, Slot)> = Vec::new();
+        let mut due: Vec<(TimeWindow, Key, Slot)> = Vec::new();
         match self.kind {
             WindowKind::Session { .. } => {
                 for (w, key) in self.store.due_sessions(before, time)? {
                     if let Some(slot) = self.store.session_slot(w, &key)? {
-                        due.push((w, key, slot));
+                        due.push((w, Key::from_vec(key), slot));
                     }
                 }
             }
@@ -405,7 +405,7 @@ impl WindowOperator {
     /// Produce results for (window, key, accumulator)s in the given order.
     fn emit(
         &mut self,
-        due: Vec<(TimeWindow, Vec<u8>, Slot)>,
+        due: Vec<(TimeWindow, Key, Slot)>,
         out: &mut WindowOutput,
     ) -> Result<(), WindowError> {
         let fired: Vec<(&[u8], TimeWindow, &Slot)> = due
@@ -422,7 +422,7 @@ impl WindowOperator {
         let payloads = self.agg.finish(&fired)?;
         out.results
             .extend(due.into_iter().zip(payloads).map(|((w, key, _), value)| Event {
-                key: Some(key),
+                key: Some(key.into_vec()),
                 value,
                 timestamp: w.max_timestamp(),
                 headers: Vec::new(),

@@ -64,9 +64,9 @@ impl Serialize for PanesRef<'_> {
         };
         s.collect_seq(h.panes.iter().map(|(w, pane)| {
             // Keys sorted, so the same windows give the same file.
-            let mut slots: Vec<(&Vec<u8>, &Slot)> = pane.iter().collect();
+            let mut slots: Vec<(&[u8], &Slot)> = pane.iter().map(|(k, s)| (k.as_slice(), s)).collect();
             slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let slots: Vec<(&Vec<u8>, SavedSlot)> =
+            let slots: Vec<(&[u8], SavedSlot)> =
                 slots.into_iter().map(|(k, s)| (k, s.save())).collect();
             ((w.start, w.end), slots)
         }))
@@ -165,7 +165,7 @@ impl WindowOperator {
                     for (key, slot) in slots.into_iter().filter(|(k, _)| keep(k)) {
                         let slot = Slot::load(slot);
                         h.charge(entry_bytes(&key, &slot)).map_err(over)?;
-                        pane.insert(key, slot);
+                        pane.insert(super::store::Key::from_vec(key), slot);
                     }
                     if !pane.is_empty() {
                         h.panes.insert(w, pane);

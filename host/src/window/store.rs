@@ -121,24 +121,38 @@ fn load_sessions(bytes: &[u8]) -> Result<Sessions, StateError> {
 /// (then the key), so the order depends on the keys alone — not on the
 /// order they arrived in, the state backend, or a restore — and costs an
 /// integer comparison rather than comparing keys byte by byte.
-fn in_firing_order(entries: Vec<(Vec<u8>, Slot)>) -> Vec<(Vec<u8>, Slot)> {
+fn in_firing_order(entries: Vec<(Key, Slot)>) -> Vec<(Key, Slot)> {
     use std::hash::Hasher as _;
-    let mut hashed: Vec<(u64, Vec<u8>, Slot)> = entries
-        .into_iter()
-        .map(|(k, s)| {
+    // Sort small (hash, index) pairs, then move the entries once.
+    let mut order: Vec<(u64, u32)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| {
             let mut h = rustc_hash::FxHasher::default();
-            h.write(&k);
-            (h.finish(), k, s)
+            h.write(k);
+            (h.finish(), i as u32)
         })
         .collect();
-    hashed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-    hashed.into_iter().map(|(_, k, s)| (k, s)).collect()
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| entries[a.1 as usize].0.cmp(&entries[b.1 as usize].0))
+    });
+    let mut entries: Vec<Option<(Key, Slot)>> = entries.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(_, i)| entries[i as usize].take())
+        .collect()
 }
 
-/// Accumulators on the heap, every entry charged to the job's host-memory
-/// budget while it exists (see [`HeapStore::charge`]).
+/// A key in a window's accumulators: short keys (most are) live inline,
+/// so opening a window for a key allocates nothing.
+pub(super) type Key = smallvec::SmallVec<[u8; 24]>;
+
+/// One window's accumulators by key.
+pub(super) type Pane = hashbrown::HashMap<Key, Slot, rustc_hash::FxBuildHasher>;
+
 pub(super) struct HeapStore {
-    pub(super) panes: BTreeMap<TimeWindow, FxHashMap<Vec<u8>, Slot>>,
+    pub(super) panes: BTreeMap<TimeWindow, Pane>,
     pub(super) sessions: FxHashMap<Vec<u8>, Sessions>,
     pub(super) index: BTreeSet<(TimeWindow, Vec<u8>)>,
     budgets: Arc<Budgets>,
@@ -241,14 +255,15 @@ impl WindowStore {
             WindowStore::Heap(h) => {
                 let budgets = &h.budgets;
                 let pane = h.panes.entry(w).or_insert_with(|| {
-                    FxHashMap::with_capacity_and_hasher(capacity, Default::default())
+                    Pane::with_capacity_and_hasher(capacity, Default::default())
                 });
-                if pane.contains_key(key) {
-                    pane.get_mut(key).expect("just looked up")
-                } else {
-                    let slot = new();
-                    budgets.memory.charge(WHAT, entry_bytes(key, &slot))?;
-                    pane.entry(key.to_vec()).or_insert(slot)
+                match pane.entry_ref(key) {
+                    hashbrown::hash_map::EntryRef::Occupied(e) => e.into_mut(),
+                    hashbrown::hash_map::EntryRef::Vacant(e) => {
+                        let slot = new();
+                        budgets.memory.charge(WHAT, entry_bytes(key, &slot))?;
+                        e.insert(slot)
+                    }
                 }
             }
             WindowStore::Backend(b) => {
@@ -384,8 +399,8 @@ impl WindowStore {
     }
 
     /// The accumulators of window `w`, by key.
-    pub(super) fn pane_entries(&self, w: TimeWindow) -> Result<Vec<(Vec<u8>, Slot)>, StateError> {
-        let out: Vec<(Vec<u8>, Slot)> = match self {
+    pub(super) fn pane_entries(&self, w: TimeWindow) -> Result<Vec<(Key, Slot)>, StateError> {
+        let out: Vec<(Key, Slot)> = match self {
             WindowStore::Heap(h) => h
                 .panes
                 .get(&w)
@@ -396,7 +411,7 @@ impl WindowStore {
                 for &kg in &b.groups {
                     let prefix = pane_prefix(kg, w);
                     for (k, bytes) in b.backend.scan_prefix(&prefix)? {
-                        v.push((k[prefix.len()..].to_vec(), Slot::load(decode(&bytes)?)));
+                        v.push((Key::from_slice(&k[prefix.len()..]), Slot::load(decode(&bytes)?)));
                     }
                 }
                 v
@@ -408,7 +423,7 @@ impl WindowStore {
     /// The accumulators of window `w`, by key, for the last time: the
     /// window expires now, so on the heap they are moved out rather than
     /// copied (and their memory given back).
-    pub(super) fn take_pane(&mut self, w: TimeWindow) -> Result<Vec<(Vec<u8>, Slot)>, StateError> {
+    pub(super) fn take_pane(&mut self, w: TimeWindow) -> Result<Vec<(Key, Slot)>, StateError> {
         let WindowStore::Heap(h) = self else {
             return self.pane_entries(w);
         };
