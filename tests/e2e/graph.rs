@@ -332,7 +332,9 @@ inputs = ["paid", "per-user", "paid-per-user"]
 fn an_operator_in_a_stage_swapped_mid_stream_switches_at_one_point_after_a_canary_rolled_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let rows = 30_000;
+    // 6 s at the source's rate: long enough for a canary and a swap
+    // (whose components may still be building) on a loaded machine.
+    let rows = 60_000;
     let input: String = (0..rows).map(|i| format!("{{\"i\":{i}}}\n")).collect();
     std::fs::write(d.join("in.jsonl"), input).expect("input");
     let job = d.join("swap.toml");

@@ -145,6 +145,12 @@ fn send(
             };
         }
         std::thread::sleep(Duration::from_millis(20));
+        if !alive(pid) && !path.exists() {
+            bail!(
+                "job `{}` (process {pid}) ended before it answered; the swap did not happen",
+                loaded.spec.name
+            );
+        }
     }
     bail!("no answer from the job within {timeout:?}; is it stuck? (see its log)")
 }
@@ -168,4 +174,14 @@ pub fn serve_request(plan: &Arc<Plan>, coordinator: &Coordinator, swaps: &Swaps,
     if let Err(e) = write_json(&answer_path(dir, id), &answer) {
         tracing::warn!("answering the swap request: {e:#}");
     }
+}
+
+/// Whether process `pid` still runs (an exited one that its parent has
+/// not reaped yet, a zombie, does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // `pid (name) S ...`: the state follows the last `)`.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !matches!(rest.trim_start().chars().next(), Some('Z' | 'X')))
+    })
 }
