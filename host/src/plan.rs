@@ -452,7 +452,8 @@ fn window_columns(
 /// numbers.
 fn fields_overlap(spec: &JobSpec, aggs: &[AggregateSpec]) -> bool {
     let key = spec.key_by.as_ref().map(|k| k.field.as_str());
-    aggs.iter().any(|a| a.field.as_deref().is_some() && a.field.as_deref() == key)
+    aggs.iter()
+        .any(|a| a.field.as_deref().is_some() && a.field.as_deref() == key)
 }
 
 /// A window, planned: its assigner, time, lateness and aggregation.

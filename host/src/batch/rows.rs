@@ -23,6 +23,7 @@
 //! assert_eq!(numbers(&batch, "n").unwrap(), vec![Some(7.0), Some(8.0)]);
 //! ```
 
+use super::schema::SchemaError;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
@@ -30,7 +31,6 @@ use arrow_array::types::{
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
-use super::schema::SchemaError;
 use arrow_schema::DataType;
 
 /// The column at dotted `path` (`meta.device`: field `device` of struct
@@ -105,12 +105,8 @@ impl KeyColumn {
     pub fn key<'a>(&'a self, row: usize, buf: &'a mut itoa::Buffer) -> Option<&'a [u8]> {
         match self {
             KeyColumn::Text(a) => a.is_valid(row).then(|| a.value(row).as_bytes()),
-            KeyColumn::Int(a) => a
-                .is_valid(row)
-                .then(|| buf.format(a.value(row)).as_bytes()),
-            KeyColumn::Int32(a) => a
-                .is_valid(row)
-                .then(|| buf.format(a.value(row)).as_bytes()),
+            KeyColumn::Int(a) => a.is_valid(row).then(|| buf.format(a.value(row)).as_bytes()),
+            KeyColumn::Int32(a) => a.is_valid(row).then(|| buf.format(a.value(row)).as_bytes()),
             KeyColumn::Bool(a) => a.is_valid(row).then(|| {
                 if a.value(row) {
                     &b"true"[..]
@@ -177,7 +173,11 @@ pub fn field_type(schema: &arrow_schema::Schema, path: &str) -> Option<DataType>
         let DataType::Struct(fields) = &ty else {
             return None;
         };
-        ty = fields.iter().find(|f| f.name() == part)?.data_type().clone();
+        ty = fields
+            .iter()
+            .find(|f| f.name() == part)?
+            .data_type()
+            .clone();
     }
     Some(ty)
 }

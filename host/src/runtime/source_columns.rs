@@ -198,7 +198,11 @@ fn schema_error(job: &str, e: SchemaError) -> RunError {
 /// integer, a window's key text and its aggregated fields numbers (so a
 /// later `12.5` is not refused because the first records had `12`).
 fn with_types(inferred: Schema, types: &[(String, DataType)]) -> Schema {
-    let mut fields: Vec<Field> = inferred.fields().iter().map(|f| f.as_ref().clone()).collect();
+    let mut fields: Vec<Field> = inferred
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
     for (name, ty) in types.iter().filter(|(n, _)| !n.contains('.')) {
         let field = Field::new(name, ty.clone(), true);
         match fields.iter_mut().find(|f| f.name() == name) {

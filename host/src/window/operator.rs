@@ -420,13 +420,16 @@ impl WindowOperator {
             return Ok(());
         }
         let payloads = self.agg.finish(&fired)?;
-        out.results
-            .extend(due.into_iter().zip(payloads).map(|((w, key, _), value)| Event {
-                key: Some(key.into_vec()),
-                value,
-                timestamp: w.max_timestamp(),
-                headers: Vec::new(),
-            }));
+        out.results.extend(
+            due.into_iter()
+                .zip(payloads)
+                .map(|((w, key, _), value)| Event {
+                    key: Some(key.into_vec()),
+                    value,
+                    timestamp: w.max_timestamp(),
+                    headers: Vec::new(),
+                }),
+        );
         Ok(())
     }
 }

@@ -64,7 +64,8 @@ impl Serialize for PanesRef<'_> {
         };
         s.collect_seq(h.panes.iter().map(|(w, pane)| {
             // Keys sorted, so the same windows give the same file.
-            let mut slots: Vec<(&[u8], &Slot)> = pane.iter().map(|(k, s)| (k.as_slice(), s)).collect();
+            let mut slots: Vec<(&[u8], &Slot)> =
+                pane.iter().map(|(k, s)| (k.as_slice(), s)).collect();
             slots.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let slots: Vec<(&[u8], SavedSlot)> =
                 slots.into_iter().map(|(k, s)| (k, s.save())).collect();

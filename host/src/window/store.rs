@@ -411,7 +411,10 @@ impl WindowStore {
                 for &kg in &b.groups {
                     let prefix = pane_prefix(kg, w);
                     for (k, bytes) in b.backend.scan_prefix(&prefix)? {
-                        v.push((Key::from_slice(&k[prefix.len()..]), Slot::load(decode(&bytes)?)));
+                        v.push((
+                            Key::from_slice(&k[prefix.len()..]),
+                            Slot::load(decode(&bytes)?),
+                        ));
                     }
                 }
                 v

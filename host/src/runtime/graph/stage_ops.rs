@@ -4,11 +4,11 @@
 use super::operator::{Batch, Cx, Operator, state_dir, write_state};
 use crate::batch::rows::{KeyColumn, numbers, row_json};
 use crate::event::Event;
-use crate::runtime::message::Columns;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
 use crate::runtime::keyed_operator::KeyedOperator;
+use crate::runtime::message::Columns;
 use crate::runtime::side::Stage;
 use crate::runtime::swap::{Ready, Swap};
 use crate::state::StateStore;
@@ -195,17 +195,21 @@ impl Window {
         }
         cx.emit(out.results);
         if !out.result_columns.is_empty() {
-            let mut parts: Vec<(arrow_array::RecordBatch, Vec<i64>)> =
-                cx.columns.take().map(|c| (c.batch, c.time)).into_iter().collect();
+            let mut parts: Vec<(arrow_array::RecordBatch, Vec<i64>)> = cx
+                .columns
+                .take()
+                .map(|c| (c.batch, c.time))
+                .into_iter()
+                .collect();
             parts.extend(out.result_columns);
             let schema = parts[0].0.schema();
             let batch = arrow_select::concat::concat_batches(&schema, parts.iter().map(|p| &p.0))
                 .map_err(|e| RunError::Exchange {
-                    job: cx.plan.job.spec.name.clone(),
-                    stage: "window".into(),
-                    what: "joined",
-                    message: e.to_string(),
-                })?;
+                job: cx.plan.job.spec.name.clone(),
+                stage: "window".into(),
+                what: "joined",
+                message: e.to_string(),
+            })?;
             let time = parts.into_iter().flat_map(|p| p.1).collect();
             cx.columns = Some(Columns { batch, time });
         }
@@ -218,12 +222,11 @@ impl Operator for Window {
         let mut out = WindowOutput::default();
         match (batch.columns, &self.fields) {
             (Some(cols), Some(fields)) => {
-                let keys = KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| {
-                    RunError::Schema {
+                let keys =
+                    KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| RunError::Schema {
                         job: cx.plan.job.spec.name.clone(),
                         source: e,
-                    }
-                })?;
+                    })?;
                 let values: Vec<Option<Vec<Option<f64>>>> = fields
                     .iter()
                     .map(|f| {
