@@ -1,7 +1,7 @@
 //! JSON lines from a file: a bounded source. Blank lines are skipped.
 
 use super::throttle::Throttle;
-use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
+use super::{ConnectorError, Lines, Poll, Source, SourcePosition};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -37,33 +37,35 @@ impl FileSource {
     }
 }
 
-/// Read up to `max` non-blank lines from `reader`, counting lines in `line`
-/// and bytes in `byte`.
+/// Read up to `max` non-blank lines from `reader` into one buffer,
+/// counting lines in `line` and bytes in `byte`.
 pub(crate) fn read_lines(
     reader: &mut impl BufRead,
     line: &mut u64,
     byte: &mut u64,
     max: usize,
-) -> std::io::Result<Option<Vec<RawRecord>>> {
-    let mut out = Vec::with_capacity(max.min(4096));
-    let mut buf = Vec::new();
+) -> std::io::Result<Option<Lines>> {
+    let mut out = Lines::default();
+    out.data.reserve(64 << 10);
     while out.len() < max {
-        buf.clear();
-        let n = reader.read_until(b'\n', &mut buf)?;
+        let start = out.data.len();
+        let n = reader.read_until(b'\n', &mut out.data)?;
         if n == 0 {
             break;
         }
         *byte += n as u64;
         *line += 1;
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
+        let mut end = out.data.len();
+        while end > start && matches!(out.data[end - 1], b'\n' | b'\r') {
+            end -= 1;
         }
-        if buf.iter().all(u8::is_ascii_whitespace) {
+        if out.data[start..end].iter().all(u8::is_ascii_whitespace) {
+            out.data.truncate(start);
             continue;
         }
-        // One exact allocation per line; `buf` keeps its capacity (taking
-        // it would make every next line grow a new buffer from nothing).
-        out.push(RawRecord::line(buf.as_slice().to_vec(), *line));
+        out.data.truncate(end);
+        out.spans.push((start, end));
+        out.numbers.push(*line);
     }
     Ok((!out.is_empty()).then_some(out))
 }
@@ -74,9 +76,9 @@ impl Source for FileSource {
             return Ok(Poll::Idle);
         }
         match read_lines(&mut self.reader, &mut self.line, &mut self.byte, max) {
-            Ok(Some(records)) => {
-                self.released += records.len() as u64;
-                Ok(Poll::Records(records))
+            Ok(Some(lines)) => {
+                self.released += lines.len() as u64;
+                Ok(Poll::Lines(lines))
             }
             Ok(None) => Ok(Poll::End),
             Err(e) => Err(ConnectorError::Read {
@@ -131,5 +133,41 @@ impl Source for FileSource {
         self.released = line;
         self.throttle.resume(line);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_share_one_buffer_skip_blanks_and_keep_their_numbers() {
+        let text = b"{\"a\":1}\r\n\n   \n{\"a\":2}\n{\"a\":3}";
+        let mut reader = std::io::Cursor::new(&text[..]);
+        let (mut line, mut byte) = (0, 0);
+        let first = read_lines(&mut reader, &mut line, &mut byte, 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            first.iter().collect::<Vec<_>>(),
+            [&b"{\"a\":1}"[..], b"{\"a\":2}"]
+        );
+        assert_eq!((first.number(0), first.number(1)), (1, 4));
+        let rest = read_lines(&mut reader, &mut line, &mut byte, 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(rest.line(0), b"{\"a\":3}");
+        assert_eq!(rest.number(0), 5);
+        assert_eq!(byte, text.len() as u64);
+        assert!(
+            read_lines(&mut reader, &mut line, &mut byte, 2)
+                .unwrap()
+                .is_none()
+        );
+        let records = first.into_records();
+        assert_eq!(
+            (records[1].payload.as_slice(), records[1].offset),
+            (&b"{\"a\":2}"[..], 4)
+        );
     }
 }

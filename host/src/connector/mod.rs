@@ -52,11 +52,85 @@ impl RawRecord {
     }
 }
 
+/// Lines of a line source (file, stdin) read into one buffer: a batch
+/// without an allocation per record. A job whose source decodes columns
+/// hands the buffer to the JSON decoder as it is.
+#[derive(Debug, Default)]
+pub struct Lines {
+    data: Vec<u8>,
+    /// Where each line is in `data`.
+    spans: Vec<(usize, usize)>,
+    /// Each line's number in the input (from 1).
+    numbers: Vec<u64>,
+}
+
+impl Lines {
+    /// Lines.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+    /// No lines.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+    /// Line `i`'s bytes.
+    pub fn line(&self, i: usize) -> &[u8] {
+        let (a, b) = self.spans[i];
+        &self.data[a..b]
+    }
+    /// Line `i`'s number in the input.
+    pub fn number(&self, i: usize) -> u64 {
+        self.numbers[i]
+    }
+    /// Every line's bytes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.spans.iter().map(|&(a, b)| &self.data[a..b])
+    }
+    /// Each line as a record of its own.
+    pub fn into_records(self) -> Vec<RawRecord> {
+        (0..self.len())
+            .map(|i| RawRecord::line(self.line(i).to_vec(), self.numbers[i]))
+            .collect()
+    }
+}
+
+/// A batch a source read: records, or lines in one buffer.
+#[derive(Debug)]
+pub enum SourceBatch {
+    /// Records, each with its own payload.
+    Records(Vec<RawRecord>),
+    /// Lines of a line source.
+    Lines(Lines),
+}
+
+impl SourceBatch {
+    /// Records or lines in it.
+    pub fn len(&self) -> usize {
+        match self {
+            SourceBatch::Records(r) => r.len(),
+            SourceBatch::Lines(l) => l.len(),
+        }
+    }
+    /// Nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// As records, each with its own payload.
+    pub fn into_records(self) -> Vec<RawRecord> {
+        match self {
+            SourceBatch::Records(r) => r,
+            SourceBatch::Lines(l) => l.into_records(),
+        }
+    }
+}
+
 /// What a poll found.
 #[derive(Debug)]
 pub enum Poll {
     /// Some records (never empty).
     Records(Vec<RawRecord>),
+    /// Some lines of a line source, in one buffer (never empty).
+    Lines(Lines),
     /// Nothing right now (waiting for input, or rate-limited).
     Idle,
     /// The input is exhausted.

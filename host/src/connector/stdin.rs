@@ -4,7 +4,7 @@
 //! still sees time pass (processing-time windows fire, idle inputs stop
 //! holding the watermark back).
 
-use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
+use super::{ConnectorError, Lines, Poll, Source, SourcePosition};
 use std::io::BufReader;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::Duration;
@@ -14,7 +14,7 @@ const POLL_WAIT: Duration = Duration::from_millis(100);
 
 /// Reads stdin on a background thread.
 pub struct StdinSource {
-    rx: Receiver<Result<Vec<RawRecord>, String>>,
+    rx: Receiver<Result<Lines, String>>,
 }
 
 impl StdinSource {
@@ -43,7 +43,7 @@ impl StdinSource {
 impl Source for StdinSource {
     fn poll(&mut self, _max: usize) -> Result<Poll, ConnectorError> {
         match self.rx.recv_timeout(POLL_WAIT) {
-            Ok(Ok(batch)) => Ok(Poll::Records(batch)),
+            Ok(Ok(batch)) => Ok(Poll::Lines(batch)),
             Ok(Err(message)) => Err(ConnectorError::Read {
                 source_name: "stdin".into(),
                 location: "stdin".into(),

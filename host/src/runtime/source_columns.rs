@@ -15,7 +15,7 @@ use super::RunError;
 use super::message::Columns;
 use super::side::{SideOutputs, Stage};
 use crate::batch::{JsonDecoder, SchemaError, infer_schema};
-use crate::connector::{RawRecord, Source};
+use crate::connector::{RawRecord, Source, SourceBatch};
 use crate::event::Event;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
@@ -70,13 +70,13 @@ impl ColumnDecoder {
         }
     }
 
-    fn decoder(&mut self, batch: &[RawRecord]) -> Result<&mut JsonDecoder, RunError> {
+    fn decoder(&mut self, lines: &[&[u8]]) -> Result<&mut JsonDecoder, RunError> {
         if self.decoder.is_none() {
             let schema = match &self.declared {
                 Some(s) => s.clone(),
                 None => {
-                    let lines = batch.iter().take(INFER_FROM).map(|r| r.payload.as_slice());
-                    let inferred = infer_schema(lines).map_err(|e| self.schema_error(e))?;
+                    let sample = lines.iter().take(INFER_FROM).copied();
+                    let inferred = infer_schema(sample).map_err(|e| self.schema_error(e))?;
                     let schema = with_types(inferred, &self.types);
                     tracing::info!(job = %self.job, schema = %describe(&schema), "inferred the input schema from the first records");
                     Arc::new(schema)
@@ -96,33 +96,49 @@ impl ColumnDecoder {
     /// the job names no event-time field and the source gives none.
     pub fn decode(
         &mut self,
-        batch: Vec<RawRecord>,
+        batch: SourceBatch,
         now: i64,
         epoch: u64,
         side: &SideOutputs,
         source: &dyn Source,
     ) -> Result<DecodedBatch, RunError> {
         let job = self.job.clone();
+        // Where each record came from: (input, offset), and the source's
+        // own timestamp.
+        let (lines, origin): (Vec<&[u8]>, Vec<(usize, u64, Option<i64>)>) = match &batch {
+            SourceBatch::Records(r) => r
+                .iter()
+                .map(|r| (r.payload.as_slice(), (r.input, r.offset, r.timestamp)))
+                .unzip(),
+            SourceBatch::Lines(l) => l
+                .iter()
+                .enumerate()
+                .map(|(i, line)| (line, (0, l.number(i), None)))
+                .unzip(),
+        };
         let decoded = {
-            let decoder = self.decoder(&batch)?;
-            let lines: Vec<&[u8]> = batch.iter().map(|r| r.payload.as_slice()).collect();
+            let decoder = self.decoder(&lines)?;
             decoder.decode(&lines).map_err(|e| schema_error(&job, e))?
         };
+        let dead = |i: usize, reason: String| {
+            let (input, offset, _) = origin[i];
+            side.dead_letter(
+                epoch,
+                Stage::Decode,
+                None,
+                Some(source.location(input, offset)),
+                &reason,
+                lines[i],
+            )
+        };
         let mut bad = decoded.bad.into_iter().peekable();
-        let mut kept = Vec::with_capacity(batch.len());
-        for (i, r) in batch.into_iter().enumerate() {
+        let mut kept: Vec<usize> = Vec::with_capacity(lines.len());
+        for i in 0..lines.len() {
             if bad.peek().is_some_and(|b| b.line == i) {
                 let b = bad.next().expect("peeked");
-                side.dead_letter(
-                    epoch,
-                    Stage::Decode,
-                    None,
-                    Some(source.location(r.input, r.offset)),
-                    &format!("does not fit the job's schema: {}", b.reason),
-                    &r.payload,
-                )?;
+                dead(i, format!("does not fit the job's schema: {}", b.reason))?;
             } else {
-                kept.push(r);
+                kept.push(i);
             }
         }
         let mut rows = decoded.batch;
@@ -133,23 +149,19 @@ impl ColumnDecoder {
             },
             None => kept
                 .iter()
-                .map(|r| Some(r.timestamp.unwrap_or(now)))
+                .map(|&i| Some(origin[i].2.unwrap_or(now)))
                 .collect(),
         };
         if time.iter().any(Option::is_none) {
             let field = self.time_field.as_deref().unwrap_or_default();
             let keep: Vec<bool> = time.iter().map(Option::is_some).collect();
-            for (r, ok) in kept.iter().zip(&keep) {
+            for (&i, ok) in kept.iter().zip(&keep) {
                 if !ok {
-                    side.dead_letter(
-                        epoch,
-                        Stage::Decode,
-                        None,
-                        Some(source.location(r.input, r.offset)),
-                        &format!(
+                    dead(
+                        i,
+                        format!(
                             "event-time field `{field}` is missing or not an integer (ms since the epoch)"
                         ),
-                        &r.payload,
                     )?;
                 }
             }
@@ -163,16 +175,21 @@ impl ColumnDecoder {
             let mut k = keep.iter();
             kept.retain(|_| *k.next().expect("one flag per record"));
         }
-        let inputs = kept.iter().map(|r| r.input).collect();
+        let inputs = kept.iter().map(|&i| origin[i].0).collect();
         let time: Vec<i64> = time.into_iter().flatten().collect();
+        drop(lines);
         let records = if self.keep_records {
-            kept.into_iter()
+            let mut all: Vec<Option<RawRecord>> =
+                batch.into_records().into_iter().map(Some).collect();
+            kept.iter()
                 .zip(&time)
-                .map(|(r, &ts)| Event {
-                    key: r.key,
-                    value: r.payload,
-                    timestamp: ts,
-                    headers: r.headers,
+                .filter_map(|(&i, &ts)| {
+                    all[i].take().map(|r| Event {
+                        key: r.key,
+                        value: r.payload,
+                        timestamp: ts,
+                        headers: r.headers,
+                    })
                 })
                 .collect()
         } else {

@@ -5,7 +5,7 @@
 use super::side::{SideOutputs, Stage};
 use super::{Message, Metrics, RunError, send};
 use crate::checkpoint::{Coordinator, SourceState};
-use crate::connector::{Poll, Source, SourcePosition};
+use crate::connector::{Poll, Source, SourceBatch, SourcePosition};
 use crate::event::Event;
 use crate::job::{KafkaFormat, SourceSpec};
 use crate::plan::Plan;
@@ -117,8 +117,24 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                 reason,
             });
         }
-        match source.poll(spec.batch_size)? {
-            Poll::Records(batch) => {
+        let polled = match source.poll(spec.batch_size)? {
+            Poll::Records(r) => Poll::Records(r),
+            // Lines stay in their buffer only for a decoder that keeps no
+            // record of its own.
+            Poll::Lines(l) if columns.as_ref().is_some_and(|_| !plan.keeps_records) => {
+                Poll::Lines(l)
+            }
+            Poll::Lines(l) => Poll::Records(l.into_records()),
+            other => other,
+        };
+        let batch = match polled {
+            Poll::Records(r) => Some(SourceBatch::Records(r)),
+            Poll::Lines(l) => Some(SourceBatch::Lines(l)),
+            Poll::Idle => None,
+            Poll::End => break,
+        };
+        match batch {
+            Some(batch) => {
                 let now = now_ms();
                 metrics
                     .records_in
@@ -139,7 +155,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                     )?)?;
                 } else {
                     let records = events(
-                        batch,
+                        batch.into_records(),
                         time_field,
                         raw,
                         now,
@@ -153,7 +169,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                     out.next(Message::batch(&plan.budgets, records, watermark, now)?)?;
                 }
             }
-            Poll::Idle => {
+            None => {
                 let now = now_ms();
                 if now - last_idle_tick >= IDLE_TICK_MS {
                     last_idle_tick = now;
@@ -161,7 +177,6 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                     out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)?;
                 }
             }
-            Poll::End => break,
         }
         if let Some(lag) = source.lag() {
             metrics.source_lag.store(lag as i64, Ordering::Relaxed);
