@@ -10,7 +10,7 @@
 //! repeated.
 
 use std::path::{Path, PathBuf};
-use weir_e2e::{canonical_lines, operator, repo, weir};
+use weir_e2e::{canonical_lines, operator, weir};
 
 /// weir's generated transactions with lines that cannot be read mixed in:
 /// not JSON, an amount that is not a number, no event time.
@@ -69,17 +69,7 @@ path = "{name}-dead.jsonl"
 }
 
 fn model(input: &Path, out: &Path) -> usize {
-    let run = std::process::Command::new("python3")
-        .arg(repo().join("tests/reference/map_filter.py"))
-        .args([input, out])
-        .output()
-        .expect("run python3");
-    assert!(
-        run.status.success(),
-        "the model failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    String::from_utf8_lossy(&run.stdout)
+    weir_e2e::run_model("map_filter.py", &[input, out])
         .trim()
         .strip_prefix("dead ")
         .and_then(|n| n.parse().ok())

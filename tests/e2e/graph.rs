@@ -7,7 +7,7 @@
 //! an uninterrupted run.
 
 use std::path::{Path, PathBuf};
-use weir_e2e::{TestRng, operator, repo, weir};
+use weir_e2e::{TestRng, operator, weir};
 
 /// Orders and payments: one order every 10 ms of event time across
 /// `users` users, each paid 0-2 times 3 s before to 9 s after it, in
@@ -51,18 +51,9 @@ fn input(dir: &Path, orders: u64, users: u64) -> PathBuf {
 /// Run the model `what` on `input`; returns the path of its output.
 fn model(dir: &Path, what: &str, input: &Path, args: &[&str]) -> PathBuf {
     let out = dir.join(format!("expected-{what}.jsonl"));
-    let run = std::process::Command::new("python3")
-        .arg(repo().join("tests/reference/graph.py"))
-        .arg(what)
-        .args([input, &out])
-        .args(args)
-        .output()
-        .expect("run python3");
-    assert!(
-        run.status.success(),
-        "the model failed: {}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let mut all: Vec<&std::ffi::OsStr> = vec![what.as_ref(), input.as_os_str(), out.as_os_str()];
+    all.extend(args.iter().map(std::ffi::OsStr::new));
+    weir_e2e::run_model("graph.py", &all);
     out
 }
 

@@ -9,7 +9,7 @@
 //! that holds every kind of bad record.
 
 use std::path::Path;
-use weir_e2e::{TestRng, canonical_field, canonical_lines, repo, weir_bin};
+use weir_e2e::{TestRng, canonical_field, canonical_lines, run_model, weir_bin};
 
 /// `n` transactions 100 ms apart across 30 users, some up to 8 s behind
 /// (more than the jobs' 2 s bound: late), whole amounts for the first half
@@ -90,18 +90,10 @@ fn a_builtin_window_over_columns_gives_the_models_results_late_records_and_dead_
         let (kind, size, slide, gap, lateness) = shape.model;
         let expected = d.join(format!("expected-{}", shape.name));
         std::fs::create_dir_all(&expected).expect("mkdir");
-        let model = std::process::Command::new("python3")
-            .arg(repo().join("tests/reference/native_windows.py"))
-            .args([inp.to_str().expect("utf-8"), kind])
-            .args([size, slide, gap, 2_000, lateness].map(|x| x.to_string()))
-            .args([shape.batch.to_string(), expected.display().to_string()])
-            .output()
-            .expect("python3 runs the model");
-        assert!(
-            model.status.success(),
-            "model: {}",
-            String::from_utf8_lossy(&model.stderr)
-        );
+        let mut args: Vec<String> = vec![inp.display().to_string(), kind.to_string()];
+        args.extend([size, slide, gap, 2_000, lateness].map(|x| x.to_string()));
+        args.extend([shape.batch.to_string(), expected.display().to_string()]);
+        run_model("native_windows.py", &args);
         let want = canonical_lines(&expected.join("expected.jsonl"));
         let want_late = canonical_lines(&expected.join("expected-late.jsonl"));
         let dead: serde_json::Value = serde_json::from_str(

@@ -126,6 +126,22 @@ pub fn canonical_field(path: &Path, field: &str) -> Vec<String> {
     lines
 }
 
+/// Run the independent model `tests/reference/<script>` with `args`
+/// under python3; its standard output. Fails the test if the model does.
+pub fn run_model<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
+    let run = Command::new("python3")
+        .arg(repo().join("tests/reference").join(script))
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        run.status.success(),
+        "the model {script} failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
 /// Write a job file (and anything else) into a fresh temporary directory.
 pub fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
