@@ -42,7 +42,7 @@ pub enum PlanError {
     Schema(#[from] crate::batch::SchemaError),
     /// An operator over columns in a job graph.
     #[error(
-        "operator `{operator}` of stage `{stage}` runs over columns (weir:dataflow@0.2.0); stages run operators over JSON events (0.1) so far: use it in a one-chain job ([[operators]]) or build it against 0.1"
+        "operator `{operator}` of stage `{stage}` runs over columns (weir:dataflow@0.2.0), which come from the source's decoder: put it in a stage whose only input is `source`, not keyed (first among its operators), or build it against 0.1 to run over the JSON events of another stage"
     )]
     ColumnsInStage {
         /// The operator.
@@ -155,6 +155,9 @@ pub struct Plan {
     /// Types an inferred schema gives these top-level fields whatever the
     /// first records hold (see [`window_columns`]).
     pub column_types: Vec<(String, arrow_schema::DataType)>,
+    /// The keyed stage is a built-in window that reads the source's
+    /// columns (see [`window_columns`]); other windows read events.
+    pub window_columns: bool,
     /// The keyed stage, if any.
     pub stage: Option<PlannedStage>,
     /// A job graph's stages (`[[stages]]`), inputs before the stages that
@@ -341,12 +344,20 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     } else {
         None
     };
+    let graph = graph_stages(&job, engine)?;
     let column_types = window_columns(spec, &chain, stage.as_ref(), schema.as_deref());
+    let graph_columns = graph.iter().any(|st| {
+        matches!(&st.work, StageWork::Operators(ops)
+            if ops.first().is_some_and(|op| op.component.world == World::Columns))
+    });
     let columns = column_types.is_some()
+        || graph_columns
         || chain
             .first()
             .is_some_and(|op| op.component.world == World::Columns);
     let keeps_records = match column_types {
+        // Stages of a graph may read the source's records themselves.
+        _ if graph_columns => true,
         // The window's input records are seen again only as late records.
         Some(_) => !matches!(
             spec.late_output,
@@ -360,8 +371,8 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
                 || !matches!(spec.sink, crate::job::SinkSpec::Discard {})
         }
     };
+    let window_columns = column_types.is_some();
     let column_types = column_types.unwrap_or_default();
-    let graph = graph_stages(&job, engine)?;
     let l = &spec.limits;
     let bytes = |s: &Option<String>| {
         s.as_deref()
@@ -391,6 +402,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         keeps_records,
         schema,
         column_types,
+        window_columns,
         stage,
         graph,
         limits,
@@ -527,14 +539,25 @@ fn graph_stages(
                 World::Keyed,
             )?))
         } else if !s.operators.is_empty() {
-            let mut ops = Vec::with_capacity(s.operators.len());
+            // Operators over columns read the columns the source decoded:
+            // they run first in a stage that reads only the source.
+            let reads_source = s.input_names() == [crate::job::SOURCE] && s.key_by.is_none();
+            let mut ops: Vec<PlannedOperator> = Vec::with_capacity(s.operators.len());
             for op in &s.operators {
                 let planned = load_chained(job, engine, op)?;
-                if planned.component.world != World::Transform {
-                    return Err(PlanError::ColumnsInStage {
-                        operator: op.name.clone(),
-                        stage: s.name.clone(),
-                    });
+                if planned.component.world == World::Columns {
+                    if !reads_source {
+                        return Err(PlanError::ColumnsInStage {
+                            operator: op.name.clone(),
+                            stage: s.name.clone(),
+                        });
+                    }
+                    if let Some(before) = ops.iter().find(|o| o.component.world != World::Columns) {
+                        return Err(PlanError::ColumnsAfterEvents {
+                            operator: op.name.clone(),
+                            after: before.spec.name.clone(),
+                        });
+                    }
                 }
                 ops.push(planned);
             }

@@ -330,3 +330,95 @@ fn a_python_operator_whose_memory_creeps_up_is_recycled_between_batches_and_lose
         expected_dead
     );
 }
+
+/// A job graph: `big` runs the operator on the source's columns, `again`
+/// the same logic over the source's JSON records (tests/operators/map-filter),
+/// a union of the two is windowed per user.
+fn graph_job(dir: &Path, name: &str, input: &Path, op: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "{name}"
+parallelism = 2
+batch_size = 700
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+max_out_of_orderness = "1s"
+[[stages]]
+name = "big"
+inputs = ["source"]
+operators = [{{ name = "big-payments", component = "{op}" }}]
+[[stages]]
+name = "all"
+inputs = ["source"]
+operators = [{{ name = "again", component = "{events}" }}]
+[[stages]]
+name = "per-user"
+inputs = ["big", "all"]
+key_by = {{ field = "user" }}
+window = {{ type = "tumbling", size = "10s", aggregates = [{{ fn = "count" }}] }}
+[sink]
+type = "file"
+path = "{name}-out.jsonl"
+[late_output]
+type = "file"
+path = "{name}-late.jsonl"
+[dead_letter]
+type = "file"
+path = "{name}-dead.jsonl"
+"#,
+            input = input.display(),
+            op = operator(op),
+            events = operator("map-filter"),
+        ),
+    )
+    .expect("write job");
+    path
+}
+
+#[test]
+fn an_operator_over_columns_runs_in_a_graph_stage_that_reads_the_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 20_000, 3_000);
+    let mut outs = Vec::new();
+    for op in ["map-filter-columns", "map-filter"] {
+        let name = format!("graph-{op}");
+        let path = graph_job(d, &name, &input, op);
+        weir(&["run", "-q", path.to_str().expect("utf-8")]).ok();
+        outs.push((
+            canonical_lines(&d.join(format!("{name}-out.jsonl"))),
+            canonical_lines(&d.join(format!("{name}-late.jsonl"))),
+        ));
+    }
+    assert!(outs[0].0.len() > 100, "{} windows", outs[0].0.len());
+    assert!(
+        !outs[0].1.is_empty(),
+        "the input is out of order: some are late"
+    );
+    assert_eq!(
+        outs[0], outs[1],
+        "the graph over columns differs from over events"
+    );
+    // A stage that reads another stage's records cannot run an operator
+    // over columns: refused before the job runs, saying where it can go.
+    let bad = std::fs::read_to_string(graph_job(d, "bad", &input, "map-filter"))
+        .expect("job")
+        .replace(
+            "name = \"all\"\ninputs = [\"source\"]",
+            "name = \"all\"\ninputs = [\"big\"]",
+        )
+        .replace(&operator("map-filter"), &operator("map-filter-columns"))
+        .replace("inputs = [\"big\", \"all\"]", "inputs = [\"all\"]");
+    std::fs::write(d.join("bad.toml"), bad).expect("job");
+    let err = weir(&["run", "-q", d.join("bad.toml").to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("operator `again` of stage `all` runs over columns")
+            && err.contains("whose only input is `source`"),
+        "{err}"
+    );
+}

@@ -224,6 +224,11 @@ impl Outputs {
                     } else {
                         columns.clone()
                     };
+                    // A key column of a type that cannot be a key (a graph
+                    // stage keyed off the source, whose schema was inferred
+                    // for other stages' operators): key the records.
+                    let cols =
+                        cols.filter(|c| mine.is_empty() || KeyColumn::of(&c.batch, field).is_ok());
                     match cols {
                         Some(cols) => self.by_key_columns(
                             txs,

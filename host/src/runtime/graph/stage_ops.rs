@@ -99,7 +99,8 @@ pub(super) fn open(
                 WindowAgg::Native(specs) => (
                     Aggregation::native(specs),
                     None,
-                    Some(specs.iter().map(|a| a.field.clone()).collect()),
+                    plan.window_columns
+                        .then(|| specs.iter().map(|a| a.field.clone()).collect()),
                 ),
                 WindowAgg::Wasm(op) => (
                     Aggregation::Wasm(Box::new(AggregateInstance::new(
