@@ -27,6 +27,10 @@ use std::sync::Arc;
 /// at most this many.
 const INFER_FROM: usize = 1000;
 
+/// Where a record came from: its input, its offset in that input, and the
+/// source's own timestamp for it.
+type Origin = (usize, u64, Option<i64>);
+
 /// The source's decoder into columns.
 pub(super) struct ColumnDecoder {
     decoder: Option<JsonDecoder>,
@@ -103,9 +107,7 @@ impl ColumnDecoder {
         source: &dyn Source,
     ) -> Result<DecodedBatch, RunError> {
         let job = self.job.clone();
-        // Where each record came from: (input, offset), and the source's
-        // own timestamp.
-        let (lines, origin): (Vec<&[u8]>, Vec<(usize, u64, Option<i64>)>) = match &batch {
+        let (lines, origin): (Vec<&[u8]>, Vec<Origin>) = match &batch {
             SourceBatch::Records(r) => r
                 .iter()
                 .map(|r| (r.payload.as_slice(), (r.input, r.offset, r.timestamp)))
