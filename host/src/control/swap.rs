@@ -32,14 +32,6 @@ pub enum SwapError {
         /// "keyed operator" or "window aggregate".
         what: &'static str,
     },
-    /// A canary of an operator over columns: not run yet.
-    #[error(
-        "`{operator}` is an operator over columns (weir:dataflow@0.2.0): canaries run for operators over events only so far; swap it without --canary"
-    )]
-    CanaryOfColumns {
-        /// The operator.
-        operator: String,
-    },
     /// The new version failed to build, load or pass the world check.
     #[error("the new version of `{operator}`: {source}")]
     Load {
@@ -303,11 +295,6 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
     let name = &request.operator;
     let (old, world) = if let Some(op) = plan.chain.iter().find(|o| &o.spec.name == name) {
         // A new version implements the world the running one does.
-        if op.component.world == World::Columns && request.canary.is_some() {
-            return Err(SwapError::CanaryOfColumns {
-                operator: name.clone(),
-            });
-        }
         (op, op.component.world)
     } else {
         match &plan.stage {

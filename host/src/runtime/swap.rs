@@ -135,9 +135,6 @@ pub struct Canary {
 impl Canary {
     /// One batch: the old version's output and the shadow's.
     pub fn observe(&self, input: usize, old: &[Event], new: &[Event], errors: usize) {
-        self.records.fetch_add(input as u64, Ordering::Relaxed);
-        self.errors.fetch_add(errors as u64, Ordering::Relaxed);
-        self.batches.fetch_add(1, Ordering::Relaxed);
         let same = old.len() == new.len()
             && old.iter().zip(new).all(|(a, b)| {
                 a.value == b.value
@@ -145,6 +142,16 @@ impl Canary {
                     && a.timestamp == b.timestamp
                     && a.headers == b.headers
             });
+        self.observe_outcome(input, same, errors);
+    }
+
+    /// The shadow processed a batch of `input` records: its output was
+    /// the `same` as the running version's or not, with `errors` records
+    /// it rejected.
+    pub fn observe_outcome(&self, input: usize, same: bool, errors: usize) {
+        self.records.fetch_add(input as u64, Ordering::Relaxed);
+        self.errors.fetch_add(errors as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
         if !same {
             self.differing_batches.fetch_add(1, Ordering::Relaxed);
         }

@@ -22,9 +22,61 @@ use crate::wasm::instance::TransformInstance;
 use std::path::Path;
 use std::sync::Arc;
 
+/// A canary's shadow: the new version, given every batch the running
+/// one processes, its output compared with the running one's.
+enum Shadow {
+    /// Of an operator over events.
+    Events(TransformInstance),
+    /// Of an operator over columns: made at its first batch, told that
+    /// batch's schema.
+    Columns(Option<Box<ColumnTransformInstance>>),
+}
+
+/// Hand a canary's shadow over columns the batch the operator just
+/// processed (`cols`), and compare with what it made (`old`).
+fn run_column_shadow(
+    plan: &Plan,
+    subtask: usize,
+    slot: &mut Option<(Arc<Swap>, Shadow)>,
+    cols: &Columns,
+    old: &crate::wasm::columnar::ColumnOutput,
+) {
+    let Some((swap, Shadow::Columns(shadow))) = slot else {
+        return;
+    };
+    let Some(canary) = &swap.canary else { return };
+    if canary.stopped() {
+        *slot = None;
+        return;
+    }
+    let made = match shadow.take() {
+        Some(i) => Ok(i),
+        None => ColumnTransformInstance::new(
+            &plan.instance_spec(&swap.op, subtask),
+            &cols.batch.schema(),
+        )
+        .map(Box::new),
+    };
+    match made.and_then(|mut i| i.process(&cols.batch, &cols.time).map(|out| (i, out))) {
+        Ok((i, new)) => {
+            let same = new.rows.batch == old.rows.batch
+                && new.rows.time == old.rows.time
+                && new.rejected == old.rejected;
+            canary.observe_outcome(cols.len(), same, new.rejected.len());
+            *shadow = Some(i);
+        }
+        Err(e) => {
+            canary.trap(e.to_string());
+            *slot = None;
+        }
+    }
+}
+
 /// Hand a canary's shadow the batch the operator just processed, and compare.
-fn run_shadow(slot: &mut Option<(Arc<Swap>, TransformInstance)>, input: &[Event], old: &[Event]) {
-    let Some((swap, shadow)) = slot else { return };
+fn run_shadow(slot: &mut Option<(Arc<Swap>, Shadow)>, input: &[Event], old: &[Event]) {
+    let Some((swap, Shadow::Events(shadow))) = slot else {
+        return;
+    };
     let Some(canary) = &swap.canary else { return };
     if canary.stopped() {
         *slot = None;
@@ -171,6 +223,7 @@ fn process_columns(
     rows: Rows,
     side: &SideOutputs,
     epoch: u64,
+    shadow: &mut Option<(Arc<Swap>, Shadow)>,
 ) -> Result<Rows, RunError> {
     let Op::Columns {
         planned,
@@ -212,6 +265,7 @@ fn process_columns(
         .as_mut()
         .expect("made above")
         .process(&cols.batch, &cols.time)?;
+    run_column_shadow(plan, subtask, shadow, &cols, &out);
     for (index, reason) in &out.rejected {
         let i = *index as usize;
         let payload = if let (true, Some(origin)) = (exact, &origin) {
@@ -244,7 +298,7 @@ fn process_columns(
 pub(super) struct Chain {
     ops: Vec<(String, Op)>,
     /// Canaries running beside an operator: index in `ops` → (swap, shadow).
-    shadows: Vec<Option<(Arc<Swap>, TransformInstance)>>,
+    shadows: Vec<Option<(Arc<Swap>, Shadow)>>,
     /// Later stages take the records themselves, not only their columns.
     keeps_records: bool,
     /// The only output is a sink that counts rows (discard): rows over
@@ -304,7 +358,8 @@ impl Operator for Chain {
                 break;
             }
             if matches!(op, Op::Columns { .. }) {
-                rows = process_columns(plan, self.subtask, op, rows, cx.side, cx.epoch)?;
+                let shadow = &mut self.shadows[j];
+                rows = process_columns(plan, self.subtask, op, rows, cx.side, cx.epoch, shadow)?;
                 continue;
             }
             let Op::Events(inst) = op else {
@@ -351,9 +406,9 @@ impl Operator for Chain {
             } = &mut self.ops[j].1
         {
             let started = std::time::Instant::now();
-            if let Some(canary) = &swap.canary {
-                // Refused when asked for (see control::swap).
-                canary.trap("canaries of operators over columns are not supported".into());
+            if swap.canary.is_some() {
+                // The shadow starts at the next batch, told its schema.
+                self.shadows[j] = Some((swap.clone(), Shadow::Columns(None)));
             } else {
                 // The new version is told the schema the old one was.
                 if let Some(old) = inst.take() {
@@ -363,6 +418,7 @@ impl Operator for Chain {
                     *batches = 0;
                 }
                 *planned = swap.op.clone();
+                self.shadows[j] = None;
                 swap.switched(started.elapsed());
                 tracing::debug!(operator = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
             }
@@ -374,7 +430,7 @@ impl Operator for Chain {
                 _ => TransformInstance::new(&plan.instance_spec(&swap.op, subtask)),
             };
             match made {
-                Ok(shadow) => self.shadows[j] = Some((swap.clone(), shadow)),
+                Ok(shadow) => self.shadows[j] = Some((swap.clone(), Shadow::Events(shadow))),
                 Err(e) => canary.trap(e.to_string()),
             }
         } else if let Some(j) = at {
