@@ -444,6 +444,8 @@ fn a_broker_restart_mid_job_is_survived_with_exact_output() {
     let (first, second) = lines.split_at(lines.len() / 2);
     clients.produce(input, 2, first);
     let mut child = spawn_weir(dir.path(), &["run", "-q", job.to_str().expect("utf-8")]);
+    // Its log, read as it runs: a failure below shows how it ends.
+    let log = weir_e2e::drain_stderr(&mut child);
     let started = Instant::now();
     while clients.values(output).len() < 10 {
         assert!(
@@ -467,13 +469,15 @@ fn a_broker_restart_mid_job_is_survived_with_exact_output() {
         }
         assert!(
             child.try_wait().expect("try_wait").is_none(),
-            "the job failed after the broker restart"
+            "the job failed after the broker restart: {}",
+            weir_e2e::log_tail(&log, 4000)
         );
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "only {} of {} results 120 s after the broker restart",
+            "only {} of {} results 120 s after the broker restart; the job's log {}",
             got.len(),
-            expected.len()
+            expected.len(),
+            weir_e2e::log_tail(&log, 4000)
         );
         std::thread::sleep(Duration::from_millis(300));
     }

@@ -174,6 +174,41 @@ pub fn spawn_weir(dir: &Path, args: &[&str]) -> std::process::Child {
         .expect("start weir")
 }
 
+/// Read `child`'s standard error on a thread of its own, so a job that
+/// logs a lot (warnings while a broker restarts, say) never blocks on a
+/// full pipe while the test waits for its output; the text so far is in
+/// the returned buffer.
+pub fn drain_stderr(child: &mut std::process::Child) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    if let Some(mut err) = child.stderr.take() {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                log.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]);
+            }
+        });
+    }
+    log
+}
+
+/// The last `max` bytes of a drained log, as text.
+pub fn log_tail(log: &std::sync::Mutex<Vec<u8>>, max: usize) -> String {
+    let log = log.lock().unwrap_or_else(|p| p.into_inner());
+    let from = log.len().saturating_sub(max);
+    format!(
+        "({} bytes of log) …{}",
+        log.len(),
+        String::from_utf8_lossy(&log[from..])
+    )
+}
+
 /// A small deterministic generator for test timings (xorshift64*), seeded
 /// from the clock unless `WEIR_TEST_SEED` is set; the seed is printed so a
 /// failing run can be repeated.
