@@ -191,6 +191,7 @@ pub fn throughput(
             kafka: Some(kafka),
             stop: None,
             swaps: Default::default(),
+            account: None,
         };
         let t = Instant::now();
         let summary = run_job(plan, Arc::new(Metrics::default()), ctx)?;

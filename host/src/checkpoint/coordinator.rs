@@ -119,6 +119,10 @@ pub struct Coordinator {
     /// The job's budgets, and the checkpoint bytes charged to its disk.
     budgets: Arc<crate::budget::Budgets>,
     disk_charged: Mutex<u64>,
+    /// Wakes the source when a barrier may be due sooner than the
+    /// interval says (a swap or savepoint asked for one, or the one in
+    /// flight completed).
+    wake: tokio::sync::Notify,
 }
 
 /// The checkpoint directory of a job: `checkpoint.dir`, or
@@ -180,6 +184,7 @@ impl Coordinator {
             kafka_transactions: crate::connector::kafka::transactional_id(&plan.job.spec),
             pending: Mutex::new(BTreeMap::new()),
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
+            wake: tokio::sync::Notify::new(),
             savepoint_requested: AtomicBool::new(false),
             last: Mutex::new(None),
             budgets: plan.budgets.clone(),
@@ -218,6 +223,7 @@ impl Coordinator {
     /// Take a savepoint at the next barrier (the source checks this).
     pub fn request_savepoint(&self) {
         self.savepoint_requested.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
     }
 
     /// The last completed checkpoint.
@@ -249,6 +255,17 @@ impl Coordinator {
     /// `runtime::swap::Swaps`).
     pub fn want_barrier(&self) {
         self.barrier_wanted.store(true, Ordering::Relaxed);
+        self.wake.notify_one();
+    }
+
+    /// When the interval makes the next barrier due.
+    pub fn due_at(&self) -> Instant {
+        lock(&self.next_epoch).1 + self.interval
+    }
+
+    /// Wait until a barrier may have become due before [`Self::due_at`].
+    pub async fn woken(&self) {
+        self.wake.notified().await
     }
 
     fn storage(&self, epoch: u64) -> impl FnOnce(StorageError) -> CheckpointError + '_ {
@@ -304,6 +321,8 @@ impl Coordinator {
                 epoch,
             });
         };
+        // A barrier held back by this one may go now.
+        self.wake.notify_one();
         let data = JobData {
             finished: p.finished,
             savepoint: p.savepoint,

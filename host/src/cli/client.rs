@@ -15,6 +15,7 @@ use weir::control::swap::short;
 use weir::wasm::World;
 
 /// Where the server is and who we are.
+#[derive(Clone)]
 pub struct Client {
     base: String,
     token: String,

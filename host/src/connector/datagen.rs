@@ -110,8 +110,8 @@ impl Source for Datagen {
             return Ok(Poll::End);
         }
         let n = (max as u64).min(remaining);
-        if !self.throttle.ready(self.row, n) {
-            return Ok(Poll::Idle);
+        if let Err(due) = self.throttle.ready(self.row, n) {
+            return Ok(Poll::Wait(due));
         }
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {

@@ -72,8 +72,8 @@ pub(crate) fn read_lines(
 
 impl Source for FileSource {
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError> {
-        if !self.throttle.ready(self.released, max as u64) {
-            return Ok(Poll::Idle);
+        if let Err(due) = self.throttle.ready(self.released, max as u64) {
+            return Ok(Poll::Wait(due));
         }
         match read_lines(&mut self.reader, &mut self.line, &mut self.byte, max) {
             Ok(Some(lines)) => {

@@ -131,8 +131,10 @@ pub enum Poll {
     Records(Vec<RawRecord>),
     /// Some lines of a line source, in one buffer (never empty).
     Lines(Lines),
-    /// Nothing right now (waiting for input, or rate-limited).
+    /// Nothing right now: a blocking source waited a while for input.
     Idle,
+    /// Nothing before this instant (a rate limit).
+    Wait(std::time::Instant),
     /// The input is exhausted.
     End,
 }
@@ -187,6 +189,11 @@ pub enum ConnectorError {
 pub trait Source: Send {
     /// Up to `max` records, or idle/end.
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError>;
+    /// Whether `poll` blocks while it waits for input (up to about 100
+    /// ms): the source task then polls it off the worker pool's threads.
+    fn blocks(&self) -> bool {
+        false
+    }
     /// Human-readable location of an offset of an input, e.g.
     /// `input.jsonl:17` or `orders[2]@1041`.
     fn location(&self, input: usize, offset: u64) -> String;

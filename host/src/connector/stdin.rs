@@ -41,6 +41,10 @@ impl StdinSource {
 }
 
 impl Source for StdinSource {
+    fn blocks(&self) -> bool {
+        true
+    }
+
     fn poll(&mut self, _max: usize) -> Result<Poll, ConnectorError> {
         match self.rx.recv_timeout(POLL_WAIT) {
             Ok(Ok(batch)) => Ok(Poll::Lines(batch)),

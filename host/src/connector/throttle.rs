@@ -6,9 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-/// The longest [`Throttle::ready`] waits before it says "not yet".
-pub const MAX_WAIT: Duration = Duration::from_millis(100);
-
 /// Releases records at `rate` per second, counted from the start.
 #[derive(Debug, Clone)]
 pub struct Throttle {
@@ -25,26 +22,20 @@ impl Throttle {
         }
     }
 
-    /// May `n` more records go out after `done`? If not, waits until they
-    /// may, but at most [`MAX_WAIT`] (so the caller can report idle, inject
-    /// barriers and notice a stop), and says no.
-    pub fn ready(&self, done: u64, n: u64) -> bool {
+    /// May `n` more records go out after `done`? If not, when they may.
+    /// (It never sleeps: the source task waits, without holding a worker,
+    /// and notices barriers and stops meanwhile.)
+    pub fn ready(&self, done: u64, n: u64) -> Result<(), Instant> {
         if self.rate == 0 {
-            return true;
+            return Ok(());
         }
         let elapsed = self.started.elapsed().as_secs_f64();
         let allowed = (elapsed * self.rate as f64) as u64;
         if allowed >= done + n {
-            return true;
+            return Ok(());
         }
-        // Sleeping to the batch's time rather than polling every
-        // millisecond: a host with many slow jobs would otherwise spend its
-        // CPU waking their sources.
-        let due = (done + n) as f64 / self.rate as f64 - elapsed;
-        std::thread::sleep(Duration::from_secs_f64(
-            due.clamp(0.001, MAX_WAIT.as_secs_f64()),
-        ));
-        false
+        let due = (done + n) as f64 / self.rate as f64;
+        Err(self.started + Duration::from_secs_f64(due))
     }
 
     /// Continue at `done` records, as if they had gone out at the rate.

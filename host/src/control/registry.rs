@@ -67,6 +67,8 @@ pub struct Running {
     pub stop: Arc<StopSignal>,
     /// "resuming from checkpoint N", when it resumed.
     pub resumed: Option<String>,
+    /// Its account on the worker pool (the CPU its tasks used).
+    pub account: Arc<crate::runtime::pool::JobAccount>,
 }
 
 /// One served job.
@@ -356,6 +358,8 @@ fn launch(job: &Arc<Job>, recovery: RecoveryOptions) -> Result<(), StartError> {
         .ok_or_else(|| StartError::NoCheckpoints(job.internal.clone()))?;
     let stop = Arc::new(StopSignal::default());
     let metrics = Arc::new(Metrics::default());
+    let pool = crate::runtime::pool::Pool::global();
+    let account = pool.job(&super::tenants::pool_account(&job.tenant), &job.internal);
     let running = Arc::new(Running {
         plan: prepared.plan.clone(),
         coordinator,
@@ -363,6 +367,7 @@ fn launch(job: &Arc<Job>, recovery: RecoveryOptions) -> Result<(), StartError> {
         metrics: metrics.clone(),
         stop: stop.clone(),
         resumed: prepared.resumed.clone(),
+        account: account.clone(),
     });
     host_line(
         &job.internal,
@@ -376,22 +381,26 @@ fn launch(job: &Arc<Job>, recovery: RecoveryOptions) -> Result<(), StartError> {
     job.set(State::Running, None);
     let mut ctx = prepared.ctx;
     ctx.stop = Some(stop);
+    ctx.account = Some(account.clone());
     let plan = prepared.plan;
     let pid: PidFile = prepared.pid;
-    std::thread::Builder::new()
-        .name(format!("job-{}", job.internal))
-        .spawn({
+    // The run is tasks on the worker pool; what waits for its end is one
+    // more task there, not a thread.
+    match crate::runtime::start(plan, metrics, ctx) {
+        Ok(run) => {
             let job = job.clone();
-            move || {
-                let result = crate::runtime::run(plan, metrics, ctx);
+            pool.spawn(&account, async move {
+                let result = run.await;
                 drop(pid);
                 finish(&job, result);
-            }
-        })
-        .map_err(|source| StartError::Thread {
-            job: job.internal.clone(),
-            source,
-        })?;
+            })
+            .detach();
+        }
+        Err(e) => {
+            drop(pid);
+            finish(job, Err(e));
+        }
+    }
     Ok(())
 }
 

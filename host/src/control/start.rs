@@ -49,14 +49,6 @@ pub enum StartError {
     /// A served job must checkpoint (admission adds `[checkpoint]`).
     #[error("job `{0}` has no [checkpoint] section; a served job always checkpoints")]
     NoCheckpoints(String),
-    /// The job's thread could not be started.
-    #[error("job `{job}`: could not start its thread: {source}")]
-    Thread {
-        /// The job.
-        job: String,
-        /// Why.
-        source: std::io::Error,
-    },
     /// The Wasm engine could not be set up.
     #[error(transparent)]
     Engine(#[from] WasmError),
@@ -181,6 +173,7 @@ pub fn prepare(loaded: LoadedJob, recovery: &RecoveryOptions) -> Result<Prepared
             kafka: Some(kafka),
             stop: None,
             swaps: Default::default(),
+            account: None,
         },
         coordinator,
         pid,

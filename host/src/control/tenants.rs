@@ -35,6 +35,28 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The worker pool's account of every tenant, by name.
+static ACCOUNTS: std::sync::Mutex<BTreeMap<String, std::sync::Arc<crate::runtime::pool::Tenant>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// Give each tenant its `cpu_share` of the worker pool (at start-up).
+pub fn set_cpu_shares(tenants: &[Tenant]) {
+    for t in tenants {
+        pool_account(&t.name).set_share(t.quotas.cpu_share);
+    }
+}
+
+/// The worker pool's account of tenant `name`: its jobs' tasks are
+/// scheduled and charged under it (share 1 until [`set_cpu_shares`]).
+pub fn pool_account(name: &str) -> std::sync::Arc<crate::runtime::pool::Tenant> {
+    ACCOUNTS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(name.to_string())
+        .or_insert_with(|| crate::runtime::pool::Pool::global().tenant(name, 1))
+        .clone()
+}
+
 /// Why the host's config could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -137,6 +159,10 @@ macro_rules! quotas {
 quotas! {
     /// Jobs running at once. Default 10.
     max_jobs: usize = 10,
+    /// Its share of the host's worker threads, relative to other tenants'
+    /// shares: when the host is busy, tenants get CPU in proportion to
+    /// their shares, however many jobs each runs. Default 1.
+    cpu_share: u64 = 1,
     /// Linear memory per Wasm instance. Default 64MiB.
     memory: String = "64MiB".into(),
     /// CPU time one guest call may take. Default 10s.
@@ -211,6 +237,7 @@ pub struct Tenant {
 #[allow(missing_docs)]
 pub struct Quotas {
     pub max_jobs: usize,
+    pub cpu_share: u64,
     pub memory_bytes: usize,
     pub call_timeout_ms: i64,
     pub state_bytes: u64,
@@ -320,6 +347,7 @@ fn check_quotas(at: &str, q: &QuotaSpec, problems: &mut Vec<String>) -> Quotas {
         }
     }
     for (field, zero) in [
+        ("cpu_share", q.cpu_share == 0),
         ("max_output_per_record", q.max_output_per_record == 0),
         ("max_batch_size", q.max_batch_size == 0),
         ("max_parallelism", q.max_parallelism == 0),
@@ -335,6 +363,7 @@ fn check_quotas(at: &str, q: &QuotaSpec, problems: &mut Vec<String>) -> Quotas {
     }
     Quotas {
         max_jobs: q.max_jobs,
+        cpu_share: q.cpu_share,
         memory_bytes,
         call_timeout_ms,
         state_bytes,

@@ -9,10 +9,11 @@
 //! and `keyed` (its window or keyed operator). One driver runs every
 //! subtask of every stage, over one operator trait.
 //!
-//! Each task is an OS thread: Wasm calls are synchronous and CPU-bound, so
-//! they must not run on an async executor's workers. Channels hold a few
-//! batches each, so a slow stage backpressures the source. Each subtask owns
-//! its Wasm instances (a `Store` is never shared) and its state partition.
+//! Each task is a future on the host's worker pool ([`pool`]): a few
+//! threads, one per core, shared by every job and picked fairly across
+//! tenants, so a waiting task costs no thread. Channels hold a few batches
+//! each, so a slow stage backpressures the source. Each subtask owns its
+//! Wasm instances (a `Store` is never shared) and its state partition.
 //!
 //! When a task fails, it records the error and exits; its channels close, so
 //! every other task stops at its next send or receive and the first error is
@@ -22,6 +23,7 @@ mod graph;
 mod keyed_operator;
 pub mod message;
 pub mod metrics;
+pub mod pool;
 pub mod side;
 mod sink_task;
 mod source_columns;
@@ -37,7 +39,7 @@ use crate::connector::kafka::KafkaOutputs;
 use crate::connector::{ConnectorError, Sink, SinkStart, open_source};
 use crate::plan::Plan;
 use crate::wasm::WasmError;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 /// Batches buffered per channel.
@@ -61,7 +63,7 @@ pub enum RunError {
     /// The job would hold more host memory or disk than its budget.
     #[error(transparent)]
     OverBudget(#[from] crate::budget::OverBudget),
-    /// A task thread died.
+    /// A task panicked.
     #[error("job `{job}`: task `{task}` crashed: {message}")]
     TaskPanicked {
         /// Job.
@@ -192,16 +194,25 @@ impl Failure {
     }
 }
 
-pub(crate) fn send(tx: &SyncSender<Message>, m: Message) -> Result<(), RunError> {
-    tx.send(m).map_err(|_| RunError::Disconnected)
+/// The sending end of a channel between two tasks.
+pub(crate) type Tx = tokio::sync::mpsc::Sender<Message>;
+/// The receiving end of a channel between two tasks.
+pub(crate) type Rx = tokio::sync::mpsc::Receiver<Message>;
+
+pub(crate) async fn send(tx: &Tx, m: Message) -> Result<(), RunError> {
+    tx.send(m).await.map_err(|_| RunError::Disconnected)
 }
 
-pub(crate) fn recv(rx: &Receiver<Message>) -> Result<Message, RunError> {
-    rx.recv().map_err(|_| RunError::Disconnected)
+pub(crate) async fn recv(rx: &mut Rx) -> Result<Message, RunError> {
+    rx.recv().await.ok_or(RunError::Disconnected)
 }
 
-fn channels(n: usize) -> (Vec<SyncSender<Message>>, Vec<Receiver<Message>>) {
-    (0..n).map(|_| sync_channel(CHANNEL_CAPACITY)).unzip()
+fn channel() -> (Tx, Rx) {
+    tokio::sync::mpsc::channel(CHANNEL_CAPACITY)
+}
+
+fn channels(n: usize) -> (Vec<Tx>, Vec<Rx>) {
+    (0..n).map(|_| channel()).unzip()
 }
 
 /// How a run starts: with checkpoints or without, afresh or resumed.
@@ -220,6 +231,9 @@ pub struct RunContext {
     /// run ends with [`RunError::Stopped`], without a final checkpoint (the
     /// job resumes from its last one, as after a crash).
     pub stop: Option<Arc<StopSignal>>,
+    /// The account its tasks are scheduled and charged under (its tenant's
+    /// share of the workers); the host's tenant when absent.
+    pub account: Option<Arc<pool::JobAccount>>,
 }
 
 /// A request to stop a running job, with the reason it reports.
@@ -227,6 +241,8 @@ pub struct RunContext {
 pub struct StopSignal {
     reason: Mutex<Option<String>>,
     set: std::sync::atomic::AtomicBool,
+    /// Wakes the source while it waits for input.
+    wake: tokio::sync::Notify,
 }
 
 impl StopSignal {
@@ -237,6 +253,14 @@ impl StopSignal {
             *r = Some(reason.into());
         }
         self.set.store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Wait until stop is asked for (at once if it was).
+    pub async fn stopped(&self) {
+        while self.requested().is_none() {
+            self.wake.notified().await;
+        }
     }
     /// The reason, once stop was asked for.
     pub fn requested(&self) -> Option<String> {
@@ -258,10 +282,27 @@ fn sink_start(ctx: &RunContext, output: &str) -> SinkStart {
     }
 }
 
-/// Run a plan to completion (bounded sources) or failure.
+/// Run a plan to completion (bounded sources) or failure, waiting on
+/// this thread (which must not be one of the pool's workers).
 pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Summary, RunError> {
+    pool::block_on(start(plan, metrics, ctx)?)
+}
+
+/// Open a plan's source, sinks and state, and start its tasks on the
+/// worker pool (under `ctx.account`, or the host's tenant); the future
+/// returned ends with the run.
+pub fn start(
+    plan: Arc<Plan>,
+    metrics: Arc<Metrics>,
+    ctx: RunContext,
+) -> Result<impl Future<Output = Result<Summary, RunError>> + Send + 'static, RunError> {
     let job = &plan.job;
     let n = job.spec.parallelism;
+    let pool = pool::Pool::global();
+    let account = ctx
+        .account
+        .clone()
+        .unwrap_or_else(|| pool.job(&pool.host_tenant(), &job.spec.name));
     let mut source = open_source(job)?;
     let mut tracker = None;
     if let Some(r) = &ctx.restore {
@@ -294,7 +335,6 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
     let store = Arc::new(crate::state::StateStore::open(job, plan.budgets.clone())?);
-    let failure = Arc::new(Failure::default());
     let first_epoch = ctx.coordinator.as_ref().map_or(0, |c| c.next_epoch());
     if let Some(p) = kafka.producer() {
         p.begin(first_epoch)?;
@@ -302,20 +342,7 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
     }
 
     let (to_chain, chain_rx) = channels(n);
-    let mut handles = Vec::new();
-    let mut spawn = |name: String, f: Box<dyn FnOnce() -> Result<(), RunError> + Send>| {
-        let failure = failure.clone();
-        let handle = std::thread::Builder::new()
-            .name(name.clone())
-            .spawn(move || {
-                if let Err(e) = f() {
-                    failure.record(e);
-                }
-            })
-            .map(|h| (name, h));
-        handles.push(handle);
-    };
-
+    let mut tasks: Vec<graph::Task> = Vec::new();
     let (sink_tx, sink_rx) = channels(n);
     let stages = Arc::new(graph::stages_of(&plan));
     let order = if graph::last_is_keyed(&stages) {
@@ -329,14 +356,12 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
         ctx: &ctx,
         first_epoch,
     };
-    for (name, body) in graph::tasks(&plan, stages, chain_rx, sink_tx, &env) {
-        spawn(name, body);
-    }
+    tasks.extend(graph::tasks(&plan, stages.clone(), chain_rx, sink_tx, &env));
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
-        spawn(
+        tasks.push((
             "sink".into(),
-            Box::new(move || {
+            Box::pin(async move {
                 let task = sink_task::SinkTask {
                     sink,
                     order,
@@ -345,9 +370,9 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                     coordinator: coordinator.as_deref(),
                     first_epoch,
                 };
-                sink_task::run(task, sink_rx)
+                sink_task::run(task, sink_rx).await
             }),
-        );
+        ));
     }
     let finished_source: Arc<Mutex<Option<Box<dyn crate::connector::Source>>>> =
         Arc::new(Mutex::new(None));
@@ -360,9 +385,10 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
             ctx.coordinator.clone(),
             finished_source.clone(),
         );
-        spawn(
+        let ticks = source_task::needs_ticks(&stages);
+        tasks.push((
             "source".into(),
-            Box::new(move || {
+            Box::pin(async move {
                 let task = source_task::SourceTask {
                     stop: stop.as_deref(),
                     plan: &plan,
@@ -374,57 +400,54 @@ pub fn run(plan: Arc<Plan>, metrics: Arc<Metrics>, ctx: RunContext) -> Result<Su
                     swaps: &swaps,
                     done: &done,
                     first_epoch,
+                    ticks,
                 };
-                source_task::run(task, to_chain)
+                source_task::run(task, to_chain).await
             }),
-        );
+        ));
     }
-    for h in handles {
-        match h {
-            Ok((name, handle)) => {
-                if let Err(panic) = handle.join() {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    failure.record(RunError::TaskPanicked {
-                        job: job.spec.name.clone(),
-                        task: name,
-                        message,
-                    });
-                }
+    let handles: Vec<_> = tasks
+        .into_iter()
+        .map(|(name, body)| (name, pool.spawn(&account, body)))
+        .collect();
+    Ok(async move {
+        let failure = Failure::default();
+        for (name, handle) in handles {
+            match handle.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure.record(e),
+                Err(pool::Panicked(message)) => failure.record(RunError::TaskPanicked {
+                    job: plan.job.spec.name.clone(),
+                    task: name,
+                    message,
+                }),
             }
-            Err(e) => failure.record(RunError::TaskPanicked {
-                job: job.spec.name.clone(),
-                task: "spawn".into(),
-                message: e.to_string(),
-            }),
         }
-    }
-    side.flush()?;
-    if let Some(e) = failure.take() {
-        return Err(e);
-    }
-    // The final checkpoint completed: the source may say so (a Kafka
-    // source commits its end offsets to the consumer group).
-    if ctx.coordinator.is_some()
-        && let Some(mut source) = finished_source
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        && let Some(position) = source.position()
-    {
-        source.checkpoint_complete(&position, true);
-    }
-    Ok(Summary {
-        records_in: metrics.input(),
-        records_out: metrics.output(),
-        late: side.late_count.load(std::sync::atomic::Ordering::Relaxed),
-        dead_letters: side.dead_count.load(std::sync::atomic::Ordering::Relaxed),
-        checkpoints: metrics
-            .checkpoints
-            .load(std::sync::atomic::Ordering::Relaxed),
-        elapsed: metrics.elapsed(),
+        side.flush()?;
+        if let Some(e) = failure.take() {
+            return Err(e);
+        }
+        // The final checkpoint completed: the source may say so (a Kafka
+        // source commits its end offsets to the consumer group).
+        if ctx.coordinator.is_some()
+            && let Some(mut source) = finished_source
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+            && let Some(position) = source.position()
+        {
+            source.checkpoint_complete(&position, true);
+        }
+        drop(account);
+        Ok(Summary {
+            records_in: metrics.input(),
+            records_out: metrics.output(),
+            late: side.late_count.load(std::sync::atomic::Ordering::Relaxed),
+            dead_letters: side.dead_count.load(std::sync::atomic::Ordering::Relaxed),
+            checkpoints: metrics
+                .checkpoints
+                .load(std::sync::atomic::Ordering::Relaxed),
+            elapsed: metrics.elapsed(),
+        })
     })
 }

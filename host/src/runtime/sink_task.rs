@@ -7,12 +7,11 @@
 //! durably), has the coordinator commit the checkpoint, then publishes.
 
 use super::side::SideOutputs;
-use super::{Message, Metrics, RunError, recv};
+use super::{Message, Metrics, RunError, Rx, recv};
 use crate::checkpoint::Coordinator;
 use crate::connector::Sink;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
 
 /// How the sink's inputs are interleaved.
 pub(super) enum Order {
@@ -99,7 +98,7 @@ pub(super) struct SinkTask<'a> {
     pub first_epoch: u64,
 }
 
-pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), RunError> {
+pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Rx>) -> Result<(), RunError> {
     let mut w = Writer {
         sink: t.sink,
         side: t.side,
@@ -109,8 +108,9 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
     };
     match t.order {
         Order::RoundRobin => {
+            let n = inputs.len();
             for step in 0.. {
-                match recv(&inputs[step % inputs.len()])? {
+                match recv(&mut inputs[step % n]).await? {
                     Message::Batch {
                         records, columns, ..
                     } => w.write(records, columns)?,
@@ -118,12 +118,13 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
                     Message::Swap(_) => {}
                     Message::EndOfData => break,
                 }
+                super::pool::yield_now().await;
             }
         }
         Order::Lockstep => 'steps: loop {
             let mut barrier = None;
-            for rx in &inputs {
-                match recv(rx)? {
+            for rx in inputs.iter_mut() {
+                match recv(rx).await? {
                     Message::Batch {
                         records, columns, ..
                     } => w.write(records, columns)?,
@@ -135,6 +136,7 @@ pub(super) fn run(t: SinkTask, inputs: Vec<Receiver<Message>>) -> Result<(), Run
             if let Some(epoch) = barrier {
                 w.barrier(epoch)?;
             }
+            super::pool::yield_now().await;
         },
     }
     w.finish()

@@ -3,7 +3,7 @@
 //! barriers between batches.
 
 use super::side::{SideOutputs, Stage};
-use super::{Message, Metrics, RunError, send};
+use super::{Message, Metrics, RunError, Tx, send};
 use crate::checkpoint::{Coordinator, SourceState};
 use crate::connector::{Poll, Source, SourceBatch, SourcePosition};
 use crate::event::Event;
@@ -11,29 +11,38 @@ use crate::job::{KafkaFormat, SourceSpec};
 use crate::plan::Plan;
 use crate::time::{WatermarkTracker, now_ms};
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
 
-/// While the source is idle, send time forward this often.
+/// While the source is idle, send time forward this often (in jobs whose
+/// stages need it: see [`needs_ticks`]).
 const IDLE_TICK_MS: i64 = 100;
+
+/// Whether time must go forward through the job while its source is idle:
+/// a keyed stage (a window, a keyed operator, a join) fires on the
+/// watermark and on processing time. Stateless stages and the sink need
+/// no time of their own, so an idle stateless job costs no wake-ups.
+pub(super) fn needs_ticks(stages: &[crate::plan::PlannedGraphStage]) -> bool {
+    stages.iter().any(|s| s.keyed)
+}
 
 /// Round-robin over the chain subtasks.
 struct Outputs {
-    txs: Vec<SyncSender<Message>>,
+    txs: Vec<Tx>,
     step: usize,
 }
 
 impl Outputs {
-    fn next(&mut self, m: Message) -> Result<(), RunError> {
+    async fn next(&mut self, m: Message) -> Result<(), RunError> {
         let tx = &self.txs[self.step % self.txs.len()];
         self.step += 1;
-        send(tx, m)
+        send(tx, m).await
     }
 
     /// One message per channel, in turn, so every subtask meets it at the
     /// same point of the merged order.
-    fn every(&mut self, m: impl Fn() -> Message) -> Result<(), RunError> {
+    async fn every(&mut self, m: impl Fn() -> Message) -> Result<(), RunError> {
         for _ in 0..self.txs.len() {
-            self.next(m())?;
+            self.next(m()).await?;
         }
         Ok(())
     }
@@ -58,10 +67,12 @@ pub(super) struct SourceTask<'a> {
     pub done: &'a std::sync::Mutex<Option<Box<dyn Source>>>,
     /// The epoch of the first records.
     pub first_epoch: u64,
+    /// Send time forward while idle ([`needs_ticks`]).
+    pub ticks: bool,
 }
 
 /// Run the source.
-pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Result<(), RunError> {
+pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunError> {
     let SourceTask {
         stop,
         plan,
@@ -73,6 +84,7 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         swaps,
         done,
         first_epoch,
+        ticks,
     } = t;
     let spec = &plan.job.spec;
     let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
@@ -117,7 +129,21 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                 reason,
             });
         }
-        let polled = match source.poll(spec.batch_size)? {
+        let polled = if source.blocks() {
+            let max = spec.batch_size;
+            let (back, polled) = super::pool::Pool::global()
+                .blocking(move || {
+                    let polled = source.poll(max);
+                    (source, polled)
+                })
+                .await;
+            source = back;
+            polled?
+        } else {
+            source.poll(spec.batch_size)?
+        };
+        let mut wait = None;
+        let polled = match polled {
             Poll::Records(r) => Poll::Records(r),
             // Lines stay in their buffer only for a decoder that keeps no
             // record of its own.
@@ -131,6 +157,10 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             Poll::Records(r) => Some(SourceBatch::Records(r)),
             Poll::Lines(l) => Some(SourceBatch::Lines(l)),
             Poll::Idle => None,
+            Poll::Wait(due) => {
+                wait = Some(due);
+                None
+            }
             Poll::End => break,
         };
         match batch {
@@ -152,7 +182,8 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                         Some(d.columns),
                         watermark,
                         now,
-                    )?)?;
+                    )?)
+                    .await?;
                 } else {
                     let records = events(
                         batch.into_records(),
@@ -166,15 +197,18 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
                     )?;
                     let watermark = tracker.current(now);
                     metrics.watermark.store(watermark, Ordering::Relaxed);
-                    out.next(Message::batch(&plan.budgets, records, watermark, now)?)?;
+                    out.next(Message::batch(&plan.budgets, records, watermark, now)?)
+                        .await?;
                 }
             }
             None => {
                 let now = now_ms();
-                if now - last_idle_tick >= IDLE_TICK_MS {
+                let watermark = tracker.current(now);
+                metrics.watermark.store(watermark, Ordering::Relaxed);
+                if ticks && now - last_idle_tick >= IDLE_TICK_MS {
                     last_idle_tick = now;
-                    let watermark = tracker.current(now);
-                    out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)?;
+                    out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)
+                        .await?;
                 }
             }
         }
@@ -195,11 +229,27 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
             let position = st.position.clone();
             let e = c.trigger(st, false)?;
             triggered.insert(e, position);
-            out.every(|| Message::Barrier { epoch: e })?;
+            out.every(|| Message::Barrier { epoch: e }).await?;
             if let Some(swap) = swaps.take(c, e) {
-                out.every(|| Message::Swap(swap.clone()))?;
+                out.every(|| Message::Swap(swap.clone())).await?;
             }
             epoch = e + 1;
+        }
+        match wait {
+            Some(due) => {
+                let mut until = due;
+                if ticks {
+                    let tick = Duration::from_millis(
+                        (last_idle_tick + IDLE_TICK_MS - now_ms()).max(0) as u64,
+                    );
+                    until = until.min(Instant::now() + tick);
+                }
+                if let Some(c) = coordinator {
+                    until = until.min(c.due_at());
+                }
+                idle_until(until, stop, coordinator).await;
+            }
+            None => super::pool::yield_now().await,
         }
     }
     if let Some(c) = coordinator {
@@ -207,11 +257,38 @@ pub(super) fn run(t: SourceTask<'_>, outputs: Vec<SyncSender<Message>>) -> Resul
         c.trigger(state(source.as_ref(), &tracker), true)?;
     }
     // Everyone stops; the subtask whose turn it is delivers it in order.
-    out.every(|| Message::EndOfData)?;
+    out.every(|| Message::EndOfData).await?;
     // The final checkpoint completes in the sink after this; the runtime
     // tells the source then (see `runtime::run`).
     *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
     Ok(())
+}
+
+/// Wait, without a worker, until `until`, a stop, or a barrier that may
+/// be due sooner.
+async fn idle_until(
+    until: Instant,
+    stop: Option<&super::StopSignal>,
+    coordinator: Option<&Coordinator>,
+) {
+    let stopped = async {
+        match stop {
+            Some(s) => s.stopped().await,
+            None => std::future::pending().await,
+        }
+    };
+    let woken = async {
+        match coordinator {
+            Some(c) => c.woken().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = stopped => {}
+        _ = woken => {}
+        _ = tokio::time::sleep_until(until.into()) => {}
+    }
 }
 
 /// The records of a job over events: each checked to be a JSON object

@@ -55,11 +55,15 @@ mod tests {
         c.start();
         std::thread::sleep(Duration::from_millis(100));
         assert!(c.used() < Duration::from_millis(50), "{:?}", c.used());
+        // Work until the clock says 60 ms: it must get there (on a busy
+        // machine, in more wall time than that).
         let t = std::time::Instant::now();
         let mut x = 0u64;
-        while t.elapsed() < Duration::from_millis(100) {
-            x = std::hint::black_box(x.wrapping_add(1));
+        while c.used() < Duration::from_millis(60) {
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "{:?}", c.used());
         }
-        assert!(c.used() >= Duration::from_millis(60), "{:?}", c.used());
     }
 }

@@ -11,6 +11,12 @@
 //!   second, a Wasm map+filter, a discarding sink) in one host: its RSS and
 //!   threads, memory per job, and the CPU the idle jobs cost. Baseline: the
 //!   same host with no jobs.
+//! - `fairness`: two tenants with equal `cpu_share`, one running 20
+//!   CPU-bound jobs (a generator at full rate, a Wasm map+filter, a
+//!   discarding sink) and one running a single such job: the CPU each
+//!   tenant's jobs get over 10 s, read from the host's accounts. Baseline:
+//!   what the single job would get if the host shared its CPU per job (or
+//!   per thread) rather than per tenant, 1/21.
 
 use crate::cli::client::Client;
 use anyhow::{Context, bail};
@@ -21,26 +27,36 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The benchmarks of this module (run only when named in `--only`).
-pub const NAMES: [&str; 2] = ["submit", "density"];
+pub const NAMES: [&str; 3] = ["submit", "density", "fairness"];
 
-/// A `weir serve` child with one tenant.
+/// A `weir serve` child with its tenants.
 struct Host {
     child: Child,
     _dir: tempfile::TempDir,
+    /// The first tenant's client.
     client: Client,
+    /// Every tenant's client, the first one's too.
+    tenants: Vec<Client>,
 }
 
 impl Host {
     fn start(max_jobs: usize) -> anyhow::Result<Host> {
+        Host::with_tenants(&["bench"], max_jobs)
+    }
+
+    fn with_tenants(names: &[&str], max_jobs: usize) -> anyhow::Result<Host> {
         let dir = tempfile::tempdir()?;
-        let token = weir::control::tenants::new_token()?;
-        std::fs::write(
-            dir.path().join("host.toml"),
-            format!(
-                "data_dir = \"data\"\n[[tenant]]\nname = \"bench\"\ntoken_sha256 = \"{}\"\n[tenant.quotas]\nmax_jobs = {max_jobs}\n",
+        let mut config = "data_dir = \"data\"\n".to_string();
+        let mut tokens = Vec::new();
+        for name in names {
+            let token = weir::control::tenants::new_token()?;
+            config += &format!(
+                "[[tenant]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\n[tenant.quotas]\nmax_jobs = {max_jobs}\n",
                 weir::control::tenants::hash_token(&token)
-            ),
-        )?;
+            );
+            tokens.push(token);
+        }
+        std::fs::write(dir.path().join("host.toml"), config)?;
         let log = std::fs::File::create(dir.path().join("serve.log"))?;
         let child = Command::new(std::env::current_exe()?)
             .args(["serve", "--config", "host.toml", "--listen", "127.0.0.1:0"])
@@ -66,10 +82,15 @@ impl Host {
             }
             std::thread::sleep(Duration::from_millis(10));
         };
+        let tenants = tokens
+            .into_iter()
+            .map(|t| Client::new(&url, Some(t)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Host {
             child,
             _dir: dir,
-            client: Client::new(&url, Some(token))?,
+            client: tenants[0].clone(),
+            tenants,
         })
     }
 
@@ -98,13 +119,17 @@ impl Host {
     }
 
     fn submit(&self, job: &str, component: &str) -> anyhow::Result<()> {
-        self.client.json(
-            "POST",
-            "/v1/jobs",
-            Some(json!({ "job": job, "components": { "op.wasm": component } })),
-        )?;
-        Ok(())
+        submit_as(&self.client, job, component)
     }
+}
+
+fn submit_as(client: &Client, job: &str, component: &str) -> anyhow::Result<()> {
+    client.json(
+        "POST",
+        "/v1/jobs",
+        Some(json!({ "job": job, "components": { "op.wasm": component } })),
+    )?;
+    Ok(())
 }
 
 impl Drop for Host {
@@ -128,6 +153,9 @@ pub fn run(names: &[String], operator: &Path, jobs: usize) -> anyhow::Result<()>
     }
     if names.iter().any(|n| n == "density") {
         density(&component, jobs)?;
+    }
+    if names.iter().any(|n| n == "fairness") {
+        fairness(&component)?;
     }
     Ok(())
 }
@@ -233,6 +261,62 @@ fn density(component: &str, jobs: usize) -> anyhow::Result<()> {
         cpu * 100.0,
         rss0 as f64 / 1024.0,
         rss as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
+}
+
+/// CPU seconds each of a tenant's running jobs used so far, summed.
+fn tenant_cpu(client: &Client) -> anyhow::Result<(f64, usize)> {
+    let list: Value = client.json("GET", "/v1/jobs", None)?;
+    let jobs = list.as_array().context("job list")?;
+    let mut cpu = 0.0;
+    let mut running = 0;
+    for j in jobs {
+        if j["state"] == "running" {
+            running += 1;
+        }
+        let id = j["id"].as_str().context("job id")?;
+        let s: Value = client.json("GET", &format!("/v1/jobs/{id}"), None)?;
+        cpu += s["cpu_seconds"].as_f64().unwrap_or(0.0);
+    }
+    Ok((cpu, running))
+}
+
+fn fairness(component: &str) -> anyhow::Result<()> {
+    const MANY: usize = 20;
+    let host = Host::with_tenants(&["many", "one"], MANY + 1)?;
+    let job = |i: usize| {
+        format!(
+            "name = \"busy{i}\"\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = 1000000000\nseed = {i}\n\
+             [[operators]]\nname = \"map-filter\"\ncomponent = \"op.wasm\"\n\
+             [sink]\ntype = \"discard\"\n[checkpoint]\ninterval = \"10s\"\n"
+        )
+    };
+    for i in 0..MANY {
+        submit_as(&host.tenants[0], &job(i), component)?;
+    }
+    submit_as(&host.tenants[1], &job(MANY), component)?;
+    std::thread::sleep(Duration::from_secs(3));
+    let (many0, running_many) = tenant_cpu(&host.tenants[0])?;
+    let (one0, running_one) = tenant_cpu(&host.tenants[1])?;
+    if running_many != MANY || running_one != 1 {
+        bail!("{running_many} of {MANY} and {running_one} of 1 jobs are running");
+    }
+    let t = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let (many1, _) = tenant_cpu(&host.tenants[0])?;
+    let (one1, _) = tenant_cpu(&host.tenants[1])?;
+    let secs = t.elapsed().as_secs_f64();
+    let (many, one) = (many1 - many0, one1 - one0);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+    println!(
+        "| fairness: tenant A runs {MANY} CPU-bound jobs, tenant B one, equal cpu_share; B's share of the CPU over {secs:.0} s | B {:.0}% ({one:.1} CPU-s), A {:.0}% ({many:.1} CPU-s); B's job had {:.0}% of the machine ({cores:.0} cores) | per-job sharing would give B 1/{} = {:.0}% | {:.1}x |",
+        100.0 * one / (one + many),
+        100.0 * many / (one + many),
+        100.0 * one / (secs * cores),
+        MANY + 1,
+        100.0 / (MANY + 1) as f64,
+        (one / (one + many)) * (MANY + 1) as f64,
     );
     Ok(())
 }

@@ -2,8 +2,8 @@
 //!
 //! Per job: records in and out, watermark lag, the last checkpoint's
 //! duration and size (the job's state size as checkpointed), busy time per
-//! operator; per tenant: jobs by state, records, and Wasm busy time (its
-//! CPU use in guests).
+//! operator, CPU on the workers; per tenant: jobs by state, records, Wasm
+//! busy time (its CPU use in guests) and CPU on the workers.
 
 use super::status::job_status;
 use std::fmt::Write;
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use weir::control::registry::Job;
 
 /// Per-job families: name, type, help (samples are added by index).
-const FAMILIES: [(&str, &str, &str); 12] = [
+const FAMILIES: [(&str, &str, &str); 13] = [
     (
         "weir_job_records_in_total",
         "counter",
@@ -68,6 +68,11 @@ const FAMILIES: [(&str, &str, &str); 12] = [
         "gauge",
         "Disk the job fills (RocksDB, checkpoints, outputs, log), charged to its budget.",
     ),
+    (
+        "weir_job_cpu_seconds_total",
+        "counter",
+        "CPU the job's tasks used on the host's workers since it (re)started.",
+    ),
 ];
 
 /// Render the metrics of `jobs`, all of tenant `tenant`.
@@ -100,6 +105,7 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
             put(10, b.host_memory.used_bytes.to_string());
             put(11, b.disk.used_bytes.to_string());
         }
+        put(12, format!("{:.6}", s.cpu_seconds));
         let running = s.state == weir::control::registry::State::Running;
         put(7, u8::from(running).to_string());
         if running {
@@ -134,6 +140,11 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
         out,
         "# HELP weir_tenant_wasm_busy_seconds_total Time the tenant's operators spent in Wasm calls.\n# TYPE weir_tenant_wasm_busy_seconds_total counter\nweir_tenant_wasm_busy_seconds_total{{{t}}} {:.6}",
         busy as f64 / 1e9
+    );
+    let _ = writeln!(
+        out,
+        "# HELP weir_tenant_cpu_seconds_total CPU the tenant's jobs used on the host's workers (shared by `cpu_share`).\n# TYPE weir_tenant_cpu_seconds_total counter\nweir_tenant_cpu_seconds_total{{{t}}} {:.6}",
+        weir::control::tenants::pool_account(tenant).cpu_ns() as f64 / 1e9
     );
     out
 }

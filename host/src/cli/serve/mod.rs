@@ -37,6 +37,7 @@ pub const ADDRESS_FILE: &str = "address";
 /// Run the host until interrupted.
 pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
     let cfg = weir::control::tenants::load(config_path)?;
+    weir::control::tenants::set_cpu_shares(&cfg.tenants);
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     let registry = weir::control::registry::Registry::open(&cfg.data_dir)?;

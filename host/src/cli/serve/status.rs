@@ -17,6 +17,9 @@ pub struct JobStatus {
     pub records_out: u64,
     pub rate_in: f64,
     pub rate_out: f64,
+    /// CPU its tasks used on the host's workers (its guests' and the
+    /// host's work for it), since it (re)started.
+    pub cpu_seconds: f64,
     /// ms since the epoch; absent before the first.
     pub watermark: Option<i64>,
     /// Processing time minus watermark, ms.
@@ -90,6 +93,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         records_out: 0,
         rate_in,
         rate_out,
+        cpu_seconds: 0.0,
         watermark: None,
         watermark_lag_ms: None,
         kafka_lag: None,
@@ -107,6 +111,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         host_memory: budget_status(&r.plan.budgets.memory),
         disk: budget_status(&r.plan.budgets.disk),
     });
+    s.cpu_seconds = r.account.cpu_ns() as f64 / 1e9;
     s.records_in = r.metrics.input();
     s.records_out = r.metrics.output();
     s.checkpoints = r.metrics.checkpoints.load(Relaxed);

@@ -329,6 +329,10 @@ fn record(
 }
 
 impl Source for KafkaSource {
+    fn blocks(&self) -> bool {
+        true
+    }
+
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError> {
         if self.finished() {
             return Ok(Poll::End);

@@ -25,7 +25,7 @@ pub(super) struct StageTask<'a> {
 }
 
 /// Run a subtask until the end of input, or until it or a neighbour fails.
-pub(super) fn run(t: StageTask) -> Result<(), RunError> {
+pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
     let StageTask {
         plan,
         stage,
@@ -51,7 +51,11 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
                 job: &plan.job.spec.name,
                 stage,
             };
-            steps.push(if *done { None } else { Some(input.next(at)?) });
+            steps.push(if *done {
+                None
+            } else {
+                Some(input.next(at).await?)
+            });
         }
         let mut cx = Cx {
             plan,
@@ -77,8 +81,10 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
             let now = crate::time::now_ms();
             cx.processing_time = now;
             op.on_end(&mut cx)?;
-            outputs.batch(cx.out, cx.columns, MAX_WATERMARK, now, side, epoch)?;
-            outputs.end();
+            outputs
+                .batch(cx.out, cx.columns, MAX_WATERMARK, now, side, epoch)
+                .await?;
+            outputs.end().await;
             return Ok(());
         }
         let controls = steps
@@ -100,14 +106,14 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
                         }
                         epoch = e + 1;
                     }
-                    outputs.control(|| Message::Barrier { epoch: e })?;
+                    outputs.control(|| Message::Barrier { epoch: e }).await?;
                 }
                 Message::Swap(swap) => {
                     if last_swap != Some(swap.id) {
                         last_swap = Some(swap.id);
                         op.on_swap(plan, subtask, &swap)?;
                     }
-                    outputs.control(|| Message::Swap(swap.clone()))?;
+                    outputs.control(|| Message::Swap(swap.clone())).await?;
                 }
                 Message::EndOfData => unreachable!("taken out above"),
                 Message::Batch { .. } => unreachable!("a batch is not a control step"),
@@ -147,6 +153,10 @@ pub(super) fn run(t: StageTask) -> Result<(), RunError> {
         }
         op.on_watermark(&mut cx)?;
         let (watermark, processing_time) = (cx.watermark, cx.processing_time);
-        outputs.batch(cx.out, cx.columns, watermark, processing_time, side, epoch)?;
+        outputs
+            .batch(cx.out, cx.columns, watermark, processing_time, side, epoch)
+            .await?;
+        // Give the worker back between steps: the pool picks who runs next.
+        crate::runtime::pool::yield_now().await;
     }
 }

@@ -16,28 +16,27 @@ use crate::budget::Budgets;
 use crate::event::{Event, Timestamp};
 use crate::runtime::message::Columns;
 use crate::runtime::side::{SideOutputs, Stage};
-use crate::runtime::{Message, RunError, recv, send};
+use crate::runtime::{Message, RunError, Rx, Tx, recv, send};
 use crate::state::KeyGroups;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender};
 
 /// One input edge of a subtask.
 pub(super) enum Input {
     /// One channel: the same subtask of a stage that takes turns, or any
     /// forward edge.
-    One(Receiver<Message>),
+    One(Rx),
     /// From every subtask of a stage that takes turns, partitioned by key:
     /// the sender whose turn it is has the batch; control messages come
     /// from all of them at once.
     Turns {
         /// One channel per sender subtask.
-        lanes: Vec<Receiver<Message>>,
+        lanes: Vec<Rx>,
         /// Batches read so far.
         turn: usize,
     },
     /// From every subtask of a stage that sees every step, partitioned by
     /// key: one message from each per step.
-    All(Vec<Receiver<Message>>),
+    All(Vec<Rx>),
 }
 
 /// One step read from an input edge.
@@ -75,13 +74,13 @@ fn batch(m: Message) -> Step {
 
 impl Input {
     /// Read the next step (`at`: the job and stage reading, for errors).
-    pub(super) fn next(&mut self, at: At) -> Result<Step, RunError> {
+    pub(super) async fn next(&mut self, at: At<'_>) -> Result<Step, RunError> {
         match self {
-            Input::One(rx) => Ok(batch(recv(rx)?)),
+            Input::One(rx) => Ok(batch(recv(rx).await?)),
             Input::Turns { lanes, turn } => {
                 let n = lanes.len();
                 let first = *turn % n;
-                match batch(recv(&lanes[first])?) {
+                match batch(recv(&mut lanes[first]).await?) {
                     b @ Step::Batch { .. } => {
                         *turn += 1;
                         Ok(b)
@@ -89,7 +88,7 @@ impl Input {
                     Step::Control(m) => {
                         for k in 1..n {
                             // The other senders' copies of it.
-                            recv(&lanes[(first + k) % n])?;
+                            recv(&mut lanes[(first + k) % n]).await?;
                         }
                         Ok(Step::Control(m))
                     }
@@ -100,8 +99,8 @@ impl Input {
                 let mut parts: Vec<Columns> = Vec::new();
                 let (mut watermark, mut processing_time) = (Timestamp::MAX, i64::MIN);
                 let mut control = None;
-                for rx in rxs.iter() {
-                    match batch(recv(rx)?) {
+                for rx in rxs.iter_mut() {
+                    match batch(recv(rx).await?) {
                         Step::Batch {
                             mut records,
                             columns,
@@ -162,13 +161,10 @@ fn concat(mut parts: Vec<Columns>) -> Result<Option<Columns>, arrow_schema::Arro
 /// One output edge of a subtask.
 pub(super) enum Output {
     /// To one subtask of the next stage.
-    Forward(SyncSender<Message>),
+    Forward(Tx),
     /// To every subtask of the next stage, each record to the one that
     /// owns its key (read from the JSON field `field`).
-    ByKey {
-        txs: Vec<SyncSender<Message>>,
-        field: String,
-    },
+    ByKey { txs: Vec<Tx>, field: String },
 }
 
 /// A subtask's outputs.
@@ -186,7 +182,7 @@ impl Outputs {
     /// edge (partitioned where by key: by the key's column when there are
     /// columns); records without the key field go to the dead-letter
     /// output.
-    pub(super) fn batch(
+    pub(super) async fn batch(
         &self,
         records: Vec<Event>,
         mut columns: Option<Columns>,
@@ -204,20 +200,23 @@ impl Outputs {
                 records.clone().unwrap_or_default()
             };
             match edge {
-                Output::Forward(tx) => send(
-                    tx,
-                    Message::with_columns(
-                        &self.budgets,
-                        mine,
-                        if i + 1 == n {
-                            columns.take()
-                        } else {
-                            columns.clone()
-                        },
-                        watermark,
-                        processing_time,
-                    )?,
-                )?,
+                Output::Forward(tx) => {
+                    send(
+                        tx,
+                        Message::with_columns(
+                            &self.budgets,
+                            mine,
+                            if i + 1 == n {
+                                columns.take()
+                            } else {
+                                columns.clone()
+                            },
+                            watermark,
+                            processing_time,
+                        )?,
+                    )
+                    .await?
+                }
                 Output::ByKey { txs, field } => {
                     let cols = if i + 1 == n {
                         columns.take()
@@ -230,23 +229,22 @@ impl Outputs {
                     let cols =
                         cols.filter(|c| mine.is_empty() || KeyColumn::of(&c.batch, field).is_ok());
                     match cols {
-                        Some(cols) => self.by_key_columns(
-                            txs,
-                            field,
-                            mine,
-                            cols,
-                            (watermark, processing_time),
-                            side,
-                            epoch,
-                        )?,
-                        None => self.by_key(
-                            txs,
-                            field,
-                            mine,
-                            (watermark, processing_time),
-                            side,
-                            epoch,
-                        )?,
+                        Some(cols) => {
+                            self.by_key_columns(
+                                txs,
+                                field,
+                                mine,
+                                cols,
+                                (watermark, processing_time),
+                                side,
+                                epoch,
+                            )
+                            .await?
+                        }
+                        None => {
+                            self.by_key(txs, field, mine, (watermark, processing_time), side, epoch)
+                                .await?
+                        }
                     }
                 }
             }
@@ -255,9 +253,9 @@ impl Outputs {
     }
 
     /// Records to the subtask that owns each one's key, read from its JSON.
-    fn by_key(
+    async fn by_key(
         &self,
-        txs: &[SyncSender<Message>],
+        txs: &[Tx],
         field: &str,
         records: Vec<Event>,
         (watermark, processing_time): (Timestamp, i64),
@@ -289,7 +287,8 @@ impl Outputs {
             send(
                 tx,
                 Message::batch(&self.budgets, part, watermark, processing_time)?,
-            )?;
+            )
+            .await?;
         }
         Ok(())
     }
@@ -297,9 +296,9 @@ impl Outputs {
     /// Rows to the subtask that owns each one's key, read from its column
     /// (the records, when kept beside the columns, go with their rows).
     #[allow(clippy::too_many_arguments)]
-    fn by_key_columns(
+    async fn by_key_columns(
         &self,
-        txs: &[SyncSender<Message>],
+        txs: &[Tx],
         field: &str,
         records: Vec<Event>,
         cols: Columns,
@@ -315,20 +314,17 @@ impl Outputs {
             job: self.job.clone(),
             source: e,
         })?;
-        let send_part = |tx: &SyncSender<Message>, records: Vec<Event>, part: Columns| {
-            send(
-                tx,
-                Message::with_columns(
-                    &self.budgets,
-                    records,
-                    Some(part),
-                    watermark,
-                    processing_time,
-                )?,
+        let part = |records: Vec<Event>, part: Columns| {
+            Message::with_columns(
+                &self.budgets,
+                records,
+                Some(part),
+                watermark,
+                processing_time,
             )
         };
         if txs.len() == 1 && keys.all_valid() {
-            return send_part(&txs[0], records, cols);
+            return send(&txs[0], part(records, cols)?).await;
         }
         let groups = KeyGroups {
             parallelism: txs.len(),
@@ -364,40 +360,31 @@ impl Outputs {
             let indices = arrow_array::UInt32Array::from(rows);
             let batch = arrow_select::take::take_record_batch(&cols.batch, &indices)
                 .map_err(|e| at.error("split by key", e))?;
-            send_part(tx, mine, Columns { batch, time })?;
+            send(tx, part(mine, Columns { batch, time })?).await?;
         }
         Ok(())
     }
 
     /// Send a control message on every channel.
-    pub(super) fn control(&self, make: impl Fn() -> Message) -> Result<(), RunError> {
-        for edge in &self.edges {
-            match edge {
-                Output::Forward(tx) => send(tx, make())?,
-                Output::ByKey { txs, .. } => {
-                    for tx in txs {
-                        send(tx, make())?;
-                    }
-                }
-            }
+    pub(super) async fn control(&self, make: impl Fn() -> Message) -> Result<(), RunError> {
+        for tx in self.channels() {
+            send(tx, make()).await?;
         }
         Ok(())
     }
 
+    fn channels(&self) -> impl Iterator<Item = &Tx> {
+        self.edges.iter().flat_map(|edge| match edge {
+            Output::Forward(tx) => std::slice::from_ref(tx),
+            Output::ByKey { txs, .. } => txs.as_slice(),
+        })
+    }
+
     /// Send the end on every channel; a receiver that already stopped is
     /// no error.
-    pub(super) fn end(&self) {
-        for edge in &self.edges {
-            match edge {
-                Output::Forward(tx) => {
-                    let _ = tx.send(Message::EndOfData);
-                }
-                Output::ByKey { txs, .. } => {
-                    for tx in txs {
-                        let _ = tx.send(Message::EndOfData);
-                    }
-                }
-            }
+    pub(super) async fn end(&self) {
+        for tx in self.channels() {
+            let _ = tx.send(Message::EndOfData).await;
         }
     }
 }

@@ -19,7 +19,7 @@ mod edges;
 mod operator;
 mod stage_ops;
 
-use super::{Message, RunContext, RunError};
+use super::{RunContext, RunError, Rx, Tx};
 use crate::checkpoint::CheckpointError;
 use crate::job::SOURCE;
 use crate::job::StageSpec;
@@ -28,11 +28,15 @@ use crate::runtime::side::SideOutputs;
 use crate::state::{KeyGroups, StateStore};
 use edges::{Input, Output, Outputs};
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-/// A task to spawn: its thread name and body.
-pub(super) type Task = (String, Box<dyn FnOnce() -> Result<(), RunError> + Send>);
+/// A task to spawn: its name and body.
+pub(super) type Task = (
+    String,
+    Pin<Box<dyn Future<Output = Result<(), RunError>> + Send>>,
+);
 
 /// The stages a plan runs: a job graph's, or a one-chain job's as a
 /// graph — `chain` (its operators, reading the source) and, when it has
@@ -95,14 +99,13 @@ pub(super) struct Env<'a> {
 pub(super) fn tasks(
     plan: &Arc<Plan>,
     stages: Arc<Vec<PlannedGraphStage>>,
-    from_source: Vec<Receiver<Message>>,
-    to_sink: Vec<SyncSender<Message>>,
+    from_source: Vec<Rx>,
+    to_sink: Vec<Tx>,
     env: &Env,
 ) -> Vec<Task> {
     let (side, store, ctx, first_epoch): (&Arc<SideOutputs>, &Arc<StateStore>, &RunContext, u64) =
         (env.side, env.store, env.ctx, env.first_epoch);
     let n = plan.job.spec.parallelism;
-    let capacity = super::CHANNEL_CAPACITY;
     let empty = || (0..n).map(|_| Vec::new()).collect::<Vec<Vec<Output>>>();
     let mut outs: BTreeMap<String, Vec<Vec<Output>>> = BTreeMap::new();
     let mut keyed: BTreeMap<String, bool> = BTreeMap::new();
@@ -132,11 +135,9 @@ pub(super) fn tasks(
             let senders = outs.get_mut(input).expect("inputs come first");
             match st.spec.key_of_input(k) {
                 Some(field) => {
-                    let mut lanes: Vec<Vec<Receiver<Message>>> =
-                        (0..n).map(|_| Vec::new()).collect();
+                    let mut lanes: Vec<Vec<Rx>> = (0..n).map(|_| Vec::new()).collect();
                     for sender in senders.iter_mut() {
-                        let (txs, rxs): (Vec<_>, Vec<_>) =
-                            (0..n).map(|_| sync_channel(capacity)).unzip();
+                        let (txs, rxs) = super::channels(n);
                         sender.push(Output::ByKey {
                             txs,
                             field: field.to_string(),
@@ -162,7 +163,7 @@ pub(super) fn tasks(
                 }
                 None => {
                     for (a, sender) in senders.iter_mut().enumerate() {
-                        let (tx, rx) = sync_channel(capacity);
+                        let (tx, rx) = super::channel();
                         sender.push(Output::Forward(tx));
                         mine[a].push(Input::One(rx));
                     }
@@ -196,7 +197,7 @@ pub(super) fn tasks(
         let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
         let stages = stages.clone();
         let counts_only = counts_only && stage.is_some_and(|i| i + 1 == stages.len());
-        let body = move || {
+        let body = async move {
             let (stage_name, op) = match stage {
                 None => (
                     SOURCE,
@@ -227,8 +228,9 @@ pub(super) fn tasks(
                 coordinator: ctx.coordinator.as_deref(),
                 first_epoch,
             })
+            .await
         };
-        tasks.push((name, Box::new(body)));
+        tasks.push((name, Box::pin(body)));
     };
     let fan = outs.remove(SOURCE).expect("inserted above");
     if let Some(lanes) = from_source {
