@@ -398,12 +398,13 @@ path = "out.jsonl"
     eprintln!(
         "good job alone: {rate_alone:.0} records/s (mean of two runs); beside the hostile jobs: {rate_shared:.0} records/s"
     );
-    // A guard against starvation, not a benchmark: with no CPU shares
-    // between tenants yet (issue 12, the worker pool) every hostile job's
-    // own work runs beside the good one on this machine's two cores, and
-    // the ratio measured 0.83-1.13 from run to run on 2026-12-01, with the
-    // previous binary and the current one alike. The precise figure is in
-    // BENCHMARKS.md ("What it holds"), as performance figures belong there.
+    // A guard against starvation, not a benchmark. Tenants now share the
+    // worker pool by `cpu_share` (issue 12), so the hostile tenant gets at
+    // most half of the two cores however many jobs it runs; a guest loop
+    // still holds a worker until its call deadline. Measured 0.97 with the
+    // pool (2026-12-01), and 0.83-1.13 from run to run with a thread per
+    // task: this machine's noise is why the bar stays at 0.75. The figure
+    // is in BENCHMARKS.md, as performance figures belong there.
     assert!(
         rate_shared >= 0.75 * rate_alone,
         "the good job slowed to {rate_shared:.0} records/s from {rate_alone:.0} alone"

@@ -118,7 +118,7 @@ pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Rx>) -> Result<(), RunE
                     Message::Swap(_) => {}
                     Message::EndOfData => break,
                 }
-                super::pool::yield_now().await;
+                super::pool::yield_if_long().await;
             }
         }
         Order::Lockstep => 'steps: loop {
@@ -136,7 +136,7 @@ pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Rx>) -> Result<(), RunE
             if let Some(epoch) = barrier {
                 w.barrier(epoch)?;
             }
-            super::pool::yield_now().await;
+            super::pool::yield_if_long().await;
         },
     }
     w.finish()

@@ -247,9 +247,9 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 if let Some(c) = coordinator {
                     until = until.min(c.due_at());
                 }
-                idle_until(until, stop, coordinator).await;
+                idle_until(super::pool::on_grid(until), stop, coordinator).await;
             }
-            None => super::pool::yield_now().await,
+            None => super::pool::yield_if_long().await,
         }
     }
     if let Some(c) = coordinator {

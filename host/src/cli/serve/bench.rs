@@ -41,17 +41,18 @@ struct Host {
 
 impl Host {
     fn start(max_jobs: usize) -> anyhow::Result<Host> {
-        Host::with_tenants(&["bench"], max_jobs)
+        Host::with_tenants(&["bench"], &format!("max_jobs = {max_jobs}\n"))
     }
 
-    fn with_tenants(names: &[&str], max_jobs: usize) -> anyhow::Result<Host> {
+    /// A host with tenants `names`, each with `quotas` (TOML lines).
+    fn with_tenants(names: &[&str], quotas: &str) -> anyhow::Result<Host> {
         let dir = tempfile::tempdir()?;
         let mut config = "data_dir = \"data\"\n".to_string();
         let mut tokens = Vec::new();
         for name in names {
             let token = weir::control::tenants::new_token()?;
             config += &format!(
-                "[[tenant]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\n[tenant.quotas]\nmax_jobs = {max_jobs}\n",
+                "[[tenant]]\nname = \"{name}\"\ntoken_sha256 = \"{}\"\n[tenant.quotas]\n{quotas}",
                 weir::control::tenants::hash_token(&token)
             );
             tokens.push(token);
@@ -256,7 +257,7 @@ fn density(component: &str, jobs: usize) -> anyhow::Result<()> {
     let (rss, threads) = (host.proc_status("VmRSS:"), host.proc_status("Threads:"));
     let per_job = (rss.saturating_sub(rss0)) as f64 / jobs as f64;
     println!(
-        "| density: {jobs} idle jobs in one host (submitted in {submit_secs:.1} s) | RSS {:.0} MiB ({per_job:.0} KiB/job), {threads} threads, {:.0}% of a core | empty host: RSS {:.0} MiB, {threads0} threads | {:.2} GiB for {jobs} jobs |",
+        "| density: {jobs} idle jobs in one host (submitted in {submit_secs:.1} s) | RSS {:.0} MiB ({per_job:.0} KiB/job), {threads} threads, {:.1}% of a core | empty host: RSS {:.0} MiB, {threads0} threads | {:.2} GiB for {jobs} jobs |",
         rss as f64 / 1024.0,
         cpu * 100.0,
         rss0 as f64 / 1024.0,
@@ -284,7 +285,11 @@ fn tenant_cpu(client: &Client) -> anyhow::Result<(f64, usize)> {
 
 fn fairness(component: &str) -> anyhow::Result<()> {
     const MANY: usize = 20;
-    let host = Host::with_tenants(&["many", "one"], MANY + 1)?;
+    // No rate cap: every job could use a core or more.
+    let host = Host::with_tenants(
+        &["many", "one"],
+        &format!("max_jobs = {}\nmax_source_rate = 0\n", MANY + 1),
+    )?;
     let job = |i: usize| {
         format!(
             "name = \"busy{i}\"\n[source]\ntype = \"datagen\"\nschema = \"transactions\"\nrows = 1000000000\nseed = {i}\n\

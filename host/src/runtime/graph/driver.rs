@@ -156,7 +156,7 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
         outputs
             .batch(cx.out, cx.columns, watermark, processing_time, side, epoch)
             .await?;
-        // Give the worker back between steps: the pool picks who runs next.
-        crate::runtime::pool::yield_now().await;
+        // Offer the worker back between steps: the pool picks who runs next.
+        crate::runtime::pool::yield_if_long().await;
     }
 }

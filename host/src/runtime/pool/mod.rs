@@ -10,9 +10,22 @@
 //! ```
 //!
 //! A task holds a worker only while it has work: waiting for a channel, a
-//! timer or blocking I/O costs no thread. Stage loops yield after every
-//! step ([`yield_now`]), so a busy job gives the worker back between
-//! batches and the scheduler decides who runs next. A Wasm call runs to
+//! timer or blocking I/O costs no thread. Stage loops offer the worker back
+//! between steps ([`yield_if_long`]): a task that has run for a
+//! [`QUANTUM`] since it last waited goes to the back of the queue, and the
+//! scheduler decides who runs next.
+//!
+//! A worker prefers, within the job the scheduler chose, the task it ran
+//! last (its data is in that core's cache), and leaves a task to the
+//! worker that was woken for it: a pipeline of source, stage and sink then
+//! settles on the cores as threads would, without migrating every batch.
+//! Timers of idle sources fire on a [`TIMER_GRID`], so a thousand slow jobs
+//! wake together a few times a second rather than each on its own.
+//!
+//! A poll is charged the wall time it took on its worker (the monotonic
+//! clock is read in user space; the thread CPU clock is a system call,
+//! which cost a quarter of an idle host's worker time). With about one
+//! worker per core the two agree, unless the machine runs more than weir. A Wasm call runs to
 //! its end on its worker (bounded by its CPU deadline): calls are
 //! synchronous, and a call's host functions may block (WASI streams block
 //! on tokio from outside a runtime, which is why the workers are not
@@ -24,13 +37,22 @@
 
 mod sched;
 
-pub use sched::Sched;
+pub use sched::{Fit, Sched};
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+/// How long a task may keep its worker before it offers it back.
+pub const QUANTUM: Duration = Duration::from_millis(2);
+
+thread_local! {
+    /// When the poll running on this worker began.
+    static POLL_STARTED: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
+}
 
 /// A tenant's account: its share of the workers and the CPU its jobs used.
 pub struct Tenant {
@@ -46,7 +68,7 @@ impl Tenant {
         &self.name
     }
 
-    /// CPU time its jobs' tasks used on the workers, in nanoseconds.
+    /// Time its jobs' tasks ran on the workers, in nanoseconds.
     pub fn cpu_ns(&self) -> u64 {
         self.cpu_ns.load(Ordering::Relaxed)
     }
@@ -77,7 +99,7 @@ pub struct JobAccount {
 }
 
 impl JobAccount {
-    /// CPU time the job's tasks used on the workers, in nanoseconds.
+    /// Time the job's tasks ran on the workers, in nanoseconds.
     pub fn cpu_ns(&self) -> u64 {
         self.cpu_ns.load(Ordering::Relaxed)
     }
@@ -101,17 +123,44 @@ impl Drop for JobAccount {
     }
 }
 
-type Runnable = async_task::Runnable<Arc<JobAccount>>;
+/// What the pool keeps with each task.
+pub struct TaskMeta {
+    account: Arc<JobAccount>,
+    /// The worker that ran it last (`usize::MAX`: none yet).
+    home: AtomicUsize,
+}
+
+type Runnable = async_task::Runnable<TaskMeta>;
 
 struct Shared {
     sched: Mutex<State>,
-    wake: Condvar,
+    /// One per worker: a task for it is queued.
+    wake: Vec<Condvar>,
 }
 
 struct State {
     sched: Sched<Runnable>,
     /// Workers waiting for a task.
-    idle: usize,
+    idle: Vec<bool>,
+    /// Workers woken for a task, not picking yet: the tasks that last ran
+    /// on them are left to them.
+    claimed: Vec<bool>,
+}
+
+impl State {
+    /// Wake a waiting worker for a task that last ran on `home`: that one
+    /// if it waits, else any that waits and was not woken already.
+    fn wake(&mut self, home: usize, shared: &Shared) {
+        let w = if self.idle.get(home).is_some_and(|i| *i) && !self.claimed[home] {
+            Some(home)
+        } else {
+            (0..self.idle.len()).find(|w| self.idle[*w] && !self.claimed[*w])
+        };
+        if let Some(w) = w {
+            self.claimed[w] = true;
+            shared.wake[w].notify_one();
+        }
+    }
 }
 
 impl Shared {
@@ -147,7 +196,7 @@ pub struct Pool {
 pub struct Panicked(pub String);
 
 /// A spawned task: await it for its output (dropping it cancels the task).
-pub type JoinHandle<T> = async_task::Task<Result<T, Panicked>, Arc<JobAccount>>;
+pub type JoinHandle<T> = async_task::Task<Result<T, Panicked>, TaskMeta>;
 
 impl Pool {
     /// The host's pool: one worker per core (at least two), started on
@@ -171,15 +220,16 @@ impl Pool {
         let shared = Arc::new(Shared {
             sched: Mutex::new(State {
                 sched: Sched::default(),
-                idle: 0,
+                idle: vec![false; workers],
+                claimed: vec![false; workers],
             }),
-            wake: Condvar::new(),
+            wake: (0..workers).map(|_| Condvar::new()).collect(),
         });
         for i in 0..workers {
             let (shared, handle) = (shared.clone(), io.handle().clone());
             std::thread::Builder::new()
                 .name(format!("weir-worker-{i}"))
-                .spawn(move || worker(&shared, &handle))?;
+                .spawn(move || worker(i, &shared, &handle))?;
         }
         Ok(Pool {
             shared,
@@ -234,20 +284,18 @@ impl Pool {
             let Some(shared) = shared.upgrade() else {
                 return;
             };
-            let (tenant, job) = {
-                let a = r.metadata();
-                (a.tenant.id, a.id)
-            };
+            let m = r.metadata();
+            let (tenant, job) = (m.account.tenant.id, m.account.id);
+            let home = m.home.load(Ordering::Relaxed);
             let mut s = shared.lock();
             s.push(tenant, job, r);
-            let wake = s.idle > 0;
-            drop(s);
-            if wake {
-                shared.wake.notify_one();
-            }
+            s.wake(home, &shared);
         };
         let (runnable, handle) = async_task::Builder::new()
-            .metadata(account.clone())
+            .metadata(TaskMeta {
+                account: account.clone(),
+                home: AtomicUsize::new(usize::MAX),
+            })
             .spawn(move |_| CatchUnwind(Box::pin(task)), schedule);
         runnable.schedule();
         handle
@@ -270,8 +318,8 @@ impl Pool {
     }
 }
 
-/// A worker: take the next task, run it, charge its CPU, again.
-fn worker(shared: &Shared, io: &tokio::runtime::Handle) {
+/// Worker `me`: take the next task, run it, charge its time, again.
+fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
     let _io = io.enter();
     let mut charge: Option<(u64, u64, u64)> = None;
     loop {
@@ -281,18 +329,34 @@ fn worker(shared: &Shared, io: &tokio::runtime::Handle) {
                 s.charge(tenant, job, ns);
             }
             loop {
-                if let Some(next) = s.pick() {
+                let st = &mut *s;
+                let claimed = &st.claimed;
+                let fit = |r: &Runnable| match r.metadata().home.load(Ordering::Relaxed) {
+                    h if h == me => Fit::Preferred,
+                    h if claimed.get(h).is_some_and(|c| *c) => Fit::No,
+                    _ => Fit::Any,
+                };
+                let next = st.sched.pick_where(fit);
+                s.claimed[me] = false;
+                if let Some(next) = next {
+                    // More is ready: another waiting worker may take it.
+                    if !s.is_empty() {
+                        s.wake(usize::MAX, shared);
+                    }
                     break next;
                 }
-                s.idle += 1;
-                s = shared.wake.wait(s).unwrap_or_else(|p| p.into_inner());
-                s.idle -= 1;
+                s.idle[me] = true;
+                s = shared.wake[me].wait(s).unwrap_or_else(|p| p.into_inner());
+                s.idle[me] = false;
             }
         };
-        let account = runnable.metadata().clone();
-        let started = thread_cpu_ns();
+        let account = runnable.metadata().account.clone();
+        runnable.metadata().home.store(me, Ordering::Relaxed);
+        let started = Instant::now();
+        POLL_STARTED.set(Some(started));
         runnable.run();
-        let ns = thread_cpu_ns().saturating_sub(started);
+        POLL_STARTED.set(None);
+        let ns = started.elapsed().as_nanos() as u64;
         account.cpu_ns.fetch_add(ns, Ordering::Relaxed);
         account.tenant.cpu_ns.fetch_add(ns, Ordering::Relaxed);
         charge = Some((tenant, job, ns));
@@ -300,11 +364,6 @@ fn worker(shared: &Shared, io: &tokio::runtime::Handle) {
         // outside its lock.
         drop(account);
     }
-}
-
-fn thread_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    (t.tv_sec.max(0) as u64) * 1_000_000_000 + t.tv_nsec.max(0) as u64
 }
 
 /// A task's future, with a panic turned into its output.
@@ -325,6 +384,28 @@ impl<F: Future> Future for CatchUnwind<F> {
                     .unwrap_or_default(),
             ))),
         }
+    }
+}
+
+/// Timers of idle tasks fire on this grid, so that many slow jobs wake
+/// together, once per tick, rather than each on its own.
+pub const TIMER_GRID: Duration = Duration::from_millis(50);
+
+/// `t` rounded up to the [`TIMER_GRID`].
+pub fn on_grid(t: Instant) -> Instant {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    let grid = TIMER_GRID.as_nanos();
+    let since = t.saturating_duration_since(origin).as_nanos();
+    let ticks = since.div_ceil(grid);
+    origin + Duration::from_nanos((ticks * grid) as u64)
+}
+
+/// Give the worker back if this poll has run for a [`QUANTUM`]: a task
+/// that finds its next input waiting would otherwise keep its worker.
+pub async fn yield_if_long() {
+    if POLL_STARTED.get().is_some_and(|t| t.elapsed() >= QUANTUM) {
+        yield_now().await
     }
 }
 

@@ -7,9 +7,11 @@
 //! no more than one with a single busy job (at equal shares), and jobs of
 //! one tenant share its time evenly.
 //!
-//! A tenant or job that was idle comes back at the current virtual time
-//! (`floor`), not below it: idling saves up no credit. One that used more
-//! than its share keeps its debt.
+//! A tenant or job that was idle (nothing ready, nothing running) comes
+//! back at the current virtual time (`floor`), not below it: idling saves
+//! up no credit. One that used more than its share keeps its debt. A task
+//! that is running is not idle: a job whose one busy task runs while its
+//! others wait keeps the credit it is owed.
 //!
 //! ```
 //! # use weir::runtime::pool::Sched;
@@ -20,7 +22,7 @@
 //! s.push(1, 11, "a2");
 //! s.push(2, 20, "b");
 //! let (first, t, j) = s.pick().unwrap();
-//! s.charge(t, j, 1_000_000); // the first task ran 1 ms
+//! s.charge(t, j, 1_000_000); // the first task ran 1 ms (and waits now)
 //! // Tenant 1 ran first (ties go to the oldest); tenant 2 is next.
 //! assert_eq!((first, s.pick().unwrap().0), ("a1", "b"));
 //! ```
@@ -29,6 +31,17 @@ use std::collections::{HashMap, VecDeque};
 
 /// Fixed-point scale of virtual times (CPU ns × SCALE / share).
 const SCALE: u128 = 1 << 16;
+
+/// How well a task fits the worker picking.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Fit {
+    /// It ran on this worker last.
+    Preferred,
+    /// It may run here.
+    Any,
+    /// It is left for another worker.
+    No,
+}
 
 /// The run queues of every tenant and job, and their virtual times.
 pub struct Sched<T> {
@@ -42,6 +55,8 @@ pub struct Sched<T> {
 struct Tenant<T> {
     share: u64,
     vtime: u128,
+    /// Its tasks running now.
+    running: usize,
     jobs: HashMap<u64, Job<T>>,
     /// Jobs with a ready task.
     ready: Vec<u64>,
@@ -51,6 +66,7 @@ struct Tenant<T> {
 
 struct Job<T> {
     cpu: u128,
+    running: usize,
     queue: VecDeque<T>,
 }
 
@@ -73,6 +89,7 @@ impl<T> Sched<T> {
             .or_insert_with(|| Tenant {
                 share: 1,
                 vtime: floor,
+                running: 0,
                 jobs: HashMap::new(),
                 ready: Vec::new(),
                 floor: 0,
@@ -103,6 +120,7 @@ impl<T> Sched<T> {
         let t = self.tenants.entry(tenant).or_insert_with(|| Tenant {
             share: 1,
             vtime: floor,
+            running: 0,
             jobs: HashMap::new(),
             ready: Vec::new(),
             floor: 0,
@@ -110,14 +128,19 @@ impl<T> Sched<T> {
         let job_floor = t.floor;
         let j = t.jobs.entry(job).or_insert_with(|| Job {
             cpu: job_floor,
+            running: 0,
             queue: VecDeque::new(),
         });
         j.queue.push_back(task);
         if j.queue.len() == 1 {
-            j.cpu = j.cpu.max(job_floor);
+            if j.running == 0 {
+                j.cpu = j.cpu.max(job_floor);
+            }
             t.ready.push(job);
             if t.ready.len() == 1 {
-                t.vtime = t.vtime.max(floor);
+                if t.running == 0 {
+                    t.vtime = t.vtime.max(floor);
+                }
                 self.ready.push(tenant);
             }
         }
@@ -125,11 +148,25 @@ impl<T> Sched<T> {
 
     /// The next task to run, with its tenant and job.
     pub fn pick(&mut self) -> Option<(T, u64, u64)> {
+        self.pick_where(|_| Fit::Any)
+    }
+
+    /// The next task to run of those `fit` allows: the fairest tenant and
+    /// job that have one, and in that job the first task `fit` prefers,
+    /// else its first allowed one. (A worker prefers the tasks it ran
+    /// last, whose data its cache holds, and leaves a task to the worker
+    /// that was woken for it.)
+    pub fn pick_where(&mut self, fit: impl Fn(&T) -> Fit) -> Option<(T, u64, u64)> {
+        let allowed = |j: &Job<T>| j.queue.iter().any(|t| fit(t) != Fit::No);
         let tenants = &self.tenants;
         let (ti, _) = self
             .ready
             .iter()
             .enumerate()
+            .filter(|(_, id)| {
+                let t = &tenants[*id];
+                t.ready.iter().any(|j| allowed(&t.jobs[j]))
+            })
             .min_by_key(|(_, id)| tenants[*id].vtime)?;
         let tenant = self.ready[ti];
         let t = self.tenants.get_mut(&tenant)?;
@@ -138,10 +175,18 @@ impl<T> Sched<T> {
             .ready
             .iter()
             .enumerate()
+            .filter(|(_, id)| allowed(&jobs[*id]))
             .min_by_key(|(_, id)| jobs[*id].cpu)?;
         let job = t.ready[ji];
         let j = t.jobs.get_mut(&job)?;
-        let task = j.queue.pop_front()?;
+        let at = j
+            .queue
+            .iter()
+            .position(|t| fit(t) == Fit::Preferred)
+            .or_else(|| j.queue.iter().position(|t| fit(t) == Fit::Any))?;
+        let task = j.queue.remove(at)?;
+        j.running += 1;
+        t.running += 1;
         t.floor = t.floor.max(j.cpu);
         if j.queue.is_empty() {
             t.ready.remove(ji);
@@ -153,12 +198,15 @@ impl<T> Sched<T> {
         Some((task, tenant, job))
     }
 
-    /// A task of `job` ran for `ns` of CPU.
+    /// A task of `job` that [`Self::pick`] gave ran for `ns` of CPU (and
+    /// is ready again, if it is, already).
     pub fn charge(&mut self, tenant: u64, job: u64, ns: u64) {
         if let Some(t) = self.tenants.get_mut(&tenant) {
             t.vtime += ns as u128 * SCALE / t.share as u128;
+            t.running = t.running.saturating_sub(1);
             if let Some(j) = t.jobs.get_mut(&job) {
                 j.cpu += ns as u128;
+                j.running = j.running.saturating_sub(1);
             }
         }
     }
@@ -184,9 +232,9 @@ mod tests {
         for _ in 0..rounds {
             let ((t, j), tenant, job) = s.pick().expect("always something ready");
             let ns = cost(t);
+            s.push(t, j, (t, j));
             s.charge(tenant, job, ns);
             *got.entry(t).or_insert(0) += ns;
-            s.push(t, j, (t, j));
         }
         got
     }
@@ -220,10 +268,10 @@ mod tests {
         for _ in 0..20_000 {
             let ((t, j), tenant, job) = s.pick().unwrap();
             let ns = if t == 2 { 10_000 } else { 1_000 };
+            s.push(t, j, (t, j));
             s.charge(tenant, job, ns);
             *got.entry(t).or_default() += ns;
             *per_job.entry(j).or_default() += ns;
-            s.push(t, j, (t, j));
         }
         let share = got[&1] as f64 / (got[&1] + got[&2]) as f64;
         assert!((0.74..=0.76).contains(&share), "{share}");
@@ -245,6 +293,65 @@ mod tests {
         s.push(2, 20, (2, 20));
         let got = simulate(&mut s, 100, |_| 1_000_000);
         assert!(got[&1] >= 45_000_000, "{got:?}");
+    }
+
+    /// Two workers; tenant 2's job is a pipeline of two tasks that wake
+    /// each other, so it has a task ready only while the other runs: it
+    /// still gets its half.
+    #[test]
+    fn a_pipeline_that_is_never_ready_twice_keeps_its_credit() {
+        let mut s = Sched::default();
+        s.add_tenant(1, 1);
+        s.add_tenant(2, 1);
+        for j in 0..20 {
+            s.push(1, 100 + j, (1, 100 + j));
+        }
+        s.push(2, 200, (2, 200));
+        let mut got: HashMap<u64, u64> = HashMap::new();
+        // Each worker runs a task for 1 ms; they finish alternately.
+        let mut running = [s.pick().unwrap(), s.pick().unwrap()];
+        for round in 0..20_000 {
+            let w = round % 2;
+            let ((t, j), tenant, job) = running[w];
+            // A task of tenant 2 hands over to its other stage as it ends.
+            s.push(t, j, (t, j));
+            s.charge(tenant, job, 1_000_000);
+            *got.entry(t).or_default() += 1_000_000;
+            running[w] = s.pick().unwrap();
+        }
+        let share = got[&2] as f64 / (got[&1] + got[&2]) as f64;
+        assert!(share > 0.45, "{share}");
+    }
+
+    #[test]
+    fn a_worker_takes_its_own_task_first_and_leaves_others_theirs() {
+        let mut s = Sched::default();
+        // Job 10's tasks, by the worker they ran on last.
+        s.push(1, 10, 'x'); // worker 0
+        s.push(1, 10, 'y'); // worker 1
+        s.push(1, 10, 'z'); // worker 1
+        let home = |t: &char| if *t == 'x' { 0 } else { 1 };
+        // Worker 1 takes its own first, in order.
+        let fit1 = |t: &char| {
+            if home(t) == 1 {
+                Fit::Preferred
+            } else {
+                Fit::Any
+            }
+        };
+        assert_eq!(s.pick_where(fit1).map(|p| p.0), Some('y'));
+        // Worker 0, while worker 1 was woken for its own: only `x`.
+        let fit0 = |t: &char| {
+            if home(t) == 0 {
+                Fit::Preferred
+            } else {
+                Fit::No
+            }
+        };
+        assert_eq!(s.pick_where(fit0).map(|p| p.0), Some('x'));
+        assert!(s.pick_where(fit0).is_none());
+        // With nothing preferred, any task that may run here.
+        assert_eq!(s.pick_where(|_| Fit::Any).map(|p| p.0), Some('z'));
     }
 
     #[test]
