@@ -15,6 +15,14 @@
 //! [`QUANTUM`] since it last waited goes to the back of the queue, and the
 //! scheduler decides who runs next.
 //!
+//! A long poll (a guest call that runs for a while, up to its CPU
+//! deadline) cannot hold a worker from everyone else: a monitor notices a
+//! poll running longer than [`STUCK`] and lets a stand-in worker run the
+//! other tasks until it ends — at most one stand-in per worker, so at most
+//! twice as many threads as cores ever run tasks (Go's runtime hands off a
+//! processor from a blocked thread the same way). Stand-in threads start
+//! the first time they are needed and wait, costing nothing, after.
+//!
 //! A worker prefers, within the job the scheduler chose, the task it ran
 //! last (its data is in that core's cache), and leaves a task to the
 //! worker that was woken for it: a pipeline of source, stage and sink then
@@ -45,6 +53,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+/// A poll running this long lets a stand-in worker take the other tasks.
+pub const STUCK: Duration = Duration::from_millis(20);
 
 /// How long a task may keep its worker before it offers it back.
 pub const QUANTUM: Duration = Duration::from_millis(2);
@@ -134,8 +145,17 @@ type Runnable = async_task::Runnable<TaskMeta>;
 
 struct Shared {
     sched: Mutex<State>,
-    /// One per worker: a task for it is queued.
+    /// One per worker slot (the workers, then their stand-ins): a task for
+    /// it is queued, or a stand-in may run.
     wake: Vec<Condvar>,
+    /// Per slot: when its poll in progress began (ns since `origin`, + 1),
+    /// or 0.
+    polls: Vec<AtomicU64>,
+    origin: Instant,
+    /// Regular workers; slots from here on are stand-ins.
+    workers: usize,
+    /// `State::standins`, read without the lock.
+    standins: AtomicUsize,
 }
 
 struct State {
@@ -145,6 +165,10 @@ struct State {
     /// Workers woken for a task, not picking yet: the tasks that last ran
     /// on them are left to them.
     claimed: Vec<bool>,
+    /// Stand-ins allowed to run now (one per stuck poll).
+    standins: usize,
+    /// Stand-in threads started so far.
+    started: usize,
 }
 
 impl State {
@@ -220,16 +244,28 @@ impl Pool {
         let shared = Arc::new(Shared {
             sched: Mutex::new(State {
                 sched: Sched::default(),
-                idle: vec![false; workers],
-                claimed: vec![false; workers],
+                idle: vec![false; 2 * workers],
+                claimed: vec![false; 2 * workers],
+                standins: 0,
+                started: 0,
             }),
-            wake: (0..workers).map(|_| Condvar::new()).collect(),
+            wake: (0..2 * workers).map(|_| Condvar::new()).collect(),
+            polls: (0..2 * workers).map(|_| AtomicU64::new(0)).collect(),
+            origin: Instant::now(),
+            workers,
+            standins: AtomicUsize::new(0),
         });
         for i in 0..workers {
             let (shared, handle) = (shared.clone(), io.handle().clone());
             std::thread::Builder::new()
                 .name(format!("weir-worker-{i}"))
                 .spawn(move || worker(i, &shared, &handle))?;
+        }
+        {
+            let (shared, handle) = (Arc::downgrade(&shared), io.handle().clone());
+            std::thread::Builder::new()
+                .name("weir-pool-monitor".into())
+                .spawn(move || monitor(&shared, &handle))?;
         }
         Ok(Pool {
             shared,
@@ -329,6 +365,13 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
                 s.charge(tenant, job, ns);
             }
             loop {
+                // A stand-in runs only while a poll is stuck.
+                if me >= shared.workers && me - shared.workers >= s.standins {
+                    s.idle[me] = false;
+                    s.claimed[me] = false;
+                    s = shared.wake[me].wait(s).unwrap_or_else(|p| p.into_inner());
+                    continue;
+                }
                 let st = &mut *s;
                 let claimed = &st.claimed;
                 let fit = |r: &Runnable| match r.metadata().home.load(Ordering::Relaxed) {
@@ -354,7 +397,10 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
         runnable.metadata().home.store(me, Ordering::Relaxed);
         let started = Instant::now();
         POLL_STARTED.set(Some(started));
+        let stamp = started.saturating_duration_since(shared.origin).as_nanos() as u64 + 1;
+        shared.polls[me].store(stamp, Ordering::Relaxed);
         runnable.run();
+        shared.polls[me].store(0, Ordering::Relaxed);
         POLL_STARTED.set(None);
         let ns = started.elapsed().as_nanos() as u64;
         account.cpu_ns.fetch_add(ns, Ordering::Relaxed);
@@ -363,6 +409,55 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
         // The account may be the last one: it leaves the scheduler here,
         // outside its lock.
         drop(account);
+    }
+}
+
+/// Every few milliseconds: one stand-in may run per poll running longer
+/// than [`STUCK`]. Ends with the pool.
+fn monitor(shared: &Weak<Shared>, io: &tokio::runtime::Handle) {
+    loop {
+        std::thread::sleep(STUCK / 2);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let now = shared.origin.elapsed().as_nanos() as u64 + 1;
+        let stuck = shared
+            .polls
+            .iter()
+            .map(|p| p.load(Ordering::Relaxed))
+            .filter(|&t| t != 0 && now.saturating_sub(t) >= STUCK.as_nanos() as u64)
+            .count()
+            .min(shared.workers);
+        // Most ticks change nothing: no lock then.
+        if shared.standins.load(Ordering::Relaxed) == stuck {
+            continue;
+        }
+        let mut s = shared.lock();
+        let before = s.standins;
+        s.standins = stuck;
+        for k in before..stuck {
+            let slot = shared.workers + k;
+            if k >= s.started {
+                s.started = k + 1;
+                let (weak, handle) = (Arc::downgrade(&shared), io.clone());
+                let spawned = std::thread::Builder::new()
+                    .name(format!("weir-standin-{k}"))
+                    .spawn(move || {
+                        if let Some(shared) = weak.upgrade() {
+                            worker(slot, &shared, &handle)
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::warn!("cannot start a stand-in worker: {e}");
+                    s.started = k;
+                    s.standins = k;
+                    break;
+                }
+            } else {
+                shared.wake[slot].notify_one();
+            }
+        }
+        shared.standins.store(s.standins, Ordering::Relaxed);
     }
 }
 
@@ -477,6 +572,24 @@ mod tests {
         let boom = pool.spawn(&account, async { panic!("boom") });
         assert_eq!(block_on(boom).unwrap_err().0, "boom");
         assert!(account.cpu_ns() > 0);
+    }
+
+    #[test]
+    fn a_long_poll_does_not_hold_the_only_worker_from_others() {
+        let pool = Pool::new(1).unwrap();
+        let tenant = pool.host_tenant();
+        let (a, b) = (pool.job(&tenant, "a"), pool.job(&tenant, "b"));
+        // A poll that holds its worker 600 ms (a long guest call).
+        let long = pool.spawn(&a, async {
+            std::thread::sleep(Duration::from_millis(600));
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        let t = Instant::now();
+        block_on(pool.spawn(&b, async {})).unwrap();
+        let waited = t.elapsed();
+        block_on(long).unwrap();
+        // Without a stand-in, the other job waits for the rest of the 600.
+        assert!(waited < Duration::from_millis(300), "{waited:?}");
     }
 
     #[test]
