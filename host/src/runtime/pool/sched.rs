@@ -83,18 +83,21 @@ impl<T> Default for Sched<T> {
 impl<T> Sched<T> {
     /// Register a tenant with its share (≥ 1), or change its share.
     pub fn add_tenant(&mut self, tenant: u64, share: u64) {
+        self.tenant(tenant).share = share.max(1);
+    }
+
+    /// Tenant `id`, registered with share 1 (at the current virtual time)
+    /// if it was not.
+    fn tenant(&mut self, id: u64) -> &mut Tenant<T> {
         let floor = self.floor;
-        self.tenants
-            .entry(tenant)
-            .or_insert_with(|| Tenant {
-                share: 1,
-                vtime: floor,
-                running: 0,
-                jobs: HashMap::new(),
-                ready: Vec::new(),
-                floor: 0,
-            })
-            .share = share.max(1);
+        self.tenants.entry(id).or_insert_with(|| Tenant {
+            share: 1,
+            vtime: floor,
+            running: 0,
+            jobs: HashMap::new(),
+            ready: Vec::new(),
+            floor: 0,
+        })
     }
 
     /// Forget a tenant (it has no job left).
@@ -117,14 +120,7 @@ impl<T> Sched<T> {
     /// A task of `job` (of `tenant`) is ready to run.
     pub fn push(&mut self, tenant: u64, job: u64, task: T) {
         let floor = self.floor;
-        let t = self.tenants.entry(tenant).or_insert_with(|| Tenant {
-            share: 1,
-            vtime: floor,
-            running: 0,
-            jobs: HashMap::new(),
-            ready: Vec::new(),
-            floor: 0,
-        });
+        let t = self.tenant(tenant);
         let job_floor = t.floor;
         let j = t.jobs.entry(job).or_insert_with(|| Job {
             cpu: job_floor,
@@ -239,8 +235,8 @@ mod tests {
         got
     }
 
-    #[test]
-    fn a_tenant_with_one_job_gets_as_much_as_one_with_twenty() {
+    /// Tenant 1 with twenty ready jobs, tenant 2 with one; equal shares.
+    fn twenty_and_one() -> Sched<(u64, u64)> {
         let mut s = Sched::default();
         s.add_tenant(1, 1);
         s.add_tenant(2, 1);
@@ -248,6 +244,12 @@ mod tests {
             s.push(1, 100 + j, (1, 100 + j));
         }
         s.push(2, 200, (2, 200));
+        s
+    }
+
+    #[test]
+    fn a_tenant_with_one_job_gets_as_much_as_one_with_twenty() {
+        let mut s = twenty_and_one();
         let got = simulate(&mut s, 10_000, |_| 1_000_000);
         let share = got[&2] as f64 / (got[&1] + got[&2]) as f64;
         assert!((0.49..=0.51).contains(&share), "{share}");
@@ -300,13 +302,7 @@ mod tests {
     /// still gets its half.
     #[test]
     fn a_pipeline_that_is_never_ready_twice_keeps_its_credit() {
-        let mut s = Sched::default();
-        s.add_tenant(1, 1);
-        s.add_tenant(2, 1);
-        for j in 0..20 {
-            s.push(1, 100 + j, (1, 100 + j));
-        }
-        s.push(2, 200, (2, 200));
+        let mut s = twenty_and_one();
         let mut got: HashMap<u64, u64> = HashMap::new();
         // Each worker runs a task for 1 ms; they finish alternately.
         let mut running = [s.pick().unwrap(), s.pick().unwrap()];
