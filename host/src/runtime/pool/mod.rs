@@ -174,11 +174,15 @@ struct State {
 impl State {
     /// Wake a waiting worker for a task that last ran on `home`: that one
     /// if it waits, else any that waits and was not woken already.
+    /// A retired stand-in (one whose stuck poll ended) is never woken for
+    /// a task: it would go back to sleep with the task still queued.
     fn wake(&mut self, home: usize, shared: &Shared) {
-        let w = if self.idle.get(home).is_some_and(|i| *i) && !self.claimed[home] {
+        let active = shared.workers + self.standins;
+        let free = |w: usize| w < active && self.idle[w] && !self.claimed[w];
+        let w = if free(home) {
             Some(home)
         } else {
-            (0..self.idle.len()).find(|w| self.idle[*w] && !self.claimed[*w])
+            (0..active).find(|w| free(*w))
         };
         if let Some(w) = w {
             self.claimed[w] = true;
@@ -368,7 +372,10 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
                 // A stand-in runs only while a poll is stuck.
                 if me >= shared.workers && me - shared.workers >= s.standins {
                     s.idle[me] = false;
-                    s.claimed[me] = false;
+                    // Woken for a task just as it retired: pass it on.
+                    if std::mem::take(&mut s.claimed[me]) && !s.is_empty() {
+                        s.wake(usize::MAX, shared);
+                    }
                     s = shared.wake[me].wait(s).unwrap_or_else(|p| p.into_inner());
                     continue;
                 }

@@ -114,3 +114,24 @@ fn a_busy_tenant_with_many_jobs_does_not_starve_one_with_one() {
     let share = b.cpu_ns() as f64 / (a.cpu_ns() + b.cpu_ns()) as f64;
     assert!(share > 0.4, "tenant b got {share:.2} of the CPU");
 }
+
+#[test]
+fn a_task_last_run_by_a_stand_in_runs_after_the_stand_in_is_retired() {
+    let pool = Pool::new(1).unwrap();
+    let account = pool.job(&pool.host_tenant(), "t");
+    // The only worker is stuck for 150 ms: a stand-in starts and runs the
+    // waiting task's first poll, so the stand-in is that task's home.
+    let long = pool.spawn(&account, async {
+        std::thread::sleep(Duration::from_millis(150));
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
+    let waiting = pool.spawn(&account, async move { rx.recv().await });
+    block_on(long).unwrap();
+    // The monitor retires the stand-in once nothing is stuck.
+    std::thread::sleep(Duration::from_millis(100));
+    tx.try_send(7).unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done_tx.send(block_on(waiting).unwrap()));
+    let got = done_rx.recv_timeout(Duration::from_secs(2));
+    assert_eq!(got, Ok(Some(7)), "the woken task never ran");
+}
