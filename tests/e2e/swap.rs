@@ -46,7 +46,7 @@ fn read_output(dir: &Path) -> String {
 }
 
 /// Wait for the job to run to its end; fail with its output if it failed.
-fn finish(job: std::process::Child) {
+fn finish(job: weir_e2e::Spawned) {
     let out = job.wait_with_output().expect("wait");
     assert!(
         out.status.success(),

@@ -163,15 +163,52 @@ pub fn operator(name: &str) -> String {
 }
 
 /// Start `weir ARGS` in `dir` without waiting (for tests that kill it).
-pub fn spawn_weir(dir: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(weir_bin())
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start weir")
+pub fn spawn_weir(dir: &Path, args: &[&str]) -> Spawned {
+    Spawned(Some(
+        Command::new(weir_bin())
+            .args(args)
+            .current_dir(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start weir"),
+    ))
+}
+
+/// A `weir` started by [`spawn_weir`]: a [`std::process::Child`] that is
+/// killed when dropped, so a test that fails while it runs leaves no job
+/// behind (a hung job would otherwise run on, and load the machine, until
+/// the whole test binary ends).
+pub struct Spawned(Option<std::process::Child>);
+
+impl Spawned {
+    /// Wait for it to end on its own and collect its output.
+    pub fn wait_with_output(mut self) -> std::io::Result<std::process::Output> {
+        self.0.take().expect("a running child").wait_with_output()
+    }
+}
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        self.0.as_ref().expect("a running child")
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().expect("a running child")
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
 /// Read `child`'s standard error on a thread of its own, so a job that

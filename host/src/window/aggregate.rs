@@ -37,7 +37,9 @@ pub enum Slot {
     /// Built-in aggregates: one or two `f64`s per aggregate.
     Native(NativeAcc),
     /// A Wasm accumulator plus work not yet sent to the guest.
-    Wasm(WasmSlot),
+    /// Boxed: the built-ins' slot is what most windows hold, and a smaller
+    /// slot keeps a window's hash-table entry within fewer cache lines.
+    Wasm(Box<WasmSlot>),
 }
 
 /// A Wasm accumulator and the records and merges waiting for the next flush.
@@ -92,10 +94,10 @@ impl Slot {
     pub fn load(saved: SavedSlot) -> Slot {
         match saved {
             SavedSlot::Native(v) => Slot::Native(NativeAcc::from_vec(v)),
-            SavedSlot::Wasm(acc) => Slot::Wasm(WasmSlot {
+            SavedSlot::Wasm(acc) => Slot::Wasm(Box::new(WasmSlot {
                 acc,
                 ..WasmSlot::default()
-            }),
+            })),
         }
     }
 }
@@ -158,7 +160,7 @@ impl Aggregation {
                 }
                 Slot::Native(v)
             }
-            Aggregation::Wasm(_) => Slot::Wasm(WasmSlot::default()),
+            Aggregation::Wasm(_) => Slot::Wasm(Box::default()),
         }
     }
 
@@ -246,6 +248,7 @@ impl Aggregation {
                 }
             }
             (Slot::Wasm(a), Slot::Wasm(b)) => {
+                let b = *b;
                 a.merge_in.extend(b.acc);
                 a.merge_in.extend(b.merge_in);
                 a.pending.extend(b.pending);
@@ -268,7 +271,7 @@ impl Aggregation {
         let len = |v: &Vec<u8>| v.len() as u64;
         let mut dirty: Vec<&mut WasmSlot> = slots
             .filter_map(|s| match s {
-                Slot::Wasm(w) if w.dirty() => Some(w),
+                Slot::Wasm(w) if w.dirty() => Some(w.as_mut()),
                 _ => None,
             })
             .collect();
