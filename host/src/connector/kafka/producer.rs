@@ -3,12 +3,21 @@
 //! # Exactly-once: a transaction per epoch, committed after the checkpoint
 //!
 //! Records of epoch `e` (everything before barrier `e`) go into Kafka
-//! transaction `e`. At barrier `e` the sink *prepares*: it flushes the
-//! transaction and adds to it a commit marker — the consumer-group offset
-//! `epoch = e` of group `weir.txn.<transactional id>` on partition 0 of the
-//! sink's topic, which Kafka commits atomically with the records. Then the
-//! checkpoint is made durable, and only then is the transaction committed
-//! (two-phase commit, with the checkpoint as the prepare record).
+//! transaction `e`. As the transaction begins, the sink adds to it a commit
+//! marker — the consumer-group offset `epoch = e` of group
+//! `weir.txn.<transactional id>` on partition 0 of the sink's topic, which
+//! Kafka commits atomically with the records. At barrier `e` the sink
+//! *prepares*: it flushes the transaction. Then the checkpoint is made
+//! durable, and only then is the transaction committed (two-phase commit,
+//! with the checkpoint as the prepare record).
+//!
+//! The marker goes in as the transaction begins, right after the previous
+//! one committed — when the broker has just answered — rather than at the
+//! barrier: librdkafka's `send_offsets_to_transaction` can block past its
+//! timeout, indefinitely, when the group coordinator is down as it is
+//! called (librdkafka issue #5456), which hung a job through a broker
+//! restart. A run that ends aborts the transaction it began last, which
+//! holds only its marker.
 //!
 //! librdkafka cannot resume another process's transaction, so recovery
 //! works the other way round: a restarted job opens its producer with the
@@ -96,7 +105,7 @@ struct Held {
 struct Txn {
     /// The epoch whose transaction is open.
     open: Option<u64>,
-    /// The last epoch prepared (flushed, marker added).
+    /// The last epoch prepared (flushed).
     prepared: Option<u64>,
     /// The last epoch committed.
     committed: Option<u64>,
@@ -395,6 +404,7 @@ impl KafkaProducer {
             )
         })?;
         txn.open = Some(epoch);
+        self.add_marker(epoch)?;
         let held: Vec<u64> = txn.held.range(..=epoch).map(|(e, _)| *e).collect();
         for e in held {
             for h in txn.held.remove(&e).unwrap_or_default() {
@@ -512,26 +522,31 @@ impl KafkaProducer {
         }
         let t = Instant::now();
         self.flush(epoch)?;
-        let flushed = t.elapsed();
-        if let Some((consumer, topic)) = &self.marker {
-            let mut offsets = TopicPartitionList::new();
-            offsets
-                .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
-                .map_err(|e| self.error("building the commit marker", e.to_string()))?;
-            let group = consumer.group_metadata().ok_or_else(|| {
-                self.error(
-                    "adding the commit marker",
-                    "no consumer group metadata".into(),
-                )
-            })?;
-            self.retrying(
-                &format!("adding the commit marker of epoch {epoch} to its transaction"),
-                |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
-            )?;
-        }
         txn.prepared = Some(epoch);
-        tracing::debug!(sink = %self.client, epoch, ?flushed, total = ?t.elapsed(), "prepared");
+        tracing::debug!(sink = %self.client, epoch, flushed = ?t.elapsed(), "prepared");
         Ok(())
+    }
+
+    /// Exactly-once: add the commit marker of `epoch` to its transaction,
+    /// just begun.
+    fn add_marker(&self, epoch: u64) -> Result<(), ConnectorError> {
+        let Some((consumer, topic)) = &self.marker else {
+            return Ok(());
+        };
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
+            .map_err(|e| self.error("building the commit marker", e.to_string()))?;
+        let group = consumer.group_metadata().ok_or_else(|| {
+            self.error(
+                "adding the commit marker",
+                "no consumer group metadata".into(),
+            )
+        })?;
+        self.retrying(
+            &format!("adding the commit marker of epoch {epoch} to its transaction"),
+            |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
+        )
     }
 
     /// Phase two: checkpoint `epoch` is durable; commit its transaction and
@@ -562,7 +577,21 @@ impl KafkaProducer {
     /// End of a run without checkpoints: everything acknowledged.
     pub fn finish(&self) -> Result<(), ConnectorError> {
         match self.delivery {
-            Delivery::ExactlyOnce => Ok(()),
+            Delivery::ExactlyOnce => {
+                // The transaction begun after the last commit holds only
+                // its marker (nothing was written after the final
+                // checkpoint): abort it rather than leave it to time out.
+                let mut txn = lock(&self.txn);
+                if let Some(open) = txn.open.take()
+                    && txn.committed.is_some_and(|c| c < open)
+                {
+                    self.retrying(
+                        &format!("aborting the unused transaction of epoch {open}"),
+                        |p| p.abort_transaction(CALL_TIMEOUT),
+                    )?;
+                }
+                Ok(())
+            }
             Delivery::AtLeastOnce => self.flush(u64::MAX),
             Delivery::None => {
                 let _ = self.producer.flush(Duration::from_secs(30));

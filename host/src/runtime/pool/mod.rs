@@ -57,6 +57,11 @@ use std::time::{Duration, Instant};
 /// A poll running this long lets a stand-in worker take the other tasks.
 pub const STUCK: Duration = Duration::from_millis(20);
 
+/// A poll running this long is reported in the log, once per poll: a
+/// call that blocks this long is waiting for something outside weir (or
+/// hangs), which the log should show.
+pub const HUNG: Duration = Duration::from_secs(30);
+
 /// How long a task may keep its worker before it offers it back.
 pub const QUANTUM: Duration = Duration::from_millis(2);
 
@@ -422,12 +427,28 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
 /// Every few milliseconds: one stand-in may run per poll running longer
 /// than [`STUCK`]. Ends with the pool.
 fn monitor(shared: &Weak<Shared>, io: &tokio::runtime::Handle) {
+    // Per slot: the start stamp of the poll last reported as hung.
+    let mut reported: Vec<u64> = Vec::new();
     loop {
         std::thread::sleep(STUCK / 2);
         let Some(shared) = shared.upgrade() else {
             return;
         };
         let now = shared.origin.elapsed().as_nanos() as u64 + 1;
+        reported.resize(shared.polls.len(), 0);
+        for (slot, p) in shared.polls.iter().enumerate() {
+            let t = p.load(Ordering::Relaxed);
+            if t != 0 && t != reported[slot] && now.saturating_sub(t) >= HUNG.as_nanos() as u64 {
+                reported[slot] = t;
+                tracing::warn!(
+                    worker = slot,
+                    "a task has held its worker for {} s in one call that blocks (a Kafka \
+                     client waiting for its broker, blocking I/O); the other tasks run on \
+                     a stand-in worker meanwhile",
+                    HUNG.as_secs()
+                );
+            }
+        }
         let stuck = shared
             .polls
             .iter()
