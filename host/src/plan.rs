@@ -27,29 +27,9 @@ pub enum PlanError {
     /// A component failed to load or is of the wrong world.
     #[error(transparent)]
     Wasm(#[from] WasmError),
-    /// An operator over columns follows one over events in the chain.
-    #[error(
-        "operator `{operator}` runs over columns (weir:dataflow@0.2.0) but follows `{after}`, which runs over JSON events (0.1); put the operators over columns first in [[operators]]"
-    )]
-    ColumnsAfterEvents {
-        /// The operator over columns.
-        operator: String,
-        /// The operator over events before it.
-        after: String,
-    },
     /// The source's declared schema is not valid.
     #[error("[source.schema]: {0}")]
     Schema(#[from] crate::batch::SchemaError),
-    /// An operator over columns in a job graph.
-    #[error(
-        "operator `{operator}` of stage `{stage}` runs over columns (weir:dataflow@0.2.0), which come from the source's decoder: put it in a stage whose only input is `source`, not keyed (first among its operators), or build it against 0.1 to run over the JSON events of another stage"
-    )]
-    ColumnsInStage {
-        /// The operator.
-        operator: String,
-        /// Its stage.
-        stage: String,
-    },
 }
 
 /// A Wasm operator, ready to instantiate.
@@ -322,15 +302,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         .iter()
         .map(|op| load_chained(&job, engine, op))
         .collect::<Result<_, _>>()?;
-    for pair in chain.windows(2) {
-        if pair[0].component.world == World::Transform && pair[1].component.world == World::Columns
-        {
-            return Err(PlanError::ColumnsAfterEvents {
-                operator: pair[1].spec.name.clone(),
-                after: pair[0].spec.name.clone(),
-            });
-        }
-    }
     let schema = spec
         .source
         .schema()
@@ -346,9 +317,14 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     };
     let graph = graph_stages(&job, engine)?;
     let column_types = window_columns(spec, &chain, stage.as_ref(), schema.as_deref());
+    // The source decodes columns for a stage that reads only it, without a
+    // key, and starts with an operator over columns; operators over
+    // columns elsewhere decode the events they are given.
     let graph_columns = graph.iter().any(|st| {
-        matches!(&st.work, StageWork::Operators(ops)
-            if ops.first().is_some_and(|op| op.component.world == World::Columns))
+        st.spec.input_names() == [crate::job::SOURCE]
+            && st.spec.key_by.is_none()
+            && matches!(&st.work, StageWork::Operators(ops)
+                if ops.first().is_some_and(|op| op.component.world == World::Columns))
     });
     let columns = column_types.is_some()
         || graph_columns
@@ -539,29 +515,12 @@ fn graph_stages(
                 World::Keyed,
             )?))
         } else if !s.operators.is_empty() {
-            // Operators over columns read the columns the source decoded:
-            // they run first in a stage that reads only the source.
-            let reads_source = s.input_names() == [crate::job::SOURCE] && s.key_by.is_none();
-            let mut ops: Vec<PlannedOperator> = Vec::with_capacity(s.operators.len());
-            for op in &s.operators {
-                let planned = load_chained(job, engine, op)?;
-                if planned.component.world == World::Columns {
-                    if !reads_source {
-                        return Err(PlanError::ColumnsInStage {
-                            operator: op.name.clone(),
-                            stage: s.name.clone(),
-                        });
-                    }
-                    if let Some(before) = ops.iter().find(|o| o.component.world != World::Columns) {
-                        return Err(PlanError::ColumnsAfterEvents {
-                            operator: op.name.clone(),
-                            after: before.spec.name.clone(),
-                        });
-                    }
-                }
-                ops.push(planned);
-            }
-            StageWork::Operators(ops)
+            StageWork::Operators(
+                s.operators
+                    .iter()
+                    .map(|op| load_chained(job, engine, op))
+                    .collect::<Result<_, _>>()?,
+            )
         } else {
             StageWork::Pass
         };

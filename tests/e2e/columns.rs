@@ -412,21 +412,90 @@ fn an_operator_over_columns_runs_in_a_graph_stage_that_reads_the_source() {
         outs[0], outs[1],
         "the graph over columns differs from over events"
     );
-    // A stage that reads another stage's records cannot run an operator
-    // over columns: refused before the job runs, saying where it can go.
-    let bad = std::fs::read_to_string(graph_job(d, "bad", &input, "map-filter"))
-        .expect("job")
-        .replace(
-            "name = \"all\"\ninputs = [\"source\"]",
-            "name = \"all\"\ninputs = [\"big\"]",
+}
+
+/// A job where an operator over columns reads what an operator over events
+/// made (tests/operators/tag-v1 adds `"v": 1` to each record): in one chain,
+/// and as a stage reading another stage. It decodes those events into
+/// columns itself, with a schema inferred from its first records; a record
+/// that does not fit (an amount that is not a number) is a dead letter.
+fn after_events_job(dir: &Path, name: &str, input: &Path, graph: bool) -> PathBuf {
+    let (tag, columns) = (operator("tag-v1"), operator("map-filter-columns"));
+    let work = if graph {
+        format!(
+            r#"[[stages]]
+name = "tagged"
+inputs = ["source"]
+operators = [{{ name = "tag", component = "{tag}" }}]
+[[stages]]
+name = "big"
+inputs = ["tagged"]
+operators = [{{ name = "big-payments", component = "{columns}" }}]"#
         )
-        .replace(&operator("map-filter"), &operator("map-filter-columns"))
-        .replace("inputs = [\"big\", \"all\"]", "inputs = [\"all\"]");
-    std::fs::write(d.join("bad.toml"), bad).expect("job");
-    let err = weir(&["run", "-q", d.join("bad.toml").to_str().expect("utf-8")]).failed();
-    assert!(
-        err.contains("operator `again` of stage `all` runs over columns")
-            && err.contains("whose only input is `source`"),
-        "{err}"
-    );
+    } else {
+        format!(
+            r#"[[operators]]
+name = "tag"
+component = "{tag}"
+[[operators]]
+name = "big-payments"
+component = "{columns}""#
+        )
+    };
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "{name}"
+parallelism = 2
+batch_size = 700
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+{work}
+[sink]
+type = "file"
+path = "{name}-out.jsonl"
+[dead_letter]
+type = "file"
+path = "{name}-dead.jsonl"
+"#,
+            input = input.display(),
+        ),
+    )
+    .expect("write job");
+    path
+}
+
+#[test]
+fn an_operator_over_columns_after_one_over_events_or_another_stage_gives_the_models_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 20_000, 0);
+    let expected_dead = model(&input, &d.join("expected.jsonl"));
+    let expected = canonical_lines(&d.join("expected.jsonl"));
+    assert!(expected.len() > 5_000, "{} expected", expected.len());
+    for (name, graph) in [("after-chain", false), ("after-stage", true)] {
+        let j = after_events_job(d, name, &input, graph);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        assert_eq!(
+            canonical_lines(&d.join(format!("{name}-out.jsonl"))),
+            expected,
+            "{name}: the output differs from the model's"
+        );
+        let dead = canonical_lines(&d.join(format!("{name}-dead.jsonl")));
+        assert_eq!(dead.len(), expected_dead, "{name}: {dead:#?}");
+        let lots = dead
+            .iter()
+            .find(|l| l.contains("lots"))
+            .expect("the line with amount \"lots\" is a dead letter");
+        assert!(
+            lots.contains("big-payments")
+                && lots.contains("does not fit the schema inferred")
+                && lots.contains("amount"),
+            "{name}: the dead letter says which operator and why: {lots}"
+        );
+    }
 }

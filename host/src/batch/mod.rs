@@ -22,4 +22,4 @@ pub mod schema;
 
 pub use decode::{BadRow, Decoded, JsonDecoder};
 pub use encode::{EncodeError, json_lines};
-pub use schema::{SchemaError, infer_schema, schema_of};
+pub use schema::{SchemaError, describe, infer_schema, schema_of};

@@ -136,6 +136,16 @@ pub fn schema_of(spec: &BTreeMap<String, String>) -> Result<Schema, SchemaError>
     Ok(Schema::new(root.into_fields()))
 }
 
+/// A schema in one line, for logs: `a: Int64, b: Utf8`.
+pub fn describe(schema: &Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| format!("{}: {}", f.name(), f.data_type()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Infer a schema from `records` (JSON objects): numbers become `int` or
 /// `double` (both seen: `double`), text `string`, booleans `bool`, objects
 /// nested fields, arrays lists.

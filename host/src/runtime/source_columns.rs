@@ -14,7 +14,7 @@
 use super::RunError;
 use super::message::Columns;
 use super::side::{SideOutputs, Stage};
-use crate::batch::{JsonDecoder, SchemaError, infer_schema};
+use crate::batch::{JsonDecoder, SchemaError, describe, infer_schema};
 use crate::connector::{RawRecord, Source, SourceBatch};
 use crate::event::Event;
 use arrow_array::cast::AsArray;
@@ -230,16 +230,6 @@ fn with_types(inferred: Schema, types: &[(String, DataType)]) -> Schema {
         }
     }
     Schema::new(fields)
-}
-
-/// `a: Int64, b: Utf8`.
-fn describe(schema: &Schema) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| format!("{}: {}", f.name(), f.data_type()))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Event times from an integer or timestamp column; `None` where null or

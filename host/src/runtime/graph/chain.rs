@@ -1,15 +1,22 @@
 //! A chain of stateless Wasm operators in one stage, fused: a one-chain
 //! job's `[[operators]]`, or a graph stage's `operators`.
 //!
-//! Operators over columns come first: they take the columnar batches the
-//! source decoded, and pass on columns (a filter's selection keeps the
-//! records' own bytes). Where the next stage takes events — an operator
-//! over events, the keyed stage, a sink that writes — the rows a map made
-//! are written as JSON once, keeping their input record's key and headers;
-//! a discard sink takes the columns as they are.
+//! Operators over columns take the columnar batches the source decoded,
+//! and pass on columns (a filter's selection keeps the records' own
+//! bytes). Where the next stage takes events — an operator over events,
+//! the keyed stage, a sink that writes — the rows a map made are written as
+//! JSON once, keeping their input record's key and headers; a discard sink
+//! takes the columns as they are.
+//!
+//! An operator over columns may also follow one over events, or run in a
+//! stage that reads another stage (window results, a join's pairs): it then
+//! decodes the events it is given into columns itself, with a schema
+//! inferred from the first batch it sees (as a source without a declared
+//! schema does), and a record that does not fit goes to the dead-letter
+//! output with the reason.
 
 use super::operator::{Batch, Cx, Operator};
-use crate::batch::json_lines;
+use crate::batch::{JsonDecoder, infer_schema, json_lines};
 use crate::event::Event;
 use crate::plan::{Plan, PlannedOperator};
 use crate::runtime::RunError;
@@ -102,7 +109,72 @@ enum Op {
         inst: Option<Box<ColumnTransformInstance>>,
         /// Batches since the instance was made (see [`RECYCLE_AT`]).
         batches: u64,
+        /// For input that comes as events: the decoder into columns, its
+        /// schema inferred from the first batch.
+        decoder: Option<Box<JsonDecoder>>,
     },
+}
+
+/// Events inferred from, at most: the first batch's first records.
+const INFER_FROM: usize = 1000;
+
+/// `events` as columns for operator `name`, decoded with `decoder` (made
+/// from the first batch's records); those that do not fit go to the
+/// dead-letter output. The rows keep their records (key, headers, bytes).
+fn decode_events(
+    job: &str,
+    name: &str,
+    decoder: &mut Option<Box<JsonDecoder>>,
+    events: Vec<Event>,
+    side: &SideOutputs,
+    epoch: u64,
+) -> Result<Rows, RunError> {
+    let schema_error = |source| RunError::Schema {
+        job: job.into(),
+        source,
+    };
+    let lines: Vec<&[u8]> = events.iter().map(|e| e.value.as_slice()).collect();
+    if decoder.is_none() {
+        let schema = infer_schema(lines.iter().take(INFER_FROM).copied()).map_err(schema_error)?;
+        tracing::info!(job, operator = name, schema = %crate::batch::describe(&schema),
+            "inferred the schema of the operator's input from its first records");
+        *decoder = Some(Box::new(
+            JsonDecoder::new(Arc::new(schema)).map_err(schema_error)?,
+        ));
+    }
+    let decoded = decoder
+        .as_mut()
+        .expect("made above")
+        .decode(&lines)
+        .map_err(schema_error)?;
+    drop(lines);
+    let mut bad = decoded.bad.into_iter().peekable();
+    let mut kept = Vec::with_capacity(events.len());
+    for (i, e) in events.into_iter().enumerate() {
+        match bad.next_if(|b| b.line == i) {
+            Some(b) => side.dead_letter(
+                epoch,
+                Stage::Decode,
+                Some(name),
+                None,
+                &format!(
+                    "does not fit the schema inferred for operator `{name}`'s input from its first records: {}",
+                    b.reason
+                ),
+                &e.value,
+            )?,
+            None => kept.push(e),
+        }
+    }
+    Ok(Rows::Columns {
+        cols: Columns {
+            batch: decoded.batch,
+            time: kept.iter().map(|e| e.timestamp).collect(),
+        },
+        origin: Some(kept),
+        exact: true,
+        made_by: None,
+    })
 }
 
 /// A stateless instance whose linear memory has grown past this share of
@@ -229,22 +301,36 @@ fn process_columns(
         planned,
         inst,
         batches,
+        decoder,
     } = op
     else {
         unreachable!("called for operators over columns")
     };
     let name = planned.spec.name.clone();
-    let (cols, origin, exact) = match rows {
-        Rows::Columns {
+    let rows = match rows {
+        Rows::Events(events) => {
+            let job = plan.job.spec.name.as_str();
+            decode_events(job, &name, decoder, events, side, epoch)?
+        }
+        rows => rows,
+    };
+    let Rows::Columns {
+        cols,
+        origin,
+        exact,
+        ..
+    } = rows
+    else {
+        unreachable!("decoded above")
+    };
+    if cols.is_empty() {
+        return Ok(Rows::Columns {
             cols,
             origin,
             exact,
-            ..
-        } => (cols, origin, exact),
-        // The plan puts operators over columns first, and the source
-        // decodes into columns for them: only an empty batch comes as events.
-        rows @ Rows::Events(_) => return Ok(rows),
-    };
+            made_by: None,
+        });
+    }
     let recycle = inst
         .as_ref()
         .is_some_and(|i| *batches >= RECYCLE_EVERY && i.memory_share() > RECYCLE_AT);
@@ -324,6 +410,7 @@ impl Chain {
                         planned: op.clone(),
                         inst: None,
                         batches: 0,
+                        decoder: None,
                     },
                     _ => Op::Events(TransformInstance::new(&plan.instance_spec(op, subtask))?),
                 };
@@ -403,6 +490,7 @@ impl Operator for Chain {
                 planned,
                 inst,
                 batches,
+                ..
             } = &mut self.ops[j].1
         {
             let started = std::time::Instant::now();
