@@ -1,8 +1,9 @@
 //! Kafka sources against a real Apache Kafka broker: where a job starts
 //! (earliest, a timestamp, the group's committed offsets, latest), a
 //! missing topic and an exactly-once job without checkpoints refused
-//! clearly, raw records with their key and headers, routing by field, and
-//! Kafka timestamps as event time.
+//! clearly, raw records with their key and headers, routing by field,
+//! Kafka timestamps as event time, and raw records as `key` and `value`
+//! columns for an operator over columns.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -359,4 +360,93 @@ type = "discard"
         .into_iter()
         .collect();
     assert_eq!(windows, vec![(1000, 10), (2000, 10), (3000, 5)]);
+}
+
+/// Raw Kafka records reach an operator over columns as two binary columns,
+/// `key` and `value`, bytes as they came (not JSON, not even UTF-8); what
+/// it emits keeps each input record's key and headers.
+#[test]
+fn raw_records_reach_an_operator_over_columns_as_key_and_value_bytes() {
+    let _serial = weir_e2e::kafka::serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = broker();
+    let (input, output) = (unique_topic("raw-cols-in"), unique_topic("raw-cols-out"));
+    create_topic(&input, 2);
+    create_topic(&output, 1);
+    let p = TestProducer::new();
+    // The model: what the operator makes of each record (tests/operators/
+    // raw-columns), keyed by the trace header every record carries.
+    let mut expected = Vec::new();
+    for i in 0..300u32 {
+        let value: Vec<u8> = match i % 4 {
+            0 => format!("plain text {i}").into_bytes(),
+            1 => vec![0xff, 0xfe, b'x', (i % 251) as u8],
+            2 => format!("# a comment {i}").into_bytes(),
+            _ => format!("{{\"not\": \"decoded\", \"i\": {i}}}").into_bytes(),
+        };
+        let key = (i % 3 != 0).then(|| format!("k{i}"));
+        let trace = format!("t{i}");
+        p.send_with_headers(
+            &input,
+            (i % 2) as i32,
+            key.as_deref().map(str::as_bytes),
+            &value,
+            None,
+            &[("trace", &trace)],
+        );
+        if !value.starts_with(b"#") {
+            let mut o = serde_json::Map::new();
+            if let Some(k) = &key {
+                o.insert("key".into(), k.clone().into());
+            }
+            o.insert("text".into(), String::from_utf8_lossy(&value).into());
+            o.insert("size".into(), value.len().into());
+            expected.push((trace, key, serde_json::Value::Object(o)));
+        }
+    }
+    p.flush();
+    let job = dir.path().join("raw-columns.toml");
+    std::fs::write(
+        &job,
+        format!(
+            r#"name = "raw-columns"
+parallelism = 2
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{input}"]
+format = "raw"
+bounded = true
+[[operators]]
+name = "describe"
+component = "{op}"
+[sink]
+type = "kafka"
+brokers = "{b}"
+topic = "{output}"
+delivery = "at-least-once"
+"#,
+            op = weir_e2e::operator("raw-columns"),
+        ),
+    )
+    .expect("write job");
+    weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+    let mut got: Vec<(String, Option<String>, serde_json::Value)> = read_committed(&output)
+        .into_iter()
+        .map(|r| {
+            let trace = r
+                .headers
+                .iter()
+                .find(|(k, _)| k == "trace")
+                .map(|(_, v)| v.clone())
+                .expect("the input record's headers are kept");
+            let key = r.key.map(|k| String::from_utf8(k).expect("utf-8 key"));
+            let value = serde_json::from_str(&r.value).expect("the operator's output is JSON");
+            (trace, key, value)
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    expected.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), 225, "three in four records are not comments");
+    assert_eq!(got, expected);
 }

@@ -247,6 +247,12 @@ fn check_kafka_source(c: &mut Checker, spec: &JobSpec, k: &KafkaSourceSpec) {
         _ => {}
     }
     if k.format == KafkaFormat::Raw {
+        if spec.source.schema().is_some() {
+            c.add(
+                "source.schema",
+                "raw Kafka records are not decoded: operators over columns get two binary columns, `key` and `value`; leave the schema out, or use format = \"json\"",
+            );
+        }
         if spec.key_by.is_some() {
             c.add(
                 "key_by",

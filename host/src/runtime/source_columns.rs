@@ -10,6 +10,11 @@
 //! its position in the input and the decoder's reason, like any record
 //! that cannot be read. The records' own bytes travel beside the columns,
 //! so an operator that only filters passes them on exactly as they came.
+//!
+//! A raw Kafka source (`format = "raw"`) has no fields to decode: its
+//! batches have two binary columns, `key` (null where a record has none)
+//! and `value`, the record's bytes as they came, with the Kafka timestamp
+//! as event time ([`raw_schema`]).
 
 use super::RunError;
 use super::message::Columns;
@@ -41,6 +46,17 @@ pub(super) struct ColumnDecoder {
     job: String,
     /// Keep each record's bytes, key and headers beside the columns.
     keep_records: bool,
+    /// Raw records: `key` and `value` columns, nothing decoded.
+    raw: bool,
+}
+
+/// The columns of a raw source's batches: `key` (binary, null where a
+/// record has none) and `value` (binary).
+pub fn raw_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Binary, true),
+        Field::new("value", DataType::Binary, false),
+    ]))
 }
 
 /// A decoded batch: the records that fit, as events and as columns.
@@ -59,6 +75,7 @@ impl ColumnDecoder {
         time_field: Option<&str>,
         types: &[(String, DataType)],
         keep_records: bool,
+        raw: bool,
     ) -> Self {
         let mut types = types.to_vec();
         if let Some(t) = time_field {
@@ -71,7 +88,49 @@ impl ColumnDecoder {
             types,
             job: job.into(),
             keep_records,
+            raw,
         }
+    }
+
+    /// A raw batch as `key` and `value` columns; event time is the
+    /// source's timestamp (or `now`).
+    fn raw_batch(&self, batch: SourceBatch, now: i64) -> Result<DecodedBatch, RunError> {
+        let records = batch.into_records();
+        let keys: arrow_array::BinaryArray = records.iter().map(|r| r.key.as_deref()).collect();
+        let values = arrow_array::BinaryArray::from_iter_values(
+            records.iter().map(|r| r.payload.as_slice()),
+        );
+        let rows = arrow_array::RecordBatch::try_new(
+            raw_schema(),
+            vec![Arc::new(keys) as ArrayRef, Arc::new(values)],
+        )
+        .map_err(|e| {
+            self.schema_error(SchemaError::Inference {
+                lines: records.len(),
+                message: e.to_string(),
+            })
+        })?;
+        let time: Vec<i64> = records.iter().map(|r| r.timestamp.unwrap_or(now)).collect();
+        let inputs = records.iter().map(|r| r.input).collect();
+        let records = if self.keep_records {
+            records
+                .into_iter()
+                .zip(&time)
+                .map(|(r, &ts)| Event {
+                    key: r.key,
+                    value: r.payload,
+                    timestamp: ts,
+                    headers: r.headers,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(DecodedBatch {
+            records,
+            columns: Columns { batch: rows, time },
+            inputs,
+        })
     }
 
     fn decoder(&mut self, lines: &[&[u8]]) -> Result<&mut JsonDecoder, RunError> {
@@ -106,6 +165,9 @@ impl ColumnDecoder {
         side: &SideOutputs,
         source: &dyn Source,
     ) -> Result<DecodedBatch, RunError> {
+        if self.raw {
+            return self.raw_batch(batch, now);
+        }
         let job = self.job.clone();
         let (lines, origin): (Vec<&[u8]>, Vec<Origin>) = match &batch {
             SourceBatch::Records(r) => r

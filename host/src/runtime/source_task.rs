@@ -112,6 +112,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             time_field,
             &plan.column_types,
             plan.keeps_records,
+            raw,
         )
     });
     let mut last_idle_tick = i64::MIN;
