@@ -38,6 +38,20 @@ pub struct BadRow {
     pub reason: String,
 }
 
+/// Why a line does not decode to one record of the schema (a [`BadRow`]'s
+/// reason).
+#[derive(Debug, thiserror::Error)]
+enum LineUnfit {
+    #[error("the line is empty")]
+    Empty,
+    #[error("the line ends inside a record (truncated JSON)")]
+    Truncated,
+    #[error("the line holds {0} records; one per line")]
+    Several(usize),
+    #[error(transparent)]
+    Arrow(#[from] arrow_schema::ArrowError),
+}
+
 /// What a call decoded.
 #[derive(Debug)]
 pub struct Decoded {
@@ -133,7 +147,10 @@ impl JsonDecoder {
                 Ok(()) => good.push(*line),
                 Err(reason) => {
                     self.reset();
-                    bad.push(BadRow { line: i, reason });
+                    bad.push(BadRow {
+                        line: i,
+                        reason: reason.to_string(),
+                    });
                 }
             }
         }
@@ -150,21 +167,22 @@ impl JsonDecoder {
     }
 
     /// Does `line` alone decode to one record? (Leaves the decoder empty.)
-    fn one(&mut self, line: &[u8]) -> Result<(), String> {
+    fn one(&mut self, line: &[u8]) -> Result<(), LineUnfit> {
         if line.trim_ascii().is_empty() {
-            return Err("the line is empty".into());
+            return Err(LineUnfit::Empty);
         }
-        let consumed = self.decoder.decode(line).map_err(|e| e.to_string())?;
+        let consumed = self.decoder.decode(line)?;
         if consumed != line.len() || self.decoder.has_partial_record() {
-            return Err("the line ends inside a record (truncated JSON)".into());
+            return Err(LineUnfit::Truncated);
         }
         match self.decoder.len() {
             1 => {}
             // Something was read, but no record ended: it was cut short.
-            0 => return Err("the line ends inside a record (truncated JSON)".into()),
-            n => return Err(format!("the line holds {n} records; one per line")),
+            0 => return Err(LineUnfit::Truncated),
+            n => return Err(LineUnfit::Several(n)),
         }
-        self.decoder.flush().map(|_| ()).map_err(|e| e.to_string())
+        self.decoder.flush()?;
+        Ok(())
     }
 }
 

@@ -14,7 +14,15 @@ const POLL_WAIT: Duration = Duration::from_millis(100);
 
 /// Reads stdin on a background thread.
 pub struct StdinSource {
-    rx: Receiver<Result<Lines, String>>,
+    rx: Receiver<Result<Lines, ReadFailed>>,
+}
+
+/// Reading stdin failed at a line.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {error}")]
+struct ReadFailed {
+    line: u64,
+    error: std::io::Error,
 }
 
 impl StdinSource {
@@ -28,7 +36,10 @@ impl StdinSource {
                 let msg = match super::file::read_lines(&mut reader, &mut line, &mut byte, 1024) {
                     Ok(Some(batch)) => Ok(batch),
                     Ok(None) => break,
-                    Err(e) => Err(format!("line {}: {e}", line + 1)),
+                    Err(error) => Err(ReadFailed {
+                        line: line + 1,
+                        error,
+                    }),
                 };
                 let failed = msg.is_err();
                 if tx.send(msg).is_err() || failed {
@@ -48,10 +59,10 @@ impl Source for StdinSource {
     fn poll(&mut self, _max: usize) -> Result<Poll, ConnectorError> {
         match self.rx.recv_timeout(POLL_WAIT) {
             Ok(Ok(batch)) => Ok(Poll::Lines(batch)),
-            Ok(Err(message)) => Err(ConnectorError::Read {
+            Ok(Err(failed)) => Err(ConnectorError::Read {
                 source_name: "stdin".into(),
                 location: "stdin".into(),
-                message,
+                message: failed.to_string(),
             }),
             Err(RecvTimeoutError::Timeout) => Ok(Poll::Idle),
             Err(RecvTimeoutError::Disconnected) => Ok(Poll::End),

@@ -173,20 +173,28 @@ fn go_live(coordinator: &Coordinator, swaps: &Swaps, swap: Swap) -> Answer {
             ..Answer::default()
         },
         Err(e) => Answer {
-            error: Some(e),
+            error: Some(e.to_string()),
             ..Answer::default()
         },
     }
 }
 
-fn wait_swapped(swaps: &Swaps, id: u64) -> Result<u64, String> {
+/// A swap waited for a barrier that did not come.
+#[derive(Debug, thiserror::Error)]
+#[error("no barrier within {} s (has the source stopped?)", SWAP_WAIT.as_secs())]
+pub(crate) struct NoBarrier;
+
+/// How long a swap waits for the barrier it goes live at.
+const SWAP_WAIT: Duration = Duration::from_secs(120);
+
+fn wait_swapped(swaps: &Swaps, id: u64) -> Result<u64, NoBarrier> {
     let started = Instant::now();
     loop {
         if let Some(epoch) = swaps.swapped_at(id) {
             return Ok(epoch);
         }
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err("no barrier within 120 s (has the source stopped?)".into());
+        if started.elapsed() > SWAP_WAIT {
+            return Err(NoBarrier);
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -209,7 +217,7 @@ fn run_canary(
         ..Answer::default()
     };
     if let Err(e) = wait_swapped(swaps, id) {
-        return fail(e, None);
+        return fail(e.to_string(), None);
     }
     let Some(stats) = &canary.canary else {
         return fail("internal: the canary has no counters".into(), None);
@@ -225,36 +233,37 @@ fn run_canary(
     };
     let period = c.duration_ms.map(Duration::from_millis);
     let started = Instant::now();
-    let verdict: Result<(), String> = loop {
+    // Why it is rolled back; `None`: promoted.
+    let rollback: Option<String> = loop {
         if let Some(t) = stats
             .trapped
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            break Err(format!("the new version failed: {t}"));
+            break Some(format!("the new version failed: {t}"));
         }
         let (records, errors) = (stats.records.load(Relaxed), stats.errors.load(Relaxed));
         // Over the budget of the whole count already: no need to wait.
         if c.records > 0 && errors > budget(c.records) {
-            break Err(too_many(errors, records));
+            break Some(too_many(errors, records));
         }
         let counted = c.records > 0 && records >= c.records;
         let timed = period.is_some_and(|p| started.elapsed() >= p);
         if counted || timed {
             if records == 0 {
-                break Err(format!(
+                break Some(format!(
                     "it saw no records in {:?}: nothing to judge it by",
                     started.elapsed()
                 ));
             }
             if errors > budget(records) {
-                break Err(too_many(errors, records));
+                break Some(too_many(errors, records));
             }
-            break Ok(());
+            break None;
         }
         if period.is_none() && started.elapsed() > Duration::from_secs(600) {
-            break Err(format!(
+            break Some(format!(
                 "only {records} of {} records in 10 minutes",
                 c.records
             ));
@@ -269,12 +278,12 @@ fn run_canary(
         stats.differing_batches.load(Relaxed),
         stats.batches.load(Relaxed),
     );
-    match verdict {
-        Err(why) => {
+    match rollback {
+        Some(why) => {
             tracing::warn!(operator = %operator, "canary rolled back: {why}");
             fail(format!("canary rolled back: {why}"), Some(report))
         }
-        Ok(()) => {
+        None => {
             tracing::info!(operator = %operator, "canary promoted: {report}");
             let promoted = Swap::new(id + 1, &operator, op);
             if let Err(e) = promoted.prepare(plan) {

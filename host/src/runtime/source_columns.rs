@@ -116,12 +116,7 @@ impl ColumnDecoder {
             records
                 .into_iter()
                 .zip(&time)
-                .map(|(r, &ts)| Event {
-                    key: r.key,
-                    value: r.payload,
-                    timestamp: ts,
-                    headers: r.headers,
-                })
+                .map(|(r, &ts)| event_of(r, ts))
                 .collect()
         } else {
             Vec::new()
@@ -247,14 +242,7 @@ impl ColumnDecoder {
                 batch.into_records().into_iter().map(Some).collect();
             kept.iter()
                 .zip(&time)
-                .filter_map(|(&i, &ts)| {
-                    all[i].take().map(|r| Event {
-                        key: r.key,
-                        value: r.payload,
-                        timestamp: ts,
-                        headers: r.headers,
-                    })
-                })
+                .filter_map(|(&i, &ts)| all[i].take().map(|r| event_of(r, ts)))
                 .collect()
         } else {
             Vec::new()
@@ -264,6 +252,16 @@ impl ColumnDecoder {
             columns: Columns { batch: rows, time },
             inputs,
         })
+    }
+}
+
+/// A source's record as an event at `timestamp`.
+fn event_of(r: RawRecord, timestamp: i64) -> Event {
+    Event {
+        key: r.key,
+        value: r.payload,
+        timestamp,
+        headers: r.headers,
     }
 }
 

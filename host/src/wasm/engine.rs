@@ -37,14 +37,11 @@ impl WasmEngine {
     /// a digest of the component and the engine's settings, so a second
     /// start does not recompile.
     pub fn shared() -> Result<&'static WasmEngine, WasmError> {
-        static ENGINE: OnceLock<Result<WasmEngine, String>> = OnceLock::new();
+        static ENGINE: OnceLock<Result<WasmEngine, WasmError>> = OnceLock::new();
         ENGINE
-            .get_or_init(|| {
-                WasmEngine::new(Some(crate::dirs::cache_dir().join("compiled")))
-                    .map_err(|e| e.to_string())
-            })
+            .get_or_init(|| WasmEngine::new(Some(crate::dirs::cache_dir().join("compiled"))))
             .as_ref()
-            .map_err(|e| WasmError::Engine(e.clone()))
+            .map_err(|e| WasmError::Engine(e.to_string()))
     }
 
     /// A new engine; `cache_dir` None disables the compilation cache.

@@ -66,6 +66,16 @@ pub enum SavedSlot {
     Wasm(Option<Vec<u8>>),
 }
 
+/// A record a built-in aggregate cannot take: its field has no number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}` (for {output}) is missing or not a number")]
+pub struct NotANumber {
+    /// The aggregated field.
+    pub field: String,
+    /// The aggregate's output column.
+    pub output: String,
+}
+
 impl Slot {
     /// Host memory the slot holds: its accumulators (records pending for a
     /// Wasm aggregate are the batch's, and leave with it).
@@ -168,13 +178,14 @@ impl Aggregation {
     /// aggregate, 0 for `count`): done once per record, before it touches any
     /// window, so a bad record changes nothing and goes whole to the
     /// dead-letter output.
-    pub fn extract(&self, event: &Event, values: &mut Vec<f64>) -> Result<(), String> {
+    pub fn extract(&self, event: &Event, values: &mut Vec<f64>) -> Result<(), NotANumber> {
         values.clear();
         if let Aggregation::Native { aggs, .. } = self {
             for NativeSpec(a) in aggs {
                 let x = match &a.field {
-                    Some(f) => crate::json::number(&event.value, f).ok_or_else(|| {
-                        format!("field `{f}` (for {}) is missing or not a number", a.output)
+                    Some(f) => crate::json::number(&event.value, f).ok_or_else(|| NotANumber {
+                        field: f.clone(),
+                        output: a.output.clone(),
                     })?,
                     None => 0.0,
                 };
@@ -189,11 +200,11 @@ impl Aggregation {
     pub fn missing(&self, i: usize) -> String {
         match self {
             Aggregation::Native { aggs, .. } => match aggs.get(i) {
-                Some(NativeSpec(a)) => format!(
-                    "field `{}` (for {}) is missing or not a number",
-                    a.field.as_deref().unwrap_or_default(),
-                    a.output
-                ),
+                Some(NativeSpec(a)) => NotANumber {
+                    field: a.field.clone().unwrap_or_default(),
+                    output: a.output.clone(),
+                }
+                .to_string(),
                 None => "an aggregated field is missing".into(),
             },
             Aggregation::Wasm(_) => "an aggregated field is missing".into(),

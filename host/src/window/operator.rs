@@ -167,7 +167,7 @@ impl WindowOperator {
         let mut values = std::mem::take(&mut self.values);
         for event in records {
             if let Err(reason) = self.agg.extract(&event, &mut values) {
-                out.rejected.push((event, reason));
+                out.rejected.push((event, reason.to_string()));
                 continue;
             }
             let t = match self.mode {

@@ -19,6 +19,25 @@ use crate::budget::ENTRY_OVERHEAD;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// Why a window's checkpointed state cannot be put back.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The file is not a window's state.
+    #[error("undecodable window state: {0}")]
+    Decode(#[from] postcard::Error),
+    /// Saved from a RocksDB state backend, restored onto the heap.
+    #[error(
+        "the windows were kept in a RocksDB state backend; run with state.backend = \"rocksdb\""
+    )]
+    KeptInRocksDb,
+    /// Saved from the heap, restored into RocksDB.
+    #[error("the windows were kept on the heap; run with state.backend = \"memory\"")]
+    KeptOnHeap,
+    /// Putting the contents back passed the job's memory budget.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+}
+
 /// `(start, end)` of a window.
 type Bounds = (i64, i64);
 /// A pane: its window and `(key, accumulator)`s, keys sorted.
@@ -142,30 +161,27 @@ impl WindowOperator {
     /// accepts. Called once per saved subtask when rescaling. An in-backend
     /// store gets its accumulators from the backend's own restore; this
     /// adds the list of open windows and the time reached.
-    pub fn restore(&mut self, bytes: &[u8], keep: &dyn Fn(&[u8]) -> bool) -> Result<(), String> {
-        let saved: Saved = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    pub fn restore(
+        &mut self,
+        bytes: &[u8],
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(), RestoreError> {
+        let saved: Saved = postcard::from_bytes(bytes)?;
         self.current = self.current.max(saved.current);
         self.pane_capacity = self.pane_capacity.max(saved.pane_capacity as usize);
         match &mut self.store {
-            WindowStore::Heap(_) if saved.in_backend => {
-                return Err("the windows were kept in a RocksDB state backend; run with state.backend = \"rocksdb\"".into());
-            }
-            WindowStore::Backend(_) if !saved.in_backend => {
-                return Err(
-                    "the windows were kept on the heap; run with state.backend = \"memory\"".into(),
-                );
-            }
+            WindowStore::Heap(_) if saved.in_backend => return Err(RestoreError::KeptInRocksDb),
+            WindowStore::Backend(_) if !saved.in_backend => return Err(RestoreError::KeptOnHeap),
             WindowStore::Backend(b) => b.windows.extend(saved.windows.into_iter().map(window)),
             WindowStore::Heap(h) => {
                 // Restored contents are charged to the job's memory as
                 // they are put back, like contents that grow.
-                let over = |e: crate::state::StateError| e.to_string();
                 for (w, slots) in saved.panes {
                     let w = window(w);
                     let mut pane = h.panes.remove(&w).unwrap_or_default();
                     for (key, slot) in slots.into_iter().filter(|(k, _)| keep(k)) {
                         let slot = Slot::load(slot);
-                        h.charge(entry_bytes(&key, &slot)).map_err(over)?;
+                        h.charge(entry_bytes(&key, &slot))?;
                         pane.insert(super::store::Key::from_vec(key), slot);
                     }
                     if !pane.is_empty() {
@@ -173,13 +189,12 @@ impl WindowOperator {
                     }
                 }
                 for (key, sessions) in saved.sessions.into_iter().filter(|(k, _)| keep(k)) {
-                    h.charge(key.len() as u64 + ENTRY_OVERHEAD).map_err(over)?;
+                    h.charge(key.len() as u64 + ENTRY_OVERHEAD)?;
                     let mut v = h.sessions.remove(&key).unwrap_or_default();
                     for (w, slot) in sessions {
                         let w = window(w);
                         let slot = Slot::load(slot);
-                        h.charge(SESSION_BYTES + slot.heap_bytes() + index_bytes(&key))
-                            .map_err(over)?;
+                        h.charge(SESSION_BYTES + slot.heap_bytes() + index_bytes(&key))?;
                         h.index.insert((w, key.clone()));
                         v.push((w, slot));
                     }

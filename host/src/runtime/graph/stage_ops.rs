@@ -37,10 +37,10 @@ pub(super) struct Restore<'a> {
 }
 
 impl Restore<'_> {
-    fn each(
+    fn each<E: std::fmt::Display>(
         &self,
         file: &str,
-        mut f: impl FnMut(&[u8]) -> Result<(), String>,
+        mut f: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), RunError> {
         for dir in &self.dirs {
             let path = dir.join(file);
@@ -156,12 +156,9 @@ pub(super) fn open(
                 }
             };
             if let Some(r) = restore {
-                r.each(JOIN_FILE, |bytes| {
-                    match &mut j {
-                        Join::Window(w) => w.restore(bytes, r.keeps),
-                        Join::Interval(i) => i.restore(bytes, r.keeps),
-                    }
-                    .map_err(|e| e.to_string())
+                r.each(JOIN_FILE, |bytes| match &mut j {
+                    Join::Window(w) => w.restore(bytes, r.keeps),
+                    Join::Interval(i) => i.restore(bytes, r.keeps),
                 })?;
             }
             Box::new(j)
