@@ -443,6 +443,9 @@ fn a_broker_restart_mid_job_is_survived_with_exact_output() {
     clients.create(dlq, 1);
     let (first, second) = lines.split_at(lines.len() / 2);
     clients.produce(input, 2, first);
+    // Built before the clock starts: on a loaded machine the build alone
+    // can take longer than the wait for the first output below.
+    weir(&["build", &operator("map-filter")]).ok();
     let mut child = spawn_weir(dir.path(), &["run", "-q", job.to_str().expect("utf-8")]);
     // Its log, read as it runs: a failure below shows how it ends.
     let log = weir_e2e::drain_stderr(&mut child);
