@@ -133,7 +133,9 @@ pub enum Poll {
     Lines(Lines),
     /// Nothing right now: a blocking source waited a while for input.
     Idle,
-    /// Nothing before this instant (a rate limit).
+    /// Nothing before this instant (a rate limit); for a source that says
+    /// when it is [`Source::ready`], nothing now, and wait until then at
+    /// most.
     Wait(std::time::Instant),
     /// The input is exhausted.
     End,
@@ -193,6 +195,13 @@ pub trait Source: Send {
     /// ms): the source task then polls it off the worker pool's threads.
     fn blocks(&self) -> bool {
         false
+    }
+    /// For a source whose `poll` never blocks: what tells that input may
+    /// have come (Kafka: librdkafka's queue became non-empty). When a poll
+    /// finds nothing, the source task waits for it — or a stop, a barrier,
+    /// its next tick — holding no thread.
+    fn ready(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
     }
     /// Human-readable location of an offset of an input, e.g.
     /// `input.jsonl:17` or `orders[2]@1041`.

@@ -248,7 +248,14 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 if let Some(c) = coordinator {
                     until = until.min(c.due_at());
                 }
-                idle_until(super::pool::on_grid(until), stop, coordinator).await;
+                let ready = source.ready();
+                idle_until(
+                    super::pool::on_grid(until),
+                    stop,
+                    coordinator,
+                    ready.as_deref(),
+                )
+                .await;
             }
             None => super::pool::yield_if_long().await,
         }
@@ -271,7 +278,14 @@ async fn idle_until(
     until: Instant,
     stop: Option<&super::StopSignal>,
     coordinator: Option<&Coordinator>,
+    ready: Option<&tokio::sync::Notify>,
 ) {
+    let input = async {
+        match ready {
+            Some(r) => r.notified().await,
+            None => std::future::pending().await,
+        }
+    };
     let stopped = async {
         match stop {
             Some(s) => s.stopped().await,
@@ -288,6 +302,7 @@ async fn idle_until(
         biased;
         _ = stopped => {}
         _ = woken => {}
+        _ = input => {}
         _ = tokio::time::sleep_until(until.into()) => {}
     }
 }

@@ -31,8 +31,14 @@ use std::time::{Duration, Instant};
 /// How long metadata and offset look-ups may take before the job fails
 /// with a clear error (the broker is unreachable or the topic is missing).
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one poll waits for the first record.
-const POLL_WAIT: Duration = Duration::from_millis(100);
+/// How long the source task waits, when a poll found nothing, before it
+/// polls again without being told of input: librdkafka's statistics
+/// (every second) and every record, error or end of a partition wake it
+/// sooner ([`Source::ready`]).
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// Empty answers in a row after which a poll takes librdkafka's queue for
+/// empty (an answer is also empty when a poll only served an event).
+const QUIET_POLLS: u32 = 8;
 
 /// The end of each partition as librdkafka last saw it: (topic,
 /// partition) → last stable offset (what a `read_committed` reader can read).
@@ -101,6 +107,8 @@ pub struct KafkaSource {
     index: Index,
     ends: Ends,
     last_error_log: Option<Instant>,
+    /// Notified by librdkafka when its queue becomes non-empty.
+    ready: Arc<tokio::sync::Notify>,
 }
 
 impl KafkaSource {
@@ -118,7 +126,7 @@ impl KafkaSource {
         let group = spec.group.clone().unwrap_or_else(|| format!("weir.{job}"));
         let ends = Ends::default();
         let client_id = format!("weir.{job}.source");
-        let consumer: BaseConsumer<Context> = consumer_config(
+        let mut consumer: BaseConsumer<Context> = consumer_config(
             &spec.brokers,
             &group,
             &client_id,
@@ -139,6 +147,13 @@ impl KafkaSource {
             quiet: QuietLog::new("source"),
         })
         .map_err(err("creating the consumer"))?;
+        // Polls never block: the source task waits for this instead, so an
+        // idle Kafka job holds no thread.
+        let ready = Arc::new(tokio::sync::Notify::new());
+        {
+            let ready = ready.clone();
+            consumer.set_nonempty_callback(move || ready.notify_one());
+        }
         let mut partitions = Vec::new();
         for topic in &spec.topics {
             let metadata = consumer
@@ -185,6 +200,7 @@ impl KafkaSource {
             partitions,
             ends,
             last_error_log: None,
+            ready,
         };
         source.resolve_start()?;
         if spec.bounded {
@@ -329,8 +345,8 @@ fn record(
 }
 
 impl Source for KafkaSource {
-    fn blocks(&self) -> bool {
-        true
+    fn ready(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.ready.clone())
     }
 
     fn poll(&mut self, max: usize) -> Result<Poll, ConnectorError> {
@@ -338,12 +354,21 @@ impl Source for KafkaSource {
             return Ok(Poll::End);
         }
         let mut out = Vec::new();
-        let mut wait = POLL_WAIT;
+        let mut quiet = 0;
         while out.len() < max {
-            let Some(result) = self.consumer.poll(wait) else {
-                break;
+            let Some(result) = self.consumer.poll(Duration::ZERO) else {
+                // Nothing — or an event librdkafka handled itself (an
+                // offset commit, statistics) with records still queued
+                // behind it: its queue is then not empty, so it will not
+                // tell us of them. Only a few empty answers in a row mean
+                // the queue is.
+                quiet += 1;
+                if quiet >= QUIET_POLLS {
+                    break;
+                }
+                continue;
             };
-            wait = Duration::ZERO;
+            quiet = 0;
             match result {
                 Ok(m) => {
                     if let Some(r) = record(&self.index, &mut self.partitions, &m) {
@@ -371,7 +396,11 @@ impl Source for KafkaSource {
                         tracing::warn!(source = %self.client, brokers = %self.spec.brokers, error = %e, "Kafka source: waiting for the broker");
                         self.last_error_log = Some(Instant::now());
                     }
-                    break;
+                    // Records may be queued behind it.
+                    quiet += 1;
+                    if quiet >= QUIET_POLLS {
+                        break;
+                    }
                 }
             }
         }
@@ -379,7 +408,7 @@ impl Source for KafkaSource {
             return Ok(if self.finished() {
                 Poll::End
             } else {
-                Poll::Idle
+                Poll::Wait(Instant::now() + IDLE_WAIT)
             });
         }
         Ok(Poll::Records(out))
