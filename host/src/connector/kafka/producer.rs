@@ -39,14 +39,16 @@
 //! when the broker has acknowledged every record before it; a failed
 //! delivery fails the job. `none` never waits and only counts failures.
 
+mod transaction;
+
 use super::{QuietLog, client_config, client_error, consumer_config};
 use crate::connector::ConnectorError;
 use crate::job::{Delivery, KafkaSinkSpec};
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -303,93 +305,6 @@ impl KafkaProducer {
         }
     }
 
-    /// Run a transactional call, retrying while Kafka calls the error
-    /// retriable (broker restarting, coordinator moving), for up to
-    /// [`GIVE_UP_AFTER`], with a log line per attempt.
-    fn retrying(
-        &self,
-        action: &str,
-        call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
-    ) -> Result<(), ConnectorError> {
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match call(&self.producer) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    let retriable = match &e {
-                        KafkaError::Transaction(t) => t.is_retriable(),
-                        other => other.rdkafka_error_code().is_some_and(|c| {
-                            matches!(
-                                c,
-                                RDKafkaErrorCode::OperationTimedOut
-                                    | RDKafkaErrorCode::BrokerTransportFailure
-                                    | RDKafkaErrorCode::AllBrokersDown
-                                    | RDKafkaErrorCode::CoordinatorNotAvailable
-                                    | RDKafkaErrorCode::NotCoordinator
-                                    | RDKafkaErrorCode::RequestTimedOut
-                            )
-                        }),
-                    };
-                    if !retriable || started.elapsed() > GIVE_UP_AFTER {
-                        let hint = if retriable {
-                            " (gave up after 5 minutes of retries; is the broker up?)"
-                        } else {
-                            ""
-                        };
-                        return Err(self.error(action, format!("{e}{hint}")));
-                    }
-                    tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
-                        "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-    }
-
-    /// The epoch of the last committed transaction, from the commit marker
-    /// (`None`: none ever committed, or not exactly-once).
-    pub fn committed_epoch(&self) -> Result<Option<u64>, ConnectorError> {
-        let Some((consumer, topic)) = &self.marker else {
-            return Ok(None);
-        };
-        let action = "reading the commit marker of the last transaction";
-        let started = Instant::now();
-        let mut backoff = Duration::from_millis(100);
-        let tpl = loop {
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(topic, 0);
-            match consumer.committed_offsets(tpl, Duration::from_secs(30)) {
-                Ok(tpl) => break tpl,
-                // The group coordinator moving or loading (a broker just
-                // started, or restarted) answers so for a moment.
-                Err(e)
-                    if started.elapsed() < Duration::from_secs(60)
-                        && e.rdkafka_error_code().is_some_and(|c| {
-                            matches!(
-                                c,
-                                RDKafkaErrorCode::NotCoordinator
-                                    | RDKafkaErrorCode::CoordinatorLoadInProgress
-                                    | RDKafkaErrorCode::CoordinatorNotAvailable
-                                    | RDKafkaErrorCode::OperationTimedOut
-                                    | RDKafkaErrorCode::RequestTimedOut
-                            )
-                        }) =>
-                {
-                    tracing::warn!(sink = %self.client, error = %e, "Kafka sink: {action}: retrying in {backoff:?}");
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-                Err(e) => return Err(client_error(&self.client, &self.brokers, action)(e)),
-            }
-        };
-        Ok(match tpl.find_partition(topic, 0).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) if o >= 0 => Some(o as u64),
-            _ => None,
-        })
-    }
-
     /// Start writing epoch `epoch` (exactly-once: begin its transaction and
     /// send what was held back for it).
     pub fn begin(&self, epoch: u64) -> Result<(), ConnectorError> {
@@ -525,28 +440,6 @@ impl KafkaProducer {
         txn.prepared = Some(epoch);
         tracing::debug!(sink = %self.client, epoch, flushed = ?t.elapsed(), "prepared");
         Ok(())
-    }
-
-    /// Exactly-once: add the commit marker of `epoch` to its transaction,
-    /// just begun.
-    fn add_marker(&self, epoch: u64) -> Result<(), ConnectorError> {
-        let Some((consumer, topic)) = &self.marker else {
-            return Ok(());
-        };
-        let mut offsets = TopicPartitionList::new();
-        offsets
-            .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
-            .map_err(|e| self.error("building the commit marker", e.to_string()))?;
-        let group = consumer.group_metadata().ok_or_else(|| {
-            self.error(
-                "adding the commit marker",
-                "no consumer group metadata".into(),
-            )
-        })?;
-        self.retrying(
-            &format!("adding the commit marker of epoch {epoch} to its transaction"),
-            |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
-        )
     }
 
     /// Phase two: checkpoint `epoch` is durable; commit its transaction and

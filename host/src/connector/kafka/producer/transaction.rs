@@ -1,0 +1,125 @@
+//! The exactly-once half of the producer: the commit marker that records
+//! which epoch's transaction committed last (written into each
+//! transaction, read back at recovery), and the transactional calls,
+//! retried while the broker is away. The protocol is described in
+//! [`super`].
+
+use super::{CALL_TIMEOUT, Context, GIVE_UP_AFTER, KafkaProducer};
+use crate::connector::ConnectorError;
+use crate::connector::kafka::client_error;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{Producer, ThreadedProducer};
+use rdkafka::{Offset, TopicPartitionList};
+use std::time::{Duration, Instant};
+
+impl KafkaProducer {
+    /// Run a transactional call, retrying while Kafka calls the error
+    /// retriable (broker restarting, coordinator moving), for up to
+    /// [`GIVE_UP_AFTER`], with a log line per attempt.
+    pub(super) fn retrying(
+        &self,
+        action: &str,
+        call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
+    ) -> Result<(), ConnectorError> {
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match call(&self.producer) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let retriable = match &e {
+                        KafkaError::Transaction(t) => t.is_retriable(),
+                        other => other.rdkafka_error_code().is_some_and(|c| {
+                            matches!(
+                                c,
+                                RDKafkaErrorCode::OperationTimedOut
+                                    | RDKafkaErrorCode::BrokerTransportFailure
+                                    | RDKafkaErrorCode::AllBrokersDown
+                                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                                    | RDKafkaErrorCode::NotCoordinator
+                                    | RDKafkaErrorCode::RequestTimedOut
+                            )
+                        }),
+                    };
+                    if !retriable || started.elapsed() > GIVE_UP_AFTER {
+                        let hint = if retriable {
+                            " (gave up after 5 minutes of retries; is the broker up?)"
+                        } else {
+                            ""
+                        };
+                        return Err(self.error(action, format!("{e}{hint}")));
+                    }
+                    tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
+                        "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// The epoch of the last committed transaction, from the commit marker
+    /// (`None`: none ever committed, or not exactly-once).
+    pub fn committed_epoch(&self) -> Result<Option<u64>, ConnectorError> {
+        let Some((consumer, topic)) = &self.marker else {
+            return Ok(None);
+        };
+        let action = "reading the commit marker of the last transaction";
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        let tpl = loop {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(topic, 0);
+            match consumer.committed_offsets(tpl, Duration::from_secs(30)) {
+                Ok(tpl) => break tpl,
+                // The group coordinator moving or loading (a broker just
+                // started, or restarted) answers so for a moment.
+                Err(e)
+                    if started.elapsed() < Duration::from_secs(60)
+                        && e.rdkafka_error_code().is_some_and(|c| {
+                            matches!(
+                                c,
+                                RDKafkaErrorCode::NotCoordinator
+                                    | RDKafkaErrorCode::CoordinatorLoadInProgress
+                                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                                    | RDKafkaErrorCode::OperationTimedOut
+                                    | RDKafkaErrorCode::RequestTimedOut
+                            )
+                        }) =>
+                {
+                    tracing::warn!(sink = %self.client, error = %e, "Kafka sink: {action}: retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(client_error(&self.client, &self.brokers, action)(e)),
+            }
+        };
+        Ok(match tpl.find_partition(topic, 0).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) if o >= 0 => Some(o as u64),
+            _ => None,
+        })
+    }
+
+    /// Exactly-once: add the commit marker of `epoch` to its transaction,
+    /// just begun.
+    pub(super) fn add_marker(&self, epoch: u64) -> Result<(), ConnectorError> {
+        let Some((consumer, topic)) = &self.marker else {
+            return Ok(());
+        };
+        let mut offsets = TopicPartitionList::new();
+        offsets
+            .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
+            .map_err(|e| self.error("building the commit marker", e.to_string()))?;
+        let group = consumer.group_metadata().ok_or_else(|| {
+            self.error(
+                "adding the commit marker",
+                "no consumer group metadata".into(),
+            )
+        })?;
+        self.retrying(
+            &format!("adding the commit marker of epoch {epoch} to its transaction"),
+            |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
+        )
+    }
+}
