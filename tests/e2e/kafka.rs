@@ -477,9 +477,10 @@ fn a_broker_restart_mid_job_is_survived_with_exact_output() {
         );
         assert!(
             started.elapsed() < Duration::from_secs(120),
-            "only {} of {} results 120 s after the broker restart; the job's log {}",
+            "only {} of {} results 120 s after the broker restart ({} input records on the broker); the job's log {}",
             got.len(),
             expected.len(),
+            clients.values(input).len(),
             weir_e2e::log_tail(&log, 4000)
         );
         std::thread::sleep(Duration::from_millis(300));

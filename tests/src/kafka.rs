@@ -12,10 +12,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::DefaultProducerContext;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Bootstrap servers of the test broker, starting it if needed.
@@ -128,7 +127,30 @@ pub fn create_topic(topic: &str, partitions: i32) {
 }
 
 /// A plain (non-transactional) producer, as an upstream system would use.
-pub struct TestProducer(ThreadedProducer<DefaultProducerContext>);
+pub struct TestProducer(ThreadedProducer<Delivery>);
+
+/// Delivery reports of the test producer: the first failure, if any, so
+/// that a test whose input never reached the broker says so rather than
+/// waiting for output that cannot come.
+#[derive(Default)]
+pub struct Delivery {
+    failed: Mutex<Option<(usize, String)>>,
+}
+
+impl rdkafka::ClientContext for Delivery {}
+
+impl ProducerContext for Delivery {
+    type DeliveryOpaque = ();
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((e, _)) = result {
+            let mut failed = self.failed.lock().unwrap_or_else(|p| p.into_inner());
+            match &mut *failed {
+                Some((n, _)) => *n += 1,
+                None => *failed = Some((1, e.to_string())),
+            }
+        }
+    }
+}
 
 impl Default for TestProducer {
     fn default() -> Self {
@@ -145,7 +167,7 @@ impl TestProducer {
                 .set("linger.ms", "2")
                 .set("enable.idempotence", "true")
                 .set("message.timeout.ms", "120000")
-                .create()
+                .create_with_context(Delivery::default())
                 .expect("producer"),
         )
     }
@@ -207,6 +229,15 @@ impl TestProducer {
         self.0
             .flush(Duration::from_secs(60))
             .expect("flush the test producer");
+        let failed = self
+            .0
+            .context()
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((n, first)) = &*failed {
+            panic!("the test producer could not deliver {n} records (the first: {first})");
+        }
     }
 }
 
