@@ -50,6 +50,14 @@ impl Kind {
             Kind::Disk => "limits.disk",
         }
     }
+    fn advice(self) -> &'static str {
+        match self {
+            Kind::Memory => {
+                "keep less state, keep it on disk (state.backend = \"rocksdb\" holds keyed state, windows and join buffers), or ask for a larger budget"
+            }
+            Kind::Disk => "keep less state or output, or ask for a larger budget",
+        }
+    }
     fn words(self) -> &'static str {
         match self {
             Kind::Memory => "host memory",
@@ -61,8 +69,8 @@ impl Kind {
 /// A charge that would take a job past its budget.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "job `{job}`: {what} would take its {} to {would} bytes, over its budget ({} = {limit}); the job holds more than it may — keep less state, or ask for a larger budget",
-    kind.words(), kind.setting()
+    "job `{job}`: {what} would take its {} to {would} bytes, over its budget ({} = {limit}); the job holds more than it may — {}",
+    kind.words(), kind.setting(), kind.advice()
 )]
 pub struct OverBudget {
     /// Job.

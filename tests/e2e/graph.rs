@@ -132,10 +132,14 @@ fn run_and_compare(d: &Path, name: &str, input: &Path, stages: &str, expected: &
         "the model made only {} lines",
         want.len()
     );
-    for p in [1, 2] {
-        let name = format!("{name}-p{p}");
+    // Join buffers and windows live in the state backend: both backends.
+    for (p, backend) in [(1, "memory"), (2, "memory"), (2, "rocksdb")] {
+        let name = format!("{name}-p{p}-{backend}");
         let j = job(d, &name, input, p, stages);
-        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let backend = format!("state.backend={backend}");
+        let state = format!("state.path={}", d.join(format!("{name}-state")).display());
+        let args = ["run", "-q", j.to_str().expect("utf-8")];
+        weir(&[&args[..], &["--set", &backend, "--set", &state]].concat()).ok();
         let got = normalized(&d.join(format!("{name}-out.jsonl")));
         assert_eq!(got.len(), want.len(), "{name}: lines out vs the model's");
         assert!(
@@ -164,6 +168,62 @@ name = "paid"
 join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
 "#;
     run_and_compare(d, "interval", &input, &stages, &expected);
+}
+
+#[test]
+fn a_join_holding_more_than_the_memory_budget_runs_in_rocksdb_and_fails_loudly_in_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 6000, 300);
+    // Every record 1 KiB heavier, and joined within an hour: the join
+    // holds the whole input (about 12 MiB) until the input ends.
+    let pad = "x".repeat(1024);
+    let text = std::fs::read_to_string(&input).expect("input");
+    let padded: String = text
+        .lines()
+        .map(|l| format!("{{\"pad\":\"{pad}\",{}\n", &l[1..]))
+        .collect();
+    std::fs::write(&input, padded).expect("padded input");
+    let expected = model(d, "interval", &input, &["-1000", "3600000"]);
+    let stages = branches()
+        + r#"
+[[stages]]
+name = "paid"
+join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "1h" }
+"#;
+    let limit = ["--set", "limits.host_memory=8MiB"];
+    let j = job(d, "in-memory", &input, 1, &stages);
+    let run = weir(&[&["run", "-q", j.to_str().expect("utf-8")][..], &limit].concat());
+    let why = run.stderr();
+    assert!(!run.output.status.success(), "the heap join fit in 8 MiB?");
+    assert!(
+        why.contains("limits.host_memory") && why.contains("state.backend = \"rocksdb\""),
+        "the failure names the budget and the way out: {why}"
+    );
+    let j = job(d, "in-rocksdb", &input, 1, &stages);
+    let state = format!("state.path={}", d.join("state").display());
+    let backend = ["--set", "state.backend=rocksdb", "--set", &state];
+    let run = weir(
+        &[
+            &["run", "-q", j.to_str().expect("utf-8")][..],
+            &limit,
+            &backend,
+        ]
+        .concat(),
+    );
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let got = normalized(&d.join("in-rocksdb-out.jsonl"));
+    let want = normalized(&expected);
+    assert!(
+        want.len() > 3000,
+        "the model made only {} pairs",
+        want.len()
+    );
+    assert_eq!(got.len(), want.len(), "pairs out vs the model's");
+    assert!(
+        got == want,
+        "the RocksDB join's pairs differ from the model's"
+    );
 }
 
 #[test]

@@ -9,10 +9,15 @@
 //! it could have: `t + upper` for the left side (when `upper > 0`, else
 //! `t`), `t − lower` for the right (when `lower < 0`, else `t`).
 //!
+//! Cleanup runs per second of event time: a record stays buffered until
+//! the watermark passes the whole second its last partner time falls in.
+//! Keeping a record longer than needed is harmless: a partner that could
+//! still find it would be below the watermark, and late.
+//!
 //! ```
-//! use weir::join::{IntervalJoin, JoinOutput, Side};
+//! use weir::join::{IntervalJoin, JoinOutput, JoinState, Side};
 //! use weir::budget::Budgets;
-//! let mut j = IntervalJoin::new(-5, 5, Budgets::unbounded());
+//! let mut j = IntervalJoin::new(-5, 5, JoinState::in_memory(Budgets::unbounded()));
 //! let ev = |ts: i64, v: &str| weir::Event {
 //!     key: Some(b"k".to_vec()), value: v.as_bytes().to_vec(), timestamp: ts, headers: vec![],
 //! };
@@ -23,64 +28,80 @@
 //! assert_eq!(out.results[0].timestamp, 104);
 //! ```
 
-use super::{Charged, JoinError, JoinOutput, KeepKey, Row, Side, event};
-use crate::budget::Budgets;
+use super::state::{JoinState, push_key, tagged, time_at};
+use super::{JoinError, JoinOutput, Side, event};
 use crate::event::{Event, MIN_WATERMARK, Timestamp};
+use crate::state::{key_group_of, prefix_end, time_bytes};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::path::Path;
 
-/// Buffered records of one side: key → time → records in arrival order.
-type Buffer = BTreeMap<Vec<u8>, BTreeMap<Timestamp, Vec<Row>>>;
+/// Buffered records: `[kg][ROWS][side][key len][key][time][seq]` → payload.
+const ROWS: u8 = 0x20;
+/// When to drop them: `[kg][DUE][cleanup time][side][key len][key][time][seq]`.
+const DUE: u8 = 0x21;
+/// Cleanup times are gathered per this many milliseconds of event time.
+const DUE_GRAIN: i64 = 1000;
 
 /// The interval join of one subtask.
 pub struct IntervalJoin {
     lower: i64,
     upper: i64,
-    left: Buffer,
-    right: Buffer,
-    /// (cleanup time, side, key, record time): when to drop a bucket.
-    cleanup: BTreeSet<(Timestamp, u8, Vec<u8>, Timestamp)>,
+    state: JoinState,
+    /// The ends of the grains that hold cleanup times, so the backend is
+    /// searched for what to drop only when one of them is due.
+    due: BTreeSet<Timestamp>,
     watermark: Timestamp,
-    charged: Charged,
+    /// Everything due up to here is gone: the next search starts here,
+    /// not at the deleted entries before it.
+    cleaned: Timestamp,
 }
 
+/// The heap side, in a checkpoint's `join.bin`.
 #[derive(Serialize, Deserialize)]
 struct Saved {
     watermark: Timestamp,
-    /// (side, key, time, payload), in buffer order.
-    rows: Vec<(u8, Vec<u8>, Timestamp, Vec<u8>)>,
+    seq: u64,
+    due: Vec<Timestamp>,
 }
 
-fn side_byte(s: Side) -> u8 {
-    match s {
-        Side::Left => 0,
-        Side::Right => 1,
-    }
+/// `[kg][ROWS][side][key len][key]`: one side's records of one key.
+fn rows_of(side: Side, key: &[u8]) -> Vec<u8> {
+    let mut k = tagged(key_group_of(key), ROWS, 1 + 4 + key.len() + 16);
+    k.push(side.byte());
+    push_key(&mut k, key);
+    k
+}
+
+/// The end of the grain `t` falls in.
+fn grain_end(t: Timestamp) -> Timestamp {
+    t.div_euclid(DUE_GRAIN)
+        .saturating_add(1)
+        .saturating_mul(DUE_GRAIN)
+        .saturating_sub(1)
 }
 
 impl IntervalJoin {
-    /// A join of right records in `[left.ts + lower, left.ts + upper]` (ms).
-    pub fn new(lower: i64, upper: i64, budgets: Arc<Budgets>) -> Self {
+    /// A join of right records in `[left.ts + lower, left.ts + upper]` (ms),
+    /// its buffers in `state`.
+    pub fn new(lower: i64, upper: i64, state: JoinState) -> Self {
         Self {
             lower,
             upper,
-            left: Buffer::new(),
-            right: Buffer::new(),
-            cleanup: BTreeSet::new(),
+            state,
+            due: BTreeSet::new(),
             watermark: MIN_WATERMARK,
-            charged: Charged::new(budgets),
+            cleaned: MIN_WATERMARK,
         }
     }
 
-    /// Records buffered, both sides.
-    pub fn buffered(&self) -> usize {
-        [&self.left, &self.right]
-            .iter()
-            .flat_map(|b| b.values())
-            .flat_map(|t| t.values())
-            .map(Vec::len)
-            .sum()
+    /// Records buffered, both sides (reads the whole buffer).
+    pub fn buffered(&self) -> Result<usize, JoinError> {
+        let mut n = 0;
+        for &kg in &self.state.groups {
+            n += self.state.backend.scan_prefix(&tagged(kg, ROWS, 0))?.len();
+        }
+        Ok(n)
     }
 
     /// Add records of one side (keyed), joining each with the other side.
@@ -95,12 +116,8 @@ impl IntervalJoin {
                 out.late.push(e);
                 continue;
             }
-            let key = e.key.ok_or(JoinError::NoKey)?;
-            let row = Row {
-                ts: e.timestamp,
-                value: e.value,
-            };
-            self.insert(side, key, row, out)?;
+            let key = e.key.as_deref().ok_or(JoinError::NoKey)?;
+            self.insert(side, key, e.timestamp, &e.value, out)?;
         }
         Ok(())
     }
@@ -108,129 +125,102 @@ impl IntervalJoin {
     fn insert(
         &mut self,
         side: Side,
-        key: Vec<u8>,
-        row: Row,
+        key: &[u8],
+        ts: Timestamp,
+        value: &[u8],
         out: &mut JoinOutput,
     ) -> Result<(), JoinError> {
-        let ts = row.ts;
-        let (relative_lower, relative_upper) = match side {
-            Side::Left => (self.lower, self.upper),
-            Side::Right => (-self.upper, -self.lower),
+        let (relative_lower, relative_upper, other) = match side {
+            Side::Left => (self.lower, self.upper, Side::Right),
+            Side::Right => (-self.upper, -self.lower, Side::Left),
         };
-        let other = match side {
-            Side::Left => &self.right,
-            Side::Right => &self.left,
+        let from = ts.saturating_add(relative_lower);
+        let to = ts.saturating_add(relative_upper);
+        let theirs = rows_of(other, key);
+        let mut lo = theirs.clone();
+        lo.extend_from_slice(&time_bytes(from));
+        let hi = match to.checked_add(1) {
+            Some(after) => [theirs.as_slice(), &time_bytes(after)].concat(),
+            None => prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?,
         };
-        if let Some(times) = other.get(&key) {
-            let from = ts.saturating_add(relative_lower);
-            let to = ts.saturating_add(relative_upper);
-            for rows in times.range(from..=to).map(|(_, r)| r) {
-                for o in rows {
-                    let (l, r) = match side {
-                        Side::Left => (&row, o),
-                        Side::Right => (o, &row),
-                    };
-                    out.results.push(event(&key, None, l, r, l.ts.max(r.ts)));
-                }
-            }
+        for (k, v) in self.state.backend.scan_range(&lo, &hi)? {
+            let o = (time_at(&k, theirs.len())?, v.as_slice());
+            let (l, r) = match side {
+                Side::Left => ((ts, value), o),
+                Side::Right => (o, (ts, value)),
+            };
+            out.results.push(event(key, None, l, r, l.0.max(r.0)));
         }
-        let cleanup_at = if relative_upper > 0 {
-            ts.saturating_add(relative_upper)
-        } else {
-            ts
-        };
-        self.charged.add(&key, &row.value)?;
-        self.cleanup
-            .insert((cleanup_at, side_byte(side), key.clone(), ts));
-        let mine = match side {
-            Side::Left => &mut self.left,
-            Side::Right => &mut self.right,
-        };
-        mine.entry(key)
-            .or_default()
-            .entry(ts)
-            .or_default()
-            .push(row);
+        let cleanup_at = if relative_upper > 0 { to } else { ts };
+        let mut row = rows_of(side, key);
+        row.extend_from_slice(&time_bytes(ts));
+        row.extend_from_slice(&self.state.seq());
+        let mut due = tagged(key_group_of(key), DUE, 8 + row.len());
+        due.extend_from_slice(&time_bytes(cleanup_at));
+        due.extend_from_slice(&row[3..]);
+        self.state.backend.put(row, value.to_vec())?;
+        self.state.backend.put(due, Vec::new())?;
+        if self.due.insert(grain_end(cleanup_at)) {
+            self.state.index_added()?;
+        }
         Ok(())
     }
 
     /// The watermark moved to `watermark`: drop what can no longer join.
-    pub fn advance(&mut self, watermark: Timestamp) {
+    pub fn advance(&mut self, watermark: Timestamp) -> Result<(), JoinError> {
         if watermark <= self.watermark {
-            return;
+            return Ok(());
         }
         self.watermark = watermark;
-        while let Some(first) = self.cleanup.first() {
-            if first.0 > watermark {
-                break;
-            }
-            let (_, side, key, ts) = self.cleanup.pop_first().expect("not empty");
-            let buffer = if side == 0 {
-                &mut self.left
-            } else {
-                &mut self.right
+        let mut any = false;
+        while self.due.first().is_some_and(|&t| t <= watermark) {
+            self.due.pop_first();
+            self.state.index_removed();
+            any = true;
+        }
+        if !any {
+            return Ok(());
+        }
+        for &kg in &self.state.groups {
+            let due = tagged(kg, DUE, 8);
+            // A record at the watermark may be due at it: from `cleaned` on.
+            let from = [due.as_slice(), &time_bytes(self.cleaned)].concat();
+            let to = match watermark.checked_add(1) {
+                Some(after) => [due.as_slice(), &time_bytes(after)].concat(),
+                None => prefix_end(&due).ok_or(JoinError::Malformed(due.len()))?,
             };
-            if let Some(times) = buffer.get_mut(&key) {
-                for row in times.remove(&ts).unwrap_or_default() {
-                    self.charged.remove(&key, &row.value);
-                }
-                if times.is_empty() {
-                    buffer.remove(&key);
-                }
+            for (k, _) in self.state.backend.scan_range(&from, &to)? {
+                let mut row = tagged(kg, ROWS, k.len());
+                row.extend_from_slice(k.get(3 + 8..).ok_or(JoinError::Malformed(k.len()))?);
+                self.state.backend.delete(&row)?;
+                self.state.backend.delete(&k)?;
             }
         }
+        self.cleaned = watermark;
+        Ok(())
     }
 
-    /// The buffers, for a checkpoint.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let mut rows = Vec::new();
-        for (side, buffer) in [(0u8, &self.left), (1, &self.right)] {
-            for (key, times) in buffer {
-                for (ts, rs) in times {
-                    for r in rs {
-                        rows.push((side, key.clone(), *ts, r.value.clone()));
-                    }
-                }
-            }
-        }
-        postcard::to_allocvec(&Saved {
+    /// Write the buffers into `dir` for a checkpoint (`dir/state`); returns
+    /// the heap side for `join.bin`.
+    pub fn snapshot_into(&mut self, dir: &Path) -> Result<Vec<u8>, JoinError> {
+        self.state.snapshot_into(dir)?;
+        Ok(postcard::to_allocvec(&Saved {
             watermark: self.watermark,
-            rows,
-        })
-        .unwrap_or_default()
+            seq: self.state.saved_seq(),
+            due: self.due.iter().copied().collect(),
+        })?)
     }
 
-    /// Add the buffers of a checkpoint (one or more old subtasks'),
-    /// keeping the keys `keep` says this subtask owns.
-    pub fn restore(&mut self, bytes: &[u8], keep: KeepKey) -> Result<(), JoinError> {
-        let saved: Saved =
-            postcard::from_bytes(bytes).map_err(|e| JoinError::Restore(e.to_string()))?;
+    /// Add the heap side of a checkpoint's subtask (one of several when
+    /// rescaling); the buffers come with the state backend.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), JoinError> {
+        let saved: Saved = postcard::from_bytes(bytes)?;
         self.watermark = self.watermark.max(saved.watermark);
-        for (side, key, ts, value) in saved.rows {
-            if !keep(&key) {
-                continue;
+        self.state.restore_seq(saved.seq);
+        for t in saved.due {
+            if self.due.insert(t) {
+                self.state.index_added()?;
             }
-            let side = if side == 0 { Side::Left } else { Side::Right };
-            // Re-inserting finds no pairs: the other side's partners were
-            // joined before the checkpoint. Insert without joining.
-            let (relative_upper, buffer) = match side {
-                Side::Left => (self.upper, &mut self.left),
-                Side::Right => (-self.lower, &mut self.right),
-            };
-            self.charged.add(&key, &value)?;
-            let cleanup_at = if relative_upper > 0 {
-                ts.saturating_add(relative_upper)
-            } else {
-                ts
-            };
-            self.cleanup
-                .insert((cleanup_at, side_byte(side), key.clone(), ts));
-            buffer
-                .entry(key)
-                .or_default()
-                .entry(ts)
-                .or_default()
-                .push(Row { ts, value });
         }
         Ok(())
     }
@@ -239,6 +229,7 @@ impl IntervalJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budgets;
 
     fn ev(key: &str, ts: i64, v: i64) -> Event {
         Event {
@@ -267,7 +258,7 @@ mod tests {
 
     #[test]
     fn pairs_within_the_bounds_inclusive_and_per_key() {
-        let mut j = IntervalJoin::new(-2, 3, Budgets::unbounded());
+        let mut j = IntervalJoin::new(-2, 3, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
         j.process(Side::Left, vec![ev("a", 10, 1), ev("b", 10, 2)], &mut out)
             .unwrap();
@@ -289,34 +280,76 @@ mod tests {
 
     #[test]
     fn late_records_are_set_aside_and_buffers_cleaned_by_the_watermark() {
-        let mut j = IntervalJoin::new(0, 5, Budgets::unbounded());
+        let mut j = IntervalJoin::new(0, 5, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
         j.process(Side::Left, vec![ev("a", 10, 1)], &mut out)
             .unwrap();
-        j.advance(14);
+        j.advance(14).unwrap();
         j.process(Side::Right, vec![ev("a", 13, 2)], &mut out)
             .unwrap(); // late
         j.process(Side::Right, vec![ev("a", 15, 3)], &mut out)
             .unwrap();
         assert_eq!(out.late.len(), 1);
         assert_eq!(pairs(&out), vec![(1, 3)]);
-        j.advance(100);
-        assert_eq!(j.buffered(), 0);
+        j.advance(998).unwrap();
+        assert_eq!(j.buffered().unwrap(), 2, "kept until the second has passed");
+        j.advance(999).unwrap();
+        assert_eq!(j.buffered().unwrap(), 0);
     }
 
     #[test]
-    fn a_restored_join_keeps_joining() {
-        let mut j = IntervalJoin::new(-5, 5, Budgets::unbounded());
+    fn a_restored_join_keeps_joining_and_rescaling_keeps_the_owned_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = IntervalJoin::new(-5, 5, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
-        j.process(Side::Left, vec![ev("a", 10, 1), ev("b", 10, 2)], &mut out)
-            .unwrap();
-        let saved = j.snapshot();
-        let mut k = IntervalJoin::new(-5, 5, Budgets::unbounded());
-        k.restore(&saved, &|key| key == b"a").unwrap();
-        assert_eq!(k.buffered(), 1);
+        let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        let lefts = keys.iter().map(|k| ev(k, 10, 1)).collect();
+        j.process(Side::Left, lefts, &mut out).unwrap();
+        let saved = j.snapshot_into(dir.path()).unwrap();
+        // Two subtasks now: each gets the keys of its key groups.
+        let mut found = Vec::new();
+        for subtask in 0..2 {
+            let budgets = Budgets::unbounded();
+            let backend =
+                crate::state::MemoryBackend::restore(&dir.path().join("state"), budgets.clone())
+                    .unwrap();
+            let state = JoinState::new(Box::new(backend), subtask, 2, budgets);
+            let mut k = IntervalJoin::new(-5, 5, state);
+            k.restore(&saved).unwrap();
+            let mut out = JoinOutput::default();
+            let kg = crate::state::KeyGroups { parallelism: 2 };
+            let mine = keys
+                .iter()
+                .filter(|k| kg.subtask_of_key(k.as_bytes()) == subtask)
+                .map(|k| ev(k, 12, 5))
+                .collect();
+            k.process(Side::Right, mine, &mut out).unwrap();
+            assert!(out.results.len() > 5, "subtask {subtask} owns a few keys");
+            found.extend(out.results.into_iter().map(|e| e.key.unwrap()));
+            // A record late for the restored watermark is still late.
+            k.advance(20).unwrap();
+            let mut out = JoinOutput::default();
+            k.process(Side::Right, vec![ev("k1", 19, 9)], &mut out)
+                .unwrap();
+            assert_eq!(out.late.len(), 1);
+        }
+        found.sort();
+        let mut all: Vec<Vec<u8>> = keys.iter().map(|k| k.as_bytes().to_vec()).collect();
+        all.sort();
+        assert_eq!(
+            found, all,
+            "every key joined once, on the subtask that owns it"
+        );
+    }
+
+    #[test]
+    fn records_with_equal_keys_and_times_all_join() {
+        let mut j = IntervalJoin::new(0, 0, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
-        k.process(Side::Right, vec![ev("a", 12, 5)], &mut out)
+        j.process(Side::Left, vec![ev("a", 5, 1), ev("a", 5, 2)], &mut out)
             .unwrap();
-        assert_eq!(pairs(&out), vec![(1, 5)]);
+        j.process(Side::Right, vec![ev("a", 5, 3), ev("a", 4, 4)], &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(1, 3), (2, 3)]);
     }
 }

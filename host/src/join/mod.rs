@@ -2,8 +2,10 @@
 //!
 //! Both inputs arrive partitioned by their own key field, so a subtask sees
 //! every record of the keys it owns, from both sides. Records are buffered
-//! per key on the heap (charged to the job's host-memory budget) until the
-//! watermark says no partner can arrive any more:
+//! in the subtask's keyed-state backend ([`JoinState`]) until the watermark
+//! says no partner can arrive any more: with `state.backend = "rocksdb"` a
+//! join's buffers may be far larger than memory (and are charged to the
+//! job's disk budget); in memory they are charged to its memory budget.
 //!
 //! - [`WindowJoin`]: every pair with equal keys in the same tumbling or
 //!   sliding window, emitted when the window fires (watermark ≥ end − 1),
@@ -26,15 +28,16 @@
 //! ```
 
 mod interval;
+mod state;
 mod window_join;
 
 pub use interval::IntervalJoin;
+pub use state::JoinState;
 pub use window_join::WindowJoin;
 
-use crate::budget::{Budgets, OverBudget};
+use crate::budget::OverBudget;
 use crate::event::{Event, Timestamp};
-use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use crate::state::StateError;
 
 /// Which input a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +46,16 @@ pub enum Side {
     Left,
     /// The second input (`join.right`).
     Right,
+}
+
+impl Side {
+    /// The side's byte in state keys.
+    fn byte(self) -> u8 {
+        match self {
+            Side::Left => 0,
+            Side::Right => 1,
+        }
+    }
 }
 
 /// Where a batch's records went besides the join's buffers.
@@ -57,58 +70,24 @@ pub struct JoinOutput {
 /// Why a join could not go on.
 #[derive(Debug, thiserror::Error)]
 pub enum JoinError {
-    /// Buffered records passed the job's host-memory budget.
+    /// Its buffers, or what it keeps of them on the heap, passed the job's
+    /// memory budget.
     #[error(transparent)]
     OverBudget(#[from] OverBudget),
+    /// The state backend holding the buffers failed (or its disk budget
+    /// ran out).
+    #[error("join buffers: {0}")]
+    State(#[from] StateError),
     /// A record came without the key its input is partitioned by (the
     /// runtime sets it; a bug if not).
     #[error("a record reached the join without its key")]
     NoKey,
-    /// A checkpoint's join state could not be read.
-    #[error("join state in the checkpoint: {0}")]
-    Restore(String),
-}
-
-/// A buffered record: its time and payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Row {
-    pub ts: Timestamp,
-    pub value: Vec<u8>,
-}
-
-/// What the host pays per buffered record beyond its bytes.
-const ROW_OVERHEAD: u64 = 64;
-
-const WHAT: &str = "join state";
-
-/// The buffered bytes of a join, charged to the job's budget and released
-/// when the join is dropped.
-pub(crate) struct Charged {
-    budgets: Arc<Budgets>,
-    bytes: u64,
-}
-
-impl Charged {
-    pub(crate) fn new(budgets: Arc<Budgets>) -> Self {
-        Self { budgets, bytes: 0 }
-    }
-    pub(crate) fn add(&mut self, key: &[u8], value: &[u8]) -> Result<(), OverBudget> {
-        let b = ROW_OVERHEAD + key.len() as u64 + value.len() as u64;
-        self.budgets.memory.charge(WHAT, b)?;
-        self.bytes += b;
-        Ok(())
-    }
-    pub(crate) fn remove(&mut self, key: &[u8], value: &[u8]) {
-        let b = (ROW_OVERHEAD + key.len() as u64 + value.len() as u64).min(self.bytes);
-        self.budgets.memory.release(b);
-        self.bytes -= b;
-    }
-}
-
-impl Drop for Charged {
-    fn drop(&mut self) {
-        self.budgets.memory.release(self.bytes);
-    }
+    /// A checkpoint's `join.bin` could not be read.
+    #[error("join state in the checkpoint is undecodable: {0}")]
+    Undecodable(#[from] postcard::Error),
+    /// A buffered entry in the state backend is not one this join wrote.
+    #[error("a buffered join entry is malformed ({0} bytes)")]
+    Malformed(usize),
 }
 
 /// A payload as a JSON value: a JSON object as it is, anything else as a
@@ -140,18 +119,18 @@ fn joined(key: &[u8], window: Option<(i64, i64)>, left: &[u8], right: &[u8]) -> 
     out
 }
 
+/// A buffered record: its time and payload.
+type Row<'a> = (Timestamp, &'a [u8]);
+
 /// A joined event.
-fn event(key: &[u8], window: Option<(i64, i64)>, left: &Row, right: &Row, ts: Timestamp) -> Event {
+fn event(key: &[u8], window: Option<(i64, i64)>, left: Row, right: Row, ts: Timestamp) -> Event {
     Event {
         key: Some(key.to_vec()),
-        value: joined(key, window, &left.value, &right.value),
+        value: joined(key, window, left.1, right.1),
         timestamp: ts,
         headers: Vec::new(),
     }
 }
-
-/// Which subtask keeps a key after a restore (rescaling moves keys).
-pub type KeepKey<'a> = &'a dyn Fn(&[u8]) -> bool;
 
 #[cfg(test)]
 mod tests {

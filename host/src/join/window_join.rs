@@ -9,61 +9,72 @@
 //! and set aside when there are none.
 //!
 //! ```
-//! use weir::join::{JoinOutput, Side, WindowJoin};
+//! use weir::join::{JoinOutput, JoinState, Side, WindowJoin};
 //! use weir::window::WindowKind;
-//! let mut j = WindowJoin::new(WindowKind::Tumbling { size: 10 }, weir::budget::Budgets::unbounded());
+//! let state = JoinState::in_memory(weir::budget::Budgets::unbounded());
+//! let mut j = WindowJoin::new(WindowKind::Tumbling { size: 10 }, state);
 //! let ev = |ts: i64| weir::Event {
 //!     key: Some(b"k".to_vec()), value: b"{}".to_vec(), timestamp: ts, headers: vec![],
 //! };
 //! let mut out = JoinOutput::default();
 //! j.process(Side::Left, vec![ev(1), ev(2)], &mut out).unwrap();
 //! j.process(Side::Right, vec![ev(9), ev(12)], &mut out).unwrap();
-//! j.advance(9, &mut out);
+//! j.advance(9, &mut out).unwrap();
 //! assert_eq!(out.results.len(), 2); // both lefts with the right at 9
 //! assert_eq!(out.results[0].timestamp, 9);
 //! ```
 
-use super::{Charged, JoinError, JoinOutput, KeepKey, Row, Side, event};
-use crate::budget::Budgets;
+use super::state::{JoinState, key_at, push_key, tagged, time_at};
+use super::{JoinError, JoinOutput, Side, event};
 use crate::event::{Event, MIN_WATERMARK, Timestamp};
+use crate::state::{key_group_of, time_bytes};
 use crate::window::{TimeWindow, WindowKind, sliding, tumbling};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::path::Path;
 
-/// A window's records per key: (left, right).
-type Pane = BTreeMap<Vec<u8>, (Vec<Row>, Vec<Row>)>;
+/// `[kg][PANES][end][start][key len][key][side][seq]` → `[time][payload]`.
+const PANES: u8 = 0x22;
 
 /// The window join of one subtask.
 pub struct WindowJoin {
     kind: WindowKind,
-    panes: BTreeMap<TimeWindow, Pane>,
+    state: JoinState,
+    /// Windows holding records (their records are in the backend).
+    windows: BTreeSet<TimeWindow>,
     watermark: Timestamp,
-    charged: Charged,
 }
 
-/// A saved record: (window start, window end, key, side, time, payload).
-type SavedRow = (i64, i64, Vec<u8>, u8, Timestamp, Vec<u8>);
-
+/// The heap side, in a checkpoint's `join.bin`.
 #[derive(Serialize, Deserialize)]
 struct Saved {
     watermark: Timestamp,
-    /// In pane order.
-    rows: Vec<SavedRow>,
+    seq: u64,
+    /// `(start, end)` of each open window.
+    windows: Vec<(i64, i64)>,
+}
+
+/// `[kg][PANES][end][start]`: one window's records in key group `kg`.
+fn pane(kg: u16, w: TimeWindow) -> Vec<u8> {
+    let mut k = tagged(kg, PANES, 16);
+    k.extend_from_slice(&time_bytes(w.end));
+    k.extend_from_slice(&time_bytes(w.start));
+    k
 }
 
 impl WindowJoin {
-    /// A join over tumbling or sliding windows (not sessions).
-    pub fn new(kind: WindowKind, budgets: Arc<Budgets>) -> Self {
+    /// A join over tumbling or sliding windows (not sessions), its buffers
+    /// in `state`.
+    pub fn new(kind: WindowKind, state: JoinState) -> Self {
         Self {
             kind,
-            panes: BTreeMap::new(),
+            state,
+            windows: BTreeSet::new(),
             watermark: MIN_WATERMARK,
-            charged: Charged::new(budgets),
         }
     }
 
-    fn windows(&self, ts: Timestamp) -> Vec<TimeWindow> {
+    fn windows_of(&self, ts: Timestamp) -> Vec<TimeWindow> {
         match self.kind {
             WindowKind::Tumbling { size } => vec![tumbling::assign(ts, size)],
             WindowKind::Sliding { size, slide } => sliding::assign(ts, size, slide),
@@ -74,7 +85,7 @@ impl WindowJoin {
 
     /// Open windows.
     pub fn open_windows(&self) -> usize {
-        self.panes.len()
+        self.windows.len()
     }
 
     /// Add records of one side (keyed) to their windows.
@@ -86,7 +97,7 @@ impl WindowJoin {
     ) -> Result<(), JoinError> {
         for e in records {
             let open: Vec<TimeWindow> = self
-                .windows(e.timestamp)
+                .windows_of(e.timestamp)
                 .into_iter()
                 .filter(|w| w.max_timestamp() > self.watermark)
                 .collect();
@@ -94,109 +105,115 @@ impl WindowJoin {
                 out.late.push(e);
                 continue;
             }
-            let key = e.key.ok_or(JoinError::NoKey)?;
+            let key = e.key.as_deref().ok_or(JoinError::NoKey)?;
+            let mut value = Vec::with_capacity(8 + e.value.len());
+            value.extend_from_slice(&time_bytes(e.timestamp));
+            value.extend_from_slice(&e.value);
             for w in open {
-                self.add(w, side, &key, e.timestamp, &e.value)?;
+                let mut k = pane(key_group_of(key), w);
+                push_key(&mut k, key);
+                k.push(side.byte());
+                k.extend_from_slice(&self.state.seq());
+                self.state.backend.put(k, value.clone())?;
+                if self.windows.insert(w) {
+                    self.state.index_added()?;
+                }
             }
-        }
-        Ok(())
-    }
-
-    fn add(
-        &mut self,
-        w: TimeWindow,
-        side: Side,
-        key: &[u8],
-        ts: Timestamp,
-        value: &[u8],
-    ) -> Result<(), JoinError> {
-        self.charged.add(key, value)?;
-        let pane = self.panes.entry(w).or_default();
-        let sides = match pane.get_mut(key) {
-            Some(s) => s,
-            None => pane.entry(key.to_vec()).or_default(),
-        };
-        let row = Row {
-            ts,
-            value: value.to_vec(),
-        };
-        match side {
-            Side::Left => sides.0.push(row),
-            Side::Right => sides.1.push(row),
         }
         Ok(())
     }
 
     /// The watermark moved to `watermark`: fire every window whose last
     /// timestamp it reached, in order of their ends.
-    pub fn advance(&mut self, watermark: Timestamp, out: &mut JoinOutput) {
+    pub fn advance(&mut self, watermark: Timestamp, out: &mut JoinOutput) -> Result<(), JoinError> {
         if watermark <= self.watermark {
-            return;
+            return Ok(());
         }
         self.watermark = watermark;
-        while let Some(entry) = self.panes.first_entry() {
-            let w = *entry.key();
+        while let Some(&w) = self.windows.first() {
             if w.max_timestamp() > watermark {
                 break;
             }
-            let pane = entry.remove();
-            for (key, (lefts, rights)) in pane {
-                for l in &lefts {
-                    for r in &rights {
-                        out.results.push(event(
-                            &key,
-                            Some((w.start, w.end)),
-                            l,
-                            r,
-                            w.max_timestamp(),
-                        ));
-                    }
+            for &kg in &self.state.groups {
+                let prefix = pane(kg, w);
+                let entries = self.state.backend.scan_prefix(&prefix)?;
+                if entries.is_empty() {
+                    continue;
                 }
-                for row in lefts.iter().chain(&rights) {
-                    self.charged.remove(&key, &row.value);
-                }
+                fire(&entries, prefix.len(), w, out)?;
+                self.state.backend.delete_prefix(&prefix)?;
             }
+            self.windows.pop_first();
+            self.state.index_removed();
         }
+        Ok(())
     }
 
-    /// The open windows, for a checkpoint.
-    pub fn snapshot(&self) -> Vec<u8> {
-        let mut rows = Vec::new();
-        for (w, pane) in &self.panes {
-            for (key, (lefts, rights)) in pane {
-                for (side, list) in [(0u8, lefts), (1, rights)] {
-                    for r in list {
-                        rows.push((w.start, w.end, key.clone(), side, r.ts, r.value.clone()));
-                    }
-                }
-            }
-        }
-        postcard::to_allocvec(&Saved {
+    /// Write the buffers into `dir` for a checkpoint (`dir/state`); returns
+    /// the heap side for `join.bin`.
+    pub fn snapshot_into(&mut self, dir: &Path) -> Result<Vec<u8>, JoinError> {
+        self.state.snapshot_into(dir)?;
+        Ok(postcard::to_allocvec(&Saved {
             watermark: self.watermark,
-            rows,
-        })
-        .unwrap_or_default()
+            seq: self.state.saved_seq(),
+            windows: self.windows.iter().map(|w| (w.start, w.end)).collect(),
+        })?)
     }
 
-    /// Add the open windows of a checkpoint (one or more old subtasks'),
-    /// keeping the keys `keep` says this subtask owns.
-    pub fn restore(&mut self, bytes: &[u8], keep: KeepKey) -> Result<(), JoinError> {
-        let saved: Saved =
-            postcard::from_bytes(bytes).map_err(|e| JoinError::Restore(e.to_string()))?;
+    /// Add the heap side of a checkpoint's subtask (one of several when
+    /// rescaling); the buffers come with the state backend.
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), JoinError> {
+        let saved: Saved = postcard::from_bytes(bytes)?;
         self.watermark = self.watermark.max(saved.watermark);
-        for (start, end, key, side, ts, value) in saved.rows {
-            if keep(&key) {
-                let side = if side == 0 { Side::Left } else { Side::Right };
-                self.add(TimeWindow { start, end }, side, &key, ts, &value)?;
+        self.state.restore_seq(saved.seq);
+        for (start, end) in saved.windows {
+            if self.windows.insert(TimeWindow { start, end }) {
+                self.state.index_added()?;
             }
         }
         Ok(())
     }
 }
 
+/// Pair every left record of each key in one window's `entries` (sorted:
+/// by key, then side, then arrival) with every right one.
+fn fire(
+    entries: &[(Vec<u8>, Vec<u8>)],
+    after_window: usize,
+    w: TimeWindow,
+    out: &mut JoinOutput,
+) -> Result<(), JoinError> {
+    let mut i = 0;
+    while i < entries.len() {
+        let (key, at) = key_at(&entries[i].0, after_window)?;
+        let mut lefts = Vec::new();
+        let mut rights = Vec::new();
+        while let Some((k, v)) = entries.get(i) {
+            if key_at(k, after_window)?.0 != key {
+                break;
+            }
+            let row = (time_at(v, 0)?, &v[8..]);
+            match k.get(at) {
+                Some(0) => lefts.push(row),
+                _ => rights.push(row),
+            }
+            i += 1;
+        }
+        for &l in &lefts {
+            for &r in &rights {
+                let window = Some((w.start, w.end));
+                out.results
+                    .push(event(key, window, l, r, w.max_timestamp()));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budgets;
 
     fn ev(key: &str, ts: i64, v: i64) -> Event {
         Event {
@@ -224,13 +241,13 @@ mod tests {
     #[test]
     fn sliding_windows_pair_records_in_each_window_they_share() {
         let kind = WindowKind::Sliding { size: 10, slide: 5 };
-        let mut j = WindowJoin::new(kind, Budgets::unbounded());
+        let mut j = WindowJoin::new(kind, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
         j.process(Side::Left, vec![ev("a", 7, 1)], &mut out)
             .unwrap(); // [0,10) [5,15)
         j.process(Side::Right, vec![ev("a", 12, 2), ev("b", 7, 3)], &mut out)
             .unwrap(); // a: [5,15) [10,20)
-        j.advance(100, &mut out);
+        j.advance(100, &mut out).unwrap();
         assert_eq!(fired(&out), vec![(5, 1, 2)]);
         assert_eq!(j.open_windows(), 0);
     }
@@ -238,32 +255,40 @@ mod tests {
     #[test]
     fn late_records_join_only_windows_still_open() {
         let kind = WindowKind::Sliding { size: 10, slide: 5 };
-        let mut j = WindowJoin::new(kind, Budgets::unbounded());
+        let mut j = WindowJoin::new(kind, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
         j.process(Side::Left, vec![ev("a", 12, 1)], &mut out)
             .unwrap();
-        j.advance(9, &mut out); // [0,10) fired
+        j.advance(9, &mut out).unwrap(); // [0,10) fired
         // At 8: [0,10) fired, [5,15) open.
         j.process(Side::Right, vec![ev("a", 8, 2), ev("a", 3, 3)], &mut out)
             .unwrap();
         assert_eq!(out.late.len(), 1);
         assert_eq!(out.late[0].timestamp, 3);
-        j.advance(100, &mut out);
+        j.advance(100, &mut out).unwrap();
         assert_eq!(fired(&out), vec![(5, 1, 2)]);
     }
 
     #[test]
     fn a_restored_join_fires_what_was_saved() {
-        let mut j = WindowJoin::new(WindowKind::Tumbling { size: 10 }, Budgets::unbounded());
+        let dir = tempfile::tempdir().unwrap();
+        let tumbling = WindowKind::Tumbling { size: 10 };
+        let mut j = WindowJoin::new(tumbling, JoinState::in_memory(Budgets::unbounded()));
         let mut out = JoinOutput::default();
         j.process(Side::Left, vec![ev("a", 1, 1), ev("b", 1, 2)], &mut out)
             .unwrap();
-        let saved = j.snapshot();
-        let mut k = WindowJoin::new(WindowKind::Tumbling { size: 10 }, Budgets::unbounded());
-        k.restore(&saved, &|key| key == b"a").unwrap();
-        k.process(Side::Right, vec![ev("a", 2, 5), ev("b", 2, 6)], &mut out)
+        let saved = j.snapshot_into(dir.path()).unwrap();
+        let budgets = Budgets::unbounded();
+        let backend =
+            crate::state::MemoryBackend::restore(&dir.path().join("state"), budgets.clone())
+                .unwrap();
+        let mut k = WindowJoin::new(tumbling, JoinState::new(Box::new(backend), 0, 1, budgets));
+        k.restore(&saved).unwrap();
+        assert_eq!(k.open_windows(), 1);
+        k.process(Side::Right, vec![ev("a", 2, 5), ev("a", 3, 6)], &mut out)
             .unwrap();
-        k.advance(9, &mut out);
-        assert_eq!(fired(&out), vec![(0, 1, 5)]);
+        k.advance(9, &mut out).unwrap();
+        assert_eq!(fired(&out), vec![(0, 1, 5), (0, 1, 6)]);
+        assert_eq!(k.open_windows(), 0);
     }
 }

@@ -313,14 +313,13 @@ impl KeyedStateBackend for RocksBackend {
     }
 
     fn delete_prefix(&mut self, prefix: &[u8]) -> Result<(), StateError> {
+        // Point deletes, not a range tombstone: every iterator made while a
+        // range tombstone is in the memtable fragments all of them again,
+        // and windows and joins clear thousands of small prefixes (a join
+        // firing windows ran 30x slower with `delete_range`).
         let mut batch = WriteBatch::default();
-        match prefix_end(prefix) {
-            Some(end) => batch.delete_range(prefix, end.as_slice()),
-            None => {
-                for (k, _) in self.scan_prefix(prefix)? {
-                    batch.delete(k);
-                }
-            }
+        for (k, _) in self.scan_prefix(prefix)? {
+            batch.delete(k);
         }
         self.db.write_opt(batch, &self.write).map_err(err)
     }

@@ -4,7 +4,7 @@
 use super::operator::{Batch, Cx, Operator, state_dir, write_state};
 use crate::batch::rows::{KeyColumn, numbers, row_json};
 use crate::event::Event;
-use crate::join::{IntervalJoin, JoinError, JoinOutput, Side, WindowJoin};
+use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
 use crate::runtime::keyed_operator::KeyedOperator;
@@ -148,17 +148,19 @@ pub(super) fn open(
             op: Some(KeyedOperator::new(plan, op, subtask, backend()?)?),
         }),
         StageWork::Join(kind) => {
-            let budgets = plan.budgets.clone();
+            // The buffers in the stage's backend, like a keyed operator's
+            // state: RocksDB holds joins larger than memory.
+            let state = JoinState::new(backend()?, subtask, n, store.budgets().clone());
             let mut j = match *kind {
-                JoinKind::Window(k) => Join::Window(WindowJoin::new(k, budgets)),
+                JoinKind::Window(k) => Join::Window(WindowJoin::new(k, state)),
                 JoinKind::Interval { lower, upper } => {
-                    Join::Interval(IntervalJoin::new(lower, upper, budgets))
+                    Join::Interval(IntervalJoin::new(lower, upper, state))
                 }
             };
             if let Some(r) = restore {
                 r.each(JOIN_FILE, |bytes| match &mut j {
-                    Join::Window(w) => w.restore(bytes, r.keeps),
-                    Join::Interval(i) => i.restore(bytes, r.keeps),
+                    Join::Window(w) => w.restore(bytes),
+                    Join::Interval(i) => i.restore(bytes),
                 })?;
             }
             Box::new(j)
@@ -367,6 +369,7 @@ impl From<JoinError> for RunError {
     fn from(e: JoinError) -> Self {
         match e {
             JoinError::OverBudget(o) => RunError::OverBudget(o),
+            JoinError::State(e) => RunError::State(e),
             other => RunError::State(crate::state::StateError::Backend {
                 backend: "join",
                 message: other.to_string(),
@@ -389,15 +392,15 @@ impl Operator for Join {
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = JoinOutput::default();
         match self {
-            Join::Window(j) => j.advance(cx.watermark, &mut out),
-            Join::Interval(j) => j.advance(cx.watermark),
+            Join::Window(j) => j.advance(cx.watermark, &mut out)?,
+            Join::Interval(j) => j.advance(cx.watermark)?,
         }
         Self::emit(out, cx)
     }
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
         let bytes = match self {
-            Join::Window(j) => j.snapshot(),
-            Join::Interval(j) => j.snapshot(),
+            Join::Window(j) => j.snapshot_into(dir)?,
+            Join::Interval(j) => j.snapshot_into(dir)?,
         };
         write_state(dir, JOIN_FILE, &bytes)
     }
