@@ -365,9 +365,9 @@ pub fn start(
                 let task = sink_task::SinkTask {
                     sink,
                     order,
-                    side: &side,
+                    side,
                     metrics: &m,
-                    coordinator: coordinator.as_deref(),
+                    coordinator,
                     first_epoch,
                 };
                 sink_task::run(task, sink_rx).await
