@@ -202,7 +202,7 @@ enum Command {
         job: String,
         #[command(flatten)]
         server: ServerArgs,
-        /// sink, dead_letter or late_output.
+        /// sink, dead_letter, late_output, or the name of a named sink ([[sinks]]).
         #[arg(long, default_value = "sink")]
         name: String,
     },

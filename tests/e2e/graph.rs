@@ -4,7 +4,8 @@
 //! aggregated in two keyed stages; every output equals an independent
 //! model's (tests/reference/graph.py) at parallelism 1 and 2, and a join
 //! job killed with SIGKILL again and again ends with exactly the output of
-//! an uninterrupted run.
+//! an uninterrupted run, its named sink (`[[sinks]]`) exactly the records
+//! it was given.
 
 use std::path::{Path, PathBuf};
 use weir_e2e::{TestRng, operator, weir};
@@ -119,10 +120,28 @@ type = "file"
 path = "{name}-late.jsonl"
 {stages}"#,
             input = input.display(),
+            stages = stages.replace("@NAME@", name),
         ),
     )
     .expect("write job");
     path
+}
+
+/// A named sink writing the `payments` branch to `<job>-payments.jsonl`.
+const PAYMENTS_SINK: &str = r#"
+[[sinks]]
+name = "payments"
+input = "payments"
+type = "file"
+path = "@NAME@-payments.jsonl"
+"#;
+
+/// The input's lines of `kind`, as [`normalized`] makes them: what a
+/// branch passes on.
+fn lines_of_kind(input: &Path, kind: &str) -> Vec<String> {
+    let all = normalized(input);
+    let tag = format!("\"kind\":\"{kind}\"");
+    all.into_iter().filter(|l| l.contains(&tag)).collect()
 }
 
 fn run_and_compare(d: &Path, name: &str, input: &Path, stages: &str, expected: &Path) {
@@ -152,6 +171,17 @@ fn run_and_compare(d: &Path, name: &str, input: &Path, stages: &str, expected: &
             late.is_empty(),
             "{name}: nothing is late in this input: {late}"
         );
+        if stages.contains(PAYMENTS_SINK) {
+            let got = normalized(&d.join(format!("{name}-payments.jsonl")));
+            let want = lines_of_kind(input, "payment");
+            assert!(want.len() > 1000, "only {} payments", want.len());
+            assert!(
+                got == want,
+                "{name}: the named sink wrote {} lines, not the input's {} payments",
+                got.len(),
+                want.len()
+            );
+        }
     }
 }
 
@@ -166,7 +196,7 @@ fn an_interval_join_of_two_branches_gives_the_models_pairs() {
 [[stages]]
 name = "paid"
 join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
-"#;
+"# + PAYMENTS_SINK;
     run_and_compare(d, "interval", &input, &stages, &expected);
 }
 
@@ -326,7 +356,7 @@ window = { type = "tumbling", size = "10s", aggregates = [{ fn = "count", as = "
 [[stages]]
 name = "all"
 inputs = ["paid", "per-user", "paid-per-user"]
-"#;
+"# + PAYMENTS_SINK;
     let j = job(d, "crash", &input, 2, &stages);
     let j = j.to_str().expect("utf-8");
     let checkpoints = format!("checkpoint.dir={}", d.join("checkpoints").display());
@@ -376,6 +406,13 @@ inputs = ["paid", "per-user", "paid-per-user"]
     assert!(
         paid == normalized(&expected),
         "the interval join's pairs differ from the model's"
+    );
+    // The named sink committed with the main one, through every kill.
+    let payments = normalized(&d.join("crash-payments.jsonl"));
+    assert!(
+        payments == lines_of_kind(&input, "payment"),
+        "after {kills} kills the named sink wrote {} lines, not the input's payments",
+        payments.len()
     );
 }
 

@@ -339,11 +339,22 @@ pub fn store(
         SourceSpec::Kafka(k) => k.properties.extend(tenant.kafka_properties.clone()),
         _ => {}
     }
-    for (which, sink) in [
-        ("sink", Some(&mut spec.sink)),
-        ("late_output", spec.late_output.as_mut()),
-        ("dead_letter", spec.dead_letter.as_mut()),
-    ] {
+    // A file output is `output/<name>.jsonl` in the job's directory, where
+    // `GET /v1/jobs/{id}/output?name=` finds it (names are checked: letters,
+    // digits, `-`, `_`).
+    let named = spec
+        .sinks
+        .iter_mut()
+        .map(|s| (s.name.clone(), Some(&mut s.sink)));
+    let outputs: Vec<(String, Option<&mut SinkSpec>)> = [
+        ("sink".to_string(), Some(&mut spec.sink)),
+        ("late_output".into(), spec.late_output.as_mut()),
+        ("dead_letter".into(), spec.dead_letter.as_mut()),
+    ]
+    .into_iter()
+    .chain(named)
+    .collect();
+    for (which, sink) in outputs {
         match sink {
             Some(SinkSpec::File { path }) => *path = PathBuf::from(format!("output/{which}.jsonl")),
             Some(SinkSpec::Kafka(k)) => k.properties.extend(tenant.kafka_properties.clone()),

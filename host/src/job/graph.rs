@@ -1,6 +1,7 @@
 //! The checks of a job graph (`[[stages]]`): names, inputs, no cycles, one
 //! stage feeding the sink, and what each kind of stage needs.
 
+use super::fields::check_fields;
 use super::spec::JobSpec;
 use super::stages::{SOURCE, StageSpec, parse_signed_duration_ms};
 use super::validate::{Checker, check_operator, check_window};
@@ -62,120 +63,66 @@ pub fn keyed_stages(stages: &[StageSpec]) -> BTreeMap<String, bool> {
     keyed
 }
 
-/// The stage no other stage reads: it feeds the sink.
-pub fn last_stage(stages: &[StageSpec]) -> Option<&StageSpec> {
-    let read: BTreeSet<&str> = stages.iter().flat_map(|s| s.input_names()).collect();
-    let mut last = stages.iter().filter(|s| !read.contains(s.name.as_str()));
+/// The stage no other stage and no named sink reads: it feeds `[sink]`.
+pub fn last_stage(spec: &JobSpec) -> Option<&StageSpec> {
+    let mut last = spec
+        .stages
+        .iter()
+        .filter(|s| !read_names(spec).contains(s.name.as_str()));
     match (last.next(), last.next()) {
         (Some(s), None) => Some(s),
         _ => None,
     }
 }
 
-/// The fields of a stage's records, where weir makes them: a window with
-/// built-in aggregates, a join (`left.*` and `right.*` are the joined
-/// records' own fields, unknown). `None`: whatever its operators emit.
-fn output_fields(s: &StageSpec, of: &BTreeMap<&str, Option<Fields>>) -> Option<Fields> {
-    if let Some(w) = &s.window {
-        if w.aggregate.is_some() {
-            return None;
-        }
-        let mut f: BTreeSet<String> = ["key", "window_start", "window_end"]
-            .into_iter()
-            .map(String::from)
-            .collect();
-        f.extend(w.aggregates.iter().map(|a| a.output_name()));
-        return Some(Fields(f));
-    }
-    if let Some(j) = &s.join {
-        let mut f: BTreeSet<String> = ["key", "left", "right"]
-            .into_iter()
-            .map(String::from)
-            .collect();
-        if j.kind == "window" {
-            f.extend(["window_start".to_string(), "window_end".to_string()]);
-        }
-        return Some(Fields(f));
-    }
-    if !s.operators.is_empty() || s.keyed.is_some() {
-        return None;
-    }
-    // A union or key-by passes records on: fields all its inputs have.
-    let mut common: Option<BTreeSet<String>> = None;
-    for input in s.input_names() {
-        let Some(Some(Fields(f))) = of.get(input) else {
-            return None;
-        };
-        common = Some(match common {
-            None => f.clone(),
-            Some(c) => c.intersection(f).cloned().collect(),
-        });
-    }
-    common.map(Fields)
+/// What stages and named sinks read.
+fn read_names(spec: &JobSpec) -> BTreeSet<&str> {
+    let mut read: BTreeSet<&str> = spec.stages.iter().flat_map(|s| s.input_names()).collect();
+    read.extend(spec.sinks.iter().map(|s| s.input.as_str()));
+    read
 }
 
-/// Known top-level fields of a stage's records.
-#[derive(Clone)]
-struct Fields(BTreeSet<String>);
+/// Names a named sink may not take: the job's other outputs'.
+const OUTPUT_NAMES: [&str; 3] = ["sink", "late_output", "dead_letter"];
 
-impl Fields {
-    /// Whether the dotted path `path` can exist (below `left`/`right` of a
-    /// join anything can).
-    fn has(&self, path: &str) -> bool {
-        let top = path.split('.').next().unwrap_or(path);
-        self.0.contains(top) && (top == "left" || top == "right" || top == path)
-    }
-    fn list(&self) -> String {
-        self.0.iter().cloned().collect::<Vec<_>>().join(", ")
-    }
-}
-
-/// Fields a stage reads (keys, aggregate inputs) must be in the records
-/// its inputs make, where weir knows them.
-fn check_fields(c: &mut Checker, stages: &[StageSpec]) {
-    let Ok(order) = topological_order(stages) else {
+fn check_sinks(c: &mut Checker, spec: &JobSpec, stages: &BTreeSet<&str>) {
+    if !spec.sinks.is_empty() && spec.stages.is_empty() {
+        c.add(
+            "sinks",
+            "named sinks write stages of a job graph; declare the job's [[stages]]",
+        );
         return;
-    };
-    let mut of: BTreeMap<&str, Option<Fields>> = BTreeMap::new();
-    for i in order {
-        let s = &stages[i];
-        let at = format!("stages[{i}]");
-        let mut reads: Vec<(String, &str, &str)> = Vec::new();
-        for (k, input) in s.input_names().into_iter().enumerate() {
-            if let Some(key) = s.key_of_input(k) {
-                let place = match &s.join {
-                    Some(_) if k == 0 => format!("{at}.join.left_key"),
-                    Some(_) => format!("{at}.join.right_key"),
-                    None => format!("{at}.key_by.field"),
-                };
-                reads.push((place, input, key));
-            }
-            if let Some(w) = &s.window {
-                for (a, agg) in w.aggregates.iter().enumerate() {
-                    if let Some(f) = &agg.field {
-                        reads.push((format!("{at}.window.aggregates[{a}].field"), input, f));
-                    }
-                }
-            }
+    }
+    let mut names = BTreeSet::new();
+    for (i, s) in spec.sinks.iter().enumerate() {
+        let at = format!("sinks[{i}]");
+        if !valid_name(&s.name) || OUTPUT_NAMES.contains(&s.name.as_str()) {
+            c.add(
+                format!("{at}.name"),
+                format!(
+                    "`{}` is not a sink name; use 1-64 letters, digits, `-` or `_`, other than {}",
+                    s.name,
+                    OUTPUT_NAMES.join(", ")
+                ),
+            );
+        } else if !names.insert(s.name.as_str()) {
+            c.add(
+                format!("{at}.name"),
+                format!("sink name `{}` is used twice", s.name),
+            );
         }
-        for (place, input, field) in reads {
-            if let Some(Some(fields)) = of.get(input)
-                && !fields.has(field)
-            {
-                c.add(
-                    place,
-                    format!(
-                        "`{field}` is not a field of the records of stage `{input}`; they have {}",
-                        fields.list()
-                    ),
-                );
-            }
+        if !stages.contains(s.input.as_str()) {
+            c.add(
+                format!("{at}.input"),
+                format!("no stage is called `{}`; name the stage to write", s.input),
+            );
         }
-        of.insert(s.name.as_str(), output_fields(s, &of));
     }
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` may name a stage or a sink: 1-64 letters, digits, `-`
+/// or `_` (it becomes part of paths).
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -237,7 +184,8 @@ pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
         );
         return;
     }
-    let read: BTreeSet<&str> = spec.stages.iter().flat_map(|s| s.input_names()).collect();
+    check_sinks(c, spec, &names);
+    let read = read_names(spec);
     let ends: Vec<&str> = spec
         .stages
         .iter()
@@ -248,12 +196,17 @@ pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
         c.add(
             "stages",
             format!(
-                "stages {} are read by no other stage, but only one stage can feed [sink]; read them together in a union stage (inputs = [...])",
+                "stages {} are read by no other stage and no named sink, but only one stage can feed [sink]; read them together in a union stage (inputs = [...]), or write the others with [[sinks]]",
                 ends.iter()
                     .map(|n| format!("`{n}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        );
+    } else if ends.is_empty() && !spec.stages.is_empty() {
+        c.add(
+            "sinks",
+            "every stage is read by another stage or a named sink, so [sink] has nothing to write; leave one stage to it",
         );
     }
     check_fields(c, &spec.stages);
@@ -503,6 +456,58 @@ mod tests {
         assert!(
             p.iter()
                 .any(|p| p.contains("`a`, `b` are read by no other")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn named_sinks_write_stages_and_leave_one_to_the_sink() {
+        let two = format!(
+            "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n"
+        );
+        let sink = |name: &str, input: &str| {
+            format!(
+                "[[sinks]]\nname = \"{name}\"\ninput = \"{input}\"\ntype = \"file\"\npath = \"{name}.jsonl\"\n"
+            )
+        };
+        // `b` to a named sink, `a` (read by nothing else) to [sink].
+        let p = problems(&format!("{two}{}", sink("bees", "b")));
+        assert!(p.is_empty(), "{p:?}");
+        let spec: JobSpec = toml::from_str(&format!(
+            "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n{two}{}",
+            sink("bees", "b")
+        ))
+        .unwrap();
+        assert_eq!(super::last_stage(&spec).map(|s| s.name.as_str()), Some("a"));
+        let p = problems(&format!(
+            "{two}{}{}{}{}",
+            sink("bees", "b"),
+            sink("bees", "a"),
+            sink("sink", "a"),
+            sink("x", "nope")
+        ));
+        for want in [
+            "sinks[1].name: sink name `bees` is used twice",
+            "sinks[2].name: `sink` is not a sink name",
+            "sinks[3].input: no stage is called `nope`",
+        ] {
+            assert!(p.iter().any(|p| p.starts_with(want)), "{want}: {p:?}");
+        }
+        // A setting the sink does not have is refused, as in [sink].
+        let typo = format!(
+            "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n{two}{}",
+            sink("bees", "b").replace("path =", "pth =")
+        );
+        let e = toml::from_str::<JobSpec>(&typo).unwrap_err().to_string();
+        assert!(e.contains("pth"), "{e}");
+        let p = problems(&format!(
+            "{two}[[stages]]\nname = \"u\"\ninputs = [\"a\", \"b\"]\n{}",
+            sink("all", "u")
+        ));
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("sinks: every stage is read")),
             "{p:?}"
         );
     }

@@ -5,6 +5,7 @@
 //! checks it, reporting *every* problem with the place it was found, so a user
 //! fixes a job in one round instead of one error at a time.
 
+mod fields;
 mod graph;
 pub mod kafka_properties;
 mod operators;
@@ -12,7 +13,7 @@ mod spec;
 mod stages;
 mod validate;
 
-pub use graph::{keyed_stages, last_stage, topological_order};
+pub use graph::{keyed_stages, last_stage, topological_order, valid_name};
 pub(crate) use operators::operator_names;
 pub use spec::*;
 pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};

@@ -34,8 +34,13 @@ pub struct JobSpec {
     /// `key_by`, `window` and `keyed`); see [`super::stages`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<super::stages::StageSpec>,
-    /// Where results go.
+    /// Where results go: the records of the one stage that no other stage
+    /// and no named sink reads.
     pub sink: SinkSpec,
+    /// More outputs of a job graph (`[[sinks]]`): each writes the records
+    /// of the stage it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sinks: Vec<NamedSinkSpec>,
     /// Records that arrive after every window they belong to has closed.
     /// Required for event-time windows: late data is never dropped silently.
     pub late_output: Option<SinkSpec>,
@@ -51,20 +56,6 @@ pub struct JobSpec {
     /// Periodic checkpoints, from which `weir run` resumes after a crash.
     /// Without this section a job keeps no checkpoints and starts over.
     pub checkpoint: Option<CheckpointSpec>,
-}
-
-impl JobSpec {
-    /// The job's outputs with the name of their section: `sink`, then
-    /// `late_output` and `dead_letter` when it has them.
-    pub fn outputs(&self) -> impl Iterator<Item = (&'static str, &SinkSpec)> {
-        [
-            ("sink", Some(&self.sink)),
-            ("late_output", self.late_output.as_ref()),
-            ("dead_letter", self.dead_letter.as_ref()),
-        ]
-        .into_iter()
-        .filter_map(|(at, s)| s.map(|s| (at, s)))
-    }
 }
 
 /// Periodic, aligned checkpoints of a job.
@@ -402,6 +393,44 @@ impl AggregateSpec {
             }
             _ => self.function.clone(),
         }
+    }
+}
+
+/// One more output of a job graph: a sink with a name, writing what the
+/// stage `input` emits.
+///
+/// ```toml
+/// [[sinks]]
+/// name = "big-orders"
+/// input = "big"
+/// type = "file"
+/// path = "big.jsonl"
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NamedSinkSpec {
+    /// Its name: in errors, metrics and the checkpoint's positions.
+    pub name: String,
+    /// The stage whose records it writes.
+    pub input: String,
+    /// The sink itself (`type = …` and its settings, as for `[sink]`).
+    #[serde(flatten)]
+    pub sink: SinkSpec,
+}
+
+impl JobSpec {
+    /// The job's outputs with where each is set: `sink`, `sinks[i]`, then
+    /// `late_output` and `dead_letter` when it has them.
+    pub fn outputs(&self) -> Vec<(String, &SinkSpec)> {
+        let mut all = vec![("sink".to_string(), &self.sink)];
+        all.extend(
+            self.sinks
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (format!("sinks[{i}]"), &s.sink)),
+        );
+        all.extend(self.late_output.iter().map(|s| ("late_output".into(), s)));
+        all.extend(self.dead_letter.iter().map(|s| ("dead_letter".into(), s)));
+        all
     }
 }
 

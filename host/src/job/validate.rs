@@ -112,6 +112,11 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     }
     if !spec.stages.is_empty() {
         super::graph::check(&mut c, spec);
+    } else if !spec.sinks.is_empty() {
+        c.add(
+            "sinks",
+            "named sinks write stages of a job graph; declare the job's [[stages]]",
+        );
     }
     for (name, n) in operator_names(spec) {
         if n > 1 {
@@ -272,17 +277,14 @@ fn check_kafka_source(c: &mut Checker, spec: &JobSpec, k: &KafkaSourceSpec) {
 /// transaction per epoch, so that all of them commit together or not at
 /// all): they must agree on brokers and delivery.
 fn check_kafka_outputs(c: &mut Checker, spec: &JobSpec) {
-    let outputs: Vec<(&str, &KafkaSinkSpec)> = [
-        ("sink", Some(&spec.sink)),
-        ("late_output", spec.late_output.as_ref()),
-        ("dead_letter", spec.dead_letter.as_ref()),
-    ]
-    .into_iter()
-    .filter_map(|(at, s)| match s {
-        Some(SinkSpec::Kafka(k)) => Some((at, k)),
-        _ => None,
-    })
-    .collect();
+    let outputs: Vec<(String, &KafkaSinkSpec)> = spec
+        .outputs()
+        .into_iter()
+        .filter_map(|(at, s)| match s {
+            SinkSpec::Kafka(k) => Some((at, k)),
+            _ => None,
+        })
+        .collect();
     let Some((first_at, first)) = outputs.first() else {
         return;
     };

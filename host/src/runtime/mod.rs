@@ -314,13 +314,21 @@ pub fn start(
         None => Arc::new(KafkaOutputs::open(job)?),
     };
     let budgets = &plan.budgets;
-    let sink = Sink::open(
-        job,
-        &job.spec.sink,
-        sink_start(&ctx, "sink"),
-        &kafka,
-        budgets,
-    )?;
+    let mut sinks = vec![(
+        "sink".to_string(),
+        Sink::open(
+            job,
+            &job.spec.sink,
+            sink_start(&ctx, "sink"),
+            &kafka,
+            budgets,
+        )?,
+    )];
+    for named in &job.spec.sinks {
+        let key = format!("sinks.{}", named.name);
+        let sink = Sink::open(job, &named.sink, sink_start(&ctx, &key), &kafka, budgets)?;
+        sinks.push((key, sink));
+    }
     let late = job
         .spec
         .late_output
@@ -343,34 +351,32 @@ pub fn start(
 
     let (to_chain, chain_rx) = channels(n);
     let mut tasks: Vec<graph::Task> = Vec::new();
-    let (sink_tx, sink_rx) = channels(n);
     let stages = Arc::new(graph::stages_of(&plan));
-    let order = if graph::last_is_keyed(&stages) {
-        sink_task::Order::Lockstep
-    } else {
-        sink_task::Order::RoundRobin
-    };
+    let sink_stages = graph::sink_stages(&plan, &stages);
     let env = graph::Env {
         side: &side,
         store: &store,
         ctx: &ctx,
         first_epoch,
     };
-    tasks.extend(graph::tasks(&plan, stages.clone(), chain_rx, sink_tx, &env));
+    let (stage_tasks, sink_inputs) =
+        graph::tasks(&plan, stages.clone(), chain_rx, &sink_stages, &env);
+    tasks.extend(stage_tasks);
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
+        let plan = plan.clone();
         tasks.push((
             "sink".into(),
             Box::pin(async move {
                 let task = sink_task::SinkTask {
-                    sink,
-                    order,
+                    job: &plan.job.spec.name,
+                    sinks,
                     side,
                     metrics: &m,
                     coordinator,
                     first_epoch,
                 };
-                sink_task::run(task, sink_rx).await
+                sink_task::run(task, sink_inputs).await
             }),
         ));
     }

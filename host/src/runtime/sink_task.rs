@@ -1,33 +1,35 @@
-//! The sink task: merges the last stage's subtasks in source order, writes,
-//! and completes checkpoints.
+//! The sink task: reads the stages the job's sinks write, step by step,
+//! writes, and completes checkpoints.
 //!
-//! The sink is the last task every barrier reaches, so it is where a
-//! checkpoint completes: when barrier `e` has arrived (from every input, in
-//! lockstep), it pre-commits the outputs (stages epoch `e`'s records
-//! durably), has the coordinator commit the checkpoint, then publishes.
-//! Those steps block (an fsync, a Kafka transaction's commit: a network
-//! round trip to the broker), so they run on the pool's blocking threads,
-//! and the sink's worker goes on with other tasks meanwhile.
+//! The sink task is the last task every barrier reaches, so it is where a
+//! checkpoint completes: when barrier `e` has arrived (from every input,
+//! aligned as every stage's inputs are: see `graph::edges`), it pre-commits
+//! the outputs (stages epoch `e`'s records durably), has the coordinator
+//! commit the checkpoint, then publishes. Those steps block (an fsync, a
+//! Kafka transaction's commit: a network round trip to the broker), so they
+//! run on the pool's blocking threads, and the sink's worker goes on with
+//! other tasks meanwhile.
+//!
+//! A job has one sink (`[sink]`) and, as a graph, any number of named ones
+//! (`[[sinks]]`), each writing one stage; they all commit together, at the
+//! same barriers.
 
+use super::graph::{At, Input, Step};
 use super::side::SideOutputs;
-use super::{Message, Metrics, RunError, Rx, recv};
+use super::{Message, Metrics, RunError};
 use crate::checkpoint::Coordinator;
 use crate::connector::Sink;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// How the sink's inputs are interleaved.
-pub(super) enum Order {
-    /// Chain subtasks took turns: read them in turn.
-    RoundRobin,
-    /// Keyed subtasks all see every step: read step t from each, in order.
-    Lockstep,
-}
+/// One sink: the key of its position in a checkpoint (`sink`,
+/// `sinks.<name>`), and the sink.
+pub(super) type Named = (String, Sink);
 
 struct Writer<'a> {
     /// Taken for a moment by each commit.
-    sink: Option<Sink>,
+    sinks: Option<Vec<Named>>,
     side: Arc<SideOutputs>,
     metrics: &'a Metrics,
     coordinator: Option<Arc<Coordinator>>,
@@ -36,19 +38,20 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn sink(&mut self) -> &mut Sink {
-        self.sink.as_mut().expect("put back after every commit")
+    fn sinks(&mut self) -> &mut Vec<Named> {
+        self.sinks.as_mut().expect("put back after every commit")
     }
 
-    /// Write a batch's records; rows that come only as columns (to a
-    /// discard sink, see `graph::chain`) are counted.
+    /// Write a batch's records to sink `k`; rows that come only as columns
+    /// (to a discard sink, see `graph::chain`) are counted.
     fn write(
         &mut self,
+        k: usize,
         records: Vec<crate::Event>,
         columns: Option<super::message::Columns>,
     ) -> Result<(), RunError> {
         let epoch = self.epoch;
-        let sink = self.sink();
+        let sink = &mut self.sinks()[k].1;
         for r in &records {
             sink.write_event(epoch, r)?;
         }
@@ -63,7 +66,6 @@ impl Writer<'_> {
     }
 
     /// Barrier `epoch` arrived from every input: complete the checkpoint.
-    /// (Later copies of the same barrier are ignored.)
     async fn barrier(&mut self, epoch: u64) -> Result<(), RunError> {
         if epoch < self.epoch {
             return Ok(());
@@ -73,26 +75,33 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Complete checkpoint `epoch` (and flush the sink, at the end) on a
+    /// Complete checkpoint `epoch` (and flush the sinks, at the end) on a
     /// blocking thread.
     async fn commit(&mut self, epoch: u64, last: bool) -> Result<(), RunError> {
         let Some(c) = self.coordinator.clone() else {
-            return if last {
-                Ok(self.sink().flush()?)
-            } else {
-                Ok(())
-            };
+            if last {
+                for (_, sink) in self.sinks() {
+                    sink.flush()?;
+                }
+            }
+            return Ok(());
         };
-        let mut sink = self.sink.take().expect("put back after every commit");
+        let mut sinks = self.sinks.take().expect("put back after every commit");
         let side = self.side.clone();
-        let (sink, done) = super::pool::Pool::global()
+        let (sinks, done) = super::pool::Pool::global()
             .blocking(move || {
-                let done = commit(&mut sink, &side, &c, epoch)
-                    .and_then(|()| if last { Ok(sink.flush()?) } else { Ok(()) });
-                (sink, done)
+                let done = commit(&mut sinks, &side, &c, epoch).and_then(|()| {
+                    if last {
+                        for (_, sink) in sinks.iter_mut() {
+                            sink.flush()?;
+                        }
+                    }
+                    Ok(())
+                });
+                (sinks, done)
             })
             .await;
-        self.sink = Some(sink);
+        self.sinks = Some(sinks);
         done?;
         self.metrics.checkpoints.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -104,29 +113,35 @@ impl Writer<'_> {
     }
 }
 
-/// The two phases of checkpoint `epoch` at the sink: stage the outputs,
+/// The two phases of checkpoint `epoch` at the sinks: stage the outputs,
 /// have the coordinator record the checkpoint, publish.
 fn commit(
-    sink: &mut Sink,
+    sinks: &mut [Named],
     side: &SideOutputs,
     c: &Coordinator,
     epoch: u64,
 ) -> Result<(), RunError> {
     let mut positions = BTreeMap::new();
-    if let Some(p) = sink.pre_commit(epoch)? {
-        positions.insert("sink".to_string(), p);
+    for (key, sink) in sinks.iter_mut() {
+        if let Some(p) = sink.pre_commit(epoch)? {
+            positions.insert(key.clone(), p);
+        }
     }
     side.pre_commit(epoch, &mut positions)?;
     c.complete(epoch, positions)?;
     crate::fault::point("after-checkpoint-before-commit");
-    sink.publish(epoch)?;
+    for (_, sink) in sinks.iter_mut() {
+        sink.publish(epoch)?;
+    }
     side.publish(epoch)
 }
 
 /// Everything the sink task is started with.
 pub(super) struct SinkTask<'a> {
-    pub sink: Sink,
-    pub order: Order,
+    /// The job (for errors).
+    pub job: &'a str,
+    /// `[sink]` first, then the named sinks, in the order of the inputs.
+    pub sinks: Vec<Named>,
     pub side: Arc<SideOutputs>,
     pub metrics: &'a Metrics,
     pub coordinator: Option<Arc<Coordinator>>,
@@ -134,46 +149,69 @@ pub(super) struct SinkTask<'a> {
     pub first_epoch: u64,
 }
 
-pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Rx>) -> Result<(), RunError> {
+/// Write what `inputs` (one per sink) bring until all have ended.
+pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Input>) -> Result<(), RunError> {
     let mut w = Writer {
-        sink: Some(t.sink),
+        sinks: Some(t.sinks),
         side: t.side,
         metrics: t.metrics,
         epoch: t.first_epoch,
         coordinator: t.coordinator,
     };
-    match t.order {
-        Order::RoundRobin => {
-            let n = inputs.len();
-            for step in 0.. {
-                match recv(&mut inputs[step % n]).await? {
-                    Message::Batch {
-                        records, columns, ..
-                    } => w.write(records, columns)?,
-                    Message::Barrier { epoch } => w.barrier(epoch).await?,
-                    Message::Swap(_) => {}
-                    Message::EndOfData => break,
+    let at = At {
+        job: t.job,
+        stage: "sink",
+    };
+    let out_of_step = || RunError::OutOfStep {
+        job: t.job.to_string(),
+        stage: "sink".into(),
+    };
+    // As a stage's driver does: inputs end one by one, each a step after
+    // the stage it reads has flushed what it held.
+    let mut ended = vec![false; inputs.len()];
+    loop {
+        let mut steps = Vec::with_capacity(inputs.len());
+        for (input, done) in inputs.iter_mut().zip(ended.iter_mut()) {
+            if *done {
+                steps.push(None);
+                continue;
+            }
+            match input.next(at).await? {
+                Step::Control(Message::EndOfData) => {
+                    *done = true;
+                    steps.push(None);
                 }
-                super::pool::yield_if_long().await;
+                step => steps.push(Some(step)),
             }
         }
-        Order::Lockstep => 'steps: loop {
-            let mut barrier = None;
-            for rx in inputs.iter_mut() {
-                match recv(rx).await? {
-                    Message::Batch {
-                        records, columns, ..
-                    } => w.write(records, columns)?,
-                    Message::Barrier { epoch } => barrier = Some(epoch),
-                    Message::Swap(_) => {}
-                    Message::EndOfData => break 'steps,
-                }
+        if ended.iter().all(|e| *e) {
+            break;
+        }
+        let live = steps.iter().filter(|s| s.is_some()).count();
+        let controls = steps
+            .iter()
+            .filter(|s| matches!(s, Some(Step::Control(_))))
+            .count();
+        if controls > 0 {
+            if controls != live {
+                return Err(out_of_step());
             }
-            if let Some(epoch) = barrier {
-                w.barrier(epoch).await?;
+            if let Some(Some(Step::Control(Message::Barrier { epoch }))) =
+                steps.iter().find(|s| s.is_some())
+            {
+                w.barrier(*epoch).await?;
             }
-            super::pool::yield_if_long().await;
-        },
+            continue;
+        }
+        for (k, step) in steps.into_iter().enumerate() {
+            if let Some(Step::Batch {
+                records, columns, ..
+            }) = step
+            {
+                w.write(k, records, columns)?;
+            }
+        }
+        super::pool::yield_if_long().await;
     }
     w.finish().await
 }

@@ -364,12 +364,14 @@ async fn logs(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutputQuery {
-    /// `sink` (default), `dead_letter` or `late_output`.
+    /// `sink` (default), `dead_letter`, `late_output`, or a named sink's
+    /// name.
     name: Option<String>,
 }
 
-/// The outputs `GET /v1/jobs/{id}/output` serves: a fixed set of names,
-/// so a name never becomes a path.
+/// The outputs `GET /v1/jobs/{id}/output` serves: these, and named sinks,
+/// whose names are letters, digits, `-` and `_` only, so a name never
+/// becomes a path outside the job's `output/`.
 const OUTPUTS: [&str; 3] = ["sink", "dead_letter", "late_output"];
 
 async fn output(
@@ -380,12 +382,13 @@ async fn output(
 ) -> Result<axum::body::Body, ApiError> {
     let job = job_of(&api, &tenant, &id)?;
     let asked = q.name.unwrap_or_else(|| "sink".into());
-    let Some(name) = OUTPUTS.iter().find(|n| **n == asked) else {
+    if !OUTPUTS.contains(&asked.as_str()) && !weir::job::valid_name(&asked) {
         return Err(ApiError::Invalid(format!(
-            "output `{}`: one of sink, dead_letter, late_output",
+            "output `{}`: one of sink, dead_letter, late_output, or a named sink",
             asked.escape_debug()
         )));
-    };
+    }
+    let name = &asked;
     let path = job.dir.join("output").join(format!("{name}.jsonl"));
     let file = tokio::fs::File::open(&path).await.map_err(|_| {
         ApiError::Conflict(format!(

@@ -121,14 +121,7 @@ pub(crate) fn consumer_config(
 /// The first Kafka output of a job: the one whose settings the shared
 /// producer takes (validation makes the others agree).
 fn first_output(spec: &JobSpec) -> Option<&KafkaSinkSpec> {
-    [
-        Some(&spec.sink),
-        spec.late_output.as_ref(),
-        spec.dead_letter.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(|s| match s {
+    spec.outputs().into_iter().find_map(|(_, s)| match s {
         SinkSpec::Kafka(k) => Some(k),
         _ => None,
     })

@@ -21,7 +21,7 @@ use crate::state::KeyGroups;
 use std::sync::Arc;
 
 /// One input edge of a subtask.
-pub(super) enum Input {
+pub(in crate::runtime) enum Input {
     /// One channel: the same subtask of a stage that takes turns, or any
     /// forward edge.
     One(Rx),
@@ -40,7 +40,7 @@ pub(super) enum Input {
 }
 
 /// One step read from an input edge.
-pub(super) enum Step {
+pub(in crate::runtime) enum Step {
     /// Records (several senders' concatenated in sender order).
     Batch {
         records: Vec<Event>,
@@ -74,7 +74,7 @@ fn batch(m: Message) -> Step {
 
 impl Input {
     /// Read the next step (`at`: the job and stage reading, for errors).
-    pub(super) async fn next(&mut self, at: At<'_>) -> Result<Step, RunError> {
+    pub(in crate::runtime) async fn next(&mut self, at: At<'_>) -> Result<Step, RunError> {
         match self {
             Input::One(rx) => Ok(batch(recv(rx).await?)),
             Input::Turns { lanes, turn } => {
@@ -131,7 +131,7 @@ impl Input {
 
 /// The job and stage of an edge's reader or writer, for its errors.
 #[derive(Clone, Copy)]
-pub(super) struct At<'a> {
+pub(in crate::runtime) struct At<'a> {
     pub job: &'a str,
     pub stage: &'a str,
 }

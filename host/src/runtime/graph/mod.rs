@@ -19,14 +19,15 @@ mod edges;
 mod operator;
 mod stage_ops;
 
-use super::{RunContext, RunError, Rx, Tx};
+use super::{RunContext, RunError, Rx};
 use crate::checkpoint::CheckpointError;
 use crate::job::SOURCE;
 use crate::job::StageSpec;
 use crate::plan::{Plan, PlannedGraphStage, StageWork};
 use crate::runtime::side::SideOutputs;
 use crate::state::{KeyGroups, StateStore};
-use edges::{Input, Output, Outputs};
+pub(super) use edges::{At, Input, Step};
+use edges::{Output, Outputs};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -75,10 +76,19 @@ pub(super) fn stages_of(plan: &Plan) -> Vec<PlannedGraphStage> {
     out
 }
 
-/// Whether the last stage's subtasks all see every step (the sink reads
-/// them in lockstep) or take turns (the sink reads them in turn).
-pub(super) fn last_is_keyed(stages: &[PlannedGraphStage]) -> bool {
-    stages.last().is_some_and(|s| s.keyed)
+/// The stages the job's sinks write, `[sink]`'s first: the stage that no
+/// other stage and no named sink reads (a one-chain job's last), then each
+/// named sink's input.
+pub(super) fn sink_stages(plan: &Plan, stages: &[PlannedGraphStage]) -> Vec<String> {
+    let spec = &plan.job.spec;
+    let main = if plan.graph.is_empty() {
+        stages.last().map(|s| s.spec.name.clone())
+    } else {
+        crate::job::last_stage(spec).map(|s| s.name.clone())
+    };
+    main.into_iter()
+        .chain(spec.sinks.iter().map(|s| s.input.clone()))
+        .collect()
 }
 
 /// What every task of a run shares.
@@ -95,14 +105,16 @@ pub(super) struct Env<'a> {
     pub first_epoch: u64,
 }
 
-/// The tasks of a job graph, wired from the source's lanes to the sink's.
+/// The tasks of a job graph, wired from the source's lanes to the sinks:
+/// with the sink task's inputs, one per stage in `sink_stages` (see
+/// [`sink_stages`]).
 pub(super) fn tasks(
     plan: &Arc<Plan>,
     stages: Arc<Vec<PlannedGraphStage>>,
     from_source: Vec<Rx>,
-    to_sink: Vec<Tx>,
+    sink_stages: &[String],
     env: &Env,
-) -> Vec<Task> {
+) -> (Vec<Task>, Vec<Input>) {
     let (side, store, ctx, first_epoch): (&Arc<SideOutputs>, &Arc<StateStore>, &RunContext, u64) =
         (env.side, env.store, env.ctx, env.first_epoch);
     let n = plan.job.spec.parallelism;
@@ -174,18 +186,30 @@ pub(super) fn tasks(
         keyed.insert(st.spec.name.clone(), st.keyed);
         ins.push(mine);
     }
-    if let Some(last) = stages.last() {
-        let senders = outs.get_mut(&last.spec.name).expect("wired above");
-        for (sender, tx) in senders.iter_mut().zip(to_sink) {
+    // A sink reads a stage's subtasks in turn, or one step from each when
+    // they all see every step.
+    let mut sink_inputs = Vec::with_capacity(sink_stages.len());
+    for stage in sink_stages {
+        let senders = outs.get_mut(stage).expect("validated: sinks read stages");
+        let (txs, rxs) = super::channels(n);
+        for (sender, tx) in senders.iter_mut().zip(txs) {
             sender.push(Output::Forward(tx));
         }
+        sink_inputs.push(if keyed.get(stage).copied().unwrap_or(false) {
+            Input::All(rxs)
+        } else {
+            Input::Turns {
+                lanes: rxs,
+                turn: 0,
+            }
+        });
     }
-    // The last stage feeds only a sink that counts rows: rows over columns
-    // may go to it as they are.
+    // The stage that feeds `[sink]` feeds only it, a sink that counts rows:
+    // rows over columns may go to it as they are.
+    let main = sink_stages.first().map(String::as_str);
     let counts_only = matches!(plan.job.spec.sink, crate::job::SinkSpec::Discard {})
-        && stages
-            .last()
-            .and_then(|l| outs.get(&l.spec.name))
+        && main
+            .and_then(|m| outs.get(m))
             .is_some_and(|o| o.iter().all(|edges| edges.len() == 1));
 
     let mut tasks: Vec<Task> = Vec::new();
@@ -196,7 +220,8 @@ pub(super) fn tasks(
                     edges: Vec<Output>| {
         let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
         let stages = stages.clone();
-        let counts_only = counts_only && stage.is_some_and(|i| i + 1 == stages.len());
+        let counts_only =
+            counts_only && stage.is_some_and(|i| Some(stages[i].spec.name.as_str()) == main);
         let body = async move {
             let (stage_name, op) = match stage {
                 None => (
@@ -250,7 +275,7 @@ pub(super) fn tasks(
             task(format!("{}-{a}", st.spec.name), Some(i), a, inputs, edges);
         }
     }
-    tasks
+    (tasks, sink_inputs)
 }
 
 /// Open stage `st`'s operator for `subtask`, with its state from the
