@@ -1,7 +1,8 @@
 //! Kafka end to end, against a real Apache Kafka broker (started by
 //! `scripts/kafka.sh`, see `weir_e2e::kafka`): exactly-once through Wasm
 //! operators and windows, through SIGKILLs and a broker restart; dead-letter
-//! topics. Sources: kafka_sources.rs; tenants: kafka_tenants.rs.
+//! topics. A graph writing two topics: kafka_graph.rs; sources:
+//! kafka_sources.rs; tenants: kafka_tenants.rs.
 //!
 //! Expected outputs come from the same job run uninterrupted over a file
 //! holding the same records. Each partition's records are in event-time
@@ -9,29 +10,12 @@
 //! late and window results do not depend on how partitions interleave.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::{Duration, Instant};
-use weir_e2e::kafka::{
-    TestProducer, broker, committed_values, create_topic, read_committed, unique_topic,
+use weir_e2e::kafka::{broker, committed_values, create_topic, read_committed, unique_topic};
+use weir_e2e::kafka_run::{
+    flush_line, flush_partitions, kill_while_producing, produce, transactions, wait_for,
 };
-use weir_e2e::{TestRng, canonical_lines, operator, spawn_weir, weir};
-
-/// Transactions from weir's generator, in event-time order, as lines.
-fn transactions(dir: &Path, rows: u64) -> Vec<String> {
-    let path = weir_e2e::generate_transactions(dir, "transactions", rows, 300, 5, 50, 0);
-    std::fs::read_to_string(path)
-        .expect("generated")
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
-/// Records that advance every partition's event time far past the data
-/// (and are dropped by the operator: amount < 50), so an unbounded job
-/// fires every window of the data.
-fn flush_line() -> String {
-    r#"{"ts":9000000000000,"user":"flush","amount":0,"merchant":"none"}"#.to_string()
-}
+use weir_e2e::{canonical_lines, operator, spawn_weir, weir};
 
 /// The part of the test jobs between source and sink: Wasm map+filter →
 /// key by user → 1-minute tumbling count and sum.
@@ -145,61 +129,6 @@ path = "expected/dead.jsonl"
     )
 }
 
-/// Send `lines` round-robin over `partitions` partitions (so each
-/// partition stays in event-time order), optionally at `rate` lines/s.
-fn produce(topic: &str, partitions: i32, lines: &[String], rate: Option<u64>) {
-    let p = TestProducer::new();
-    let started = Instant::now();
-    for (i, line) in lines.iter().enumerate() {
-        p.send(topic, i as i32 % partitions, None, line.as_bytes(), None);
-        if let Some(rate) = rate
-            && i % 100 == 99
-        {
-            let due = Duration::from_secs_f64(i as f64 / rate as f64);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
-            }
-        }
-    }
-    p.flush();
-}
-
-fn flush_partitions(topic: &str, partitions: i32) {
-    let p = TestProducer::new();
-    for part in 0..partitions {
-        p.send(topic, part, None, flush_line().as_bytes(), None);
-    }
-    p.flush();
-}
-
-/// Wait until `topic` holds at least `n` committed records; return them.
-fn wait_for(topic: &str, n: usize, within: Duration, job: &mut Child) -> Vec<String> {
-    let started = Instant::now();
-    loop {
-        let got = committed_values(topic);
-        if got.len() >= n {
-            return got;
-        }
-        if let Some(status) = job.try_wait().expect("try_wait") {
-            let mut err = String::new();
-            if let Some(mut e) = job.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!(
-                "the job exited ({status}) with {} of {n} results:\n{err}",
-                got.len()
-            );
-        }
-        assert!(
-            started.elapsed() < within,
-            "only {} of {n} results in {topic} after {within:?}",
-            got.len()
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// Kill a job (its guard would too, when dropped; this says where).
 fn stop(job: weir_e2e::Spawned) {
     drop(job);
@@ -291,28 +220,7 @@ fn an_exactly_once_job_killed_at_random_moments_while_input_arrives_loses_and_re
         let (input, lines) = (input.clone(), lines.clone());
         std::thread::spawn(move || produce(&input, 3, &lines, Some(5_000)))
     };
-    let mut rng = TestRng::from_env();
-    let mut kills = 0;
-    let started = Instant::now();
-    while kills < 10 || !producer.is_finished() {
-        assert!(
-            started.elapsed() < Duration::from_secs(240),
-            "kill loop took too long"
-        );
-        let mut child = spawn_weir(dir.path(), &["run", "-q", &job_arg]);
-        std::thread::sleep(Duration::from_millis(rng.between(300, 1500)));
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                use std::io::Read;
-                let _ = e.read_to_string(&mut err);
-            }
-            panic!("an unbounded job exited by itself ({status}):\n{err}");
-        }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-        kills += 1;
-    }
+    let kills = kill_while_producing(dir.path(), &job_arg, &producer);
     producer.join().expect("producer");
     flush_partitions(&input, 3);
     assert!(

@@ -7,6 +7,7 @@
 
 pub mod crash;
 pub mod kafka;
+pub mod kafka_run;
 pub mod serve;
 pub mod tag;
 pub mod wat;
