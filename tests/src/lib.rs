@@ -164,12 +164,15 @@ pub fn operator(name: &str) -> String {
 }
 
 /// Start `weir ARGS` in `dir` without waiting (for tests that kill it).
+/// Its log level is `warn`, or `WEIR_TEST_RUST_LOG` (to look into a
+/// failure that is rare).
 pub fn spawn_weir(dir: &Path, args: &[&str]) -> Spawned {
+    let level = std::env::var("WEIR_TEST_RUST_LOG").unwrap_or_else(|_| "warn".into());
     Spawned(Some(
         Command::new(weir_bin())
             .args(args)
             .current_dir(dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", level)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()

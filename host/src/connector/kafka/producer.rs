@@ -48,10 +48,10 @@ use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Message};
+use rdkafka::{ClientConfig, ClientContext, Message};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 /// One attempt of a transactional call; retried while Kafka says retriable.
@@ -59,6 +59,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long weir keeps retrying while the broker is away before it fails
 /// the job (which then restarts from its last checkpoint).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
+
+/// A commit still timing out after this long, with the broker back, is
+/// stuck in librdkafka (its transaction coordinator lost across a broker
+/// restart, as librdkafka #5456/#5511 describe for the group coordinator):
+/// the producer is replaced (see [`KafkaProducer::commit`]).
+const STUCK_AFTER: Duration = Duration::from_secs(30);
 
 /// Delivery reports: the first failure fails the job (unless `none`).
 struct Context {
@@ -142,7 +148,11 @@ pub struct ProducerStats {
 
 /// The shared producer of a job's Kafka outputs.
 pub struct KafkaProducer {
-    producer: ThreadedProducer<Context>,
+    /// Replaced only when a transaction's commit is stuck (see
+    /// [`KafkaProducer::commit`]).
+    producer: RwLock<Arc<ThreadedProducer<Context>>>,
+    /// How it was made, to make it again.
+    config: ClientConfig,
     client: String,
     brokers: String,
     delivery: Delivery,
@@ -157,6 +167,20 @@ pub struct KafkaProducer {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A producer made from `config`, its delivery failures reported to
+/// `failure` and counted in `failed`.
+fn create(
+    config: &ClientConfig,
+    failure: &Arc<Mutex<Option<String>>>,
+    failed: &Arc<AtomicU64>,
+) -> Result<ThreadedProducer<Context>, KafkaError> {
+    config.create_with_context(Context {
+        failure: failure.clone(),
+        failed: failed.clone(),
+        quiet: QuietLog::new("sink"),
+    })
 }
 
 impl KafkaProducer {
@@ -204,14 +228,11 @@ impl KafkaProducer {
         let config = client_config(&properties, &weir);
         let failure = Arc::new(Mutex::new(None));
         let stats = ProducerStats::default();
-        let context = Context {
-            failure: failure.clone(),
-            failed: stats.failed.clone(),
-            quiet: QuietLog::new("sink"),
-        };
-        let producer: ThreadedProducer<Context> = config.create_with_context(context).map_err(
-            client_error(&client, &spec.brokers, "creating the producer"),
-        )?;
+        let producer = create(&config, &failure, &stats.failed).map_err(client_error(
+            &client,
+            &spec.brokers,
+            "creating the producer",
+        ))?;
         let mut marker = None;
         if spec.delivery == Delivery::ExactlyOnce {
             let group = format!("weir.txn.{transactional_id}");
@@ -231,7 +252,8 @@ impl KafkaProducer {
             marker = Some((consumer, spec.topic.clone()));
         }
         let p = KafkaProducer {
-            producer,
+            producer: RwLock::new(Arc::new(producer)),
+            config,
             client,
             brokers: spec.brokers.clone(),
             delivery: spec.delivery,
@@ -255,12 +277,20 @@ impl KafkaProducer {
     /// (`auto.create.topics.enable`), which takes a moment: asked for an
     /// unknown topic, the broker starts creating it and answers "leader not
     /// available" until it is ready.
+    /// The producer (the same one unless a stuck commit replaced it).
+    fn handle(&self) -> Arc<ThreadedProducer<Context>> {
+        self.producer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     fn check_topic(&self, topic: &str) -> Result<(), ConnectorError> {
         let action = format!("looking up topic `{topic}` (is the broker reachable?)");
         let started = Instant::now();
         loop {
             let metadata = self
-                .producer
+                .handle()
                 .client()
                 .fetch_metadata(Some(topic), Duration::from_secs(30))
                 .map_err(client_error(&self.client, &self.brokers, &action))?;
@@ -312,7 +342,7 @@ impl KafkaProducer {
             return Ok(());
         }
         let mut txn = lock(&self.txn);
-        self.producer.begin_transaction().map_err(|e| {
+        self.handle().begin_transaction().map_err(|e| {
             self.error(
                 &format!("beginning the transaction of epoch {epoch}"),
                 e.to_string(),
@@ -373,7 +403,7 @@ impl KafkaProducer {
             record = record.key(k);
         }
         loop {
-            match self.producer.send(record) {
+            match self.handle().send(record) {
                 Ok(()) => {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
@@ -398,15 +428,16 @@ impl KafkaProducer {
     /// librdkafka to send what lingers, then watch the queue drain.
     fn flush(&self, epoch: u64) -> Result<(), ConnectorError> {
         let started = Instant::now();
-        let _ = self.producer.flush(Duration::ZERO);
+        let producer = self.handle();
+        let _ = producer.flush(Duration::ZERO);
         let mut next_log = Duration::from_secs(5);
-        while self.producer.in_flight_count() > 0 {
+        while producer.in_flight_count() > 0 {
             if lock(&self.failure).is_some() || started.elapsed() > GIVE_UP_AFTER {
                 break;
             }
             if started.elapsed() > next_log {
                 tracing::warn!(sink = %self.client, brokers = %self.brokers,
-                    in_flight = self.producer.in_flight_count(),
+                    in_flight = producer.in_flight_count(),
                     "Kafka sink: waiting for the broker to acknowledge epoch {epoch}'s records");
                 next_log += Duration::from_secs(5);
             }
@@ -415,7 +446,7 @@ impl KafkaProducer {
         if let Some(f) = lock(&self.failure).clone() {
             return Err(self.error(&format!("flushing epoch {epoch}"), f));
         }
-        if self.producer.in_flight_count() > 0 {
+        if producer.in_flight_count() > 0 {
             return Err(self.error(
                 &format!("flushing epoch {epoch}"),
                 "the broker did not acknowledge the records within 5 minutes".into(),
@@ -454,10 +485,12 @@ impl KafkaProducer {
                 return Ok(());
             }
             let started = Instant::now();
-            self.retrying(
-                &format!("committing the transaction of epoch {epoch}"),
-                |p| p.commit_transaction(CALL_TIMEOUT),
-            )?;
+            let action = format!("committing the transaction of epoch {epoch}");
+            let done =
+                self.retrying_for(&action, STUCK_AFTER, |p| p.commit_transaction(CALL_TIMEOUT))?;
+            if !done {
+                self.reopen(epoch, &action)?;
+            }
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .last_commit_us
@@ -487,7 +520,7 @@ impl KafkaProducer {
             }
             Delivery::AtLeastOnce => self.flush(u64::MAX),
             Delivery::None => {
-                let _ = self.producer.flush(Duration::from_secs(30));
+                let _ = self.handle().flush(Duration::from_secs(30));
                 Ok(())
             }
         }

@@ -4,13 +4,14 @@
 //! retried while the broker is away. The protocol is described in
 //! [`super`].
 
-use super::{CALL_TIMEOUT, Context, GIVE_UP_AFTER, KafkaProducer};
+use super::{CALL_TIMEOUT, Context, GIVE_UP_AFTER, KafkaProducer, STUCK_AFTER};
 use crate::connector::ConnectorError;
 use crate::connector::kafka::client_error;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl KafkaProducer {
@@ -22,11 +23,28 @@ impl KafkaProducer {
         action: &str,
         call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
     ) -> Result<(), ConnectorError> {
+        if self.retrying_for(action, GIVE_UP_AFTER, call)? {
+            return Ok(());
+        }
+        Err(self.error(
+            action,
+            "still failing after 5 minutes of retries; is the broker up?".into(),
+        ))
+    }
+
+    /// [`Self::retrying`] for up to `limit`: `false` when the call still
+    /// failed then with an error Kafka calls retriable.
+    pub(super) fn retrying_for(
+        &self,
+        action: &str,
+        limit: Duration,
+        call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
+    ) -> Result<bool, ConnectorError> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            match call(&self.producer) {
-                Ok(()) => return Ok(()),
+            match call(&self.handle()) {
+                Ok(()) => return Ok(true),
                 Err(e) => {
                     let retriable = match &e {
                         KafkaError::Transaction(t) => t.is_retriable(),
@@ -42,13 +60,11 @@ impl KafkaProducer {
                             )
                         }),
                     };
-                    if !retriable || started.elapsed() > GIVE_UP_AFTER {
-                        let hint = if retriable {
-                            " (gave up after 5 minutes of retries; is the broker up?)"
-                        } else {
-                            ""
-                        };
-                        return Err(self.error(action, format!("{e}{hint}")));
+                    if !retriable {
+                        return Err(self.error(action, e.to_string()));
+                    }
+                    if started.elapsed() > limit {
+                        return Ok(false);
                     }
                     tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
                         "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
@@ -56,6 +72,42 @@ impl KafkaProducer {
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
+        }
+    }
+
+    /// The commit of `epoch` is stuck: librdkafka goes on timing out after
+    /// the broker is back (it lost the transaction coordinator across the
+    /// restart). A new producer with the same transactional id fences the
+    /// stuck one, and the broker completes the transaction if its commit
+    /// had reached it, or aborts it. The commit marker says which: done,
+    /// or the job fails and, run again, resumes from the checkpoint before
+    /// and writes the epoch again (nothing lost, nothing twice).
+    pub(super) fn reopen(&self, epoch: u64, action: &str) -> Result<(), ConnectorError> {
+        tracing::warn!(sink = %self.client, brokers = %self.brokers, epoch,
+            "Kafka sink: {action}: stuck after {STUCK_AFTER:?}; replacing the producer (a new one with the same transactional id fences it, and the broker completes or aborts the transaction)");
+        let fresh = super::create(&self.config, &self.failure, &self.stats.failed).map_err(
+            client_error(&self.client, &self.brokers, "creating a new producer"),
+        )?;
+        let old = std::mem::replace(
+            &mut *self.producer.write().unwrap_or_else(|p| p.into_inner()),
+            Arc::new(fresh),
+        );
+        drop(old);
+        self.retrying(
+            "initialising transactions (fencing the stuck producer)",
+            |p| p.init_transactions(CALL_TIMEOUT),
+        )?;
+        match self.committed_epoch()? {
+            Some(c) if c >= epoch => {
+                tracing::info!(sink = %self.client, epoch, "Kafka sink: the transaction was committed");
+                Ok(())
+            }
+            _ => Err(self.error(
+                action,
+                format!(
+                    "the broker aborted the transaction of epoch {epoch} after its checkpoint completed (it restarted during the commit); run the job again: it resumes from the checkpoint before and writes epoch {epoch} again"
+                ),
+            )),
         }
     }
 
