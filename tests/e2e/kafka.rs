@@ -393,6 +393,14 @@ fn a_broker_restart_mid_job_is_survived_with_exact_output() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    if started.elapsed() > Duration::from_secs(20) {
+        // Passed, but slowly: say why (a stuck commit replaced, …).
+        eprintln!(
+            "recovered {:?} after the broker restart; the job's log {}",
+            started.elapsed(),
+            weir_e2e::log_tail(&log, 3000)
+        );
+    }
     std::thread::sleep(Duration::from_secs(2));
     let got = clients.values(output);
     stop(child);

@@ -60,7 +60,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// the job (which then restarts from its last checkpoint).
 const GIVE_UP_AFTER: Duration = Duration::from_secs(300);
 
-/// A commit still timing out after this long, with the broker back, is
+/// A commit still timing out after this long while the broker answers is
 /// stuck in librdkafka (its transaction coordinator lost across a broker
 /// restart, as librdkafka #5456/#5511 describe for the group coordinator):
 /// the producer is replaced (see [`KafkaProducer::commit`]).
@@ -277,6 +277,14 @@ impl KafkaProducer {
     /// (`auto.create.topics.enable`), which takes a moment: asked for an
     /// unknown topic, the broker starts creating it and answers "leader not
     /// available" until it is ready.
+    /// Whether the broker answers a metadata request now.
+    fn broker_is_up(&self) -> bool {
+        self.handle()
+            .client()
+            .fetch_metadata(None, Duration::from_secs(5))
+            .is_ok()
+    }
+
     /// The producer (the same one unless a stuck commit replaced it).
     fn handle(&self) -> Arc<ThreadedProducer<Context>> {
         self.producer
@@ -486,10 +494,24 @@ impl KafkaProducer {
             }
             let started = Instant::now();
             let action = format!("committing the transaction of epoch {epoch}");
-            let done =
-                self.retrying_for(&action, STUCK_AFTER, |p| p.commit_transaction(CALL_TIMEOUT))?;
-            if !done {
-                self.reopen(epoch, &action)?;
+            // Waited for while the broker is away; replaced once it is back
+            // and the commit still times out.
+            loop {
+                if self
+                    .retrying_for(&action, STUCK_AFTER, |p| p.commit_transaction(CALL_TIMEOUT))?
+                {
+                    break;
+                }
+                if self.broker_is_up() {
+                    self.reopen(epoch, &action)?;
+                    break;
+                }
+                if started.elapsed() > GIVE_UP_AFTER {
+                    return Err(self.error(
+                        &action,
+                        "still failing after 5 minutes of retries; is the broker up?".into(),
+                    ));
+                }
             }
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
             self.stats

@@ -84,7 +84,7 @@ impl KafkaProducer {
     /// and writes the epoch again (nothing lost, nothing twice).
     pub(super) fn reopen(&self, epoch: u64, action: &str) -> Result<(), ConnectorError> {
         tracing::warn!(sink = %self.client, brokers = %self.brokers, epoch,
-            "Kafka sink: {action}: stuck after {STUCK_AFTER:?}; replacing the producer (a new one with the same transactional id fences it, and the broker completes or aborts the transaction)");
+            "Kafka sink: {action}: still timing out {STUCK_AFTER:?} on while the broker answers; replacing the producer (a new one with the same transactional id fences it, and the broker completes or aborts the transaction)");
         let fresh = super::create(&self.config, &self.failure, &self.stats.failed).map_err(
             client_error(&self.client, &self.brokers, "creating a new producer"),
         )?;
