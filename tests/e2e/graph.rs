@@ -97,6 +97,18 @@ operators = [{{ name = "only-payments", component = "{route}", config = {{ field
     )
 }
 
+/// Stage `paid`: every payment from 1 s before to `upper` after its
+/// order, an interval join by order.
+fn paid_by_order(upper: &str) -> String {
+    format!(
+        r#"
+[[stages]]
+name = "paid"
+join = {{ type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "{upper}" }}
+"#
+    )
+}
+
 /// A graph job on `input` with `stages`, output to `<name>-out.jsonl`.
 fn job(dir: &Path, name: &str, input: &Path, parallelism: usize, stages: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
@@ -191,12 +203,7 @@ fn an_interval_join_of_two_branches_gives_the_models_pairs() {
     let d = dir.path();
     let input = input(d, 6000, 300);
     let expected = model(d, "interval", &input, &["-1000", "5000"]);
-    let stages = branches()
-        + r#"
-[[stages]]
-name = "paid"
-join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
-"# + PAYMENTS_SINK;
+    let stages = branches() + &paid_by_order("5s") + PAYMENTS_SINK;
     run_and_compare(d, "interval", &input, &stages, &expected);
 }
 
@@ -215,12 +222,7 @@ fn a_join_holding_more_than_the_memory_budget_runs_in_rocksdb_and_fails_loudly_i
         .collect();
     std::fs::write(&input, padded).expect("padded input");
     let expected = model(d, "interval", &input, &["-1000", "3600000"]);
-    let stages = branches()
-        + r#"
-[[stages]]
-name = "paid"
-join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "1h" }
-"#;
+    let stages = branches() + &paid_by_order("1h");
     let limit = ["--set", "limits.host_memory=8MiB"];
     let j = job(d, "in-memory", &input, 1, &stages);
     let run = weir(&[&["run", "-q", j.to_str().expect("utf-8")][..], &limit].concat());
@@ -338,11 +340,8 @@ fn a_join_graph_on_rocksdb_killed_at_random_moments_gives_exactly_the_uninterrup
     // Both joins' buffers and a window stage's state in RocksDB go through
     // every checkpoint: a union of the three feeds the sink.
     let stages = branches()
+        + &paid_by_order("5s")
         + r#"
-[[stages]]
-name = "paid"
-join = { type = "interval", left = "orders", right = "payments", left_key = "order", right_key = "order", lower = "-1s", upper = "5s" }
-
 [[stages]]
 name = "per-user"
 join = { type = "window", size = "10s", left = "orders", right = "payments", left_key = "user", right_key = "user" }
