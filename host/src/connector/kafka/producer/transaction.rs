@@ -14,6 +14,25 @@ use rdkafka::{Offset, TopicPartitionList};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Whether Kafka calls `e` worth retrying (broker restarting, coordinator
+/// moving).
+fn retriable(e: &KafkaError) -> bool {
+    match e {
+        KafkaError::Transaction(t) => t.is_retriable(),
+        other => other.rdkafka_error_code().is_some_and(|c| {
+            matches!(
+                c,
+                RDKafkaErrorCode::OperationTimedOut
+                    | RDKafkaErrorCode::BrokerTransportFailure
+                    | RDKafkaErrorCode::AllBrokersDown
+                    | RDKafkaErrorCode::CoordinatorNotAvailable
+                    | RDKafkaErrorCode::NotCoordinator
+                    | RDKafkaErrorCode::RequestTimedOut
+            )
+        }),
+    }
+}
+
 impl KafkaProducer {
     /// Run a transactional call, retrying while Kafka calls the error
     /// retriable (broker restarting, coordinator moving), for up to
@@ -46,20 +65,7 @@ impl KafkaProducer {
             match call(&self.handle()) {
                 Ok(()) => return Ok(true),
                 Err(e) => {
-                    let retriable = match &e {
-                        KafkaError::Transaction(t) => t.is_retriable(),
-                        other => other.rdkafka_error_code().is_some_and(|c| {
-                            matches!(
-                                c,
-                                RDKafkaErrorCode::OperationTimedOut
-                                    | RDKafkaErrorCode::BrokerTransportFailure
-                                    | RDKafkaErrorCode::AllBrokersDown
-                                    | RDKafkaErrorCode::CoordinatorNotAvailable
-                                    | RDKafkaErrorCode::NotCoordinator
-                                    | RDKafkaErrorCode::RequestTimedOut
-                            )
-                        }),
-                    };
+                    let retriable = retriable(&e);
                     if !retriable {
                         return Err(self.error(action, e.to_string()));
                     }
@@ -85,18 +91,7 @@ impl KafkaProducer {
     pub(super) fn reopen(&self, epoch: u64, action: &str) -> Result<(), ConnectorError> {
         tracing::warn!(sink = %self.client, brokers = %self.brokers, epoch,
             "Kafka sink: {action}: still timing out {STUCK_AFTER:?} on while the broker answers; replacing the producer (a new one with the same transactional id fences it, and the broker completes or aborts the transaction)");
-        let fresh = super::create(&self.config, &self.failure, &self.stats.failed).map_err(
-            client_error(&self.client, &self.brokers, "creating a new producer"),
-        )?;
-        let old = std::mem::replace(
-            &mut *self.producer.write().unwrap_or_else(|p| p.into_inner()),
-            Arc::new(fresh),
-        );
-        drop(old);
-        self.retrying(
-            "initialising transactions (fencing the stuck producer)",
-            |p| p.init_transactions(CALL_TIMEOUT),
-        )?;
+        self.replace_producer()?;
         match self.committed_epoch()? {
             Some(c) if c >= epoch => {
                 tracing::info!(sink = %self.client, epoch, "Kafka sink: the transaction was committed");
@@ -109,6 +104,24 @@ impl KafkaProducer {
                 ),
             )),
         }
+    }
+
+    /// A new producer with the same transactional id in place of the one
+    /// in use, which it fences (a call still blocked in the old one keeps
+    /// it alive until the call returns).
+    fn replace_producer(&self) -> Result<(), ConnectorError> {
+        let fresh = super::create(&self.config, &self.failure, &self.stats.failed).map_err(
+            client_error(&self.client, &self.brokers, "creating a new producer"),
+        )?;
+        let old = std::mem::replace(
+            &mut *self.producer.write().unwrap_or_else(|p| p.into_inner()),
+            Arc::new(fresh),
+        );
+        drop(old);
+        self.retrying(
+            "initialising transactions (fencing the stuck producer)",
+            |p| p.init_transactions(CALL_TIMEOUT),
+        )
     }
 
     /// The epoch of the last committed transaction, from the commit marker
@@ -163,15 +176,55 @@ impl KafkaProducer {
         offsets
             .add_partition_offset(topic, 0, Offset::Offset(epoch as i64))
             .map_err(|e| self.error("building the commit marker", e.to_string()))?;
-        let group = consumer.group_metadata().ok_or_else(|| {
-            self.error(
-                "adding the commit marker",
-                "no consumer group metadata".into(),
-            )
-        })?;
-        self.retrying(
-            &format!("adding the commit marker of epoch {epoch} to its transaction"),
-            |p| p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT),
-        )
+        let action = format!("adding the commit marker of epoch {epoch} to its transaction");
+        let started = Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let group = consumer
+                .group_metadata()
+                .ok_or_else(|| self.error(&action, "no consumer group metadata".into()))?;
+            // On a thread of its own: librdkafka can block in this call
+            // past its timeout, for good, when the group coordinator is
+            // lost across a broker restart (#5456, #5511).
+            let (p, offsets) = (self.handle(), offsets.clone());
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("weir-kafka-marker".into())
+                .spawn(move || {
+                    let _ = tx.send(p.send_offsets_to_transaction(&offsets, &group, CALL_TIMEOUT));
+                })
+                .map_err(|e| self.error(&action, format!("cannot start a thread: {e}")))?;
+            match rx.recv_timeout(CALL_TIMEOUT + Duration::from_secs(5)) {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) if !retriable(&e) || started.elapsed() > GIVE_UP_AFTER => {
+                    return Err(self.error(&action, e.to_string()));
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
+                        "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(_) if started.elapsed() > GIVE_UP_AFTER => {
+                    return Err(self.error(
+                        &action,
+                        "blocked in librdkafka for 5 minutes; is the broker up?".into(),
+                    ));
+                }
+                Err(_) => {
+                    // Stuck. The transaction holds nothing yet (the marker
+                    // comes first): replace the producer and begin again.
+                    tracing::warn!(sink = %self.client, brokers = %self.brokers, epoch,
+                        "Kafka sink: {action}: blocked past its timeout (librdkafka); replacing the producer and beginning the transaction again");
+                    self.replace_producer()?;
+                    self.handle().begin_transaction().map_err(|e| {
+                        self.error(
+                            &format!("beginning the transaction of epoch {epoch} again"),
+                            e.to_string(),
+                        )
+                    })?;
+                }
+            }
+        }
     }
 }
