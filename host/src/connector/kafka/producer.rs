@@ -499,6 +499,7 @@ impl KafkaProducer {
             loop {
                 if self
                     .retrying_for(&action, STUCK_AFTER, |p| p.commit_transaction(CALL_TIMEOUT))?
+                    .is_ok()
                 {
                     break;
                 }

@@ -42,35 +42,35 @@ impl KafkaProducer {
         action: &str,
         call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
     ) -> Result<(), ConnectorError> {
-        if self.retrying_for(action, GIVE_UP_AFTER, call)? {
-            return Ok(());
-        }
-        Err(self.error(
-            action,
-            "still failing after 5 minutes of retries; is the broker up?".into(),
-        ))
+        self.retrying_for(action, GIVE_UP_AFTER, call)?
+            .map_err(|e| {
+                self.error(
+                    action,
+                    format!("{e} (gave up after 5 minutes of retries; is the broker up?)"),
+                )
+            })
     }
 
-    /// [`Self::retrying`] for up to `limit`: `false` when the call still
-    /// failed then with an error Kafka calls retriable.
+    /// [`Self::retrying`] for up to `limit`: the last error when the call
+    /// still failed then with an error Kafka calls retriable.
     pub(super) fn retrying_for(
         &self,
         action: &str,
         limit: Duration,
         call: impl Fn(&ThreadedProducer<Context>) -> Result<(), KafkaError>,
-    ) -> Result<bool, ConnectorError> {
+    ) -> Result<Result<(), KafkaError>, ConnectorError> {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
             match call(&self.handle()) {
-                Ok(()) => return Ok(true),
+                Ok(()) => return Ok(Ok(())),
                 Err(e) => {
                     let retriable = retriable(&e);
                     if !retriable {
                         return Err(self.error(action, e.to_string()));
                     }
                     if started.elapsed() > limit {
-                        return Ok(false);
+                        return Ok(Err(e));
                     }
                     tracing::warn!(sink = %self.client, brokers = %self.brokers, error = %e,
                         "Kafka sink: {action}: waiting for the broker, retrying in {backoff:?}");
