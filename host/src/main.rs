@@ -557,13 +557,15 @@ fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
             ));
         }
     }
-    if let weir::job::SourceSpec::File { path, .. } = &spec.source
-        && !job.resolve(path).is_file()
-    {
-        missing.push(format!(
-            "  - source.path: {} does not exist",
-            job.resolve(path).display()
-        ));
+    for (_, at, source) in spec.all_sources() {
+        if let weir::job::SourceSpec::File { path, .. } = source
+            && !job.resolve(path).is_file()
+        {
+            missing.push(format!(
+                "  - {at}.path: {} does not exist",
+                job.resolve(path).display()
+            ));
+        }
     }
     if !missing.is_empty() {
         bail!(

@@ -78,7 +78,8 @@ pub enum CheckpointError {
 
 struct Pending {
     checkpoint: PendingCheckpoint,
-    source: SourceState,
+    /// Source name (`source` for `[source]`) → its position at the barrier.
+    sources: BTreeMap<String, SourceState>,
     finished: bool,
     savepoint: bool,
 }
@@ -119,6 +120,10 @@ pub struct Coordinator {
     /// The job's budgets, and the checkpoint bytes charged to its disk.
     budgets: Arc<crate::budget::Budgets>,
     disk_charged: Mutex<u64>,
+    /// The final positions of sources that reached their end (a job with
+    /// several sources goes on while some have ended): part of every later
+    /// checkpoint.
+    ended: Mutex<BTreeMap<String, SourceState>>,
     /// Wakes the source when a barrier may be due sooner than the
     /// interval says (a swap or savepoint asked for one, or the one in
     /// flight completed).
@@ -189,6 +194,7 @@ impl Coordinator {
             last: Mutex::new(None),
             budgets: plan.budgets.clone(),
             disk_charged: Mutex::new(0),
+            ended: Mutex::new(BTreeMap::new()),
             job,
         }))
     }
@@ -276,10 +282,11 @@ impl Coordinator {
         }
     }
 
-    /// Start the next epoch with the source's position; returns its number.
-    /// `finished` marks the final checkpoint of a bounded job, taken at the
-    /// end of input.
-    pub fn trigger(&self, source: SourceState, finished: bool) -> Result<u64, CheckpointError> {
+    /// Start the next epoch; returns its number. Every source that has not
+    /// ended records its position with [`Self::record_source`] before it
+    /// injects the barrier. `finished` marks the final checkpoint of a
+    /// bounded job, taken at the end of its input.
+    pub fn trigger(&self, finished: bool) -> Result<u64, CheckpointError> {
         let epoch = {
             let mut next = lock(&self.next_epoch);
             let epoch = next.0;
@@ -293,12 +300,26 @@ impl Coordinator {
             epoch,
             Pending {
                 checkpoint,
-                source,
+                sources: BTreeMap::new(),
                 finished,
                 savepoint,
             },
         );
         Ok(epoch)
+    }
+
+    /// Source `name`'s position at barrier `epoch` (it injects the barrier
+    /// next).
+    pub fn record_source(&self, epoch: u64, name: &str, state: SourceState) {
+        if let Some(p) = lock(&self.pending).get_mut(&epoch) {
+            p.sources.insert(name.into(), state);
+        }
+    }
+
+    /// Source `name` reached its end at `state`: every later checkpoint
+    /// records it there.
+    pub fn source_ended(&self, name: &str, state: SourceState) {
+        lock(&self.ended).insert(name.into(), state);
     }
 
     /// The directory task `task` writes its state of `epoch` into.
@@ -323,6 +344,17 @@ impl Coordinator {
         };
         // A barrier held back by this one may go now.
         self.wake.notify_one();
+        let mut sources = lock(&self.ended).clone();
+        sources.extend(p.sources);
+        let Some(source) = sources.remove(crate::job::SOURCE) else {
+            return Err(CheckpointError::TaskState {
+                job: self.job.clone(),
+                epoch,
+                task: "source".into(),
+                message: "the source's position was not recorded (a bug in weir; please report it)"
+                    .into(),
+            });
+        };
         let data = JobData {
             finished: p.finished,
             savepoint: p.savepoint,
@@ -330,7 +362,8 @@ impl Coordinator {
             state_backend: self.state_backend.clone(),
             graph: self.graph.clone(),
             components: lock(&self.components).clone(),
-            source: p.source,
+            source,
+            sources,
             sinks,
             kafka_transactions: self.kafka_transactions.clone(),
         };

@@ -26,6 +26,9 @@ pub struct JobData {
     pub components: BTreeMap<String, String>,
     /// Where the source continues.
     pub source: SourceState,
+    /// Where each named source (`[[sources]]`) continues.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, SourceState>,
     /// Output name (`sink`, `late_output`, `dead_letter`) → what it had
     /// published, and the staged part that this checkpoint commits.
     pub sinks: BTreeMap<String, SinkPosition>,
@@ -61,6 +64,9 @@ pub struct SinkPosition {
 pub struct JobGraph {
     /// Source kind: `file`, `datagen`.
     pub source: String,
+    /// Each named source's kind, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
     /// Stateless operators, in order (they hold no state; recorded for the
     /// record and for `weir checkpoints list`).
     pub chain: Vec<String>,
@@ -109,14 +115,22 @@ impl JobGraph {
                 format!("window {kind:?} {mode:?} {agg} {store}")
             }
         });
-        JobGraph {
-            source: match &spec.source {
+        let kind = |s: &crate::job::SourceSpec| {
+            match s {
                 crate::job::SourceSpec::File { .. } => "file",
                 crate::job::SourceSpec::Stdin { .. } => "stdin",
                 crate::job::SourceSpec::Datagen(_) => "datagen",
                 crate::job::SourceSpec::Kafka(_) => "kafka",
             }
-            .into(),
+            .to_string()
+        };
+        JobGraph {
+            source: kind(&spec.source),
+            sources: spec
+                .sources
+                .iter()
+                .map(|s| (s.name.clone(), kind(&s.source)))
+                .collect(),
             chain: spec.operators.iter().map(|o| o.name.clone()).collect(),
             key_by: spec.key_by.as_ref().map(|k| k.field.clone()),
             stage,

@@ -27,6 +27,7 @@ use super::job_data::{JobData, JobGraph, components_of};
 use super::storage::{CheckpointInfo, load_dir};
 use crate::connector::kafka::KafkaOutputs;
 use crate::plan::Plan;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Why checkpoint `info` must not be resumed: it belongs to an
@@ -163,6 +164,23 @@ pub fn resolve(
         return Err(incompatible(format!(
             "the source was {} and is now {}; a saved position means nothing to another kind of source",
             data.graph.source, now.source
+        )));
+    }
+    if now.sources != data.graph.sources {
+        let list = |m: &BTreeMap<String, String>| {
+            if m.is_empty() {
+                "none".to_string()
+            } else {
+                m.iter()
+                    .map(|(n, k)| format!("`{n}` ({k})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        return Err(incompatible(format!(
+            "the named sources were {} and are now {}; each source's saved position belongs to its own source",
+            list(&data.graph.sources),
+            list(&now.sources)
         )));
     }
     if now.stages != data.graph.stages {

@@ -256,7 +256,12 @@ pub enum SourcePosition {
 
 /// Open the job's source.
 pub fn open_source(job: &LoadedJob) -> Result<Box<dyn Source>, ConnectorError> {
-    Ok(match &job.spec.source {
+    open(job, &job.spec.source)
+}
+
+/// Open one of the job's sources: `[source]` or one of `[[sources]]`.
+pub fn open(job: &LoadedJob, source: &SourceSpec) -> Result<Box<dyn Source>, ConnectorError> {
+    Ok(match source {
         SourceSpec::File { path, rate, .. } => {
             Box::new(file::FileSource::open(&job.resolve(path), *rate)?)
         }

@@ -215,6 +215,15 @@ pub fn check(tenant: &Tenant, sub: &Submission) -> Result<JobSpec, AdmissionErro
 }
 
 fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
+    // Each source is fenced (uploaded files, granted topics, rate caps)
+    // where `[source]` is; named sources are not yet, so they are refused
+    // rather than let through unfenced.
+    if !spec.sources.is_empty() {
+        return Err(served(
+            "sources",
+            "a served job reads one source ([source]) so far; run a job with [[sources]] with `weir run`",
+        ));
+    }
     if matches!(spec.source, SourceSpec::Stdin { .. }) {
         return Err(served(
             "source",

@@ -120,6 +120,61 @@ fn check_sinks(c: &mut Checker, spec: &JobSpec, stages: &BTreeSet<&str>) {
     }
 }
 
+/// The names of the job's `[[sources]]`, checked: valid, unique, not a
+/// stage's, and read by some stage.
+fn check_sources<'a>(
+    c: &mut Checker,
+    spec: &'a JobSpec,
+    stages: &BTreeSet<&str>,
+) -> BTreeSet<&'a str> {
+    let mut names = BTreeSet::new();
+    if !spec.sources.is_empty() && spec.stages.is_empty() {
+        c.add(
+            "sources",
+            "named sources are read by stages of a job graph; declare the job's [[stages]]",
+        );
+        return names;
+    }
+    let read = read_names(spec);
+    if !spec.sources.is_empty() && !read.contains(SOURCE) {
+        c.add(
+            "source",
+            "no stage reads [source]; name `source` in a stage's inputs (every source of a job must be read)",
+        );
+    }
+    for (i, s) in spec.sources.iter().enumerate() {
+        let at = format!("sources[{i}].name");
+        if s.name == SOURCE || !valid_name(&s.name) {
+            c.add(
+                at,
+                format!(
+                    "`{}` is not a source name; use 1-64 letters, digits, `-` or `_`, other than `source` (the name of [source])",
+                    s.name
+                ),
+            );
+        } else if stages.contains(s.name.as_str()) {
+            c.add(
+                at,
+                format!(
+                    "`{}` names a stage too; give the source a name of its own",
+                    s.name
+                ),
+            );
+        } else if !names.insert(s.name.as_str()) {
+            c.add(at, format!("source name `{}` is used twice", s.name));
+        } else if !read.contains(s.name.as_str()) {
+            c.add(
+                at,
+                format!(
+                    "no stage reads source `{}`; name it in a stage's inputs, or remove it",
+                    s.name
+                ),
+            );
+        }
+    }
+    names
+}
+
 /// Whether `name` may name a stage or a sink: 1-64 letters, digits, `-`
 /// or `_` (it becomes part of paths).
 pub fn valid_name(name: &str) -> bool {
@@ -167,8 +222,10 @@ pub(super) fn check(c: &mut Checker, spec: &JobSpec) {
             );
         }
     }
+    let sources = check_sources(c, spec, &names);
+    let readable: BTreeSet<&str> = names.union(&sources).copied().collect();
     for (i, s) in spec.stages.iter().enumerate() {
-        check_stage(c, spec, &format!("stages[{i}]"), s, &names);
+        check_stage(c, spec, &format!("stages[{i}]"), s, &readable);
     }
     if let Err(cycle) = topological_order(&spec.stages) {
         c.add(
@@ -253,6 +310,11 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
         check_operator(c, &format!("{at}.operators[{i}]"), op);
     }
     let known = |n: &str| n == SOURCE || names.contains(n);
+    let expected = if spec.sources.is_empty() {
+        "name `source` or a stage"
+    } else {
+        "name `source`, a named source or a stage"
+    };
     match &s.join {
         Some(j) => {
             if !s.inputs.is_empty() || s.key_by.is_some() {
@@ -265,7 +327,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
                 if !known(input) {
                     c.add(
                         format!("{at}.join.{side}"),
-                        format!("no stage is called `{input}`; name `source` or a stage"),
+                        format!("no stage is called `{input}`; {expected}"),
                     );
                 } else if *input == s.name {
                     c.add(format!("{at}.join.{side}"), "a stage cannot read itself");
@@ -292,7 +354,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
                 if !known(input) {
                     c.add(
                         format!("{at}.inputs[{k}]"),
-                        format!("no stage is called `{input}`; name `source` or a stage"),
+                        format!("no stage is called `{input}`; {expected}"),
                     );
                 } else if *input == s.name {
                     c.add(format!("{at}.inputs[{k}]"), "a stage cannot read itself");

@@ -17,8 +17,12 @@ pub struct JobSpec {
     /// Records per batch handed to operators. Default 1024.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
-    /// Where records come from.
+    /// Where records come from (stages read it as `source`).
     pub source: SourceSpec,
+    /// More sources of a job graph (`[[sources]]`), each read by stages
+    /// under its own name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<NamedSourceSpec>,
     /// How event time is assigned. Without it, windows need `time = "processing"`.
     pub event_time: Option<EventTimeSpec>,
     /// Stateless Wasm operators applied in order, fused into one task.
@@ -417,7 +421,31 @@ pub struct NamedSinkSpec {
     pub sink: SinkSpec,
 }
 
+/// A source of a job graph besides `[source]` (`[[sources]]`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NamedSourceSpec {
+    /// Its name: what stages list in `inputs` (or a join's `left` and
+    /// `right`), and the key of its position in a checkpoint.
+    pub name: String,
+    /// The source itself (`type = …` and its settings, as for `[source]`).
+    #[serde(flatten)]
+    pub source: SourceSpec,
+}
+
 impl JobSpec {
+    /// The job's sources with their names and where each is set:
+    /// (`source`, `source`) for `[source]`, then (name, `sources[i]`).
+    pub fn all_sources(&self) -> Vec<(&str, String, &SourceSpec)> {
+        let mut all = vec![(super::SOURCE, "source".to_string(), &self.source)];
+        all.extend(
+            self.sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.as_str(), format!("sources[{i}]"), &s.source)),
+        );
+        all
+    }
+
     /// The job's outputs with where each is set: `sink`, `sinks[i]`, then
     /// `late_output` and `dead_letter` when it has them.
     pub fn outputs(&self) -> Vec<(String, &SinkSpec)> {

@@ -66,25 +66,8 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
             format!("must be between 1 and 1000000, got {}", spec.batch_size),
         );
     }
-    if let SourceSpec::Datagen(d) = &spec.source {
-        if !SCHEMAS.contains(&d.schema.as_str()) {
-            c.add(
-                "source.schema",
-                format!("unknown schema `{}`; choose one of {SCHEMAS:?}", d.schema),
-            );
-        }
-        if d.keys == 0 {
-            c.add("source.keys", "must be at least 1");
-        }
-        if d.step_ms < 0 || d.disorder_ms < 0 {
-            c.add("source", "step_ms and disorder_ms must not be negative");
-        }
-    }
-    if let SourceSpec::Kafka(k) = &spec.source {
-        check_kafka_source(&mut c, spec, k);
-    }
-    if let Some(schema) = spec.source.schema() {
-        check_schema(&mut c, spec, schema);
+    for (_, at, source) in spec.all_sources() {
+        check_source(&mut c, spec, &at, source);
     }
     if let Some(et) = &spec.event_time {
         match et.field.as_deref() {
@@ -92,10 +75,16 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
                 "event_time.field",
                 "must name the JSON field holding the event time (ms)",
             ),
-            None if !matches!(spec.source, SourceSpec::Kafka(_)) => c.add(
+            None if spec
+                .all_sources()
+                .iter()
+                .any(|(_, _, s)| !matches!(s, SourceSpec::Kafka(_))) =>
+            {
+                c.add(
                 "event_time.field",
-                "must name the JSON field holding the event time (ms); only a Kafka source can do without (it then uses the Kafka timestamp)",
-            ),
+                    "must name the JSON field holding the event time (ms); only a Kafka source can do without (it then uses the Kafka timestamp)",
+                )
+            }
             _ => {}
         }
         c.duration(
@@ -194,15 +183,53 @@ fn check_checkpoint(c: &mut Checker, spec: &JobSpec) {
     }
 }
 
+/// One source's settings (`at`: `source` or `sources[i]`).
+fn check_source(c: &mut Checker, spec: &JobSpec, at: &str, source: &SourceSpec) {
+    if let SourceSpec::Datagen(d) = source {
+        if !SCHEMAS.contains(&d.schema.as_str()) {
+            c.add(
+                format!("{at}.schema"),
+                format!("unknown schema `{}`; choose one of {SCHEMAS:?}", d.schema),
+            );
+        }
+        if d.keys == 0 {
+            c.add(format!("{at}.keys"), "must be at least 1");
+        }
+        if d.step_ms < 0 || d.disorder_ms < 0 {
+            c.add(at, "step_ms and disorder_ms must not be negative");
+        }
+    }
+    if let SourceSpec::Kafka(k) = source {
+        check_kafka_source(c, spec, at, k);
+    }
+    if let Some(schema) = source.schema() {
+        if at == "source" {
+            check_schema(c, spec, at, schema);
+        } else {
+            c.add(
+                format!("{at}.schema"),
+                "a declared schema is read for [source] only so far; leave it out here (operators over columns infer this source's schema from its first records)",
+            );
+        }
+    }
+    if at != "source" && matches!(source, SourceSpec::Stdin { .. }) {
+        c.add(
+            format!("{at}.type"),
+            "standard input can only be the job's [source]",
+        );
+    }
+}
+
 /// A declared schema: valid types and paths, and the event-time field in it
 /// as an integer or a timestamp.
 fn check_schema(
     c: &mut Checker,
     spec: &JobSpec,
+    at: &str,
     schema: &std::collections::BTreeMap<String, String>,
 ) {
     if let Err(e) = crate::batch::schema_of(schema) {
-        c.add("source.schema", e);
+        c.add(format!("{at}.schema"), e);
         return;
     }
     let Some(field) = spec.event_time.as_ref().and_then(|e| e.field.as_deref()) else {
@@ -214,11 +241,11 @@ fn check_schema(
     {
         Some(Ok(arrow_schema::DataType::Int64 | arrow_schema::DataType::Timestamp(..))) => {}
         Some(_) => c.add(
-            format!("source.schema.{field}"),
+            format!("{at}.schema.{field}"),
             "the event-time field must be declared as `int` (ms since the epoch) or `timestamp`",
         ),
         None => c.add(
-            "source.schema",
+            format!("{at}.schema"),
             format!(
                 "declares no field `{field}`, the event-time field; add `\"{field}\" = \"int\"`"
             ),
@@ -226,35 +253,35 @@ fn check_schema(
     }
 }
 
-fn check_kafka_source(c: &mut Checker, spec: &JobSpec, k: &KafkaSourceSpec) {
+fn check_kafka_source(c: &mut Checker, spec: &JobSpec, at: &str, k: &KafkaSourceSpec) {
     if k.brokers.trim().is_empty() {
         c.add(
-            "source.brokers",
+            format!("{at}.brokers"),
             "must list the bootstrap servers, e.g. \"127.0.0.1:9092\"",
         );
     }
     if k.topics.is_empty() || k.topics.iter().any(|t| t.trim().is_empty()) {
         c.add(
-            "source.topics",
+            format!("{at}.topics"),
             "must name at least one topic, and no empty names",
         );
     }
-    check_properties(c, "source.properties", &k.properties);
+    check_properties(c, &format!("{at}.properties"), &k.properties);
     match (k.start, k.start_timestamp) {
         (KafkaStart::Timestamp, None) => c.add(
-            "source.start_timestamp",
+            format!("{at}.start_timestamp"),
             "start = \"timestamp\" needs start_timestamp (ms since the epoch)",
         ),
         (s, Some(_)) if s != KafkaStart::Timestamp => c.add(
-            "source.start_timestamp",
+            format!("{at}.start_timestamp"),
             "is only used with start = \"timestamp\"",
         ),
         _ => {}
     }
     if k.format == KafkaFormat::Raw {
-        if spec.source.schema().is_some() {
+        if k.schema.is_some() {
             c.add(
-                "source.schema",
+                format!("{at}.schema"),
                 "raw Kafka records are not decoded: operators over columns get two binary columns, `key` and `value`; leave the schema out, or use format = \"json\"",
             );
         }

@@ -27,6 +27,7 @@ pub mod pool;
 pub mod side;
 mod sink_task;
 mod source_columns;
+mod source_set;
 mod source_task;
 pub mod swap;
 pub mod versions;
@@ -36,7 +37,7 @@ pub use metrics::{Metrics, Summary};
 
 use crate::checkpoint::{Coordinator, RestorePoint};
 use crate::connector::kafka::KafkaOutputs;
-use crate::connector::{ConnectorError, Sink, SinkStart, open_source};
+use crate::connector::{ConnectorError, Sink, SinkStart};
 use crate::plan::Plan;
 use crate::wasm::WasmError;
 use std::future::Future;
@@ -303,11 +304,31 @@ pub fn start(
         .account
         .clone()
         .unwrap_or_else(|| pool.job(&pool.host_tenant(), &job.spec.name));
-    let mut source = open_source(job)?;
-    let mut tracker = None;
-    if let Some(r) = &ctx.restore {
-        source.seek(&r.data.source.position)?;
-        tracker = Some(r.data.source.watermark.clone());
+    // Every source, positioned where the checkpoint left it.
+    let mut sources = Vec::new();
+    for (name, _, spec) in job.spec.all_sources() {
+        let mut source = crate::connector::open(job, spec)?;
+        let mut tracker = None;
+        if let Some(r) = &ctx.restore {
+            let saved = if name == crate::job::SOURCE {
+                Some(&r.data.source)
+            } else {
+                r.data.sources.get(name)
+            };
+            let Some(saved) = saved else {
+                return Err(RunError::Checkpoint(
+                    crate::checkpoint::CheckpointError::TaskState {
+                        job: job.spec.name.clone(),
+                        epoch: r.epoch(),
+                        task: format!("sources.{name}"),
+                        message: "the checkpoint has no position for this source".into(),
+                    },
+                ));
+            };
+            source.seek(&saved.position)?;
+            tracker = Some(saved.watermark.clone());
+        }
+        sources.push((name.to_string(), spec.clone(), source, tracker));
     }
     let kafka = match &ctx.kafka {
         Some(k) => k.clone(),
@@ -349,7 +370,13 @@ pub fn start(
         metrics.set_producer(p.clone());
     }
 
-    let (to_chain, chain_rx) = channels(n);
+    let mut lanes = Vec::new();
+    let mut to_lanes = Vec::new();
+    for (name, ..) in &sources {
+        let (txs, rxs) = channels(n);
+        lanes.push((name.clone(), rxs));
+        to_lanes.push(txs);
+    }
     let mut tasks: Vec<graph::Task> = Vec::new();
     let stages = Arc::new(graph::stages_of(&plan));
     let sink_stages = graph::sink_stages(&plan, &stages);
@@ -359,17 +386,14 @@ pub fn start(
         ctx: &ctx,
         first_epoch,
     };
-    let (stage_tasks, sink_inputs) =
-        graph::tasks(&plan, stages.clone(), chain_rx, &sink_stages, &env);
+    let (stage_tasks, sink_inputs) = graph::tasks(&plan, stages.clone(), lanes, &sink_stages, &env);
     tasks.extend(stage_tasks);
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
-        let plan = plan.clone();
         tasks.push((
             "sink".into(),
             Box::pin(async move {
                 let task = sink_task::SinkTask {
-                    job: &plan.job.spec.name,
                     sinks,
                     side,
                     metrics: &m,
@@ -380,24 +404,38 @@ pub fn start(
             }),
         ));
     }
-    let finished_source: Arc<Mutex<Option<Box<dyn crate::connector::Source>>>> =
-        Arc::new(Mutex::new(None));
+    // Each source, once it ended, waits here to hear that the final
+    // checkpoint completed.
+    let finished: Vec<Arc<source_task::Finished>> =
+        sources.iter().map(|_| Arc::new(Mutex::new(None))).collect();
+    let set = Arc::new(source_set::SourceSet::new(sources.len()));
+    let ticks = source_task::needs_ticks(&stages);
+    for ((name, spec, source, tracker), (to, done)) in
+        sources.into_iter().zip(to_lanes.into_iter().zip(&finished))
     {
         let (stop, swaps) = (ctx.stop.clone(), ctx.swaps.clone());
-        let (plan, side, m, coordinator, done) = (
+        let (plan, side, m, coordinator, done, set) = (
             plan.clone(),
             side.clone(),
             metrics.clone(),
             ctx.coordinator.clone(),
-            finished_source.clone(),
+            done.clone(),
+            set.clone(),
         );
-        let ticks = source_task::needs_ticks(&stages);
+        let task = if name == crate::job::SOURCE {
+            "source".to_string()
+        } else {
+            format!("source-{name}")
+        };
         tasks.push((
-            "source".into(),
+            task,
             Box::pin(async move {
                 let task = source_task::SourceTask {
                     stop: stop.as_deref(),
                     plan: &plan,
+                    name: &name,
+                    spec: &spec,
+                    set: &set,
                     source,
                     tracker,
                     side: &side,
@@ -408,7 +446,7 @@ pub fn start(
                     first_epoch,
                     ticks,
                 };
-                source_task::run(task, to_chain).await
+                source_task::run(task, to).await
             }),
         ));
     }
@@ -435,14 +473,14 @@ pub fn start(
         }
         // The final checkpoint completed: the source may say so (a Kafka
         // source commits its end offsets to the consumer group).
-        if ctx.coordinator.is_some()
-            && let Some(mut source) = finished_source
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-            && let Some(position) = source.position()
-        {
-            source.checkpoint_complete(&position, true);
+        if ctx.coordinator.is_some() {
+            for done in &finished {
+                if let Some(mut source) = done.lock().unwrap_or_else(|p| p.into_inner()).take()
+                    && let Some(position) = source.position()
+                {
+                    source.checkpoint_complete(&position, true);
+                }
+            }
         }
         drop(account);
         Ok(Summary {

@@ -3,7 +3,7 @@
 //!
 //! The sink task is the last task every barrier reaches, so it is where a
 //! checkpoint completes: when barrier `e` has arrived (from every input,
-//! aligned as every stage's inputs are: see `graph::edges`), it pre-commits
+//! aligned as every stage's inputs are: see `graph::align`), it pre-commits
 //! the outputs (stages epoch `e`'s records durably), has the coordinator
 //! commit the checkpoint, then publishes. Those steps block (an fsync, a
 //! Kafka transaction's commit: a network round trip to the broker), so they
@@ -14,7 +14,7 @@
 //! (`[[sinks]]`), each writing one stage; they all commit together, at the
 //! same barriers.
 
-use super::graph::{At, Input, Step};
+use super::graph::{Aligner, Read};
 use super::side::SideOutputs;
 use super::{Message, Metrics, RunError};
 use crate::checkpoint::Coordinator;
@@ -138,8 +138,6 @@ fn commit(
 
 /// Everything the sink task is started with.
 pub(super) struct SinkTask<'a> {
-    /// The job (for errors).
-    pub job: &'a str,
     /// `[sink]` first, then the named sinks, in the order of the inputs.
     pub sinks: Vec<Named>,
     pub side: Arc<SideOutputs>,
@@ -149,8 +147,9 @@ pub(super) struct SinkTask<'a> {
     pub first_epoch: u64,
 }
 
-/// Write what `inputs` (one per sink) bring until all have ended.
-pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Input>) -> Result<(), RunError> {
+/// Write what `inputs` (input `k` for sink `k`) bring until all have
+/// ended.
+pub(super) async fn run(t: SinkTask<'_>, mut inputs: Aligner) -> Result<(), RunError> {
     let mut w = Writer {
         sinks: Some(t.sinks),
         side: t.side,
@@ -158,60 +157,18 @@ pub(super) async fn run(t: SinkTask<'_>, mut inputs: Vec<Input>) -> Result<(), R
         epoch: t.first_epoch,
         coordinator: t.coordinator,
     };
-    let at = At {
-        job: t.job,
-        stage: "sink",
-    };
-    let out_of_step = || RunError::OutOfStep {
-        job: t.job.to_string(),
-        stage: "sink".into(),
-    };
-    // As a stage's driver does: inputs end one by one, each a step after
-    // the stage it reads has flushed what it held.
-    let mut ended = vec![false; inputs.len()];
     loop {
-        let mut steps = Vec::with_capacity(inputs.len());
-        for (input, done) in inputs.iter_mut().zip(ended.iter_mut()) {
-            if *done {
-                steps.push(None);
-                continue;
-            }
-            match input.next(at).await? {
-                Step::Control(Message::EndOfData) => {
-                    *done = true;
-                    steps.push(None);
+        match inputs.next().await? {
+            Read::End => break,
+            Read::Control(Message::Barrier { epoch }) => w.barrier(epoch).await?,
+            Read::Control(_) => {}
+            Read::Batch { parts, .. } => {
+                for (k, batch) in parts {
+                    w.write(k, batch.records, batch.columns)?;
                 }
-                step => steps.push(Some(step)),
+                super::pool::yield_if_long().await;
             }
         }
-        if ended.iter().all(|e| *e) {
-            break;
-        }
-        let live = steps.iter().filter(|s| s.is_some()).count();
-        let controls = steps
-            .iter()
-            .filter(|s| matches!(s, Some(Step::Control(_))))
-            .count();
-        if controls > 0 {
-            if controls != live {
-                return Err(out_of_step());
-            }
-            if let Some(Some(Step::Control(Message::Barrier { epoch }))) =
-                steps.iter().find(|s| s.is_some())
-            {
-                w.barrier(*epoch).await?;
-            }
-            continue;
-        }
-        for (k, step) in steps.into_iter().enumerate() {
-            if let Some(Step::Batch {
-                records, columns, ..
-            }) = step
-            {
-                w.write(k, records, columns)?;
-            }
-        }
-        super::pool::yield_if_long().await;
     }
     w.finish().await
 }

@@ -1,13 +1,15 @@
-//! The source task: read, decode event time, assign watermarks, deal
-//! batches round-robin to the chain subtasks, and inject checkpoint
-//! barriers between batches.
+//! A source task: read, decode event time, assign watermarks, deal
+//! batches round-robin to the subtasks that read it, and inject checkpoint
+//! barriers between batches. A job runs one per source (`[source]` and
+//! each of `[[sources]]`); they share a [`SourceSet`].
 
 use super::side::{SideOutputs, Stage};
+use super::source_set::{Next, SourceSet};
 use super::{Message, Metrics, RunError, Tx, send};
 use crate::checkpoint::{Coordinator, SourceState};
 use crate::connector::{Poll, Source, SourceBatch, SourcePosition};
 use crate::event::Event;
-use crate::job::{KafkaFormat, SourceSpec};
+use crate::job::{KafkaFormat, SOURCE, SourceSpec};
 use crate::plan::Plan;
 use crate::time::{WatermarkTracker, now_ms};
 use std::sync::atomic::Ordering;
@@ -48,11 +50,20 @@ impl Outputs {
     }
 }
 
+/// Where a source that reached its end waits for the final checkpoint.
+pub(super) type Finished = std::sync::Mutex<Option<Box<dyn Source>>>;
+
 /// Everything the source task is started with.
 pub(super) struct SourceTask<'a> {
     /// Checked before every poll.
     pub stop: Option<&'a super::StopSignal>,
     pub plan: &'a Plan,
+    /// Its name: `source` for `[source]`, or a `[[sources]]` name.
+    pub name: &'a str,
+    /// Its settings.
+    pub spec: &'a SourceSpec,
+    /// What the job's sources share.
+    pub set: &'a SourceSet,
     /// Positioned already when the job resumes.
     pub source: Box<dyn Source>,
     /// The watermark state saved in the checkpoint, when resuming.
@@ -64,7 +75,7 @@ pub(super) struct SourceTask<'a> {
     pub swaps: &'a super::swap::Swaps,
     /// Where the source is left at the end of input, so the runtime can
     /// tell it that the final checkpoint completed.
-    pub done: &'a std::sync::Mutex<Option<Box<dyn Source>>>,
+    pub done: &'a Finished,
     /// The epoch of the first records.
     pub first_epoch: u64,
     /// Send time forward while idle ([`needs_ticks`]).
@@ -76,6 +87,9 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     let SourceTask {
         stop,
         plan,
+        name,
+        spec: source_spec,
+        set,
         mut source,
         tracker,
         side,
@@ -89,7 +103,10 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     let spec = &plan.job.spec;
     let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
     // Raw Kafka values are opaque bytes: not checked for JSON.
-    let raw = matches!(&spec.source, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
+    let raw = matches!(source_spec, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
+    // Only `[source]` decodes columns (with its declared schema); stages
+    // reading a named source decode the events they are given.
+    let main = name == SOURCE;
     let mut tracker = tracker.unwrap_or_else(|| {
         WatermarkTracker::new(
             source.inputs(),
@@ -105,7 +122,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         txs: outputs,
         step: 0,
     };
-    let mut columns = plan.columns.then(|| {
+    let mut columns = (main && plan.columns).then(|| {
         super::source_columns::ColumnDecoder::new(
             &spec.name,
             plan.schema.clone(),
@@ -148,9 +165,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             Poll::Records(r) => Poll::Records(r),
             // Lines stay in their buffer only for a decoder that keeps no
             // record of its own.
-            Poll::Lines(l) if columns.as_ref().is_some_and(|_| !plan.keeps_records) => {
-                Poll::Lines(l)
-            }
+            Poll::Lines(l) if columns.is_some() && !plan.keeps_records => Poll::Lines(l),
             Poll::Lines(l) => Poll::Records(l.into_records()),
             other => other,
         };
@@ -176,7 +191,6 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                         tracker.observe(*input, *ts, now);
                     }
                     let watermark = tracker.current(now);
-                    metrics.watermark.store(watermark, Ordering::Relaxed);
                     out.next(Message::with_columns(
                         &plan.budgets,
                         d.records,
@@ -197,7 +211,9 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                         &mut tracker,
                     )?;
                     let watermark = tracker.current(now);
-                    metrics.watermark.store(watermark, Ordering::Relaxed);
+                    if main {
+                        metrics.watermark.store(watermark, Ordering::Relaxed);
+                    }
                     out.next(Message::batch(&plan.budgets, records, watermark, now)?)
                         .await?;
                 }
@@ -205,7 +221,9 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             None => {
                 let now = now_ms();
                 let watermark = tracker.current(now);
-                metrics.watermark.store(watermark, Ordering::Relaxed);
+                if main {
+                    metrics.watermark.store(watermark, Ordering::Relaxed);
+                }
                 if ticks && now - last_idle_tick >= IDLE_TICK_MS {
                     last_idle_tick = now;
                     out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)
@@ -213,27 +231,22 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 }
             }
         }
-        if let Some(lag) = source.lag() {
+        if let Some(lag) = source.lag().filter(|_| main) {
             metrics.source_lag.store(lag as i64, Ordering::Relaxed);
         }
         if let Some(c) = coordinator
-            && c.due()
+            && let Next::Barrier(e, swap) = set.next(c, swaps, epoch)?
         {
-            if let Some(done) = c.last_completed() {
-                let rest = triggered.split_off(&(done.epoch + 1));
-                if let Some((_, position)) = triggered.pop_last() {
-                    source.checkpoint_complete(&position, false);
-                }
-                triggered = rest;
-            }
-            let st = state(source.as_ref(), &tracker);
-            let position = st.position.clone();
-            let e = c.trigger(st, false)?;
-            triggered.insert(e, position);
-            out.every(|| Message::Barrier { epoch: e }).await?;
-            if let Some(swap) = swaps.take(c, e) {
-                out.every(|| Message::Swap(swap.clone())).await?;
-            }
+            inject(
+                c,
+                (e, swap),
+                name,
+                state(source.as_ref(), &tracker),
+                &mut triggered,
+                source.as_mut(),
+                &mut out,
+            )
+            .await?;
             epoch = e + 1;
         }
         match wait {
@@ -252,7 +265,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 idle_until(
                     super::pool::on_grid(until),
                     stop,
-                    coordinator,
+                    coordinator.map(|c| (c, set, epoch)),
                     ready.as_deref(),
                 )
                 .await;
@@ -260,9 +273,23 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             None => super::pool::yield_if_long().await,
         }
     }
-    if let Some(c) = coordinator {
-        // The final checkpoint: the sink commits the rest of the output with it.
-        c.trigger(state(source.as_ref(), &tracker), true)?;
+    // Counted out of the set, after any barrier triggered meanwhile (the
+    // last source to end triggers the final checkpoint).
+    while let Some(Next::Barrier(e, swap)) = set.end(coordinator, name, epoch, || {
+        state(source.as_ref(), &tracker)
+    })? {
+        let c = coordinator.expect("barriers come with a coordinator");
+        inject(
+            c,
+            (e, swap),
+            name,
+            state(source.as_ref(), &tracker),
+            &mut triggered,
+            source.as_mut(),
+            &mut out,
+        )
+        .await?;
+        epoch = e + 1;
     }
     // Everyone stops; the subtask whose turn it is delivers it in order.
     out.every(|| Message::EndOfData).await?;
@@ -272,12 +299,40 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     Ok(())
 }
 
+/// Record the source's position for barrier `e`, commit the position of
+/// the last completed checkpoint to the source (Kafka: the consumer
+/// group), and send the barrier and the swap behind it.
+async fn inject(
+    c: &Coordinator,
+    (e, swap): (u64, Option<std::sync::Arc<super::swap::Swap>>),
+    name: &str,
+    st: SourceState,
+    triggered: &mut std::collections::BTreeMap<u64, SourcePosition>,
+    source: &mut dyn Source,
+    out: &mut Outputs,
+) -> Result<(), RunError> {
+    if let Some(done) = c.last_completed() {
+        let rest = triggered.split_off(&(done.epoch + 1));
+        if let Some((_, position)) = triggered.pop_last() {
+            source.checkpoint_complete(&position, false);
+        }
+        *triggered = rest;
+    }
+    triggered.insert(e, st.position.clone());
+    c.record_source(e, name, st);
+    out.every(|| Message::Barrier { epoch: e }).await?;
+    if let Some(swap) = swap {
+        out.every(|| Message::Swap(swap.clone())).await?;
+    }
+    Ok(())
+}
+
 /// Wait, without a worker, until `until`, a stop, or a barrier that may
-/// be due sooner.
+/// be due sooner (or that another source triggered).
 async fn idle_until(
     until: Instant,
     stop: Option<&super::StopSignal>,
-    coordinator: Option<&Coordinator>,
+    barriers: Option<(&Coordinator, &SourceSet, u64)>,
     ready: Option<&tokio::sync::Notify>,
 ) {
     let input = async {
@@ -293,8 +348,11 @@ async fn idle_until(
         }
     };
     let woken = async {
-        match coordinator {
-            Some(c) => c.woken().await,
+        match barriers {
+            Some((c, set, epoch)) => tokio::select! {
+                _ = c.woken() => {}
+                _ = set.triggered(epoch) => {}
+            },
             None => std::future::pending().await,
         }
     };

@@ -13,6 +13,7 @@
 //! [`edges`] for why every step stays aligned, and [`operator`] for the one
 //! trait every stage's work implements.
 
+mod align;
 mod chain;
 mod driver;
 mod edges;
@@ -26,7 +27,8 @@ use crate::job::StageSpec;
 use crate::plan::{Plan, PlannedGraphStage, StageWork};
 use crate::runtime::side::SideOutputs;
 use crate::state::{KeyGroups, StateStore};
-pub(super) use edges::{At, Input, Step};
+pub(super) use align::{Aligner, Group, Read};
+use edges::Input;
 use edges::{Output, Outputs};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -105,46 +107,95 @@ pub(super) struct Env<'a> {
     pub first_epoch: u64,
 }
 
-/// The tasks of a job graph, wired from the source's lanes to the sinks:
-/// with the sink task's inputs, one per stage in `sink_stages` (see
-/// [`sink_stages`]).
+/// Where a stage's or source's steps come from: one source's dealing
+/// (`Some(name)`: its subtasks' steps are in step with that source's), or
+/// several sources' (`None`: each subtask at its own pace).
+type Domain = Option<String>;
+
+/// A reader's inputs being wired: groups in step by domain, and inputs
+/// read each on its own (see [`align`]).
+#[derive(Default)]
+struct Wiring {
+    in_step: BTreeMap<String, Group>,
+    alone: Vec<Group>,
+}
+
+impl Wiring {
+    fn add(&mut self, domain: &Domain, input: usize, edge: Input) {
+        match domain {
+            Some(d) => self
+                .in_step
+                .entry(d.clone())
+                .or_default()
+                .push((input, edge)),
+            None => self.alone.push(vec![(input, edge)]),
+        }
+    }
+    fn groups(self) -> Vec<Group> {
+        self.in_step.into_values().chain(self.alone).collect()
+    }
+}
+
+/// The tasks of a job graph, wired from the sources' lanes (by source
+/// name) to the sinks: with the sink task's inputs, input `k` the records
+/// of `sink_stages[k]` (see [`sink_stages`]).
 pub(super) fn tasks(
     plan: &Arc<Plan>,
     stages: Arc<Vec<PlannedGraphStage>>,
-    from_source: Vec<Rx>,
+    from_sources: Vec<(String, Vec<Rx>)>,
     sink_stages: &[String],
     env: &Env,
-) -> (Vec<Task>, Vec<Input>) {
+) -> (Vec<Task>, Aligner) {
     let (side, store, ctx, first_epoch): (&Arc<SideOutputs>, &Arc<StateStore>, &RunContext, u64) =
         (env.side, env.store, env.ctx, env.first_epoch);
     let n = plan.job.spec.parallelism;
+    let job = plan.job.spec.name.as_str();
     let empty = || (0..n).map(|_| Vec::new()).collect::<Vec<Vec<Output>>>();
     let mut outs: BTreeMap<String, Vec<Vec<Output>>> = BTreeMap::new();
     let mut keyed: BTreeMap<String, bool> = BTreeMap::new();
-    outs.insert(SOURCE.into(), empty());
-    keyed.insert(SOURCE.into(), false);
-    // The source's lanes go straight to the one stage that reads it
-    // without a key, if only one does; otherwise a fan subtask per lane
-    // hands each batch to every stage that reads it.
-    let direct = {
+    let mut domains: BTreeMap<String, Domain> = BTreeMap::new();
+    for (name, _) in &from_sources {
+        outs.insert(name.clone(), empty());
+        keyed.insert(name.clone(), false);
+        domains.insert(name.clone(), Some(name.clone()));
+    }
+    // A source's lanes go straight to the one stage that reads it without
+    // a key, if only one does; otherwise a fan subtask per lane hands each
+    // batch to every stage that reads it.
+    let direct = |source: &str| {
         let keys: Vec<Option<&str>> = stages
             .iter()
             .flat_map(|st| {
                 let names = st.spec.input_names();
                 (0..names.len())
-                    .filter(|k| names[*k] == SOURCE)
+                    .filter(|k| names[*k] == source)
                     .map(|k| st.spec.key_of_input(k))
                     .collect::<Vec<_>>()
             })
             .collect();
         matches!(keys.as_slice(), [None])
     };
-    let mut from_source = Some(from_source);
-    let mut ins: Vec<Vec<Vec<Input>>> = Vec::with_capacity(stages.len());
+    let mut lanes_of: BTreeMap<String, Vec<Rx>> = BTreeMap::new();
+    let mut fans: Vec<(String, Vec<Rx>)> = Vec::new();
+    for (name, lanes) in from_sources {
+        if direct(&name) {
+            lanes_of.insert(name, lanes);
+        } else {
+            fans.push((name, lanes));
+        }
+    }
+    let mut ins: Vec<Vec<Wiring>> = Vec::with_capacity(stages.len());
     for st in stages.iter() {
-        let mut mine: Vec<Vec<Input>> = (0..n).map(|_| Vec::new()).collect();
+        let mut mine: Vec<Wiring> = (0..n).map(|_| Wiring::default()).collect();
+        let mut domain: Option<Domain> = None;
         for (k, input) in st.spec.input_names().into_iter().enumerate() {
             let senders = outs.get_mut(input).expect("inputs come first");
+            let from = domains.get(input).cloned().flatten();
+            domain = Some(match domain {
+                None => from.clone(),
+                Some(d) if d == from => d,
+                Some(_) => None,
+            });
             match st.spec.key_of_input(k) {
                 Some(field) => {
                     let mut lanes: Vec<Vec<Rx>> = (0..n).map(|_| Vec::new()).collect();
@@ -160,50 +211,67 @@ pub(super) fn tasks(
                     }
                     let all = keyed.get(input).copied().unwrap_or(false);
                     for (b, lanes) in lanes.into_iter().enumerate() {
-                        mine[b].push(if all {
-                            Input::All(lanes)
+                        if from.is_none() {
+                            // Senders at their own pace: each on its own.
+                            for rx in lanes {
+                                mine[b].add(&None, k, Input::One(rx));
+                            }
+                        } else if all {
+                            mine[b].add(&from, k, Input::All(lanes));
                         } else {
-                            Input::Turns { lanes, turn: 0 }
-                        });
+                            mine[b].add(&from, k, Input::Turns { lanes, turn: 0 });
+                        }
                     }
                 }
-                None if direct && input == SOURCE => {
-                    let lanes = from_source.take().expect("one stage reads the source");
+                None if lanes_of.contains_key(input) => {
+                    let lanes = lanes_of.remove(input).expect("one stage reads it");
                     for (a, rx) in lanes.into_iter().enumerate() {
-                        mine[a].push(Input::One(rx));
+                        mine[a].add(&from, k, Input::One(rx));
                     }
                 }
                 None => {
                     for (a, sender) in senders.iter_mut().enumerate() {
                         let (tx, rx) = super::channel();
                         sender.push(Output::Forward(tx));
-                        mine[a].push(Input::One(rx));
+                        mine[a].add(&from, k, Input::One(rx));
                     }
                 }
             }
         }
         outs.insert(st.spec.name.clone(), empty());
         keyed.insert(st.spec.name.clone(), st.keyed);
+        domains.insert(st.spec.name.clone(), domain.flatten());
         ins.push(mine);
     }
     // A sink reads a stage's subtasks in turn, or one step from each when
-    // they all see every step.
-    let mut sink_inputs = Vec::with_capacity(sink_stages.len());
-    for stage in sink_stages {
+    // they all see every step, or each on its own when they are not in
+    // step.
+    let mut sink_wiring = Wiring::default();
+    for (k, stage) in sink_stages.iter().enumerate() {
         let senders = outs.get_mut(stage).expect("validated: sinks read stages");
         let (txs, rxs) = super::channels(n);
         for (sender, tx) in senders.iter_mut().zip(txs) {
             sender.push(Output::Forward(tx));
         }
-        sink_inputs.push(if keyed.get(stage).copied().unwrap_or(false) {
-            Input::All(rxs)
-        } else {
-            Input::Turns {
-                lanes: rxs,
-                turn: 0,
+        let from = domains.get(stage).cloned().flatten();
+        if from.is_none() {
+            for rx in rxs {
+                sink_wiring.add(&None, k, Input::One(rx));
             }
-        });
+        } else if keyed.get(stage).copied().unwrap_or(false) {
+            sink_wiring.add(&from, k, Input::All(rxs));
+        } else {
+            sink_wiring.add(
+                &from,
+                k,
+                Input::Turns {
+                    lanes: rxs,
+                    turn: 0,
+                },
+            );
+        }
     }
+    let sink_inputs = Aligner::new(sink_wiring.groups(), job, "sink");
     // The stage that feeds `[sink]` feeds only it, a sink that counts rows:
     // rows over columns may go to it as they are.
     let main = sink_stages.first().map(String::as_str);
@@ -216,16 +284,17 @@ pub(super) fn tasks(
     let mut task = |name: String,
                     stage: Option<usize>,
                     subtask: usize,
-                    inputs: Vec<Input>,
+                    inputs: Vec<Group>,
                     edges: Vec<Output>| {
         let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
         let stages = stages.clone();
         let counts_only =
             counts_only && stage.is_some_and(|i| Some(stages[i].spec.name.as_str()) == main);
+        let fan_of = name.rsplit_once("-fan-").map(|(s, _)| s.to_string());
         let body = async move {
             let (stage_name, op) = match stage {
                 None => (
-                    SOURCE,
+                    fan_of.as_deref().unwrap_or(SOURCE),
                     Box::new(operator::Pass) as Box<dyn operator::Operator>,
                 ),
                 Some(i) => {
@@ -242,6 +311,7 @@ pub(super) fn tasks(
                 job: plan.job.spec.name.clone(),
                 stage: stage_name.to_string(),
             };
+            let inputs = Aligner::new(inputs, &plan.job.spec.name, stage_name);
             driver::run(driver::StageTask {
                 plan: &plan,
                 stage: stage_name,
@@ -257,14 +327,14 @@ pub(super) fn tasks(
         };
         tasks.push((name, Box::pin(body)));
     };
-    let fan = outs.remove(SOURCE).expect("inserted above");
-    if let Some(lanes) = from_source {
+    for (name, lanes) in fans {
+        let fan = outs.remove(&name).expect("inserted above");
         for (a, (rx, edges)) in lanes.into_iter().zip(fan).enumerate() {
             task(
-                format!("source-fan-{a}"),
+                format!("{name}-fan-{a}"),
                 None,
                 a,
-                vec![Input::One(rx)],
+                vec![vec![(0, Input::One(rx))]],
                 edges,
             );
         }
@@ -272,7 +342,13 @@ pub(super) fn tasks(
     for (i, (st, inputs)) in stages.iter().zip(ins).enumerate() {
         let edges = outs.remove(&st.spec.name).expect("inserted above");
         for (a, (inputs, edges)) in inputs.into_iter().zip(edges).enumerate() {
-            task(format!("{}-{a}", st.spec.name), Some(i), a, inputs, edges);
+            task(
+                format!("{}-{a}", st.spec.name),
+                Some(i),
+                a,
+                inputs.groups(),
+                edges,
+            );
         }
     }
     (tasks, sink_inputs)

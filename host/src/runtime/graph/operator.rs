@@ -49,7 +49,7 @@ impl Cx<'_> {
 }
 
 /// One input's part of a step.
-pub(super) struct Batch {
+pub(in crate::runtime) struct Batch {
     /// The records.
     pub records: Vec<Event>,
     /// The same rows as columns, when the source decoded them for

@@ -1,0 +1,295 @@
+//! Reading a subtask's inputs: in step where they come from one source,
+//! as they come where they do not, with barriers aligned across them.
+//!
+//! Inputs that all descend from one source without passing a stage that
+//! reads another are in step (see [`super::edges`]): one read from each
+//! gives the same step of the source. They form a **group**, read one step
+//! at a time as a whole. Inputs of different groups (other sources, or a
+//! stage that merged several) run at their own pace, so the reader takes
+//! a step from whichever group has one ready.
+//!
+//! Control messages are aligned the way Flink aligns barriers: once a
+//! group delivered a barrier (or a swap), it is not read again until
+//! every group that has not ended delivered the same one. Its channels
+//! fill meanwhile and hold back what feeds them, which bounds the memory
+//! this takes. Then the control message goes to the operator once, and
+//! every group is read again. A group that ended takes no part.
+//!
+//! The watermark of a step is the lowest of the groups' latest (a group
+//! that delivered nothing yet holds it back), as in Flink, where an
+//! operator's watermark is the minimum over its input channels.
+//!
+//! ```text
+//!   orders ─┐ group 0 ──▶ ┐
+//!           │             ├─▶ read: (0, batch) (1, batch) (0, batch) …
+//!   clicks ─┘ group 1 ──▶ ┘   barrier e from 0: hold 0 until 1 has e too
+//! ```
+
+use super::edges::{At, Input, Step};
+use super::operator::Batch;
+use crate::event::Timestamp;
+use crate::runtime::{Message, RunError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+/// Inputs read in step: each with its index among the reader's inputs.
+pub(in crate::runtime) type Group = Vec<(usize, Input)>;
+
+/// What a reader gets next.
+pub(in crate::runtime) enum Read {
+    /// One step of one group: each of its live inputs' batch, by input
+    /// index, in index order.
+    Batch {
+        parts: Vec<(usize, Batch)>,
+        /// The lowest of every live group's latest watermark.
+        watermark: Timestamp,
+        /// When the step's records were read.
+        processing_time: i64,
+    },
+    /// A barrier or swap, aligned across the groups.
+    Control(Message),
+    /// Every input ended.
+    End,
+}
+
+/// One group and where its inputs stand.
+struct GroupState {
+    inputs: Group,
+    ended: Vec<bool>,
+    job: Arc<str>,
+    stage: Arc<str>,
+}
+
+enum GroupStep {
+    Batch {
+        parts: Vec<(usize, Batch)>,
+        watermark: Timestamp,
+        processing_time: i64,
+    },
+    Control(Message),
+    End,
+}
+
+type Reading = Pin<Box<dyn Future<Output = (GroupState, Result<GroupStep, RunError>)> + Send>>;
+
+enum Slot {
+    /// Not being read (ready to be).
+    Idle(GroupState),
+    /// A step being read.
+    Reading(Reading),
+    /// Delivered a control message; waits for the other groups'.
+    Held(GroupState, Message),
+    /// Every input ended.
+    Ended,
+}
+
+/// The inputs of one subtask (or of the sink task), by group.
+pub(in crate::runtime) struct Aligner {
+    slots: Vec<Slot>,
+    /// Each group's latest watermark.
+    watermarks: Vec<Timestamp>,
+    /// The group polled first next time (so a busy group cannot starve
+    /// the others).
+    first: usize,
+    job: Arc<str>,
+    stage: Arc<str>,
+}
+
+impl Aligner {
+    /// The reader of `groups`, for stage `stage` of job `job` (errors).
+    pub(in crate::runtime) fn new(groups: Vec<Group>, job: &str, stage: &str) -> Aligner {
+        let (job, stage): (Arc<str>, Arc<str>) = (job.into(), stage.into());
+        Aligner {
+            watermarks: vec![Timestamp::MIN; groups.len()],
+            slots: groups
+                .into_iter()
+                .map(|inputs| {
+                    Slot::Idle(GroupState {
+                        ended: vec![false; inputs.len()],
+                        inputs,
+                        job: job.clone(),
+                        stage: stage.clone(),
+                    })
+                })
+                .collect(),
+            first: 0,
+            job,
+            stage,
+        }
+    }
+
+    fn out_of_step(&self) -> RunError {
+        RunError::OutOfStep {
+            job: self.job.to_string(),
+            stage: self.stage.to_string(),
+        }
+    }
+
+    /// The next step of any group, an aligned control message, or the end.
+    pub(in crate::runtime) async fn next(&mut self) -> Result<Read, RunError> {
+        loop {
+            for slot in &mut self.slots {
+                if matches!(slot, Slot::Idle(_)) {
+                    let Slot::Idle(g) = std::mem::replace(slot, Slot::Ended) else {
+                        unreachable!("matched above")
+                    };
+                    *slot = Slot::Reading(Box::pin(read_step(g)));
+                }
+            }
+            let n = self.slots.len();
+            let first = self.first;
+            let (k, (group, step)) = std::future::poll_fn(|cx| {
+                for i in 0..n {
+                    let k = (first + i) % n;
+                    if let Slot::Reading(f) = &mut self.slots[k]
+                        && let Poll::Ready(done) = f.as_mut().poll(cx)
+                    {
+                        return Poll::Ready((k, done));
+                    }
+                }
+                Poll::Pending
+            })
+            .await;
+            self.first = (k + 1) % n;
+            match step? {
+                GroupStep::Batch {
+                    parts,
+                    watermark,
+                    processing_time,
+                } => {
+                    self.slots[k] = Slot::Idle(group);
+                    self.watermarks[k] = watermark;
+                    return Ok(Read::Batch {
+                        parts,
+                        watermark: self.watermark(),
+                        processing_time,
+                    });
+                }
+                GroupStep::Control(m) => self.slots[k] = Slot::Held(group, m),
+                GroupStep::End => {
+                    self.slots[k] = Slot::Ended;
+                    if self.slots.iter().all(|s| matches!(s, Slot::Ended)) {
+                        return Ok(Read::End);
+                    }
+                }
+            }
+            if let Some(m) = self.release()? {
+                return Ok(Read::Control(m));
+            }
+        }
+    }
+
+    /// The lowest watermark of the groups that have not ended.
+    fn watermark(&self) -> Timestamp {
+        self.slots
+            .iter()
+            .zip(&self.watermarks)
+            .filter(|(s, _)| !matches!(s, Slot::Ended))
+            .map(|(_, w)| *w)
+            .min()
+            .unwrap_or(Timestamp::MAX)
+    }
+
+    /// Once every live group holds a control message (the same one),
+    /// read them all again and return it.
+    fn release(&mut self) -> Result<Option<Message>, RunError> {
+        let live = self.slots.iter().filter(|s| !matches!(s, Slot::Ended));
+        if live.clone().count() == 0 || !live.clone().all(|s| matches!(s, Slot::Held(..))) {
+            return Ok(None);
+        }
+        let mut first: Option<Message> = None;
+        for slot in &mut self.slots {
+            if !matches!(slot, Slot::Held(..)) {
+                continue;
+            }
+            let Slot::Held(g, m) = std::mem::replace(slot, Slot::Ended) else {
+                unreachable!("matched above")
+            };
+            *slot = Slot::Idle(g);
+            match &first {
+                None => first = Some(m),
+                Some(f) if same(f, &m) => {}
+                Some(_) => return Err(self.out_of_step()),
+            }
+        }
+        Ok(first)
+    }
+}
+
+/// Whether two groups' control messages are the same one.
+fn same(a: &Message, b: &Message) -> bool {
+    match (a, b) {
+        (Message::Barrier { epoch: x }, Message::Barrier { epoch: y }) => x == y,
+        (Message::Swap(x), Message::Swap(y)) => x.id == y.id,
+        _ => false,
+    }
+}
+
+/// Read one step of a group: one message from each input that has not
+/// ended. Inputs end one by one (each stage flushes what it holds as one
+/// more batch before its end, so an input through more stages ends a step
+/// later); nothing but batches follows an end within a group.
+async fn read_step(mut g: GroupState) -> (GroupState, Result<GroupStep, RunError>) {
+    let step = read_inputs(&mut g).await;
+    (g, step)
+}
+
+async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
+    let at = At {
+        job: &g.job,
+        stage: &g.stage,
+    };
+    let mut steps = Vec::with_capacity(g.inputs.len());
+    for ((index, input), done) in g.inputs.iter_mut().zip(g.ended.iter_mut()) {
+        if *done {
+            continue;
+        }
+        match input.next(at).await? {
+            Step::Control(Message::EndOfData) => *done = true,
+            step => steps.push((*index, step)),
+        }
+    }
+    if steps.is_empty() {
+        return Ok(GroupStep::End);
+    }
+    let controls = steps
+        .iter()
+        .filter(|(_, s)| matches!(s, Step::Control(_)))
+        .count();
+    let out_of_step = || RunError::OutOfStep {
+        job: g.job.to_string(),
+        stage: g.stage.to_string(),
+    };
+    if controls > 0 {
+        if controls != steps.len() {
+            return Err(out_of_step());
+        }
+        let Some((_, Step::Control(m))) = steps.into_iter().next() else {
+            return Err(out_of_step());
+        };
+        return Ok(GroupStep::Control(m));
+    }
+    let (mut watermark, mut processing_time) = (Timestamp::MAX, i64::MIN);
+    let mut parts = Vec::with_capacity(steps.len());
+    for (index, step) in steps {
+        let Step::Batch {
+            records,
+            columns,
+            watermark: w,
+            processing_time: p,
+        } = step
+        else {
+            return Err(out_of_step());
+        };
+        watermark = watermark.min(w);
+        processing_time = processing_time.max(p);
+        parts.push((index, Batch { records, columns }));
+    }
+    Ok(GroupStep::Batch {
+        parts,
+        watermark,
+        processing_time,
+    })
+}
