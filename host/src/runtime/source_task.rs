@@ -132,7 +132,9 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             raw,
         )
     });
-    let mut last_idle_tick = i64::MIN;
+    // Not i64::MIN: `now - last_idle_tick` must not overflow (it wrapped
+    // to a negative number, so no idle tick was ever sent).
+    let mut last_idle_tick = 0;
     let mut epoch = first_epoch;
     let state = |source: &dyn Source, tracker: &WatermarkTracker| SourceState {
         position: source
