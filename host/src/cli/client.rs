@@ -167,11 +167,13 @@ pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
         components.insert(written, bytes);
     }
     let mut files = BTreeMap::new();
-    if let weir::job::SourceSpec::File { path, .. } = &spec.source {
-        files.insert(
-            path.to_string_lossy().to_string(),
-            b64(&loaded.resolve(path))?,
-        );
+    for (_, _, source) in spec.all_sources() {
+        if let weir::job::SourceSpec::File { path, .. } = source {
+            files.insert(
+                path.to_string_lossy().to_string(),
+                b64(&loaded.resolve(path))?,
+            );
+        }
     }
     let status = c.json(
         "POST",

@@ -215,15 +215,6 @@ pub fn check(tenant: &Tenant, sub: &Submission) -> Result<JobSpec, AdmissionErro
 }
 
 fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionError> {
-    // Each source is fenced (uploaded files, granted topics, rate caps)
-    // where `[source]` is; named sources are not yet, so they are refused
-    // rather than let through unfenced.
-    if !spec.sources.is_empty() {
-        return Err(served(
-            "sources",
-            "a served job reads one source ([source]) so far; run a job with [[sources]] with `weir run`",
-        ));
-    }
     if matches!(spec.source, SourceSpec::Stdin { .. }) {
         return Err(served(
             "source",
@@ -331,22 +322,29 @@ pub fn store(
         store(at, op)?;
     }
 
-    // The source: a file source reads the uploaded copy; Kafka clients
-    // get the tenant's credentials from the host.
-    match &mut spec.source {
-        SourceSpec::File { path, .. } => {
-            let bytes = uploaded(
-                "source.path",
-                &path.to_string_lossy(),
-                &sub.files,
-                "a file source's input",
-            )?;
-            let p = dir.join("input/source.jsonl");
-            std::fs::write(&p, bytes).map_err(io(&p))?;
-            *path = PathBuf::from("input/source.jsonl");
+    // Every source: a file source reads the uploaded copy
+    // (`input/source.jsonl`, `input/source-<i>.jsonl` for `sources[i]`);
+    // Kafka clients get the tenant's credentials from the host.
+    for (i, (at, source)) in spec.all_sources_mut().into_iter().enumerate() {
+        match source {
+            SourceSpec::File { path, .. } => {
+                let bytes = uploaded(
+                    &format!("{at}.path"),
+                    &path.to_string_lossy(),
+                    &sub.files,
+                    "a file source's input",
+                )?;
+                let file = match i {
+                    0 => "input/source.jsonl".to_string(),
+                    i => format!("input/source-{}.jsonl", i - 1),
+                };
+                let p = dir.join(&file);
+                std::fs::write(&p, bytes).map_err(io(&p))?;
+                *path = PathBuf::from(file);
+            }
+            SourceSpec::Kafka(k) => k.properties.extend(tenant.kafka_properties.clone()),
+            _ => {}
         }
-        SourceSpec::Kafka(k) => k.properties.extend(tenant.kafka_properties.clone()),
-        _ => {}
     }
     // A file output is `output/<name>.jsonl` in the job's directory, where
     // `GET /v1/jobs/{id}/output?name=` finds it (names are checked: letters,
@@ -542,5 +540,80 @@ interval = "1s"
             let e = job_id(&sub).expect_err(name).to_string();
             assert!(e.contains("name"), "{name}: {e}");
         }
+    }
+
+    /// A job reading `evil.in` and a second source `more` (TOML).
+    fn two_source_job(more: &str) -> Submission {
+        Submission {
+            job: format!(
+                r#"name = "j"
+[source]
+type = "kafka"
+brokers = "127.0.0.1:9092"
+topics = ["evil.in"]
+[[sources]]
+name = "more"
+{more}
+[[stages]]
+name = "both"
+inputs = ["source", "more"]
+[sink]
+type = "discard"
+"#
+            ),
+            components: BTreeMap::new(),
+            files: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_second_source_is_fenced_like_the_first() {
+        let kafka = |topic: &str| {
+            two_source_job(&format!(
+                "type = \"kafka\"\nbrokers = \"127.0.0.1:9092\"\ntopics = [\"{topic}\"]"
+            ))
+        };
+        let e = check(&tenant(), &kafka("good.secret"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("sources[0].topics") && e.contains("good.secret"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = admit(&tenant(), &kafka("evil.more"), dir.path()).unwrap();
+        let stored = crate::job::load(&path, &[]).unwrap().spec;
+        let SourceSpec::Kafka(k) = &stored.sources[0].source else {
+            panic!()
+        };
+        assert_eq!(k.properties["sasl.password"], "host-secret");
+
+        let mut file = two_source_job("type = \"file\"\npath = \"/etc/passwd\"");
+        let dir = tempfile::tempdir().unwrap();
+        let e = admit(&tenant(), &file, dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("sources[0].path") && e.contains("was not uploaded"),
+            "{e}"
+        );
+        file.files.insert("/etc/passwd".into(), "e30K".into());
+        let dir = tempfile::tempdir().unwrap();
+        let path = admit(&tenant(), &file, dir.path()).unwrap();
+        let stored = crate::job::load(&path, &[]).unwrap().spec;
+        let SourceSpec::File {
+            path: read, rate, ..
+        } = &stored.sources[0].source
+        else {
+            panic!()
+        };
+        assert_eq!(read, &PathBuf::from("input/source-0.jsonl"));
+        assert_eq!(
+            *rate,
+            tenant().quotas.max_source_rate,
+            "capped like [source]"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("input/source-0.jsonl")).unwrap(),
+            b"{}\n"
+        );
     }
 }

@@ -136,16 +136,23 @@ pub fn check(spec: &JobSpec, tenant: &str, q: &Quotas) -> Result<(), OverCap> {
         q.max_operators,
     )?;
     c.at_most("stages", stages(spec), "max_stages", q.max_stages)?;
-    let rate = match &spec.source {
-        SourceSpec::File { rate, .. } => Some(*rate),
-        SourceSpec::Datagen(d) => Some(d.rate),
-        _ => None,
-    };
-    if let Some(rate) = rate
-        && q.max_source_rate > 0
-        && rate > 0
-    {
-        c.at_most("source.rate", rate, "max_source_rate", q.max_source_rate)?;
+    for (_, at, source) in spec.all_sources() {
+        let rate = match source {
+            SourceSpec::File { rate, .. } => Some(*rate),
+            SourceSpec::Datagen(d) => Some(d.rate),
+            _ => None,
+        };
+        if let Some(rate) = rate
+            && q.max_source_rate > 0
+            && rate > 0
+        {
+            c.at_most(
+                &format!("{at}.rate"),
+                rate,
+                "max_source_rate",
+                q.max_source_rate,
+            )?;
+        }
     }
     let l = &spec.limits;
     c.bytes("limits.memory", &l.memory, "memory", q.memory_bytes as u64)?;
@@ -281,10 +288,12 @@ pub fn fill(spec: &mut JobSpec, q: &Quotas, asked_limits: &toml::Table) {
     l.log_rate
         .get_or_insert_with(|| q.log_rate_bytes.to_string());
     if q.max_source_rate > 0 {
-        match &mut spec.source {
-            SourceSpec::File { rate, .. } if *rate == 0 => *rate = q.max_source_rate,
-            SourceSpec::Datagen(d) if d.rate == 0 => d.rate = q.max_source_rate,
-            _ => {}
+        for (_, source) in spec.all_sources_mut() {
+            match source {
+                SourceSpec::File { rate, .. } if *rate == 0 => *rate = q.max_source_rate,
+                SourceSpec::Datagen(d) if d.rate == 0 => d.rate = q.max_source_rate,
+                _ => {}
+            }
         }
     }
 }

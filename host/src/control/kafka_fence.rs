@@ -99,13 +99,16 @@ pub fn check(tenant: &Tenant, spec: &JobSpec) -> Result<(), FenceError> {
             }
             Ok(())
         };
-    if let SourceSpec::Kafka(k) = &spec.source {
-        properties("source.properties", Client::Consumer, &k.properties)?;
-        brokers("source.brokers", &k.brokers)?;
+    for (_, at, source) in spec.all_sources() {
+        let SourceSpec::Kafka(k) = source else {
+            continue;
+        };
+        properties(&format!("{at}.properties"), Client::Consumer, &k.properties)?;
+        brokers(&format!("{at}.brokers"), &k.brokers)?;
         for t in &k.topics {
-            topic("source.topics", t)?;
+            topic(&format!("{at}.topics"), t)?;
         }
-        owned_id("source.group", &k.group)?;
+        owned_id(&format!("{at}.group"), &k.group)?;
     }
     for (which, sink) in spec.outputs() {
         let SinkSpec::Kafka(k) = sink else { continue };

@@ -446,6 +446,18 @@ impl JobSpec {
         all
     }
 
+    /// [`Self::all_sources`], to change: (where each is set, the source).
+    pub fn all_sources_mut(&mut self) -> Vec<(String, &mut SourceSpec)> {
+        let mut all = vec![("source".to_string(), &mut self.source)];
+        all.extend(
+            self.sources
+                .iter_mut()
+                .enumerate()
+                .map(|(i, s)| (format!("sources[{i}]"), &mut s.source)),
+        );
+        all
+    }
+
     /// The job's outputs with where each is set: `sink`, `sinks[i]`, then
     /// `late_output` and `dead_letter` when it has them.
     pub fn outputs(&self) -> Vec<(String, &SinkSpec)> {
