@@ -293,3 +293,72 @@ async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
         processing_time,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Tx;
+
+    fn batch(tx: &Tx, watermark: Timestamp) {
+        let budgets = crate::budget::Budgets::unbounded();
+        let m = Message::batch(&budgets, Vec::new(), watermark, 0).unwrap();
+        tx.try_send(m).unwrap();
+    }
+
+    fn control(tx: &Tx, m: Message) {
+        tx.try_send(m).unwrap();
+    }
+
+    /// What the reader gets: `Some(watermark)` per batch, `None` for the
+    /// barrier (of epoch 5: the only one sent).
+    async fn read_all(mut a: Aligner) -> Vec<Option<Timestamp>> {
+        let mut seen = Vec::new();
+        loop {
+            match a.next().await.unwrap() {
+                Read::Batch { watermark, .. } => seen.push(Some(watermark)),
+                Read::Control(Message::Barrier { epoch: 5 }) => seen.push(None),
+                Read::Control(other) => panic!("unexpected {other:?}"),
+                Read::End => return seen,
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_past_a_barrier_waits_for_the_others_and_the_watermark_is_the_lowest() {
+        let ((tx0, rx0), (tx1, rx1)) = (crate::runtime::channel(), crate::runtime::channel());
+        // Group 0 is a step ahead: its batch after the barrier is ready
+        // before group 1 has reached the barrier.
+        batch(&tx0, 10);
+        control(&tx0, Message::Barrier { epoch: 5 });
+        batch(&tx0, 40);
+        control(&tx0, Message::EndOfData);
+        batch(&tx1, 20);
+        batch(&tx1, 30);
+        control(&tx1, Message::Barrier { epoch: 5 });
+        control(&tx1, Message::EndOfData);
+        let groups = vec![vec![(0, Input::One(rx0))], vec![(1, Input::One(rx1))]];
+        let seen = crate::runtime::pool::block_on(read_all(Aligner::new(groups, "j", "s")));
+        // One barrier, once both groups brought it: group 1's three
+        // batches before it, group 0's last after it.
+        let barrier = seen.iter().position(Option::is_none).expect("the barrier");
+        assert_eq!(seen.iter().filter(|s| s.is_none()).count(), 1, "{seen:?}");
+        assert_eq!((barrier, seen.len()), (3, 5), "{seen:?}");
+        // Before it, the watermark is the lowest of the groups' latest:
+        // never above group 0's 10 (and at the start while a group has
+        // delivered nothing). After it, at least group 1's last, 30.
+        assert!(seen[..3].iter().all(|w| w.unwrap() <= 10), "{seen:?}");
+        assert_eq!(seen[0], Some(Timestamp::MIN), "{seen:?}");
+        assert!(seen[4].unwrap() >= 30, "{seen:?}");
+    }
+
+    #[test]
+    fn different_barriers_from_two_groups_are_a_bug_reported_as_out_of_step() {
+        let ((tx0, rx0), (tx1, rx1)) = (crate::runtime::channel(), crate::runtime::channel());
+        control(&tx0, Message::Barrier { epoch: 5 });
+        control(&tx1, Message::Barrier { epoch: 6 });
+        let groups = vec![vec![(0, Input::One(rx0))], vec![(1, Input::One(rx1))]];
+        let mut a = Aligner::new(groups, "j", "s");
+        let e = crate::runtime::pool::block_on(async move { a.next().await.err() });
+        assert!(matches!(e, Some(RunError::OutOfStep { .. })), "{e:?}");
+    }
+}
