@@ -91,7 +91,12 @@ pub fn run(opts: RunOptions) -> anyhow::Result<()> {
             }
         };
         Ok::<_, anyhow::Error>(summary)
-    })?;
+    });
+    // A swap request still waiting for a barrier that will never come (the
+    // input ended) must not keep the process alive: its client sees the
+    // process end and says the swap did not happen.
+    rt.shutdown_background();
+    let summary = summary?;
     eprintln!("weir: job `{name}` finished: {summary}");
     Ok(())
 }
