@@ -135,6 +135,11 @@ pub struct Plan {
     /// Types an inferred schema gives these top-level fields whatever the
     /// first records hold (see [`window_columns`]).
     pub column_types: Vec<(String, arrow_schema::DataType)>,
+    /// The named sources (`[[sources]]`) that decode their records into
+    /// columns once, as `[source]` does for `columns`, with the schema
+    /// each declares (`None`: inferred from its first records). They keep
+    /// each record's bytes too.
+    pub source_columns: std::collections::BTreeMap<String, Option<arrow_schema::SchemaRef>>,
     /// The keyed stage is a built-in window that reads the source's
     /// columns (see [`window_columns`]); other windows read events.
     pub window_columns: bool,
@@ -320,12 +325,26 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     // The source decodes columns for a stage that reads only it, without a
     // key, and starts with an operator over columns; operators over
     // columns elsewhere decode the events they are given.
-    let graph_columns = graph.iter().any(|st| {
-        st.spec.input_names() == [crate::job::SOURCE]
-            && st.spec.key_by.is_none()
-            && matches!(&st.work, StageWork::Operators(ops)
-                if ops.first().is_some_and(|op| op.component.world == World::Columns))
-    });
+    let reads_columns = |source: &str| {
+        graph.iter().any(|st| {
+            st.spec.input_names() == [source]
+                && st.spec.key_by.is_none()
+                && matches!(&st.work, StageWork::Operators(ops)
+                    if ops.first().is_some_and(|op| op.component.world == World::Columns))
+        })
+    };
+    let graph_columns = reads_columns(crate::job::SOURCE);
+    let mut source_columns = std::collections::BTreeMap::new();
+    for named in &spec.sources {
+        if reads_columns(&named.name) {
+            let schema = named
+                .source
+                .schema()
+                .map(|s| crate::batch::schema_of(s).map(std::sync::Arc::new))
+                .transpose()?;
+            source_columns.insert(named.name.clone(), schema);
+        }
+    }
     let columns = column_types.is_some()
         || graph_columns
         || chain
@@ -378,6 +397,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         keeps_records,
         schema,
         column_types,
+        source_columns,
         window_columns,
         stage,
         graph,

@@ -203,14 +203,7 @@ fn check_source(c: &mut Checker, spec: &JobSpec, at: &str, source: &SourceSpec) 
         check_kafka_source(c, spec, at, k);
     }
     if let Some(schema) = source.schema() {
-        if at == "source" {
-            check_schema(c, spec, at, schema);
-        } else {
-            c.add(
-                format!("{at}.schema"),
-                "a declared schema is read for [source] only so far; leave it out here (operators over columns infer this source's schema from its first records)",
-            );
-        }
+        check_schema(c, spec, at, schema);
     }
     if at != "source" && matches!(source, SourceSpec::Stdin { .. }) {
         c.add(

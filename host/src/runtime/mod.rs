@@ -409,7 +409,7 @@ pub fn start(
     let finished: Vec<Arc<source_task::Finished>> =
         sources.iter().map(|_| Arc::new(Mutex::new(None))).collect();
     let set = Arc::new(source_set::SourceSet::new(sources.len()));
-    let ticks = source_task::needs_ticks(&stages);
+    let ticks = source_task::ticks(&stages);
     for ((name, spec, source, tracker), (to, done)) in
         sources.into_iter().zip(to_lanes.into_iter().zip(&finished))
     {

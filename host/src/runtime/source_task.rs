@@ -16,28 +16,76 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// While the source is idle, send time forward this often (in jobs whose
-/// stages need it: see [`needs_ticks`]).
+/// stages need it: see [`ticks`]).
 const IDLE_TICK_MS: i64 = 100;
 
-/// Whether time must go forward through the job while its source is idle:
-/// a keyed stage (a window, a keyed operator, a join) fires on the
-/// watermark and on processing time. Stateless stages and the sink need
-/// no time of their own, so an idle stateless job costs no wake-ups.
-pub(super) fn needs_ticks(stages: &[crate::plan::PlannedGraphStage]) -> bool {
-    stages.iter().any(|s| s.keyed)
+/// How time must go forward through a job while a source is idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ticks {
+    /// Not at all: stateless stages and the sink need no time of their
+    /// own, so an idle stateless job costs no wake-ups.
+    Never,
+    /// Until every lane has the source's watermark: windows and joins on
+    /// event time fire on it (the last batch reached one lane only).
+    Watermark,
+    /// Always: a processing-time window, or a keyed operator whose
+    /// processing-time timers fire as the clock moves.
+    Always,
+}
+
+/// The ticks `stages` need.
+pub(super) fn ticks(stages: &[crate::plan::PlannedGraphStage]) -> Ticks {
+    use crate::plan::{PlannedStage, StageWork};
+    let clock = stages.iter().any(|s| {
+        matches!(
+            &s.work,
+            StageWork::Keyed(PlannedStage::Keyed(_))
+                | StageWork::Keyed(PlannedStage::Window {
+                    mode: crate::window::TimeMode::Processing,
+                    ..
+                })
+        )
+    });
+    if clock {
+        Ticks::Always
+    } else if stages.iter().any(|s| s.keyed) {
+        Ticks::Watermark
+    } else {
+        Ticks::Never
+    }
+}
+
+/// Whether an idle source sends time forward now (`watermark`: its
+/// watermark now).
+fn tick_due(ticks: Ticks, out: &Outputs, watermark: crate::event::Timestamp) -> bool {
+    match ticks {
+        Ticks::Never => false,
+        Ticks::Watermark => out.behind(watermark),
+        Ticks::Always => true,
+    }
 }
 
 /// Round-robin over the chain subtasks.
 struct Outputs {
     txs: Vec<Tx>,
     step: usize,
+    /// The watermark each lane was sent last.
+    sent: Vec<crate::event::Timestamp>,
 }
 
 impl Outputs {
     async fn next(&mut self, m: Message) -> Result<(), RunError> {
-        let tx = &self.txs[self.step % self.txs.len()];
+        let lane = self.step % self.txs.len();
+        if let Message::Batch { watermark, .. } = &m {
+            self.sent[lane] = *watermark;
+        }
         self.step += 1;
-        send(tx, m).await
+        send(&self.txs[lane], m).await
+    }
+
+    /// Whether a lane was not sent `watermark` yet.
+    fn behind(&self, watermark: crate::event::Timestamp) -> bool {
+        self.sent.iter().any(|w| *w < watermark)
     }
 
     /// One message per channel, in turn, so every subtask meets it at the
@@ -78,8 +126,8 @@ pub(super) struct SourceTask<'a> {
     pub done: &'a Finished,
     /// The epoch of the first records.
     pub first_epoch: u64,
-    /// Send time forward while idle ([`needs_ticks`]).
-    pub ticks: bool,
+    /// Send time forward while idle ([`ticks`]).
+    pub ticks: Ticks,
 }
 
 /// Run the source.
@@ -104,8 +152,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
     // Raw Kafka values are opaque bytes: not checked for JSON.
     let raw = matches!(source_spec, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
-    // Only `[source]` decodes columns (with its declared schema); stages
-    // reading a named source decode the events they are given.
+    // `[source]` (the one whose watermark and lag the metrics show).
     let main = name == SOURCE;
     let mut tracker = tracker.unwrap_or_else(|| {
         WatermarkTracker::new(
@@ -118,20 +165,40 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     // Positions of triggered checkpoints, committed to the source (Kafka:
     // the consumer group) once their checkpoint completes.
     let mut triggered: std::collections::BTreeMap<u64, SourcePosition> = Default::default();
+    // Idle inputs move the watermark as time passes: keep ticking.
+    let ticks = match ticks {
+        Ticks::Watermark if plan.idle_timeout_ms.is_some() => Ticks::Always,
+        other => other,
+    };
     let mut out = Outputs {
+        sent: vec![crate::event::Timestamp::MIN; outputs.len()],
         txs: outputs,
         step: 0,
     };
-    let mut columns = (main && plan.columns).then(|| {
-        super::source_columns::ColumnDecoder::new(
-            &spec.name,
-            plan.schema.clone(),
-            time_field,
-            &plan.column_types,
-            plan.keeps_records,
-            raw,
-        )
-    });
+    let mut columns = if main {
+        plan.columns.then(|| {
+            super::source_columns::ColumnDecoder::new(
+                &spec.name,
+                plan.schema.clone(),
+                time_field,
+                &plan.column_types,
+                plan.keeps_records,
+                raw,
+            )
+        })
+    } else {
+        // Stages may read a named source's records too: they are kept.
+        plan.source_columns.get(name).map(|schema| {
+            super::source_columns::ColumnDecoder::new(
+                &spec.name,
+                schema.clone(),
+                time_field,
+                &[],
+                true,
+                raw,
+            )
+        })
+    };
     // Not i64::MIN: `now - last_idle_tick` must not overflow (it wrapped
     // to a negative number, so no idle tick was ever sent).
     let mut last_idle_tick = 0;
@@ -226,7 +293,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 if main {
                     metrics.watermark.store(watermark, Ordering::Relaxed);
                 }
-                if ticks && now - last_idle_tick >= IDLE_TICK_MS {
+                if tick_due(ticks, &out, watermark) && now - last_idle_tick >= IDLE_TICK_MS {
                     last_idle_tick = now;
                     out.next(Message::batch(&plan.budgets, Vec::new(), watermark, now)?)
                         .await?;
@@ -254,7 +321,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         match wait {
             Some(due) => {
                 let mut until = due;
-                if ticks {
+                if tick_due(ticks, &out, tracker.current(now_ms())) {
                     let tick = Duration::from_millis(
                         (last_idle_tick + IDLE_TICK_MS - now_ms()).max(0) as u64,
                     );
