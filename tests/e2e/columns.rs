@@ -69,11 +69,7 @@ path = "{name}-dead.jsonl"
 }
 
 fn model(input: &Path, out: &Path) -> usize {
-    weir_e2e::run_model("map_filter.py", &[input, out])
-        .trim()
-        .strip_prefix("dead ")
-        .and_then(|n| n.parse().ok())
-        .expect("the model prints `dead N`")
+    weir_e2e::map_filter_model(input, out)
 }
 
 #[test]

@@ -280,14 +280,7 @@ fn a_named_source_decodes_its_declared_schema_once_and_sets_bad_lines_aside_with
     for (name, text) in [("all", &all), ("a", &a), ("b", &b)] {
         std::fs::write(d.join(format!("{name}.jsonl")), text).expect("write");
     }
-    let dead: usize = weir_e2e::run_model(
-        "map_filter.py",
-        &[d.join("all.jsonl"), d.join("expected.jsonl")],
-    )
-    .trim()
-    .strip_prefix("dead ")
-    .and_then(|n| n.parse().ok())
-    .expect("the model prints `dead N`");
+    let dead = weir_e2e::map_filter_model(&d.join("all.jsonl"), &d.join("expected.jsonl"));
     assert_eq!(dead, 4, "the input holds 4 bad lines");
     let op = weir_e2e::operator("map-filter-columns");
     let job = |schema: &str| {

@@ -128,6 +128,17 @@ pub fn canonical_field(path: &Path, field: &str) -> Vec<String> {
     lines
 }
 
+/// Run the map+filter model (tests/reference/map_filter.py) on `input`,
+/// writing what the operator must write to `out`; returns how many lines
+/// it set aside as unreadable.
+pub fn map_filter_model(input: &Path, out: &Path) -> usize {
+    run_model("map_filter.py", &[input, out])
+        .trim()
+        .strip_prefix("dead ")
+        .and_then(|n| n.parse().ok())
+        .expect("the model prints `dead N`")
+}
+
 /// Run the independent model `tests/reference/<script>` with `args`
 /// under python3; its standard output. Fails the test if the model does.
 pub fn run_model<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {

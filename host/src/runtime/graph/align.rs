@@ -37,13 +37,14 @@ use std::task::Poll;
 /// Inputs read in step: each with its index among the reader's inputs.
 pub(in crate::runtime) type Group = Vec<(usize, Input)>;
 
-/// What a reader gets next.
+/// What a reader gets next (and what one group's step is).
 pub(in crate::runtime) enum Read {
     /// One step of one group: each of its live inputs' batch, by input
     /// index, in index order.
     Batch {
         parts: Vec<(usize, Batch)>,
-        /// The lowest of every live group's latest watermark.
+        /// The lowest of every live group's latest watermark (of a group's
+        /// step: the lowest of its inputs').
         watermark: Timestamp,
         /// When the step's records were read.
         processing_time: i64,
@@ -62,17 +63,7 @@ struct GroupState {
     stage: Arc<str>,
 }
 
-enum GroupStep {
-    Batch {
-        parts: Vec<(usize, Batch)>,
-        watermark: Timestamp,
-        processing_time: i64,
-    },
-    Control(Message),
-    End,
-}
-
-type Reading = Pin<Box<dyn Future<Output = (GroupState, Result<GroupStep, RunError>)> + Send>>;
+type Reading = Pin<Box<dyn Future<Output = (GroupState, Result<Read, RunError>)> + Send>>;
 
 enum Slot {
     /// Not being read (ready to be).
@@ -154,7 +145,7 @@ impl Aligner {
             .await;
             self.first = (k + 1) % n;
             match step? {
-                GroupStep::Batch {
+                Read::Batch {
                     parts,
                     watermark,
                     processing_time,
@@ -167,8 +158,8 @@ impl Aligner {
                         processing_time,
                     });
                 }
-                GroupStep::Control(m) => self.slots[k] = Slot::Held(group, m),
-                GroupStep::End => {
+                Read::Control(m) => self.slots[k] = Slot::Held(group, m),
+                Read::End => {
                     self.slots[k] = Slot::Ended;
                     if self.slots.iter().all(|s| matches!(s, Slot::Ended)) {
                         return Ok(Read::End);
@@ -231,12 +222,12 @@ fn same(a: &Message, b: &Message) -> bool {
 /// ended. Inputs end one by one (each stage flushes what it holds as one
 /// more batch before its end, so an input through more stages ends a step
 /// later); nothing but batches follows an end within a group.
-async fn read_step(mut g: GroupState) -> (GroupState, Result<GroupStep, RunError>) {
+async fn read_step(mut g: GroupState) -> (GroupState, Result<Read, RunError>) {
     let step = read_inputs(&mut g).await;
     (g, step)
 }
 
-async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
+async fn read_inputs(g: &mut GroupState) -> Result<Read, RunError> {
     let at = At {
         job: &g.job,
         stage: &g.stage,
@@ -252,7 +243,7 @@ async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
         }
     }
     if steps.is_empty() {
-        return Ok(GroupStep::End);
+        return Ok(Read::End);
     }
     let controls = steps
         .iter()
@@ -269,7 +260,7 @@ async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
         let Some((_, Step::Control(m))) = steps.into_iter().next() else {
             return Err(out_of_step());
         };
-        return Ok(GroupStep::Control(m));
+        return Ok(Read::Control(m));
     }
     let (mut watermark, mut processing_time) = (Timestamp::MAX, i64::MIN);
     let mut parts = Vec::with_capacity(steps.len());
@@ -287,7 +278,7 @@ async fn read_inputs(g: &mut GroupState) -> Result<GroupStep, RunError> {
         processing_time = processing_time.max(p);
         parts.push((index, Batch { records, columns }));
     }
-    Ok(GroupStep::Batch {
+    Ok(Read::Batch {
         parts,
         watermark,
         processing_time,
