@@ -25,6 +25,8 @@
 //! 8. `swap` — the pause a live swap puts into a running job.
 //! 9. `kafka`, `kafka-latency` — only when named in `--only`, since they
 //!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
+//! 9b. `sources` — a job graph reading two sources (a union into a
+//!    tumbling window) vs the same records from one: see [`sources`].
 //! 10. `submit`, `density` — only when named: a `weir serve` host as a whole
 //!     (time from submit to first output, idle jobs per host); they live
 //!     with the host, in the `weir` binary.
@@ -33,6 +35,7 @@ mod checkpoint;
 mod columns;
 mod decode;
 mod kafka;
+mod sources;
 mod swap;
 mod windows;
 
@@ -58,7 +61,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -124,6 +127,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "python") {
         columns::python(engine, args.records)?;
+    }
+    if wanted(&args, "sources") {
+        sources::union(engine, args.records.min(5_000_000), 10_000)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;
