@@ -25,11 +25,11 @@
 //! 8. `swap` — the pause a live swap puts into a running job.
 //! 9. `kafka`, `kafka-latency` — only when named in `--only`, since they
 //!    need a broker (`scripts/kafka.sh start`): see [`kafka`].
-//! 9b. `sources` — a job graph reading two sources (a union into a
-//!    tumbling window) vs the same records from one: see [`sources`].
 //! 10. `submit`, `density` — only when named: a `weir serve` host as a whole
 //!     (time from submit to first output, idle jobs per host); they live
 //!     with the host, in the `weir` binary.
+//! 11. `sources` — a job graph reading two sources (a union into a
+//!     tumbling window) vs the same records from one: see [`sources`].
 
 mod checkpoint;
 mod columns;
