@@ -8,12 +8,14 @@
 mod fields;
 mod graph;
 pub mod kafka_properties;
+mod named;
 mod operators;
 mod spec;
 mod stages;
 mod validate;
 
 pub use graph::{keyed_stages, last_stage, topological_order, valid_name};
+pub use named::{NamedSinkSpec, NamedSourceSpec};
 pub(crate) use operators::operator_names;
 pub use spec::*;
 pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};

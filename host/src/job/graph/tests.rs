@@ -1,0 +1,156 @@
+use super::super::{JobSpec, validate};
+
+fn problems(stages: &str) -> Vec<String> {
+    let text = format!(
+        "name = \"g\"\n[source]\ntype = \"stdin\"\n[event_time]\nfield = \"ts\"\n[sink]\ntype = \"stdout\"\n[late_output]\ntype = \"discard\"\n{stages}"
+    );
+    let spec: JobSpec = toml::from_str(&text).unwrap();
+    validate(&spec).into_iter().map(|p| p.to_string()).collect()
+}
+
+const OPS: &str = "operators = [{ name = \"f\", component = \"f.wasm\" }]";
+
+#[test]
+fn a_join_of_two_branches_is_valid() {
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n\
+         [[stages]]\nname = \"j\"\njoin = {{ type = \"interval\", left = \"a\", right = \"b\", left_key = \"k\", right_key = \"k\", lower = \"-1s\", upper = \"1s\" }}\n"
+    ));
+    assert!(p.is_empty(), "{p:?}");
+}
+
+#[test]
+fn cycles_unknown_inputs_and_two_ends_are_refused() {
+    let p = problems(
+        "[[stages]]\nname = \"a\"\ninputs = [\"b\", \"source\"]\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"a\", \"source\"]\n",
+    );
+    assert!(p.iter().any(|p| p.contains("cycle")), "{p:?}");
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"nope\"]\n{OPS}\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("stages[0].inputs[0]") && p.contains("`nope`")),
+        "{p:?}"
+    );
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.contains("`a`, `b` are read by no other")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn named_sinks_write_stages_and_leave_one_to_the_sink() {
+    let two = format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n"
+    );
+    let sink = |name: &str, input: &str| {
+        format!(
+            "[[sinks]]\nname = \"{name}\"\ninput = \"{input}\"\ntype = \"file\"\npath = \"{name}.jsonl\"\n"
+        )
+    };
+    // `b` to a named sink, `a` (read by nothing else) to [sink].
+    let p = problems(&format!("{two}{}", sink("bees", "b")));
+    assert!(p.is_empty(), "{p:?}");
+    let spec: JobSpec = toml::from_str(&format!(
+        "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n{two}{}",
+        sink("bees", "b")
+    ))
+    .unwrap();
+    assert_eq!(super::last_stage(&spec).map(|s| s.name.as_str()), Some("a"));
+    let p = problems(&format!(
+        "{two}{}{}{}{}",
+        sink("bees", "b"),
+        sink("bees", "a"),
+        sink("sink", "a"),
+        sink("x", "nope")
+    ));
+    for want in [
+        "sinks[1].name: sink name `bees` is used twice",
+        "sinks[2].name: `sink` is not a sink name",
+        "sinks[3].input: no stage is called `nope`",
+    ] {
+        assert!(p.iter().any(|p| p.starts_with(want)), "{want}: {p:?}");
+    }
+    // A setting the sink does not have is refused, as in [sink].
+    let typo = format!(
+        "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n{two}{}",
+        sink("bees", "b").replace("path =", "pth =")
+    );
+    let e = toml::from_str::<JobSpec>(&typo).unwrap_err().to_string();
+    assert!(e.contains("pth"), "{e}");
+    let p = problems(&format!(
+        "{two}[[stages]]\nname = \"u\"\ninputs = [\"a\", \"b\"]\n{}",
+        sink("all", "u")
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("sinks: every stage is read")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn stage_mistakes_are_named_where_they_are() {
+    let p = problems(
+        "[[stages]]\nname = \"source\"\ninputs = [\"source\"]\n\
+         [[stages]]\nname = \"w\"\ninputs = [\"source\"]\nwindow = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"count\" }] }\n\
+         [[stages]]\nname = \"j\"\njoin = { type = \"interval\", left = \"w\", right = \"w\", left_key = \"\", right_key = \"k\", lower = \"2s\", upper = \"1s\" }\n",
+    );
+    for want in [
+        "stages[0].name: `source` is the name",
+        "stages[1].key_by: a window or keyed operator needs key_by",
+        "stages[2].join.left_key: must name",
+        "stages[2].join.upper: must not be below",
+    ] {
+        assert!(p.iter().any(|p| p.starts_with(want)), "{want}: {p:?}");
+    }
+}
+
+#[test]
+fn keys_and_fields_must_be_in_the_records_of_the_stage_they_read() {
+    let p = problems(
+        "[[stages]]\nname = \"w\"\ninputs = [\"source\"]\nkey_by = { field = \"user\" }\n\
+         window = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"count\", as = \"n\" }] }\n\
+         [[stages]]\nname = \"v\"\ninputs = [\"w\"]\nkey_by = { field = \"user\" }\n\
+         window = { type = \"tumbling\", size = \"1s\", aggregates = [{ fn = \"sum\", field = \"n\" }, { fn = \"max\", field = \"amount\" }] }\n",
+    );
+    assert!(
+        p.iter().any(
+            |p| p.starts_with("stages[1].key_by.field: `user` is not a field")
+                && p.contains("key, n, window_end, window_start")
+        ),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("stages[1].window.aggregates[1].field: `amount`")),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter().any(|p| p.contains("aggregates[0]")),
+        "`n` is a field: {p:?}"
+    );
+}
+
+#[test]
+fn a_union_of_keyed_and_unkeyed_streams_needs_key_by() {
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\nkey_by = {{ field = \"k\" }}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"u\"\ninputs = [\"a\", \"b\"]\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("stages[2].inputs: mixes inputs")),
+        "{p:?}"
+    );
+}
