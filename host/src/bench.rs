@@ -30,12 +30,15 @@
 //!     with the host, in the `weir` binary.
 //! 11. `sources` — a job graph reading two sources (a union into a
 //!     tumbling window) vs the same records from one: see [`sources`].
+//! 12. `stages` — typed columns between the stages of a job vs JSON events
+//!     between them: see [`stages`].
 
 mod checkpoint;
 mod columns;
 mod decode;
 mod kafka;
 mod sources;
+mod stages;
 mod swap;
 mod windows;
 
@@ -61,7 +64,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -130,6 +133,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "sources") {
         sources::union(engine, args.records.min(5_000_000), 10_000)?;
+    }
+    if wanted(&args, "stages") {
+        stages::between(engine, args.records.min(5_000_000), 10_000)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;
@@ -270,7 +276,19 @@ fn job(text: &str) -> anyhow::Result<LoadedJob> {
 }
 
 fn run_timed(engine: &'static WasmEngine, text: &str) -> anyhow::Result<(u64, f64)> {
-    let plan = Arc::new(prepare(job(text)?, engine)?);
+    run_timed_plan(engine, text, true)
+}
+
+/// [`run_timed`], with typed columns between the job's stages or, for a
+/// baseline, JSON events (see [`crate::plan::Plan::stage_columns`]).
+fn run_timed_plan(
+    engine: &'static WasmEngine,
+    text: &str,
+    stage_columns: bool,
+) -> anyhow::Result<(u64, f64)> {
+    let mut plan = prepare(job(text)?, engine)?;
+    plan.stage_columns = stage_columns;
+    let plan = Arc::new(plan);
     let t = Instant::now();
     let summary = run_job(plan, Arc::new(Metrics::default()), Default::default())?;
     Ok((summary.records_in, t.elapsed().as_secs_f64()))

@@ -141,8 +141,14 @@ pub struct Plan {
     /// each record's bytes too.
     pub source_columns: std::collections::BTreeMap<String, Option<arrow_schema::SchemaRef>>,
     /// The keyed stage is a built-in window that reads the source's
-    /// columns (see [`window_columns`]); other windows read events.
+    /// columns (see [`window_columns`]); other windows read the columns
+    /// of the stage before them when it has them.
     pub window_columns: bool,
+    /// Stages pass rows on as typed columns to readers that take them
+    /// (see `runtime::graph::columns_out`); `false` writes them as JSON
+    /// events between stages, as before typed columns between stages (a
+    /// benchmark's baseline, never set by a job).
+    pub stage_columns: bool,
     /// The keyed stage, if any.
     pub stage: Option<PlannedStage>,
     /// A job graph's stages (`[[stages]]`), inputs before the stages that
@@ -358,12 +364,20 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
             spec.late_output,
             None | Some(crate::job::SinkSpec::Discard {})
         ),
+        // A window with built-in aggregates after the operators takes
+        // their rows as columns (typed columns between stages).
         None => {
             !columns
                 || chain.iter().any(|op| op.component.world != World::Columns)
                 || spec.keyed.is_some()
-                || spec.window.is_some()
-                || !matches!(spec.sink, crate::job::SinkSpec::Discard {})
+                || matches!(
+                    stage,
+                    Some(PlannedStage::Window {
+                        aggregate: WindowAgg::Wasm(_),
+                        ..
+                    })
+                )
+                || (stage.is_none() && !matches!(spec.sink, crate::job::SinkSpec::Discard {}))
         }
     };
     let window_columns = column_types.is_some();
@@ -399,6 +413,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         column_types,
         source_columns,
         window_columns,
+        stage_columns: true,
         stage,
         graph,
         limits,

@@ -1,7 +1,9 @@
 """Expected output of a window job with built-in aggregates (count, sum and
 avg of `amount` per `user`), from the independent model in flink_model.py.
 
-    python3 native_windows.py INPUT KIND SIZE SLIDE GAP OOO LATENESS BATCH OUT_DIR
+    python3 native_windows.py INPUT KIND SIZE SLIDE GAP OOO LATENESS BATCH OUT_DIR [FIELD]
+
+FIELD (default `amount`) is the field the sum and the average add up.
 
 writes OUT_DIR/expected.jsonl (results), expected-late.jsonl (late records)
 and expected-dead.json (the dead letters' line numbers, by why).
@@ -26,7 +28,8 @@ def number(x):
 
 
 def main():
-    inp, kind, size, slide, gap, ooo, lateness, batch, out = sys.argv[1:]
+    inp, kind, size, slide, gap, ooo, lateness, batch, out = sys.argv[1:10]
+    field = sys.argv[10] if len(sys.argv) > 10 else "amount"
     size, slide, gap = int(size), int(slide), int(gap)
     w = Windows(kind, size=size, slide=slide, gap=gap, ooo=int(ooo), lateness=int(lateness))
     lines = []
@@ -41,14 +44,14 @@ def main():
             except ValueError:
                 obj = None
             if not isinstance(obj, dict) or not isinstance(obj.get("ts"), int) \
-                    or ("amount" in obj and not number(obj["amount"])):
+                    or (field in obj and not number(obj[field])):
                 dead["decode"].append(n)
                 continue
             ts = obj["ts"]
             w.observe(ts)
             if "user" not in obj:
                 dead["key_by"].append(n)
-            elif "amount" not in obj:
+            elif field not in obj:
                 dead["aggregate"].append(n)
             else:
                 w.add(str(obj["user"]), ts, obj)
@@ -62,11 +65,11 @@ def main():
     for start, end, key, recs in w.results:
         total = 0.0
         for r in recs:
-            total += r["amount"]
+            total += r[field]
         results.append({
             "key": key, "window_start": start, "window_end": end,
-            "count": len(recs), "sum_amount": whole(total),
-            "avg_amount": whole(total / len(recs)),
+            "count": len(recs), "sum_" + field: whole(total),
+            "avg_" + field: whole(total / len(recs)),
         })
     write_sorted(os.path.join(out, "expected.jsonl"), results)
     write_sorted(os.path.join(out, "expected-late.jsonl"), w.late)

@@ -128,6 +128,39 @@ pub fn canonical_field(path: &Path, field: &str) -> Vec<String> {
     lines
 }
 
+/// Result lines with every number rounded to nine decimals (whole numbers
+/// written as integers), sorted. A session's sum is added up in the order
+/// its sessions merged, which the model does not copy: the same records
+/// summed in another order may differ in the last bit (191.45 vs
+/// 191.45000000000005), which is not what this test checks.
+pub fn to_nano(lines: Vec<String>) -> Vec<String> {
+    let round = |v: &serde_json::Value| match v.as_f64() {
+        Some(x) if !v.is_i64() && !v.is_u64() => {
+            let r = (x * 1e9).round() / 1e9;
+            if r.fract() == 0.0 && r.abs() < 9e15 {
+                serde_json::json!(r as i64)
+            } else {
+                serde_json::json!(r)
+            }
+        }
+        _ => v.clone(),
+    };
+    let mut out: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            if let Some(o) = v.as_object_mut() {
+                for x in o.values_mut() {
+                    *x = round(x);
+                }
+            }
+            v.to_string()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Run the map+filter model (tests/reference/map_filter.py) on `input`,
 /// writing what the operator must write to `out`; returns how many lines
 /// it set aside as unreadable.

@@ -160,6 +160,11 @@ impl Sink {
         Ok(Sink { name, out, disk })
     }
 
+    /// Whether it drops what it is given (a `discard` sink only counts).
+    pub fn discards(&self) -> bool {
+        matches!(self.out, Out::Discard)
+    }
+
     /// Write one payload as a line, as part of `epoch`.
     pub fn write(&mut self, epoch: u64, payload: &[u8]) -> Result<(), ConnectorError> {
         if let Some(b) = &self.disk {

@@ -390,10 +390,12 @@ pub fn start(
     tasks.extend(stage_tasks);
     {
         let (m, side, coordinator) = (metrics.clone(), side.clone(), ctx.coordinator.clone());
+        let job = plan.job.spec.name.clone();
         tasks.push((
             "sink".into(),
             Box::pin(async move {
                 let task = sink_task::SinkTask {
+                    job,
                     sinks,
                     side,
                     metrics: &m,

@@ -28,6 +28,8 @@ use std::sync::atomic::Ordering;
 pub(super) type Named = (String, Sink);
 
 struct Writer<'a> {
+    /// The job (for errors).
+    job: String,
     /// Taken for a moment by each commit.
     sinks: Option<Vec<Named>>,
     side: Arc<SideOutputs>,
@@ -42,23 +44,21 @@ impl Writer<'_> {
         self.sinks.as_mut().expect("put back after every commit")
     }
 
-    /// Write a batch's records to sink `k`; rows that come only as columns
-    /// (to a discard sink, see `graph::chain`) are counted.
-    fn write(
-        &mut self,
-        k: usize,
-        records: Vec<crate::Event>,
-        columns: Option<super::message::Columns>,
-    ) -> Result<(), RunError> {
+    /// Write a batch's rows to sink `k`: rows that come only as columns
+    /// are written as JSON lines, or only counted by a discard sink.
+    fn write(&mut self, k: usize, batch: super::graph::Batch) -> Result<(), RunError> {
         let epoch = self.epoch;
-        let sink = &mut self.sinks()[k].1;
-        for r in &records {
-            sink.write_event(epoch, r)?;
+        let rows = batch.len();
+        let (name, sink) = &mut self.sinks.as_mut().expect("put back after every commit")[k];
+        if !sink.discards() {
+            let at = super::graph::At {
+                job: &self.job,
+                stage: name,
+            };
+            for r in &batch.into_events(at)? {
+                sink.write_event(epoch, r)?;
+            }
         }
-        let rows = match columns {
-            Some(c) if records.is_empty() => c.len(),
-            _ => records.len(),
-        };
         self.metrics
             .records_out
             .fetch_add(rows as u64, Ordering::Relaxed);
@@ -138,6 +138,8 @@ fn commit(
 
 /// Everything the sink task is started with.
 pub(super) struct SinkTask<'a> {
+    /// The job (for errors).
+    pub job: String,
     /// `[sink]` first, then the named sinks, in the order of the inputs.
     pub sinks: Vec<Named>,
     pub side: Arc<SideOutputs>,
@@ -151,6 +153,7 @@ pub(super) struct SinkTask<'a> {
 /// ended.
 pub(super) async fn run(t: SinkTask<'_>, mut inputs: Aligner) -> Result<(), RunError> {
     let mut w = Writer {
+        job: t.job,
         sinks: Some(t.sinks),
         side: t.side,
         metrics: t.metrics,
@@ -164,7 +167,7 @@ pub(super) async fn run(t: SinkTask<'_>, mut inputs: Aligner) -> Result<(), RunE
             Read::Control(_) => {}
             Read::Batch { parts, .. } => {
                 for (k, batch) in parts {
-                    w.write(k, batch.records, batch.columns)?;
+                    w.write(k, batch)?;
                 }
                 super::pool::yield_if_long().await;
             }

@@ -266,8 +266,7 @@ async fn read_inputs(g: &mut GroupState) -> Result<Read, RunError> {
     let mut parts = Vec::with_capacity(steps.len());
     for (index, step) in steps {
         let Step::Batch {
-            records,
-            columns,
+            rows,
             watermark: w,
             processing_time: p,
         } = step
@@ -276,7 +275,7 @@ async fn read_inputs(g: &mut GroupState) -> Result<Read, RunError> {
         };
         watermark = watermark.min(w);
         processing_time = processing_time.max(p);
-        parts.push((index, Batch { records, columns }));
+        parts.push((index, rows));
     }
     Ok(Read::Batch {
         parts,

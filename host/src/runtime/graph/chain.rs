@@ -217,6 +217,14 @@ impl Rows {
         }
     }
 
+    /// The columns' schema, if they are columns.
+    fn schema(&self) -> Option<&arrow_schema::SchemaRef> {
+        match self {
+            Rows::Events(_) => None,
+            Rows::Columns { cols, .. } => Some(cols.batch.schema_ref()),
+        }
+    }
+
     /// As events: the records themselves if the rows are unchanged, else
     /// each row written as JSON.
     fn into_events(self, job: &str) -> Result<Vec<Event>, RunError> {
@@ -307,12 +315,24 @@ fn process_columns(
         unreachable!("called for operators over columns")
     };
     let name = planned.spec.name.clone();
-    let rows = match rows {
-        Rows::Events(events) => {
-            let job = plan.job.spec.name.as_str();
+    let job = plan.job.spec.name.as_str();
+    // Columns of another schema than the instance was told (a stage that
+    // reads two stages): read by field name, through JSON, into its own.
+    let rows = match (rows, inst.as_ref()) {
+        (rows @ Rows::Columns { .. }, Some(i)) if rows.schema() != Some(i.input_schema()) => {
+            if decoder.is_none() {
+                let schema = i.input_schema().clone();
+                let made = JsonDecoder::new(schema).map_err(|source| RunError::Schema {
+                    job: job.into(),
+                    source,
+                })?;
+                *decoder = Some(Box::new(made));
+            }
+            let events = rows.into_events(job)?;
             decode_events(job, &name, decoder, events, side, epoch)?
         }
-        rows => rows,
+        (Rows::Events(events), _) => decode_events(job, &name, decoder, events, side, epoch)?,
+        (rows, _) => rows,
     };
     let Rows::Columns {
         cols,
@@ -387,20 +407,20 @@ pub(super) struct Chain {
     shadows: Vec<Option<(Arc<Swap>, Shadow)>>,
     /// Later stages take the records themselves, not only their columns.
     keeps_records: bool,
-    /// The only output is a sink that counts rows (discard): rows over
-    /// columns go to it as they are.
-    counts_only: bool,
+    /// Every reader of the stage takes columns: rows over columns go on as
+    /// they are (see [`super::columns_out`]).
+    columns_out: bool,
     subtask: usize,
 }
 
 impl Chain {
-    /// The operators `ops` of `plan` for `subtask`. `counts_only`: this
-    /// stage feeds only a sink that counts rows.
+    /// The operators `ops` of `plan` for `subtask`. `columns_out`: every
+    /// reader of this stage takes columns.
     pub(super) fn new(
         plan: &Plan,
         ops: &[PlannedOperator],
         subtask: usize,
-        counts_only: bool,
+        columns_out: bool,
     ) -> Result<Self, RunError> {
         let ops = ops
             .iter()
@@ -421,7 +441,7 @@ impl Chain {
             shadows: ops.iter().map(|_| None).collect(),
             ops,
             keeps_records: plan.keeps_records,
-            counts_only,
+            columns_out,
             subtask,
         })
     }
@@ -431,10 +451,11 @@ impl Operator for Chain {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         let plan = cx.plan;
         let job = plan.job.spec.name.as_str();
+        let kept = !batch.records.is_empty() && batch.has_records();
         let mut rows = match batch.columns {
             Some(cols) => Rows::Columns {
                 cols,
-                origin: self.keeps_records.then_some(batch.records),
+                origin: (self.keeps_records && kept).then_some(batch.records),
                 exact: true,
                 made_by: None,
             },
@@ -467,11 +488,29 @@ impl Operator for Chain {
             }
             rows = Rows::Events(out.events);
         }
+        // Columns go on as columns when every reader takes them, with the
+        // input's records beside them if the rows are those records.
+        // Rows made from records with a key or headers, which travel on
+        // with them, become records.
+        let bare = |o: &[Event]| o.iter().all(|e| e.key.is_none() && e.headers.is_empty());
         match rows {
-            Rows::Columns { cols, .. } if self.counts_only => cx.columns = Some(cols),
+            Rows::Columns {
+                cols,
+                origin,
+                exact,
+                ..
+            } if self.columns_out && (exact || origin.as_deref().is_none_or(bare)) => {
+                let records = match origin {
+                    Some(origin) if exact => origin,
+                    _ => Vec::new(),
+                };
+                cx.emit_batch(Batch {
+                    records,
+                    columns: Some(cols),
+                })
+            }
             rows => cx.emit(rows.into_events(job)?),
         }
-        Ok(())
     }
 
     fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {

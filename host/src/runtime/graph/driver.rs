@@ -44,12 +44,12 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
     loop {
         let mut cx = Cx {
             plan,
+            stage,
             epoch,
             watermark: MAX_WATERMARK,
             processing_time: i64::MIN,
             side,
-            out: Vec::new(),
-            columns: None,
+            out: Default::default(),
         };
         match inputs.next().await? {
             Read::End => {
@@ -57,7 +57,7 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
                 cx.processing_time = now;
                 op.on_end(&mut cx)?;
                 outputs
-                    .batch(cx.out, cx.columns, MAX_WATERMARK, now, side, epoch)
+                    .batch(cx.out, MAX_WATERMARK, now, side, epoch)
                     .await?;
                 outputs.end().await;
                 return Ok(());
@@ -98,9 +98,7 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
                     processing_time
                 };
                 for (i, batch) in parts {
-                    let empty = batch.records.is_empty()
-                        && batch.columns.as_ref().is_none_or(|c| c.is_empty());
-                    if !empty {
+                    if !batch.is_empty() {
                         op.process_batch(i, batch, &mut cx)?;
                     }
                 }
@@ -109,7 +107,7 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
         op.on_watermark(&mut cx)?;
         let (watermark, processing_time) = (cx.watermark, cx.processing_time);
         outputs
-            .batch(cx.out, cx.columns, watermark, processing_time, side, epoch)
+            .batch(cx.out, watermark, processing_time, side, epoch)
             .await?;
         // Offer the worker back between steps: the pool picks who runs next.
         crate::runtime::pool::yield_if_long().await;

@@ -11,6 +11,7 @@
 //! the same records, from all inputs: barriers align for free, and a step
 //! of a stage with two inputs holds the same source batch from both.
 
+use super::operator::Batch;
 use crate::batch::rows::{KeyColumn, row_json};
 use crate::budget::Budgets;
 use crate::event::{Event, Timestamp};
@@ -43,10 +44,7 @@ pub(in crate::runtime) enum Input {
 pub(in crate::runtime) enum Step {
     /// Records (several senders' concatenated in sender order).
     Batch {
-        records: Vec<Event>,
-        /// The rows as columns, as the source decoded them (only on a
-        /// forward edge from the source).
-        columns: Option<Columns>,
+        rows: Batch,
         watermark: Timestamp,
         processing_time: i64,
     },
@@ -63,8 +61,7 @@ fn batch(m: Message) -> Step {
             processing_time,
             ..
         } => Step::Batch {
-            records,
-            columns,
+            rows: Batch { records, columns },
             watermark,
             processing_time,
         },
@@ -95,20 +92,17 @@ impl Input {
                 }
             }
             Input::All(rxs) => {
-                let mut all = Vec::new();
-                let mut parts: Vec<Columns> = Vec::new();
+                let mut all = Batch::default();
                 let (mut watermark, mut processing_time) = (Timestamp::MAX, i64::MIN);
                 let mut control = None;
                 for rx in rxs.iter_mut() {
                     match batch(recv(rx).await?) {
                         Step::Batch {
-                            mut records,
-                            columns,
+                            rows,
                             watermark: w,
                             processing_time: p,
                         } => {
-                            all.append(&mut records);
-                            parts.extend(columns);
+                            all.append(rows, at)?;
                             watermark = watermark.min(w);
                             processing_time = processing_time.max(p);
                         }
@@ -118,8 +112,7 @@ impl Input {
                 Ok(match control {
                     Some(m) => Step::Control(m),
                     None => Step::Batch {
-                        records: all,
-                        columns: concat(parts).map_err(|e| at.error("joined", e))?,
+                        rows: all,
                         watermark,
                         processing_time,
                     },
@@ -137,7 +130,12 @@ pub(in crate::runtime) struct At<'a> {
 }
 
 impl At<'_> {
-    fn error(self, what: &'static str, e: arrow_schema::ArrowError) -> RunError {
+    /// Arrow's error `e` while the columns of a step were `what`.
+    pub(in crate::runtime) fn error(
+        self,
+        what: &'static str,
+        e: arrow_schema::ArrowError,
+    ) -> RunError {
         RunError::Exchange {
             job: self.job.into(),
             stage: self.stage.into(),
@@ -145,17 +143,6 @@ impl At<'_> {
             message: e.to_string(),
         }
     }
-}
-
-/// The senders' columns of one step as one batch, in sender order.
-fn concat(mut parts: Vec<Columns>) -> Result<Option<Columns>, arrow_schema::ArrowError> {
-    if parts.len() <= 1 {
-        return Ok(parts.pop());
-    }
-    let schema = parts[0].batch.schema();
-    let batch = arrow_select::concat::concat_batches(&schema, parts.iter().map(|c| &c.batch))?;
-    let time = parts.into_iter().flat_map(|c| c.time).collect();
-    Ok(Some(Columns { batch, time }))
 }
 
 /// One output edge of a subtask.
@@ -178,26 +165,28 @@ pub(super) struct Outputs {
 }
 
 impl Outputs {
-    /// Send a step's records, and its columns if it has them, on every
-    /// edge (partitioned where by key: by the key's column when there are
-    /// columns); records without the key field go to the dead-letter
-    /// output.
+    /// Send a step's rows on every edge (partitioned where by key: by the
+    /// key's column when there are columns); rows without the key field
+    /// go to the dead-letter output.
     pub(super) async fn batch(
         &self,
-        records: Vec<Event>,
-        mut columns: Option<Columns>,
+        rows: Batch,
         watermark: Timestamp,
         processing_time: i64,
         side: &SideOutputs,
         epoch: u64,
     ) -> Result<(), RunError> {
         let n = self.edges.len();
-        let mut records = Some(records);
+        let mut rows = Some(rows);
         for (i, edge) in self.edges.iter().enumerate() {
-            let mine = if i + 1 == n {
-                records.take().unwrap_or_default()
+            let Batch { records, columns } = if i + 1 == n {
+                rows.take().unwrap_or_default()
             } else {
-                records.clone().unwrap_or_default()
+                let r = rows.as_ref().expect("taken at the last edge");
+                Batch {
+                    records: r.records.clone(),
+                    columns: r.columns.clone(),
+                }
             };
             match edge {
                 Output::Forward(tx) => {
@@ -205,12 +194,8 @@ impl Outputs {
                         tx,
                         Message::with_columns(
                             &self.budgets,
-                            mine,
-                            if i + 1 == n {
-                                columns.take()
-                            } else {
-                                columns.clone()
-                            },
+                            records,
+                            columns,
                             watermark,
                             processing_time,
                         )?,
@@ -218,32 +203,25 @@ impl Outputs {
                     .await?
                 }
                 Output::ByKey { txs, field } => {
-                    let cols = if i + 1 == n {
-                        columns.take()
-                    } else {
-                        columns.clone()
-                    };
-                    // A key column of a type that cannot be a key (a graph
-                    // stage keyed off the source, whose schema was inferred
-                    // for other stages' operators): key the records.
-                    let cols =
-                        cols.filter(|c| mine.is_empty() || KeyColumn::of(&c.batch, field).is_ok());
-                    match cols {
-                        Some(cols) => {
-                            self.by_key_columns(
-                                txs,
-                                field,
-                                mine,
-                                cols,
-                                (watermark, processing_time),
-                                side,
-                                epoch,
-                            )
-                            .await?
-                        }
-                        None => {
-                            self.by_key(txs, field, mine, (watermark, processing_time), side, epoch)
+                    let time = (watermark, processing_time);
+                    // Columns whose key field is of a type that cannot be a
+                    // key (a float, a struct): key the rows' records, written
+                    // as JSON if the rows came only as columns.
+                    let keyable = columns
+                        .as_ref()
+                        .is_some_and(|c| KeyColumn::of(&c.batch, field).is_ok());
+                    match columns {
+                        Some(cols) if keyable => {
+                            self.by_key_columns(txs, field, records, cols, time, side, epoch)
                                 .await?
+                        }
+                        columns => {
+                            let at = At {
+                                job: &self.job,
+                                stage: &self.stage,
+                            };
+                            let records = Batch { records, columns }.into_events(at)?;
+                            self.by_key(txs, field, records, time, side, epoch).await?
                         }
                     }
                 }
@@ -300,7 +278,7 @@ impl Outputs {
         &self,
         txs: &[Tx],
         field: &str,
-        records: Vec<Event>,
+        mut records: Vec<Event>,
         cols: Columns,
         (watermark, processing_time): (Timestamp, i64),
         side: &SideOutputs,
@@ -323,6 +301,11 @@ impl Outputs {
                 processing_time,
             )
         };
+        let mut buf = itoa::Buffer::new();
+        // The records are keyed as a key-by over events keys them.
+        for (row, e) in records.iter_mut().enumerate() {
+            e.key = keys.key(row, &mut buf).map(<[u8]>::to_vec);
+        }
         if txs.len() == 1 && keys.all_valid() {
             return send(&txs[0], part(records, cols)?).await;
         }
@@ -330,7 +313,6 @@ impl Outputs {
             parallelism: txs.len(),
         };
         let mut rows: Vec<Vec<u32>> = vec![Vec::new(); txs.len()];
-        let mut buf = itoa::Buffer::new();
         for row in 0..cols.len() {
             match keys.key(row, &mut buf) {
                 Some(key) => rows[groups.subtask_of_key(key)].push(row as u32),

@@ -30,7 +30,8 @@ use crate::state::{KeyGroups, StateStore};
 pub(super) use align::{Aligner, Group, Read};
 use edges::Input;
 use edges::{Output, Outputs};
-use std::collections::BTreeMap;
+pub(super) use operator::{At, Batch};
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -91,6 +92,62 @@ pub(super) fn sink_stages(plan: &Plan, stages: &[PlannedGraphStage]) -> Vec<Stri
     main.into_iter()
         .chain(spec.sinks.iter().map(|s| s.input.clone()))
         .collect()
+}
+
+/// The stages that send their rows on as typed columns when they have
+/// them: those whose every reader takes columns — a stage that starts
+/// with an operator over columns, a window with built-in aggregates, a
+/// discard sink, or a stage that passes rows on to such readers. Other
+/// readers (operators over events, keyed operators, joins, sinks that
+/// write) get records, written as JSON once by the stage before them.
+/// Without [`Plan::stage_columns`] (a benchmark's baseline) only a stage
+/// that feeds a discard sink alone sends columns.
+pub(super) fn columns_out(
+    plan: &Plan,
+    stages: &[PlannedGraphStage],
+    sink_stages: &[String],
+) -> BTreeSet<String> {
+    use crate::job::SinkSpec;
+    use crate::plan::{PlannedStage, WindowAgg};
+    use crate::wasm::World;
+    let spec = &plan.job.spec;
+    // The sinks in `sink_stages`' order: `[sink]` when a stage feeds it,
+    // then the named ones.
+    let main = sink_stages.len() > spec.sinks.len();
+    let sinks: Vec<(&str, bool)> = main
+        .then_some(&spec.sink)
+        .into_iter()
+        .chain(spec.sinks.iter().map(|s| &s.sink))
+        .zip(sink_stages)
+        .map(|(sink, stage)| (stage.as_str(), matches!(sink, SinkSpec::Discard {})))
+        .collect();
+    let mut out = BTreeSet::new();
+    for st in stages.iter().rev() {
+        let name = st.spec.name.as_str();
+        let stage_readers = stages
+            .iter()
+            .filter(|r| r.spec.input_names().contains(&name))
+            .map(|r| {
+                plan.stage_columns
+                    && match &r.work {
+                        StageWork::Operators(ops) => ops
+                            .first()
+                            .is_some_and(|op| op.component.world == World::Columns),
+                        StageWork::Keyed(PlannedStage::Window {
+                            aggregate: WindowAgg::Native(_),
+                            ..
+                        }) => true,
+                        StageWork::Pass => out.contains(&r.spec.name),
+                        _ => false,
+                    }
+            });
+        let sink_readers = sinks.iter().filter(|(s, _)| *s == name).map(|(_, d)| *d);
+        let mut readers = stage_readers.chain(sink_readers).peekable();
+        if readers.peek().is_some() && readers.all(|takes| takes) {
+            out.insert(name.to_string());
+        }
+    }
+    out
 }
 
 /// What every task of a run shares.
@@ -272,14 +329,7 @@ pub(super) fn tasks(
         }
     }
     let sink_inputs = Aligner::new(sink_wiring.groups(), job, "sink");
-    // The stage that feeds `[sink]` feeds only it, a sink that counts rows:
-    // rows over columns may go to it as they are.
-    let main = sink_stages.first().map(String::as_str);
-    let counts_only = matches!(plan.job.spec.sink, crate::job::SinkSpec::Discard {})
-        && main
-            .and_then(|m| outs.get(m))
-            .is_some_and(|o| o.iter().all(|edges| edges.len() == 1));
-
+    let columns_out = Arc::new(columns_out(plan, &stages, sink_stages));
     let mut tasks: Vec<Task> = Vec::new();
     let mut task = |name: String,
                     stage: Option<usize>,
@@ -288,8 +338,7 @@ pub(super) fn tasks(
                     edges: Vec<Output>| {
         let (plan, side, ctx, store) = (plan.clone(), side.clone(), ctx.clone(), store.clone());
         let stages = stages.clone();
-        let counts_only =
-            counts_only && stage.is_some_and(|i| Some(stages[i].spec.name.as_str()) == main);
+        let columns_out = stage.is_some_and(|i| columns_out.contains(&stages[i].spec.name));
         let fan_of = name.rsplit_once("-fan-").map(|(s, _)| s.to_string());
         let body = async move {
             let (stage_name, op) = match stage {
@@ -301,7 +350,7 @@ pub(super) fn tasks(
                     let st = &stages[i];
                     (
                         st.spec.name.as_str(),
-                        open(&plan, st, subtask, &store, &ctx, counts_only)?,
+                        open(&plan, st, subtask, &store, &ctx, columns_out)?,
                     )
                 }
             };
@@ -362,11 +411,11 @@ fn open(
     subtask: usize,
     store: &StateStore,
     ctx: &RunContext,
-    counts_only: bool,
+    columns_out: bool,
 ) -> Result<Box<dyn operator::Operator>, RunError> {
     let n = plan.job.spec.parallelism;
     let Some(point) = ctx.restore.as_deref().filter(|r| !r.drop_stage_state) else {
-        return stage_ops::open(plan, st, subtask, store, None, counts_only);
+        return stage_ops::open(plan, st, subtask, store, None, columns_out);
     };
     let old = point.data.parallelism;
     let dirs = if old == n {
@@ -391,5 +440,5 @@ fn open(
         keeps: &keeps,
         error: &error,
     };
-    stage_ops::open(plan, st, subtask, store, Some(&restore), counts_only)
+    stage_ops::open(plan, st, subtask, store, Some(&restore), columns_out)
 }

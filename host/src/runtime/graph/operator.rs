@@ -7,6 +7,7 @@
 //! [`Operator::on_end`] (fire everything). Records an operator emits go
 //! into [`Cx::out`]; records it sets aside go to the side outputs.
 
+pub(in crate::runtime) use super::edges::At;
 use crate::event::{Event, Timestamp};
 use crate::plan::Plan;
 use crate::runtime::RunError;
@@ -20,6 +21,8 @@ use std::sync::Arc;
 pub(super) struct Cx<'a> {
     /// The job.
     pub plan: &'a Plan,
+    /// The stage (for errors).
+    pub stage: &'a str,
     /// The epoch the step belongs to (for side outputs).
     pub epoch: u64,
     /// The event-time watermark after the step (the lowest of the
@@ -29,33 +32,142 @@ pub(super) struct Cx<'a> {
     pub processing_time: i64,
     /// Late records and dead letters.
     pub side: &'a SideOutputs,
-    /// Records emitted in this step, in order.
-    pub out: Vec<Event>,
-    /// Or the rows emitted only as columns, for a sink that counts them
-    /// (see [`super::chain`]).
-    pub columns: Option<Columns>,
+    /// Rows emitted in this step, in order: as records, or as columns
+    /// where the stage's readers all take columns (see
+    /// [`super::columns_out`]).
+    pub out: Batch,
 }
 
 impl Cx<'_> {
     /// Emit `records` after what was emitted so far (taking the vector
     /// itself when it is the first: no copy of a whole batch).
-    pub fn emit(&mut self, mut records: Vec<Event>) {
-        if self.out.is_empty() {
-            self.out = records;
-        } else {
-            self.out.append(&mut records);
+    pub fn emit(&mut self, records: Vec<Event>) -> Result<(), RunError> {
+        self.emit_batch(Batch {
+            records,
+            columns: None,
+        })
+    }
+
+    /// Emit `rows` after what was emitted so far (see [`Batch::append`]).
+    pub fn emit_batch(&mut self, rows: Batch) -> Result<(), RunError> {
+        let at = At {
+            job: &self.plan.job.spec.name,
+            stage: self.stage,
+        };
+        self.out.append(rows, at)
+    }
+
+    /// The records emitted so far, to add more to (rows emitted as
+    /// columns are written as records first).
+    pub fn out_events(&mut self) -> Result<&mut Vec<Event>, RunError> {
+        if self.out.columns.is_some() {
+            let at = At {
+                job: &self.plan.job.spec.name,
+                stage: self.stage,
+            };
+            let records = std::mem::take(&mut self.out).into_events(at)?;
+            self.out.records = records;
         }
+        Ok(&mut self.out.records)
     }
 }
 
-/// One input's part of a step.
+/// Rows of a step: one input's part, or what a stage emits. They come as
+/// records, or as typed columns — with the same rows as records beside
+/// them (the input's own bytes, kept by the source: see
+/// [`crate::plan::Plan::keeps_records`]), or alone. Stages pass columns on
+/// where every reader takes them (typed columns between stages); a reader
+/// that takes records writes rows that came only as columns as JSON.
+#[derive(Debug, Default)]
 pub(in crate::runtime) struct Batch {
-    /// The records.
+    /// The records; empty when the rows exist only as columns.
     pub records: Vec<Event>,
-    /// The same rows as columns, when the source decoded them for
-    /// operators over columns (then `records` may be empty: see
-    /// [`crate::plan::Plan::keeps_records`]).
+    /// The rows as columns, if they come as columns.
     pub columns: Option<Columns>,
+}
+
+impl Batch {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.columns
+            .as_ref()
+            .map_or(self.records.len(), Columns::len)
+    }
+
+    /// No rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The records are the rows (there are no columns, or the records are
+    /// the same rows).
+    pub fn has_records(&self) -> bool {
+        self.columns
+            .as_ref()
+            .is_none_or(|c| c.len() == self.records.len())
+    }
+
+    /// The rows as records: the records themselves, or, when the rows
+    /// exist only as columns, each row written as a JSON line (no key, no
+    /// headers) at its event time.
+    pub fn into_events(self, at: At<'_>) -> Result<Vec<Event>, RunError> {
+        if self.has_records() {
+            return Ok(self.records);
+        }
+        let cols = self.columns.expect("only columns have no records");
+        let lines = crate::batch::json_lines(&cols.batch).map_err(|source| RunError::Encode {
+            job: at.job.into(),
+            operator: format!("(stage `{}`)", at.stage),
+            source,
+        })?;
+        Ok(lines
+            .into_iter()
+            .zip(cols.time)
+            .map(|(value, timestamp)| crate::event::event(value, timestamp))
+            .collect())
+    }
+
+    /// `other`'s rows after these. Columns stay columns when both are
+    /// columns of one schema and both have their records or neither has;
+    /// otherwise both become records.
+    pub fn append(&mut self, other: Batch, at: At<'_>) -> Result<(), RunError> {
+        if other.is_empty() {
+            return Ok(());
+        }
+        if self.is_empty() {
+            *self = other;
+            return Ok(());
+        }
+        let same_form = match (&self.columns, &other.columns) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                let both_bare = self.records.is_empty() && other.records.is_empty();
+                let both_kept = self.has_records() && other.has_records();
+                a.batch.schema() == b.batch.schema() && (both_bare || both_kept)
+            }
+            _ => false,
+        };
+        if !same_form {
+            let mine = std::mem::take(self).into_events(at)?;
+            let mut theirs = other.into_events(at)?;
+            self.records = mine;
+            self.records.append(&mut theirs);
+            return Ok(());
+        }
+        let Batch {
+            mut records,
+            columns,
+        } = other;
+        self.records.append(&mut records);
+        if let (Some(a), Some(b)) = (&mut self.columns, columns) {
+            let batch =
+                arrow_select::concat::concat_batches(&a.batch.schema(), [&a.batch, &b.batch])
+                    .map_err(|e| at.error("joined", e))?;
+            a.batch = batch;
+            a.time.extend(b.time);
+        }
+        Ok(())
+    }
 }
 
 /// A stage's work, one instance per subtask.
@@ -86,13 +198,7 @@ pub(super) struct Pass;
 
 impl Operator for Pass {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        cx.emit(batch.records);
-        // A union of inputs with columns is never planned: only the one
-        // input of a key-by before a window over columns has them.
-        if batch.columns.is_some() {
-            cx.columns = batch.columns;
-        }
-        Ok(())
+        cx.emit_batch(batch)
     }
     fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
         Ok(())
@@ -121,4 +227,93 @@ fn io(dir: &Path, e: std::io::Error) -> RunError {
         backend: "checkpoint",
         message: format!("{}: {e}", dir.display()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+
+    const AT: At<'static> = At {
+        job: "j",
+        stage: "s",
+    };
+
+    fn cols(name: &str, values: &[i64]) -> Columns {
+        let a: ArrayRef = Arc::new(Int64Array::from(values.to_vec()));
+        Columns {
+            batch: RecordBatch::try_from_iter([(name, a)]).unwrap(),
+            time: values.to_vec(),
+        }
+    }
+
+    fn bare(c: Columns) -> Batch {
+        Batch {
+            records: Vec::new(),
+            columns: Some(c),
+        }
+    }
+
+    fn values(b: Batch) -> Vec<String> {
+        b.into_events(AT)
+            .unwrap()
+            .into_iter()
+            .map(|e| String::from_utf8(e.value).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn columns_of_one_schema_stay_columns() {
+        let mut b = bare(cols("n", &[1, 2]));
+        b.append(bare(cols("n", &[3])), AT).unwrap();
+        b.append(Batch::default(), AT).unwrap();
+        assert!(b.records.is_empty());
+        assert_eq!(b.columns.as_ref().unwrap().time, vec![1, 2, 3]);
+        assert_eq!(values(b), [r#"{"n":1}"#, r#"{"n":2}"#, r#"{"n":3}"#]);
+    }
+
+    #[test]
+    fn columns_of_another_schema_or_beside_records_become_records_in_order() {
+        let mut b = bare(cols("n", &[1]));
+        b.append(bare(cols("m", &[2])), AT).unwrap();
+        assert!(b.columns.is_none(), "two schemas cannot be one batch");
+        b.append(
+            Batch {
+                records: vec![crate::event::event(b"{\"x\":3}".to_vec(), 3)],
+                columns: None,
+            },
+            AT,
+        )
+        .unwrap();
+        let s: ArrayRef = Arc::new(StringArray::from(vec!["own bytes"]));
+        b.append(
+            Batch {
+                records: vec![crate::event::event(b"{\"s\":\"own bytes\"}".to_vec(), 4)],
+                columns: Some(Columns {
+                    batch: RecordBatch::try_from_iter([("s", s)]).unwrap(),
+                    time: vec![4],
+                }),
+            },
+            AT,
+        )
+        .unwrap();
+        assert_eq!(
+            values(b),
+            [
+                r#"{"n":1}"#,
+                r#"{"m":2}"#,
+                r#"{"x":3}"#,
+                r#"{"s":"own bytes"}"#
+            ]
+        );
+    }
+
+    #[test]
+    fn rows_only_as_columns_are_written_as_json_at_their_event_time() {
+        let events = bare(cols("n", &[7, 9])).into_events(AT).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].timestamp, 9);
+        assert_eq!(events[1].value, br#"{"n":9}"#);
+        assert!(events[1].key.is_none());
+    }
 }

@@ -53,14 +53,14 @@ impl Restore<'_> {
 }
 
 /// Open stage `stage`'s operator for `subtask`, its state in `store`;
-/// `counts_only`: the stage feeds only a sink that counts rows.
+/// `columns_out`: every reader of the stage takes columns.
 pub(super) fn open(
     plan: &Plan,
     stage: &PlannedGraphStage,
     subtask: usize,
     store: &StateStore,
     restore: Option<&Restore>,
-    counts_only: bool,
+    columns_out: bool,
 ) -> Result<Box<dyn Operator>, RunError> {
     let name = stage.spec.name.as_str();
     let n = plan.job.spec.parallelism;
@@ -87,7 +87,7 @@ pub(super) fn open(
     Ok(match &stage.work {
         StageWork::Pass => Box::new(super::operator::Pass),
         StageWork::Operators(ops) => {
-            Box::new(super::chain::Chain::new(plan, ops, subtask, counts_only)?)
+            Box::new(super::chain::Chain::new(plan, ops, subtask, columns_out)?)
         }
         StageWork::Keyed(PlannedStage::Window {
             kind,
@@ -99,8 +99,7 @@ pub(super) fn open(
                 WindowAgg::Native(specs) => (
                     Aggregation::native(specs),
                     None,
-                    plan.window_columns
-                        .then(|| specs.iter().map(|a| a.field.clone()).collect()),
+                    Some(specs.iter().map(|a| a.field.clone()).collect()),
                 ),
                 WindowAgg::Wasm(op) => (
                     Aggregation::Wasm(Box::new(AggregateInstance::new(
@@ -128,7 +127,7 @@ pub(super) fn open(
             if let Some(r) = restore {
                 r.each(WINDOW_FILE, |bytes| w.restore(bytes, r.keeps))?;
             }
-            if counts_only {
+            if columns_out {
                 w.results_as_columns();
             }
             Box::new(Window {
@@ -142,28 +141,36 @@ pub(super) fn open(
                     .map(|k| k.field.clone())
                     .unwrap_or_default(),
                 fields,
+                source_columns: plan.window_columns,
+                said: false,
             })
         }
         StageWork::Keyed(PlannedStage::Keyed(op)) => Box::new(Keyed {
             op: Some(KeyedOperator::new(plan, op, subtask, backend()?)?),
+            key_field: stage.spec.key_by.as_ref().map(|k| k.field.clone()),
         }),
         StageWork::Join(kind) => {
             // The buffers in the stage's backend, like a keyed operator's
             // state: RocksDB holds joins larger than memory.
             let state = JoinState::new(backend()?, subtask, n, store.budgets().clone());
             let mut j = match *kind {
-                JoinKind::Window(k) => Join::Window(WindowJoin::new(k, state)),
+                JoinKind::Window(k) => Joiner::Window(WindowJoin::new(k, state)),
                 JoinKind::Interval { lower, upper } => {
-                    Join::Interval(IntervalJoin::new(lower, upper, state))
+                    Joiner::Interval(IntervalJoin::new(lower, upper, state))
                 }
             };
             if let Some(r) = restore {
                 r.each(JOIN_FILE, |bytes| match &mut j {
-                    Join::Window(w) => w.restore(bytes),
-                    Join::Interval(i) => i.restore(bytes),
+                    Joiner::Window(w) => w.restore(bytes),
+                    Joiner::Interval(i) => i.restore(bytes),
                 })?;
             }
-            Box::new(j)
+            Box::new(Join {
+                j,
+                keys: (0..2)
+                    .map(|k| stage.spec.key_of_input(k).map(str::to_string))
+                    .collect(),
+            })
         }
     })
 }
@@ -178,6 +185,12 @@ struct Window {
     /// Built-in aggregates' fields (`None` for `count`), read from
     /// columns when the input has them; `None` for a Wasm aggregate.
     fields: Option<Vec<Option<String>>>,
+    /// The source decodes columns for this window (a one-chain job's
+    /// window straight over the source, [`Plan::window_columns`]): read
+    /// them even beside the records.
+    source_columns: bool,
+    /// Said in the log that it reads columns.
+    said: bool,
 }
 
 impl Window {
@@ -193,35 +206,47 @@ impl Window {
                 &e.value,
             )?;
         }
-        cx.emit(out.results);
-        if !out.result_columns.is_empty() {
-            let mut parts: Vec<(arrow_array::RecordBatch, Vec<i64>)> = cx
-                .columns
-                .take()
-                .map(|c| (c.batch, c.time))
-                .into_iter()
-                .collect();
-            parts.extend(out.result_columns);
-            let schema = parts[0].0.schema();
-            let batch = arrow_select::concat::concat_batches(&schema, parts.iter().map(|p| &p.0))
-                .map_err(|e| RunError::Exchange {
-                job: cx.plan.job.spec.name.clone(),
-                stage: "window".into(),
-                what: "joined",
-                message: e.to_string(),
+        cx.emit(out.results)?;
+        for (batch, time) in out.result_columns {
+            cx.emit_batch(Batch {
+                records: Vec::new(),
+                columns: Some(Columns { batch, time }),
             })?;
-            let time = parts.into_iter().flat_map(|p| p.1).collect();
-            cx.columns = Some(Columns { batch, time });
         }
         Ok(())
+    }
+
+    /// Whether to read `cols` as columns: built-in aggregates, a key
+    /// column that can be a key, and aggregated fields that are numbers
+    /// (or absent: every row lacks them). Otherwise the rows are read as
+    /// records, as a window over events would.
+    fn reads(&self, cols: &Columns, fields: &[Option<String>]) -> bool {
+        use crate::batch::rows::{column, is_number_type};
+        KeyColumn::of(&cols.batch, &self.key_field).is_ok()
+            && fields
+                .iter()
+                .flatten()
+                .all(|f| column(&cols.batch, f).is_none_or(|c| is_number_type(c.data_type())))
     }
 }
 
 impl Operator for Window {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = WindowOutput::default();
+        let columnar = match (&batch.columns, &self.fields) {
+            (Some(cols), Some(fields)) if self.source_columns || batch.records.is_empty() => {
+                self.reads(cols, fields)
+            }
+            _ => false,
+        };
         match (batch.columns, &self.fields) {
-            (Some(cols), Some(fields)) => {
+            (Some(cols), Some(fields)) if columnar => {
+                if !self.said {
+                    self.said = true;
+                    tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage,
+                        schema = %crate::batch::describe(&cols.batch.schema()),
+                        "the window reads its input as typed columns");
+                }
                 let keys =
                     KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| RunError::Schema {
                         job: cx.plan.job.spec.name.clone(),
@@ -261,9 +286,14 @@ impl Operator for Window {
                 out.late.extend(late);
                 out.rejected.extend(rejected);
             }
-            _ => {
+            (columns, _) => {
+                let batch = Batch {
+                    records: batch.records,
+                    columns,
+                };
+                let records = keyed_events(batch, Some(&self.key_field), cx)?;
                 self.w
-                    .process_batch(batch.records, cx.processing_time, &mut out)?;
+                    .process_batch(records, cx.processing_time, &mut out)?;
             }
         }
         self.emit(out, cx)
@@ -304,6 +334,8 @@ impl Operator for Window {
 struct Keyed {
     /// Taken for a moment by a swap.
     op: Option<KeyedOperator>,
+    /// The key's field.
+    key_field: Option<String>,
 }
 
 impl Keyed {
@@ -314,8 +346,8 @@ impl Keyed {
 
 impl Operator for Keyed {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        let records = batch.records;
-        let op = self.op();
+        let records = keyed_events(batch, self.key_field.as_deref(), cx)?;
+        let op = self.op.as_mut().expect("put back after every swap");
         let out = op.process(&records, cx.watermark, cx.processing_time)?;
         for r in &out.rejected {
             cx.side.dead_letter(
@@ -327,12 +359,12 @@ impl Operator for Keyed {
                 &records[r.index as usize].value,
             )?;
         }
-        cx.emit(out.events);
-        Ok(())
+        cx.emit(out.events)
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let (watermark, processing_time) = (cx.watermark, cx.processing_time);
-        self.op().advance(watermark, processing_time, &mut cx.out)
+        let out = cx.out_events()?;
+        self.op().advance(watermark, processing_time, out)
     }
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
         // State and timers: both in the backend.
@@ -352,7 +384,14 @@ impl Operator for Keyed {
 }
 
 /// A join of the stage's two inputs.
-enum Join {
+struct Join {
+    j: Joiner,
+    /// Each input's key field.
+    keys: Vec<Option<String>>,
+}
+
+/// A window join or an interval join.
+enum Joiner {
     Window(WindowJoin),
     Interval(IntervalJoin),
 }
@@ -360,8 +399,7 @@ enum Join {
 impl Join {
     fn emit(out: JoinOutput, cx: &mut Cx) -> Result<(), RunError> {
         cx.side.late(cx.epoch, &out.late)?;
-        cx.emit(out.results);
-        Ok(())
+        cx.emit(out.results)
     }
 }
 
@@ -380,31 +418,49 @@ impl From<JoinError> for RunError {
 
 impl Operator for Join {
     fn process_batch(&mut self, input: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        let records = batch.records;
+        let key = self.keys.get(input).cloned().flatten();
+        let records = keyed_events(batch, key.as_deref(), cx)?;
         let side = if input == 0 { Side::Left } else { Side::Right };
         let mut out = JoinOutput::default();
-        match self {
-            Join::Window(j) => j.process(side, records, &mut out)?,
-            Join::Interval(j) => j.process(side, records, &mut out)?,
+        match &mut self.j {
+            Joiner::Window(j) => j.process(side, records, &mut out)?,
+            Joiner::Interval(j) => j.process(side, records, &mut out)?,
         }
         Self::emit(out, cx)
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = JoinOutput::default();
-        match self {
-            Join::Window(j) => j.advance(cx.watermark, &mut out)?,
-            Join::Interval(j) => j.advance(cx.watermark)?,
+        match &mut self.j {
+            Joiner::Window(j) => j.advance(cx.watermark, &mut out)?,
+            Joiner::Interval(j) => j.advance(cx.watermark)?,
         }
         Self::emit(out, cx)
     }
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
-        let bytes = match self {
-            Join::Window(j) => j.snapshot_into(dir)?,
-            Join::Interval(j) => j.snapshot_into(dir)?,
+        let bytes = match &mut self.j {
+            Joiner::Window(j) => j.snapshot_into(dir)?,
+            Joiner::Interval(j) => j.snapshot_into(dir)?,
         };
         write_state(dir, JOIN_FILE, &bytes)
     }
     fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
         Ok(())
     }
+}
+
+/// A batch's rows as keyed records, as a key-by over events makes them:
+/// rows that came only as columns are written as JSON, and a record
+/// without a key takes field `field`'s.
+fn keyed_events(batch: Batch, field: Option<&str>, cx: &Cx) -> Result<Vec<Event>, RunError> {
+    let at = super::operator::At {
+        job: &cx.plan.job.spec.name,
+        stage: cx.stage,
+    };
+    let mut records = batch.into_events(at)?;
+    if let Some(field) = field {
+        for e in records.iter_mut().filter(|e| e.key.is_none()) {
+            e.key = crate::json::key(&e.value, field);
+        }
+    }
+    Ok(records)
 }
