@@ -154,3 +154,67 @@ fn a_window_reads_an_operators_typed_output_and_gives_the_models_results() {
         }
     }
 }
+
+/// Regression: a window keyed straight off a source that decodes columns
+/// for another stage's operator got the records without their keys, and
+/// put every record under the key "" (before typed columns between
+/// stages).
+#[test]
+fn a_window_beside_an_operator_over_the_sources_columns_keys_every_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = weir_e2e::generate_transactions(d, "in", 6_000, 30, 5, 9, 0);
+    let expected = d.join("expected");
+    std::fs::create_dir_all(&expected).expect("mkdir");
+    let mut args: Vec<String> = vec![input.display().to_string(), "tumbling".into()];
+    args.extend(["10000", "0", "0", "1000", "0", "500"].map(String::from));
+    args.push(expected.display().to_string());
+    run_model("native_windows.py", &args);
+    let want = to_nano(canonical_lines(&expected.join("expected.jsonl")));
+    assert!(want.len() > 50, "the model made {} windows", want.len());
+    for parallelism in [1, 2] {
+        let run = d.join(format!("p{parallelism}"));
+        std::fs::create_dir_all(&run).expect("mkdir");
+        let path = run.join("job.toml");
+        let text = format!(
+            r#"name = "beside"
+parallelism = {parallelism}
+batch_size = 500
+[source]
+type = "file"
+path = "{input}"
+[event_time]
+field = "ts"
+max_out_of_orderness = "1s"
+[[stages]]
+name = "big"
+inputs = ["source"]
+operators = [{{ name = "big-payments", component = "{op}" }}]
+[[stages]]
+name = "per-user"
+inputs = ["source"]
+key_by = {{ field = "user" }}
+window = {{ type = "tumbling", size = "10s", aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}, {{ fn = "avg", field = "amount" }}] }}
+[sink]
+type = "file"
+path = "{out}/out.jsonl"
+[[sinks]]
+name = "big"
+input = "big"
+type = "discard"
+[late_output]
+type = "discard"
+"#,
+            input = input.display(),
+            op = operator("map-filter-columns"),
+            out = run.display(),
+        );
+        std::fs::write(&path, text).expect("job");
+        weir_e2e::weir(&["run", "-q", path.to_str().expect("utf-8")]).ok();
+        assert_eq!(
+            to_nano(canonical_lines(&run.join("out.jsonl"))),
+            want,
+            "parallelism {parallelism}"
+        );
+    }
+}
