@@ -1,6 +1,10 @@
 //! From a validated job to something runnable: components built or loaded,
 //! checked against the world each operator needs, limits parsed.
 
+mod columns;
+
+pub use columns::{ForcedTypes, SourceColumns};
+
 use crate::budget::Budgets;
 use crate::build::{self, BuildError};
 use crate::job::{AggregateSpec, JobSpec, LoadedJob, OperatorSpec, config_json, parse_bytes};
@@ -133,16 +137,15 @@ pub struct Plan {
     /// from the first records.
     pub schema: Option<arrow_schema::SchemaRef>,
     /// Types an inferred schema gives these top-level fields whatever the
-    /// first records hold (see [`window_columns`]).
-    pub column_types: Vec<(String, arrow_schema::DataType)>,
+    /// first records hold (see [`columns`]).
+    pub column_types: ForcedTypes,
     /// The named sources (`[[sources]]`) that decode their records into
-    /// columns once, as `[source]` does for `columns`, with the schema
-    /// each declares (`None`: inferred from its first records). They keep
-    /// each record's bytes too.
-    pub source_columns: std::collections::BTreeMap<String, Option<arrow_schema::SchemaRef>>,
+    /// columns once, as `[source]` does for `columns`. They keep each
+    /// record's bytes too.
+    pub source_columns: BTreeMap<String, SourceColumns>,
     /// The keyed stage is a built-in window that reads the source's
-    /// columns (see [`window_columns`]); other windows read the columns
-    /// of the stage before them when it has them.
+    /// columns (see [`columns`]); other windows read the columns of the
+    /// stage or source before them when it has them.
     pub window_columns: bool,
     /// Stages pass rows on as typed columns to readers that take them
     /// (see `runtime::graph::columns_out`); `false` writes them as JSON
@@ -168,6 +171,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether source `name` (`source`, or a `[[sources]]` entry) decodes
+    /// its records into columns.
+    pub fn decodes(&self, name: &str) -> bool {
+        if name == crate::job::SOURCE {
+            self.columns
+        } else {
+            self.source_columns.contains_key(name)
+        }
+    }
+
     /// The busy-time counter of operator `name` (created on first use;
     /// every version of an operator adds to the same one).
     pub fn busy(&self, name: &str) -> Arc<AtomicU64> {
@@ -327,61 +340,29 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         None
     };
     let graph = graph_stages(&job, engine)?;
-    let column_types = window_columns(spec, &chain, stage.as_ref(), schema.as_deref());
-    // The source decodes columns for a stage that reads only it, without a
-    // key, and starts with an operator over columns; operators over
-    // columns elsewhere decode the events they are given.
-    let reads_columns = |source: &str| {
-        graph.iter().any(|st| {
-            st.spec.input_names() == [source]
-                && st.spec.key_by.is_none()
-                && matches!(&st.work, StageWork::Operators(ops)
-                    if ops.first().is_some_and(|op| op.component.world == World::Columns))
-        })
-    };
-    let graph_columns = reads_columns(crate::job::SOURCE);
-    let mut source_columns = std::collections::BTreeMap::new();
+    let mut named_schemas = BTreeMap::new();
     for named in &spec.sources {
-        if reads_columns(&named.name) {
-            let schema = named
-                .source
-                .schema()
-                .map(|s| crate::batch::schema_of(s).map(std::sync::Arc::new))
-                .transpose()?;
-            source_columns.insert(named.name.clone(), schema);
+        if let Some(s) = named.source.schema() {
+            named_schemas.insert(
+                named.name.clone(),
+                std::sync::Arc::new(crate::batch::schema_of(s)?),
+            );
         }
     }
-    let columns = column_types.is_some()
-        || graph_columns
-        || chain
-            .first()
-            .is_some_and(|op| op.component.world == World::Columns);
-    let keeps_records = match column_types {
-        // Stages of a graph may read the source's records themselves.
-        _ if graph_columns => true,
-        // The window's input records are seen again only as late records.
-        Some(_) => !matches!(
-            spec.late_output,
-            None | Some(crate::job::SinkSpec::Discard {})
-        ),
-        // A window with built-in aggregates after the operators takes
-        // their rows as columns (typed columns between stages).
-        None => {
-            !columns
-                || chain.iter().any(|op| op.component.world != World::Columns)
-                || spec.keyed.is_some()
-                || matches!(
-                    stage,
-                    Some(PlannedStage::Window {
-                        aggregate: WindowAgg::Wasm(_),
-                        ..
-                    })
-                )
-                || (stage.is_none() && !matches!(spec.sink, crate::job::SinkSpec::Discard {}))
-        }
-    };
-    let window_columns = column_types.is_some();
-    let column_types = column_types.unwrap_or_default();
+    let columns::ColumnPlan {
+        columns,
+        keeps_records,
+        column_types,
+        window_columns,
+        source_columns,
+    } = columns::plan(
+        spec,
+        &chain,
+        stage.as_ref(),
+        &graph,
+        schema.as_deref(),
+        |name| named_schemas.get(name).cloned(),
+    );
     let l = &spec.limits;
     let bytes = |s: &Option<String>| {
         s.as_deref()
@@ -420,63 +401,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         budgets,
         busy: Mutex::default(),
     })
-}
-
-/// Whether a one-chain job's window reads columns: a built-in window
-/// straight over a JSON source has the source decode each batch into
-/// columns once, and takes keys, event time and aggregated fields from
-/// them instead of scanning every record's bytes again. Returns the types
-/// an inferred schema must give the key (text) and the aggregated fields
-/// (numbers); `None` keeps the window over events: operators before it,
-/// a Wasm aggregate, a raw Kafka source, a job graph, a declared schema
-/// whose key or aggregated field is absent or of another type, or a
-/// nested field without a declared schema.
-fn window_columns(
-    spec: &JobSpec,
-    chain: &[PlannedOperator],
-    stage: Option<&PlannedStage>,
-    declared: Option<&arrow_schema::Schema>,
-) -> Option<Vec<(String, arrow_schema::DataType)>> {
-    use crate::batch::rows::{field_type, is_key_type, is_number_type};
-    use arrow_schema::DataType;
-    let raw = matches!(&spec.source, crate::job::SourceSpec::Kafka(k) if k.format == crate::job::KafkaFormat::Raw);
-    let Some(PlannedStage::Window {
-        aggregate: WindowAgg::Native(aggs),
-        ..
-    }) = stage
-    else {
-        return None;
-    };
-    if raw || !chain.is_empty() || !spec.stages.is_empty() || fields_overlap(spec, aggs) {
-        return None;
-    }
-    let key = spec.key_by.as_ref()?.field.clone();
-    let fields: Vec<String> = aggs.iter().filter_map(|a| a.field.clone()).collect();
-    match declared {
-        Some(schema) => {
-            let fits = field_type(schema, &key).is_some_and(|t| is_key_type(&t))
-                && fields
-                    .iter()
-                    .all(|f| field_type(schema, f).is_some_and(|t| is_number_type(&t)));
-            fits.then(Vec::new)
-        }
-        None => {
-            if key.contains('.') || fields.iter().any(|f| f.contains('.')) {
-                return None;
-            }
-            let mut types = vec![(key, DataType::Utf8)];
-            types.extend(fields.into_iter().map(|f| (f, DataType::Float64)));
-            Some(types)
-        }
-    }
-}
-
-/// The key is also an aggregated field: one column cannot be text and
-/// numbers.
-fn fields_overlap(spec: &JobSpec, aggs: &[AggregateSpec]) -> bool {
-    let key = spec.key_by.as_ref().map(|k| k.field.as_str());
-    aggs.iter()
-        .any(|a| a.field.as_deref().is_some() && a.field.as_deref() == key)
 }
 
 /// A window, planned: its assigner, time, lateness and aggregation.

@@ -6,7 +6,9 @@
 //! without allowed lateness, at parallelism 1 and 2 — on an input whose
 //! first records hold only whole amounts (so an inferred schema would make
 //! `amount` an integer column and refuse the fractions after them) and
-//! that holds every kind of bad record.
+//! that holds every kind of bad record. The same window as a job graph's
+//! stage keyed off the source reads the same columns, and is held to the
+//! same model.
 
 use std::path::Path;
 use weir_e2e::{TestRng, canonical_field, canonical_lines, run_model, to_nano, weir_bin};
@@ -41,6 +43,21 @@ fn input(path: &Path, n: u64) {
         out.push('\n');
     }
     std::fs::write(path, out).expect("write input");
+}
+
+/// The window per user with built-in aggregates: a one-chain job's
+/// `[key_by]` and `[window]`, or a graph stage reading the source.
+fn keyed(window: &str, graph: bool) -> String {
+    let aggregates =
+        r#"[{ fn = "count" }, { fn = "sum", field = "amount" }, { fn = "avg", field = "amount" }]"#;
+    if graph {
+        format!(
+            "[[stages]]\nname = \"per-user\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\nwindow = {{ {}, aggregates = {aggregates} }}",
+            window.replace('\n', ", ")
+        )
+    } else {
+        format!("[key_by]\nfield = \"user\"\n[window]\n{window}\naggregates = {aggregates}")
+    }
 }
 
 struct Shape {
@@ -102,8 +119,8 @@ fn a_builtin_window_over_columns_gives_the_models_results_late_records_and_dead_
         .expect("json");
         assert!(want.len() > 100, "{}: {} results", shape.name, want.len());
         assert!(!want_late.is_empty(), "{}: nothing is late", shape.name);
-        for parallelism in [1, 2] {
-            let run = d.join(format!("{}-{parallelism}", shape.name));
+        for (parallelism, graph) in [(1, false), (2, false), (1, true), (2, true)] {
+            let run = d.join(format!("{}-{parallelism}-{graph}", shape.name));
             std::fs::create_dir_all(&run).expect("mkdir");
             let job = format!(
                 r#"name = "columns-{name}"
@@ -115,11 +132,7 @@ path = "{input}"
 [event_time]
 field = "ts"
 max_out_of_orderness = "2s"
-[key_by]
-field = "user"
-[window]
-{window}
-aggregates = [{{ fn = "count" }}, {{ fn = "sum", field = "amount" }}, {{ fn = "avg", field = "amount" }}]
+{keyed}
 [sink]
 type = "file"
 path = "{out}/out.jsonl"
@@ -133,7 +146,7 @@ path = "{out}/dead.jsonl"
                 name = shape.name,
                 batch = shape.batch,
                 input = inp.display(),
-                window = shape.window,
+                keyed = keyed(shape.window, graph),
                 out = run.display(),
             );
             let path = run.join("job.toml");
@@ -144,10 +157,12 @@ path = "{out}/dead.jsonl"
                 .output()
                 .expect("run weir");
             let log = String::from_utf8_lossy(&run_job.stderr);
-            let what = format!("{} at parallelism {parallelism}", shape.name);
+            let form = if graph { "a graph stage" } else { "one chain" };
+            let what = format!("{} at parallelism {parallelism}, {form}", shape.name);
             assert!(run_job.status.success(), "{what}: {log}");
             assert!(
-                log.contains("inferred the input schema"),
+                log.contains("inferred the input schema")
+                    && log.contains("the window reads its input as typed columns"),
                 "{what}: the window did not read columns: {log}"
             );
             assert_eq!(

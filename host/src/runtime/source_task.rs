@@ -175,6 +175,11 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         txs: outputs,
         step: 0,
     };
+    let keeps_records = if main {
+        plan.keeps_records
+    } else {
+        plan.source_columns.get(name).is_none_or(|c| c.keep_records)
+    };
     let mut columns = if main {
         plan.columns.then(|| {
             super::source_columns::ColumnDecoder::new(
@@ -187,14 +192,15 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             )
         })
     } else {
-        // Stages may read a named source's records too: they are kept.
-        plan.source_columns.get(name).map(|schema| {
+        // Stages may read a named source's records too: they are kept
+        // unless only windows over its columns read it.
+        plan.source_columns.get(name).map(|c| {
             super::source_columns::ColumnDecoder::new(
                 &spec.name,
-                schema.clone(),
+                c.schema.clone(),
                 time_field,
-                &[],
-                true,
+                &c.types,
+                c.keep_records,
                 raw,
             )
         })
@@ -234,7 +240,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             Poll::Records(r) => Poll::Records(r),
             // Lines stay in their buffer only for a decoder that keeps no
             // record of its own.
-            Poll::Lines(l) if columns.is_some() && !plan.keeps_records => Poll::Lines(l),
+            Poll::Lines(l) if columns.is_some() && !keeps_records => Poll::Lines(l),
             Poll::Lines(l) => Poll::Records(l.into_records()),
             other => other,
         };

@@ -206,10 +206,16 @@ impl Outputs {
                     let time = (watermark, processing_time);
                     // Columns whose key field is of a type that cannot be a
                     // key (a float, a struct): key the rows' records, written
-                    // as JSON if the rows came only as columns.
-                    let keyable = columns
-                        .as_ref()
-                        .is_some_and(|c| KeyColumn::of(&c.batch, field).is_ok());
+                    // as JSON if the rows came only as columns. Without the
+                    // field the rows lack the key, unless records have it.
+                    let keyable =
+                        columns
+                            .as_ref()
+                            .is_some_and(|c| match KeyColumn::of(&c.batch, field) {
+                                Ok(KeyColumn::Missing) => records.is_empty(),
+                                Ok(_) => true,
+                                Err(_) => false,
+                            });
                     match columns {
                         Some(cols) if keyable => {
                             self.by_key_columns(txs, field, records, cols, time, side, epoch)

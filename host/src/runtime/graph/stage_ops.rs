@@ -141,7 +141,8 @@ pub(super) fn open(
                     .map(|k| k.field.clone())
                     .unwrap_or_default(),
                 fields,
-                source_columns: plan.window_columns,
+                source_columns: plan.window_columns
+                    || matches!(stage.spec.input_names().as_slice(), [s] if plan.decodes(s)),
                 said: false,
             })
         }
@@ -216,17 +217,22 @@ impl Window {
         Ok(())
     }
 
-    /// Whether to read `cols` as columns: built-in aggregates, a key
-    /// column that can be a key, and aggregated fields that are numbers
-    /// (or absent: every row lacks them). Otherwise the rows are read as
-    /// records, as a window over events would.
-    fn reads(&self, cols: &Columns, fields: &[Option<String>]) -> bool {
+    /// Whether to read `batch`'s columns `cols` as columns: built-in
+    /// aggregates, a key column that can be a key, and aggregated fields
+    /// that are numbers (or absent: every row lacks them). Otherwise the
+    /// rows are read as records, as a window over events would.
+    fn reads(&self, batch: &Batch, cols: &Columns, fields: &[Option<String>]) -> bool {
         use crate::batch::rows::{column, is_number_type};
-        KeyColumn::of(&cols.batch, &self.key_field).is_ok()
-            && fields
-                .iter()
-                .flatten()
-                .all(|f| column(&cols.batch, f).is_none_or(|c| is_number_type(c.data_type())))
+        // No key column: every row lacks the key, unless its record has it.
+        let key = match KeyColumn::of(&cols.batch, &self.key_field) {
+            Ok(KeyColumn::Missing) => batch.records.is_empty(),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        key && fields
+            .iter()
+            .flatten()
+            .all(|f| column(&cols.batch, f).is_none_or(|c| is_number_type(c.data_type())))
     }
 }
 
@@ -235,7 +241,7 @@ impl Operator for Window {
         let mut out = WindowOutput::default();
         let columnar = match (&batch.columns, &self.fields) {
             (Some(cols), Some(fields)) if self.source_columns || batch.records.is_empty() => {
-                self.reads(cols, fields)
+                self.reads(&batch, cols, fields)
             }
             _ => false,
         };
