@@ -186,9 +186,10 @@ struct Window {
     /// Built-in aggregates' fields (`None` for `count`), read from
     /// columns when the input has them; `None` for a Wasm aggregate.
     fields: Option<Vec<Option<String>>>,
-    /// The source decodes columns for this window (a one-chain job's
-    /// window straight over the source, [`Plan::window_columns`]): read
-    /// them even beside the records.
+    /// The window reads a source that decodes columns for it (a one-chain
+    /// job's window straight over the source, [`Plan::window_columns`], or
+    /// a graph stage keyed off the source alone): read them even beside
+    /// the records.
     source_columns: bool,
     /// Said in the log that it reads columns.
     said: bool,
