@@ -171,16 +171,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Whether source `name` (`source`, or a `[[sources]]` entry) decodes
-    /// its records into columns.
-    pub fn decodes(&self, name: &str) -> bool {
-        if name == crate::job::SOURCE {
-            self.columns
-        } else {
-            self.source_columns.contains_key(name)
-        }
-    }
-
     /// The busy-time counter of operator `name` (created on first use;
     /// every version of an operator adds to the same one).
     pub fn busy(&self, name: &str) -> Arc<AtomicU64> {

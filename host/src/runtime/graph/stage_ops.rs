@@ -141,8 +141,6 @@ pub(super) fn open(
                     .map(|k| k.field.clone())
                     .unwrap_or_default(),
                 fields,
-                source_columns: plan.window_columns
-                    || matches!(stage.spec.input_names().as_slice(), [s] if plan.decodes(s)),
                 said: false,
             })
         }
@@ -186,11 +184,6 @@ struct Window {
     /// Built-in aggregates' fields (`None` for `count`), read from
     /// columns when the input has them; `None` for a Wasm aggregate.
     fields: Option<Vec<Option<String>>>,
-    /// The window reads a source that decodes columns for it (a one-chain
-    /// job's window straight over the source, [`Plan::window_columns`], or
-    /// a graph stage keyed off the source alone): read them even beside
-    /// the records.
-    source_columns: bool,
     /// Said in the log that it reads columns.
     said: bool,
 }
@@ -241,9 +234,8 @@ impl Operator for Window {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         let mut out = WindowOutput::default();
         let columnar = match (&batch.columns, &self.fields) {
-            (Some(cols), Some(fields)) if self.source_columns || batch.records.is_empty() => {
-                self.reads(&batch, cols, fields)
-            }
+            // Columns beside records are the same rows: read the columns.
+            (Some(cols), Some(fields)) => self.reads(&batch, cols, fields),
             _ => false,
         };
         match (batch.columns, &self.fields) {
