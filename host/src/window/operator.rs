@@ -306,13 +306,13 @@ impl WindowOperator {
         let (mode, lateness, current) = (self.mode, self.lateness, self.current);
         let agg = &self.agg;
         let sessions = self.store.sessions(key)?;
-        let windows: Vec<TimeWindow> = sessions.iter().map(|s| s.0).collect();
+        let windows: smallvec::SmallVec<[TimeWindow; 4]> = sessions.iter().map(|s| s.0).collect();
         let (merged, absorbed) = merge_into(&windows, new);
         if mode == TimeMode::Event && merged.max_timestamp().saturating_add(lateness) <= current {
             return Ok(false);
         }
         let mut slot = agg.new_slot();
-        let mut gone = Vec::with_capacity(absorbed.len());
+        let mut gone: smallvec::SmallVec<[TimeWindow; 4]> = smallvec::SmallVec::new();
         let mut absorbed_bytes = 0;
         for i in absorbed.into_iter().rev() {
             let (w, s) = sessions.remove(i);

@@ -16,6 +16,10 @@ pub fn cover(a: &TimeWindow, b: &TimeWindow) -> TimeWindow {
     }
 }
 
+/// Indexes of the sessions a new window absorbs: inline, as a record
+/// absorbs one or two at most but for a window that bridges many.
+pub type Absorbed = smallvec::SmallVec<[usize; 4]>;
+
 /// Add `new` to a key's sessions: returns the resulting session and the
 /// indexes of the existing sessions that merge into it (ascending).
 ///
@@ -25,11 +29,11 @@ pub fn cover(a: &TimeWindow, b: &TimeWindow) -> TimeWindow {
 /// let sessions = vec![w(0, 10), w(20, 30), w(50, 60)];
 /// let (merged, absorbed) = merge_into(&sessions, w(10, 20));
 /// assert_eq!(merged, w(0, 30));
-/// assert_eq!(absorbed, vec![0, 1]);
+/// assert_eq!(absorbed.as_slice(), &[0, 1]);
 /// ```
-pub fn merge_into(sessions: &[TimeWindow], new: TimeWindow) -> (TimeWindow, Vec<usize>) {
+pub fn merge_into(sessions: &[TimeWindow], new: TimeWindow) -> (TimeWindow, Absorbed) {
     let mut merged = new;
-    let mut absorbed = Vec::new();
+    let mut absorbed = Absorbed::new();
     // Merging can chain (a new window bridging two sessions), so repeat
     // until nothing more joins.
     loop {

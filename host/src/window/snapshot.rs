@@ -14,7 +14,7 @@ use super::TimeWindow;
 use super::WindowError;
 use super::aggregate::{SavedSlot, Slot};
 use super::operator::WindowOperator;
-use super::store::{HeapStore, SESSION_BYTES, WindowStore, entry_bytes, index_bytes};
+use super::store::{HeapStore, Key, SESSION_BYTES, WindowStore, entry_bytes, index_bytes};
 use crate::budget::ENTRY_OVERHEAD;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -195,7 +195,7 @@ impl WindowOperator {
                         let w = window(w);
                         let slot = Slot::load(slot);
                         h.charge(SESSION_BYTES + slot.heap_bytes() + index_bytes(&key))?;
-                        h.index.insert((w, key.clone()));
+                        h.index.insert((w, Key::from_slice(&key)));
                         v.push((w, slot));
                     }
                     h.sessions.insert(key, v);

@@ -154,7 +154,9 @@ pub(super) type Pane = hashbrown::HashMap<Key, Slot, rustc_hash::FxBuildHasher>;
 pub(super) struct HeapStore {
     pub(super) panes: BTreeMap<TimeWindow, Pane>,
     pub(super) sessions: FxHashMap<Vec<u8>, Sessions>,
-    pub(super) index: BTreeSet<(TimeWindow, Vec<u8>)>,
+    /// Sessions by end, then key: keys inline (no allocation to look one
+    /// up, insert or remove it for a key up to 24 bytes).
+    pub(super) index: BTreeSet<(TimeWindow, Key)>,
     budgets: Arc<Budgets>,
 }
 
@@ -285,10 +287,12 @@ impl WindowStore {
     pub(super) fn sessions(&mut self, key: &[u8]) -> Result<&mut Sessions, StateError> {
         Ok(match self {
             WindowStore::Heap(h) => {
+                // The key is copied only when it is new.
                 if !h.sessions.contains_key(key) {
                     h.charge(key.len() as u64 + ENTRY_OVERHEAD)?;
+                    h.sessions.insert(key.to_vec(), Vec::new());
                 }
-                h.sessions.entry(key.to_vec()).or_default()
+                h.sessions.get_mut(key).expect("inserted above")
             }
             WindowStore::Backend(b) => {
                 if !b.sessions.contains_key(key) {
@@ -307,7 +311,7 @@ impl WindowStore {
     pub(super) fn index_insert(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
         match self {
             WindowStore::Heap(h) => {
-                if h.index.insert((w, key.to_vec())) {
+                if h.index.insert((w, Key::from_slice(key))) {
                     h.charge(index_bytes(key))?;
                 }
                 Ok(())
@@ -320,7 +324,7 @@ impl WindowStore {
     pub(super) fn index_remove(&mut self, w: TimeWindow, key: &[u8]) -> Result<(), StateError> {
         match self {
             WindowStore::Heap(h) => {
-                if h.index.remove(&(w, key.to_vec())) {
+                if h.index.remove(&(w, Key::from_slice(key))) {
                     h.release(index_bytes(key));
                 }
                 Ok(())
@@ -451,7 +455,7 @@ impl WindowStore {
                 .iter()
                 .take_while(|(w, _)| w.max_timestamp() <= upto)
                 .filter(|(w, _)| due(w))
-                .cloned()
+                .map(|(w, k)| (*w, k.to_vec()))
                 .collect()),
             WindowStore::Backend(b) => {
                 let mut out = Vec::new();
@@ -521,7 +525,7 @@ impl WindowStore {
                 while h.index.first().is_some_and(|(w, _)| expired(w)) {
                     let (w, key) = h.index.pop_first().expect("first exists");
                     freed += index_bytes(&key);
-                    if let Some(v) = h.sessions.get_mut(&key) {
+                    if let Some(v) = h.sessions.get_mut(key.as_slice()) {
                         v.retain(|s| {
                             if s.0 == w {
                                 freed += SESSION_BYTES + s.1.heap_bytes();
@@ -529,7 +533,7 @@ impl WindowStore {
                             s.0 != w
                         });
                         if v.is_empty() {
-                            h.sessions.remove(&key);
+                            h.sessions.remove(key.as_slice());
                             freed += key.len() as u64 + ENTRY_OVERHEAD;
                         }
                     }
