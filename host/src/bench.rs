@@ -32,7 +32,10 @@
 //!     tumbling window) vs the same records from one: see [`sources`].
 //! 12. `stages` — typed columns between the stages of a job vs JSON events
 //!     between them: see [`stages`].
+//! 13. `aggregate` — a Wasm window aggregate over typed columns vs the same
+//!     logic over JSON events: see [`aggregates`].
 
+mod aggregates;
 mod checkpoint;
 mod columns;
 mod decode;
@@ -64,7 +67,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, aggregate, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -136,6 +139,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "stages") {
         stages::between(engine, args.records.min(5_000_000), 10_000)?;
+    }
+    if wanted(&args, "aggregate") {
+        aggregates::columns_vs_events(engine, args.records.min(5_000_000), 10_000)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;

@@ -535,6 +535,7 @@ fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
         World::Keyed,
         World::Aggregate,
         World::Columns,
+        World::ColumnAggregate,
     ] {
         if weir::wasm::LoadedComponent::load(engine, "build", wasm, w).is_ok() {
             return Ok(w);

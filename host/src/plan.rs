@@ -269,7 +269,9 @@ pub fn graph_operators_mut(graph: &mut [PlannedGraphStage]) -> Vec<(&mut Planned
 }
 
 /// Build (if it is a project) and load the component of operator `op` of
-/// `job`, checked against `world`. Also used for a live swap's new version.
+/// `job`, checked against `world` — or, for a transform or an aggregate,
+/// against the same world over columns (`weir:dataflow@0.2`) when that is
+/// what the component implements. Also used for a live swap's new version.
 pub fn load_operator(
     job: &LoadedJob,
     engine: &'static WasmEngine,
@@ -277,8 +279,24 @@ pub fn load_operator(
     world: World,
 ) -> Result<PlannedOperator, PlanError> {
     let wasm = component_file(job, op, world)?;
+    let over_columns = match world {
+        World::Transform => Some(World::Columns),
+        World::Aggregate => Some(World::ColumnAggregate),
+        _ => None,
+    };
+    let component = match (
+        LoadedComponent::load(engine, &op.name, &wasm, world),
+        over_columns,
+    ) {
+        (Err(WasmError::Version { found, .. }), Some(columns))
+            if crate::wasm::compatible(&found, columns.version()) =>
+        {
+            LoadedComponent::load(engine, &op.name, &wasm, columns)?
+        }
+        (other, _) => other?,
+    };
     Ok(PlannedOperator {
-        component: LoadedComponent::load(engine, &op.name, &wasm, world)?,
+        component,
         config: config_json(&op.config),
         spec: op.clone(),
     })
@@ -291,20 +309,7 @@ pub fn load_chained(
     engine: &'static WasmEngine,
     op: &OperatorSpec,
 ) -> Result<PlannedOperator, PlanError> {
-    let wasm = component_file(job, op, World::Transform)?;
-    let component = match LoadedComponent::load(engine, &op.name, &wasm, World::Transform) {
-        Err(WasmError::Version { found, .. })
-            if crate::wasm::compatible(&found, World::Columns.version()) =>
-        {
-            LoadedComponent::load(engine, &op.name, &wasm, World::Columns)?
-        }
-        other => other?,
-    };
-    Ok(PlannedOperator {
-        component,
-        config: config_json(&op.config),
-        spec: op.clone(),
-    })
+    load_operator(job, engine, op, World::Transform)
 }
 
 /// Build (if needed) and load every component of `job`.

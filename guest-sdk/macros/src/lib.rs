@@ -39,6 +39,13 @@ pub fn filter_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
     v2::transform(attr, item, v2::Kind::Filter)
 }
 
+/// Export `impl weir_guest::v2::Aggregate for T` as a window aggregate
+/// function over columns (`weir:dataflow@0.2.0`).
+#[proc_macro_attribute]
+pub fn aggregate_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::aggregate(attr, item)
+}
+
 /// Export a function `fn(Event) -> Event` (or `Option<Event>`, or a `Result`
 /// of either) as a map operator.
 #[proc_macro_attribute]

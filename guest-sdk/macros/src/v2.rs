@@ -6,8 +6,8 @@ use proc_macro2::{Span, TokenStream as Tokens};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{
-    Data, DeriveInput, Fields, FnArg, GenericArgument, GenericParam, ItemFn, PathArguments,
-    ReturnType, Type, parse_macro_input,
+    Data, DeriveInput, Fields, FnArg, GenericArgument, GenericParam, ItemFn, ItemImpl,
+    PathArguments, ReturnType, Type, parse_macro_input,
 };
 
 /// The 0.2 contract, embedded as text (see `WIT` in lib.rs for why).
@@ -316,4 +316,83 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
             export!(Operator);
         }
     })
+}
+
+/// `#[weir_guest::v2::aggregate]` on `impl Aggregate for T`.
+pub fn aggregate(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let imp = parse_macro_input!(item as ItemImpl);
+    let usage =
+        "#[weir_guest::v2::aggregate] goes on `impl weir_guest::v2::Aggregate for YourType { .. }`";
+    let check = if attr.is_empty() {
+        match &imp.trait_ {
+            Some((None, path, _))
+                if path.segments.last().is_some_and(|s| s.ident == "Aggregate") =>
+            {
+                if imp.generics.params.is_empty() {
+                    Ok(())
+                } else {
+                    Err(syn::Error::new(
+                        imp.generics.span(),
+                        "the aggregate type cannot be generic",
+                    ))
+                }
+            }
+            Some((_, path, _)) => Err(syn::Error::new(path.span(), usage)),
+            None => Err(syn::Error::new(imp.self_ty.span(), usage)),
+        }
+    } else {
+        Err(syn::Error::new(
+            Tokens::from(attr).span(),
+            "#[weir_guest::v2::aggregate] takes no arguments",
+        ))
+    };
+    if let Err(e) = check {
+        let e = e.to_compile_error();
+        return quote!(#imp #e).into();
+    }
+    let ty = &imp.self_ty;
+    let p = quote!(::weir_guest::v2::__private);
+    quote! {
+        #imp
+
+        #[doc(hidden)]
+        #[allow(missing_docs, unsafe_code, clippy::all)]
+        mod __weir_component {
+            #[allow(unused_imports)]
+            use super::*;
+            ::weir_guest::__private::wit_bindgen::generate!({
+                inline: #WIT,
+                world: "weir:dataflow/aggregate",
+                runtime_path: "::weir_guest::__private::wit_bindgen::rt",
+                with: {
+                    "weir:dataflow/types@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::types,
+                    "weir:dataflow/log@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::log,
+                },
+            });
+
+            struct Operator;
+
+            impl exports::weir::dataflow::aggregator::Guest for Operator {
+                fn init(config: ::std::string::String)
+                    -> ::std::result::Result<#p::AggregateSpec, #p::OperatorError> {
+                    #p::aggregate_init::<#ty>(config)
+                }
+                fn add(batch: #p::Batch, groups: #p::Groups)
+                    -> ::std::result::Result<#p::VarData, #p::OperatorError> {
+                    #p::aggregate_add::<#ty>(batch, groups)
+                }
+                fn merge(left: #p::VarData, right: #p::VarData)
+                    -> ::std::result::Result<#p::VarData, #p::OperatorError> {
+                    #p::aggregate_merge::<#ty>(left, right)
+                }
+                fn finish(fired: #p::Fired)
+                    -> ::std::result::Result<::std::vec::Vec<#p::Column>, #p::OperatorError> {
+                    #p::aggregate_finish::<#ty>(fired)
+                }
+            }
+
+            export!(Operator);
+        }
+    }
+    .into()
 }

@@ -31,12 +31,15 @@
 //! | [`Record`] (derive) | a struct of `i64`, `i32`, `f64`, `f32`, `bool`, `String`, `&str`, `Vec<u8>`, or `Option` of those |
 //! | [`map`] | `fn(In) -> Out`, `Option<Out>` or a `Result` of either |
 //! | [`filter`] | `fn(&In) -> bool` or `Result<bool, E>` |
+//! | [`aggregate`] | `impl Aggregate for T` (a window aggregate function) |
 
+mod aggregate;
 mod builders;
 mod columns;
 mod record;
 mod transform;
 
+pub use aggregate::{Aggregate, Window};
 pub use builders::{
     BinaryBuilder, BooleanBuilder, Borrowed, BorrowedBinary, BorrowedUtf8, ColumnBuilder,
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, Nullable, Origin, Utf8Builder,
@@ -44,7 +47,9 @@ pub use builders::{
 };
 pub use columns::{ColumnView, Data, Offsets, Reader};
 pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
-pub use weir_guest_macros::{Record, filter_v2 as filter, map_v2 as map};
+pub use weir_guest_macros::{
+    Record, aggregate_v2 as aggregate, filter_v2 as filter, map_v2 as map,
+};
 
 /// Bindings of the 0.2 contract's imports and types, shared by every
 /// operator in the crate.
@@ -61,8 +66,10 @@ pub mod bindings {
 /// What the macro-generated code needs; not a stable API.
 #[doc(hidden)]
 pub mod __private {
+    pub use super::aggregate::{aggregate_add, aggregate_finish, aggregate_init, aggregate_merge};
     pub use super::bindings::weir::dataflow::types::{
-        Batch, Column, OperatorError, OperatorSpec, Schema, TransformOutput,
+        AggregateSpec, Batch, Column, Fired, Groups, OperatorError, OperatorSpec, Schema,
+        TransformOutput, VarData,
     };
     pub use super::record::field;
     pub use super::transform::{FilterReturn, Mapped, batch_error, init, select, views};

@@ -48,6 +48,8 @@ enum LineUnfit {
     Truncated,
     #[error("the line holds {0} records; one per line")]
     Several(usize),
+    #[error("field `{0}` is missing or null, and the schema requires it")]
+    Required(String),
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),
 }
@@ -181,8 +183,25 @@ impl JsonDecoder {
             0 => return Err(LineUnfit::Truncated),
             n => return Err(LineUnfit::Several(n)),
         }
-        self.decoder.flush()?;
-        Ok(())
+        match self.decoder.flush() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(match self.missing_required(line) {
+                Some(field) => LineUnfit::Required(field),
+                None => LineUnfit::Arrow(e),
+            }),
+        }
+    }
+
+    /// The first field the schema requires (not nullable) that `line`
+    /// lacks or holds null: arrow-json says only that a struct had nulls.
+    fn missing_required(&self, line: &[u8]) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+        let o = v.as_object()?;
+        self.schema
+            .fields()
+            .iter()
+            .find(|f| !f.is_nullable() && o.get(f.name()).is_none_or(|x| x.is_null()))
+            .map(|f| f.name().clone())
     }
 }
 
@@ -263,6 +282,10 @@ mod tests {
             out.bad[4].reason.contains("2 records"),
             "{}",
             out.bad[4].reason
+        );
+        assert_eq!(
+            out.bad[5].reason,
+            "field `ts` is missing or null, and the schema requires it"
         );
         assert_eq!(out.batch.num_rows(), 2);
         assert_eq!(

@@ -29,7 +29,7 @@ use arrow_array::types::{
     Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
 };
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    Array, ArrayRef, BinaryArray, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray,
 };
 use arrow_schema::DataType;
 
@@ -75,6 +75,9 @@ pub enum KeyColumn {
     Int32(Int32Array),
     /// `true` / `false`.
     Bool(BooleanArray),
+    /// Keys as they are, one per row (records keyed before they were
+    /// read as columns).
+    Bytes(BinaryArray),
     /// The batch has no such field: every row lacks the key.
     Missing,
 }
@@ -114,6 +117,7 @@ impl KeyColumn {
                     &b"false"[..]
                 }
             }),
+            KeyColumn::Bytes(a) => a.is_valid(row).then(|| a.value(row)),
             KeyColumn::Missing => None,
         }
     }
@@ -125,6 +129,7 @@ impl KeyColumn {
             KeyColumn::Int(a) => a.null_count() == 0,
             KeyColumn::Int32(a) => a.null_count() == 0,
             KeyColumn::Bool(a) => a.null_count() == 0,
+            KeyColumn::Bytes(a) => a.null_count() == 0,
             KeyColumn::Missing => false,
         }
     }

@@ -40,6 +40,19 @@ pub enum SwapError {
         /// Why.
         source: Box<PlanError>,
     },
+    /// The new version of a window aggregate speaks the other contract
+    /// version: its accumulators would not read the running one's.
+    #[error(
+        "the new version of `{operator}` is a {new}, the running one a {old}: their accumulators are not interchangeable; keep the contract version, or run the new one as a new job"
+    )]
+    AggregateContract {
+        /// The operator.
+        operator: String,
+        /// The running version's kind.
+        old: &'static str,
+        /// The new version's kind.
+        new: &'static str,
+    },
     /// The new version failed to start (instantiate, `init`).
     #[error("starting the new version of `{operator}`: {source}")]
     Start {
@@ -358,6 +371,18 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
             operator: name.clone(),
             source: Box::new(source),
         })?;
+    let kind = |w: World| match w {
+        World::ColumnAggregate => "window aggregate over columns (weir:dataflow@0.2)",
+        _ => "window aggregate over events (weir:dataflow@0.1)",
+    };
+    let aggregates = [World::Aggregate, World::ColumnAggregate];
+    if aggregates.contains(&old.component.world) && op.component.world != old.component.world {
+        return Err(SwapError::AggregateContract {
+            operator: name.clone(),
+            old: kind(old.component.world),
+            new: kind(op.component.world),
+        });
+    }
     let swap = Swap::new(request.id, name, op);
     // A canary makes its shadows at the barrier (they are not on the data
     // path); a swap makes its instances now.

@@ -8,6 +8,9 @@
 //! aggregates keyed off it. After that, stages pass columns on to the
 //! readers that take them (see `runtime::graph::columns_out`).
 //!
+//! A window whose Wasm aggregate reads columns has its source decode them
+//! when the source declares its schema.
+//!
 //! A window decoded for alone forces its types on an inferred schema: the
 //! key text, the aggregated fields doubles, so that the first batch cannot
 //! fix a narrower type than later records need (an `amount` of whole
@@ -75,6 +78,13 @@ fn graph_source(
             }),
             Some(key),
         ) if alone(st) => window_types(source, &key.field, aggs, declared),
+        (
+            StageWork::Keyed(PlannedStage::Window {
+                aggregate: WindowAgg::Wasm(op),
+                ..
+            }),
+            Some(_),
+        ) if alone(st) => guest_types(source, op, declared),
         _ => None,
     };
     let windows: Vec<ForcedTypes> = graph.iter().filter_map(window).collect();
@@ -182,17 +192,34 @@ fn window_columns(
     stage: Option<&PlannedStage>,
     declared: Option<&Schema>,
 ) -> Option<ForcedTypes> {
-    let Some(PlannedStage::Window {
-        aggregate: WindowAgg::Native(aggs),
-        ..
-    }) = stage
-    else {
-        return None;
-    };
     if !chain.is_empty() || !spec.stages.is_empty() {
         return None;
     }
-    window_types(&spec.source, &spec.key_by.as_ref()?.field, aggs, declared)
+    match stage? {
+        PlannedStage::Window {
+            aggregate: WindowAgg::Native(aggs),
+            ..
+        } => window_types(&spec.source, &spec.key_by.as_ref()?.field, aggs, declared),
+        PlannedStage::Window {
+            aggregate: WindowAgg::Wasm(op),
+            ..
+        } => guest_types(&spec.source, op, declared),
+        PlannedStage::Keyed(_) => None,
+    }
+}
+
+/// A window whose aggregate reads columns (`weir:dataflow@0.2`) reads its
+/// source's columns when the source declares its schema: the window takes
+/// the fields the aggregate names from them (else it decodes each batch's
+/// records into exactly those fields itself — an inferred schema could
+/// fix a narrower type than the aggregate reads).
+fn guest_types(
+    source: &SourceSpec,
+    op: &PlannedOperator,
+    declared: Option<&Schema>,
+) -> Option<ForcedTypes> {
+    let raw = matches!(source, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
+    (op.component.world == World::ColumnAggregate && declared.is_some() && !raw).then(Vec::new)
 }
 
 /// The types a window keyed by `key` with built-in aggregates `aggs`

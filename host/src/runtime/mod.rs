@@ -142,6 +142,11 @@ pub enum RunError {
         /// Arrow's reason.
         message: String,
     },
+    /// A window's results could not be made: an aggregate's result
+    /// columns that do not fit the window's, or results that cannot be
+    /// written as JSON.
+    #[error("a window's results: {0}")]
+    WindowResults(Box<crate::window::WindowError>),
     /// A channel closed because another task failed; never the root cause.
     #[error("a neighbouring task stopped")]
     Disconnected,
@@ -152,6 +157,8 @@ impl From<crate::window::WindowError> for RunError {
         match e {
             crate::window::WindowError::Wasm(e) => RunError::Wasm(e),
             crate::window::WindowError::State(e) => RunError::State(e),
+            e @ (crate::window::WindowError::Encode(_)
+            | crate::window::WindowError::ResultColumns(_)) => RunError::WindowResults(Box::new(e)),
         }
     }
 }

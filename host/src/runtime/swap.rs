@@ -113,6 +113,8 @@ pub enum Ready {
     Transform(Box<TransformInstance>),
     /// Of a window aggregate.
     Aggregate(Box<AggregateInstance>),
+    /// Of a window aggregate over columns.
+    ColumnAggregate(Box<crate::wasm::column_aggregate::ColumnAggregateInstance>),
 }
 
 /// What a canary has seen so far, shared by the subtasks running it.
@@ -199,7 +201,12 @@ impl Swap {
                 crate::wasm::World::Aggregate => {
                     Some(Ready::Aggregate(Box::new(AggregateInstance::new(&spec)?)))
                 }
-                // The runtime on columns does not run yet: nothing to prepare.
+                crate::wasm::World::ColumnAggregate => Some(Ready::ColumnAggregate(Box::new(
+                    crate::wasm::column_aggregate::ColumnAggregateInstance::new(&spec)?,
+                ))),
+                // A keyed operator's instance needs the old one's state
+                // context; a transform over columns is made at its first
+                // batch, for that batch's schema.
                 crate::wasm::World::Keyed | crate::wasm::World::Columns => None,
             });
         }

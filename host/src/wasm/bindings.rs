@@ -70,6 +70,19 @@ pub(crate) mod v2 {
     });
 }
 
+/// The columnar contract's aggregate world, sharing the transform world's
+/// types and log import.
+pub(crate) mod v2_aggregate {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2",
+        world: "weir:dataflow/aggregate",
+        with: {
+            "weir:dataflow/types": super::v2::weir::dataflow::types,
+            "weir:dataflow/log": super::v2::weir::dataflow::log,
+        },
+    });
+}
+
 pub use imports::weir::dataflow::types::{
     Accumulate, Event, FinishInput, FiredTimer, OperatorError, Output, Rejection, TimeDomain,
     Window,

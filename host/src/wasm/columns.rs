@@ -243,7 +243,7 @@ fn primitive<T: arrow_array::ArrowPrimitiveType>(
 
 /// The guest's column `c` as an Arrow array of field `f`, `rows` long; an
 /// `input(k)` column is taken from `input` along `take` (the parents).
-fn from_wit_column(
+pub(super) fn from_wit_column(
     f: &Field,
     c: wit::Column,
     rows: usize,

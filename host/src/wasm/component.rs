@@ -24,6 +24,8 @@ pub enum World {
     Aggregate,
     /// Stateless map / filter over typed columns (`weir:dataflow@0.2.0`).
     Columns,
+    /// Window aggregate function over typed columns (`weir:dataflow@0.2.0`).
+    ColumnAggregate,
 }
 
 impl World {
@@ -34,12 +36,13 @@ impl World {
             World::Keyed => "keyed",
             World::Aggregate => "aggregate",
             World::Columns => "transform",
+            World::ColumnAggregate => "aggregate",
         }
     }
     /// The contract version it belongs to.
     pub fn version(self) -> &'static str {
         match self {
-            World::Columns => COLUMNS_VERSION,
+            World::Columns | World::ColumnAggregate => COLUMNS_VERSION,
             _ => CONTRACT_VERSION,
         }
     }
@@ -48,7 +51,7 @@ impl World {
         match self {
             World::Transform | World::Columns => "transformer",
             World::Keyed => "keyed-processor",
-            World::Aggregate => "aggregator",
+            World::Aggregate | World::ColumnAggregate => "aggregator",
         }
     }
     fn role(self) -> &'static str {
@@ -57,13 +60,15 @@ impl World {
             World::Keyed => "keyed operator ([keyed])",
             World::Aggregate => "window aggregate ([window.aggregate])",
             World::Columns => "chained operator over columns ([[operators]])",
+            World::ColumnAggregate => "window aggregate over columns ([window.aggregate])",
         }
     }
-    const ALL: [World; 4] = [
+    const ALL: [World; 5] = [
         World::Transform,
         World::Keyed,
         World::Aggregate,
         World::Columns,
+        World::ColumnAggregate,
     ];
 }
 
@@ -219,7 +224,7 @@ fn check_world(
             found: version.clone(),
             supported: expected.version(),
             supported_range: match expected {
-                World::Columns => "0.2.x, for operators over columns",
+                World::Columns | World::ColumnAggregate => "0.2.x, for operators over columns",
                 _ => "0.1.x, for operators over JSON events",
             },
         });

@@ -12,6 +12,7 @@
 //! - [`sandbox`]: the WASI context: no capability unless granted.
 
 pub mod bindings;
+pub mod column_aggregate;
 pub mod columnar;
 pub mod columns;
 pub mod component;

@@ -1,11 +1,14 @@
 //! What a window computes: built-in aggregates natively, or a Wasm
-//! aggregate function called once per batch (never once per record).
+//! aggregate function called once per batch (never once per record) —
+//! over JSON events (`weir:dataflow@0.1`) or over columns (`0.2`).
 
-use super::TimeWindow;
+use super::results::{window_columns, write_json_string, write_number};
+use super::{TimeWindow, WindowError};
 use crate::event::Event;
 use crate::job::AggregateSpec;
 use crate::wasm::WasmError;
 use crate::wasm::bindings::{Accumulate, FinishInput, Window};
+use crate::wasm::column_aggregate::{ColumnAggregateInstance, Fired, Group};
 use crate::wasm::instance::AggregateInstance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +51,25 @@ pub struct WasmSlot {
     acc: Option<Vec<u8>>,
     merge_in: Vec<Vec<u8>>,
     pending: Vec<Event>,
+    /// Of an aggregate over columns: rows of the current batch to add.
+    rows: Vec<u32>,
 }
 
 impl WasmSlot {
     fn dirty(&self) -> bool {
-        !self.pending.is_empty() || !self.merge_in.is_empty()
+        !self.pending.is_empty() || !self.merge_in.is_empty() || !self.rows.is_empty()
     }
+}
+
+/// What an aggregate is given of a record besides its numbers.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Only the numbers (built-in aggregates over columns).
+    Numbers,
+    /// The record (a Wasm aggregate over events keeps it until the flush).
+    Event(&'a Event),
+    /// Its row in the current batch (a Wasm aggregate over columns).
+    Row(u32),
 }
 
 /// A slot as a checkpoint holds it: taken after a flush, so a Wasm slot is
@@ -121,8 +137,10 @@ pub enum Aggregation {
         /// Accumulator slots per window.
         slots: usize,
     },
-    /// A Wasm aggregate function.
+    /// A Wasm aggregate function over JSON events.
     Wasm(Box<AggregateInstance>),
+    /// A Wasm aggregate function over columns.
+    Columns(Box<ColumnAggregateInstance>),
 }
 
 /// One built-in aggregate, resolved.
@@ -170,8 +188,13 @@ impl Aggregation {
                 }
                 Slot::Native(v)
             }
-            Aggregation::Wasm(_) => Slot::Wasm(Box::default()),
+            Aggregation::Wasm(_) | Aggregation::Columns(_) => Slot::Wasm(Box::default()),
         }
+    }
+
+    /// Whether a guest computes it (its slots wait for a flush).
+    pub fn is_guest(&self) -> bool {
+        !matches!(self, Aggregation::Native { .. })
     }
 
     /// Extract the numeric inputs of a record into `values` (one per
@@ -207,14 +230,15 @@ impl Aggregation {
                 .to_string(),
                 None => "an aggregated field is missing".into(),
             },
-            Aggregation::Wasm(_) => "an aggregated field is missing".into(),
+            Aggregation::Wasm(_) | Aggregation::Columns(_) => {
+                "an aggregated field is missing".into()
+            }
         }
     }
 
     /// Add a record with the `values` [`Aggregation::extract`] found; a
-    /// Wasm aggregate keeps the `event` for its next flush (records read
-    /// from columns have none: they go to built-in aggregates only).
-    pub fn add(&self, slot: &mut Slot, event: Option<&Event>, values: &[f64]) {
+    /// Wasm aggregate keeps the record (or its row) for its next flush.
+    pub fn add(&self, slot: &mut Slot, input: Input<'_>, values: &[f64]) {
         match slot {
             Slot::Native(v) => {
                 let Aggregation::Native { aggs, .. } = self else {
@@ -234,7 +258,11 @@ impl Aggregation {
                     }
                 }
             }
-            Slot::Wasm(w) => w.pending.extend(event.cloned()),
+            Slot::Wasm(w) => match input {
+                Input::Event(e) => w.pending.push(e.clone()),
+                Input::Row(r) => w.rows.push(r),
+                Input::Numbers => {}
+            },
         }
     }
 
@@ -263,21 +291,25 @@ impl Aggregation {
                 a.merge_in.extend(b.acc);
                 a.merge_in.extend(b.merge_in);
                 a.pending.extend(b.pending);
+                a.rows.extend(b.rows);
             }
             _ => {}
         }
     }
 
     /// Send pending merges and records of these slots to the guest, in as
-    /// few calls as possible. No-op for built-ins. Returns the accumulator
-    /// bytes (before, after), for the job's memory budget.
+    /// few calls as possible; `batch`: the current batch's columns (of the
+    /// aggregate's input schema) and event times, which rows pending for an
+    /// aggregate over columns point into. No-op for built-ins. Returns the
+    /// accumulator bytes (before, after), for the job's memory budget.
     pub fn flush<'a>(
         &mut self,
         slots: impl Iterator<Item = &'a mut Slot>,
+        batch: Option<(&arrow_array::RecordBatch, &[i64])>,
     ) -> Result<(u64, u64), WasmError> {
-        let Aggregation::Wasm(instance) = self else {
+        if !self.is_guest() {
             return Ok((0, 0));
-        };
+        }
         let (mut before, mut after) = (0u64, 0u64);
         let len = |v: &Vec<u8>| v.len() as u64;
         let mut dirty: Vec<&mut WasmSlot> = slots
@@ -308,30 +340,53 @@ impl Aggregation {
                 }
                 continue;
             }
-            for (acc, i) in instance.merge(&pairs)?.into_iter().zip(owners) {
+            let merged = match self {
+                Aggregation::Wasm(i) => i.merge(&pairs)?,
+                Aggregation::Columns(i) => i.merge(&pairs)?,
+                Aggregation::Native { .. } => unreachable!("built-ins have no guest"),
+            };
+            for (acc, i) in merged.into_iter().zip(owners) {
                 after += len(&acc);
                 dirty[i].acc = Some(acc);
             }
         }
-        let with_records: Vec<&mut &mut WasmSlot> =
-            dirty.iter_mut().filter(|w| !w.pending.is_empty()).collect();
-        if with_records.is_empty() {
+        let mut targets: Vec<&mut &mut WasmSlot> = dirty
+            .iter_mut()
+            .filter(|w| !w.pending.is_empty() || !w.rows.is_empty())
+            .collect();
+        if targets.is_empty() {
             return Ok((before, after));
         }
-        let mut targets = Vec::with_capacity(with_records.len());
-        let inputs: Vec<Accumulate> = with_records
-            .into_iter()
-            .map(|w| {
-                before += w.acc.as_ref().map_or(0, len);
-                let input = Accumulate {
-                    acc: w.acc.take(),
-                    events: std::mem::take(&mut w.pending),
+        for w in &targets {
+            before += w.acc.as_ref().map_or(0, len);
+        }
+        let accs = match self {
+            Aggregation::Wasm(instance) => {
+                let inputs: Vec<Accumulate> = targets
+                    .iter_mut()
+                    .map(|w| Accumulate {
+                        acc: w.acc.take(),
+                        events: std::mem::take(&mut w.pending),
+                    })
+                    .collect();
+                instance.add(&inputs)?
+            }
+            Aggregation::Columns(instance) => {
+                let groups: Vec<Group> = targets
+                    .iter_mut()
+                    .map(|w| Group {
+                        acc: w.acc.take(),
+                        rows: std::mem::take(&mut w.rows),
+                    })
+                    .collect();
+                let Some((batch, time)) = batch else {
+                    unreachable!("rows are pending only while their batch is processed")
                 };
-                targets.push(w);
-                input
-            })
-            .collect();
-        for (acc, w) in instance.add(&inputs)?.into_iter().zip(targets) {
+                instance.add(batch, time, groups)?
+            }
+            Aggregation::Native { .. } => unreachable!("built-ins have no guest"),
+        };
+        for (acc, w) in accs.into_iter().zip(targets) {
             after += len(&acc);
             w.acc = Some(acc);
         }
@@ -342,7 +397,7 @@ impl Aggregation {
     pub fn finish(
         &mut self,
         fired: &[(&[u8], TimeWindow, &Slot)],
-    ) -> Result<Vec<Vec<u8>>, WasmError> {
+    ) -> Result<Vec<Vec<u8>>, WindowError> {
         match self {
             Aggregation::Native { aggs, .. } => Ok(fired
                 .iter()
@@ -368,47 +423,62 @@ impl Aggregation {
                         },
                     })
                     .collect();
-                instance.finish(&inputs)
+                Ok(instance.finish(&inputs)?)
+            }
+            Aggregation::Columns(_) => {
+                let Some(batch) = self.finish_columns(fired)? else {
+                    return Ok(Vec::new());
+                };
+                Ok(crate::batch::json_lines(&batch)?)
             }
         }
     }
 }
 
 impl Aggregation {
-    /// Built-in results for fired (key, window, slot)s as one batch:
-    /// `key` (text), `window_start`, `window_end`, then each aggregate
-    /// (`count` an integer, the others doubles); `None` for a Wasm
-    /// aggregate.
+    /// Results for fired (key, window, slot)s as one batch: `key` (text),
+    /// `window_start`, `window_end`, then each built-in aggregate (`count`
+    /// an integer, the others doubles) or the columns an aggregate over
+    /// columns made; `None` for a Wasm aggregate over events.
     pub fn finish_columns(
-        &self,
+        &mut self,
         fired: &[(&[u8], TimeWindow, &Slot)],
-    ) -> Option<arrow_array::RecordBatch> {
-        use arrow_array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    ) -> Result<Option<arrow_array::RecordBatch>, WindowError> {
+        use arrow_array::{Float64Array, Int64Array};
         use arrow_schema::{DataType, Field, Schema};
-        let Aggregation::Native { aggs, .. } = self else {
-            return None;
+        let (mut fields, mut columns) = window_columns(fired.iter().map(|(k, w, _)| (*k, *w)));
+        let aggs = match self {
+            Aggregation::Native { aggs, .. } => aggs,
+            Aggregation::Wasm(_) => return Ok(None),
+            Aggregation::Columns(instance) => {
+                let made = fired
+                    .iter()
+                    .map(|(key, w, slot)| Fired {
+                        key: key.to_vec(),
+                        start: w.start,
+                        end: w.end,
+                        acc: match slot {
+                            Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
+                            Slot::Native(_) => Vec::new(),
+                        },
+                    })
+                    .collect();
+                columns.extend(instance.finish(made)?);
+                fields.extend(
+                    instance
+                        .output_schema()
+                        .fields()
+                        .iter()
+                        .map(|f| (**f).clone()),
+                );
+                let batch = arrow_array::RecordBatch::try_new(
+                    std::sync::Arc::new(Schema::new(fields)),
+                    columns,
+                )
+                .map_err(WindowError::ResultColumns)?;
+                return Ok(Some(batch));
+            }
         };
-        let keys: StringArray = fired
-            .iter()
-            .map(|(k, _, _)| {
-                Some(match std::str::from_utf8(k) {
-                    Ok(text) => std::borrow::Cow::Borrowed(text),
-                    Err(_) => String::from_utf8_lossy(k),
-                })
-            })
-            .collect();
-        let starts: Int64Array = fired.iter().map(|(_, w, _)| w.start).collect();
-        let ends: Int64Array = fired.iter().map(|(_, w, _)| w.end).collect();
-        let mut fields = vec![
-            Field::new("key", DataType::Utf8, false),
-            Field::new("window_start", DataType::Int64, false),
-            Field::new("window_end", DataType::Int64, false),
-        ];
-        let mut columns: Vec<ArrayRef> = vec![
-            std::sync::Arc::new(keys),
-            std::sync::Arc::new(starts),
-            std::sync::Arc::new(ends),
-        ];
         let value = |a: &Native, v: &[f64]| match a.func {
             Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
             Func::Avg => 0.0,
@@ -431,7 +501,10 @@ impl Aggregation {
                 columns.push(std::sync::Arc::new(c));
             }
         }
-        arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).ok()
+        Ok(
+            arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+                .ok(),
+        )
     }
 }
 
@@ -463,53 +536,6 @@ fn native_result(aggs: &[NativeSpec], key: &[u8], w: TimeWindow, v: &[f64]) -> V
     s
 }
 
-/// `bytes` as a JSON string (invalid UTF-8 replaced, as the key was read).
-fn write_json_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    let plain = |b: &u8| *b >= 0x20 && *b != b'"' && *b != b'\\';
-    match std::str::from_utf8(bytes) {
-        Ok(_) if bytes.iter().all(plain) => {
-            out.push(b'"');
-            out.extend_from_slice(bytes);
-            out.push(b'"');
-        }
-        _ => {
-            let text = String::from_utf8_lossy(bytes);
-            let _ = serde_json::to_writer(&mut *out, &text);
-        }
-    }
-}
-
-/// A result number: whole ones as integers; others in the shortest form
-/// that reads back the same (as Rust's `Display` writes it: ryu, which
-/// gives the same digits, where it also writes no exponent).
-fn write_number(out: &mut Vec<u8>, x: f64) {
-    if x.fract() == 0.0 && x.abs() < 9.0e15 {
-        out.extend_from_slice(itoa::Buffer::new().format(x as i64).as_bytes());
-    } else if x.is_finite() && (1e-4..1e15).contains(&x.abs()) {
-        let mut buf = ryu::Buffer::new();
-        let text = buf.format_finite(x);
-        // Where 16 or 17 digits are needed, the two may round the last one
-        // differently: Display decides.
-        let digits = text.bytes().filter(u8::is_ascii_digit).count()
-            - text
-                .bytes()
-                .take_while(|b| matches!(b, b'-' | b'0' | b'.'))
-                .filter(u8::is_ascii_digit)
-                .count();
-        if digits < 16 {
-            out.extend_from_slice(text.as_bytes());
-        } else {
-            use std::io::Write as _;
-            let _ = write!(out, "{x}");
-        }
-    } else if x.is_finite() {
-        use std::io::Write as _;
-        let _ = write!(out, "{x}");
-    } else {
-        out.extend_from_slice(b"null");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,7 +563,7 @@ mod tests {
         let mut add = |slot: &mut Slot, x: f64| {
             let e = ev(x);
             agg.extract(&e, &mut values).unwrap();
-            agg.add(slot, Some(&e), &values);
+            agg.add(slot, Input::Event(&e), &values);
         };
         add(&mut a, 1.0);
         add(&mut a, 4.0);
@@ -557,36 +583,5 @@ mod tests {
             agg.extract(&crate::event::event(b"{}".to_vec(), 0), &mut values)
                 .is_err()
         );
-    }
-
-    #[test]
-    fn numbers_and_keys_read_as_display_and_serde_json_write_them() {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..200_000 {
-            // xorshift: values across the range, fractions and integers.
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let scale = 10f64.powi((x % 24) as i32 - 6);
-            let v = (x >> 11) as f64 / (1u64 << 53) as f64 * scale;
-            for v in [v, -v, (v * 100.0).round() / 100.0] {
-                let mut out = Vec::new();
-                write_number(&mut out, v);
-                let expected = if v.fract() == 0.0 && v.abs() < 9.0e15 {
-                    format!("{}", v as i64)
-                } else {
-                    format!("{v}")
-                };
-                assert_eq!(String::from_utf8(out).unwrap(), expected, "{v:e}");
-            }
-        }
-        for key in ["plain", "quo\"te", "back\\slash", "tab\there", "ünï"] {
-            let mut out = Vec::new();
-            write_json_string(&mut out, key.as_bytes());
-            assert_eq!(out, serde_json::to_vec(key).unwrap());
-        }
-        let mut out = Vec::new();
-        write_json_string(&mut out, b"\xff");
-        assert_eq!(out, serde_json::to_vec("\u{fffd}").unwrap());
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod aggregate;
 pub mod operator;
+mod results;
 pub mod session;
 pub mod sliding;
 pub mod snapshot;
@@ -34,6 +35,13 @@ pub enum WindowError {
     /// The accumulators' state (or the job's budget for them) failed.
     #[error(transparent)]
     State(#[from] crate::state::StateError),
+    /// Results could not be written as JSON lines.
+    #[error("cannot write the window's results as JSON: {0}")]
+    Encode(#[from] crate::batch::EncodeError),
+    /// An aggregate's result columns do not make one batch with the
+    /// window's own (`key`, `window_start`, `window_end`).
+    #[error("the aggregate's result columns do not fit the window's: {0}")]
+    ResultColumns(arrow_schema::ArrowError),
 }
 
 /// A window `[start, end)` in ms. Ordered by end, then start: the order in

@@ -12,7 +12,7 @@
 //! that already fired makes it fire again at the end of the batch.
 
 use super::WindowError;
-use super::aggregate::{Aggregation, Slot};
+use super::aggregate::{Aggregation, Input, Slot};
 use super::session::merge_into;
 use super::store::{HeapStore, Key, SESSION_BYTES, WindowStore};
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
@@ -53,6 +53,9 @@ pub struct Rows<'a> {
     /// Per aggregate (in the job's order): the numbers of its field, one
     /// per row (`None`: the row has none), or `None` for `count`.
     pub values: &'a [Option<Vec<Option<f64>>>],
+    /// For a Wasm aggregate over columns: the rows as the columns it reads
+    /// (its input schema), handed to it at the end of the batch.
+    pub guest: Option<&'a arrow_array::RecordBatch>,
 }
 
 /// Windows, accumulators and firing for one subtask.
@@ -138,12 +141,12 @@ impl WindowOperator {
         }
     }
 
-    /// Results of built-in aggregates go out as columns (`key`,
-    /// `window_start`, `window_end`, one per aggregate), for a sink that
-    /// only counts rows: no JSON line is written for it to drop. A Wasm
-    /// aggregate's results stay the guest's bytes.
+    /// Results go out as columns (`key`, `window_start`, `window_end`,
+    /// then the aggregates'), for readers that take columns: no JSON line
+    /// is written. A Wasm aggregate over events keeps its results the
+    /// guest's bytes.
     pub fn results_as_columns(&mut self) {
-        self.columns_out = matches!(self.agg, Aggregation::Native { .. });
+        self.columns_out = !matches!(self.agg, Aggregation::Wasm(_));
     }
 
     /// Open (key, window) accumulators, for metrics and tests (in a state
@@ -175,16 +178,17 @@ impl WindowOperator {
                 TimeMode::Processing => processing_time,
             };
             let key = event.key.as_deref().unwrap_or_default();
-            if !self.add(t, key, Some(&event), &values)? {
+            if !self.add(t, key, Input::Event(&event), &values)? {
                 out.late.push(event);
             }
         }
         self.values = values;
-        self.end_batch(out)
+        self.end_batch(None, out)
     }
 
-    /// Add a batch of rows read from columns (built-in aggregates only);
-    /// late and rejected rows are reported by index.
+    /// Add a batch of rows read from columns (built-in aggregates, or a
+    /// Wasm aggregate over columns given `rows.guest`); late and rejected
+    /// rows are reported by index.
     pub fn process_rows(
         &mut self,
         rows: &Rows,
@@ -212,42 +216,51 @@ impl WindowOperator {
                 TimeMode::Processing => processing_time,
             };
             let key = rows.keys.key(row, &mut buf).unwrap_or_default();
-            if !self.add(t, key, None, &values)? {
+            let input = match rows.guest {
+                Some(_) => Input::Row(row as u32),
+                None => Input::Numbers,
+            };
+            if !self.add(t, key, input, &values)? {
                 out.late_rows.push(row);
             }
         }
         self.values = values;
-        self.end_batch(out)
+        self.end_batch(rows.guest.map(|b| (b, rows.time)), out)
     }
 
-    /// Add one record (its `event` for a Wasm aggregate) at time `t` to
-    /// its windows; `false` if it is late for all of them.
+    /// Add one record (`input`: what a Wasm aggregate keeps of it) at
+    /// time `t` to its windows; `false` if it is late for all of them.
     fn add(
         &mut self,
         t: i64,
         key: &[u8],
-        event: Option<&Event>,
+        input: Input<'_>,
         values: &[f64],
     ) -> Result<bool, WindowError> {
         Ok(match self.kind {
             WindowKind::Tumbling { size } => {
-                self.add_to_pane(tumbling::assign(t, size), key, event, values)?
+                self.add_to_pane(tumbling::assign(t, size), key, input, values)?
             }
             WindowKind::Sliding { size, slide } => {
                 let mut any = false;
                 for w in sliding::windows(t, size, slide) {
-                    any |= self.add_to_pane(w, key, event, values)?;
+                    any |= self.add_to_pane(w, key, input, values)?;
                 }
                 any
             }
-            WindowKind::Session { gap } => self.add_to_session(t, gap, key, event, values)?,
+            WindowKind::Session { gap } => self.add_to_session(t, gap, key, input, values)?,
         })
     }
 
-    /// After a batch's records: hand pending work to a Wasm aggregate,
-    /// write cached state back, fire again what late records updated.
-    fn end_batch(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
-        self.flush()?;
+    /// After a batch's records: hand pending work to a Wasm aggregate
+    /// (with `batch`, the columns its pending rows are in), write cached
+    /// state back, fire again what late records updated.
+    fn end_batch(
+        &mut self,
+        batch: Option<(&arrow_array::RecordBatch, &[i64])>,
+        out: &mut WindowOutput,
+    ) -> Result<(), WindowError> {
+        self.flush(batch)?;
         self.store.end_batch()?;
         let refire = std::mem::take(&mut self.refire);
         if !refire.is_empty() {
@@ -270,7 +283,7 @@ impl WindowOperator {
         &mut self,
         w: TimeWindow,
         key: &[u8],
-        event: Option<&Event>,
+        input: Input<'_>,
         values: &[f64],
     ) -> Result<bool, WindowError> {
         if self.is_late(&w) {
@@ -281,8 +294,8 @@ impl WindowOperator {
         let slot = self
             .store
             .pane_slot(w, key, self.pane_capacity, || agg.new_slot())?;
-        agg.add(slot, event, values);
-        if matches!(self.agg, Aggregation::Wasm(_)) {
+        agg.add(slot, input, values);
+        if self.agg.is_guest() {
             self.touched_panes.insert(w);
         }
         if fired {
@@ -296,7 +309,7 @@ impl WindowOperator {
         t: i64,
         gap: i64,
         key: &[u8],
-        event: Option<&Event>,
+        input: Input<'_>,
         values: &[f64],
     ) -> Result<bool, WindowError> {
         let new = TimeWindow {
@@ -320,7 +333,7 @@ impl WindowOperator {
             gone.push(w);
             agg.merge(&mut slot, s);
         }
-        agg.add(&mut slot, event, values);
+        agg.add(&mut slot, input, values);
         let merged_bytes = SESSION_BYTES + slot.heap_bytes();
         sessions.push((merged, slot));
         self.store.heap_resize(absorbed_bytes, merged_bytes)?;
@@ -331,7 +344,7 @@ impl WindowOperator {
         if merged.max_timestamp() <= current {
             self.refire.insert((merged, key.to_vec()));
         }
-        if matches!(self.agg, Aggregation::Wasm(_)) {
+        if self.agg.is_guest() {
             self.touched_keys.insert(key.to_vec());
         }
         Ok(true)
@@ -341,25 +354,29 @@ impl WindowOperator {
     /// Pending records are handed to the old version first, so every record
     /// before the switch is accumulated by it; the accumulators themselves
     /// are host-owned bytes and carry over to the new one as they are.
-    pub fn swap_aggregate(
-        &mut self,
-        new: crate::wasm::instance::AggregateInstance,
-    ) -> Result<(), WindowError> {
-        self.flush()?;
-        if let Aggregation::Wasm(old) = &mut self.agg {
-            **old = new;
+    pub fn swap_aggregate(&mut self, new: Aggregation) -> Result<(), WindowError> {
+        self.flush(None)?;
+        if self.agg.is_guest() && new.is_guest() {
+            self.agg = new;
         }
         Ok(())
     }
 
-    /// Send pending work of the touched windows to a Wasm aggregate.
-    pub(super) fn flush(&mut self) -> Result<(), WindowError> {
-        if !matches!(self.agg, Aggregation::Wasm(_)) {
+    /// Send pending work of the touched windows to a Wasm aggregate
+    /// (`batch`: the columns rows pending for an aggregate over columns
+    /// are in, and their event times).
+    pub(super) fn flush(
+        &mut self,
+        batch: Option<(&arrow_array::RecordBatch, &[i64])>,
+    ) -> Result<(), WindowError> {
+        if !self.agg.is_guest() {
             return Ok(());
         }
         let panes = std::mem::take(&mut self.touched_panes);
         let keys = std::mem::take(&mut self.touched_keys);
-        let (before, after) = self.agg.flush(self.store.touched_slots(&panes, &keys))?;
+        let (before, after) = self
+            .agg
+            .flush(self.store.touched_slots(&panes, &keys), batch)?;
         self.store.heap_resize(before, after)?;
         Ok(())
     }
@@ -413,7 +430,7 @@ impl WindowOperator {
             .map(|(w, key, slot)| (key.as_slice(), *w, slot))
             .collect();
         if self.columns_out
-            && let Some(batch) = self.agg.finish_columns(&fired)
+            && let Some(batch) = self.agg.finish_columns(&fired)?
         {
             let time = due.iter().map(|(w, _, _)| w.max_timestamp()).collect();
             out.result_columns.push((batch, time));

@@ -125,7 +125,7 @@ impl WindowOperator {
     /// Write the operator's state for a checkpoint into `dir`. Pending work
     /// is sent to a Wasm aggregate first, so what is saved is complete.
     pub fn snapshot_into(&mut self, dir: &Path) -> Result<(), WindowError> {
-        self.flush()?;
+        self.flush(None)?;
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let (in_backend, windows, heap) = match &mut self.store {
             WindowStore::Heap(h) => (false, Vec::new(), Some(&*h)),

@@ -19,6 +19,7 @@ mod driver;
 mod edges;
 mod operator;
 mod stage_ops;
+mod window_stage;
 
 use super::{RunContext, RunError, Rx};
 use crate::checkpoint::CheckpointError;
@@ -96,8 +97,9 @@ pub(super) fn sink_stages(plan: &Plan, stages: &[PlannedGraphStage]) -> Vec<Stri
 
 /// The stages that send their rows on as typed columns when they have
 /// them: those whose every reader takes columns — a stage that starts
-/// with an operator over columns, a window with built-in aggregates, a
-/// discard sink, or a stage that passes rows on to such readers. Other
+/// with an operator over columns, a window with built-in aggregates or an
+/// aggregate over columns, a discard sink, or a stage that passes rows on
+/// to such readers. Other
 /// readers (operators over events, keyed operators, joins, sinks that
 /// write) get records, written as JSON once by the stage before them.
 /// Without [`Plan::stage_columns`] (a benchmark's baseline) only a stage
@@ -137,6 +139,10 @@ pub(super) fn columns_out(
                             aggregate: WindowAgg::Native(_),
                             ..
                         }) => true,
+                        StageWork::Keyed(PlannedStage::Window {
+                            aggregate: WindowAgg::Wasm(op),
+                            ..
+                        }) => op.component.world == World::ColumnAggregate,
                         StageWork::Pass => out.contains(&r.spec.name),
                         _ => false,
                     }

@@ -2,20 +2,20 @@
 //! each opened (and restored) for one subtask.
 
 use super::operator::{Batch, Cx, Operator, state_dir, write_state};
-use crate::batch::rows::{KeyColumn, numbers, row_json};
+use super::window_stage::{GuestInput, Window};
 use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
 use crate::runtime::keyed_operator::KeyedOperator;
-use crate::runtime::message::Columns;
 use crate::runtime::side::Stage;
-use crate::runtime::swap::{Ready, Swap};
+use crate::runtime::swap::Swap;
 use crate::state::StateStore;
+use crate::wasm::World;
+use crate::wasm::column_aggregate::ColumnAggregateInstance;
 use crate::wasm::instance::AggregateInstance;
-use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
-use crate::window::operator::{Rows, WindowOperator, WindowOutput};
+use crate::window::operator::WindowOperator;
 use crate::window::snapshot::WINDOW_FILE;
 use std::path::Path;
 use std::sync::Arc;
@@ -95,12 +95,23 @@ pub(super) fn open(
             lateness_ms,
             aggregate,
         }) => {
+            let mut guest = None;
             let (agg, agg_name, fields) = match aggregate {
                 WindowAgg::Native(specs) => (
                     Aggregation::native(specs),
                     None,
                     Some(specs.iter().map(|a| a.field.clone()).collect()),
                 ),
+                WindowAgg::Wasm(op) if op.component.world == World::ColumnAggregate => {
+                    let i = ColumnAggregateInstance::new(&plan.instance_spec(op, subtask))?;
+                    let schema = i.input_schema().clone();
+                    guest = Some(GuestInput::new(schema, &plan.job.spec.name)?);
+                    (
+                        Aggregation::Columns(Box::new(i)),
+                        Some(op.spec.name.clone()),
+                        None,
+                    )
+                }
                 WindowAgg::Wasm(op) => (
                     Aggregation::Wasm(Box::new(AggregateInstance::new(
                         &plan.instance_spec(op, subtask),
@@ -141,6 +152,7 @@ pub(super) fn open(
                     .map(|k| k.field.clone())
                     .unwrap_or_default(),
                 fields,
+                guest,
                 said: false,
             })
         }
@@ -172,161 +184,6 @@ pub(super) fn open(
             })
         }
     })
-}
-
-/// A window per key.
-struct Window {
-    w: Box<WindowOperator>,
-    mode: TimeMode,
-    agg_name: Option<String>,
-    /// The key's field, read from columns when the input has them.
-    key_field: String,
-    /// Built-in aggregates' fields (`None` for `count`), read from
-    /// columns when the input has them; `None` for a Wasm aggregate.
-    fields: Option<Vec<Option<String>>>,
-    /// Said in the log that it reads columns.
-    said: bool,
-}
-
-impl Window {
-    fn emit(&mut self, out: WindowOutput, cx: &mut Cx) -> Result<(), RunError> {
-        cx.side.late(cx.epoch, &out.late)?;
-        for (e, reason) in &out.rejected {
-            cx.side.dead_letter(
-                cx.epoch,
-                Stage::Aggregate,
-                self.agg_name.as_deref(),
-                None,
-                reason,
-                &e.value,
-            )?;
-        }
-        cx.emit(out.results)?;
-        for (batch, time) in out.result_columns {
-            cx.emit_batch(Batch {
-                records: Vec::new(),
-                columns: Some(Columns { batch, time }),
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Whether to read `batch`'s columns `cols` as columns: built-in
-    /// aggregates, a key column that can be a key, and aggregated fields
-    /// that are numbers (or absent: every row lacks them). Otherwise the
-    /// rows are read as records, as a window over events would.
-    fn reads(&self, batch: &Batch, cols: &Columns, fields: &[Option<String>]) -> bool {
-        use crate::batch::rows::{column, is_number_type};
-        // No key column: every row lacks the key, unless its record has it.
-        let key = match KeyColumn::of(&cols.batch, &self.key_field) {
-            Ok(KeyColumn::Missing) => batch.records.is_empty(),
-            Ok(_) => true,
-            Err(_) => false,
-        };
-        key && fields
-            .iter()
-            .flatten()
-            .all(|f| column(&cols.batch, f).is_none_or(|c| is_number_type(c.data_type())))
-    }
-}
-
-impl Operator for Window {
-    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        let mut out = WindowOutput::default();
-        let columnar = match (&batch.columns, &self.fields) {
-            // Columns beside records are the same rows: read the columns.
-            (Some(cols), Some(fields)) => self.reads(&batch, cols, fields),
-            _ => false,
-        };
-        match (batch.columns, &self.fields) {
-            (Some(cols), Some(fields)) if columnar => {
-                if !self.said {
-                    self.said = true;
-                    tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage,
-                        schema = %crate::batch::describe(&cols.batch.schema()),
-                        "the window reads its input as typed columns");
-                }
-                let keys =
-                    KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| RunError::Schema {
-                        job: cx.plan.job.spec.name.clone(),
-                        source: e,
-                    })?;
-                let values: Vec<Option<Vec<Option<f64>>>> = fields
-                    .iter()
-                    .map(|f| {
-                        f.as_ref().map(|f| {
-                            numbers(&cols.batch, f).unwrap_or_else(|| vec![None; cols.len()])
-                        })
-                    })
-                    .collect();
-                let rows = Rows {
-                    time: &cols.time,
-                    keys: &keys,
-                    values: &values,
-                };
-                self.w.process_rows(&rows, cx.processing_time, &mut out)?;
-                // Rows set aside become records again: the input's own
-                // bytes when the source kept them, else the row as read.
-                let mut buf = itoa::Buffer::new();
-                let mut event = |row: usize| Event {
-                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
-                    value: match batch.records.get(row) {
-                        Some(e) => e.value.clone(),
-                        None => row_json(&cols.batch, row),
-                    },
-                    timestamp: cols.time[row],
-                    headers: Vec::new(),
-                };
-                let late: Vec<Event> = out.late_rows.iter().map(|&r| event(r)).collect();
-                let rejected: Vec<(Event, String)> = std::mem::take(&mut out.rejected_rows)
-                    .into_iter()
-                    .map(|(r, reason)| (event(r), reason))
-                    .collect();
-                out.late.extend(late);
-                out.rejected.extend(rejected);
-            }
-            (columns, _) => {
-                let batch = Batch {
-                    records: batch.records,
-                    columns,
-                };
-                let records = keyed_events(batch, Some(&self.key_field), cx)?;
-                self.w
-                    .process_batch(records, cx.processing_time, &mut out)?;
-            }
-        }
-        self.emit(out, cx)
-    }
-    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
-        let time = match self.mode {
-            TimeMode::Event => cx.watermark,
-            TimeMode::Processing => cx.processing_time,
-        };
-        let mut out = WindowOutput::default();
-        self.w.advance(time, &mut out)?;
-        self.emit(out, cx)
-    }
-    fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {
-        let mut out = WindowOutput::default();
-        self.w.advance(crate::event::MAX_WATERMARK, &mut out)?;
-        self.emit(out, cx)
-    }
-    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
-        Ok(self.w.snapshot_into(dir)?)
-    }
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
-        if self.agg_name.as_deref() != Some(swap.operator.as_str()) || swap.canary.is_some() {
-            return Ok(());
-        }
-        let started = std::time::Instant::now();
-        let new = match swap.take_ready(subtask) {
-            Some(Ready::Aggregate(i)) => *i,
-            _ => AggregateInstance::new(&plan.instance_spec(&swap.op, subtask))?,
-        };
-        self.w.swap_aggregate(new)?;
-        swap.switched(started.elapsed());
-        Ok(())
-    }
 }
 
 /// A keyed Wasm operator, its state and timers in the subtask's backend.
@@ -450,7 +307,11 @@ impl Operator for Join {
 /// A batch's rows as keyed records, as a key-by over events makes them:
 /// rows that came only as columns are written as JSON, and a record
 /// without a key takes field `field`'s.
-fn keyed_events(batch: Batch, field: Option<&str>, cx: &Cx) -> Result<Vec<Event>, RunError> {
+pub(super) fn keyed_events(
+    batch: Batch,
+    field: Option<&str>,
+    cx: &Cx,
+) -> Result<Vec<Event>, RunError> {
     let at = super::operator::At {
         job: &cx.plan.job.spec.name,
         stage: cx.stage,

@@ -1,0 +1,373 @@
+//! The window stage: a [`WindowOperator`] per keyed subtask, reading its
+//! input as typed columns when it can — built-in aggregates read the key,
+//! time and numbers straight from the columns; a Wasm aggregate over
+//! columns is handed the columns it named at `init` — and as keyed records
+//! otherwise.
+
+use super::operator::{Batch, Cx, Operator};
+use super::stage_ops::keyed_events;
+use crate::batch::JsonDecoder;
+use crate::batch::rows::{KeyColumn, numbers, row_json};
+use crate::event::Event;
+use crate::plan::Plan;
+use crate::runtime::RunError;
+use crate::runtime::message::Columns;
+use crate::runtime::side::Stage;
+use crate::runtime::swap::{Ready, Swap};
+use crate::wasm::column_aggregate::ColumnAggregateInstance;
+use crate::wasm::instance::AggregateInstance;
+use crate::window::TimeMode;
+use crate::window::aggregate::Aggregation;
+use crate::window::operator::{Rows, WindowOperator, WindowOutput};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A window per key.
+pub(super) struct Window {
+    pub(super) w: Box<WindowOperator>,
+    pub(super) mode: TimeMode,
+    pub(super) agg_name: Option<String>,
+    /// The key's field, read from columns when the input has them.
+    pub(super) key_field: String,
+    /// Built-in aggregates' fields (`None` for `count`), read from
+    /// columns when the input has them; `None` for a Wasm aggregate.
+    pub(super) fields: Option<Vec<Option<String>>>,
+    /// Of a Wasm aggregate over columns: the columns it reads, and the
+    /// decoder of records into them.
+    pub(super) guest: Option<GuestInput>,
+    /// Said in the log that it reads columns.
+    pub(super) said: bool,
+}
+
+/// What a Wasm aggregate over columns reads.
+pub(super) struct GuestInput {
+    schema: SchemaRef,
+    decoder: Box<JsonDecoder>,
+}
+
+impl GuestInput {
+    /// For an aggregate that reads `schema`.
+    pub(super) fn new(schema: SchemaRef, job: &str) -> Result<Self, RunError> {
+        let decoder = JsonDecoder::new(schema.clone()).map_err(|source| RunError::Schema {
+            job: job.into(),
+            source,
+        })?;
+        Ok(Self {
+            schema,
+            decoder: Box::new(decoder),
+        })
+    }
+}
+
+/// The columns of `cols` that `schema` names, if every one is there with
+/// its type or one that widens to it exactly as JSON would decode (an
+/// integer read as a double), and without nulls where it allows none.
+fn project(cols: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let c = cols.column_by_name(f.name())?;
+            if !f.is_nullable() && c.null_count() > 0 {
+                return None;
+            }
+            widen(c, f.data_type())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).ok()
+}
+
+/// Column `c` as type `to`, where that loses nothing a JSON decode into
+/// `to` would keep.
+fn widen(c: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{
+        Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
+    };
+    if c.data_type() == to {
+        return Some(c.clone());
+    }
+    let ms = DataType::Timestamp(TimeUnit::Millisecond, None);
+    Some(match (c.data_type(), to) {
+        (DataType::Int64, DataType::Float64) => Arc::new(
+            c.as_primitive::<Int64Type>()
+                .unary::<_, Float64Type>(|x| x as f64),
+        ),
+        (DataType::Int32, DataType::Float64) => Arc::new(
+            c.as_primitive::<Int32Type>()
+                .unary::<_, Float64Type>(f64::from),
+        ),
+        (DataType::Float32, DataType::Float64) => Arc::new(
+            c.as_primitive::<Float32Type>()
+                .unary::<_, Float64Type>(f64::from),
+        ),
+        (DataType::Int32, DataType::Int64) => Arc::new(
+            c.as_primitive::<Int32Type>()
+                .unary::<_, Int64Type>(i64::from),
+        ),
+        (t, DataType::Int64) if *t == ms => Arc::new(
+            c.as_primitive::<TimestampMillisecondType>()
+                .reinterpret_cast::<Int64Type>(),
+        ),
+        (DataType::Int64, t) if *t == ms => Arc::new(
+            c.as_primitive::<Int64Type>()
+                .reinterpret_cast::<TimestampMillisecondType>(),
+        ),
+        _ => return None,
+    })
+}
+
+impl Window {
+    fn emit(&mut self, out: WindowOutput, cx: &mut Cx) -> Result<(), RunError> {
+        cx.side.late(cx.epoch, &out.late)?;
+        for (e, reason) in &out.rejected {
+            cx.side.dead_letter(
+                cx.epoch,
+                Stage::Aggregate,
+                self.agg_name.as_deref(),
+                None,
+                reason,
+                &e.value,
+            )?;
+        }
+        cx.emit(out.results)?;
+        for (batch, time) in out.result_columns {
+            cx.emit_batch(Batch {
+                records: Vec::new(),
+                columns: Some(Columns { batch, time }),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A batch for a Wasm aggregate over columns: its rows as the columns
+    /// the aggregate reads — taken from the batch's columns when they are
+    /// all there with their types, else decoded from the records (a record
+    /// that does not fit goes to the dead-letter output).
+    fn process_for_guest(&mut self, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let guest = self
+            .guest
+            .as_mut()
+            .expect("called for a guest over columns");
+        let direct = batch.columns.as_ref().and_then(|cols| {
+            let keys = match KeyColumn::of(&cols.batch, &self.key_field) {
+                Ok(KeyColumn::Missing) | Err(_) => return None,
+                Ok(keys) => keys,
+            };
+            Some((project(&cols.batch, &guest.schema)?, keys))
+        });
+        let mut out = WindowOutput::default();
+        if let (Some((input, keys)), Some(cols)) = (direct, &batch.columns) {
+            if !self.said {
+                self.said = true;
+                tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage,
+                    aggregate = self.agg_name.as_deref().unwrap_or_default(),
+                    schema = %crate::batch::describe(&cols.batch.schema()),
+                    "the aggregate over columns reads its input's typed columns");
+            }
+            let rows = Rows {
+                time: &cols.time,
+                keys: &keys,
+                values: &[],
+                guest: Some(&input),
+            };
+            self.w.process_rows(&rows, cx.processing_time, &mut out)?;
+            let mut buf = itoa::Buffer::new();
+            out.late = std::mem::take(&mut out.late_rows)
+                .into_iter()
+                .map(|row| Event {
+                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
+                    value: match batch.records.get(row) {
+                        Some(e) => e.value.clone(),
+                        None => row_json(&cols.batch, row),
+                    },
+                    timestamp: cols.time[row],
+                    headers: Vec::new(),
+                })
+                .collect();
+            return self.emit(out, cx);
+        }
+        let events = keyed_events(batch, Some(&self.key_field), cx)?;
+        let lines: Vec<&[u8]> = events.iter().map(|e| e.value.as_slice()).collect();
+        let decoded = guest
+            .decoder
+            .decode(&lines)
+            .map_err(|source| RunError::Schema {
+                job: cx.plan.job.spec.name.clone(),
+                source,
+            })?;
+        drop(lines);
+        let mut bad = decoded.bad.into_iter().peekable();
+        let mut kept = Vec::with_capacity(events.len());
+        let name = self.agg_name.as_deref().unwrap_or_default();
+        for (i, e) in events.into_iter().enumerate() {
+            match bad.next_if(|b| b.line == i) {
+                Some(b) => cx.side.dead_letter(
+                    cx.epoch,
+                    Stage::Aggregate,
+                    Some(name),
+                    None,
+                    &format!(
+                        "does not fit the columns aggregate `{name}` reads ({}): {}",
+                        crate::batch::describe(&guest.schema),
+                        b.reason
+                    ),
+                    &e.value,
+                )?,
+                None => kept.push(e),
+            }
+        }
+        let keys = KeyColumn::Bytes(
+            kept.iter()
+                .map(|e| Some(e.key.as_deref().unwrap_or_default()))
+                .collect(),
+        );
+        let time: Vec<i64> = kept.iter().map(|e| e.timestamp).collect();
+        let rows = Rows {
+            time: &time,
+            keys: &keys,
+            values: &[],
+            guest: Some(&decoded.batch),
+        };
+        self.w.process_rows(&rows, cx.processing_time, &mut out)?;
+        out.late = std::mem::take(&mut out.late_rows)
+            .into_iter()
+            .map(|row| kept[row].clone())
+            .collect();
+        self.emit(out, cx)
+    }
+
+    /// Whether to read `batch`'s columns `cols` as columns: built-in
+    /// aggregates, a key column that can be a key, and aggregated fields
+    /// that are numbers (or absent: every row lacks them). Otherwise the
+    /// rows are read as records, as a window over events would.
+    fn reads(&self, batch: &Batch, cols: &Columns, fields: &[Option<String>]) -> bool {
+        use crate::batch::rows::{column, is_number_type};
+        // No key column: every row lacks the key, unless its record has it.
+        let key = match KeyColumn::of(&cols.batch, &self.key_field) {
+            Ok(KeyColumn::Missing) => batch.records.is_empty(),
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        key && fields
+            .iter()
+            .flatten()
+            .all(|f| column(&cols.batch, f).is_none_or(|c| is_number_type(c.data_type())))
+    }
+}
+
+impl Operator for Window {
+    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        if self.guest.is_some() {
+            return self.process_for_guest(batch, cx);
+        }
+        let mut out = WindowOutput::default();
+        let columnar = match (&batch.columns, &self.fields) {
+            // Columns beside records are the same rows: read the columns.
+            (Some(cols), Some(fields)) => self.reads(&batch, cols, fields),
+            _ => false,
+        };
+        match (batch.columns, &self.fields) {
+            (Some(cols), Some(fields)) if columnar => {
+                if !self.said {
+                    self.said = true;
+                    tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage,
+                        schema = %crate::batch::describe(&cols.batch.schema()),
+                        "the window reads its input as typed columns");
+                }
+                let keys =
+                    KeyColumn::of(&cols.batch, &self.key_field).map_err(|e| RunError::Schema {
+                        job: cx.plan.job.spec.name.clone(),
+                        source: e,
+                    })?;
+                let values: Vec<Option<Vec<Option<f64>>>> = fields
+                    .iter()
+                    .map(|f| {
+                        f.as_ref().map(|f| {
+                            numbers(&cols.batch, f).unwrap_or_else(|| vec![None; cols.len()])
+                        })
+                    })
+                    .collect();
+                let rows = Rows {
+                    time: &cols.time,
+                    keys: &keys,
+                    values: &values,
+                    guest: None,
+                };
+                self.w.process_rows(&rows, cx.processing_time, &mut out)?;
+                // Rows set aside become records again: the input's own
+                // bytes when the source kept them, else the row as read.
+                let mut buf = itoa::Buffer::new();
+                let mut event = |row: usize| Event {
+                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
+                    value: match batch.records.get(row) {
+                        Some(e) => e.value.clone(),
+                        None => row_json(&cols.batch, row),
+                    },
+                    timestamp: cols.time[row],
+                    headers: Vec::new(),
+                };
+                let late: Vec<Event> = out.late_rows.iter().map(|&r| event(r)).collect();
+                let rejected: Vec<(Event, String)> = std::mem::take(&mut out.rejected_rows)
+                    .into_iter()
+                    .map(|(r, reason)| (event(r), reason))
+                    .collect();
+                out.late.extend(late);
+                out.rejected.extend(rejected);
+            }
+            (columns, _) => {
+                let batch = Batch {
+                    records: batch.records,
+                    columns,
+                };
+                let records = keyed_events(batch, Some(&self.key_field), cx)?;
+                self.w
+                    .process_batch(records, cx.processing_time, &mut out)?;
+            }
+        }
+        self.emit(out, cx)
+    }
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        let time = match self.mode {
+            TimeMode::Event => cx.watermark,
+            TimeMode::Processing => cx.processing_time,
+        };
+        let mut out = WindowOutput::default();
+        self.w.advance(time, &mut out)?;
+        self.emit(out, cx)
+    }
+    fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        let mut out = WindowOutput::default();
+        self.w.advance(crate::event::MAX_WATERMARK, &mut out)?;
+        self.emit(out, cx)
+    }
+    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
+        Ok(self.w.snapshot_into(dir)?)
+    }
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
+        if self.agg_name.as_deref() != Some(swap.operator.as_str()) || swap.canary.is_some() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let spec = plan.instance_spec(&swap.op, subtask);
+        let new = match swap.take_ready(subtask) {
+            Some(Ready::Aggregate(i)) => Aggregation::Wasm(i),
+            Some(Ready::ColumnAggregate(i)) => Aggregation::Columns(i),
+            _ if swap.op.component.world == crate::wasm::World::ColumnAggregate => {
+                Aggregation::Columns(Box::new(ColumnAggregateInstance::new(&spec)?))
+            }
+            _ => Aggregation::Wasm(Box::new(AggregateInstance::new(&spec)?)),
+        };
+        if let Aggregation::Columns(i) = &new
+            && let Some(guest) = &mut self.guest
+            && guest.schema != *i.input_schema()
+        {
+            *guest = GuestInput::new(i.input_schema().clone(), &plan.job.spec.name)?;
+        }
+        self.w.swap_aggregate(new)?;
+        swap.switched(started.elapsed());
+        Ok(())
+    }
+}
