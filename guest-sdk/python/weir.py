@@ -29,7 +29,8 @@ returns back as columns. No JSON is parsed or written in the operator.
         return Payment(tx.user, round(tx.amount * 100), tx.merchant, tx.ts)
 
 `@weir.filter` takes a function returning a bool (the rows it keeps go on
-unchanged, with their own bytes). Field types: `int`, `float`, `str`,
+unchanged, with their own bytes). `@weir.aggregate` goes on a class that
+is a window aggregate (see `aggregate`). Field types: `int`, `float`, `str`,
 `bytes`, `bool`, and `Optional[...]` of them for fields that may be null
 (a null in a field that is not Optional rejects the row). An exception
 raised for a row rejects that row: it goes to the job's dead-letter output
@@ -43,6 +44,7 @@ import builtins
 import dataclasses
 import json
 import operator
+import pickle
 import typing
 
 from componentize_py_types import Err
@@ -51,6 +53,7 @@ from wit_world.imports import log as _log
 from wit_world.imports import types as t
 
 _OP = None
+_AGG = None
 _CONFIG = {}
 
 # Python type → (WIT data types it can be read from, the type it is written as).
@@ -129,6 +132,47 @@ def filter(fn):
     return fn
 
 
+class _Agg:
+    def __init__(self, cls):
+        self.obj = cls()
+        add = typing.get_type_hints(cls.add)
+        params = [p for p in cls.add.__code__.co_varnames[1: cls.add.__code__.co_argcount]]
+        if len(params) != 2 or params[1] not in add:
+            raise TypeError(
+                f"weir: {cls.__name__}.add must be `def add(self, acc, record: In)` with `In` a @dataclass")
+        self.input = add[params[1]]
+        self.in_fields = _fields(self.input, "record `add` takes")
+        out = typing.get_type_hints(cls.finish).get("return")
+        if out is None:
+            raise TypeError(
+                f"weir: {cls.__name__}.finish must declare what it returns (-> Out, a @dataclass)")
+        self.output = out
+        self.out_fields = _fields(out, "return type of `finish`")
+        for name in ("create", "merge"):
+            if not callable(getattr(cls, name, None)):
+                raise TypeError(f"weir: {cls.__name__} has no method `{name}`")
+
+
+def aggregate(cls):
+    """A window aggregate over columns, on a class with four methods:
+
+        create(self) -> acc                 # a new, empty accumulator
+        add(self, acc, record: In) -> acc   # or None: acc changed in place
+        merge(self, a, b) -> acc            # session windows that grow together
+        finish(self, acc, key: bytes, start: int, end: int) -> Out
+
+    `In` and `Out` are @dataclasses: `In`'s fields are the columns the
+    aggregate reads (a record without one that is not Optional goes to the
+    dead-letter output before any window sees it), `Out`'s the columns of
+    its results, after the window's `key`, `window_start` and `window_end`.
+    The host keeps the accumulators (pickled) between calls, in its state
+    and checkpoints; an exception fails the job.
+    """
+    global _AGG
+    _AGG = _Agg(cls)
+    return cls
+
+
 def _bit(bits, i):
     return (bits[i >> 3] >> (i & 7)) & 1
 
@@ -202,8 +246,85 @@ def _write(values, ty, nullable):
     return t.Column(validity, data)
 
 
-class Transformer(exports.Transformer):
-    """The component's export; `weir build` wires it up."""
+def _load(agg, data, offsets, i):
+    a, b = offsets[i], offsets[i + 1]
+    return pickle.loads(data[a:b]) if b > a else agg.obj.create()
+
+
+def _dump(accs):
+    out, offsets = bytearray(), [0]
+    for acc in accs:
+        out += pickle.dumps(acc, protocol=5)
+        offsets.append(len(out))
+    return t.VarData(offsets, bytes(out))
+
+
+class _Aggregator:
+    """The aggregate world's export (`Aggregator` below, when the component
+    is built for that world)."""
+
+    def init(self, config):
+        global _CONFIG
+        if _AGG is None:
+            raise Err(t.OperatorError("weir: no @weir.aggregate class in the module"))
+        _CONFIG = json.loads(config) if config else {}
+        fields = lambda fs: [t.Field(n, _TYPES[ty][1], nullable) for n, ty, nullable in fs]
+        return t.AggregateSpec(fields(_AGG.in_fields), fields(_AGG.out_fields))
+
+    def add(self, batch, groups):
+        agg, rows = _AGG, batch.rows
+        columns = [_read(c, rows) for c in batch.columns]
+        make, add = agg.input, agg.obj.add
+        records = [make(*values) for values in zip(*columns)] if columns else [make()] * rows
+        accs, offsets = groups.accs.data, groups.accs.offsets
+        starts, members = groups.row_offsets, groups.rows
+        out = []
+        try:
+            for i in range(len(starts) - 1):
+                acc = _load(agg, accs, offsets, i)
+                for r in members[starts[i]:starts[i + 1]]:
+                    changed = add(acc, records[r])
+                    if changed is not None:
+                        acc = changed
+                out.append(acc)
+        except Exception as e:
+            raise Err(t.OperatorError(f"add: {type(e).__name__}: {e}"))
+        return _dump(out)
+
+    def merge(self, left, right):
+        agg = _AGG
+        try:
+            return _dump([
+                agg.obj.merge(_load(agg, left.data, left.offsets, i),
+                              _load(agg, right.data, right.offsets, i))
+                for i in range(len(left.offsets) - 1)
+            ])
+        except Exception as e:
+            raise Err(t.OperatorError(f"merge: {type(e).__name__}: {e}"))
+
+    def finish(self, fired):
+        agg = _AGG
+        keys, accs = fired.keys, fired.accs
+        outs = []
+        try:
+            for i, (start, end) in enumerate(zip(fired.window_starts, fired.window_ends)):
+                key = keys.data[keys.offsets[i]:keys.offsets[i + 1]]
+                outs.append(agg.obj.finish(_load(agg, accs.data, accs.offsets, i), key, start, end))
+        except Exception as e:
+            raise Err(t.OperatorError(f"finish: {type(e).__name__}: {e}"))
+        return [
+            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable)
+            for name, ty, nullable in agg.out_fields
+        ]
+
+
+if hasattr(exports, "Aggregator"):
+    class Aggregator(_Aggregator, exports.Aggregator):
+        """The component's export; `weir build` wires it up."""
+
+
+class _Transformer:
+    """The transform world's export (`Transformer` below)."""
 
     def init(self, config, input):
         global _CONFIG
@@ -262,3 +383,8 @@ class Transformer(exports.Transformer):
         ]
         out = t.OutputBatch(len(outs), t.RowOrigin_Parents(kept), None, cols)
         return t.TransformOutput(t.Answer_Emit(out), rejected)
+
+
+if hasattr(exports, "Transformer"):
+    class Transformer(_Transformer, exports.Transformer):
+        """The component's export; `weir build` wires it up."""

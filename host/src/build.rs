@@ -99,17 +99,17 @@ pub fn detect(dir: &Path) -> Result<Project, BuildError> {
 }
 
 /// Build the project in `dir`; `world` is needed for Python (Rust operators
-/// declare theirs with the SDK macro): a Python transform that imports the
-/// SDK (`import weir`) is built as an operator over columns. Returns the
-/// component's path.
+/// declare theirs with the SDK macro): a Python transform or aggregate
+/// that imports the SDK (`import weir`) is built as one over columns.
+/// Returns the component's path.
 pub fn build(dir: &Path, world: World) -> Result<PathBuf, BuildError> {
     match detect(dir)? {
         Project::Rust => build_rust(dir),
         Project::Python(module) => {
-            let world = if world == World::Transform && uses_python_sdk(dir) {
-                World::Columns
-            } else {
-                world
+            let world = match world {
+                World::Transform if uses_python_sdk(dir) => World::Columns,
+                World::Aggregate if uses_python_sdk(dir) => World::ColumnAggregate,
+                other => other,
             };
             build_python(dir, &module, world)
         }
@@ -238,7 +238,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
     std::fs::create_dir_all(&out_dir).map_err(io)?;
     // componentize-py has no incremental build: reuse the output while it is
     // newer than every .py file and was built against this contract.
-    let columns = world == World::Columns;
+    let columns = matches!(world, World::Columns | World::ColumnAggregate);
     let wit = if columns { WIT_COLUMNS } else { WIT };
     let contract = {
         use sha2::Digest;
@@ -269,13 +269,21 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         .arg(dir);
     let main = if columns {
         // The SDK and a main module that imports the operator's module (its
-        // decorator registers the function) and exports the SDK's Transformer.
+        // decorator registers the function or class) and exports the SDK's
+        // Transformer or Aggregator.
         let sdk = wit_dir.with_extension("sdk");
         std::fs::create_dir_all(&sdk).map_err(io)?;
         std::fs::write(sdk.join("weir.py"), PY_SDK).map_err(io)?;
         std::fs::write(
             sdk.join("weir_operator_main.py"),
-            format!("import {module}  # noqa: F401 (registers the operator)\nfrom weir import Transformer  # noqa: F401\n"),
+            format!(
+                "import {module}  # noqa: F401 (registers the operator)\nfrom weir import {}  # noqa: F401\n",
+                if world == World::ColumnAggregate {
+                    "Aggregator"
+                } else {
+                    "Transformer"
+                }
+            ),
         )
         .map_err(io)?;
         command.arg("-p").arg(&sdk);

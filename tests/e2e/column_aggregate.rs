@@ -1,5 +1,6 @@
 //! A Wasm window aggregate over typed columns (`weir:dataflow@0.2.0`, the
-//! `largest-columns` test operator, built from source): the window hands
+//! `largest-columns` test operator in Rust and `largest-py` in Python, the
+//! SDK's `@weir.aggregate`, both built from source): the window hands
 //! it the columns it named at `init` — decoded once per batch, never
 //! parsed by the guest — and the accumulators it returns are kept by the
 //! host. Results, late records and dead letters must be those of an
@@ -54,8 +55,8 @@ fn input(path: &Path, n: u64) {
 
 /// The window per user with the aggregate: a one-chain job's `[key_by]`
 /// and `[window]`, or a graph stage reading the source.
-fn keyed(window: &str, graph: bool) -> String {
-    let op = operator("largest-columns");
+fn keyed(window: &str, graph: bool, component: &str) -> String {
+    let op = operator(component);
     let aggregate = format!(r#"{{ name = "largest", component = "{op}" }}"#);
     if graph {
         format!(
@@ -69,17 +70,28 @@ fn keyed(window: &str, graph: bool) -> String {
 
 #[test]
 fn a_wasm_aggregate_over_columns_gives_the_models_results_late_records_and_dead_letters() {
-    check(false);
+    check(false, "largest-columns", "");
 }
 
 #[test]
 fn a_wasm_aggregate_reads_a_declared_sources_columns_and_gives_the_models_results() {
-    check(true);
+    check(true, "largest-columns", "");
 }
 
-/// Every shape against the model; `declared`: the source declares its
-/// schema (so it decodes columns the window takes as they are).
-fn check(declared: bool) {
+/// In Python, at a 16 MiB memory limit: componentize-py's runtime starts
+/// above 75% of it, so the window remakes the instance every 64 batches
+/// (it keeps no state: the host keeps the accumulators) — and the results
+/// must not notice.
+#[test]
+fn a_python_aggregate_over_columns_recycled_as_it_runs_gives_the_models_results() {
+    check(true, "largest-py", "[limits]\nmemory = \"16MiB\"\n");
+}
+
+/// Every shape against the model for aggregate `component`; `declared`:
+/// the source declares its schema (so it decodes columns the window takes
+/// as they are); `limits`: a `[limits]` table for the job, under which the
+/// instance must be recycled as it runs.
+fn check(declared: bool, component: &str, limits: &str) {
     let schema = if declared {
         "[source.schema]\nts = \"int64\"\nuser = \"string\"\namount = \"double\"\nmerchant = \"string\"\n"
     } else {
@@ -147,9 +159,9 @@ path = "{out}/late.jsonl"
 [dead_letter]
 type = "file"
 path = "{out}/dead.jsonl"
-"#,
+{limits}"#,
                 input = inp.display(),
-                keyed = keyed(window, graph),
+                keyed = keyed(window, graph, component),
                 out = run.display(),
             );
             let path = run.join("job.toml");
@@ -161,8 +173,12 @@ path = "{out}/dead.jsonl"
                 .expect("run weir");
             let log = String::from_utf8_lossy(&run_job.stderr);
             let form = if graph { "a graph stage" } else { "one chain" };
-            let what = format!("{kind} at parallelism {parallelism}, {form}");
+            let what = format!("{component}: {kind} at parallelism {parallelism}, {form}");
             assert!(run_job.status.success(), "{what}: {log}");
+            if !limits.is_empty() {
+                let recycled = log.matches("continuing with a fresh instance").count();
+                assert!(recycled >= 2, "{what}: recycled {recycled} times: {log}");
+            }
             assert_eq!(
                 log.contains("the aggregate over columns reads its input's typed columns"),
                 declared,

@@ -6,7 +6,9 @@
 //! key_by user → tumbling 10 s (payments, total, the largest and its
 //! merchant) → discard. Over columns twice: the window decoding each
 //! batch's records into the aggregate's columns, and the source declaring
-//! its schema and decoding once (the window hands its columns on).
+//! its schema and decoding once (the window hands its columns on). And
+//! the same aggregate in Python (`tests/operators/largest-py`, the SDK's
+//! `@weir.aggregate`) against the Rust one, both over columns.
 
 use super::{rate, run_timed};
 use crate::wasm::{WasmEngine, World};
@@ -50,6 +52,7 @@ pub fn columns_vs_events(
     let build = |dir: &str| crate::build::build(Path::new(dir), World::Aggregate);
     let columns = build("tests/operators/largest-columns")?;
     let events = build("tests/operators/largest-events")?;
+    let python = build("tests/operators/largest-py")?;
     let input = super::columns::datagen_file(records, &format!("keys = {keys}\nstep_ms = 1"))?;
     let declared = "[source.schema]\nts = \"int64\"\nuser = \"string\"\namount = \"double\"\nmerchant = \"string\"";
     let timed = (|| {
@@ -61,8 +64,10 @@ pub fn columns_vs_events(
             ),
             ("the source declares its schema and decodes once", declared),
         ];
+        let mut rust_secs = 0.0;
         for (how, schema) in shapes {
             let (_, secs) = run_timed(engine, &job(&input, &columns, schema))?;
+            rust_secs = secs;
             println!(
                 "| job: JSON-lines file → key_by user → tumbling 10 s Wasm aggregate (payments, total, largest and its merchant) → discard, {keys} users, {n} records, parallelism 1: over columns, {how} (vs the same logic over JSON events) | {} | {} | {:.2}× |",
                 rate(n, secs),
@@ -70,6 +75,13 @@ pub fn columns_vs_events(
                 events_secs / secs
             );
         }
+        let (_, py_secs) = run_timed(engine, &job(&input, &python, declared))?;
+        println!(
+            "| the same job, the source declaring its schema: the aggregate in Python over columns (vs the same logic in Rust over columns) | {} | {} | {:.2}× |",
+            rate(n, py_secs),
+            rate(n, rust_secs),
+            rust_secs / py_secs
+        );
         Ok(())
     })();
     let _ = std::fs::remove_file(&input);

@@ -89,6 +89,11 @@ impl ColumnAggregateInstance {
         })
     }
 
+    /// The share of its memory limit its linear memory has grown to.
+    pub fn memory_share(&self) -> f64 {
+        self.g.memory_share()
+    }
+
     /// The columns it reads, in the order it reads them.
     pub fn input_schema(&self) -> &SchemaRef {
         &self.input

@@ -149,6 +149,15 @@ impl WindowOperator {
         self.columns_out = !matches!(self.agg, Aggregation::Wasm(_));
     }
 
+    /// Of a Wasm aggregate over columns: the share of its memory limit its
+    /// linear memory has grown to.
+    pub fn guest_memory_share(&self) -> Option<f64> {
+        match &self.agg {
+            Aggregation::Columns(i) => Some(i.memory_share()),
+            _ => None,
+        }
+    }
+
     /// Open (key, window) accumulators, for metrics and tests (in a state
     /// backend: open windows).
     pub fn open_windows(&self) -> usize {

@@ -184,11 +184,11 @@ fn decode_events(
 /// runs on instead of failing its job. Nothing is lost: a transform keeps
 /// no state (weir keeps state in the host), and the new instance is `init`ed
 /// with the same config and schema.
-const RECYCLE_AT: f64 = 0.75;
+pub(super) const RECYCLE_AT: f64 = 0.75;
 /// Batches an instance runs at least before it is recycled: one that needs
 /// most of its memory for every batch fails on its limit as before rather
 /// than being remade over and over.
-const RECYCLE_EVERY: u64 = 64;
+pub(super) const RECYCLE_EVERY: u64 = 64;
 
 /// A batch between two operators of the chain.
 enum Rows {

@@ -105,7 +105,12 @@ pub(super) fn open(
                 WindowAgg::Wasm(op) if op.component.world == World::ColumnAggregate => {
                     let i = ColumnAggregateInstance::new(&plan.instance_spec(op, subtask))?;
                     let schema = i.input_schema().clone();
-                    guest = Some(GuestInput::new(schema, &plan.job.spec.name)?);
+                    guest = Some(GuestInput::new(
+                        schema,
+                        &plan.job.spec.name,
+                        (**op).clone(),
+                        subtask,
+                    )?);
                     (
                         Aggregation::Columns(Box::new(i)),
                         Some(op.spec.name.clone()),

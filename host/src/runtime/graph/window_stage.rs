@@ -4,12 +4,13 @@
 //! columns is handed the columns it named at `init` — and as keyed records
 //! otherwise.
 
+use super::chain::{RECYCLE_AT, RECYCLE_EVERY};
 use super::operator::{Batch, Cx, Operator};
 use super::stage_ops::keyed_events;
 use crate::batch::JsonDecoder;
 use crate::batch::rows::{KeyColumn, numbers, row_json};
 use crate::event::Event;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedOperator};
 use crate::runtime::RunError;
 use crate::runtime::message::Columns;
 use crate::runtime::side::Stage;
@@ -41,15 +42,26 @@ pub(super) struct Window {
     pub(super) said: bool,
 }
 
-/// What a Wasm aggregate over columns reads.
+/// What a Wasm aggregate over columns reads, and what remakes it.
 pub(super) struct GuestInput {
     schema: SchemaRef,
     decoder: Box<JsonDecoder>,
+    /// The aggregate (the version running).
+    op: PlannedOperator,
+    /// The subtask it runs for.
+    subtask: usize,
+    /// Batches since its instance was made (see [`RECYCLE_AT`]).
+    batches: u64,
 }
 
 impl GuestInput {
-    /// For an aggregate that reads `schema`.
-    pub(super) fn new(schema: SchemaRef, job: &str) -> Result<Self, RunError> {
+    /// For aggregate `op` of subtask `subtask`, which reads `schema`.
+    pub(super) fn new(
+        schema: SchemaRef,
+        job: &str,
+        op: PlannedOperator,
+        subtask: usize,
+    ) -> Result<Self, RunError> {
         let decoder = JsonDecoder::new(schema.clone()).map_err(|source| RunError::Schema {
             job: job.into(),
             source,
@@ -57,6 +69,9 @@ impl GuestInput {
         Ok(Self {
             schema,
             decoder: Box::new(decoder),
+            op,
+            subtask,
+            batches: 0,
         })
     }
 }
@@ -147,6 +162,37 @@ impl Window {
     /// all there with their types, else decoded from the records (a record
     /// that does not fit goes to the dead-letter output).
     fn process_for_guest(&mut self, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        self.read_for_guest(batch, cx)?;
+        self.recycle(cx)
+    }
+
+    /// A guest whose linear memory crept past [`RECYCLE_AT`] of its limit
+    /// (CPython's, say) is remade between two batches — at most once every
+    /// [`RECYCLE_EVERY`] — instead of failing the job: it keeps no state
+    /// (the host keeps the accumulators), and the new one is `init`ed with
+    /// the same config.
+    fn recycle(&mut self, cx: &Cx) -> Result<(), RunError> {
+        let Some(guest) = &mut self.guest else {
+            return Ok(());
+        };
+        guest.batches += 1;
+        let share = self.w.guest_memory_share().unwrap_or_default();
+        if guest.batches < RECYCLE_EVERY || share <= RECYCLE_AT {
+            return Ok(());
+        }
+        tracing::warn!(job = %cx.plan.job.spec.name, aggregate = %guest.op.spec.name,
+            subtask = guest.subtask, batches = guest.batches,
+            "the aggregate's memory passed {:.0}% of its limit: continuing with a fresh instance",
+            RECYCLE_AT * 100.0);
+        let spec = cx.plan.instance_spec(&guest.op, guest.subtask);
+        let fresh = ColumnAggregateInstance::new(&spec)?;
+        guest.batches = 0;
+        self.w
+            .swap_aggregate(Aggregation::Columns(Box::new(fresh)))?;
+        Ok(())
+    }
+
+    fn read_for_guest(&mut self, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         let guest = self
             .guest
             .as_mut()
@@ -362,9 +408,13 @@ impl Operator for Window {
         };
         if let Aggregation::Columns(i) = &new
             && let Some(guest) = &mut self.guest
-            && guest.schema != *i.input_schema()
         {
-            *guest = GuestInput::new(i.input_schema().clone(), &plan.job.spec.name)?;
+            *guest = GuestInput::new(
+                i.input_schema().clone(),
+                &plan.job.spec.name,
+                swap.op.clone(),
+                subtask,
+            )?;
         }
         self.w.swap_aggregate(new)?;
         swap.switched(started.elapsed());
