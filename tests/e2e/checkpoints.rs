@@ -195,6 +195,47 @@ fn a_job_with_an_operator_over_columns_killed_at_random_moments_gives_exactly_th
 }
 
 #[test]
+fn a_wasm_aggregate_over_columns_on_rocksdb_killed_at_random_moments_gives_exactly_the_uninterrupted_output()
+ {
+    // The window job with no operator and a Wasm aggregate over columns
+    // (tests/operators/largest-columns): its accumulators are host-kept
+    // bytes in RocksDB, in every checkpoint, restored after each kill.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = transactions(dir.path());
+    let job = window_job_with(dir.path(), &input, "map-filter", "job.toml");
+    let text = std::fs::read_to_string(&job).expect("job");
+    let aggregate = format!(
+        r#"aggregate = {{ name = "largest", component = "{}" }}"#,
+        operator("largest-columns")
+    );
+    let text = text
+        .replace(
+            &format!(
+                "[[operators]]\nname = \"big-payments\"\ncomponent = \"{}\"\n",
+                operator("map-filter")
+            ),
+            "",
+        )
+        .replace(
+            r#"aggregates = [{ fn = "count" }, { fn = "sum", field = "cents" }]"#,
+            &aggregate,
+        );
+    assert!(
+        text.contains("largest-columns") && !text.contains("[[operators]]"),
+        "{text}"
+    );
+    std::fs::write(&job, text).expect("job");
+    let expected = reference(&job, dir.path(), &["sink", "late_output", "dead_letter"]);
+    assert!(
+        std::fs::read_to_string(expected.join("sink.jsonl"))
+            .expect("results")
+            .contains("\"top_merchant\""),
+        "the aggregate's results"
+    );
+    crash_window_job(dir.path(), &job, &expected);
+}
+
+#[test]
 fn a_keyed_operator_on_rocksdb_killed_at_random_moments_gives_exactly_the_uninterrupted_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let job = repo().join("examples/fraud/job.toml");
