@@ -1,0 +1,8 @@
+struct Largest;
+
+#[weir_guest::v2::aggregate]
+impl Largest {
+    fn add() {}
+}
+
+fn main() {}
