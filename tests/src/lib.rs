@@ -6,6 +6,7 @@
 //! what to run — nothing is skipped silently.
 
 pub mod crash;
+pub mod crash_jobs;
 pub mod graph_input;
 pub mod kafka;
 pub mod kafka_run;
