@@ -76,6 +76,22 @@ impl GuestInput {
     }
 }
 
+/// Row `row` of `cols` as a record again (set aside: late, or a dead
+/// letter): its own bytes when the source kept them (`records`), else the
+/// row as read.
+fn row_event(records: &[Event], cols: &Columns, keys: &KeyColumn, row: usize) -> Event {
+    let mut buf = itoa::Buffer::new();
+    Event {
+        key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
+        value: match records.get(row) {
+            Some(e) => e.value.clone(),
+            None => row_json(&cols.batch, row),
+        },
+        timestamp: cols.time[row],
+        headers: Vec::new(),
+    }
+}
+
 /// The columns of `cols` that `schema` names, if every one is there with
 /// its type or one that widens to it exactly as JSON would decode (an
 /// integer read as a double), and without nulls where it allows none.
@@ -220,18 +236,9 @@ impl Window {
                 guest: Some(&input),
             };
             self.w.process_rows(&rows, cx.processing_time, &mut out)?;
-            let mut buf = itoa::Buffer::new();
             out.late = std::mem::take(&mut out.late_rows)
                 .into_iter()
-                .map(|row| Event {
-                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
-                    value: match batch.records.get(row) {
-                        Some(e) => e.value.clone(),
-                        None => row_json(&cols.batch, row),
-                    },
-                    timestamp: cols.time[row],
-                    headers: Vec::new(),
-                })
+                .map(|row| row_event(&batch.records, cols, &keys, row))
                 .collect();
             return self.emit(out, cx);
         }
@@ -343,18 +350,7 @@ impl Operator for Window {
                     guest: None,
                 };
                 self.w.process_rows(&rows, cx.processing_time, &mut out)?;
-                // Rows set aside become records again: the input's own
-                // bytes when the source kept them, else the row as read.
-                let mut buf = itoa::Buffer::new();
-                let mut event = |row: usize| Event {
-                    key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
-                    value: match batch.records.get(row) {
-                        Some(e) => e.value.clone(),
-                        None => row_json(&cols.batch, row),
-                    },
-                    timestamp: cols.time[row],
-                    headers: Vec::new(),
-                };
+                let event = |row: usize| row_event(&batch.records, &cols, &keys, row);
                 let late: Vec<Event> = out.late_rows.iter().map(|&r| event(r)).collect();
                 let rejected: Vec<(Event, String)> = std::mem::take(&mut out.rejected_rows)
                     .into_iter()
