@@ -106,33 +106,54 @@ pub fn build(dir: &Path, world: World) -> Result<PathBuf, BuildError> {
     match detect(dir)? {
         Project::Rust => build_rust(dir),
         Project::Python(module) => {
-            let world = match world {
-                World::Transform if uses_python_sdk(dir) => World::Columns,
-                World::Aggregate if uses_python_sdk(dir) => World::ColumnAggregate,
-                other => other,
+            let world = match (world, python_sdk(dir)) {
+                // A class under `@weir.aggregate` is an aggregate, whatever
+                // the default world asked for.
+                (World::Transform | World::Aggregate, Some(PythonSdk::Aggregate)) => {
+                    World::ColumnAggregate
+                }
+                (World::Transform, Some(PythonSdk::Transform)) => World::Columns,
+                (World::Aggregate, Some(PythonSdk::Transform)) => World::ColumnAggregate,
+                (other, _) => other,
             };
             build_python(dir, &module, world)
         }
     }
 }
 
-/// Does a module in `dir` import the Python SDK for operators over columns?
-fn uses_python_sdk(dir: &Path) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries
+/// What a Python project that imports the SDK defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PythonSdk {
+    /// A function under `@weir.map` or `@weir.filter`.
+    Transform,
+    /// A class under `@weir.aggregate`.
+    Aggregate,
+}
+
+/// Does a module in `dir` import the Python SDK (for operators over
+/// columns), and for what?
+fn python_sdk(dir: &Path) -> Option<PythonSdk> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let texts: Vec<String> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "py"))
         .filter_map(|p| std::fs::read_to_string(p).ok())
-        .any(|text| {
-            text.lines().any(|l| {
-                let l = l.trim_start();
-                l == "import weir"
-                    || l.starts_with("import weir ")
-                    || l.starts_with("from weir import")
-            })
+        .collect();
+    let imports = texts.iter().any(|text| {
+        text.lines().any(|l| {
+            let l = l.trim_start();
+            l == "import weir" || l.starts_with("import weir ") || l.starts_with("from weir import")
         })
+    });
+    let aggregate = texts.iter().any(|text| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with("@weir.aggregate"))
+    });
+    match (imports, aggregate) {
+        (false, _) => None,
+        (true, true) => Some(PythonSdk::Aggregate),
+        (true, false) => Some(PythonSdk::Transform),
+    }
 }
 
 fn tail(bytes: &[u8]) -> String {
@@ -322,4 +343,27 @@ fn is_fresh(output: &Path, dir: &Path) -> bool {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "py"))
         .all(|p| modified(&p).is_some_and(|m| m <= built))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PythonSdk, python_sdk};
+
+    #[test]
+    fn a_python_project_is_a_transform_or_an_aggregate_by_what_it_defines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let at = |text: &str| {
+            std::fs::write(dir.path().join("app.py"), text).expect("write");
+            python_sdk(dir.path())
+        };
+        assert_eq!(at("from wit_world import exports\n"), None);
+        assert_eq!(
+            at("import weir\n\n@weir.map\ndef f(x: In) -> Out: ...\n"),
+            Some(PythonSdk::Transform)
+        );
+        assert_eq!(
+            at("import weir\n\n@weir.aggregate\nclass A: ...\n"),
+            Some(PythonSdk::Aggregate)
+        );
+    }
 }
