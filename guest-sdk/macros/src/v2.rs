@@ -119,6 +119,23 @@ fn record(input: &DeriveInput) -> Result<Tokens, syn::Error> {
     })
 }
 
+/// The component bindings of the 0.2 contract's `world`, sharing the SDK's
+/// types and log import (so every operator in a crate has one `Batch`).
+fn bindings(world: &str) -> Tokens {
+    let world = format!("weir:dataflow/{world}");
+    quote! {
+        ::weir_guest::__private::wit_bindgen::generate!({
+            inline: #WIT,
+            world: #world,
+            runtime_path: "::weir_guest::__private::wit_bindgen::rt",
+            with: {
+                "weir:dataflow/types@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::types,
+                "weir:dataflow/log@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::log,
+            },
+        });
+    }
+}
+
 #[derive(Clone, Copy, PartialEq)]
 pub enum Kind {
     Map,
@@ -282,21 +299,14 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
             )
         }
     };
+    let bindings = bindings("transform");
     Ok(quote! {
         #[doc(hidden)]
         #[allow(missing_docs, unsafe_code, clippy::all)]
         mod __weir_component {
             #[allow(unused_imports)]
             use super::*;
-            ::weir_guest::__private::wit_bindgen::generate!({
-                inline: #WIT,
-                world: "weir:dataflow/transform",
-                runtime_path: "::weir_guest::__private::wit_bindgen::rt",
-                with: {
-                    "weir:dataflow/types@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::types,
-                    "weir:dataflow/log@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::log,
-                },
-            });
+            #bindings
 
             struct Operator;
 
@@ -352,6 +362,7 @@ pub fn aggregate(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
     let ty = &imp.self_ty;
     let p = quote!(::weir_guest::v2::__private);
+    let bindings = bindings("aggregate");
     quote! {
         #imp
 
@@ -360,15 +371,7 @@ pub fn aggregate(attr: TokenStream, item: TokenStream) -> TokenStream {
         mod __weir_component {
             #[allow(unused_imports)]
             use super::*;
-            ::weir_guest::__private::wit_bindgen::generate!({
-                inline: #WIT,
-                world: "weir:dataflow/aggregate",
-                runtime_path: "::weir_guest::__private::wit_bindgen::rt",
-                with: {
-                    "weir:dataflow/types@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::types,
-                    "weir:dataflow/log@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::log,
-                },
-            });
+            #bindings
 
             struct Operator;
 
