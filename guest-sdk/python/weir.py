@@ -30,7 +30,9 @@ returns back as columns. No JSON is parsed or written in the operator.
 
 `@weir.filter` takes a function returning a bool (the rows it keeps go on
 unchanged, with their own bytes). `@weir.aggregate` goes on a class that
-is a window aggregate (see `aggregate`). Field types: `int`, `float`, `str`,
+is a window aggregate (see `aggregate`); `@weir.keyed(emits=Out)` on a
+class that is a keyed process function, its state (`ValueState`,
+`MapState`, `ListState`) and timers kept by the host (see `keyed`). Field types: `int`, `float`, `str`,
 `bytes`, `bool`, and `Optional[...]` of them for fields that may be null
 (a null in a field that is not Optional rejects the row). An exception
 raised for a row rejects that row: it goes to the job's dead-letter output
@@ -51,6 +53,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import log as _log
 from wit_world.imports import types as t
+
 
 _OP = None
 _AGG = None
@@ -246,6 +249,19 @@ def _write(values, ty, nullable):
     return t.Column(validity, data)
 
 
+def _columns(fields, batch):
+    """The batch's columns as lists, and the rows with a null where the
+    input class does not allow one ({row: field})."""
+    columns = [_read(c, batch.rows) for c in batch.columns]
+    bad = {}
+    for (name, _, nullable), col, values in zip(fields, batch.columns, columns):
+        if not nullable and col.validity is not None:
+            for i, v in enumerate(values):
+                if v is None:
+                    bad.setdefault(i, name)
+    return columns, bad
+
+
 def _load(agg, data, offsets, i):
     a, b = offsets[i], offsets[i + 1]
     return pickle.loads(data[a:b]) if b > a else agg.obj.create()
@@ -348,16 +364,9 @@ class _Transformer:
         return t.OperatorSpec(output, projection)
 
     def process(self, batch):
-        op, rows = _OP, batch.rows
-        columns = [_read(c, rows) for c in batch.columns]
+        op = _OP
+        columns, bad = _columns(op.in_fields, batch)
         make, fn = op.input, op.fn
-        # Rows with a null where the input class does not allow one.
-        bad = {}
-        for (name, _, nullable), col, values in zip(op.in_fields, batch.columns, columns):
-            if not nullable and col.validity is not None:
-                for i, v in enumerate(values):
-                    if v is None:
-                        bad.setdefault(i, name)
         rejected, kept, outs = [], [], []
         is_map = op.kind == "map"
         for i, values in enumerate(zip(*columns)):
@@ -388,3 +397,7 @@ class _Transformer:
 if hasattr(exports, "Transformer"):
     class Transformer(_Transformer, exports.Transformer):
         """The component's export; `weir build` wires it up."""
+
+
+# Keyed process functions: `@weir.keyed`, state handles, `Context`.
+from weir_keyed import Context, ListState, MapState, ValueState, keyed  # noqa: E402,F401

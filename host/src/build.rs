@@ -20,6 +20,8 @@ pub const WIT_COLUMNS: &str = include_str!("../../wit/v0.2/dataflow.wit");
 /// The Python SDK for operators over columns (`import weir`), embedded so
 /// Python builds work from an installed binary.
 pub const PY_SDK: &str = include_str!("../../guest-sdk/python/weir.py");
+/// The Python SDK's keyed process functions (imported by `weir`).
+const PY_SDK_KEYED: &str = include_str!("../../guest-sdk/python/weir_keyed.py");
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -107,13 +109,13 @@ pub fn build(dir: &Path, world: World) -> Result<PathBuf, BuildError> {
         Project::Rust => build_rust(dir),
         Project::Python(module) => {
             let world = match (world, python_sdk(dir)) {
-                // A class under `@weir.aggregate` is an aggregate, whatever
-                // the default world asked for.
-                (World::Transform | World::Aggregate, Some(PythonSdk::Aggregate)) => {
-                    World::ColumnAggregate
-                }
+                // A class under `@weir.aggregate` or `@weir.keyed` is what
+                // its decorator says, whatever the default world asked for.
+                (_, Some(PythonSdk::Aggregate)) => World::ColumnAggregate,
+                (_, Some(PythonSdk::Keyed)) => World::ColumnKeyed,
                 (World::Transform, Some(PythonSdk::Transform)) => World::Columns,
                 (World::Aggregate, Some(PythonSdk::Transform)) => World::ColumnAggregate,
+                (World::Keyed, Some(PythonSdk::Transform)) => World::ColumnKeyed,
                 (other, _) => other,
             };
             build_python(dir, &module, world)
@@ -128,6 +130,8 @@ enum PythonSdk {
     Transform,
     /// A class under `@weir.aggregate`.
     Aggregate,
+    /// A class under `@weir.keyed(...)`.
+    Keyed,
 }
 
 /// Does a module in `dir` import the Python SDK (for operators over
@@ -145,20 +149,29 @@ fn python_sdk(dir: &Path) -> Option<PythonSdk> {
             l == "import weir" || l.starts_with("import weir ") || l.starts_with("from weir import")
         })
     });
-    let aggregate = texts.iter().any(|text| {
-        text.lines()
-            .any(|l| l.trim_start().starts_with("@weir.aggregate"))
-    });
-    match (imports, aggregate) {
-        (false, _) => None,
-        (true, true) => Some(PythonSdk::Aggregate),
-        (true, false) => Some(PythonSdk::Transform),
+    let decorated = |name: &str| {
+        texts
+            .iter()
+            .any(|text| text.lines().any(|l| l.trim_start().starts_with(name)))
+    };
+    if !imports {
+        None
+    } else if decorated("@weir.aggregate") {
+        Some(PythonSdk::Aggregate)
+    } else if decorated("@weir.keyed") {
+        Some(PythonSdk::Keyed)
+    } else {
+        Some(PythonSdk::Transform)
     }
 }
 
+/// The last 40 lines of a tool's output, without the stack backtrace
+/// componentize-py prints after its error (the Python traceback and the
+/// error are what say what to fix).
 fn tail(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text.lines().collect();
+    let text = text.split("Stack backtrace:").next().unwrap_or_default();
+    let lines: Vec<&str> = text.trim_end().lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
@@ -259,7 +272,10 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
     std::fs::create_dir_all(&out_dir).map_err(io)?;
     // componentize-py has no incremental build: reuse the output while it is
     // newer than every .py file and was built against this contract.
-    let columns = matches!(world, World::Columns | World::ColumnAggregate);
+    let columns = matches!(
+        world,
+        World::Columns | World::ColumnAggregate | World::ColumnKeyed
+    );
     let wit = if columns { WIT_COLUMNS } else { WIT };
     let contract = {
         use sha2::Digest;
@@ -267,6 +283,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         h.update(wit);
         if columns {
             h.update(PY_SDK);
+            h.update(PY_SDK_KEYED);
         }
         hex::encode(&h.finalize()[..6])
     };
@@ -295,14 +312,15 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         let sdk = wit_dir.with_extension("sdk");
         std::fs::create_dir_all(&sdk).map_err(io)?;
         std::fs::write(sdk.join("weir.py"), PY_SDK).map_err(io)?;
+        std::fs::write(sdk.join("weir_keyed.py"), PY_SDK_KEYED).map_err(io)?;
         std::fs::write(
             sdk.join("weir_operator_main.py"),
             format!(
-                "import {module}  # noqa: F401 (registers the operator)\nfrom weir import {}  # noqa: F401\n",
-                if world == World::ColumnAggregate {
-                    "Aggregator"
-                } else {
-                    "Transformer"
+                "import {module}  # noqa: F401 (registers the operator)\nfrom {}  # noqa: F401\n",
+                match world {
+                    World::ColumnAggregate => "weir import Aggregator",
+                    World::ColumnKeyed => "weir_keyed import KeyedProcessor",
+                    _ => "weir import Transformer",
                 }
             ),
         )
@@ -350,7 +368,15 @@ mod tests {
     use super::{PythonSdk, python_sdk};
 
     #[test]
-    fn a_python_project_is_a_transform_or_an_aggregate_by_what_it_defines() {
+    fn a_failed_builds_output_keeps_the_error_not_the_backtrace() {
+        let out = "Traceback (most recent call last):\n  File \"main.py\", line 2\nImportError: no `x`\n\nCaused by:\n    ImportError: no `x`\n\nStack backtrace:\n   0: f\n             at python.c:1\n";
+        let kept = super::tail(out.as_bytes());
+        assert!(kept.ends_with("ImportError: no `x`"), "{kept}");
+        assert!(!kept.contains("python.c"), "{kept}");
+    }
+
+    #[test]
+    fn a_python_project_is_a_transform_an_aggregate_or_keyed_by_what_it_defines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let at = |text: &str| {
             std::fs::write(dir.path().join("app.py"), text).expect("write");
@@ -364,6 +390,10 @@ mod tests {
         assert_eq!(
             at("import weir\n\n@weir.aggregate\nclass A: ...\n"),
             Some(PythonSdk::Aggregate)
+        );
+        assert_eq!(
+            at("import weir\n\n@weir.keyed(emits=Out)\nclass K: ...\n"),
+            Some(PythonSdk::Keyed)
         );
     }
 }

@@ -536,6 +536,7 @@ fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
         World::Aggregate,
         World::Columns,
         World::ColumnAggregate,
+        World::ColumnKeyed,
     ] {
         if weir::wasm::LoadedComponent::load(engine, "build", wasm, w).is_ok() {
             return Ok(w);

@@ -269,7 +269,8 @@ pub fn graph_operators_mut(graph: &mut [PlannedGraphStage]) -> Vec<(&mut Planned
 }
 
 /// Build (if it is a project) and load the component of operator `op` of
-/// `job`, checked against `world` — or, for a transform or an aggregate,
+/// `job`, checked against `world` — or, for a transform, a keyed operator
+/// or an aggregate,
 /// against the same world over columns (`weir:dataflow@0.2`) when that is
 /// what the component implements. Also used for a live swap's new version.
 pub fn load_operator(
@@ -282,6 +283,7 @@ pub fn load_operator(
     let over_columns = match world {
         World::Transform => Some(World::Columns),
         World::Aggregate => Some(World::ColumnAggregate),
+        World::Keyed => Some(World::ColumnKeyed),
         _ => None,
     };
     let component = match (

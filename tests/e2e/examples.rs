@@ -86,6 +86,82 @@ fn fraud_alerts_match_the_reference() {
 }
 
 #[test]
+fn the_word_count_over_typed_columns_gives_the_same_counts_late_words_and_dead_letters() {
+    for p in [1, 2] {
+        let out = run_example(
+            "wordcount",
+            "columns.toml",
+            p,
+            &["sink", "late_output", "dead_letter"],
+        );
+        assert_eq!(
+            canonical_lines(&out.path().join("sink.jsonl")),
+            expected("wordcount", "expected.jsonl"),
+            "p{p}"
+        );
+        assert_eq!(
+            canonical_field(&out.path().join("late_output.jsonl"), "record"),
+            expected("wordcount", "expected-late.jsonl"),
+            "p{p}"
+        );
+        let dead = canonical_lines(&out.path().join("dead_letter.jsonl"));
+        assert_eq!(dead.len(), 2, "p{p}: {dead:?}");
+        assert!(
+            dead[0].contains("input.jsonl:21") && dead[0].contains("not a JSON object"),
+            "p{p}: {}",
+            dead[0]
+        );
+        assert!(
+            dead[1].contains("input.jsonl:31") && dead[1].contains("`ts` is missing"),
+            "p{p}: {}",
+            dead[1]
+        );
+    }
+}
+
+#[test]
+fn the_fraud_detector_over_typed_columns_in_rust_and_python_gives_the_same_alerts() {
+    // At parallelism 1 to 3 with its state in memory and in RocksDB,
+    // through checkpoints taken while it runs.
+    for (file, p, backend) in [
+        ("columns.toml", 1, "memory"),
+        ("columns.toml", 3, "rocksdb"),
+        ("python.toml", 2, "rocksdb"),
+    ] {
+        let out = tempfile::tempdir().expect("tempdir");
+        let job = repo().join("examples/fraud").join(file);
+        let args = [
+            format!("parallelism={p}"),
+            set("sink.path", &out.path().join("alerts.jsonl")),
+            set("state.path", &out.path().join("state")),
+            format!("state.backend={backend}"),
+            "source.rate=40000".into(),
+            "checkpoint.interval=100ms".into(),
+            set("checkpoint.dir", &out.path().join("checkpoints")),
+        ];
+        let mut argv = vec!["run", "-q", job.to_str().expect("utf-8")];
+        for a in &args {
+            argv.extend(["--set", a.as_str()]);
+        }
+        weir(&argv).ok();
+        let snapshots = std::fs::read_dir(out.path().join("checkpoints"))
+            .expect("checkpoints")
+            .flatten()
+            .filter(|e| e.path().join("keyed-0/state").exists())
+            .count();
+        assert!(
+            snapshots > 0,
+            "{file} p{p} {backend}: no checkpoint holds the keyed state"
+        );
+        assert_eq!(
+            canonical_lines(&out.path().join("alerts.jsonl")),
+            expected("fraud", "expected.jsonl"),
+            "{file} p{p} {backend}"
+        );
+    }
+}
+
+#[test]
 fn the_examples_written_as_job_graphs_give_the_same_outputs() {
     for p in [1, 3] {
         let out = run_example(

@@ -105,6 +105,18 @@ fn a_transform_swapped_mid_stream_processes_everything_before_the_barrier_old_an
 
 #[test]
 fn a_keyed_operator_swapped_mid_stream_keeps_its_state() {
+    keyed_swap_keeps_state("count-v2", 2);
+}
+
+#[test]
+fn a_keyed_operator_swapped_from_json_events_to_typed_columns_keeps_its_state() {
+    keyed_swap_keeps_state("count-columns", 3);
+}
+
+/// Run a running count per key (`count-v1`), swap it for operator `new`
+/// (which tags its rows `"v": version`) mid-stream, and check every key
+/// counts on from where it was, switching version once.
+fn keyed_swap_keeps_state(new: &str, version: i64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let input: String = (0..ROWS)
         .map(|i| format!("{{\"i\":{i},\"user\":\"u{}\"}}\n", i % 7))
@@ -145,14 +157,10 @@ dir = "checkpoints"
     let job_arg = job.to_str().expect("utf-8");
     let mut child = spawn_weir(dir.path(), &["run", "-q", job_arg]);
     wait_running(dir.path(), &mut child);
-    weir_in(
-        dir.path(),
-        &["swap", job_arg, "count", &operator("count-v2")],
-    )
-    .ok();
+    weir_in(dir.path(), &["swap", job_arg, "count", &operator(new)]).ok();
     finish(child);
     // Per key, in source order: counts 1, 2, 3, … with no restart (the
-    // state carried over) and the version switching once from 1 to 2.
+    // state carried over) and the version switching once from 1 to the new.
     let mut per_key: std::collections::BTreeMap<String, Vec<(i64, i64, i64)>> = Default::default();
     for l in canonical_lines(&dir.path().join("out.jsonl")) {
         let v: serde_json::Value = serde_json::from_str(&l).expect("JSON");
@@ -175,9 +183,13 @@ dir = "checkpoints"
             (1..=rows.len() as i64).collect::<Vec<_>>(),
             "{key}: the count restarted or skipped"
         );
-        let first_v2 = rows.iter().position(|r| r.2 == 2).unwrap_or(rows.len());
+        let first_v2 = rows
+            .iter()
+            .position(|r| r.2 == version)
+            .unwrap_or(rows.len());
         assert!(
-            rows[first_v2..].iter().all(|r| r.2 == 2),
+            rows[..first_v2].iter().all(|r| r.2 == 1)
+                && rows[first_v2..].iter().all(|r| r.2 == version),
             "{key}: versions interleave"
         );
         if first_v2 > 0 && first_v2 < rows.len() {

@@ -39,6 +39,21 @@ pub fn filter_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
     v2::transform(attr, item, v2::Kind::Filter)
 }
 
+/// A flat-map over records read from columns (`weir:dataflow@0.2.0`):
+/// `fn(In) -> Vec<Out>` (or `Result<Vec<Out>, E>`); every output row
+/// keeps its input record's event time and key.
+#[proc_macro_attribute]
+pub fn flat_map_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::transform(attr, item, v2::Kind::FlatMap)
+}
+
+/// Export `impl weir_guest::v2::Keyed for T` as a keyed process function
+/// over columns (`weir:dataflow@0.2.0`, world `keyed`).
+#[proc_macro_attribute]
+pub fn keyed_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::keyed(attr, item)
+}
+
 /// Export `impl weir_guest::v2::Aggregate for T` as a window aggregate
 /// function over columns (`weir:dataflow@0.2.0`).
 #[proc_macro_attribute]

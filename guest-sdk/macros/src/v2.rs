@@ -122,7 +122,16 @@ fn record(input: &DeriveInput) -> Result<Tokens, syn::Error> {
 /// The component bindings of the 0.2 contract's `world`, sharing the SDK's
 /// types and log import (so every operator in a crate has one `Batch`).
 fn bindings(world: &str) -> Tokens {
+    let keyed = world == "keyed";
     let world = format!("weir:dataflow/{world}");
+    // The keyed world also imports state, timers and keyed-context.
+    let state = keyed.then(|| {
+        quote! {
+            "weir:dataflow/state@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::state,
+            "weir:dataflow/timers@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::timers,
+            "weir:dataflow/keyed-context@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::keyed_context,
+        }
+    });
     quote! {
         ::weir_guest::__private::wit_bindgen::generate!({
             inline: #WIT,
@@ -131,6 +140,7 @@ fn bindings(world: &str) -> Tokens {
             with: {
                 "weir:dataflow/types@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::types,
                 "weir:dataflow/log@0.2.0": ::weir_guest::v2::bindings::weir::dataflow::log,
+                #state
             },
         });
     }
@@ -139,6 +149,7 @@ fn bindings(world: &str) -> Tokens {
 #[derive(Clone, Copy, PartialEq)]
 pub enum Kind {
     Map,
+    FlatMap,
     Filter,
 }
 
@@ -174,6 +185,10 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
         Kind::Map => (
             "map",
             "fn name(record: In) -> Out (or Option<Out>, or a Result of either)",
+        ),
+        Kind::FlatMap => (
+            "flat_map",
+            "fn name(record: In) -> Vec<Out> (or Result<Vec<Out>, E>)",
         ),
         Kind::Filter => (
             "filter",
@@ -211,16 +226,27 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
     let p = quote!(#v2::__private);
     let types = quote!(#v2::bindings::weir::dataflow::types);
     let (input_ty, init, process) = match kind {
-        Kind::Map => {
+        Kind::Map | Kind::FlatMap => {
             let (result, after) = match inner(ret, "Result") {
                 Some(t) => (true, t),
                 None => (false, &**ret),
             };
-            let (option, out) = match inner(after, "Option") {
-                Some(t) => (true, t),
-                None => (false, after),
+            let (option, out) = match (kind, inner(after, "Option"), inner(after, "Vec")) {
+                (Kind::Map, Some(t), _) => (true, t),
+                (Kind::Map, None, _) => (false, after),
+                (_, _, Some(t)) => (false, t),
+                (_, _, None) => {
+                    return Err(syn::Error::new(
+                        after.span(),
+                        format!("a flat-map returns a Vec of records; expected `{expected}`"),
+                    ));
+                }
             };
-            let emit = if option {
+            let emit = if kind == Kind::FlatMap {
+                quote!(for o in &r {
+                    out.emit(row, o);
+                })
+            } else if option {
                 quote!(if let ::std::option::Option::Some(o) = r {
                     out.emit(row, &o);
                 })
@@ -330,51 +356,8 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
 
 /// `#[weir_guest::v2::aggregate]` on `impl Aggregate for T`.
 pub fn aggregate(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let imp = parse_macro_input!(item as ItemImpl);
-    let usage =
-        "#[weir_guest::v2::aggregate] goes on `impl weir_guest::v2::Aggregate for YourType { .. }`";
-    let check = if attr.is_empty() {
-        match &imp.trait_ {
-            Some((None, path, _))
-                if path.segments.last().is_some_and(|s| s.ident == "Aggregate") =>
-            {
-                if imp.generics.params.is_empty() {
-                    Ok(())
-                } else {
-                    Err(syn::Error::new(
-                        imp.generics.span(),
-                        "the aggregate type cannot be generic",
-                    ))
-                }
-            }
-            Some((_, path, _)) => Err(syn::Error::new(path.span(), usage)),
-            None => Err(syn::Error::new(imp.self_ty.span(), usage)),
-        }
-    } else {
-        Err(syn::Error::new(
-            Tokens::from(attr).span(),
-            "#[weir_guest::v2::aggregate] takes no arguments",
-        ))
-    };
-    if let Err(e) = check {
-        let e = e.to_compile_error();
-        return quote!(#imp #e).into();
-    }
-    let ty = &imp.self_ty;
-    let p = quote!(::weir_guest::v2::__private);
-    let bindings = bindings("aggregate");
-    quote! {
-        #imp
-
-        #[doc(hidden)]
-        #[allow(missing_docs, unsafe_code, clippy::all)]
-        mod __weir_component {
-            #[allow(unused_imports)]
-            use super::*;
-            #bindings
-
-            struct Operator;
-
+    trait_impl(attr, item, ("aggregate", "Aggregate"), |ty, p| {
+        quote! {
             impl exports::weir::dataflow::aggregator::Guest for Operator {
                 fn init(config: ::std::string::String)
                     -> ::std::result::Result<#p::AggregateSpec, #p::OperatorError> {
@@ -393,9 +376,93 @@ pub fn aggregate(attr: TokenStream, item: TokenStream) -> TokenStream {
                     #p::aggregate_finish::<#ty>(fired)
                 }
             }
+        }
+    })
+}
+
+/// `#[weir_guest::v2::keyed]` on `impl Keyed for T`.
+pub fn keyed(attr: TokenStream, item: TokenStream) -> TokenStream {
+    trait_impl(attr, item, ("keyed", "Keyed"), |ty, p| {
+        quote! {
+            impl exports::weir::dataflow::keyed_processor::Guest for Operator {
+                fn init(config: ::std::string::String)
+                    -> ::std::result::Result<#p::KeyedSpec, #p::OperatorError> {
+                    #p::keyed_init::<#ty>(config)
+                }
+                fn process(batch: #p::Batch, keys: #p::VarData)
+                    -> ::std::result::Result<#p::TransformOutput, #p::OperatorError> {
+                    #p::keyed_process::<#ty>(batch, keys)
+                }
+                fn on_timer(timers: #p::FiredTimers)
+                    -> ::std::result::Result<#p::OutputBatch, #p::OperatorError> {
+                    #p::keyed_on_timer::<#ty>(timers)
+                }
+            }
+        }
+    })
+}
+
+/// An attribute on `impl {tr} for T` (world `name`): the impl itself, and
+/// the component exporting it — its bindings and `Operator`, whose export
+/// impl `export(T, private path)` writes.
+fn trait_impl(
+    attr: TokenStream,
+    item: TokenStream,
+    (name, tr): (&str, &str),
+    export: impl FnOnce(&Type, &Tokens) -> Tokens,
+) -> TokenStream {
+    let imp = parse_macro_input!(item as ItemImpl);
+    if let Err(e) = check_impl(attr, &imp, name, tr) {
+        let e = e.to_compile_error();
+        return quote!(#imp #e).into();
+    }
+    let p = quote!(::weir_guest::v2::__private);
+    let export = export(&imp.self_ty, &p);
+    let bindings = bindings(name);
+    quote! {
+        #imp
+
+        #[doc(hidden)]
+        #[allow(missing_docs, unsafe_code, clippy::all)]
+        mod __weir_component {
+            #[allow(unused_imports)]
+            use super::*;
+            #bindings
+
+            struct Operator;
+
+            #export
 
             export!(Operator);
         }
     }
     .into()
+}
+
+/// Check `#[weir_guest::v2::{name}]` takes no arguments and sits on a
+/// non-generic `impl {tr} for T`.
+fn check_impl(attr: TokenStream, imp: &ItemImpl, name: &str, tr: &str) -> Result<(), syn::Error> {
+    let usage = format!(
+        "#[weir_guest::v2::{name}] goes on `impl weir_guest::v2::{tr} for YourType {{ .. }}`"
+    );
+    if !attr.is_empty() {
+        return Err(syn::Error::new(
+            Tokens::from(attr).span(),
+            format!("#[weir_guest::v2::{name}] takes no arguments"),
+        ));
+    }
+    match &imp.trait_ {
+        Some((None, path, _)) if path.segments.last().is_some_and(|s| s.ident == tr) => {
+            if imp.generics.params.is_empty() {
+                Ok(())
+            } else {
+                Err(syn::Error::new(
+                    imp.generics.span(),
+                    format!("the {name} type cannot be generic"),
+                ))
+            }
+        }
+        Some((_, path, _)) => Err(syn::Error::new(path.span(), usage)),
+        None => Err(syn::Error::new(imp.self_ty.span(), usage)),
+    }
 }

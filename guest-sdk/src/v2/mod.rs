@@ -30,14 +30,24 @@
 //! |---|---|
 //! | [`Record`] (derive) | a struct of `i64`, `i32`, `f64`, `f32`, `bool`, `String`, `&str`, `Vec<u8>`, or `Option` of those |
 //! | [`map`] | `fn(In) -> Out`, `Option<Out>` or a `Result` of either |
+//! | [`flat_map`] | `fn(In) -> Vec<Out>` or `Result<Vec<Out>, E>` |
 //! | [`filter`] | `fn(&In) -> bool` or `Result<bool, E>` |
+//! | [`keyed`] | `impl Keyed for T` (a keyed process function, state and timers in the host) |
 //! | [`aggregate`] | `impl Aggregate for T` (a window aggregate function) |
 
 mod aggregate;
 mod builders;
 mod columns;
+mod keyed;
 mod record;
 mod transform;
+
+/// Host-owned keyed state over the 0.2 contract: the same handles, and the
+/// same stored values, as [`crate::ValueState`] and friends.
+mod state {
+    crate::state::state_handles!(super::bindings::weir::dataflow::state);
+}
+pub use state::{ListState, MapState, ValueState};
 
 pub use aggregate::{Aggregate, Window};
 pub use builders::{
@@ -46,10 +56,14 @@ pub use builders::{
     VarBuilder,
 };
 pub use columns::{ColumnView, Data, Offsets, Reader};
+pub use keyed::{Context, Keyed, Timer};
 pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
 pub use weir_guest_macros::{
-    Record, aggregate_v2 as aggregate, filter_v2 as filter, map_v2 as map,
+    Record, aggregate_v2 as aggregate, filter_v2 as filter, flat_map_v2 as flat_map,
+    keyed_v2 as keyed, map_v2 as map,
 };
+/// The clock a timer follows.
+pub type TimeDomain = bindings::weir::dataflow::types::TimeDomain;
 
 /// Bindings of the 0.2 contract's imports and types, shared by every
 /// operator in the crate.
@@ -68,9 +82,10 @@ pub mod bindings {
 pub mod __private {
     pub use super::aggregate::{aggregate_add, aggregate_finish, aggregate_init, aggregate_merge};
     pub use super::bindings::weir::dataflow::types::{
-        AggregateSpec, Batch, Column, Fired, Groups, OperatorError, OperatorSpec, Schema,
-        TransformOutput, VarData,
+        AggregateSpec, Batch, Column, Fired, FiredTimers, Groups, KeyedSpec, OperatorError,
+        OperatorSpec, OutputBatch, Schema, TransformOutput, VarData,
     };
+    pub use super::keyed::{keyed_init, keyed_on_timer, keyed_process};
     pub use super::record::field;
     pub use super::transform::{FilterReturn, Mapped, batch_error, init, select, views};
 }

@@ -50,6 +50,8 @@ enum LineUnfit {
     Several(usize),
     #[error("field `{0}` is missing or null, and the schema requires it")]
     Required(String),
+    #[error("not a JSON object")]
+    NotAnObject,
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),
 }
@@ -68,6 +70,15 @@ pub struct JsonDecoder {
     builder: ReaderBuilder,
     decoder: arrow_json::reader::Decoder,
     schema: SchemaRef,
+}
+
+/// Is `line` one JSON object? (Asked only of a line that failed, to say
+/// why in plain words.)
+fn is_object(line: &[u8]) -> bool {
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(line),
+        Ok(serde_json::Value::Object(_))
+    )
 }
 
 fn arrow_err(e: arrow_schema::ArrowError) -> SchemaError {
@@ -173,7 +184,11 @@ impl JsonDecoder {
         if line.trim_ascii().is_empty() {
             return Err(LineUnfit::Empty);
         }
-        let consumed = self.decoder.decode(line)?;
+        let consumed = match self.decoder.decode(line) {
+            Ok(n) => n,
+            Err(_) if !is_object(line) => return Err(LineUnfit::NotAnObject),
+            Err(e) => return Err(e.into()),
+        };
         if consumed != line.len() || self.decoder.has_partial_record() {
             return Err(LineUnfit::Truncated);
         }
@@ -273,6 +288,7 @@ mod tests {
             "{}",
             out.bad[0].reason
         );
+        assert_eq!(out.bad[1].reason, "not a JSON object");
         assert!(
             out.bad[2].reason.contains("truncated"),
             "{}",

@@ -348,7 +348,7 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
             {
                 Some((op, world)) => {
                     let what = match world {
-                        World::Keyed => Some("keyed operator"),
+                        World::Keyed | World::ColumnKeyed => Some("keyed operator"),
                         World::Aggregate => Some("window aggregate"),
                         _ => None,
                     };

@@ -85,15 +85,21 @@ fn graph_source(
             }),
             Some(_),
         ) if alone(st) => guest_types(source, op, declared),
+        (StageWork::Keyed(PlannedStage::Keyed(op)), Some(_)) if alone(st) => {
+            guest_types(source, op, declared)
+        }
         _ => None,
     };
     let windows: Vec<ForcedTypes> = graph.iter().filter_map(window).collect();
     // The records themselves are needed unless only such windows read the
-    // source and late records are dropped (late records keep their bytes).
+    // source and late records are dropped (late records keep their bytes);
+    // a keyed operator passes the rows it selects on as they came.
     let keep = !graph
         .iter()
         .filter(|st| st.spec.input_names().contains(&name))
-        .all(|st| window(st).is_some())
+        .all(|st| {
+            window(st).is_some() && !matches!(st.work, StageWork::Keyed(PlannedStage::Keyed(_)))
+        })
         || !matches!(
             spec.late_output,
             None | Some(crate::job::SinkSpec::Discard {})
@@ -147,11 +153,15 @@ pub(super) fn plan(
             .is_some_and(|op| op.component.world == World::Columns);
     let keeps_records = match (&one_chain_window, &graph_main) {
         (_, Some((_, keep))) => *keep,
-        // The window's input records are seen again only as late records.
-        (Some(_), None) => !matches!(
-            spec.late_output,
-            None | Some(crate::job::SinkSpec::Discard {})
-        ),
+        // The window's input records are seen again only as late records;
+        // a keyed operator passes the rows it selects on as they came.
+        (Some(_), None) => {
+            matches!(stage, Some(PlannedStage::Keyed(_)))
+                || !matches!(
+                    spec.late_output,
+                    None | Some(crate::job::SinkSpec::Discard {})
+                )
+        }
         // A window with built-in aggregates after the operators takes
         // their rows as columns (typed columns between stages).
         (None, None) => {
@@ -204,22 +214,26 @@ fn window_columns(
             aggregate: WindowAgg::Wasm(op),
             ..
         } => guest_types(&spec.source, op, declared),
-        PlannedStage::Keyed(_) => None,
+        PlannedStage::Keyed(op) => guest_types(&spec.source, op, declared),
     }
 }
 
-/// A window whose aggregate reads columns (`weir:dataflow@0.2`) reads its
-/// source's columns when the source declares its schema: the window takes
-/// the fields the aggregate names from them (else it decodes each batch's
-/// records into exactly those fields itself — an inferred schema could
-/// fix a narrower type than the aggregate reads).
+/// A window whose aggregate reads columns (`weir:dataflow@0.2`), or a
+/// keyed operator over columns, reads its source's columns when the source
+/// declares its schema: the stage takes the fields the guest names from
+/// them (else it decodes each batch's records into exactly those fields
+/// itself — an inferred schema could fix a narrower type than it reads).
 fn guest_types(
     source: &SourceSpec,
     op: &PlannedOperator,
     declared: Option<&Schema>,
 ) -> Option<ForcedTypes> {
     let raw = matches!(source, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
-    (op.component.world == World::ColumnAggregate && declared.is_some() && !raw).then(Vec::new)
+    let columns = matches!(
+        op.component.world,
+        World::ColumnAggregate | World::ColumnKeyed
+    );
+    (columns && declared.is_some() && !raw).then(Vec::new)
 }
 
 /// The types a window keyed by `key` with built-in aggregates `aggs`

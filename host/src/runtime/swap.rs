@@ -207,7 +207,9 @@ impl Swap {
                 // A keyed operator's instance needs the old one's state
                 // context; a transform over columns is made at its first
                 // batch, for that batch's schema.
-                crate::wasm::World::Keyed | crate::wasm::World::Columns => None,
+                crate::wasm::World::Keyed
+                | crate::wasm::World::ColumnKeyed
+                | crate::wasm::World::Columns => None,
             });
         }
         *self.ready.lock().unwrap_or_else(|p| p.into_inner()) = made;

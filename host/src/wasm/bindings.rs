@@ -58,20 +58,55 @@ pub(crate) mod aggregate {
     });
 }
 
-/// The columnar contract (`weir:dataflow@0.2.0`): its transform world, with
-/// its log import.
+/// The columnar contract (`weir:dataflow@0.2.0`): its imports and types,
+/// which each of its worlds below shares. The state resources are the
+/// same host handles as 0.1's.
 pub(crate) mod v2 {
     wasmtime::component::bindgen!({
         path: "../wit/v0.2",
-        world: "weir:dataflow/transform",
+        world: "weir:dataflow/host-imports",
         imports: {
             "weir:dataflow/log": trappable,
+            "weir:dataflow/state": trappable,
+            "weir:dataflow/timers": trappable,
+            "weir:dataflow/keyed-context": trappable,
+        },
+        with: {
+            "weir:dataflow/state.value-state": crate::wasm::host::handle::StateHandle,
+            "weir:dataflow/state.map-state": crate::wasm::host::handle::StateHandle,
+            "weir:dataflow/state.list-state": crate::wasm::host::handle::StateHandle,
         },
     });
 }
 
-/// The columnar contract's aggregate world, sharing the transform world's
-/// types and log import.
+/// The columnar contract's transform world.
+pub(crate) mod v2_transform {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2",
+        world: "weir:dataflow/transform",
+        with: {
+            "weir:dataflow/types": super::v2::weir::dataflow::types,
+            "weir:dataflow/log": super::v2::weir::dataflow::log,
+        },
+    });
+}
+
+/// The columnar contract's keyed world.
+pub(crate) mod v2_keyed {
+    wasmtime::component::bindgen!({
+        path: "../wit/v0.2",
+        world: "weir:dataflow/keyed",
+        with: {
+            "weir:dataflow/types": super::v2::weir::dataflow::types,
+            "weir:dataflow/log": super::v2::weir::dataflow::log,
+            "weir:dataflow/state": super::v2::weir::dataflow::state,
+            "weir:dataflow/timers": super::v2::weir::dataflow::timers,
+            "weir:dataflow/keyed-context": super::v2::weir::dataflow::keyed_context,
+        },
+    });
+}
+
+/// The columnar contract's aggregate world.
 pub(crate) mod v2_aggregate {
     wasmtime::component::bindgen!({
         path: "../wit/v0.2",
@@ -99,5 +134,8 @@ pub(crate) fn add_to_linker(
     timers::add_to_linker::<_, WeirHost>(linker, view)?;
     keyed_context::add_to_linker::<_, WeirHost>(linker, view)?;
     v2::weir::dataflow::log::add_to_linker::<_, WeirHost>(linker, view)?;
+    v2::weir::dataflow::state::add_to_linker::<_, WeirHost>(linker, view)?;
+    v2::weir::dataflow::timers::add_to_linker::<_, WeirHost>(linker, view)?;
+    v2::weir::dataflow::keyed_context::add_to_linker::<_, WeirHost>(linker, view)?;
     Ok(())
 }

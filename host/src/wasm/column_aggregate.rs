@@ -184,7 +184,7 @@ impl ColumnAggregateInstance {
 }
 
 /// Byte strings in one buffer with offsets.
-fn var_data<'a>(values: impl Iterator<Item = &'a [u8]> + Clone) -> wit::VarData {
+pub(super) fn var_data<'a>(values: impl Iterator<Item = &'a [u8]> + Clone) -> wit::VarData {
     let mut data = Vec::with_capacity(values.clone().map(<[u8]>::len).sum());
     let mut offsets = vec![0u32];
     for v in values {

@@ -4,7 +4,7 @@
 //! answers with a selection of rows or new columns (see [`super::columns`]).
 
 use super::WasmError;
-use super::bindings::v2;
+use super::bindings::{v2, v2_transform};
 use super::columns::{self, ColumnError};
 use super::instance::{Guarded, InstanceSpec};
 use arrow_array::RecordBatch;
@@ -24,7 +24,7 @@ pub struct ColumnOutput {
 /// A map / filter instance over columns.
 pub struct ColumnTransformInstance {
     g: Guarded,
-    bindings: v2::Transform,
+    bindings: v2_transform::Transform,
     /// Input columns it reads, in the order it reads them.
     projection: Vec<usize>,
     /// What it emits; `None`: it selects input rows.
@@ -37,7 +37,7 @@ impl ColumnTransformInstance {
     /// Instantiate and `init` with the operator's config and its input schema.
     pub fn new(spec: &InstanceSpec<'_>, input: &SchemaRef) -> Result<Self, WasmError> {
         let (mut g, bindings) = Guarded::instantiate(spec, None, |pre, store| {
-            v2::TransformPre::new(pre)?.instantiate(store)
+            v2_transform::TransformPre::new(pre)?.instantiate(store)
         })?;
         let schema =
             columns::to_wit_schema(input).map_err(|e| g.contract("init", e.to_string()))?;
@@ -46,22 +46,7 @@ impl ColumnTransformInstance {
                 .weir_dataflow_transformer()
                 .call_init(s, spec.config, &schema)
         })?;
-        let n = input.fields().len();
-        let projection: Vec<usize> = match answer.projection {
-            Some(p) => p.into_iter().map(|i| i as usize).collect(),
-            None => (0..n).collect(),
-        };
-        if let Some(bad) = projection.iter().find(|i| **i >= n) {
-            return Err(g.contract(
-                "init",
-                format!("it asked for input column {bad}; the input has {n}"),
-            ));
-        }
-        let output = answer
-            .output
-            .map(|fields| columns::from_wit_schema(&fields))
-            .transpose()
-            .map_err(|e| g.contract("init", e.to_string()))?;
+        let (projection, output) = agreed(&g, answer, input)?;
         Ok(Self {
             g,
             bindings,
@@ -100,40 +85,91 @@ impl ColumnTransformInstance {
             b.weir_dataflow_transformer().call_process(s, &input)
         })?;
         drop(input);
-        let n = batch.num_rows() as u32;
-        if let Some(r) = out.rejected.iter().find(|r| r.index >= n) {
-            return Err(self.g.contract(
-                "process",
-                format!("rejected record {} of a batch of {n}", r.index),
-            ));
-        }
-        let rejected = out
-            .rejected
-            .into_iter()
-            .map(|r| (r.index, r.reason))
-            .collect();
-        let rows = match (out.answer, &self.output) {
-            (v2::weir::dataflow::types::Answer::Select(s), _) => {
-                columns::from_wit_selection(s, batch, time)
-            }
-            (v2::weir::dataflow::types::Answer::Emit(o), Some(schema)) => {
-                let limit = (n as usize).max(1).saturating_mul(self.g.limits.max_output_per_record);
-                if o.rows as usize > limit {
-                    return Err(self.g.contract(
-                        "process",
-                        format!(
-                            "output flood: {} rows for {n}, more than limits.max_output_per_record = {} per record",
-                            o.rows, self.g.limits.max_output_per_record
-                        ),
-                    ));
-                }
-                columns::from_wit_output(o, schema, batch, time)
-            }
-            (v2::weir::dataflow::types::Answer::Emit(_), None) => Err(ColumnError::Contract(
-                "it emitted rows, but declared no output schema at init".into(),
-            )),
-        }
-        .map_err(|e| contract(&self.g, e))?;
-        Ok(ColumnOutput { rows, rejected })
+        answered(&self.g, out, self.output.as_ref(), batch, time)
     }
+}
+
+/// What an operator's `init` answer agrees to for `input`: the input
+/// columns it reads, by index, and the schema it emits (`None`: it selects
+/// rows).
+pub(super) fn agreed(
+    g: &Guarded,
+    answer: v2::weir::dataflow::types::OperatorSpec,
+    input: &SchemaRef,
+) -> Result<(Vec<usize>, Option<SchemaRef>), WasmError> {
+    let n = input.fields().len();
+    let projection: Vec<usize> = match answer.projection {
+        Some(p) => p.into_iter().map(|i| i as usize).collect(),
+        None => (0..n).collect(),
+    };
+    if let Some(bad) = projection.iter().find(|i| **i >= n) {
+        return Err(g.contract(
+            "init",
+            format!("it asked for input column {bad}; the input has {n}"),
+        ));
+    }
+    let output = answer
+        .output
+        .map(|fields| columns::from_wit_schema(&fields))
+        .transpose()
+        .map_err(|e| g.contract("init", e.to_string()))?;
+    Ok((projection, output))
+}
+
+/// A `process` call's answer for `batch` (with event times `time`), checked:
+/// rejections inside the batch, no more rows than the output limit, and
+/// rows of the declared `output` schema (or a selection).
+pub(super) fn answered(
+    g: &Guarded,
+    out: v2::weir::dataflow::types::TransformOutput,
+    output: Option<&SchemaRef>,
+    batch: &RecordBatch,
+    time: &[i64],
+) -> Result<ColumnOutput, WasmError> {
+    use v2::weir::dataflow::types::Answer;
+    let contract = |e: ColumnError| g.contract("process", e.to_string());
+    let n = batch.num_rows() as u32;
+    if let Some(r) = out.rejected.iter().find(|r| r.index >= n) {
+        return Err(g.contract(
+            "process",
+            format!("rejected record {} of a batch of {n}", r.index),
+        ));
+    }
+    let rejected = out
+        .rejected
+        .into_iter()
+        .map(|r| (r.index, r.reason))
+        .collect();
+    let rows = match (out.answer, output) {
+        (Answer::Select(s), _) => columns::from_wit_selection(s, batch, time),
+        (Answer::Emit(o), Some(schema)) => {
+            check_flood(g, "process", o.rows, n)?;
+            columns::from_wit_output(o, schema, batch, time)
+        }
+        (Answer::Emit(_), None) => Err(ColumnError::Contract(
+            "it emitted rows, but declared no output schema at init".into(),
+        )),
+    }
+    .map_err(contract)?;
+    Ok(ColumnOutput { rows, rejected })
+}
+
+/// Refuse more output rows than `limits.max_output_per_record` per input.
+pub(super) fn check_flood(
+    g: &Guarded,
+    call: &'static str,
+    rows: u32,
+    inputs: u32,
+) -> Result<(), WasmError> {
+    let per = g.limits.max_output_per_record;
+    let limit = (inputs as usize).max(1).saturating_mul(per);
+    if rows as usize > limit {
+        return Err(g.contract(
+            call,
+            format!(
+                "output flood: {rows} rows for {inputs}, more than limits.max_output_per_record = {per} per record"
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -26,6 +26,8 @@ pub enum World {
     Columns,
     /// Window aggregate function over typed columns (`weir:dataflow@0.2.0`).
     ColumnAggregate,
+    /// Keyed process function over typed columns (`weir:dataflow@0.2.0`).
+    ColumnKeyed,
 }
 
 impl World {
@@ -33,7 +35,7 @@ impl World {
     pub fn name(self) -> &'static str {
         match self {
             World::Transform => "transform",
-            World::Keyed => "keyed",
+            World::Keyed | World::ColumnKeyed => "keyed",
             World::Aggregate => "aggregate",
             World::Columns => "transform",
             World::ColumnAggregate => "aggregate",
@@ -42,7 +44,7 @@ impl World {
     /// The contract version it belongs to.
     pub fn version(self) -> &'static str {
         match self {
-            World::Columns | World::ColumnAggregate => COLUMNS_VERSION,
+            World::Columns | World::ColumnAggregate | World::ColumnKeyed => COLUMNS_VERSION,
             _ => CONTRACT_VERSION,
         }
     }
@@ -50,7 +52,7 @@ impl World {
     pub fn export(self) -> &'static str {
         match self {
             World::Transform | World::Columns => "transformer",
-            World::Keyed => "keyed-processor",
+            World::Keyed | World::ColumnKeyed => "keyed-processor",
             World::Aggregate | World::ColumnAggregate => "aggregator",
         }
     }
@@ -61,14 +63,16 @@ impl World {
             World::Aggregate => "window aggregate ([window.aggregate])",
             World::Columns => "chained operator over columns ([[operators]])",
             World::ColumnAggregate => "window aggregate over columns ([window.aggregate])",
+            World::ColumnKeyed => "keyed operator over columns ([keyed])",
         }
     }
-    const ALL: [World; 5] = [
+    const ALL: [World; 6] = [
         World::Transform,
         World::Keyed,
         World::Aggregate,
         World::Columns,
         World::ColumnAggregate,
+        World::ColumnKeyed,
     ];
 }
 
@@ -224,7 +228,9 @@ fn check_world(
             found: version.clone(),
             supported: expected.version(),
             supported_range: match expected {
-                World::Columns | World::ColumnAggregate => "0.2.x, for operators over columns",
+                World::Columns | World::ColumnAggregate | World::ColumnKeyed => {
+                    "0.2.x, for operators over columns"
+                }
                 _ => "0.1.x, for operators over JSON events",
             },
         });

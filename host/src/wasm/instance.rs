@@ -74,6 +74,33 @@ impl Guarded {
         l.high_water as f64 / l.max_memory.max(1) as f64
     }
 
+    /// The state context of a keyed instance.
+    pub(super) fn keyed_ctx(&mut self) -> &mut KeyedCtx {
+        self.store
+            .data_mut()
+            .host
+            .keyed
+            .as_mut()
+            .expect("a keyed instance always has a keyed context")
+    }
+
+    /// Give up a keyed instance, keeping its state context.
+    pub(super) fn into_keyed_ctx(self) -> KeyedCtx {
+        self.store
+            .into_data()
+            .host
+            .keyed
+            .expect("a keyed instance always has a keyed context")
+    }
+
+    /// The keys a call's `select(i)` chooses from; none chosen yet.
+    pub(super) fn begin_keys(&mut self, keys: Vec<Vec<u8>>) {
+        let ctx = self.keyed_ctx();
+        ctx.batch_keys = keys;
+        ctx.current = None;
+        ctx.refused_select = None;
+    }
+
     fn new(spec: &InstanceSpec<'_>, keyed: Option<KeyedCtx>) -> Guarded {
         let limits = spec.limits;
         let data = StoreData {
@@ -360,30 +387,16 @@ impl KeyedInstance {
     /// Give up the instance, keeping its state context (for a new version
     /// of the operator over the same state).
     pub fn into_ctx(self) -> KeyedCtx {
-        self.g
-            .store
-            .into_data()
-            .host
-            .keyed
-            .expect("a keyed instance always has a keyed context")
+        self.g.into_keyed_ctx()
     }
 
     /// The state, timers and clocks of this instance.
     pub fn ctx(&mut self) -> &mut KeyedCtx {
-        self.g
-            .store
-            .data_mut()
-            .host
-            .keyed
-            .as_mut()
-            .expect("a keyed instance always has a keyed context")
+        self.g.keyed_ctx()
     }
 
     fn begin(&mut self, keys: Vec<Vec<u8>>) {
-        let ctx = self.ctx();
-        ctx.batch_keys = keys;
-        ctx.current = None;
-        ctx.refused_select = None;
+        self.g.begin_keys(keys);
     }
 
     /// Process one batch; every event must have a key.

@@ -13,6 +13,7 @@
 
 pub mod bindings;
 pub mod column_aggregate;
+pub mod column_keyed;
 pub mod columnar;
 pub mod columns;
 pub mod component;

@@ -17,6 +17,8 @@ mod align;
 mod chain;
 mod driver;
 mod edges;
+mod fit;
+mod keyed_stage;
 mod operator;
 mod stage_ops;
 mod window_stage;
@@ -143,6 +145,9 @@ pub(super) fn columns_out(
                             aggregate: WindowAgg::Wasm(op),
                             ..
                         }) => op.component.world == World::ColumnAggregate,
+                        StageWork::Keyed(PlannedStage::Keyed(op)) => {
+                            op.component.world == World::ColumnKeyed
+                        }
                         StageWork::Pass => out.contains(&r.spec.name),
                         _ => false,
                     }

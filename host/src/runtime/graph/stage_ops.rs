@@ -1,14 +1,15 @@
-//! The operators of graph stages: Wasm transforms, windows and joins,
+//! The operators of graph stages: Wasm transforms, keyed operators,
+//! windows and joins,
 //! each opened (and restored) for one subtask.
 
-use super::operator::{Batch, Cx, Operator, state_dir, write_state};
+use super::keyed_stage::Keyed;
+use super::operator::{Batch, Cx, Operator, write_state};
 use super::window_stage::{GuestInput, Window};
 use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
 use crate::runtime::keyed_operator::KeyedOperator;
-use crate::runtime::side::Stage;
 use crate::runtime::swap::Swap;
 use crate::state::StateStore;
 use crate::wasm::World;
@@ -161,10 +162,12 @@ pub(super) fn open(
                 said: false,
             })
         }
-        StageWork::Keyed(PlannedStage::Keyed(op)) => Box::new(Keyed {
-            op: Some(KeyedOperator::new(plan, op, subtask, backend()?)?),
-            key_field: stage.spec.key_by.as_ref().map(|k| k.field.clone()),
-        }),
+        StageWork::Keyed(PlannedStage::Keyed(op)) => Box::new(Keyed::new(
+            KeyedOperator::new(plan, op, subtask, backend()?)?,
+            stage.spec.key_by.as_ref().map(|k| k.field.clone()),
+            columns_out,
+            &plan.job.spec.name,
+        )?),
         StageWork::Join(kind) => {
             // The buffers in the stage's backend, like a keyed operator's
             // state: RocksDB holds joins larger than memory.
@@ -189,59 +192,6 @@ pub(super) fn open(
             })
         }
     })
-}
-
-/// A keyed Wasm operator, its state and timers in the subtask's backend.
-struct Keyed {
-    /// Taken for a moment by a swap.
-    op: Option<KeyedOperator>,
-    /// The key's field.
-    key_field: Option<String>,
-}
-
-impl Keyed {
-    fn op(&mut self) -> &mut KeyedOperator {
-        self.op.as_mut().expect("put back after every swap")
-    }
-}
-
-impl Operator for Keyed {
-    fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
-        let records = keyed_events(batch, self.key_field.as_deref(), cx)?;
-        let op = self.op.as_mut().expect("put back after every swap");
-        let out = op.process(&records, cx.watermark, cx.processing_time)?;
-        for r in &out.rejected {
-            cx.side.dead_letter(
-                cx.epoch,
-                Stage::Operator,
-                Some(op.name()),
-                None,
-                &r.reason,
-                &records[r.index as usize].value,
-            )?;
-        }
-        cx.emit(out.events)
-    }
-    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
-        let (watermark, processing_time) = (cx.watermark, cx.processing_time);
-        let out = cx.out_events()?;
-        self.op().advance(watermark, processing_time, out)
-    }
-    fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
-        // State and timers: both in the backend.
-        state_dir(dir)?;
-        Ok(self.op().backend().snapshot_into(&dir.join("state"))?)
-    }
-    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
-        if self.op().name() != swap.operator || swap.canary.is_some() {
-            return Ok(());
-        }
-        let started = std::time::Instant::now();
-        let old = self.op.take().expect("put back after every swap");
-        self.op = Some(old.swap(plan, &swap.op, subtask)?);
-        swap.switched(started.elapsed());
-        Ok(())
-    }
 }
 
 /// A join of the stage's two inputs.

@@ -5,10 +5,10 @@
 //! otherwise.
 
 use super::chain::{RECYCLE_AT, RECYCLE_EVERY};
+use super::fit::{GuestColumns, row_event};
 use super::operator::{Batch, Cx, Operator};
 use super::stage_ops::keyed_events;
-use crate::batch::JsonDecoder;
-use crate::batch::rows::{KeyColumn, numbers, row_json};
+use crate::batch::rows::{KeyColumn, numbers};
 use crate::event::Event;
 use crate::plan::{Plan, PlannedOperator};
 use crate::runtime::RunError;
@@ -20,8 +20,7 @@ use crate::wasm::instance::AggregateInstance;
 use crate::window::TimeMode;
 use crate::window::aggregate::Aggregation;
 use crate::window::operator::{Rows, WindowOperator, WindowOutput};
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, SchemaRef, TimeUnit};
+use arrow_schema::SchemaRef;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -44,8 +43,7 @@ pub(super) struct Window {
 
 /// What a Wasm aggregate over columns reads, and what remakes it.
 pub(super) struct GuestInput {
-    schema: SchemaRef,
-    decoder: Box<JsonDecoder>,
+    columns: GuestColumns,
     /// The aggregate (the version running).
     op: PlannedOperator,
     /// The subtask it runs for.
@@ -62,92 +60,13 @@ impl GuestInput {
         op: PlannedOperator,
         subtask: usize,
     ) -> Result<Self, RunError> {
-        let decoder = JsonDecoder::new(schema.clone()).map_err(|source| RunError::Schema {
-            job: job.into(),
-            source,
-        })?;
         Ok(Self {
-            schema,
-            decoder: Box::new(decoder),
+            columns: GuestColumns::new(schema, job)?,
             op,
             subtask,
             batches: 0,
         })
     }
-}
-
-/// Row `row` of `cols` as a record again (set aside: late, or a dead
-/// letter): its own bytes when the source kept them (`records`), else the
-/// row as read.
-fn row_event(records: &[Event], cols: &Columns, keys: &KeyColumn, row: usize) -> Event {
-    let mut buf = itoa::Buffer::new();
-    Event {
-        key: keys.key(row, &mut buf).map(<[u8]>::to_vec),
-        value: match records.get(row) {
-            Some(e) => e.value.clone(),
-            None => row_json(&cols.batch, row),
-        },
-        timestamp: cols.time[row],
-        headers: Vec::new(),
-    }
-}
-
-/// The columns of `cols` that `schema` names, if every one is there with
-/// its type or one that widens to it exactly as JSON would decode (an
-/// integer read as a double), and without nulls where it allows none.
-fn project(cols: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let c = cols.column_by_name(f.name())?;
-            if !f.is_nullable() && c.null_count() > 0 {
-                return None;
-            }
-            widen(c, f.data_type())
-        })
-        .collect::<Option<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns).ok()
-}
-
-/// Column `c` as type `to`, where that loses nothing a JSON decode into
-/// `to` would keep.
-fn widen(c: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{
-        Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
-    };
-    if c.data_type() == to {
-        return Some(c.clone());
-    }
-    let ms = DataType::Timestamp(TimeUnit::Millisecond, None);
-    Some(match (c.data_type(), to) {
-        (DataType::Int64, DataType::Float64) => Arc::new(
-            c.as_primitive::<Int64Type>()
-                .unary::<_, Float64Type>(|x| x as f64),
-        ),
-        (DataType::Int32, DataType::Float64) => Arc::new(
-            c.as_primitive::<Int32Type>()
-                .unary::<_, Float64Type>(f64::from),
-        ),
-        (DataType::Float32, DataType::Float64) => Arc::new(
-            c.as_primitive::<Float32Type>()
-                .unary::<_, Float64Type>(f64::from),
-        ),
-        (DataType::Int32, DataType::Int64) => Arc::new(
-            c.as_primitive::<Int32Type>()
-                .unary::<_, Int64Type>(i64::from),
-        ),
-        (t, DataType::Int64) if *t == ms => Arc::new(
-            c.as_primitive::<TimestampMillisecondType>()
-                .reinterpret_cast::<Int64Type>(),
-        ),
-        (DataType::Int64, t) if *t == ms => Arc::new(
-            c.as_primitive::<Int64Type>()
-                .reinterpret_cast::<TimestampMillisecondType>(),
-        ),
-        _ => return None,
-    })
 }
 
 impl Window {
@@ -213,81 +132,33 @@ impl Window {
             .guest
             .as_mut()
             .expect("called for a guest over columns");
-        let direct = batch.columns.as_ref().and_then(|cols| {
-            let keys = match KeyColumn::of(&cols.batch, &self.key_field) {
-                Ok(KeyColumn::Missing) | Err(_) => return None,
-                Ok(keys) => keys,
-            };
-            Some((project(&cols.batch, &guest.schema)?, keys))
-        });
-        let mut out = WindowOutput::default();
-        if let (Some((input, keys)), Some(cols)) = (direct, &batch.columns) {
-            if !self.said {
-                self.said = true;
-                tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage,
-                    aggregate = self.agg_name.as_deref().unwrap_or_default(),
-                    schema = %crate::batch::describe(&cols.batch.schema()),
-                    "the aggregate over columns reads its input's typed columns");
-            }
-            let rows = Rows {
-                time: &cols.time,
-                keys: &keys,
-                values: &[],
-                guest: Some(&input),
-            };
-            self.w.process_rows(&rows, cx.processing_time, &mut out)?;
-            out.late = std::mem::take(&mut out.late_rows)
-                .into_iter()
-                .map(|row| row_event(&batch.records, cols, &keys, row))
-                .collect();
-            return self.emit(out, cx);
-        }
-        let events = keyed_events(batch, Some(&self.key_field), cx)?;
-        let lines: Vec<&[u8]> = events.iter().map(|e| e.value.as_slice()).collect();
-        let decoded = guest
-            .decoder
-            .decode(&lines)
-            .map_err(|source| RunError::Schema {
-                job: cx.plan.job.spec.name.clone(),
-                source,
-            })?;
-        drop(lines);
-        let mut bad = decoded.bad.into_iter().peekable();
-        let mut kept = Vec::with_capacity(events.len());
         let name = self.agg_name.as_deref().unwrap_or_default();
-        for (i, e) in events.into_iter().enumerate() {
-            match bad.next_if(|b| b.line == i) {
-                Some(b) => cx.side.dead_letter(
-                    cx.epoch,
-                    Stage::Aggregate,
-                    Some(name),
-                    None,
-                    &format!(
-                        "does not fit the columns aggregate `{name}` reads ({}): {}",
-                        crate::batch::describe(&guest.schema),
-                        b.reason
-                    ),
-                    &e.value,
-                )?,
-                None => kept.push(e),
-            }
+        let fitted = guest.columns.fit(
+            batch,
+            Some(&self.key_field),
+            ("aggregate", name),
+            Stage::Aggregate,
+            cx,
+        )?;
+        if let Some(schema) = fitted.came_as()
+            && !self.said
+        {
+            self.said = true;
+            tracing::info!(job = %cx.plan.job.spec.name, stage = cx.stage, aggregate = name,
+                schema = %crate::batch::describe(&schema),
+                "the aggregate over columns reads its input's typed columns");
         }
-        let keys = KeyColumn::Bytes(
-            kept.iter()
-                .map(|e| Some(e.key.as_deref().unwrap_or_default()))
-                .collect(),
-        );
-        let time: Vec<i64> = kept.iter().map(|e| e.timestamp).collect();
         let rows = Rows {
-            time: &time,
-            keys: &keys,
+            time: &fitted.time,
+            keys: &fitted.keys,
             values: &[],
-            guest: Some(&decoded.batch),
+            guest: Some(&fitted.input),
         };
+        let mut out = WindowOutput::default();
         self.w.process_rows(&rows, cx.processing_time, &mut out)?;
         out.late = std::mem::take(&mut out.late_rows)
             .into_iter()
-            .map(|row| kept[row].clone())
+            .map(|row| fitted.event(row))
             .collect();
         self.emit(out, cx)
     }

@@ -6,6 +6,7 @@
 
 pub mod handle;
 pub mod keyed_context;
+pub mod keyed_v2;
 pub mod log;
 pub mod state;
 pub mod timers;

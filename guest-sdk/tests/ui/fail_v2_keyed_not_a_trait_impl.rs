@@ -1,0 +1,8 @@
+struct Count;
+
+#[weir_guest::v2::keyed]
+impl Count {
+    fn process() {}
+}
+
+fn main() {}

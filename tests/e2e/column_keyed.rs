@@ -1,0 +1,132 @@
+//! A keyed Wasm operator over typed columns (`weir:dataflow@0.2.0`: the
+//! `count-columns` test operator, built from source): the stage hands it
+//! the columns it named at `init` and each row's key; its state is the
+//! host's. A running count per key must equal one counted here over the
+//! good records in file order — at parallelism 1 and 2, as a one-chain job
+//! and as a graph stage, with the stage decoding the records into the
+//! operator's columns itself and with a source that declares its schema,
+//! whose columns the stage hands on as they are — and records that do not
+//! fit must go to the dead-letter output, saying why.
+
+use std::collections::BTreeMap;
+use weir_e2e::{canonical_lines, operator, weir_bin};
+
+/// Lines of the input; the good ones are `{"ts", "i", "user"}`.
+fn input(n: u64) -> (String, Vec<(u64, String)>) {
+    let mut text = String::new();
+    let mut good = Vec::new();
+    for i in 0..n {
+        let user = format!("u{}", (i * 7 + i / 13) % 11);
+        let ts = 1_700_000_000_000 + 10 * i;
+        let line = match i {
+            50 => "not JSON at all".to_string(),
+            60 => format!(r#"{{"ts":{ts},"i":"sixty","user":"{user}"}}"#),
+            70 => format!(r#"{{"ts":{ts},"user":"{user}"}}"#),
+            _ => {
+                good.push((i, user.clone()));
+                format!(r#"{{"ts":{ts},"i":{i},"user":"{user}"}}"#)
+            }
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
+    (text, good)
+}
+
+/// The running count per key over `good`, in order: the rows the
+/// operator must emit.
+fn model(good: &[(u64, String)]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut rows: Vec<String> = good
+        .iter()
+        .map(|(i, user)| {
+            let n = counts.entry(user).or_default();
+            *n += 1;
+            serde_json::json!({"i": i, "key": user, "n": *n, "v": 3}).to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_keyed_operator_over_columns_counts_per_key_and_sets_bad_records_aside() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (text, good) = input(5_000);
+    let inp = dir.path().join("input.jsonl");
+    std::fs::write(&inp, text).expect("input");
+    let want = model(&good);
+    let op = operator("count-columns");
+    for declared in [false, true] {
+        for graph in [false, true] {
+            for parallelism in [1, 2] {
+                let what = format!("declared {declared}, graph {graph}, p{parallelism}");
+                let run = dir.path().join(what.replace([' ', ','], "-"));
+                std::fs::create_dir_all(&run).expect("run dir");
+                let schema = if declared {
+                    "[source.schema]\nts = \"int64\"\ni = \"int64\"\nuser = \"string\"\n"
+                } else {
+                    ""
+                };
+                let keyed = if graph {
+                    format!(
+                        "[[stages]]\nname = \"counts\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\nkeyed = {{ name = \"count\", component = \"{op}\" }}"
+                    )
+                } else {
+                    format!(
+                        "[key_by]\nfield = \"user\"\n[keyed]\nname = \"count\"\ncomponent = \"{op}\""
+                    )
+                };
+                let job = format!(
+                    r#"name = "keyed-columns"
+parallelism = {parallelism}
+batch_size = 256
+[source]
+type = "file"
+path = "{inp}"
+{schema}
+[event_time]
+field = "ts"
+{keyed}
+[sink]
+type = "file"
+path = "{out}/out.jsonl"
+[dead_letter]
+type = "file"
+path = "{out}/dead.jsonl"
+"#,
+                    inp = inp.display(),
+                    out = run.display(),
+                );
+                let path = run.join("job.toml");
+                std::fs::write(&path, job).expect("job");
+                let ran = std::process::Command::new(weir_bin())
+                    .args(["run", path.to_str().expect("utf-8")])
+                    .env("RUST_LOG", "warn,weir=info")
+                    .output()
+                    .expect("run weir");
+                let log = String::from_utf8_lossy(&ran.stderr);
+                assert!(ran.status.success(), "{what}: {log}");
+                assert_eq!(
+                    log.contains("the keyed operator over columns reads its input's typed columns"),
+                    declared,
+                    "{what}: whether the stage took the source's columns as they are: {log}"
+                );
+                assert_eq!(canonical_lines(&run.join("out.jsonl")), want, "{what}");
+                let dead = canonical_lines(&run.join("dead.jsonl"));
+                assert_eq!(dead.len(), 3, "{what}: {dead:?}");
+                if !declared {
+                    // The stage decodes: the two records that are JSON
+                    // but lack an integer `i` are refused by it.
+                    let refused = dead
+                        .iter()
+                        .filter(|l| {
+                            l.contains("does not fit the columns keyed operator `count` reads")
+                        })
+                        .count();
+                    assert_eq!(refused, 2, "{what}: {dead:?}");
+                }
+            }
+        }
+    }
+}
