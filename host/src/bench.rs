@@ -34,12 +34,15 @@
 //!     between them: see [`stages`].
 //! 13. `aggregate` — a Wasm window aggregate over typed columns vs the same
 //!     logic over JSON events: see [`aggregates`].
+//! 14. `keyed` — a keyed Wasm operator (state and timers) over typed
+//!     columns vs the same logic over JSON events: see [`keyed`].
 
 mod aggregates;
 mod checkpoint;
 mod columns;
 mod decode;
 mod kafka;
+mod keyed;
 mod sources;
 mod stages;
 mod swap;
@@ -67,7 +70,7 @@ pub struct BenchArgs {
     /// Records per measurement.
     #[arg(long, default_value_t = 10_000_000)]
     pub records: u64,
-    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, aggregate, state,
+    /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, aggregate, keyed, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
     /// when named: kafka, kafka-latency, which need a broker, and submit,
     /// density, which start a `weir serve`).
@@ -93,12 +96,42 @@ pub struct BenchArgs {
     pub state_keys: Vec<u64>,
 }
 
+/// The benchmarks `run` knows, for `--only` (the host's own are in the
+/// binary: submit, density, fairness).
+pub const NAMES: [&str; 19] = [
+    "mapfilter",
+    "pipeline",
+    "window",
+    "window-kinds",
+    "decode",
+    "columns",
+    "job-columns",
+    "python",
+    "sources",
+    "stages",
+    "aggregate",
+    "keyed",
+    "state",
+    "checkpoint",
+    "checkpoint-rocksdb",
+    "checkpoint-size",
+    "swap",
+    "kafka",
+    "kafka-latency",
+];
+
 fn wanted(args: &BenchArgs, name: &str) -> bool {
     (args.only.is_empty() && !name.starts_with("kafka")) || args.only.iter().any(|o| o == name)
 }
 
 /// Run the selected benchmarks and print a Markdown table.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(unknown) = args.only.iter().find(|o| !NAMES.contains(&o.as_str())) {
+        anyhow::bail!(
+            "no benchmark is called `{unknown}`; --only takes: {}, and the host's submit, density, fairness",
+            NAMES.join(", ")
+        );
+    }
     let engine = WasmEngine::shared()?;
     let needs_operator = ["mapfilter", "pipeline", "swap", "kafka", "kafka-latency"]
         .iter()
@@ -142,6 +175,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     if wanted(&args, "aggregate") {
         aggregates::columns_vs_events(engine, args.records.min(5_000_000), 10_000)?;
+    }
+    if wanted(&args, "keyed") {
+        keyed::columns_vs_events(engine, args.records.min(3_000_000), 10_000)?;
     }
     if wanted(&args, "state") {
         state(args.records.min(2_000_000), args.keys)?;
