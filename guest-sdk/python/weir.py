@@ -44,6 +44,7 @@ an operator over columns.
 
 import builtins
 import dataclasses
+import itertools
 import json
 import operator
 import pickle
@@ -187,14 +188,15 @@ def _read(col, rows):
         values = d.value
     elif isinstance(d, t.ColumnData_Utf8):
         o, data = d.value.offsets, d.value.data
+        # Slices made by `map` (C), not a Python loop: a row costs no bytecode.
+        spans = builtins.map(slice, o[:rows], o[1:rows + 1])
         if data.isascii():
-            s = data.decode("ascii")
-            values = [s[o[i]:o[i + 1]] for i in range(rows)]
+            values = list(builtins.map(data.decode("ascii").__getitem__, spans))
         else:
-            values = [data[o[i]:o[i + 1]].decode("utf-8") for i in range(rows)]
+            values = [data[s].decode("utf-8") for s in spans]
     elif isinstance(d, t.ColumnData_Binary):
         o, data = d.value.offsets, d.value.data
-        values = [data[o[i]:o[i + 1]] for i in range(rows)]
+        values = list(builtins.map(data.__getitem__, builtins.map(slice, o[:rows], o[1:rows + 1])))
     elif isinstance(d, t.ColumnData_Boolean):
         values = [bool(_bit(d.value, i)) for i in range(rows)]
     elif isinstance(d, t.ColumnData_Nulls):
@@ -215,35 +217,37 @@ def _bitmap(flags):
     return bytes(out)
 
 
-def _write(values, ty, nullable):
-    """A Python list as a column of the type `ty` is written as."""
+def _var(parts, lengths):
+    """Values as one buffer with offsets (Arrow's variable-width layout)."""
+    return t.VarData(list(itertools.accumulate(lengths, initial=0)), b"".join(parts))
+
+
+def _write(values, ty, nullable, name):
+    """A Python list as column `name` of the type `ty` is written as. Lists
+    are handed on, mapped or joined by C code: no bytecode per value."""
     validity = None
-    if nullable and any(v is None for v in values):
+    if None in values:
+        if not nullable:
+            raise Err(t.OperatorError(
+                f"weir: field `{name}` of an output row is None; make it Optional to write nulls"))
+        if values.count(None) == len(values):
+            return t.Column(None, t.ColumnData_Nulls())
         validity = _bitmap([v is not None for v in values])
+        blank = {int: 0, float: 0.0, str: "", bytes: b"", bool: False}[ty]
+        values = [blank if v is None else v for v in values]
     if ty is int:
-        data = t.ColumnData_Int64([0 if v is None else v for v in values])
+        data = t.ColumnData_Int64(values)
     elif ty is float:
-        data = t.ColumnData_Float64([0.0 if v is None else float(v) for v in values])
+        data = t.ColumnData_Float64(list(builtins.map(float, values)))
     elif ty is str:
-        values = ["" if v is None else v for v in values]
         joined = "".join(values)
         if joined.isascii():
-            encoded, lengths = joined.encode("ascii"), [len(v) for v in values]
+            data = t.ColumnData_Utf8(_var([joined.encode("ascii")], builtins.map(len, values)))
         else:
-            parts = [v.encode("utf-8") for v in values]
-            encoded, lengths = b"".join(parts), [len(p) for p in parts]
-        offsets, at = [0], 0
-        for n in lengths:
-            at += n
-            offsets.append(at)
-        data = t.ColumnData_Utf8(t.VarData(offsets, encoded))
+            parts = list(builtins.map(str.encode, values))
+            data = t.ColumnData_Utf8(_var(parts, builtins.map(len, parts)))
     elif ty is bytes:
-        values = [b"" if v is None else v for v in values]
-        offsets, at = [0], 0
-        for v in values:
-            at += len(v)
-            offsets.append(at)
-        data = t.ColumnData_Binary(t.VarData(offsets, b"".join(values)))
+        data = t.ColumnData_Binary(_var(values, builtins.map(len, values)))
     else:
         data = t.ColumnData_Boolean(_bitmap(values))
     return t.Column(validity, data)
@@ -329,7 +333,7 @@ class _Aggregator:
         except Exception as e:
             raise Err(t.OperatorError(f"finish: {type(e).__name__}: {e}"))
         return [
-            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable)
+            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable, name)
             for name, ty, nullable in agg.out_fields
         ]
 
@@ -387,7 +391,7 @@ class _Transformer:
         if not is_map:
             return t.TransformOutput(t.Answer_Select(t.Selection_Indices(kept)), rejected)
         cols = [
-            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable)
+            _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable, name)
             for name, ty, nullable in op.out_fields
         ]
         out = t.OutputBatch(len(outs), t.RowOrigin_Parents(kept), None, cols)

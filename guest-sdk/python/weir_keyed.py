@@ -180,7 +180,7 @@ def _emitted(out, parents_of):
     parents = [p for _, p, _ in out]
     times = [tm for _, _, tm in out]
     cols = [
-        _write(list(builtins.map(operator.attrgetter(name), rows)), ty, nullable)
+        _write(list(builtins.map(operator.attrgetter(name), rows)), ty, nullable, name)
         for name, ty, nullable in _KEYED.out_fields
     ]
     return t.OutputBatch(len(rows), t.RowOrigin_Parents(parents), times, cols)
