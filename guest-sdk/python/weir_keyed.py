@@ -1,7 +1,7 @@
 """weir's Python SDK, keyed process functions over typed columns: the
 `@weir.keyed(emits=Out)` class decorator, the host-owned state handles
 (`ValueState`, `MapState`, `ListState`) and `Context` (the current key,
-emitting rows, timers). Imported by `weir`; use it as `weir.keyed`."""
+emitting rows, timers). Re-exported by `weir`; use it as `weir.keyed`."""
 
 import builtins
 import json
@@ -12,8 +12,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import types as t
 
-import weir
-from weir import _columns, _fields, _TYPES, _write
+from weir_columns import CONFIG, _TYPES, _columns, _fields, _write
 
 try:  # the keyed world's imports
     from wit_world.imports import keyed_context as _kc
@@ -192,7 +191,7 @@ class _KeyedProcessor:
     def init(self, config):
         if _KEYED is None:
             raise Err(t.OperatorError("weir: no @weir.keyed class in the module"))
-        weir._CONFIG = json.loads(config) if config else {}
+        CONFIG.update(json.loads(config) if config else {})
         fields = lambda fs: [t.Field(n, _TYPES[ty][1], nullable) for n, ty, nullable in fs]
         return t.KeyedSpec(fields(_KEYED.in_fields), fields(_KEYED.out_fields))
 

@@ -20,8 +20,10 @@ pub const WIT_COLUMNS: &str = include_str!("../../wit/v0.2/dataflow.wit");
 /// The Python SDK for operators over columns (`import weir`), embedded so
 /// Python builds work from an installed binary.
 pub const PY_SDK: &str = include_str!("../../guest-sdk/python/weir.py");
-/// The Python SDK's keyed process functions (imported by `weir`).
+/// The Python SDK's keyed process functions (re-exported by `weir`).
 const PY_SDK_KEYED: &str = include_str!("../../guest-sdk/python/weir_keyed.py");
+/// The Python SDK's shared part: config, field types, columns in and out.
+const PY_SDK_COLUMNS: &str = include_str!("../../guest-sdk/python/weir_columns.py");
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +286,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         if columns {
             h.update(PY_SDK);
             h.update(PY_SDK_KEYED);
+            h.update(PY_SDK_COLUMNS);
         }
         hex::encode(&h.finalize()[..6])
     };
@@ -313,6 +316,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         std::fs::create_dir_all(&sdk).map_err(io)?;
         std::fs::write(sdk.join("weir.py"), PY_SDK).map_err(io)?;
         std::fs::write(sdk.join("weir_keyed.py"), PY_SDK_KEYED).map_err(io)?;
+        std::fs::write(sdk.join("weir_columns.py"), PY_SDK_COLUMNS).map_err(io)?;
         std::fs::write(
             sdk.join("weir_operator_main.py"),
             format!(

@@ -5,8 +5,8 @@
 //! records are decoded once into exactly those columns — a record that
 //! does not fit goes to the dead-letter output with the reason.
 
+use super::operator::keyed_events;
 use super::operator::{Batch, Cx};
-use super::stage_ops::keyed_events;
 use crate::batch::JsonDecoder;
 use crate::batch::rows::{KeyColumn, row_json};
 use crate::event::Event;

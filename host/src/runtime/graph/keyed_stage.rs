@@ -12,8 +12,8 @@
 
 use super::chain::{RECYCLE_AT, RECYCLE_EVERY};
 use super::fit::GuestColumns;
+use super::operator::keyed_events;
 use super::operator::{Batch, Cx, Operator, state_dir};
-use super::stage_ops::keyed_events;
 use crate::event::Event;
 use crate::plan::Plan;
 use crate::runtime::RunError;

@@ -229,6 +229,27 @@ fn io(dir: &Path, e: std::io::Error) -> RunError {
     })
 }
 
+/// A batch's rows as keyed records, as a key-by over events makes them:
+/// rows that came only as columns are written as JSON, and a record
+/// without a key takes field `field`'s.
+pub(super) fn keyed_events(
+    batch: Batch,
+    field: Option<&str>,
+    cx: &Cx,
+) -> Result<Vec<Event>, RunError> {
+    let at = At {
+        job: &cx.plan.job.spec.name,
+        stage: cx.stage,
+    };
+    let mut records = batch.into_events(at)?;
+    if let Some(field) = field {
+        for e in records.iter_mut().filter(|e| e.key.is_none()) {
+            e.key = crate::json::key(&e.value, field);
+        }
+    }
+    Ok(records)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,8 @@
 //! each opened (and restored) for one subtask.
 
 use super::keyed_stage::Keyed;
-use super::operator::{Batch, Cx, Operator, write_state};
+use super::operator::{Batch, Cx, Operator, keyed_events, write_state};
 use super::window_stage::{GuestInput, Window};
-use crate::event::Event;
 use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
@@ -257,25 +256,4 @@ impl Operator for Join {
     fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
         Ok(())
     }
-}
-
-/// A batch's rows as keyed records, as a key-by over events makes them:
-/// rows that came only as columns are written as JSON, and a record
-/// without a key takes field `field`'s.
-pub(super) fn keyed_events(
-    batch: Batch,
-    field: Option<&str>,
-    cx: &Cx,
-) -> Result<Vec<Event>, RunError> {
-    let at = super::operator::At {
-        job: &cx.plan.job.spec.name,
-        stage: cx.stage,
-    };
-    let mut records = batch.into_events(at)?;
-    if let Some(field) = field {
-        for e in records.iter_mut().filter(|e| e.key.is_none()) {
-            e.key = crate::json::key(&e.value, field);
-        }
-    }
-    Ok(records)
 }

@@ -6,8 +6,8 @@
 
 use super::chain::{RECYCLE_AT, RECYCLE_EVERY};
 use super::fit::{GuestColumns, row_event};
+use super::operator::keyed_events;
 use super::operator::{Batch, Cx, Operator};
-use super::stage_ops::keyed_events;
 use crate::batch::rows::{KeyColumn, numbers};
 use crate::event::Event;
 use crate::plan::{Plan, PlannedOperator};
