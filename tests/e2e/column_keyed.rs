@@ -6,7 +6,8 @@
 //! and as a graph stage, with the stage decoding the records into the
 //! operator's columns itself and with a source that declares its schema,
 //! whose columns the stage hands on as they are — and records that do not
-//! fit must go to the dead-letter output, saying why.
+//! fit must go to the dead-letter output, saying why. The same in Python
+//! (`tally-py`, the SDK's `@weir.keyed`) with value, list and map state.
 
 use std::collections::BTreeMap;
 use weir_e2e::{canonical_lines, operator, weir_bin};
@@ -128,5 +129,93 @@ path = "{out}/dead.jsonl"
                 }
             }
         }
+    }
+}
+
+/// What `tally-py` must emit for `good`: per key, in order, the count,
+/// the last three `i`s, the count of `i`s of this one's parity, and how
+/// many parities the key has seen.
+fn tally_model(good: &[(u64, String)]) -> Vec<String> {
+    #[derive(Default)]
+    struct Key {
+        n: u64,
+        recent: Vec<u64>,
+        parity: [u64; 2],
+    }
+    let mut keys: BTreeMap<&str, Key> = BTreeMap::new();
+    let mut rows: Vec<String> = good
+        .iter()
+        .map(|(i, user)| {
+            let k = keys.entry(user).or_default();
+            k.n += 1;
+            k.recent.push(*i);
+            if k.recent.len() > 3 {
+                k.recent.remove(0);
+            }
+            k.parity[(*i % 2) as usize] += 1;
+            let recent: Vec<String> = k.recent.iter().map(u64::to_string).collect();
+            serde_json::json!({
+                "key": user, "i": i, "n": k.n, "recent": recent.join(","),
+                "same_parity": k.parity[(*i % 2) as usize],
+                "parities": k.parity.iter().filter(|c| **c > 0).count(),
+            })
+            .to_string()
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn a_python_keyed_operator_keeps_value_list_and_map_state_in_the_host() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (text, good) = input(3_000);
+    let inp = dir.path().join("input.jsonl");
+    std::fs::write(&inp, text).expect("input");
+    for parallelism in [1, 2] {
+        let run = dir.path().join(format!("p{parallelism}"));
+        std::fs::create_dir_all(&run).expect("run dir");
+        let job = format!(
+            r#"name = "tally-py"
+parallelism = {parallelism}
+batch_size = 256
+[source]
+type = "file"
+path = "{inp}"
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[keyed]
+name = "tally"
+component = "{op}"
+[sink]
+type = "file"
+path = "{out}/out.jsonl"
+[dead_letter]
+type = "file"
+path = "{out}/dead.jsonl"
+[state]
+backend = "rocksdb"
+path = "{out}/state"
+"#,
+            inp = inp.display(),
+            op = operator("tally-py"),
+            out = run.display(),
+        );
+        let path = run.join("job.toml");
+        std::fs::write(&path, job).expect("job");
+        let ran = std::process::Command::new(weir_bin())
+            .args(["run", path.to_str().expect("utf-8")])
+            .output()
+            .expect("run weir");
+        let log = String::from_utf8_lossy(&ran.stderr);
+        assert!(ran.status.success(), "p{parallelism}: {log}");
+        assert_eq!(
+            canonical_lines(&run.join("out.jsonl")),
+            tally_model(&good),
+            "p{parallelism}"
+        );
+        assert_eq!(canonical_lines(&run.join("dead.jsonl")).len(), 3);
     }
 }
