@@ -66,31 +66,40 @@ impl Context<'_> {
         }
         self.out.push(event);
     }
-    /// Call `on_timer` for this key when the watermark reaches `at`.
-    pub fn register_event_timer(&self, at: i64) {
-        timers::register_event_time(at);
-    }
-    /// Call `on_timer` for this key when processing time reaches `at`.
-    pub fn register_processing_timer(&self, at: i64) {
-        timers::register_processing_time(at);
-    }
-    /// Cancel an event-time timer of this key.
-    pub fn delete_event_timer(&self, at: i64) {
-        timers::delete_event_time(at);
-    }
-    /// Cancel a processing-time timer of this key.
-    pub fn delete_processing_timer(&self, at: i64) {
-        timers::delete_processing_time(at);
-    }
-    /// The current event-time watermark.
-    pub fn watermark(&self) -> i64 {
-        timers::current_watermark()
-    }
-    /// The host's processing time in ms.
-    pub fn processing_time(&self) -> i64 {
-        timers::current_processing_time()
-    }
+    timer_methods!(timers);
 }
+
+/// The timer methods of a keyed operator's `Context`, over one contract
+/// version's `timers` import (0.1's here, 0.2's in [`crate::v2`]).
+macro_rules! timer_methods {
+    ($($timers:tt)+) => {
+        /// Call `on_timer` for this key when the watermark reaches `at`.
+        pub fn register_event_timer(&self, at: i64) {
+            $($timers)+::register_event_time(at);
+        }
+        /// Call `on_timer` for this key when processing time reaches `at`.
+        pub fn register_processing_timer(&self, at: i64) {
+            $($timers)+::register_processing_time(at);
+        }
+        /// Cancel an event-time timer of this key.
+        pub fn delete_event_timer(&self, at: i64) {
+            $($timers)+::delete_event_time(at);
+        }
+        /// Cancel a processing-time timer of this key.
+        pub fn delete_processing_timer(&self, at: i64) {
+            $($timers)+::delete_processing_time(at);
+        }
+        /// The current event-time watermark.
+        pub fn watermark(&self) -> i64 {
+            $($timers)+::current_watermark()
+        }
+        /// The host's processing time in ms.
+        pub fn processing_time(&self) -> i64 {
+            $($timers)+::current_processing_time()
+        }
+    };
+}
+pub(crate) use timer_methods;
 
 fn select(index: usize) -> Result<(), OperatorError> {
     keyed_context::select(index as u32).map_err(operator_error)

@@ -122,30 +122,7 @@ impl<Out> Context<'_, Out> {
         self.out.parents.push(self.parent);
         self.out.times.push(time);
     }
-    /// Call `on_timer` for this key when the watermark reaches `at`.
-    pub fn register_event_timer(&self, at: i64) {
-        timers::register_event_time(at);
-    }
-    /// Call `on_timer` for this key when processing time reaches `at`.
-    pub fn register_processing_timer(&self, at: i64) {
-        timers::register_processing_time(at);
-    }
-    /// Cancel an event-time timer of this key.
-    pub fn delete_event_timer(&self, at: i64) {
-        timers::delete_event_time(at);
-    }
-    /// Cancel a processing-time timer of this key.
-    pub fn delete_processing_timer(&self, at: i64) {
-        timers::delete_processing_time(at);
-    }
-    /// The current event-time watermark.
-    pub fn watermark(&self) -> i64 {
-        timers::current_watermark()
-    }
-    /// The host's processing time in ms.
-    pub fn processing_time(&self) -> i64 {
-        timers::current_processing_time()
-    }
+    crate::keyed::timer_methods!(timers);
 }
 
 fn op_error(message: impl std::fmt::Display) -> OperatorError {
