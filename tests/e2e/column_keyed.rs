@@ -218,4 +218,41 @@ path = "{out}/state"
         );
         assert_eq!(canonical_lines(&run.join("dead.jsonl")).len(), 3);
     }
+    // A None in a field that is not Optional fails the job, naming it,
+    // rather than being written as "".
+    let run = dir.path().join("broken");
+    std::fs::create_dir_all(&run).expect("run dir");
+    let job = format!(
+        r#"name = "tally-py-broken"
+[source]
+type = "file"
+path = "{inp}"
+[key_by]
+field = "user"
+[keyed]
+name = "tally"
+component = "{op}"
+config = {{ broken = true }}
+[sink]
+type = "file"
+path = "{out}/out.jsonl"
+[dead_letter]
+type = "discard"
+"#,
+        inp = inp.display(),
+        op = operator("tally-py"),
+        out = run.display(),
+    );
+    let path = run.join("job.toml");
+    std::fs::write(&path, job).expect("job");
+    let ran = std::process::Command::new(weir_bin())
+        .args(["run", path.to_str().expect("utf-8")])
+        .output()
+        .expect("run weir");
+    let log = String::from_utf8_lossy(&ran.stderr);
+    assert!(!ran.status.success(), "the job ran: {log}");
+    assert!(
+        log.contains("field `recent` of an output row is None"),
+        "{log}"
+    );
 }

@@ -2,7 +2,9 @@
 that uses every kind of host-owned state: per key, a running count
 (ValueState), the last three `i`s (ListState, trimmed by clearing and
 re-adding) and a count per parity of `i` (MapState, with `entries`).
-tests/e2e/column_keyed.rs checks its rows against its own model."""
+tests/e2e/column_keyed.rs checks its rows against its own model. With
+config `broken = true` it leaves `recent`, which is not Optional, None:
+the SDK must fail the call naming the field."""
 from dataclasses import dataclass
 
 import weir
@@ -45,4 +47,5 @@ class Tally:
         entries = self.parity.entries()
         if sum(v for _, v in entries) != n:
             raise ValueError(f"parity counts {entries} do not add up to {n}")
-        ctx.emit(Out(ctx.key.decode(), r.i, n, ",".join(map(str, last)), seen, len(entries)))
+        recent = None if weir.config().get("broken") else ",".join(map(str, last))
+        ctx.emit(Out(ctx.key.decode(), r.i, n, recent, seen, len(entries)))
