@@ -12,6 +12,22 @@
 use std::collections::BTreeMap;
 use weir_e2e::{canonical_lines, operator, weir_bin};
 
+/// Run `job` (written to `dir/job.toml`) with weir's info log: whether it
+/// succeeded, and its log.
+fn run_job(dir: &std::path::Path, job: &str) -> (bool, String) {
+    let path = dir.join("job.toml");
+    std::fs::write(&path, job).expect("job");
+    let ran = std::process::Command::new(weir_bin())
+        .args(["run", path.to_str().expect("utf-8")])
+        .env("RUST_LOG", "warn,weir=info")
+        .output()
+        .expect("run weir");
+    (
+        ran.status.success(),
+        String::from_utf8_lossy(&ran.stderr).into_owned(),
+    )
+}
+
 /// Lines of the input; the good ones are `{"ts", "i", "user"}`.
 fn input(n: u64) -> (String, Vec<(u64, String)>) {
     let mut text = String::new();
@@ -99,15 +115,8 @@ path = "{out}/dead.jsonl"
                     inp = inp.display(),
                     out = run.display(),
                 );
-                let path = run.join("job.toml");
-                std::fs::write(&path, job).expect("job");
-                let ran = std::process::Command::new(weir_bin())
-                    .args(["run", path.to_str().expect("utf-8")])
-                    .env("RUST_LOG", "warn,weir=info")
-                    .output()
-                    .expect("run weir");
-                let log = String::from_utf8_lossy(&ran.stderr);
-                assert!(ran.status.success(), "{what}: {log}");
+                let (ok, log) = run_job(&run, &job);
+                assert!(ok, "{what}: {log}");
                 assert_eq!(
                     log.contains("the keyed operator over columns reads its input's typed columns"),
                     declared,
@@ -203,14 +212,8 @@ path = "{out}/state"
             op = operator("tally-py"),
             out = run.display(),
         );
-        let path = run.join("job.toml");
-        std::fs::write(&path, job).expect("job");
-        let ran = std::process::Command::new(weir_bin())
-            .args(["run", path.to_str().expect("utf-8")])
-            .output()
-            .expect("run weir");
-        let log = String::from_utf8_lossy(&ran.stderr);
-        assert!(ran.status.success(), "p{parallelism}: {log}");
+        let (ok, log) = run_job(&run, &job);
+        assert!(ok, "p{parallelism}: {log}");
         assert_eq!(
             canonical_lines(&run.join("out.jsonl")),
             tally_model(&good),
@@ -243,14 +246,8 @@ type = "discard"
         op = operator("tally-py"),
         out = run.display(),
     );
-    let path = run.join("job.toml");
-    std::fs::write(&path, job).expect("job");
-    let ran = std::process::Command::new(weir_bin())
-        .args(["run", path.to_str().expect("utf-8")])
-        .output()
-        .expect("run weir");
-    let log = String::from_utf8_lossy(&ran.stderr);
-    assert!(!ran.status.success(), "the job ran: {log}");
+    let (ok, log) = run_job(&run, &job);
+    assert!(!ok, "the job ran: {log}");
     assert!(
         log.contains("field `recent` of an output row is None"),
         "{log}"
