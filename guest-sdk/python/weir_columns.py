@@ -21,7 +21,15 @@ _TYPES = {
     str: ({t.DataType.UTF8}, t.DataType.UTF8),
     bytes: ({t.DataType.BINARY}, t.DataType.BINARY),
     bool: ({t.DataType.BOOLEAN}, t.DataType.BOOLEAN),
+    # Lists (a list column; its items are never None).
+    list[int]: ({t.DataType.LIST_INT64}, t.DataType.LIST_INT64),
+    list[float]: ({t.DataType.LIST_FLOAT64}, t.DataType.LIST_FLOAT64),
+    list[str]: ({t.DataType.LIST_UTF8}, t.DataType.LIST_UTF8),
+    list[bool]: ({t.DataType.LIST_BOOLEAN}, t.DataType.LIST_BOOLEAN),
 }
+
+# What a null is written as, under its validity bit.
+_BLANK = {int: 0, float: 0.0, str: "", bytes: b"", bool: False}
 
 
 def _fields(cls, what):
@@ -37,9 +45,12 @@ def _fields(cls, what):
             rest = [a for a in args if a is not type(None)]
             if len(rest) == 1:
                 ty, nullable = rest[0], True
+        if typing.get_origin(ty) is list:
+            ty = list[typing.get_args(ty)]  # typing.List[str] is list[str]
         if ty not in _TYPES:
             raise TypeError(
-                f"weir: field `{f.name}` of {cls.__name__} is {ty!r}; use int, float, str, bytes, bool or Optional of one"
+                f"weir: field `{f.name}` of {cls.__name__} is {ty!r}; use int, float, str, bytes, bool, "
+                "a list[] of int, float, str or bool, or Optional of one"
             )
         out.append((f.name, ty, nullable))
     return out
@@ -49,24 +60,46 @@ def _bit(bits, i):
     return (bits[i >> 3] >> (i & 7)) & 1
 
 
+def _spans(o, rows):
+    """Row i's range of a buffer with offsets `o`, as slices (made by `map`,
+    C code, not a Python loop: a row costs no bytecode)."""
+    return builtins.map(slice, o[:rows], o[1:rows + 1])
+
+
+def _text(v, rows):
+    """Text values of a buffer with offsets."""
+    o, data = v.offsets, v.data
+    if data.isascii():
+        return list(builtins.map(data.decode("ascii").__getitem__, _spans(o, rows)))
+    return [data[s].decode("utf-8") for s in _spans(o, rows)]
+
+
+def _plain(d, rows):
+    """The values of a column's (or a list's items') data; None: not a kind
+    with values of its own."""
+    if isinstance(d, (t.ColumnData_Int64, t.ColumnData_Int32, t.ColumnData_Float64, t.ColumnData_Float32,
+                      t.ItemData_Int64, t.ItemData_Int32, t.ItemData_Float64, t.ItemData_Float32)):
+        return d.value
+    if isinstance(d, (t.ColumnData_Utf8, t.ItemData_Utf8)):
+        return _text(d.value, rows)
+    if isinstance(d, t.ColumnData_Binary):
+        o, data = d.value.offsets, d.value.data
+        return list(builtins.map(data.__getitem__, _spans(o, rows)))
+    if isinstance(d, (t.ColumnData_Boolean, t.ItemData_Boolean)):
+        return [bool(_bit(d.value, i)) for i in range(rows)]
+    return None
+
+
 def _read(col, rows):
     """A column as a Python list (None where null)."""
     d = col.data
-    if isinstance(d, (t.ColumnData_Int64, t.ColumnData_Int32, t.ColumnData_Float64, t.ColumnData_Float32)):
-        values = d.value
-    elif isinstance(d, t.ColumnData_Utf8):
-        o, data = d.value.offsets, d.value.data
-        # Slices made by `map` (C), not a Python loop: a row costs no bytecode.
-        spans = builtins.map(slice, o[:rows], o[1:rows + 1])
-        if data.isascii():
-            values = list(builtins.map(data.decode("ascii").__getitem__, spans))
-        else:
-            values = [data[s].decode("utf-8") for s in spans]
-    elif isinstance(d, t.ColumnData_Binary):
-        o, data = d.value.offsets, d.value.data
-        values = list(builtins.map(data.__getitem__, builtins.map(slice, o[:rows], o[1:rows + 1])))
-    elif isinstance(d, t.ColumnData_Boolean):
-        values = [bool(_bit(d.value, i)) for i in range(rows)]
+    values = _plain(d, rows)
+    if values is not None:
+        pass
+    elif isinstance(d, t.ColumnData_Lists):
+        o = d.value.offsets
+        items = _plain(d.value.items, o[rows] if rows else 0)
+        values = list(builtins.map(items.__getitem__, _spans(o, rows)))
     elif isinstance(d, t.ColumnData_Nulls):
         return [None] * rows
     else:
@@ -101,24 +134,36 @@ def _write(values, ty, nullable, name):
         if values.count(None) == len(values):
             return t.Column(None, t.ColumnData_Nulls())
         validity = _bitmap([v is not None for v in values])
-        blank = {int: 0, float: 0.0, str: "", bytes: b"", bool: False}[ty]
+        blank = _BLANK.get(ty, [])
         values = [blank if v is None else v for v in values]
+    item = typing.get_args(ty)
+    if item:
+        items = list(itertools.chain.from_iterable(values))
+        if None in items:
+            raise Err(t.OperatorError(f"weir: field `{name}` of an output row holds None in its list; list items cannot be None"))
+        kind, v = _data(items, item[0])
+        offsets = list(itertools.accumulate(builtins.map(len, values), initial=0))
+        return t.Column(validity, t.ColumnData_Lists(t.ListData(offsets, getattr(t, "ItemData_" + kind)(v))))
+    kind, v = _data(values, ty)
+    return t.Column(validity, getattr(t, "ColumnData_" + kind)(v))
+
+
+def _data(values, ty):
+    """(the kind of column data, its value) of Python values of type `ty`,
+    none of them None."""
     if ty is int:
-        data = t.ColumnData_Int64(values)
-    elif ty is float:
-        data = t.ColumnData_Float64(list(builtins.map(float, values)))
-    elif ty is str:
+        return "Int64", values
+    if ty is float:
+        return "Float64", list(builtins.map(float, values))
+    if ty is str:
         joined = "".join(values)
         if joined.isascii():
-            data = t.ColumnData_Utf8(_var([joined.encode("ascii")], builtins.map(len, values)))
-        else:
-            parts = list(builtins.map(str.encode, values))
-            data = t.ColumnData_Utf8(_var(parts, builtins.map(len, parts)))
-    elif ty is bytes:
-        data = t.ColumnData_Binary(_var(values, builtins.map(len, values)))
-    else:
-        data = t.ColumnData_Boolean(_bitmap(values))
-    return t.Column(validity, data)
+            return "Utf8", _var([joined.encode("ascii")], builtins.map(len, values))
+        parts = list(builtins.map(str.encode, values))
+        return "Utf8", _var(parts, builtins.map(len, parts))
+    if ty is bytes:
+        return "Binary", _var(values, builtins.map(len, values))
+    return "Boolean", _bitmap(values)
 
 
 def _columns(fields, batch):

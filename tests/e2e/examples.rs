@@ -78,6 +78,25 @@ fn sessionize_matches_the_reference_including_late_clicks() {
 }
 
 #[test]
+fn the_sessions_over_typed_columns_in_rust_and_python_give_the_same_sessions_and_late_clicks() {
+    // A session window whose aggregate answers with a list column (the
+    // pages), then a map that reads the list and writes it on.
+    for (file, p) in [("columns.toml", 1), ("columns.toml", 2), ("python.toml", 2)] {
+        let out = run_example("sessionize", file, p, &["sink", "late_output"]);
+        assert_eq!(
+            canonical_lines(&out.path().join("sink.jsonl")),
+            expected("sessionize", "expected.jsonl"),
+            "{file} p{p}"
+        );
+        assert_eq!(
+            canonical_field(&out.path().join("late_output.jsonl"), "record"),
+            expected("sessionize", "expected-late.jsonl"),
+            "{file} p{p}"
+        );
+    }
+}
+
+#[test]
 fn fraud_alerts_match_the_reference() {
     let out = run_example("fraud", "job.toml", 2, &["sink"]);
     let alerts = canonical_lines(&out.path().join("sink.jsonl"));

@@ -4,7 +4,7 @@
 //!
 //! [`ToColumn::Builder`]: super::ToColumn::Builder
 
-use super::bindings::weir::dataflow::types::{Column, ColumnData, VarData};
+use super::bindings::weir::dataflow::types::{Column, ColumnData, ItemData, VarData};
 use super::columns::ColumnView;
 
 /// Where a batch's output rows came from.
@@ -85,6 +85,12 @@ macro_rules! fixed {
                 plain(ColumnData::$variant(self.0))
             }
         }
+
+        impl ItemBuilder for $name {
+            fn into_items(self) -> ItemData {
+                ItemData::$variant(self.0)
+            }
+        }
     };
 }
 
@@ -150,6 +156,12 @@ impl ColumnBuilder for BooleanBuilder {
     }
     fn finish(self, _: &Origin<'_, '_>) -> Column {
         plain(ColumnData::Boolean(self.bits))
+    }
+}
+
+impl ItemBuilder for BooleanBuilder {
+    fn into_items(self) -> ItemData {
+        ItemData::Boolean(self.bits)
     }
 }
 
@@ -229,6 +241,22 @@ impl<const TEXT: bool> ColumnBuilder for VarBuilder<TEXT> {
             ColumnData::Binary(v)
         })
     }
+}
+
+impl ItemBuilder for Utf8Builder {
+    fn into_items(self) -> ItemData {
+        ItemData::Utf8(VarData {
+            offsets: self.offsets,
+            data: self.data,
+        })
+    }
+}
+
+/// The items of a list column under construction (the builders of the
+/// types a list may hold).
+pub trait ItemBuilder: ColumnBuilder {
+    /// The finished items.
+    fn into_items(self) -> ItemData;
 }
 
 /// A column of values borrowed from the input batch (`&str`, `&[u8]`

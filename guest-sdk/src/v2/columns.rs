@@ -4,6 +4,7 @@
 //! a row is an index, not a type dispatch.
 
 use super::bindings::weir::dataflow::types::{Column, ColumnData};
+use super::lists::Items;
 use crate::Error;
 
 /// A column of an input batch, borrowed, its values resolved to a typed
@@ -35,6 +36,8 @@ pub enum Data<'a> {
     Utf8(&'a [u32], &'a str),
     /// Bytes: offsets into one buffer.
     Binary(&'a [u32], &'a [u8]),
+    /// Lists: offsets into one buffer of items.
+    Lists(&'a [u32], Items<'a>),
     /// Every value null.
     Nulls,
     /// Something a guest cannot read (an output-only case, or text that is
@@ -65,6 +68,10 @@ impl<'a> ColumnView<'a> {
             ColumnData::Binary(v) => Data::Binary(&v.offsets, &v.data),
             ColumnData::Nulls => Data::Nulls,
             ColumnData::Input(_) => Data::Unreadable,
+            ColumnData::Lists(l) => match Items::of(&l.items) {
+                Some(items) => Data::Lists(&l.offsets, items),
+                None => Data::Unreadable,
+            },
         };
         Self {
             name,

@@ -28,7 +28,7 @@
 //!
 //! | macro | goes on |
 //! |---|---|
-//! | [`Record`] (derive) | a struct of `i64`, `i32`, `f64`, `f32`, `bool`, `String`, `&str`, `Vec<u8>`, or `Option` of those |
+//! | [`Record`] (derive) | a struct of `i64`, `i32`, `f64`, `f32`, `bool`, `String`, `&str`, `Vec<u8>`, a `Vec` of the owned ones (`Vec<String>`: a list column), or `Option` of those |
 //! | [`map`] | `fn(In) -> Out`, `Option<Out>` or a `Result` of either |
 //! | [`flat_map`] | `fn(In) -> Vec<Out>` or `Result<Vec<Out>, E>` |
 //! | [`filter`] | `fn(&In) -> bool` or `Result<bool, E>` |
@@ -39,6 +39,7 @@ mod aggregate;
 mod builders;
 mod columns;
 mod keyed;
+mod lists;
 mod record;
 mod transform;
 
@@ -52,11 +53,12 @@ pub use state::{ListState, MapState, ValueState};
 pub use aggregate::{Aggregate, Window};
 pub use builders::{
     BinaryBuilder, BooleanBuilder, Borrowed, BorrowedBinary, BorrowedUtf8, ColumnBuilder,
-    Float32Builder, Float64Builder, Int32Builder, Int64Builder, Nullable, Origin, Utf8Builder,
-    VarBuilder,
+    Float32Builder, Float64Builder, Int32Builder, Int64Builder, ItemBuilder, Nullable, Origin,
+    Utf8Builder, VarBuilder,
 };
 pub use columns::{ColumnView, Data, Offsets, Reader};
 pub use keyed::{Context, Keyed, Timer};
+pub use lists::{Items, ListBuilder, Lists};
 pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
 pub use weir_guest_macros::{
     Record, aggregate_v2 as aggregate, filter_v2 as filter, flat_map_v2 as flat_map,

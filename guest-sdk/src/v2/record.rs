@@ -64,14 +64,14 @@ pub trait ToColumn {
 }
 
 #[cold]
-fn null(column: &str, row: usize) -> Error {
+pub(super) fn null(column: &str, row: usize) -> Error {
     Error::msg(format_args!(
         "column `{column}` is null in row {row}; make the field an Option to accept nulls"
     ))
 }
 
 #[cold]
-fn split(column: &str, row: usize) -> Error {
+pub(super) fn split(column: &str, row: usize) -> Error {
     Error::msg(format_args!(
         "column `{column}` has bad offsets at row {row}: out of order, past the end, or splitting a character"
     ))

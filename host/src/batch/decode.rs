@@ -52,6 +52,8 @@ enum LineUnfit {
     Required(String),
     #[error("not a JSON object")]
     NotAnObject,
+    #[error("field `{0}` holds a null inside its list; list items cannot be null")]
+    NullItem(String),
     #[error(transparent)]
     Arrow(#[from] arrow_schema::ArrowError),
 }
@@ -200,9 +202,10 @@ impl JsonDecoder {
         }
         match self.decoder.flush() {
             Ok(_) => Ok(()),
-            Err(e) => Err(match self.missing_required(line) {
-                Some(field) => LineUnfit::Required(field),
-                None => LineUnfit::Arrow(e),
+            Err(e) => Err(match (self.missing_required(line), self.null_item(line)) {
+                (Some(field), _) => LineUnfit::Required(field),
+                (None, Some(field)) => LineUnfit::NullItem(field),
+                (None, None) => LineUnfit::Arrow(e),
             }),
         }
     }
@@ -216,6 +219,23 @@ impl JsonDecoder {
             .fields()
             .iter()
             .find(|f| !f.is_nullable() && o.get(f.name()).is_none_or(|x| x.is_null()))
+            .map(|f| f.name().clone())
+    }
+
+    /// The first list field whose items cannot be null that holds one in
+    /// `line`: arrow-json says only that a list had nulls, not which.
+    fn null_item(&self, line: &[u8]) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(line).ok()?;
+        let o = v.as_object()?;
+        self.schema
+            .fields()
+            .iter()
+            .find(|f| {
+                matches!(f.data_type(), arrow_schema::DataType::List(item) if !item.is_nullable())
+                    && o.get(f.name())
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(|a| a.iter().any(serde_json::Value::is_null))
+            })
             .map(|f| f.name().clone())
     }
 }
@@ -314,5 +334,35 @@ mod tests {
         // And it goes on: the decoder is fresh after the errors.
         let again = d.decode(&[br#"{"ts":10}"#]).unwrap();
         assert_eq!(again.batch.num_rows(), 1);
+    }
+
+    #[test]
+    fn a_null_item_of_a_list_whose_items_cannot_be_null_does_not_fit() {
+        let item = Arc::new(Field::new_list_field(DataType::Utf8, false));
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "pages",
+            DataType::List(item),
+            false,
+        )]));
+        let mut d = JsonDecoder::new(schema).unwrap();
+        let lines: Vec<&[u8]> = vec![
+            br#"{"pages":["/a","/b"]}"#,
+            br#"{"pages":["/c",null]}"#,
+            br#"{"pages":[]}"#,
+        ];
+        let out = d.decode(&lines).unwrap();
+        assert_eq!(out.batch.num_rows(), 2);
+        assert_eq!(out.bad.len(), 1, "{:?}", out.bad);
+        assert_eq!(out.bad[0].line, 1);
+        assert!(
+            out.bad[0]
+                .reason
+                .contains("field `pages` holds a null inside its list"),
+            "{}",
+            out.bad[0].reason
+        );
+        let pages = out.batch.column(0).as_list::<i32>();
+        assert_eq!(pages.value(0).len(), 2);
+        assert_eq!(pages.values().null_count(), 0);
     }
 }

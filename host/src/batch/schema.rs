@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Types: `bool`, `int` (64-bit; also `int64`, `long`), `int32`, `double`
-//! (also `float64`), `float32`, `string`, `timestamp` (milliseconds).
+//! (also `float64`), `float32`, `string`, `timestamp` (milliseconds), and
+//! `list<T>` of any of these but `timestamp` (items never null).
 //! Without a schema, weir infers one from the first records
 //! ([`infer_schema`]): numbers are `int` or `double`, text `string`,
 //! objects nested fields.
@@ -27,13 +28,14 @@
 
 use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Why a schema could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SchemaError {
     /// A type name weir does not know.
     #[error(
-        "field `{field}`: unknown type `{ty}`; use bool, int, int32, double, float32, string or timestamp"
+        "field `{field}`: unknown type `{ty}`; use bool, int, int32, double, float32, string, timestamp or list<one of these>"
     )]
     UnknownType {
         /// The field.
@@ -68,8 +70,26 @@ pub enum SchemaError {
 }
 
 /// The Arrow type of a type name of the job file.
+///
+/// `list<T>` (or `array<T>`) is a list of items of type `T`, none of them
+/// null: a record with a null item does not fit (its reason says so).
 pub fn data_type(field: &str, ty: &str) -> Result<DataType, SchemaError> {
-    Ok(match ty.trim() {
+    let ty = ty.trim();
+    let list = ["list<", "array<"]
+        .iter()
+        .find_map(|p| ty.strip_prefix(p))
+        .and_then(|rest| rest.strip_suffix('>'));
+    if let Some(item) = list {
+        let item = data_type(field, item)?;
+        if matches!(item, DataType::List(_) | DataType::Timestamp(..)) {
+            return Err(SchemaError::UnknownType {
+                field: field.into(),
+                ty: format!("{ty} (a list of lists or timestamps)"),
+            });
+        }
+        return Ok(DataType::List(Arc::new(Field::new_list_field(item, false))));
+    }
+    Ok(match ty {
         "bool" | "boolean" => DataType::Boolean,
         "int" | "int64" | "long" | "bigint" => DataType::Int64,
         "int32" | "integer" => DataType::Int32,
@@ -198,6 +218,15 @@ mod tests {
         ));
         let e = schema_of(&spec(&[("x", "varchar")])).unwrap_err();
         assert!(e.to_string().contains("unknown type `varchar`"), "{e}");
+        let s = schema_of(&spec(&[("pages", "list<string>")])).unwrap();
+        let DataType::List(item) = s.field(0).data_type() else {
+            panic!("not a list: {s:?}")
+        };
+        assert_eq!(item.data_type(), &DataType::Utf8);
+        assert!(!item.is_nullable());
+        for bad in ["list<list<int>>", "list<varchar>", "list<int"] {
+            assert!(schema_of(&spec(&[("x", bad)])).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -71,12 +71,45 @@ impl ColumnTransformInstance {
         self.output.as_ref()
     }
 
-    /// Process one batch with its event times.
+    /// Process one batch with its event times. Rows it cannot be given (a
+    /// null inside a list it reads) come back rejected, with why.
     pub fn process(
         &mut self,
         batch: &RecordBatch,
         time: &[i64],
     ) -> Result<ColumnOutput, WasmError> {
+        let unfit = columns::rows_with_null_items(batch, &self.projection);
+        if unfit.is_empty() {
+            return self.call(batch, time);
+        }
+        let mut next = unfit.iter().map(|(r, _)| *r).peekable();
+        let keep: Vec<u32> = (0..batch.num_rows() as u32)
+            .filter(|r| next.next_if_eq(r).is_none())
+            .collect();
+        let idx = arrow_array::UInt32Array::from(keep.clone());
+        let sub = arrow_select::take::take_record_batch(batch, &idx)
+            .map_err(|e| self.g.contract("process", e.to_string()))?;
+        let sub_time: Vec<i64> = keep.iter().map(|&r| time[r as usize]).collect();
+        let mut out = self.call(&sub, &sub_time)?;
+        // Back to the rows of `batch`.
+        out.rows.parents = Some(match out.rows.parents.take() {
+            Some(p) => p.into_iter().map(|i| keep[i as usize]).collect(),
+            None => keep.clone(),
+        });
+        for r in &mut out.rejected {
+            r.0 = keep[r.0 as usize];
+        }
+        out.rejected.extend(unfit.into_iter().map(|(row, column)| {
+            (
+                row,
+                format!("column `{column}` holds a null inside its list; an operator over columns is never given a null list item"),
+            )
+        }));
+        out.rejected.sort_by_key(|r| r.0);
+        Ok(out)
+    }
+
+    fn call(&mut self, batch: &RecordBatch, time: &[i64]) -> Result<ColumnOutput, WasmError> {
         let contract = |g: &Guarded, e: ColumnError| g.contract("process", e.to_string());
         let input = columns::to_wit_batch(batch, time, &self.projection)
             .map_err(|e| contract(&self.g, e))?;

@@ -273,6 +273,20 @@ fn widen(c: &ArrayRef, to: &DataType) -> Option<ArrayRef> {
             c.as_primitive::<Int64Type>()
                 .reinterpret_cast::<TimestampMillisecondType>(),
         ),
+        // A list read with items that may be null, to a guest's list whose
+        // items are never null: the same buffers when none is.
+        (DataType::List(from), DataType::List(item)) if from.data_type() == item.data_type() => {
+            let l = c.as_list::<i32>();
+            Arc::new(
+                arrow_array::ListArray::try_new(
+                    item.clone(),
+                    l.offsets().clone(),
+                    l.values().clone(),
+                    arrow_array::Array::nulls(l).cloned(),
+                )
+                .ok()?,
+            )
+        }
         _ => return None,
     })
 }

@@ -8,6 +8,10 @@
 //! offsets inside their data, text that is UTF-8, bitmaps long enough,
 //! parents in range and in order.
 
+mod lists;
+
+pub use lists::rows_with_null_items;
+
 use super::bindings::v2::weir::dataflow::types as wit;
 use arrow_array::types::{
     Float32Type, Float64Type, Int32Type, Int64Type, TimestampMillisecondType,
@@ -51,6 +55,9 @@ fn wit_type(name: &str, t: &DataType) -> Result<wit::DataType, ColumnError> {
         DataType::Utf8 => wit::DataType::Utf8,
         DataType::Binary => wit::DataType::Binary,
         DataType::Timestamp(TimeUnit::Millisecond, None) => wit::DataType::TimestampMs,
+        DataType::List(item) if lists::wit_list_type(item.data_type()).is_some() => {
+            lists::wit_list_type(item.data_type()).expect("matched")
+        }
         other => {
             return Err(ColumnError::Unsupported {
                 column: name.into(),
@@ -71,6 +78,9 @@ fn arrow_type(t: wit::DataType) -> DataType {
         wit::DataType::Utf8 => DataType::Utf8,
         wit::DataType::Binary => DataType::Binary,
         wit::DataType::TimestampMs => DataType::Timestamp(TimeUnit::Millisecond, None),
+        list => DataType::List(lists::item_field(
+            lists::item_type(list).expect("every other type is matched above"),
+        )),
     }
 }
 
@@ -126,8 +136,8 @@ fn var_data(offsets: &[i32], values: &[u8]) -> wit::VarData {
     }
 }
 
-/// One column as the contract carries it.
-pub fn to_wit_column(a: &ArrayRef) -> Result<wit::Column, ColumnError> {
+/// One column as the contract carries it; `name` names it in errors.
+pub fn to_wit_column(name: &str, a: &ArrayRef) -> Result<wit::Column, ColumnError> {
     use arrow_array::cast::AsArray;
     let data = match a.data_type() {
         DataType::Boolean => wit::ColumnData::Boolean(a.as_boolean().values().sliced().to_vec()),
@@ -152,9 +162,10 @@ pub fn to_wit_column(a: &ArrayRef) -> Result<wit::Column, ColumnError> {
             let b = a.as_binary::<i32>();
             wit::ColumnData::Binary(var_data(b.value_offsets(), b.value_data()))
         }
+        DataType::List(_) => lists::to_wit_lists(name, a)?,
         other => {
             return Err(ColumnError::Unsupported {
-                column: String::new(),
+                column: name.into(),
                 data_type: other.to_string(),
             });
         }
@@ -173,15 +184,7 @@ pub fn to_wit_batch(
 ) -> Result<wit::Batch, ColumnError> {
     let columns = projection
         .iter()
-        .map(|&i| {
-            to_wit_column(batch.column(i)).map_err(|e| match e {
-                ColumnError::Unsupported { data_type, .. } => ColumnError::Unsupported {
-                    column: batch.schema().field(i).name().clone(),
-                    data_type,
-                },
-                e => e,
-            })
-        })
+        .map(|&i| to_wit_column(batch.schema().field(i).name(), batch.column(i)))
         .collect::<Result<_, _>>()?;
     Ok(wit::Batch {
         rows: batch.num_rows() as u32,
@@ -329,6 +332,9 @@ pub(super) fn from_wit_column(
                 BinaryArray::try_new(o, Buffer::from_vec(v.data), nulls)
                     .map_err(|e| contract(format!("column `{name}`: {e}")))?,
             )
+        }
+        (wit::ColumnData::Lists(l), DataType::List(item)) => {
+            lists::from_wit_lists(name, item, l, rows, nulls)?
         }
         _ => return Err(mismatch()),
     };
