@@ -33,8 +33,10 @@ unchanged, with their own bytes). `@weir.aggregate` goes on a class that
 is a window aggregate (see `aggregate`); `@weir.keyed(emits=Out)` on a
 class that is a keyed process function, its state (`ValueState`,
 `MapState`, `ListState`) and timers kept by the host (see `keyed`). Field types: `int`, `float`, `str`,
-`bytes`, `bool`, and `Optional[...]` of them for fields that may be null
-(a null in a field that is not Optional rejects the row). An exception
+`bytes`, `bool`, `list[int]`, `list[float]`, `list[str]`, `list[bool]` (a
+list column; its items are never None), and `Optional[...]` of them for
+fields that may be null (a null in a field that is not Optional rejects
+the row). An exception
 raised for a row rejects that row: it goes to the job's dead-letter output
 with the exception's message. `weir.config()` is the operator's config
 from the job file, as a dict; `weir.log(level, message)` logs through the
@@ -43,6 +45,7 @@ an operator over columns.
 """
 
 import builtins
+import itertools
 import json
 import operator
 import pickle
@@ -250,7 +253,9 @@ class _Transformer:
         make, fn = op.input, op.fn
         rejected, kept, outs = [], [], []
         is_map = op.kind == "map"
-        for i, values in enumerate(zip(*columns)):
+        # A class without fields still makes one record per row.
+        rows = zip(*columns) if columns else itertools.repeat((), batch.rows)
+        for i, values in enumerate(rows):
             if bad and i in bad:
                 rejected.append(t.Rejection(i, f"field `{bad[i]}` is null"))
                 continue

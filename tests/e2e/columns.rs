@@ -210,6 +210,59 @@ fn a_python_operator_over_columns_gives_what_the_model_gives() {
 }
 
 #[test]
+fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_rest() {
+    // tests/operators/picky-py raises for amounts over 95, drops those
+    // under 10; a record without a merchant has a null where its class
+    // allows none. The expected output and dead letters are the test's
+    // own reading of the input.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let raw = weir_e2e::generate_transactions(d, "raw", 6_000, 300, 11, 10, 0);
+    let mut text = String::new();
+    let (mut want, mut too_much, mut no_merchant) = (Vec::new(), 0, 0);
+    for (i, line) in std::fs::read_to_string(raw)
+        .expect("input")
+        .lines()
+        .enumerate()
+    {
+        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
+        if i % 101 == 50 {
+            v.as_object_mut().expect("object").remove("merchant");
+        }
+        text.push_str(&v.to_string());
+        text.push('\n');
+        let amount = v["amount"].as_f64().expect("amount");
+        if v.get("merchant").is_none() {
+            no_merchant += 1;
+        } else if amount > 95.0 {
+            too_much += 1;
+        } else if amount >= 10.0 {
+            want.push(
+                serde_json::json!({"user": v["user"], "cents": (amount * 100.0) as i64, "merchant": v["merchant"]})
+                    .to_string(),
+            );
+        }
+    }
+    assert!(
+        too_much > 50 && no_merchant > 50,
+        "{too_much} {no_merchant}"
+    );
+    let input = d.join("input.jsonl");
+    std::fs::write(&input, text).expect("write input");
+    for p in [1, 2] {
+        let j = job(d, &format!("picky{p}"), &input, "picky-py", "", p);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let out = canonical_lines(&d.join(format!("picky{p}-out.jsonl")));
+        assert_eq!(out, weir_e2e::canonical(&want.join("\n")), "p{p}");
+        let dead = canonical_lines(&d.join(format!("picky{p}-dead.jsonl")));
+        let count = |what: &str| dead.iter().filter(|l| l.contains(what)).count();
+        assert_eq!(count("is too much"), too_much, "p{p}");
+        assert_eq!(count("field `merchant` is null"), no_merchant, "p{p}");
+        assert_eq!(dead.len(), too_much + no_merchant, "p{p}");
+    }
+}
+
+#[test]
 fn an_operator_over_columns_swapped_live_from_rust_to_python_loses_and_repeats_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
