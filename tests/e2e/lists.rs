@@ -2,9 +2,10 @@
 //! fields) in real jobs: JSON arrays decoded once into a list column,
 //! read and written by operators over columns in Rust and in Python
 //! (`examples/sessionize/rename`, `examples/sessionize/python/rename`,
-//! built from source), checked against the test's own reading of the
-//! input; a record whose list holds a null, or whose list is not a list,
-//! goes to the dead-letter output with the reason, and nothing is lost.
+//! built from source) and by a window aggregate (`tests/operators/
+//! tags-columns`), checked against the test's own reading of the input; a
+//! record whose list holds a null, or whose list is not a list, goes to
+//! the dead-letter output with the reason, and nothing is lost.
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -167,5 +168,124 @@ pages = "list<string>""#;
             .count();
         let want = if schema.is_empty() { null_items } else { 0 };
         assert_eq!(by_operator, want, "{name}: {first}");
+    }
+}
+
+/// `n` tagged records 50 ms apart, in order, over 10 users; every 89th
+/// has a null among its tags. Returns the text and how many have one.
+fn tagged(n: u64) -> (String, usize) {
+    let start = 1_700_000_000_000i64;
+    let mut text = String::new();
+    let mut nulls = 0;
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..n {
+        let mut tags: Vec<Value> = (0..next() % 4)
+            .map(|_| json!(format!("t{}", next() % 10)))
+            .collect();
+        if i % 89 == 44 {
+            tags.push(Value::Null);
+            nulls += 1;
+        }
+        let line =
+            json!({"ts": start + 50 * i as i64, "user": format!("u{}", next() % 10), "tags": tags});
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    (text, nulls)
+}
+
+/// Per user and 10 s window, the number of tags and the distinct ones, by
+/// the test's own count over the records without a null tag.
+fn tag_windows(text: &str) -> Vec<String> {
+    let mut windows: std::collections::BTreeMap<(String, i64), Vec<String>> = Default::default();
+    for l in text.lines() {
+        let v: Value = serde_json::from_str(l).expect("JSON");
+        let tags = v["tags"].as_array().expect("tags");
+        if tags.contains(&Value::Null) {
+            continue;
+        }
+        let ts = v["ts"].as_i64().expect("ts");
+        let start = ts - ts.rem_euclid(10_000);
+        let user = v["user"].as_str().expect("user").to_string();
+        windows
+            .entry((user, start))
+            .or_default()
+            .extend(tags.iter().map(|t| t.as_str().expect("text").to_string()));
+    }
+    let rows = windows.into_iter().map(|((user, start), mut tags)| {
+        let count = tags.len();
+        tags.sort();
+        tags.dedup();
+        json!({"key": user, "window_start": start, "window_end": start + 10_000, "count": count, "distinct": tags})
+            .to_string()
+    });
+    canonical(&rows.collect::<Vec<_>>().join("\n"))
+}
+
+#[test]
+fn a_window_aggregate_reads_a_list_column_and_a_record_with_a_null_tag_goes_to_dead_letters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (text, nulls) = tagged(4_000);
+    assert!(nulls > 20);
+    std::fs::write(d.join("input.jsonl"), &text).expect("write input");
+    let expected = tag_windows(&text);
+    let op = weir_e2e::operator("tags-columns");
+    let declared = "[source.schema]\nts = \"int\"\nuser = \"string\"\ntags = \"list<string>\"";
+    for (name, p, schema) in [
+        ("inferred", 1, ""),
+        ("inferred-p2", 2, ""),
+        ("declared", 2, declared),
+    ] {
+        let job = d.join(format!("{name}.toml"));
+        std::fs::write(
+            &job,
+            format!(
+                r#"name = "tags-{name}"
+parallelism = {p}
+[source]
+type = "file"
+path = "input.jsonl"
+{schema}
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "10s"
+aggregate = {{ name = "tags", component = "{op}" }}
+[sink]
+type = "file"
+path = "{name}-out.jsonl"
+[dead_letter]
+type = "file"
+path = "{name}-dead.jsonl"
+[late_output]
+type = "discard"   # the records are in order: none is late
+"#
+            ),
+        )
+        .expect("write job");
+        weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+        assert_eq!(
+            canonical_lines(&d.join(format!("{name}-out.jsonl"))),
+            expected,
+            "{name}"
+        );
+        let dead = canonical_lines(&d.join(format!("{name}-dead.jsonl")));
+        assert_eq!(dead.len(), nulls, "{name}: {:?}", dead.first());
+        assert!(
+            dead.iter()
+                .all(|l| l.contains("`tags` holds a null inside its list")),
+            "{name}: {:?}",
+            dead.first()
+        );
     }
 }
