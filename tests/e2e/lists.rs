@@ -9,23 +9,18 @@
 
 use serde_json::{Value, json};
 use std::path::Path;
-use weir_e2e::{canonical, canonical_lines, repo, weir};
+use weir_e2e::{TestRng, canonical, canonical_lines, repo, weir};
 
 /// Lines shaped like a session window's results, some unfit: the count of
 /// each kind of unfit line is returned with the text.
 fn input(rows: u64) -> (String, usize, usize) {
     let mut text = String::new();
     let (mut null_items, mut not_lists) = (0, 0);
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = TestRng::from_env();
+    let mut next = |n: u64| rng.between(0, n);
     for i in 0..rows {
-        let pages: Vec<Value> = (0..next() % 5)
-            .map(|_| json!(format!("/page/{}", next() % 40)))
+        let pages: Vec<Value> = (0..next(5))
+            .map(|_| json!(format!("/page/{}", next(40))))
             .collect();
         let mut pages = Value::Array(pages);
         if i % 97 == 13 {
@@ -38,10 +33,10 @@ fn input(rows: u64) -> (String, usize, usize) {
         let start = (i as i64) * 1000;
         let line = json!({
             "ts": start + 5,
-            "key": format!("user-{}", next() % 50),
+            "key": format!("user-{}", next(50)),
             "window_start": start,
             "window_end": start + 30_000,
-            "clicks": next() % 9,
+            "clicks": next(9),
             "pages": pages,
         });
         text.push_str(&line.to_string());
@@ -177,23 +172,18 @@ fn tagged(n: u64) -> (String, usize) {
     let start = 1_700_000_000_000i64;
     let mut text = String::new();
     let mut nulls = 0;
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = TestRng::from_env();
+    let mut next = |n: u64| rng.between(0, n);
     for i in 0..n {
-        let mut tags: Vec<Value> = (0..next() % 4)
-            .map(|_| json!(format!("t{}", next() % 10)))
+        let mut tags: Vec<Value> = (0..next(4))
+            .map(|_| json!(format!("t{}", next(10))))
             .collect();
         if i % 89 == 44 {
             tags.push(Value::Null);
             nulls += 1;
         }
         let line =
-            json!({"ts": start + 50 * i as i64, "user": format!("u{}", next() % 10), "tags": tags});
+            json!({"ts": start + 50 * i as i64, "user": format!("u{}", next(10)), "tags": tags});
         text.push_str(&line.to_string());
         text.push('\n');
     }
