@@ -3,8 +3,7 @@
 //! field reads, checked once per batch (lengths, offsets, UTF-8), so reading
 //! a row is an index, not a type dispatch.
 
-use super::bindings::weir::dataflow::types::{Column, ColumnData};
-use super::lists::Items;
+use super::bindings::weir::dataflow::types::{Column, ColumnData, ItemData};
 use crate::Error;
 
 /// A column of an input batch, borrowed, its values resolved to a typed
@@ -43,6 +42,37 @@ pub enum Data<'a> {
     /// Something a guest cannot read (an output-only case, or text that is
     /// not UTF-8).
     Unreadable,
+}
+
+/// The items of a list column, typed.
+#[derive(Clone, Copy)]
+pub enum Items<'a> {
+    /// A bitmap.
+    Boolean(&'a [u8]),
+    /// 32-bit integers.
+    Int32(&'a [i32]),
+    /// 64-bit integers.
+    Int64(&'a [i64]),
+    /// 32-bit floats.
+    Float32(&'a [f32]),
+    /// 64-bit floats.
+    Float64(&'a [f64]),
+    /// Text: offsets into one string.
+    Utf8(&'a [u32], &'a str),
+}
+
+impl<'a> Items<'a> {
+    /// The items of `data`; `None` if its text is not UTF-8.
+    fn of(data: &'a ItemData) -> Option<Self> {
+        Some(match data {
+            ItemData::Boolean(b) => Items::Boolean(b),
+            ItemData::Int32(v) => Items::Int32(v),
+            ItemData::Int64(v) => Items::Int64(v),
+            ItemData::Float32(v) => Items::Float32(v),
+            ItemData::Float64(v) => Items::Float64(v),
+            ItemData::Utf8(v) => Items::Utf8(&v.offsets, std::str::from_utf8(&v.data).ok()?),
+        })
+    }
 }
 
 /// Bit `i` of an Arrow bitmap; a bit past the end reads as 0.

@@ -10,45 +10,14 @@
 //! An item is never null in the contract, so a list of `Option`s is not a
 //! field type; an `Option<Vec<T>>` is (the list itself may be null).
 
-use super::bindings::weir::dataflow::types::{Column, ColumnData, DataType, ItemData, ListData};
+use super::bindings::weir::dataflow::types::{Column, ColumnData, DataType, ListData};
 use super::builders::{
     BooleanBuilder, ColumnBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
     ItemBuilder, Origin, Utf8Builder,
 };
-use super::columns::{ColumnView, Data, Offsets, bit};
+use super::columns::{ColumnView, Data, Items, Offsets, bit};
 use super::record::{FromColumn, ToColumn};
 use crate::Error;
-
-/// The items of a list column, typed.
-#[derive(Clone, Copy)]
-pub enum Items<'a> {
-    /// A bitmap.
-    Boolean(&'a [u8]),
-    /// 32-bit integers.
-    Int32(&'a [i32]),
-    /// 64-bit integers.
-    Int64(&'a [i64]),
-    /// 32-bit floats.
-    Float32(&'a [f32]),
-    /// 64-bit floats.
-    Float64(&'a [f64]),
-    /// Text: offsets into one string.
-    Utf8(&'a [u32], &'a str),
-}
-
-impl<'a> Items<'a> {
-    /// The items of `data`; `None` if its text is not UTF-8.
-    pub(super) fn of(data: &'a ItemData) -> Option<Self> {
-        Some(match data {
-            ItemData::Boolean(b) => Items::Boolean(b),
-            ItemData::Int32(v) => Items::Int32(v),
-            ItemData::Int64(v) => Items::Int64(v),
-            ItemData::Float32(v) => Items::Float32(v),
-            ItemData::Float64(v) => Items::Float64(v),
-            ItemData::Utf8(v) => Items::Utf8(&v.offsets, std::str::from_utf8(&v.data).ok()?),
-        })
-    }
-}
 
 /// A list column's rows, checked for a batch: offsets for every row, and
 /// its items of type `I`.
@@ -302,6 +271,7 @@ impl<B: ItemBuilder> ColumnBuilder for ListBuilder<B> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::bindings::weir::dataflow::types::ItemData;
     use super::*;
     use crate::v2::Reader;
 

@@ -56,9 +56,9 @@ pub use builders::{
     Float32Builder, Float64Builder, Int32Builder, Int64Builder, ItemBuilder, Nullable, Origin,
     Utf8Builder, VarBuilder,
 };
-pub use columns::{ColumnView, Data, Offsets, Reader};
+pub use columns::{ColumnView, Data, Items, Offsets, Reader};
 pub use keyed::{Context, Keyed, Timer};
-pub use lists::{Items, ListBuilder, Lists};
+pub use lists::{ListBuilder, Lists};
 pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
 pub use weir_guest_macros::{
     Record, aggregate_v2 as aggregate, filter_v2 as filter, flat_map_v2 as flat_map,
