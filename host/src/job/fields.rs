@@ -2,9 +2,9 @@
 //! with built-in aggregates, joins), so that a key or an aggregate field a
 //! stage's records cannot have is refused before the job runs.
 
-use super::graph::topological_order;
+use super::checks::Checker;
+use super::order::topological_order;
 use super::stages::StageSpec;
-use super::validate::Checker;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The fields of a stage's records, where weir makes them: a window with

@@ -5,21 +5,27 @@
 //! checks it, reporting *every* problem with the place it was found, so a user
 //! fixes a job in one round instead of one error at a time.
 
+mod checks;
 mod fields;
 mod graph;
 pub mod kafka_properties;
 mod named;
 mod operators;
+mod order;
 mod spec;
 mod stages;
 mod validate;
+mod whole;
 
-pub use graph::{keyed_stages, last_stage, topological_order, valid_name};
+pub use checks::Problem;
+pub use graph::{keyed_stages, last_stage, valid_name};
 pub use named::{NamedSinkSpec, NamedSourceSpec};
 pub(crate) use operators::operator_names;
+pub use order::topological_order;
 pub use spec::*;
 pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};
-pub use validate::{Problem, validate};
+pub use validate::validate;
+pub use whole::JobSpec;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,8 @@
 //! The Wasm operators of a job, wherever the job file puts them: the
 //! one-chain sections and every stage of a job graph.
 
-use super::spec::{JobSpec, OperatorSpec, WindowSpec};
+use super::spec::{OperatorSpec, WindowSpec};
+use super::whole::JobSpec;
 use std::collections::BTreeMap;
 
 /// Names of all operators, for uniqueness checks.

@@ -1,67 +1,9 @@
 //! The job file schema. Field docs here are the reference; the README shows
 //! complete examples.
 
-use super::named::{NamedSinkSpec, NamedSourceSpec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// A whole job.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct JobSpec {
-    /// Job name, used in logs and errors.
-    pub name: String,
-    /// Subtasks per stage (operator chain and keyed stage). Default 1.
-    #[serde(default = "one")]
-    pub parallelism: usize,
-    /// Records per batch handed to operators. Default 1024.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
-    /// Where records come from (stages read it as `source`).
-    pub source: SourceSpec,
-    /// More sources of a job graph (`[[sources]]`), each read by stages
-    /// under its own name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<NamedSourceSpec>,
-    /// How event time is assigned. Without it, windows need `time = "processing"`.
-    pub event_time: Option<EventTimeSpec>,
-    /// Stateless Wasm operators applied in order, fused into one task.
-    #[serde(default)]
-    pub operators: Vec<OperatorSpec>,
-    /// Partition records by a JSON field before the window or keyed operator.
-    pub key_by: Option<KeyBySpec>,
-    /// A window with aggregates.
-    pub window: Option<WindowSpec>,
-    /// A keyed Wasm operator with state and timers.
-    pub keyed: Option<OperatorSpec>,
-    /// Or the job as a graph of named stages (instead of `operators`,
-    /// `key_by`, `window` and `keyed`); see [`super::stages`].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stages: Vec<super::stages::StageSpec>,
-    /// Where results go: the records of the one stage that no other stage
-    /// and no named sink reads.
-    pub sink: SinkSpec,
-    /// More outputs of a job graph (`[[sinks]]`): each writes the records
-    /// of the stage it names.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sinks: Vec<NamedSinkSpec>,
-    /// Records that arrive after every window they belong to has closed.
-    /// Required for event-time windows: late data is never dropped silently.
-    pub late_output: Option<SinkSpec>,
-    /// Records that cannot be decoded or that an operator rejects. Without it
-    /// such a record fails the job with its location.
-    pub dead_letter: Option<SinkSpec>,
-    /// Limits on every Wasm instance of this job.
-    #[serde(default)]
-    pub limits: LimitsSpec,
-    /// Where keyed state lives.
-    #[serde(default)]
-    pub state: StateSpec,
-    /// Periodic checkpoints, from which `weir run` resumes after a crash.
-    /// Without this section a job keeps no checkpoints and starts over.
-    pub checkpoint: Option<CheckpointSpec>,
-}
 
 /// Periodic, aligned checkpoints of a job.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -127,10 +69,10 @@ fn default_write_buffer() -> String {
     "64MiB".into()
 }
 
-fn one() -> usize {
+pub(super) fn one() -> usize {
     1
 }
-fn default_batch() -> usize {
+pub(super) fn default_batch() -> usize {
     1024
 }
 
