@@ -65,7 +65,10 @@ fn model(text: &str) -> Vec<String> {
     canonical(&rows.collect::<Vec<_>>().join("\n"))
 }
 
-fn job(dir: &Path, name: &str, component: &str, parallelism: usize, schema: &str) -> String {
+/// A job over `input.jsonl` in `dir`: `parallelism`, the source's
+/// `schema` section (or none), then `stages` (the sections between event
+/// time and the outputs); results and dead letters to `{name}-*.jsonl`.
+fn job(dir: &Path, name: &str, parallelism: usize, schema: &str, stages: &str) -> String {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
         &path,
@@ -79,21 +82,26 @@ path = "input.jsonl"
 {schema}
 [event_time]
 field = "ts"
-[[operators]]
-name = "rename"
-component = "{component}"
+{stages}
 [sink]
 type = "file"
 path = "{name}-out.jsonl"
 [dead_letter]
 type = "file"
 path = "{name}-dead.jsonl"
-"#,
-            component = repo().join(component).display(),
+"#
         ),
     )
     .expect("write job");
     path.display().to_string()
+}
+
+/// The rename map of `component` (a path under the repository).
+fn rename(component: &str) -> String {
+    format!(
+        "[[operators]]\nname = \"rename\"\ncomponent = \"{}\"",
+        repo().join(component).display()
+    )
 }
 
 #[test]
@@ -118,7 +126,7 @@ pages = "list<string>""#;
         ("rust-declared", "examples/sessionize/rename", 1, declared),
         ("python", "examples/sessionize/python/rename", 2, ""),
     ] {
-        let j = job(d, name, component, p, schema);
+        let j = job(d, name, p, schema, &rename(component));
         weir(&["run", "-q", &j]).ok();
         assert_eq!(
             canonical_lines(&d.join(format!("{name}-out.jsonl"))),
@@ -233,37 +241,18 @@ fn a_window_aggregate_reads_a_list_column_and_a_record_with_a_null_tag_goes_to_d
         ("inferred-p2", 2, ""),
         ("declared", 2, declared),
     ] {
-        let job = d.join(format!("{name}.toml"));
-        std::fs::write(
-            &job,
-            format!(
-                r#"name = "tags-{name}"
-parallelism = {p}
-[source]
-type = "file"
-path = "input.jsonl"
-{schema}
-[event_time]
-field = "ts"
-[key_by]
+        let stages = format!(
+            r#"[key_by]
 field = "user"
 [window]
 type = "tumbling"
 size = "10s"
 aggregate = {{ name = "tags", component = "{op}" }}
-[sink]
-type = "file"
-path = "{name}-out.jsonl"
-[dead_letter]
-type = "file"
-path = "{name}-dead.jsonl"
 [late_output]
-type = "discard"   # the records are in order: none is late
-"#
-            ),
-        )
-        .expect("write job");
-        weir(&["run", "-q", job.to_str().expect("utf-8")]).ok();
+type = "discard"   # the records are in order: none is late"#
+        );
+        let job = job(d, name, p, schema, &stages);
+        weir(&["run", "-q", &job]).ok();
         assert_eq!(
             canonical_lines(&d.join(format!("{name}-out.jsonl"))),
             expected,
