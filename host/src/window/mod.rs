@@ -9,7 +9,8 @@
 //!   updates its window, which fires again with the new result;
 //! - session windows `[ts, ts + gap)` merge when they overlap or touch.
 //!
-//! One file per kind of window ([`tumbling`], [`sliding`], [`session`]); the
+//! One file per kind of window ([`tumbling`], [`sliding`], [`session`]);
+//! [`slices`] keeps sliding windows' built-in aggregates once per slide; the
 //! [`operator`] keeps per-key accumulators and fires them; [`aggregate`]
 //! computes built-in aggregates natively or calls a Wasm aggregate function
 //! once per batch.
@@ -18,6 +19,7 @@ pub mod aggregate;
 pub mod operator;
 mod results;
 pub mod session;
+pub mod slices;
 pub mod sliding;
 pub mod snapshot;
 mod store;

@@ -14,6 +14,7 @@
 use super::WindowError;
 use super::aggregate::{Aggregation, Input, Slot};
 use super::session::merge_into;
+use super::slices::{self, Slicing};
 use super::store::{HeapStore, Key, SESSION_BYTES, WindowStore};
 use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
 use crate::budget::Budgets;
@@ -78,6 +79,11 @@ pub struct WindowOperator {
     pub(super) pane_capacity: usize,
     /// Built-in results go out as columns, not JSON lines.
     columns_out: bool,
+    /// Sliding windows kept as slices (built-in aggregates, a slide that
+    /// divides the size): the store's panes are then slices.
+    pub(super) slicing: Option<Slicing>,
+    /// Kept between windows merged from slices.
+    scratch: slices::Scratch,
 }
 
 impl WindowOperator {
@@ -129,7 +135,6 @@ impl WindowOperator {
             } else {
                 0
             },
-            agg,
             store,
             current: MIN_WATERMARK,
             refire: BTreeSet::new(),
@@ -138,6 +143,12 @@ impl WindowOperator {
             values: Vec::new(),
             pane_capacity: 0,
             columns_out: false,
+            scratch: slices::Scratch::default(),
+            slicing: match kind {
+                WindowKind::Sliding { size, slide } if !agg.is_guest() => Slicing::new(size, slide),
+                _ => None,
+            },
+            agg,
         }
     }
 
@@ -250,6 +261,9 @@ impl WindowOperator {
             WindowKind::Tumbling { size } => {
                 self.add_to_pane(tumbling::assign(t, size), key, input, values)?
             }
+            WindowKind::Sliding { .. } if self.slicing.is_some() => {
+                self.add_to_slice(t, key, input, values)?
+            }
             WindowKind::Sliding { size, slide } => {
                 let mut any = false;
                 for w in sliding::windows(t, size, slide) {
@@ -275,8 +289,9 @@ impl WindowOperator {
         if !refire.is_empty() {
             let mut due = Vec::with_capacity(refire.len());
             for (w, key) in refire {
-                let slot = match self.kind {
-                    WindowKind::Session { .. } => self.store.session_slot(w, &key)?,
+                let slot = match (self.kind, self.slicing) {
+                    (WindowKind::Session { .. }, _) => self.store.session_slot(w, &key)?,
+                    (_, Some(s)) => self.sliced_slot(s, w, &key)?,
                     _ => self.store.pane_get(w, &key)?,
                 };
                 if let Some(slot) = slot {
@@ -311,6 +326,59 @@ impl WindowOperator {
             self.refire.insert((w, key.to_vec()));
         }
         Ok(true)
+    }
+
+    /// Add a record to its slice (see [`slices`]); `false` if every window
+    /// holding it is past its allowed lateness.
+    fn add_to_slice(
+        &mut self,
+        t: i64,
+        key: &[u8],
+        input: Input<'_>,
+        values: &[f64],
+    ) -> Result<bool, WindowError> {
+        let s = self.slicing.expect("sliced");
+        let slice = s.slice_of(t);
+        if self.is_late(&s.last_window_of(slice)) {
+            return Ok(false);
+        }
+        let agg = &self.agg;
+        let slot = self
+            .store
+            .pane_slot(slice, key, self.pane_capacity, || agg.new_slot())?;
+        agg.add(slot, input, values);
+        if s.first_window_of(slice).max_timestamp() <= self.current {
+            // Windows that fired already, and are within their lateness,
+            // fire again with this record.
+            for w in s.windows_of(slice) {
+                if w.max_timestamp() > self.current {
+                    break;
+                }
+                if !self.is_late(&w) {
+                    self.refire.insert((w, key.to_vec()));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The accumulator of window `w` for `key`, merged from its slices.
+    fn sliced_slot(
+        &self,
+        s: Slicing,
+        w: TimeWindow,
+        key: &[u8],
+    ) -> Result<Option<Slot>, WindowError> {
+        let mut merged: Option<Slot> = None;
+        for slice in s.slices_of(w) {
+            if let Some(slot) = self.store.pane_get(slice, key)? {
+                match &mut merged {
+                    Some(into) => self.agg.merge(into, slot),
+                    None => merged = Some(slot),
+                }
+            }
+        }
+        Ok(merged)
     }
 
     fn add_to_session(
@@ -406,6 +474,18 @@ impl WindowOperator {
                     }
                 }
             }
+            _ if self.slicing.is_some() => {
+                let s = self.slicing.expect("sliced");
+                for w in s.due(self.store.open_panes(), before, time) {
+                    for slice in s.slices_of(w) {
+                        let n = self
+                            .store
+                            .extend_with_pane(slice, &mut self.scratch.entries)?;
+                        self.pane_capacity = self.pane_capacity.max(n);
+                    }
+                    slices::merge(&self.agg, &mut self.scratch, |k, s| due.push((w, k, s)));
+                }
+            }
             _ => {
                 let expires = time.saturating_sub(self.lateness);
                 for w in self.store.due_panes(before, time) {
@@ -422,9 +502,14 @@ impl WindowOperator {
         if !due.is_empty() {
             self.emit(due, out)?;
         }
-        // Drop windows whose allowed lateness has passed.
-        self.store
-            .expire(self.current.saturating_sub(self.lateness))?;
+        // Drop windows whose allowed lateness has passed (a slice: once
+        // the last window holding it has).
+        let retention = self.slicing.map_or(0, |s| s.retention());
+        self.store.expire(
+            self.current
+                .saturating_sub(self.lateness)
+                .saturating_sub(retention),
+        )?;
         Ok(())
     }
 

@@ -2,7 +2,8 @@
 //!
 //! A keyed subtask's windows are written at the barrier as one compact
 //! binary file (postcard), `window.bin`: the time reached and, for windows
-//! on the heap, every open (window, key) accumulator. Windows kept in a
+//! on the heap, every open (window, key) accumulator (for sliced windows,
+//! every (slice, key)'s: see [`super::slices`]). Windows kept in a
 //! state backend are in that backend's snapshot (`state/`), and `window.bin`
 //! lists only the open windows. Restoring merges one or more such files
 //! and keeps only the keys a subtask owns, which is how a job is rescaled:
@@ -167,6 +168,16 @@ impl WindowOperator {
         keep: &dyn Fn(&[u8]) -> bool,
     ) -> Result<(), RestoreError> {
         let saved: Saved = postcard::from_bytes(bytes)?;
+        if let Some(s) = self.slicing {
+            // Saved by a version that kept each sliding window whole: its
+            // panes are windows, not slices, so this operator keeps them
+            // that way.
+            let slide = s.slide();
+            let whole = |(start, end): &Bounds| end - start != slide;
+            if saved.panes.iter().any(|(b, _)| whole(b)) || saved.windows.iter().any(whole) {
+                self.slicing = None;
+            }
+        }
         self.current = self.current.max(saved.current);
         self.pane_capacity = self.pane_capacity.max(saved.pane_capacity as usize);
         match &mut self.store {
@@ -246,6 +257,7 @@ mod tests {
         for kind in [
             WindowKind::Tumbling { size: 10 },
             WindowKind::Session { gap: 5 },
+            WindowKind::Sliding { size: 10, slide: 5 },
         ] {
             let first: Vec<Event> = (0..40)
                 .map(|i| rec(["a", "b", "c"][i % 3], i as i64, 1))

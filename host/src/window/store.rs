@@ -402,9 +402,43 @@ impl WindowStore {
         }
     }
 
+    /// Every open tumbling/sliding pane (slice, when sliced).
+    pub(super) fn open_panes(&self) -> Vec<TimeWindow> {
+        match self {
+            WindowStore::Heap(h) => h.panes.keys().copied().collect(),
+            WindowStore::Backend(b) => b.windows.iter().copied().collect(),
+        }
+    }
+
     /// The accumulators of window `w`, by key.
     pub(super) fn pane_entries(&self, w: TimeWindow) -> Result<Vec<(Key, Slot)>, StateError> {
-        let out: Vec<(Key, Slot)> = match self {
+        Ok(in_firing_order(self.pane_contents(w)?))
+    }
+
+    /// Append the accumulators of pane `w` to `into` (in no particular
+    /// order); returns how many.
+    pub(super) fn extend_with_pane(
+        &self,
+        w: TimeWindow,
+        into: &mut Vec<Option<(Key, Slot)>>,
+    ) -> Result<usize, StateError> {
+        Ok(match self {
+            WindowStore::Heap(h) => h.panes.get(&w).map_or(0, |m| {
+                into.extend(m.iter().map(|(k, s)| Some((k.clone(), s.clone()))));
+                m.len()
+            }),
+            WindowStore::Backend(_) => {
+                let v = self.pane_contents(w)?;
+                let n = v.len();
+                into.extend(v.into_iter().map(Some));
+                n
+            }
+        })
+    }
+
+    /// The accumulators of pane `w`, by key, in no particular order.
+    pub(super) fn pane_contents(&self, w: TimeWindow) -> Result<Vec<(Key, Slot)>, StateError> {
+        Ok(match self {
             WindowStore::Heap(h) => h
                 .panes
                 .get(&w)
@@ -423,8 +457,7 @@ impl WindowStore {
                 }
                 v
             }
-        };
-        Ok(in_firing_order(out))
+        })
     }
 
     /// The accumulators of window `w`, by key, for the last time: the
