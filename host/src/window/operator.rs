@@ -64,12 +64,12 @@ pub struct WindowOperator {
     kind: WindowKind,
     mode: TimeMode,
     lateness: i64,
-    agg: Aggregation,
+    pub(super) agg: Aggregation,
     pub(super) store: WindowStore,
     /// The watermark (event time) or processing time reached so far.
     pub(super) current: i64,
     /// (window, key) updated after it fired: fire again at the end of the batch.
-    refire: BTreeSet<(TimeWindow, Vec<u8>)>,
+    pub(super) refire: BTreeSet<(TimeWindow, Vec<u8>)>,
     touched_panes: BTreeSet<TimeWindow>,
     touched_keys: FxHashSet<Vec<u8>>,
     /// Reused per record: the aggregates' numeric inputs.
@@ -83,7 +83,7 @@ pub struct WindowOperator {
     /// divides the size): the store's panes are then slices.
     pub(super) slicing: Option<Slicing>,
     /// Kept between windows merged from slices.
-    scratch: slices::Scratch,
+    pub(super) scratch: slices::Scratch,
 }
 
 impl WindowOperator {
@@ -175,7 +175,7 @@ impl WindowOperator {
         self.store.open_windows()
     }
 
-    fn is_late(&self, w: &TimeWindow) -> bool {
+    pub(super) fn is_late(&self, w: &TimeWindow) -> bool {
         self.mode == TimeMode::Event
             && w.max_timestamp().saturating_add(self.lateness) <= self.current
     }
@@ -328,59 +328,6 @@ impl WindowOperator {
         Ok(true)
     }
 
-    /// Add a record to its slice (see [`slices`]); `false` if every window
-    /// holding it is past its allowed lateness.
-    fn add_to_slice(
-        &mut self,
-        t: i64,
-        key: &[u8],
-        input: Input<'_>,
-        values: &[f64],
-    ) -> Result<bool, WindowError> {
-        let s = self.slicing.expect("sliced");
-        let slice = s.slice_of(t);
-        if self.is_late(&s.last_window_of(slice)) {
-            return Ok(false);
-        }
-        let agg = &self.agg;
-        let slot = self
-            .store
-            .pane_slot(slice, key, self.pane_capacity, || agg.new_slot())?;
-        agg.add(slot, input, values);
-        if s.first_window_of(slice).max_timestamp() <= self.current {
-            // Windows that fired already, and are within their lateness,
-            // fire again with this record.
-            for w in s.windows_of(slice) {
-                if w.max_timestamp() > self.current {
-                    break;
-                }
-                if !self.is_late(&w) {
-                    self.refire.insert((w, key.to_vec()));
-                }
-            }
-        }
-        Ok(true)
-    }
-
-    /// The accumulator of window `w` for `key`, merged from its slices.
-    fn sliced_slot(
-        &self,
-        s: Slicing,
-        w: TimeWindow,
-        key: &[u8],
-    ) -> Result<Option<Slot>, WindowError> {
-        let mut merged: Option<Slot> = None;
-        for slice in s.slices_of(w) {
-            if let Some(slot) = self.store.pane_get(slice, key)? {
-                match &mut merged {
-                    Some(into) => self.agg.merge(into, slot),
-                    None => merged = Some(slot),
-                }
-            }
-        }
-        Ok(merged)
-    }
-
     fn add_to_session(
         &mut self,
         t: i64,
@@ -474,18 +421,7 @@ impl WindowOperator {
                     }
                 }
             }
-            _ if self.slicing.is_some() => {
-                let s = self.slicing.expect("sliced");
-                for w in s.due(self.store.open_panes(), before, time) {
-                    for slice in s.slices_of(w) {
-                        let n = self
-                            .store
-                            .extend_with_pane(slice, &mut self.scratch.entries)?;
-                        self.pane_capacity = self.pane_capacity.max(n);
-                    }
-                    slices::merge(&self.agg, &mut self.scratch, |k, s| due.push((w, k, s)));
-                }
-            }
+            _ if self.slicing.is_some() => self.fire_sliced(before, time, &mut due)?,
             _ => {
                 let expires = time.saturating_sub(self.lateness);
                 for w in self.store.due_panes(before, time) {

@@ -33,8 +33,11 @@
 //! ```
 
 use super::TimeWindow;
-use super::aggregate::{Aggregation, Slot};
-use super::store::Key;
+use super::WindowError;
+use super::aggregate::{Aggregation, Input, Slot};
+use super::operator::WindowOperator;
+use super::store::{Key, WindowStore};
+use crate::state::StateError;
 use std::collections::BTreeSet;
 
 /// Sliding windows of `size` ms every `slide` ms, kept as slices of `slide`.
@@ -168,6 +171,105 @@ pub(super) fn merge(agg: &Aggregation, scratch: &mut Scratch, mut out: impl FnMu
         out(k, s);
     }
     entries.clear();
+}
+
+impl WindowOperator {
+    /// Add a record to its slice (see [`slices`]); `false` if every window
+    /// holding it is past its allowed lateness.
+    pub(super) fn add_to_slice(
+        &mut self,
+        t: i64,
+        key: &[u8],
+        input: Input<'_>,
+        values: &[f64],
+    ) -> Result<bool, WindowError> {
+        let s = self.slicing.expect("sliced");
+        let slice = s.slice_of(t);
+        if self.is_late(&s.last_window_of(slice)) {
+            return Ok(false);
+        }
+        let agg = &self.agg;
+        let slot = self
+            .store
+            .pane_slot(slice, key, self.pane_capacity, || agg.new_slot())?;
+        agg.add(slot, input, values);
+        if s.first_window_of(slice).max_timestamp() <= self.current {
+            // Windows that fired already, and are within their lateness,
+            // fire again with this record.
+            for w in s.windows_of(slice) {
+                if w.max_timestamp() > self.current {
+                    break;
+                }
+                if !self.is_late(&w) {
+                    self.refire.insert((w, key.to_vec()));
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The accumulator of window `w` for `key`, merged from its slices.
+    pub(super) fn sliced_slot(
+        &self,
+        s: Slicing,
+        w: TimeWindow,
+        key: &[u8],
+    ) -> Result<Option<Slot>, WindowError> {
+        let mut merged: Option<Slot> = None;
+        for slice in s.slices_of(w) {
+            if let Some(slot) = self.store.pane_get(slice, key)? {
+                match &mut merged {
+                    Some(into) => self.agg.merge(into, slot),
+                    None => merged = Some(slot),
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// Fire the windows whose last timestamp is in `(before, time]`,
+    /// each merged from its slices, into `due`.
+    pub(super) fn fire_sliced(
+        &mut self,
+        before: i64,
+        time: i64,
+        due: &mut Vec<(TimeWindow, Key, Slot)>,
+    ) -> Result<(), WindowError> {
+        let s = self.slicing.expect("sliced");
+        for w in s.due(self.store.open_panes(), before, time) {
+            for slice in s.slices_of(w) {
+                let n = self
+                    .store
+                    .extend_with_pane(slice, &mut self.scratch.entries)?;
+                self.pane_capacity = self.pane_capacity.max(n);
+            }
+            merge(&self.agg, &mut self.scratch, |k, s| due.push((w, k, s)));
+        }
+        Ok(())
+    }
+}
+
+impl WindowStore {
+    /// Append the accumulators of pane `w` to `into` (in no particular
+    /// order); returns how many.
+    pub(super) fn extend_with_pane(
+        &self,
+        w: TimeWindow,
+        into: &mut Vec<Option<(Key, Slot)>>,
+    ) -> Result<usize, StateError> {
+        Ok(match self {
+            WindowStore::Heap(h) => h.panes.get(&w).map_or(0, |m| {
+                into.extend(m.iter().map(|(k, s)| Some((k.clone(), s.clone()))));
+                m.len()
+            }),
+            WindowStore::Backend(_) => {
+                let v = self.pane_contents(w)?;
+                let n = v.len();
+                into.extend(v.into_iter().map(Some));
+                n
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -415,27 +415,6 @@ impl WindowStore {
         Ok(in_firing_order(self.pane_contents(w)?))
     }
 
-    /// Append the accumulators of pane `w` to `into` (in no particular
-    /// order); returns how many.
-    pub(super) fn extend_with_pane(
-        &self,
-        w: TimeWindow,
-        into: &mut Vec<Option<(Key, Slot)>>,
-    ) -> Result<usize, StateError> {
-        Ok(match self {
-            WindowStore::Heap(h) => h.panes.get(&w).map_or(0, |m| {
-                into.extend(m.iter().map(|(k, s)| Some((k.clone(), s.clone()))));
-                m.len()
-            }),
-            WindowStore::Backend(_) => {
-                let v = self.pane_contents(w)?;
-                let n = v.len();
-                into.extend(v.into_iter().map(Some));
-                n
-            }
-        })
-    }
-
     /// The accumulators of pane `w`, by key, in no particular order.
     pub(super) fn pane_contents(&self, w: TimeWindow) -> Result<Vec<(Key, Slot)>, StateError> {
         Ok(match self {
