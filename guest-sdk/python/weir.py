@@ -29,7 +29,10 @@ returns back as columns. No JSON is parsed or written in the operator.
         return Payment(tx.user, round(tx.amount * 100), tx.merchant, tx.ts)
 
 `@weir.filter` takes a function returning a bool (the rows it keeps go on
-unchanged, with their own bytes). `@weir.aggregate` goes on a class that
+unchanged, with their own bytes). `@weir.map_batch` and `@weir.filter_batch`
+take a function called once per batch with a `weir.Batch[In]`, one list per
+field: the fast way for logic that list comprehensions can say (see
+`weir_batch`). `@weir.aggregate` goes on a class that
 is a window aggregate (see `aggregate`); `@weir.keyed(emits=Out)` on a
 class that is a keyed process function, its state (`ValueState`,
 `MapState`, `ListState`) and timers kept by the host (see `keyed`). Field types: `int`, `float`, `str`,
@@ -57,6 +60,8 @@ from wit_world.imports import log as _log
 from wit_world.imports import types as t
 
 from weir_columns import CONFIG, _TYPES, _columns, _fields, _read, _write
+import weir_batch
+from weir_batch import Batch  # noqa: F401 (weir.Batch[T] in annotations)
 
 
 _OP = None
@@ -80,8 +85,16 @@ class _Op:
             raise TypeError(f"weir: `{fn.__name__}` must take one annotated argument, a @dataclass")
         self.fn, self.kind = fn, kind
         self.input = hints[params[0]]
-        self.in_fields = _fields(self.input, "argument")
         self.output, self.out_fields = None, None
+        if kind in ("map_batch", "filter_batch"):
+            self.input = weir_batch.batch_class(fn, self.input, "argument")
+            self.in_fields = _fields(self.input, "argument's class")
+            weir_batch.check_input(self.input, fn)
+            if kind == "map_batch":
+                self.output = weir_batch.batch_class(fn, hints.get("return"), "return type")
+                self.out_fields = _fields(self.output, "return type's class")
+            return
+        self.in_fields = _fields(self.input, "argument")
         if kind == "map":
             ret = hints.get("return")
             args = typing.get_args(ret)
@@ -104,6 +117,22 @@ def filter(fn):
     """The operator: `fn(In) -> bool`; rows it keeps go on unchanged."""
     global _OP
     _OP = _Op(fn, "filter")
+    return fn
+
+
+def map_batch(fn):
+    """The operator: `fn(weir.Batch[In]) -> weir.Batch[Out]`, once per
+    batch, over columns (see `weir_batch`)."""
+    global _OP
+    _OP = _Op(fn, "map_batch")
+    return fn
+
+
+def filter_batch(fn):
+    """The operator: `fn(weir.Batch[In]) -> list[bool]`, once per batch;
+    the rows it keeps go on unchanged (see `weir_batch`)."""
+    global _OP
+    _OP = _Op(fn, "filter_batch")
     return fn
 
 
@@ -249,6 +278,8 @@ class _Transformer:
 
     def process(self, batch):
         op = _OP
+        if op.kind in ("map_batch", "filter_batch"):
+            return weir_batch.process(op, batch)
         columns, bad = _columns(op.in_fields, batch)
         make, fn = op.input, op.fn
         rejected, kept, outs = [], [], []

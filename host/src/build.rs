@@ -24,6 +24,8 @@ pub const PY_SDK: &str = include_str!("../../guest-sdk/python/weir.py");
 const PY_SDK_KEYED: &str = include_str!("../../guest-sdk/python/weir_keyed.py");
 /// The Python SDK's shared part: config, field types, columns in and out.
 const PY_SDK_COLUMNS: &str = include_str!("../../guest-sdk/python/weir_columns.py");
+/// The Python SDK's batch functions (`@weir.map_batch`, `@weir.filter_batch`).
+const PY_SDK_BATCH: &str = include_str!("../../guest-sdk/python/weir_batch.py");
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -287,6 +289,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
             h.update(PY_SDK);
             h.update(PY_SDK_KEYED);
             h.update(PY_SDK_COLUMNS);
+            h.update(PY_SDK_BATCH);
         }
         hex::encode(&h.finalize()[..6])
     };
@@ -317,6 +320,7 @@ fn build_python(dir: &Path, module: &str, world: World) -> Result<PathBuf, Build
         std::fs::write(sdk.join("weir.py"), PY_SDK).map_err(io)?;
         std::fs::write(sdk.join("weir_keyed.py"), PY_SDK_KEYED).map_err(io)?;
         std::fs::write(sdk.join("weir_columns.py"), PY_SDK_COLUMNS).map_err(io)?;
+        std::fs::write(sdk.join("weir_batch.py"), PY_SDK_BATCH).map_err(io)?;
         std::fs::write(
             sdk.join("weir_operator_main.py"),
             format!(

@@ -194,19 +194,30 @@ merchant = "string""#;
     assert!(err.contains("declares no field `ts`"), "{err}");
 }
 
+/// The map+filter in Python, per row (`@weir.map`, map-filter-py) and per
+/// batch (`@weir.map_batch`, map-filter-py-batch), against the model.
 #[test]
 fn a_python_operator_over_columns_gives_what_the_model_gives() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let input = input(d, 12_000, 0);
     let expected_dead = model(&input, &d.join("expected.jsonl"));
-    let j = job(d, "python", &input, "map-filter-py", "", 2);
-    weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
-    let out = canonical_lines(&d.join("python-out.jsonl"));
-    assert!(out.len() > 5_000, "only {} records came out", out.len());
-    assert_eq!(out, canonical_lines(&d.join("expected.jsonl")));
-    let dead = canonical_lines(&d.join("python-dead.jsonl"));
-    assert_eq!(dead.len(), expected_dead, "{dead:#?}");
+    for (name, op) in [
+        ("python", "map-filter-py"),
+        ("batch", "map-filter-py-batch"),
+    ] {
+        let j = job(d, name, &input, op, "", 2);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let out = canonical_lines(&d.join(format!("{name}-out.jsonl")));
+        assert!(
+            out.len() > 5_000,
+            "{op}: only {} records came out",
+            out.len()
+        );
+        assert_eq!(out, canonical_lines(&d.join("expected.jsonl")), "{op}");
+        let dead = canonical_lines(&d.join(format!("{name}-dead.jsonl")));
+        assert_eq!(dead.len(), expected_dead, "{op}: {dead:#?}");
+    }
 }
 
 #[test]
@@ -260,6 +271,64 @@ fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_
         assert_eq!(count("field `merchant` is null"), no_merchant, "p{p}");
         assert_eq!(dead.len(), too_much + no_merchant, "p{p}");
     }
+}
+
+#[test]
+fn a_python_batch_filter_keeps_what_it_selects_rejects_nulls_and_fails_loudly_when_it_raises() {
+    // tests/operators/picky-py-batch keeps amounts from 10 to 95; a record
+    // without a merchant has a null where its class allows none. The
+    // expected output and dead letters are the test's own reading.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let raw = weir_e2e::generate_transactions(d, "raw", 5_000, 300, 13, 10, 0);
+    let (mut text, mut want, mut no_merchant) = (String::new(), Vec::new(), 0);
+    for (i, line) in std::fs::read_to_string(raw)
+        .expect("input")
+        .lines()
+        .enumerate()
+    {
+        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
+        if i % 97 == 40 {
+            v.as_object_mut().expect("object").remove("merchant");
+        }
+        text.push_str(&v.to_string());
+        text.push('\n');
+        let amount = v["amount"].as_f64().expect("amount");
+        if v.get("merchant").is_none() {
+            no_merchant += 1;
+        } else if (10.0..=95.0).contains(&amount) {
+            want.push(v.to_string());
+        }
+    }
+    assert!(
+        no_merchant > 40 && want.len() > 1_000,
+        "{no_merchant} {}",
+        want.len()
+    );
+    let input = d.join("input.jsonl");
+    std::fs::write(&input, text).expect("write input");
+    for p in [1, 2] {
+        let j = job(d, &format!("batch{p}"), &input, "picky-py-batch", "", p);
+        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+        let out = canonical_lines(&d.join(format!("batch{p}-out.jsonl")));
+        assert_eq!(out, weir_e2e::canonical(&want.join("\n")), "p{p}");
+        let dead = canonical_lines(&d.join(format!("batch{p}-dead.jsonl")));
+        let nulls = dead
+            .iter()
+            .filter(|l| l.contains("field `merchant` is null"));
+        assert_eq!(nulls.count(), no_merchant, "p{p}");
+        assert_eq!(dead.len(), no_merchant, "p{p}");
+    }
+    let j = job(d, "fails", &input, "picky-py-batch", "", 1);
+    let text = std::fs::read_to_string(&j)
+        .expect("job")
+        .replace("[sink]", "config = { fail = true }\n[sink]");
+    std::fs::write(&j, text).expect("job");
+    let err = weir(&["run", "-q", j.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("`picky` raised ValueError: asked to fail on"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -239,7 +239,9 @@ pub fn file_job(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()>
 /// over typed columns with the SDK's dataclasses
 /// (`tests/operators/map-filter-py`) vs over JSON events with `json`
 /// (`tests/operators/map-filter-py-json`); the one over columns at the
-/// default memory limit, the JSON one with 256 MiB (it needs more than 64).
+/// default memory limit, the JSON one with 256 MiB (it needs more than 64);
+/// then the same logic as a batch function (`tests/operators/map-filter-py-batch`)
+/// against the one per row.
 pub fn python(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> {
     let columns = crate::build::build(
         std::path::Path::new("tests/operators/map-filter-py"),
@@ -258,5 +260,24 @@ pub fn python(engine: &'static WasmEngine, records: u64) -> anyhow::Result<()> {
         // 1024; the one over columns runs at the default.
         "[limits]\nmemory = \"256MiB\"",
         &[1024],
-    )
+    )?;
+    let batch = crate::build::build(
+        std::path::Path::new("tests/operators/map-filter-py-batch"),
+        World::Transform,
+    )?;
+    let n = records.min(1_000_000);
+    let input = transactions_file(n)?;
+    let timed = |op| super::run_timed(engine, &file_job_text(&input, op, 1024, ""));
+    let result = timed(batch.as_path()).and_then(|(n, batch_secs)| {
+        let (_, row_secs) = timed(columns.as_path())?;
+        println!(
+            "| job: JSON-lines file → Python map+filter → discard, {n} records, parallelism 1, batch_size 1024: one call per batch (`@weir.map_batch`, map-filter-py-batch) vs one per row (`@weir.map`), both over typed columns | {} | {} | {:.2}× |",
+            rate(n, batch_secs),
+            rate(n, row_secs),
+            row_secs / batch_secs
+        );
+        Ok(())
+    });
+    let _ = std::fs::remove_file(&input);
+    result
 }

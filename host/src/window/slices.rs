@@ -174,7 +174,7 @@ pub(super) fn merge(agg: &Aggregation, scratch: &mut Scratch, mut out: impl FnMu
 }
 
 impl WindowOperator {
-    /// Add a record to its slice (see [`slices`]); `false` if every window
+    /// Add a record to its slice (see the module docs); `false` if every window
     /// holding it is past its allowed lateness.
     pub(super) fn add_to_slice(
         &mut self,
