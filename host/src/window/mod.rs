@@ -10,15 +10,16 @@
 //! - session windows `[ts, ts + gap)` merge when they overlap or touch.
 //!
 //! One file per kind of window ([`tumbling`], [`sliding`], [`session`]);
-//! [`slices`] keeps sliding windows' built-in aggregates once per slide; the
-//! [`operator`] keeps per-key accumulators and fires them; [`aggregate`]
-//! computes built-in aggregates natively or calls a Wasm aggregate function
-//! once per batch.
+//! the [`operator`] keeps per-key accumulators and fires them; [`slices`]
+//! keeps sliding windows' built-in aggregates once per slide (the
+//! operator's side of it is `sliced.rs`); [`aggregate`] computes built-in
+//! aggregates natively or calls a Wasm aggregate function once per batch.
 
 pub mod aggregate;
 pub mod operator;
 mod results;
 pub mod session;
+mod sliced;
 pub mod slices;
 pub mod sliding;
 pub mod snapshot;
