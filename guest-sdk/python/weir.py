@@ -59,7 +59,7 @@ from wit_world import exports
 from wit_world.imports import log as _log
 from wit_world.imports import types as t
 
-from weir_columns import CONFIG, _TYPES, _columns, _fields, _read, _write
+from weir_columns import CONFIG, _TYPES, _columns, _fields, _indices, _read, _write
 import weir_batch
 from weir_batch import Batch  # noqa: F401 (weir.Batch[T] in annotations)
 
@@ -84,6 +84,7 @@ class _Op:
         if len(params) != 1 or params[0] not in hints:
             raise TypeError(f"weir: `{fn.__name__}` must take one annotated argument, a @dataclass")
         self.fn, self.kind = fn, kind
+        self.in_types = []  # the input columns' WIT types, set at init
         self.input = hints[params[0]]
         self.output, self.out_fields = None, None
         if kind in ("map_batch", "filter_batch"):
@@ -262,6 +263,7 @@ class _Transformer:
         CONFIG.update(json.loads(config) if config else {})
         have = {f.name: (i, f) for i, f in enumerate(input)}
         projection = []
+        _OP.in_types = []
         for name, ty, _ in _OP.in_fields:
             if name not in have:
                 names = ", ".join(f.name for f in input)
@@ -271,16 +273,19 @@ class _Transformer:
                 raise Err(t.OperatorError(
                     f"column `{name}` is {f.data_type.name.lower()}, which a field of type {ty.__name__} cannot be read from"))
             projection.append(i)
+            _OP.in_types.append(f.data_type)
         output = None
         if _OP.out_fields is not None:
             output = [t.Field(n, _TYPES[ty][1], nullable) for n, ty, nullable in _OP.out_fields]
-        return t.OperatorSpec(output, projection)
+        # Packed input: componentize-py lifts bytes at once, other lists
+        # value by value.
+        return t.OperatorSpec(output, projection, True)
 
     def process(self, batch):
         op = _OP
         if op.kind in ("map_batch", "filter_batch"):
             return weir_batch.process(op, batch)
-        columns, bad = _columns(op.in_fields, batch)
+        columns, bad = _columns(op.in_fields, batch, op.in_types)
         make, fn = op.input, op.fn
         rejected, kept, outs = [], [], []
         is_map = op.kind == "map"
@@ -302,12 +307,12 @@ class _Transformer:
             elif out:
                 kept.append(i)
         if not is_map:
-            return t.TransformOutput(t.Answer_Select(t.Selection_Indices(kept)), rejected)
+            return t.TransformOutput(t.Answer_Select(t.Selection_PackedIndices(_indices(kept))), rejected)
         cols = [
             _write(list(builtins.map(operator.attrgetter(name), outs)), ty, nullable, name)
             for name, ty, nullable in op.out_fields
         ]
-        out = t.OutputBatch(len(outs), t.RowOrigin_Parents(kept), None, cols)
+        out = t.OutputBatch(len(outs), t.RowOrigin_PackedParents(_indices(kept)), None, cols)
         return t.TransformOutput(t.Answer_Emit(out), rejected)
 
 

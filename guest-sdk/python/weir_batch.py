@@ -39,7 +39,7 @@ import typing
 from componentize_py_types import Err
 from wit_world.imports import types as t
 
-from weir_columns import _columns, _write
+from weir_columns import _columns, _indices, _write
 
 T = typing.TypeVar("T")
 
@@ -120,7 +120,7 @@ def _defaults(cls):
 
 def process(op, batch):
     """The transform's answer for `batch` from batch function `op`."""
-    columns, bad = _columns(op.in_fields, batch)
+    columns, bad = _columns(op.in_fields, batch, op.in_types)
     parents = list(range(batch.rows))
     rejected = []
     if bad:
@@ -138,7 +138,7 @@ def process(op, batch):
             raise Err(t.OperatorError(
                 f"`{name}` must return a list of one bool per row ({len(parents)}), not {_what(out)}"))
         kept = list(itertools.compress(parents, out))
-        return t.TransformOutput(t.Answer_Select(t.Selection_Indices(kept)), rejected)
+        return t.TransformOutput(t.Answer_Select(t.Selection_PackedIndices(_indices(kept))), rejected)
     if not isinstance(out, _Rows) or out.cls is not op.output:
         raise Err(t.OperatorError(
             f"`{name}` must return batch.to({op.output.__name__}, ...), not {_what(out)}"))
@@ -162,7 +162,7 @@ def process(op, batch):
         elif len(values) != n:
             raise Err(t.OperatorError(f"`{name}`: field `{field}` has {len(values)} values for {n} rows"))
         cols.append(_write(values, ty, nullable, field))
-    emitted = t.OutputBatch(n, t.RowOrigin_Parents(out.parents), None, cols)
+    emitted = t.OutputBatch(n, t.RowOrigin_PackedParents(_indices(out.parents)), None, cols)
     return t.TransformOutput(t.Answer_Emit(emitted), rejected)
 
 

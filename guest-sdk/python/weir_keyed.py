@@ -12,7 +12,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import types as t
 
-from weir_columns import CONFIG, _TYPES, _columns, _fields, _write
+from weir_columns import CONFIG, _TYPES, _columns, _fields, _indices, _write
 
 try:  # the keyed world's imports
     from wit_world.imports import keyed_context as _kc
@@ -182,7 +182,7 @@ def _emitted(out, parents_of):
         _write(list(builtins.map(operator.attrgetter(name), rows)), ty, nullable, name)
         for name, ty, nullable in _KEYED.out_fields
     ]
-    return t.OutputBatch(len(rows), t.RowOrigin_Parents(parents), times, cols)
+    return t.OutputBatch(len(rows), t.RowOrigin_PackedParents(_indices(parents)), times, cols)
 
 
 class _KeyedProcessor:

@@ -97,7 +97,8 @@ impl<'a> ColumnView<'a> {
             },
             ColumnData::Binary(v) => Data::Binary(&v.offsets, &v.data),
             ColumnData::Nulls => Data::Nulls,
-            ColumnData::Input(_) => Data::Unreadable,
+            // Packed columns come only to an operator that asked for them.
+            ColumnData::Input(_) | ColumnData::Packed(_) => Data::Unreadable,
             ColumnData::Lists(l) => match Items::of(&l.items) {
                 Some(items) => Data::Lists(&l.offsets, items),
                 None => Data::Unreadable,

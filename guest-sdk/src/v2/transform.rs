@@ -53,6 +53,8 @@ pub fn init<'a, In: Record<'a>>(
     Ok(OperatorSpec {
         output,
         projection: Some(projection),
+        // Rust lifts typed lists in one copy: nothing to gain from bytes.
+        packed: false,
     })
 }
 

@@ -113,7 +113,7 @@ impl ColumnAggregateInstance {
         groups: Vec<Group>,
     ) -> Result<Vec<Vec<u8>>, WasmError> {
         let all: Vec<usize> = (0..batch.num_columns()).collect();
-        let input = columns::to_wit_batch(batch, time, &all)
+        let input = columns::to_wit_batch(batch, time, &all, false)
             .map_err(|e| self.g.contract("add", e.to_string()))?;
         let n = groups.len();
         let mut row_offsets = Vec::with_capacity(n + 1);

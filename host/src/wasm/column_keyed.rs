@@ -104,7 +104,7 @@ impl ColumnKeyedInstance {
         keys: Vec<Vec<u8>>,
     ) -> Result<ColumnOutput, WasmError> {
         let all: Vec<usize> = (0..batch.num_columns()).collect();
-        let input = columns::to_wit_batch(batch, time, &all)
+        let input = columns::to_wit_batch(batch, time, &all, false)
             .map_err(|e| self.g.contract("process", e.to_string()))?;
         let wit_keys = var_data(keys.iter().map(Vec::as_slice));
         self.g.begin_keys(keys);

@@ -27,6 +27,8 @@ pub struct ColumnTransformInstance {
     bindings: v2_transform::Transform,
     /// Input columns it reads, in the order it reads them.
     projection: Vec<usize>,
+    /// It asked for its input packed (`column-data.packed`).
+    packed: bool,
     /// What it emits; `None`: it selects input rows.
     output: Option<SchemaRef>,
     /// What it was told it gets.
@@ -46,11 +48,13 @@ impl ColumnTransformInstance {
                 .weir_dataflow_transformer()
                 .call_init(s, spec.config, &schema)
         })?;
+        let packed = answer.packed;
         let (projection, output) = agreed(&g, answer, input)?;
         Ok(Self {
             g,
             bindings,
             projection,
+            packed,
             output,
             input: input.clone(),
         })
@@ -111,7 +115,7 @@ impl ColumnTransformInstance {
 
     fn call(&mut self, batch: &RecordBatch, time: &[i64]) -> Result<ColumnOutput, WasmError> {
         let contract = |g: &Guarded, e: ColumnError| g.contract("process", e.to_string());
-        let input = columns::to_wit_batch(batch, time, &self.projection)
+        let input = columns::to_wit_batch(batch, time, &self.projection, self.packed)
             .map_err(|e| contract(&self.g, e))?;
         let b = &self.bindings;
         let out = self.g.call("process", |s| {

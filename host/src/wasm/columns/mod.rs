@@ -6,11 +6,15 @@
 //! comes out is untrusted and checked before it is used: column count and
 //! types against the schema the operator declared, one value per row,
 //! offsets inside their data, text that is UTF-8, bitmaps long enough,
-//! parents in range and in order.
+//! parents in range and in order. An operator whose bindings lift typed
+//! lists value by value (Python) asks for its columns packed in bytes
+//! instead ([`packed`]).
 
 mod lists;
+mod packed;
 
 pub use lists::rows_with_null_items;
+pub use packed::to_packed_column;
 
 use super::bindings::v2::weir::dataflow::types as wit;
 use arrow_array::types::{
@@ -119,7 +123,7 @@ pub fn from_wit_schema(fields: &[wit::Field]) -> Result<SchemaRef, ColumnError> 
 }
 
 /// A validity bitmap starting at bit 0, if the array has nulls.
-fn validity(a: &dyn Array) -> Option<Vec<u8>> {
+pub(super) fn validity(a: &dyn Array) -> Option<Vec<u8>> {
     let nulls = a.logical_nulls()?;
     if nulls.null_count() == 0 {
         return None;
@@ -176,19 +180,30 @@ pub fn to_wit_column(name: &str, a: &ArrayRef) -> Result<wit::Column, ColumnErro
     })
 }
 
-/// The columns `projection` picks of `batch`, with its event times.
+/// The columns `projection` picks of `batch`, with its event times; for
+/// an operator that asked for `packed` input, packed and without them.
 pub fn to_wit_batch(
     batch: &RecordBatch,
     event_time: &[i64],
     projection: &[usize],
+    packed: bool,
 ) -> Result<wit::Batch, ColumnError> {
+    let column = if packed {
+        to_packed_column
+    } else {
+        to_wit_column
+    };
     let columns = projection
         .iter()
-        .map(|&i| to_wit_column(batch.schema().field(i).name(), batch.column(i)))
+        .map(|&i| column(batch.schema().field(i).name(), batch.column(i)))
         .collect::<Result<_, _>>()?;
     Ok(wit::Batch {
         rows: batch.num_rows() as u32,
-        event_time: event_time.to_vec(),
+        event_time: if packed {
+            Vec::new()
+        } else {
+            event_time.to_vec()
+        },
         columns,
     })
 }
@@ -226,7 +241,7 @@ fn offsets(name: &str, v: &wit::VarData, rows: usize) -> Result<OffsetBuffer<i32
     )))
 }
 
-fn primitive<T: arrow_array::ArrowPrimitiveType>(
+pub(super) fn primitive<T: arrow_array::ArrowPrimitiveType>(
     name: &str,
     values: Vec<T::Native>,
     rows: usize,
@@ -319,26 +334,33 @@ pub(super) fn from_wit_column(
         (wit::ColumnData::Float64(v), DataType::Float64) => {
             primitive::<Float64Type>(name, v, rows, nulls)?
         }
-        (wit::ColumnData::Utf8(v), DataType::Utf8) => {
-            let o = offsets(name, &v, rows)?;
-            Arc::new(
-                StringArray::try_new(o, Buffer::from_vec(v.data), nulls)
-                    .map_err(|e| contract(format!("column `{name}`: {e}")))?,
-            )
-        }
-        (wit::ColumnData::Binary(v), DataType::Binary) => {
-            let o = offsets(name, &v, rows)?;
-            Arc::new(
-                BinaryArray::try_new(o, Buffer::from_vec(v.data), nulls)
-                    .map_err(|e| contract(format!("column `{name}`: {e}")))?,
-            )
-        }
+        (wit::ColumnData::Utf8(v), DataType::Utf8) => var_array(name, v, false, rows, nulls)?,
+        (wit::ColumnData::Binary(v), DataType::Binary) => var_array(name, v, true, rows, nulls)?,
         (wit::ColumnData::Lists(l), DataType::List(item)) => {
             lists::from_wit_lists(name, item, l, rows, nulls)?
         }
+        (wit::ColumnData::Packed(p), t) => packed::from_packed(name, p, t, rows, nulls)?,
         _ => return Err(mismatch()),
     };
     Ok(array)
+}
+
+/// Column `name`'s text (or, `binary`, bytes) as an Arrow array.
+pub(super) fn var_array(
+    name: &str,
+    v: wit::VarData,
+    binary: bool,
+    rows: usize,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef, ColumnError> {
+    let o = offsets(name, &v, rows)?;
+    let data = Buffer::from_vec(v.data);
+    let bad = |e: arrow_schema::ArrowError| contract(format!("column `{name}`: {e}"));
+    Ok(if binary {
+        Arc::new(BinaryArray::try_new(o, data, nulls).map_err(bad)?)
+    } else {
+        Arc::new(StringArray::try_new(o, data, nulls).map_err(bad)?)
+    })
 }
 
 /// The rows an operator's answer stands for.
@@ -357,13 +379,14 @@ pub struct Rows {
 /// What a map emitted, as a batch of its declared `schema` with event
 /// times; `input` and `input_time` are the batch it was given.
 pub fn from_wit_output(
-    out: wit::OutputBatch,
+    mut out: wit::OutputBatch,
     schema: &SchemaRef,
     input: &RecordBatch,
     input_time: &[i64],
 ) -> Result<Rows, ColumnError> {
     let rows = out.rows as usize;
-    let parents: Option<Vec<u32>> = match out.origin {
+    let origin = std::mem::replace(&mut out.origin, wit::RowOrigin::Same);
+    let parents: Option<Vec<u32>> = match origin {
         wit::RowOrigin::Same => {
             if rows != input.num_rows() {
                 return Err(contract(format!(
@@ -373,20 +396,36 @@ pub fn from_wit_output(
             }
             None
         }
-        wit::RowOrigin::Parents(p) => {
-            let n = input.num_rows() as u32;
-            if p.len() != rows
-                || p.windows(2).any(|w| w[0] > w[1])
-                || p.last().is_some_and(|last| *last >= n)
-            {
-                return Err(contract(format!(
-                    "its {} parents are not {rows} non-decreasing rows of its input of {n}",
-                    p.len()
-                )));
-            }
-            Some(p)
-        }
+        wit::RowOrigin::Parents(p) => parents(p, rows, input)?,
+        wit::RowOrigin::PackedParents(b) => parents(packed::u32s("parents", &b)?, rows, input)?,
     };
+    from_parents(out, parents, schema, input, input_time)
+}
+
+/// Parents `p` of `rows` output rows, checked against `input`.
+fn parents(p: Vec<u32>, rows: usize, input: &RecordBatch) -> Result<Option<Vec<u32>>, ColumnError> {
+    let n = input.num_rows() as u32;
+    if p.len() != rows
+        || p.windows(2).any(|w| w[0] > w[1])
+        || p.last().is_some_and(|last| *last >= n)
+    {
+        return Err(contract(format!(
+            "its {} parents are not {rows} non-decreasing rows of its input of {n}",
+            p.len()
+        )));
+    }
+    Ok(Some(p))
+}
+
+/// The output `out` with its rows' `parents` checked.
+fn from_parents(
+    out: wit::OutputBatch,
+    parents: Option<Vec<u32>>,
+    schema: &SchemaRef,
+    input: &RecordBatch,
+    input_time: &[i64],
+) -> Result<Rows, ColumnError> {
+    let rows = out.rows as usize;
     if out.columns.len() != schema.fields().len() {
         return Err(contract(format!(
             "it emitted {} columns; its output schema has {}",
@@ -445,19 +484,28 @@ pub fn from_wit_selection(
                 selected: true,
             });
         }
-        wit::Selection::Indices(i) => {
-            if i.windows(2).any(|w| w[0] >= w[1]) || i.last().is_some_and(|l| *l as usize >= n) {
-                return Err(contract(format!(
-                    "it selected rows that are not increasing indices of its batch of {n}"
-                )));
-            }
-            i
-        }
+        wit::Selection::PackedIndices(b) => increasing(packed::u32s("indices", &b)?, n)?,
+        wit::Selection::Indices(i) => increasing(i, n)?,
         wit::Selection::Bitmap(bits) => {
             let bits = bitmap("(selection)", "bitmap", bits, n)?;
             bits.set_indices().map(|i| i as u32).collect()
         }
     };
+    selected(keep, input, input_time)
+}
+
+/// Selected rows `i`, checked: increasing, inside a batch of `n`.
+fn increasing(i: Vec<u32>, n: usize) -> Result<Vec<u32>, ColumnError> {
+    if i.windows(2).any(|w| w[0] >= w[1]) || i.last().is_some_and(|l| *l as usize >= n) {
+        return Err(contract(format!(
+            "it selected rows that are not increasing indices of its batch of {n}"
+        )));
+    }
+    Ok(i)
+}
+
+/// Input rows `keep` as the rows a filter answered.
+fn selected(keep: Vec<u32>, input: &RecordBatch, input_time: &[i64]) -> Result<Rows, ColumnError> {
     let idx = arrow_array::UInt32Array::from(keep.clone());
     let columns = input
         .columns()
