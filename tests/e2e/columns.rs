@@ -220,6 +220,36 @@ fn a_python_operator_over_columns_gives_what_the_model_gives() {
     }
 }
 
+/// `rows` generated transactions (seed `seed`) with the merchant left out
+/// of every `every`-th, written to `input.jsonl` in `dir`; the path and
+/// the records as written.
+fn without_some_merchants(
+    dir: &Path,
+    rows: u64,
+    seed: u64,
+    every: usize,
+) -> (PathBuf, Vec<serde_json::Value>) {
+    let raw = weir_e2e::generate_transactions(dir, "raw", rows, 300, seed, 10, 0);
+    let mut text = String::new();
+    let mut records = Vec::new();
+    for (i, line) in std::fs::read_to_string(raw)
+        .expect("input")
+        .lines()
+        .enumerate()
+    {
+        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
+        if i % every == every / 2 {
+            v.as_object_mut().expect("object").remove("merchant");
+        }
+        text.push_str(&v.to_string());
+        text.push('\n');
+        records.push(v);
+    }
+    let input = dir.join("input.jsonl");
+    std::fs::write(&input, text).expect("write input");
+    (input, records)
+}
+
 #[test]
 fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_rest() {
     // tests/operators/picky-py raises for amounts over 95, drops those
@@ -228,20 +258,9 @@ fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_
     // own reading of the input.
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let raw = weir_e2e::generate_transactions(d, "raw", 6_000, 300, 11, 10, 0);
-    let mut text = String::new();
+    let (input, records) = without_some_merchants(d, 6_000, 11, 101);
     let (mut want, mut too_much, mut no_merchant) = (Vec::new(), 0, 0);
-    for (i, line) in std::fs::read_to_string(raw)
-        .expect("input")
-        .lines()
-        .enumerate()
-    {
-        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
-        if i % 101 == 50 {
-            v.as_object_mut().expect("object").remove("merchant");
-        }
-        text.push_str(&v.to_string());
-        text.push('\n');
+    for v in &records {
         let amount = v["amount"].as_f64().expect("amount");
         if v.get("merchant").is_none() {
             no_merchant += 1;
@@ -258,8 +277,6 @@ fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_
         too_much > 50 && no_merchant > 50,
         "{too_much} {no_merchant}"
     );
-    let input = d.join("input.jsonl");
-    std::fs::write(&input, text).expect("write input");
     for p in [1, 2] {
         let j = job(d, &format!("picky{p}"), &input, "picky-py", "", p);
         weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
@@ -280,19 +297,9 @@ fn a_python_batch_filter_keeps_what_it_selects_rejects_nulls_and_fails_loudly_wh
     // expected output and dead letters are the test's own reading.
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let raw = weir_e2e::generate_transactions(d, "raw", 5_000, 300, 13, 10, 0);
-    let (mut text, mut want, mut no_merchant) = (String::new(), Vec::new(), 0);
-    for (i, line) in std::fs::read_to_string(raw)
-        .expect("input")
-        .lines()
-        .enumerate()
-    {
-        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
-        if i % 97 == 40 {
-            v.as_object_mut().expect("object").remove("merchant");
-        }
-        text.push_str(&v.to_string());
-        text.push('\n');
+    let (input, records) = without_some_merchants(d, 5_000, 13, 97);
+    let (mut want, mut no_merchant) = (Vec::new(), 0);
+    for v in &records {
         let amount = v["amount"].as_f64().expect("amount");
         if v.get("merchant").is_none() {
             no_merchant += 1;
@@ -305,8 +312,6 @@ fn a_python_batch_filter_keeps_what_it_selects_rejects_nulls_and_fails_loudly_wh
         "{no_merchant} {}",
         want.len()
     );
-    let input = d.join("input.jsonl");
-    std::fs::write(&input, text).expect("write input");
     for p in [1, 2] {
         let j = job(d, &format!("batch{p}"), &input, "picky-py-batch", "", p);
         weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
