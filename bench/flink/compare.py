@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python,python-batch]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -17,6 +17,10 @@ it with both systems, parallelism 1:
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
+- python-batch: the same with the logic called once per batch. weir: a
+  batch function over one list per field (`@weir.map_batch`,
+  tests/operators/map-filter-py-batch); Flink: vectorized (pandas) UDFs,
+  its own batch form.
 
 Times and CPU are net of start-up: each system first runs the job on a
 one-line file, and that run's time and CPU are subtracted. CPU-seconds are
@@ -104,6 +108,12 @@ component = "{python}"
 [sink]
 type = "discard"
 """,
+    "python-batch": """[[operators]]
+name = "map-filter"
+component = "{python_batch}"
+[sink]
+type = "discard"
+""",
 }
 
 
@@ -152,6 +162,22 @@ else:
         env.create_temporary_function("keep", keep)
         env.create_temporary_function("cents", cents)
         query = "INSERT INTO snk SELECT `user`, cents(amount), merchant, ts FROM src WHERE keep(amount)"
+    elif kind == "python-batch":
+        import numpy as np
+
+        @udf(result_type=DataTypes.BOOLEAN(), func_type="pandas")
+        def keep(amount):
+            return amount >= 50.0
+
+        @udf(result_type=DataTypes.BIGINT(), func_type="pandas")
+        def cents(amount):
+            # half away from zero, as the per-row UDF and weir's operators
+            x = amount * 100.0
+            return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype("int64")
+
+        env.create_temporary_function("keep", keep)
+        env.create_temporary_function("cents", cents)
+        query = "INSERT INTO snk SELECT `user`, cents(amount), merchant, ts FROM src WHERE keep(amount)"
     else:
         query = """INSERT INTO snk SELECT `user`, CAST(ROUND(amount * 100, 0) AS BIGINT), merchant, ts
             FROM src WHERE amount >= 50"""
@@ -168,7 +194,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,window,python")
+    ap.add_argument("--only", default="stateless,window,python,python-batch")
     args = ap.parse_args()
     if not WEIR.exists():
         sys.exit(f"compare.py: no weir binary at {WEIR}; run `cargo build --release -p weir` first")
@@ -176,8 +202,10 @@ def main():
     os.chdir(ROOT)
     built = subprocess.run([WEIR, "build", "tests/operators/map-filter-columns"],
                            check=True, capture_output=True, text=True).stdout.split()[0]
-    components = {"columns": Path(built).resolve(), "python": ROOT / "tests/operators/map-filter-py"}
-    subprocess.run([WEIR, "build", components["python"]], check=True, capture_output=True)
+    components = {"columns": Path(built).resolve(), "python": ROOT / "tests/operators/map-filter-py",
+                  "python_batch": ROOT / "tests/operators/map-filter-py-batch"}
+    for op in ("python", "python_batch"):
+        subprocess.run([WEIR, "build", components[op]], check=True, capture_output=True)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         big, tiny = work / "transactions.jsonl", work / "one.jsonl"
