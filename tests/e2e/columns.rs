@@ -3,74 +3,16 @@
 //! the operator (tests/operators/map-filter-columns, built from source)
 //! reads and writes columns, and what comes out must equal an independent
 //! model's output (tests/reference/map_filter.py) and the same logic as an
-//! operator over JSON events (tests/operators/map-filter); the Python
-//! operator over columns (tests/operators/map-filter-py, the `weir` SDK
-//! with dataclasses) is held to the same model, and the Rust operator is
-//! swapped live for the Python one mid-stream without a record lost or
-//! repeated.
+//! operator over JSON events (tests/operators/map-filter); the Rust
+//! operator is swapped live for a Python one mid-stream without a record
+//! lost or repeated. Python operators' own results: `python_columns.rs`.
 
 use std::path::{Path, PathBuf};
 use weir_e2e::{canonical_lines, operator, weir};
 
-/// weir's generated transactions with lines that cannot be read mixed in:
-/// not JSON, an amount that is not a number, no event time.
-fn input(dir: &Path, rows: u64, disorder_ms: u64) -> PathBuf {
-    let raw = weir_e2e::generate_transactions(dir, "raw", rows, 500, 7, 10, disorder_ms);
-    let raw = std::fs::read_to_string(raw).expect("generated input");
-    let mut text = String::new();
-    for (i, line) in raw.lines().enumerate() {
-        match i % 5000 {
-            1234 => text.push_str("this line is not JSON\n"),
-            2345 => text.push_str(
-                "{\"ts\":1000,\"user\":\"u1\",\"amount\":\"lots\",\"merchant\":\"m1\"}\n",
-            ),
-            3456 => text.push_str("{\"user\":\"u2\",\"amount\":75.5,\"merchant\":\"m2\"}\n"),
-            _ => {}
-        }
-        text.push_str(line);
-        text.push('\n');
-    }
-    let path = dir.join("input.jsonl");
-    std::fs::write(&path, text).expect("write input");
-    path
-}
-
-/// A job: file → `op` → (a window, when given) → file, dead letters aside.
-fn job(dir: &Path, name: &str, input: &Path, op: &str, extra: &str, parallelism: usize) -> PathBuf {
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            r#"name = "{name}"
-parallelism = {parallelism}
-batch_size = 700
-[source]
-type = "file"
-path = "{input}"
-{extra}
-[event_time]
-field = "ts"
-[[operators]]
-name = "big-payments"
-component = "{op}"
-[sink]
-type = "file"
-path = "{name}-out.jsonl"
-[dead_letter]
-type = "file"
-path = "{name}-dead.jsonl"
-"#,
-            input = input.display(),
-            op = operator(op),
-        ),
-    )
-    .expect("write job");
-    path
-}
-
-fn model(input: &Path, out: &Path) -> usize {
-    weir_e2e::map_filter_model(input, out)
-}
+#[path = "columns_jobs.rs"]
+mod jobs;
+use jobs::{input, job, model};
 
 #[test]
 fn a_job_over_columns_gives_what_the_model_and_the_operator_over_events_give() {
@@ -192,148 +134,6 @@ merchant = "string""#;
     );
     let err = weir(&["run", "-q", bad.to_str().expect("utf-8")]).failed();
     assert!(err.contains("declares no field `ts`"), "{err}");
-}
-
-/// The map+filter in Python, per row (`@weir.map`, map-filter-py) and per
-/// batch (`@weir.map_batch`, map-filter-py-batch), against the model.
-#[test]
-fn a_python_operator_over_columns_gives_what_the_model_gives() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    let input = input(d, 12_000, 0);
-    let expected_dead = model(&input, &d.join("expected.jsonl"));
-    for (name, op) in [
-        ("python", "map-filter-py"),
-        ("batch", "map-filter-py-batch"),
-    ] {
-        let j = job(d, name, &input, op, "", 2);
-        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
-        let out = canonical_lines(&d.join(format!("{name}-out.jsonl")));
-        assert!(
-            out.len() > 5_000,
-            "{op}: only {} records came out",
-            out.len()
-        );
-        assert_eq!(out, canonical_lines(&d.join("expected.jsonl")), "{op}");
-        let dead = canonical_lines(&d.join(format!("{name}-dead.jsonl")));
-        assert_eq!(dead.len(), expected_dead, "{op}: {dead:#?}");
-    }
-}
-
-/// `rows` generated transactions (seed `seed`) with the merchant left out
-/// of every `every`-th, written to `input.jsonl` in `dir`; the path and
-/// the records as written.
-fn without_some_merchants(
-    dir: &Path,
-    rows: u64,
-    seed: u64,
-    every: usize,
-) -> (PathBuf, Vec<serde_json::Value>) {
-    let raw = weir_e2e::generate_transactions(dir, "raw", rows, 300, seed, 10, 0);
-    let mut text = String::new();
-    let mut records = Vec::new();
-    for (i, line) in std::fs::read_to_string(raw)
-        .expect("input")
-        .lines()
-        .enumerate()
-    {
-        let mut v: serde_json::Value = serde_json::from_str(line).expect("generated JSON");
-        if i % every == every / 2 {
-            v.as_object_mut().expect("object").remove("merchant");
-        }
-        text.push_str(&v.to_string());
-        text.push('\n');
-        records.push(v);
-    }
-    let input = dir.join("input.jsonl");
-    std::fs::write(&input, text).expect("write input");
-    (input, records)
-}
-
-#[test]
-fn a_python_operator_rejects_the_rows_it_raises_on_or_cannot_read_and_keeps_the_rest() {
-    // tests/operators/picky-py raises for amounts over 95, drops those
-    // under 10; a record without a merchant has a null where its class
-    // allows none. The expected output and dead letters are the test's
-    // own reading of the input.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    let (input, records) = without_some_merchants(d, 6_000, 11, 101);
-    let (mut want, mut too_much, mut no_merchant) = (Vec::new(), 0, 0);
-    for v in &records {
-        let amount = v["amount"].as_f64().expect("amount");
-        if v.get("merchant").is_none() {
-            no_merchant += 1;
-        } else if amount > 95.0 {
-            too_much += 1;
-        } else if amount >= 10.0 {
-            want.push(
-                serde_json::json!({"user": v["user"], "cents": (amount * 100.0) as i64, "merchant": v["merchant"]})
-                    .to_string(),
-            );
-        }
-    }
-    assert!(
-        too_much > 50 && no_merchant > 50,
-        "{too_much} {no_merchant}"
-    );
-    for p in [1, 2] {
-        let j = job(d, &format!("picky{p}"), &input, "picky-py", "", p);
-        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
-        let out = canonical_lines(&d.join(format!("picky{p}-out.jsonl")));
-        assert_eq!(out, weir_e2e::canonical(&want.join("\n")), "p{p}");
-        let dead = canonical_lines(&d.join(format!("picky{p}-dead.jsonl")));
-        let count = |what: &str| dead.iter().filter(|l| l.contains(what)).count();
-        assert_eq!(count("is too much"), too_much, "p{p}");
-        assert_eq!(count("field `merchant` is null"), no_merchant, "p{p}");
-        assert_eq!(dead.len(), too_much + no_merchant, "p{p}");
-    }
-}
-
-#[test]
-fn a_python_batch_filter_keeps_what_it_selects_rejects_nulls_and_fails_loudly_when_it_raises() {
-    // tests/operators/picky-py-batch keeps amounts from 10 to 95; a record
-    // without a merchant has a null where its class allows none. The
-    // expected output and dead letters are the test's own reading.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    let (input, records) = without_some_merchants(d, 5_000, 13, 97);
-    let (mut want, mut no_merchant) = (Vec::new(), 0);
-    for v in &records {
-        let amount = v["amount"].as_f64().expect("amount");
-        if v.get("merchant").is_none() {
-            no_merchant += 1;
-        } else if (10.0..=95.0).contains(&amount) {
-            want.push(v.to_string());
-        }
-    }
-    assert!(
-        no_merchant > 40 && want.len() > 1_000,
-        "{no_merchant} {}",
-        want.len()
-    );
-    for p in [1, 2] {
-        let j = job(d, &format!("batch{p}"), &input, "picky-py-batch", "", p);
-        weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
-        let out = canonical_lines(&d.join(format!("batch{p}-out.jsonl")));
-        assert_eq!(out, weir_e2e::canonical(&want.join("\n")), "p{p}");
-        let dead = canonical_lines(&d.join(format!("batch{p}-dead.jsonl")));
-        let nulls = dead
-            .iter()
-            .filter(|l| l.contains("field `merchant` is null"));
-        assert_eq!(nulls.count(), no_merchant, "p{p}");
-        assert_eq!(dead.len(), no_merchant, "p{p}");
-    }
-    let j = job(d, "fails", &input, "picky-py-batch", "", 1);
-    let text = std::fs::read_to_string(&j)
-        .expect("job")
-        .replace("[sink]", "config = { fail = true }\n[sink]");
-    std::fs::write(&j, text).expect("job");
-    let err = weir(&["run", "-q", j.to_str().expect("utf-8")]).failed();
-    assert!(
-        err.contains("`picky` raised ValueError: asked to fail on"),
-        "{err}"
-    );
 }
 
 #[test]
