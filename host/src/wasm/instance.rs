@@ -270,14 +270,31 @@ impl Guarded {
     }
 
     fn instantiate_err(&self, e: wasmtime::Error) -> WasmError {
-        WasmError::Trap {
-            job: self.id().job.to_string(),
-            operator: self.id().operator.to_string(),
-            subtask: self.id().subtask,
-            call: "instantiate",
-            message: format!("{e:#}"),
+        let message = format!("{e:#}");
+        match stale_contract(&message) {
+            Some(message) => self.contract("instantiate", message),
+            None => WasmError::Trap {
+                job: self.id().job.to_string(),
+                operator: self.id().operator.to_string(),
+                subtask: self.id().subtask,
+                call: "instantiate",
+                message,
+            },
         }
     }
+}
+
+/// What to tell the user when instantiating failed on wasmtime's `message`
+/// because the component's contract types are not this host's — a
+/// component built against an earlier draft of a contract version, whose
+/// records or variants have since changed — or `None` for other failures.
+fn stale_contract(message: &str) -> Option<String> {
+    message.contains("type mismatch").then(|| {
+        format!(
+            "its `weir:dataflow` types do not match this host's: it was built against an earlier \
+             draft of its contract version; rebuild it from source with `weir build` (wasmtime: {message})"
+        )
+    })
 }
 
 /// What wasmtime says when lifting a guest's data used up the store's
@@ -492,5 +509,21 @@ impl AggregateInstance {
         })?;
         self.expect_len("finish", out.len(), inputs.len())?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_component_built_against_other_contract_types_is_told_to_rebuild() {
+        let wasmtime = "failed to convert function to given type: type mismatch with parameters: \
+                        type mismatch for field data-type: expected enum of 14 names, found 8 names";
+        let said = super::stale_contract(wasmtime).expect("recognised");
+        assert!(
+            said.contains("rebuild it from source with `weir build`"),
+            "{said}"
+        );
+        assert!(said.contains("expected enum of 14 names"), "{said}");
+        assert!(super::stale_contract("wasm trap: unreachable").is_none());
     }
 }
