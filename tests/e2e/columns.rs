@@ -56,6 +56,48 @@ fn a_job_over_columns_gives_what_the_model_and_the_operator_over_events_give() {
     );
 }
 
+/// The source decodes batches ahead on the pool's workers
+/// (`runtime/decode_ahead.rs`) but must send them, and set aside what does
+/// not fit, in the order it read them: at parallelism 1 the output is the
+/// model's, line for line in order, and the dead letters' positions rise.
+#[test]
+fn batches_decoded_ahead_come_out_in_the_order_they_were_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // 60,000 lines in batches of 700: far more than the batches in flight.
+    let input = input(d, 60_000, 0);
+    let expected_dead = model(&input, &d.join("expected.jsonl"));
+    let j = job(d, "ahead", &input, "map-filter-columns", "", 1);
+    weir(&["run", "-q", j.to_str().expect("utf-8")]).ok();
+    let in_order = |path: &Path| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect()
+    };
+    let out = in_order(&d.join("ahead-out.jsonl"));
+    assert!(out.len() > 20_000, "only {} records came out", out.len());
+    assert!(
+        out == in_order(&d.join("expected.jsonl")),
+        "the output is not the model's in the input's order"
+    );
+    let lines: Vec<u64> = std::fs::read_to_string(d.join("ahead-dead.jsonl"))
+        .expect("dead letters")
+        .lines()
+        .map(|l| {
+            let at = l.find("input.jsonl:").expect("a position") + "input.jsonl:".len();
+            let digits: String = l[at..].chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().expect("a line number")
+        })
+        .collect();
+    assert_eq!(lines.len(), expected_dead);
+    assert!(
+        lines.windows(2).all(|w| w[0] < w[1]),
+        "dead letters out of the input's order: {lines:?}"
+    );
+}
+
 #[test]
 fn an_operator_over_columns_feeds_a_keyed_window_like_one_over_events() {
     let dir = tempfile::tempdir().expect("tempdir");

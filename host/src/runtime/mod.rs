@@ -19,6 +19,7 @@
 //! every other task stops at its next send or receive and the first error is
 //! what the run returns.
 
+mod decode_ahead;
 mod graph;
 mod keyed_operator;
 pub mod message;
@@ -422,7 +423,7 @@ pub fn start(
     for ((name, spec, source, tracker), (to, done)) in
         sources.into_iter().zip(to_lanes.into_iter().zip(&finished))
     {
-        let (stop, swaps) = (ctx.stop.clone(), ctx.swaps.clone());
+        let (stop, swaps, account) = (ctx.stop.clone(), ctx.swaps.clone(), account.clone());
         let (plan, side, m, coordinator, done, set) = (
             plan.clone(),
             side.clone(),
@@ -454,6 +455,7 @@ pub fn start(
                     done: &done,
                     first_epoch,
                     ticks,
+                    account: Some(account),
                 };
                 source_task::run(task, to).await
             }),

@@ -38,7 +38,8 @@ type Origin = (usize, u64, Option<i64>);
 
 /// The source's decoder into columns.
 pub(super) struct ColumnDecoder {
-    decoder: Option<JsonDecoder>,
+    /// Set by the first batch.
+    schema: Option<SchemaRef>,
     declared: Option<SchemaRef>,
     time_field: Option<String>,
     /// Types forced on an inferred schema (see [`with_types`]).
@@ -48,6 +49,8 @@ pub(super) struct ColumnDecoder {
     keep_records: bool,
     /// Raw records: `key` and `value` columns, nothing decoded.
     raw: bool,
+    /// Decoders of the schema not decoding anything now.
+    spare: Vec<JsonDecoder>,
 }
 
 /// The columns of a raw source's batches: `key` (binary, null where a
@@ -68,6 +71,52 @@ pub(super) struct DecodedBatch {
     pub inputs: Vec<usize>,
 }
 
+/// A batch [`ColumnDecoder::begin`] started.
+pub(super) enum Begun {
+    /// Nothing to decode (raw records).
+    Ready(DecodedBatch),
+    /// JSON lines to decode.
+    Json(Decoding),
+}
+
+/// JSON lines and a decoder of their schema, to be run on any worker.
+pub(super) struct Decoding {
+    decoder: JsonDecoder,
+    batch: SourceBatch,
+}
+
+/// What [`Decoding::run`] made, for [`ColumnDecoder::finish`].
+pub(super) struct Decoded {
+    decoder: JsonDecoder,
+    batch: SourceBatch,
+    result: Result<crate::batch::Decoded, SchemaError>,
+}
+
+impl Decoding {
+    /// Decode the lines into columns: the costly part, and pure.
+    pub fn run(mut self) -> Decoded {
+        let result = self.decoder.decode(&lines_of(&self.batch));
+        Decoded {
+            decoder: self.decoder,
+            batch: self.batch,
+            result,
+        }
+    }
+
+    /// Records or lines in the batch.
+    pub fn len(&self) -> usize {
+        self.batch.len()
+    }
+}
+
+/// A batch's records as lines of JSON.
+fn lines_of(batch: &SourceBatch) -> Vec<&[u8]> {
+    match batch {
+        SourceBatch::Records(r) => r.iter().map(|r| r.payload.as_slice()).collect(),
+        SourceBatch::Lines(l) => l.iter().collect(),
+    }
+}
+
 impl ColumnDecoder {
     pub fn new(
         job: &str,
@@ -82,13 +131,14 @@ impl ColumnDecoder {
             types.push((t.to_string(), DataType::Int64));
         }
         Self {
-            decoder: None,
+            schema: None,
             declared,
             time_field: time_field.map(String::from),
             types,
             job: job.into(),
             keep_records,
             raw,
+            spare: Vec::new(),
         }
     }
 
@@ -128,8 +178,10 @@ impl ColumnDecoder {
         })
     }
 
-    fn decoder(&mut self, lines: &[&[u8]]) -> Result<&mut JsonDecoder, RunError> {
-        if self.decoder.is_none() {
+    /// The batches' schema: the declared one, or the one inferred from
+    /// `lines`, the first batch's.
+    fn schema(&mut self, lines: &[&[u8]]) -> Result<SchemaRef, RunError> {
+        if self.schema.is_none() {
             let schema = match &self.declared {
                 Some(s) => s.clone(),
                 None => {
@@ -140,44 +192,55 @@ impl ColumnDecoder {
                     Arc::new(schema)
                 }
             };
-            self.decoder = Some(JsonDecoder::new(schema).map_err(|e| self.schema_error(e))?);
+            self.schema = Some(schema);
         }
-        Ok(self.decoder.as_mut().expect("made above"))
+        Ok(self.schema.clone().expect("set above"))
     }
 
     fn schema_error(&self, e: SchemaError) -> RunError {
         schema_error(&self.job, e)
     }
 
-    /// Decode `batch`; records that do not fit (or have no event time)
-    /// go to the dead-letter output. `now` stands in for event time when
-    /// the job names no event-time field and the source gives none.
-    pub fn decode(
+    /// Start decoding `batch`: a raw batch is ready at once; JSON lines
+    /// get a decoder of the job's schema (inferred from this batch if it is
+    /// the first), to run with [`Decoding::run`] anywhere, then
+    /// [`ColumnDecoder::finish`] here, in order.
+    pub fn begin(&mut self, batch: SourceBatch, now: i64) -> Result<Begun, RunError> {
+        if self.raw {
+            return self.raw_batch(batch, now).map(Begun::Ready);
+        }
+        let decoder = match self.spare.pop() {
+            Some(d) => d,
+            None => {
+                let schema = self.schema(&lines_of(&batch))?;
+                JsonDecoder::new(schema).map_err(|e| self.schema_error(e))?
+            }
+        };
+        Ok(Begun::Json(Decoding { decoder, batch }))
+    }
+
+    /// The rest of a batch's decoding, in the source's order: dead letters
+    /// for what did not fit, event times, the records kept beside the
+    /// columns. The decoder goes back to be used again.
+    pub fn finish(
         &mut self,
-        batch: SourceBatch,
+        done: Decoded,
         now: i64,
         epoch: u64,
         side: &SideOutputs,
         source: &dyn Source,
     ) -> Result<DecodedBatch, RunError> {
-        if self.raw {
-            return self.raw_batch(batch, now);
-        }
-        let job = self.job.clone();
-        let (lines, origin): (Vec<&[u8]>, Vec<Origin>) = match &batch {
-            SourceBatch::Records(r) => r
-                .iter()
-                .map(|r| (r.payload.as_slice(), (r.input, r.offset, r.timestamp)))
-                .unzip(),
-            SourceBatch::Lines(l) => l
-                .iter()
-                .enumerate()
-                .map(|(i, line)| (line, (0, l.number(i), None)))
-                .unzip(),
-        };
-        let decoded = {
-            let decoder = self.decoder(&lines)?;
-            decoder.decode(&lines).map_err(|e| schema_error(&job, e))?
+        let Decoded {
+            decoder,
+            batch,
+            result,
+        } = done;
+        self.spare.push(decoder);
+        let decoded = result.map_err(|e| self.schema_error(e))?;
+        let lines = lines_of(&batch);
+        let origin: Vec<Origin> = match &batch {
+            SourceBatch::Records(r) => r.iter().map(|r| (r.input, r.offset, r.timestamp)).collect(),
+            SourceBatch::Lines(l) => (0..l.len()).map(|i| (0, l.number(i), None)).collect(),
         };
         let dead = |i: usize, reason: String| {
             let (input, offset, _) = origin[i];

@@ -3,7 +3,10 @@
 //! barriers between batches. A job runs one per source (`[source]` and
 //! each of `[[sources]]`); they share a [`SourceSet`].
 
+use super::decode_ahead::DecodeAhead;
+use super::pool::JobAccount;
 use super::side::{SideOutputs, Stage};
+use super::source_columns::DecodedBatch;
 use super::source_set::{Next, SourceSet};
 use super::{Message, Metrics, RunError, Tx, send};
 use crate::checkpoint::{Coordinator, SourceState};
@@ -12,6 +15,7 @@ use crate::event::Event;
 use crate::job::{KafkaFormat, SOURCE, SourceSpec};
 use crate::plan::Plan;
 use crate::time::{WatermarkTracker, now_ms};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -128,6 +132,8 @@ pub(super) struct SourceTask<'a> {
     pub first_epoch: u64,
     /// Send time forward while idle ([`ticks`]).
     pub ticks: Ticks,
+    /// The job's account on the pool, for decoding ahead.
+    pub account: Option<Arc<JobAccount>>,
 }
 
 /// Run the source.
@@ -147,6 +153,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         done,
         first_epoch,
         ticks,
+        account,
     } = t;
     let spec = &plan.job.spec;
     let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
@@ -180,7 +187,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     } else {
         plan.source_columns.get(name).is_none_or(|c| c.keep_records)
     };
-    let mut columns = if main {
+    let columns = if main {
         plan.columns.then(|| {
             super::source_columns::ColumnDecoder::new(
                 &spec.name,
@@ -205,6 +212,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             )
         })
     };
+    let mut columns = columns.map(|c| DecodeAhead::new(c, account, &spec.name));
     // Not i64::MIN: `now - last_idle_tick` must not overflow (it wrapped
     // to a negative number, so no idle tick was ever sent).
     let mut last_idle_tick = 0;
@@ -260,20 +268,12 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 metrics
                     .records_in
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                if let Some(decoder) = &mut columns {
-                    let d = decoder.decode(batch, now, epoch, side, source.as_ref())?;
-                    for (input, ts) in d.inputs.iter().zip(&d.columns.time) {
-                        tracker.observe(*input, *ts, now);
+                if let Some(ahead) = &mut columns {
+                    ahead.push(batch, now, epoch)?;
+                    while ahead.due() {
+                        let (d, read) = ahead.pop(side, source.as_mut()).await?.expect("due");
+                        send_columns(&mut out, &mut tracker, plan, d, read).await?;
                     }
-                    let watermark = tracker.current(now);
-                    out.next(Message::with_columns(
-                        &plan.budgets,
-                        d.records,
-                        Some(d.columns),
-                        watermark,
-                        now,
-                    )?)
-                    .await?;
                 } else {
                     let records = events(
                         batch.into_records(),
@@ -294,6 +294,16 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
                 }
             }
             None => {
+                // Nothing to read: what is in flight goes out now.
+                drain(
+                    &mut columns,
+                    &mut out,
+                    &mut tracker,
+                    plan,
+                    side,
+                    source.as_mut(),
+                )
+                .await?;
                 let now = now_ms();
                 let watermark = tracker.current(now);
                 if main {
@@ -312,6 +322,16 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         if let Some(c) = coordinator
             && let Next::Barrier(e, swap) = set.next(c, swaps, epoch)?
         {
+            // The barrier's position and watermark cover every batch read.
+            drain(
+                &mut columns,
+                &mut out,
+                &mut tracker,
+                plan,
+                side,
+                source.as_mut(),
+            )
+            .await?;
             inject(
                 c,
                 (e, swap),
@@ -348,6 +368,15 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             None => super::pool::yield_if_long().await,
         }
     }
+    drain(
+        &mut columns,
+        &mut out,
+        &mut tracker,
+        plan,
+        side,
+        source.as_mut(),
+    )
+    .await?;
     // Counted out of the set, after any barrier triggered meanwhile (the
     // last source to end triggers the final checkpoint).
     while let Some(Next::Barrier(e, swap)) = set.end(coordinator, name, epoch, || {
@@ -371,6 +400,46 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     // The final checkpoint completes in the sink after this; the runtime
     // tells the source then (see `runtime::run`).
     *done.lock().unwrap_or_else(|p| p.into_inner()) = Some(source);
+    Ok(())
+}
+
+/// Send a decoded batch, with the watermark after it (`read`: when the
+/// source read it).
+async fn send_columns(
+    out: &mut Outputs,
+    tracker: &mut WatermarkTracker,
+    plan: &Plan,
+    d: DecodedBatch,
+    read: i64,
+) -> Result<(), RunError> {
+    for (input, ts) in d.inputs.iter().zip(&d.columns.time) {
+        tracker.observe(*input, *ts, read);
+    }
+    let watermark = tracker.current(read);
+    out.next(Message::with_columns(
+        &plan.budgets,
+        d.records,
+        Some(d.columns),
+        watermark,
+        read,
+    )?)
+    .await
+}
+
+/// Finish and send every batch decoding ahead.
+async fn drain(
+    columns: &mut Option<DecodeAhead>,
+    out: &mut Outputs,
+    tracker: &mut WatermarkTracker,
+    plan: &Plan,
+    side: &SideOutputs,
+    source: &mut dyn Source,
+) -> Result<(), RunError> {
+    if let Some(ahead) = columns {
+        while let Some((d, read)) = ahead.pop(side, &mut *source).await? {
+            send_columns(out, tracker, plan, d, read).await?;
+        }
+    }
     Ok(())
 }
 
