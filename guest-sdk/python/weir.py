@@ -286,26 +286,18 @@ class _Transformer:
         if op.kind in ("map_batch", "filter_batch"):
             return weir_batch.process(op, batch)
         columns, bad = _columns(op.in_fields, batch, op.in_types)
-        make, fn = op.input, op.fn
-        rejected, kept, outs = [], [], []
         is_map = op.kind == "map"
         # A class without fields still makes one record per row.
         rows = zip(*columns) if columns else itertools.repeat((), batch.rows)
-        for i, values in enumerate(rows):
-            if bad and i in bad:
-                rejected.append(t.Rejection(i, f"field `{bad[i]}` is null"))
-                continue
-            try:
-                out = fn(make(*values))
-            except Exception as e:  # a row's failure rejects the row
-                rejected.append(t.Rejection(i, f"{type(e).__name__}: {e}"))
-                continue
-            if is_map:
-                if out is not None:
-                    kept.append(i)
-                    outs.append(out)
-            elif out:
-                kept.append(i)
+        if bad:
+            results, rejected = _each_checked(op, rows, bad, is_map)
+        else:
+            results, rejected = _each(op, rows, batch.rows, is_map)
+        if is_map:
+            kept = [i for i, out in enumerate(results) if out is not None]
+            outs = [out for out in results if out is not None]
+        else:
+            kept = list(itertools.compress(range(len(results)), results))
         if not is_map:
             return t.TransformOutput(t.Answer_Select(t.Selection_PackedIndices(_indices(kept))), rejected)
         cols = [
@@ -314,6 +306,46 @@ class _Transformer:
         ]
         out = t.OutputBatch(len(outs), t.RowOrigin_PackedParents(_indices(kept)), None, cols)
         return t.TransformOutput(t.Answer_Emit(out), rejected)
+
+
+def _each(op, rows, n, is_map):
+    """`fn(make(*row))` of every row, looped in C (`map`, `starmap`,
+    `list.extend`) rather than by the interpreter: the per-row function's
+    own cost is what is left. A row whose call raises is rejected with the
+    exception and the rest go on from the next row (the rows' iterator is
+    past it already). Returns one result for each of the `n` rows: what `fn` returned, or
+    `None` (map) / `False` (filter) for a rejected row."""
+    results, rejected = [], []
+    rows = iter(rows)
+    while True:
+        try:
+            results.extend(builtins.map(op.fn, itertools.starmap(op.input, rows)))
+            if len(results) == n:
+                return results, rejected
+            # A `StopIteration` the function raised ended `map` early.
+            e = StopIteration()
+        except Exception as raised:  # a row's failure rejects the row
+            e = raised
+        rejected.append(t.Rejection(len(results), f"{type(e).__name__}: {e}"))
+        results.append(None if is_map else False)
+
+
+def _each_checked(op, rows, bad, is_map):
+    """`_each` for a batch with rows that hold a null where the input class
+    does not allow one ({row: field}): those are rejected uncalled."""
+    results, rejected = [], []
+    make, fn = op.input, op.fn
+    for i, values in enumerate(rows):
+        out = None if is_map else False
+        if i in bad:
+            rejected.append(t.Rejection(i, f"field `{bad[i]}` is null"))
+        else:
+            try:
+                out = fn(make(*values))
+            except Exception as e:  # a row's failure rejects the row
+                rejected.append(t.Rejection(i, f"{type(e).__name__}: {e}"))
+        results.append(out)
+    return results, rejected
 
 
 if hasattr(exports, "Transformer"):
