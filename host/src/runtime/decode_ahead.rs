@@ -92,13 +92,15 @@ impl DecodeAhead {
     }
 
     /// Whether the oldest batch should be finished and sent now: too many
-    /// are in flight, or it is decoded already.
+    /// are in flight, or it is decoded already (sent as soon as it can be,
+    /// so decoding ahead adds no latency of its own).
     pub fn due(&self) -> bool {
         self.flights.len() >= DEPTH
-            || matches!(
-                self.flights.front(),
-                Some((Flight::Ready(_) | Flight::Decoded(_), _, _))
-            )
+            || match self.flights.front() {
+                Some((Flight::Running(handle), _, _)) => handle.is_finished(),
+                Some(_) => true,
+                None => false,
+            }
     }
 
     /// The oldest batch, finished, with the time it was read; `None` when

@@ -213,6 +213,20 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         })
     };
     let mut columns = columns.map(|c| DecodeAhead::new(c, account, &spec.name));
+    // Finish and send every batch decoding ahead.
+    macro_rules! drain_ahead {
+        () => {
+            drain(
+                &mut columns,
+                &mut out,
+                &mut tracker,
+                plan,
+                side,
+                source.as_mut(),
+            )
+            .await?
+        };
+    }
     // Not i64::MIN: `now - last_idle_tick` must not overflow (it wrapped
     // to a negative number, so no idle tick was ever sent).
     let mut last_idle_tick = 0;
@@ -295,15 +309,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             }
             None => {
                 // Nothing to read: what is in flight goes out now.
-                drain(
-                    &mut columns,
-                    &mut out,
-                    &mut tracker,
-                    plan,
-                    side,
-                    source.as_mut(),
-                )
-                .await?;
+                drain_ahead!();
                 let now = now_ms();
                 let watermark = tracker.current(now);
                 if main {
@@ -323,15 +329,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             && let Next::Barrier(e, swap) = set.next(c, swaps, epoch)?
         {
             // The barrier's position and watermark cover every batch read.
-            drain(
-                &mut columns,
-                &mut out,
-                &mut tracker,
-                plan,
-                side,
-                source.as_mut(),
-            )
-            .await?;
+            drain_ahead!();
             inject(
                 c,
                 (e, swap),
@@ -368,15 +366,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             None => super::pool::yield_if_long().await,
         }
     }
-    drain(
-        &mut columns,
-        &mut out,
-        &mut tracker,
-        plan,
-        side,
-        source.as_mut(),
-    )
-    .await?;
+    drain_ahead!();
     // Counted out of the set, after any barrier triggered meanwhile (the
     // last source to end triggers the final checkpoint).
     while let Some(Next::Barrier(e, swap)) = set.end(coordinator, name, epoch, || {
