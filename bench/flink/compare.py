@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python,python-batch]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -26,12 +26,16 @@ Times and CPU are net of start-up: each system first runs the job on a
 one-line file, and that run's time and CPU are subtracted. CPU-seconds are
 the whole machine's (/proc/stat, the machine otherwise idle), so they
 include Flink's JVM and its Python workers; they are given per million
-records. Prints a Markdown
-table for BENCHMARKS.md.
+records. With `--repeat N` each job runs N times on each system,
+alternating weir and Flink, and the table gives every run's rate and the
+median ratio (this machine's noise moves either system by up to 2x
+between runs of the same job). Prints a Markdown table for
+BENCHMARKS.md.
 """
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -195,6 +199,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
     ap.add_argument("--only", default="stateless,window,python,python-batch")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()
     if not WEIR.exists():
         sys.exit(f"compare.py: no weir binary at {WEIR}; run `cargo build --release -p weir` first")
@@ -215,15 +221,22 @@ def main():
         print(f"| job ({args.records:,} transactions, one JSON-lines file, parallelism 1) | weir | weir CPU-s / M rec | Flink {FLINK_VERSION} | Flink CPU-s / M rec | weir ÷ Flink |")
         print("|---|---|---|---|---|---|")
         for kind in args.only.split(","):
-            rates, cpus = [], []
-            for run in (lambda p: run_weir(kind, p, work, components),
-                        lambda p: run_flink(py, kind, p, work)):
-                w0, c0 = run(tiny)
-                wall, cpu = run(big)
-                rates.append(args.records / max(wall - w0, 1e-9))
-                cpus.append(max(cpu - c0, 0.0) / (args.records / 1e6))
-            print(f"| {kind} | {rates[0] / 1e6:.3f} M rec/s | {cpus[0]:.2f} | {rates[1] / 1e6:.3f} M rec/s | "
-                  f"{cpus[1]:.2f} | **{rates[0] / rates[1]:.2f}×** |", flush=True)
+            runs = []  # (weir rate, weir CPU, Flink rate, Flink CPU) per round
+            for _ in range(max(args.repeat, 1)):
+                rates, cpus = [], []
+                for run in (lambda p: run_weir(kind, p, work, components),
+                            lambda p: run_flink(py, kind, p, work)):
+                    w0, c0 = run(tiny)
+                    wall, cpu = run(big)
+                    rates.append(args.records / max(wall - w0, 1e-9))
+                    cpus.append(max(cpu - c0, 0.0) / (args.records / 1e6))
+                runs.append((rates[0] / 1e6, cpus[0], rates[1] / 1e6, cpus[1]))
+            col = lambda i, fmt: " / ".join(fmt.format(r[i]) for r in runs)
+            ratios = [r[0] / r[2] for r in runs]
+            median = statistics.median(ratios)
+            each = f" (median of {', '.join(f'{x:.2f}×' for x in ratios)})" if len(runs) > 1 else ""
+            print(f"| {kind} | {col(0, '{:.3f}')} M rec/s | {col(1, '{:.2f}')} | {col(2, '{:.3f}')} M rec/s | "
+                  f"{col(3, '{:.2f}')} | **{median:.2f}×**{each} |", flush=True)
 
 
 if __name__ == "__main__":
