@@ -98,6 +98,26 @@ fn batches_decoded_ahead_come_out_in_the_order_they_were_read() {
     );
 }
 
+/// Batches being decoded ahead are host memory the job holds: over its
+/// budget, the job fails and says which budget and why.
+#[test]
+fn batches_being_decoded_count_against_the_jobs_host_memory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let input = input(d, 30_000, 0);
+    let j = job(d, "small", &input, "map-filter-columns", "", 1);
+    let text = std::fs::read_to_string(&j).expect("job").replace(
+        "batch_size = 700",
+        "batch_size = 20000\n[limits]\nhost_memory = \"1MiB\"",
+    );
+    std::fs::write(&j, text).expect("job");
+    let err = weir(&["run", "-q", j.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("batches being decoded") && err.contains("limits.host_memory = 1048576"),
+        "{err}"
+    );
+}
+
 #[test]
 fn an_operator_over_columns_feeds_a_keyed_window_like_one_over_events() {
     let dir = tempfile::tempdir().expect("tempdir");

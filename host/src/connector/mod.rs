@@ -104,6 +104,23 @@ pub enum SourceBatch {
 }
 
 impl SourceBatch {
+    /// The host memory it takes: payloads, and per record its struct or
+    /// its line's span and number.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            SourceBatch::Records(r) => r
+                .iter()
+                .map(|r| {
+                    let headers: usize = r.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+                    (std::mem::size_of::<RawRecord>()
+                        + r.payload.len()
+                        + r.key.as_ref().map_or(0, Vec::len)
+                        + headers) as u64
+                })
+                .sum(),
+            SourceBatch::Lines(l) => (l.data.len() + 24 * l.len()) as u64,
+        }
+    }
     /// Records or lines in it.
     pub fn len(&self) -> usize {
         match self {

@@ -24,14 +24,17 @@
 //! sit on records. A small batch with nothing ahead of it (a trickle from
 //! Kafka) is decoded inline: handing it over would only add latency.
 //!
-//! The batches in flight are not yet charged to the job's memory budget
-//! (a batch is charged once it is sent): at most [`DEPTH`] batches of the
-//! job's `batch_size`, which the job's settings already bound.
+//! A batch in flight is charged to the job's memory budget twice its
+//! size — its records, and the columns decoded from them (arrow-json's
+//! columns of a JSON batch take at most about its text: numbers shrink,
+//! text is copied once) — until it is sent, when the message carrying it
+//! is charged instead.
 
 use super::RunError;
 use super::pool::{JobAccount, JoinHandle, Panicked, Pool};
 use super::side::SideOutputs;
 use super::source_columns::{Begun, ColumnDecoder, Decoded, DecodedBatch};
+use crate::budget::{Budgets, Held};
 use crate::connector::{Source, SourceBatch};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -57,8 +60,10 @@ pub(super) struct DecodeAhead {
     columns: ColumnDecoder,
     /// The job's account, for the decode tasks; `None` decodes inline.
     account: Option<Arc<JobAccount>>,
-    /// Oldest first, each with its read time and epoch.
-    flights: VecDeque<(Flight, i64, u64)>,
+    /// Oldest first, each with its read time and epoch, and the memory it
+    /// holds.
+    flights: VecDeque<(Flight, i64, u64, Held)>,
+    budgets: Arc<Budgets>,
     job: String,
 }
 
@@ -66,18 +71,25 @@ impl DecodeAhead {
     /// Decode with `columns`, on the pool under `account` when the pool
     /// has more than one worker (with one, decoding ahead only reorders
     /// the same work on the same core).
-    pub fn new(columns: ColumnDecoder, account: Option<Arc<JobAccount>>, job: &str) -> Self {
+    pub fn new(
+        columns: ColumnDecoder,
+        account: Option<Arc<JobAccount>>,
+        budgets: &Arc<Budgets>,
+        job: &str,
+    ) -> Self {
         let account = account.filter(|_| Pool::global().workers() > 1);
         Self {
             columns,
             account,
             flights: VecDeque::new(),
+            budgets: budgets.clone(),
             job: job.into(),
         }
     }
 
     /// Start decoding `batch`, read at `now` in `epoch`.
     pub fn push(&mut self, batch: SourceBatch, now: i64, epoch: u64) -> Result<(), RunError> {
+        let held = Held::memory(&self.budgets, "batches being decoded", 2 * batch.bytes())?;
         let flight = match self.columns.begin(batch, now)? {
             Begun::Ready(d) => Flight::Ready(d),
             Begun::Json(d) => match &self.account {
@@ -87,7 +99,7 @@ impl DecodeAhead {
                 _ => Flight::Decoded(Box::new(d.run())),
             },
         };
-        self.flights.push_back((flight, now, epoch));
+        self.flights.push_back((flight, now, epoch, held));
         Ok(())
     }
 
@@ -97,7 +109,7 @@ impl DecodeAhead {
     pub fn due(&self) -> bool {
         self.flights.len() >= DEPTH
             || match self.flights.front() {
-                Some((Flight::Running(handle), _, _)) => handle.is_finished(),
+                Some((Flight::Running(handle), ..)) => handle.is_finished(),
                 Some(_) => true,
                 None => false,
             }
@@ -112,7 +124,8 @@ impl DecodeAhead {
         // source task's future not `Send` (sources are `Send`, not `Sync`).
         source: &mut dyn Source,
     ) -> Result<Option<(DecodedBatch, i64)>, RunError> {
-        let Some((flight, now, epoch)) = self.flights.pop_front() else {
+        // `_held` is released when the batch has been finished.
+        let Some((flight, now, epoch, _held)) = self.flights.pop_front() else {
             return Ok(None);
         };
         let decoded = match flight {

@@ -212,7 +212,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
             )
         })
     };
-    let mut columns = columns.map(|c| DecodeAhead::new(c, account, &spec.name));
+    let mut columns = columns.map(|c| DecodeAhead::new(c, account, &plan.budgets, &spec.name));
     // Finish and send every batch decoding ahead.
     macro_rules! drain_ahead {
         () => {
