@@ -27,6 +27,7 @@ pub mod join;
 pub mod json;
 pub mod plan;
 pub mod runtime;
+pub mod sql;
 pub mod state;
 pub mod time;
 pub mod wasm;

@@ -53,6 +53,33 @@ enum Command {
         #[arg(long)]
         allow_dropped_state: bool,
     },
+    /// Run a SQL script in Apache Flink's dialect as a job in this process.
+    ///
+    /// The script declares its tables with `CREATE TABLE … (…, WATERMARK
+    /// FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem'
+    /// | 'kafka' | 'print' | 'blackhole', …)` in Flink's option names, may
+    /// `SET` Flink's `pipeline.name`, `parallelism.default`,
+    /// `execution.checkpointing.interval` and
+    /// `table.exec.source.idle-timeout`, and holds one `INSERT INTO sink
+    /// SELECT …`. So far the query may project and filter (scalar functions,
+    /// CASE, casts); aggregations, joins and windows are refused with their
+    /// line. `weir run` and `weir submit` take a `.sql` file too.
+    Sql {
+        /// The script (`.sql`).
+        script: PathBuf,
+        /// Override a setting of the job the script makes, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// No progress lines, only the summary.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Print the job file the script makes (TOML) instead of running it.
+        #[arg(long)]
+        print_job: bool,
+        /// Ignore the job's checkpoints and start from the beginning.
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Take a savepoint of a running job, and print its directory. It is
     /// kept apart from retention; resume from it with `weir run
     /// --from-savepoint DIR` (also after changing the job).
@@ -347,6 +374,29 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 allow_dropped_state,
             },
         }),
+        Command::Sql {
+            script,
+            set,
+            quiet,
+            print_job,
+            fresh,
+        } => {
+            if print_job {
+                let loaded = cli::load_job(&script, &set)?;
+                print!("{}", toml::to_string(&loaded.spec)?);
+                return Ok(());
+            }
+            cli::run::run(cli::run::RunOptions {
+                job: script,
+                set,
+                quiet,
+                recovery: weir::checkpoint::recovery::RecoveryOptions {
+                    fresh,
+                    from_savepoint: None,
+                    allow_dropped_state: false,
+                },
+            })
+        }
         Command::Savepoint {
             job,
             server,
@@ -458,7 +508,7 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
                 WasmEngine::shared()?,
                 "build",
                 &wasm,
-                world_of(&wasm)?,
+                cli::inspect::world_of(&wasm)?,
             )?;
             println!(
                 "{} ({} world, weir:dataflow@{}, sha256 {})",
@@ -474,11 +524,11 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             set,
             components,
         } => {
-            let loaded = weir::job::load(&job, &set)?;
+            let loaded = cli::load_job(&job, &set)?;
             if components {
                 weir::plan::prepare(loaded, WasmEngine::shared()?)?;
             } else {
-                check_paths(&loaded)?;
+                cli::inspect::check_paths(&loaded)?;
             }
             println!("{}: ok", job.display());
             Ok(())
@@ -502,80 +552,8 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             }
             cli::serve::bench::run(&host, &args.operator, args.jobs)
         }
-        Command::Checkpoints(CheckpointsCommand::List { dir }) => list_checkpoints(&dir),
-    }
-}
-
-fn list_checkpoints(dir: &std::path::Path) -> anyhow::Result<()> {
-    let store = weir::checkpoint::CheckpointStore::inspect(dir)?;
-    println!(
-        "{:>8}  {:<20}  {:<24}  {:>12}  {:>10}",
-        "epoch", "job", "completed (UTC ms)", "size", "duration"
-    );
-    for c in store.list()? {
-        match c {
-            Ok(c) => {
-                let m = &c.metadata;
-                println!(
-                    "{:>8}  {:<20}  {:<24}  {:>12}  {:>8}ms",
-                    m.epoch, m.job, m.completed_ms, c.size, m.duration_ms
-                );
-            }
-            Err(e) => println!("{:>8}  damaged: {e}", "-"),
+        Command::Checkpoints(CheckpointsCommand::List { dir }) => {
+            cli::inspect::list_checkpoints(&dir)
         }
     }
-    Ok(())
-}
-
-/// The world a built component implements, from its exports.
-fn world_of(wasm: &std::path::Path) -> anyhow::Result<World> {
-    let engine = WasmEngine::shared()?;
-    for w in [
-        World::Transform,
-        World::Keyed,
-        World::Aggregate,
-        World::Columns,
-        World::ColumnAggregate,
-        World::ColumnKeyed,
-    ] {
-        if weir::wasm::LoadedComponent::load(engine, "build", wasm, w).is_ok() {
-            return Ok(w);
-        }
-    }
-    // Report the transform check's error: it names what the component exports.
-    weir::wasm::LoadedComponent::load(engine, "build", wasm, World::Transform)?;
-    bail!("unreachable")
-}
-
-fn check_paths(job: &weir::job::LoadedJob) -> anyhow::Result<()> {
-    let spec = &job.spec;
-    let mut missing = Vec::new();
-    for (at, op) in spec.wasm_operators() {
-        let p = job.resolve(&op.component);
-        if !p.exists() {
-            missing.push(format!(
-                "  - {at}.component: {} does not exist",
-                p.display()
-            ));
-        }
-    }
-    for (_, at, source) in spec.all_sources() {
-        if let weir::job::SourceSpec::File { path, .. } = source
-            && !job.resolve(path).is_file()
-        {
-            missing.push(format!(
-                "  - {at}.path: {} does not exist",
-                job.resolve(path).display()
-            ));
-        }
-    }
-    if !missing.is_empty() {
-        bail!(
-            "{}: {} problem(s):\n{}",
-            job.path.display(),
-            missing.len(),
-            missing.join("\n")
-        );
-    }
-    Ok(())
 }

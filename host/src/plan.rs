@@ -34,6 +34,10 @@ pub enum PlanError {
     /// The source's declared schema is not valid.
     #[error("[source.schema]: {0}")]
     Schema(#[from] crate::batch::SchemaError),
+    /// A stage's SQL query does not compile for the schema its input
+    /// declares.
+    #[error(transparent)]
+    Sql(#[from] crate::sql::SqlError),
 }
 
 /// A Wasm operator, ready to instantiate.
@@ -88,6 +92,14 @@ pub enum StageWork {
     Keyed(PlannedStage),
     /// A join of its two inputs.
     Join(JoinKind),
+    /// A SQL query (projections and filters) over its one input, which it
+    /// reads as table `table`.
+    Sql {
+        /// The query.
+        query: String,
+        /// The input's name in it.
+        table: String,
+    },
 }
 
 /// Which join.
@@ -346,6 +358,20 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
             );
         }
     }
+    // A query over a source that declares its schema is compiled now: its
+    // errors come before the job starts.
+    for st in &graph {
+        if let (StageWork::Sql { query, table }, [input]) = (&st.work, st.spec.inputs.as_slice()) {
+            let declared = if input == crate::job::SOURCE {
+                schema.clone()
+            } else {
+                named_schemas.get(input).cloned()
+            };
+            if let Some(declared) = declared {
+                crate::sql::Select::compile(&st.spec.name, query, table, declared)?;
+            }
+        }
+    }
     let columns::ColumnPlan {
         columns,
         keeps_records,
@@ -470,6 +496,11 @@ fn graph_stages(
                 k,
                 World::Keyed,
             )?))
+        } else if let Some(q) = &s.sql {
+            StageWork::Sql {
+                query: q.query.clone(),
+                table: q.table.clone().unwrap_or_else(|| s.inputs[0].clone()),
+            }
         } else if !s.operators.is_empty() {
             StageWork::Operators(
                 s.operators

@@ -69,7 +69,6 @@ pub struct Decoded {
 
 /// A decoder of JSON lines into batches of one schema.
 pub struct JsonDecoder {
-    builder: ReaderBuilder,
     decoder: arrow_json::reader::Decoder,
     schema: SchemaRef,
 }
@@ -95,15 +94,8 @@ impl JsonDecoder {
     /// ignored; numbers and booleans read into a `string` field as their
     /// text.
     pub fn new(schema: SchemaRef) -> Result<Self, SchemaError> {
-        let builder = ReaderBuilder::new(schema.clone())
-            .with_batch_size(MAX_LINES)
-            .with_coerce_primitive(true);
-        let decoder = builder.clone().build_decoder().map_err(arrow_err)?;
-        Ok(Self {
-            builder,
-            decoder,
-            schema,
-        })
+        let decoder = Self::builder(&schema).build_decoder().map_err(arrow_err)?;
+        Ok(Self { decoder, schema })
     }
 
     /// The schema batches have.
@@ -111,9 +103,16 @@ impl JsonDecoder {
         &self.schema
     }
 
+    /// How decoders for `schema` are made.
+    fn builder(schema: &SchemaRef) -> ReaderBuilder {
+        ReaderBuilder::new(schema.clone())
+            .with_batch_size(MAX_LINES)
+            .with_coerce_primitive(true)
+    }
+
     /// A fresh decoder: arrow-json's cannot be used again after an error.
     fn reset(&mut self) {
-        if let Ok(d) = self.builder.clone().build_decoder() {
+        if let Ok(d) = Self::builder(&self.schema).build_decoder() {
             self.decoder = d;
         }
     }

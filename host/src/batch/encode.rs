@@ -74,6 +74,16 @@ impl EncoderFactory for EpochMillis {
 
 /// Each row of `batch` as one JSON object (null fields left out).
 pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, EncodeError> {
+    encode_lines(batch, false)
+}
+
+/// Each row of `batch` as one JSON object with every field, a null one as
+/// `null`: what Flink's `json` format writes for a SQL table's row.
+pub fn json_lines_with_nulls(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, EncodeError> {
+    encode_lines(batch, true)
+}
+
+fn encode_lines(batch: &RecordBatch, explicit_nulls: bool) -> Result<Vec<Vec<u8>>, EncodeError> {
     let rows = batch.num_rows();
     let err = |e: ArrowError| EncodeError {
         rows,
@@ -92,7 +102,9 @@ pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, EncodeError> {
         batch.schema().fields().clone(),
         false,
     ));
-    let options = EncoderOptions::default().with_encoder_factory(Arc::new(EpochMillis));
+    let options = EncoderOptions::default()
+        .with_encoder_factory(Arc::new(EpochMillis))
+        .with_explicit_nulls(explicit_nulls);
     let mut encoder = make_encoder(&field, &array, &options).map_err(err)?;
     let mut buf = Vec::with_capacity(128);
     let mut lines = Vec::with_capacity(rows);

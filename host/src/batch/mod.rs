@@ -21,5 +21,5 @@ pub mod rows;
 pub mod schema;
 
 pub use decode::{BadRow, Decoded, JsonDecoder};
-pub use encode::{EncodeError, json_lines};
+pub use encode::{EncodeError, json_lines, json_lines_with_nulls};
 pub use schema::{SchemaError, describe, infer_schema, schema_of};

@@ -138,8 +138,12 @@ fn component_bytes(path: &Path, world: World) -> anyhow::Result<String> {
 /// `weir submit JOB.toml`: upload the job, its components (building
 /// projects first) and a file source's input; print the job's status.
 pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(job).with_context(|| format!("reading {}", job.display()))?;
+    // A SQL script goes as the job file it makes.
+    let text = if crate::cli::is_sql(job) {
+        toml::to_string(&crate::cli::load_job(job, &[])?.spec)?
+    } else {
+        std::fs::read_to_string(job).with_context(|| format!("reading {}", job.display()))?
+    };
     // Checked here as the host will run it: with a [checkpoint] section,
     // which the host adds when the file has none.
     let has_checkpoint = toml::from_str::<toml::Table>(&text)
@@ -150,7 +154,7 @@ pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
     } else {
         vec!["checkpoint.interval=10s".to_string()]
     };
-    let loaded = weir::job::load(job, &overrides)?;
+    let loaded = crate::cli::load_job(job, &overrides)?;
     let spec = &loaded.spec;
     let mut components = BTreeMap::new();
     for (at, op) in spec.wasm_operators() {

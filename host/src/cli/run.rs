@@ -22,7 +22,7 @@ pub struct RunOptions {
 
 /// Run a job to completion.
 pub fn run(opts: RunOptions) -> anyhow::Result<()> {
-    let loaded = weir::job::load(&opts.job, &opts.set)?;
+    let loaded = crate::cli::load_job(&opts.job, &opts.set)?;
     let name = loaded.spec.name.clone();
     let weir::control::start::Prepared {
         plan,

@@ -29,7 +29,7 @@ fn savepoints(dir: &Path) -> BTreeSet<PathBuf> {
 
 /// Trigger a savepoint of the job running from `job` and print its path.
 pub fn savepoint(job: &Path, set: &[String], timeout: Duration) -> anyhow::Result<()> {
-    let loaded = weir::job::load(job, set)?;
+    let loaded = crate::cli::load_job(job, set)?;
     let Some(dir) = checkpoint_dir(&loaded) else {
         bail!(
             "{}: the job has no [checkpoint] section, so it cannot take savepoints",

@@ -68,7 +68,7 @@ fn send(
     canary: Option<CanaryRequest>,
     timeout: Duration,
 ) -> anyhow::Result<()> {
-    let loaded = weir::job::load(job, set)?;
+    let loaded = crate::cli::load_job(job, set)?;
     let Some(dir) = checkpoint_dir(&loaded) else {
         bail!(
             "{}: the job has no [checkpoint] section; a swap happens at a checkpoint barrier",

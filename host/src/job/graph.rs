@@ -256,11 +256,29 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
         ("window", s.window.is_some()),
         ("keyed", s.keyed.is_some()),
         ("join", s.join.is_some()),
+        ("sql", s.sql.is_some()),
     ]
     .into_iter()
     .filter(|(_, d)| *d)
     .map(|(n, _)| n)
     .collect();
+    if let Some(q) = &s.sql {
+        if s.inputs.len() != 1 {
+            c.add(
+                format!("{at}.inputs"),
+                "a stage with `sql` reads one input (its query's one table)",
+            );
+        }
+        if s.key_by.is_some() {
+            c.add(
+                format!("{at}.key_by"),
+                "a stage with `sql` evaluates each row on its own: remove key_by",
+            );
+        }
+        if q.query.trim().is_empty() {
+            c.add(format!("{at}.sql.query"), "must be a SELECT query");
+        }
+    }
     if does.len() > 1 {
         c.add(
             at,

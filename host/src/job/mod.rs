@@ -23,7 +23,7 @@ pub use named::{NamedSinkSpec, NamedSourceSpec};
 pub(crate) use operators::operator_names;
 pub use order::topological_order;
 pub use spec::*;
-pub use stages::{JoinSpec, SOURCE, StageSpec, parse_signed_duration_ms};
+pub use stages::{JoinSpec, SOURCE, SqlStageSpec, StageSpec, parse_signed_duration_ms};
 pub use validate::validate;
 pub use whole::JobSpec;
 
@@ -127,6 +127,31 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedJob, JobError> {
         doc.try_into()
             .map_err(|e: toml::de::Error| parse_err(format!("{e} (after the --set overrides)")))?
     };
+    checked(spec, path)
+}
+
+/// A job made by other means than a job file (a SQL script at `path`),
+/// with `--set` overrides applied and validated like a job file's.
+pub fn from_spec(spec: JobSpec, path: &Path, overrides: &[String]) -> Result<LoadedJob, JobError> {
+    let parse_err = |message: String| JobError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    let spec = if overrides.is_empty() {
+        spec
+    } else {
+        let mut doc = toml::Table::try_from(&spec).map_err(|e| parse_err(e.to_string()))?;
+        for setting in overrides {
+            apply_override(&mut doc, setting)?;
+        }
+        doc.try_into()
+            .map_err(|e: toml::de::Error| parse_err(format!("{e} (after the --set overrides)")))?
+    };
+    checked(spec, path)
+}
+
+/// `spec`, from `path`, validated.
+fn checked(spec: JobSpec, path: &Path) -> Result<LoadedJob, JobError> {
     let problems = validate(&spec);
     if !problems.is_empty() {
         return Err(JobError::Invalid {

@@ -72,7 +72,7 @@ fn default_write_buffer() -> String {
 pub(super) fn one() -> usize {
     1
 }
-pub(super) fn default_batch() -> usize {
+pub(crate) fn default_batch() -> usize {
     1024
 }
 

@@ -54,6 +54,30 @@ pub struct StageSpec {
     pub keyed: Option<OperatorSpec>,
     /// A join of two keyed streams.
     pub join: Option<JoinSpec>,
+    /// A SQL query over the stage's one input: projections and filters,
+    /// evaluated by DataFusion over its columns (what `weir sql` makes of
+    /// an `INSERT INTO … SELECT …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<SqlStageSpec>,
+}
+
+/// A stage's SQL query.
+///
+/// ```toml
+/// [[stages]]
+/// name = "big"
+/// inputs = ["source"]
+/// sql = { query = "SELECT `user`, amount * 100 AS cents FROM tx WHERE amount >= 50", table = "tx" }
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlStageSpec {
+    /// One `SELECT` in Flink's dialect: projections, filters, scalar
+    /// functions, `CASE`; no aggregation, join or `ORDER BY` (yet).
+    pub query: String,
+    /// The name the query reads its input by; default: the input's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
 }
 
 impl StageSpec {
@@ -81,6 +105,8 @@ impl StageSpec {
             "window"
         } else if self.keyed.is_some() {
             "keyed"
+        } else if self.sql.is_some() {
+            "sql"
         } else if !self.operators.is_empty() {
             "operators"
         } else if self.key_by.is_some() {

@@ -67,8 +67,13 @@ fn graph_source(
     let operators = graph.iter().any(|st| {
         alone(st)
             && st.spec.key_by.is_none()
-            && matches!(&st.work, StageWork::Operators(ops)
-                if ops.first().is_some_and(|op| op.component.world == World::Columns))
+            && match &st.work {
+                StageWork::Operators(ops) => ops
+                    .first()
+                    .is_some_and(|op| op.component.world == World::Columns),
+                StageWork::Sql { .. } => true,
+                _ => false,
+            }
     });
     let window = |st: &PlannedGraphStage| match (&st.work, &st.spec.key_by) {
         (
@@ -91,14 +96,16 @@ fn graph_source(
         _ => None,
     };
     let windows: Vec<ForcedTypes> = graph.iter().filter_map(window).collect();
-    // The records themselves are needed unless only such windows read the
-    // source and late records are dropped (late records keep their bytes);
-    // a keyed operator passes the rows it selects on as they came.
+    // The records themselves are needed unless only such windows and SQL
+    // stages (which make their rows from the columns) read the source and
+    // late records are dropped (late records keep their bytes); a keyed
+    // operator passes the rows it selects on as they came.
     let keep = !graph
         .iter()
         .filter(|st| st.spec.input_names().contains(&name))
         .all(|st| {
-            window(st).is_some() && !matches!(st.work, StageWork::Keyed(PlannedStage::Keyed(_)))
+            (window(st).is_some() && !matches!(st.work, StageWork::Keyed(PlannedStage::Keyed(_))))
+                || (alone(st) && matches!(st.work, StageWork::Sql { .. }))
         })
         || !matches!(
             spec.late_output,

@@ -106,6 +106,15 @@ pub enum RunError {
         /// Why.
         source: crate::batch::SchemaError,
     },
+    /// A stage's SQL query could not be compiled for its input's schema, or
+    /// failed on a batch.
+    #[error("job `{job}`: {source}")]
+    Sql {
+        /// Job.
+        job: String,
+        /// Why (the stage and query are in it).
+        source: crate::sql::SqlError,
+    },
     /// Rows an operator over columns made could not be written as JSON
     /// for the stage after it.
     #[error("job `{job}`, after operator `{operator}`: {source}")]

@@ -129,6 +129,27 @@ fn decode_events(
     side: &SideOutputs,
     epoch: u64,
 ) -> Result<Rows, RunError> {
+    let (cols, kept) = events_as_columns(job, name, decoder, events, side, epoch)?;
+    Ok(Rows::Columns {
+        cols,
+        origin: Some(kept),
+        exact: true,
+        made_by: None,
+    })
+}
+
+/// `events` as columns for `name` (an operator or stage that takes
+/// columns but was given records), decoded with `decoder`, made from the
+/// first batch's records; those that do not fit go to the dead-letter
+/// output. Returns the columns and the events that made them.
+pub(super) fn events_as_columns(
+    job: &str,
+    name: &str,
+    decoder: &mut Option<Box<JsonDecoder>>,
+    events: Vec<Event>,
+    side: &SideOutputs,
+    epoch: u64,
+) -> Result<(Columns, Vec<Event>), RunError> {
     let schema_error = |source| RunError::Schema {
         job: job.into(),
         source,
@@ -166,15 +187,11 @@ fn decode_events(
             None => kept.push(e),
         }
     }
-    Ok(Rows::Columns {
-        cols: Columns {
-            batch: decoded.batch,
-            time: kept.iter().map(|e| e.timestamp).collect(),
-        },
-        origin: Some(kept),
-        exact: true,
-        made_by: None,
-    })
+    let cols = Columns {
+        batch: decoded.batch,
+        time: kept.iter().map(|e| e.timestamp).collect(),
+    };
+    Ok((cols, kept))
 }
 
 /// A stateless instance whose linear memory has grown past this share of

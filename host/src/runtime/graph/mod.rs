@@ -20,6 +20,7 @@ mod edges;
 mod fit;
 mod keyed_stage;
 mod operator;
+mod sql_stage;
 mod stage_ops;
 mod window_stage;
 
@@ -62,6 +63,7 @@ pub(super) fn stages_of(plan: &Plan) -> Vec<PlannedGraphStage> {
         window: None,
         keyed: None,
         join: None,
+        sql: None,
     };
     let mut out = vec![PlannedGraphStage {
         spec: stage("chain", SOURCE, None),
@@ -149,6 +151,7 @@ pub(super) fn columns_out(
                             op.component.world == World::ColumnKeyed
                         }
                         StageWork::Pass => out.contains(&r.spec.name),
+                        StageWork::Sql { .. } => true,
                         _ => false,
                     }
             });

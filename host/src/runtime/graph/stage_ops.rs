@@ -86,6 +86,12 @@ pub(super) fn open(
     };
     Ok(match &stage.work {
         StageWork::Pass => Box::new(super::operator::Pass),
+        StageWork::Sql { query, table } => Box::new(super::sql_stage::SqlStage::new(
+            &stage.spec.name,
+            query,
+            table,
+            columns_out,
+        )),
         StageWork::Operators(ops) => {
             Box::new(super::chain::Chain::new(plan, ops, subtask, columns_out)?)
         }

@@ -190,7 +190,7 @@ pub(super) fn from_wit_lists(
         _ => return Err(items_mismatch(name, item)),
     };
     let offsets = list_offsets(name, data.offsets, rows, count)?;
-    let used = offsets.last() as usize;
+    let used = offsets.last().map_or(0, |&o| o as usize);
     let items = items.slice(0, used);
     Ok(Arc::new(
         ListArray::try_new(field.clone(), offsets, items, nulls)

@@ -1,0 +1,143 @@
+//! A stage that evaluates a SQL query — projections and filters — over
+//! its input's columns ([`crate::sql::Select`]).
+//!
+//! The query is compiled for the schema of the first batch and again
+//! whenever a batch comes with another schema (an inferred schema is the
+//! first batch's; a declared one never changes). Rows that come as records
+//! (from a stage that emits records) are decoded into columns first, and a
+//! record that does not fit goes to the dead-letter output. The stage
+//! emits columns to readers that take columns; for readers that take
+//! records (a sink that writes) it writes each row as Flink's `json`
+//! format does — every column, a null one as `null` — at its input row's
+//! event time. It keeps no state.
+
+use super::operator::{Batch, Cx, Operator};
+use crate::batch::JsonDecoder;
+use crate::plan::Plan;
+use crate::runtime::RunError;
+use crate::runtime::message::Columns;
+use crate::runtime::swap::Swap;
+use crate::sql::Select;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The stage's operator.
+pub(super) struct SqlStage {
+    stage: String,
+    query: String,
+    table: String,
+    /// Compiled for the schema of the last batch.
+    select: Option<Select>,
+    /// For input that comes as records.
+    decoder: Option<Box<JsonDecoder>>,
+    /// Its readers take columns.
+    columns_out: bool,
+}
+
+impl SqlStage {
+    /// The operator of stage `stage`, running `query` over its input read
+    /// as `table`.
+    pub fn new(stage: &str, query: &str, table: &str, columns_out: bool) -> Self {
+        SqlStage {
+            columns_out,
+            stage: stage.into(),
+            query: query.into(),
+            table: table.into(),
+            select: None,
+            decoder: None,
+        }
+    }
+}
+
+impl Operator for SqlStage {
+    fn process_batch(&mut self, _input: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
+        let job = &cx.plan.job.spec.name;
+        let sql_err = |source| RunError::Sql {
+            job: job.clone(),
+            source,
+        };
+        let cols = match batch.columns {
+            Some(cols) => cols,
+            None => {
+                let name = format!("(stage `{}`)", self.stage);
+                super::chain::events_as_columns(
+                    job,
+                    &name,
+                    &mut self.decoder,
+                    batch.records,
+                    cx.side,
+                    cx.epoch,
+                )?
+                .0
+            }
+        };
+        if cols.is_empty() {
+            return Ok(());
+        }
+        let schema = cols.batch.schema();
+        if self
+            .select
+            .as_ref()
+            .is_none_or(|s| s.input_schema() != &schema)
+        {
+            let select =
+                Select::compile(&self.stage, &self.query, &self.table, schema).map_err(sql_err)?;
+            self.select = Some(select);
+        }
+        let select = self.select.as_ref().expect("compiled above");
+        let out = select.apply(&cols.batch).map_err(sql_err)?;
+        // Bounded like an operator's output (its functions are bounded by
+        // their input, so this is a second line).
+        let bytes = out.batch.get_array_memory_size();
+        let limit = cx.plan.limits.max_output_bytes;
+        if bytes > limit {
+            return Err(sql_err(crate::sql::SqlError::TooLarge {
+                stage: self.stage.clone(),
+                bytes,
+                rows: cols.len(),
+                limit,
+            }));
+        }
+        let time = match out.kept {
+            None => cols.time,
+            Some(kept) => kept.iter().map(|&i| cols.time[i as usize]).collect(),
+        };
+        if out.batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if !self.columns_out {
+            let lines = crate::batch::json_lines_with_nulls(&out.batch).map_err(|source| {
+                RunError::Encode {
+                    job: job.clone(),
+                    operator: format!("(stage `{}`)", self.stage),
+                    source,
+                }
+            })?;
+            let records = lines
+                .into_iter()
+                .zip(time)
+                .map(|(value, ts)| crate::event::event(value, ts))
+                .collect();
+            return cx.emit(records);
+        }
+        cx.emit_batch(Batch {
+            records: Vec::new(),
+            columns: Some(Columns {
+                batch: out.batch,
+                time,
+            }),
+        })
+    }
+
+    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn on_barrier(&mut self, _: &Path) -> Result<(), RunError> {
+        Ok(())
+    }
+
+    fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
+        Ok(())
+    }
+}

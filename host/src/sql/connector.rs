@@ -1,0 +1,257 @@
+//! A table's `WITH (…)` options, in Flink's names, as a weir source or
+//! sink. Options are allowed by name per connector; an option weir does
+//! not know is refused with the options it does know, never ignored.
+//!
+//! | `connector` | as a source | as a sink |
+//! |---|---|---|
+//! | `filesystem` (`path`, `format` = `json`) | the file source (one file of JSON lines) | the file sink (one file of JSON lines, replaced at start) |
+//! | `kafka` (`topic`, `properties.bootstrap.servers`, `properties.group.id`, `scan.startup.mode`, `scan.startup.timestamp-millis`, `scan.bounded.mode`, `format` = `json`, `properties.*`) | a Kafka source | a Kafka sink (`sink.delivery-guarantee`, `sink.transactional-id-prefix`) |
+//! | `print` | — | standard output |
+//! | `blackhole` | — | discard |
+
+use crate::job::{Delivery, KafkaSinkSpec, KafkaSourceSpec, KafkaStart, SinkSpec, SourceSpec};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What is wrong with a table's options.
+#[derive(Debug)]
+pub(super) struct OptionError(pub String);
+
+type Options = BTreeMap<String, String>;
+
+/// Every option is one `allowed` names (or a `properties.` one, where
+/// `properties` is true).
+fn check(options: &Options, allowed: &[&str], properties: bool) -> Result<(), OptionError> {
+    for key in options.keys() {
+        if allowed.contains(&key.as_str()) || (properties && key.starts_with("properties.")) {
+            continue;
+        }
+        return Err(OptionError(format!(
+            "option '{key}' is not supported for this connector (supported: {}{})",
+            allowed.join(", "),
+            if properties { ", properties.*" } else { "" }
+        )));
+    }
+    Ok(())
+}
+
+fn required<'a>(options: &'a Options, key: &str) -> Result<&'a str, OptionError> {
+    options
+        .get(key)
+        .map(String::as_str)
+        .ok_or_else(|| OptionError(format!("option '{key}' is required")))
+}
+
+/// `'format' = 'json'`, the only format weir reads and writes so far.
+fn json_format(options: &Options) -> Result<(), OptionError> {
+    match required(options, "format")? {
+        "json" => Ok(()),
+        other => Err(OptionError(format!(
+            "'format' = '{other}' is not supported (weir reads and writes 'json')"
+        ))),
+    }
+}
+
+/// librdkafka settings from `properties.*`, but the ones weir sets itself.
+fn kafka_properties(options: &Options, own: &[&str]) -> BTreeMap<String, String> {
+    options
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("properties.")?, v)))
+        .filter(|(k, _)| !own.contains(k))
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+/// The source a table's options describe; `schema`: its columns as
+/// `[source.schema]`.
+pub(super) fn source(
+    options: &Options,
+    schema: BTreeMap<String, String>,
+) -> Result<SourceSpec, OptionError> {
+    match required(options, "connector")? {
+        "filesystem" => {
+            check(options, &["connector", "path", "format"], false)?;
+            json_format(options)?;
+            Ok(SourceSpec::File {
+                path: PathBuf::from(required(options, "path")?),
+                rate: 0,
+                schema: Some(schema),
+            })
+        }
+        "kafka" => {
+            check(
+                options,
+                &[
+                    "connector",
+                    "topic",
+                    "format",
+                    "scan.startup.mode",
+                    "scan.startup.timestamp-millis",
+                    "scan.bounded.mode",
+                ],
+                true,
+            )?;
+            json_format(options)?;
+            let start = match options.get("scan.startup.mode").map(String::as_str) {
+                None | Some("group-offsets") => KafkaStart::Committed,
+                Some("earliest-offset") => KafkaStart::Earliest,
+                Some("latest-offset") => KafkaStart::Latest,
+                Some("timestamp") => KafkaStart::Timestamp,
+                Some(other) => {
+                    return Err(OptionError(format!(
+                        "'scan.startup.mode' = '{other}' is not supported (earliest-offset, latest-offset, group-offsets, timestamp)"
+                    )));
+                }
+            };
+            let start_timestamp = match options.get("scan.startup.timestamp-millis") {
+                Some(t) => Some(t.parse::<i64>().map_err(|_| {
+                    OptionError(format!(
+                        "'scan.startup.timestamp-millis' = '{t}' is not a number of ms"
+                    ))
+                })?),
+                None if start == KafkaStart::Timestamp => {
+                    return Err(OptionError(
+                        "'scan.startup.mode' = 'timestamp' needs 'scan.startup.timestamp-millis'"
+                            .into(),
+                    ));
+                }
+                None => None,
+            };
+            let bounded = match options.get("scan.bounded.mode").map(String::as_str) {
+                None | Some("unbounded") => false,
+                Some("latest-offset") => true,
+                Some(other) => {
+                    return Err(OptionError(format!(
+                        "'scan.bounded.mode' = '{other}' is not supported (unbounded, latest-offset)"
+                    )));
+                }
+            };
+            Ok(SourceSpec::Kafka(KafkaSourceSpec {
+                brokers: required(options, "properties.bootstrap.servers")?.into(),
+                topics: vec![required(options, "topic")?.into()],
+                group: options.get("properties.group.id").cloned(),
+                start,
+                start_timestamp,
+                format: crate::job::KafkaFormat::Json,
+                bounded,
+                properties: kafka_properties(options, &["bootstrap.servers", "group.id"]),
+                schema: Some(schema),
+            }))
+        }
+        other => Err(OptionError(format!(
+            "'connector' = '{other}' is not supported as a source (filesystem, kafka)"
+        ))),
+    }
+}
+
+/// The sink a table's options describe.
+pub(super) fn sink(options: &Options) -> Result<SinkSpec, OptionError> {
+    match required(options, "connector")? {
+        "filesystem" => {
+            check(options, &["connector", "path", "format"], false)?;
+            json_format(options)?;
+            Ok(SinkSpec::File {
+                path: PathBuf::from(required(options, "path")?),
+            })
+        }
+        "print" => {
+            check(options, &["connector"], false)?;
+            Ok(SinkSpec::Stdout {})
+        }
+        "blackhole" => {
+            check(options, &["connector"], false)?;
+            Ok(SinkSpec::Discard {})
+        }
+        "kafka" => {
+            check(
+                options,
+                &[
+                    "connector",
+                    "topic",
+                    "format",
+                    "sink.delivery-guarantee",
+                    "sink.transactional-id-prefix",
+                ],
+                true,
+            )?;
+            json_format(options)?;
+            let delivery = match options.get("sink.delivery-guarantee").map(String::as_str) {
+                None | Some("at-least-once") => Delivery::AtLeastOnce,
+                Some("exactly-once") => Delivery::ExactlyOnce,
+                Some("none") => Delivery::None,
+                Some(other) => {
+                    return Err(OptionError(format!(
+                        "'sink.delivery-guarantee' = '{other}' is not supported (exactly-once, at-least-once, none)"
+                    )));
+                }
+            };
+            Ok(SinkSpec::Kafka(KafkaSinkSpec {
+                brokers: required(options, "properties.bootstrap.servers")?.into(),
+                topic: required(options, "topic")?.into(),
+                topic_field: None,
+                key_field: None,
+                delivery,
+                transactional_id: options.get("sink.transactional-id-prefix").cloned(),
+                properties: kafka_properties(options, &["bootstrap.servers"]),
+            }))
+        }
+        other => Err(OptionError(format!(
+            "'connector' = '{other}' is not supported as a sink (filesystem, kafka, print, blackhole)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> Options {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn flink_kafka_options_become_a_kafka_source() {
+        let s = source(
+            &opts(&[
+                ("connector", "kafka"),
+                ("topic", "bids"),
+                ("format", "json"),
+                ("properties.bootstrap.servers", "localhost:9092"),
+                ("properties.group.id", "g"),
+                ("properties.fetch.min.bytes", "1"),
+                ("scan.startup.mode", "earliest-offset"),
+            ]),
+            BTreeMap::new(),
+        )
+        .unwrap();
+        let SourceSpec::Kafka(k) = s else { panic!() };
+        assert_eq!(k.topics, ["bids"]);
+        assert_eq!(k.group.as_deref(), Some("g"));
+        assert_eq!(k.start, KafkaStart::Earliest);
+        assert_eq!(k.properties.keys().collect::<Vec<_>>(), ["fetch.min.bytes"]);
+    }
+
+    #[test]
+    fn unknown_options_and_formats_are_refused_by_name() {
+        let e = sink(&opts(&[
+            ("connector", "filesystem"),
+            ("path", "x"),
+            ("format", "json"),
+            ("sink.rolling-policy.file-size", "1MB"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("'sink.rolling-policy.file-size'"), "{}", e.0);
+        let e = sink(&opts(&[
+            ("connector", "filesystem"),
+            ("path", "x"),
+            ("format", "csv"),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("'csv'"), "{}", e.0);
+        let e = source(&opts(&[("connector", "jdbc")]), BTreeMap::new()).unwrap_err();
+        assert!(e.0.contains("'jdbc'"), "{}", e.0);
+    }
+}

@@ -1,0 +1,379 @@
+//! A script as a job: its tables become the job's source and sink, its
+//! `INSERT INTO … SELECT …` a stage whose query DataFusion evaluates, its
+//! `SET`s the job's settings (Flink's keys).
+//!
+//! The query is planned here, against the tables' declared schemas, so a
+//! script that cannot run is refused before it starts: an unknown column,
+//! a type error, a construct weir does not run yet (by name, with the
+//! statement's line), a query whose columns do not fit its sink.
+
+use super::catalog::{Catalog, boxed, plan_query};
+use super::connector::{self, OptionError};
+use super::parse::{Statement, TableDef, parse_script};
+use super::types::{flink_type, widen};
+use super::{Pos, SqlError};
+use crate::job::{
+    CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob, SOURCE, SqlStageSpec, StageSpec,
+    StateSpec,
+};
+use arrow_schema::{Field, Schema, SchemaRef};
+use datafusion_expr::LogicalPlan;
+use datafusion_sql::sqlparser::ast::{BinaryOperator, Expr, Query};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Read `path`, a SQL script, as a job (with `--set` overrides applied to
+/// the job it makes).
+pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedJob, SqlError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SqlError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let spec = to_job(path, &text)?;
+    Ok(crate::job::from_spec(spec, path, overrides)?)
+}
+
+/// The job `text` (the script at `path`, for errors and the job's default
+/// name) describes.
+pub fn to_job(path: &Path, text: &str) -> Result<JobSpec, SqlError> {
+    let p = || path.to_path_buf();
+    let statements = parse_script(text).map_err(|e| SqlError::Parse {
+        path: p(),
+        message: e.to_string(),
+    })?;
+    let unsupported = |at: Pos, what: String, hint: &str| SqlError::Unsupported {
+        path: p(),
+        at,
+        what,
+        hint: hint.into(),
+    };
+    let invalid = |at: Pos, message: String| SqlError::Invalid {
+        path: p(),
+        at,
+        message,
+    };
+    let mut tables: BTreeMap<String, (TableDef, SchemaRef)> = BTreeMap::new();
+    let mut settings = Settings::default();
+    let mut insert: Option<(String, Box<Query>, Pos)> = None;
+    for s in statements {
+        match s {
+            Statement::CreateTable(t) => {
+                if let Some((name, what, at)) = t.unsupported.first() {
+                    return Err(unsupported(*at, format!("{what} (`{name}`)"), ""));
+                }
+                let mut fields = Vec::new();
+                for c in &t.columns {
+                    let Some((ty, _)) = flink_type(&c.ty) else {
+                        return Err(unsupported(
+                            c.at,
+                            format!("the type `{}` of column `{}`", c.ty, c.name),
+                            ": weir reads BIGINT, INT, DOUBLE, FLOAT, STRING/VARCHAR, BOOLEAN and TIMESTAMP(3) so far",
+                        ));
+                    };
+                    fields.push(Field::new(&c.name, ty, c.nullable));
+                }
+                let at = t.at;
+                let schema = Arc::new(Schema::new(fields));
+                if tables.insert(t.name.clone(), (*t, schema)).is_some() {
+                    return Err(invalid(at, "a second table of this name".into()));
+                }
+            }
+            Statement::Set { key, value, at } => {
+                settings.set(&key, &value).map_err(|m| invalid(at, m))?
+            }
+            Statement::Insert { sink, query, at } => {
+                if insert.is_some() {
+                    return Err(unsupported(
+                        at,
+                        "a second INSERT in one script".into(),
+                        ": a script is one job with one INSERT INTO … SELECT … (run another script for another)",
+                    ));
+                }
+                insert = Some((sink, query, at));
+            }
+            Statement::Other { what, at } => {
+                return Err(unsupported(
+                    at,
+                    what,
+                    ": a script holds CREATE TABLE, SET and one INSERT INTO … SELECT …",
+                ));
+            }
+        }
+    }
+    let Some((sink_name, query, at)) = insert else {
+        return Err(invalid(
+            Pos { line: 1, column: 1 },
+            "no INSERT INTO … SELECT …: a script needs one to be a job".into(),
+        ));
+    };
+    let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
+    let plan = plan_query(&catalog, (*query).clone()).map_err(|e| SqlError::Plan {
+        path: p(),
+        at,
+        sink: sink_name.clone(),
+        error: boxed(e),
+    })?;
+    let source_name = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
+    let (source_def, _) = &tables[&source_name];
+    let Some((sink_def, sink_schema)) = tables.get(&sink_name) else {
+        return Err(invalid(
+            at,
+            format!("no table `{sink_name}` to insert into: declare it with CREATE TABLE"),
+        ));
+    };
+    let stage_query = fit_to_sink(&query, plan.schema().inner(), sink_schema, &sink_name)
+        .map_err(|m| invalid(at, m))?;
+    let option_err =
+        |t: &TableDef, OptionError(m)| invalid(t.at, format!("table `{}`: {m}", t.name));
+    let schema: BTreeMap<String, String> = source_def
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                flink_type(&c.ty).expect("checked above").1.to_string(),
+            )
+        })
+        .collect();
+    let source =
+        connector::source(&source_def.options, schema).map_err(|e| option_err(source_def, e))?;
+    let sink = connector::sink(&sink_def.options).map_err(|e| option_err(sink_def, e))?;
+    let event_time = match &source_def.watermark {
+        None => None,
+        Some(w) => Some(watermark(source_def, w).map_err(|(at, m)| invalid(at, m))?),
+    };
+    let name = settings.name.unwrap_or_else(|| {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
+        crate::job::file_safe(&stem.unwrap_or_else(|| "sql".into()))
+    });
+    Ok(JobSpec {
+        name,
+        parallelism: settings.parallelism.unwrap_or(1),
+        batch_size: crate::job::default_batch(),
+        source,
+        sources: Vec::new(),
+        event_time: event_time.map(|mut e| {
+            e.idle_timeout = settings.idle_timeout.clone();
+            e
+        }),
+        operators: Vec::new(),
+        key_by: None,
+        window: None,
+        keyed: None,
+        stages: vec![StageSpec {
+            name: "select".into(),
+            inputs: vec![SOURCE.into()],
+            key_by: None,
+            operators: Vec::new(),
+            window: None,
+            keyed: None,
+            join: None,
+            sql: Some(SqlStageSpec {
+                query: stage_query,
+                table: Some(source_name),
+            }),
+        }],
+        sink,
+        sinks: Vec::new(),
+        late_output: None,
+        dead_letter: None,
+        limits: LimitsSpec::default(),
+        state: StateSpec::default(),
+        checkpoint: settings.checkpoint.map(|interval| CheckpointSpec {
+            interval,
+            dir: None,
+            retain: 3,
+        }),
+    })
+}
+
+/// What the script's `SET`s ask for (Flink's keys; others are refused).
+#[derive(Default)]
+struct Settings {
+    name: Option<String>,
+    parallelism: Option<usize>,
+    checkpoint: Option<String>,
+    idle_timeout: Option<String>,
+}
+
+impl Settings {
+    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let duration = |v: &str| {
+            let compact: String = v.split_whitespace().collect();
+            crate::time::parse_duration_ms(&compact)
+                .map(|_| compact)
+                .map_err(|e| format!("SET '{key}' = '{v}': {e}"))
+        };
+        match key {
+            "pipeline.name" => self.name = Some(crate::job::file_safe(value)),
+            "parallelism.default" => {
+                self.parallelism =
+                    Some(value.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
+                        format!("SET '{key}' = '{value}': a parallelism is a whole number ≥ 1")
+                    })?)
+            }
+            "execution.checkpointing.interval" => self.checkpoint = Some(duration(value)?),
+            "table.exec.source.idle-timeout" => self.idle_timeout = Some(duration(value)?),
+            _ => {
+                return Err(format!(
+                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, table.exec.source.idle-timeout)"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The one table `plan` reads, if it is a chain of projections and
+/// filters over a scan; otherwise the construct that is not supported yet.
+fn scanned_table(plan: &LogicalPlan) -> Result<String, String> {
+    match plan {
+        LogicalPlan::Projection(p) => scanned_table(&p.input),
+        LogicalPlan::Filter(f) => scanned_table(&f.input),
+        LogicalPlan::SubqueryAlias(a) => scanned_table(&a.input),
+        LogicalPlan::TableScan(s) => Ok(s.table_name.table().to_string()),
+        other => Err(construct(other)),
+    }
+}
+
+/// What a plan node is, in the words of the SQL that makes it.
+pub(super) fn construct(plan: &LogicalPlan) -> String {
+    match plan {
+        LogicalPlan::Aggregate(_) => {
+            "an aggregation (GROUP BY, or COUNT/SUM/… over the whole input)".into()
+        }
+        LogicalPlan::Join(_) => "a join".into(),
+        LogicalPlan::Sort(_) => "ORDER BY".into(),
+        LogicalPlan::Limit(_) => "LIMIT/FETCH".into(),
+        LogicalPlan::Union(_) => "UNION".into(),
+        LogicalPlan::Window(_) => "an OVER window".into(),
+        LogicalPlan::Distinct(_) => "DISTINCT".into(),
+        LogicalPlan::Values(_) => "VALUES".into(),
+        LogicalPlan::EmptyRelation(_) => "a SELECT without FROM".into(),
+        other => format!("the plan node `{}`", other.display()),
+    }
+}
+
+/// The query a stage runs for `query`, whose rows (of `schema`) go to a
+/// sink of `sink` columns: Flink maps a query's columns to its sink's by
+/// position, widening types where no value is lost (INT to BIGINT) and
+/// refusing the rest. The stage's rows then carry the sink's column names.
+fn fit_to_sink(
+    query: &Query,
+    schema: &SchemaRef,
+    sink: &SchemaRef,
+    sink_name: &str,
+) -> Result<String, String> {
+    if schema.fields().len() != sink.fields().len() {
+        return Err(format!(
+            "the query has {} columns, table `{sink_name}` has {} ({})",
+            schema.fields().len(),
+            sink.fields().len(),
+            sink.fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let q = |name: &str| format!("`{}`", name.replace('`', "``"));
+    let mut items = Vec::new();
+    for (i, (from, to)) in schema.fields().iter().zip(sink.fields()).enumerate() {
+        let column = q(to.name());
+        match widen(from.data_type(), to.data_type()) {
+            Some(None) => items.push(column),
+            Some(Some(ty)) => items.push(format!("CAST({column} AS {ty}) AS {column}")),
+            None => {
+                return Err(format!(
+                    "the query's column {} (`{}`) is {}, but column `{}` of table `{sink_name}` is {}: CAST it",
+                    i + 1,
+                    from.name(),
+                    from.data_type(),
+                    to.name(),
+                    to.data_type()
+                ));
+            }
+        }
+    }
+    let names: Vec<String> = sink.fields().iter().map(|f| q(f.name())).collect();
+    let mut query = query.clone();
+    super::flink::name_columns(&mut query);
+    Ok(format!(
+        "SELECT {} FROM ({query}) AS `q` ({})",
+        items.join(", "),
+        names.join(", ")
+    ))
+}
+
+/// `WATERMARK FOR ts AS ts [- INTERVAL 'n' UNIT]` as the source's event
+/// time: the column, and how far the watermark trails it.
+fn watermark(t: &TableDef, w: &super::parse::WatermarkDef) -> Result<EventTimeSpec, (Pos, String)> {
+    let column = t
+        .columns
+        .iter()
+        .find(|c| c.name == w.column)
+        .ok_or_else(|| {
+            (
+                w.at,
+                format!("WATERMARK FOR `{}`: no such column", w.column),
+            )
+        })?;
+    if !matches!(
+        flink_type(&column.ty),
+        Some((arrow_schema::DataType::Timestamp(..), _))
+    ) {
+        return Err((
+            w.at,
+            format!(
+                "WATERMARK FOR `{}`: the column is {}, not TIMESTAMP(3)",
+                w.column, column.ty
+            ),
+        ));
+    }
+    let is_column = |e: &Expr| matches!(e, Expr::Identifier(i) if i.value == w.column);
+    let delay = match &w.expr {
+        e if is_column(e) => Some(0),
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Minus,
+            right,
+        } if is_column(left) => interval_ms(right),
+        _ => None,
+    };
+    let delay = delay.ok_or_else(|| {
+        (
+            w.at,
+            format!(
+                "WATERMARK … AS {} is not supported: weir's watermarks are `{c}` or `{c} - INTERVAL 'n' SECOND` (or MINUTE, HOUR, MILLISECOND)",
+                w.expr,
+                c = w.column
+            ),
+        )
+    })?;
+    Ok(EventTimeSpec {
+        field: Some(w.column.clone()),
+        max_out_of_orderness: format!("{delay}ms"),
+        idle_timeout: None,
+    })
+}
+
+/// `INTERVAL 'n' UNIT` in ms.
+fn interval_ms(e: &Expr) -> Option<i64> {
+    let Expr::Interval(i) = e else { return None };
+    let text = i.value.to_string();
+    let n: f64 = text.trim_matches('\'').trim().parse().ok()?;
+    let unit = i.leading_field.as_ref()?.to_string().to_ascii_uppercase();
+    let ms = match unit.as_str() {
+        "MILLISECOND" | "MILLISECONDS" => 1.0,
+        "SECOND" | "SECONDS" => 1e3,
+        "MINUTE" | "MINUTES" => 60e3,
+        "HOUR" | "HOURS" => 3600e3,
+        "DAY" | "DAYS" => 86400e3,
+        _ => return None,
+    };
+    Some((n * ms).round() as i64)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,108 @@
+use super::*;
+
+fn job(text: &str) -> Result<JobSpec, SqlError> {
+    to_job(Path::new("q.sql"), text)
+}
+
+const TABLES: &str = "
+CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, n INT)
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE big (`user` STRING, cents BIGINT)
+  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+";
+
+#[test]
+fn an_insert_becomes_a_source_a_stage_and_a_sink() {
+    let j = job(&format!(
+        "{TABLES} SET 'pipeline.name' = 'big payments'; SET 'parallelism.default' = '2';
+         INSERT INTO big SELECT `user`, n * 100 FROM tx WHERE amount >= 50;"
+    ))
+    .unwrap();
+    assert_eq!(j.name, "big_payments");
+    assert_eq!(j.parallelism, 2);
+    let crate::job::SourceSpec::File { path, schema, .. } = &j.source else {
+        panic!("{:?}", j.source)
+    };
+    assert_eq!(path, Path::new("tx.jsonl"));
+    assert_eq!(schema.as_ref().unwrap()["n"], "int32");
+    let sql = j.stages[0].sql.as_ref().unwrap();
+    assert_eq!(sql.table.as_deref(), Some("tx"));
+    // INT widens to the sink's BIGINT; the columns take the sink's names.
+    assert!(
+        sql.query.contains("CAST(`cents` AS BIGINT)"),
+        "{}",
+        sql.query
+    );
+    assert!(
+        sql.query.ends_with("AS `q` (`user`, `cents`)"),
+        "{}",
+        sql.query
+    );
+    assert!(crate::job::validate(&j).is_empty());
+}
+
+#[test]
+fn what_is_not_supported_is_refused_with_its_line() {
+    let e = job(&format!(
+        "{TABLES}\nINSERT INTO big SELECT `user`, COUNT(*) FROM tx GROUP BY `user`;"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("q.sql:7:1") && e.contains("aggregation"), "{e}");
+    let e = job("CREATE TABLE t (d DECIMAL(10, 2)) WITH ('connector' = 'print');")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("q.sql:1:17") && e.contains("DECIMAL(10,2)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_query_that_does_not_fit_its_sink_is_refused() {
+    let e = job(&format!("{TABLES} INSERT INTO big SELECT `user` FROM tx;"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("1 columns, table `big` has 2"), "{e}");
+    let e = job(&format!(
+        "{TABLES} INSERT INTO big SELECT `user`, amount FROM tx;"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("`amount`) is Float64") && e.contains("CAST it"),
+        "{e}"
+    );
+    let e = job(&format!(
+        "{TABLES} INSERT INTO big SELECT `user`, nope FROM tx;"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("nope"), "{e}");
+}
+
+#[test]
+fn a_watermark_becomes_the_sources_event_time() {
+    let j = job(
+        "CREATE TABLE t (ts TIMESTAMP(3), v BIGINT, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'json');
+         CREATE TABLE s (v BIGINT) WITH ('connector' = 'blackhole');
+         INSERT INTO s SELECT v FROM t;",
+    )
+    .unwrap();
+    let et = j.event_time.unwrap();
+    assert_eq!(et.field.as_deref(), Some("ts"));
+    assert_eq!(et.max_out_of_orderness, "5000ms");
+    let e = job(
+        "CREATE TABLE t (ts TIMESTAMP(3), WATERMARK FOR ts AS ts + INTERVAL '5' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = 'in', 'format' = 'json');
+         CREATE TABLE s (ts TIMESTAMP(3)) WITH ('connector' = 'blackhole');
+         INSERT INTO s SELECT ts FROM t;",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("q.sql:1:34") && e.contains("not supported"),
+        "{e}"
+    );
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Writes tests/sql/conformance/input/tx.jsonl, the conformance queries'
+input: 400 transactions with a fixed seed, some fields null or missing.
+Re-run it only to change the input (and then re-make the expected files
+with tests/sql/flink/expected.py)."""
+import json
+import random
+from pathlib import Path
+
+rng = random.Random(13)
+out = Path(__file__).parent / "input" / "tx.jsonl"
+out.parent.mkdir(exist_ok=True)
+with out.open("w") as f:
+    ts = 1_700_000_000_000
+    for i in range(400):
+        ts += rng.randint(0, 900)
+        row = {
+            "ts": ts,
+            "user": f"u{rng.randint(1, 25)}",
+            "amount": round(rng.uniform(-20, 180), rng.choice([0, 1, 2, 3])),
+            "merchant": f"m{rng.randint(1, 6)}",
+            "n": rng.randint(-5, 40),
+            "flag": rng.random() < 0.4,
+        }
+        if i % 17 == 3:
+            row["merchant"] = None
+        if i % 23 == 5:
+            del row["amount"]
+        if i % 29 == 7:
+            row["n"] = None
+        f.write(json.dumps(row) + "\n")
