@@ -12,6 +12,8 @@ it with both systems, parallelism 1:
 - stateless: keep transactions of 50 or more, re-shaped in cents. weir: the
   Rust operator over columns (tests/operators/map-filter-columns); Flink:
   Flink SQL, filesystem/json source, blackhole sink.
+- sql: the same Flink SQL script on both systems (`weir sql` runs it:
+  DataFusion's expressions over weir's columns).
 - window: a tumbling 10 s count and sum of amount per user (100k users).
   weir: its native window aggregates; Flink: a TUMBLE window TVF.
 - python: the stateless job with the logic in Python. weir: the Python SDK
@@ -121,7 +123,20 @@ type = "discard"
 }
 
 
+SQL_SCRIPT = """CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, cents BIGINT, merchant STRING, ts BIGINT)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT `user`, CAST(ROUND(amount * 100, 0) AS BIGINT), merchant, ts
+    FROM src WHERE amount >= 50;
+"""
+
+
 def run_weir(kind, input_path, work, components):
+    if kind == "sql":
+        script = work / f"weir-sql-{input_path.stem}.sql"
+        script.write_text(SQL_SCRIPT.format(path=input_path))
+        return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
     job.write_text(f'name = "cmp-{kind}"\n[source]\ntype = "file"\npath = "{input_path}"\n'
                    + WEIR_JOBS[kind].format(**components))
@@ -182,7 +197,7 @@ else:
         env.create_temporary_function("keep", keep)
         env.create_temporary_function("cents", cents)
         query = "INSERT INTO snk SELECT `user`, cents(amount), merchant, ts FROM src WHERE keep(amount)"
-    else:
+    else:  # stateless, sql: the query of SQL_SCRIPT
         query = """INSERT INTO snk SELECT `user`, CAST(ROUND(amount * 100, 0) AS BIGINT), merchant, ts
             FROM src WHERE amount >= 50"""
 env.execute_sql(query).wait()
@@ -198,7 +213,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,window,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()
