@@ -42,6 +42,29 @@ fn required<'a>(options: &'a Options, key: &str) -> Result<&'a str, OptionError>
         .ok_or_else(|| OptionError(format!("option '{key}' is required")))
 }
 
+/// Option `key`, one of `values` (by its text), or `default` when unset.
+fn choice<T: Copy>(
+    options: &Options,
+    key: &str,
+    default: T,
+    values: &[(&str, T)],
+) -> Result<T, OptionError> {
+    let Some(given) = options.get(key) else {
+        return Ok(default);
+    };
+    values
+        .iter()
+        .find(|(text, _)| text == given)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| {
+            let known: Vec<&str> = values.iter().map(|(t, _)| *t).collect();
+            OptionError(format!(
+                "'{key}' = '{given}' is not supported ({})",
+                known.join(", ")
+            ))
+        })
+}
+
 /// `'format' = 'json'`, the only format weir reads and writes so far.
 fn json_format(options: &Options) -> Result<(), OptionError> {
     match required(options, "format")? {
@@ -92,17 +115,17 @@ pub(super) fn source(
                 true,
             )?;
             json_format(options)?;
-            let start = match options.get("scan.startup.mode").map(String::as_str) {
-                None | Some("group-offsets") => KafkaStart::Committed,
-                Some("earliest-offset") => KafkaStart::Earliest,
-                Some("latest-offset") => KafkaStart::Latest,
-                Some("timestamp") => KafkaStart::Timestamp,
-                Some(other) => {
-                    return Err(OptionError(format!(
-                        "'scan.startup.mode' = '{other}' is not supported (earliest-offset, latest-offset, group-offsets, timestamp)"
-                    )));
-                }
-            };
+            let start = choice(
+                options,
+                "scan.startup.mode",
+                KafkaStart::Committed,
+                &[
+                    ("earliest-offset", KafkaStart::Earliest),
+                    ("latest-offset", KafkaStart::Latest),
+                    ("group-offsets", KafkaStart::Committed),
+                    ("timestamp", KafkaStart::Timestamp),
+                ],
+            )?;
             let start_timestamp = match options.get("scan.startup.timestamp-millis") {
                 Some(t) => Some(t.parse::<i64>().map_err(|_| {
                     OptionError(format!(
@@ -117,15 +140,12 @@ pub(super) fn source(
                 }
                 None => None,
             };
-            let bounded = match options.get("scan.bounded.mode").map(String::as_str) {
-                None | Some("unbounded") => false,
-                Some("latest-offset") => true,
-                Some(other) => {
-                    return Err(OptionError(format!(
-                        "'scan.bounded.mode' = '{other}' is not supported (unbounded, latest-offset)"
-                    )));
-                }
-            };
+            let bounded = choice(
+                options,
+                "scan.bounded.mode",
+                false,
+                &[("unbounded", false), ("latest-offset", true)],
+            )?;
             Ok(SourceSpec::Kafka(KafkaSourceSpec {
                 brokers: required(options, "properties.bootstrap.servers")?.into(),
                 topics: vec![required(options, "topic")?.into()],
@@ -175,16 +195,16 @@ pub(super) fn sink(options: &Options) -> Result<SinkSpec, OptionError> {
                 true,
             )?;
             json_format(options)?;
-            let delivery = match options.get("sink.delivery-guarantee").map(String::as_str) {
-                None | Some("at-least-once") => Delivery::AtLeastOnce,
-                Some("exactly-once") => Delivery::ExactlyOnce,
-                Some("none") => Delivery::None,
-                Some(other) => {
-                    return Err(OptionError(format!(
-                        "'sink.delivery-guarantee' = '{other}' is not supported (exactly-once, at-least-once, none)"
-                    )));
-                }
-            };
+            let delivery = choice(
+                options,
+                "sink.delivery-guarantee",
+                Delivery::AtLeastOnce,
+                &[
+                    ("exactly-once", Delivery::ExactlyOnce),
+                    ("at-least-once", Delivery::AtLeastOnce),
+                    ("none", Delivery::None),
+                ],
+            )?;
             Ok(SinkSpec::Kafka(KafkaSinkSpec {
                 brokers: required(options, "properties.bootstrap.servers")?.into(),
                 topic: required(options, "topic")?.into(),
