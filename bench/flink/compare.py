@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,window,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -16,6 +16,11 @@ it with both systems, parallelism 1:
   DataFusion's expressions over weir's columns).
 - window: a tumbling 10 s count and sum of amount per user (100k users).
   weir: its native window aggregates; Flink: a TUMBLE window TVF.
+- sql-window: the same window as one Flink SQL query (a TUMBLE window TVF)
+  on both systems; weir plans it onto its window stage. The DDL differs
+  in one place: weir reads `ts`, ms since the epoch, as a TIMESTAMP(3)
+  column, where Flink's json format needs a computed column
+  (`TO_TIMESTAMP_LTZ(ts, 3)`).
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
@@ -132,10 +137,22 @@ INSERT INTO snk SELECT `user`, CAST(ROUND(amount * 100, 0) AS BIGINT), merchant,
 """
 
 
+SQL_WINDOW_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
+    WATERMARK FOR ts AS ts)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, total DOUBLE)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT `user`, window_start, window_end, COUNT(*), SUM(amount)
+    FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+    GROUP BY `user`, window_start, window_end;
+"""
+
+
 def run_weir(kind, input_path, work, components):
-    if kind == "sql":
-        script = work / f"weir-sql-{input_path.stem}.sql"
-        script.write_text(SQL_SCRIPT.format(path=input_path))
+    if kind in ("sql", "sql-window"):
+        script = work / f"weir-{kind}-{input_path.stem}.sql"
+        text = SQL_SCRIPT if kind == "sql" else SQL_WINDOW_SCRIPT
+        script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
     job.write_text(f'name = "cmp-{kind}"\n[source]\ntype = "file"\npath = "{input_path}"\n'
@@ -153,10 +170,11 @@ env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = env.get_config()
 conf.set("parallelism.default", "1")
 conf.set("table.exec.resource.default-parallelism", "1")
-time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if kind == "window" else ""
+windowed = kind in ("window", "sql-window")
+time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if windowed else ""
 env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
-if kind == "window":
+if windowed:
     env.execute_sql("""CREATE TABLE snk (`user` STRING, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, total DOUBLE)
         WITH ('connector' = 'blackhole')""")
     query = """INSERT INTO snk SELECT `user`, window_start, window_end, COUNT(*), SUM(amount)
@@ -213,7 +231,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()

@@ -62,11 +62,19 @@ enum Command {
     /// `execution.checkpointing.interval` and
     /// `table.exec.source.idle-timeout`, and holds one `INSERT INTO sink
     /// SELECT …`. So far the query may project and filter (scalar functions,
-    /// CASE, casts); aggregations, joins and windows are refused with their
-    /// line. `weir run` and `weir submit` take a `.sql` file too.
+    /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
+    /// SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
+    /// window_end[, column]` or `GROUP BY TUMBLE(ts, …)[, column]`, with
+    /// COUNT, SUM, MIN, MAX and AVG. Joins and updating aggregations are
+    /// refused with their line. `weir run` and `weir submit` take a `.sql`
+    /// file too.
+    ///
+    /// With no script, an interactive shell (like Flink's SQL client):
+    /// `CREATE TABLE` and `SET` are kept, a `SELECT` runs at once and its
+    /// rows print as a table as they arrive (Ctrl-C stops it).
     Sql {
-        /// The script (`.sql`).
-        script: PathBuf,
+        /// The script (`.sql`); none: the interactive shell.
+        script: Option<PathBuf>,
         /// Override a setting of the job the script makes, as for `run`.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
@@ -381,6 +389,9 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             print_job,
             fresh,
         } => {
+            let Some(script) = script else {
+                return cli::sql_shell::shell();
+            };
             if print_job {
                 let loaded = cli::load_job(&script, &set)?;
                 print!("{}", toml::to_string(&loaded.spec)?);

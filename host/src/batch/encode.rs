@@ -72,13 +72,86 @@ impl EncoderFactory for EpochMillis {
     }
 }
 
+/// Writes `timestamp(ms)` columns as Flink's `json` format writes a
+/// `TIMESTAMP(3)` (`json.timestamp-format.standard` `SQL`): `yyyy-MM-dd
+/// HH:mm:ss`, then the fraction of a second in as few digits as it takes
+/// (none when it is 0).
+#[derive(Debug)]
+struct SqlTimestamps;
+
+struct SqlTimestamp(ScalarBuffer<i64>);
+
+impl Encoder for SqlTimestamp {
+    fn encode(&mut self, idx: usize, out: &mut Vec<u8>) {
+        out.push(b'"');
+        write_sql_timestamp(out, self.0[idx]);
+        out.push(b'"');
+    }
+}
+
+/// `ms` since the epoch as `yyyy-MM-dd HH:mm:ss[.fff]` (UTC).
+///
+/// ```
+/// let mut out = Vec::new();
+/// weir::batch::encode::write_sql_timestamp(&mut out, 1_700_000_010_500);
+/// assert_eq!(out, b"2023-11-14 22:13:30.5");
+/// ```
+pub fn write_sql_timestamp(out: &mut Vec<u8>, ms: i64) {
+    use std::io::Write;
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = ms_of_day / 1000;
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    let frac = ms_of_day % 1000;
+    if frac != 0 {
+        let text = format!("{frac:03}");
+        let _ = write!(out, ".{}", text.trim_end_matches('0'));
+    }
+}
+
+impl EncoderFactory for SqlTimestamps {
+    fn make_default_encoder<'a>(
+        &self,
+        _field: &'a FieldRef,
+        array: &'a dyn Array,
+        _options: &'a EncoderOptions,
+    ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
+        Ok(match array.data_type() {
+            DataType::Timestamp(TimeUnit::Millisecond, None) => {
+                let a = array.as_primitive::<TimestampMillisecondType>();
+                Some(NullableEncoder::new(
+                    Box::new(SqlTimestamp(a.values().clone())),
+                    a.nulls().cloned(),
+                ))
+            }
+            _ => None,
+        })
+    }
+}
+
 /// Each row of `batch` as one JSON object (null fields left out).
 pub fn json_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, EncodeError> {
     encode_lines(batch, false)
 }
 
 /// Each row of `batch` as one JSON object with every field, a null one as
-/// `null`: what Flink's `json` format writes for a SQL table's row.
+/// `null`, a timestamp in SQL's text form: what Flink's `json` format
+/// writes for a SQL table's row.
 pub fn json_lines_with_nulls(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, EncodeError> {
     encode_lines(batch, true)
 }
@@ -103,7 +176,11 @@ fn encode_lines(batch: &RecordBatch, explicit_nulls: bool) -> Result<Vec<Vec<u8>
         false,
     ));
     let options = EncoderOptions::default()
-        .with_encoder_factory(Arc::new(EpochMillis))
+        .with_encoder_factory(if explicit_nulls {
+            Arc::new(SqlTimestamps) as Arc<dyn EncoderFactory>
+        } else {
+            Arc::new(EpochMillis)
+        })
         .with_explicit_nulls(explicit_nulls);
     let mut encoder = make_encoder(&field, &array, &options).map_err(err)?;
     let mut buf = Vec::with_capacity(128);

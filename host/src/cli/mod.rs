@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod run;
 pub mod savepoint;
 pub mod serve;
+pub mod sql_shell;
 pub mod swap;
 
 use std::path::Path;

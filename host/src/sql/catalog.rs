@@ -46,6 +46,11 @@ fn functions() -> &'static Functions {
     })
 }
 
+/// Is `name` (lower case) one of DataFusion's aggregate functions?
+pub(super) fn is_aggregate(name: &str) -> bool {
+    functions().aggregate.contains_key(name)
+}
+
 /// The tables of a script or a stage, for DataFusion's planner.
 pub(super) struct Catalog {
     tables: HashMap<String, SchemaRef>,

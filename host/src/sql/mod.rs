@@ -32,11 +32,13 @@ mod connector;
 mod error;
 mod flink;
 mod functions;
+mod group_window;
 pub mod parse;
 mod script;
 mod select;
 mod types;
+mod window;
 
 pub use error::{Pos, SqlError};
-pub use script::{load, to_job};
+pub use script::{check_declarations, load, select_job, to_job};
 pub use select::{Select, Selected};

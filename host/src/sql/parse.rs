@@ -50,6 +50,55 @@ impl Dialect for FlinkDialect {
     fn supports_filter_during_aggregation(&self) -> bool {
         true
     }
+
+    /// `TABLE t [PARTITION BY k | PARTITION BY (k, …)]`, the table argument
+    /// of Flink's window functions (`TUMBLE(TABLE t, DESCRIPTOR(ts), …)`),
+    /// which sqlparser has no expression for: read as a call of
+    /// [`TABLE_ARGUMENT`] with the table's name, then the partition keys.
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if !parser.peek_keyword(Keyword::TABLE) || parser.peek_nth_token(1).token == Token::LParen {
+            return None;
+        }
+        parser.next_token();
+        Some(table_argument(parser))
+    }
+}
+
+/// The function a window function's `TABLE t` argument is read as.
+pub const TABLE_ARGUMENT: &str = "__weir_table";
+
+fn table_argument(p: &mut Parser) -> Result<Expr, ParserError> {
+    use ast::{
+        Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments, Ident,
+        ObjectName,
+    };
+    let name = p.parse_identifier()?;
+    let mut args = vec![Expr::Identifier(name)];
+    if p.parse_keywords(&[Keyword::PARTITION, Keyword::BY]) {
+        if p.consume_token(&Token::LParen) {
+            args.extend(p.parse_comma_separated(Parser::parse_expr)?);
+            p.expect_token(&Token::RParen)?;
+        } else {
+            args.push(p.parse_expr()?);
+        }
+    }
+    Ok(Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new(TABLE_ARGUMENT)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args
+                .into_iter()
+                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
+                .collect(),
+            clauses: Vec::new(),
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: Vec::new(),
+    }))
 }
 
 /// A statement of a script.

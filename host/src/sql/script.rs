@@ -11,10 +11,11 @@ use super::catalog::{Catalog, boxed, plan_query};
 use super::connector::{self, OptionError};
 use super::parse::{Statement, TableDef, parse_script};
 use super::types::{flink_type, widen};
+use super::window::Refusal;
 use super::{Pos, SqlError};
 use crate::job::{
-    CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob, SOURCE, SqlStageSpec, StageSpec,
-    StateSpec,
+    CheckpointSpec, EventTimeSpec, JobSpec, KeyBySpec, LimitsSpec, LoadedJob, SOURCE, SqlStageSpec,
+    StageSpec, StateSpec,
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion_expr::LogicalPlan;
@@ -37,6 +38,215 @@ pub fn load(path: &Path, overrides: &[String]) -> Result<LoadedJob, SqlError> {
 /// The job `text` (the script at `path`, for errors and the job's default
 /// name) describes.
 pub fn to_job(path: &Path, text: &str) -> Result<JobSpec, SqlError> {
+    Ok(script_job(path, text, None)?.0)
+}
+
+/// The table a shell's `SELECT` is inserted into ([`select_job`]).
+const SHELL_SINK: &str = "__shell";
+
+/// The job of an interactive `SELECT` (`query`, after the `CREATE
+/// TABLE`s and `SET`s of `ddl`): its rows written as JSON lines to
+/// `output`; and the columns they have.
+pub fn select_job(ddl: &str, query: &str, output: &Path) -> Result<(JobSpec, SchemaRef), SqlError> {
+    let text = format!("{ddl}\nINSERT INTO `{SHELL_SINK}` {query}");
+    script_job(Path::new("(shell)"), &text, Some(output))
+}
+
+/// The job `text` describes, and its sink's columns; with `shell`, its
+/// INSERT goes to [`SHELL_SINK`], a file at `shell` with the query's own
+/// columns.
+fn script_job(
+    path: &Path,
+    text: &str,
+    shell: Option<&Path>,
+) -> Result<(JobSpec, SchemaRef), SqlError> {
+    let p = || path.to_path_buf();
+    let unsupported = |at: Pos, what: String, hint: &str| SqlError::Unsupported {
+        path: p(),
+        at,
+        what,
+        hint: hint.into(),
+    };
+    let invalid = |at: Pos, message: String| SqlError::Invalid {
+        path: p(),
+        at,
+        message,
+    };
+    let Declared {
+        tables,
+        settings,
+        insert,
+    } = declarations(path, text)?;
+    let Some((sink_name, query, at)) = insert else {
+        return Err(invalid(
+            Pos { line: 1, column: 1 },
+            "no INSERT INTO … SELECT …: a script needs one to be a job".into(),
+        ));
+    };
+    let declared = match shell {
+        Some(_) if sink_name == SHELL_SINK => None,
+        _ => Some(tables.get(&sink_name).ok_or_else(|| {
+            invalid(
+                at,
+                format!("no table `{sink_name}` to insert into: declare it with CREATE TABLE"),
+            )
+        })?),
+    };
+    let sink_of = |schema: &SchemaRef| declared.map_or_else(|| schema.clone(), |(_, s)| s.clone());
+    let plan_err = |e| SqlError::Plan {
+        path: p(),
+        at,
+        sink: sink_name.clone(),
+        error: boxed(e),
+    };
+    // A group window (`GROUP BY TUMBLE(ts, …)`) is the window table
+    // function it stands for.
+    let query = super::group_window::rewrite(&query).map_or(query, Box::new);
+    let windowed = super::window::lower(&query, &tables).map_err(|r| match r {
+        Refusal::Unsupported(what, hint) => unsupported(at, what, &hint),
+        Refusal::Invalid(m) => invalid(at, m),
+        Refusal::Plan(e) => plan_err(e),
+    })?;
+    let (source_name, stages, sink_schema) = match windowed {
+        Some(w) => {
+            let sink_schema = sink_of(&w.schema);
+            let post = fit_to_sink(&w.post, &w.schema, &sink_schema, &sink_name)
+                .map_err(|m| invalid(at, m))?;
+            let stages = vec![
+                StageSpec {
+                    sql: Some(SqlStageSpec {
+                        query: w.pre,
+                        table: Some(w.table.clone()),
+                    }),
+                    ..stage("filter", SOURCE)
+                },
+                StageSpec {
+                    key_by: Some(KeyBySpec {
+                        field: super::window::KEY.into(),
+                    }),
+                    window: Some(w.window),
+                    ..stage("window", "filter")
+                },
+                StageSpec {
+                    sql: Some(SqlStageSpec {
+                        query: post,
+                        table: Some(super::window::RESULTS.into()),
+                    }),
+                    ..stage("select", "window")
+                },
+            ];
+            (w.table, stages, sink_schema)
+        }
+        None => {
+            let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
+            let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
+            let source_name = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
+            let sink_schema = sink_of(plan.schema().inner());
+            let query = fit_to_sink(&query, plan.schema().inner(), &sink_schema, &sink_name)
+                .map_err(|m| invalid(at, m))?;
+            let select = StageSpec {
+                sql: Some(SqlStageSpec {
+                    query,
+                    table: Some(source_name.clone()),
+                }),
+                ..stage("select", SOURCE)
+            };
+            (source_name, vec![select], sink_schema)
+        }
+    };
+    let (source_def, _) = &tables[&source_name];
+    let option_err =
+        |t: &TableDef, OptionError(m)| invalid(t.at, format!("table `{}`: {m}", t.name));
+    let schema: BTreeMap<String, String> = source_def
+        .columns
+        .iter()
+        .map(|c| {
+            (
+                c.name.clone(),
+                flink_type(&c.ty).expect("checked above").1.to_string(),
+            )
+        })
+        .collect();
+    let source =
+        connector::source(&source_def.options, schema).map_err(|e| option_err(source_def, e))?;
+    let sink = match (declared, shell) {
+        (Some((sink_def, _)), _) => {
+            connector::sink(&sink_def.options).map_err(|e| option_err(sink_def, e))?
+        }
+        (None, out) => crate::job::SinkSpec::File {
+            path: out.unwrap_or(Path::new("-")).to_path_buf(),
+        },
+    };
+    let event_time = match &source_def.watermark {
+        None => None,
+        Some(w) => Some(watermark(source_def, w).map_err(|(at, m)| invalid(at, m))?),
+    };
+    let name = settings.name.unwrap_or_else(|| {
+        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
+        crate::job::file_safe(&stem.unwrap_or_else(|| "sql".into()))
+    });
+    let windowed = stages.iter().any(|s| s.window.is_some());
+    let job = JobSpec {
+        name,
+        parallelism: settings.parallelism.unwrap_or(1),
+        batch_size: crate::job::default_batch(),
+        source,
+        sources: Vec::new(),
+        event_time: event_time.map(|mut e| {
+            e.idle_timeout = settings.idle_timeout.clone();
+            e
+        }),
+        operators: Vec::new(),
+        key_by: None,
+        window: None,
+        keyed: None,
+        stages,
+        sink,
+        sinks: Vec::new(),
+        // Flink drops the rows that come after their window closed (and
+        // counts them); so does a script, knowingly.
+        late_output: windowed.then_some(crate::job::SinkSpec::Discard {}),
+        dead_letter: None,
+        limits: LimitsSpec::default(),
+        state: StateSpec::default(),
+        checkpoint: settings.checkpoint.map(|interval| CheckpointSpec {
+            interval,
+            dir: None,
+            retain: 3,
+        }),
+    };
+    Ok((job, sink_schema))
+}
+
+/// A stage named `name` that reads `input` and does nothing yet.
+fn stage(name: &str, input: &str) -> StageSpec {
+    StageSpec {
+        name: name.into(),
+        inputs: vec![input.into()],
+        key_by: None,
+        operators: Vec::new(),
+        window: None,
+        keyed: None,
+        join: None,
+        sql: None,
+    }
+}
+
+/// What a script declares: its tables (with their Arrow schemas), its
+/// settings, and its INSERT (sink, query, where).
+struct Declared {
+    tables: BTreeMap<String, (TableDef, SchemaRef)>,
+    settings: Settings,
+    insert: Option<(String, Box<Query>, Pos)>,
+}
+
+/// Check the `CREATE TABLE`s and `SET`s of `text` as a script's (the
+/// shell's session) would be: types weir reads, settings it knows.
+pub fn check_declarations(text: &str) -> Result<(), SqlError> {
+    declarations(Path::new("(shell)"), text).map(|_| ())
+}
+
+fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError> {
     let p = || path.to_path_buf();
     let statements = parse_script(text).map_err(|e| SqlError::Parse {
         path: p(),
@@ -101,90 +311,10 @@ pub fn to_job(path: &Path, text: &str) -> Result<JobSpec, SqlError> {
             }
         }
     }
-    let Some((sink_name, query, at)) = insert else {
-        return Err(invalid(
-            Pos { line: 1, column: 1 },
-            "no INSERT INTO … SELECT …: a script needs one to be a job".into(),
-        ));
-    };
-    let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
-    let plan = plan_query(&catalog, (*query).clone()).map_err(|e| SqlError::Plan {
-        path: p(),
-        at,
-        sink: sink_name.clone(),
-        error: boxed(e),
-    })?;
-    let source_name = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
-    let (source_def, _) = &tables[&source_name];
-    let Some((sink_def, sink_schema)) = tables.get(&sink_name) else {
-        return Err(invalid(
-            at,
-            format!("no table `{sink_name}` to insert into: declare it with CREATE TABLE"),
-        ));
-    };
-    let stage_query = fit_to_sink(&query, plan.schema().inner(), sink_schema, &sink_name)
-        .map_err(|m| invalid(at, m))?;
-    let option_err =
-        |t: &TableDef, OptionError(m)| invalid(t.at, format!("table `{}`: {m}", t.name));
-    let schema: BTreeMap<String, String> = source_def
-        .columns
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                flink_type(&c.ty).expect("checked above").1.to_string(),
-            )
-        })
-        .collect();
-    let source =
-        connector::source(&source_def.options, schema).map_err(|e| option_err(source_def, e))?;
-    let sink = connector::sink(&sink_def.options).map_err(|e| option_err(sink_def, e))?;
-    let event_time = match &source_def.watermark {
-        None => None,
-        Some(w) => Some(watermark(source_def, w).map_err(|(at, m)| invalid(at, m))?),
-    };
-    let name = settings.name.unwrap_or_else(|| {
-        let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
-        crate::job::file_safe(&stem.unwrap_or_else(|| "sql".into()))
-    });
-    Ok(JobSpec {
-        name,
-        parallelism: settings.parallelism.unwrap_or(1),
-        batch_size: crate::job::default_batch(),
-        source,
-        sources: Vec::new(),
-        event_time: event_time.map(|mut e| {
-            e.idle_timeout = settings.idle_timeout.clone();
-            e
-        }),
-        operators: Vec::new(),
-        key_by: None,
-        window: None,
-        keyed: None,
-        stages: vec![StageSpec {
-            name: "select".into(),
-            inputs: vec![SOURCE.into()],
-            key_by: None,
-            operators: Vec::new(),
-            window: None,
-            keyed: None,
-            join: None,
-            sql: Some(SqlStageSpec {
-                query: stage_query,
-                table: Some(source_name),
-            }),
-        }],
-        sink,
-        sinks: Vec::new(),
-        late_output: None,
-        dead_letter: None,
-        limits: LimitsSpec::default(),
-        state: StateSpec::default(),
-        checkpoint: settings.checkpoint.map(|interval| CheckpointSpec {
-            interval,
-            dir: None,
-            retain: 3,
-        }),
+    Ok(Declared {
+        tables,
+        settings,
+        insert,
     })
 }
 
@@ -359,7 +489,7 @@ fn watermark(t: &TableDef, w: &super::parse::WatermarkDef) -> Result<EventTimeSp
 }
 
 /// `INTERVAL 'n' UNIT` in ms.
-fn interval_ms(e: &Expr) -> Option<i64> {
+pub(super) fn interval_ms(e: &Expr) -> Option<i64> {
     let Expr::Interval(i) = e else { return None };
     let text = i.value.to_string();
     let n: f64 = text.trim_matches('\'').trim().parse().ok()?;

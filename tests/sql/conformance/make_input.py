@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Writes tests/sql/conformance/input/tx.jsonl, the conformance queries'
-input: 400 transactions with a fixed seed, some fields null or missing.
+input: 400 transactions with a fixed seed, some fields null or missing;
+and tx_time.jsonl, the same rows with `ts` as Flink's SQL text for a
+TIMESTAMP(3) (`2023-11-14 22:13:20.265`, UTC), which window queries read
+as their event time.
 Re-run it only to change the input (and then re-make the expected files
 with tests/sql/flink/expected.py)."""
 import json
 import random
+from datetime import datetime, timezone
 from pathlib import Path
 
 rng = random.Random(13)
 out = Path(__file__).parent / "input" / "tx.jsonl"
 out.parent.mkdir(exist_ok=True)
-with out.open("w") as f:
+timed = out.parent / "tx_time.jsonl"
+with out.open("w") as f, timed.open("w") as g:
     ts = 1_700_000_000_000
     for i in range(400):
         ts += rng.randint(0, 900)
@@ -29,3 +34,6 @@ with out.open("w") as f:
         if i % 29 == 7:
             row["n"] = None
         f.write(json.dumps(row) + "\n")
+        when = datetime.fromtimestamp(ts / 1000, timezone.utc)
+        row["ts"] = when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts % 1000:03d}"
+        g.write(json.dumps(row) + "\n")

@@ -1,0 +1,540 @@
+//! Window aggregations: a query over one of Flink's window table functions,
+//!
+//! ```sql
+//! SELECT window_start, window_end, `user`, COUNT(*) AS n, SUM(amount) AS total
+//! FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+//! WHERE amount > 0
+//! GROUP BY window_start, window_end, `user`
+//! HAVING COUNT(*) > 1
+//! ```
+//!
+//! becomes three stages of the job graph, so that windows, their state,
+//! checkpoints and watermarks are weir's own and DataFusion evaluates
+//! every expression:
+//! 1. `filter`, a query over the table: the `WHERE`, the group key as text
+//!    (`__key`; a NULL key is a key too, as in Flink), and each
+//!    aggregate's input as a DOUBLE with NULLs made neutral, beside a 1/0
+//!    column that counts the inputs that are not NULL;
+//! 2. `window`, weir's window stage keyed by `__key`, with built-in
+//!    aggregates (`count`, `sum`, `min`, `max`) over those columns;
+//! 3. `select`, a query over the window's results: the key back in its
+//!    type, `window_start`, `window_end` and `window_time` as
+//!    TIMESTAMP(3), each aggregate in Flink's result type (the argument's:
+//!    SUM of an INT is an INT, AVG of a BIGINT a BIGINT) and NULL where the
+//!    window saw no input that was not NULL, then the query's own `SELECT`
+//!    list and `HAVING` over them.
+//!
+//! `TUMBLE`, `HOP` and `SESSION` (with `PARTITION BY` its group key) map
+//! to weir's tumbling, sliding and session windows; `CUMULATE`, a
+//! `DISTINCT` aggregate and a group key of more than one column are
+//! refused by name.
+
+use super::catalog::{Catalog, plan_query};
+use super::parse::{TABLE_ARGUMENT, TableDef};
+use super::script::interval_ms;
+use crate::job::{AggregateSpec, WindowSpec};
+use aggregates::Func;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion_common::DataFusionError;
+use datafusion_sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Query, SetExpr, TableFactor,
+};
+use datafusion_sql::sqlparser::parser::Parser;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The key column the `filter` stage writes and the `window` stage keys by.
+pub(super) const KEY: &str = "__key";
+/// The name the `select` stage reads the window's results by.
+pub(super) const RESULTS: &str = "__window";
+
+/// A window aggregation, as its three stages.
+#[derive(Debug)]
+pub(super) struct Lowered {
+    /// The table the query reads.
+    pub table: String,
+    /// The `filter` stage's query, over `table`.
+    pub pre: String,
+    /// The `window` stage's window, keyed by [`KEY`].
+    pub window: WindowSpec,
+    /// The `select` stage's query, over [`RESULTS`].
+    pub post: Query,
+    /// The columns `post` makes.
+    pub schema: SchemaRef,
+}
+
+/// Why a window aggregation cannot run.
+#[derive(Debug)]
+pub(super) enum Refusal {
+    /// A construct weir does not run (yet), and what to do instead
+    /// (starting with `: `).
+    Unsupported(String, String),
+    /// A query that cannot be right.
+    Invalid(String),
+    /// DataFusion's planner refused it.
+    Plan(DataFusionError),
+}
+
+fn unsupported<T>(what: impl Into<String>, hint: &str) -> Result<T, Refusal> {
+    Err(Refusal::Unsupported(what.into(), hint.into()))
+}
+
+fn invalid<T>(message: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::Invalid(message.into()))
+}
+
+const KINDS: &str = ": weir's windows are TUMBLE (tumbling), HOP (sliding) and SESSION";
+
+/// The window `query` aggregates over, lowered to stages; `None` when it
+/// reads no window table function.
+pub(super) fn lower(
+    query: &Query,
+    tables: &BTreeMap<String, (TableDef, SchemaRef)>,
+) -> Result<Option<Lowered>, Refusal> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Ok(None);
+    };
+    let [from] = select.from.as_slice() else {
+        return Ok(None);
+    };
+    let TableFactor::TableFunction {
+        expr: Expr::Function(f),
+        alias,
+    } = &from.relation
+    else {
+        return Ok(None);
+    };
+    let kind = f.name.to_string().to_ascii_uppercase();
+    if !from.joins.is_empty() {
+        return unsupported(format!("a join with {kind}(…)"), "");
+    }
+    if query.with.is_some()
+        || query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
+    {
+        return unsupported(
+            "WITH, ORDER BY or LIMIT around a window aggregation",
+            ": a streaming window aggregation emits each window once, as its watermark passes",
+        );
+    }
+    if select.distinct.is_some() {
+        return unsupported("SELECT DISTINCT over a window", "");
+    }
+    // The function's arguments.
+    let FunctionArguments::List(list) = &f.args else {
+        return invalid(format!("{kind} takes (TABLE t, DESCRIPTOR(time), …)"));
+    };
+    let mut args = Vec::new();
+    for a in &list.args {
+        match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e),
+            other => {
+                return unsupported(
+                    format!("the argument `{other}` of {kind}"),
+                    ": pass the arguments by position",
+                );
+            }
+        }
+    }
+    let (table, partition) = match args.first() {
+        Some(Expr::Function(t)) if t.name.to_string() == TABLE_ARGUMENT => {
+            let mut parts = call_args(t).into_iter();
+            match parts.next() {
+                Some(Expr::Identifier(i)) => (i.value.clone(), parts.cloned().collect::<Vec<_>>()),
+                _ => return invalid(format!("{kind}'s first argument is TABLE t")),
+            }
+        }
+        _ if !matches!(kind.as_str(), "TUMBLE" | "HOP" | "SESSION" | "CUMULATE") => {
+            return unsupported(format!("the table function {kind}"), KINDS);
+        }
+        _ => return invalid(format!("{kind}'s first argument is TABLE t")),
+    };
+    let Some((def, schema)) = tables.get(&table) else {
+        return invalid(format!("no table `{table}`: declare it with CREATE TABLE"));
+    };
+    let time = match args.get(1) {
+        Some(Expr::Function(d)) if d.name.to_string().eq_ignore_ascii_case("DESCRIPTOR") => {
+            match call_args(d).as_slice() {
+                [Expr::Identifier(i)] => i.value.clone(),
+                _ => return invalid(format!("{kind}: DESCRIPTOR names one column")),
+            }
+        }
+        _ => {
+            return invalid(format!(
+                "{kind}'s second argument is DESCRIPTOR(time column)"
+            ));
+        }
+    };
+    if def.watermark.as_ref().map(|w| &w.column) != Some(&time) {
+        return invalid(format!(
+            "{kind}(TABLE {table}, DESCRIPTOR({time}), …): `{time}` is not the event-time column of `{table}`; declare it with WATERMARK FOR {time} AS …"
+        ));
+    }
+    let duration = |i: usize, what: &str| -> Result<String, Refusal> {
+        match args.get(i).and_then(|e| interval_ms(e)) {
+            Some(ms) if ms > 0 => Ok(format!("{ms}ms")),
+            _ => invalid(format!(
+                "{kind}: the {what} is an INTERVAL 'n' SECOND (or MILLISECOND, MINUTE, HOUR, DAY) greater than 0"
+            )),
+        }
+    };
+    let arity = |n: usize| -> Result<(), Refusal> {
+        match args.len() {
+            m if m == n => Ok(()),
+            m if m == n + 1 => unsupported(format!("an offset of {kind} windows"), ""),
+            _ => invalid(format!("{kind} takes {n} arguments")),
+        }
+    };
+    let mut window = WindowSpec {
+        kind: String::new(),
+        size: None,
+        slide: None,
+        gap: None,
+        time: "event".into(),
+        allowed_lateness: "0ms".into(),
+        aggregates: Vec::new(),
+        aggregate: None,
+    };
+    match kind.as_str() {
+        "TUMBLE" => {
+            arity(3)?;
+            window.kind = "tumbling".into();
+            window.size = Some(duration(2, "size")?);
+        }
+        "HOP" => {
+            arity(4)?;
+            window.kind = "sliding".into();
+            window.slide = Some(duration(2, "slide")?);
+            window.size = Some(duration(3, "size")?);
+        }
+        "SESSION" => {
+            if args.len() != 3 {
+                return invalid("SESSION takes (TABLE t [PARTITION BY k], DESCRIPTOR(time), gap)");
+            }
+            window.kind = "session".into();
+            window.gap = Some(duration(2, "gap")?);
+        }
+        "CUMULATE" => return unsupported("CUMULATE windows", KINDS),
+        _ => return unsupported(format!("the table function {kind}"), KINDS),
+    }
+    if !partition.is_empty() && kind != "SESSION" {
+        return invalid(format!("{kind}: only SESSION takes PARTITION BY"));
+    }
+    // GROUP BY window_start, window_end[, key].
+    let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
+        return unsupported("GROUP BY ALL", "");
+    };
+    if !modifiers.is_empty() {
+        return unsupported("GROUP BY … WITH ROLLUP/CUBE", "");
+    }
+    let (mut starts, mut ends, mut keys) = (false, false, Vec::new());
+    for g in groups {
+        match column_name(g) {
+            Some("window_start") => starts = true,
+            Some("window_time") => {}
+            Some("window_end") => ends = true,
+            Some(c) if schema.field_with_name(c).is_ok() => keys.push(c.to_string()),
+            _ => {
+                return unsupported(
+                    format!("GROUP BY {g} in a window aggregation"),
+                    ": group by window_start, window_end and columns of the table",
+                );
+            }
+        }
+    }
+    if !(starts && ends) {
+        return unsupported(
+            format!("a {kind} aggregation not grouped by both window_start and window_end"),
+            ": without them it is an updating aggregation, which weir does not run yet",
+        );
+    }
+    if keys.len() > 1 {
+        return unsupported(
+            format!(
+                "GROUP BY {} columns besides window_start and window_end",
+                keys.len()
+            ),
+            ": weir groups a window aggregation by at most one column so far",
+        );
+    }
+    if kind == "SESSION" {
+        let partition: Vec<&str> = partition.iter().filter_map(column_name).collect();
+        if partition != keys.iter().map(String::as_str).collect::<Vec<_>>() {
+            return unsupported(
+                "a SESSION window whose PARTITION BY is not its GROUP BY key",
+                ": write SESSION(TABLE t PARTITION BY k, …) … GROUP BY window_start, window_end, k",
+            );
+        }
+    }
+    let alias = alias
+        .as_ref()
+        .map_or_else(|| quote(&table), |a| a.name.to_string());
+    let from_table = if alias == quote(&table) {
+        quote(&table)
+    } else {
+        format!("{} AS {alias}", quote(&table))
+    };
+    let filter = select
+        .selection
+        .as_ref()
+        .map_or_else(String::new, |w| format!(" WHERE {w}"));
+    let projection = list_text(&select.projection);
+    let having = select.having.clone();
+
+    // The query as written, planned over the table with the window's
+    // columns: DataFusion checks what it groups and aggregates.
+    let mut windowed: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
+    for c in ["window_start", "window_end", "window_time"] {
+        windowed.push(Arc::new(Field::new(c, timestamp(), false)));
+    }
+    let catalog = Catalog::new([(table.clone(), Arc::new(Schema::new(windowed)))]);
+    // `window_time` is the window's too (its end, less 1 ms): Flink
+    // selects it without grouping by it.
+    let mut grouped = list_text(groups);
+    if !groups.iter().any(|g| column_name(g) == Some("window_time")) {
+        grouped.push_str(", window_time");
+    }
+    let check = format!(
+        "SELECT {projection} FROM {from_table}{filter} GROUP BY {grouped}{}",
+        having
+            .as_ref()
+            .map_or_else(String::new, |h| format!(" HAVING {h}"))
+    );
+    plan_query(&catalog, parse_query(&check)?).map_err(Refusal::Plan)?;
+
+    // The aggregates, each replaced by a column of the window's results.
+    let mut items = select.projection.clone();
+    let mut having = having;
+    let mut aggs = aggregates::replace(&mut items, &mut having)?;
+
+    // The types of the key and of the aggregates' arguments.
+    let key = keys.first().cloned();
+    let mut typed: Vec<String> = aggs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| a.arg.as_ref().map(|e| format!("{e} AS `__t{i}`")))
+        .collect();
+    if let Some(k) = &key {
+        typed.push(format!("{} AS `__tk`", quote(k)));
+    }
+    let mut key_type = (DataType::Utf8, false);
+    if !typed.is_empty() {
+        let plan = plan_query(
+            &catalog,
+            parse_query(&format!("SELECT {} FROM {from_table}", typed.join(", ")))?,
+        )
+        .map_err(Refusal::Plan)?;
+        for f in plan.schema().fields() {
+            let (ty, nullable) = (f.data_type().clone(), f.is_nullable());
+            if f.name() == "__tk" {
+                key_type = (ty, nullable);
+            } else if let Some(i) = f
+                .name()
+                .strip_prefix("__t")
+                .and_then(|i| i.parse::<usize>().ok())
+            {
+                aggs[i].ty = ty;
+                aggs[i].nullable = nullable;
+            }
+        }
+    }
+
+    // 1. filter: the key, and each aggregate's input.
+    let mut pre = vec![match &key {
+        None => format!("'' AS `{KEY}`"),
+        Some(k) => {
+            let (ty, nullable) = &key_type;
+            if sql_type(ty).is_none() && ty != &DataType::Utf8 && ty != &DataType::Boolean {
+                return unsupported(
+                    format!("grouping by `{k}`, a {ty}"),
+                    ": weir groups windows by STRING, INT, BIGINT or BOOLEAN columns so far",
+                );
+            }
+            if *nullable {
+                // `n` for NULL, `v` and the value's text otherwise.
+                format!(
+                    "CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END AS `{KEY}`",
+                    c = quote(k)
+                )
+            } else {
+                format!("{} AS `{KEY}`", quote(k))
+            }
+        }
+    }];
+    let mut post = Vec::new();
+    if let Some(k) = &key {
+        let (ty, nullable) = &key_type;
+        let cast = |e: &str| match ty {
+            DataType::Utf8 => e.to_string(),
+            DataType::Boolean => format!("CAST({e} AS BOOLEAN)"),
+            other => format!("CAST({e} AS {})", sql_type(other).unwrap_or("BIGINT")),
+        };
+        post.push(if *nullable {
+            format!(
+                "CASE WHEN substr(`key`, 1, 1) = 'n' THEN NULL ELSE {} END AS {}",
+                cast("substr(`key`, 2)"),
+                quote(k)
+            )
+        } else {
+            format!("{} AS {}", cast("`key`"), quote(k))
+        });
+    }
+    post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
+    post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
+    post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
+    let mut results = vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("window_start", DataType::Int64, false),
+        Field::new("window_end", DataType::Int64, false),
+    ];
+    for (i, a) in aggs.iter().enumerate() {
+        let mut native = |func: &str, field: Option<String>, output: String| {
+            let ty = if func == "count" {
+                DataType::Int64
+            } else {
+                DataType::Float64
+            };
+            results.push(Field::new(&output, ty, false));
+            window.aggregates.push(AggregateSpec {
+                function: func.into(),
+                field,
+                output: Some(output),
+            });
+        };
+        let Some(arg) = &a.arg else {
+            native("count", None, format!("__n{i}"));
+            post.push(format!("`__n{i}` AS `__a{i}`"));
+            continue;
+        };
+        // How many inputs were not NULL, where some may be.
+        let counted = a.nullable || matches!(a.func, Func::Count | Func::Avg);
+        if counted {
+            pre.push(format!(
+                "CASE WHEN ({arg}) IS NULL THEN 0.0 ELSE 1.0 END AS `__c{i}`"
+            ));
+            native("sum", Some(format!("__c{i}")), format!("__n{i}"));
+        }
+        if a.func == Func::Count {
+            if !counted {
+                native("count", None, format!("__n{i}"));
+            }
+            post.push(format!("CAST(`__n{i}` AS BIGINT) AS `__a{i}`"));
+            continue;
+        }
+        let Some(ty) = sql_type(&a.ty) else {
+            return unsupported(
+                format!("{} over a {} (`{arg}`)", a.func.name(), a.ty),
+                ": weir's window aggregates add numbers (INT, BIGINT, FLOAT, DOUBLE) so far",
+            );
+        };
+        // NULLs made neutral: they add 0, and never win a MIN or MAX.
+        let neutral = match a.func {
+            Func::Min => "1.7976931348623157e308",
+            Func::Max => "-1.7976931348623157e308",
+            _ => "0.0",
+        };
+        pre.push(format!(
+            "COALESCE(CAST(({arg}) AS DOUBLE), {neutral}) AS `__v{i}`"
+        ));
+        let func = match a.func {
+            Func::Min => "min",
+            Func::Max => "max",
+            _ => "sum",
+        };
+        native(func, Some(format!("__v{i}")), format!("__s{i}"));
+        let value = if a.func == Func::Avg {
+            format!("`__s{i}` / `__n{i}`")
+        } else {
+            format!("`__s{i}`")
+        };
+        post.push(if counted {
+            format!("CASE WHEN `__n{i}` = 0 THEN NULL ELSE CAST({value} AS {ty}) END AS `__a{i}`")
+        } else {
+            format!("CAST({value} AS {ty}) AS `__a{i}`")
+        });
+    }
+    let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
+    let post = format!(
+        "SELECT {} FROM (SELECT {} FROM `{RESULTS}`) AS {alias}{}",
+        list_text(&items),
+        post.join(", "),
+        having.map_or_else(String::new, |h| format!(" WHERE {h}"))
+    );
+    let post = parse_query(&post)?;
+    let results = Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]);
+    let plan = plan_query(&results, post.clone()).map_err(Refusal::Plan)?;
+    Ok(Some(Lowered {
+        table,
+        pre,
+        window,
+        post,
+        schema: plan.schema().inner().clone(),
+    }))
+}
+
+/// The SQL name of a number type an aggregate returns (its argument's).
+fn sql_type(ty: &DataType) -> Option<&'static str> {
+    Some(match ty {
+        DataType::Int8 => "TINYINT",
+        DataType::Int16 => "SMALLINT",
+        DataType::Int32 => "INT",
+        DataType::Int64 => "BIGINT",
+        DataType::Float32 => "FLOAT",
+        DataType::Float64 => "DOUBLE",
+        _ => return None,
+    })
+}
+
+fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+/// The arguments of a call, by position.
+fn call_args(f: &datafusion_sql::sqlparser::ast::Function) -> Vec<&Expr> {
+    match &f.args {
+        FunctionArguments::List(l) => l
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The column `e` names (`c`, or `t.c`).
+fn column_name(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Identifier(i) => Some(&i.value),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.as_str()),
+        _ => None,
+    }
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+fn list_text<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_query(text: &str) -> Result<Query, Refusal> {
+    let mut s = Parser::parse_sql(&super::parse::FlinkDialect, text)
+        .map_err(|e| Refusal::Plan(DataFusionError::SQL(Box::new(e), None)))?;
+    match s.pop() {
+        Some(datafusion_sql::sqlparser::ast::Statement::Query(q)) if s.is_empty() => Ok(*q),
+        _ => invalid(format!("not one query: {text}")),
+    }
+}
+
+mod aggregates;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,130 @@
+//! The aggregate calls of a window aggregation's `SELECT` list and
+//! `HAVING`: `COUNT`, `SUM`, `MIN`, `MAX` and `AVG`, each replaced by the
+//! column of the window's results that will hold it (`__a0`, `__a1`, …;
+//! equal calls share one).
+
+use super::Refusal;
+use crate::sql::catalog::is_aggregate;
+use arrow_schema::DataType;
+use datafusion_sql::sqlparser::ast::{
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, visit_expressions_mut,
+};
+use std::ops::ControlFlow;
+
+/// The aggregates `items` and `having` call, each call replaced by its
+/// column; a call weir does not compute is refused.
+pub(super) fn replace(
+    items: &mut Vec<SelectItem>,
+    having: &mut Option<Expr>,
+) -> Result<Vec<Aggregate>, Refusal> {
+    let mut aggs: Vec<Aggregate> = Vec::new();
+    let mut refused = None;
+    let mut replace = |e: &mut Expr| {
+        let Expr::Function(f) = e else {
+            return ControlFlow::Continue(());
+        };
+        let name = f.name.to_string().to_ascii_lowercase();
+        if !is_aggregate(&name) {
+            return ControlFlow::Continue(());
+        }
+        let func = match name.as_str() {
+            "count" => Func::Count,
+            "sum" => Func::Sum,
+            "min" => Func::Min,
+            "max" => Func::Max,
+            "avg" => Func::Avg,
+            _ => {
+                refused = Some(Refusal::Unsupported(
+                    format!("the aggregate function {}", name.to_ascii_uppercase()),
+                    ": weir's window aggregations compute COUNT, SUM, MIN, MAX and AVG so far"
+                        .into(),
+                ));
+                return ControlFlow::Break(());
+            }
+        };
+        let list = match &f.args {
+            FunctionArguments::List(l) => Some(l),
+            _ => None,
+        };
+        if list.is_some_and(|l| l.duplicate_treatment.is_some()) {
+            refused = Some(Refusal::Unsupported(
+                format!("{} in a window aggregation", e),
+                ": weir's window aggregations do not count DISTINCT values yet".into(),
+            ));
+            return ControlFlow::Break(());
+        }
+        if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+            refused = Some(Refusal::Unsupported(format!("{e}"), String::new()));
+            return ControlFlow::Break(());
+        }
+        let arg = match list.map(|l| l.args.as_slice()) {
+            Some([FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]) => None,
+            Some([FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))])
+                if func == Func::Count && v.to_string() != "NULL" =>
+            {
+                None
+            }
+            Some([FunctionArg::Unnamed(FunctionArgExpr::Expr(a))]) => Some(a.clone()),
+            _ => {
+                refused = Some(Refusal::Invalid(format!("{e}: one argument")));
+                return ControlFlow::Break(());
+            }
+        };
+        let text = e.to_string();
+        let i = match aggs.iter().position(|a| a.text == text) {
+            Some(i) => i,
+            None => {
+                aggs.push(Aggregate {
+                    func,
+                    arg,
+                    text,
+                    ty: DataType::Null,
+                    nullable: false,
+                });
+                aggs.len() - 1
+            }
+        };
+        *e = Expr::Identifier(Ident::with_quote('`', format!("__a{i}")));
+        ControlFlow::Continue(())
+    };
+    let _ = visit_expressions_mut(items, &mut replace);
+    let _ = visit_expressions_mut(having, &mut replace);
+    match refused {
+        Some(r) => Err(r),
+        None => Ok(aggs),
+    }
+}
+
+/// An aggregate call of the query.
+#[derive(Debug)]
+pub(super) struct Aggregate {
+    pub func: Func,
+    /// `None`: `COUNT(*)`.
+    pub arg: Option<Expr>,
+    /// The call as written (equal calls share a column).
+    text: String,
+    /// The argument's type, and whether it may be NULL.
+    pub ty: DataType,
+    pub nullable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Func {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+impl Func {
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::Count => "COUNT",
+            Func::Sum => "SUM",
+            Func::Min => "MIN",
+            Func::Max => "MAX",
+            Func::Avg => "AVG",
+        }
+    }
+}

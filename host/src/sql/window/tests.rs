@@ -1,0 +1,136 @@
+use crate::job::JobSpec;
+use crate::sql::{SqlError, to_job};
+use std::path::Path;
+
+const TABLES: &str = "
+CREATE TABLE tx (ts TIMESTAMP(3), `user` STRING NOT NULL, amount DOUBLE, n INT,
+  WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE out_rows (ws TIMESTAMP(3), `user` STRING, c BIGINT, s DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+";
+
+fn job(select: &str) -> Result<JobSpec, SqlError> {
+    to_job(
+        Path::new("q.sql"),
+        &format!("{TABLES}\nINSERT INTO out_rows {select};"),
+    )
+}
+
+fn refused(select: &str) -> String {
+    job(select).expect_err(select).to_string()
+}
+
+#[test]
+fn a_tumbling_aggregation_becomes_filter_window_and_select_stages() {
+    let j = job("SELECT window_start, `user`, COUNT(*), SUM(amount) \
+         FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+         WHERE n > 0 GROUP BY window_start, window_end, `user`")
+    .unwrap();
+    let names: Vec<&str> = j.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["filter", "window", "select"]);
+    let pre = &j.stages[0].sql.as_ref().unwrap().query;
+    assert!(
+        pre.contains("`user` AS `__key`"),
+        "a NOT NULL key as it is: {pre}"
+    );
+    assert!(pre.ends_with("WHERE n > 0"), "{pre}");
+    assert!(
+        pre.contains("COALESCE(CAST((amount) AS DOUBLE), 0.0)"),
+        "{pre}"
+    );
+    let w = &j.stages[1];
+    assert_eq!(w.key_by.as_ref().unwrap().field, "__key");
+    let window = w.window.as_ref().unwrap();
+    assert_eq!(
+        (window.kind.as_str(), window.size.as_deref()),
+        ("tumbling", Some("10000ms"))
+    );
+    let fns: Vec<&str> = window
+        .aggregates
+        .iter()
+        .map(|a| a.function.as_str())
+        .collect();
+    // COUNT(*); then SUM(amount): the amounts that are not NULL, and their sum.
+    assert_eq!(fns, ["count", "sum", "sum"]);
+    let post = &j.stages[2].sql.as_ref().unwrap();
+    assert_eq!(post.table.as_deref(), Some("__window"));
+    assert!(
+        post.query.contains("to_timestamp_millis(`window_start`)"),
+        "{}",
+        post.query
+    );
+    assert!(
+        post.query
+            .contains("CASE WHEN `__n1` = 0 THEN NULL ELSE CAST(`__s1` AS DOUBLE) END"),
+        "SUM of no amounts is NULL: {}",
+        post.query
+    );
+    assert_eq!(j.event_time.as_ref().unwrap().field.as_deref(), Some("ts"));
+}
+
+#[test]
+fn hop_and_session_map_to_sliding_and_session_windows() {
+    let j = job("SELECT window_start, `user`, COUNT(*), MAX(amount) \
+         FROM TABLE(HOP(TABLE tx, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE)) \
+         GROUP BY window_start, window_end, `user`")
+    .unwrap();
+    let w = j.stages[1].window.as_ref().unwrap();
+    assert_eq!(
+        (w.kind.as_str(), w.slide.as_deref(), w.size.as_deref()),
+        ("sliding", Some("5000ms"), Some("60000ms"))
+    );
+    let j = job("SELECT window_start, `user`, COUNT(*), AVG(amount) \
+         FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(ts), INTERVAL '30' SECOND)) \
+         GROUP BY window_start, window_end, `user`")
+    .unwrap();
+    let w = j.stages[1].window.as_ref().unwrap();
+    assert_eq!(
+        (w.kind.as_str(), w.gap.as_deref()),
+        ("session", Some("30000ms"))
+    );
+}
+
+#[test]
+fn what_windows_do_not_run_yet_is_refused_by_name() {
+    let tvf = "FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))";
+    let cases = [
+        (
+            "SELECT window_start, `user`, COUNT(*), SUM(amount) FROM TABLE(CUMULATE(TABLE tx, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, window_end, `user`".to_string(),
+            "CUMULATE windows",
+        ),
+        (
+            format!("SELECT window_start, `user`, COUNT(DISTINCT n), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`"),
+            "DISTINCT",
+        ),
+        (
+            format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`, n"),
+            "GROUP BY 2 columns",
+        ),
+        (
+            format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, `user`"),
+            "not grouped by both window_start and window_end",
+        ),
+        (
+            format!("SELECT window_start, `user`, COUNT(*), STDDEV(amount) {tvf} GROUP BY window_start, window_end, `user`"),
+            "STDDEV",
+        ),
+        (
+            "SELECT window_start, `user`, COUNT(*), SUM(amount) FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(amount), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, `user`".to_string(),
+            "not the event-time column",
+        ),
+        (
+            "SELECT window_start, `user`, COUNT(*), SUM(amount) FROM TABLE(SESSION(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, `user`".to_string(),
+            "PARTITION BY",
+        ),
+        (
+            format!("SELECT window_start, `user`, COUNT(*), amount {tvf} GROUP BY window_start, window_end, `user`"),
+            "amount",
+        ),
+    ];
+    for (select, says) in cases {
+        let err = refused(&select);
+        assert!(err.contains(says), "{select}: {err}");
+        assert!(err.contains("q.sql:8:1"), "the INSERT's line: {err}");
+    }
+}

@@ -1,0 +1,24 @@
+-- Tumbling 10 s windows per user: count and sum (SUM skips NULL amounts).
+-- rows: as a set (Flink fires the keys of one window in no fixed order)
+CREATE TABLE tx (
+  ts TIMESTAMP(3),
+  `user` STRING,
+  amount DOUBLE,
+  merchant STRING,
+  n INT,
+  flag BOOLEAN,
+  WATERMARK FOR ts AS ts - INTERVAL '2' SECOND
+) WITH ('connector' = 'filesystem', 'path' = '{input}/tx_time.jsonl', 'format' = 'json');
+
+CREATE TABLE out_rows (
+  window_start TIMESTAMP(3),
+  window_end TIMESTAMP(3),
+  `user` STRING,
+  cnt BIGINT,
+  total DOUBLE
+) WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+
+INSERT INTO out_rows
+SELECT window_start, window_end, `user`, COUNT(*), SUM(amount)
+FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end, `user`;
