@@ -120,33 +120,43 @@ fn every_conformance_query_gives_flinks_rows() {
         let text = std::fs::read_to_string(suite().join("queries").join(format!("{name}.sql")))
             .expect("script");
         let script = script_in(dir.path(), name, &text);
-        let run = weir(&["sql", "-q", script.to_str().expect("utf-8")]);
-        if !run.output.status.success() {
-            failed.push(format!("{name}: weir failed: {}", run.stderr()));
-            continue;
-        }
-        let mut got = rows(&dir.path().join(format!("{name}.out.jsonl")), 0);
-        // A window fires its keys in no fixed order, in Flink and in weir:
-        // such a query says so, and its rows compare as a set.
-        let mut expected = expected;
-        if text.contains("-- rows: as a set") {
-            let key = |v: &Value| rounded(v).to_string();
-            got.sort_by_key(key);
-            expected.sort_by_key(key);
-        }
-        if got.len() != expected.len() || got.iter().zip(&expected).any(|(g, e)| !close(g, e)) {
-            let first = got
-                .iter()
-                .zip(&expected)
-                .position(|(g, e)| !close(g, e))
-                .unwrap_or(got.len().min(expected.len()));
-            failed.push(format!(
-                "{name}: {} rows, Flink {}; first difference at row {first}:\n  weir:  {}\n  flink: {}",
+        // A query whose rows are a set runs at parallelism 2 too: its
+        // windows' keys are then split between two subtasks.
+        let as_set = text.contains("-- rows: as a set");
+        let settings: &[&str] = if as_set {
+            &["parallelism=1", "parallelism=2"]
+        } else {
+            &["parallelism=1"]
+        };
+        for set in settings {
+            let run = weir(&["sql", "-q", "--set", set, script.to_str().expect("utf-8")]);
+            if !run.output.status.success() {
+                failed.push(format!("{name} ({set}): weir failed: {}", run.stderr()));
+                continue;
+            }
+            let mut got = rows(&dir.path().join(format!("{name}.out.jsonl")), 0);
+            // A window fires its keys in no fixed order, in Flink and in weir:
+            // such a query says so, and its rows compare as a set.
+            let mut expected = expected.clone();
+            if as_set {
+                let key = |v: &Value| rounded(v).to_string();
+                got.sort_by_key(key);
+                expected.sort_by_key(key);
+            }
+            if got.len() != expected.len() || got.iter().zip(&expected).any(|(g, e)| !close(g, e)) {
+                let first = got
+                    .iter()
+                    .zip(&expected)
+                    .position(|(g, e)| !close(g, e))
+                    .unwrap_or(got.len().min(expected.len()));
+                failed.push(format!(
+                "{name} ({set}): {} rows, Flink {}; first difference at row {first}:\n  weir:  {}\n  flink: {}",
                 got.len(),
                 expected.len(),
                 got.get(first).map_or("-".into(), Value::to_string),
                 expected.get(first).map_or("-".into(), Value::to_string)
             ));
+            }
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));
