@@ -39,9 +39,14 @@ pub struct EncodeError {
     pub message: String,
 }
 
-/// Writes `timestamp(ms)` columns as their number of ms.
+/// Writes `timestamp(ms)` columns as their number of ms, or (`sql`) as
+/// Flink's `json` format writes a `TIMESTAMP(3)`
+/// (`json.timestamp-format.standard` `SQL`): `yyyy-MM-dd HH:mm:ss`, then
+/// the fraction of a second in as few digits as it takes (none when 0).
 #[derive(Debug)]
-struct EpochMillis;
+struct Timestamps {
+    sql: bool,
+}
 
 struct Millis(ScalarBuffer<i64>);
 
@@ -51,33 +56,6 @@ impl Encoder for Millis {
         let _ = write!(out, "{}", self.0[idx]);
     }
 }
-
-impl EncoderFactory for EpochMillis {
-    fn make_default_encoder<'a>(
-        &self,
-        _field: &'a FieldRef,
-        array: &'a dyn Array,
-        _options: &'a EncoderOptions,
-    ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
-        Ok(match array.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                let a = array.as_primitive::<TimestampMillisecondType>();
-                Some(NullableEncoder::new(
-                    Box::new(Millis(a.values().clone())),
-                    a.nulls().cloned(),
-                ))
-            }
-            _ => None,
-        })
-    }
-}
-
-/// Writes `timestamp(ms)` columns as Flink's `json` format writes a
-/// `TIMESTAMP(3)` (`json.timestamp-format.standard` `SQL`): `yyyy-MM-dd
-/// HH:mm:ss`, then the fraction of a second in as few digits as it takes
-/// (none when it is 0).
-#[derive(Debug)]
-struct SqlTimestamps;
 
 struct SqlTimestamp(ScalarBuffer<i64>);
 
@@ -99,16 +77,7 @@ impl Encoder for SqlTimestamp {
 pub fn write_sql_timestamp(out: &mut Vec<u8>, ms: i64) {
     use std::io::Write;
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::time::civil_from_days(days);
     let secs = ms_of_day / 1000;
     let _ = write!(
         out,
@@ -124,23 +93,24 @@ pub fn write_sql_timestamp(out: &mut Vec<u8>, ms: i64) {
     }
 }
 
-impl EncoderFactory for SqlTimestamps {
+impl EncoderFactory for Timestamps {
     fn make_default_encoder<'a>(
         &self,
         _field: &'a FieldRef,
         array: &'a dyn Array,
         _options: &'a EncoderOptions,
     ) -> Result<Option<NullableEncoder<'a>>, ArrowError> {
-        Ok(match array.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, None) => {
-                let a = array.as_primitive::<TimestampMillisecondType>();
-                Some(NullableEncoder::new(
-                    Box::new(SqlTimestamp(a.values().clone())),
-                    a.nulls().cloned(),
-                ))
-            }
-            _ => None,
-        })
+        let DataType::Timestamp(TimeUnit::Millisecond, zone) = array.data_type() else {
+            return Ok(None);
+        };
+        let a = array.as_primitive::<TimestampMillisecondType>();
+        let values = a.values().clone();
+        let encoder: Box<dyn Encoder> = match (self.sql, zone) {
+            (true, None) => Box::new(SqlTimestamp(values)),
+            (true, Some(_)) => return Ok(None),
+            (false, _) => Box::new(Millis(values)),
+        };
+        Ok(Some(NullableEncoder::new(encoder, a.nulls().cloned())))
     }
 }
 
@@ -176,11 +146,9 @@ fn encode_lines(batch: &RecordBatch, explicit_nulls: bool) -> Result<Vec<Vec<u8>
         false,
     ));
     let options = EncoderOptions::default()
-        .with_encoder_factory(if explicit_nulls {
-            Arc::new(SqlTimestamps) as Arc<dyn EncoderFactory>
-        } else {
-            Arc::new(EpochMillis)
-        })
+        .with_encoder_factory(Arc::new(Timestamps {
+            sql: explicit_nulls,
+        }))
         .with_explicit_nulls(explicit_nulls);
     let mut encoder = make_encoder(&field, &array, &options).map_err(err)?;
     let mut buf = Vec::with_capacity(128);
