@@ -345,13 +345,17 @@ pub(super) fn lower(
         None => format!("'' AS `{KEY}`"),
         Some(k) => {
             let (ty, nullable) = &key_type;
-            if sql_type(ty).is_none() && ty != &DataType::Utf8 && ty != &DataType::Boolean {
+            let whole = matches!(
+                ty,
+                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+            );
+            if !(whole || ty == &DataType::Utf8 || ty == &DataType::Boolean) {
                 return unsupported(
                     format!("grouping by `{k}`, a {ty}"),
                     ": weir groups windows by STRING, INT, BIGINT or BOOLEAN columns so far",
                 );
             }
-            if *nullable {
+            if *nullable || !crate::batch::rows::is_key_type(ty) {
                 // `n` for NULL, `v` and the value's text otherwise.
                 format!(
                     "CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END AS `{KEY}`",
@@ -370,7 +374,7 @@ pub(super) fn lower(
             DataType::Boolean => format!("CAST({e} AS BOOLEAN)"),
             other => format!("CAST({e} AS {})", sql_type(other).unwrap_or("BIGINT")),
         };
-        post.push(if *nullable {
+        post.push(if *nullable || !crate::batch::rows::is_key_type(ty) {
             format!(
                 "CASE WHEN substr(`key`, 1, 1) = 'n' THEN NULL ELSE {} END AS {}",
                 cast("substr(`key`, 2)"),

@@ -127,6 +127,10 @@ fn what_windows_do_not_run_yet_is_refused_by_name() {
             format!("SELECT window_start, `user`, COUNT(*), amount {tvf} GROUP BY window_start, window_end, `user`"),
             "amount",
         ),
+        (
+            format!("SELECT window_start, CAST(amount AS STRING), COUNT(*), SUM(n) {tvf} GROUP BY window_start, window_end, amount"),
+            "grouping by `amount`, a Float64",
+        ),
     ];
     for (select, says) in cases {
         let err = refused(&select);
