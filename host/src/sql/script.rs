@@ -61,17 +61,8 @@ fn script_job(
     shell: Option<&Path>,
 ) -> Result<(JobSpec, SchemaRef), SqlError> {
     let p = || path.to_path_buf();
-    let unsupported = |at: Pos, what: String, hint: &str| SqlError::Unsupported {
-        path: p(),
-        at,
-        what,
-        hint: hint.into(),
-    };
-    let invalid = |at: Pos, message: String| SqlError::Invalid {
-        path: p(),
-        at,
-        message,
-    };
+    let unsupported = |at, what, hint: &str| unsupported_at(path, at, what, hint);
+    let invalid = |at, message| invalid_at(path, at, message);
     let Declared {
         tables,
         settings,
@@ -218,6 +209,25 @@ fn script_job(
     Ok((job, sink_schema))
 }
 
+/// A construct of the script at `path` weir does not run (yet).
+fn unsupported_at(path: &Path, at: Pos, what: String, hint: &str) -> SqlError {
+    SqlError::Unsupported {
+        path: path.to_path_buf(),
+        at,
+        what,
+        hint: hint.into(),
+    }
+}
+
+/// A statement of the script at `path` that cannot be right.
+fn invalid_at(path: &Path, at: Pos, message: String) -> SqlError {
+    SqlError::Invalid {
+        path: path.to_path_buf(),
+        at,
+        message,
+    }
+}
+
 /// A stage named `name` that reads `input` and does nothing yet.
 fn stage(name: &str, input: &str) -> StageSpec {
     StageSpec {
@@ -252,17 +262,8 @@ fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError> {
         path: p(),
         message: e.to_string(),
     })?;
-    let unsupported = |at: Pos, what: String, hint: &str| SqlError::Unsupported {
-        path: p(),
-        at,
-        what,
-        hint: hint.into(),
-    };
-    let invalid = |at: Pos, message: String| SqlError::Invalid {
-        path: p(),
-        at,
-        message,
-    };
+    let unsupported = |at, what, hint: &str| unsupported_at(path, at, what, hint);
+    let invalid = |at, message| invalid_at(path, at, message);
     let mut tables: BTreeMap<String, (TableDef, SchemaRef)> = BTreeMap::new();
     let mut settings = Settings::default();
     let mut insert: Option<(String, Box<Query>, Pos)> = None;
