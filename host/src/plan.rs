@@ -99,6 +99,8 @@ pub enum StageWork {
         query: String,
         /// The input's name in it.
         table: String,
+        /// The input's schema, when the stage declares it (`sql.schema`).
+        schema: Option<arrow_schema::SchemaRef>,
     },
 }
 
@@ -171,10 +173,6 @@ pub struct Plan {
     pub graph: Vec<PlannedGraphStage>,
     /// Per-instance limits.
     pub limits: CallLimits,
-    /// Watermark delay.
-    pub out_of_orderness_ms: i64,
-    /// Idle-input timeout.
-    pub idle_timeout_ms: Option<i64>,
     /// What the job may make the host spend (memory, disk, log), shared
     /// by all its tasks.
     pub budgets: Arc<Budgets>,
@@ -361,8 +359,18 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     // A query over a source that declares its schema is compiled now: its
     // errors come before the job starts.
     for st in &graph {
-        if let (StageWork::Sql { query, table }, [input]) = (&st.work, st.spec.inputs.as_slice()) {
-            let declared = if input == crate::job::SOURCE {
+        if let (
+            StageWork::Sql {
+                query,
+                table,
+                schema: own,
+            },
+            [input],
+        ) = (&st.work, st.spec.inputs.as_slice())
+        {
+            let declared = if let Some(own) = own {
+                Some(own.clone())
+            } else if input == crate::job::SOURCE {
                 schema.clone()
             } else {
                 named_schemas.get(input).cloned()
@@ -404,10 +412,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         bytes(&l.disk),
         bytes(&l.log_rate),
     );
-    let et = spec.event_time.as_ref();
     Ok(Plan {
-        out_of_orderness_ms: et.map(|e| dur(&e.max_out_of_orderness)).unwrap_or(0),
-        idle_timeout_ms: et.and_then(|e| e.idle_timeout.as_deref()).map(dur),
         job,
         engine,
         chain,
@@ -460,6 +465,16 @@ fn window_stage(
 
 /// The stages of a job graph, in an order where inputs come first
 /// (validation has refused cycles).
+/// The watermark delay and the idle-input timeout (ms) of an event-time
+/// spec (validated: a bad duration cannot reach here).
+pub fn watermark_ms(et: Option<&crate::job::EventTimeSpec>) -> (i64, Option<i64>) {
+    let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
+    (
+        et.map_or(0, |e| dur(&e.max_out_of_orderness)),
+        et.and_then(|e| e.idle_timeout.as_deref()).map(dur),
+    )
+}
+
 fn graph_stages(
     job: &LoadedJob,
     engine: &'static WasmEngine,
@@ -500,6 +515,10 @@ fn graph_stages(
             StageWork::Sql {
                 query: q.query.clone(),
                 table: q.table.clone().unwrap_or_else(|| s.inputs[0].clone()),
+                schema: match &q.schema {
+                    Some(fields) => Some(std::sync::Arc::new(crate::batch::schema_of(fields)?)),
+                    None => None,
+                },
             }
         } else if !s.operators.is_empty() {
             StageWork::Operators(

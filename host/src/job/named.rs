@@ -34,4 +34,17 @@ pub struct NamedSourceSpec {
     /// The source itself (`type = …` and its settings, as for `[source]`).
     #[serde(flatten)]
     pub source: SourceSpec,
+    /// Its own event time (field, out-of-orderness, idle timeout), as each
+    /// table of a Flink SQL script has its own watermark; default: the
+    /// job's `[event_time]`.
+    ///
+    /// ```toml
+    /// [[sources]]
+    /// name = "shipments"
+    /// type = "file"
+    /// path = "shipments.jsonl"
+    /// event_time = { field = "shipped_at", max_out_of_orderness = "5s" }
+    /// ```
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<super::EventTimeSpec>,
 }

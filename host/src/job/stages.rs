@@ -78,6 +78,11 @@ pub struct SqlStageSpec {
     /// The name the query reads its input by; default: the input's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
+    /// The fields of its input, as `[source.schema]` names them, when the
+    /// input comes as records (a join's output: `"left.user" =
+    /// "string"`); default: inferred from the first records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl StageSpec {

@@ -25,34 +25,32 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
             format!("must be between 1 and 1000000, got {}", spec.batch_size),
         );
     }
-    for (_, at, source) in spec.all_sources() {
-        check_source(&mut c, spec, &at, source);
+    for (name, at, source) in spec.all_sources() {
+        check_source(&mut c, spec, name, &at, source);
     }
     if let Some(et) = &spec.event_time {
-        match et.field.as_deref() {
-            Some("") => c.add(
-                "event_time.field",
-                "must name the JSON field holding the event time (ms)",
-            ),
-            None if spec
-                .all_sources()
-                .iter()
-                .any(|(_, _, s)| !matches!(s, SourceSpec::Kafka(_))) =>
-            {
-                c.add(
-                "event_time.field",
-                    "must name the JSON field holding the event time (ms); only a Kafka source can do without (it then uses the Kafka timestamp)",
-                )
-            }
-            _ => {}
-        }
-        c.duration(
-            "event_time.max_out_of_orderness",
-            &et.max_out_of_orderness,
-            false,
-        );
-        if let Some(idle) = &et.idle_timeout {
-            c.duration("event_time.idle_timeout", idle, true);
+        // The sources that go by the job's event time.
+        let by_job: Vec<&SourceSpec> = spec
+            .all_sources()
+            .into_iter()
+            .filter(|(name, _, _)| {
+                !spec
+                    .sources
+                    .iter()
+                    .any(|s| s.name == *name && s.event_time.is_some())
+            })
+            .map(|(_, _, s)| s)
+            .collect();
+        check_event_time(&mut c, "event_time", et, &by_job);
+    }
+    for (i, named) in spec.sources.iter().enumerate() {
+        if let Some(et) = &named.event_time {
+            check_event_time(
+                &mut c,
+                &format!("sources[{i}].event_time"),
+                et,
+                &[&named.source],
+            );
         }
     }
     for (i, op) in spec.operators.iter().enumerate() {
@@ -143,7 +141,30 @@ fn check_checkpoint(c: &mut Checker, spec: &JobSpec) {
 }
 
 /// One source's settings (`at`: `source` or `sources[i]`).
-fn check_source(c: &mut Checker, spec: &JobSpec, at: &str, source: &SourceSpec) {
+/// An event-time spec (`at`) for the sources that go by it.
+fn check_event_time(c: &mut Checker, at: &str, et: &EventTimeSpec, sources: &[&SourceSpec]) {
+    match et.field.as_deref() {
+        Some("") => c.add(
+            format!("{at}.field"),
+            "must name the JSON field holding the event time (ms)",
+        ),
+        None if sources.iter().any(|s| !matches!(s, SourceSpec::Kafka(_))) => c.add(
+            format!("{at}.field"),
+            "must name the JSON field holding the event time (ms); only a Kafka source can do without (it then uses the Kafka timestamp)",
+        ),
+        _ => {}
+    }
+    c.duration(
+        &format!("{at}.max_out_of_orderness"),
+        &et.max_out_of_orderness,
+        false,
+    );
+    if let Some(idle) = &et.idle_timeout {
+        c.duration(&format!("{at}.idle_timeout"), idle, true);
+    }
+}
+
+fn check_source(c: &mut Checker, spec: &JobSpec, name: &str, at: &str, source: &SourceSpec) {
     if let SourceSpec::Datagen(d) = source {
         if !SCHEMAS.contains(&d.schema.as_str()) {
             c.add(
@@ -162,7 +183,7 @@ fn check_source(c: &mut Checker, spec: &JobSpec, at: &str, source: &SourceSpec) 
         check_kafka_source(c, spec, at, k);
     }
     if let Some(schema) = source.schema() {
-        check_schema(c, spec, at, schema);
+        check_schema(c, spec.event_time_of(name), at, schema);
     }
     if at != "source" && matches!(source, SourceSpec::Stdin { .. }) {
         c.add(
@@ -176,7 +197,7 @@ fn check_source(c: &mut Checker, spec: &JobSpec, at: &str, source: &SourceSpec) 
 /// as an integer or a timestamp.
 fn check_schema(
     c: &mut Checker,
-    spec: &JobSpec,
+    event_time: Option<&EventTimeSpec>,
     at: &str,
     schema: &std::collections::BTreeMap<String, String>,
 ) {
@@ -184,7 +205,7 @@ fn check_schema(
         c.add(format!("{at}.schema"), e);
         return;
     }
-    let Some(field) = spec.event_time.as_ref().and_then(|e| e.field.as_deref()) else {
+    let Some(field) = event_time.and_then(|e| e.field.as_deref()) else {
         return;
     };
     match schema

@@ -80,6 +80,16 @@ impl JobSpec {
         all
     }
 
+    /// The event time of the source named `name`: its own (a `[[sources]]`
+    /// entry may set one), else the job's `[event_time]`.
+    pub fn event_time_of(&self, name: &str) -> Option<&EventTimeSpec> {
+        self.sources
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.event_time.as_ref())
+            .or(self.event_time.as_ref())
+    }
+
     /// [`Self::all_sources`], to change: (where each is set, the source).
     pub fn all_sources_mut(&mut self) -> Vec<(String, &mut SourceSpec)> {
         let mut all = vec![("source".to_string(), &mut self.source)];

@@ -156,17 +156,16 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         account,
     } = t;
     let spec = &plan.job.spec;
-    let time_field = spec.event_time.as_ref().and_then(|e| e.field.as_deref());
+    // A named source may have its own event time (a SQL table's watermark).
+    let event_time = spec.event_time_of(name);
+    let time_field = event_time.and_then(|e| e.field.as_deref());
+    let (out_of_orderness_ms, idle_timeout_ms) = crate::plan::watermark_ms(event_time);
     // Raw Kafka values are opaque bytes: not checked for JSON.
     let raw = matches!(source_spec, SourceSpec::Kafka(k) if k.format == KafkaFormat::Raw);
     // `[source]` (the one whose watermark and lag the metrics show).
     let main = name == SOURCE;
     let mut tracker = tracker.unwrap_or_else(|| {
-        WatermarkTracker::new(
-            source.inputs(),
-            plan.out_of_orderness_ms,
-            plan.idle_timeout_ms,
-        )
+        WatermarkTracker::new(source.inputs(), out_of_orderness_ms, idle_timeout_ms)
     });
     tracker.ensure_inputs(source.inputs());
     // Positions of triggered checkpoints, committed to the source (Kafka:
@@ -174,7 +173,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     let mut triggered: std::collections::BTreeMap<u64, SourcePosition> = Default::default();
     // Idle inputs move the watermark as time passes: keep ticking.
     let ticks = match ticks {
-        Ticks::Watermark if plan.idle_timeout_ms.is_some() => Ticks::Always,
+        Ticks::Watermark if idle_timeout_ms.is_some() => Ticks::Always,
         other => other,
     };
     let mut out = Outputs {

@@ -56,6 +56,8 @@ const SCALAR: &[&str] = &[
     "trunc",
     // conditional
     "coalesce",
+    // a field of a struct (how a join's stages read the joined rows)
+    "get_field",
     "nullif",
     "nvl",
     "ifnull",

@@ -27,15 +27,19 @@
 //! something else. The design, and what comes next, is in
 //! `docs/sql/README.md`.
 
+mod ast;
 mod catalog;
 mod connector;
 mod error;
 mod flink;
 mod functions;
+mod graph;
 mod group_window;
+mod join;
 pub mod parse;
 mod script;
 mod select;
+mod tvf;
 mod types;
 mod window;
 

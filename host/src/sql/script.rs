@@ -9,12 +9,13 @@
 
 use super::catalog::{Catalog, boxed, plan_query};
 use super::connector::{self, OptionError};
+use super::graph::{Graph, SELECT, stage};
 use super::parse::{Statement, TableDef, parse_script};
 use super::types::{flink_type, widen};
 use super::window::Refusal;
 use super::{Pos, SqlError};
 use crate::job::{
-    CheckpointSpec, EventTimeSpec, JobSpec, KeyBySpec, LimitsSpec, LoadedJob, SOURCE, SqlStageSpec,
+    CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob, NamedSourceSpec, SqlStageSpec,
     StageSpec, StateSpec,
 };
 use arrow_schema::{Field, Schema, SchemaRef};
@@ -93,73 +94,75 @@ fn script_job(
     // A group window (`GROUP BY TUMBLE(ts, …)`) is the window table
     // function it stands for.
     let query = super::group_window::rewrite(&query).map_or(query, Box::new);
-    let windowed = super::window::lower(&query, &tables).map_err(|r| match r {
+    let refusal = |r| match r {
         Refusal::Unsupported(what, hint) => unsupported(at, what, &hint),
         Refusal::Invalid(m) => invalid(at, m),
         Refusal::Plan(e) => plan_err(e),
-    })?;
-    let (source_name, stages, sink_schema) = match windowed {
-        Some(w) => {
-            let sink_schema = sink_of(&w.schema);
-            let post = fit_to_sink(&w.post, &w.schema, &sink_schema, &sink_name)
-                .map_err(|m| invalid(at, m))?;
-            let stages = vec![
-                StageSpec {
-                    sql: Some(SqlStageSpec {
-                        query: w.pre,
-                        table: Some(w.table.clone()),
-                    }),
-                    ..stage("filter", SOURCE)
-                },
-                StageSpec {
-                    key_by: Some(KeyBySpec {
-                        field: super::window::KEY.into(),
-                    }),
-                    window: Some(w.window),
-                    ..stage("window", "filter")
-                },
-                StageSpec {
-                    sql: Some(SqlStageSpec {
-                        query: post,
-                        table: Some(super::window::RESULTS.into()),
-                    }),
-                    ..stage("select", "window")
-                },
-            ];
-            (w.table, stages, sink_schema)
-        }
-        None => {
-            let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
-            let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
-            let source_name = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
-            let sink_schema = sink_of(plan.schema().inner());
-            let query = fit_to_sink(&query, plan.schema().inner(), &sink_schema, &sink_name)
-                .map_err(|m| invalid(at, m))?;
-            let select = StageSpec {
-                sql: Some(SqlStageSpec {
-                    query,
-                    table: Some(source_name.clone()),
-                }),
-                ..stage("select", SOURCE)
-            };
-            (source_name, vec![select], sink_schema)
-        }
     };
-    let (source_def, _) = &tables[&source_name];
+    let graph = match super::window::lower(&query, &tables).map_err(refusal)? {
+        Some(w) => Graph::window(w),
+        None => match super::join::lower(&query, &tables).map_err(refusal)? {
+            Some(j) => Graph::join(j),
+            None => {
+                let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
+                let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
+                let table = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
+                Graph::select(table, (*query).clone(), plan.schema().inner().clone())
+            }
+        },
+    };
+    let sink_schema = sink_of(&graph.schema);
+    let Graph {
+        tables: read,
+        mut stages,
+        last,
+        schema,
+    } = graph;
+    let post =
+        fit_to_sink(&last.query, &schema, &sink_schema, &sink_name).map_err(|m| invalid(at, m))?;
+    stages.push(StageSpec {
+        sql: Some(SqlStageSpec {
+            query: post,
+            table: Some(last.table),
+            schema: last.schema,
+        }),
+        ..stage(SELECT, &last.input)
+    });
     let option_err =
         |t: &TableDef, OptionError(m)| invalid(t.at, format!("table `{}`: {m}", t.name));
-    let schema: BTreeMap<String, String> = source_def
-        .columns
-        .iter()
-        .map(|c| {
-            (
-                c.name.clone(),
-                flink_type(&c.ty).expect("checked above").1.to_string(),
-            )
-        })
-        .collect();
-    let source =
-        connector::source(&source_def.options, schema).map_err(|e| option_err(source_def, e))?;
+    let source_of = |def: &TableDef| {
+        let schema: BTreeMap<String, String> = def
+            .columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    flink_type(&c.ty).expect("checked above").1.to_string(),
+                )
+            })
+            .collect();
+        connector::source(&def.options, schema).map_err(|e| option_err(def, e))
+    };
+    let event_time_of = |def: &TableDef| match &def.watermark {
+        None => Ok(None),
+        Some(w) => watermark(def, w)
+            .map(|mut e| {
+                e.idle_timeout = settings.idle_timeout.clone();
+                Some(e)
+            })
+            .map_err(|(at, m)| invalid(at, m)),
+    };
+    let (source_def, _) = &tables[&read[0]];
+    let source = source_of(source_def)?;
+    let mut sources = Vec::new();
+    for table in &read[1..] {
+        let (def, _) = &tables[table];
+        sources.push(NamedSourceSpec {
+            name: Graph::source_name(&read, table),
+            source: source_of(def)?,
+            event_time: event_time_of(def)?,
+        });
+    }
     let sink = match (declared, shell) {
         (Some((sink_def, _)), _) => {
             connector::sink(&sink_def.options).map_err(|e| option_err(sink_def, e))?
@@ -168,25 +171,21 @@ fn script_job(
             path: out.unwrap_or(Path::new("-")).to_path_buf(),
         },
     };
-    let event_time = match &source_def.watermark {
-        None => None,
-        Some(w) => Some(watermark(source_def, w).map_err(|(at, m)| invalid(at, m))?),
-    };
+    let event_time = event_time_of(source_def)?;
     let name = settings.name.unwrap_or_else(|| {
         let stem = path.file_stem().map(|s| s.to_string_lossy().to_string());
         crate::job::file_safe(&stem.unwrap_or_else(|| "sql".into()))
     });
-    let windowed = stages.iter().any(|s| s.window.is_some());
+    let windowed = stages
+        .iter()
+        .any(|s| s.window.is_some() || s.join.is_some());
     let job = JobSpec {
         name,
         parallelism: settings.parallelism.unwrap_or(1),
         batch_size: crate::job::default_batch(),
         source,
-        sources: Vec::new(),
-        event_time: event_time.map(|mut e| {
-            e.idle_timeout = settings.idle_timeout.clone();
-            e
-        }),
+        sources,
+        event_time,
         operators: Vec::new(),
         key_by: None,
         window: None,
@@ -195,7 +194,8 @@ fn script_job(
         sink,
         sinks: Vec::new(),
         // Flink drops the rows that come after their window closed (and
-        // counts them); so does a script, knowingly.
+        // counts them); so does a script, knowingly. A join drops the
+        // rows that come after the watermark passed them.
         late_output: windowed.then_some(crate::job::SinkSpec::Discard {}),
         dead_letter: None,
         limits: LimitsSpec::default(),
@@ -225,20 +225,6 @@ fn invalid_at(path: &Path, at: Pos, message: String) -> SqlError {
         path: path.to_path_buf(),
         at,
         message,
-    }
-}
-
-/// A stage named `name` that reads `input` and does nothing yet.
-fn stage(name: &str, input: &str) -> StageSpec {
-    StageSpec {
-        name: name.into(),
-        inputs: vec![input.into()],
-        key_by: None,
-        operators: Vec::new(),
-        window: None,
-        keyed: None,
-        join: None,
-        sql: None,
     }
 }
 

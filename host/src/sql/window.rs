@@ -29,17 +29,15 @@
 //! `DISTINCT` aggregate and a group key of more than one column are
 //! refused by name.
 
+pub(super) use super::ast::Refusal;
+use super::ast::{column_name, list_text, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};
-use super::parse::{TABLE_ARGUMENT, TableDef};
-use super::script::interval_ms;
+use super::parse::TableDef;
+use super::tvf::{self, Tvf};
 use crate::job::{AggregateSpec, WindowSpec};
 use aggregates::Func;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion_common::DataFusionError;
-use datafusion_sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Query, SetExpr, TableFactor,
-};
-use datafusion_sql::sqlparser::parser::Parser;
+use datafusion_sql::sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -62,28 +60,6 @@ pub(super) struct Lowered {
     /// The columns `post` makes.
     pub schema: SchemaRef,
 }
-
-/// Why a window aggregation cannot run.
-#[derive(Debug)]
-pub(super) enum Refusal {
-    /// A construct weir does not run (yet), and what to do instead
-    /// (starting with `: `).
-    Unsupported(String, String),
-    /// A query that cannot be right.
-    Invalid(String),
-    /// DataFusion's planner refused it.
-    Plan(DataFusionError),
-}
-
-fn unsupported<T>(what: impl Into<String>, hint: &str) -> Result<T, Refusal> {
-    Err(Refusal::Unsupported(what.into(), hint.into()))
-}
-
-fn invalid<T>(message: impl Into<String>) -> Result<T, Refusal> {
-    Err(Refusal::Invalid(message.into()))
-}
-
-const KINDS: &str = ": weir's windows are TUMBLE (tumbling), HOP (sliding) and SESSION";
 
 /// The window `query` aggregates over, lowered to stages; `None` when it
 /// reads no window table function.
@@ -121,106 +97,13 @@ pub(super) fn lower(
     if select.distinct.is_some() {
         return unsupported("SELECT DISTINCT over a window", "");
     }
-    // The function's arguments.
-    let FunctionArguments::List(list) = &f.args else {
-        return invalid(format!("{kind} takes (TABLE t, DESCRIPTOR(time), …)"));
-    };
-    let mut args = Vec::new();
-    for a in &list.args {
-        match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => args.push(e),
-            other => {
-                return unsupported(
-                    format!("the argument `{other}` of {kind}"),
-                    ": pass the arguments by position",
-                );
-            }
-        }
-    }
-    let (table, partition) = match args.first() {
-        Some(Expr::Function(t)) if t.name.to_string() == TABLE_ARGUMENT => {
-            let mut parts = call_args(t).into_iter();
-            match parts.next() {
-                Some(Expr::Identifier(i)) => (i.value.clone(), parts.cloned().collect::<Vec<_>>()),
-                _ => return invalid(format!("{kind}'s first argument is TABLE t")),
-            }
-        }
-        _ if !matches!(kind.as_str(), "TUMBLE" | "HOP" | "SESSION" | "CUMULATE") => {
-            return unsupported(format!("the table function {kind}"), KINDS);
-        }
-        _ => return invalid(format!("{kind}'s first argument is TABLE t")),
-    };
-    let Some((def, schema)) = tables.get(&table) else {
-        return invalid(format!("no table `{table}`: declare it with CREATE TABLE"));
-    };
-    let time = match args.get(1) {
-        Some(Expr::Function(d)) if d.name.to_string().eq_ignore_ascii_case("DESCRIPTOR") => {
-            match call_args(d).as_slice() {
-                [Expr::Identifier(i)] => i.value.clone(),
-                _ => return invalid(format!("{kind}: DESCRIPTOR names one column")),
-            }
-        }
-        _ => {
-            return invalid(format!(
-                "{kind}'s second argument is DESCRIPTOR(time column)"
-            ));
-        }
-    };
-    if def.watermark.as_ref().map(|w| &w.column) != Some(&time) {
-        return invalid(format!(
-            "{kind}(TABLE {table}, DESCRIPTOR({time}), …): `{time}` is not the event-time column of `{table}`; declare it with WATERMARK FOR {time} AS …"
-        ));
-    }
-    let duration = |i: usize, what: &str| -> Result<String, Refusal> {
-        match args.get(i).and_then(|e| interval_ms(e)) {
-            Some(ms) if ms > 0 => Ok(format!("{ms}ms")),
-            _ => invalid(format!(
-                "{kind}: the {what} is an INTERVAL 'n' SECOND (or MILLISECOND, MINUTE, HOUR, DAY) greater than 0"
-            )),
-        }
-    };
-    let arity = |n: usize| -> Result<(), Refusal> {
-        match args.len() {
-            m if m == n => Ok(()),
-            m if m == n + 1 => unsupported(format!("an offset of {kind} windows"), ""),
-            _ => invalid(format!("{kind} takes {n} arguments")),
-        }
-    };
-    let mut window = WindowSpec {
-        kind: String::new(),
-        size: None,
-        slide: None,
-        gap: None,
-        time: "event".into(),
-        allowed_lateness: "0ms".into(),
-        aggregates: Vec::new(),
-        aggregate: None,
-    };
-    match kind.as_str() {
-        "TUMBLE" => {
-            arity(3)?;
-            window.kind = "tumbling".into();
-            window.size = Some(duration(2, "size")?);
-        }
-        "HOP" => {
-            arity(4)?;
-            window.kind = "sliding".into();
-            window.slide = Some(duration(2, "slide")?);
-            window.size = Some(duration(3, "size")?);
-        }
-        "SESSION" => {
-            if args.len() != 3 {
-                return invalid("SESSION takes (TABLE t [PARTITION BY k], DESCRIPTOR(time), gap)");
-            }
-            window.kind = "session".into();
-            window.gap = Some(duration(2, "gap")?);
-        }
-        "CUMULATE" => return unsupported("CUMULATE windows", KINDS),
-        _ => return unsupported(format!("the table function {kind}"), KINDS),
-    }
-    if !partition.is_empty() && kind != "SESSION" {
-        return invalid(format!("{kind}: only SESSION takes PARTITION BY"));
-    }
+    let Tvf {
+        kind,
+        table,
+        partition,
+        mut window,
+    } = tvf::parse(f, tables)?;
+    let (_, schema) = &tables[&table];
     // GROUP BY window_start, window_end[, key].
     let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
         return unsupported("GROUP BY ALL", "");
@@ -492,51 +375,6 @@ fn sql_type(ty: &DataType) -> Option<&'static str> {
 
 fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, None)
-}
-
-/// The arguments of a call, by position.
-fn call_args(f: &datafusion_sql::sqlparser::ast::Function) -> Vec<&Expr> {
-    match &f.args {
-        FunctionArguments::List(l) => l
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The column `e` names (`c`, or `t.c`).
-fn column_name(e: &Expr) -> Option<&str> {
-    match e {
-        Expr::Identifier(i) => Some(&i.value),
-        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.as_str()),
-        _ => None,
-    }
-}
-
-fn quote(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
-
-fn list_text<T: std::fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn parse_query(text: &str) -> Result<Query, Refusal> {
-    let mut s = Parser::parse_sql(&super::parse::FlinkDialect, text)
-        .map_err(|e| Refusal::Plan(DataFusionError::SQL(Box::new(e), None)))?;
-    match s.pop() {
-        Some(datafusion_sql::sqlparser::ast::Statement::Query(q)) if s.is_empty() => Ok(*q),
-        _ => invalid(format!("not one query: {text}")),
-    }
 }
 
 mod aggregates;

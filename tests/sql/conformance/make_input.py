@@ -3,7 +3,9 @@
 input: 400 transactions with a fixed seed, some fields null or missing;
 and tx_time.jsonl, the same rows with `ts` as Flink's SQL text for a
 TIMESTAMP(3) (`2023-11-14 22:13:20.265`, UTC), which window queries read
-as their event time.
+as their event time; and clicks_time.jsonl, 250 clicks by the same users
+over the same time (their own seed, so tx.jsonl stays as it is), which
+the join queries join with the transactions.
 Re-run it only to change the input (and then re-make the expected files
 with tests/sql/flink/expected.py)."""
 import json
@@ -37,3 +39,21 @@ with out.open("w") as f, timed.open("w") as g:
         when = datetime.fromtimestamp(ts / 1000, timezone.utc)
         row["ts"] = when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts % 1000:03d}"
         g.write(json.dumps(row) + "\n")
+
+rng = random.Random(14)
+with (out.parent / "clicks_time.jsonl").open("w") as f:
+    ts = 1_700_000_000_000
+    for i in range(250):
+        ts += rng.randint(0, 1400)
+        when = datetime.fromtimestamp(ts / 1000, timezone.utc)
+        row = {
+            "ts": when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts % 1000:03d}",
+            "user": f"u{rng.randint(1, 25)}",
+            "page": rng.choice(["home", "cart", "item", "help"]),
+            "ms": rng.randint(50, 9000),
+        }
+        if i % 19 == 4:
+            row["user"] = None
+        if i % 13 == 6:
+            row["ms"] = None
+        f.write(json.dumps(row) + "\n")

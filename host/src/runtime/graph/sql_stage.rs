@@ -4,8 +4,10 @@
 //! The query is compiled for the schema of the first batch and again
 //! whenever a batch comes with another schema (an inferred schema is the
 //! first batch's; a declared one never changes). Rows that come as records
-//! (from a stage that emits records) are decoded into columns first, and a
-//! record that does not fit goes to the dead-letter output. The stage
+//! (from a stage that emits records, a join) are decoded into columns
+//! first — with the stage's declared schema (`sql.schema`), else one
+//! inferred from the first records — and a record that does not fit goes
+//! to the dead-letter output. The stage
 //! emits columns to readers that take columns; for readers that take
 //! records (a sink that writes) it writes each row as Flink's `json`
 //! format does — every column, a null one as `null` — at its input row's
@@ -18,6 +20,7 @@ use crate::runtime::RunError;
 use crate::runtime::message::Columns;
 use crate::runtime::swap::Swap;
 use crate::sql::Select;
+use arrow_schema::SchemaRef;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,16 +39,33 @@ pub(super) struct SqlStage {
 
 impl SqlStage {
     /// The operator of stage `stage`, running `query` over its input read
-    /// as `table`.
-    pub fn new(stage: &str, query: &str, table: &str, columns_out: bool) -> Self {
-        SqlStage {
+    /// as `table`, whose records have `schema` if it is given (in job
+    /// `job`).
+    pub fn new(
+        job: &str,
+        stage: &str,
+        query: &str,
+        table: &str,
+        schema: Option<SchemaRef>,
+        columns_out: bool,
+    ) -> Result<Self, RunError> {
+        let decoder = match schema {
+            Some(schema) => Some(Box::new(JsonDecoder::new(schema).map_err(|source| {
+                RunError::Schema {
+                    job: job.into(),
+                    source,
+                }
+            })?)),
+            None => None,
+        };
+        Ok(SqlStage {
             columns_out,
             stage: stage.into(),
             query: query.into(),
             table: table.into(),
             select: None,
-            decoder: None,
-        }
+            decoder,
+        })
     }
 }
 

@@ -86,12 +86,18 @@ pub(super) fn open(
     };
     Ok(match &stage.work {
         StageWork::Pass => Box::new(super::operator::Pass),
-        StageWork::Sql { query, table } => Box::new(super::sql_stage::SqlStage::new(
+        StageWork::Sql {
+            query,
+            table,
+            schema,
+        } => Box::new(super::sql_stage::SqlStage::new(
+            &plan.job.spec.name,
             &stage.spec.name,
             query,
             table,
+            schema.clone(),
             columns_out,
-        )),
+        )?),
         StageWork::Operators(ops) => {
             Box::new(super::chain::Chain::new(plan, ops, subtask, columns_out)?)
         }

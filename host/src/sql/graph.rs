@@ -1,0 +1,167 @@
+//! A lowered query as stages of the job graph: the tables it reads (the
+//! job's sources), its stages, and its last stage, whose rows go to the
+//! sink once they are fitted to the sink's columns.
+
+use super::{join, window};
+use crate::job::{KeyBySpec, SOURCE, SqlStageSpec, StageSpec};
+use arrow_schema::SchemaRef;
+use datafusion_sql::sqlparser::ast::Query;
+use std::collections::BTreeMap;
+
+/// A query as stages.
+pub(super) struct Graph {
+    /// The tables it reads: the first is the job's `[source]`, the others
+    /// its named sources ([`Graph::source_name`]).
+    pub tables: Vec<String>,
+    /// Its stages, but the last.
+    pub stages: Vec<StageSpec>,
+    /// The last stage: what it reads, and its query over it.
+    pub last: Last,
+    /// The columns the last stage's query makes.
+    pub schema: SchemaRef,
+}
+
+/// The last stage of a [`Graph`].
+pub(super) struct Last {
+    /// The stage (or source) it reads.
+    pub input: String,
+    /// The name its query reads its input by.
+    pub table: String,
+    /// The query.
+    pub query: Query,
+    /// Its input's fields, when they come as records of a known shape.
+    pub schema: Option<BTreeMap<String, String>>,
+}
+
+/// The name of the last stage.
+pub(super) const SELECT: &str = "select";
+
+impl Graph {
+    /// A query over `table` alone, run as it is.
+    pub fn select(table: String, query: Query, schema: SchemaRef) -> Graph {
+        Graph {
+            last: Last {
+                input: SOURCE.into(),
+                table: table.clone(),
+                query,
+                schema: None,
+            },
+            tables: vec![table],
+            stages: Vec::new(),
+            schema,
+        }
+    }
+
+    /// A window aggregation: its `filter` and `window` stages.
+    pub fn window(w: window::Lowered) -> Graph {
+        let stages = vec![
+            StageSpec {
+                sql: Some(SqlStageSpec {
+                    query: w.pre,
+                    table: Some(w.table.clone()),
+                    schema: None,
+                }),
+                ..stage("filter", SOURCE)
+            },
+            StageSpec {
+                key_by: Some(KeyBySpec {
+                    field: window::KEY.into(),
+                }),
+                window: Some(w.window),
+                ..stage("window", "filter")
+            },
+        ];
+        Graph {
+            tables: vec![w.table],
+            stages,
+            last: Last {
+                input: "window".into(),
+                table: window::RESULTS.into(),
+                query: w.post,
+                schema: None,
+            },
+            schema: w.schema,
+        }
+    }
+
+    /// A join: a stage over each table, and the join.
+    pub fn join(j: join::Lowered) -> Graph {
+        let [left, right] = j.tables;
+        let mut tables = vec![left.clone()];
+        if right != left {
+            tables.push(right.clone());
+        }
+        let [pre_left, pre_right] = j.pre;
+        let mut stages = Vec::new();
+        for (name, table, query) in [
+            (join::LEFT, left, pre_left),
+            (join::RIGHT, right, pre_right),
+        ] {
+            stages.push(StageSpec {
+                sql: Some(SqlStageSpec {
+                    query,
+                    table: Some(table.clone()),
+                    schema: None,
+                }),
+                ..stage(name, &Graph::source_name(&tables, &table))
+            });
+        }
+        stages.push(StageSpec {
+            join: Some(j.join),
+            inputs: Vec::new(),
+            ..stage(join::JOIN, "")
+        });
+        Graph {
+            tables,
+            stages,
+            last: Last {
+                input: join::JOIN.into(),
+                table: join::JOINED.into(),
+                query: j.post,
+                schema: Some(j.joined),
+            },
+            schema: j.schema,
+        }
+    }
+
+    /// The name of table `table`'s source in a graph reading `tables`:
+    /// `source` for the first, else the table's name (`table_` before it
+    /// when a stage has that name).
+    pub fn source_name(tables: &[String], table: &str) -> String {
+        if tables.first().map(String::as_str) == Some(table) {
+            SOURCE.into()
+        } else if [
+            "filter",
+            "window",
+            SELECT,
+            join::LEFT,
+            join::RIGHT,
+            join::JOIN,
+            SOURCE,
+        ]
+        .contains(&table)
+        {
+            format!("table_{table}")
+        } else {
+            table.into()
+        }
+    }
+}
+
+/// A stage named `name` that reads `input` and does nothing yet.
+pub(super) fn stage(name: &str, input: &str) -> StageSpec {
+    StageSpec {
+        name: name.into(),
+        inputs: if input.is_empty() {
+            Vec::new()
+        } else {
+            vec![input.into()]
+        },
+        key_by: None,
+        operators: Vec::new(),
+        window: None,
+        keyed: None,
+        join: None,
+        sql: None,
+    }
+}
