@@ -65,9 +65,12 @@ enum Command {
     /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
     /// SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
     /// window_end[, column]` or `GROUP BY TUMBLE(ts, …)[, column]`, with
-    /// COUNT, SUM, MIN, MAX and AVG. Joins and updating aggregations are
-    /// refused with their line. `weir run` and `weir submit` take a `.sql`
-    /// file too.
+    /// COUNT, SUM, MIN, MAX and AVG; and join two tables by key on event
+    /// time: an interval join (`… AND b.ts BETWEEN a.ts - INTERVAL '5'
+    /// SECOND AND a.ts`) or a window join (both through the same TUMBLE or
+    /// HOP, `ON` the key, `window_start` and `window_end`). Outer and
+    /// unbounded joins and updating aggregations are refused with their
+    /// line. `weir run` and `weir submit` take a `.sql` file too.
     ///
     /// With no script, an interactive shell (like Flink's SQL client):
     /// `CREATE TABLE` and `SET` are kept, a `SELECT` runs at once and its

@@ -34,19 +34,17 @@
 //! drops it too; Flink's interval join would still join it with the rows
 //! it keeps).
 
-use super::ast::{Refusal, invalid, list_text, parse_query, quote, unsupported};
+use super::ast::{Refusal, invalid, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};
 use super::parse::TableDef;
-use super::script::interval_ms;
-use super::tvf;
-use crate::job::{JoinSpec, WindowSpec};
+use crate::job::JoinSpec;
 use arrow_schema::{DataType, SchemaRef};
+use conditions::{Conditions, classify, key_types};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Ident, JoinConstraint, JoinOperator, Query, SelectItem,
-    SetExpr, TableFactor, visit_expressions, visit_expressions_mut,
+    Expr, GroupByExpr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
 };
+use sides::{Side, check, flat_name, flattened, side, split_and};
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::ControlFlow;
 
 /// The stages that read each table.
 pub(super) const LEFT: &str = "join_left";
@@ -77,48 +75,6 @@ pub(super) struct Lowered {
     /// The columns `post` makes.
     pub schema: SchemaRef,
 }
-
-/// One side of the join.
-struct Side {
-    /// The table.
-    table: String,
-    /// What the query calls it (its alias, else its name).
-    name: String,
-    /// Its columns.
-    schema: SchemaRef,
-    /// Its event-time column.
-    time: Option<String>,
-    /// The window it is read through, if any.
-    window: Option<WindowSpec>,
-    /// Conditions on this side alone (a window's subquery's `WHERE`, the
-    /// query's conjuncts that read only this table's columns).
-    filters: Vec<Expr>,
-}
-
-impl Side {
-    /// Does the side have column `c` (a window's columns included)?
-    fn has(&self, c: &str) -> bool {
-        self.schema.field_with_name(c).is_ok()
-            || (self.window.is_some() && WINDOW_COLUMNS.contains(&c))
-    }
-
-    /// The side's columns, in Flink's order: the table's, then the
-    /// window's.
-    fn columns(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
-        if self.window.is_some() {
-            all.extend(WINDOW_COLUMNS.iter().map(|c| c.to_string()));
-        }
-        all
-    }
-}
-
-const WINDOW_COLUMNS: [&str; 3] = ["window_start", "window_end", "window_time"];
 
 /// The join `query` makes, lowered to stages; `None` when it joins
 /// nothing.
@@ -215,52 +171,14 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
     for e in on.into_iter().chain(select.selection.as_ref()) {
         split_and(e, &mut conjuncts);
     }
-    let mut keys: Vec<(Expr, Expr)> = Vec::new();
-    let (mut lower, mut upper) = (None::<i64>, None::<i64>);
-    let (mut starts, mut ends) = (false, false);
-    let mut rest = Vec::new();
-    for c in conjuncts {
-        if windowed.is_none()
-            && let Some(bounds) = time_bound(&c, &sides)?
-        {
-            for (lo, hi) in bounds {
-                if let Some(lo) = lo {
-                    lower = Some(lower.map_or(lo, |l| l.max(lo)));
-                }
-                if let Some(hi) = hi {
-                    upper = Some(upper.map_or(hi, |u| u.min(hi)));
-                }
-            }
-            continue;
-        }
-        let refs = references(&c, &sides)?;
-        if let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = &c
-        {
-            let (l, r) = (references(left, &sides)?, references(right, &sides)?);
-            let pair = match (side_only(&l), side_only(&r)) {
-                (Some(0), Some(1)) => Some(((**left).clone(), (**right).clone())),
-                (Some(1), Some(0)) => Some(((**right).clone(), (**left).clone())),
-                _ => None,
-            };
-            if let Some((a, b)) = pair {
-                match (window_column(&a, &sides), window_column(&b, &sides)) {
-                    (Some(x), Some(y)) if x == y && x == "window_start" => starts = true,
-                    (Some(x), Some(y)) if x == y && x == "window_end" => ends = true,
-                    (None, None) => keys.push((a, b)),
-                    _ => rest.push(c.clone()),
-                }
-                continue;
-            }
-        }
-        match side_only(&refs) {
-            Some(i) if !refs.window => sides[i].filters.push(c),
-            _ => rest.push(c),
-        }
-    }
+    let Conditions {
+        keys,
+        lower,
+        upper,
+        starts,
+        ends,
+        rest,
+    } = classify(conjuncts, &mut sides, windowed.is_some())?;
     if keys.is_empty() {
         return unsupported(
             "a join without an equality between the two tables' columns",
@@ -307,43 +225,67 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
 
     // 1, 2: each table's rows with their key.
     let key_types = key_types(&keys, &sides)?;
-    let mut pre = Vec::new();
-    for (i, s) in sides.iter().enumerate() {
-        let parts: Vec<String> = keys
-            .iter()
-            .zip(&key_types)
-            .map(|(pair, ty)| {
-                let e = if i == 0 { &pair.0 } else { &pair.1 };
-                match ty {
-                    Some(t) => format!("CAST(CAST(({e}) AS {t}) AS STRING)"),
-                    None => format!("CAST(({e}) AS STRING)"),
-                }
-            })
-            .collect();
-        let key = match parts.as_slice() {
-            [one] => one.clone(),
-            many => many
-                .iter()
-                .map(|p| format!("CAST(character_length({p}) AS STRING) || ':' || {p}"))
-                .collect::<Vec<_>>()
-                .join(" || "),
-        };
-        let mut filters: Vec<String> = keys
-            .iter()
-            .map(|pair| {
-                let e = if i == 0 { &pair.0 } else { &pair.1 };
-                format!("({e}) IS NOT NULL")
-            })
-            .collect();
-        filters.extend(s.filters.iter().map(|f| format!("({f})")));
-        pre.push(format!(
-            "SELECT {n}.*, {key} AS `{KEY}` FROM {t} AS {n} WHERE {w}",
-            n = quote(&s.name),
-            t = quote(&s.table),
-            w = filters.join(" AND ")
-        ));
-    }
+    let pre = [0, 1].map(|i| table_query(i, &sides[i], &keys, &key_types));
+    let (post, joined, schema) = joined_rows(select, &sides, &rest)?;
+    let [l, r] = sides;
+    Ok(Some(Lowered {
+        tables: [l.table, r.table],
+        pre,
+        join,
+        post,
+        joined,
+        schema,
+    }))
+}
 
+/// The query of the stage that reads side `s` (`i` = 0 for the left, 1
+/// for the right): its rows with a NULL key left out, each with its key
+/// as text.
+fn table_query(i: usize, s: &Side, keys: &[(Expr, Expr)], key_types: &[Option<&str>]) -> String {
+    let parts: Vec<String> = keys
+        .iter()
+        .zip(key_types)
+        .map(|(pair, ty)| {
+            let e = if i == 0 { &pair.0 } else { &pair.1 };
+            match ty {
+                Some(t) => format!("CAST(CAST(({e}) AS {t}) AS STRING)"),
+                None => format!("CAST(({e}) AS STRING)"),
+            }
+        })
+        .collect();
+    let key = match parts.as_slice() {
+        [one] => one.clone(),
+        many => many
+            .iter()
+            .map(|p| format!("CAST(character_length({p}) AS STRING) || ':' || {p}"))
+            .collect::<Vec<_>>()
+            .join(" || "),
+    };
+    let mut filters: Vec<String> = keys
+        .iter()
+        .map(|pair| {
+            let e = if i == 0 { &pair.0 } else { &pair.1 };
+            format!("({e}) IS NOT NULL")
+        })
+        .collect();
+    filters.extend(s.filters.iter().map(|f| format!("({f})")));
+    format!(
+        "SELECT {n}.*, {key} AS `{KEY}` FROM {t} AS {n} WHERE {w}",
+        n = quote(&s.name),
+        t = quote(&s.table),
+        w = filters.join(" AND ")
+    )
+}
+
+/// The `select` stage's query over the joined rows: their columns named
+/// as the query names them, the conditions across both tables (`rest`),
+/// the query's `SELECT` list; with the joined rows' fields and the
+/// columns it makes.
+fn joined_rows(
+    select: &Select,
+    sides: &[Side; 2],
+    rest: &[Expr],
+) -> Result<(Query, BTreeMap<String, String>, SchemaRef), Refusal> {
     // 4: the joined rows' columns, named `__l_c` and `__r_c`.
     let mut joined = BTreeMap::new();
     let mut flat = Vec::new();
@@ -383,7 +325,7 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
             ));
         }
     }
-    if windowed.is_some() {
+    if sides[0].window.is_some() {
         joined.insert("window_start".into(), "bigint".into());
         joined.insert("window_end".into(), "bigint".into());
     }
@@ -426,7 +368,7 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
                     Expr::CompoundIdentifier(p) => p.last().map(|c| c.value.clone()),
                     _ => None,
                 };
-                let e = flattened(e, &sides)?;
+                let e = flattened(e, sides)?;
                 items.push(match name {
                     Some(n) => format!("{e} AS {}", quote(&unique(&n))),
                     None => e.to_string(),
@@ -434,14 +376,14 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
             }
             SelectItem::ExprWithAlias { expr, alias } => {
                 unique(&alias.value);
-                items.push(format!("{} AS {alias}", flattened(expr, &sides)?));
+                items.push(format!("{} AS {alias}", flattened(expr, sides)?));
             }
             other => return unsupported(format!("`{other}` in a join's SELECT list"), ""),
         }
     }
     let mut wheres = Vec::new();
-    for c in &rest {
-        wheres.push(format!("({})", flattened(c, &sides)?));
+    for c in rest {
+        wheres.push(format!("({})", flattened(c, sides)?));
     }
     let post = format!(
         "SELECT {} FROM (SELECT {} FROM `{JOINED}`) AS `__rows`{}",
@@ -458,15 +400,7 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
         .map_err(|e| Refusal::Invalid(format!("the joined rows' schema: {e}")))?;
     let catalog = Catalog::new([(JOINED.to_string(), std::sync::Arc::new(joined_schema))]);
     let plan = plan_query(&catalog, post.clone()).map_err(Refusal::Plan)?;
-    let [l, r] = sides;
-    Ok(Some(Lowered {
-        tables: [l.table, r.table],
-        pre: [pre[0].clone(), pre[1].clone()],
-        join,
-        post,
-        joined,
-        schema: plan.schema().inner().clone(),
-    }))
+    Ok((post, joined, plan.schema().inner().clone()))
 }
 
 /// A join of [`LEFT`] and [`RIGHT`] by [`KEY`], its kind not set yet.
@@ -483,371 +417,6 @@ fn join_spec() -> JoinSpec {
         lower: None,
         upper: None,
     }
-}
-
-/// The side a relation of the `FROM` clause is: a table, or a window
-/// table function over one (directly, or as `(SELECT * FROM TABLE(…)
-/// [WHERE …])`).
-fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refusal> {
-    let table_side = |table: &str, alias: Option<String>, window: Option<WindowSpec>| {
-        let Some((def, schema)) = tables.get(table) else {
-            return invalid(format!("no table `{table}`: declare it with CREATE TABLE"));
-        };
-        if def.watermark.is_none() {
-            return invalid(format!(
-                "table `{table}` has no WATERMARK: a join runs on event time; declare WATERMARK FOR <its TIMESTAMP(3) column> AS …"
-            ));
-        }
-        Ok(Side {
-            table: table.to_string(),
-            name: alias.unwrap_or_else(|| table.to_string()),
-            schema: schema.clone(),
-            time: def.watermark.as_ref().map(|w| w.column.clone()),
-            window,
-            filters: Vec::new(),
-        })
-    };
-    let windowed = |e: &Expr, alias: Option<String>| match e {
-        Expr::Function(f) => {
-            let t = tvf::parse(f, tables)?;
-            table_side(&t.table, alias, Some(t.window))
-        }
-        other => unsupported(format!("joining `{other}`"), ""),
-    };
-    match relation {
-        TableFactor::Table {
-            name, alias, args, ..
-        } if args.is_none() => table_side(
-            name.to_string().trim_matches('`'),
-            alias.as_ref().map(|a| a.name.value.clone()),
-            None,
-        ),
-        TableFactor::TableFunction { expr, alias } => {
-            windowed(expr, alias.as_ref().map(|a| a.name.value.clone()))
-        }
-        TableFactor::Derived {
-            subquery, alias, ..
-        } => {
-            let alias = alias.as_ref().map(|a| a.name.value.clone());
-            let SetExpr::Select(inner) = subquery.body.as_ref() else {
-                return unsupported("a join of a subquery", "");
-            };
-            let star = matches!(inner.projection.as_slice(), [SelectItem::Wildcard(_)]);
-            let [from] = inner.from.as_slice() else {
-                return unsupported("a join of a subquery", "");
-            };
-            let TableFactor::TableFunction { expr, .. } = &from.relation else {
-                return unsupported(
-                    "a join of a subquery",
-                    ": join tables, or SELECT * FROM TABLE(TUMBLE(…)) windows",
-                );
-            };
-            if !star || !from.joins.is_empty() || subquery.order_by.is_some() {
-                return unsupported(
-                    "a join of a subquery other than SELECT * FROM TABLE(window) [WHERE …]",
-                    "",
-                );
-            }
-            let mut s = windowed(expr, alias)?;
-            if let Some(w) = &inner.selection {
-                split_and(w, &mut s.filters);
-            }
-            Ok(s)
-        }
-        other => unsupported(format!("joining `{other}`"), ""),
-    }
-}
-
-/// Plan the query as written over its tables (a window's columns added),
-/// so that DataFusion checks its columns and types in the user's terms.
-fn check(
-    query: &Query,
-    select: &datafusion_sql::sqlparser::ast::Select,
-    sides: &[Side; 2],
-) -> Result<(), Refusal> {
-    let mut from = Vec::new();
-    let mut catalog = Vec::new();
-    for (i, s) in sides.iter().enumerate() {
-        let mut fields: Vec<_> = s.schema.fields().iter().cloned().collect();
-        if s.window.is_some() {
-            for c in WINDOW_COLUMNS {
-                fields.push(std::sync::Arc::new(arrow_schema::Field::new(
-                    c,
-                    DataType::Timestamp(arrow_schema::TimeUnit::Millisecond, None),
-                    false,
-                )));
-            }
-        }
-        let name = format!("__check{i}");
-        from.push(format!("{} AS {}", quote(&name), quote(&s.name)));
-        catalog.push((name, std::sync::Arc::new(arrow_schema::Schema::new(fields))));
-    }
-    let mut conditions: Vec<String> = sides
-        .iter()
-        .flat_map(|s| s.filters.iter().map(|f| format!("({f})")))
-        .collect();
-    if let Some(w) = &select.selection {
-        conditions.push(format!("({w})"));
-    }
-    if let SetExpr::Select(_) = query.body.as_ref()
-        && let [f] = select.from.as_slice()
-        && let [j] = f.joins.as_slice()
-        && let JoinOperator::Join(JoinConstraint::On(e))
-        | JoinOperator::Inner(JoinConstraint::On(e)) = &j.join_operator
-    {
-        conditions.push(format!("({e})"));
-    }
-    let text = format!(
-        "SELECT {} FROM {}{}",
-        list_text(&select.projection),
-        from.join(", "),
-        if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        }
-    );
-    plan_query(&Catalog::new(catalog), parse_query(&text)?).map_err(Refusal::Plan)?;
-    Ok(())
-}
-
-/// The conjuncts of `e` (`a AND b AND c`), into `out`.
-fn split_and(e: &Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            split_and(left, out);
-            split_and(right, out);
-        }
-        Expr::Nested(inner) => split_and(inner, out),
-        other => out.push(other.clone()),
-    }
-}
-
-/// What an expression reads.
-#[derive(Default)]
-struct Refs {
-    /// The sides whose columns it reads.
-    sides: BTreeSet<usize>,
-    /// Does it read a window's column?
-    window: bool,
-}
-
-fn side_only(r: &Refs) -> Option<usize> {
-    match r.sides.iter().collect::<Vec<_>>().as_slice() {
-        [one] => Some(**one),
-        _ => None,
-    }
-}
-
-/// The side and column a column reference `e` names.
-fn column_of(e: &Expr, sides: &[Side; 2]) -> Result<Option<(usize, String)>, Refusal> {
-    match e {
-        Expr::Identifier(c) => {
-            let found: Vec<usize> = (0..2).filter(|&i| sides[i].has(&c.value)).collect();
-            match found.as_slice() {
-                [i] => Ok(Some((*i, c.value.clone()))),
-                [] => Ok(None),
-                _ => invalid(format!(
-                    "column `{}` is in both tables of the join: write {}.{} or {}.{}",
-                    c.value, sides[0].name, c.value, sides[1].name, c.value
-                )),
-            }
-        }
-        Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-            [q, c] => match sides.iter().position(|s| s.name == q.value) {
-                Some(i) => Ok(Some((i, c.value.clone()))),
-                None => Ok(None),
-            },
-            _ => Ok(None),
-        },
-        _ => Ok(None),
-    }
-}
-
-/// What `e` reads.
-fn references(e: &Expr, sides: &[Side; 2]) -> Result<Refs, Refusal> {
-    let mut refs = Refs::default();
-    let mut failed = None;
-    let _ = visit_expressions(e, |x| {
-        match column_of(x, sides) {
-            Ok(Some((i, c))) => {
-                refs.sides.insert(i);
-                refs.window |= WINDOW_COLUMNS.contains(&c.as_str()) && sides[i].window.is_some();
-            }
-            Ok(None) => {}
-            Err(r) => {
-                failed = Some(r);
-                return ControlFlow::Break(());
-            }
-        }
-        ControlFlow::Continue(())
-    });
-    match failed {
-        Some(r) => Err(r),
-        None => Ok(refs),
-    }
-}
-
-/// The window column `e` is, if it is one.
-fn window_column(e: &Expr, sides: &[Side; 2]) -> Option<&'static str> {
-    let (i, c) = column_of(e, sides).ok()??;
-    sides[i].window.as_ref()?;
-    WINDOW_COLUMNS.iter().copied().find(|w| *w == c)
-}
-
-/// `e` over the joined rows' flat columns.
-fn flattened(e: &Expr, sides: &[Side; 2]) -> Result<Expr, Refusal> {
-    let mut e = e.clone();
-    let mut failed = None;
-    let _ = visit_expressions_mut(&mut e, |x| {
-        match column_of(x, sides) {
-            Ok(Some((i, c))) => *x = Expr::Identifier(Ident::with_quote('`', flat(i, &c))),
-            Ok(None) => {}
-            Err(r) => failed = Some(r),
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    match failed {
-        Some(r) => Err(r),
-        None => Ok(e),
-    }
-}
-
-fn flat(side: usize, column: &str) -> String {
-    format!("{}{column}", if side == 0 { "__l_" } else { "__r_" })
-}
-
-fn flat_name(side: usize, column: &str) -> String {
-    quote(&flat(side, column))
-}
-
-/// A time term: a side's event-time column, plus ms.
-fn time_term(e: &Expr, sides: &[Side; 2]) -> Option<(usize, i64)> {
-    match e {
-        Expr::Nested(inner) => time_term(inner, sides),
-        Expr::BinaryOp { left, op, right }
-            if matches!(op, BinaryOperator::Plus | BinaryOperator::Minus) =>
-        {
-            let (side, at) = time_term(left, sides)?;
-            let ms = interval_ms(right)?;
-            Some((
-                side,
-                if *op == BinaryOperator::Plus {
-                    at + ms
-                } else {
-                    at - ms
-                },
-            ))
-        }
-        other => {
-            let (i, c) = column_of(other, sides).ok()??;
-            (sides[i].time.as_deref() == Some(c.as_str())).then_some((i, 0))
-        }
-    }
-}
-
-/// The bounds (lower, upper) a conjunct sets on `right.ts - left.ts`,
-/// when it compares the two tables' event-time columns.
-type Bound = (Option<i64>, Option<i64>);
-
-fn time_bound(c: &Expr, sides: &[Side; 2]) -> Result<Option<Vec<Bound>>, Refusal> {
-    let compare = |a: &Expr, op: &BinaryOperator, b: &Expr| -> Option<Bound> {
-        let ((sa, oa), (sb, ob)) = (time_term(a, sides)?, time_term(b, sides)?);
-        if sa == sb {
-            return None;
-        }
-        // d = right.ts - left.ts. With `a` on the left side,
-        // `l + oa op r + ob` is `oa - ob op d`; on the right side,
-        // `r + oa op l + ob` is `d op ob - oa`.
-        let (c, flipped) = if sa == 0 {
-            (oa - ob, true)
-        } else {
-            (ob - oa, false)
-        };
-        let op = match (op, flipped) {
-            (BinaryOperator::GtEq, true) | (BinaryOperator::LtEq, false) => "<=",
-            (BinaryOperator::Gt, true) | (BinaryOperator::Lt, false) => "<",
-            (BinaryOperator::LtEq, true) | (BinaryOperator::GtEq, false) => ">=",
-            (BinaryOperator::Lt, true) | (BinaryOperator::Gt, false) => ">",
-            (BinaryOperator::Eq, _) => "=",
-            _ => return None,
-        };
-        // `d op c`.
-        Some(match op {
-            "<=" => (None, Some(c)),
-            "<" => (None, Some(c - 1)),
-            ">=" => (Some(c), None),
-            ">" => (Some(c + 1), None),
-            _ => (Some(c), Some(c)),
-        })
-    };
-    Ok(match c {
-        Expr::BinaryOp { left, op, right } => compare(left, op, right).map(|b| vec![b]),
-        Expr::Between {
-            expr,
-            negated: false,
-            low,
-            high,
-        } => match (
-            compare(expr, &BinaryOperator::GtEq, low),
-            compare(expr, &BinaryOperator::LtEq, high),
-        ) {
-            (Some(a), Some(b)) => Some(vec![a, b]),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-/// The type each key pair is compared in: `None` when both sides have the
-/// same type, else the SQL type both are cast to.
-fn key_types(
-    keys: &[(Expr, Expr)],
-    sides: &[Side; 2],
-) -> Result<Vec<Option<&'static str>>, Refusal> {
-    let types = |i: usize| -> Result<Vec<DataType>, Refusal> {
-        let s = &sides[i];
-        let items: Vec<String> = keys
-            .iter()
-            .enumerate()
-            .map(|(k, pair)| format!("{} AS `__k{k}`", if i == 0 { &pair.0 } else { &pair.1 }))
-            .collect();
-        let text = format!(
-            "SELECT {} FROM {} AS {}",
-            items.join(", "),
-            quote(&s.table),
-            quote(&s.name)
-        );
-        let catalog = Catalog::new([(s.table.clone(), s.schema.clone())]);
-        let plan = plan_query(&catalog, parse_query(&text)?).map_err(Refusal::Plan)?;
-        Ok(plan
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.data_type().clone())
-            .collect())
-    };
-    let (l, r) = (types(0)?, types(1)?);
-    let whole = |t: &DataType| t.is_integer();
-    keys.iter()
-        .zip(l.iter().zip(&r))
-        .map(|((a, b), (tl, tr))| match (tl, tr) {
-            (x, y) if x == y => Ok(None),
-            (x, y) if whole(x) && whole(y) => Ok(Some("BIGINT")),
-            (x, y) if x.is_numeric() && y.is_numeric() => Ok(Some("DOUBLE")),
-            (
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-            ) => Ok(None),
-            (x, y) => invalid(format!(
-                "the join compares `{a}`, a {x}, with `{b}`, a {y}: CAST one of them"
-            )),
-        })
-        .collect()
 }
 
 /// The `[source.schema]` name of a column type a table may have.
@@ -889,5 +458,7 @@ fn operator_name(op: &JoinOperator) -> String {
     name.to_string()
 }
 
+mod conditions;
+mod sides;
 #[cfg(test)]
 mod tests;

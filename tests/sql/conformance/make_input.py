@@ -4,8 +4,8 @@ input: 400 transactions with a fixed seed, some fields null or missing;
 and tx_time.jsonl, the same rows with `ts` as Flink's SQL text for a
 TIMESTAMP(3) (`2023-11-14 22:13:20.265`, UTC), which window queries read
 as their event time; and clicks_time.jsonl, 250 clicks by the same users
-over the same time (their own seed, so tx.jsonl stays as it is), which
-the join queries join with the transactions.
+over the same time (their own seed, so tx.jsonl stays as it is), their
+time in `click_time`, which the join queries join with the transactions.
 Re-run it only to change the input (and then re-make the expected files
 with tests/sql/flink/expected.py)."""
 import json
@@ -47,7 +47,7 @@ with (out.parent / "clicks_time.jsonl").open("w") as f:
         ts += rng.randint(0, 1400)
         when = datetime.fromtimestamp(ts / 1000, timezone.utc)
         row = {
-            "ts": when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts % 1000:03d}",
+            "click_time": when.strftime("%Y-%m-%d %H:%M:%S.") + f"{ts % 1000:03d}",
             "user": f"u{rng.randint(1, 25)}",
             "page": rng.choice(["home", "cart", "item", "help"]),
             "ms": rng.randint(50, 9000),

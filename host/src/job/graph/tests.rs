@@ -154,3 +154,45 @@ fn a_union_of_keyed_and_unkeyed_streams_needs_key_by() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_named_source_may_have_its_own_event_time_and_it_is_checked() {
+    let named = |event_time: &str| {
+        format!(
+            "[[sources]]\nname = \"clicks\"\ntype = \"file\"\npath = \"c.jsonl\"\nschema = {{ at = \"timestamp\", u = \"string\" }}\n{event_time}\n\
+             [[stages]]\nname = \"j\"\njoin = {{ type = \"interval\", left = \"source\", right = \"clicks\", left_key = \"k\", right_key = \"u\", lower = \"-1s\", upper = \"1s\" }}\n"
+        )
+    };
+    // Its own field, which its schema has (the job's `ts` it has not).
+    let p = problems(&named(
+        "event_time = { field = \"at\", max_out_of_orderness = \"3s\" }",
+    ));
+    assert!(p.is_empty(), "{p:?}");
+    let p = problems(&named(""));
+    assert!(
+        p.iter()
+            .any(|p| p.contains("sources[0].schema") && p.contains("`ts`")),
+        "by the job's event time: {p:?}"
+    );
+    let p = problems(&named(
+        "event_time = { field = \"at\", max_out_of_orderness = \"soon\" }",
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.contains("sources[0].event_time.max_out_of_orderness")),
+        "{p:?}"
+    );
+    let spec: JobSpec = toml::from_str(&format!(
+        "name = \"g\"\n[source]\ntype = \"stdin\"\n[event_time]\nfield = \"ts\"\n[sink]\ntype = \"stdout\"\n{}",
+        named("event_time = { field = \"at\" }")
+    ))
+    .unwrap();
+    assert_eq!(
+        spec.event_time_of("clicks").unwrap().field.as_deref(),
+        Some("at")
+    );
+    assert_eq!(
+        spec.event_time_of("source").unwrap().field.as_deref(),
+        Some("ts")
+    );
+}

@@ -14,11 +14,11 @@ CREATE TABLE tx (
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/tx_time.jsonl', 'format' = 'json');
 
 CREATE TABLE clicks (
-  ts TIMESTAMP(3),
+  click_time TIMESTAMP(3),
   `user` STRING,
   page STRING,
   ms INT,
-  WATERMARK FOR ts AS ts - INTERVAL '3' SECOND
+  WATERMARK FOR click_time AS click_time - INTERVAL '3' SECOND
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/clicks_time.jsonl', 'format' = 'json');
 
 CREATE TABLE out_rows (
@@ -30,7 +30,7 @@ CREATE TABLE out_rows (
 ) WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
 
 INSERT INTO out_rows
-SELECT t.ts, t.`user`, t.amount, c.page, CAST(c.ts AS TIMESTAMP(3)) AS click_ts
+SELECT t.ts, t.`user`, t.amount, c.page, CAST(c.click_time AS TIMESTAMP(3)) AS click_ts
 FROM tx t, clicks c
 WHERE t.`user` = c.`user`
-  AND c.ts BETWEEN t.ts - INTERVAL '10' SECOND AND t.ts + INTERVAL '5' SECOND;
+  AND c.click_time BETWEEN t.ts - INTERVAL '10' SECOND AND t.ts + INTERVAL '5' SECOND;

@@ -13,11 +13,11 @@ CREATE TABLE tx (
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/tx_time.jsonl', 'format' = 'json');
 
 CREATE TABLE clicks (
-  ts TIMESTAMP(3),
+  click_time TIMESTAMP(3),
   `user` STRING,
   page STRING,
   ms INT,
-  WATERMARK FOR ts AS ts - INTERVAL '3' SECOND
+  WATERMARK FOR click_time AS click_time - INTERVAL '3' SECOND
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/clicks_time.jsonl', 'format' = 'json');
 
 CREATE TABLE out_rows (
@@ -32,5 +32,5 @@ INSERT INTO out_rows
 SELECT c.`user`, CONCAT(c.page, '/', t.merchant) AS path, t.amount * 2 AS doubled,
        t.n + c.ms AS total, ms
 FROM tx AS t
-JOIN clicks AS c ON t.`user` = c.`user` AND t.ts > c.ts AND t.ts < c.ts + INTERVAL '8' SECOND
+JOIN clicks AS c ON t.`user` = c.`user` AND t.ts > c.click_time AND t.ts < c.click_time + INTERVAL '8' SECOND
 WHERE c.page <> 'help' AND t.n * 200 > c.ms;

@@ -12,11 +12,11 @@ CREATE TABLE tx (
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/tx_time.jsonl', 'format' = 'json');
 
 CREATE TABLE clicks (
-  ts TIMESTAMP(3),
+  click_time TIMESTAMP(3),
   `user` STRING,
   page STRING,
   ms INT,
-  WATERMARK FOR ts AS ts - INTERVAL '3' SECOND
+  WATERMARK FOR click_time AS click_time - INTERVAL '3' SECOND
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/clicks_time.jsonl', 'format' = 'json');
 
 CREATE TABLE out_rows (
@@ -30,5 +30,5 @@ CREATE TABLE out_rows (
 INSERT INTO out_rows
 SELECT L.`user`, L.window_start, L.window_end, L.amount, R.page
 FROM (SELECT * FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))) L
-JOIN (SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(ts), INTERVAL '10' SECOND))) R
+JOIN (SELECT * FROM TABLE(TUMBLE(TABLE clicks, DESCRIPTOR(click_time), INTERVAL '10' SECOND))) R
 ON L.`user` = R.`user` AND L.window_start = R.window_start AND L.window_end = R.window_end;

@@ -12,11 +12,11 @@ CREATE TABLE tx (
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/tx_time.jsonl', 'format' = 'json');
 
 CREATE TABLE clicks (
-  ts TIMESTAMP(3),
+  click_time TIMESTAMP(3),
   `user` STRING,
   page STRING,
   ms INT,
-  WATERMARK FOR ts AS ts - INTERVAL '3' SECOND
+  WATERMARK FOR click_time AS click_time - INTERVAL '3' SECOND
 ) WITH ('connector' = 'filesystem', 'path' = '{input}/clicks_time.jsonl', 'format' = 'json');
 
 CREATE TABLE out_rows (
@@ -30,5 +30,5 @@ CREATE TABLE out_rows (
 INSERT INTO out_rows
 SELECT L.`user`, R.window_end, L.merchant, L.n, R.ms
 FROM (SELECT * FROM TABLE(HOP(TABLE tx, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) WHERE amount > 20) L
-JOIN (SELECT * FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) WHERE page <> 'home') R
+JOIN (SELECT * FROM TABLE(HOP(TABLE clicks, DESCRIPTOR(click_time), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) WHERE page <> 'home') R
 ON L.`user` = R.`user` AND L.flag = (R.ms > 3000) AND L.window_start = R.window_start AND L.window_end = R.window_end;
