@@ -224,6 +224,58 @@ fn weir_run_takes_a_script_and_print_job_shows_the_job_it_makes() {
     assert!(!from_sql.is_empty());
     assert_eq!(from_sql, from_toml);
     assert_eq!(from_sql, rows(&suite().join("expected/filter.jsonl"), 1));
+    // A job file may hold the script itself, its other keys on top.
+    std::fs::remove_file(dir.path().join("filter.out.jsonl")).expect("rm");
+    let holding = dir.path().join("holding.toml");
+    let script_text = std::fs::read_to_string(&script).expect("script");
+    std::fs::write(
+        &holding,
+        format!("name = \"holding\"\nsql = '''\n{script_text}'''\n[limits]\nhost_memory = \"200MiB\"\n"),
+    )
+    .expect("write job");
+    let shown = weir(&["validate", holding.to_str().expect("utf-8")]).ok().stdout();
+    assert!(shown.contains("holding"), "{shown}");
+    weir(&["run", "-q", holding.to_str().expect("utf-8")]).ok();
+    assert_eq!(rows(&dir.path().join("filter.out.jsonl"), 0), from_sql);
+}
+
+#[test]
+fn weir_submit_takes_a_script_and_the_host_gives_flinks_rows() {
+    let s = weir_e2e::serve::Server::start(&[("acme", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The script as a user writes it: its input beside it.
+    std::fs::copy(
+        suite().join("input/tx_time.jsonl"),
+        dir.path().join("tx_time.jsonl"),
+    )
+    .expect("copy input");
+    let text = std::fs::read_to_string(suite().join("queries/tumble_per_user.sql"))
+        .expect("script")
+        .replace("{input}/", "")
+        .replace("{output}", "out.jsonl");
+    std::fs::write(dir.path().join("per_user.sql"), text).expect("write script");
+    let said = s
+        .cli_in(dir.path(), "acme", &["submit", "per_user.sql"])
+        .ok()
+        .stdout();
+    assert!(said.contains("submitted job `per_user`"), "{said}");
+    let st = s.wait_ended("acme", "per_user", std::time::Duration::from_secs(120));
+    assert_eq!(st["state"], "finished", "{st:#}");
+    let out = s.cli("acme", &["output", "per_user"]).ok().stdout();
+    let key = |v: &Value| rounded(v).to_string();
+    let mut got: Vec<Value> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    let mut expected = rows(&suite().join("expected/tumble_per_user.jsonl"), 1);
+    got.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert_eq!(got.len(), expected.len());
+    assert!(
+        got.iter().zip(&expected).all(|(g, e)| close(g, e)),
+        "weir's rows through the host differ from Flink's"
+    );
 }
 
 /// The cells of a table the shell printed: one row per `| … |` line

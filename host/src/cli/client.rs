@@ -138,11 +138,15 @@ fn component_bytes(path: &Path, world: World) -> anyhow::Result<String> {
 /// `weir submit JOB.toml`: upload the job, its components (building
 /// projects first) and a file source's input; print the job's status.
 pub fn submit(c: &Client, job: &Path) -> anyhow::Result<()> {
-    // A SQL script goes as the job file it makes.
-    let text = if crate::cli::is_sql(job) {
+    // A SQL script, or a job file that holds one (`sql = """…"""`), goes
+    // as the job file it makes.
+    let raw = std::fs::read_to_string(job).with_context(|| format!("reading {}", job.display()))?;
+    let text = if crate::cli::is_sql(job)
+        || toml::from_str::<toml::Table>(&raw).is_ok_and(|doc| weir::sql::holds_sql(&doc))
+    {
         toml::to_string(&crate::cli::load_job(job, &[])?.spec)?
     } else {
-        std::fs::read_to_string(job).with_context(|| format!("reading {}", job.display()))?
+        raw
     };
     // Checked here as the host will run it: with a [checkpoint] section,
     // which the host adds when the file has none.

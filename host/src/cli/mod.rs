@@ -17,11 +17,17 @@ pub fn is_sql(path: &Path) -> bool {
 }
 
 /// A job file, or a SQL script as the job it makes, with `--set`
-/// overrides applied.
+/// overrides applied. A job file may hold its query as SQL (`sql =
+/// """…"""`).
 pub fn load_job(path: &Path, set: &[String]) -> anyhow::Result<weir::job::LoadedJob> {
-    Ok(if is_sql(path) {
-        weir::sql::load(path, set)?
-    } else {
-        weir::job::load(path, set)?
-    })
+    if is_sql(path) {
+        return Ok(weir::sql::load(path, set)?);
+    }
+    let text = std::fs::read_to_string(path);
+    if let Ok(text) = &text
+        && toml::from_str::<toml::Table>(text).is_ok_and(|doc| weir::sql::holds_sql(&doc))
+    {
+        return Ok(weir::sql::load_job_file(path, text, set)?);
+    }
+    Ok(weir::job::load(path, set)?)
 }

@@ -126,4 +126,27 @@ pub enum SqlError {
     /// The job the script makes is not valid (each problem says where).
     #[error(transparent)]
     Job(#[from] crate::job::JobError),
+    /// A job file whose `sql` holds its script, but whose other keys do
+    /// not go with it.
+    #[error("{path}: {message}")]
+    JobFile {
+        /// The job file.
+        path: PathBuf,
+        /// What is wrong and what to do.
+        message: String,
+    },
+}
+
+impl SqlError {
+    /// The error with its position moved down `lines` lines (a script
+    /// that starts on line `lines + 1` of its file).
+    pub(super) fn shifted(mut self, lines: u64) -> SqlError {
+        match &mut self {
+            SqlError::Unsupported { at, .. }
+            | SqlError::Invalid { at, .. }
+            | SqlError::Plan { at, .. } => at.line += lines,
+            _ => {}
+        }
+        self
+    }
 }

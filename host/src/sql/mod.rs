@@ -35,6 +35,7 @@ mod flink;
 mod functions;
 mod graph;
 mod group_window;
+mod job_file;
 mod join;
 pub mod parse;
 mod script;
@@ -44,5 +45,6 @@ mod types;
 mod window;
 
 pub use error::{Pos, SqlError};
+pub use job_file::{holds_sql, load_job_file};
 pub use script::{check_declarations, load, select_job, to_job};
 pub use select::{Select, Selected};
