@@ -97,7 +97,7 @@ fn every_conformance_query_gives_flinks_rows() {
         })
         .collect();
     names.sort();
-    assert!(names.len() >= 21, "the suite has {} queries", names.len());
+    assert!(names.len() >= 24, "the suite has {} queries", names.len());
     let mut failed = Vec::new();
     for name in &names {
         let expected_path = suite().join("expected").join(format!("{name}.jsonl"));
@@ -230,10 +230,14 @@ fn weir_run_takes_a_script_and_print_job_shows_the_job_it_makes() {
     let script_text = std::fs::read_to_string(&script).expect("script");
     std::fs::write(
         &holding,
-        format!("name = \"holding\"\nsql = '''\n{script_text}'''\n[limits]\nhost_memory = \"200MiB\"\n"),
+        format!(
+            "name = \"holding\"\nsql = '''\n{script_text}'''\n[limits]\nhost_memory = \"200MiB\"\n"
+        ),
     )
     .expect("write job");
-    let shown = weir(&["validate", holding.to_str().expect("utf-8")]).ok().stdout();
+    let shown = weir(&["validate", holding.to_str().expect("utf-8")])
+        .ok()
+        .stdout();
     assert!(shown.contains("holding"), "{shown}");
     weir(&["run", "-q", holding.to_str().expect("utf-8")]).ok();
     assert_eq!(rows(&dir.path().join("filter.out.jsonl"), 0), from_sql);

@@ -63,7 +63,9 @@ pub fn load_job_file(path: &Path, text: &str, overrides: &[String]) -> Result<Lo
     let spec = super::to_job(path, &script).map_err(|e| e.shifted(script_line(text)))?;
     let mut merged = toml::Table::try_from(&spec).map_err(|e| bad(e.to_string()))?;
     merge(&mut merged, doc);
-    let spec: JobSpec = merged.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+    let spec: JobSpec = merged
+        .try_into()
+        .map_err(|e: toml::de::Error| bad(e.to_string()))?;
     Ok(crate::job::from_spec(spec, path, overrides)?)
 }
 
@@ -124,8 +126,12 @@ INSERT INTO out_rows SELECT `user`, amount FROM tx WHERE amount > 100;
         assert_eq!(job.spec.stages.len(), 1);
         assert!(job.spec.event_time.is_some());
         // With --set overrides after it.
-        let job = load_job_file(Path::new("/jobs/big.toml"), &text, &["parallelism=2".into()])
-            .unwrap();
+        let job = load_job_file(
+            Path::new("/jobs/big.toml"),
+            &text,
+            &["parallelism=2".into()],
+        )
+        .unwrap();
         assert_eq!(job.spec.parallelism, 2);
     }
 

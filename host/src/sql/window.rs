@@ -80,9 +80,9 @@ pub(super) fn lower(
     else {
         return Ok(None);
     };
-    let kind = f.name.to_string().to_ascii_uppercase();
     if !from.joins.is_empty() {
-        return unsupported(format!("a join with {kind}(…)"), "");
+        // A window join ([`super::join`]).
+        return Ok(None);
     }
     if query.with.is_some()
         || query.order_by.is_some()
