@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -21,6 +21,11 @@ it with both systems, parallelism 1:
   in one place: weir reads `ts`, ms since the epoch, as a TIMESTAMP(3)
   column, where Flink's json format needs a computed column
   (`TO_TIMESTAMP_LTZ(ts, 3)`).
+- sql-join: an interval join of the transactions with themselves, one
+  Flink SQL query on both systems: each transaction with the same user's
+  transactions from 0 to 1 s after it (every row joins at least itself).
+  weir plans it onto its interval join stage; the DDL differs as for
+  sql-window.
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
@@ -148,10 +153,20 @@ INSERT INTO snk SELECT `user`, window_start, window_end, COUNT(*), SUM(amount)
 """
 
 
+SQL_JOIN_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
+    WATERMARK FOR ts AS ts)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, a DOUBLE, b DOUBLE, ts TIMESTAMP(3))
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT x.`user`, x.amount, y.amount, y.ts FROM src x, src y
+    WHERE x.`user` = y.`user` AND y.ts BETWEEN x.ts AND x.ts + INTERVAL '1' SECOND;
+"""
+
+
 def run_weir(kind, input_path, work, components):
-    if kind in ("sql", "sql-window"):
+    if kind in ("sql", "sql-window", "sql-join"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
-        text = SQL_SCRIPT if kind == "sql" else SQL_WINDOW_SCRIPT
+        text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
@@ -170,11 +185,16 @@ env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = env.get_config()
 conf.set("parallelism.default", "1")
 conf.set("table.exec.resource.default-parallelism", "1")
-windowed = kind in ("window", "sql-window")
+windowed = kind in ("window", "sql-window", "sql-join")
 time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if windowed else ""
 env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
-if windowed:
+if kind == "sql-join":
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, a DOUBLE, b DOUBLE, ts TIMESTAMP(3))
+        WITH ('connector' = 'blackhole')""")
+    query = """INSERT INTO snk SELECT x.`user`, x.amount, y.amount, y.rt FROM src x, src y
+        WHERE x.`user` = y.`user` AND y.rt BETWEEN x.rt AND x.rt + INTERVAL '1' SECOND"""
+elif windowed:
     env.execute_sql("""CREATE TABLE snk (`user` STRING, ws TIMESTAMP(3), we TIMESTAMP(3), n BIGINT, total DOUBLE)
         WITH ('connector' = 'blackhole')""")
     query = """INSERT INTO snk SELECT `user`, window_start, window_end, COUNT(*), SUM(amount)
@@ -231,7 +251,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()

@@ -64,7 +64,7 @@ enum Command {
     /// SELECT …`. So far the query may project and filter (scalar functions,
     /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
     /// SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
-    /// window_end[, column]` or `GROUP BY TUMBLE(ts, …)[, column]`, with
+    /// window_end[, columns]` or `GROUP BY TUMBLE(ts, …)[, columns]`, with
     /// COUNT, SUM, MIN, MAX and AVG; and join two tables by key on event
     /// time: an interval join (`… AND b.ts BETWEEN a.ts - INTERVAL '5'
     /// SECOND AND a.ts`) or a window join (both through the same TUMBLE or

@@ -26,8 +26,8 @@
 //!
 //! `TUMBLE`, `HOP` and `SESSION` (with `PARTITION BY` its group key) map
 //! to weir's tumbling, sliding and session windows; `CUMULATE`, a
-//! `DISTINCT` aggregate and a group key of more than one column are
-//! refused by name.
+//! `DISTINCT` aggregate and a key column that is not a STRING, an
+//! integer or a BOOLEAN are refused by name.
 
 pub(super) use super::ast::Refusal;
 use super::ast::{column_name, list_text, parse_query, quote, unsupported};
@@ -132,18 +132,12 @@ pub(super) fn lower(
             ": without them it is an updating aggregation, which weir does not run yet",
         );
     }
-    if keys.len() > 1 {
-        return unsupported(
-            format!(
-                "GROUP BY {} columns besides window_start and window_end",
-                keys.len()
-            ),
-            ": weir groups a window aggregation by at most one column so far",
-        );
-    }
     if kind == "SESSION" {
-        let partition: Vec<&str> = partition.iter().filter_map(column_name).collect();
-        if partition != keys.iter().map(String::as_str).collect::<Vec<_>>() {
+        let mut partition: Vec<&str> = partition.iter().filter_map(column_name).collect();
+        let mut grouped: Vec<&str> = keys.iter().map(String::as_str).collect();
+        partition.sort_unstable();
+        grouped.sort_unstable();
+        if partition != grouped {
             return unsupported(
                 "a SESSION window whose PARTITION BY is not its GROUP BY key",
                 ": write SESSION(TABLE t PARTITION BY k, …) … GROUP BY window_start, window_end, k",
@@ -191,17 +185,16 @@ pub(super) fn lower(
     let mut having = having;
     let mut aggs = aggregates::replace(&mut items, &mut having)?;
 
-    // The types of the key and of the aggregates' arguments.
-    let key = keys.first().cloned();
+    // The types of the keys and of the aggregates' arguments.
     let mut typed: Vec<String> = aggs
         .iter()
         .enumerate()
         .filter_map(|(i, a)| a.arg.as_ref().map(|e| format!("{e} AS `__t{i}`")))
         .collect();
-    if let Some(k) = &key {
-        typed.push(format!("{} AS `__tk`", quote(k)));
+    for (j, k) in keys.iter().enumerate() {
+        typed.push(format!("{} AS `__tk{j}`", quote(k)));
     }
-    let mut key_type = (DataType::Utf8, false);
+    let mut key_types = vec![(DataType::Utf8, false); keys.len()];
     if !typed.is_empty() {
         let plan = plan_query(
             &catalog,
@@ -210,8 +203,12 @@ pub(super) fn lower(
         .map_err(Refusal::Plan)?;
         for f in plan.schema().fields() {
             let (ty, nullable) = (f.data_type().clone(), f.is_nullable());
-            if f.name() == "__tk" {
-                key_type = (ty, nullable);
+            if let Some(j) = f
+                .name()
+                .strip_prefix("__tk")
+                .and_then(|j| j.parse::<usize>().ok())
+            {
+                key_types[j] = (ty, nullable);
             } else if let Some(i) = f
                 .name()
                 .strip_prefix("__t")
@@ -222,51 +219,24 @@ pub(super) fn lower(
             }
         }
     }
-
-    // 1. filter: the key, and each aggregate's input.
-    let mut pre = vec![match &key {
-        None => format!("'' AS `{KEY}`"),
-        Some(k) => {
-            let (ty, nullable) = &key_type;
-            let whole = matches!(
-                ty,
-                DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+    for (k, (ty, _)) in keys.iter().zip(&key_types) {
+        let whole = matches!(
+            ty,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+        );
+        if !(whole || ty == &DataType::Utf8 || ty == &DataType::Boolean) {
+            return unsupported(
+                format!("grouping by `{k}`, a {ty}"),
+                ": weir groups windows by STRING, INT, BIGINT or BOOLEAN columns so far",
             );
-            if !(whole || ty == &DataType::Utf8 || ty == &DataType::Boolean) {
-                return unsupported(
-                    format!("grouping by `{k}`, a {ty}"),
-                    ": weir groups windows by STRING, INT, BIGINT or BOOLEAN columns so far",
-                );
-            }
-            if *nullable || !crate::batch::rows::is_key_type(ty) {
-                // `n` for NULL, `v` and the value's text otherwise.
-                format!(
-                    "CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END AS `{KEY}`",
-                    c = quote(k)
-                )
-            } else {
-                format!("{} AS `{KEY}`", quote(k))
-            }
         }
-    }];
-    let mut post = Vec::new();
-    if let Some(k) = &key {
-        let (ty, nullable) = &key_type;
-        let cast = |e: &str| match ty {
-            DataType::Utf8 => e.to_string(),
-            DataType::Boolean => format!("CAST({e} AS BOOLEAN)"),
-            other => format!("CAST({e} AS {})", sql_type(other).unwrap_or("BIGINT")),
-        };
-        post.push(if *nullable || !crate::batch::rows::is_key_type(ty) {
-            format!(
-                "CASE WHEN substr(`key`, 1, 1) = 'n' THEN NULL ELSE {} END AS {}",
-                cast("substr(`key`, 2)"),
-                quote(k)
-            )
-        } else {
-            format!("{} AS {}", cast("`key`"), quote(k))
-        });
     }
+
+    // 1. filter: the key, and each aggregate's input; 3. select: the
+    // key's columns back (from `source`).
+    let (key, keyed, source) = group_key(&keys, &key_types);
+    let mut pre = vec![format!("{key} AS `{KEY}`")];
+    let mut post = keyed;
     post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
     post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
     post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
@@ -343,7 +313,7 @@ pub(super) fn lower(
     }
     let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
     let post = format!(
-        "SELECT {} FROM (SELECT {} FROM `{RESULTS}`) AS {alias}{}",
+        "SELECT {} FROM (SELECT {} FROM {source}) AS {alias}{}",
         list_text(&items),
         post.join(", "),
         having.map_or_else(String::new, |h| format!(" WHERE {h}"))
@@ -358,6 +328,74 @@ pub(super) fn lower(
         post,
         schema: plan.schema().inner().clone(),
     }))
+}
+
+/// The group key of `keys` (of types `types`: their type, and whether
+/// they may be NULL) as the text the `filter` stage writes; the columns
+/// the `select` stage reads back from it; and the relation it reads them
+/// from.
+///
+/// One key that cannot be NULL is its own text; one that can is `n` for
+/// NULL, `v` and its text otherwise. Several keys are each written so,
+/// prefixed by its length and `:`, and read back one by one, a subquery
+/// per key.
+fn group_key(keys: &[String], types: &[(DataType, bool)]) -> (String, Vec<String>, String) {
+    let results = format!("`{RESULTS}`");
+    let cast = |e: &str, ty: &DataType| match ty {
+        DataType::Utf8 => e.to_string(),
+        DataType::Boolean => format!("CAST({e} AS BOOLEAN)"),
+        other => format!("CAST({e} AS {})", sql_type(other).unwrap_or("BIGINT")),
+    };
+    let marked =
+        |c: &str| format!("CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END");
+    let unmarked = |t: &str, ty: &DataType, k: &str| {
+        format!(
+            "CASE WHEN substr({t}, 1, 1) = 'n' THEN NULL ELSE {} END AS {}",
+            cast(&format!("substr({t}, 2)"), ty),
+            quote(k)
+        )
+    };
+    match (keys, types) {
+        ([], _) => ("''".into(), Vec::new(), results),
+        ([k], [(ty, nullable)]) => {
+            if *nullable || !crate::batch::rows::is_key_type(ty) {
+                (marked(&quote(k)), vec![unmarked("`key`", ty, k)], results)
+            } else {
+                (
+                    quote(k),
+                    vec![format!("{} AS {}", cast("`key`", ty), quote(k))],
+                    results,
+                )
+            }
+        }
+        _ => {
+            let key = keys
+                .iter()
+                .map(|k| {
+                    let t = marked(&quote(k));
+                    format!("CAST(character_length({t}) AS STRING) || ':' || {t}")
+                })
+                .collect::<Vec<_>>()
+                .join(" || ");
+            let mut source = results;
+            let mut rest = "`key`".to_string();
+            for j in 0..keys.len() {
+                let colon = format!("strpos({rest}, ':')");
+                let len = format!("CAST(substr({rest}, 1, {colon} - 1) AS BIGINT)");
+                source = format!(
+                    "(SELECT *, substr({rest}, {colon} + 1, {len}) AS `__kt{j}`, substr({rest}, {colon} + 1 + {len}) AS `__kr{j}` FROM {source} AS `__k{j}`)"
+                );
+                rest = format!("`__kr{j}`");
+            }
+            let columns = keys
+                .iter()
+                .zip(types)
+                .enumerate()
+                .map(|(j, (k, (ty, _)))| unmarked(&format!("`__kt{j}`"), ty, k))
+                .collect();
+            (key, columns, format!("{source} AS `__keys`"))
+        }
+    }
 }
 
 /// The SQL name of a number type an aggregate returns (its argument's).

@@ -104,8 +104,8 @@ fn what_windows_do_not_run_yet_is_refused_by_name() {
             "DISTINCT",
         ),
         (
-            format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`, n"),
-            "GROUP BY 2 columns",
+            format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`, amount"),
+            "grouping by `amount`, a Float64",
         ),
         (
             format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, `user`"),
@@ -137,4 +137,28 @@ fn what_windows_do_not_run_yet_is_refused_by_name() {
         assert!(err.contains(says), "{select}: {err}");
         assert!(err.contains("q.sql:8:1"), "the INSERT's line: {err}");
     }
+}
+
+#[test]
+fn a_key_of_several_columns_is_one_text_read_back_column_by_column() {
+    let j = job("SELECT window_start, `user`, COUNT(*), SUM(amount) \
+         FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+         GROUP BY window_start, window_end, `user`, n")
+    .unwrap();
+    let pre = &j.stages[0].sql.as_ref().unwrap().query;
+    // Each column marked NULL or not and prefixed by its length, so that
+    // ("a:1", 2) and ("a", 12) are two keys.
+    assert!(
+        pre.contains("CAST(character_length(CASE WHEN `user` IS NULL THEN 'n' ELSE 'v' || CAST(`user` AS STRING) END) AS STRING) || ':'"),
+        "{pre}"
+    );
+    let post = &j.stages[2].sql.as_ref().unwrap().query;
+    assert!(
+        post.contains("AS `__kt1`"),
+        "one subquery per column: {post}"
+    );
+    assert!(
+        post.contains("CAST(SUBSTR(`__kt1`, 2) AS INT) END AS `n`"),
+        "{post}"
+    );
 }
