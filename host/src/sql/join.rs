@@ -164,7 +164,7 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
 
     // The query as written, planned over the tables (a window's columns
     // added): DataFusion checks its columns and types.
-    check(query, select, &sides)?;
+    check(select, &sides)?;
 
     // Its conditions: keys, time bounds, and the rest.
     let mut conjuncts = Vec::new();

@@ -9,8 +9,8 @@ use crate::sql::catalog::{Catalog, plan_query};
 use crate::sql::tvf;
 use arrow_schema::{DataType, SchemaRef};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, Expr, Ident, JoinConstraint, JoinOperator, Query, SelectItem, SetExpr,
-    TableFactor, visit_expressions, visit_expressions_mut,
+    BinaryOperator, Expr, Ident, JoinConstraint, JoinOperator, SelectItem, SetExpr, TableFactor,
+    visit_expressions, visit_expressions_mut,
 };
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -133,7 +133,6 @@ pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refu
 /// Plan the query as written over its tables (a window's columns added),
 /// so that DataFusion checks its columns and types in the user's terms.
 pub(super) fn check(
-    query: &Query,
     select: &datafusion_sql::sqlparser::ast::Select,
     sides: &[Side; 2],
 ) -> Result<(), Refusal> {
@@ -161,8 +160,7 @@ pub(super) fn check(
     if let Some(w) = &select.selection {
         conditions.push(format!("({w})"));
     }
-    if let SetExpr::Select(_) = query.body.as_ref()
-        && let [f] = select.from.as_slice()
+    if let [f] = select.from.as_slice()
         && let [j] = f.joins.as_slice()
         && let JoinOperator::Join(JoinConstraint::On(e))
         | JoinOperator::Inner(JoinConstraint::On(e)) = &j.join_operator
