@@ -2,9 +2,10 @@
 # Run every test: unit and doc tests of the host and the guest SDK, and the
 # end-to-end tests, which build real components (Rust and Python) from source
 # and run real jobs through the weir binary, some against a real Apache Kafka
-# broker that this script starts (and stops), then fuzzes the parsers that
-# read tenant input for a minute each. Installs what it needs first.
-# WEIR_KAFKA_BROKERS=host:port uses another cluster instead.
+# broker and a real PostgreSQL server that this script starts (and stops),
+# then fuzzes the parsers that read tenant input for a minute each. Installs
+# what it needs first. WEIR_KAFKA_BROKERS=host:port uses another Kafka
+# cluster instead, WEIR_POSTGRES_URL another PostgreSQL server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
@@ -29,10 +30,19 @@ cargo clippy --release -p weir -p weir-guest -p weir-guest-macros -p weir-e2e --
 env "${guest_profile[@]}" cargo clippy --release --target wasm32-wasip2 $guests -- -D warnings
 
 echo "== Kafka: a real single-node Apache Kafka broker for the Kafka tests (scripts/kafka.sh)"
+stops=()
 if [ -z "${WEIR_KAFKA_BROKERS:-}" ]; then
   bash scripts/kafka.sh start
-  trap 'bash scripts/kafka.sh stop' EXIT
+  stops+=("bash scripts/kafka.sh stop")
 fi
+
+echo "== PostgreSQL: a real server for the PostgreSQL sink's tests (scripts/postgres.sh)"
+if [ -z "${WEIR_POSTGRES_URL:-}" ]; then
+  bash scripts/postgres.sh start
+  stops+=("bash scripts/postgres.sh stop")
+fi
+stop_services() { for s in "${stops[@]}"; do $s || true; done; }
+trap stop_services EXIT
 
 echo "== tests"
 # The fuzz targets run briefly here (2 s each) and for a minute each below.

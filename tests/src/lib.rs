@@ -10,6 +10,7 @@ pub mod crash_jobs;
 pub mod graph_input;
 pub mod kafka;
 pub mod kafka_run;
+pub mod postgres;
 pub mod serve;
 pub mod tag;
 pub mod wat;

@@ -8,6 +8,7 @@
 pub mod datagen;
 pub mod file;
 pub mod kafka;
+pub mod postgres;
 pub mod sink;
 pub mod staged_file;
 pub mod stdin;
@@ -189,6 +190,16 @@ pub enum ConnectorError {
         /// What weir was doing, e.g. `committing the transaction of epoch 7`.
         action: String,
         /// Kafka's error, and what to do.
+        message: String,
+    },
+    /// PostgreSQL refused what a sink asked, or could not be reached.
+    #[error("sink {sink}: {action}: {message}")]
+    Postgres {
+        /// `postgres host:port/db table t` (never the password).
+        sink: String,
+        /// What weir was doing, e.g. `writing the rows of epoch 7`.
+        action: String,
+        /// The server's error.
         message: String,
     },
     /// Writing an output failed.

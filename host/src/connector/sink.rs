@@ -9,6 +9,7 @@
 use super::ConnectorError;
 use super::kafka::producer::Outgoing;
 use super::kafka::{KafkaOutputs, KafkaProducer};
+use super::postgres::{self, PostgresSink};
 use super::staged_file::StagedFile;
 use crate::budget::Budgets;
 use crate::checkpoint::SinkPosition;
@@ -33,6 +34,7 @@ enum Out {
     Stream(Box<dyn Write + Send>),
     Staged(StagedFile),
     Kafka(KafkaOut),
+    Postgres(Box<PostgresSink>),
 }
 
 /// A Kafka output: the job's shared producer and where records go.
@@ -92,10 +94,12 @@ pub enum SinkStart {
 }
 
 impl Sink {
-    /// Open a sink; a file output charges what it holds and writes to
-    /// `budgets`' disk.
+    /// Open a sink, the job's output `output` (its key in a checkpoint:
+    /// `sink`, `sinks.<name>`, …); a file output charges what it holds and
+    /// writes to `budgets`' disk.
     pub fn open(
         job: &LoadedJob,
+        output: &str,
         spec: &SinkSpec,
         start: SinkStart,
         kafka: &KafkaOutputs,
@@ -147,6 +151,19 @@ impl Sink {
                     }),
                 )
             }
+            SinkSpec::Postgres(p) => {
+                let dir = crate::checkpoint::coordinator::checkpoint_dir(job);
+                let start = match (start, &dir) {
+                    (SinkStart::Plain, _) | (_, None) => postgres::Start::Direct,
+                    (SinkStart::Fresh, Some(d)) => postgres::Start::Fresh(d),
+                    (SinkStart::Resume(e, _), Some(d)) => postgres::Start::Resume(d, e),
+                };
+                let sink = PostgresSink::open(&job.spec.name, output, p, start, budgets)?;
+                (
+                    format!("postgres {}", postgres::address(&p.url)),
+                    Out::Postgres(Box::new(sink)),
+                )
+            }
         };
         let disk = match spec {
             SinkSpec::File { path } => {
@@ -181,6 +198,7 @@ impl Sink {
                 }),
             Out::Staged(f) => f.write(epoch, payload),
             Out::Kafka(k) => k.send(epoch, payload, None, &[]),
+            Out::Postgres(p) => p.write(epoch, payload),
         }
     }
 
@@ -214,6 +232,7 @@ impl Sink {
         match &mut self.out {
             Out::Staged(f) => f.pre_commit(epoch).map(Some),
             Out::Kafka(k) => k.producer.prepare(epoch).map(|()| None),
+            Out::Postgres(p) => p.pre_commit(epoch).map(|()| None),
             _ => self.flush().map(|()| None),
         }
     }
@@ -223,6 +242,7 @@ impl Sink {
         match &mut self.out {
             Out::Staged(f) => f.publish(epoch),
             Out::Kafka(k) => k.producer.commit(epoch),
+            Out::Postgres(p) => p.publish(epoch),
             _ => Ok(()),
         }
     }
@@ -235,6 +255,7 @@ impl Sink {
                 message: e.to_string(),
             }),
             Out::Kafka(k) => k.producer.finish(),
+            Out::Postgres(p) => p.flush(),
             _ => Ok(()),
         }
     }

@@ -222,6 +222,23 @@ fn check_served_rules(tenant: &Tenant, spec: &JobSpec) -> Result<(), AdmissionEr
         ));
     }
     for (which, sink) in spec.outputs() {
+        if let SinkSpec::Postgres(p) = sink {
+            let at = crate::connector::postgres::address(&p.url);
+            if !tenant.quotas.postgres_databases.contains(&at) {
+                return Err(forbidden(
+                    which,
+                    format!(
+                        "tenant `{}` may not write to PostgreSQL database `{at}` (allowed: {}); the host's admin grants databases in the tenant's `postgres_databases`",
+                        tenant.name,
+                        if tenant.quotas.postgres_databases.is_empty() {
+                            "none".to_string()
+                        } else {
+                            tenant.quotas.postgres_databases.join(", ")
+                        }
+                    ),
+                ));
+            }
+        }
         if matches!(sink, SinkSpec::Stdout {}) {
             return Err(served(
                 which,

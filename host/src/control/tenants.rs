@@ -188,6 +188,9 @@ quotas! {
     /// Kafka bootstrap servers (`host:port`) its jobs may connect to.
     /// Default: any (the host's network is the tenant's).
     kafka_brokers: Vec<String> = Vec::new(),
+    /// PostgreSQL databases (`host:port/database`) its jobs may write to.
+    /// Default none.
+    postgres_databases: Vec<String> = Vec::new(),
     /// Most records one guest call may emit per record in. Default 1000.
     max_output_per_record: usize = 1000,
     /// Most bytes one guest call may hand the host. Default 64MiB.
@@ -248,6 +251,7 @@ pub struct Quotas {
     pub grants: Vec<String>,
     pub kafka_topic_prefixes: Vec<String>,
     pub kafka_brokers: Vec<String>,
+    pub postgres_databases: Vec<String>,
     pub max_output_per_record: usize,
     pub max_output_bytes: u64,
     pub max_checkpoint_interval_ms: i64,
@@ -374,6 +378,7 @@ fn check_quotas(at: &str, q: &QuotaSpec, problems: &mut Vec<String>) -> Quotas {
         grants: q.grants.clone(),
         kafka_topic_prefixes: q.kafka_topic_prefixes.clone(),
         kafka_brokers: q.kafka_brokers.clone(),
+        postgres_databases: q.postgres_databases.clone(),
         max_output_per_record: q.max_output_per_record,
         max_output_bytes,
         max_checkpoint_interval_ms,

@@ -358,6 +358,37 @@ pub enum SinkSpec {
     Discard {},
     /// Records to a Kafka topic.
     Kafka(KafkaSinkSpec),
+    /// Rows into a PostgreSQL table (see `connector::postgres`).
+    Postgres(PostgresSinkSpec),
+}
+
+/// A PostgreSQL sink: each record, a JSON object, is a row of `table`
+/// (its fields named as the columns); upserted by `primary_key`, inserted
+/// when there is none. Exactly-once with checkpoints.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSinkSpec {
+    /// The server, `postgresql://user:password@host:port/database` (a
+    /// `jdbc:` prefix is allowed).
+    pub url: String,
+    /// The user, if not in `url`.
+    pub user: Option<String>,
+    /// The password, if not in `url`.
+    pub password: Option<String>,
+    /// The table, `name` or `schema.name`; it must exist.
+    pub table: String,
+    /// The columns written, each from the record's field of that name.
+    pub columns: Vec<String>,
+    /// The table's primary key: rows with the same key replace each other.
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Most rows per statement. Default 1000.
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+fn default_batch_rows() -> usize {
+    1000
 }
 
 /// A Kafka sink.

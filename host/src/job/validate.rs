@@ -76,6 +76,7 @@ pub fn validate(spec: &JobSpec) -> Vec<Problem> {
     check_state(&mut c, &spec.state);
     check_checkpoint(&mut c, spec);
     check_kafka_outputs(&mut c, spec);
+    check_postgres_outputs(&mut c, spec);
     if let Err(e) = parse_bytes(&spec.limits.memory) {
         c.add("limits.memory", e);
     }
@@ -269,6 +270,46 @@ fn check_kafka_source(c: &mut Checker, spec: &JobSpec, at: &str, k: &KafkaSource
                 "event_time.field",
                 "raw Kafka records have no JSON fields; leave it out to use the Kafka timestamp",
             );
+        }
+    }
+}
+
+/// A PostgreSQL output names its server, its table and the columns it
+/// writes; its key is among them.
+fn check_postgres_outputs(c: &mut Checker, spec: &JobSpec) {
+    for (at, s) in spec.outputs() {
+        let SinkSpec::Postgres(p) = s else { continue };
+        let url = p.url.strip_prefix("jdbc:").unwrap_or(&p.url);
+        if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+            c.add(
+                format!("{at}.url"),
+                "must be a PostgreSQL URL, postgresql://user@host:port/database",
+            );
+        }
+        if p.table.trim().is_empty() {
+            c.add(format!("{at}.table"), "must name a table");
+        }
+        if p.columns.is_empty() {
+            c.add(format!("{at}.columns"), "must name the columns written");
+        }
+        for (i, col) in p.columns.iter().enumerate() {
+            if p.columns[..i].contains(col) {
+                c.add(format!("{at}.columns"), format!("`{col}` is named twice"));
+            }
+        }
+        for k in &p.primary_key {
+            if !p.columns.contains(k) {
+                c.add(
+                    format!("{at}.primary_key"),
+                    format!(
+                        "`{k}` is not one of the columns written ({})",
+                        p.columns.join(", ")
+                    ),
+                );
+            }
+        }
+        if p.batch_rows == 0 {
+            c.add(format!("{at}.batch_rows"), "must be at least 1");
         }
     }
 }

@@ -356,6 +356,7 @@ pub fn start(
         "sink".to_string(),
         Sink::open(
             job,
+            "sink",
             &job.spec.sink,
             sink_start(&ctx, "sink"),
             &kafka,
@@ -364,20 +365,33 @@ pub fn start(
     )];
     for named in &job.spec.sinks {
         let key = format!("sinks.{}", named.name);
-        let sink = Sink::open(job, &named.sink, sink_start(&ctx, &key), &kafka, budgets)?;
+        let sink = Sink::open(
+            job,
+            &key,
+            &named.sink,
+            sink_start(&ctx, &key),
+            &kafka,
+            budgets,
+        )?;
         sinks.push((key, sink));
     }
     let late = job
         .spec
         .late_output
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "late_output"), &kafka, budgets))
+        .map(|s| {
+            let start = sink_start(&ctx, "late_output");
+            Sink::open(job, "late_output", s, start, &kafka, budgets)
+        })
         .transpose()?;
     let dead = job
         .spec
         .dead_letter
         .as_ref()
-        .map(|s| Sink::open(job, s, sink_start(&ctx, "dead_letter"), &kafka, budgets))
+        .map(|s| {
+            let start = sink_start(&ctx, "dead_letter");
+            Sink::open(job, "dead_letter", s, start, &kafka, budgets)
+        })
         .transpose()?;
     let side = Arc::new(side::SideOutputs::new(&job.spec.name, late, dead));
     let store = Arc::new(crate::state::StateStore::open(job, plan.budgets.clone())?);

@@ -8,8 +8,11 @@
 //! | `kafka` (`topic`, `properties.bootstrap.servers`, `properties.group.id`, `scan.startup.mode`, `scan.startup.timestamp-millis`, `scan.bounded.mode`, `format` = `json`, `properties.*`) | a Kafka source | a Kafka sink (`sink.delivery-guarantee`, `sink.transactional-id-prefix`) |
 //! | `print` | — | standard output |
 //! | `blackhole` | — | discard |
+//! | `jdbc` (`url` = `jdbc:postgresql://…`, `table-name`, `username`, `password`, `sink.buffer-flush.max-rows`), or `postgres` (the same, `url` = `postgresql://…`) | — | a PostgreSQL table, upserted by the `PRIMARY KEY`, exactly-once with checkpoints |
 
-use crate::job::{Delivery, KafkaSinkSpec, KafkaSourceSpec, KafkaStart, SinkSpec, SourceSpec};
+use crate::job::{
+    Delivery, KafkaSinkSpec, KafkaSourceSpec, KafkaStart, PostgresSinkSpec, SinkSpec, SourceSpec,
+};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -164,9 +167,56 @@ pub(super) fn source(
     }
 }
 
-/// The sink a table's options describe.
-pub(super) fn sink(options: &Options) -> Result<SinkSpec, OptionError> {
+/// The sink a table's options describe; `columns` and `primary_key`:
+/// the table's, as declared.
+pub(super) fn sink(
+    options: &Options,
+    columns: &[String],
+    primary_key: &[String],
+) -> Result<SinkSpec, OptionError> {
     match required(options, "connector")? {
+        connector @ ("jdbc" | "postgres") => {
+            check(
+                options,
+                &[
+                    "connector",
+                    "url",
+                    "table-name",
+                    "username",
+                    "password",
+                    "sink.buffer-flush.max-rows",
+                ],
+                false,
+            )?;
+            let url = required(options, "url")?;
+            let scheme = if connector == "jdbc" {
+                "jdbc:postgresql://"
+            } else {
+                "postgresql://"
+            };
+            if !url.starts_with(scheme) {
+                return Err(OptionError(format!(
+                    "'url' must start with '{scheme}' (weir's '{connector}' sink writes to PostgreSQL)"
+                )));
+            }
+            let batch_rows = match options.get("sink.buffer-flush.max-rows") {
+                None => 1000,
+                Some(n) => n.parse().ok().filter(|&n: &usize| n > 0).ok_or_else(|| {
+                    OptionError(format!(
+                        "'sink.buffer-flush.max-rows' = '{n}' is not a positive number of rows"
+                    ))
+                })?,
+            };
+            Ok(SinkSpec::Postgres(PostgresSinkSpec {
+                url: url.to_string(),
+                user: options.get("username").cloned(),
+                password: options.get("password").cloned(),
+                table: required(options, "table-name")?.to_string(),
+                columns: columns.to_vec(),
+                primary_key: primary_key.to_vec(),
+                batch_rows,
+            }))
+        }
         "filesystem" => {
             check(options, &["connector", "path", "format"], false)?;
             json_format(options)?;
@@ -216,7 +266,7 @@ pub(super) fn sink(options: &Options) -> Result<SinkSpec, OptionError> {
             }))
         }
         other => Err(OptionError(format!(
-            "'connector' = '{other}' is not supported as a sink (filesystem, kafka, print, blackhole)"
+            "'connector' = '{other}' is not supported as a sink (filesystem, kafka, jdbc, postgres, print, blackhole)"
         ))),
     }
 }
@@ -256,22 +306,67 @@ mod tests {
 
     #[test]
     fn unknown_options_and_formats_are_refused_by_name() {
-        let e = sink(&opts(&[
-            ("connector", "filesystem"),
-            ("path", "x"),
-            ("format", "json"),
-            ("sink.rolling-policy.file-size", "1MB"),
-        ]))
+        let e = sink(
+            &opts(&[
+                ("connector", "filesystem"),
+                ("path", "x"),
+                ("format", "json"),
+                ("sink.rolling-policy.file-size", "1MB"),
+            ]),
+            &[],
+            &[],
+        )
         .unwrap_err();
         assert!(e.0.contains("'sink.rolling-policy.file-size'"), "{}", e.0);
-        let e = sink(&opts(&[
-            ("connector", "filesystem"),
-            ("path", "x"),
-            ("format", "csv"),
-        ]))
+        let e = sink(
+            &opts(&[
+                ("connector", "filesystem"),
+                ("path", "x"),
+                ("format", "csv"),
+            ]),
+            &[],
+            &[],
+        )
         .unwrap_err();
         assert!(e.0.contains("'csv'"), "{}", e.0);
         let e = source(&opts(&[("connector", "jdbc")]), BTreeMap::new()).unwrap_err();
         assert!(e.0.contains("'jdbc'"), "{}", e.0);
+    }
+
+    #[test]
+    fn a_jdbc_table_becomes_a_postgres_sink_keyed_by_its_primary_key() {
+        let cols = ["user".to_string(), "total".to_string()];
+        let pk = ["user".to_string()];
+        let s = sink(
+            &opts(&[
+                ("connector", "jdbc"),
+                ("url", "jdbc:postgresql://db:5432/shop"),
+                ("table-name", "totals"),
+                ("username", "weir"),
+                ("password", "p"),
+                ("sink.buffer-flush.max-rows", "500"),
+            ]),
+            &cols,
+            &pk,
+        )
+        .unwrap();
+        let SinkSpec::Postgres(p) = s else { panic!() };
+        assert_eq!(p.table, "totals");
+        assert_eq!(p.columns, cols);
+        assert_eq!(p.primary_key, pk);
+        assert_eq!(p.batch_rows, 500);
+        assert_eq!(p.user.as_deref(), Some("weir"));
+        // Another database behind jdbc is refused by name.
+        let e = sink(
+            &opts(&[
+                ("connector", "jdbc"),
+                ("url", "jdbc:mysql://db:3306/shop"),
+                ("table-name", "totals"),
+            ]),
+            &cols,
+            &pk,
+        )
+        .unwrap_err();
+        assert!(e.0.contains("jdbc:postgresql://"), "{}", e.0);
     }
 }

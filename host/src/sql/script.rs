@@ -165,7 +165,9 @@ fn script_job(
     }
     let sink = match (declared, shell) {
         (Some((sink_def, _)), _) => {
-            connector::sink(&sink_def.options).map_err(|e| option_err(sink_def, e))?
+            let columns: Vec<String> = sink_def.columns.iter().map(|c| c.name.clone()).collect();
+            connector::sink(&sink_def.options, &columns, &sink_def.primary_key)
+                .map_err(|e| option_err(sink_def, e))?
         }
         (None, out) => crate::job::SinkSpec::File {
             path: out.unwrap_or(Path::new("-")).to_path_buf(),

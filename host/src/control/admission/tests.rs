@@ -205,3 +205,48 @@ fn a_second_source_is_fenced_like_the_first() {
         b"{}\n"
     );
 }
+
+#[test]
+fn a_postgres_sink_is_admitted_only_to_a_database_the_tenant_was_granted() {
+    let job = |url: &str| Submission {
+        job: format!(
+            r#"name = "j"
+[source]
+type = "kafka"
+brokers = "127.0.0.1:9092"
+topics = ["evil.in"]
+[sink]
+type = "postgres"
+url = "{url}"
+table = "totals"
+columns = ["user", "total"]
+[checkpoint]
+interval = "1s"
+"#
+        ),
+        components: BTreeMap::new(),
+        files: BTreeMap::new(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let e = admit(&tenant(), &job("postgresql://db:5432/shop"), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("may not write to PostgreSQL database `db:5432/shop`"),
+        "{e}"
+    );
+    assert!(e.contains("allowed: none"), "{e}");
+    let mut granted = tenant();
+    granted.quotas.postgres_databases = vec!["db:5432/shop".into()];
+    admit(
+        &granted,
+        &job("postgresql://evil:pw@db:5432/shop"),
+        dir.path(),
+    )
+    .unwrap();
+    let e = admit(&granted, &job("postgresql://db:5432/other"), dir.path())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`db:5432/other`"), "{e}");
+    assert!(!e.contains("pw"), "{e}");
+}
