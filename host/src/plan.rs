@@ -445,6 +445,10 @@ fn window_stage(
             size: opt(&w.size),
             slide: opt(&w.slide),
         },
+        "cumulate" => WindowKind::Cumulate {
+            size: opt(&w.size),
+            step: opt(&w.step),
+        },
         _ => WindowKind::Session { gap: opt(&w.gap) },
     };
     let aggregate = match &w.aggregate {

@@ -242,13 +242,23 @@ pub fn check(spec: &JobSpec, tenant: &str, q: &Quotas) -> Result<(), OverCap> {
                 c.duration(&format!("{at}.{setting}"), v, "max_window", q.max_window_ms)?;
             }
         }
-        if let (Some(size), Some(slide)) = (&w.size, &w.slide)
-            && w.kind == "sliding"
-        {
+        let slide = match w.kind.as_str() {
+            "sliding" => &w.slide,
+            "cumulate" => &w.step,
+            _ => &None,
+        };
+        if let (Some(size), Some(slide)) = (&w.size, slide) {
             let size = parse_duration_ms(size).unwrap_or(i64::MAX);
             let slide = parse_duration_ms(slide).unwrap_or(1).max(1);
             c.at_most(
-                &format!("{at}.slide (windows per record: size / slide)"),
+                &format!(
+                    "{at}.{} (windows per record: size / it)",
+                    if w.kind == "cumulate" {
+                        "step"
+                    } else {
+                        "slide"
+                    }
+                ),
                 size / slide,
                 "max_window_slides",
                 q.max_window_slides,

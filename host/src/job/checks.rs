@@ -88,12 +88,24 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
                 );
             }
         }
+        "cumulate" => {
+            let size = require(c, &format!("{at}.size"), &w.size, true);
+            let step = require(c, &format!("{at}.step"), &w.step, true);
+            if let (Some(size), Some(step)) = (size, step)
+                && (step > size || size % step != 0)
+            {
+                c.add(
+                    format!("{at}.step"),
+                    "must divide the window's size (e.g. size = \"1h\", step = \"10m\")",
+                );
+            }
+        }
         "session" => {
             require(c, &format!("{at}.gap"), &w.gap, true);
         }
         other => c.add(
             format!("{at}.type"),
-            format!("unknown window `{other}`; use tumbling, sliding or session"),
+            format!("unknown window `{other}`; use tumbling, sliding, cumulate or session"),
         ),
     }
     match w.time.as_str() {

@@ -284,13 +284,16 @@ pub struct KeyBySpec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
-    /// `tumbling`, `sliding` or `session`.
+    /// `tumbling`, `sliding`, `cumulate` or `session`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// Window length (tumbling, sliding).
+    /// Window length (tumbling, sliding; the period of cumulate).
     pub size: Option<String>,
     /// Hop (sliding).
     pub slide: Option<String>,
+    /// Step (cumulate): each window of a period ends `step` after the one
+    /// before, all starting at the period's start.
+    pub step: Option<String>,
     /// Inactivity gap (session).
     pub gap: Option<String>,
     /// `event` (default) or `processing`.

@@ -28,7 +28,7 @@ use super::state::{JoinState, key_at, push_key, tagged, time_at};
 use super::{JoinError, JoinOutput, Side, event};
 use crate::event::{Event, MIN_WATERMARK, Timestamp};
 use crate::state::{key_group_of, time_bytes};
-use crate::window::{TimeWindow, WindowKind, sliding, tumbling};
+use crate::window::{TimeWindow, WindowKind, cumulate, sliding, tumbling};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -78,6 +78,7 @@ impl WindowJoin {
         match self.kind {
             WindowKind::Tumbling { size } => vec![tumbling::assign(ts, size)],
             WindowKind::Sliding { size, slide } => sliding::assign(ts, size, slide),
+            WindowKind::Cumulate { size, step } => cumulate::windows(ts, size, step).collect(),
             // Refused by validation.
             WindowKind::Session { .. } => Vec::new(),
         }

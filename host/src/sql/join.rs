@@ -137,7 +137,9 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
     }
     let windowed = match (&sides[0].window, &sides[1].window) {
         (None, None) => None,
-        (Some(l), Some(r)) if l.kind == r.kind && l.size == r.size && l.slide == r.slide => {
+        (Some(l), Some(r))
+            if l.kind == r.kind && l.size == r.size && l.slide == r.slide && l.step == r.step =>
+        {
             Some(l.clone())
         }
         (Some(_), Some(_)) => {
@@ -154,10 +156,10 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
         }
     };
     if let Some(w) = &windowed
-        && w.kind == "session"
+        && (w.kind == "session" || w.kind == "cumulate")
     {
         return unsupported(
-            "a window join of SESSION windows",
+            format!("a window join of {} windows", w.kind.to_uppercase()),
             ": weir's window join takes TUMBLE or HOP windows",
         );
     }

@@ -1,8 +1,9 @@
 //! Flink's window table functions as weir windows:
 //! `TUMBLE(TABLE t, DESCRIPTOR(ts), size)`, `HOP(TABLE t, DESCRIPTOR(ts),
-//! slide, size)` and `SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts),
-//! gap)` are weir's tumbling, sliding and session windows over the
-//! table's event time; `CUMULATE` and window offsets are refused by name.
+//! slide, size)`, `CUMULATE(TABLE t, DESCRIPTOR(ts), step, size)` and
+//! `SESSION(TABLE t PARTITION BY k, DESCRIPTOR(ts), gap)` are weir's
+//! tumbling, sliding, cumulating and session windows over the table's
+//! event time; window offsets are refused by name.
 
 use super::ast::{Refusal, call_args, invalid, unsupported};
 use super::parse::{TABLE_ARGUMENT, TableDef};
@@ -14,7 +15,8 @@ use datafusion_sql::sqlparser::ast::{
 };
 use std::collections::BTreeMap;
 
-pub(super) const KINDS: &str = ": weir's windows are TUMBLE (tumbling), HOP (sliding) and SESSION";
+pub(super) const KINDS: &str =
+    ": weir's windows are TUMBLE (tumbling), HOP (sliding), CUMULATE and SESSION";
 
 /// A window table function's call.
 #[derive(Debug)]
@@ -105,6 +107,7 @@ pub(super) fn parse(
         kind: String::new(),
         size: None,
         slide: None,
+        step: None,
         gap: None,
         time: "event".into(),
         allowed_lateness: "0ms".into(),
@@ -130,7 +133,12 @@ pub(super) fn parse(
             window.kind = "session".into();
             window.gap = Some(duration(2, "gap")?);
         }
-        "CUMULATE" => return unsupported("CUMULATE windows", KINDS),
+        "CUMULATE" => {
+            arity(4)?;
+            window.kind = "cumulate".into();
+            window.step = Some(duration(2, "step")?);
+            window.size = Some(duration(3, "size")?);
+        }
         _ => return unsupported(format!("the table function {kind}"), KINDS),
     }
     if !partition.is_empty() && kind != "SESSION" {

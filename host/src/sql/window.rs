@@ -24,10 +24,10 @@
 //!    window saw no input that was not NULL, then the query's own `SELECT`
 //!    list and `HAVING` over them.
 //!
-//! `TUMBLE`, `HOP` and `SESSION` (with `PARTITION BY` its group key) map
-//! to weir's tumbling, sliding and session windows; `CUMULATE`, a
-//! `DISTINCT` aggregate and a key column that is not a STRING, an
-//! integer or a BOOLEAN are refused by name.
+//! `TUMBLE`, `HOP`, `CUMULATE` and `SESSION` (with `PARTITION BY` its
+//! group key) map to weir's tumbling, sliding, cumulating and session
+//! windows; a `DISTINCT` aggregate and a key column that is not a STRING,
+//! an integer or a BOOLEAN are refused by name.
 
 pub(super) use super::ast::Refusal;
 use super::ast::{column_name, list_text, parse_query, quote, unsupported};

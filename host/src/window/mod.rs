@@ -9,13 +9,15 @@
 //!   updates its window, which fires again with the new result;
 //! - session windows `[ts, ts + gap)` merge when they overlap or touch.
 //!
-//! One file per kind of window ([`tumbling`], [`sliding`], [`session`]);
+//! One file per kind of window ([`tumbling`], [`sliding`], [`cumulate`],
+//! [`session`]);
 //! the [`operator`] keeps per-key accumulators and fires them; [`slices`]
 //! keeps sliding windows' built-in aggregates once per slide (the
 //! operator's side of it is `sliced.rs`); [`aggregate`] computes built-in
 //! aggregates natively or calls a Wasm aggregate function once per batch.
 
 pub mod aggregate;
+pub mod cumulate;
 pub mod operator;
 mod results;
 pub mod session;
@@ -90,6 +92,14 @@ pub enum WindowKind {
         size: i64,
         /// Hop.
         slide: i64,
+    },
+    /// Windows growing by `step` ms within each period of `size` ms (see
+    /// [`cumulate`]).
+    Cumulate {
+        /// The period, and the longest window.
+        size: i64,
+        /// How much each window of a period is longer than the one before.
+        step: i64,
     },
     /// Per-key activity sessions closed by `gap` ms of inactivity.
     Session {

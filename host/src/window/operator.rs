@@ -16,7 +16,7 @@ use super::aggregate::{Aggregation, Input, Slot};
 use super::session::merge_into;
 use super::slices::{self, Slicing};
 use super::store::{HeapStore, Key, SESSION_BYTES, WindowStore};
-use super::{TimeMode, TimeWindow, WindowKind, sliding, tumbling};
+use super::{TimeMode, TimeWindow, WindowKind, cumulate, sliding, tumbling};
 use crate::budget::Budgets;
 use crate::event::{Event, MIN_WATERMARK};
 use crate::state::KeyedStateBackend;
@@ -267,6 +267,13 @@ impl WindowOperator {
             WindowKind::Sliding { size, slide } => {
                 let mut any = false;
                 for w in sliding::windows(t, size, slide) {
+                    any |= self.add_to_pane(w, key, input, values)?;
+                }
+                any
+            }
+            WindowKind::Cumulate { size, step } => {
+                let mut any = false;
+                for w in cumulate::windows(t, size, step) {
                     any |= self.add_to_pane(w, key, input, values)?;
                 }
                 any
@@ -579,5 +586,31 @@ mod tests {
         w.process_batch(vec![rec("a", 7)], 0, &mut out).unwrap();
         w.advance(i64::MAX, &mut out).unwrap();
         assert_eq!(out.results.len(), 2);
+    }
+
+    #[test]
+    fn cumulate_counts_a_record_in_every_later_window_of_its_period_and_a_late_one_in_those_not_fired()
+     {
+        let mut w = op(WindowKind::Cumulate { size: 10, step: 5 }, 0);
+        let mut out = WindowOutput::default();
+        w.process_batch(vec![rec("a", 2), rec("a", 7), rec("a", 12)], 0, &mut out)
+            .unwrap();
+        w.advance(4, &mut out).unwrap();
+        assert_eq!(
+            lines(&out),
+            vec![r#"{"key":"a","window_start":0,"window_end":5,"count":1}"#]
+        );
+        // Late for [0, 5), not for [0, 10): it counts there only.
+        w.process_batch(vec![rec("a", 3)], 0, &mut out).unwrap();
+        assert!(out.late.is_empty());
+        w.advance(i64::MAX, &mut out).unwrap();
+        assert_eq!(
+            lines(&out)[1..],
+            [
+                r#"{"key":"a","window_start":0,"window_end":10,"count":3}"#,
+                r#"{"key":"a","window_start":10,"window_end":15,"count":1}"#,
+                r#"{"key":"a","window_start":10,"window_end":20,"count":1}"#,
+            ]
+        );
     }
 }

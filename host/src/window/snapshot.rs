@@ -258,6 +258,7 @@ mod tests {
             WindowKind::Tumbling { size: 10 },
             WindowKind::Session { gap: 5 },
             WindowKind::Sliding { size: 10, slide: 5 },
+            WindowKind::Cumulate { size: 10, step: 2 },
         ] {
             let first: Vec<Event> = (0..40)
                 .map(|i| rec(["a", "b", "c"][i % 3], i as i64, 1))

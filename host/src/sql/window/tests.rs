@@ -89,6 +89,15 @@ fn hop_and_session_map_to_sliding_and_session_windows() {
         (w.kind.as_str(), w.gap.as_deref()),
         ("session", Some("30000ms"))
     );
+    let j = job("SELECT window_start, `user`, COUNT(*), SUM(amount) \
+         FROM TABLE(CUMULATE(TABLE tx, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND)) \
+         GROUP BY window_start, window_end, `user`")
+    .unwrap();
+    let w = j.stages[1].window.as_ref().unwrap();
+    assert_eq!(
+        (w.kind.as_str(), w.step.as_deref(), w.size.as_deref()),
+        ("cumulate", Some("2000ms"), Some("10000ms"))
+    );
 }
 
 #[test]
@@ -96,8 +105,8 @@ fn what_windows_do_not_run_yet_is_refused_by_name() {
     let tvf = "FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))";
     let cases = [
         (
-            "SELECT window_start, `user`, COUNT(*), SUM(amount) FROM TABLE(CUMULATE(TABLE tx, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, window_end, `user`".to_string(),
-            "CUMULATE windows",
+            "SELECT window_start, `user`, COUNT(*), SUM(amount) FROM TABLE(CUMULATE(TABLE tx, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '10' SECOND, INTERVAL '1' SECOND)) GROUP BY window_start, window_end, `user`".to_string(),
+            "an offset of CUMULATE windows",
         ),
         (
             format!("SELECT window_start, `user`, COUNT(DISTINCT n), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`"),
