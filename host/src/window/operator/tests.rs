@@ -1,0 +1,123 @@
+use super::*;
+use crate::job::AggregateSpec;
+
+fn op(kind: WindowKind, lateness: i64) -> WindowOperator {
+    let count = AggregateSpec {
+        function: "count".into(),
+        field: None,
+        output: None,
+    };
+    WindowOperator::new(
+        kind,
+        TimeMode::Event,
+        lateness,
+        Aggregation::native(&[count]),
+        Budgets::unbounded(),
+    )
+}
+
+fn rec(key: &str, ts: i64) -> Event {
+    Event {
+        key: Some(key.as_bytes().to_vec()),
+        value: b"{}".to_vec(),
+        timestamp: ts,
+        headers: vec![],
+    }
+}
+
+fn lines(out: &WindowOutput) -> Vec<String> {
+    out.results
+        .iter()
+        .map(|e| String::from_utf8(e.value.clone()).unwrap())
+        .collect()
+}
+
+#[test]
+fn tumbling_fires_at_end_minus_one_and_sends_late_records_aside() {
+    let mut w = op(WindowKind::Tumbling { size: 10 }, 0);
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![rec("a", 1), rec("a", 9), rec("b", 10)], 0, &mut out)
+        .unwrap();
+    w.advance(8, &mut out).unwrap();
+    assert!(out.results.is_empty());
+    w.advance(9, &mut out).unwrap();
+    assert_eq!(
+        lines(&out),
+        vec![r#"{"key":"a","window_start":0,"window_end":10,"count":2}"#]
+    );
+    w.process_batch(vec![rec("a", 5)], 0, &mut out).unwrap();
+    assert_eq!(out.late.len(), 1);
+}
+
+#[test]
+fn allowed_lateness_fires_again_with_the_update() {
+    let mut w = op(WindowKind::Tumbling { size: 10 }, 5);
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![rec("a", 1)], 0, &mut out).unwrap();
+    w.advance(12, &mut out).unwrap();
+    w.process_batch(vec![rec("a", 2)], 0, &mut out).unwrap();
+    assert_eq!(out.late.len(), 0);
+    assert_eq!(
+        lines(&out)[1],
+        r#"{"key":"a","window_start":0,"window_end":10,"count":2}"#
+    );
+    w.advance(14, &mut out).unwrap(); // 9 + 5 <= 14: window dropped
+    w.process_batch(vec![rec("a", 3)], 0, &mut out).unwrap();
+    assert_eq!(out.late.len(), 1);
+    assert_eq!(w.open_windows(), 0);
+}
+
+#[test]
+fn sessions_merge_when_they_touch() {
+    let mut w = op(WindowKind::Session { gap: 10 }, 0);
+    let mut out = WindowOutput::default();
+    w.process_batch(
+        vec![rec("a", 0), rec("a", 20), rec("a", 10), rec("b", 5)],
+        0,
+        &mut out,
+    )
+    .unwrap();
+    w.advance(i64::MAX, &mut out).unwrap();
+    assert_eq!(
+        lines(&out),
+        vec![
+            r#"{"key":"b","window_start":5,"window_end":15,"count":1}"#,
+            r#"{"key":"a","window_start":0,"window_end":30,"count":3}"#,
+        ]
+    );
+}
+
+#[test]
+fn sliding_counts_a_record_in_every_window() {
+    let mut w = op(WindowKind::Sliding { size: 10, slide: 5 }, 0);
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![rec("a", 7)], 0, &mut out).unwrap();
+    w.advance(i64::MAX, &mut out).unwrap();
+    assert_eq!(out.results.len(), 2);
+}
+
+#[test]
+fn cumulate_counts_a_record_in_every_later_window_of_its_period_and_a_late_one_in_those_not_fired()
+{
+    let mut w = op(WindowKind::Cumulate { size: 10, step: 5 }, 0);
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![rec("a", 2), rec("a", 7), rec("a", 12)], 0, &mut out)
+        .unwrap();
+    w.advance(4, &mut out).unwrap();
+    assert_eq!(
+        lines(&out),
+        vec![r#"{"key":"a","window_start":0,"window_end":5,"count":1}"#]
+    );
+    // Late for [0, 5), not for [0, 10): it counts there only.
+    w.process_batch(vec![rec("a", 3)], 0, &mut out).unwrap();
+    assert!(out.late.is_empty());
+    w.advance(i64::MAX, &mut out).unwrap();
+    assert_eq!(
+        lines(&out)[1..],
+        [
+            r#"{"key":"a","window_start":0,"window_end":10,"count":3}"#,
+            r#"{"key":"a","window_start":10,"window_end":15,"count":1}"#,
+            r#"{"key":"a","window_start":10,"window_end":20,"count":1}"#,
+        ]
+    );
+}
