@@ -57,13 +57,15 @@ enum Command {
     ///
     /// The script declares its tables with `CREATE TABLE … (…, WATERMARK
     /// FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem'
-    /// | 'kafka' | 'print' | 'blackhole', …)` in Flink's option names, may
+    /// | 'kafka' | 'jdbc' | 'postgres' | 'print' | 'blackhole', …)` in
+    /// Flink's option names (a `jdbc` table is a PostgreSQL table, upserted
+    /// by its `PRIMARY KEY … NOT ENFORCED`, exactly-once with checkpoints), may
     /// `SET` Flink's `pipeline.name`, `parallelism.default`,
     /// `execution.checkpointing.interval` and
     /// `table.exec.source.idle-timeout`, and holds one `INSERT INTO sink
     /// SELECT …`. So far the query may project and filter (scalar functions,
     /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
-    /// SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
+    /// CUMULATE | SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
     /// window_end[, columns]` or `GROUP BY TUMBLE(ts, …)[, columns]`, with
     /// COUNT, SUM, MIN, MAX and AVG; and join two tables by key on event
     /// time: an interval join (`… AND b.ts BETWEEN a.ts - INTERVAL '5'
