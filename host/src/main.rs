@@ -67,16 +67,21 @@ enum Command {
     /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
     /// CUMULATE | SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
     /// window_end[, columns]` or `GROUP BY TUMBLE(ts, …)[, columns]`, with
-    /// COUNT, SUM, MIN, MAX and AVG; and join two tables by key on event
-    /// time: an interval join (`… AND b.ts BETWEEN a.ts - INTERVAL '5'
-    /// SECOND AND a.ts`) or a window join (both through the same TUMBLE or
-    /// HOP, `ON` the key, `window_start` and `window_end`). Outer and
-    /// unbounded joins and updating aggregations are refused with their
-    /// line. `weir run` and `weir submit` take a `.sql` file too.
+    /// COUNT, SUM, MIN, MAX and AVG; aggregate without a window (`FROM t
+    /// GROUP BY columns`): an updating result, whose changes (+I, -U, +U,
+    /// -D) go to a `'format' = 'debezium-json'` table or a `jdbc` table by
+    /// its primary key (a `'json'` table takes only inserts and refuses
+    /// it); and join two tables by key on event time: an interval join (`…
+    /// AND b.ts BETWEEN a.ts - INTERVAL '5' SECOND AND a.ts`) or a window
+    /// join (both through the same TUMBLE or HOP, `ON` the key,
+    /// `window_start` and `window_end`). Outer and unbounded joins, OVER
+    /// and Top-N are refused with their line. `weir run` and `weir submit`
+    /// take a `.sql` file too.
     ///
     /// With no script, an interactive shell (like Flink's SQL client):
     /// `CREATE TABLE` and `SET` are kept, a `SELECT` runs at once and its
-    /// rows print as a table as they arrive (Ctrl-C stops it).
+    /// rows print as a table as they arrive (an updating one's with their
+    /// change in a first column, `op`; Ctrl-C stops it).
     Sql {
         /// The script (`.sql`); none: the interactive shell.
         script: Option<PathBuf>,

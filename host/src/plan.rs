@@ -101,6 +101,8 @@ pub enum StageWork {
         table: String,
         /// The input's schema, when the stage declares it (`sql.schema`).
         schema: Option<arrow_schema::SchemaRef>,
+        /// How it writes a changelog to a sink (`sql.changelog`).
+        changelog: Option<crate::job::ChangelogFormat>,
     },
 }
 
@@ -364,6 +366,7 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
                 query,
                 table,
                 schema: own,
+                ..
             },
             [input],
         ) = (&st.work, st.spec.inputs.as_slice())
@@ -449,6 +452,7 @@ fn window_stage(
             size: opt(&w.size),
             step: opt(&w.step),
         },
+        "global" => WindowKind::Global,
         _ => WindowKind::Session { gap: opt(&w.gap) },
     };
     let aggregate = match &w.aggregate {
@@ -523,6 +527,7 @@ fn graph_stages(
                     Some(fields) => Some(std::sync::Arc::new(crate::batch::schema_of(fields)?)),
                     None => None,
                 },
+                changelog: q.changelog,
             }
         } else if !s.operators.is_empty() {
             StageWork::Operators(

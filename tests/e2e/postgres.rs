@@ -4,6 +4,9 @@
 //!   primary key holds exactly the rows Apache Flink 2.3 computed for the
 //!   same query, and a second, fresh run upserts them again without a
 //!   duplicate;
+//! - an updating `GROUP BY` whose `HAVING` retracts rows leaves in a
+//!   table with a primary key the table Flink's changelog leaves, its
+//!   deletes applied;
 //! - a job killed with SIGKILL at random moments after its checkpoints (at
 //!   least 10 times) and restarted until it finishes leaves every input row
 //!   in a table without a primary key exactly once (the expected rows are
@@ -124,6 +127,122 @@ fn a_sql_window_aggregation_upserts_flinks_rows_into_a_postgres_table() {
         .expect("the progress row")
         .get(0);
     assert!(epoch >= 1, "{epoch}");
+}
+
+/// The table a changelog in Debezium's JSON leaves, by its first column:
+/// each `after` row put, each `before` row's key removed.
+fn final_table(changes: &str, columns: &[&str]) -> BTreeMap<String, Vec<String>> {
+    let mut table = BTreeMap::new();
+    for line in changes.lines().skip(1) {
+        let c: Value = serde_json::from_str(line).expect("json");
+        let cell = |row: &Value, col: &str| match &row[col] {
+            Value::Number(n) => num(n.as_f64().expect("number")),
+            Value::Null => "<null>".into(),
+            other => other
+                .as_str()
+                .map_or_else(|| other.to_string(), String::from),
+        };
+        if !c["before"].is_null() {
+            let key = cell(&c["before"], columns[0]);
+            assert!(table.remove(&key).is_some(), "{line}: no such row");
+        }
+        if !c["after"].is_null() {
+            let row = columns.iter().map(|col| cell(&c["after"], col)).collect();
+            table.insert(cell(&c["after"], columns[0]), row);
+        }
+    }
+    table
+}
+
+#[test]
+fn an_updating_group_by_leaves_flinks_final_table_in_postgres_deletes_included() {
+    let table = unique_table("group_retract");
+    let mut db = client();
+    db.batch_execute(&format!(
+        "CREATE TABLE {table} (\"user\" text PRIMARY KEY, cnt bigint, total double precision)"
+    ))
+    .expect("create the table");
+    let query = std::fs::read_to_string(conformance().join("queries/group_retract.sql"))
+        .expect("the conformance query");
+    let (ddl, insert) = query.split_at(query.find("CREATE TABLE out_rows").expect("sink DDL"));
+    let insert = &insert[insert.find("INSERT INTO").expect("insert")..];
+    let url = server().replace("postgresql://", "jdbc:postgresql://");
+    let script = format!(
+        "SET 'pipeline.name' = 'pg-{table}';\nSET 'execution.checkpointing.interval' = '100ms';\n{ddl}\
+         CREATE TABLE out_rows (`user` STRING, cnt BIGINT, total DOUBLE, PRIMARY KEY (`user`) NOT ENFORCED) \
+         WITH ('connector' = 'jdbc', 'url' = '{url}', 'table-name' = '{table}', 'sink.buffer-flush.max-rows' = '5');\n{insert}"
+    )
+    .replace(
+        "{input}",
+        conformance().join("input").to_str().expect("utf-8"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("group_to_postgres.sql");
+    std::fs::write(&path, &script).expect("write the script");
+    let dir_setting = format!(
+        "checkpoint.dir={}",
+        dir.path().join("checkpoints").display()
+    );
+
+    let columns = ["user", "cnt", "total"];
+    let expected = final_table(
+        &std::fs::read_to_string(conformance().join("expected/group_retract.jsonl"))
+            .expect("expected rows"),
+        &columns,
+    );
+    // Some users were retracted for good: the table has fewer rows than
+    // the input has users.
+    let input = std::fs::read_to_string(conformance().join("input/tx_time.jsonl")).expect("input");
+    let users: std::collections::BTreeSet<String> = input
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json")["user"].to_string())
+        .collect();
+    assert!(
+        !expected.is_empty() && expected.len() < users.len(),
+        "{} of {}",
+        expected.len(),
+        users.len()
+    );
+    // In batches of 7 records, so that rows are updated and deleted
+    // across batches and checkpoints, at parallelism 1 and 2.
+    for parallelism in ["parallelism=1", "parallelism=2"] {
+        db.batch_execute(&format!("DELETE FROM {table}"))
+            .expect("empty the table");
+        let run = weir(&[
+            "run",
+            "-q",
+            path.to_str().expect("utf-8"),
+            "--fresh",
+            "--set",
+            &dir_setting,
+            "--set",
+            "batch_size=7",
+            "--set",
+            parallelism,
+        ]);
+        assert!(run.output.status.success(), "{}", run.stderr());
+        let rows = db
+            .query(&format!("SELECT \"user\", cnt, total FROM {table}"), &[])
+            .expect("read the table");
+        let got: BTreeMap<String, Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let user: String = r.get(0);
+                let cnt: i64 = r.get(1);
+                let total: Option<f64> = r.get(2);
+                let row = vec![
+                    user.clone(),
+                    num(cnt as f64),
+                    total.map_or_else(|| "<null>".into(), num),
+                ];
+                (user, row)
+            })
+            .collect();
+        assert_eq!(
+            got, expected,
+            "{parallelism}: the table differs from Flink's"
+        );
+    }
 }
 
 /// Rows of the crash test: at `RATE` rows/s a run needs 6 s of

@@ -4,7 +4,8 @@
 //! Statements end with `;`. `CREATE TABLE` and `SET` are kept for the
 //! session; a `SELECT` runs at once as a job of this process, its rows
 //! printed as a table as they arrive (a window's rows when its watermark
-//! passes), until its input ends or Ctrl-C stops it; `INSERT INTO … SELECT
+//! passes; an updating query's changes, `+I`, `-U`, `+U`, `-D`, in a first
+//! column `op`), until its input ends or Ctrl-C stops it; `INSERT INTO … SELECT
 //! …` runs a job to its end. Relative paths in `WITH` options are read
 //! from the current directory. Reads its statements from a pipe too.
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use weir::checkpoint::recovery::RecoveryOptions;
 use weir::runtime::{Metrics, StopSignal};
+use weir::window::global::OP;
 
 const HELP: &str = "\
 weir SQL shell (Apache Flink's dialect). End each statement with `;`.
@@ -120,7 +122,13 @@ impl Session {
             self.queries
         ));
         let (spec, schema) = weir::sql::select_job(&self.ddl, statement, &out)?;
-        let mut table = Table::new(schema);
+        // An updating query's rows carry their change: shown first, as
+        // Flink's client shows it (`op`: +I, -U, +U, -D).
+        let changelog = spec
+            .stages
+            .iter()
+            .any(|s| s.window.as_ref().is_some_and(|w| w.kind == "global"));
+        let mut table = Table::new(schema, changelog);
         table.header();
         let mut tail = Tail::new(out.clone());
         let result = run(spec, true, || {
@@ -220,8 +228,8 @@ struct Table {
 }
 
 impl Table {
-    fn new(schema: SchemaRef) -> Self {
-        let columns = schema
+    fn new(schema: SchemaRef, changelog: bool) -> Self {
+        let mut columns: Vec<(String, usize)> = schema
             .fields()
             .iter()
             .map(|f| {
@@ -235,6 +243,9 @@ impl Table {
                 (f.name().clone(), width.max(f.name().chars().count()))
             })
             .collect();
+        if changelog {
+            columns.insert(0, (OP.into(), 2));
+        }
         Table { columns, rows: 0 }
     }
 
@@ -252,7 +263,10 @@ impl Table {
         let names: Vec<String> = self
             .columns
             .iter()
-            .map(|(n, w)| format!(" {n:>w$} "))
+            .map(|(n, w)| {
+                let n = if n == OP { "op" } else { n };
+                format!(" {n:>w$} ")
+            })
             .collect();
         println!("|{}|", names.join("|"));
         self.rule();

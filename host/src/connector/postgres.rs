@@ -9,7 +9,10 @@
 //! the server's own input functions (`'2024-01-01 00:00:10.000'` into a
 //! `timestamp`, `12.50` into a `numeric(10,2)`), exactly as `INSERT`
 //! would. With a primary key the statement is an upsert (`ON CONFLICT (pk)
-//! DO UPDATE`) of the batch's last row per key.
+//! DO UPDATE`) of the batch's last row per key. The rows of an updating
+//! query carry their change in a field `_op`: the batch's last change per
+//! key is applied, a `-U` or `-D` as a delete by the key, in the same
+//! statement.
 //!
 //! ## Exactly-once
 //!
@@ -126,11 +129,42 @@ pub fn batch_statement(spec: &PostgresSinkSpec) -> String {
     } else {
         format!("DO UPDATE SET {}", set.join(", "))
     };
+    if spec.changelog {
+        return changelog_statement(spec, &table, &cols, &pk, &action);
+    }
     // One statement may not update a row twice: the batch's last row per key.
     format!(
         "INSERT INTO {table} ({cols}) SELECT {cols} FROM \
          (SELECT DISTINCT ON ({pk}) {cols} FROM {rows} WITH ORDINALITY AS r \
          ORDER BY {pk}, ordinality DESC) AS s ON CONFLICT ({pk}) {action}"
+    )
+}
+
+/// The statement that applies one batch of changes (rows with a field
+/// `_op`: `+I`, `+U` upsert by the primary key, `-U`, `-D` delete by it;
+/// a row without one is an insert): each key's last change in the batch,
+/// the deletes and the upserts in one statement.
+fn changelog_statement(
+    spec: &PostgresSinkSpec,
+    table: &str,
+    cols: &str,
+    pk: &str,
+    action: &str,
+) -> String {
+    let matches: Vec<String> = spec
+        .primary_key
+        .iter()
+        .map(|c| format!("t.{0} = l.{0}", ident(c)))
+        .collect();
+    format!(
+        "WITH \"weir batch\" AS (SELECT r.*, left(coalesce(e.v->>'_op', '+I'), 1) = '-' AS \"weir retract\", \
+         e.n AS \"weir n\" FROM json_array_elements($1::text::json) WITH ORDINALITY AS e(v, n), \
+         LATERAL json_populate_record(NULL::{table}, e.v) AS r), \
+         \"weir last\" AS (SELECT DISTINCT ON ({pk}) * FROM \"weir batch\" ORDER BY {pk}, \"weir n\" DESC), \
+         \"weir gone\" AS (DELETE FROM {table} AS t USING \"weir last\" AS l WHERE {} AND l.\"weir retract\") \
+         INSERT INTO {table} ({cols}) SELECT {cols} FROM \"weir last\" WHERE NOT \"weir retract\" \
+         ON CONFLICT ({pk}) {action}",
+        matches.join(" AND ")
     )
 }
 

@@ -103,12 +103,23 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
         "session" => {
             require(c, &format!("{at}.gap"), &w.gap, true);
         }
+        "global" => {
+            if w.aggregate.is_some() {
+                c.add(
+                    format!("{at}.aggregate"),
+                    "a global window updates built-in aggregates (`aggregates`) so far, not a Wasm aggregate",
+                );
+            }
+        }
         other => c.add(
             format!("{at}.type"),
-            format!("unknown window `{other}`; use tumbling, sliding, cumulate or session"),
+            format!("unknown window `{other}`; use tumbling, sliding, cumulate, session or global"),
         ),
     }
     match w.time.as_str() {
+        // A global window never fires: it needs no watermark, and no
+        // record is late for it.
+        _ if w.kind == "global" => {}
         "event" => {
             if spec.event_time.is_none() {
                 c.add(

@@ -23,7 +23,9 @@ pub use named::{NamedSinkSpec, NamedSourceSpec};
 pub(crate) use operators::operator_names;
 pub use order::topological_order;
 pub use spec::*;
-pub use stages::{JoinSpec, SOURCE, SqlStageSpec, StageSpec, parse_signed_duration_ms};
+pub use stages::{
+    ChangelogFormat, JoinSpec, SOURCE, SqlStageSpec, StageSpec, parse_signed_duration_ms,
+};
 pub use validate::validate;
 pub use whole::JobSpec;
 

@@ -284,7 +284,10 @@ pub struct KeyBySpec {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
-    /// `tumbling`, `sliding`, `cumulate` or `session`.
+    /// `tumbling`, `sliding`, `cumulate`, `session` or `global` (one window
+    /// per key over all time, which never fires: its results are updated
+    /// after every batch that changes them, each row with its change in
+    /// `_op` — see [`crate::window::global`]).
     #[serde(rename = "type")]
     pub kind: String,
     /// Window length (tumbling, sliding; the period of cumulate).
@@ -388,6 +391,11 @@ pub struct PostgresSinkSpec {
     /// Most rows per statement. Default 1000.
     #[serde(default = "default_batch_rows")]
     pub batch_rows: usize,
+    /// Rows carry their change in a field `_op` (`+I`, `+U`: upsert by
+    /// the primary key; `-U`, `-D`: delete by it), the batch's last change
+    /// per key winning. Needs a primary key.
+    #[serde(default)]
+    pub changelog: bool,
 }
 
 fn default_batch_rows() -> usize {

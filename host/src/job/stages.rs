@@ -69,7 +69,7 @@ pub struct StageSpec {
 /// inputs = ["source"]
 /// sql = { query = "SELECT `user`, amount * 100 AS cents FROM tx WHERE amount >= 50", table = "tx" }
 /// ```
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlStageSpec {
     /// One `SELECT` in Flink's dialect: projections, filters, scalar
@@ -83,6 +83,23 @@ pub struct SqlStageSpec {
     /// "string"`); default: inferred from the first records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<std::collections::BTreeMap<String, String>>,
+    /// How it writes rows that carry a change (an `_op` column: `+I`,
+    /// `-U`, `+U`, `-D`, from a `global` window) to a sink that writes:
+    /// `debezium-json`, each change as Debezium's `{"before", "after",
+    /// "op"}`; default: each row as it is, its change a field `_op`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changelog: Option<ChangelogFormat>,
+}
+
+/// How a changelog is written (see [`SqlStageSpec::changelog`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum ChangelogFormat {
+    /// Debezium's JSON, as Flink's `debezium-json` format writes it: an
+    /// insert or update-after is `{"before": null, "after": row, "op":
+    /// "c"}`, an update-before or delete `{"before": row, "after": null,
+    /// "op": "d"}`.
+    #[serde(rename = "debezium-json")]
+    DebeziumJson,
 }
 
 impl StageSpec {

@@ -68,7 +68,44 @@ fn choice<T: Copy>(
         })
 }
 
-/// `'format' = 'json'`, the only format weir reads and writes so far.
+/// How a sink table writes rows, and so whether it takes an updating
+/// query's changelog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Writes {
+    /// Inserts only (`'format' = 'json'`): an updating query is refused,
+    /// as Flink refuses it.
+    Inserts,
+    /// Each row as Debezium's JSON (`'format' = 'debezium-json'`): an
+    /// update is its old row deleted and its new one created.
+    Debezium,
+    /// Rows applied by the table's primary key (`jdbc`, `postgres`).
+    ByKey,
+    /// Rows as they are, each with its change (`print`, `blackhole`).
+    Rows,
+}
+
+/// How the sink of `options` writes rows (its options are checked by
+/// [`sink`]).
+pub(super) fn sink_writes(options: &Options) -> Writes {
+    match options.get("connector").map(String::as_str) {
+        Some("jdbc" | "postgres") => Writes::ByKey,
+        Some("print" | "blackhole") => Writes::Rows,
+        _ if options.get("format").map(String::as_str) == Some("debezium-json") => Writes::Debezium,
+        _ => Writes::Inserts,
+    }
+}
+
+/// A sink's `'format'`: `json`, or `debezium-json` (a changelog).
+fn sink_format(options: &Options) -> Result<(), OptionError> {
+    match required(options, "format")? {
+        "json" | "debezium-json" => Ok(()),
+        other => Err(OptionError(format!(
+            "'format' = '{other}' is not supported (weir writes 'json' and 'debezium-json')"
+        ))),
+    }
+}
+
+/// `'format' = 'json'`, the only format weir reads so far.
 fn json_format(options: &Options) -> Result<(), OptionError> {
     match required(options, "format")? {
         "json" => Ok(()),
@@ -215,11 +252,12 @@ pub(super) fn sink(
                 columns: columns.to_vec(),
                 primary_key: primary_key.to_vec(),
                 batch_rows,
+                changelog: false,
             }))
         }
         "filesystem" => {
             check(options, &["connector", "path", "format"], false)?;
-            json_format(options)?;
+            sink_format(options)?;
             Ok(SinkSpec::File {
                 path: PathBuf::from(required(options, "path")?),
             })
@@ -244,7 +282,7 @@ pub(super) fn sink(
                 ],
                 true,
             )?;
-            json_format(options)?;
+            sink_format(options)?;
             let delivery = choice(
                 options,
                 "sink.delivery-guarantee",

@@ -19,6 +19,9 @@ pub(super) struct Graph {
     pub last: Last,
     /// The columns the last stage's query makes.
     pub schema: SchemaRef,
+    /// Its rows are a changelog: they carry their change in their last
+    /// column (`_op`).
+    pub updating: bool,
 }
 
 /// The last stage of a [`Graph`].
@@ -49,6 +52,7 @@ impl Graph {
             tables: vec![table],
             stages: Vec::new(),
             schema,
+            updating: false,
         }
     }
 
@@ -59,7 +63,7 @@ impl Graph {
                 sql: Some(SqlStageSpec {
                     query: w.pre,
                     table: Some(w.table.clone()),
-                    schema: None,
+                    ..Default::default()
                 }),
                 ..stage("filter", SOURCE)
             },
@@ -81,6 +85,7 @@ impl Graph {
                 schema: None,
             },
             schema: w.schema,
+            updating: w.updating,
         }
     }
 
@@ -101,7 +106,7 @@ impl Graph {
                 sql: Some(SqlStageSpec {
                     query,
                     table: Some(table.clone()),
-                    schema: None,
+                    ..Default::default()
                 }),
                 ..stage(name, &Graph::source_name(&tables, &table))
             });
@@ -121,6 +126,7 @@ impl Graph {
                 schema: Some(j.joined),
             },
             schema: j.schema,
+            updating: false,
         }
     }
 

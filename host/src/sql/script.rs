@@ -8,15 +8,15 @@
 //! statement's line), a query whose columns do not fit its sink.
 
 use super::catalog::{Catalog, boxed, plan_query};
-use super::connector::{self, OptionError};
+use super::connector::{self, OptionError, Writes};
 use super::graph::{Graph, SELECT, stage};
 use super::parse::{Statement, TableDef, parse_script};
 use super::types::{flink_type, widen};
 use super::window::Refusal;
 use super::{Pos, SqlError};
 use crate::job::{
-    CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob, NamedSourceSpec, SqlStageSpec,
-    StageSpec, StateSpec,
+    ChangelogFormat, CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob,
+    NamedSourceSpec, SqlStageSpec, StageSpec, StateSpec,
 };
 use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion_expr::LogicalPlan;
@@ -111,20 +111,57 @@ fn script_job(
             }
         },
     };
-    let sink_schema = sink_of(&graph.schema);
     let Graph {
         tables: read,
         mut stages,
         last,
         schema,
+        updating,
     } = graph;
-    let post =
-        fit_to_sink(&last.query, &schema, &sink_schema, &sink_name).map_err(|m| invalid(at, m))?;
+    // An updating query's rows carry their change in their last column.
+    let values = if updating {
+        let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+        fields.pop();
+        Arc::new(Schema::new(fields))
+    } else {
+        schema
+    };
+    let sink_schema = sink_of(&values);
+    let writes = declared.map_or(Writes::Rows, |(def, _)| {
+        connector::sink_writes(&def.options)
+    });
+    // (The shell's sink writes rows as they are: it applies the changes.)
+    if updating && let Some((def, _)) = declared {
+        let refuse = |hint: &str| {
+            unsupported(
+                at,
+                format!("an updating query (GROUP BY without a window) into table `{sink_name}`"),
+                hint,
+            )
+        };
+        match writes {
+            Writes::Inserts => {
+                return Err(refuse(
+                    ": its format takes only inserts; use 'format' = 'debezium-json' (a changelog), \
+                     or a 'jdbc' table with a PRIMARY KEY",
+                ));
+            }
+            Writes::ByKey if def.primary_key.is_empty() => {
+                return Err(refuse(
+                    ": it has no PRIMARY KEY to apply updates by; declare one, PRIMARY KEY (k) NOT ENFORCED",
+                ));
+            }
+            _ => {}
+        }
+    }
+    let post = fit_to_sink(&last.query, &values, &sink_schema, &sink_name, updating)
+        .map_err(|m| invalid(at, m))?;
     stages.push(StageSpec {
         sql: Some(SqlStageSpec {
             query: post,
             table: Some(last.table),
             schema: last.schema,
+            changelog: (writes == Writes::Debezium).then_some(ChangelogFormat::DebeziumJson),
         }),
         ..stage(SELECT, &last.input)
     });
@@ -166,8 +203,12 @@ fn script_job(
     let sink = match (declared, shell) {
         (Some((sink_def, _)), _) => {
             let columns: Vec<String> = sink_def.columns.iter().map(|c| c.name.clone()).collect();
-            connector::sink(&sink_def.options, &columns, &sink_def.primary_key)
-                .map_err(|e| option_err(sink_def, e))?
+            let mut sink = connector::sink(&sink_def.options, &columns, &sink_def.primary_key)
+                .map_err(|e| option_err(sink_def, e))?;
+            if let crate::job::SinkSpec::Postgres(p) = &mut sink {
+                p.changelog = updating;
+            }
+            sink
         }
         (None, out) => crate::job::SinkSpec::File {
             path: out.unwrap_or(Path::new("-")).to_path_buf(),
@@ -378,11 +419,15 @@ pub(super) fn construct(plan: &LogicalPlan) -> String {
 /// sink of `sink` columns: Flink maps a query's columns to its sink's by
 /// position, widening types where no value is lost (INT to BIGINT) and
 /// refusing the rest. The stage's rows then carry the sink's column names.
+///
+/// The rows of an `updating` query carry their change in a last column,
+/// `_op`, beside `schema`'s: it is kept as it is.
 fn fit_to_sink(
     query: &Query,
     schema: &SchemaRef,
     sink: &SchemaRef,
     sink_name: &str,
+    updating: bool,
 ) -> Result<String, String> {
     if schema.fields().len() != sink.fields().len() {
         return Err(format!(
@@ -415,7 +460,12 @@ fn fit_to_sink(
             }
         }
     }
-    let names: Vec<String> = sink.fields().iter().map(|f| q(f.name())).collect();
+    let mut names: Vec<String> = sink.fields().iter().map(|f| q(f.name())).collect();
+    if updating {
+        let op = q(crate::window::global::OP);
+        items.push(op.clone());
+        names.push(op);
+    }
     let mut query = query.clone();
     super::flink::name_columns(&mut query);
     Ok(format!(

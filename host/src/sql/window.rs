@@ -28,16 +28,25 @@
 //! group key) map to weir's tumbling, sliding, cumulating and session
 //! windows; a `DISTINCT` aggregate and a key column that is not a STRING,
 //! an integer or a BOOLEAN are refused by name.
+//!
+//! An aggregation of a table without a window (`SELECT k, COUNT(*) FROM t
+//! GROUP BY k`, or no `GROUP BY` at all) is the same three stages over a
+//! global window ([`crate::window::global`]): its result updates, and the
+//! `select` stage passes each row's change (`_op`) through, last.
 
 pub(super) use super::ast::Refusal;
 use super::ast::{column_name, list_text, parse_query, quote, unsupported};
+use super::catalog::is_aggregate;
 use super::catalog::{Catalog, plan_query};
 use super::parse::TableDef;
 use super::tvf::{self, Tvf};
 use crate::job::{AggregateSpec, WindowSpec};
+use crate::window::global::OP;
 use aggregates::Func;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion_sql::sqlparser::ast::{Expr, GroupByExpr, Query, SetExpr, TableFactor};
+use datafusion_sql::sqlparser::ast::{
+    Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor, visit_expressions,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -57,8 +66,11 @@ pub(super) struct Lowered {
     pub window: WindowSpec,
     /// The `select` stage's query, over [`RESULTS`].
     pub post: Query,
-    /// The columns `post` makes.
+    /// The columns `post` makes (an updating one: then [`OP`]).
     pub schema: SchemaRef,
+    /// A `GROUP BY` without a window: `window` is global, and its rows
+    /// carry their change in [`OP`].
+    pub updating: bool,
 }
 
 /// The window `query` aggregates over, lowered to stages; `None` when it
@@ -73,36 +85,68 @@ pub(super) fn lower(
     let [from] = select.from.as_slice() else {
         return Ok(None);
     };
-    let TableFactor::TableFunction {
-        expr: Expr::Function(f),
-        alias,
-    } = &from.relation
-    else {
-        return Ok(None);
-    };
     if !from.joins.is_empty() {
         // A window join ([`super::join`]).
         return Ok(None);
     }
+    let (tvf, alias) = match &from.relation {
+        TableFactor::TableFunction {
+            expr: Expr::Function(f),
+            alias,
+        } => (Some(f), alias),
+        TableFactor::Table {
+            name, alias, args, ..
+        } if args.is_none() && aggregates(select) => {
+            let table = name.to_string().trim_matches('`').to_string();
+            if !tables.contains_key(&table) {
+                // The planner says what is wrong.
+                return Ok(None);
+            }
+            (None, alias)
+        }
+        _ => return Ok(None),
+    };
+    let (kind, table, partition, mut window) = match tvf {
+        Some(f) => {
+            let Tvf {
+                kind,
+                table,
+                partition,
+                window,
+            } = tvf::parse(f, tables)?;
+            (kind, table, partition, window)
+        }
+        None => {
+            let table = match &from.relation {
+                TableFactor::Table { name, .. } => name.to_string().trim_matches('`').to_string(),
+                _ => unreachable!("matched above"),
+            };
+            ("GROUP BY".to_string(), table, Vec::new(), global())
+        }
+    };
+    let updating = tvf.is_none();
+    let over = if updating {
+        "a GROUP BY"
+    } else {
+        "a window aggregation"
+    };
     if query.with.is_some()
         || query.order_by.is_some()
         || query.limit_clause.is_some()
         || query.fetch.is_some()
     {
         return unsupported(
-            "WITH, ORDER BY or LIMIT around a window aggregation",
-            ": a streaming window aggregation emits each window once, as its watermark passes",
+            format!("WITH, ORDER BY or LIMIT around {over}"),
+            if updating {
+                ": for the first N rows per group, write a Top-N (ROW_NUMBER() OVER …), which weir does not run yet"
+            } else {
+                ": a streaming window aggregation emits each window once, as its watermark passes"
+            },
         );
     }
     if select.distinct.is_some() {
-        return unsupported("SELECT DISTINCT over a window", "");
+        return unsupported(format!("SELECT DISTINCT in {over}"), "");
     }
-    let Tvf {
-        kind,
-        table,
-        partition,
-        mut window,
-    } = tvf::parse(f, tables)?;
     let (_, schema) = &tables[&table];
     // GROUP BY window_start, window_end[, key].
     let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
@@ -114,10 +158,16 @@ pub(super) fn lower(
     let (mut starts, mut ends, mut keys) = (false, false, Vec::new());
     for g in groups {
         match column_name(g) {
-            Some("window_start") => starts = true,
-            Some("window_time") => {}
-            Some("window_end") => ends = true,
+            Some("window_start") if !updating => starts = true,
+            Some("window_time") if !updating => {}
+            Some("window_end") if !updating => ends = true,
             Some(c) if schema.field_with_name(c).is_ok() => keys.push(c.to_string()),
+            _ if updating => {
+                return unsupported(
+                    format!("GROUP BY {g}"),
+                    ": group by columns of the table (compute an expression in a subquery first)",
+                );
+            }
             _ => {
                 return unsupported(
                     format!("GROUP BY {g} in a window aggregation"),
@@ -126,10 +176,10 @@ pub(super) fn lower(
             }
         }
     }
-    if !(starts && ends) {
+    if !(updating || (starts && ends)) {
         return unsupported(
             format!("a {kind} aggregation not grouped by both window_start and window_end"),
-            ": without them it is an updating aggregation, which weir does not run yet",
+            ": group by both, or aggregate the table itself (FROM t GROUP BY …) for an updating result",
         );
     }
     if kind == "SESSION" {
@@ -162,18 +212,25 @@ pub(super) fn lower(
     // The query as written, planned over the table with the window's
     // columns: DataFusion checks what it groups and aggregates.
     let mut windowed: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    for c in ["window_start", "window_end", "window_time"] {
-        windowed.push(Arc::new(Field::new(c, timestamp(), false)));
+    if !updating {
+        for c in ["window_start", "window_end", "window_time"] {
+            windowed.push(Arc::new(Field::new(c, timestamp(), false)));
+        }
     }
     let catalog = Catalog::new([(table.clone(), Arc::new(Schema::new(windowed)))]);
     // `window_time` is the window's too (its end, less 1 ms): Flink
     // selects it without grouping by it.
     let mut grouped = list_text(groups);
-    if !groups.iter().any(|g| column_name(g) == Some("window_time")) {
+    if !updating && !groups.iter().any(|g| column_name(g) == Some("window_time")) {
         grouped.push_str(", window_time");
     }
+    let group_by = if grouped.is_empty() {
+        String::new()
+    } else {
+        format!(" GROUP BY {grouped}")
+    };
     let check = format!(
-        "SELECT {projection} FROM {from_table}{filter} GROUP BY {grouped}{}",
+        "SELECT {projection} FROM {from_table}{filter}{group_by}{}",
         having
             .as_ref()
             .map_or_else(String::new, |h| format!(" HAVING {h}"))
@@ -237,9 +294,13 @@ pub(super) fn lower(
     let (key, keyed, source) = group_key(&keys, &key_types);
     let mut pre = vec![format!("{key} AS `{KEY}`")];
     let mut post = keyed;
-    post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
-    post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
-    post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
+    if updating {
+        post.push(format!("`{OP}`"));
+    } else {
+        post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
+        post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
+        post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
+    }
     let mut results = vec![
         Field::new("key", DataType::Utf8, false),
         Field::new("window_start", DataType::Int64, false),
@@ -311,6 +372,12 @@ pub(super) fn lower(
             format!("CAST({value} AS {ty}) AS `__a{i}`")
         });
     }
+    if updating {
+        results.push(Field::new(OP, DataType::Utf8, false));
+        items.push(SelectItem::UnnamedExpr(Expr::Identifier(
+            Ident::with_quote('`', OP),
+        )));
+    }
     let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
     let post = format!(
         "SELECT {} FROM (SELECT {} FROM {source}) AS {alias}{}",
@@ -327,7 +394,45 @@ pub(super) fn lower(
         window,
         post,
         schema: plan.schema().inner().clone(),
+        updating,
     }))
+}
+
+/// Whether `select` aggregates: it groups, or calls an aggregate function
+/// (not over a window of rows: `OVER (…)`).
+fn aggregates(select: &Select) -> bool {
+    use std::ops::ControlFlow;
+    let grouped = matches!(&select.group_by, GroupByExpr::Expressions(g, _) if !g.is_empty())
+        || matches!(&select.group_by, GroupByExpr::All(_));
+    let mut calls = false;
+    let _ = visit_expressions(&select.projection, |e: &Expr| {
+        if let Expr::Function(f) = e
+            && f.over.is_none()
+            && is_aggregate(&f.name.to_string().to_ascii_lowercase())
+        {
+            calls = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    grouped || calls || select.having.is_some()
+}
+
+/// A global window ([`crate::window::global`]): the window of an updating
+/// `GROUP BY`. Its time is processing time: it never fires, so it needs
+/// no watermark.
+fn global() -> WindowSpec {
+    WindowSpec {
+        kind: "global".into(),
+        size: None,
+        slide: None,
+        step: None,
+        gap: None,
+        time: "processing".into(),
+        allowed_lateness: "0ms".into(),
+        aggregates: Vec::new(),
+        aggregate: None,
+    }
 }
 
 /// The group key of `keys` (of types `types`: their type, and whether

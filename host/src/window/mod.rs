@@ -10,7 +10,7 @@
 //! - session windows `[ts, ts + gap)` merge when they overlap or touch.
 //!
 //! One file per kind of window ([`tumbling`], [`sliding`], [`cumulate`],
-//! [`session`]);
+//! [`session`], [`global`]);
 //! the [`operator`] keeps per-key accumulators and fires them; [`slices`]
 //! keeps sliding windows' built-in aggregates once per slide (the
 //! operator's side of it is `sliced.rs`); [`aggregate`] computes built-in
@@ -18,6 +18,7 @@
 
 pub mod aggregate;
 pub mod cumulate;
+pub mod global;
 pub mod operator;
 mod results;
 pub mod session;
@@ -106,6 +107,9 @@ pub enum WindowKind {
         /// Inactivity gap.
         gap: i64,
     },
+    /// One window per key over all time, which never fires: its results
+    /// are updated after every batch that changes them (see [`global`]).
+    Global,
 }
 
 /// Event time or processing time.

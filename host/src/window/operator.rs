@@ -78,12 +78,14 @@ pub struct WindowOperator {
     /// of rehashing their way up.
     pub(super) pane_capacity: usize,
     /// Built-in results go out as columns, not JSON lines.
-    columns_out: bool,
+    pub(super) columns_out: bool,
     /// Sliding windows kept as slices (built-in aggregates, a slide that
     /// divides the size): the store's panes are then slices.
     pub(super) slicing: Option<Slicing>,
     /// Kept between windows merged from slices.
     pub(super) scratch: slices::Scratch,
+    /// Of a global window: the keys the batch updated.
+    pub(super) updates: super::global::Updates,
 }
 
 impl WindowOperator {
@@ -144,6 +146,7 @@ impl WindowOperator {
             pane_capacity: 0,
             columns_out: false,
             scratch: slices::Scratch::default(),
+            updates: Default::default(),
             slicing: match kind {
                 WindowKind::Sliding { size, slide } if !agg.is_guest() => Slicing::new(size, slide),
                 _ => None,
@@ -279,6 +282,7 @@ impl WindowOperator {
                 any
             }
             WindowKind::Session { gap } => self.add_to_session(t, gap, key, input, values)?,
+            WindowKind::Global => self.add_to_global(t, key, input, values)?,
         })
     }
 
@@ -306,6 +310,9 @@ impl WindowOperator {
                 }
             }
             self.emit(due, out)?;
+        }
+        if self.kind == WindowKind::Global {
+            self.emit_updates(out)?;
         }
         Ok(())
     }
@@ -416,6 +423,11 @@ impl WindowOperator {
     /// that closes, and drop those past their allowed lateness.
     pub fn advance(&mut self, time: i64, out: &mut WindowOutput) -> Result<(), WindowError> {
         if time <= self.current {
+            return Ok(());
+        }
+        if self.kind == WindowKind::Global {
+            // It never fires: its results are updated batch by batch.
+            self.current = time;
             return Ok(());
         }
         let before = std::mem::replace(&mut self.current, time);

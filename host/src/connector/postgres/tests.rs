@@ -9,6 +9,7 @@ fn spec(pk: &[&str]) -> PostgresSinkSpec {
         columns: vec!["user".into(), "window_start".into(), "total".into()],
         primary_key: pk.iter().map(|s| s.to_string()).collect(),
         batch_rows: 1000,
+        changelog: false,
     }
 }
 

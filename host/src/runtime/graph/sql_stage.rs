@@ -11,15 +11,20 @@
 //! emits columns to readers that take columns; for readers that take
 //! records (a sink that writes) it writes each row as Flink's `json`
 //! format does — every column, a null one as `null` — at its input row's
-//! event time. It keeps no state.
+//! event time. Rows that carry a change (a last column `_op`, from a
+//! global window) keep it as a field, or are written as Debezium's JSON
+//! (`sql.changelog = "debezium-json"`). It keeps no state.
 
 use super::operator::{Batch, Cx, Operator};
 use crate::batch::JsonDecoder;
+use crate::job::ChangelogFormat;
 use crate::plan::Plan;
 use crate::runtime::RunError;
 use crate::runtime::message::Columns;
 use crate::runtime::swap::Swap;
 use crate::sql::Select;
+use crate::window::global::OP;
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +40,8 @@ pub(super) struct SqlStage {
     decoder: Option<Box<JsonDecoder>>,
     /// Its readers take columns.
     columns_out: bool,
+    /// How it writes a changelog to a sink.
+    changelog: Option<ChangelogFormat>,
 }
 
 impl SqlStage {
@@ -65,8 +72,54 @@ impl SqlStage {
             table: table.into(),
             select: None,
             decoder,
+            changelog: None,
         })
     }
+
+    /// Writing rows as `changelog` says (to a sink).
+    pub fn writing_changelog(mut self, changelog: Option<ChangelogFormat>) -> Self {
+        self.changelog = changelog;
+        self
+    }
+}
+
+/// Each row of `batch` as Debezium's JSON, as Flink's `debezium-json`
+/// format writes it: an insert or an update's new row (`+I`, `+U` in
+/// column [`OP`], or no such column) as `{"before":null,"after":row,
+/// "op":"c"}`, an update's old row or a delete (`-U`, `-D`) as
+/// `{"before":row,"after":null,"op":"d"}`; `row` has every other column,
+/// a null one as `null`.
+fn debezium_lines(batch: &RecordBatch) -> Result<Vec<Vec<u8>>, crate::batch::EncodeError> {
+    use arrow_array::{Array, StringArray};
+    let ops = batch
+        .column_by_name(OP)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .cloned();
+    let mut values = batch.clone();
+    if let Ok(i) = batch.schema().index_of(OP) {
+        values.remove_column(i);
+    }
+    let rows = crate::batch::json_lines_with_nulls(&values)?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let retract = ops
+                .as_ref()
+                .is_some_and(|o| o.is_valid(i) && o.value(i).starts_with('-'));
+            let mut line = Vec::with_capacity(row.len() + 40);
+            if retract {
+                line.extend_from_slice(b"{\"before\":");
+                line.extend_from_slice(&row);
+                line.extend_from_slice(b",\"after\":null,\"op\":\"d\"}");
+            } else {
+                line.extend_from_slice(b"{\"before\":null,\"after\":");
+                line.extend_from_slice(&row);
+                line.extend_from_slice(b",\"op\":\"c\"}");
+            }
+            line
+        })
+        .collect())
 }
 
 impl Operator for SqlStage {
@@ -126,12 +179,14 @@ impl Operator for SqlStage {
             return Ok(());
         }
         if !self.columns_out {
-            let lines = crate::batch::json_lines_with_nulls(&out.batch).map_err(|source| {
-                RunError::Encode {
-                    job: job.clone(),
-                    operator: format!("(stage `{}`)", self.stage),
-                    source,
-                }
+            let lines = match self.changelog {
+                Some(ChangelogFormat::DebeziumJson) => debezium_lines(&out.batch),
+                None => crate::batch::json_lines_with_nulls(&out.batch),
+            };
+            let lines = lines.map_err(|source| RunError::Encode {
+                job: job.clone(),
+                operator: format!("(stage `{}`)", self.stage),
+                source,
             })?;
             let records = lines
                 .into_iter()

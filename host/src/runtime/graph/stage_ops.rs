@@ -90,14 +90,18 @@ pub(super) fn open(
             query,
             table,
             schema,
-        } => Box::new(super::sql_stage::SqlStage::new(
-            &plan.job.spec.name,
-            &stage.spec.name,
-            query,
-            table,
-            schema.clone(),
-            columns_out,
-        )?),
+            changelog,
+        } => Box::new(
+            super::sql_stage::SqlStage::new(
+                &plan.job.spec.name,
+                &stage.spec.name,
+                query,
+                table,
+                schema.clone(),
+                columns_out,
+            )?
+            .writing_changelog(*changelog),
+        ),
         StageWork::Operators(ops) => {
             Box::new(super::chain::Chain::new(plan, ops, subtask, columns_out)?)
         }

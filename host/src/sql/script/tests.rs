@@ -42,13 +42,69 @@ fn an_insert_becomes_a_source_a_stage_and_a_sink() {
 }
 
 #[test]
+fn a_group_by_without_a_window_is_a_global_window_whose_changes_reach_the_sink() {
+    let j = job(&format!(
+        "{TABLES}
+         CREATE TABLE changes (`user` STRING, n BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'c.jsonl', 'format' = 'debezium-json');
+         CREATE TABLE pg (`user` STRING, n BIGINT, PRIMARY KEY (`user`) NOT ENFORCED)
+           WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/db', 'table-name' = 'pg');
+         INSERT INTO changes SELECT `user`, COUNT(*) FROM tx WHERE n > 0 GROUP BY `user` HAVING SUM(amount) > 10;"
+    ))
+    .unwrap();
+    let window = j.stages.iter().find_map(|s| s.window.as_ref()).unwrap();
+    assert_eq!(window.kind, "global");
+    let last = j.stages.last().unwrap().sql.as_ref().unwrap();
+    assert_eq!(last.changelog, Some(ChangelogFormat::DebeziumJson));
+    assert!(
+        last.query.ends_with("(`user`, `n`, `_op`)"),
+        "{}",
+        last.query
+    );
+    assert!(
+        crate::job::validate(&j).is_empty(),
+        "{:?}",
+        crate::job::validate(&j)
+    );
+    // Into PostgreSQL: rows keep their change, applied by the key.
+    let j = job(&format!(
+        "{TABLES}
+         CREATE TABLE pg (`user` STRING, n BIGINT, PRIMARY KEY (`user`) NOT ENFORCED)
+           WITH ('connector' = 'jdbc', 'url' = 'jdbc:postgresql://h/db', 'table-name' = 'pg');
+         INSERT INTO pg SELECT `user`, COUNT(*) FROM tx GROUP BY `user`;"
+    ))
+    .unwrap();
+    let crate::job::SinkSpec::Postgres(p) = &j.sink else {
+        panic!("{:?}", j.sink)
+    };
+    assert!(p.changelog);
+    assert_eq!(
+        j.stages.last().unwrap().sql.as_ref().unwrap().changelog,
+        None
+    );
+}
+
+#[test]
 fn what_is_not_supported_is_refused_with_its_line() {
     let e = job(&format!(
         "{TABLES}\nINSERT INTO big SELECT `user`, COUNT(*) FROM tx GROUP BY `user`;"
     ))
     .unwrap_err()
     .to_string();
-    assert!(e.contains("q.sql:7:1") && e.contains("aggregation"), "{e}");
+    assert!(
+        e.contains("q.sql:7:1")
+            && e.contains("an updating query (GROUP BY without a window) into table `big`")
+            && e.contains("'format' = 'debezium-json'"),
+        "{e}"
+    );
+    let e = job(&format!(
+        "{TABLES}\nCREATE TABLE pg (`user` STRING, n BIGINT) WITH ('connector' = 'jdbc', \
+         'url' = 'jdbc:postgresql://h/db', 'table-name' = 'pg');\n\
+         INSERT INTO pg SELECT `user`, COUNT(*) FROM tx GROUP BY `user`;"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("no PRIMARY KEY"), "{e}");
     let e = job("CREATE TABLE t (d DECIMAL(10, 2)) WITH ('connector' = 'print');")
         .unwrap_err()
         .to_string();

@@ -121,3 +121,31 @@ fn cumulate_counts_a_record_in_every_later_window_of_its_period_and_a_late_one_i
         ]
     );
 }
+
+#[test]
+fn a_global_window_never_fires_and_updates_each_key_once_per_batch() {
+    let mut w = op(WindowKind::Global, 0);
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![rec("a", 1), rec("b", 2), rec("a", 3)], 0, &mut out)
+        .unwrap();
+    assert_eq!(
+        lines(&out),
+        [
+            r#"{"key":"a","window_start":-9223372036854775808,"window_end":9223372036854775807,"count":2,"_op":"+I"}"#,
+            r#"{"key":"b","window_start":-9223372036854775808,"window_end":9223372036854775807,"count":1,"_op":"+I"}"#,
+        ]
+    );
+    let mut out = WindowOutput::default();
+    w.advance(crate::event::MAX_WATERMARK, &mut out).unwrap();
+    assert!(out.results.is_empty(), "a global window never fires");
+    w.process_batch(vec![rec("b", 4)], 0, &mut out).unwrap();
+    let got: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{} {} {}", v["_op"].as_str().unwrap(), v["key"], v["count"])
+        })
+        .collect();
+    assert_eq!(got, [r#"-U "b" 1"#, r#"+U "b" 2"#]);
+    assert_eq!(out.results[1].timestamp, 4);
+}

@@ -1,0 +1,165 @@
+//! The global window: one window per key over all time, which never fires.
+//! Instead, after each batch, every key whose results the batch changed is
+//! emitted as an update — the changelog that SQL's `GROUP BY` without a
+//! window makes:
+//!
+//! - a key seen for the first time: `+I` and its results;
+//! - a key seen before: `-U` with the results it had, then `+U` with the
+//!   new ones — nothing when they did not change, as in Flink.
+//!
+//! Each row carries its change in the column [`OP`] (`+I`, `-U`, `+U`,
+//! `-D`: Flink's row kinds as Flink's `print` connector writes them). A key
+//! that many records of one batch update is updated once, as Flink's
+//! mini-batch aggregation does; the table the changelog leaves is the same.
+//! The window's state grows with its keys (charged to the job's state
+//! budget, or kept in RocksDB).
+//!
+//! ```
+//! use weir::budget::Budgets;
+//! use weir::window::aggregate::Aggregation;
+//! use weir::window::global::OP;
+//! use weir::window::operator::{WindowOperator, WindowOutput};
+//! use weir::window::{TimeMode, WindowKind};
+//! use weir::job::AggregateSpec;
+//! use arrow_array::{Array, StringArray};
+//!
+//! let count = AggregateSpec { function: "count".into(), field: None, output: Some("n".into()) };
+//! let mut w = WindowOperator::new(WindowKind::Global, TimeMode::Processing, 0,
+//!     Aggregation::native(&[count]), Budgets::unbounded());
+//! w.results_as_columns();
+//! let ev = |k: &str| weir::event::Event { key: Some(k.into()), value: b"{}".to_vec(),
+//!     timestamp: 0, headers: Vec::new() };
+//! let mut out = WindowOutput::default();
+//! w.process_batch(vec![ev("a"), ev("a")], 0, &mut out).unwrap();
+//! w.process_batch(vec![ev("a")], 0, &mut out).unwrap();
+//! let ops: Vec<String> = out.result_columns.iter().flat_map(|(b, _)| {
+//!     let c = b.column_by_name(OP).unwrap().as_any().downcast_ref::<StringArray>().unwrap();
+//!     c.iter().map(|o| o.unwrap().to_string()).collect::<Vec<_>>()
+//! }).collect();
+//! assert_eq!(ops, ["+I", "-U", "+U"]);
+//! ```
+
+use super::aggregate::{Input, Slot};
+use super::operator::{WindowOperator, WindowOutput};
+use super::{TimeWindow, WindowError};
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+
+/// The column an update's kind is in.
+pub const OP: &str = "_op";
+
+/// The one window of every key.
+pub const GLOBAL: TimeWindow = TimeWindow {
+    start: i64::MIN,
+    end: i64::MAX,
+};
+
+/// The keys the current batch updated.
+#[derive(Debug, Default)]
+pub(super) struct Updates {
+    /// In the order first updated: the key, its accumulator before the
+    /// batch (`None`: the key is new), and its latest record's time.
+    keys: Vec<(Vec<u8>, Option<Slot>, i64)>,
+    /// Where each key is in `keys`.
+    index: FxHashMap<Vec<u8>, usize>,
+}
+
+/// Whether two accumulators give the same results.
+fn same(a: &Slot, b: &Slot) -> bool {
+    match (a, b) {
+        (Slot::Native(a), Slot::Native(b)) => a == b,
+        _ => false,
+    }
+}
+
+impl WindowOperator {
+    /// Add one record of `key` at time `t`.
+    pub(super) fn add_to_global(
+        &mut self,
+        t: i64,
+        key: &[u8],
+        input: Input<'_>,
+        values: &[f64],
+    ) -> Result<bool, WindowError> {
+        match self.updates.index.get(key) {
+            Some(&i) => {
+                let entry = &mut self.updates.keys[i];
+                entry.2 = entry.2.max(t);
+            }
+            None => {
+                let before = self.store.pane_get(GLOBAL, key)?;
+                self.updates
+                    .index
+                    .insert(key.to_vec(), self.updates.keys.len());
+                self.updates.keys.push((key.to_vec(), before, t));
+            }
+        }
+        let agg = &self.agg;
+        let slot = self.store.pane_slot(GLOBAL, key, 0, || agg.new_slot())?;
+        agg.add(slot, input, values);
+        Ok(true)
+    }
+
+    /// The batch's updates: each updated key's old results (`-U`) and new
+    /// ones (`+U`), or its first (`+I`).
+    pub(super) fn emit_updates(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
+        let updated = std::mem::take(&mut self.updates.keys);
+        self.updates.index.clear();
+        let mut rows: Vec<(Vec<u8>, Slot, &'static str, i64)> = Vec::with_capacity(updated.len());
+        for (key, before, t) in updated {
+            let Some(after) = self.store.pane_get(GLOBAL, &key)? else {
+                continue;
+            };
+            match before {
+                None => rows.push((key, after, "+I", t)),
+                Some(b) if same(&b, &after) => {}
+                Some(b) => {
+                    rows.push((key.clone(), b, "-U", t));
+                    rows.push((key, after, "+U", t));
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let fired: Vec<(&[u8], TimeWindow, &Slot)> = rows
+            .iter()
+            .map(|(k, s, _, _)| (k.as_slice(), GLOBAL, s))
+            .collect();
+        let Some(results) = self.agg.finish_columns(&fired)? else {
+            return Err(WindowError::ResultColumns(ArrowError::NotYetImplemented(
+                "updates of a global window of a Wasm aggregate over events".into(),
+            )));
+        };
+        let mut fields: Vec<Field> = results
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (**f).clone())
+            .collect();
+        fields.push(Field::new(OP, DataType::Utf8, false));
+        let mut columns = results.columns().to_vec();
+        let ops: StringArray = rows.iter().map(|r| Some(r.2)).collect();
+        columns.push(Arc::new(ops) as ArrayRef);
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            .map_err(WindowError::ResultColumns)?;
+        if self.columns_out {
+            out.result_columns
+                .push((batch, rows.iter().map(|r| r.3).collect()));
+            return Ok(());
+        }
+        let lines = crate::batch::json_lines(&batch)?;
+        out.results
+            .extend(rows.into_iter().zip(lines).map(|((key, _, _, t), value)| {
+                crate::event::Event {
+                    key: Some(key),
+                    value,
+                    timestamp: t,
+                    headers: Vec::new(),
+                }
+            }));
+        Ok(())
+    }
+}
