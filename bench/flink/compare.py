@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -26,6 +26,13 @@ it with both systems, parallelism 1:
   transactions from 0 to 1 s after it (every row joins at least itself).
   weir plans it onto its interval join stage; the DDL differs as for
   sql-window.
+- sql-group: an aggregation without a window, one Flink SQL query on both
+  systems: count and sum of amount per user (100k users), an updating
+  result (a changelog into a blackhole). Flink with its default settings
+  (every record updates its user's row).
+- sql-group-mb: the same, Flink with mini-batch aggregation on
+  (`table.exec.mini-batch.*`: 1 s, 1000 rows), which updates each key once
+  per batch, as weir does.
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
@@ -163,10 +170,19 @@ INSERT INTO snk SELECT x.`user`, x.amount, y.amount, y.ts FROM src x, src y
 """
 
 
+SQL_GROUP_SCRIPT = """CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, n BIGINT, total DOUBLE)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`;
+"""
+
+
 def run_weir(kind, input_path, work, components):
-    if kind in ("sql", "sql-window", "sql-join"):
+    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
-        text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT}[kind]
+        text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT,
+                "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
@@ -189,7 +205,15 @@ windowed = kind in ("window", "sql-window", "sql-join")
 time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if windowed else ""
 env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
-if kind == "sql-join":
+if kind in ("sql-group", "sql-group-mb"):
+    if kind == "sql-group-mb":
+        conf.set("table.exec.mini-batch.enabled", "true")
+        conf.set("table.exec.mini-batch.allow-latency", "1 s")
+        conf.set("table.exec.mini-batch.size", "1000")
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, n BIGINT, total DOUBLE)
+        WITH ('connector' = 'blackhole')""")
+    query = "INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`"
+elif kind == "sql-join":
     env.execute_sql("""CREATE TABLE snk (`user` STRING, a DOUBLE, b DOUBLE, ts TIMESTAMP(3))
         WITH ('connector' = 'blackhole')""")
     query = """INSERT INTO snk SELECT x.`user`, x.amount, y.amount, y.rt FROM src x, src y
@@ -251,7 +275,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()
