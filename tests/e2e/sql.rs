@@ -427,3 +427,73 @@ fn the_shell_keeps_tables_and_prints_a_selects_rows_as_a_table() {
         "{out}"
     );
 }
+
+#[test]
+fn the_shell_shows_an_updating_querys_changes_in_an_op_column() {
+    let script =
+        std::fs::read_to_string(suite().join("queries/group_per_user.sql")).expect("script");
+    let ddl_start = script.find("CREATE TABLE tx").expect("tx");
+    let ddl_end = ddl_start + script[ddl_start..].find(");\n").expect("end of tx") + 2;
+    let ddl = script[ddl_start..ddl_end].replace("{input}/", "");
+    let input = format!(
+        "{ddl}\nSELECT `user`, COUNT(*) AS cnt, SUM(amount) AS total, MAX(amount) AS biggest \
+         FROM tx GROUP BY `user`;\nQUIT;\n"
+    );
+    let mut child = std::process::Command::new(weir_e2e::weir_bin())
+        .arg("sql")
+        .current_dir(suite().join("input"))
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("weir sql");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write statements");
+    let output = child.wait_with_output().expect("weir sql ends");
+    let out = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(
+        output.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (header, got) = table_rows(&out);
+    assert_eq!(header, ["op", "user", "cnt", "total", "biggest"], "{out}");
+    // The table the changes leave is the one Flink's changelog leaves.
+    let mut table: Vec<Vec<String>> = Vec::new();
+    for row in got {
+        let (op, cells) = row.split_first().expect("cells");
+        match op.as_str() {
+            "+I" | "+U" => table.push(cells.to_vec()),
+            "-U" | "-D" => {
+                let at = table
+                    .iter()
+                    .position(|r| r == cells)
+                    .expect("a row to retract");
+                table.swap_remove(at);
+            }
+            other => panic!("op {other}: {out}"),
+        }
+    }
+    let columns = &header[1..];
+    let numbers = |cells: Vec<String>| -> Vec<String> {
+        cells
+            .into_iter()
+            .map(|c| c.parse::<f64>().map_or(c, |x| x.to_string()))
+            .collect()
+    };
+    let mut table: Vec<Vec<String>> = table.into_iter().map(numbers).collect();
+    let mut expected: Vec<Vec<String>> =
+        final_table(&rows(&suite().join("expected/group_per_user.jsonl"), 1))
+            .iter()
+            .map(|r| numbers(cells_of(r, columns)))
+            .collect();
+    table.sort();
+    expected.sort();
+    assert_eq!(table, expected);
+}

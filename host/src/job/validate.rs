@@ -474,4 +474,38 @@ mod tests {
         );
         assert_eq!(validate(&spec), vec![]);
     }
+
+    #[test]
+    fn a_global_window_needs_no_watermark_and_takes_only_built_in_aggregates() {
+        let job = |aggregation: &str| {
+            parse(&format!(
+                r#"
+                name = "totals"
+                [source]
+                type = "file"
+                path = "in.jsonl"
+                [key_by]
+                field = "user"
+                [window]
+                type = "global"
+                {aggregation}
+                [sink]
+                type = "stdout"
+                "#
+            ))
+        };
+        assert_eq!(validate(&job(r#"aggregates = [{ fn = "count" }]"#)), vec![]);
+        let problems: Vec<String> = validate(&job(
+            r#"aggregate = { name = "agg", component = "agg.wasm" }"#,
+        ))
+        .into_iter()
+        .map(|p| p.to_string())
+        .collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("window.aggregate") && p.contains("global window")),
+            "{problems:?}"
+        );
+    }
 }
