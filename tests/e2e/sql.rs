@@ -351,24 +351,9 @@ fn cells_of(row: &Value, columns: &[String]) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn the_shell_keeps_tables_and_prints_a_selects_rows_as_a_table() {
-    let script =
-        std::fs::read_to_string(suite().join("queries/tumble_per_user.sql")).expect("script");
-    // The script's source table, declared in the shell with a path
-    // relative to the shell's directory; then the query as a SELECT.
-    let ddl_start = script.find("CREATE TABLE tx").expect("tx");
-    let ddl_end = ddl_start + script[ddl_start..].find(");\n").expect("end of tx") + 2;
-    let ddl = script[ddl_start..ddl_end].replace("{input}/", "");
-    let select = &script[script.find("SELECT window_start").expect("select")..];
-    let input = format!(
-        "HELP;\nCREATE TABLE nope (a DECIMAL(10, 2)) WITH ('connector' = 'blackhole');\n{ddl}\n\
-         SELECT nothing FROM tx;\n{}\nQUIT;\n",
-        select.replace(
-            "COUNT(*), SUM(amount)",
-            "COUNT(*) AS cnt, SUM(amount) AS total"
-        )
-    );
+/// What the shell prints for `input`, its statements, run in the input
+/// directory; it must end well.
+fn shell(input: &str) -> String {
     let mut child = std::process::Command::new(weir_e2e::weir_bin())
         .arg("sql")
         .current_dir(suite().join("input"))
@@ -392,6 +377,28 @@ fn the_shell_keeps_tables_and_prints_a_selects_rows_as_a_table() {
         "{out}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    out
+}
+
+#[test]
+fn the_shell_keeps_tables_and_prints_a_selects_rows_as_a_table() {
+    let script =
+        std::fs::read_to_string(suite().join("queries/tumble_per_user.sql")).expect("script");
+    // The script's source table, declared in the shell with a path
+    // relative to the shell's directory; then the query as a SELECT.
+    let ddl_start = script.find("CREATE TABLE tx").expect("tx");
+    let ddl_end = ddl_start + script[ddl_start..].find(");\n").expect("end of tx") + 2;
+    let ddl = script[ddl_start..ddl_end].replace("{input}/", "");
+    let select = &script[script.find("SELECT window_start").expect("select")..];
+    let input = format!(
+        "HELP;\nCREATE TABLE nope (a DECIMAL(10, 2)) WITH ('connector' = 'blackhole');\n{ddl}\n\
+         SELECT nothing FROM tx;\n{}\nQUIT;\n",
+        select.replace(
+            "COUNT(*), SUM(amount)",
+            "COUNT(*) AS cnt, SUM(amount) AS total"
+        )
+    );
+    let out = shell(&input);
     assert!(out.contains("CREATE TABLE … WITH"), "HELP: {out}");
     // A table of a type weir does not read is refused where it is
     // declared, a query of an unknown column where it is run; the session
@@ -439,29 +446,7 @@ fn the_shell_shows_an_updating_querys_changes_in_an_op_column() {
         "{ddl}\nSELECT `user`, COUNT(*) AS cnt, SUM(amount) AS total, MAX(amount) AS biggest \
          FROM tx GROUP BY `user`;\nQUIT;\n"
     );
-    let mut child = std::process::Command::new(weir_e2e::weir_bin())
-        .arg("sql")
-        .current_dir(suite().join("input"))
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("weir sql");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write statements");
-    let output = child.wait_with_output().expect("weir sql ends");
-    let out = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(
-        output.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let out = shell(&input);
     let (header, got) = table_rows(&out);
     assert_eq!(header, ["op", "user", "cnt", "total", "biggest"], "{out}");
     // The table the changes leave is the one Flink's changelog leaves.
