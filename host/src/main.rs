@@ -61,8 +61,9 @@ enum Command {
     /// Flink's option names (a `jdbc` table is a PostgreSQL table, upserted
     /// by its `PRIMARY KEY … NOT ENFORCED`, exactly-once with checkpoints), may
     /// `SET` Flink's `pipeline.name`, `parallelism.default`,
-    /// `execution.checkpointing.interval` and
-    /// `table.exec.source.idle-timeout`, and holds one `INSERT INTO sink
+    /// `execution.checkpointing.interval`,
+    /// `table.exec.source.idle-timeout` and `table.exec.state.ttl` (how
+    /// long an updating aggregation keeps a key not updated), and holds one `INSERT INTO sink
     /// SELECT …`. So far the query may project and filter (scalar functions,
     /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
     /// CUMULATE | SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,

@@ -452,7 +452,9 @@ fn window_stage(
             size: opt(&w.size),
             step: opt(&w.step),
         },
-        "global" => WindowKind::Global,
+        "global" => WindowKind::Global {
+            ttl: w.ttl.as_deref().map(dur),
+        },
         _ => WindowKind::Session { gap: opt(&w.gap) },
     };
     let aggregate = match &w.aggregate {

@@ -104,6 +104,9 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
             require(c, &format!("{at}.gap"), &w.gap, true);
         }
         "global" => {
+            if let Some(ttl) = &w.ttl {
+                c.duration(&format!("{at}.ttl"), ttl, true);
+            }
             if w.aggregate.is_some() {
                 c.add(
                     format!("{at}.aggregate"),
@@ -115,6 +118,12 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
             format!("{at}.type"),
             format!("unknown window `{other}`; use tumbling, sliding, cumulate, session or global"),
         ),
+    }
+    if w.ttl.is_some() && w.kind != "global" {
+        c.add(
+            format!("{at}.ttl"),
+            "only a global window has a time to live (other windows are dropped as time passes them)",
+        );
     }
     match w.time.as_str() {
         // A global window never fires: it needs no watermark, and no

@@ -299,6 +299,11 @@ pub struct WindowSpec {
     pub step: Option<String>,
     /// Inactivity gap (session).
     pub gap: Option<String>,
+    /// Time to live of a key's state (global): a key not updated for this
+    /// long is forgotten, and its next record starts it again. Default:
+    /// keys are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
     /// `event` (default) or `processing`.
     #[serde(default = "event_time")]
     pub time: String,

@@ -80,7 +80,7 @@ impl WindowJoin {
             WindowKind::Sliding { size, slide } => sliding::assign(ts, size, slide),
             WindowKind::Cumulate { size, step } => cumulate::windows(ts, size, step).collect(),
             // Refused by validation.
-            WindowKind::Session { .. } | WindowKind::Global => Vec::new(),
+            WindowKind::Session { .. } | WindowKind::Global { .. } => Vec::new(),
         }
     }
 

@@ -118,6 +118,13 @@ fn script_job(
         schema,
         updating,
     } = graph;
+    // A time to live is for the state of updating operators: a global
+    // window's keys (a window's state goes as time passes it, as in Flink).
+    for s in &mut stages {
+        if let Some(w) = s.window.as_mut().filter(|w| w.kind == "global") {
+            w.ttl.clone_from(&settings.state_ttl);
+        }
+    }
     // An updating query's rows carry their change in their last column.
     let values = if updating {
         let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
@@ -355,6 +362,8 @@ struct Settings {
     parallelism: Option<usize>,
     checkpoint: Option<String>,
     idle_timeout: Option<String>,
+    /// `table.exec.state.ttl`, when not 0.
+    state_ttl: Option<String>,
 }
 
 impl Settings {
@@ -375,9 +384,15 @@ impl Settings {
             }
             "execution.checkpointing.interval" => self.checkpoint = Some(duration(value)?),
             "table.exec.source.idle-timeout" => self.idle_timeout = Some(duration(value)?),
+            // Flink's default, 0, keeps state for ever.
+            "table.exec.state.ttl" => {
+                let ttl = duration(value)?;
+                self.state_ttl =
+                    (crate::time::parse_duration_ms(&ttl).unwrap_or_default() > 0).then_some(ttl);
+            }
             _ => {
                 return Err(format!(
-                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, table.exec.source.idle-timeout)"
+                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, table.exec.source.idle-timeout, table.exec.state.ttl)"
                 ));
             }
         }

@@ -109,6 +109,7 @@ pub(super) fn parse(
         slide: None,
         step: None,
         gap: None,
+        ttl: None,
         time: "event".into(),
         allowed_lateness: "0ms".into(),
         aggregates: Vec::new(),

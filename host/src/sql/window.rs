@@ -428,6 +428,7 @@ fn global() -> WindowSpec {
         slide: None,
         step: None,
         gap: None,
+        ttl: None,
         time: "processing".into(),
         allowed_lateness: "0ms".into(),
         aggregates: Vec::new(),

@@ -12,7 +12,12 @@
 //! that many records of one batch update is updated once, as Flink's
 //! mini-batch aggregation does; the table the changelog leaves is the same.
 //! The window's state grows with its keys (charged to the job's state
-//! budget, or kept in RocksDB).
+//! budget, or kept in RocksDB), unless it has a time to live (`ttl`,
+//! Flink's `table.exec.state.ttl`): a key not updated for that long is
+//! forgotten — no change is emitted for it, as in Flink, and its next
+//! record starts it again with `+I`. Each key's last update is kept beside
+//! its accumulators (so it survives a restore), and the keys are swept at
+//! most once per quarter of the TTL, after a batch.
 //!
 //! ```
 //! use weir::budget::Budgets;
@@ -24,7 +29,7 @@
 //! use arrow_array::{Array, StringArray};
 //!
 //! let count = AggregateSpec { function: "count".into(), field: None, output: Some("n".into()) };
-//! let mut w = WindowOperator::new(WindowKind::Global, TimeMode::Processing, 0,
+//! let mut w = WindowOperator::new(WindowKind::Global { ttl: None }, TimeMode::Processing, 0,
 //!     Aggregation::native(&[count]), Budgets::unbounded());
 //! w.results_as_columns();
 //! let ev = |k: &str| weir::event::Event { key: Some(k.into()), value: b"{}".to_vec(),
@@ -41,7 +46,8 @@
 
 use super::aggregate::{Input, Slot};
 use super::operator::{WindowOperator, WindowOutput};
-use super::{TimeWindow, WindowError};
+use super::store::{WindowStore, entry_bytes, pane_key};
+use super::{TimeWindow, WindowError, WindowKind};
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, DataType, Field, Schema};
 use rustc_hash::FxHashMap;
@@ -64,13 +70,27 @@ pub(super) struct Updates {
     keys: Vec<(Vec<u8>, Option<Slot>, i64)>,
     /// Where each key is in `keys`.
     index: FxHashMap<Vec<u8>, usize>,
+    /// The latest time of a record so far.
+    latest: i64,
+    /// When the keys were last swept for ones past their time to live.
+    swept: Option<i64>,
 }
 
-/// Whether two accumulators give the same results.
-fn same(a: &Slot, b: &Slot) -> bool {
+/// Whether two accumulators give the same results: their first `len`
+/// numbers (after them, the time of the last update) are equal.
+fn same(a: &Slot, b: &Slot, len: usize) -> bool {
     match (a, b) {
-        (Slot::Native(a), Slot::Native(b)) => a == b,
+        (Slot::Native(a), Slot::Native(b)) => a.get(..len) == b.get(..len),
         _ => false,
+    }
+}
+
+/// The time of a key's last update, kept after its `len` accumulators
+/// (with a time to live).
+fn last_update(slot: &Slot, len: usize) -> Option<i64> {
+    match slot {
+        Slot::Native(v) => v.get(len).map(|&t| t as i64),
+        Slot::Wasm(_) => None,
     }
 }
 
@@ -96,10 +116,87 @@ impl WindowOperator {
                 self.updates.keys.push((key.to_vec(), before, t));
             }
         }
+        self.updates.latest = self.updates.latest.max(t);
         let agg = &self.agg;
-        let slot = self.store.pane_slot(GLOBAL, key, 0, || agg.new_slot())?;
+        let len = self.accumulators();
+        let ttl = matches!(self.kind, WindowKind::Global { ttl: Some(_) });
+        let new = || {
+            let mut slot = agg.new_slot();
+            if let (true, Slot::Native(v)) = (ttl, &mut slot) {
+                v.push(t as f64);
+            }
+            slot
+        };
+        let slot = self.store.pane_slot(GLOBAL, key, 0, new)?;
         agg.add(slot, input, values);
+        if let (true, Slot::Native(v)) = (ttl, slot) {
+            if v.len() > len {
+                v[len] = t as f64;
+            } else {
+                // Restored from a job without a time to live.
+                v.push(t as f64);
+                self.store.heap_resize(0, 8)?;
+            }
+        }
         Ok(true)
+    }
+
+    /// How many numbers the aggregates keep per key.
+    fn accumulators(&self) -> usize {
+        match self.agg.new_slot() {
+            Slot::Native(v) => v.len(),
+            Slot::Wasm(_) => 0,
+        }
+    }
+
+    /// Forget the keys not updated for `ttl`, at most once per quarter of
+    /// it (and once a second).
+    pub(super) fn expire_keys(&mut self, ttl: Option<i64>) -> Result<(), WindowError> {
+        let Some(ttl) = ttl else {
+            return Ok(());
+        };
+        let now = self.updates.latest;
+        let every = (ttl / 4).max(1000);
+        match self.updates.swept {
+            None => {
+                self.updates.swept = Some(now);
+                return Ok(());
+            }
+            Some(at) if now.saturating_sub(at) < every => return Ok(()),
+            Some(_) => self.updates.swept = Some(now),
+        }
+        let len = self.accumulators();
+        let before = now.saturating_sub(ttl);
+        let expired = |s: &Slot| last_update(s, len).is_some_and(|t| t <= before);
+        match &mut self.store {
+            WindowStore::Heap(h) => {
+                let mut freed = 0;
+                if let Some(pane) = h.panes.get_mut(&GLOBAL) {
+                    pane.retain(|k, s| {
+                        let gone = expired(s);
+                        if gone {
+                            freed += entry_bytes(k, s);
+                        }
+                        !gone
+                    });
+                }
+                h.release(freed);
+            }
+            WindowStore::Backend(_) => {
+                let gone: Vec<_> = self
+                    .store
+                    .pane_contents(GLOBAL)?
+                    .into_iter()
+                    .filter(|(_, s)| expired(s))
+                    .collect();
+                if let WindowStore::Backend(b) = &mut self.store {
+                    for (key, _) in gone {
+                        b.backend.delete(&pane_key(GLOBAL, key.as_slice()))?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The batch's updates: each updated key's old results (`-U`) and new
@@ -107,6 +204,7 @@ impl WindowOperator {
     pub(super) fn emit_updates(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
         let updated = std::mem::take(&mut self.updates.keys);
         self.updates.index.clear();
+        let len = self.accumulators();
         let mut rows: Vec<(Vec<u8>, Slot, &'static str, i64)> = Vec::with_capacity(updated.len());
         for (key, before, t) in updated {
             let Some(after) = self.store.pane_get(GLOBAL, &key)? else {
@@ -114,7 +212,7 @@ impl WindowOperator {
             };
             match before {
                 None => rows.push((key, after, "+I", t)),
-                Some(b) if same(&b, &after) => {}
+                Some(b) if same(&b, &after, len) => {}
                 Some(b) => {
                     rows.push((key.clone(), b, "-U", t));
                     rows.push((key, after, "+U", t));

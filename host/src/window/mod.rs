@@ -109,7 +109,11 @@ pub enum WindowKind {
     },
     /// One window per key over all time, which never fires: its results
     /// are updated after every batch that changes them (see [`global`]).
-    Global,
+    Global {
+        /// Forget a key not updated for this long (ms, in the window's
+        /// time); `None`: keep every key.
+        ttl: Option<i64>,
+    },
 }
 
 /// Event time or processing time.

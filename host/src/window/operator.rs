@@ -61,7 +61,7 @@ pub struct Rows<'a> {
 
 /// Windows, accumulators and firing for one subtask.
 pub struct WindowOperator {
-    kind: WindowKind,
+    pub(super) kind: WindowKind,
     mode: TimeMode,
     lateness: i64,
     pub(super) agg: Aggregation,
@@ -282,7 +282,7 @@ impl WindowOperator {
                 any
             }
             WindowKind::Session { gap } => self.add_to_session(t, gap, key, input, values)?,
-            WindowKind::Global => self.add_to_global(t, key, input, values)?,
+            WindowKind::Global { .. } => self.add_to_global(t, key, input, values)?,
         })
     }
 
@@ -311,8 +311,9 @@ impl WindowOperator {
             }
             self.emit(due, out)?;
         }
-        if self.kind == WindowKind::Global {
+        if let WindowKind::Global { ttl } = self.kind {
             self.emit_updates(out)?;
+            self.expire_keys(ttl)?;
         }
         Ok(())
     }
@@ -425,7 +426,7 @@ impl WindowOperator {
         if time <= self.current {
             return Ok(());
         }
-        if self.kind == WindowKind::Global {
+        if matches!(self.kind, WindowKind::Global { .. }) {
             // It never fires: its results are updated batch by batch.
             self.current = time;
             return Ok(());

@@ -259,7 +259,8 @@ mod tests {
             WindowKind::Session { gap: 5 },
             WindowKind::Sliding { size: 10, slide: 5 },
             WindowKind::Cumulate { size: 10, step: 2 },
-            WindowKind::Global,
+            WindowKind::Global { ttl: None },
+            WindowKind::Global { ttl: Some(20) },
         ] {
             let first: Vec<Event> = (0..40)
                 .map(|i| rec(["a", "b", "c"][i % 3], i as i64, 1))

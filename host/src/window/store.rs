@@ -66,7 +66,7 @@ fn pane_prefix(kg: u16, w: TimeWindow) -> Vec<u8> {
     k
 }
 
-fn pane_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
+pub(super) fn pane_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
     let mut k = pane_prefix(key_group_of(key), w);
     k.extend_from_slice(key);
     k

@@ -54,6 +54,7 @@ fn a_group_by_without_a_window_is_a_global_window_whose_changes_reach_the_sink()
     .unwrap();
     let window = j.stages.iter().find_map(|s| s.window.as_ref()).unwrap();
     assert_eq!(window.kind, "global");
+    assert_eq!(window.ttl, None);
     let last = j.stages.last().unwrap().sql.as_ref().unwrap();
     assert_eq!(last.changelog, Some(ChangelogFormat::DebeziumJson));
     assert!(
@@ -161,4 +162,27 @@ fn a_watermark_becomes_the_sources_event_time() {
         e.contains("q.sql:1:34") && e.contains("not supported"),
         "{e}"
     );
+}
+
+#[test]
+fn the_state_ttl_is_the_global_windows_time_to_live() {
+    let script = |ttl: &str| {
+        format!(
+            "{TABLES}
+             CREATE TABLE changes (`user` STRING, n BIGINT)
+               WITH ('connector' = 'filesystem', 'path' = 'c.jsonl', 'format' = 'debezium-json');
+             SET 'table.exec.state.ttl' = '{ttl}';
+             INSERT INTO changes SELECT `user`, COUNT(*) FROM tx GROUP BY `user`;"
+        )
+    };
+    let ttl = |text: &str| {
+        let j = job(text).unwrap();
+        assert!(crate::job::validate(&j).is_empty());
+        j.stages.iter().find_map(|s| s.window.clone()).unwrap().ttl
+    };
+    assert_eq!(ttl(&script("1 h")), Some("1h".to_string()));
+    // Flink's default, 0: kept for ever.
+    assert_eq!(ttl(&script("0 ms")), None);
+    let e = job(&script("soon")).unwrap_err().to_string();
+    assert!(e.contains("table.exec.state.ttl"), "{e}");
 }

@@ -124,7 +124,7 @@ fn cumulate_counts_a_record_in_every_later_window_of_its_period_and_a_late_one_i
 
 #[test]
 fn a_global_window_never_fires_and_updates_each_key_once_per_batch() {
-    let mut w = op(WindowKind::Global, 0);
+    let mut w = op(WindowKind::Global { ttl: None }, 0);
     let mut out = WindowOutput::default();
     w.process_batch(vec![rec("a", 1), rec("b", 2), rec("a", 3)], 0, &mut out)
         .unwrap();
@@ -148,4 +148,60 @@ fn a_global_window_never_fires_and_updates_each_key_once_per_batch() {
         .collect();
     assert_eq!(got, [r#"-U "b" 1"#, r#"+U "b" 2"#]);
     assert_eq!(out.results[1].timestamp, 4);
+}
+
+/// A global window counting per key, forgetting keys after 10 s; on the
+/// heap, or in a state backend.
+fn global_with_ttl(backend: bool) -> WindowOperator {
+    let kind = WindowKind::Global { ttl: Some(10_000) };
+    let count = || {
+        Aggregation::native(&[AggregateSpec {
+            function: "count".into(),
+            field: None,
+            output: None,
+        }])
+    };
+    if backend {
+        let state = Box::new(crate::state::MemoryBackend::new());
+        WindowOperator::in_backend(kind, TimeMode::Processing, 0, count(), state, 0, 1)
+    } else {
+        WindowOperator::new(kind, TimeMode::Processing, 0, count(), Budgets::unbounded())
+    }
+}
+
+#[test]
+fn a_global_window_forgets_keys_not_updated_for_its_time_to_live() {
+    for backend in [false, true] {
+        let mut w = global_with_ttl(backend);
+        let summary = |out: &WindowOutput| -> Vec<String> {
+            lines(out)
+                .iter()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!("{} {} {}", v["_op"].as_str().unwrap(), v["key"], v["count"])
+                })
+                .collect()
+        };
+        let mut out = WindowOutput::default();
+        w.process_batch(vec![rec("a", 0), rec("b", 0)], 0, &mut out)
+            .unwrap();
+        // b is updated at 8 s; a is not, and is forgotten at the sweep
+        // after 10 s (sweeps come at most every 2.5 s).
+        w.process_batch(vec![rec("b", 0)], 8_000, &mut out).unwrap();
+        w.process_batch(vec![rec("c", 0)], 12_000, &mut out)
+            .unwrap();
+        if !backend {
+            assert_eq!(w.open_windows(), 2, "a is forgotten, b and c are kept");
+        }
+        let mut out = WindowOutput::default();
+        w.process_batch(vec![rec("a", 0), rec("b", 0)], 12_500, &mut out)
+            .unwrap();
+        // a starts again (no retraction of its old row, as in Flink); b
+        // goes on.
+        assert_eq!(
+            summary(&out),
+            [r#"+I "a" 1"#, r#"-U "b" 2"#, r#"+U "b" 3"#],
+            "backend: {backend}"
+        );
+    }
 }
