@@ -21,7 +21,8 @@ pub(super) const KINDS: &str =
 /// A window table function's call.
 #[derive(Debug)]
 pub(super) struct Tvf {
-    /// `TUMBLE`, `HOP` or `SESSION`.
+    /// `TUMBLE`, `HOP`, `CUMULATE` or `SESSION` (`GROUP BY`: a table's
+    /// global window, see [`super::window`]).
     pub kind: String,
     /// The table it windows.
     pub table: String,

@@ -89,11 +89,13 @@ pub(super) fn lower(
         // A window join ([`super::join`]).
         return Ok(None);
     }
+    // A window table function, or (an aggregation without a window) a
+    // table: its global window.
     let (tvf, alias) = match &from.relation {
         TableFactor::TableFunction {
             expr: Expr::Function(f),
             alias,
-        } => (Some(f), alias),
+        } => (tvf::parse(f, tables)?, alias),
         TableFactor::Table {
             name, alias, args, ..
         } if args.is_none() && aggregates(select) => {
@@ -102,29 +104,24 @@ pub(super) fn lower(
                 // The planner says what is wrong.
                 return Ok(None);
             }
-            (None, alias)
+            let window = global();
+            let tvf = Tvf {
+                kind: "GROUP BY".into(),
+                table,
+                partition: Vec::new(),
+                window,
+            };
+            (tvf, alias)
         }
         _ => return Ok(None),
     };
-    let (kind, table, partition, mut window) = match tvf {
-        Some(f) => {
-            let Tvf {
-                kind,
-                table,
-                partition,
-                window,
-            } = tvf::parse(f, tables)?;
-            (kind, table, partition, window)
-        }
-        None => {
-            let table = match &from.relation {
-                TableFactor::Table { name, .. } => name.to_string().trim_matches('`').to_string(),
-                _ => unreachable!("matched above"),
-            };
-            ("GROUP BY".to_string(), table, Vec::new(), global())
-        }
-    };
-    let updating = tvf.is_none();
+    let updating = tvf.window.kind == "global";
+    let Tvf {
+        kind,
+        table,
+        partition,
+        mut window,
+    } = tvf;
     let over = if updating {
         "a GROUP BY"
     } else {
