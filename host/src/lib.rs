@@ -25,6 +25,7 @@ pub mod fault;
 pub mod job;
 pub mod join;
 pub mod json;
+pub mod over;
 pub mod plan;
 pub mod runtime;
 pub mod sql;
