@@ -92,6 +92,13 @@ pub enum StageWork {
     Keyed(PlannedStage),
     /// A join of its two inputs.
     Join(JoinKind),
+    /// An OVER aggregation of its one input, keyed.
+    Over {
+        /// Which rows each row's aggregates cover.
+        frame: crate::over::Frame,
+        /// The aggregates, each a column added to the row.
+        aggregates: Vec<crate::over::OverAggregate>,
+    },
     /// A SQL query (projections and filters) over its one input, which it
     /// reads as table `table`.
     Sql {
@@ -485,6 +492,29 @@ pub fn watermark_ms(et: Option<&crate::job::EventTimeSpec>) -> (i64, Option<i64>
     )
 }
 
+/// An `over` stage as planned (validated: its frame and functions are
+/// known).
+fn over_stage(o: &crate::job::OverSpec) -> StageWork {
+    use crate::job::Preceding;
+    use crate::over::{Frame, OverAggregate, OverFunc};
+    let frame = match (o.frame.as_str(), &o.preceding) {
+        ("range", Some(Preceding::Time(t))) => Frame::Range(parse_duration_ms(t).ok()),
+        ("range", _) => Frame::Range(None),
+        (_, Some(Preceding::Rows(n))) => Frame::Rows(Some(*n)),
+        _ => Frame::Rows(None),
+    };
+    let aggregates = o
+        .aggregates
+        .iter()
+        .map(|a| OverAggregate {
+            func: OverFunc::named(&a.function).unwrap_or(OverFunc::Count),
+            field: a.field.clone(),
+            output: a.output_name(),
+        })
+        .collect();
+    StageWork::Over { frame, aggregates }
+}
+
 fn graph_stages(
     job: &LoadedJob,
     engine: &'static WasmEngine,
@@ -514,6 +544,8 @@ fn graph_stages(
             })
         } else if let Some(w) = &s.window {
             StageWork::Keyed(window_stage(job, engine, w)?)
+        } else if let Some(o) = &s.over {
+            over_stage(o)
         } else if let Some(k) = &s.keyed {
             StageWork::Keyed(PlannedStage::Keyed(load_operator(
                 job,

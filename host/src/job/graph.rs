@@ -4,7 +4,7 @@
 use super::checks::{Checker, check_operator, check_window};
 use super::fields::check_fields;
 use super::order::topological_order;
-use super::stages::{SOURCE, StageSpec, parse_signed_duration_ms};
+use super::stages::{OverSpec, Preceding, SOURCE, StageSpec, parse_signed_duration_ms};
 use super::whole::JobSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -257,6 +257,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
         ("keyed", s.keyed.is_some()),
         ("join", s.join.is_some()),
         ("sql", s.sql.is_some()),
+        ("over", s.over.is_some()),
     ]
     .into_iter()
     .filter(|(_, d)| *d)
@@ -342,10 +343,10 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
                     c.add(format!("{at}.inputs[{k}]"), "a stage cannot read itself");
                 }
             }
-            if (s.window.is_some() || s.keyed.is_some()) && s.key_by.is_none() {
+            if (s.window.is_some() || s.keyed.is_some() || s.over.is_some()) && s.key_by.is_none() {
                 c.add(
                     format!("{at}.key_by"),
-                    "a window or keyed operator needs key_by with the field to partition by",
+                    "a window, keyed operator or over aggregation needs key_by with the field to partition by",
                 );
             }
             if does.is_empty() && s.inputs.len() < 2 && s.key_by.is_none() {
@@ -361,6 +362,84 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
     }
     if let Some(k) = &s.keyed {
         check_operator(c, &format!("{at}.keyed"), k);
+    }
+    if let Some(o) = &s.over {
+        check_over(c, spec, &format!("{at}.over"), o, s);
+    }
+}
+
+/// An `over` stage: its frame, its aggregates, event time, and an input
+/// that comes as typed columns.
+fn check_over(c: &mut Checker, spec: &JobSpec, at: &str, o: &OverSpec, s: &StageSpec) {
+    match (o.frame.as_str(), &o.preceding) {
+        ("rows", None | Some(Preceding::Rows(_))) => {}
+        ("range", None) => {}
+        ("range", Some(Preceding::Time(t))) => {
+            if crate::time::parse_duration_ms(t).is_err() {
+                c.add(
+                    format!("{at}.preceding"),
+                    format!("`{t}` is not a duration (e.g. \"10s\", \"1m\")"),
+                );
+            }
+        }
+        ("rows", Some(Preceding::Time(_))) => c.add(
+            format!("{at}.preceding"),
+            "a rows frame reaches back a number of rows (preceding = 2); for a duration use frame = \"range\"",
+        ),
+        ("range", Some(Preceding::Rows(_))) => c.add(
+            format!("{at}.preceding"),
+            "a range frame reaches back a duration (preceding = \"10s\"); for a number of rows use frame = \"rows\"",
+        ),
+        (other, _) => c.add(
+            format!("{at}.frame"),
+            format!("unknown frame `{other}`; use rows or range"),
+        ),
+    }
+    if o.aggregates.is_empty() {
+        c.add(format!("{at}.aggregates"), "needs at least one aggregate");
+    }
+    for (i, a) in o.aggregates.iter().enumerate() {
+        match a.function.as_str() {
+            "count" => {}
+            "sum" | "min" | "max" | "avg" if a.field.is_some() => {}
+            "sum" | "min" | "max" | "avg" => c.add(
+                format!("{at}.aggregates[{i}].field"),
+                format!("`{}` needs the numeric field it aggregates", a.function),
+            ),
+            other => c.add(
+                format!("{at}.aggregates[{i}].fn"),
+                format!("unknown aggregate `{other}`; use count, sum, min, max or avg"),
+            ),
+        }
+    }
+    if spec.event_time.is_none() && spec.sources.iter().all(|n| n.event_time.is_none()) {
+        c.add(
+            "event_time",
+            "an over aggregation orders rows by event time: it needs [event_time] with the timestamp field",
+        );
+    }
+    if spec.late_output.is_none() {
+        c.add(
+            "late_output",
+            "an over aggregation needs [late_output] for rows that come after their key moved past them \
+             (use type = \"discard\" to drop them knowingly)",
+        );
+    }
+    let columns = |input: &str| {
+        input == SOURCE
+            || spec.sources.iter().any(|n| n.name == input)
+            || spec
+                .stages
+                .iter()
+                .any(|st| st.name == input && st.sql.is_some())
+    };
+    match s.inputs.as_slice() {
+        [input] if columns(input) => {}
+        _ => c.add(
+            at,
+            "an over aggregation reads typed columns: its one input is a source or a stage with `sql` \
+             (add one, e.g. sql = { query = \"SELECT * FROM t\", table = \"t\" })",
+        ),
     }
 }
 

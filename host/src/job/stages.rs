@@ -54,6 +54,9 @@ pub struct StageSpec {
     pub keyed: Option<OperatorSpec>,
     /// A join of two keyed streams.
     pub join: Option<JoinSpec>,
+    /// An OVER aggregation per key (needs `key_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub over: Option<OverSpec>,
     /// A SQL query over the stage's one input: projections and filters,
     /// evaluated by DataFusion over its columns (what `weir sql` makes of
     /// an `INSERT INTO … SELECT …`).
@@ -125,6 +128,8 @@ impl StageSpec {
             "join"
         } else if self.window.is_some() {
             "window"
+        } else if self.over.is_some() {
+            "over"
         } else if self.keyed.is_some() {
             "keyed"
         } else if self.sql.is_some() {
@@ -137,6 +142,49 @@ impl StageSpec {
             "union"
         }
     }
+}
+
+/// An OVER aggregation: every row goes out once, when the watermark
+/// passes it, with aggregates over the rows of its key up to it in event
+/// time — Flink's `agg(x) OVER (PARTITION BY k ORDER BY ts ROWS|RANGE
+/// BETWEEN … PRECEDING AND CURRENT ROW)` (see [`crate::over`]). It reads
+/// typed columns: its input is a source or a `sql` stage.
+///
+/// ```toml
+/// [[stages]]
+/// name = "last3"
+/// inputs = ["source"]
+/// key_by = { field = "user" }
+/// over = { frame = "rows", preceding = 2, aggregates = [{ fn = "sum", field = "amount", as = "last3" }] }
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverSpec {
+    /// `rows` (default): the row and `preceding` rows before it; `range`:
+    /// the rows at most `preceding` before it, and those at its time.
+    #[serde(default = "rows")]
+    pub frame: String,
+    /// How far back: a number of rows (`rows`) or a duration (`range`,
+    /// `"10s"`); absent: every row before (`UNBOUNDED PRECEDING`).
+    pub preceding: Option<Preceding>,
+    /// Built-in aggregates (`count`, `sum`, `min`, `max`, `avg`), each a
+    /// column added to the row: BIGINT for `count`, DOUBLE (NULL over no
+    /// numbers) else.
+    pub aggregates: Vec<super::spec::AggregateSpec>,
+}
+
+/// How far back an OVER frame reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Preceding {
+    /// Rows.
+    Rows(u64),
+    /// A duration.
+    Time(String),
+}
+
+fn rows() -> String {
+    "rows".into()
 }
 
 /// A join of two keyed streams, with Flink's semantics.

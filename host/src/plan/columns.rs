@@ -66,12 +66,16 @@ fn graph_source(
     let alone = |st: &PlannedGraphStage| st.spec.input_names() == [name];
     let operators = graph.iter().any(|st| {
         alone(st)
-            && st.spec.key_by.is_none()
             && match &st.work {
-                StageWork::Operators(ops) => ops
-                    .first()
-                    .is_some_and(|op| op.component.world == World::Columns),
-                StageWork::Sql { .. } => true,
+                StageWork::Operators(ops) => {
+                    st.spec.key_by.is_none()
+                        && ops
+                            .first()
+                            .is_some_and(|op| op.component.world == World::Columns)
+                }
+                StageWork::Sql { .. } => st.spec.key_by.is_none(),
+                // An OVER stage reads only columns.
+                StageWork::Over { .. } => true,
                 _ => false,
             }
     });
@@ -105,7 +109,7 @@ fn graph_source(
         .filter(|st| st.spec.input_names().contains(&name))
         .all(|st| {
             (window(st).is_some() && !matches!(st.work, StageWork::Keyed(PlannedStage::Keyed(_))))
-                || (alone(st) && matches!(st.work, StageWork::Sql { .. }))
+                || (alone(st) && matches!(st.work, StageWork::Sql { .. } | StageWork::Over { .. }))
         })
         || !matches!(
             spec.late_output,

@@ -107,7 +107,7 @@ fn stage_mistakes_are_named_where_they_are() {
     );
     for want in [
         "stages[0].name: `source` is the name",
-        "stages[1].key_by: a window or keyed operator needs key_by",
+        "stages[1].key_by: a window, keyed operator or over aggregation needs key_by",
         "stages[2].join.left_key: must name",
         "stages[2].join.upper: must not be below",
     ] {
@@ -195,4 +195,63 @@ fn a_named_source_may_have_its_own_event_time_and_it_is_checked() {
         spec.event_time_of("source").unwrap().field.as_deref(),
         Some("ts")
     );
+}
+
+#[test]
+fn an_over_stage_is_checked_for_its_frame_aggregates_key_and_columns() {
+    let over = |over: &str, extra: &str| {
+        problems(&format!(
+            "{extra}[[stages]]\nname = \"o\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\nover = {over}\n"
+        ))
+    };
+    let sum = "aggregates = [{ fn = \"sum\", field = \"amount\" }]";
+    for ok in [
+        format!("{{ frame = \"rows\", preceding = 2, {sum} }}"),
+        format!("{{ frame = \"range\", preceding = \"10s\", {sum} }}"),
+        format!("{{ frame = \"range\", {sum} }}"),
+        format!("{{ {sum} }}"),
+    ] {
+        let p = over(&ok, "");
+        assert!(p.is_empty(), "{ok}: {p:?}");
+    }
+    for (bad, says) in [
+        (
+            format!("{{ frame = \"rows\", preceding = \"10s\", {sum} }}"),
+            "stages[0].over.preceding: a rows frame reaches back a number of rows",
+        ),
+        (
+            format!("{{ frame = \"range\", preceding = 3, {sum} }}"),
+            "stages[0].over.preceding: a range frame reaches back a duration",
+        ),
+        (
+            format!("{{ frame = \"range\", preceding = \"soon\", {sum} }}"),
+            "`soon` is not a duration",
+        ),
+        (
+            format!("{{ frame = \"groups\", {sum} }}"),
+            "unknown frame `groups`",
+        ),
+        (
+            "{ aggregates = [{ fn = \"median\", field = \"x\" }] }".into(),
+            "unknown aggregate `median`",
+        ),
+        (
+            "{ aggregates = [{ fn = \"sum\" }] }".into(),
+            "needs the numeric field",
+        ),
+        ("{ aggregates = [] }".into(), "at least one aggregate"),
+    ] {
+        let p = over(&bad, "");
+        assert!(p.iter().any(|p| p.contains(says)), "{bad}: {p:?}");
+    }
+    // Records from Wasm operators over events are not typed columns.
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"o\"\ninputs = [\"a\"]\nkey_by = {{ field = \"user\" }}\nover = {{ {sum} }}\n"
+    ));
+    assert!(p.iter().any(|p| p.contains("reads typed columns")), "{p:?}");
+    let p = problems(&format!(
+        "[[stages]]\nname = \"o\"\ninputs = [\"source\"]\nover = {{ {sum} }}\n"
+    ));
+    assert!(p.iter().any(|p| p.contains("needs key_by")), "{p:?}");
 }

@@ -20,6 +20,7 @@ mod edges;
 mod fit;
 mod keyed_stage;
 mod operator;
+mod over_stage;
 mod sql_stage;
 mod stage_ops;
 mod window_stage;
@@ -63,6 +64,7 @@ pub(super) fn stages_of(plan: &Plan) -> Vec<PlannedGraphStage> {
         window: None,
         keyed: None,
         join: None,
+        over: None,
         sql: None,
     };
     let mut out = vec![PlannedGraphStage {
@@ -151,7 +153,7 @@ pub(super) fn columns_out(
                             op.component.world == World::ColumnKeyed
                         }
                         StageWork::Pass => out.contains(&r.spec.name),
-                        StageWork::Sql { .. } => true,
+                        StageWork::Sql { .. } | StageWork::Over { .. } => true,
                         _ => false,
                     }
             });

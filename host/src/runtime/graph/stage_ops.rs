@@ -183,6 +183,26 @@ pub(super) fn open(
             columns_out,
             &plan.job.spec.name,
         )?),
+        StageWork::Over { frame, aggregates } => {
+            let key = stage.spec.key_by.as_ref().map_or("", |k| k.field.as_str());
+            let mut o = super::over_stage::Over {
+                o: crate::over::OverOperator::new(
+                    *frame,
+                    aggregates.clone(),
+                    key,
+                    store.budgets().clone(),
+                ),
+                job: plan.job.spec.name.clone(),
+                stage: name.to_string(),
+            };
+            if let Some(r) = restore {
+                for dir in &r.dirs {
+                    o.o.restore_from(dir, r.keeps)
+                        .map_err(|e| (r.error)(format!("{}: {e}", dir.display())))?;
+                }
+            }
+            Box::new(o)
+        }
         StageWork::Join(kind) => {
             // The buffers in the stage's backend, like a keyed operator's
             // state: RocksDB holds joins larger than memory.
