@@ -72,12 +72,15 @@ enum Command {
     /// GROUP BY columns`): an updating result, whose changes (+I, -U, +U,
     /// -D) go to a `'format' = 'debezium-json'` table or a `jdbc` table by
     /// its primary key (a `'json'` table takes only inserts and refuses
-    /// it); and join two tables by key on event time: an interval join (`…
-    /// AND b.ts BETWEEN a.ts - INTERVAL '5' SECOND AND a.ts`) or a window
-    /// join (both through the same TUMBLE or HOP, `ON` the key,
-    /// `window_start` and `window_end`). Outer and unbounded joins, OVER
-    /// and Top-N are refused with their line. `weir run` and `weir submit`
-    /// take a `.sql` file too.
+    /// it); aggregate over a window of rows (`SUM(x) OVER (PARTITION BY k
+    /// ORDER BY ts ROWS|RANGE BETWEEN … PRECEDING AND CURRENT ROW)`, or
+    /// `OVER w … WINDOW w AS (…)`): each row once, when the watermark
+    /// passes it; and join two tables by key on event time: an interval
+    /// join (`… AND b.ts BETWEEN a.ts - INTERVAL '5' SECOND AND a.ts`) or
+    /// a window join (both through the same TUMBLE or HOP, `ON` the key,
+    /// `window_start` and `window_end`). Outer and unbounded joins, Top-N
+    /// and dedup (`ROW_NUMBER() OVER …`) are refused with their line.
+    /// `weir run` and `weir submit` take a `.sql` file too.
     ///
     /// With no script, an interactive shell (like Flink's SQL client):
     /// `CREATE TABLE` and `SET` are kept, a `SELECT` runs at once and its

@@ -2,7 +2,7 @@
 //! job's sources), its stages, and its last stage, whose rows go to the
 //! sink once they are fitted to the sink's columns.
 
-use super::{join, window};
+use super::{join, over, window};
 use crate::job::{KeyBySpec, SOURCE, SqlStageSpec, StageSpec};
 use arrow_schema::SchemaRef;
 use datafusion_sql::sqlparser::ast::Query;
@@ -35,6 +35,9 @@ pub(super) struct Last {
     /// Its input's fields, when they come as records of a known shape.
     pub schema: Option<BTreeMap<String, String>>,
 }
+
+/// The name of an OVER aggregation's stage.
+const OVER: &str = "over";
 
 /// The name of the last stage.
 pub(super) const SELECT: &str = "select";
@@ -89,6 +92,39 @@ impl Graph {
         }
     }
 
+    /// An OVER aggregation: its `filter` and `over` stages.
+    pub fn over(o: over::Lowered) -> Graph {
+        let stages = vec![
+            StageSpec {
+                sql: Some(SqlStageSpec {
+                    query: o.pre,
+                    table: Some(o.table.clone()),
+                    ..Default::default()
+                }),
+                ..stage("filter", SOURCE)
+            },
+            StageSpec {
+                key_by: Some(KeyBySpec {
+                    field: window::KEY.into(),
+                }),
+                over: Some(o.over),
+                ..stage(OVER, "filter")
+            },
+        ];
+        Graph {
+            tables: vec![o.table],
+            stages,
+            last: Last {
+                input: OVER.into(),
+                table: over::ROWS.into(),
+                query: o.post,
+                schema: None,
+            },
+            schema: o.schema,
+            updating: false,
+        }
+    }
+
     /// A join: a stage over each table, and the join.
     pub fn join(j: join::Lowered) -> Graph {
         let [left, right] = j.tables;
@@ -139,6 +175,7 @@ impl Graph {
         } else if [
             "filter",
             "window",
+            OVER,
             SELECT,
             join::LEFT,
             join::RIGHT,
@@ -168,6 +205,7 @@ pub(super) fn stage(name: &str, input: &str) -> StageSpec {
         window: None,
         keyed: None,
         join: None,
+        over: None,
         sql: None,
     }
 }

@@ -82,6 +82,10 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Ok(None);
     };
+    if super::over::calls_over(select) {
+        // [`super::over`] says what it runs.
+        return Ok(None);
+    }
     let (relations, on) = match select.from.as_slice() {
         [a, b] if a.joins.is_empty() && b.joins.is_empty() => ([&a.relation, &b.relation], None),
         [a] if a.joins.len() == 1 => {

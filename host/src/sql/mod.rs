@@ -37,6 +37,7 @@ mod graph;
 mod group_window;
 mod job_file;
 mod join;
+mod over;
 pub mod parse;
 mod script;
 mod select;

@@ -103,12 +103,16 @@ fn script_job(
         Some(w) => Graph::window(w),
         None => match super::join::lower(&query, &tables).map_err(refusal)? {
             Some(j) => Graph::join(j),
-            None => {
-                let catalog = Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
-                let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
-                let table = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
-                Graph::select(table, (*query).clone(), plan.schema().inner().clone())
-            }
+            None => match super::over::lower(&query, &tables).map_err(refusal)? {
+                Some(o) => Graph::over(o),
+                None => {
+                    let catalog =
+                        Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
+                    let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
+                    let table = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
+                    Graph::select(table, (*query).clone(), plan.schema().inner().clone())
+                }
+            },
         },
     };
     let Graph {
@@ -228,7 +232,7 @@ fn script_job(
     });
     let windowed = stages
         .iter()
-        .any(|s| s.window.is_some() || s.join.is_some());
+        .any(|s| s.window.is_some() || s.join.is_some() || s.over.is_some());
     let job = JobSpec {
         name,
         parallelism: settings.parallelism.unwrap_or(1),

@@ -85,8 +85,9 @@ pub(super) fn lower(
     let [from] = select.from.as_slice() else {
         return Ok(None);
     };
-    if !from.joins.is_empty() {
-        // A window join ([`super::join`]).
+    if !from.joins.is_empty() || super::over::calls_over(select) {
+        // A window join ([`super::join`]), or an OVER aggregation
+        // ([`super::over`]).
         return Ok(None);
     }
     // A window table function, or (an aggregation without a window) a
@@ -239,7 +240,74 @@ pub(super) fn lower(
     let mut having = having;
     let mut aggs = aggregates::replace(&mut items, &mut having)?;
 
-    // The types of the keys and of the aggregates' arguments.
+    let key_types = typed(&catalog, &from_table, &mut aggs, &keys)?;
+
+    // 1. filter: the key, and each aggregate's input; 3. select: the
+    // key's columns back (from `source`).
+    let (key, keyed, source) = group_key(&keys, &key_types);
+    let mut pre = vec![format!("{key} AS `{KEY}`")];
+    let mut post = keyed;
+    if updating {
+        post.push(format!("`{OP}`"));
+    } else {
+        post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
+        post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
+        post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
+    }
+    let mut results = vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("window_start", DataType::Int64, false),
+        Field::new("window_end", DataType::Int64, false),
+    ];
+    window.aggregates = native(&aggs, &mut pre, &mut post)?;
+    for a in &window.aggregates {
+        let ty = if a.function == "count" {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        results.push(Field::new(
+            a.output.as_deref().unwrap_or_default(),
+            ty,
+            false,
+        ));
+    }
+    if updating {
+        results.push(Field::new(OP, DataType::Utf8, false));
+        items.push(SelectItem::UnnamedExpr(Expr::Identifier(
+            Ident::with_quote('`', OP),
+        )));
+    }
+    let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
+    let post = format!(
+        "SELECT {} FROM (SELECT {} FROM {source}) AS {alias}{}",
+        list_text(&items),
+        post.join(", "),
+        having.map_or_else(String::new, |h| format!(" WHERE {h}"))
+    );
+    let post = parse_query(&post)?;
+    let results = Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]);
+    let plan = plan_query(&results, post.clone()).map_err(Refusal::Plan)?;
+    Ok(Some(Lowered {
+        table,
+        pre,
+        window,
+        post,
+        schema: plan.schema().inner().clone(),
+        updating,
+    }))
+}
+
+/// The types (and whether they may be NULL) of `aggs`' arguments, set
+/// on them, and of the group keys `keys`, returned, as the query over
+/// `from_table` in `catalog` has them; a key weir cannot group by is
+/// refused.
+pub(super) fn typed(
+    catalog: &Catalog,
+    from_table: &str,
+    aggs: &mut [aggregates::Aggregate],
+    keys: &[String],
+) -> Result<Vec<(DataType, bool)>, Refusal> {
     let mut typed: Vec<String> = aggs
         .iter()
         .enumerate()
@@ -251,7 +319,7 @@ pub(super) fn lower(
     let mut key_types = vec![(DataType::Utf8, false); keys.len()];
     if !typed.is_empty() {
         let plan = plan_query(
-            &catalog,
+            catalog,
             parse_query(&format!("SELECT {} FROM {from_table}", typed.join(", ")))?,
         )
         .map_err(Refusal::Plan)?;
@@ -285,38 +353,30 @@ pub(super) fn lower(
             );
         }
     }
+    Ok(key_types)
+}
 
-    // 1. filter: the key, and each aggregate's input; 3. select: the
-    // key's columns back (from `source`).
-    let (key, keyed, source) = group_key(&keys, &key_types);
-    let mut pre = vec![format!("{key} AS `{KEY}`")];
-    let mut post = keyed;
-    if updating {
-        post.push(format!("`{OP}`"));
-    } else {
-        post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
-        post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
-        post.push("to_timestamp_millis(`window_end` - 1) AS `window_time`".into());
-    }
-    let mut results = vec![
-        Field::new("key", DataType::Utf8, false),
-        Field::new("window_start", DataType::Int64, false),
-        Field::new("window_end", DataType::Int64, false),
-    ];
+/// Aggregates `aggs` as weir's built-in ones: the columns the stage
+/// before computes for them (added to `pre`: each input as a DOUBLE with
+/// NULLs made neutral, beside a 1/0 column that counts the inputs that
+/// are not NULL), the built-in aggregates over those, and the columns the
+/// stage after makes of their results (added to `post`: `__a{i}`, each in
+/// Flink's result type — the argument's: SUM of an INT is an INT, AVG of
+/// a BIGINT a BIGINT — and NULL where no input was not NULL).
+pub(super) fn native(
+    aggs: &[aggregates::Aggregate],
+    pre: &mut Vec<String>,
+    post: &mut Vec<String>,
+) -> Result<Vec<AggregateSpec>, Refusal> {
+    let mut specs = Vec::new();
+    let mut native = |func: &str, field: Option<String>, output: String| {
+        specs.push(AggregateSpec {
+            function: func.into(),
+            field,
+            output: Some(output),
+        });
+    };
     for (i, a) in aggs.iter().enumerate() {
-        let mut native = |func: &str, field: Option<String>, output: String| {
-            let ty = if func == "count" {
-                DataType::Int64
-            } else {
-                DataType::Float64
-            };
-            results.push(Field::new(&output, ty, false));
-            window.aggregates.push(AggregateSpec {
-                function: func.into(),
-                field,
-                output: Some(output),
-            });
-        };
         let Some(arg) = &a.arg else {
             native("count", None, format!("__n{i}"));
             post.push(format!("`__n{i}` AS `__a{i}`"));
@@ -340,7 +400,7 @@ pub(super) fn lower(
         let Some(ty) = sql_type(&a.ty) else {
             return unsupported(
                 format!("{} over a {} (`{arg}`)", a.func.name(), a.ty),
-                ": weir's window aggregates add numbers (INT, BIGINT, FLOAT, DOUBLE) so far",
+                ": weir's aggregates add numbers (INT, BIGINT, FLOAT, DOUBLE) so far",
             );
         };
         // NULLs made neutral: they add 0, and never win a MIN or MAX.
@@ -369,30 +429,7 @@ pub(super) fn lower(
             format!("CAST({value} AS {ty}) AS `__a{i}`")
         });
     }
-    if updating {
-        results.push(Field::new(OP, DataType::Utf8, false));
-        items.push(SelectItem::UnnamedExpr(Expr::Identifier(
-            Ident::with_quote('`', OP),
-        )));
-    }
-    let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
-    let post = format!(
-        "SELECT {} FROM (SELECT {} FROM {source}) AS {alias}{}",
-        list_text(&items),
-        post.join(", "),
-        having.map_or_else(String::new, |h| format!(" WHERE {h}"))
-    );
-    let post = parse_query(&post)?;
-    let results = Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]);
-    let plan = plan_query(&results, post.clone()).map_err(Refusal::Plan)?;
-    Ok(Some(Lowered {
-        table,
-        pre,
-        window,
-        post,
-        schema: plan.schema().inner().clone(),
-        updating,
-    }))
+    Ok(specs)
 }
 
 /// Whether `select` aggregates: it groups, or calls an aggregate function
@@ -442,7 +479,10 @@ fn global() -> WindowSpec {
 /// NULL, `v` and its text otherwise. Several keys are each written so,
 /// prefixed by its length and `:`, and read back one by one, a subquery
 /// per key.
-fn group_key(keys: &[String], types: &[(DataType, bool)]) -> (String, Vec<String>, String) {
+pub(super) fn group_key(
+    keys: &[String],
+    types: &[(DataType, bool)],
+) -> (String, Vec<String>, String) {
     let results = format!("`{RESULTS}`");
     let cast = |e: &str, ty: &DataType| match ty {
         DataType::Utf8 => e.to_string(),
@@ -518,6 +558,6 @@ fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, None)
 }
 
-mod aggregates;
+pub(super) mod aggregates;
 #[cfg(test)]
 mod tests;

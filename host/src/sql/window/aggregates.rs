@@ -7,7 +7,8 @@ use super::Refusal;
 use crate::sql::catalog::is_aggregate;
 use arrow_schema::DataType;
 use datafusion_sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, visit_expressions_mut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, WindowType,
+    visit_expressions_mut,
 };
 use std::ops::ControlFlow;
 
@@ -17,15 +18,57 @@ pub(super) fn replace(
     items: &mut Vec<SelectItem>,
     having: &mut Option<Expr>,
 ) -> Result<Vec<Aggregate>, Refusal> {
+    replace_calls(items, having, None)
+}
+
+/// The aggregates over a window of rows (`… OVER (…)`) that `items`
+/// call, each replaced by its column, and the window each names; any
+/// other call of a function over a window is refused.
+pub(in crate::sql) fn replace_over(
+    items: &mut Vec<SelectItem>,
+) -> Result<(Vec<Aggregate>, Vec<WindowType>), Refusal> {
+    let mut windows = Vec::new();
+    let aggs = replace_calls(items, &mut None, Some(&mut windows))?;
+    Ok((aggs, windows))
+}
+
+fn replace_calls(
+    items: &mut Vec<SelectItem>,
+    having: &mut Option<Expr>,
+    mut windows: Option<&mut Vec<WindowType>>,
+) -> Result<Vec<Aggregate>, Refusal> {
     let mut aggs: Vec<Aggregate> = Vec::new();
     let mut refused = None;
+    let over = windows.is_some();
     let mut replace = |e: &mut Expr| {
         let Expr::Function(f) = e else {
             return ControlFlow::Continue(());
         };
         let name = f.name.to_string().to_ascii_lowercase();
+        if over
+            && f.over.is_some()
+            && !matches!(name.as_str(), "count" | "sum" | "min" | "max" | "avg")
+        {
+            refused = Some(Refusal::Unsupported(
+                format!("{} over a window of rows", name.to_ascii_uppercase()),
+                if matches!(name.as_str(), "row_number" | "rank" | "dense_rank") {
+                    ": Top-N and deduplication (ROW_NUMBER() OVER …) are not run yet; weir's OVER aggregations compute COUNT, SUM, MIN, MAX and AVG"
+                } else {
+                    ": weir's OVER aggregations compute COUNT, SUM, MIN, MAX and AVG"
+                }
+                .into(),
+            ));
+            return ControlFlow::Break(());
+        }
         if !is_aggregate(&name) {
             return ControlFlow::Continue(());
+        }
+        if over && f.over.is_none() {
+            refused = Some(Refusal::Unsupported(
+                format!("{e} beside aggregates over a window of rows"),
+                ": aggregate a query either with GROUP BY or with OVER, not both".into(),
+            ));
+            return ControlFlow::Break(());
         }
         let func = match name.as_str() {
             "count" => Func::Count,
@@ -36,8 +79,7 @@ pub(super) fn replace(
             _ => {
                 refused = Some(Refusal::Unsupported(
                     format!("the aggregate function {}", name.to_ascii_uppercase()),
-                    ": weir's window aggregations compute COUNT, SUM, MIN, MAX and AVG so far"
-                        .into(),
+                    ": weir's aggregations compute COUNT, SUM, MIN, MAX and AVG so far".into(),
                 ));
                 return ControlFlow::Break(());
             }
@@ -48,14 +90,17 @@ pub(super) fn replace(
         };
         if list.is_some_and(|l| l.duplicate_treatment.is_some()) {
             refused = Some(Refusal::Unsupported(
-                format!("{} in a window aggregation", e),
-                ": weir's window aggregations do not count DISTINCT values yet".into(),
+                format!("{e}"),
+                ": weir's aggregations do not count DISTINCT values yet".into(),
             ));
             return ControlFlow::Break(());
         }
-        if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+        if f.filter.is_some() || (f.over.is_some() && !over) || !f.within_group.is_empty() {
             refused = Some(Refusal::Unsupported(format!("{e}"), String::new()));
             return ControlFlow::Break(());
+        }
+        if let (Some(w), Some(windows)) = (&f.over, windows.as_mut()) {
+            windows.push(w.clone());
         }
         let arg = match list.map(|l| l.args.as_slice()) {
             Some([FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]) => None,
@@ -97,7 +142,7 @@ pub(super) fn replace(
 
 /// An aggregate call of the query.
 #[derive(Debug)]
-pub(super) struct Aggregate {
+pub(in crate::sql) struct Aggregate {
     pub func: Func,
     /// `None`: `COUNT(*)`.
     pub arg: Option<Expr>,
@@ -109,7 +154,7 @@ pub(super) struct Aggregate {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Func {
+pub(in crate::sql) enum Func {
     Count,
     Sum,
     Min,
