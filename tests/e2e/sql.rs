@@ -482,3 +482,98 @@ fn the_shell_shows_an_updating_querys_changes_in_an_op_column() {
     expected.sort();
     assert_eq!(table, expected);
 }
+
+/// An OVER query (each transaction with the sum and count of its user's
+/// last four) killed with SIGKILL again and again after its checkpoints:
+/// its rows waiting for the watermark and its frames go through every
+/// checkpoint, and what it wrote in the end is exactly the rows an
+/// independent model computes from the input, each once.
+#[test]
+fn an_over_query_killed_at_random_moments_writes_the_models_rows_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // In time order, 50 ms apart, 40 users.
+    let rows = 16_000;
+    let mut input = String::new();
+    let mut expected: Vec<Value> = Vec::new();
+    let mut last: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    let mut rng = weir_e2e::TestRng::from_env();
+    for i in 0..rows {
+        let ms = 50 * i as u64;
+        let ts = format!(
+            "2024-01-01 {:02}:{:02}:{:02}.{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
+        // As Flink writes a TIMESTAMP(3): no trailing zeros in the fraction.
+        let written = ts.trim_end_matches('0').trim_end_matches('.').to_string();
+        let user = format!("u{}", rng.between(0, 40));
+        let amount = rng.between(0, 1000) as i64 - 200;
+        input.push_str(&format!(
+            "{{\"ts\":\"{ts}\",\"user\":\"{user}\",\"amount\":{amount}}}\n"
+        ));
+        let frame = last.entry(user.clone()).or_default();
+        frame.push(amount);
+        if frame.len() > 4 {
+            frame.remove(0);
+        }
+        expected.push(serde_json::json!({
+            "ts": written, "user": user, "amount": amount,
+            "last4": frame.iter().sum::<i64>(), "n": frame.len(),
+        }));
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("over.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (ts TIMESTAMP(3), `user` STRING, amount INT,
+           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (ts TIMESTAMP(3), `user` STRING, amount INT, last4 INT, n BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+         INSERT INTO out_rows
+         SELECT ts, `user`, amount, SUM(amount) OVER w, COUNT(*) OVER w FROM tx
+         WINDOW w AS (PARTITION BY `user` ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW);",
+    )
+    .expect("script");
+    // Each kill lands after the run published rows: after a checkpoint
+    // that held frames and waiting rows.
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "over.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let text = std::fs::read_to_string(d.join("out.jsonl")).expect("output");
+    let mut got: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json").to_string())
+        .collect();
+    let mut want: Vec<String> = expected.iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "rows after {kills} kills vs the model's"
+    );
+    let first = got.iter().zip(&want).position(|(g, w)| g != w);
+    assert!(
+        first.is_none(),
+        "after {kills} kills the rows differ from the model's: weir {}, model {}",
+        got[first.unwrap_or(0)],
+        want[first.unwrap_or(0)]
+    );
+}

@@ -19,6 +19,40 @@ pub fn newest_epoch(dir: &Path) -> Option<u64> {
 /// one) each time, until it has been killed `min_kills` times; then let it
 /// finish. Returns the number of kills.
 pub fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
+    kill_until(dir, args, min_kills, &|| ())
+}
+
+/// [`kill_until_done`], each kill landing only once file `output` (a sink
+/// that publishes at checkpoints) has grown since the run started: every
+/// kill lands after a checkpoint that held the job's records and state,
+/// not one taken while it was still starting.
+pub fn kill_after_output_until_done(
+    dir: &Path,
+    args: &[&str],
+    output: &Path,
+    min_kills: usize,
+) -> usize {
+    let size = || std::fs::metadata(output).map_or(0, |m| m.len());
+    let before = std::cell::Cell::new(0);
+    let grown = || {
+        let started = Instant::now();
+        let at_start = before.replace(size());
+        let mut now = before.get();
+        while now <= at_start && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+            now = size();
+        }
+        assert!(
+            now > at_start,
+            "{} did not grow within a minute",
+            output.display()
+        );
+        before.set(now);
+    };
+    kill_until(dir, args, min_kills, &grown)
+}
+
+fn kill_until(dir: &Path, args: &[&str], min_kills: usize, ready: &dyn Fn()) -> usize {
     let mut rng = TestRng::from_env();
     let mut kills = 0;
     let started = Instant::now();
@@ -46,6 +80,7 @@ pub fn kill_until_done(dir: &Path, args: &[&str], min_kills: usize) -> usize {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+        ready();
         std::thread::sleep(Duration::from_millis(rng.between(0, 400)));
         match child.try_wait().expect("try_wait") {
             None => {
