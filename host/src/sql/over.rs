@@ -97,11 +97,7 @@ pub(super) fn lower(
         // The planner says what is wrong.
         return Ok(None);
     };
-    if query.with.is_some()
-        || query.order_by.is_some()
-        || query.limit_clause.is_some()
-        || query.fetch.is_some()
-    {
+    if window::wrapped(query) {
         return unsupported(
             format!("WITH, ORDER BY or LIMIT around {what}"),
             ": its rows go out in event time, each once",
@@ -117,18 +113,7 @@ pub(super) fn lower(
             ": aggregate a query either with GROUP BY or with OVER, not both",
         );
     }
-    let alias = alias
-        .as_ref()
-        .map_or_else(|| quote(&table), |a| a.name.to_string());
-    let from_table = if alias == quote(&table) {
-        quote(&table)
-    } else {
-        format!("{} AS {alias}", quote(&table))
-    };
-    let filter = select
-        .selection
-        .as_ref()
-        .map_or_else(String::new, |w| format!(" WHERE {w}"));
+    let (alias, from_table, filter) = window::scan(&table, alias.as_ref(), select);
 
     // DataFusion checks the columns and types of what the stages compute:
     // the aggregates' arguments and the keys ([`window::typed`]), the

@@ -45,7 +45,8 @@ use crate::window::global::OP;
 use aggregates::Func;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion_sql::sqlparser::ast::{
-    Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor, visit_expressions,
+    Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableAlias, TableFactor,
+    visit_expressions,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -128,11 +129,7 @@ pub(super) fn lower(
     } else {
         "a window aggregation"
     };
-    if query.with.is_some()
-        || query.order_by.is_some()
-        || query.limit_clause.is_some()
-        || query.fetch.is_some()
-    {
+    if wrapped(query) {
         return unsupported(
             format!("WITH, ORDER BY or LIMIT around {over}"),
             if updating {
@@ -192,18 +189,7 @@ pub(super) fn lower(
             );
         }
     }
-    let alias = alias
-        .as_ref()
-        .map_or_else(|| quote(&table), |a| a.name.to_string());
-    let from_table = if alias == quote(&table) {
-        quote(&table)
-    } else {
-        format!("{} AS {alias}", quote(&table))
-    };
-    let filter = select
-        .selection
-        .as_ref()
-        .map_or_else(String::new, |w| format!(" WHERE {w}"));
+    let (alias, from_table, filter) = scan(&table, alias.as_ref(), select);
     let projection = list_text(&select.projection);
     let having = select.having.clone();
 
@@ -296,6 +282,35 @@ pub(super) fn lower(
         schema: plan.schema().inner().clone(),
         updating,
     }))
+}
+
+/// How a stage's query reads `table` (`alias`: as written in the FROM)
+/// with `select`'s WHERE: the name its columns go by (the alias, else the
+/// table), the FROM text, and the WHERE text (empty without one).
+pub(super) fn scan(
+    table: &str,
+    alias: Option<&TableAlias>,
+    select: &Select,
+) -> (String, String, String) {
+    let alias = alias.map_or_else(|| quote(table), |a| a.name.to_string());
+    let from_table = if alias == quote(table) {
+        quote(table)
+    } else {
+        format!("{} AS {alias}", quote(table))
+    };
+    let filter = select
+        .selection
+        .as_ref()
+        .map_or_else(String::new, |w| format!(" WHERE {w}"));
+    (alias, from_table, filter)
+}
+
+/// `query` has a WITH, ORDER BY or LIMIT around its SELECT.
+pub(super) fn wrapped(query: &Query) -> bool {
+    query.with.is_some()
+        || query.order_by.is_some()
+        || query.limit_clause.is_some()
+        || query.fetch.is_some()
 }
 
 /// The types (and whether they may be NULL) of `aggs`' arguments, set
