@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -33,6 +33,10 @@ it with both systems, parallelism 1:
 - sql-group-mb: the same, Flink with mini-batch aggregation on
   (`table.exec.mini-batch.*`: 1 s, 1000 rows), which updates each key once
   per batch, as weir does.
+- sql-over: an OVER aggregation, one Flink SQL query on both systems:
+  each transaction with the sum and count of its user's last ten
+  (`ROWS BETWEEN 9 PRECEDING AND CURRENT ROW`, 100k users). weir plans it
+  onto its over stage; the DDL differs as for sql-window.
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
@@ -178,11 +182,22 @@ INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`;
 """
 
 
+SQL_OVER_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
+    WATERMARK FOR ts AS ts)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, amount DOUBLE, last10 DOUBLE, n BIGINT)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT `user`, amount, SUM(amount) OVER w, COUNT(*) OVER w FROM src
+    WINDOW w AS (PARTITION BY `user` ORDER BY ts ROWS BETWEEN 9 PRECEDING AND CURRENT ROW);
+"""
+
+
 def run_weir(kind, input_path, work, components):
-    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb"):
+    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-over"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
         text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT,
-                "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT}[kind]
+                "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT,
+                "sql-over": SQL_OVER_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
@@ -201,7 +216,7 @@ env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = env.get_config()
 conf.set("parallelism.default", "1")
 conf.set("table.exec.resource.default-parallelism", "1")
-windowed = kind in ("window", "sql-window", "sql-join")
+windowed = kind in ("window", "sql-window", "sql-join", "sql-over")
 time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if windowed else ""
 env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
@@ -213,6 +228,11 @@ if kind in ("sql-group", "sql-group-mb"):
     env.execute_sql("""CREATE TABLE snk (`user` STRING, n BIGINT, total DOUBLE)
         WITH ('connector' = 'blackhole')""")
     query = "INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`"
+elif kind == "sql-over":
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, amount DOUBLE, last10 DOUBLE, n BIGINT)
+        WITH ('connector' = 'blackhole')""")
+    query = """INSERT INTO snk SELECT `user`, amount, SUM(amount) OVER w, COUNT(*) OVER w FROM src
+        WINDOW w AS (PARTITION BY `user` ORDER BY rt ROWS BETWEEN 9 PRECEDING AND CURRENT ROW)"""
 elif kind == "sql-join":
     env.execute_sql("""CREATE TABLE snk (`user` STRING, a DOUBLE, b DOUBLE, ts TIMESTAMP(3))
         WITH ('connector' = 'blackhole')""")
@@ -275,7 +295,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()
