@@ -301,7 +301,9 @@ inputs = ["paid", "per-user", "paid-per-user"]
     weir(&args).ok();
     let mut args = vec!["run", "-q", j, "--set", "source.rate=2000"];
     args.extend(common);
-    let kills = weir_e2e::crash::kill_until_done(d, &args, 10);
+    // Each kill lands after the run published output.
+    let kills =
+        weir_e2e::crash::kill_after_output_until_done(d, &args, &d.join("crash-out.jsonl"), 10);
     assert!(kills >= 10, "only {kills} kills landed");
     let crashed = weir_e2e::canonical_lines(&d.join("crash-out.jsonl"));
     assert_eq!(

@@ -15,7 +15,7 @@
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use weir_e2e::crash::kill_until_done;
+use weir_e2e::crash::kill_after_progress_until_done;
 use weir_e2e::postgres::{client, server, unique_table};
 use weir_e2e::{generate_transactions, repo, weir};
 
@@ -288,7 +288,19 @@ retain = 3
         ),
     )
     .expect("write the job");
-    let kills = kill_until_done(dir.path(), &["run", "-q", job.to_str().expect("utf-8")], 10);
+    // Each kill lands after the run committed rows to the table: after a
+    // checkpoint that held some, not one taken while it was starting.
+    let counter = std::cell::RefCell::new(client());
+    let rows = || {
+        let n: i64 = counter
+            .borrow_mut()
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .expect("count the rows")
+            .get(0);
+        n as u64
+    };
+    let args = ["run", "-q", job.to_str().expect("utf-8")];
+    let kills = kill_after_progress_until_done(dir.path(), &args, &rows, 10);
     assert!(kills >= 10, "{kills}");
 
     // Every input row, as many times as the input holds it.

@@ -33,19 +33,30 @@ pub fn kill_after_output_until_done(
     min_kills: usize,
 ) -> usize {
     let size = || std::fs::metadata(output).map_or(0, |m| m.len());
+    kill_after_progress_until_done(dir, args, &size, min_kills)
+}
+
+/// [`kill_until_done`], each kill landing only once `progress` (what the
+/// job's sink published: bytes of a file, rows of a table) has grown since
+/// the run started.
+pub fn kill_after_progress_until_done(
+    dir: &Path,
+    args: &[&str],
+    progress: &dyn Fn() -> u64,
+    min_kills: usize,
+) -> usize {
     let before = std::cell::Cell::new(0);
     let grown = || {
         let started = Instant::now();
-        let at_start = before.replace(size());
+        let at_start = before.replace(progress());
         let mut now = before.get();
         while now <= at_start && started.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(5));
-            now = size();
+            now = progress();
         }
         assert!(
             now > at_start,
-            "{} did not grow within a minute",
-            output.display()
+            "the job published nothing within a minute of a restart"
         );
         before.set(now);
     };
