@@ -28,7 +28,9 @@ returns back as columns. No JSON is parsed or written in the operator.
             return None                      # dropped
         return Payment(tx.user, round(tx.amount * 100), tx.merchant, tx.ts)
 
-`@weir.filter` takes a function returning a bool (the rows it keeps go on
+`@weir.scalar` goes on `fn(a: A, b: B, …) -> R`: a SQL function
+(`CREATE FUNCTION f AS 'project' LANGUAGE WASM`), called per row of its
+arguments. `@weir.filter` takes a function returning a bool (the rows it keeps go on
 unchanged, with their own bytes). `@weir.map_batch` and `@weir.filter_batch`
 take a function called once per batch with a `weir.Batch[In]`, one list per
 field: the fast way for logic that list comprehensions can say (see
@@ -105,6 +107,42 @@ class _Op:
                 raise TypeError(f"weir: `{fn.__name__}` must declare what it returns (-> Out or -> Optional[Out])")
             self.output = ret
             self.out_fields = _fields(ret, "return type")
+
+
+class _Scalar:
+    """A SQL scalar function `fn(a: A, b: B, …) -> R`: a map whose input
+    columns are its arguments (`arg0`, `arg1`, … as the host names them)
+    and whose output is one column, `result`, one row per input row."""
+
+    kind = "scalar"
+
+    def __init__(self, fn):
+        hints = typing.get_type_hints(fn)
+        params = list(fn.__code__.co_varnames[: fn.__code__.co_argcount])
+        self.fn, self.in_types = fn, []
+        self.in_fields = []
+        for i, p in enumerate(params):
+            if p not in hints:
+                raise TypeError(f"weir: argument `{p}` of `{fn.__name__}` needs a type annotation")
+            ty = hints[p]
+            if ty not in _TYPES:
+                raise TypeError(f"weir: argument `{p}` of `{fn.__name__}` is {ty!r}; use int, float, str, bytes or bool")
+            self.in_fields.append((f"arg{i}", ty, False))
+        ret, nullable = hints.get("return"), False
+        args = typing.get_args(ret)
+        if typing.get_origin(ret) is typing.Union and type(None) in args:
+            ret, nullable = [a for a in args if a is not type(None)][0], True
+        if ret not in _TYPES:
+            raise TypeError(f"weir: `{fn.__name__}` must declare what it returns (-> int, float, str, bytes, bool, or Optional of one)")
+        self.out_fields = [("result", ret, nullable)]
+
+
+def scalar(fn):
+    """The operator is a SQL scalar function (`CREATE FUNCTION … LANGUAGE
+    WASM`): `fn(a: A, b: B, …) -> R`, called once per row of arguments."""
+    global _OP
+    _OP = _Scalar(fn)
+    return fn
 
 
 def map(fn):
@@ -261,6 +299,9 @@ class _Transformer:
         if _OP is None:
             raise Err(t.OperatorError("weir: no @weir.map or @weir.filter function in the module"))
         CONFIG.update(json.loads(config) if config else {})
+        if _OP.kind == "scalar" and len(input) != len(_OP.in_fields):
+            raise Err(t.OperatorError(
+                f"the function takes {len(_OP.in_fields)} argument(s); it was called with {len(input)}"))
         have = {f.name: (i, f) for i, f in enumerate(input)}
         projection = []
         _OP.in_types = []
@@ -286,6 +327,8 @@ class _Transformer:
         if op.kind in ("map_batch", "filter_batch"):
             return weir_batch.process(op, batch)
         columns, bad = _columns(op.in_fields, batch, op.in_types)
+        if op.kind == "scalar":
+            return _scalar(op, columns, batch.rows)
         is_map = op.kind == "map"
         # A class without fields still makes one record per row.
         rows = zip(*columns) if columns else itertools.repeat((), batch.rows)
@@ -306,6 +349,23 @@ class _Transformer:
         ]
         out = t.OutputBatch(len(outs), t.RowOrigin_PackedParents(_indices(kept)), None, cols)
         return t.TransformOutput(t.Answer_Emit(out), rejected)
+
+
+def _scalar(op, columns, n):
+    """A scalar function's answer: one value per row (the host never
+    passes a null argument), a row whose call raises rejected."""
+    results, rejected = [], []
+    rows = iter(zip(*columns) if columns else itertools.repeat((), n))
+    while len(results) < n:
+        try:
+            results.extend(itertools.starmap(op.fn, rows))
+        except Exception as e:  # a row's failure rejects the row
+            rejected.append(t.Rejection(len(results), f"{type(e).__name__}: {e}"))
+            results.append(None)
+    name, ty, nullable = op.out_fields[0]
+    col = _write(results, ty, nullable or bool(rejected), name)
+    out = t.OutputBatch(n, t.RowOrigin_Same(), None, [col])
+    return t.TransformOutput(t.Answer_Emit(out), rejected)
 
 
 def _each(op, rows, n, is_map):

@@ -32,6 +32,14 @@ pub fn map_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
     v2::transform(attr, item, v2::Kind::Map)
 }
 
+/// Export `fn(a: A, b: B, …) -> R` (or `Result<R, E>`) as a SQL scalar
+/// function over columns (`weir:dataflow@0.2.0`, world `transform`: a map
+/// from the argument columns to one result column).
+#[proc_macro_attribute]
+pub fn scalar_v2(attr: TokenStream, item: TokenStream) -> TokenStream {
+    v2::scalar(attr, item)
+}
+
 /// Export `fn(&In) -> bool` (or `Result<bool, E>`) as a filter over columns
 /// (`weir:dataflow@0.2.0`).
 #[proc_macro_attribute]

@@ -151,6 +151,8 @@ pub enum Kind {
     Map,
     FlatMap,
     Filter,
+    /// A map written by [`scalar`]: its init also checks the arity.
+    Scalar,
 }
 
 /// The `T` of `Wrapper<T>` when the last path segment is `wrapper`.
@@ -194,6 +196,7 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
             "filter",
             "fn name(record: &In) -> bool (or Result<bool, E>)",
         ),
+        Kind::Scalar => ("scalar", "fn name(args: Args) -> Result"),
     };
     if !attr.is_empty() {
         return Err(syn::Error::new(
@@ -226,12 +229,13 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
     let p = quote!(#v2::__private);
     let types = quote!(#v2::bindings::weir::dataflow::types);
     let (input_ty, init, process) = match kind {
-        Kind::Map | Kind::FlatMap => {
+        Kind::Map | Kind::FlatMap | Kind::Scalar => {
             let (result, after) = match inner(ret, "Result") {
                 Some(t) => (true, t),
                 None => (false, &**ret),
             };
             let (option, out) = match (kind, inner(after, "Option"), inner(after, "Vec")) {
+                (Kind::Scalar, _, _) => (false, after),
                 (Kind::Map, Some(t), _) => (true, t),
                 (Kind::Map, None, _) => (false, after),
                 (_, _, Some(t)) => (false, t),
@@ -263,9 +267,14 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
             };
             let out_check =
                 quote_spanned!(out.span()=> fn __out<'x, T: #v2::Record<'x>>() {} __out::<#out>(););
+            let init = if kind == Kind::Scalar {
+                quote!(scalar_init)
+            } else {
+                quote!(init)
+            };
             (
                 arg.clone(),
-                quote!(#p::init::<#arg>(config, input, ::std::option::Option::Some(<#out as #v2::Record>::fields()))),
+                quote!(#p::#init::<#arg>(config, input, ::std::option::Option::Some(<#out as #v2::Record>::fields()))),
                 quote! {
                     #[allow(dead_code)]
                     fn __checks() { #out_check }
@@ -351,6 +360,103 @@ fn glue(attr: TokenStream, func: &ItemFn, kind: Kind) -> Result<Tokens, syn::Err
 
             export!(Operator);
         }
+    })
+}
+
+/// `#[weir_guest::v2::scalar]` on `fn name(a: A, b: B, …) -> R` (or
+/// `Result<R, E>`): a SQL scalar function. It is a map over columns whose
+/// input columns are the arguments (`arg0`, `arg1`, … in order) and whose
+/// output is one column, `result`, one row per input row; the function is
+/// kept as written and called through a hidden wrapper that reads the
+/// arguments as a record.
+pub fn scalar(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let func = parse_macro_input!(item as ItemFn);
+    match scalar_glue(attr, &func) {
+        Ok(t) => quote!(#func #t).into(),
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote!(#func #e).into()
+        }
+    }
+}
+
+fn scalar_glue(attr: TokenStream, func: &ItemFn) -> Result<Tokens, syn::Error> {
+    let expected = "fn name(a: A, b: B, …) -> R (or Result<R, E>), each type one a column holds";
+    if !attr.is_empty() {
+        return Err(syn::Error::new(
+            Tokens::from(attr).span(),
+            "#[weir_guest::v2::scalar] takes no arguments",
+        ));
+    }
+    let sig = &func.sig;
+    if sig.asyncness.is_some() || !sig.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            sig.span(),
+            format!("a scalar function is a plain function; expected `{expected}`"),
+        ));
+    }
+    let lifetime: syn::Lifetime = syn::parse_quote!('__weir_a);
+    let mut borrows = false;
+    let mut types = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Typed(t) => {
+                let mut ty = (*t.ty).clone();
+                // A borrowed argument (`&str`) borrows the batch.
+                if let Type::Reference(r) = &mut ty {
+                    r.lifetime.get_or_insert_with(|| lifetime.clone());
+                    borrows = true;
+                }
+                types.push(ty);
+            }
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(r.span(), format!("expected `{expected}`")));
+            }
+        }
+    }
+    let ReturnType::Type(_, ret) = &sig.output else {
+        return Err(syn::Error::new(
+            sig.paren_token.span.close(),
+            format!("a scalar function returns its value; expected `{expected}`"),
+        ));
+    };
+    let (result, value) = match inner(ret, "Result") {
+        Some(t) => (true, t),
+        None => (false, &**ret),
+    };
+    let name = &sig.ident;
+    let v2 = quote!(::weir_guest::v2);
+    let fields: Vec<syn::Ident> = (0..types.len())
+        .map(|i| syn::Ident::new(&format!("arg{i}"), Span::call_site()))
+        .collect();
+    let lt = borrows.then(|| quote!(<#lifetime>));
+    let (wrapper_ret, body) = if result {
+        (
+            quote!(::std::result::Result<__WeirScalarResult, ::weir_guest::Error>),
+            quote!(#name(#(args.#fields),*).map(|result| __WeirScalarResult { result }).map_err(::std::convert::Into::into)),
+        )
+    } else {
+        (
+            quote!(__WeirScalarResult),
+            quote!(__WeirScalarResult { result: #name(#(args.#fields),*) }),
+        )
+    };
+    let wrapper: ItemFn = syn::parse_quote! {
+        #[doc(hidden)]
+        fn __weir_scalar(args: __WeirScalarArgs) -> #wrapper_ret {
+            #body
+        }
+    };
+    let glue = glue(TokenStream::new(), &wrapper, Kind::Scalar)?;
+    Ok(quote! {
+        #[doc(hidden)]
+        #[derive(#v2::Record)]
+        struct __WeirScalarArgs #lt { #(#fields: #types),* }
+        #[doc(hidden)]
+        #[derive(#v2::Record)]
+        struct __WeirScalarResult { result: #value }
+        #wrapper
+        #glue
     })
 }
 

@@ -32,6 +32,7 @@
 //! | [`map`] | `fn(In) -> Out`, `Option<Out>` or a `Result` of either |
 //! | [`flat_map`] | `fn(In) -> Vec<Out>` or `Result<Vec<Out>, E>` |
 //! | [`filter`] | `fn(&In) -> bool` or `Result<bool, E>` |
+//! | [`scalar`] | `fn(a: A, b: B, …) -> R` or `Result<R, E>`: a SQL function (`CREATE FUNCTION … LANGUAGE WASM`) |
 //! | [`keyed`] | `impl Keyed for T` (a keyed process function, state and timers in the host) |
 //! | [`aggregate`] | `impl Aggregate for T` (a window aggregate function) |
 
@@ -62,7 +63,7 @@ pub use lists::{ListBuilder, Lists};
 pub use record::{Bytes, FromColumn, Integers, Numbers, Record, Text, ToColumn};
 pub use weir_guest_macros::{
     Record, aggregate_v2 as aggregate, filter_v2 as filter, flat_map_v2 as flat_map,
-    keyed_v2 as keyed, map_v2 as map,
+    keyed_v2 as keyed, map_v2 as map, scalar_v2 as scalar,
 };
 /// The clock a timer follows.
 pub type TimeDomain = bindings::weir::dataflow::types::TimeDomain;
@@ -89,5 +90,7 @@ pub mod __private {
     };
     pub use super::keyed::{keyed_init, keyed_on_timer, keyed_process};
     pub use super::record::field;
-    pub use super::transform::{FilterReturn, Mapped, batch_error, init, select, views};
+    pub use super::transform::{
+        FilterReturn, Mapped, batch_error, init, scalar_init, select, views,
+    };
 }

@@ -58,6 +58,25 @@ pub fn init<'a, In: Record<'a>>(
     })
 }
 
+/// `init` of a SQL scalar function (`#[scalar]`): the host hands it its
+/// arguments as columns `arg0`, `arg1`, …, and it takes exactly as many as
+/// the function has parameters, of types they can be read from.
+pub fn scalar_init<'a, In: Record<'a>>(
+    config: String,
+    input: Schema,
+    output: Option<Vec<Field>>,
+) -> Result<OperatorSpec, OperatorError> {
+    let want = In::fields();
+    if input.len() != want.len() {
+        return Err(op_error(format_args!(
+            "the function takes {} argument(s); it was called with {}",
+            want.len(),
+            input.len()
+        )));
+    }
+    init::<In>(config, input, output)
+}
+
 /// A batch the operator cannot read at all (its columns break the
 /// contract): the call fails, and the host fails the job with this.
 #[cold]
