@@ -110,6 +110,8 @@ pub enum StageWork {
         schema: Option<arrow_schema::SchemaRef>,
         /// How it writes a changelog to a sink (`sql.changelog`).
         changelog: Option<crate::job::ChangelogFormat>,
+        /// The Wasm scalar functions its query calls (`sql.functions`).
+        functions: Vec<PlannedOperator>,
     },
 }
 
@@ -222,10 +224,21 @@ impl Plan {
                     ..
                 }) => out.push((&**op, World::Aggregate)),
                 StageWork::Keyed(PlannedStage::Keyed(op)) => out.push((op, World::Keyed)),
+                StageWork::Sql { functions, .. } => {
+                    out.extend(functions.iter().map(|o| (o, World::Columns)));
+                }
                 _ => {}
             }
         }
         out
+    }
+
+    /// Is `name` a Wasm function of a stage's query (`sql.functions`)?
+    pub fn is_sql_function(&self, name: &str) -> bool {
+        self.graph.iter().any(|st| match &st.work {
+            StageWork::Sql { functions, .. } => functions.iter().any(|f| f.spec.name == name),
+            _ => false,
+        })
     }
 
     /// What subtask `subtask` needs to instantiate `op`.
@@ -281,6 +294,9 @@ pub fn graph_operators_mut(graph: &mut [PlannedGraphStage]) -> Vec<(&mut Planned
                 ..
             }) => out.push((&mut **op, World::Aggregate)),
             StageWork::Keyed(PlannedStage::Keyed(op)) => out.push((op, World::Keyed)),
+            StageWork::Sql { functions, .. } => {
+                out.extend(functions.iter_mut().map(|o| (o, World::Columns)));
+            }
             _ => {}
         }
     }
@@ -365,45 +381,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
             );
         }
     }
-    // A query over a source that declares its schema is compiled now: its
-    // errors come before the job starts.
-    for st in &graph {
-        if let (
-            StageWork::Sql {
-                query,
-                table,
-                schema: own,
-                ..
-            },
-            [input],
-        ) = (&st.work, st.spec.inputs.as_slice())
-        {
-            let declared = if let Some(own) = own {
-                Some(own.clone())
-            } else if input == crate::job::SOURCE {
-                schema.clone()
-            } else {
-                named_schemas.get(input).cloned()
-            };
-            if let Some(declared) = declared {
-                crate::sql::Select::compile(&st.spec.name, query, table, declared)?;
-            }
-        }
-    }
-    let columns::ColumnPlan {
-        columns,
-        keeps_records,
-        column_types,
-        window_columns,
-        source_columns,
-    } = columns::plan(
-        spec,
-        &chain,
-        stage.as_ref(),
-        &graph,
-        schema.as_deref(),
-        |name| named_schemas.get(name).cloned(),
-    );
     let l = &spec.limits;
     let bytes = |s: &Option<String>| {
         s.as_deref()
@@ -421,6 +398,74 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         bytes(&l.host_memory),
         bytes(&l.disk),
         bytes(&l.log_rate),
+    );
+    // A query over a source that declares its schema is compiled now: its
+    // errors come before the job starts.
+    for st in &graph {
+        if let (
+            StageWork::Sql {
+                query,
+                table,
+                schema: own,
+                functions,
+                ..
+            },
+            [input],
+        ) = (&st.work, st.spec.inputs.as_slice())
+        {
+            let declared = if let Some(own) = own {
+                Some(own.clone())
+            } else if input == crate::job::SOURCE {
+                schema.clone()
+            } else {
+                named_schemas.get(input).cloned()
+            };
+            if let Some(declared) = declared {
+                // (Its functions are instantiated for the check, and
+                // dropped: each subtask makes its own.)
+                let functions = crate::sql::Functions::new(functions.iter().map(|f| {
+                    let spec = crate::wasm::instance::InstanceSpec {
+                        engine,
+                        component: &f.component,
+                        id: crate::wasm::host::OperatorId {
+                            job: spec.name.as_str().into(),
+                            operator: f.component.operator.clone(),
+                            subtask: 0,
+                            busy_ns: Default::default(),
+                        },
+                        grants: &f.spec.grants,
+                        limits,
+                        config: &f.config,
+                        budgets: budgets.clone(),
+                    };
+                    (
+                        f.spec.name.clone(),
+                        crate::sql::FunctionSource::new(&spec, engine),
+                    )
+                }));
+                crate::sql::Select::compile_with(
+                    &st.spec.name,
+                    query,
+                    table,
+                    declared,
+                    &functions,
+                )?;
+            }
+        }
+    }
+    let columns::ColumnPlan {
+        columns,
+        keeps_records,
+        column_types,
+        window_columns,
+        source_columns,
+    } = columns::plan(
+        spec,
+        &chain,
+        stage.as_ref(),
+        &graph,
+        schema.as_deref(),
+        |name| named_schemas.get(name).cloned(),
     );
     Ok(Plan {
         job,
@@ -562,6 +607,11 @@ fn graph_stages(
                     None => None,
                 },
                 changelog: q.changelog,
+                functions: q
+                    .functions
+                    .iter()
+                    .map(|f| load_operator(job, engine, f, World::Columns))
+                    .collect::<Result<_, _>>()?,
             }
         } else if !s.operators.is_empty() {
             StageWork::Operators(

@@ -363,6 +363,9 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
     if let Some(k) = &s.keyed {
         check_operator(c, &format!("{at}.keyed"), k);
     }
+    for (i, f) in s.sql.iter().flat_map(|q| &q.functions).enumerate() {
+        check_operator(c, &format!("{at}.sql.functions[{i}]"), f);
+    }
     if let Some(o) = &s.over {
         check_over(c, spec, &format!("{at}.over"), o, s);
     }

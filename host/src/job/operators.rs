@@ -52,6 +52,9 @@ impl JobSpec {
                 s.keyed.as_ref(),
                 s.window.as_ref(),
             );
+            for (j, f) in s.sql.iter().flat_map(|q| &q.functions).enumerate() {
+                out.push((format!("{prefix}sql.functions[{j}]"), f));
+            }
         }
         out
     }
@@ -66,6 +69,7 @@ impl JobSpec {
             out.extend(s.operators.iter_mut());
             out.extend(s.keyed.as_mut());
             out.extend(s.window.as_mut().and_then(|w| w.aggregate.as_mut()));
+            out.extend(s.sql.iter_mut().flat_map(|q| q.functions.iter_mut()));
         }
         out
     }

@@ -92,6 +92,12 @@ pub struct SqlStageSpec {
     /// "op"}`; default: each row as it is, its change a field `_op`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changelog: Option<ChangelogFormat>,
+    /// Wasm scalar functions the query calls (`CREATE FUNCTION … LANGUAGE
+    /// WASM`), each by its name in the query: components of the
+    /// `transform` world over columns (see `weir_guest::v2::scalar`),
+    /// swapped live by that name like any operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<OperatorSpec>,
 }
 
 /// How a changelog is written (see [`SqlStageSpec::changelog`]).

@@ -1,6 +1,7 @@
 //! What DataFusion's planner may see: the tables a query reads, with their
 //! Arrow schemas, and the functions it may call (DataFusion's built-in
-//! scalar and aggregate functions; no table functions, no variables).
+//! scalar and aggregate functions, and the script's Wasm functions; no
+//! table functions, no variables).
 
 use arrow_schema::{DataType, SchemaRef};
 use datafusion_common::config::ConfigOptions;
@@ -51,10 +52,16 @@ pub(super) fn is_aggregate(name: &str) -> bool {
     functions().aggregate.contains_key(name)
 }
 
+/// Is `name` (lower case) one of DataFusion's functions (allowed or not)?
+pub(super) fn is_builtin(name: &str) -> bool {
+    functions().scalar.contains_key(name) || functions().aggregate.contains_key(name)
+}
+
 /// The tables of a script or a stage, for DataFusion's planner.
 pub(super) struct Catalog {
     tables: HashMap<String, SchemaRef>,
     options: ConfigOptions,
+    wasm: super::udf::Functions,
 }
 
 impl Catalog {
@@ -68,7 +75,14 @@ impl Catalog {
         Catalog {
             tables: tables.into_iter().collect(),
             options,
+            wasm: super::udf::Functions::default(),
         }
+    }
+
+    /// With the Wasm functions `wasm` too.
+    pub fn with_functions(mut self, wasm: &super::udf::Functions) -> Self {
+        self.wasm = wasm.clone();
+        self
     }
 }
 
@@ -89,6 +103,9 @@ impl ContextProvider for Catalog {
     }
 
     fn get_function_meta(&self, name: &str) -> Option<Arc<ScalarUDF>> {
+        if let Some(f) = self.wasm.get(name) {
+            return Some(f);
+        }
         super::functions::scalar_allowed(name)
             .then(|| functions().scalar.get(name).cloned())
             .flatten()
@@ -120,6 +137,7 @@ impl ContextProvider for Catalog {
             .keys()
             .filter(|n| super::functions::scalar_allowed(n))
             .cloned()
+            .chain(self.wasm.names().map(str::to_string))
             .collect()
     }
 
@@ -147,8 +165,9 @@ pub(super) fn plan_query(
     catalog: &Catalog,
     mut query: datafusion_sql::sqlparser::ast::Query,
 ) -> Result<datafusion_expr::LogicalPlan> {
-    if let Some(name) = super::functions::refused(&query, |n| functions().aggregate.contains_key(n))
-    {
+    if let Some(name) = super::functions::refused(&query, |n| {
+        functions().aggregate.contains_key(n) || catalog.wasm.has(n)
+    }) {
         return plan_err!(
             "function `{name}` is not available in weir's SQL: a query runs in the host, and \
              only functions whose output is bounded by their input may be called \

@@ -84,6 +84,18 @@ pub enum SqlError {
         /// chain would repeat it).
         error: Box<DataFusionError>,
     },
+    /// A `CREATE FUNCTION`'s component could not be built or loaded.
+    #[error("{path}:{at}: function `{name}`: {source}")]
+    Function {
+        /// The script.
+        path: PathBuf,
+        /// Where the statement starts.
+        at: Pos,
+        /// The function.
+        name: String,
+        /// Why.
+        source: Box<super::create_function::LoadError>,
+    },
     /// A stage's query could not be compiled for the schema its input has.
     #[error("stage `{stage}`: its query `{query}` over {schema}: {error}")]
     Compile {
@@ -106,6 +118,18 @@ pub enum SqlError {
         /// The query.
         query: String,
         /// DataFusion's (or arrow's) error.
+        error: Box<DataFusionError>,
+    },
+    /// A live swap's new version of a function cannot replace the running
+    /// one (it refuses the arguments it is called with, or returns
+    /// another type).
+    #[error("stage `{stage}`: swapping function `{function}`: {error}")]
+    Swap {
+        /// The stage.
+        stage: String,
+        /// The function.
+        function: String,
+        /// Why.
         error: Box<DataFusionError>,
     },
     /// A stage's query made more bytes of one batch than a job's
@@ -144,7 +168,8 @@ impl SqlError {
         match &mut self {
             SqlError::Unsupported { at, .. }
             | SqlError::Invalid { at, .. }
-            | SqlError::Plan { at, .. } => at.line += lines,
+            | SqlError::Plan { at, .. }
+            | SqlError::Function { at, .. } => at.line += lines,
             _ => {}
         }
         self

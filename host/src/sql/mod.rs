@@ -30,6 +30,7 @@
 mod ast;
 mod catalog;
 mod connector;
+mod create_function;
 mod error;
 mod flink;
 mod functions;
@@ -43,9 +44,11 @@ mod script;
 mod select;
 mod tvf;
 mod types;
+mod udf;
 mod window;
 
 pub use error::{Pos, SqlError};
 pub use job_file::{holds_sql, load_job_file};
 pub use script::{check_declarations, load, select_job, to_job};
 pub use select::{Select, Selected};
+pub use udf::{FunctionSource, Functions};

@@ -124,6 +124,9 @@ pub enum Statement {
         /// Where the statement starts.
         at: Pos,
     },
+    /// `CREATE [TEMPORARY] [SYSTEM] FUNCTION [IF NOT EXISTS] name AS
+    /// 'component' [LANGUAGE lang]`.
+    CreateFunction(FunctionDef),
     /// A statement weir does not run: what it is, where.
     Other {
         /// Its first words.
@@ -149,6 +152,19 @@ pub struct TableDef {
     pub unsupported: Vec<(String, &'static str, Pos)>,
     /// The `WITH` options, as written.
     pub options: BTreeMap<String, String>,
+    /// Where the statement starts.
+    pub at: Pos,
+}
+
+/// A function as `CREATE FUNCTION` declares it.
+#[derive(Debug, Clone)]
+pub struct FunctionDef {
+    /// Its name, as written.
+    pub name: String,
+    /// The component: a `.wasm` file or a project, relative to the script.
+    pub component: String,
+    /// `LANGUAGE …` as written (weir runs `WASM`).
+    pub language: Option<String>,
     /// Where the statement starts.
     pub at: Pos,
 }
@@ -190,8 +206,18 @@ pub fn parse_script(text: &str) -> Result<Vec<Statement>, ParserError> {
         let at: Pos = p.peek_token().span.start.into();
         let create = p.parse_keywords(&[Keyword::CREATE, Keyword::TABLE])
             || p.parse_keywords(&[Keyword::CREATE, Keyword::TEMPORARY, Keyword::TABLE]);
+        let function = !create
+            && p.maybe_parse(|p| {
+                p.expect_keyword(Keyword::CREATE)?;
+                let _ = p.parse_keyword(Keyword::TEMPORARY);
+                let _ = word(p, "SYSTEM");
+                p.expect_keyword(Keyword::FUNCTION)
+            })?
+            .is_some();
         let statement = if create {
             Statement::CreateTable(Box::new(create_table(&mut p, at)?))
+        } else if function {
+            Statement::CreateFunction(create_function(&mut p, at)?)
         } else if word(&mut p, "SET") {
             let key = p.parse_literal_string()?;
             p.expect_token(&Token::Eq)?;
@@ -205,6 +231,25 @@ pub fn parse_script(text: &str) -> Result<Vec<Statement>, ParserError> {
             return p.expected("`;` after the statement", p.peek_token());
         }
     }
+}
+
+/// The rest of `CREATE … FUNCTION` (`at`), after `FUNCTION`.
+fn create_function(p: &mut Parser, at: Pos) -> Result<FunctionDef, ParserError> {
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::NOT, Keyword::EXISTS]);
+    let name = table_name(&p.parse_object_name(false)?);
+    p.expect_keyword(Keyword::AS)?;
+    let component = p.parse_literal_string()?;
+    let language = if p.parse_keyword(Keyword::LANGUAGE) {
+        Some(p.parse_identifier()?.value)
+    } else {
+        None
+    };
+    Ok(FunctionDef {
+        name,
+        component,
+        language,
+        at,
+    })
 }
 
 /// A statement sqlparser parsed, as one of weir's.

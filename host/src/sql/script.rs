@@ -68,6 +68,7 @@ fn script_job(
         tables,
         settings,
         insert,
+        functions,
     } = declarations(path, text)?;
     let Some((sink_name, query, at)) = insert else {
         return Err(invalid(
@@ -99,6 +100,23 @@ fn script_job(
         Refusal::Invalid(m) => invalid(at, m),
         Refusal::Plan(e) => plan_err(e),
     };
+    let (wasm, function_specs) = super::create_function::load(path, &functions)?;
+    let called = super::create_function::called(&query, &wasm);
+    if let Some(first) = called.first() {
+        // (Each lowering plans its own queries, without the functions.)
+        let lowered = !matches!(super::window::lower(&query, &tables), Ok(None))
+            || !matches!(super::join::lower(&query, &tables), Ok(None))
+            || !matches!(super::over::lower(&query, &tables), Ok(None));
+        if lowered {
+            return Err(unsupported(
+                at,
+                format!(
+                    "a call of Wasm function `{first}` in a query with a window, a join, OVER or GROUP BY"
+                ),
+                ": call it in a query that projects and filters (yet)",
+            ));
+        }
+    }
     let graph = match super::window::lower(&query, &tables).map_err(refusal)? {
         Some(w) => Graph::window(w),
         None => match super::join::lower(&query, &tables).map_err(refusal)? {
@@ -107,7 +125,8 @@ fn script_job(
                 Some(o) => Graph::over(o),
                 None => {
                     let catalog =
-                        Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())));
+                        Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())))
+                            .with_functions(&wasm);
                     let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
                     let table = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
                     Graph::select(table, (*query).clone(), plan.schema().inner().clone())
@@ -173,6 +192,10 @@ fn script_job(
             table: Some(last.table),
             schema: last.schema,
             changelog: (writes == Writes::Debezium).then_some(ChangelogFormat::DebeziumJson),
+            functions: function_specs
+                .into_iter()
+                .filter(|f| called.contains(&f.name))
+                .collect(),
         }),
         ..stage(SELECT, &last.input)
     });
@@ -256,7 +279,7 @@ fn script_job(
         state: StateSpec::default(),
         checkpoint: settings.checkpoint.map(|interval| CheckpointSpec {
             interval,
-            dir: None,
+            dir: settings.checkpoint_dir.clone(),
             retain: 3,
         }),
     };
@@ -288,6 +311,7 @@ struct Declared {
     tables: BTreeMap<String, (TableDef, SchemaRef)>,
     settings: Settings,
     insert: Option<(String, Box<Query>, Pos)>,
+    functions: Vec<super::parse::FunctionDef>,
 }
 
 /// Check the `CREATE TABLE`s and `SET`s of `text` as a script's (the
@@ -307,6 +331,7 @@ fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError> {
     let mut tables: BTreeMap<String, (TableDef, SchemaRef)> = BTreeMap::new();
     let mut settings = Settings::default();
     let mut insert: Option<(String, Box<Query>, Pos)> = None;
+    let mut functions = Vec::new();
     for s in statements {
         match s {
             Statement::CreateTable(t) => {
@@ -343,19 +368,22 @@ fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError> {
                 }
                 insert = Some((sink, query, at));
             }
+            Statement::CreateFunction(f) => functions.push(f),
             Statement::Other { what, at } => {
                 return Err(unsupported(
                     at,
                     what,
-                    ": a script holds CREATE TABLE, SET and one INSERT INTO … SELECT …",
+                    ": a script holds CREATE TABLE, CREATE FUNCTION, SET and one INSERT INTO … SELECT …",
                 ));
             }
         }
     }
+    super::create_function::check(path, &functions)?;
     Ok(Declared {
         tables,
         settings,
         insert,
+        functions,
     })
 }
 
@@ -365,6 +393,8 @@ struct Settings {
     name: Option<String>,
     parallelism: Option<usize>,
     checkpoint: Option<String>,
+    /// `execution.checkpointing.dir` (Flink 1's `state.checkpoints.dir`).
+    checkpoint_dir: Option<std::path::PathBuf>,
     idle_timeout: Option<String>,
     /// `table.exec.state.ttl`, when not 0.
     state_ttl: Option<String>,
@@ -387,6 +417,11 @@ impl Settings {
                     })?)
             }
             "execution.checkpointing.interval" => self.checkpoint = Some(duration(value)?),
+            "execution.checkpointing.dir" | "state.checkpoints.dir" => {
+                // A path, or Flink's `file://` URL of one.
+                let path = value.strip_prefix("file://").unwrap_or(value);
+                self.checkpoint_dir = Some(path.into());
+            }
             "table.exec.source.idle-timeout" => self.idle_timeout = Some(duration(value)?),
             // Flink's default, 0, keeps state for ever.
             "table.exec.state.ttl" => {
@@ -396,7 +431,7 @@ impl Settings {
             }
             _ => {
                 return Err(format!(
-                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, table.exec.source.idle-timeout, table.exec.state.ttl)"
+                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, execution.checkpointing.dir, table.exec.source.idle-timeout, table.exec.state.ttl)"
                 ));
             }
         }

@@ -20,6 +20,7 @@
 use super::SqlError;
 use super::catalog::{Catalog, boxed, plan_query};
 use super::parse::FlinkDialect;
+use super::udf::Functions;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::SchemaRef;
 use datafusion_common::DataFusionError;
@@ -69,6 +70,18 @@ impl Select {
         table: &str,
         schema: SchemaRef,
     ) -> Result<Select, SqlError> {
+        Self::compile_with(stage, query, table, schema, &Functions::default())
+    }
+
+    /// [`Select::compile`], where the query may also call the Wasm
+    /// functions `wasm`.
+    pub fn compile_with(
+        stage: &str,
+        query: &str,
+        table: &str,
+        schema: SchemaRef,
+        wasm: &Functions,
+    ) -> Result<Select, SqlError> {
         let compile_err = |source: DataFusionError| SqlError::Compile {
             stage: stage.into(),
             query: query.into(),
@@ -82,7 +95,7 @@ impl Select {
                 "a stage's `sql` is one SELECT query".into(),
             )));
         };
-        let catalog = Catalog::new([(table.to_string(), schema.clone())]);
+        let catalog = Catalog::new([(table.to_string(), schema.clone())]).with_functions(wasm);
         let input = schema.clone();
         let plan = plan_query(&catalog, *q).map_err(compile_err)?;
         let mut steps = Vec::new();
@@ -176,12 +189,18 @@ fn compile_steps(plan: &LogicalPlan, steps: &mut Vec<Step>) -> Result<(), DataFu
         }
         LogicalPlan::Filter(f) => {
             compile_steps(&f.input, steps)?;
-            steps.push(Step::Filter(create_physical_expr(
-                &f.predicate,
-                f.input.schema(),
-                &props,
-                &ctx,
-            )?));
+            // `a AND b AND …` as one filter after another, each over the
+            // rows the ones before kept: a later condition (a function
+            // that refuses some rows) is not evaluated for rows an earlier
+            // one dropped, as in Flink, and costs less.
+            for c in datafusion_expr::utils::split_conjunction(&f.predicate) {
+                steps.push(Step::Filter(create_physical_expr(
+                    c,
+                    f.input.schema(),
+                    &props,
+                    &ctx,
+                )?));
+            }
         }
         LogicalPlan::SubqueryAlias(a) => compile_steps(&a.input, steps)?,
         LogicalPlan::TableScan(s)

@@ -13,16 +13,19 @@
 //! format does — every column, a null one as `null` — at its input row's
 //! event time. Rows that carry a change (a last column `_op`, from a
 //! global window) keep it as a field, or are written as Debezium's JSON
-//! (`sql.changelog = "debezium-json"`). It keeps no state.
+//! (`sql.changelog = "debezium-json"`). It keeps no state. The Wasm
+//! functions its query calls (`sql.functions`) have one instance per
+//! subtask and argument types; a live swap of one replaces them between
+//! two batches.
 
 use super::operator::{Batch, Cx, Operator};
 use crate::batch::JsonDecoder;
 use crate::job::ChangelogFormat;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlannedOperator};
 use crate::runtime::RunError;
 use crate::runtime::message::Columns;
 use crate::runtime::swap::Swap;
-use crate::sql::Select;
+use crate::sql::{FunctionSource, Functions, Select};
 use crate::window::global::OP;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -42,6 +45,8 @@ pub(super) struct SqlStage {
     columns_out: bool,
     /// How it writes a changelog to a sink.
     changelog: Option<ChangelogFormat>,
+    /// The Wasm functions its query may call.
+    functions: Functions,
 }
 
 impl SqlStage {
@@ -73,12 +78,23 @@ impl SqlStage {
             select: None,
             decoder,
             changelog: None,
+            functions: Functions::default(),
         })
     }
 
     /// Writing rows as `changelog` says (to a sink).
     pub fn writing_changelog(mut self, changelog: Option<ChangelogFormat>) -> Self {
         self.changelog = changelog;
+        self
+    }
+
+    /// With the Wasm functions `functions` of `plan`, as subtask `subtask`
+    /// runs them.
+    pub fn calling(mut self, plan: &Plan, functions: &[PlannedOperator], subtask: usize) -> Self {
+        self.functions = Functions::new(functions.iter().map(|f| {
+            let spec = plan.instance_spec(f, subtask);
+            (f.spec.name.clone(), FunctionSource::new(&spec, plan.engine))
+        }));
         self
     }
 }
@@ -153,8 +169,14 @@ impl Operator for SqlStage {
             .as_ref()
             .is_none_or(|s| s.input_schema() != &schema)
         {
-            let select =
-                Select::compile(&self.stage, &self.query, &self.table, schema).map_err(sql_err)?;
+            let select = Select::compile_with(
+                &self.stage,
+                &self.query,
+                &self.table,
+                schema,
+                &self.functions,
+            )
+            .map_err(sql_err)?;
             self.select = Some(select);
         }
         let select = self.select.as_ref().expect("compiled above");
@@ -212,7 +234,25 @@ impl Operator for SqlStage {
         Ok(())
     }
 
-    fn on_swap(&mut self, _: &Plan, _: usize, _: &Arc<Swap>) -> Result<(), RunError> {
+    fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
+        if swap.canary.is_some() || !self.functions.has(&swap.operator) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let spec = plan.instance_spec(&swap.op, subtask);
+        let source = FunctionSource::new(&spec, plan.engine);
+        self.functions
+            .swap(&swap.operator, source)
+            .map_err(|e| RunError::Sql {
+                job: plan.job.spec.name.clone(),
+                source: crate::sql::SqlError::Swap {
+                    stage: self.stage.clone(),
+                    function: swap.operator.clone(),
+                    error: Box::new(e),
+                },
+            })?;
+        swap.switched(started.elapsed());
+        tracing::debug!(function = %swap.operator, subtask, digest = %swap.op.component.digest, "swapped");
         Ok(())
     }
 }

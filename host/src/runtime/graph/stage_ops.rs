@@ -91,6 +91,7 @@ pub(super) fn open(
             table,
             schema,
             changelog,
+            functions,
         } => Box::new(
             super::sql_stage::SqlStage::new(
                 &plan.job.spec.name,
@@ -100,7 +101,8 @@ pub(super) fn open(
                 schema.clone(),
                 columns_out,
             )?
-            .writing_changelog(*changelog),
+            .writing_changelog(*changelog)
+            .calling(plan, functions, subtask),
         ),
         StageWork::Operators(ops) => {
             Box::new(super::chain::Chain::new(plan, ops, subtask, columns_out)?)

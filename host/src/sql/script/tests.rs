@@ -186,3 +186,42 @@ fn the_state_ttl_is_the_global_windows_time_to_live() {
     let e = job(&script("soon")).unwrap_err().to_string();
     assert!(e.contains("table.exec.state.ttl"), "{e}");
 }
+
+#[test]
+fn a_function_in_another_language_or_with_a_taken_name_is_refused_with_its_line() {
+    let insert = "INSERT INTO big SELECT `user`, n FROM tx;";
+    let cases = [
+        (
+            "CREATE FUNCTION tier AS 'com.example.Tier' LANGUAGE JAVA;",
+            "function `tier` in LANGUAGE JAVA is not supported",
+        ),
+        (
+            "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS tier AS 'com.example.Tier';",
+            "function `tier` without a LANGUAGE",
+        ),
+        (
+            "CREATE FUNCTION Upper AS 'f.wasm' LANGUAGE WASM;",
+            "function `Upper` has the name of a built-in function",
+        ),
+        (
+            "CREATE FUNCTION f AS 'a.wasm' LANGUAGE WASM; CREATE FUNCTION F AS 'b.wasm' LANGUAGE wasm;",
+            "a second function `F`",
+        ),
+    ];
+    for (create, want) in cases {
+        let e = job(&format!("{TABLES}\n{create}\n{insert}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("q.sql:7:") && e.contains(want), "{create}: {e}");
+    }
+    // A component that is not there: refused with the function's line.
+    let e = job(&format!(
+        "{TABLES}\nCREATE FUNCTION f AS 'no/such.wasm' LANGUAGE WASM;\n{insert}"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("q.sql:7:1") && e.contains("function `f`") && e.contains("no/such.wasm"),
+        "{e}"
+    );
+}

@@ -1,0 +1,408 @@
+//! Wasm scalar functions in SQL (`CREATE FUNCTION f AS 'project' LANGUAGE
+//! WASM`), built from source by the test (`tests/operators/tier-v1`,
+//! `tier-v2`): called in a projection and a filter, their rows checked
+//! against a model written here (it shares no code with weir); refused
+//! when they cannot be called as written (arity, types, language, in a
+//! window); a row they reject fails the job with their reason; and a
+//! function swapped live in a running SQL job, every row before the
+//! switch by the old version and every row after it by the new one.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use weir_e2e::{operator, repo, spawn_weir, weir, weir_in};
+
+/// `tier` version 1, as its source says: `"<user>:big"` from 100 on.
+fn tier_v1(amount: f64, user: &str) -> String {
+    format!("{user}:{}", if amount >= 100.0 { "big" } else { "small" })
+}
+
+/// `tier` version 2: gold from 100, silver from 50, else bronze.
+fn tier_v2(amount: f64, user: &str) -> String {
+    let t = if amount >= 100.0 {
+        "gold"
+    } else if amount >= 50.0 {
+        "silver"
+    } else {
+        "bronze"
+    };
+    format!("{user}:{t}")
+}
+
+const TX: &str = "CREATE TABLE tx (
+  ts BIGINT,
+  `user` STRING,
+  amount DOUBLE,
+  merchant STRING,
+  n INT,
+  flag BOOLEAN
+) WITH ('connector' = 'filesystem', 'path' = '{input}', 'format' = 'json');
+";
+
+/// A script in `dir` reading the conformance suite's `tx.jsonl` (or
+/// `input`) as table `tx`, with `{tier}` the tier-v1 project.
+fn script(dir: &Path, name: &str, text: &str, input: Option<&Path>) -> PathBuf {
+    let input = input.map_or_else(
+        || repo().join("tests/sql/conformance/input/tx.jsonl"),
+        Path::to_path_buf,
+    );
+    let text = format!("{TX}{text}")
+        .replace("{input}", input.to_str().expect("utf-8"))
+        .replace("{tier}", &operator("tier-v1"))
+        .replace(
+            "{checkpoints}",
+            dir.join("checkpoints").to_str().expect("utf-8"),
+        )
+        .replace(
+            "{output}",
+            dir.join(format!("{name}.out.jsonl"))
+                .to_str()
+                .expect("utf-8"),
+        );
+    let path = dir.join(format!("{name}.sql"));
+    std::fs::write(&path, text).expect("write script");
+    path
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect()
+}
+
+#[test]
+fn a_wasm_function_in_a_projection_and_a_filter_gives_the_models_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "tiers",
+        "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;
+CREATE TABLE out_rows (`user` STRING, t STRING, amount DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows
+SELECT `user`, TIER(amount, `user`) AS t, amount FROM tx
+WHERE amount >= 0 AND (tier(amount, `user`) <> CONCAT(`user`, ':small') OR amount < 20);
+",
+        None,
+    );
+    let run = weir(&["sql", "-q", path.to_str().expect("utf-8")]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let got = lines(&dir.path().join("tiers.out.jsonl"));
+
+    // The model: SQL's three-valued logic over the input, row by row.
+    let input = lines(&repo().join("tests/sql/conformance/input/tx.jsonl"));
+    let mut want = Vec::new();
+    for r in &input {
+        let user = r["user"].as_str().expect("user");
+        let Some(amount) = r["amount"].as_f64() else {
+            continue; // NULL >= 0 is not true
+        };
+        if amount < 0.0 {
+            continue;
+        }
+        let t = tier_v1(amount, user);
+        if t != format!("{user}:small") || amount < 20.0 {
+            want.push(serde_json::json!({"user": user, "t": t, "amount": amount}));
+        }
+    }
+    assert!(
+        want.len() > 50 && want.len() < input.len(),
+        "{}",
+        want.len()
+    );
+    let by_value = |v: &Value| {
+        let mut v = v.clone();
+        v["amount"] = serde_json::json!(v["amount"].as_f64());
+        v
+    };
+    let got: Vec<Value> = got.iter().map(by_value).collect();
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g, w, "row {i}");
+    }
+}
+
+#[test]
+fn a_wasm_function_is_not_called_for_a_null_argument_and_its_row_is_null() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "nulls",
+        "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;
+CREATE TABLE out_rows (ts BIGINT, t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows SELECT ts, tier(amount, `user`) FROM tx WHERE amount IS NULL OR amount >= 0;
+",
+        None,
+    );
+    let run = weir(&["sql", "-q", path.to_str().expect("utf-8")]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let got = lines(&dir.path().join("nulls.out.jsonl"));
+    let input = lines(&repo().join("tests/sql/conformance/input/tx.jsonl"));
+    let want: Vec<Value> = input
+        .iter()
+        .filter(|r| r["amount"].as_f64().is_none_or(|a| a >= 0.0))
+        .map(|r| {
+            let t = r["amount"]
+                .as_f64()
+                .map(|a| tier_v1(a, r["user"].as_str().expect("user")));
+            serde_json::json!({"ts": r["ts"], "t": t})
+        })
+        .collect();
+    assert!(
+        want.iter().any(|r| r["t"].is_null()),
+        "the input has NULL amounts"
+    );
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_row_the_function_rejects_fails_the_job_with_its_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "negative",
+        "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;
+CREATE TABLE out_rows (t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows SELECT tier(amount, `user`) FROM tx;
+",
+        None,
+    );
+    let err = weir(&["sql", "-q", path.to_str().expect("utf-8")]).failed();
+    assert!(
+        err.contains("function `tier` failed on row") && err.contains("has no tier"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_function_that_cannot_be_called_as_written_is_refused_before_the_job_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = "CREATE TABLE out_rows (t STRING) WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');\n";
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "arity",
+            "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;\nINSERT INTO out_rows SELECT tier(amount) FROM tx;",
+            &[
+                "function `tier` cannot be called with arguments (Float64)",
+                "takes 2 argument(s); it was called with 1",
+            ],
+        ),
+        (
+            "types",
+            "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;\nINSERT INTO out_rows SELECT tier(`user`, amount) FROM tx;",
+            &[
+                "function `tier` cannot be called with arguments (Utf8, Float64)",
+                "arg0",
+            ],
+        ),
+        (
+            "java",
+            "CREATE FUNCTION tier AS 'com.example.Tier' LANGUAGE JAVA;\nINSERT INTO out_rows SELECT `user` FROM tx;",
+            &[
+                "function `tier` in LANGUAGE JAVA is not supported",
+                "LANGUAGE WASM",
+            ],
+        ),
+        (
+            "no-language",
+            "CREATE FUNCTION tier AS 'com.example.Tier';\nINSERT INTO out_rows SELECT `user` FROM tx;",
+            &["without a LANGUAGE", "LANGUAGE WASM"],
+        ),
+        (
+            "builtin",
+            "CREATE FUNCTION upper AS '{tier}' LANGUAGE WASM;\nINSERT INTO out_rows SELECT `user` FROM tx;",
+            &["has the name of a built-in function"],
+        ),
+        (
+            "missing",
+            "CREATE FUNCTION tier AS 'no/such/component.wasm' LANGUAGE WASM;\nINSERT INTO out_rows SELECT `user` FROM tx;",
+            &["function `tier`", "no/such/component.wasm"],
+        ),
+        (
+            "window",
+            "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;\nINSERT INTO out_rows SELECT tier(MAX(amount), `user`) FROM tx GROUP BY `user`;",
+            &[
+                "Wasm function `tier` in a query with a window, a join, OVER or GROUP BY is not supported",
+            ],
+        ),
+    ];
+    for (name, text, wants) in cases {
+        let path = script(dir.path(), name, &format!("{out}{text}\n"), None);
+        let err = weir(&["sql", "-q", path.to_str().expect("utf-8")]).failed();
+        for want in *wants {
+            assert!(err.contains(want), "{name}: `{want}` not in: {err}");
+        }
+        assert!(
+            !dir.path().join(format!("{name}.out.jsonl")).exists(),
+            "{name}: the job ran"
+        );
+    }
+}
+
+/// Wait until the job in `dir` has completed a checkpoint.
+fn wait_checkpointed(dir: &Path, job: &mut std::process::Child) {
+    let started = Instant::now();
+    let checkpointed = || {
+        walk(dir).iter().any(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("chk-"))
+        })
+    };
+    while !checkpointed() {
+        if let Some(status) = job.try_wait().expect("try_wait") {
+            panic!("the job exited ({status}) before its first checkpoint");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no checkpoint"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every path under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
+
+#[test]
+fn a_function_swapped_live_in_a_running_sql_job_answers_for_every_row_after_the_barrier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = 24_000i64;
+    let record = |i: i64| (format!("u{}", i % 7), ((i * 37) % 150) as f64);
+    let input: String = (0..rows)
+        .map(|i| {
+            let (user, amount) = record(i);
+            format!(
+                "{{\"ts\":{},\"user\":\"{user}\",\"amount\":{amount:.1},\"merchant\":\"m\",\"n\":{i},\"flag\":true}}\n",
+                1_700_000_000_000i64 + i
+            )
+        })
+        .collect();
+    let input_path = dir.path().join("input.jsonl");
+    std::fs::write(&input_path, input).expect("input");
+    let path = script(
+        dir.path(),
+        "swap",
+        "SET 'execution.checkpointing.interval' = '200ms';
+SET 'execution.checkpointing.dir' = '{checkpoints}';
+SET 'parallelism.default' = '2';
+CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;
+CREATE TABLE out_rows (n INT, t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
+",
+        Some(&input_path),
+    );
+    let script_arg = path.to_str().expect("utf-8");
+    let mut job = spawn_weir(
+        dir.path(),
+        &["run", "-q", "--set", "source.rate=4000", script_arg],
+    );
+    wait_checkpointed(dir.path(), &mut job);
+    // A canary of a function: refused, the job runs on.
+    let canary = weir_in(
+        dir.path(),
+        &[
+            "swap",
+            "--canary",
+            "1000",
+            script_arg,
+            "tier",
+            &operator("tier-v2"),
+        ],
+    )
+    .failed();
+    assert!(canary.contains("is a function of a SQL query"), "{canary}");
+    let swapped = weir_in(
+        dir.path(),
+        &["swap", script_arg, "tier", &operator("tier-v2")],
+    )
+    .ok();
+    assert!(
+        swapped.stdout().contains("live after checkpoint barrier"),
+        "{}",
+        swapped.stdout()
+    );
+    let out = job.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Every row once; one switch point S: rows before it by v1, from it on
+    // by v2.
+    let mut got: Vec<(i64, String)> = lines(&dir.path().join("swap.out.jsonl"))
+        .iter()
+        .map(|v| {
+            (
+                v["n"].as_i64().expect("n"),
+                v["t"].as_str().expect("t").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got.len() as i64, rows, "rows lost or repeated");
+    assert!(got.iter().enumerate().all(|(k, (i, _))| k as i64 == *i));
+    let switch = got
+        .iter()
+        .position(|(i, t)| {
+            let (user, amount) = record(*i);
+            *t != tier_v1(amount, &user)
+        })
+        .expect("some rows by v2");
+    assert!(switch > 0, "some rows by v1");
+    for (i, t) in &got {
+        let (user, amount) = record(*i);
+        let want = if (*i as usize) < switch {
+            tier_v1(amount, &user)
+        } else {
+            tier_v2(amount, &user)
+        };
+        assert_eq!(*t, want, "row {i} (the switch is at row {switch})");
+    }
+}
+
+#[test]
+fn a_python_function_gives_the_models_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "python",
+        &"CREATE FUNCTION tier AS '{py}' LANGUAGE WASM;
+CREATE TABLE out_rows (ts BIGINT, t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows SELECT ts, tier(amount, `user`) FROM tx;
+"
+        .replace("{py}", &operator("tier-py")),
+        None,
+    );
+    let run = weir(&["sql", "-q", path.to_str().expect("utf-8")]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let got = lines(&dir.path().join("python.out.jsonl"));
+    let input = lines(&repo().join("tests/sql/conformance/input/tx.jsonl"));
+    let want: Vec<Value> = input
+        .iter()
+        .map(|r| {
+            let t = r["amount"]
+                .as_f64()
+                .map(|a| tier_v2(a, r["user"].as_str().expect("user")));
+            serde_json::json!({"ts": r["ts"], "t": t})
+        })
+        .collect();
+    assert_eq!(got, want);
+}
