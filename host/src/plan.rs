@@ -2,6 +2,8 @@
 //! checked against the world each operator needs, limits parsed.
 
 mod columns;
+mod sql_check;
+mod stages;
 
 pub use columns::{ForcedTypes, SourceColumns};
 
@@ -367,11 +369,11 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     let stage = if let Some(k) = &spec.keyed {
         Some(PlannedStage::Keyed(load(k, World::Keyed)?))
     } else if let Some(w) = &spec.window {
-        Some(window_stage(&job, engine, w)?)
+        Some(stages::window_stage(&job, engine, w)?)
     } else {
         None
     };
-    let graph = graph_stages(&job, engine)?;
+    let graph = stages::graph_stages(&job, engine)?;
     let mut named_schemas = BTreeMap::new();
     for named in &spec.sources {
         if let Some(s) = named.source.schema() {
@@ -399,60 +401,15 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
         bytes(&l.disk),
         bytes(&l.log_rate),
     );
-    // A query over a source that declares its schema is compiled now: its
-    // errors come before the job starts.
-    for st in &graph {
-        if let (
-            StageWork::Sql {
-                query,
-                table,
-                schema: own,
-                functions,
-                ..
-            },
-            [input],
-        ) = (&st.work, st.spec.inputs.as_slice())
-        {
-            let declared = if let Some(own) = own {
-                Some(own.clone())
-            } else if input == crate::job::SOURCE {
-                schema.clone()
-            } else {
-                named_schemas.get(input).cloned()
-            };
-            if let Some(declared) = declared {
-                // (Its functions are instantiated for the check, and
-                // dropped: each subtask makes its own.)
-                let functions = crate::sql::Functions::new(functions.iter().map(|f| {
-                    let spec = crate::wasm::instance::InstanceSpec {
-                        engine,
-                        component: &f.component,
-                        id: crate::wasm::host::OperatorId {
-                            job: spec.name.as_str().into(),
-                            operator: f.component.operator.clone(),
-                            subtask: 0,
-                            busy_ns: Default::default(),
-                        },
-                        grants: &f.spec.grants,
-                        limits,
-                        config: &f.config,
-                        budgets: budgets.clone(),
-                    };
-                    (
-                        f.spec.name.clone(),
-                        crate::sql::FunctionSource::new(&spec, engine),
-                    )
-                }));
-                crate::sql::Select::compile_with(
-                    &st.spec.name,
-                    query,
-                    table,
-                    declared,
-                    &functions,
-                )?;
-            }
-        }
-    }
+    sql_check::queries(
+        spec,
+        &graph,
+        schema.as_ref(),
+        &named_schemas,
+        engine,
+        limits,
+        &budgets,
+    )?;
     let columns::ColumnPlan {
         columns,
         keeps_records,
@@ -486,47 +443,6 @@ pub fn prepare(job: LoadedJob, engine: &'static WasmEngine) -> Result<Plan, Plan
     })
 }
 
-/// A window, planned: its assigner, time, lateness and aggregation.
-fn window_stage(
-    job: &LoadedJob,
-    engine: &'static WasmEngine,
-    w: &crate::job::WindowSpec,
-) -> Result<PlannedStage, PlanError> {
-    let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
-    let opt = |s: &Option<String>| s.as_deref().map(dur).unwrap_or(0);
-    let kind = match w.kind.as_str() {
-        "tumbling" => WindowKind::Tumbling { size: opt(&w.size) },
-        "sliding" => WindowKind::Sliding {
-            size: opt(&w.size),
-            slide: opt(&w.slide),
-        },
-        "cumulate" => WindowKind::Cumulate {
-            size: opt(&w.size),
-            step: opt(&w.step),
-        },
-        "global" => WindowKind::Global {
-            ttl: w.ttl.as_deref().map(dur),
-        },
-        _ => WindowKind::Session { gap: opt(&w.gap) },
-    };
-    let aggregate = match &w.aggregate {
-        Some(a) => WindowAgg::Wasm(Box::new(load_operator(job, engine, a, World::Aggregate)?)),
-        None => WindowAgg::Native(w.aggregates.clone()),
-    };
-    Ok(PlannedStage::Window {
-        kind,
-        mode: if w.time == "processing" {
-            TimeMode::Processing
-        } else {
-            TimeMode::Event
-        },
-        lateness_ms: dur(&w.allowed_lateness),
-        aggregate,
-    })
-}
-
-/// The stages of a job graph, in an order where inputs come first
-/// (validation has refused cycles).
 /// The watermark delay and the idle-input timeout (ms) of an event-time
 /// spec (validated: a bad duration cannot reach here).
 pub fn watermark_ms(et: Option<&crate::job::EventTimeSpec>) -> (i64, Option<i64>) {
@@ -535,99 +451,4 @@ pub fn watermark_ms(et: Option<&crate::job::EventTimeSpec>) -> (i64, Option<i64>
         et.map_or(0, |e| dur(&e.max_out_of_orderness)),
         et.and_then(|e| e.idle_timeout.as_deref()).map(dur),
     )
-}
-
-/// An `over` stage as planned (validated: its frame and functions are
-/// known).
-fn over_stage(o: &crate::job::OverSpec) -> StageWork {
-    use crate::job::Preceding;
-    use crate::over::{Frame, OverAggregate, OverFunc};
-    let frame = match (o.frame.as_str(), &o.preceding) {
-        ("range", Some(Preceding::Time(t))) => Frame::Range(parse_duration_ms(t).ok()),
-        ("range", _) => Frame::Range(None),
-        (_, Some(Preceding::Rows(n))) => Frame::Rows(Some(*n)),
-        _ => Frame::Rows(None),
-    };
-    let aggregates = o
-        .aggregates
-        .iter()
-        .map(|a| OverAggregate {
-            func: OverFunc::named(&a.function).unwrap_or(OverFunc::Count),
-            field: a.field.clone(),
-            output: a.output_name(),
-        })
-        .collect();
-    StageWork::Over { frame, aggregates }
-}
-
-fn graph_stages(
-    job: &LoadedJob,
-    engine: &'static WasmEngine,
-) -> Result<Vec<PlannedGraphStage>, PlanError> {
-    let stages = &job.spec.stages;
-    let order = crate::job::topological_order(stages).unwrap_or_default();
-    let keyed = crate::job::keyed_stages(stages);
-    let dur = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| crate::job::parse_signed_duration_ms(s).ok())
-            .unwrap_or(0)
-    };
-    let mut out = Vec::with_capacity(order.len());
-    for i in order {
-        let s = &stages[i];
-        let work = if let Some(j) = &s.join {
-            StageWork::Join(match j.kind.as_str() {
-                "interval" => JoinKind::Interval {
-                    lower: dur(&j.lower),
-                    upper: dur(&j.upper),
-                },
-                _ if j.window == "sliding" => JoinKind::Window(WindowKind::Sliding {
-                    size: dur(&j.size),
-                    slide: dur(&j.slide),
-                }),
-                _ => JoinKind::Window(WindowKind::Tumbling { size: dur(&j.size) }),
-            })
-        } else if let Some(w) = &s.window {
-            StageWork::Keyed(window_stage(job, engine, w)?)
-        } else if let Some(o) = &s.over {
-            over_stage(o)
-        } else if let Some(k) = &s.keyed {
-            StageWork::Keyed(PlannedStage::Keyed(load_operator(
-                job,
-                engine,
-                k,
-                World::Keyed,
-            )?))
-        } else if let Some(q) = &s.sql {
-            StageWork::Sql {
-                query: q.query.clone(),
-                table: q.table.clone().unwrap_or_else(|| s.inputs[0].clone()),
-                schema: match &q.schema {
-                    Some(fields) => Some(std::sync::Arc::new(crate::batch::schema_of(fields)?)),
-                    None => None,
-                },
-                changelog: q.changelog,
-                functions: q
-                    .functions
-                    .iter()
-                    .map(|f| load_operator(job, engine, f, World::Columns))
-                    .collect::<Result<_, _>>()?,
-            }
-        } else if !s.operators.is_empty() {
-            StageWork::Operators(
-                s.operators
-                    .iter()
-                    .map(|op| load_chained(job, engine, op))
-                    .collect::<Result<_, _>>()?,
-            )
-        } else {
-            StageWork::Pass
-        };
-        out.push(PlannedGraphStage {
-            keyed: keyed.get(&s.name).copied().unwrap_or(false),
-            spec: s.clone(),
-            work,
-        });
-    }
-    Ok(out)
 }

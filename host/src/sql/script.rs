@@ -10,7 +10,7 @@
 use super::catalog::{Catalog, boxed, plan_query};
 use super::connector::{self, OptionError, Writes};
 use super::graph::{Graph, SELECT, stage};
-use super::parse::{Statement, TableDef, parse_script};
+use super::parse::TableDef;
 use super::types::{flink_type, widen};
 use super::window::Refusal;
 use super::{Pos, SqlError};
@@ -18,9 +18,11 @@ use crate::job::{
     ChangelogFormat, CheckpointSpec, EventTimeSpec, JobSpec, LimitsSpec, LoadedJob,
     NamedSourceSpec, SqlStageSpec, StageSpec, StateSpec,
 };
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::{Schema, SchemaRef};
 use datafusion_expr::LogicalPlan;
 use datafusion_sql::sqlparser::ast::{BinaryOperator, Expr, Query};
+pub use declare::check_declarations;
+use declare::{Declared, declarations};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -305,140 +307,6 @@ fn invalid_at(path: &Path, at: Pos, message: String) -> SqlError {
     }
 }
 
-/// What a script declares: its tables (with their Arrow schemas), its
-/// settings, and its INSERT (sink, query, where).
-struct Declared {
-    tables: BTreeMap<String, (TableDef, SchemaRef)>,
-    settings: Settings,
-    insert: Option<(String, Box<Query>, Pos)>,
-    functions: Vec<super::parse::FunctionDef>,
-}
-
-/// Check the `CREATE TABLE`s and `SET`s of `text` as a script's (the
-/// shell's session) would be: types weir reads, settings it knows.
-pub fn check_declarations(text: &str) -> Result<(), SqlError> {
-    declarations(Path::new("(shell)"), text).map(|_| ())
-}
-
-fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError> {
-    let p = || path.to_path_buf();
-    let statements = parse_script(text).map_err(|e| SqlError::Parse {
-        path: p(),
-        message: e.to_string(),
-    })?;
-    let unsupported = |at, what, hint: &str| unsupported_at(path, at, what, hint);
-    let invalid = |at, message| invalid_at(path, at, message);
-    let mut tables: BTreeMap<String, (TableDef, SchemaRef)> = BTreeMap::new();
-    let mut settings = Settings::default();
-    let mut insert: Option<(String, Box<Query>, Pos)> = None;
-    let mut functions = Vec::new();
-    for s in statements {
-        match s {
-            Statement::CreateTable(t) => {
-                if let Some((name, what, at)) = t.unsupported.first() {
-                    return Err(unsupported(*at, format!("{what} (`{name}`)"), ""));
-                }
-                let mut fields = Vec::new();
-                for c in &t.columns {
-                    let Some((ty, _)) = flink_type(&c.ty) else {
-                        return Err(unsupported(
-                            c.at,
-                            format!("the type `{}` of column `{}`", c.ty, c.name),
-                            ": weir reads BIGINT, INT, DOUBLE, FLOAT, STRING/VARCHAR, BOOLEAN and TIMESTAMP(3) so far",
-                        ));
-                    };
-                    fields.push(Field::new(&c.name, ty, c.nullable));
-                }
-                let at = t.at;
-                let schema = Arc::new(Schema::new(fields));
-                if tables.insert(t.name.clone(), (*t, schema)).is_some() {
-                    return Err(invalid(at, "a second table of this name".into()));
-                }
-            }
-            Statement::Set { key, value, at } => {
-                settings.set(&key, &value).map_err(|m| invalid(at, m))?
-            }
-            Statement::Insert { sink, query, at } => {
-                if insert.is_some() {
-                    return Err(unsupported(
-                        at,
-                        "a second INSERT in one script".into(),
-                        ": a script is one job with one INSERT INTO … SELECT … (run another script for another)",
-                    ));
-                }
-                insert = Some((sink, query, at));
-            }
-            Statement::CreateFunction(f) => functions.push(f),
-            Statement::Other { what, at } => {
-                return Err(unsupported(
-                    at,
-                    what,
-                    ": a script holds CREATE TABLE, CREATE FUNCTION, SET and one INSERT INTO … SELECT …",
-                ));
-            }
-        }
-    }
-    super::create_function::check(path, &functions)?;
-    Ok(Declared {
-        tables,
-        settings,
-        insert,
-        functions,
-    })
-}
-
-/// What the script's `SET`s ask for (Flink's keys; others are refused).
-#[derive(Default)]
-struct Settings {
-    name: Option<String>,
-    parallelism: Option<usize>,
-    checkpoint: Option<String>,
-    /// `execution.checkpointing.dir` (Flink 1's `state.checkpoints.dir`).
-    checkpoint_dir: Option<std::path::PathBuf>,
-    idle_timeout: Option<String>,
-    /// `table.exec.state.ttl`, when not 0.
-    state_ttl: Option<String>,
-}
-
-impl Settings {
-    fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
-        let duration = |v: &str| {
-            let compact: String = v.split_whitespace().collect();
-            crate::time::parse_duration_ms(&compact)
-                .map(|_| compact)
-                .map_err(|e| format!("SET '{key}' = '{v}': {e}"))
-        };
-        match key {
-            "pipeline.name" => self.name = Some(crate::job::file_safe(value)),
-            "parallelism.default" => {
-                self.parallelism =
-                    Some(value.parse().ok().filter(|&n| n >= 1).ok_or_else(|| {
-                        format!("SET '{key}' = '{value}': a parallelism is a whole number ≥ 1")
-                    })?)
-            }
-            "execution.checkpointing.interval" => self.checkpoint = Some(duration(value)?),
-            "execution.checkpointing.dir" | "state.checkpoints.dir" => {
-                // A path, or Flink's `file://` URL of one.
-                let path = value.strip_prefix("file://").unwrap_or(value);
-                self.checkpoint_dir = Some(path.into());
-            }
-            "table.exec.source.idle-timeout" => self.idle_timeout = Some(duration(value)?),
-            // Flink's default, 0, keeps state for ever.
-            "table.exec.state.ttl" => {
-                let ttl = duration(value)?;
-                self.state_ttl =
-                    (crate::time::parse_duration_ms(&ttl).unwrap_or_default() > 0).then_some(ttl);
-            }
-            _ => {
-                return Err(format!(
-                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, execution.checkpointing.dir, table.exec.source.idle-timeout, table.exec.state.ttl)"
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
 /// The one table `plan` reads, if it is a chain of projections and
 /// filters over a scan; otherwise the construct that is not supported yet.
 fn scanned_table(plan: &LogicalPlan) -> Result<String, String> {
@@ -598,5 +466,6 @@ pub(super) fn interval_ms(e: &Expr) -> Option<i64> {
     Some((n * ms).round() as i64)
 }
 
+mod declare;
 #[cfg(test)]
 mod tests;

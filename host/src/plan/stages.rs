@@ -1,0 +1,147 @@
+//! Each stage of a job graph, planned: what its spec asks for, as the
+//! runtime runs it.
+
+use super::{
+    JoinKind, PlanError, PlannedGraphStage, PlannedStage, StageWork, WindowAgg, load_chained,
+    load_operator,
+};
+use crate::job::LoadedJob;
+use crate::time::parse_duration_ms;
+use crate::wasm::{WasmEngine, World};
+use crate::window::{TimeMode, WindowKind};
+
+/// A window, planned: its assigner, time, lateness and aggregation.
+pub(super) fn window_stage(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+    w: &crate::job::WindowSpec,
+) -> Result<PlannedStage, PlanError> {
+    let dur = |s: &str| parse_duration_ms(s).unwrap_or(0);
+    let opt = |s: &Option<String>| s.as_deref().map(dur).unwrap_or(0);
+    let kind = match w.kind.as_str() {
+        "tumbling" => WindowKind::Tumbling { size: opt(&w.size) },
+        "sliding" => WindowKind::Sliding {
+            size: opt(&w.size),
+            slide: opt(&w.slide),
+        },
+        "cumulate" => WindowKind::Cumulate {
+            size: opt(&w.size),
+            step: opt(&w.step),
+        },
+        "global" => WindowKind::Global {
+            ttl: w.ttl.as_deref().map(dur),
+        },
+        _ => WindowKind::Session { gap: opt(&w.gap) },
+    };
+    let aggregate = match &w.aggregate {
+        Some(a) => WindowAgg::Wasm(Box::new(load_operator(job, engine, a, World::Aggregate)?)),
+        None => WindowAgg::Native(w.aggregates.clone()),
+    };
+    Ok(PlannedStage::Window {
+        kind,
+        mode: if w.time == "processing" {
+            TimeMode::Processing
+        } else {
+            TimeMode::Event
+        },
+        lateness_ms: dur(&w.allowed_lateness),
+        aggregate,
+    })
+}
+
+/// An `over` stage as planned (validated: its frame and functions are
+/// known).
+fn over_stage(o: &crate::job::OverSpec) -> StageWork {
+    use crate::job::Preceding;
+    use crate::over::{Frame, OverAggregate, OverFunc};
+    let frame = match (o.frame.as_str(), &o.preceding) {
+        ("range", Some(Preceding::Time(t))) => Frame::Range(parse_duration_ms(t).ok()),
+        ("range", _) => Frame::Range(None),
+        (_, Some(Preceding::Rows(n))) => Frame::Rows(Some(*n)),
+        _ => Frame::Rows(None),
+    };
+    let aggregates = o
+        .aggregates
+        .iter()
+        .map(|a| OverAggregate {
+            func: OverFunc::named(&a.function).unwrap_or(OverFunc::Count),
+            field: a.field.clone(),
+            output: a.output_name(),
+        })
+        .collect();
+    StageWork::Over { frame, aggregates }
+}
+
+/// The stages of a job graph, in an order where inputs come first
+/// (validation has refused cycles).
+pub(super) fn graph_stages(
+    job: &LoadedJob,
+    engine: &'static WasmEngine,
+) -> Result<Vec<PlannedGraphStage>, PlanError> {
+    let stages = &job.spec.stages;
+    let order = crate::job::topological_order(stages).unwrap_or_default();
+    let keyed = crate::job::keyed_stages(stages);
+    let dur = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| crate::job::parse_signed_duration_ms(s).ok())
+            .unwrap_or(0)
+    };
+    let mut out = Vec::with_capacity(order.len());
+    for i in order {
+        let s = &stages[i];
+        let work = if let Some(j) = &s.join {
+            StageWork::Join(match j.kind.as_str() {
+                "interval" => JoinKind::Interval {
+                    lower: dur(&j.lower),
+                    upper: dur(&j.upper),
+                },
+                _ if j.window == "sliding" => JoinKind::Window(WindowKind::Sliding {
+                    size: dur(&j.size),
+                    slide: dur(&j.slide),
+                }),
+                _ => JoinKind::Window(WindowKind::Tumbling { size: dur(&j.size) }),
+            })
+        } else if let Some(w) = &s.window {
+            StageWork::Keyed(window_stage(job, engine, w)?)
+        } else if let Some(o) = &s.over {
+            over_stage(o)
+        } else if let Some(k) = &s.keyed {
+            StageWork::Keyed(PlannedStage::Keyed(load_operator(
+                job,
+                engine,
+                k,
+                World::Keyed,
+            )?))
+        } else if let Some(q) = &s.sql {
+            StageWork::Sql {
+                query: q.query.clone(),
+                table: q.table.clone().unwrap_or_else(|| s.inputs[0].clone()),
+                schema: match &q.schema {
+                    Some(fields) => Some(std::sync::Arc::new(crate::batch::schema_of(fields)?)),
+                    None => None,
+                },
+                changelog: q.changelog,
+                functions: q
+                    .functions
+                    .iter()
+                    .map(|f| load_operator(job, engine, f, World::Columns))
+                    .collect::<Result<_, _>>()?,
+            }
+        } else if !s.operators.is_empty() {
+            StageWork::Operators(
+                s.operators
+                    .iter()
+                    .map(|op| load_chained(job, engine, op))
+                    .collect::<Result<_, _>>()?,
+            )
+        } else {
+            StageWork::Pass
+        };
+        out.push(PlannedGraphStage {
+            keyed: keyed.get(&s.name).copied().unwrap_or(false),
+            spec: s.clone(),
+            work,
+        });
+    }
+    Ok(out)
+}
