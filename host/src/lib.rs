@@ -27,6 +27,7 @@ pub mod join;
 pub mod json;
 pub mod over;
 pub mod plan;
+pub mod rank;
 pub mod runtime;
 pub mod sql;
 pub mod state;

@@ -101,6 +101,8 @@ pub enum StageWork {
         /// The aggregates, each a column added to the row.
         aggregates: Vec<crate::over::OverAggregate>,
     },
+    /// A Top-N of its one input, keyed.
+    Rank(crate::rank::Ranking),
     /// A SQL query (projections and filters) over its one input, which it
     /// reads as table `table`.
     Sql {

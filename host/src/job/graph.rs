@@ -4,7 +4,9 @@
 use super::checks::{Checker, check_operator, check_window};
 use super::fields::check_fields;
 use super::order::topological_order;
-use super::stages::{OverSpec, Preceding, SOURCE, StageSpec, parse_signed_duration_ms};
+use super::stages::{
+    MAX_RANK, OverSpec, Preceding, RankSpec, SOURCE, StageSpec, parse_signed_duration_ms,
+};
 use super::whole::JobSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -258,6 +260,7 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
         ("join", s.join.is_some()),
         ("sql", s.sql.is_some()),
         ("over", s.over.is_some()),
+        ("rank", s.rank.is_some()),
     ]
     .into_iter()
     .filter(|(_, d)| *d)
@@ -343,10 +346,12 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
                     c.add(format!("{at}.inputs[{k}]"), "a stage cannot read itself");
                 }
             }
-            if (s.window.is_some() || s.keyed.is_some() || s.over.is_some()) && s.key_by.is_none() {
+            if (s.window.is_some() || s.keyed.is_some() || s.over.is_some() || s.rank.is_some())
+                && s.key_by.is_none()
+            {
                 c.add(
                     format!("{at}.key_by"),
-                    "a window, keyed operator or over aggregation needs key_by with the field to partition by",
+                    "a window, keyed operator, over aggregation or rank needs key_by with the field to partition by",
                 );
             }
             if does.is_empty() && s.inputs.len() < 2 && s.key_by.is_none() {
@@ -369,6 +374,70 @@ fn check_stage(c: &mut Checker, spec: &JobSpec, at: &str, s: &StageSpec, names: 
     if let Some(o) = &s.over {
         check_over(c, spec, &format!("{at}.over"), o, s);
     }
+    if let Some(r) = &s.rank {
+        check_rank(c, spec, &format!("{at}.rank"), r, s);
+    }
+}
+
+/// A rank stage: its order, its places, its ties, and an input that comes
+/// as typed columns.
+fn check_rank(c: &mut Checker, spec: &JobSpec, at: &str, r: &RankSpec, s: &StageSpec) {
+    if r.order_by.is_empty() {
+        c.add(
+            format!("{at}.order_by"),
+            "needs at least one column to order by, e.g. order_by = [{ field = \"amount\", desc = true }]",
+        );
+    }
+    for (i, o) in r.order_by.iter().enumerate() {
+        if o.field.is_empty() {
+            c.add(format!("{at}.order_by[{i}].field"), "names no column");
+        }
+    }
+    if r.from < 1 || r.from > r.to {
+        c.add(
+            at,
+            format!(
+                "places {}..={}: the first place is at least 1 and at most the last (`to`)",
+                r.from, r.to
+            ),
+        );
+    }
+    if r.to > MAX_RANK {
+        c.add(
+            format!("{at}.to"),
+            format!("{} places per key; at most {MAX_RANK} are kept", r.to),
+        );
+    }
+    if !matches!(r.ties.as_str(), "earlier" | "later") {
+        c.add(
+            format!("{at}.ties"),
+            format!("unknown `{}`; use earlier or later", r.ties),
+        );
+    }
+    if r.number.as_deref().is_some_and(str::is_empty) {
+        c.add(format!("{at}.number"), "names no column");
+    }
+    if !reads_columns(spec, s) {
+        c.add(
+            at,
+            "a rank stage reads typed columns: its one input is a source or a stage with `sql` \
+             (add one, e.g. sql = { query = \"SELECT * FROM t\", table = \"t\" })",
+        );
+    }
+}
+
+/// Stage `s` reads one input that comes as typed columns: a source or a
+/// stage with `sql`.
+fn reads_columns(spec: &JobSpec, s: &StageSpec) -> bool {
+    let columns = |input: &str| {
+        input == SOURCE
+            || spec.sources.iter().any(|n| n.name == input)
+            || spec
+                .stages
+                .iter()
+                .any(|st| st.name == input && st.sql.is_some())
+    };
+    matches!(s.inputs.as_slice(), [input] if columns(input))
 }
 
 /// An `over` stage: its frame, its aggregates, event time, and an input
@@ -428,21 +497,12 @@ fn check_over(c: &mut Checker, spec: &JobSpec, at: &str, o: &OverSpec, s: &Stage
              (use type = \"discard\" to drop them knowingly)",
         );
     }
-    let columns = |input: &str| {
-        input == SOURCE
-            || spec.sources.iter().any(|n| n.name == input)
-            || spec
-                .stages
-                .iter()
-                .any(|st| st.name == input && st.sql.is_some())
-    };
-    match s.inputs.as_slice() {
-        [input] if columns(input) => {}
-        _ => c.add(
+    if !reads_columns(spec, s) {
+        c.add(
             at,
             "an over aggregation reads typed columns: its one input is a source or a stage with `sql` \
              (add one, e.g. sql = { query = \"SELECT * FROM t\", table = \"t\" })",
-        ),
+        );
     }
 }
 

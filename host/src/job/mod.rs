@@ -24,8 +24,8 @@ pub(crate) use operators::operator_names;
 pub use order::topological_order;
 pub use spec::*;
 pub use stages::{
-    ChangelogFormat, JoinSpec, OverSpec, Preceding, SOURCE, SqlStageSpec, StageSpec,
-    parse_signed_duration_ms,
+    ChangelogFormat, JoinSpec, MAX_RANK, OverSpec, Preceding, RankOrderSpec, RankSpec, SOURCE,
+    SqlStageSpec, StageSpec, parse_signed_duration_ms,
 };
 pub use validate::validate;
 pub use whole::JobSpec;

@@ -57,6 +57,10 @@ pub struct StageSpec {
     /// An OVER aggregation per key (needs `key_by`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub over: Option<OverSpec>,
+    /// The first rows per key of an order (Top-N, deduplication; needs
+    /// `key_by`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank: Option<RankSpec>,
     /// A SQL query over the stage's one input: projections and filters,
     /// evaluated by DataFusion over its columns (what `weir sql` makes of
     /// an `INSERT INTO … SELECT …`).
@@ -136,6 +140,8 @@ impl StageSpec {
             "window"
         } else if self.over.is_some() {
             "over"
+        } else if self.rank.is_some() {
+            "rank"
         } else if self.keyed.is_some() {
             "keyed"
         } else if self.sql.is_some() {
@@ -178,6 +184,66 @@ pub struct OverSpec {
     /// numbers) else.
     pub aggregates: Vec<super::spec::AggregateSpec>,
 }
+
+/// A rank stage: per key, the rows at places `from..=to` of an order,
+/// as a changelog of what changes there (Flink's Top-N and deduplication,
+/// `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)` filtered on the number;
+/// see [`crate::rank`]). It reads typed columns: a source or a `sql` stage.
+///
+/// ```toml
+/// [[stages]]
+/// name = "top3"
+/// inputs = ["source"]
+/// key_by = { field = "merchant" }
+/// rank = { order_by = [{ field = "amount", desc = true }], to = 3, number = "rn" }
+/// ```
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankSpec {
+    /// The order, first column first.
+    pub order_by: Vec<RankOrderSpec>,
+    /// The first place emitted (default 1).
+    #[serde(default = "first_place")]
+    pub from: u64,
+    /// The last place emitted.
+    pub to: u64,
+    /// A BIGINT column added with each row's place; absent: the rows
+    /// alone, as a set (a row that moves within the places changes
+    /// nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Which of two rows equal in the order comes first: `earlier`
+    /// (default, Flink's Top-N) or `later` (Flink's deduplication keeping
+    /// the last row).
+    #[serde(default = "earlier")]
+    pub ties: String,
+}
+
+/// A column of a rank stage's order.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RankOrderSpec {
+    /// The column.
+    pub field: String,
+    /// Greatest first.
+    #[serde(default)]
+    pub desc: bool,
+    /// NULLs first; default: NULL is the least value (first ascending,
+    /// last descending), as in Flink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nulls_first: Option<bool>,
+}
+
+fn first_place() -> u64 {
+    1
+}
+
+fn earlier() -> String {
+    "earlier".into()
+}
+
+/// The most places a rank stage keeps per key.
+pub const MAX_RANK: u64 = 100_000;
 
 /// How far back an OVER frame reaches.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

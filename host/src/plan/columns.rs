@@ -74,8 +74,8 @@ fn graph_source(
                             .is_some_and(|op| op.component.world == World::Columns)
                 }
                 StageWork::Sql { .. } => st.spec.key_by.is_none(),
-                // An OVER stage reads only columns.
-                StageWork::Over { .. } => true,
+                // An OVER or rank stage reads only columns.
+                StageWork::Over { .. } | StageWork::Rank(_) => true,
                 _ => false,
             }
     });
@@ -109,7 +109,11 @@ fn graph_source(
         .filter(|st| st.spec.input_names().contains(&name))
         .all(|st| {
             (window(st).is_some() && !matches!(st.work, StageWork::Keyed(PlannedStage::Keyed(_))))
-                || (alone(st) && matches!(st.work, StageWork::Sql { .. } | StageWork::Over { .. }))
+                || (alone(st)
+                    && matches!(
+                        st.work,
+                        StageWork::Sql { .. } | StageWork::Over { .. } | StageWork::Rank(_)
+                    ))
         })
         || !matches!(
             spec.late_output,

@@ -72,6 +72,30 @@ fn over_stage(o: &crate::job::OverSpec) -> StageWork {
     StageWork::Over { frame, aggregates }
 }
 
+/// A `rank` stage's ranking (validated: its places and ties are known).
+fn ranking(r: &crate::job::RankSpec) -> crate::rank::Ranking {
+    use crate::rank::{Ranking, SortColumn, Ties};
+    Ranking {
+        order: r
+            .order_by
+            .iter()
+            .map(|o| SortColumn {
+                field: o.field.clone(),
+                descending: o.desc,
+                nulls_first: o.nulls_first.unwrap_or(!o.desc),
+            })
+            .collect(),
+        from: r.from,
+        to: r.to,
+        number: r.number.clone(),
+        ties: if r.ties == "later" {
+            Ties::Later
+        } else {
+            Ties::Earlier
+        },
+    }
+}
+
 /// The stages of a job graph, in an order where inputs come first
 /// (validation has refused cycles).
 pub(super) fn graph_stages(
@@ -105,6 +129,8 @@ pub(super) fn graph_stages(
             StageWork::Keyed(window_stage(job, engine, w)?)
         } else if let Some(o) = &s.over {
             over_stage(o)
+        } else if let Some(r) = &s.rank {
+            StageWork::Rank(ranking(r))
         } else if let Some(k) = &s.keyed {
             StageWork::Keyed(PlannedStage::Keyed(load_operator(
                 job,

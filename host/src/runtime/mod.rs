@@ -163,6 +163,17 @@ pub enum RunError {
         /// Why.
         source: crate::over::OverError,
     },
+    /// A rank stage (Top-N) could not go on: its memory budget, its state
+    /// in a checkpoint, or an input that did not come as columns.
+    #[error("job `{job}`, stage `{stage}`: {source}")]
+    Rank {
+        /// Job.
+        job: String,
+        /// Stage.
+        stage: String,
+        /// Why.
+        source: crate::rank::RankError,
+    },
     /// A window's results could not be made: an aggregate's result
     /// columns that do not fit the window's, or results that cannot be
     /// written as JSON.

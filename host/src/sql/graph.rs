@@ -206,6 +206,7 @@ pub(super) fn stage(name: &str, input: &str) -> StageSpec {
         keyed: None,
         join: None,
         over: None,
+        rank: None,
         sql: None,
     }
 }

@@ -21,6 +21,7 @@ mod fit;
 mod keyed_stage;
 mod operator;
 mod over_stage;
+mod rank_stage;
 mod sql_stage;
 mod stage_ops;
 mod window_stage;
@@ -65,6 +66,7 @@ pub(super) fn stages_of(plan: &Plan) -> Vec<PlannedGraphStage> {
         keyed: None,
         join: None,
         over: None,
+        rank: None,
         sql: None,
     };
     let mut out = vec![PlannedGraphStage {
@@ -153,7 +155,7 @@ pub(super) fn columns_out(
                             op.component.world == World::ColumnKeyed
                         }
                         StageWork::Pass => out.contains(&r.spec.name),
-                        StageWork::Sql { .. } | StageWork::Over { .. } => true,
+                        StageWork::Sql { .. } | StageWork::Over { .. } | StageWork::Rank(_) => true,
                         _ => false,
                     }
             });

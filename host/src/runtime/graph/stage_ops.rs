@@ -205,6 +205,21 @@ pub(super) fn open(
             }
             Box::new(o)
         }
+        StageWork::Rank(ranking) => {
+            let key = stage.spec.key_by.as_ref().map_or("", |k| k.field.as_str());
+            let mut r = super::rank_stage::Rank {
+                r: crate::rank::RankOperator::new(ranking.clone(), key, store.budgets().clone()),
+                job: plan.job.spec.name.clone(),
+                stage: name.to_string(),
+            };
+            if let Some(restore) = restore {
+                for dir in &restore.dirs {
+                    r.r.restore_from(dir, restore.keeps)
+                        .map_err(|e| (restore.error)(format!("{}: {e}", dir.display())))?;
+                }
+            }
+            Box::new(r)
+        }
         StageWork::Join(kind) => {
             // The buffers in the stage's backend, like a keyed operator's
             // state: RocksDB holds joins larger than memory.
