@@ -2,7 +2,7 @@
 //! job's sources), its stages, and its last stage, whose rows go to the
 //! sink once they are fitted to the sink's columns.
 
-use super::{join, over, window};
+use super::{join, over, rank, window};
 use crate::job::{KeyBySpec, SOURCE, SqlStageSpec, StageSpec};
 use arrow_schema::SchemaRef;
 use datafusion_sql::sqlparser::ast::Query;
@@ -38,6 +38,9 @@ pub(super) struct Last {
 
 /// The name of an OVER aggregation's stage.
 const OVER: &str = "over";
+
+/// The name of a Top-N's stage.
+const RANK: &str = "rank";
 
 /// The name of the last stage.
 pub(super) const SELECT: &str = "select";
@@ -125,6 +128,39 @@ impl Graph {
         }
     }
 
+    /// A Top-N: its `filter` and `rank` stages; its rows a changelog.
+    pub fn rank(r: rank::Lowered) -> Graph {
+        let stages = vec![
+            StageSpec {
+                sql: Some(SqlStageSpec {
+                    query: r.pre,
+                    table: Some(r.table.clone()),
+                    ..Default::default()
+                }),
+                ..stage("filter", SOURCE)
+            },
+            StageSpec {
+                key_by: Some(KeyBySpec {
+                    field: window::KEY.into(),
+                }),
+                rank: Some(r.rank),
+                ..stage(RANK, "filter")
+            },
+        ];
+        Graph {
+            tables: vec![r.table],
+            stages,
+            last: Last {
+                input: RANK.into(),
+                table: rank::ROWS.into(),
+                query: r.post,
+                schema: None,
+            },
+            schema: r.schema,
+            updating: true,
+        }
+    }
+
     /// A join: a stage over each table, and the join.
     pub fn join(j: join::Lowered) -> Graph {
         let [left, right] = j.tables;
@@ -176,6 +212,7 @@ impl Graph {
             "filter",
             "window",
             OVER,
+            RANK,
             SELECT,
             join::LEFT,
             join::RIGHT,

@@ -40,6 +40,7 @@ mod job_file;
 mod join;
 mod over;
 pub mod parse;
+mod rank;
 mod script;
 mod select;
 mod tvf;

@@ -36,7 +36,7 @@ use super::window::{self, aggregates};
 use crate::job::{OverSpec, Preceding};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion_sql::sqlparser::ast::{
-    Expr, GroupByExpr, NamedWindowExpr, Query, Select, SetExpr, TableFactor, Value,
+    Expr, GroupByExpr, NamedWindowExpr, Query, Select, SelectItem, SetExpr, TableFactor, Value,
     WindowFrameBound, WindowFrameUnits, WindowSpec, WindowType, visit_expressions,
 };
 use std::collections::BTreeMap;
@@ -196,8 +196,18 @@ pub(super) fn lower(
 
 /// Whether `select` calls a function over a window of rows.
 pub(super) fn calls_over(select: &Select) -> bool {
+    select.projection.iter().any(|item| match item {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            calls_over_expr(e)
+        }
+        _ => false,
+    })
+}
+
+/// Whether `e` calls a function over a window of rows.
+pub(super) fn calls_over_expr(e: &Expr) -> bool {
     let mut over = false;
-    let _ = visit_expressions(&select.projection, |e: &Expr| {
+    let _ = visit_expressions(e, |e: &Expr| {
         if matches!(e, Expr::Function(f) if f.over.is_some()) {
             over = true;
             return ControlFlow::Break(());

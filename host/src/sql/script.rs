@@ -108,12 +108,13 @@ fn script_job(
         // (Each lowering plans its own queries, without the functions.)
         let lowered = !matches!(super::window::lower(&query, &tables), Ok(None))
             || !matches!(super::join::lower(&query, &tables), Ok(None))
-            || !matches!(super::over::lower(&query, &tables), Ok(None));
+            || !matches!(super::over::lower(&query, &tables), Ok(None))
+            || !matches!(super::rank::lower(&query, &tables), Ok(None));
         if lowered {
             return Err(unsupported(
                 at,
                 format!(
-                    "a call of Wasm function `{first}` in a query with a window, a join, OVER or GROUP BY"
+                    "a call of Wasm function `{first}` in a query with a window, a join, OVER, GROUP BY or a Top-N"
                 ),
                 ": call it in a query that projects and filters (yet)",
             ));
@@ -125,14 +126,18 @@ fn script_job(
             Some(j) => Graph::join(j),
             None => match super::over::lower(&query, &tables).map_err(refusal)? {
                 Some(o) => Graph::over(o),
-                None => {
-                    let catalog =
-                        Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())))
-                            .with_functions(&wasm);
-                    let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
-                    let table = scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
-                    Graph::select(table, (*query).clone(), plan.schema().inner().clone())
-                }
+                None => match super::rank::lower(&query, &tables).map_err(refusal)? {
+                    Some(r) => Graph::rank(r),
+                    None => {
+                        let catalog =
+                            Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())))
+                                .with_functions(&wasm);
+                        let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
+                        let table =
+                            scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
+                        Graph::select(table, (*query).clone(), plan.schema().inner().clone())
+                    }
+                },
             },
         },
     };
@@ -167,7 +172,9 @@ fn script_job(
         let refuse = |hint: &str| {
             unsupported(
                 at,
-                format!("an updating query (GROUP BY without a window) into table `{sink_name}`"),
+                format!(
+                    "an updating query (a GROUP BY without a window, or a Top-N) into table `{sink_name}`"
+                ),
                 hint,
             )
         };

@@ -94,7 +94,9 @@ fn what_is_not_supported_is_refused_with_its_line() {
     .to_string();
     assert!(
         e.contains("q.sql:7:1")
-            && e.contains("an updating query (GROUP BY without a window) into table `big`")
+            && e.contains(
+                "an updating query (a GROUP BY without a window, or a Top-N) into table `big`"
+            )
             && e.contains("'format' = 'debezium-json'"),
         "{e}"
     );

@@ -1,0 +1,523 @@
+//! Top-N and deduplication: a query that keeps, per partition, the first
+//! rows of an order,
+//!
+//! ```sql
+//! SELECT * FROM (
+//!   SELECT *, ROW_NUMBER() OVER (PARTITION BY merchant ORDER BY amount DESC) AS rn
+//!   FROM tx
+//! ) WHERE rn <= 3
+//! ```
+//!
+//! becomes three stages, like an OVER aggregation ([`super::over`]):
+//! 1. `filter`, a query over the table: the inner query's `WHERE`, every
+//!    column of the table, and the partition key as text (`__key`);
+//! 2. `rank`, weir's rank stage ([`crate::rank`]) keyed by `__key`: the
+//!    rows at the places the outer `WHERE` asks for (`rn <= N`, `rn < N`,
+//!    `rn = N`, `rn BETWEEN M AND N`, `rn > M AND rn <= N`), with their
+//!    place as `__rn` when the query reads it, as a changelog;
+//! 3. `select`, a query over its rows: the inner `SELECT` list (the
+//!    number as the alias it was given), then the outer query's list and
+//!    the rest of its `WHERE`, the change (`_op`) passed through.
+//!
+//! As in Flink, a query that does not read the number gets the rows
+//! alone (a row that moves within the places changes nothing), and one
+//! place ordered by the table's event-time column without the number is
+//! deduplication: `ORDER BY ts DESC` keeps each partition's last row (of
+//! two rows at one time, the later), `ASC` its first.
+//!
+//! Not yet: a Top-N of an aggregation or of a join (its input would be a
+//! changelog), Window Top-N (`PARTITION BY window_start, window_end` over
+//! a window table function), `RANK()`/`DENSE_RANK()`, an order or a
+//! partition by an expression (compute it in the inner query's table
+//! first).
+
+use super::ast::{Refusal, column_name, invalid, list_text, parse_query, quote, unsupported};
+use super::catalog::{Catalog, plan_query};
+use super::parse::TableDef;
+use super::window;
+use crate::job::{RankOrderSpec, RankSpec};
+use crate::window::global::OP;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion_sql::sqlparser::ast::{
+    BinaryOperator, Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor,
+    Value, WindowType, visit_expressions,
+};
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+/// The name the `select` stage reads the rank stage's rows by.
+pub(super) const ROWS: &str = "__ranked";
+/// The column the rank stage writes each row's place into.
+const NUMBER: &str = "__rn";
+
+/// A Top-N, as its three stages.
+#[derive(Debug)]
+pub(super) struct Lowered {
+    /// The table the query reads.
+    pub table: String,
+    /// The `filter` stage's query, over `table`.
+    pub pre: String,
+    /// The `rank` stage, keyed by [`window::KEY`].
+    pub rank: RankSpec,
+    /// The `select` stage's query, over [`ROWS`].
+    pub post: Query,
+    /// The columns `post` makes, [`OP`] last.
+    pub schema: SchemaRef,
+}
+
+/// `query` as a Top-N lowered to stages; `None` when it is not one (its
+/// FROM is not a subquery numbering its rows with `ROW_NUMBER()`).
+pub(super) fn lower(
+    query: &Query,
+    tables: &BTreeMap<String, (TableDef, SchemaRef)>,
+) -> Result<Option<Lowered>, Refusal> {
+    let SetExpr::Select(outer) = query.body.as_ref() else {
+        return Ok(None);
+    };
+    let [from] = outer.from.as_slice() else {
+        return Ok(None);
+    };
+    let TableFactor::Derived {
+        subquery,
+        alias: outer_alias,
+        ..
+    } = &from.relation
+    else {
+        return Ok(None);
+    };
+    let SetExpr::Select(inner) = subquery.body.as_ref() else {
+        return Ok(None);
+    };
+    let Some((number_at, rn, spec)) = row_number(inner)? else {
+        return Ok(None);
+    };
+    let what = "a Top-N (ROW_NUMBER() OVER …)";
+    if !from.joins.is_empty() {
+        return unsupported(format!("a join of {what}"), ": join the table first");
+    }
+    if window::wrapped(query) || window::wrapped(subquery) {
+        return unsupported(
+            format!("WITH, ORDER BY or LIMIT around {what}"),
+            ": its rows are an updating table, kept per partition",
+        );
+    }
+    let grouped = |s: &Select| {
+        !matches!(&s.group_by, GroupByExpr::Expressions(g, _) if g.is_empty()) || s.having.is_some()
+    };
+    if grouped(outer) || outer.distinct.is_some() || super::over::calls_over(outer) {
+        return unsupported(
+            format!("GROUP BY, DISTINCT or OVER over {what}"),
+            ": its rows are a changelog, which a stage cannot read yet",
+        );
+    }
+    if grouped(inner) || inner.distinct.is_some() {
+        return unsupported(
+            format!("{what} of an aggregation"),
+            ": its input would be a changelog, which a stage cannot read yet; rank the rows of a table",
+        );
+    }
+    let [inner_from] = inner.from.as_slice() else {
+        return unsupported(
+            format!("{what} of several tables"),
+            ": rank the rows of one table",
+        );
+    };
+    if !inner_from.joins.is_empty() {
+        return unsupported(
+            format!("{what} of a join"),
+            ": its input would be a changelog, which a stage cannot read yet; rank the rows of one table",
+        );
+    }
+    let (table, alias) = match &inner_from.relation {
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } => (name.to_string().trim_matches('`').to_string(), alias),
+        TableFactor::TableFunction { .. } | TableFactor::Function { .. } => {
+            return unsupported(
+                format!("Window Top-N ({what} of a window table function)"),
+                ": rank the rows of a table (yet)",
+            );
+        }
+        _ => {
+            return unsupported(
+                format!("{what} of a subquery"),
+                ": rank the rows of a table",
+            );
+        }
+    };
+    let Some((def, schema)) = tables.get(&table) else {
+        // The planner says what is wrong.
+        return Ok(None);
+    };
+
+    // The partition and the order: columns of the table.
+    let column = |e: &Expr, role: &str| match column_name(e) {
+        Some(c) if schema.field_with_name(c).is_ok() => Ok(c.to_string()),
+        _ => unsupported(
+            format!("{role} {e} in {what}"),
+            ": use columns of the table (compute an expression in the table's query first)",
+        ),
+    };
+    let keys = spec
+        .partition_by
+        .iter()
+        .map(|e| column(e, "PARTITION BY"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if spec.order_by.is_empty() {
+        return invalid(format!(
+            "{what} needs ORDER BY: ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)"
+        ));
+    }
+    if spec.window_frame.is_some() {
+        return invalid(format!(
+            "a frame (ROWS/RANGE …) in {what}: ROW_NUMBER() takes none"
+        ));
+    }
+    let mut order_by = Vec::new();
+    for o in &spec.order_by {
+        let desc = o.options.asc == Some(false);
+        order_by.push(RankOrderSpec {
+            field: column(&o.expr, "ORDER BY")?,
+            desc,
+            nulls_first: o.options.nulls_first,
+        });
+    }
+
+    // The places: the outer WHERE's conditions on the number; the rest
+    // filters the rows after.
+    let (places, rest) = places(outer.selection.as_ref(), &rn)?;
+    let (from_place, to_place) = match places {
+        Some((f, Some(t))) if f <= t => (f, t),
+        Some((f, Some(t))) => {
+            return invalid(format!(
+                "WHERE {rn} … keeps no row: places {f} to {t} (the first place is 1)"
+            ));
+        }
+        _ => {
+            return unsupported(
+                format!("{what} without a last place"),
+                &format!(": keep the first rows, e.g. WHERE {rn} <= 10"),
+            );
+        }
+    };
+    if to_place > crate::job::MAX_RANK {
+        return unsupported(
+            format!("{what} of {to_place} places"),
+            &format!(": at most {} places per partition", crate::job::MAX_RANK),
+        );
+    }
+
+    // Whether the query reads the number (a `*` does).
+    let mut reads_number = false;
+    for item in &outer.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => reads_number = true,
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                reads_number |= names(e, &rn)
+            }
+            other => reads_number |= other.to_string().contains(&rn),
+        }
+    }
+    let time = def.watermark.as_ref().map(|w| w.column.as_str());
+    // Flink's deduplication: one place, ordered by the event time, no
+    // number; keeping the last row lets a later row win a tie.
+    let dedup = !reads_number
+        && (from_place, to_place) == (1, 1)
+        && matches!(order_by.as_slice(), [o] if Some(o.field.as_str()) == time);
+    let ties = if dedup && order_by[0].desc {
+        "later"
+    } else {
+        "earlier"
+    };
+
+    let catalog = Catalog::new([(table.clone(), schema.clone())]);
+    let (alias, from_table, filter) = window::scan(&table, alias.as_ref(), inner);
+    let key_types: Vec<(DataType, bool)> = keys
+        .iter()
+        .map(|k| {
+            let f = schema.field_with_name(k).expect("checked above");
+            (f.data_type().clone(), f.is_nullable())
+        })
+        .collect();
+    let (key, _, _) = window::group_key(&keys, &key_types);
+    let pre = format!(
+        "SELECT *, {key} AS `{}` FROM {from_table}{filter}",
+        window::KEY
+    );
+    let filtered = plan_query(&catalog, parse_query(&pre)?).map_err(Refusal::Plan)?;
+    let mut fields: Vec<Arc<Field>> = filtered.schema().fields().iter().cloned().collect();
+    if reads_number {
+        fields.push(Arc::new(Field::new(NUMBER, DataType::Int64, false)));
+    }
+    let ranked = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields.clone())))]);
+
+    // The inner SELECT list over the ranked rows: the number by its name.
+    let mut items = inner.projection.clone();
+    if reads_number {
+        items[number_at] = SelectItem::ExprWithAlias {
+            expr: Expr::Identifier(Ident::with_quote('`', NUMBER)),
+            alias: Ident::with_quote('`', rn.as_str()),
+        };
+    } else {
+        items.remove(number_at);
+    }
+    // A `*` is the table's columns (not the stages' own: the key, the
+    // change).
+    let items: Vec<String> = items
+        .iter()
+        .flat_map(|item| match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                schema.fields().iter().map(|f| quote(f.name())).collect()
+            }
+            other => vec![other.to_string()],
+        })
+        .collect();
+    let inner_post = format!("SELECT {} FROM `{ROWS}` AS {alias}", items.join(", "));
+    // What it makes, for the outer `*`.
+    let columns: Vec<String> = plan_query(&ranked, parse_query(&inner_post)?)
+        .map_err(Refusal::Plan)?
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| quote(f.name()))
+        .collect();
+    let mut outer_items = Vec::new();
+    for item in &outer.projection {
+        match item {
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                outer_items.extend(columns.iter().cloned())
+            }
+            other => outer_items.push(other.to_string()),
+        }
+    }
+    outer_items.push(quote(OP));
+    let outer_alias = outer_alias
+        .as_ref()
+        .map_or_else(|| "`__top`".to_string(), |a| a.name.to_string());
+    let post = format!(
+        "SELECT {} FROM (SELECT {}, {} FROM `{ROWS}` AS {alias}) AS {outer_alias}{}",
+        outer_items.join(", "),
+        items.join(", "),
+        quote(OP),
+        if rest.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", list_text(&rest).replace(", ", " AND "))
+        }
+    );
+    let post = parse_query(&post)?;
+    fields.push(Arc::new(Field::new(OP, DataType::Utf8, false)));
+    let rows = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]);
+    let plan = plan_query(&rows, post.clone()).map_err(Refusal::Plan)?;
+    Ok(Some(Lowered {
+        table,
+        pre,
+        rank: RankSpec {
+            order_by,
+            from: from_place,
+            to: to_place,
+            number: reads_number.then(|| NUMBER.to_string()),
+            ties: ties.into(),
+        },
+        post,
+        schema: plan.schema().inner().clone(),
+    }))
+}
+
+/// The item of `select` that numbers its rows — `ROW_NUMBER() OVER (…)
+/// AS name` — as its index, its name and its window; `None` when none
+/// does.
+fn row_number(
+    select: &Select,
+) -> Result<Option<(usize, String, datafusion_sql::sqlparser::ast::WindowSpec)>, Refusal> {
+    let is_row_number = |e: &Expr| {
+        matches!(e, Expr::Function(f)
+            if f.over.is_some() && f.name.to_string().eq_ignore_ascii_case("row_number"))
+    };
+    let mut found = None;
+    for (i, item) in select.projection.iter().enumerate() {
+        let (expr, alias) = match item {
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
+            SelectItem::UnnamedExpr(expr) => (expr, None),
+            _ => continue,
+        };
+        if is_row_number(expr) {
+            if found.is_some() {
+                return unsupported("two ROW_NUMBER() in one SELECT", ": number the rows once");
+            }
+            let Some(alias) = alias else {
+                return invalid(
+                    "ROW_NUMBER() OVER (…) without a name: name it (… AS rn) and filter on it (WHERE rn <= 10)",
+                );
+            };
+            let Expr::Function(f) = expr else {
+                unreachable!("matched above")
+            };
+            let spec = match &f.over {
+                Some(WindowType::WindowSpec(s)) if s.window_name.is_none() => s.clone(),
+                _ => {
+                    return unsupported(
+                        "ROW_NUMBER() over a named window",
+                        ": write its window in the call, ROW_NUMBER() OVER (PARTITION BY … ORDER BY …)",
+                    );
+                }
+            };
+            found = Some((i, alias.value.clone(), spec));
+        } else {
+            let mut nested = false;
+            let _ = visit_expressions(expr, |e: &Expr| {
+                nested |= is_row_number(e);
+                ControlFlow::<()>::Continue(())
+            });
+            if nested {
+                return unsupported(
+                    format!("ROW_NUMBER() within an expression ({expr})"),
+                    ": select it on its own, ROW_NUMBER() OVER (…) AS rn",
+                );
+            }
+        }
+    }
+    if found.is_some() {
+        let mut other = None;
+        for item in &select.projection {
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
+                if !is_row_number(e) && super::over::calls_over_expr(e) {
+                    other = Some(e.to_string());
+                }
+            }
+        }
+        if let Some(e) = other {
+            return unsupported(
+                format!("{e} beside ROW_NUMBER() in one SELECT"),
+                ": aggregate over a window in a query of its own",
+            );
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `e` reads column `name`.
+fn names(e: &Expr, name: &str) -> bool {
+    let mut found = false;
+    let _ = visit_expressions(e, |e: &Expr| {
+        if column_name(e) == Some(name) {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// The places a WHERE keeps of number `rn` — the first, and the last if
+/// any (`None`: no condition on it) — and its other conditions.
+#[allow(clippy::type_complexity)]
+fn places(
+    selection: Option<&Expr>,
+    rn: &str,
+) -> Result<(Option<(u64, Option<u64>)>, Vec<Expr>), Refusal> {
+    let mut conjuncts = Vec::new();
+    if let Some(e) = selection {
+        split_and(e, &mut conjuncts);
+    }
+    let mut from = 1u64;
+    let mut to: Option<u64> = None;
+    let mut any = false;
+    let mut rest = Vec::new();
+    let mut last = |t: u64| to = Some(to.map_or(t, |x| x.min(t)));
+    for c in conjuncts {
+        if !names(&c, rn) {
+            rest.push(c);
+            continue;
+        }
+        any = true;
+        let refuse = || {
+            unsupported(
+                format!("the condition {c} on the row number"),
+                &format!(
+                    ": keep places with {rn} <= N, {rn} < N, {rn} = N, {rn} BETWEEN M AND N or {rn} > M"
+                ),
+            )
+        };
+        match &c {
+            Expr::Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            } if column_name(expr) == Some(rn) => match (whole(low), whole(high)) {
+                (Some(l), Some(h)) => {
+                    from = from.max(l);
+                    last(h);
+                }
+                _ => return refuse(),
+            },
+            Expr::BinaryOp { left, op, right } => {
+                // `rn op n`, or `n op rn` turned around.
+                let (op, n) = if column_name(left) == Some(rn) {
+                    (op.clone(), whole(right))
+                } else if column_name(right) == Some(rn) {
+                    let turned = match op {
+                        BinaryOperator::Lt => BinaryOperator::Gt,
+                        BinaryOperator::LtEq => BinaryOperator::GtEq,
+                        BinaryOperator::Gt => BinaryOperator::Lt,
+                        BinaryOperator::GtEq => BinaryOperator::LtEq,
+                        other => other.clone(),
+                    };
+                    (turned, whole(left))
+                } else {
+                    return refuse();
+                };
+                let Some(n) = n else { return refuse() };
+                match op {
+                    BinaryOperator::LtEq => last(n),
+                    BinaryOperator::Lt => last(n.saturating_sub(1)),
+                    BinaryOperator::Eq => {
+                        from = from.max(n);
+                        last(n);
+                    }
+                    BinaryOperator::Gt => from = from.max(n + 1),
+                    BinaryOperator::GtEq => from = from.max(n),
+                    _ => return refuse(),
+                }
+            }
+            _ => return refuse(),
+        }
+    }
+    Ok((any.then_some((from, to)), rest))
+}
+
+/// `e`'s top-level `AND` conditions, in order.
+fn split_and(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        Expr::Nested(inner) => split_and(inner, out),
+        other => out.push(other.clone()),
+    }
+}
+
+/// `e` as a whole number ≥ 0.
+fn whole(e: &Expr) -> Option<u64> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::Nested(e) => whole(e),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;
