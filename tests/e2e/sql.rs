@@ -577,3 +577,82 @@ fn an_over_query_killed_at_random_moments_writes_the_models_rows_exactly_once() 
         want[first.unwrap_or(0)]
     );
 }
+
+/// A Top-N query (each user's three largest amounts, with their place)
+/// killed with SIGKILL again and again after its checkpoints: its kept
+/// rows go through every checkpoint, and the table its changelog leaves
+/// is the one an independent model computes from the input (of two equal
+/// amounts, the earlier keeps the better place, as in Flink).
+#[test]
+fn a_top_n_query_killed_at_random_moments_leaves_the_models_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let records = 16_000;
+    let mut input = String::new();
+    let mut top: std::collections::BTreeMap<String, Vec<(i64, usize)>> = Default::default();
+    let mut rng = weir_e2e::TestRng::from_env();
+    for i in 0..records {
+        let user = format!("u{}", rng.between(0, 40));
+        // Few values near the top: ties.
+        let amount = rng.between(0, 1000) as i64;
+        input.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"{user}\",\"amount\":{amount}}}\n"
+        ));
+        let t = top.entry(user).or_default();
+        t.push((amount, i));
+        // Greatest first; of equal amounts, the earlier.
+        t.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        t.truncate(3);
+    }
+    let mut want: Vec<String> = top
+        .iter()
+        .flat_map(|(user, t)| {
+            t.iter().enumerate().map(move |(place, (amount, id))| {
+                by_value(
+                    serde_json::json!({"id": id, "user": user, "amount": amount, "rn": place + 1}),
+                )
+                .to_string()
+            })
+        })
+        .collect();
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("top.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (id BIGINT, `user` STRING, amount BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (id BIGINT, `user` STRING, amount BIGINT, rn BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'debezium-json');
+         INSERT INTO out_rows
+         SELECT id, `user`, amount, rn FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn FROM tx
+         ) WHERE rn <= 3;",
+    )
+    .expect("script");
+    // Each kill lands after the run published rows: after a checkpoint
+    // that held kept rows.
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "top.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+            "--set",
+            "batch_size=50",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let changes = rows(&d.join("out.jsonl"), 0);
+    // Every retraction retracts a row the table has (`final_table` checks).
+    let mut got: Vec<String> = final_table(&changes).iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the table after {kills} kills vs the model's");
+}
