@@ -107,7 +107,7 @@ fn stage_mistakes_are_named_where_they_are() {
     );
     for want in [
         "stages[0].name: `source` is the name",
-        "stages[1].key_by: a window, keyed operator or over aggregation needs key_by",
+        "stages[1].key_by: a window, keyed operator, over aggregation or rank needs key_by",
         "stages[2].join.left_key: must name",
         "stages[2].join.upper: must not be below",
     ] {
@@ -252,6 +252,67 @@ fn an_over_stage_is_checked_for_its_frame_aggregates_key_and_columns() {
     assert!(p.iter().any(|p| p.contains("reads typed columns")), "{p:?}");
     let p = problems(&format!(
         "[[stages]]\nname = \"o\"\ninputs = [\"source\"]\nover = {{ {sum} }}\n"
+    ));
+    assert!(p.iter().any(|p| p.contains("needs key_by")), "{p:?}");
+}
+
+#[test]
+fn a_rank_stage_is_checked_for_its_order_places_ties_key_and_columns() {
+    let rank = |rank: &str| {
+        problems(&format!(
+            "[[stages]]\nname = \"r\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\nrank = {rank}\n"
+        ))
+    };
+    let order = "order_by = [{ field = \"amount\", desc = true }]";
+    for ok in [
+        format!("{{ {order}, to = 3 }}"),
+        format!("{{ {order}, from = 2, to = 4, number = \"rn\" }}"),
+        format!("{{ {order}, to = 1, ties = \"later\" }}"),
+        "{ order_by = [{ field = \"ts\", nulls_first = false }], to = 1 }".into(),
+    ] {
+        let p = rank(&ok);
+        assert!(p.is_empty(), "{ok}: {p:?}");
+    }
+    for (bad, says) in [
+        (
+            "{ order_by = [], to = 3 }".to_string(),
+            "stages[0].rank.order_by: needs at least one column",
+        ),
+        (
+            format!("{{ {order}, from = 0, to = 3 }}"),
+            "the first place is at least 1",
+        ),
+        (
+            format!("{{ {order}, from = 4, to = 3 }}"),
+            "at most the last",
+        ),
+        (
+            format!("{{ {order}, to = 1000000 }}"),
+            "stages[0].rank.to: 1000000 places per key",
+        ),
+        (
+            format!("{{ {order}, to = 3, ties = \"random\" }}"),
+            "unknown `random`",
+        ),
+        (
+            format!("{{ {order}, to = 3, number = \"\" }}"),
+            "stages[0].rank.number: names no column",
+        ),
+    ] {
+        let p = rank(&bad);
+        assert!(p.iter().any(|p| p.contains(says)), "{bad}: {p:?}");
+    }
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"r\"\ninputs = [\"a\"]\nkey_by = {{ field = \"user\" }}\nrank = {{ {order}, to = 3 }}\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.contains("a rank stage reads typed columns")),
+        "{p:?}"
+    );
+    let p = problems(&format!(
+        "[[stages]]\nname = \"r\"\ninputs = [\"source\"]\nrank = {{ {order}, to = 3 }}\n"
     ));
     assert!(p.iter().any(|p| p.contains("needs key_by")), "{p:?}");
 }
