@@ -2,8 +2,9 @@
 //! WASM`), built from source by the test (`tests/operators/tier-v1`,
 //! `tier-v2`): called in a projection and a filter, their rows checked
 //! against a model written here (it shares no code with weir); refused
-//! when they cannot be called as written (arity, types, language, in a
-//! window); a row they reject fails the job with their reason; and a
+//! when they cannot be called as written (arity, types, language); called
+//! in an aggregation and a Top-N, before and after the stateful stage; a
+//! row they reject fails the job with their reason; and a
 //! function swapped live in a running SQL job, every row before the
 //! switch by the old version and every row after it by the new one.
 
@@ -223,13 +224,6 @@ fn a_function_that_cannot_be_called_as_written_is_refused_before_the_job_starts(
             "CREATE FUNCTION tier AS 'no/such/component.wasm' LANGUAGE WASM;\nINSERT INTO out_rows SELECT `user` FROM tx;",
             &["function `tier`", "no/such/component.wasm"],
         ),
-        (
-            "window",
-            "CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;\nINSERT INTO out_rows SELECT tier(MAX(amount), `user`) FROM tx GROUP BY `user`;",
-            &[
-                "Wasm function `tier` in a query with a window, a join, OVER or GROUP BY is not supported",
-            ],
-        ),
     ];
     for (name, text, wants) in cases {
         let path = script(dir.path(), name, &format!("{out}{text}\n"), None);
@@ -404,5 +398,111 @@ INSERT INTO out_rows SELECT ts, tier(amount, `user`) FROM tx;
             serde_json::json!({"ts": r["ts"], "t": t})
         })
         .collect();
+    assert_eq!(got, want);
+}
+
+/// The table a Debezium JSON changelog leaves: each `after` row added,
+/// each `before` row taken away.
+fn final_table(changes: &[Value]) -> Vec<Value> {
+    let mut table: Vec<Value> = Vec::new();
+    for c in changes {
+        if let Some(before) = c.get("before").filter(|b| !b.is_null()) {
+            let at = table.iter().position(|r| r == before);
+            table.swap_remove(at.unwrap_or_else(|| panic!("{c}: retracts a row not in the table")));
+        }
+        if let Some(after) = c.get("after").filter(|a| !a.is_null()) {
+            table.push(after.clone());
+        }
+    }
+    table
+}
+
+#[test]
+fn a_wasm_function_runs_before_and_after_an_aggregation_and_a_top_n() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = lines(&repo().join("tests/sql/conformance/input/tx.jsonl"));
+    // Rows whose tier is small: an amount (not NULL, and the function
+    // rejects negative ones) from 0 to below 100.
+    let small: Vec<(&str, f64)> = input
+        .iter()
+        .filter_map(|r| Some((r["user"].as_str()?, r["amount"].as_f64()?)))
+        .filter(|&(user, amount)| amount >= 0.0 && tier_v1(amount, user).ends_with(":small"))
+        .collect();
+    let run = |name: &str, query: &str, columns: &str| {
+        let path = script(
+            dir.path(),
+            name,
+            &format!(
+                "CREATE FUNCTION tier AS '{{tier}}' LANGUAGE WASM;
+CREATE TABLE out_rows ({columns})
+  WITH ('connector' = 'filesystem', 'path' = '{{output}}', 'format' = 'debezium-json');
+INSERT INTO out_rows {query};
+"
+            ),
+            None,
+        );
+        let run = weir(&[
+            "sql",
+            "-q",
+            "--set",
+            "batch_size=16",
+            path.to_str().expect("utf-8"),
+        ]);
+        assert!(run.output.status.success(), "{name}: {}", run.stderr());
+        let mut table = final_table(&lines(&dir.path().join(format!("{name}.out.jsonl"))));
+        table.sort_by_key(Value::to_string);
+        table
+    };
+
+    // In the WHERE (the stage before the aggregation) and over the
+    // aggregates (the stage after it).
+    let got = run(
+        "grouped",
+        "SELECT `user`, COUNT(*) AS cnt, tier(SUM(amount), `user`) AS t FROM tx \
+         WHERE amount >= 0 AND tier(amount, `user`) LIKE '%:small' GROUP BY `user`",
+        "`user` STRING, cnt BIGINT, t STRING, PRIMARY KEY (`user`) NOT ENFORCED",
+    );
+    let mut groups: std::collections::BTreeMap<&str, (i64, f64)> = Default::default();
+    for &(user, amount) in &small {
+        let g = groups.entry(user).or_default();
+        g.0 += 1;
+        g.1 += amount;
+    }
+    let mut want: Vec<Value> = groups
+        .iter()
+        .map(|(user, (cnt, sum))| {
+            serde_json::json!({"user": user, "cnt": cnt, "t": tier_v1(*sum, user)})
+        })
+        .collect();
+    want.sort_by_key(Value::to_string);
+    assert!(
+        want.iter()
+            .any(|w| w["t"].as_str().is_some_and(|t| t.ends_with(":big")))
+    );
+    assert_eq!(got, want);
+
+    // In the inner WHERE (before the ranking) and the SELECT list (after).
+    let got = run(
+        "top",
+        "SELECT `user`, amount, tier(amount, `user`) AS t FROM ( \
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn \
+           FROM tx WHERE amount >= 0 AND tier(amount, `user`) LIKE '%:small' \
+         ) WHERE rn = 1",
+        "`user` STRING, amount DOUBLE, t STRING",
+    );
+    let mut best: std::collections::BTreeMap<&str, f64> = Default::default();
+    for &(user, amount) in &small {
+        let b = best.entry(user).or_insert(amount);
+        if amount > *b {
+            *b = amount;
+        }
+    }
+    let mut want: Vec<Value> = best
+        .iter()
+        .map(|(user, amount)| {
+            serde_json::json!({"user": user, "amount": amount, "t": tier_v1(*amount, user)})
+        })
+        .collect();
+    want.sort_by_key(Value::to_string);
     assert_eq!(got, want);
 }

@@ -78,7 +78,11 @@ pub(super) struct Lowered {
 
 /// The join `query` makes, lowered to stages; `None` when it joins
 /// nothing.
-pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, Refusal> {
+pub(super) fn lower(
+    query: &Query,
+    tables: &Tables,
+    wasm: &super::Functions,
+) -> Result<Option<Lowered>, Refusal> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Ok(None);
     };
@@ -170,7 +174,7 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
 
     // The query as written, planned over the tables (a window's columns
     // added): DataFusion checks its columns and types.
-    check(select, &sides)?;
+    check(select, &sides, wasm)?;
 
     // Its conditions: keys, time bounds, and the rest.
     let mut conjuncts = Vec::new();
@@ -230,9 +234,9 @@ pub(super) fn lower(query: &Query, tables: &Tables) -> Result<Option<Lowered>, R
     };
 
     // 1, 2: each table's rows with their key.
-    let key_types = key_types(&keys, &sides)?;
+    let key_types = key_types(&keys, &sides, wasm)?;
     let pre = [0, 1].map(|i| table_query(i, &sides[i], &keys, &key_types));
-    let (post, joined, schema) = joined_rows(select, &sides, &rest)?;
+    let (post, joined, schema) = joined_rows(select, &sides, &rest, wasm)?;
     let [l, r] = sides;
     Ok(Some(Lowered {
         tables: [l.table, r.table],
@@ -291,6 +295,7 @@ fn joined_rows(
     select: &Select,
     sides: &[Side; 2],
     rest: &[Expr],
+    wasm: &super::Functions,
 ) -> Result<(Query, BTreeMap<String, String>, SchemaRef), Refusal> {
     // 4: the joined rows' columns, named `__l_c` and `__r_c`.
     let mut joined = BTreeMap::new();
@@ -404,7 +409,8 @@ fn joined_rows(
     let post = parse_query(&post)?;
     let joined_schema = crate::batch::schema_of(&joined)
         .map_err(|e| Refusal::Invalid(format!("the joined rows' schema: {e}")))?;
-    let catalog = Catalog::new([(JOINED.to_string(), std::sync::Arc::new(joined_schema))]);
+    let catalog = Catalog::new([(JOINED.to_string(), std::sync::Arc::new(joined_schema))])
+        .with_functions(wasm);
     let plan = plan_query(&catalog, post.clone()).map_err(Refusal::Plan)?;
     Ok((post, joined, plan.schema().inner().clone()))
 }

@@ -66,6 +66,7 @@ pub(super) struct Lowered {
 pub(super) fn lower(
     query: &Query,
     tables: &BTreeMap<String, (TableDef, SchemaRef)>,
+    wasm: &super::Functions,
 ) -> Result<Option<Lowered>, Refusal> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Ok(None);
@@ -118,7 +119,7 @@ pub(super) fn lower(
     // DataFusion checks the columns and types of what the stages compute:
     // the aggregates' arguments and the keys ([`window::typed`]), the
     // WHERE (`filter`), the SELECT list (`select`).
-    let catalog = Catalog::new([(table.clone(), schema.clone())]);
+    let catalog = Catalog::new([(table.clone(), schema.clone())]).with_functions(wasm);
 
     // The aggregates, each replaced by a column of the OVER stage's rows,
     // and their one window.
@@ -179,7 +180,8 @@ pub(super) fn lower(
         post.join(", "),
     );
     let post = parse_query(&post)?;
-    let rows = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]);
+    let rows =
+        Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]).with_functions(wasm);
     let plan = plan_query(&rows, post.clone()).map_err(Refusal::Plan)?;
     Ok(Some(Lowered {
         table,

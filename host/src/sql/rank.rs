@@ -71,6 +71,7 @@ pub(super) struct Lowered {
 pub(super) fn lower(
     query: &Query,
     tables: &BTreeMap<String, (TableDef, SchemaRef)>,
+    wasm: &super::Functions,
 ) -> Result<Option<Lowered>, Refusal> {
     let SetExpr::Select(outer) = query.body.as_ref() else {
         return Ok(None);
@@ -234,7 +235,7 @@ pub(super) fn lower(
         "earlier"
     };
 
-    let catalog = Catalog::new([(table.clone(), schema.clone())]);
+    let catalog = Catalog::new([(table.clone(), schema.clone())]).with_functions(wasm);
     let (alias, from_table, filter) = window::scan(&table, alias.as_ref(), inner);
     let key_types: Vec<(DataType, bool)> = keys
         .iter()
@@ -253,7 +254,8 @@ pub(super) fn lower(
     if reads_number {
         fields.push(Arc::new(Field::new(NUMBER, DataType::Int64, false)));
     }
-    let ranked = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields.clone())))]);
+    let ranked = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields.clone())))])
+        .with_functions(wasm);
 
     // The inner SELECT list over the ranked rows: the number by its name.
     let mut items = inner.projection.clone();
@@ -311,7 +313,8 @@ pub(super) fn lower(
     );
     let post = parse_query(&post)?;
     fields.push(Arc::new(Field::new(OP, DataType::Utf8, false)));
-    let rows = Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]);
+    let rows =
+        Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]).with_functions(wasm);
     let plan = plan_query(&rows, post.clone()).map_err(Refusal::Plan)?;
     Ok(Some(Lowered {
         table,

@@ -103,30 +103,22 @@ fn script_job(
         Refusal::Plan(e) => plan_err(e),
     };
     let (wasm, function_specs) = super::create_function::load(path, &functions)?;
-    let called = super::create_function::called(&query, &wasm);
-    if let Some(first) = called.first() {
-        // (Each lowering plans its own queries, without the functions.)
-        let lowered = !matches!(super::window::lower(&query, &tables), Ok(None))
-            || !matches!(super::join::lower(&query, &tables), Ok(None))
-            || !matches!(super::over::lower(&query, &tables), Ok(None))
-            || !matches!(super::rank::lower(&query, &tables), Ok(None));
-        if lowered {
-            return Err(unsupported(
-                at,
-                format!(
-                    "a call of Wasm function `{first}` in a query with a window, a join, OVER, GROUP BY or a Top-N"
-                ),
-                ": call it in a query that projects and filters (yet)",
-            ));
-        }
-    }
-    let graph = match super::window::lower(&query, &tables).map_err(refusal)? {
+    // The functions a stage's query calls run in that stage.
+    let functions_of = |query: &Query| {
+        let called = super::create_function::called(query, &wasm);
+        function_specs
+            .iter()
+            .filter(|f| called.contains(&f.name))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let graph = match super::window::lower(&query, &tables, &wasm).map_err(refusal)? {
         Some(w) => Graph::window(w),
-        None => match super::join::lower(&query, &tables).map_err(refusal)? {
+        None => match super::join::lower(&query, &tables, &wasm).map_err(refusal)? {
             Some(j) => Graph::join(j),
-            None => match super::over::lower(&query, &tables).map_err(refusal)? {
+            None => match super::over::lower(&query, &tables, &wasm).map_err(refusal)? {
                 Some(o) => Graph::over(o),
-                None => match super::rank::lower(&query, &tables).map_err(refusal)? {
+                None => match super::rank::lower(&query, &tables, &wasm).map_err(refusal)? {
                     Some(r) => Graph::rank(r),
                     None => {
                         let catalog =
@@ -148,6 +140,13 @@ fn script_job(
         schema,
         updating,
     } = graph;
+    for s in &mut stages {
+        if let Some(q) = s.sql.as_mut()
+            && let Ok(query) = super::ast::parse_query(&q.query)
+        {
+            q.functions = functions_of(&query);
+        }
+    }
     // A time to live is for the state of updating operators: a global
     // window's keys (a window's state goes as time passes it, as in Flink).
     for s in &mut stages {
@@ -201,10 +200,7 @@ fn script_job(
             table: Some(last.table),
             schema: last.schema,
             changelog: (writes == Writes::Debezium).then_some(ChangelogFormat::DebeziumJson),
-            functions: function_specs
-                .into_iter()
-                .filter(|f| called.contains(&f.name))
-                .collect(),
+            functions: functions_of(&last.query),
         }),
         ..stage(SELECT, &last.input)
     });

@@ -79,6 +79,7 @@ pub(super) struct Lowered {
 pub(super) fn lower(
     query: &Query,
     tables: &BTreeMap<String, (TableDef, SchemaRef)>,
+    wasm: &super::Functions,
 ) -> Result<Option<Lowered>, Refusal> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Ok(None);
@@ -201,7 +202,8 @@ pub(super) fn lower(
             windowed.push(Arc::new(Field::new(c, timestamp(), false)));
         }
     }
-    let catalog = Catalog::new([(table.clone(), Arc::new(Schema::new(windowed)))]);
+    let catalog =
+        Catalog::new([(table.clone(), Arc::new(Schema::new(windowed)))]).with_functions(wasm);
     // `window_time` is the window's too (its end, less 1 ms): Flink
     // selects it without grouping by it.
     let mut grouped = list_text(groups);
@@ -272,7 +274,8 @@ pub(super) fn lower(
         having.map_or_else(String::new, |h| format!(" WHERE {h}"))
     );
     let post = parse_query(&post)?;
-    let results = Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]);
+    let results =
+        Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]).with_functions(wasm);
     let plan = plan_query(&results, post.clone()).map_err(Refusal::Plan)?;
     Ok(Some(Lowered {
         table,

@@ -168,6 +168,7 @@ fn time_bound(c: &Expr, sides: &[Side; 2]) -> Result<Option<Vec<Bound>>, Refusal
 pub(super) fn key_types(
     keys: &[(Expr, Expr)],
     sides: &[Side; 2],
+    wasm: &crate::sql::Functions,
 ) -> Result<Vec<Option<&'static str>>, Refusal> {
     let types = |i: usize| -> Result<Vec<DataType>, Refusal> {
         let s = &sides[i];
@@ -182,7 +183,7 @@ pub(super) fn key_types(
             quote(&s.table),
             quote(&s.name)
         );
-        let catalog = Catalog::new([(s.table.clone(), s.schema.clone())]);
+        let catalog = Catalog::new([(s.table.clone(), s.schema.clone())]).with_functions(wasm);
         let plan = plan_query(&catalog, parse_query(&text)?).map_err(Refusal::Plan)?;
         Ok(plan
             .schema()

@@ -135,6 +135,7 @@ pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refu
 pub(super) fn check(
     select: &datafusion_sql::sqlparser::ast::Select,
     sides: &[Side; 2],
+    wasm: &crate::sql::Functions,
 ) -> Result<(), Refusal> {
     let mut from = Vec::new();
     let mut catalog = Vec::new();
@@ -177,7 +178,11 @@ pub(super) fn check(
             format!(" WHERE {}", conditions.join(" AND "))
         }
     );
-    plan_query(&Catalog::new(catalog), parse_query(&text)?).map_err(Refusal::Plan)?;
+    plan_query(
+        &Catalog::new(catalog).with_functions(wasm),
+        parse_query(&text)?,
+    )
+    .map_err(Refusal::Plan)?;
     Ok(())
 }
 
