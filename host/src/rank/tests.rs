@@ -187,8 +187,8 @@ fn a_restore_goes_on_where_the_snapshot_was_and_keeps_owned_keys() {
     op.snapshot_into(dir.path()).unwrap();
     drop(op);
     // Two subtasks after a rescale, each with half of the keys.
-    let owners: [&dyn Fn(&[u8]) -> bool; 2] =
-        [&|k: &[u8]| k < &b"k2"[..], &|k: &[u8]| k >= &b"k2"[..]];
+    type Owns<'a> = &'a dyn Fn(&[u8]) -> bool;
+    let owners: [Owns; 2] = [&|k: &[u8]| k < &b"k2"[..], &|k: &[u8]| k >= &b"k2"[..]];
     for keeps in owners {
         let mut op = RankOperator::new(r.clone(), "k", budgets());
         op.restore_from(dir.path(), keeps).unwrap();

@@ -387,10 +387,11 @@ fn row_number(
     if found.is_some() {
         let mut other = None;
         for item in &select.projection {
-            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item {
-                if !is_row_number(e) && super::over::calls_over_expr(e) {
-                    other = Some(e.to_string());
-                }
+            if let SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } = item
+                && !is_row_number(e)
+                && super::over::calls_over_expr(e)
+            {
+                other = Some(e.to_string());
             }
         }
         if let Some(e) = other {

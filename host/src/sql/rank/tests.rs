@@ -205,7 +205,6 @@ fn a_query_without_row_number_is_not_a_top_n() {
         "SELECT `user` FROM (SELECT `user`, amount FROM tx) WHERE amount > 1",
         Path::new("out.jsonl"),
     )
-    .map(|(j, s)| (j, s))
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(job.stages.iter().all(|s| s.rank.is_none()));
 }
