@@ -211,7 +211,7 @@ fn what_weir_does_not_run_is_refused_before_it_starts_with_its_line() {
         // An updating query into a sink that takes only inserts.
         (
             "SELECT `user`, merchant, COUNT(*) FROM tx GROUP BY `user`, merchant",
-            "an updating query (GROUP BY without a window) into table `out_rows`",
+            "an updating query (a GROUP BY without a window, or a Top-N) into table `out_rows`",
         ),
         (
             "SELECT a.`user`, b.merchant, a.amount FROM tx a JOIN tx b ON a.`user` = b.`user`",
