@@ -437,18 +437,34 @@ fn the_shell_keeps_tables_and_prints_a_selects_rows_as_a_table() {
 
 #[test]
 fn the_shell_shows_an_updating_querys_changes_in_an_op_column() {
+    shell_leaves_flinks_table(
+        "group_per_user",
+        "SELECT `user`, COUNT(*) AS cnt, SUM(amount) AS total, MAX(amount) AS biggest \
+         FROM tx GROUP BY `user`",
+        &["op", "user", "cnt", "total", "biggest"],
+    );
+    shell_leaves_flinks_table(
+        "topn_per_merchant",
+        "SELECT ts, merchant, `user`, amount, rn FROM ( \
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY merchant ORDER BY amount DESC) AS rn FROM tx \
+         ) WHERE rn <= 3",
+        &["op", "ts", "merchant", "user", "amount", "rn"],
+    );
+}
+
+/// `query` over conformance query `name`'s table `tx`, in the shell:
+/// its changes (columns `columns`, `op` first) leave the table Flink's
+/// changelog for `name` leaves.
+fn shell_leaves_flinks_table(name: &str, query: &str, columns: &[&str]) {
     let script =
-        std::fs::read_to_string(suite().join("queries/group_per_user.sql")).expect("script");
+        std::fs::read_to_string(suite().join(format!("queries/{name}.sql"))).expect("script");
     let ddl_start = script.find("CREATE TABLE tx").expect("tx");
     let ddl_end = ddl_start + script[ddl_start..].find(");\n").expect("end of tx") + 2;
     let ddl = script[ddl_start..ddl_end].replace("{input}/", "");
-    let input = format!(
-        "{ddl}\nSELECT `user`, COUNT(*) AS cnt, SUM(amount) AS total, MAX(amount) AS biggest \
-         FROM tx GROUP BY `user`;\nQUIT;\n"
-    );
+    let input = format!("{ddl}\n{query};\nQUIT;\n");
     let out = shell(&input);
     let (header, got) = table_rows(&out);
-    assert_eq!(header, ["op", "user", "cnt", "total", "biggest"], "{out}");
+    assert_eq!(header, columns, "{out}");
     // The table the changes leave is the one Flink's changelog leaves.
     let mut table: Vec<Vec<String>> = Vec::new();
     for row in got {
@@ -474,7 +490,7 @@ fn the_shell_shows_an_updating_querys_changes_in_an_op_column() {
     };
     let mut table: Vec<Vec<String>> = table.into_iter().map(numbers).collect();
     let mut expected: Vec<Vec<String>> =
-        final_table(&rows(&suite().join("expected/group_per_user.jsonl"), 1))
+        final_table(&rows(&suite().join(format!("expected/{name}.jsonl")), 1))
             .iter()
             .map(|r| numbers(cells_of(r, columns)))
             .collect();

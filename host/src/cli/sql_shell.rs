@@ -127,7 +127,7 @@ impl Session {
         let changelog = spec
             .stages
             .iter()
-            .any(|s| s.window.as_ref().is_some_and(|w| w.kind == "global"));
+            .any(|s| s.rank.is_some() || s.window.as_ref().is_some_and(|w| w.kind == "global"));
         let mut table = Table::new(schema, changelog);
         table.header();
         let mut tail = Tail::new(out.clone());
