@@ -32,7 +32,13 @@ fn output_fields(s: &StageSpec, of: &BTreeMap<&str, Option<Fields>>) -> Option<F
         }
         return Some(Fields(f));
     }
-    if !s.operators.is_empty() || s.keyed.is_some() {
+    // Operators, a query, an OVER or a rank stage make their own columns.
+    if !s.operators.is_empty()
+        || s.keyed.is_some()
+        || s.sql.is_some()
+        || s.over.is_some()
+        || s.rank.is_some()
+    {
         return None;
     }
     // A union or key-by passes records on: fields all its inputs have.

@@ -217,6 +217,12 @@ pub struct RankSpec {
     /// the last row).
     #[serde(default = "earlier")]
     pub ties: String,
+    /// Each key's places go out once, as inserts, when the watermark
+    /// passes its rows' time, and the key is forgotten (the Top-N of a
+    /// window's results: Flink's Window Top-N). Default: the changes after
+    /// each batch.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_watermark: bool,
 }
 
 /// A column of a rank stage's order.

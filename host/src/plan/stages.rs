@@ -88,6 +88,7 @@ fn ranking(r: &crate::job::RankSpec) -> crate::rank::Ranking {
         from: r.from,
         to: r.to,
         number: r.number.clone(),
+        at_watermark: r.at_watermark,
         ties: if r.ties == "later" {
             Ties::Later
         } else {

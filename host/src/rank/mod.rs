@@ -22,6 +22,11 @@
 //!   left are retracted, rows that came inserted (Flink's rank without
 //!   number). Deduplication is this with one place.
 //!
+//! A Window Top-N ([`Ranking::at_watermark`]) instead waits: each key (a
+//! window, and maybe more columns) goes out once, its places as inserts,
+//! when the watermark passes its rows' time, and is then forgotten — as
+//! Flink's `WindowRankOperator` does; its result is append-only.
+//!
 //! Rows that tie in the order keep the order they came in
 //! ([`Ties::Earlier`], Flink's Top-N); deduplication keeping the last row
 //! (`ORDER BY ts DESC`, `rn = 1`) lets a later row win a tie
@@ -51,6 +56,12 @@ pub struct Ranking {
     pub number: Option<String>,
     /// Which of two rows equal in the order comes first.
     pub ties: Ties,
+    /// Each key's rows go out once, when the watermark passes their time,
+    /// as inserts without a change column, and the key is forgotten: the
+    /// Top-N of a window's results (Flink's Window Top-N), whose rows of
+    /// one window share one time. Otherwise the changes go out after each
+    /// batch.
+    pub at_watermark: bool,
 }
 
 /// A column of the order.

@@ -200,9 +200,66 @@ impl RankOperator {
                 self.bytes = self.bytes.saturating_sub(gone.bytes());
             }
         }
-        let out = self.changes(&before)?;
+        let out = if self.ranking.at_watermark {
+            None
+        } else {
+            self.changes(&before)?
+        };
         self.charge()?;
         Ok(out)
+    }
+
+    /// The watermark is `watermark`: with [`Ranking::at_watermark`], the
+    /// places of each key whose rows' time it passed go out as rows (the
+    /// number before the last column, when asked for), earliest time
+    /// first, and the keys are forgotten; returns them and their times.
+    pub fn advance(
+        &mut self,
+        watermark: i64,
+    ) -> Result<Option<(RecordBatch, Vec<i64>)>, RankError> {
+        if !self.ranking.at_watermark {
+            return Ok(None);
+        }
+        let key_time = |kept: &[Entry]| kept.iter().map(|e| e.time).max().unwrap_or(i64::MIN);
+        let mut due: Vec<(i64, Vec<u8>)> = self
+            .keys
+            .iter()
+            .filter(|(_, kept)| key_time(kept) <= watermark)
+            .map(|(k, kept)| (key_time(kept), k.clone()))
+            .collect();
+        if due.is_empty() {
+            return Ok(None);
+        }
+        due.sort();
+        let from = self.ranking.from as usize;
+        let mut out: Vec<(Entry, u64)> = Vec::new();
+        for (_, key) in &due {
+            let kept = self.keys.remove(key).expect("due keys are kept");
+            for (i, e) in kept.into_iter().enumerate() {
+                self.bytes = self.bytes.saturating_sub(e.bytes());
+                if i + 1 >= from {
+                    out.push((e, i as u64 + 1));
+                }
+            }
+        }
+        self.charge()?;
+        if out.is_empty() {
+            return Ok(None);
+        }
+        let conv = self.conv.as_ref().expect("a batch came");
+        let mut columns = conv
+            .rows
+            .convert_rows(out.iter().map(|(e, _)| e.row.row()))?;
+        let mut fields: Vec<Arc<Field>> = conv.schema.fields().iter().cloned().collect();
+        if let Some(n) = &self.ranking.number {
+            fields.push(Arc::new(Field::new(n, DataType::Int64, false)));
+            columns.push(Arc::new(Int64Array::from_iter_values(
+                out.iter().map(|&(_, p)| p as i64),
+            )));
+        }
+        let times = out.iter().map(|(e, _)| e.time).collect();
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        Ok(Some((batch, times)))
     }
 
     /// The changes at the emitted places from `before` to now, as rows.

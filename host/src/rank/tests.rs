@@ -57,6 +57,7 @@ fn ranking(number: bool, ties: Ties, from: u64, to: u64, descending: bool) -> Ra
         to,
         number: number.then(|| "rn".into()),
         ties,
+        at_watermark: false,
     }
 }
 
@@ -215,4 +216,43 @@ fn kept_rows_are_charged_to_the_memory_budget() {
     let rows = input(3, 2000);
     let (b, t) = batch(&rows);
     assert!(matches!(op.process(&b, &t), Err(RankError::OverBudget(_))));
+}
+
+#[test]
+fn at_the_watermark_each_key_s_places_go_out_once_as_inserts() {
+    // Keys are windows: their rows share one time (the key's number).
+    let rows = input(5, 300);
+    let mut r = ranking(true, Ties::Earlier, 1, 2, true);
+    r.at_watermark = true;
+    let mut op = RankOperator::new(r.clone(), "k", budgets());
+    let time_of = |k: &str| k[1..].parse::<i64>().unwrap() * 100;
+    let mut got = Vec::new();
+    for chunk in rows.chunks(23) {
+        let (b, _) = batch(chunk);
+        let t: Vec<i64> = chunk.iter().map(|r| time_of(&r.key)).collect();
+        assert!(
+            op.process(&b, &t).unwrap().is_none(),
+            "nothing before the watermark"
+        );
+    }
+    // The watermark passes k0..k2 (times 0, 100, 200), then the rest.
+    for watermark in [250, i64::MAX] {
+        let (out, times) = op.advance(watermark).unwrap().expect("places");
+        assert!(out.column_by_name("_op").is_none(), "inserts only");
+        assert!(times.iter().all(|&t| t <= watermark));
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "earliest first");
+        let id = out
+            .column_by_name("id")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        let rn = out
+            .column_by_name("rn")
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        got.extend((0..out.num_rows()).map(|i| (id.value(i), rn.value(i))));
+        assert!(op.advance(watermark).unwrap().is_none(), "each key once");
+    }
+    assert_eq!(op.kept(), 0, "keys are forgotten");
+    got.sort();
+    assert_eq!(got, model(&rows, &r));
 }

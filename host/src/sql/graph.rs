@@ -42,6 +42,9 @@ const OVER: &str = "over";
 /// The name of a Top-N's stage.
 const RANK: &str = "rank";
 
+/// The name of a Window Top-N's stage over the window's results.
+const WINDOWED: &str = "windowed";
+
 /// The name of the last stage.
 pub(super) const SELECT: &str = "select";
 
@@ -128,25 +131,44 @@ impl Graph {
         }
     }
 
-    /// A Top-N: its `filter` and `rank` stages; its rows a changelog.
+    /// A Top-N: its `filter` and `rank` stages; its rows a changelog. A
+    /// Window Top-N: the window aggregation's stages, a `windowed` stage
+    /// over their results, and `rank`; its rows inserts.
     pub fn rank(r: rank::Lowered) -> Graph {
-        let stages = vec![
-            StageSpec {
-                sql: Some(SqlStageSpec {
-                    query: r.pre,
-                    table: Some(r.table.clone()),
-                    ..Default::default()
-                }),
-                ..stage("filter", SOURCE)
-            },
-            StageSpec {
-                key_by: Some(KeyBySpec {
-                    field: window::KEY.into(),
-                }),
-                rank: Some(r.rank),
-                ..stage(RANK, "filter")
-            },
-        ];
+        let updating = r.window.is_none();
+        let mut stages = Vec::new();
+        let input = match r.window {
+            None => {
+                stages.push(StageSpec {
+                    sql: Some(SqlStageSpec {
+                        query: r.pre,
+                        table: Some(r.table.clone()),
+                        ..Default::default()
+                    }),
+                    ..stage("filter", SOURCE)
+                });
+                "filter"
+            }
+            Some(w) => {
+                stages.extend(Graph::window(*w).stages);
+                stages.push(StageSpec {
+                    sql: Some(SqlStageSpec {
+                        query: r.pre,
+                        table: Some(window::RESULTS.into()),
+                        ..Default::default()
+                    }),
+                    ..stage(WINDOWED, "window")
+                });
+                WINDOWED
+            }
+        };
+        stages.push(StageSpec {
+            key_by: Some(KeyBySpec {
+                field: window::KEY.into(),
+            }),
+            rank: Some(r.rank),
+            ..stage(RANK, input)
+        });
         Graph {
             tables: vec![r.table],
             stages,
@@ -157,7 +179,7 @@ impl Graph {
                 schema: None,
             },
             schema: r.schema,
-            updating: true,
+            updating,
         }
     }
 
@@ -213,6 +235,7 @@ impl Graph {
             "window",
             OVER,
             RANK,
+            WINDOWED,
             SELECT,
             join::LEFT,
             join::RIGHT,

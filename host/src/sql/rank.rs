@@ -10,7 +10,9 @@
 //!
 //! becomes three stages, like an OVER aggregation ([`super::over`]):
 //! 1. `filter`, a query over the table: the inner query's `WHERE`, every
-//!    column of the table, and the partition key as text (`__key`);
+//!    column of the table, and the partition key as text (`__key`) — for a
+//!    Window Top-N, the window aggregation's stages (its `filter`, its
+//!    `window`) and then this query over its results;
 //! 2. `rank`, weir's rank stage ([`crate::rank`]) keyed by `__key`: the
 //!    rows at the places the outer `WHERE` asks for (`rn <= N`, `rn < N`,
 //!    `rn = N`, `rn BETWEEN M AND N`, `rn > M AND rn <= N`), with their
@@ -25,9 +27,15 @@
 //! deduplication: `ORDER BY ts DESC` keeps each partition's last row (of
 //! two rows at one time, the later), `ASC` its first.
 //!
-//! Not yet: a Top-N of an aggregation or of a join (its input would be a
-//! changelog), Window Top-N (`PARTITION BY window_start, window_end` over
-//! a window table function), `RANK()`/`DENSE_RANK()`, an order or a
+//! A Window Top-N ranks the results of a window aggregation (a subquery
+//! `GROUP BY window_start, window_end, …` over a window table function),
+//! `PARTITION BY window_start, window_end`: each window's places go out
+//! once, as inserts, when the watermark passes the window (Flink's
+//! `WindowRank`).
+//!
+//! Not yet: a Top-N of an aggregation without a window or of a join (its
+//! input would be a changelog), a Window Top-N straight over a window
+//! table function's rows, `RANK()`/`DENSE_RANK()`, an order or a
 //! partition by an expression (compute it in the inner query's table
 //! first).
 
@@ -62,8 +70,11 @@ pub(super) struct Lowered {
     pub rank: RankSpec,
     /// The `select` stage's query, over [`ROWS`].
     pub post: Query,
-    /// The columns `post` makes, [`OP`] last.
+    /// The columns `post` makes, [`OP`] last unless `window`.
     pub schema: SchemaRef,
+    /// A Window Top-N: the window aggregation whose results it ranks
+    /// (`pre` reads them), its rows inserts.
+    pub window: Option<Box<window::Lowered>>,
 }
 
 /// `query` as a Top-N lowered to stages; `None` when it is not one (its
@@ -130,17 +141,38 @@ pub(super) fn lower(
             ": its input would be a changelog, which a stage cannot read yet; rank the rows of one table",
         );
     }
-    let (table, alias) = match &inner_from.relation {
+    // What it ranks: a table's rows, or a window aggregation's results
+    // (a Window Top-N).
+    let (table, alias, windowed) = match &inner_from.relation {
         TableFactor::Table {
             name,
             alias,
             args: None,
             ..
-        } => (name.to_string().trim_matches('`').to_string(), alias),
+        } => (name.to_string().trim_matches('`').to_string(), alias, None),
+        TableFactor::Derived {
+            subquery: aggregation,
+            alias,
+            ..
+        } => match window::lower(aggregation, tables, wasm)? {
+            Some(w) if !w.updating => (w.table.clone(), alias, Some(w)),
+            Some(_) => {
+                return unsupported(
+                    format!("{what} of a GROUP BY without a window"),
+                    ": its input would be a changelog, which a stage cannot read yet",
+                );
+            }
+            None => {
+                return unsupported(
+                    format!("{what} of a subquery"),
+                    ": rank the rows of a table, or the results of a window aggregation",
+                );
+            }
+        },
         TableFactor::TableFunction { .. } | TableFactor::Function { .. } => {
             return unsupported(
-                format!("Window Top-N ({what} of a window table function)"),
-                ": rank the rows of a table (yet)",
+                format!("{what} of a window table function's rows"),
+                ": rank the results of a window aggregation (Window Top-N), or a table's rows",
             );
         }
         _ => {
@@ -150,10 +182,29 @@ pub(super) fn lower(
             );
         }
     };
-    let Some((def, schema)) = tables.get(&table) else {
+    let Some((def, table_schema)) = tables.get(&table) else {
         // The planner says what is wrong.
         return Ok(None);
     };
+    // The columns it ranks.
+    let schema = windowed.as_ref().map_or(table_schema, |w| &w.schema);
+    if let Some(w) = &windowed {
+        // As in Flink, a Window Top-N ranks within each window.
+        let parts: Vec<&str> = spec.partition_by.iter().filter_map(column_name).collect();
+        if !(parts.contains(&"window_start") && parts.contains(&"window_end")) {
+            return unsupported(
+                format!("{what} of a window aggregation not partitioned by its window"),
+                ": PARTITION BY window_start, window_end (and more columns if need be)",
+            );
+        }
+        if w.schema.field_with_name("window_start").is_err()
+            || w.schema.field_with_name("window_end").is_err()
+        {
+            return invalid(format!(
+                "{what} of a window aggregation that does not select window_start and window_end"
+            ));
+        }
+    }
 
     // The partition and the order: columns of the table.
     let column = |e: &Expr, role: &str| match column_name(e) {
@@ -223,7 +274,12 @@ pub(super) fn lower(
             other => reads_number |= other.to_string().contains(&rn),
         }
     }
-    let time = def.watermark.as_ref().map(|w| w.column.as_str());
+    // (A window's results have no event-time column of their own.)
+    let time = def
+        .watermark
+        .as_ref()
+        .map(|w| w.column.as_str())
+        .filter(|_| windowed.is_none());
     // Flink's deduplication: one place, ordered by the event time, no
     // number; keeping the last row lets a later row win a tie.
     let dedup = !reads_number
@@ -235,8 +291,27 @@ pub(super) fn lower(
         "earlier"
     };
 
-    let catalog = Catalog::new([(table.clone(), schema.clone())]).with_functions(wasm);
-    let (alias, from_table, filter) = window::scan(&table, alias.as_ref(), inner);
+    let (catalog, alias, from_table, filter) = match &windowed {
+        None => {
+            let (alias, from_table, filter) = window::scan(&table, alias.as_ref(), inner);
+            let catalog = Catalog::new([(table.clone(), schema.clone())]);
+            (catalog, alias, from_table, filter)
+        }
+        Some(w) => {
+            let (_, _, filter) = window::scan(&table, None, inner);
+            let alias = alias
+                .as_ref()
+                .map_or_else(|| "`__windowed`".to_string(), |a| a.name.to_string());
+            let catalog = Catalog::new([(window::RESULTS.to_string(), w.results.clone())]);
+            (
+                catalog,
+                alias.clone(),
+                format!("({}) AS {alias}", w.post),
+                filter,
+            )
+        }
+    };
+    let catalog = catalog.with_functions(wasm);
     let key_types: Vec<(DataType, bool)> = keys
         .iter()
         .map(|k| {
@@ -296,15 +371,21 @@ pub(super) fn lower(
             other => outer_items.push(other.to_string()),
         }
     }
-    outer_items.push(quote(OP));
+    // A Top-N's rows are a changelog, their change passed through; a
+    // Window Top-N's are inserts.
+    let updating = windowed.is_none();
+    let mut items = items;
+    if updating {
+        outer_items.push(quote(OP));
+        items.push(quote(OP));
+    }
     let outer_alias = outer_alias
         .as_ref()
         .map_or_else(|| "`__top`".to_string(), |a| a.name.to_string());
     let post = format!(
-        "SELECT {} FROM (SELECT {}, {} FROM `{ROWS}` AS {alias}) AS {outer_alias}{}",
+        "SELECT {} FROM (SELECT {} FROM `{ROWS}` AS {alias}) AS {outer_alias}{}",
         outer_items.join(", "),
         items.join(", "),
-        quote(OP),
         if rest.is_empty() {
             String::new()
         } else {
@@ -312,7 +393,9 @@ pub(super) fn lower(
         }
     );
     let post = parse_query(&post)?;
-    fields.push(Arc::new(Field::new(OP, DataType::Utf8, false)));
+    if updating {
+        fields.push(Arc::new(Field::new(OP, DataType::Utf8, false)));
+    }
     let rows =
         Catalog::new([(ROWS.to_string(), Arc::new(Schema::new(fields)))]).with_functions(wasm);
     let plan = plan_query(&rows, post.clone()).map_err(Refusal::Plan)?;
@@ -325,9 +408,11 @@ pub(super) fn lower(
             to: to_place,
             number: reads_number.then(|| NUMBER.to_string()),
             ties: ties.into(),
+            at_watermark: windowed.is_some(),
         },
         post,
         schema: plan.schema().inner().clone(),
+        window: windowed.map(Box::new),
     }))
 }
 

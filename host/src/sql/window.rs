@@ -72,6 +72,8 @@ pub(super) struct Lowered {
     /// A `GROUP BY` without a window: `window` is global, and its rows
     /// carry their change in [`OP`].
     pub updating: bool,
+    /// The columns of the window stage's results, which `post` reads.
+    pub results: SchemaRef,
 }
 
 /// The window `query` aggregates over, lowered to stages; `None` when it
@@ -274,9 +276,9 @@ pub(super) fn lower(
         having.map_or_else(String::new, |h| format!(" WHERE {h}"))
     );
     let post = parse_query(&post)?;
-    let results =
-        Catalog::new([(RESULTS.to_string(), Arc::new(Schema::new(results)))]).with_functions(wasm);
-    let plan = plan_query(&results, post.clone()).map_err(Refusal::Plan)?;
+    let results = Arc::new(Schema::new(results));
+    let catalog = Catalog::new([(RESULTS.to_string(), results.clone())]).with_functions(wasm);
+    let plan = plan_query(&catalog, post.clone()).map_err(Refusal::Plan)?;
     Ok(Some(Lowered {
         table,
         pre,
@@ -284,6 +286,7 @@ pub(super) fn lower(
         post,
         schema: plan.schema().inner().clone(),
         updating,
+        results,
     }))
 }
 

@@ -31,6 +31,19 @@ impl Rank {
     }
 }
 
+impl Rank {
+    /// A Window Top-N's places of the keys the watermark passed.
+    fn emit(&mut self, watermark: i64, cx: &mut Cx) -> Result<(), RunError> {
+        if let Some((batch, time)) = self.r.advance(watermark).map_err(|e| self.error(e))? {
+            cx.emit_batch(Batch {
+                records: Vec::new(),
+                columns: Some(Columns { batch, time }),
+            })?;
+        }
+        Ok(())
+    }
+}
+
 impl Operator for Rank {
     fn process_batch(&mut self, _: usize, batch: Batch, cx: &mut Cx) -> Result<(), RunError> {
         let Some(cols) = batch.columns else {
@@ -51,11 +64,11 @@ impl Operator for Rank {
         }
         Ok(())
     }
-    fn on_watermark(&mut self, _: &mut Cx) -> Result<(), RunError> {
-        Ok(())
+    fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        self.emit(cx.watermark, cx)
     }
-    fn on_end(&mut self, _: &mut Cx) -> Result<(), RunError> {
-        Ok(())
+    fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        self.emit(crate::event::MAX_WATERMARK, cx)
     }
     fn on_barrier(&mut self, dir: &Path) -> Result<(), RunError> {
         self.r.snapshot_into(dir).map_err(|e| self.error(e))

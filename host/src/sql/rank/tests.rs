@@ -208,3 +208,38 @@ fn a_query_without_row_number_is_not_a_top_n() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(job.stages.iter().all(|s| s.rank.is_none()));
 }
+
+const WINDOWED: &str = "SELECT window_start, window_end, `user`, SUM(amount) AS total \
+    FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+    GROUP BY window_start, window_end, `user`";
+
+#[test]
+fn a_window_top_n_ranks_the_window_s_results_once_at_the_watermark() {
+    let (job, rank, schema) = lowered(&format!(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end \
+         ORDER BY total DESC) AS rownum FROM ({WINDOWED})) WHERE rownum <= 2"
+    ));
+    let stages: Vec<&str> = job.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stages, ["filter", "window", "windowed", "rank", "select"]);
+    assert!(rank.at_watermark, "each window's places once");
+    assert_eq!((rank.from, rank.to), (1, 2));
+    // Inserts: no change column, so a sink of inserts takes them.
+    assert_eq!(
+        names(&schema),
+        ["window_start", "window_end", "user", "total", "rownum"]
+    );
+    let post = &job.stages[4].sql.as_ref().unwrap().query;
+    assert!(!post.contains("_op"), "{post}");
+    // Flink ranks within a window: the partition names it.
+    let e = refused(&format!(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY total DESC) AS rn \
+         FROM ({WINDOWED})) WHERE rn <= 2"
+    ));
+    assert!(e.contains("PARTITION BY window_start, window_end"), "{e}");
+    // An aggregation without a window would be a changelog.
+    let e = refused(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY c DESC) AS rn \
+         FROM (SELECT `user`, COUNT(*) AS c FROM tx GROUP BY `user`)) WHERE rn <= 2",
+    );
+    assert!(e.contains("of a GROUP BY without a window"), "{e}");
+}
