@@ -11,6 +11,7 @@
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use weir_e2e::rows::final_table;
 use weir_e2e::{operator, repo, spawn_weir, weir, weir_in};
 
 /// `tier` version 1, as its source says: `"<user>:big"` from 100 on.
@@ -399,22 +400,6 @@ INSERT INTO out_rows SELECT ts, tier(amount, `user`) FROM tx;
         })
         .collect();
     assert_eq!(got, want);
-}
-
-/// The table a Debezium JSON changelog leaves: each `after` row added,
-/// each `before` row taken away.
-fn final_table(changes: &[Value]) -> Vec<Value> {
-    let mut table: Vec<Value> = Vec::new();
-    for c in changes {
-        if let Some(before) = c.get("before").filter(|b| !b.is_null()) {
-            let at = table.iter().position(|r| r == before);
-            table.swap_remove(at.unwrap_or_else(|| panic!("{c}: retracts a row not in the table")));
-        }
-        if let Some(after) = c.get("after").filter(|a| !a.is_null()) {
-            table.push(after.clone());
-        }
-    }
-    table
 }
 
 #[test]

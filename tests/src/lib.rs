@@ -11,6 +11,7 @@ pub mod graph_input;
 pub mod kafka;
 pub mod kafka_run;
 pub mod postgres;
+pub mod rows;
 pub mod serve;
 pub mod tag;
 pub mod wat;

@@ -4,7 +4,7 @@
 
 use datafusion_common::DataFusionError;
 use datafusion_sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
 };
 use datafusion_sql::sqlparser::parser::Parser;
 
@@ -70,5 +70,21 @@ pub(super) fn parse_query(text: &str) -> Result<Query, Refusal> {
     match s.pop() {
         Some(datafusion_sql::sqlparser::ast::Statement::Query(q)) if s.is_empty() => Ok(*q),
         _ => invalid(format!("not one query: {text}")),
+    }
+}
+
+/// The conjuncts of `e` (`a AND b AND c`), into `out`.
+pub(super) fn split_and(e: &Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            split_and(left, out);
+            split_and(right, out);
+        }
+        Expr::Nested(inner) => split_and(inner, out),
+        other => out.push(other.clone()),
     }
 }

@@ -34,6 +34,7 @@
 //! drops it too; Flink's interval join would still join it with the rows
 //! it keeps).
 
+use super::ast::split_and;
 use super::ast::{Refusal, invalid, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};
 use super::parse::TableDef;
@@ -43,7 +44,7 @@ use conditions::{Conditions, classify, key_types};
 use datafusion_sql::sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
 };
-use sides::{Side, check, flat_name, flattened, side, split_and};
+use sides::{Side, check, flat_name, flattened, side};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The stages that read each table.

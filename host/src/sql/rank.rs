@@ -47,9 +47,10 @@ use crate::job::{RankOrderSpec, RankSpec};
 use crate::window::global::OP;
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor,
-    Value, WindowType, visit_expressions,
+    Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor, WindowType,
+    visit_expressions,
 };
+use places::{names, places};
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -489,124 +490,6 @@ fn row_number(
     Ok(found)
 }
 
-/// Whether `e` reads column `name`.
-fn names(e: &Expr, name: &str) -> bool {
-    let mut found = false;
-    let _ = visit_expressions(e, |e: &Expr| {
-        if column_name(e) == Some(name) {
-            found = true;
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    });
-    found
-}
-
-/// The places a WHERE keeps of number `rn` — the first, and the last if
-/// any (`None`: no condition on it) — and its other conditions.
-#[allow(clippy::type_complexity)]
-fn places(
-    selection: Option<&Expr>,
-    rn: &str,
-) -> Result<(Option<(u64, Option<u64>)>, Vec<Expr>), Refusal> {
-    let mut conjuncts = Vec::new();
-    if let Some(e) = selection {
-        split_and(e, &mut conjuncts);
-    }
-    let mut from = 1u64;
-    let mut to: Option<u64> = None;
-    let mut any = false;
-    let mut rest = Vec::new();
-    let mut last = |t: u64| to = Some(to.map_or(t, |x| x.min(t)));
-    for c in conjuncts {
-        if !names(&c, rn) {
-            rest.push(c);
-            continue;
-        }
-        any = true;
-        let refuse = || {
-            unsupported(
-                format!("the condition {c} on the row number"),
-                &format!(
-                    ": keep places with {rn} <= N, {rn} < N, {rn} = N, {rn} BETWEEN M AND N or {rn} > M"
-                ),
-            )
-        };
-        match &c {
-            Expr::Between {
-                expr,
-                negated: false,
-                low,
-                high,
-            } if column_name(expr) == Some(rn) => match (whole(low), whole(high)) {
-                (Some(l), Some(h)) => {
-                    from = from.max(l);
-                    last(h);
-                }
-                _ => return refuse(),
-            },
-            Expr::BinaryOp { left, op, right } => {
-                // `rn op n`, or `n op rn` turned around.
-                let (op, n) = if column_name(left) == Some(rn) {
-                    (op.clone(), whole(right))
-                } else if column_name(right) == Some(rn) {
-                    let turned = match op {
-                        BinaryOperator::Lt => BinaryOperator::Gt,
-                        BinaryOperator::LtEq => BinaryOperator::GtEq,
-                        BinaryOperator::Gt => BinaryOperator::Lt,
-                        BinaryOperator::GtEq => BinaryOperator::LtEq,
-                        other => other.clone(),
-                    };
-                    (turned, whole(left))
-                } else {
-                    return refuse();
-                };
-                let Some(n) = n else { return refuse() };
-                match op {
-                    BinaryOperator::LtEq => last(n),
-                    BinaryOperator::Lt => last(n.saturating_sub(1)),
-                    BinaryOperator::Eq => {
-                        from = from.max(n);
-                        last(n);
-                    }
-                    BinaryOperator::Gt => from = from.max(n + 1),
-                    BinaryOperator::GtEq => from = from.max(n),
-                    _ => return refuse(),
-                }
-            }
-            _ => return refuse(),
-        }
-    }
-    Ok((any.then_some((from, to)), rest))
-}
-
-/// `e`'s top-level `AND` conditions, in order.
-fn split_and(e: &Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            split_and(left, out);
-            split_and(right, out);
-        }
-        Expr::Nested(inner) => split_and(inner, out),
-        other => out.push(other.clone()),
-    }
-}
-
-/// `e` as a whole number ≥ 0.
-fn whole(e: &Expr) -> Option<u64> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse().ok(),
-            _ => None,
-        },
-        Expr::Nested(e) => whole(e),
-        _ => None,
-    }
-}
-
+mod places;
 #[cfg(test)]
 mod tests;

@@ -57,6 +57,21 @@ impl Cx<'_> {
         self.out.append(rows, at)
     }
 
+    /// Emit `rows` (a batch and each row's time), if any, after what was
+    /// emitted so far.
+    pub fn emit_columns(
+        &mut self,
+        rows: Option<(arrow_array::RecordBatch, Vec<i64>)>,
+    ) -> Result<(), RunError> {
+        match rows {
+            Some((batch, time)) => self.emit_batch(Batch {
+                records: Vec::new(),
+                columns: Some(crate::runtime::message::Columns { batch, time }),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The records emitted so far, to add more to (rows emitted as
     /// columns are written as records first).
     pub fn out_events(&mut self) -> Result<&mut Vec<Event>, RunError> {

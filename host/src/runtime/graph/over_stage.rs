@@ -31,13 +31,8 @@ impl Over {
     }
 
     fn emit(&mut self, watermark: i64, cx: &mut Cx) -> Result<(), RunError> {
-        if let Some((batch, time)) = self.o.advance(watermark).map_err(|e| self.error(e))? {
-            cx.emit_batch(Batch {
-                records: Vec::new(),
-                columns: Some(Columns { batch, time }),
-            })?;
-        }
-        Ok(())
+        let rows = self.o.advance(watermark).map_err(|e| self.error(e))?;
+        cx.emit_columns(rows)
     }
 }
 

@@ -5,7 +5,6 @@ use super::operator::{Batch, Cx, Operator};
 use crate::plan::Plan;
 use crate::rank::{RankError, RankOperator};
 use crate::runtime::RunError;
-use crate::runtime::message::Columns;
 use crate::runtime::swap::Swap;
 use std::path::Path;
 use std::sync::Arc;
@@ -34,13 +33,8 @@ impl Rank {
 impl Rank {
     /// A Window Top-N's places of the keys the watermark passed.
     fn emit(&mut self, watermark: i64, cx: &mut Cx) -> Result<(), RunError> {
-        if let Some((batch, time)) = self.r.advance(watermark).map_err(|e| self.error(e))? {
-            cx.emit_batch(Batch {
-                records: Vec::new(),
-                columns: Some(Columns { batch, time }),
-            })?;
-        }
-        Ok(())
+        let rows = self.r.advance(watermark).map_err(|e| self.error(e))?;
+        cx.emit_columns(rows)
     }
 }
 
@@ -52,17 +46,11 @@ impl Operator for Rank {
             }
             return Err(self.error(RankError::NotColumns));
         };
-        if let Some((batch, time)) = self
+        let rows = self
             .r
             .process(&cols.batch, &cols.time)
-            .map_err(|e| self.error(e))?
-        {
-            cx.emit_batch(Batch {
-                records: Vec::new(),
-                columns: Some(Columns { batch, time }),
-            })?;
-        }
-        Ok(())
+            .map_err(|e| self.error(e))?;
+        cx.emit_columns(rows)
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
         self.emit(cx.watermark, cx)

@@ -4,13 +4,13 @@
 
 use super::Tables;
 use crate::job::WindowSpec;
-use crate::sql::ast::{Refusal, invalid, list_text, parse_query, quote, unsupported};
+use crate::sql::ast::{Refusal, invalid, list_text, parse_query, quote, split_and, unsupported};
 use crate::sql::catalog::{Catalog, plan_query};
 use crate::sql::tvf;
 use arrow_schema::{DataType, SchemaRef};
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, Expr, Ident, JoinConstraint, JoinOperator, SelectItem, SetExpr, TableFactor,
-    visit_expressions, visit_expressions_mut,
+    Expr, Ident, JoinConstraint, JoinOperator, SelectItem, SetExpr, TableFactor, visit_expressions,
+    visit_expressions_mut,
 };
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -184,22 +184,6 @@ pub(super) fn check(
     )
     .map_err(Refusal::Plan)?;
     Ok(())
-}
-
-/// The conjuncts of `e` (`a AND b AND c`), into `out`.
-pub(super) fn split_and(e: &Expr, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            split_and(left, out);
-            split_and(right, out);
-        }
-        Expr::Nested(inner) => split_and(inner, out),
-        other => out.push(other.clone()),
-    }
 }
 
 /// What an expression reads.

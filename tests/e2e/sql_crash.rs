@@ -1,0 +1,180 @@
+//! SQL jobs killed with SIGKILL again and again after their checkpoints
+//! (at least 10 kills, each after the run published rows): what they
+//! wrote in the end is what an independent model computes from the input.
+
+use serde_json::Value;
+use weir_e2e::rows::{by_value, final_table, rows};
+
+/// An OVER query (each transaction with the sum and count of its user's
+/// last four) killed with SIGKILL again and again after its checkpoints:
+/// its rows waiting for the watermark and its frames go through every
+/// checkpoint, and what it wrote in the end is exactly the rows an
+/// independent model computes from the input, each once.
+#[test]
+fn an_over_query_killed_at_random_moments_writes_the_models_rows_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // In time order, 50 ms apart, 40 users.
+    let rows = 16_000;
+    let mut input = String::new();
+    let mut expected: Vec<Value> = Vec::new();
+    let mut last: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    let mut rng = weir_e2e::TestRng::from_env();
+    for i in 0..rows {
+        let ms = 50 * i as u64;
+        let ts = format!(
+            "2024-01-01 {:02}:{:02}:{:02}.{:03}",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        );
+        // As Flink writes a TIMESTAMP(3): no trailing zeros in the fraction.
+        let written = ts.trim_end_matches('0').trim_end_matches('.').to_string();
+        let user = format!("u{}", rng.between(0, 40));
+        let amount = rng.between(0, 1000) as i64 - 200;
+        input.push_str(&format!(
+            "{{\"ts\":\"{ts}\",\"user\":\"{user}\",\"amount\":{amount}}}\n"
+        ));
+        let frame = last.entry(user.clone()).or_default();
+        frame.push(amount);
+        if frame.len() > 4 {
+            frame.remove(0);
+        }
+        expected.push(serde_json::json!({
+            "ts": written, "user": user, "amount": amount,
+            "last4": frame.iter().sum::<i64>(), "n": frame.len(),
+        }));
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("over.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (ts TIMESTAMP(3), `user` STRING, amount INT,
+           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (ts TIMESTAMP(3), `user` STRING, amount INT, last4 INT, n BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+         INSERT INTO out_rows
+         SELECT ts, `user`, amount, SUM(amount) OVER w, COUNT(*) OVER w FROM tx
+         WINDOW w AS (PARTITION BY `user` ORDER BY ts ROWS BETWEEN 3 PRECEDING AND CURRENT ROW);",
+    )
+    .expect("script");
+    // Each kill lands after the run published rows: after a checkpoint
+    // that held frames and waiting rows.
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "over.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let text = std::fs::read_to_string(d.join("out.jsonl")).expect("output");
+    let mut got: Vec<String> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json").to_string())
+        .collect();
+    let mut want: Vec<String> = expected.iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "rows after {kills} kills vs the model's"
+    );
+    let first = got.iter().zip(&want).position(|(g, w)| g != w);
+    assert!(
+        first.is_none(),
+        "after {kills} kills the rows differ from the model's: weir {}, model {}",
+        got[first.unwrap_or(0)],
+        want[first.unwrap_or(0)]
+    );
+}
+
+/// A Top-N query (each user's three largest amounts, with their place)
+/// killed with SIGKILL again and again after its checkpoints: its kept
+/// rows go through every checkpoint, and the table its changelog leaves
+/// is the one an independent model computes from the input (of two equal
+/// amounts, the earlier keeps the better place, as in Flink).
+#[test]
+fn a_top_n_query_killed_at_random_moments_leaves_the_models_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let records = 16_000;
+    let mut input = String::new();
+    let mut top: std::collections::BTreeMap<String, Vec<(i64, usize)>> = Default::default();
+    let mut rng = weir_e2e::TestRng::from_env();
+    for i in 0..records {
+        let user = format!("u{}", rng.between(0, 40));
+        // Few values near the top: ties.
+        let amount = rng.between(0, 1000) as i64;
+        input.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"{user}\",\"amount\":{amount}}}\n"
+        ));
+        let t = top.entry(user).or_default();
+        t.push((amount, i));
+        // Greatest first; of equal amounts, the earlier.
+        t.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        t.truncate(3);
+    }
+    let mut want: Vec<String> = top
+        .iter()
+        .flat_map(|(user, t)| {
+            t.iter().enumerate().map(move |(place, (amount, id))| {
+                by_value(
+                    serde_json::json!({"id": id, "user": user, "amount": amount, "rn": place + 1}),
+                )
+                .to_string()
+            })
+        })
+        .collect();
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("top.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (id BIGINT, `user` STRING, amount BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (id BIGINT, `user` STRING, amount BIGINT, rn BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'debezium-json');
+         INSERT INTO out_rows
+         SELECT id, `user`, amount, rn FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn FROM tx
+         ) WHERE rn <= 3;",
+    )
+    .expect("script");
+    // Each kill lands after the run published rows: after a checkpoint
+    // that held kept rows.
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "top.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+            "--set",
+            "batch_size=50",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let changes = rows(&d.join("out.jsonl"), 0);
+    // Every retraction retracts a row the table has (`final_table` checks).
+    let mut got: Vec<String> = final_table(&changes).iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the table after {kills} kills vs the model's");
+}
