@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,sql-topn,sql-window-topn,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -37,6 +37,15 @@ it with both systems, parallelism 1:
   each transaction with the sum and count of its user's last ten
   (`ROWS BETWEEN 9 PRECEDING AND CURRENT ROW`, 100k users). weir plans it
   onto its over stage; the DDL differs as for sql-window.
+- sql-topn: a Top-N, one Flink SQL query on both systems: each user's
+  three largest amounts with their place (`ROW_NUMBER() OVER (PARTITION
+  BY user ORDER BY amount DESC) … WHERE rn <= 3`, 100k users), an
+  updating result into a blackhole. Flink's `AppendOnlyTopNFunction`
+  updates per record, weir's rank stage per batch (the same final table).
+- sql-window-topn: a Window Top-N, one Flink SQL query on both systems:
+  per 10-second tumbling window, the three users with the largest total,
+  emitted when the window closes (Flink's `WindowRank`; weir's window
+  stage, then its rank stage at the watermark).
 - python: the stateless job with the logic in Python. weir: the Python SDK
   over columns (tests/operators/map-filter-py); Flink: Python scalar UDFs
   for the filter and the map.
@@ -192,12 +201,38 @@ INSERT INTO snk SELECT `user`, amount, SUM(amount) OVER w, COUNT(*) OVER w FROM 
 """
 
 
+SQL_TOPN_SCRIPT = """CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (`user` STRING, amount DOUBLE, rn BIGINT)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT `user`, amount, rn FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn FROM src
+) WHERE rn <= 3;
+"""
+
+
+SQL_WINDOW_TOPN_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
+    WATERMARK FOR ts AS ts)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (ws TIMESTAMP(3), we TIMESTAMP(3), `user` STRING, total DOUBLE, rn BIGINT)
+    WITH ('connector' = 'blackhole');
+INSERT INTO snk SELECT * FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rn
+    FROM (SELECT window_start, window_end, `user`, SUM(amount) AS total
+          FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+          GROUP BY window_start, window_end, `user`)
+) WHERE rn <= 3;
+"""
+
+
 def run_weir(kind, input_path, work, components):
-    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-over"):
+    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-over",
+                "sql-topn", "sql-window-topn"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
         text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT,
                 "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT,
-                "sql-over": SQL_OVER_SCRIPT}[kind]
+                "sql-over": SQL_OVER_SCRIPT, "sql-topn": SQL_TOPN_SCRIPT,
+                "sql-window-topn": SQL_WINDOW_TOPN_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
     job = work / f"weir-{kind}-{input_path.stem}.toml"
@@ -216,7 +251,7 @@ env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
 conf = env.get_config()
 conf.set("parallelism.default", "1")
 conf.set("table.exec.resource.default-parallelism", "1")
-windowed = kind in ("window", "sql-window", "sql-join", "sql-over")
+windowed = kind in ("window", "sql-window", "sql-join", "sql-over", "sql-window-topn")
 time_attr = ", rt AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR rt AS rt" if windowed else ""
 env.execute_sql(f"""CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING{time_attr})
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')""")
@@ -228,6 +263,21 @@ if kind in ("sql-group", "sql-group-mb"):
     env.execute_sql("""CREATE TABLE snk (`user` STRING, n BIGINT, total DOUBLE)
         WITH ('connector' = 'blackhole')""")
     query = "INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`"
+elif kind == "sql-topn":
+    env.execute_sql("""CREATE TABLE snk (`user` STRING, amount DOUBLE, rn BIGINT)
+        WITH ('connector' = 'blackhole')""")
+    query = """INSERT INTO snk SELECT `user`, amount, rn FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn FROM src
+    ) WHERE rn <= 3"""
+elif kind == "sql-window-topn":
+    env.execute_sql("""CREATE TABLE snk (ws TIMESTAMP(3), we TIMESTAMP(3), `user` STRING, total DOUBLE, rn BIGINT)
+        WITH ('connector' = 'blackhole')""")
+    query = """INSERT INTO snk SELECT * FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY total DESC) AS rn
+        FROM (SELECT window_start, window_end, `user`, SUM(amount) AS total
+              FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(rt), INTERVAL '10' SECOND))
+              GROUP BY window_start, window_end, `user`)
+    ) WHERE rn <= 3"""
 elif kind == "sql-over":
     env.execute_sql("""CREATE TABLE snk (`user` STRING, amount DOUBLE, last10 DOUBLE, n BIGINT)
         WITH ('connector' = 'blackhole')""")
@@ -295,7 +345,7 @@ def run_flink(py, kind, input_path, work):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,sql-topn,sql-window-topn,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()
