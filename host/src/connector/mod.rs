@@ -8,6 +8,7 @@
 pub mod datagen;
 pub mod file;
 pub mod kafka;
+pub mod nexmark;
 pub mod postgres;
 pub mod sink;
 pub mod staged_file;

@@ -177,7 +177,7 @@ impl SourceSpec {
         match self {
             SourceSpec::File { schema, .. } | SourceSpec::Stdin { schema } => schema.as_ref(),
             SourceSpec::Kafka(k) => k.schema.as_ref(),
-            SourceSpec::Datagen(_) => None,
+            SourceSpec::Datagen(d) => d.columns.as_ref(),
         }
     }
 }
@@ -201,7 +201,10 @@ pub enum Delivery {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatagenSpec {
-    /// `clickstream`, `transactions` or `bids`.
+    /// `clickstream`, `transactions`, `bids`, or one of Nexmark's tables:
+    /// `nexmark-person`, `nexmark-auction`, `nexmark-bid`
+    /// ([`crate::connector::nexmark`]; `keys`, `step_ms` and `disorder_ms`
+    /// do not apply to them).
     pub schema: String,
     /// How many records; the source is bounded.
     pub rows: u64,
@@ -224,6 +227,27 @@ pub struct DatagenSpec {
     /// Maximum random lateness of a record's event time (ms). Default 0.
     #[serde(default)]
     pub disorder_ms: i64,
+    /// The records' schema for operators over columns (see the file
+    /// source's); default: inferred from the first records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<BTreeMap<String, String>>,
+}
+
+impl DatagenSpec {
+    /// `rows` rows of `schema`, every other setting its default.
+    pub fn new(schema: impl Into<String>, rows: u64) -> Self {
+        Self {
+            schema: schema.into(),
+            rows,
+            rate: 0,
+            seed: 0,
+            keys: default_keys(),
+            start_ms: default_start(),
+            step_ms: default_step(),
+            disorder_ms: 0,
+            columns: None,
+        }
+    }
 }
 
 fn default_keys() -> u64 {

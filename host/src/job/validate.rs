@@ -5,7 +5,14 @@ use super::operator_names;
 use super::spec::*;
 use super::whole::JobSpec;
 
-const SCHEMAS: &[&str] = &["clickstream", "transactions", "bids"];
+const SCHEMAS: &[&str] = &[
+    "clickstream",
+    "transactions",
+    "bids",
+    "nexmark-person",
+    "nexmark-auction",
+    "nexmark-bid",
+];
 
 /// All problems of a job, in file order. Empty means valid.
 pub fn validate(spec: &JobSpec) -> Vec<Problem> {

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `filesystem` (`path`, `format` = `json`) | the file source (one file of JSON lines) | the file sink (one file of JSON lines, replaced at start) |
 //! | `kafka` (`topic`, `properties.bootstrap.servers`, `properties.group.id`, `scan.startup.mode`, `scan.startup.timestamp-millis`, `scan.bounded.mode`, `format` = `json`, `properties.*`) | a Kafka source | a Kafka sink (`sink.delivery-guarantee`, `sink.transactional-id-prefix`) |
+//! | `datagen` (`schema` = one of weir's generator's, e.g. `nexmark-bid`; `number-of-rows`, `rows-per-second`, `seed`) | weir's generator (bounded): the rows of one of its schemas, not Flink's per-field random values | — |
 //! | `print` | — | standard output |
 //! | `blackhole` | — | discard |
 //! | `jdbc` (`url` = `jdbc:postgresql://…`, `table-name`, `username`, `password`, `sink.buffer-flush.max-rows`), or `postgres` (the same, `url` = `postgresql://…`) | — | a PostgreSQL table, upserted by the `PRIMARY KEY`, exactly-once with checkpoints |
@@ -198,10 +199,55 @@ pub(super) fn source(
                 schema: Some(schema),
             }))
         }
+        "datagen" => datagen(options, schema),
         other => Err(OptionError(format!(
-            "'connector' = '{other}' is not supported as a source (filesystem, kafka)"
+            "'connector' = '{other}' is not supported as a source (filesystem, kafka, datagen)"
         ))),
     }
+}
+
+/// weir's generator: `'schema'` names what it makes (Flink's datagen
+/// makes random values per column, `fields.*`; weir's makes rows that
+/// mean something, such as Nexmark's events, and is bounded).
+fn datagen(options: &Options, columns: BTreeMap<String, String>) -> Result<SourceSpec, OptionError> {
+    if let Some(key) = options.keys().find(|k| k.starts_with("fields.")) {
+        return Err(OptionError(format!(
+            "option '{key}': weir's datagen makes the rows of one of its schemas ('schema' = 'nexmark-bid', …), not values per field"
+        )));
+    }
+    check(
+        options,
+        &["connector", "schema", "number-of-rows", "rows-per-second", "seed"],
+        false,
+    )?;
+    let schema = required(options, "schema")?;
+    let number = |key: &str| -> Result<Option<u64>, OptionError> {
+        options
+            .get(key)
+            .map(|v| {
+                v.parse::<u64>()
+                    .map_err(|_| OptionError(format!("'{key}' = '{v}' is not a whole number")))
+            })
+            .transpose()
+    };
+    let rows = number("number-of-rows")?.ok_or_else(|| {
+        OptionError("option 'number-of-rows' is required (weir's datagen is bounded)".into())
+    })?;
+    if let Some(table) = crate::connector::nexmark::Table::of_schema(schema) {
+        let known = table.columns();
+        if let Some(c) = columns.keys().find(|c| !known.iter().any(|(k, _)| k == c)) {
+            let names: Vec<&str> = known.iter().map(|(k, _)| *k).collect();
+            return Err(OptionError(format!(
+                "column `{c}` is not one of {schema}'s ({})",
+                names.join(", ")
+            )));
+        }
+    }
+    let mut spec = crate::job::DatagenSpec::new(schema, rows);
+    spec.rate = number("rows-per-second")?.unwrap_or(0);
+    spec.seed = number("seed")?.unwrap_or(0);
+    spec.columns = Some(columns);
+    Ok(SourceSpec::Datagen(spec))
 }
 
 /// The sink a table's options describe; `columns` and `primary_key`:
@@ -406,5 +452,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("jdbc:postgresql://"), "{}", e.0);
+    }
+
+    #[test]
+    fn a_datagen_table_is_one_of_weirs_generators_schemas() {
+        let cols = |names: &[&str]| -> BTreeMap<String, String> {
+            names.iter().map(|n| (n.to_string(), "int".to_string())).collect()
+        };
+        let s = source(
+            &opts(&[
+                ("connector", "datagen"),
+                ("schema", "nexmark-bid"),
+                ("number-of-rows", "1000"),
+                ("rows-per-second", "50"),
+            ]),
+            cols(&["auction", "price"]),
+        )
+        .unwrap();
+        let SourceSpec::Datagen(d) = s else { panic!() };
+        assert_eq!((d.schema.as_str(), d.rows, d.rate), ("nexmark-bid", 1000, 50));
+        assert_eq!(d.columns, Some(cols(&["auction", "price"])));
+        let refused = |options: &[(&str, &str)], columns: &[&str], says: &str| {
+            let e = source(&opts(options), cols(columns)).unwrap_err();
+            assert!(e.0.contains(says), "{}", e.0);
+        };
+        let bid = [("connector", "datagen"), ("schema", "nexmark-bid")];
+        refused(&bid, &["price"], "'number-of-rows' is required");
+        let mut o = bid.to_vec();
+        o.push(("number-of-rows", "10"));
+        refused(&o, &["price", "bidders"], "column `bidders` is not one of nexmark-bid's");
+        o.push(("fields.price.kind", "random"));
+        refused(&o, &["price"], "not values per field");
+        refused(
+            &[("connector", "datagen"), ("schema", "bids"), ("number-of-rows", "x")],
+            &[],
+            "'number-of-rows' = 'x' is not a whole number",
+        );
     }
 }

@@ -54,12 +54,26 @@ pub(super) fn rewrite(query: &Query) -> Option<Query> {
             {
                 window = Some((name_of(f), args(f)))
             }
-            other => keys.push(other.to_string()),
+            other => keys.push(other),
         }
     }
     let (kind, args) = window?;
     let (time, rest) = args.split_first()?;
+    // Inside the table function the table's alias is not in scope: `B.ts`
+    // is `ts` there.
+    let own = |e: &Expr| match e {
+        Expr::CompoundIdentifier(parts)
+            if parts.len() == 2
+                && (alias.as_ref().is_some_and(|a| a.name.value == parts[0].value)
+                    || name.to_string() == parts[0].value) =>
+        {
+            parts[1].to_string()
+        }
+        other => other.to_string(),
+    };
+    let time = own(time);
     let partition = if kind == "SESSION" && !keys.is_empty() {
+        let keys: Vec<String> = keys.iter().map(|k| own(k)).collect();
         format!(" PARTITION BY ({})", keys.join(", "))
     } else {
         String::new()
@@ -85,7 +99,7 @@ pub(super) fn rewrite(query: &Query) -> Option<Query> {
     let _ = visit_expressions_mut(&mut select.having, &mut auxiliary);
     let items: Vec<String> = select.projection.iter().map(ToString::to_string).collect();
     let mut group = vec!["window_start".to_string(), "window_end".to_string()];
-    group.extend(keys);
+    group.extend(keys.iter().map(ToString::to_string));
     let text = format!(
         "SELECT {} FROM {tvf}{}{} GROUP BY {}{}",
         items.join(", "),
@@ -176,6 +190,16 @@ mod tests {
             "SELECT window_end, `user`, SUM(n) FROM \
              TABLE(SESSION(__weir_table(tx, `user`), DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
              GROUP BY window_start, window_end, `user`"
+        );
+        // The table's alias is not in scope inside the table function.
+        assert_eq!(
+            rewritten(
+                "SELECT B.`user`, COUNT(*) FROM tx B \
+                 GROUP BY B.`user`, SESSION(B.ts, INTERVAL '5' SECOND)"
+            ),
+            "SELECT B.`user`, COUNT(*) FROM \
+             TABLE(SESSION(__weir_table(tx, `user`), DESCRIPTOR(ts), INTERVAL '5' SECOND)) AS B \
+             GROUP BY window_start, window_end, B.`user`"
         );
         assert_eq!(
             rewritten("SELECT `user`, COUNT(*) FROM tx GROUP BY `user`"),
