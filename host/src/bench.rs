@@ -36,6 +36,9 @@
 //!     logic over JSON events: see [`aggregates`].
 //! 14. `keyed` — a keyed Wasm operator (state and timers) over typed
 //!     columns vs the same logic over JSON events: see [`keyed`].
+//! 15. `nexmark` — only when named: the Nexmark queries of
+//!     examples/nexmark on weir and on Apache Flink 2.3 side by side, on
+//!     the same events (in the binary: it runs `weir sql`).
 
 mod aggregates;
 mod checkpoint;
@@ -72,8 +75,10 @@ pub struct BenchArgs {
     pub records: u64,
     /// Run only these benchmarks (mapfilter, pipeline, window, window-kinds, decode, columns, job-columns, python, sources, stages, aggregate, keyed, state,
     /// checkpoint, checkpoint-rocksdb, checkpoint-size, swap; and, only
-    /// when named: kafka, kafka-latency, which need a broker, and submit,
-    /// density, which start a `weir serve`).
+    /// when named: kafka, kafka-latency, which need a broker; submit,
+    /// density, fairness, which start a `weir serve`; nexmark, the
+    /// Nexmark queries of examples/nexmark beside Apache Flink 2.3 on the
+    /// same `--records` events, from the repository root).
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Idle jobs in the density benchmark.
@@ -91,6 +96,17 @@ pub struct BenchArgs {
     /// Keys for the window benchmark.
     #[arg(long, default_value_t = 100_000)]
     pub keys: u64,
+    /// Parallelisms of the Nexmark benchmark (each query runs at each).
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    pub parallelism: Vec<usize>,
+    /// Nexmark queries to run (q0, q1, …); default: every file in
+    /// examples/nexmark.
+    #[arg(long, value_delimiter = ',')]
+    pub queries: Vec<String>,
+    /// Runs of each Nexmark query on each system, alternating (the ratio
+    /// is their median).
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
     /// Keys in the checkpoint-size benchmark (comma-separated for several runs).
     #[arg(long, value_delimiter = ',', default_value = "1000000")]
     pub state_keys: Vec<u64>,
@@ -128,7 +144,7 @@ fn wanted(args: &BenchArgs, name: &str) -> bool {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(unknown) = args.only.iter().find(|o| !NAMES.contains(&o.as_str())) {
         anyhow::bail!(
-            "no benchmark is called `{unknown}`; --only takes: {}, and the host's submit, density, fairness",
+            "no benchmark is called `{unknown}`; --only takes: {}, and the host's submit, density, fairness, nexmark",
             NAMES.join(", ")
         );
     }

@@ -559,23 +559,38 @@ fn dispatch(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(mut args) => {
-            // The host benchmarks start a `weir serve` (this binary).
-            let host: Vec<String> = args
-                .only
-                .iter()
-                .filter(|o| cli::serve::bench::NAMES.contains(&o.as_str()))
-                .cloned()
-                .collect();
-            args.only.retain(|o| !host.contains(o));
-            if host.is_empty() || !args.only.is_empty() {
-                let (operator, jobs) = (args.operator.clone(), args.jobs);
+            // The host benchmarks start a `weir serve` and Nexmark runs
+            // `weir sql` (both this binary) beside Flink; the rest are the
+            // library's.
+            let mut take = |names: &[&str]| -> Vec<String> {
+                let taken: Vec<String> = args
+                    .only
+                    .iter()
+                    .filter(|o| names.contains(&o.as_str()))
+                    .cloned()
+                    .collect();
+                args.only.retain(|o| !taken.contains(o));
+                taken
+            };
+            let host = take(&cli::serve::bench::NAMES);
+            let nexmark = take(&[cli::nexmark_bench::NAME]);
+            let (operator, jobs) = (args.operator.clone(), args.jobs);
+            let options = cli::nexmark_bench::Options {
+                events: args.records,
+                parallelism: args.parallelism.clone(),
+                queries: args.queries.clone(),
+                repeat: args.repeat,
+            };
+            if (host.is_empty() && nexmark.is_empty()) || !args.only.is_empty() {
                 weir::bench::run(args)?;
-                if host.is_empty() {
-                    return Ok(());
-                }
-                return cli::serve::bench::run(&host, &operator, jobs);
             }
-            cli::serve::bench::run(&host, &args.operator, args.jobs)
+            if !host.is_empty() {
+                cli::serve::bench::run(&host, &operator, jobs)?;
+            }
+            if !nexmark.is_empty() {
+                cli::nexmark_bench::run(&options)?;
+            }
+            Ok(())
         }
         Command::Checkpoints(CheckpointsCommand::List { dir }) => {
             cli::inspect::list_checkpoints(&dir)

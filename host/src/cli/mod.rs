@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod inspect;
+pub mod nexmark_bench;
 pub mod run;
 pub mod savepoint;
 pub mod serve;
