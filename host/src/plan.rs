@@ -131,6 +131,12 @@ pub enum JoinKind {
         /// Upper bound, ms.
         upper: i64,
     },
+    /// Every pair with equal keys; records kept for ever or `ttl` ms
+    /// (processing time).
+    Regular {
+        /// Time to live, ms.
+        ttl: Option<i64>,
+    },
 }
 
 /// A stage of a job graph, ready to run.

@@ -144,8 +144,8 @@ fn what_weir_does_not_run_is_refused_before_it_starts_with_its_line() {
             "an updating query (a GROUP BY without a window, or a Top-N) into table `out_rows`",
         ),
         (
-            "SELECT a.`user`, b.merchant, a.amount FROM tx a JOIN tx b ON a.`user` = b.`user`",
-            "a join",
+            "SELECT a.`user`, b.merchant, a.amount FROM tx a LEFT JOIN tx b ON a.`user` = b.`user`",
+            "LEFT OUTER JOIN",
         ),
         (
             "SELECT `user`, merchant, amount FROM tx ORDER BY ts",

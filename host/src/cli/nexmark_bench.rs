@@ -55,6 +55,9 @@ for statement in [s.strip() for s in script.split(";")]:
             result.wait()
 "#;
 
+/// One round of a query: (wall s, CPU s) on weir, then on Flink.
+type Round = ((f64, f64), (f64, f64));
+
 /// What to run.
 #[derive(Debug)]
 pub struct Options {
@@ -73,7 +76,9 @@ pub struct Options {
 pub fn run(options: &Options) -> anyhow::Result<()> {
     let dir = Path::new(QUERIES);
     if !dir.is_dir() {
-        bail!("the Nexmark queries are in {QUERIES}: run `weir bench --only nexmark` from the repository root");
+        bail!(
+            "the Nexmark queries are in {QUERIES}: run `weir bench --only nexmark` from the repository root"
+        );
     }
     let queries = queries(dir, &options.queries)?;
     let python = ensure_pyflink()?;
@@ -111,15 +116,20 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
                 };
                 let on_flink = |events: &Path| -> anyhow::Result<(f64, f64)> {
                     let path = script(events, "flink")?;
-                    measured(Command::new(&python).arg(&runner).arg(&path).arg(p.to_string()))
-                        .with_context(|| format!("Flink on {name}"))
+                    measured(
+                        Command::new(&python)
+                            .arg(&runner)
+                            .arg(&path)
+                            .arg(p.to_string()),
+                    )
+                    .with_context(|| format!("Flink on {name}"))
                 };
                 let (w, f) = (net(&on_weir, &big, &tiny)?, net(&on_flink, &big, &tiny)?);
                 rounds.push((w, f));
             }
             let millions = options.events as f64 / 1e6;
             let rate = |wall: f64| millions / wall.max(1e-9);
-            let col = |f: &dyn Fn(&((f64, f64), (f64, f64))) -> String| {
+            let col = |f: &dyn Fn(&Round) -> String| {
                 rounds.iter().map(f).collect::<Vec<_>>().join(" / ")
             };
             let mut ratios: Vec<f64> = rounds
@@ -151,10 +161,17 @@ fn queries(dir: &Path, wanted: &[String]) -> anyhow::Result<Vec<(String, String)
             all.push((stem.to_string(), std::fs::read_to_string(&path)?));
         }
     }
-    all.sort_by_key(|(name, _)| name.trim_start_matches('q').parse::<u32>().unwrap_or(u32::MAX));
+    all.sort_by_key(|(name, _)| {
+        name.trim_start_matches('q')
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    });
     if let Some(unknown) = wanted.iter().find(|w| !all.iter().any(|(n, _)| n == *w)) {
         let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
-        bail!("no query `{unknown}` in {QUERIES} (there are: {})", names.join(", "));
+        bail!(
+            "no query `{unknown}` in {QUERIES} (there are: {})",
+            names.join(", ")
+        );
     }
     all.retain(|(n, _)| wanted.is_empty() || wanted.contains(n));
     Ok(all)
@@ -261,7 +278,10 @@ fn cpu_seconds() -> anyhow::Result<f64> {
         .take(7)
         .map(|f| f.parse().unwrap_or(0.0))
         .collect();
-    let busy = fields.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 4);
+    let busy = fields
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 4);
     Ok(busy.map(|(_, v)| v).sum::<f64>() / clock_ticks())
 }
 
@@ -314,16 +334,32 @@ fn ensure_pyflink() -> anyhow::Result<PathBuf> {
     if Command::new("java").arg("-version").output().is_err() {
         bail!("Flink needs Java 11 or newer (Debian: apt-get install openjdk-17-jre-headless)");
     }
-    eprintln!("installing apache-flink=={FLINK_VERSION} into {} (once)", venv.display());
-    let status = Command::new("python3").arg("-m").arg("venv").arg(&venv).status()?;
+    eprintln!(
+        "installing apache-flink=={FLINK_VERSION} into {} (once)",
+        venv.display()
+    );
+    let status = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()?;
     if !status.success() {
         bail!("python3 -m venv {} failed", venv.display());
     }
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "-q", &format!("apache-flink=={FLINK_VERSION}")])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            &format!("apache-flink=={FLINK_VERSION}"),
+        ])
         .status()?;
     if !status.success() || !ok() {
-        bail!("installing apache-flink=={FLINK_VERSION} into {} failed", venv.display());
+        bail!(
+            "installing apache-flink=={FLINK_VERSION} into {} failed",
+            venv.display()
+        );
     }
     Ok(python)
 }
@@ -338,10 +374,17 @@ mod tests {
                     CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole');\n\
                     INSERT INTO out SELECT auction FROM bid;\n";
         let script = over_files(text, Path::new("/data"));
-        assert!(!script.contains("datagen") && !script.contains("q2"), "{script}");
+        assert!(
+            !script.contains("datagen") && !script.contains("q2"),
+            "{script}"
+        );
         assert!(script.contains("'path' = '/data/bid.jsonl'"), "{script}");
         assert!(script.contains("`dateTime` TIMESTAMP(3)"), "{script}");
         assert!(script.contains("CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole');"));
-        assert!(script.trim_end().ends_with("INSERT INTO out SELECT auction FROM bid;"));
+        assert!(
+            script
+                .trim_end()
+                .ends_with("INSERT INTO out SELECT auction FROM bid;")
+        );
     }
 }

@@ -190,7 +190,10 @@ mod tests {
             assert_eq!(a, all(schema));
             for row in &a {
                 let v: serde_json::Value = serde_json::from_slice(row).unwrap();
-                assert!(v["ts"].is_i64() || v["dateTime"].is_string(), "{schema}: {v}");
+                assert!(
+                    v["ts"].is_i64() || v["dateTime"].is_string(),
+                    "{schema}: {v}"
+                );
             }
         }
     }

@@ -156,10 +156,11 @@ impl Table {
     }
 }
 
-/// The id (from 0) of the last person made by event `event`.
+/// The id (from 0) of the last person made by event `event` (a group's
+/// one person is its first event).
 fn last_person(event: u64) -> u64 {
-    let (epoch, offset) = (event / TOTAL, event % TOTAL);
-    epoch * PERSONS + offset.min(PERSONS - 1)
+    const { assert!(PERSONS == 1) };
+    event / TOTAL
 }
 
 /// The id (from 0) of the last auction made by event `event`.
@@ -237,7 +238,10 @@ pub fn write_row(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut Vec
             let id = last_person(event) + FIRST_PERSON_ID;
             let first = pick(&mut rng, FIRST_NAMES);
             let last = pick(&mut rng, LAST_NAMES);
-            let _ = write!(out, r#"{{"id":{id},"name":"{first} {last}","emailAddress":""#);
+            let _ = write!(
+                out,
+                r#"{{"id":{id},"name":"{first} {last}","emailAddress":""#
+            );
             letters(&mut rng, 7, out);
             out.push(b'@');
             letters(&mut rng, 5, out);
@@ -281,10 +285,7 @@ pub fn write_row(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut Vec
             timestamp(out, ts);
             out.extend_from_slice(br#","expires":"#);
             timestamp(out, expires);
-            let _ = write!(
-                out,
-                r#","seller":{seller},"category":{category},"extra":""#
-            );
+            let _ = write!(out, r#","seller":{seller},"category":{category},"extra":""#);
             extra(&mut rng, out.len() - begin, AUCTION_BYTES, out);
             write!(out, "\"}}")
         }
@@ -343,7 +344,10 @@ mod tests {
                 let mut line = Vec::new();
                 write_row(table, row, 3, 1_700_000_000_000, &mut line);
                 serde_json::from_slice(&line).unwrap_or_else(|e| {
-                    panic!("{table:?} row {row}: {e}: {}", String::from_utf8_lossy(&line))
+                    panic!(
+                        "{table:?} row {row}: {e}: {}",
+                        String::from_utf8_lossy(&line)
+                    )
                 })
             })
             .collect()
@@ -353,7 +357,12 @@ mod tests {
     fn every_row_has_its_tables_columns() {
         for table in [Table::Person, Table::Auction, Table::Bid] {
             for row in rows(table, 300) {
-                let keys: Vec<&str> = row.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+                let keys: Vec<&str> = row
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|k| k.as_str())
+                    .collect();
                 let mut want: Vec<&str> = table.columns().iter().map(|(c, _)| *c).collect();
                 want.sort();
                 let mut keys = keys;
@@ -383,11 +392,16 @@ mod tests {
     fn ids_refer_to_people_and_auctions_made_about_then() {
         let people = rows(Table::Person, 100);
         let auctions = rows(Table::Auction, 300);
-        let ids = |v: &[serde_json::Value]| -> Vec<i64> { v.iter().map(|r| r["id"].as_i64().unwrap()).collect() };
+        let ids = |v: &[serde_json::Value]| -> Vec<i64> {
+            v.iter().map(|r| r["id"].as_i64().unwrap()).collect()
+        };
         assert_eq!(ids(&people), (1000..1100).collect::<Vec<_>>());
         assert_eq!(ids(&auctions), (1000..1300).collect::<Vec<_>>());
         for bid in rows(Table::Bid, 4600) {
-            let (a, b) = (bid["auction"].as_i64().unwrap(), bid["bidder"].as_i64().unwrap());
+            let (a, b) = (
+                bid["auction"].as_i64().unwrap(),
+                bid["bidder"].as_i64().unwrap(),
+            );
             assert!((1000..1310).contains(&a), "{bid}");
             assert!((1000..1110).contains(&b), "{bid}");
             assert!(bid["price"].as_i64().unwrap() >= 100);
@@ -412,7 +426,10 @@ mod tests {
         assert_eq!(first, "2023-11-14 22:13:20.000");
         // Bid 999 is event 999 / 46 * 50 + 4 + 999 % 46 = 1087.
         assert_eq!(last, "2023-11-14 22:13:20.108");
-        let times: Vec<&str> = bids.iter().map(|b| b["dateTime"].as_str().unwrap()).collect();
+        let times: Vec<&str> = bids
+            .iter()
+            .map(|b| b["dateTime"].as_str().unwrap())
+            .collect();
         assert!(times.windows(2).all(|w| w[0] <= w[1]));
     }
 }

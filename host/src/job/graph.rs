@@ -507,6 +507,25 @@ fn check_over(c: &mut Checker, spec: &JobSpec, at: &str, o: &OverSpec, s: &Stage
 }
 
 fn check_join(c: &mut Checker, spec: &JobSpec, at: &str, j: &super::stages::JoinSpec) {
+    if j.kind == "regular" {
+        // No time: nothing is late, nothing waits for the watermark.
+        if j.size.is_some() || j.slide.is_some() || j.lower.is_some() || j.upper.is_some() {
+            c.add(
+                at,
+                "a regular join has no `size`, `slide`, `lower` or `upper` (use a window or interval join)",
+            );
+        }
+        if let Some(ttl) = &j.ttl {
+            c.duration(&format!("{at}.ttl"), ttl, true);
+        }
+        return;
+    }
+    if j.ttl.is_some() {
+        c.add(
+            format!("{at}.ttl"),
+            "only a regular join keeps records for a time to live; a window or interval join drops them by the watermark",
+        );
+    }
     if spec.event_time.is_none() {
         c.add(
             "event_time",
@@ -591,7 +610,7 @@ fn check_join(c: &mut Checker, spec: &JobSpec, at: &str, j: &super::stages::Join
         }
         other => c.add(
             format!("{at}.type"),
-            format!("unknown join `{other}`; use window or interval"),
+            format!("unknown join `{other}`; use window, interval or regular"),
         ),
     }
 }

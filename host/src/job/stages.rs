@@ -273,7 +273,9 @@ pub struct JoinSpec {
     /// when the window fires (Flink's `join(…).window(…)`). `interval`:
     /// every pair with equal keys where `left.ts + lower <= right.ts <=
     /// left.ts + upper`, emitted as soon as both are in (Flink's
-    /// `intervalJoin(…).between(lower, upper)`).
+    /// `intervalJoin(…).between(lower, upper)`). `regular`: every pair
+    /// with equal keys whatever their times, each record kept for ever or
+    /// for `ttl` (Flink SQL's join of two tables without time bounds).
     #[serde(rename = "type")]
     pub kind: String,
     /// The left input stage (or `source`).
@@ -295,6 +297,10 @@ pub struct JoinSpec {
     pub lower: Option<String>,
     /// Interval join: the upper bound, e.g. `"5s"`; at least `lower`.
     pub upper: Option<String>,
+    /// Regular join: how long each record is kept after it came, in
+    /// processing time (Flink's `table.exec.state.ttl`); default: for ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
 }
 
 fn tumbling() -> String {

@@ -9,6 +9,12 @@
 //! it could have: `t + upper` for the left side (when `upper > 0`, else
 //! `t`), `t − lower` for the right (when `lower < 0`, else `t`).
 //!
+//! A regular join ([`IntervalJoin::regular`], Flink's join of two tables
+//! without time bounds) is the same with an unbounded interval: every pair
+//! with equal keys, nothing late, every record kept — or, with a time to
+//! live (Flink's `table.exec.state.ttl`), kept for that long in processing
+//! time after it arrived, as Flink's join state is.
+//!
 //! Cleanup runs per second of event time: a record stays buffered until
 //! the watermark passes the whole second its last partner time falls in.
 //! Keeping a record longer than needed is harmless: a partner that could
@@ -47,6 +53,9 @@ const DUE_GRAIN: i64 = 1000;
 pub struct IntervalJoin {
     lower: i64,
     upper: i64,
+    /// A regular join: no bounds, no late records; `Some(ttl)`: records
+    /// are dropped `ttl` ms of processing time after they came.
+    regular: Option<Option<i64>>,
     state: JoinState,
     /// The ends of the grains that hold cleanup times, so the backend is
     /// searched for what to drop only when one of them is due.
@@ -88,10 +97,21 @@ impl IntervalJoin {
         Self {
             lower,
             upper,
+            regular: None,
             state,
             due: BTreeSet::new(),
             watermark: MIN_WATERMARK,
             cleaned: MIN_WATERMARK,
+        }
+    }
+
+    /// A regular join: every pair with equal keys, whatever their times;
+    /// each record kept for ever, or (`ttl`, ms) that long in processing
+    /// time after it came.
+    pub fn regular(ttl: Option<i64>, state: JoinState) -> Self {
+        Self {
+            regular: Some(ttl),
+            ..Self::new(-i64::MAX, i64::MAX, state)
         }
     }
 
@@ -111,13 +131,29 @@ impl IntervalJoin {
         records: Vec<Event>,
         out: &mut JoinOutput,
     ) -> Result<(), JoinError> {
+        self.process_at(side, records, crate::time::now_ms(), out)
+    }
+
+    /// [`Self::process`] at processing time `now` (ms), which a regular
+    /// join's time to live counts in.
+    pub fn process_at(
+        &mut self,
+        side: Side,
+        records: Vec<Event>,
+        now: Timestamp,
+        out: &mut JoinOutput,
+    ) -> Result<(), JoinError> {
+        if let Some(Some(_)) = self.regular {
+            // What lived its time is gone before the new records look.
+            self.drop_due(now)?;
+        }
         for e in records {
-            if e.timestamp < self.watermark {
+            if self.regular.is_none() && e.timestamp < self.watermark {
                 out.late.push(e);
                 continue;
             }
             let key = e.key.as_deref().ok_or(JoinError::NoKey)?;
-            self.insert(side, key, e.timestamp, &e.value, out)?;
+            self.insert(side, key, e.timestamp, &e.value, now, out)?;
         }
         Ok(())
     }
@@ -128,6 +164,7 @@ impl IntervalJoin {
         key: &[u8],
         ts: Timestamp,
         value: &[u8],
+        now: Timestamp,
         out: &mut JoinOutput,
     ) -> Result<(), JoinError> {
         let (relative_lower, relative_upper, other) = match side {
@@ -138,10 +175,19 @@ impl IntervalJoin {
         let to = ts.saturating_add(relative_upper);
         let theirs = rows_of(other, key);
         let mut lo = theirs.clone();
-        lo.extend_from_slice(&time_bytes(from));
         let hi = match to.checked_add(1) {
-            Some(after) => [theirs.as_slice(), &time_bytes(after)].concat(),
-            None => prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?,
+            // A regular join: all of the key's rows.
+            _ if self.regular.is_some() => {
+                prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?
+            }
+            Some(after) => {
+                lo.extend_from_slice(&time_bytes(from));
+                [theirs.as_slice(), &time_bytes(after)].concat()
+            }
+            None => {
+                lo.extend_from_slice(&time_bytes(from));
+                prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?
+            }
         };
         for (k, v) in self.state.backend.scan_range(&lo, &hi)? {
             let o = (time_at(&k, theirs.len())?, v.as_slice());
@@ -151,7 +197,19 @@ impl IntervalJoin {
             };
             out.results.push(event(key, None, l, r, l.0.max(r.0)));
         }
-        let cleanup_at = if relative_upper > 0 { to } else { ts };
+        let cleanup_at = match self.regular {
+            None if relative_upper > 0 => to,
+            None => ts,
+            Some(Some(ttl)) => now.saturating_add(ttl),
+            Some(None) => {
+                // Kept for ever: no cleanup entry.
+                let mut row = rows_of(side, key);
+                row.extend_from_slice(&time_bytes(ts));
+                row.extend_from_slice(&self.state.seq());
+                self.state.backend.put(row, value.to_vec())?;
+                return Ok(());
+            }
+        };
         let mut row = rows_of(side, key);
         row.extend_from_slice(&time_bytes(ts));
         row.extend_from_slice(&self.state.seq());
@@ -166,14 +224,24 @@ impl IntervalJoin {
         Ok(())
     }
 
-    /// The watermark moved to `watermark`: drop what can no longer join.
+    /// The watermark moved to `watermark`: drop what can no longer join
+    /// (a regular join keeps its records whatever the watermark).
     pub fn advance(&mut self, watermark: Timestamp) -> Result<(), JoinError> {
         if watermark <= self.watermark {
             return Ok(());
         }
         self.watermark = watermark;
+        if self.regular.is_some() {
+            return Ok(());
+        }
+        self.drop_due(watermark)
+    }
+
+    /// Drop the records due at `until` or before (event time for an
+    /// interval join, processing time for a regular join's time to live).
+    fn drop_due(&mut self, until: Timestamp) -> Result<(), JoinError> {
         let mut any = false;
-        while self.due.first().is_some_and(|&t| t <= watermark) {
+        while self.due.first().is_some_and(|&t| t <= until) {
             self.due.pop_first();
             self.state.index_removed();
             any = true;
@@ -185,7 +253,7 @@ impl IntervalJoin {
             let due = tagged(kg, DUE, 8);
             // A record at the watermark may be due at it: from `cleaned` on.
             let from = [due.as_slice(), &time_bytes(self.cleaned)].concat();
-            let to = match watermark.checked_add(1) {
+            let to = match until.checked_add(1) {
                 Some(after) => [due.as_slice(), &time_bytes(after)].concat(),
                 None => prefix_end(&due).ok_or(JoinError::Malformed(due.len()))?,
             };
@@ -196,7 +264,7 @@ impl IntervalJoin {
                 self.state.backend.delete(&k)?;
             }
         }
-        self.cleaned = watermark;
+        self.cleaned = until;
         Ok(())
     }
 
@@ -351,5 +419,60 @@ mod tests {
         j.process(Side::Right, vec![ev("a", 5, 3), ev("a", 4, 4)], &mut out)
             .unwrap();
         assert_eq!(pairs(&out), vec![(1, 3), (2, 3)]);
+    }
+
+    #[test]
+    fn a_regular_join_pairs_every_record_of_a_key_whatever_the_watermark() {
+        let mut j = IntervalJoin::regular(None, JoinState::in_memory(Budgets::unbounded()));
+        let mut out = JoinOutput::default();
+        j.process(
+            Side::Left,
+            vec![ev("a", 1_000_000, 1), ev("b", 5, 2)],
+            &mut out,
+        )
+        .unwrap();
+        j.advance(2_000_000).unwrap();
+        // Far behind the watermark, and far from the left record: joins.
+        j.process(
+            Side::Right,
+            vec![ev("a", 3, 10), ev("a", 5_000_000, 11), ev("c", 3, 12)],
+            &mut out,
+        )
+        .unwrap();
+        j.process(Side::Left, vec![ev("a", i64::MIN + 1, 3)], &mut out)
+            .unwrap();
+        j.advance(i64::MAX).unwrap();
+        j.process(Side::Right, vec![ev("b", i64::MAX, 13)], &mut out)
+            .unwrap();
+        assert!(out.late.is_empty());
+        assert_eq!(
+            pairs(&out),
+            vec![(1, 10), (1, 11), (2, 13), (3, 10), (3, 11)]
+        );
+        assert_eq!(j.buffered().unwrap(), 7, "every record kept, nothing due");
+    }
+
+    #[test]
+    fn a_regular_joins_records_live_their_time_to_live_in_processing_time() {
+        let mut j = IntervalJoin::regular(Some(100), JoinState::in_memory(Budgets::unbounded()));
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Left, vec![ev("a", 0, 1)], 1_000, &mut out)
+            .unwrap();
+        j.process_at(Side::Left, vec![ev("a", 0, 2)], 1_050, &mut out)
+            .unwrap();
+        // At 1,100 the first has lived its 100 ms (the grain is a second,
+        // so it may stay a little longer, never less).
+        j.process_at(Side::Right, vec![ev("a", 0, 10)], 1_099, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(1, 10), (2, 10)]);
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Right, vec![ev("a", 0, 11)], 2_200, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![], "both left records are gone");
+        assert_eq!(
+            j.buffered().unwrap(),
+            1,
+            "only the last right record is left"
+        );
     }
 }

@@ -120,6 +120,9 @@ pub(super) fn graph_stages(
                     lower: dur(&j.lower),
                     upper: dur(&j.upper),
                 },
+                "regular" => JoinKind::Regular {
+                    ttl: j.ttl.as_ref().map(|t| dur(&Some(t.clone()))),
+                },
                 _ if j.window == "sliding" => JoinKind::Window(WindowKind::Sliding {
                     size: dur(&j.size),
                     slide: dur(&j.slide),

@@ -29,18 +29,39 @@ const WHAT: &str = "Top-N rows";
 #[derive(Clone)]
 struct Entry {
     /// Its place in the order, as bytes that compare as the order does.
-    sort: Box<[u8]>,
+    sort: Arc<[u8]>,
     /// When it came, among the subtask's rows (unique).
     seq: u64,
     /// Its event time.
     time: i64,
     /// The row, every column.
-    row: OwnedRow,
+    row: Row,
+}
+
+/// A kept row's columns: converted to the row format once the batch it
+/// came in is done, and only if it is still kept then (a row that comes
+/// and goes within one batch is never converted).
+#[derive(Clone)]
+enum Row {
+    /// Row `0` of the batch being processed.
+    Pending(u32),
+    Owned(Arc<OwnedRow>),
 }
 
 impl Entry {
     fn bytes(&self) -> u64 {
-        (self.sort.len() + self.row.as_ref().len() + 48) as u64
+        let row = match &self.row {
+            Row::Owned(r) => r.as_ref().as_ref().len(),
+            Row::Pending(_) => 0,
+        };
+        (self.sort.len() + row + 48) as u64
+    }
+
+    fn row(&self) -> arrow_row::Row<'_> {
+        match &self.row {
+            Row::Owned(r) => r.row(),
+            Row::Pending(_) => unreachable!("a batch's kept rows are converted before it ends"),
+        }
     }
 }
 
@@ -161,7 +182,6 @@ impl RankOperator {
             .map(|&i| batch.column(i).clone())
             .collect();
         let sort = conv.sort.convert_columns(&order)?;
-        let rows = conv.rows.convert_columns(batch.columns())?;
         let to = self.ranking.to as usize;
         let later = self.ranking.ties == Ties::Later;
         // Each changed key's rows as they were before the batch.
@@ -190,7 +210,7 @@ impl RankOperator {
                 sort: s.into(),
                 seq: self.next_seq,
                 time: t,
-                row: rows.row(row).owned(),
+                row: Row::Pending(row as u32),
             };
             self.next_seq += 1;
             self.bytes += e.bytes();
@@ -198,6 +218,30 @@ impl RankOperator {
             if kept.len() > to {
                 let gone = kept.pop().expect("longer than to");
                 self.bytes = self.bytes.saturating_sub(gone.bytes());
+            }
+        }
+        // The batch's rows still kept, in the row format, in one go.
+        let mut pending: Vec<(&[u8], usize, u32)> = Vec::new();
+        for key in before.keys() {
+            for (i, e) in self.keys[key].iter().enumerate() {
+                if let Row::Pending(r) = e.row {
+                    pending.push((key, i, r));
+                }
+            }
+        }
+        if !pending.is_empty() {
+            let at = arrow_array::UInt32Array::from_iter_values(pending.iter().map(|p| p.2));
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| arrow_select::take::take(c, &at, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            let conv = self.conv.as_ref().expect("made above");
+            let rows = conv.rows.convert_columns(&columns)?;
+            for (n, &(key, i, _)) in pending.iter().enumerate() {
+                let e = &mut self.keys.get_mut(key).expect("a changed key")[i];
+                e.row = Row::Owned(Arc::new(rows.row(n).owned()));
+                self.bytes += e.bytes() - (e.sort.len() as u64 + 48);
             }
         }
         let out = if self.ranking.at_watermark {
@@ -247,9 +291,7 @@ impl RankOperator {
             return Ok(None);
         }
         let conv = self.conv.as_ref().expect("a batch came");
-        let mut columns = conv
-            .rows
-            .convert_rows(out.iter().map(|(e, _)| e.row.row()))?;
+        let mut columns = conv.rows.convert_rows(out.iter().map(|(e, _)| e.row()))?;
         let mut fields: Vec<Arc<Field>> = conv.schema.fields().iter().cloned().collect();
         if let Some(n) = &self.ranking.number {
             fields.push(Arc::new(Field::new(n, DataType::Int64, false)));
@@ -315,7 +357,7 @@ impl RankOperator {
         let conv = self.conv.as_ref().expect("a batch came");
         let mut columns = conv
             .rows
-            .convert_rows(changes.iter().map(|(e, _, _)| e.row.row()))?;
+            .convert_rows(changes.iter().map(|(e, _, _)| e.row()))?;
         let mut fields: Vec<Arc<Field>> = conv.schema.fields().iter().cloned().collect();
         if let Some(n) = &self.ranking.number {
             fields.push(Arc::new(Field::new(n, DataType::Int64, false)));
@@ -352,7 +394,7 @@ impl RankOperator {
         };
         std::fs::create_dir_all(dir).map_err(io)?;
         let all: Vec<&Entry> = self.keys.values().flatten().collect();
-        let mut columns = conv.rows.convert_rows(all.iter().map(|e| e.row.row()))?;
+        let mut columns = conv.rows.convert_rows(all.iter().map(|e| e.row()))?;
         columns.push(Arc::new(UInt64Array::from_iter_values(
             all.iter().map(|e| e.seq),
         )));
@@ -422,7 +464,7 @@ impl RankOperator {
                     sort: sort.row(r).data().into(),
                     seq: seq[r],
                     time: time[r],
-                    row: rows.row(r).owned(),
+                    row: Row::Owned(Arc::new(rows.row(r).owned())),
                 };
                 self.next_seq = self.next_seq.max(e.seq + 1);
                 self.bytes += e.bytes();

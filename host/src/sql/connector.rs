@@ -209,7 +209,10 @@ pub(super) fn source(
 /// weir's generator: `'schema'` names what it makes (Flink's datagen
 /// makes random values per column, `fields.*`; weir's makes rows that
 /// mean something, such as Nexmark's events, and is bounded).
-fn datagen(options: &Options, columns: BTreeMap<String, String>) -> Result<SourceSpec, OptionError> {
+fn datagen(
+    options: &Options,
+    columns: BTreeMap<String, String>,
+) -> Result<SourceSpec, OptionError> {
     if let Some(key) = options.keys().find(|k| k.starts_with("fields.")) {
         return Err(OptionError(format!(
             "option '{key}': weir's datagen makes the rows of one of its schemas ('schema' = 'nexmark-bid', …), not values per field"
@@ -217,7 +220,13 @@ fn datagen(options: &Options, columns: BTreeMap<String, String>) -> Result<Sourc
     }
     check(
         options,
-        &["connector", "schema", "number-of-rows", "rows-per-second", "seed"],
+        &[
+            "connector",
+            "schema",
+            "number-of-rows",
+            "rows-per-second",
+            "seed",
+        ],
         false,
     )?;
     let schema = required(options, "schema")?;
@@ -457,7 +466,10 @@ mod tests {
     #[test]
     fn a_datagen_table_is_one_of_weirs_generators_schemas() {
         let cols = |names: &[&str]| -> BTreeMap<String, String> {
-            names.iter().map(|n| (n.to_string(), "int".to_string())).collect()
+            names
+                .iter()
+                .map(|n| (n.to_string(), "int".to_string()))
+                .collect()
         };
         let s = source(
             &opts(&[
@@ -470,7 +482,10 @@ mod tests {
         )
         .unwrap();
         let SourceSpec::Datagen(d) = s else { panic!() };
-        assert_eq!((d.schema.as_str(), d.rows, d.rate), ("nexmark-bid", 1000, 50));
+        assert_eq!(
+            (d.schema.as_str(), d.rows, d.rate),
+            ("nexmark-bid", 1000, 50)
+        );
         assert_eq!(d.columns, Some(cols(&["auction", "price"])));
         let refused = |options: &[(&str, &str)], columns: &[&str], says: &str| {
             let e = source(&opts(options), cols(columns)).unwrap_err();
@@ -480,11 +495,19 @@ mod tests {
         refused(&bid, &["price"], "'number-of-rows' is required");
         let mut o = bid.to_vec();
         o.push(("number-of-rows", "10"));
-        refused(&o, &["price", "bidders"], "column `bidders` is not one of nexmark-bid's");
+        refused(
+            &o,
+            &["price", "bidders"],
+            "column `bidders` is not one of nexmark-bid's",
+        );
         o.push(("fields.price.kind", "random"));
         refused(&o, &["price"], "not values per field");
         refused(
-            &[("connector", "datagen"), ("schema", "bids"), ("number-of-rows", "x")],
+            &[
+                ("connector", "datagen"),
+                ("schema", "bids"),
+                ("number-of-rows", "x"),
+            ],
             &[],
             "'number-of-rows' = 'x' is not a whole number",
         );

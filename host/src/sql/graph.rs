@@ -183,7 +183,9 @@ impl Graph {
         }
     }
 
-    /// A join: a stage over each table, and the join.
+    /// A join: a stage over each table, and the join. A side that is a
+    /// window aggregation first has that aggregation's stages (named
+    /// after its side) and a stage that makes its rows.
     pub fn join(j: join::Lowered) -> Graph {
         let [left, right] = j.tables;
         let mut tables = vec![left.clone()];
@@ -192,17 +194,52 @@ impl Graph {
         }
         let [pre_left, pre_right] = j.pre;
         let mut stages = Vec::new();
-        for (name, table, query) in [
+        for ((name, table, query), aggregated) in [
             (join::LEFT, left, pre_left),
             (join::RIGHT, right, pre_right),
-        ] {
+        ]
+        .into_iter()
+        .zip(j.aggregated)
+        {
+            let source = Graph::source_name(&tables, &table);
+            let (input, reads) = match aggregated {
+                None => (source, table),
+                Some(w) => {
+                    let rows = if name == join::LEFT {
+                        join::LEFT_ROWS
+                    } else {
+                        join::RIGHT_ROWS
+                    };
+                    let post = w.post.to_string();
+                    for mut s in Graph::window(*w).stages {
+                        s.name = format!("{name}_{}", s.name);
+                        for i in &mut s.inputs {
+                            *i = if i == SOURCE {
+                                source.clone()
+                            } else {
+                                format!("{name}_{i}")
+                            };
+                        }
+                        stages.push(s);
+                    }
+                    stages.push(StageSpec {
+                        sql: Some(SqlStageSpec {
+                            query: post,
+                            table: Some(window::RESULTS.into()),
+                            ..Default::default()
+                        }),
+                        ..stage(rows, &format!("{name}_window"))
+                    });
+                    (rows.to_string(), rows.to_string())
+                }
+            };
             stages.push(StageSpec {
                 sql: Some(SqlStageSpec {
                     query,
-                    table: Some(table.clone()),
+                    table: Some(reads),
                     ..Default::default()
                 }),
-                ..stage(name, &Graph::source_name(&tables, &table))
+                ..stage(name, &input)
             });
         }
         stages.push(StageSpec {
@@ -240,6 +277,12 @@ impl Graph {
             join::LEFT,
             join::RIGHT,
             join::JOIN,
+            join::LEFT_ROWS,
+            join::RIGHT_ROWS,
+            "join_left_filter",
+            "join_left_window",
+            "join_right_filter",
+            "join_right_window",
             SOURCE,
         ]
         .contains(&table)

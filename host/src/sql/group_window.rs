@@ -64,7 +64,9 @@ pub(super) fn rewrite(query: &Query) -> Option<Query> {
     let own = |e: &Expr| match e {
         Expr::CompoundIdentifier(parts)
             if parts.len() == 2
-                && (alias.as_ref().is_some_and(|a| a.name.value == parts[0].value)
+                && (alias
+                    .as_ref()
+                    .is_some_and(|a| a.name.value == parts[0].value)
                     || name.to_string() == parts[0].value) =>
         {
             parts[1].to_string()

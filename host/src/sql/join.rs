@@ -1,5 +1,5 @@
-//! Joins of two tables on event time: Flink's interval join and window
-//! join.
+//! Joins of two tables: Flink's interval join and window join on event
+//! time, and its regular join.
 //!
 //! ```sql
 //! -- interval join: each order with the shipments 0 to 4 hours after it
@@ -22,17 +22,23 @@
 //!    several keys as one text, each prefixed by its length; a row with a
 //!    NULL key joins nothing, so it stops here);
 //! 3. `join`, weir's interval join (`right.ts - left.ts` within the bounds
-//!    the condition sets on the tables' event-time columns, inclusive) or
-//!    window join (tumbling or sliding), keyed by `__key`;
+//!    the condition sets on the tables' event-time columns, inclusive),
+//!    window join (tumbling or sliding), or — when the conditions do not
+//!    bound the two event times both ways, or a table has no `WATERMARK`
+//!    — regular join (every pair with equal keys; both tables' rows kept
+//!    for ever, or for `table.exec.state.ttl` of processing time, as in
+//!    Flink; the conditions on the times are filters after it), keyed by
+//!    `__key`;
 //! 4. `select`, a query over the joined rows (`{"left": {…}, "right":
 //!    {…}}`, read with the tables' own column types): the columns named as
 //!    the query names them, its other conditions, its `SELECT` list.
 //!
-//! Inner joins only; an outer, a regular (unbounded), a session window
-//! join, or an aggregation over a join is refused by name. A row that
-//! comes after the watermark passed it joins nothing (Flink's window join
-//! drops it too; Flink's interval join would still join it with the rows
-//! it keeps).
+//! Inner joins only; an outer or a session window join, or an aggregation
+//! over a join, is refused by name. A row that comes after the watermark
+//! passed it joins nothing in an interval or window join (Flink's window
+//! join drops it too; Flink's interval join would still join it with the
+//! rows it keeps); a regular join has no late rows. The inputs of a
+//! regular join are appended to, never updated, so its result is too.
 
 use super::ast::split_and;
 use super::ast::{Refusal, invalid, parse_query, quote, unsupported};
@@ -52,6 +58,10 @@ pub(super) const LEFT: &str = "join_left";
 pub(super) const RIGHT: &str = "join_right";
 /// The join stage.
 pub(super) const JOIN: &str = "join";
+/// What a side that is a window aggregation's results reads them by (and
+/// the name of the stage that makes them).
+pub(super) const LEFT_ROWS: &str = "join_left_rows";
+pub(super) const RIGHT_ROWS: &str = "join_right_rows";
 /// The name the `select` stage reads the joined rows by.
 pub(super) const JOINED: &str = "__join";
 /// The key column the table stages write and the join keys by.
@@ -65,6 +75,9 @@ type Tables = BTreeMap<String, (TableDef, SchemaRef)>;
 pub(super) struct Lowered {
     /// The left and the right table (the same one for a self-join).
     pub tables: [String; 2],
+    /// A side that is a window aggregation: its stages come before its
+    /// `join_left`/`join_right` stage.
+    pub aggregated: [Option<Box<super::window::Lowered>>; 2],
     /// The `join_left` and `join_right` stages' queries, over their table.
     pub pre: [String; 2],
     /// The join stage's join (its inputs are [`LEFT`] and [`RIGHT`]).
@@ -137,12 +150,21 @@ pub(super) fn lower(
             ": weir runs joins and aggregations in separate scripts so far",
         );
     }
-    let mut sides = [side(relations[0], tables)?, side(relations[1], tables)?];
+    let mut sides = [
+        side(relations[0], tables, wasm)?,
+        side(relations[1], tables, wasm)?,
+    ];
     if sides[0].name == sides[1].name {
         return invalid(format!(
             "both tables of the join are called `{}`: give them aliases",
             sides[0].name
         ));
+    }
+    // A window aggregation's results are read by a name of their own.
+    for (s, name) in sides.iter_mut().zip([LEFT_ROWS, RIGHT_ROWS]) {
+        if s.aggregated.is_some() {
+            s.table = name.into();
+        }
     }
     let windowed = match (&sides[0].window, &sides[1].window) {
         (None, None) => None,
@@ -186,9 +208,10 @@ pub(super) fn lower(
         keys,
         lower,
         upper,
+        bounding,
         starts,
         ends,
-        rest,
+        mut rest,
     } = classify(conjuncts, &mut sides, windowed.is_some())?;
     if keys.is_empty() {
         return unsupported(
@@ -226,10 +249,13 @@ pub(super) fn lower(
                 ));
             }
             _ => {
-                return unsupported(
-                    "a regular join (no lower and upper bound between the tables' event-time columns)",
-                    ": bound one table's event time by the other's (… s.ts BETWEEN o.ts AND o.ts + INTERVAL '1' HOUR), or join windows",
-                );
+                // Not bounded both ways: Flink's regular join, whose
+                // conditions on the times are filters after it.
+                rest.extend(bounding);
+                JoinSpec {
+                    kind: "regular".into(),
+                    ..join_spec()
+                }
             }
         },
     };
@@ -240,7 +266,8 @@ pub(super) fn lower(
     let (post, joined, schema) = joined_rows(select, &sides, &rest, wasm)?;
     let [l, r] = sides;
     Ok(Some(Lowered {
-        tables: [l.table, r.table],
+        tables: [l.source, r.source],
+        aggregated: [l.aggregated, r.aggregated],
         pre,
         join,
         post,
@@ -429,6 +456,7 @@ fn join_spec() -> JoinSpec {
         slide: None,
         lower: None,
         upper: None,
+        ttl: None,
     }
 }
 

@@ -147,11 +147,15 @@ fn script_job(
             q.functions = functions_of(&query);
         }
     }
-    // A time to live is for the state of updating operators: a global
-    // window's keys (a window's state goes as time passes it, as in Flink).
+    // A time to live is for the state of operators that keep rows for
+    // ever: a global window's keys, a regular join's rows (a window's or
+    // a time-bounded join's state goes as time passes it, as in Flink).
     for s in &mut stages {
         if let Some(w) = s.window.as_mut().filter(|w| w.kind == "global") {
             w.ttl.clone_from(&settings.state_ttl);
+        }
+        if let Some(j) = s.join.as_mut().filter(|j| j.kind == "regular") {
+            j.ttl.clone_from(&settings.state_ttl);
         }
     }
     // An updating query's rows carry their change in their last column.

@@ -450,6 +450,11 @@ pub(super) fn native(
             format!("CAST({value} AS {ty}) AS `__a{i}`")
         });
     }
+    if aggs.is_empty() {
+        // A GROUP BY with no aggregate (a distinct of the keys per
+        // window): the window stage still counts, and nothing reads it.
+        native("count", None, "__rows".into());
+    }
     Ok(specs)
 }
 

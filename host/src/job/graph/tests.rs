@@ -21,6 +21,46 @@ fn a_join_of_two_branches_is_valid() {
 }
 
 #[test]
+fn a_regular_join_needs_no_event_time_and_takes_only_a_time_to_live() {
+    let join = |extra: &str| {
+        let text = format!(
+            "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n\
+             [[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+             [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n\
+             [[stages]]\nname = \"j\"\njoin = {{ type = \"regular\", left = \"a\", right = \"b\", left_key = \"k\", right_key = \"k\"{extra} }}\n"
+        );
+        let spec: JobSpec = toml::from_str(&text).unwrap();
+        validate(&spec)
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(join("").is_empty(), "{:?}", join(""));
+    assert!(join(", ttl = \"1h\"").is_empty());
+    let p = join(", ttl = \"0s\"");
+    assert!(
+        p.iter().any(|p| p.starts_with("stages[2].join.ttl")),
+        "{p:?}"
+    );
+    let p = join(", lower = \"1s\"");
+    assert!(
+        p.iter().any(|p| p.contains("a regular join has no")),
+        "{p:?}"
+    );
+    // A time to live is a regular join's alone.
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n\
+         [[stages]]\nname = \"j\"\njoin = {{ type = \"interval\", left = \"a\", right = \"b\", left_key = \"k\", right_key = \"k\", lower = \"-1s\", upper = \"1s\", ttl = \"1h\" }}\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("stages[2].join.ttl: only a regular join")),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn cycles_unknown_inputs_and_two_ends_are_refused() {
     let p = problems(
         "[[stages]]\nname = \"a\"\ninputs = [\"b\", \"source\"]\n\

@@ -229,6 +229,7 @@ pub(super) fn open(
                 JoinKind::Interval { lower, upper } => {
                     Joiner::Interval(IntervalJoin::new(lower, upper, state))
                 }
+                JoinKind::Regular { ttl } => Joiner::Interval(IntervalJoin::regular(ttl, state)),
             };
             if let Some(r) = restore {
                 r.each(JOIN_FILE, |bytes| match &mut j {
@@ -253,7 +254,7 @@ struct Join {
     keys: Vec<Option<String>>,
 }
 
-/// A window join or an interval join.
+/// A window join, or an interval or regular join.
 enum Joiner {
     Window(WindowJoin),
     Interval(IntervalJoin),

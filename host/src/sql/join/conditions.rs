@@ -15,6 +15,9 @@ pub(super) struct Conditions {
     /// The bounds on `right.ts - left.ts` (ms), inclusive.
     pub lower: Option<i64>,
     pub upper: Option<i64>,
+    /// The conditions that set them (a filter after a regular join, when
+    /// they do not bound both ways).
+    pub bounding: Vec<Expr>,
     /// Are the two sides' `window_start`s and `window_end`s equal?
     pub starts: bool,
     pub ends: bool,
@@ -35,6 +38,7 @@ pub(super) fn classify(
     let (mut lower, mut upper) = (None::<i64>, None::<i64>);
     let (mut starts, mut ends) = (false, false);
     let mut rest = Vec::new();
+    let mut bounding = Vec::new();
     for c in conjuncts {
         if !windowed && let Some(bounds) = time_bound(&c, sides)? {
             for (lo, hi) in bounds {
@@ -45,6 +49,7 @@ pub(super) fn classify(
                     upper = Some(upper.map_or(hi, |u| u.min(hi)));
                 }
             }
+            bounding.push(c);
             continue;
         }
         let refs = references(&c, sides)?;
@@ -79,6 +84,7 @@ pub(super) fn classify(
         keys,
         lower,
         upper,
+        bounding,
         starts,
         ends,
         rest,

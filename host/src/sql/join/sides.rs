@@ -17,8 +17,14 @@ use std::ops::ControlFlow;
 
 /// One side of the join.
 pub(super) struct Side {
-    /// The table.
+    /// The table (for a window aggregation's results, the name the
+    /// side's stage reads them by).
     pub table: String,
+    /// The table its rows come from.
+    pub source: String,
+    /// A window aggregation whose results it is (`(SELECT …, COUNT(*)
+    /// FROM TABLE(TUMBLE(…)) GROUP BY window_start, window_end, …)`).
+    pub aggregated: Option<Box<crate::sql::window::Lowered>>,
     /// What the query calls it (its alias, else its name).
     pub name: String,
     /// Its columns.
@@ -60,18 +66,21 @@ pub(super) const WINDOW_COLUMNS: [&str; 3] = ["window_start", "window_end", "win
 /// The side a relation of the `FROM` clause is: a table, or a window
 /// table function over one (directly, or as `(SELECT * FROM TABLE(…)
 /// [WHERE …])`).
-pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refusal> {
+pub(super) fn side(
+    relation: &TableFactor,
+    tables: &Tables,
+    wasm: &crate::sql::Functions,
+) -> Result<Side, Refusal> {
     let table_side = |table: &str, alias: Option<String>, window: Option<WindowSpec>| {
         let Some((def, schema)) = tables.get(table) else {
             return invalid(format!("no table `{table}`: declare it with CREATE TABLE"));
         };
-        if def.watermark.is_none() {
-            return invalid(format!(
-                "table `{table}` has no WATERMARK: a join runs on event time; declare WATERMARK FOR <its TIMESTAMP(3) column> AS …"
-            ));
-        }
+        // Without a WATERMARK a table has no event time: its joins are
+        // regular joins (a window table function needs one, and says so).
         Ok(Side {
             table: table.to_string(),
+            source: table.to_string(),
+            aggregated: None,
             name: alias.unwrap_or_else(|| table.to_string()),
             schema: schema.clone(),
             time: def.watermark.as_ref().map(|w| w.column.clone()),
@@ -101,6 +110,9 @@ pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refu
             subquery, alias, ..
         } => {
             let alias = alias.as_ref().map(|a| a.name.value.clone());
+            if let Some(s) = aggregated(subquery, alias.clone(), tables, wasm)? {
+                return Ok(s);
+            }
             let SetExpr::Select(inner) = subquery.body.as_ref() else {
                 return unsupported("a join of a subquery", "");
             };
@@ -111,7 +123,7 @@ pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refu
             let TableFactor::TableFunction { expr, .. } = &from.relation else {
                 return unsupported(
                     "a join of a subquery",
-                    ": join tables, or SELECT * FROM TABLE(TUMBLE(…)) windows",
+                    ": join tables, SELECT * FROM TABLE(TUMBLE(…)) windows, or window aggregations",
                 );
             };
             if !star || !from.joins.is_empty() || subquery.order_by.is_some() {
@@ -128,6 +140,50 @@ pub(super) fn side(relation: &TableFactor, tables: &Tables) -> Result<Side, Refu
         }
         other => unsupported(format!("joining `{other}`"), ""),
     }
+}
+
+/// The side a window aggregation subquery is: its results, with no event
+/// time (its `window_end` is a column like any other, as in Flink after a
+/// window aggregation that renames it); `None` when the subquery
+/// aggregates no window.
+fn aggregated(
+    subquery: &datafusion_sql::sqlparser::ast::Query,
+    alias: Option<String>,
+    tables: &Tables,
+    wasm: &crate::sql::Functions,
+) -> Result<Option<Side>, Refusal> {
+    // Only an aggregation: `SELECT * FROM TABLE(TUMBLE(…))` is a window.
+    let SetExpr::Select(select) = subquery.body.as_ref() else {
+        return Ok(None);
+    };
+    if matches!(&select.group_by, datafusion_sql::sqlparser::ast::GroupByExpr::Expressions(g, _) if g.is_empty())
+    {
+        return Ok(None);
+    }
+    let rewritten = crate::sql::group_window::rewrite(subquery);
+    let query = rewritten.as_ref().unwrap_or(subquery);
+    let Some(w) = crate::sql::window::lower(query, tables, wasm)? else {
+        return Ok(None);
+    };
+    if w.updating {
+        return unsupported(
+            "a join of an aggregation without a window (an updating table)",
+            ": weir joins tables, windows and window aggregations so far",
+        );
+    }
+    let Some(alias) = alias else {
+        return invalid("a subquery in a join needs a name: (SELECT …) AS name".to_string());
+    };
+    Ok(Some(Side {
+        table: String::new(),
+        source: w.table.clone(),
+        name: alias,
+        schema: w.schema.clone(),
+        time: None,
+        window: None,
+        filters: Vec::new(),
+        aggregated: Some(Box::new(w)),
+    }))
 }
 
 /// Plan the query as written over its tables (a window's columns added),

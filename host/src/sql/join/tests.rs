@@ -150,19 +150,114 @@ fn a_window_join_joins_windows_of_both_tables() {
 }
 
 #[test]
+fn a_join_not_bounded_both_ways_in_time_is_a_regular_join() {
+    let regular = |select: &str| {
+        let j = job(select).unwrap();
+        assert!(
+            crate::job::validate(&j).is_empty(),
+            "{:?}",
+            crate::job::validate(&j)
+        );
+        let join = stage(&j, "join").join.clone().unwrap();
+        assert_eq!(join.kind, "regular", "{select}");
+        assert_eq!((join.lower, join.upper, join.ttl), (None, None, None));
+        query(&j, "select").to_string()
+    };
+    regular("SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.id = s.order_id");
+    // One bound only: a filter after the join, as in Flink.
+    let post = regular(
+        "SELECT o.id, o.amount, s.carrier FROM orders o JOIN shipments s \
+         ON o.id = s.order_id WHERE s.ts >= o.ts + INTERVAL '1' SECOND",
+    );
+    assert!(post.contains("INTERVAL"), "{post}");
+    // A table without a WATERMARK has no event time: a regular join too.
+    regular(
+        "SELECT o.id, o.amount, CAST(s.id AS STRING) FROM orders o, plain s WHERE o.id = s.id AND s.ts = o.ts",
+    );
+    // Its rows live `table.exec.state.ttl` when one is set.
+    let j = to_job(
+        Path::new("q.sql"),
+        &format!(
+            "{TABLES}\nSET 'table.exec.state.ttl' = '1 h';\nINSERT INTO out_rows \
+             SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.id = s.order_id;"
+        ),
+    )
+    .unwrap();
+    let join = stage(&j, "join").join.clone().unwrap();
+    assert_eq!(join.ttl.as_deref(), Some("1h"));
+    assert!(crate::job::validate(&j).is_empty());
+}
+
+#[test]
+fn a_window_aggregation_joins_as_its_results_through_its_own_stages() {
+    let j = job(
+        "SELECT o.id, o.amount, CAST(m.n AS STRING) FROM orders o JOIN ( \
+           SELECT order_id, COUNT(*) AS n, window_end AS wend \
+           FROM TABLE(TUMBLE(TABLE shipments, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+           GROUP BY order_id, window_start, window_end) m \
+         ON o.id = m.order_id WHERE o.ts < m.wend",
+    )
+    .unwrap();
+    assert!(
+        crate::job::validate(&j).is_empty(),
+        "{:?}",
+        crate::job::validate(&j)
+    );
+    let names: Vec<&str> = j.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "join_left",
+            "join_right_filter",
+            "join_right_window",
+            "join_right_rows",
+            "join_right",
+            "join",
+            "select"
+        ]
+    );
+    // The aggregation reads its own table's source; its results are read
+    // by a name of their own; the join is regular (no time attribute).
+    assert_eq!(stage(&j, "join_right_filter").inputs, ["shipments"]);
+    assert!(stage(&j, "join_right_window").window.is_some());
+    assert_eq!(stage(&j, "join_right").inputs, ["join_right_rows"]);
+    assert!(
+        query(&j, "join_right").contains("FROM `join_right_rows` AS `m`"),
+        "{}",
+        query(&j, "join_right")
+    );
+    assert_eq!(stage(&j, "join").join.as_ref().unwrap().kind, "regular");
+    assert!(
+        query(&j, "select").contains("wend"),
+        "{}",
+        query(&j, "select")
+    );
+    for (select, says) in [
+        (
+            "SELECT o.id, o.amount, o.region FROM orders o JOIN ( \
+               SELECT order_id, COUNT(*) AS n FROM shipments GROUP BY order_id) m \
+             ON o.id = m.order_id",
+            "an aggregation without a window",
+        ),
+        (
+            "SELECT o.id, o.amount, o.region FROM orders o JOIN ( \
+               SELECT order_id, window_end FROM TABLE(TUMBLE(TABLE shipments, DESCRIPTOR(ts), INTERVAL '10' SECOND)) \
+               GROUP BY order_id, window_start, window_end) \
+             ON o.id = order_id",
+            "needs a name",
+        ),
+    ] {
+        let e = refused(select);
+        assert!(e.contains(says), "{select}\n  said: {e}\n  not: {says}");
+    }
+}
+
+#[test]
 fn what_joins_do_not_run_yet_is_refused_by_name() {
     for (select, says) in [
         (
             "SELECT o.id, o.amount, s.carrier FROM orders o LEFT JOIN shipments s ON o.id = s.order_id AND o.ts = s.ts",
             "LEFT OUTER JOIN",
-        ),
-        (
-            "SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.id = s.order_id",
-            "a regular join",
-        ),
-        (
-            "SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.id = s.order_id AND s.ts >= o.ts",
-            "a regular join",
         ),
         (
             "SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.ts = s.ts",
@@ -171,10 +266,6 @@ fn what_joins_do_not_run_yet_is_refused_by_name() {
         (
             "SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.id = s.order_id AND s.ts BETWEEN o.ts + INTERVAL '1' SECOND AND o.ts",
             "leave no interval",
-        ),
-        (
-            "SELECT o.id, o.amount, s.carrier FROM orders o, plain s WHERE o.id = s.id AND s.ts = o.ts",
-            "no WATERMARK",
         ),
         (
             "SELECT o.id, SUM(o.amount), MAX(s.carrier) FROM orders o, shipments s WHERE o.id = s.order_id AND o.ts = s.ts GROUP BY o.id",
