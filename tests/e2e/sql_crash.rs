@@ -178,3 +178,73 @@ fn a_top_n_query_killed_at_random_moments_leaves_the_models_table() {
     want.sort();
     assert_eq!(got, want, "the table after {kills} kills vs the model's");
 }
+
+/// A regular join (each transaction with every later one of the same
+/// key, a self-join without time bounds) killed with SIGKILL again and
+/// again after its checkpoints: both sides' kept rows go through every
+/// checkpoint, and it wrote in the end every pair the model finds, each
+/// once.
+#[test]
+fn a_regular_join_killed_at_random_moments_writes_every_pair_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let records = 16_000;
+    let mut input = String::new();
+    let mut by_key: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    let mut rng = weir_e2e::TestRng::from_env();
+    for i in 0..records {
+        let k = format!("k{}", rng.between(0, 1_600));
+        input.push_str(&format!("{{\"id\":{i},\"k\":\"{k}\"}}\n"));
+        by_key.entry(k).or_default().push(i);
+    }
+    let mut want: Vec<String> = Vec::new();
+    for (k, ids) in &by_key {
+        for (n, a) in ids.iter().enumerate() {
+            for b in &ids[n + 1..] {
+                want.push(by_value(serde_json::json!({"a": a, "b": b, "k": k})).to_string());
+            }
+        }
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("pairs.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (id BIGINT, k STRING)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (a BIGINT, b BIGINT, k STRING)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+         INSERT INTO out_rows
+         SELECT x.id, y.id, x.k FROM tx x JOIN tx y ON x.k = y.k WHERE x.id < y.id;",
+    )
+    .expect("script");
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "pairs.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+            "--set",
+            "batch_size=50",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let mut got: Vec<String> = rows(&d.join("out.jsonl"), 0)
+        .into_iter()
+        .map(|v| by_value(v).to_string())
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "pairs after {kills} kills vs the model's"
+    );
+    assert_eq!(got, want, "the pairs after {kills} kills vs the model's");
+}

@@ -129,9 +129,8 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
             }
             let millions = options.events as f64 / 1e6;
             let rate = |wall: f64| millions / wall.max(1e-9);
-            let col = |f: &dyn Fn(&Round) -> String| {
-                rounds.iter().map(f).collect::<Vec<_>>().join(" / ")
-            };
+            let col =
+                |f: &dyn Fn(&Round) -> String| rounds.iter().map(f).collect::<Vec<_>>().join(" / ");
             let mut ratios: Vec<f64> = rounds
                 .iter()
                 .map(|((w, _), (f, _))| rate(*w) / rate(*f))
