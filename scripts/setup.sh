@@ -41,3 +41,6 @@ fi
 # One build directory for every run, so CI and repeated runs reuse the
 # (slow: wasmtime) dependency builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/weir/target}"
+
+# The dashboard's assets, which the weir binary embeds (scripts/dashboard.sh).
+bash "$(dirname "${BASH_SOURCE[0]}")/dashboard.sh"

@@ -3,6 +3,7 @@
 # end-to-end tests, which build real components (Rust and Python) from source
 # and run real jobs through the weir binary, some against a real Apache Kafka
 # broker and a real PostgreSQL server that this script starts (and stops),
+# and the dashboard's in a real (headless) Chromium,
 # then fuzzes the parsers that read tenant input for a minute each. Installs
 # what it needs first. WEIR_KAFKA_BROKERS=host:port uses another Kafka
 # cluster instead, WEIR_POSTGRES_URL another PostgreSQL server.
@@ -42,6 +43,9 @@ if [ -z "${WEIR_POSTGRES_URL:-}" ]; then
   stops+=("bash scripts/postgres.sh stop")
 fi
 stop_services() { for s in "${stops[@]}"; do $s || true; done; }
+
+echo "== browser: Debian's Chromium and playwright-core for the dashboard's test (scripts/browser.sh)"
+bash scripts/browser.sh
 trap stop_services EXIT
 
 echo "== tests"

@@ -98,7 +98,14 @@ pub struct Completed {
     pub size: u64,
     /// When it completed, ms since the epoch.
     pub completed_ms: i64,
+    /// Bytes of files this checkpoint wrote; the rest of `size` it shares
+    /// with the checkpoint before it (RocksDB's files, hard-linked: an
+    /// incremental checkpoint).
+    pub new_bytes: u64,
 }
+
+/// Completed checkpoints a coordinator remembers for status pages.
+pub const HISTORY: usize = 64;
 
 /// Triggers epochs, hands tasks their directories, completes checkpoints.
 pub struct Coordinator {
@@ -116,7 +123,9 @@ pub struct Coordinator {
     pending: Mutex<BTreeMap<u64, Pending>>,
     next_epoch: Mutex<(u64, Instant)>,
     savepoint_requested: AtomicBool,
-    last: Mutex<Option<Completed>>,
+    /// The latest completed checkpoints, oldest first (at most
+    /// [`HISTORY`]).
+    history: Mutex<std::collections::VecDeque<Completed>>,
     /// The job's budgets, and the checkpoint bytes charged to its disk.
     budgets: Arc<crate::budget::Budgets>,
     disk_charged: Mutex<u64>,
@@ -191,7 +200,7 @@ impl Coordinator {
             next_epoch: Mutex::new((last_epoch + 1, Instant::now())),
             wake: tokio::sync::Notify::new(),
             savepoint_requested: AtomicBool::new(false),
-            last: Mutex::new(None),
+            history: Mutex::new(std::collections::VecDeque::new()),
             budgets: plan.budgets.clone(),
             disk_charged: Mutex::new(0),
             ended: Mutex::new(BTreeMap::new()),
@@ -234,7 +243,12 @@ impl Coordinator {
 
     /// The last completed checkpoint.
     pub fn last_completed(&self) -> Option<Completed> {
-        lock(&self.last).clone()
+        lock(&self.history).back().cloned()
+    }
+
+    /// The latest completed checkpoints, oldest first.
+    pub fn history(&self) -> Vec<Completed> {
+        lock(&self.history).iter().cloned().collect()
     }
 
     /// Is a barrier due (interval passed, or a savepoint asked for)?
@@ -402,12 +416,21 @@ impl Coordinator {
         *charged = on_disk;
         drop(charged);
         tracing::debug!(job = %self.job, epoch, ms = metadata.duration_ms, "checkpoint complete");
-        *lock(&self.last) = Some(Completed {
+        let new_bytes = self
+            .store
+            .load(epoch)
+            .map_or(0, |info| unshared_bytes(&info.path, &metadata));
+        let mut history = lock(&self.history);
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(Completed {
             epoch,
             duration: Duration::from_millis(metadata.duration_ms) + started.elapsed(),
             savepoint,
             size: metadata.files.iter().map(|f| f.size).sum(),
             completed_ms: metadata.completed_ms,
+            new_bytes,
         });
         Ok(metadata)
     }
@@ -434,6 +457,18 @@ pub fn disk_usage(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+/// Bytes of the files of checkpoint `metadata` (in `dir`) that no other
+/// checkpoint or savepoint links to (one link).
+fn unshared_bytes(dir: &Path, metadata: &Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata
+        .files
+        .iter()
+        .filter(|f| std::fs::metadata(dir.join(&f.name)).is_ok_and(|m| m.nlink() == 1))
+        .map(|f| f.size)
+        .sum()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -21,6 +21,7 @@
 
 mod decode_ahead;
 mod graph;
+pub use graph::{Shape, ShapeInput, ShapeSink, ShapeStage, shape};
 mod keyed_operator;
 pub mod message;
 pub mod metrics;
@@ -437,6 +438,7 @@ pub fn start(
         side: &side,
         store: &store,
         ctx: &ctx,
+        metrics: &metrics,
         first_epoch,
     };
     let (stage_tasks, sink_inputs) = graph::tasks(&plan, stages.clone(), lanes, &sink_stages, &env);

@@ -11,7 +11,7 @@ use super::auth::authenticate;
 use super::context::Api;
 use super::error::ApiError;
 use super::metrics;
-use super::status::{JobStatus, job_status};
+use super::status::{JobStatus, job_detail, job_status};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State as AxState};
 use axum::http::{StatusCode, header};
@@ -51,12 +51,14 @@ pub fn router(api: Shared) -> Router {
         .route("/v1/jobs/{id}/rollback", post(rollback))
         .route("/v1/jobs/{id}/logs", get(logs))
         .route("/v1/jobs/{id}/output", get(output))
+        .route("/v1/stream", get(super::stream::stream))
         .route("/metrics", get(prometheus))
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
             authenticate,
         ))
+        .merge(super::dashboard::router())
         .with_state(api)
 }
 
@@ -100,7 +102,7 @@ async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<JobStatus>, ApiError> {
     let job = job_of(&api, &tenant, &id)?;
-    blocking(move || Ok(Json(job_status(&job)))).await
+    blocking(move || Ok(Json(job_detail(&job)))).await
 }
 
 async fn submit(

@@ -13,4 +13,6 @@ pub struct Api {
     pub tenants: Vec<Arc<Tenant>>,
     /// Failed authentications by address.
     pub limiter: AuthLimiter,
+    /// Status streams open, per tenant.
+    pub streams: super::stream::StreamCount,
 }

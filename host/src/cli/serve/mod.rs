@@ -20,10 +20,12 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 pub mod context;
+pub mod dashboard;
 pub mod error;
 pub mod limiter;
 pub mod metrics;
 pub mod status;
+pub mod stream;
 
 use anyhow::Context;
 use std::path::Path;
@@ -49,6 +51,7 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
             cfg.auth_max_failures,
             Duration::from_millis(cfg.auth_window_ms.max(1) as u64),
         ),
+        streams: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -31,6 +31,35 @@ pub struct JobStatus {
     pub operators: Vec<OperatorStatus>,
     /// What the job holds of its budgets.
     pub budgets: Option<BudgetsStatus>,
+    /// With [`job_detail`]: its graph, each stage's counters, its latest
+    /// checkpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Detail>,
+}
+
+/// What a job's own page shows beyond its line in the list.
+#[derive(Serialize)]
+pub struct Detail {
+    /// The graph it runs.
+    pub graph: weir::runtime::Shape,
+    /// Each stage's counters so far (since the job (re)started).
+    pub stages: Vec<StageStatus>,
+    /// Its latest completed checkpoints, oldest first.
+    pub checkpoints: Vec<CheckpointStatus>,
+}
+
+/// One stage's counters, summed over its subtasks.
+#[derive(Serialize)]
+pub struct StageStatus {
+    pub name: String,
+    pub records_in: u64,
+    pub records_out: u64,
+    /// Time its subtasks spent working, waiting for input, waiting to send.
+    pub busy_ms: u64,
+    pub idle_ms: u64,
+    pub backpressure_ms: u64,
+    /// The lowest of its subtasks' watermarks, ms since the epoch.
+    pub watermark: Option<i64>,
 }
 
 /// A job's budgets: bytes used, the most used, the limit.
@@ -61,6 +90,22 @@ pub struct CheckpointStatus {
     pub completed_ms: i64,
     pub duration_ms: u64,
     pub size_bytes: u64,
+    /// Bytes it wrote; the rest it shares with the one before
+    /// (incremental RocksDB files).
+    pub new_bytes: u64,
+    /// A savepoint (kept until deleted).
+    pub savepoint: bool,
+}
+
+fn checkpoint_status(c: &weir::checkpoint::Completed) -> CheckpointStatus {
+    CheckpointStatus {
+        epoch: c.epoch,
+        completed_ms: c.completed_ms,
+        duration_ms: c.duration.as_millis() as u64,
+        size_bytes: c.size,
+        new_bytes: c.new_bytes,
+        savepoint: c.savepoint.is_some(),
+    }
 }
 
 #[derive(Serialize)]
@@ -101,6 +146,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         checkpoints: 0,
         operators: Vec::new(),
         budgets: None,
+        detail: None,
     };
     let Some(r) = running else {
         return s;
@@ -121,12 +167,10 @@ pub fn job_status(job: &Job) -> JobStatus {
         s.watermark = Some(wm);
         s.watermark_lag_ms = Some(weir::time::now_ms() - wm);
     }
-    s.last_checkpoint = r.coordinator.last_completed().map(|c| CheckpointStatus {
-        epoch: c.epoch,
-        completed_ms: c.completed_ms,
-        duration_ms: c.duration.as_millis() as u64,
-        size_bytes: c.size,
-    });
+    s.last_checkpoint = r
+        .coordinator
+        .last_completed()
+        .map(|c| checkpoint_status(&c));
     let busy: std::collections::BTreeMap<String, u64> = r.plan.busy_ns().into_iter().collect();
     let history = Versions::new(r.coordinator.dir())
         .read()
@@ -140,6 +184,40 @@ pub fn job_status(job: &Job) -> JobStatus {
             busy_ms: busy.get(&name).copied().unwrap_or(0) / 1_000_000,
             name,
             versions,
+        });
+    }
+    s
+}
+
+/// Status of `job` now, with its graph, stages and checkpoints while it
+/// runs.
+pub fn job_detail(job: &Job) -> JobStatus {
+    let mut s = job_status(job);
+    if let Some(r) = job.running() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ms = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) / 1_000_000;
+        s.detail = Some(Detail {
+            graph: weir::runtime::shape(&r.plan),
+            stages: r
+                .metrics
+                .stages()
+                .into_iter()
+                .map(|(name, m)| StageStatus {
+                    name,
+                    records_in: m.records_in.load(Relaxed),
+                    records_out: m.records_out.load(Relaxed),
+                    busy_ms: ms(&m.busy_ns),
+                    idle_ms: ms(&m.idle_ns),
+                    backpressure_ms: ms(&m.backpressure_ns),
+                    watermark: m.watermark(),
+                })
+                .collect(),
+            checkpoints: r
+                .coordinator
+                .history()
+                .iter()
+                .map(checkpoint_status)
+                .collect(),
         });
     }
     s

@@ -8,8 +8,12 @@ use super::operator::{Cx, Operator};
 use crate::checkpoint::Coordinator;
 use crate::event::MAX_WATERMARK;
 use crate::plan::Plan;
+use crate::runtime::metrics::StageMetrics;
 use crate::runtime::side::SideOutputs;
 use crate::runtime::{Message, RunError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 /// A subtask of a stage, with its channels.
 pub(super) struct StageTask<'a> {
@@ -24,6 +28,8 @@ pub(super) struct StageTask<'a> {
     pub coordinator: Option<&'a Coordinator>,
     /// The epoch of the first records (see `graph::Env::first_epoch`).
     pub first_epoch: u64,
+    /// The stage's counters (none for a source's fan).
+    pub metrics: Option<Arc<StageMetrics>>,
 }
 
 /// Run a subtask until the end of input, or until it or a neighbour fails.
@@ -38,6 +44,7 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
         side,
         coordinator,
         first_epoch,
+        metrics,
     } = t;
     let mut epoch = first_epoch;
     let mut last_swap = None;
@@ -51,7 +58,13 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
             side,
             out: Default::default(),
         };
-        match inputs.next().await? {
+        let waited = Instant::now();
+        let read = inputs.next().await?;
+        let started = Instant::now();
+        if let Some(m) = &metrics {
+            StageMetrics::add(&m.idle_ns, started - waited);
+        }
+        match read {
             Read::End => {
                 let now = crate::time::now_ms();
                 cx.processing_time = now;
@@ -99,6 +112,9 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
                 };
                 for (i, batch) in parts {
                     if !batch.is_empty() {
+                        if let Some(m) = &metrics {
+                            m.records_in.fetch_add(batch.len() as u64, Relaxed);
+                        }
                         op.process_batch(i, batch, &mut cx)?;
                     }
                 }
@@ -106,9 +122,18 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
         }
         op.on_watermark(&mut cx)?;
         let (watermark, processing_time) = (cx.watermark, cx.processing_time);
+        let sending = Instant::now();
+        if let Some(m) = &metrics {
+            m.records_out.fetch_add(cx.out.len() as u64, Relaxed);
+            m.set_watermark(subtask, watermark);
+            StageMetrics::add(&m.busy_ns, sending - started);
+        }
         outputs
             .batch(cx.out, watermark, processing_time, side, epoch)
             .await?;
+        if let Some(m) = &metrics {
+            StageMetrics::add(&m.backpressure_ns, sending.elapsed());
+        }
         // Offer the worker back between steps: the pool picks who runs next.
         crate::runtime::pool::yield_if_long().await;
     }

@@ -22,6 +22,7 @@ mod keyed_stage;
 mod operator;
 mod over_stage;
 mod rank_stage;
+mod shape;
 mod sql_stage;
 mod stage_ops;
 mod window_stage;
@@ -37,6 +38,7 @@ pub(super) use align::{Aligner, Group, Read};
 use edges::Input;
 use edges::{Output, Outputs};
 pub(super) use operator::{At, Batch};
+pub use shape::{Shape, ShapeInput, ShapeSink, ShapeStage, shape};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
@@ -176,6 +178,8 @@ pub(super) struct Env<'a> {
     pub store: &'a Arc<StateStore>,
     /// Checkpoints, swaps, the restore point.
     pub ctx: &'a RunContext,
+    /// The job's counters (each stage's are made here).
+    pub metrics: &'a Arc<crate::runtime::metrics::Metrics>,
     /// The epoch of the first records, read once before any task starts:
     /// a task that read it itself could start after the source triggered
     /// the first checkpoint, and miss that barrier.
@@ -223,6 +227,7 @@ pub(super) fn tasks(
 ) -> (Vec<Task>, Aligner) {
     let (side, store, ctx, first_epoch): (&Arc<SideOutputs>, &Arc<StateStore>, &RunContext, u64) =
         (env.side, env.store, env.ctx, env.first_epoch);
+    let metrics = env.metrics;
     let n = plan.job.spec.parallelism;
     let job = plan.job.spec.name.as_str();
     let empty = || (0..n).map(|_| Vec::new()).collect::<Vec<Vec<Output>>>();
@@ -358,6 +363,7 @@ pub(super) fn tasks(
         let stages = stages.clone();
         let columns_out = stage.is_some_and(|i| columns_out.contains(&stages[i].spec.name));
         let fan_of = name.rsplit_once("-fan-").map(|(s, _)| s.to_string());
+        let stage_metrics = stage.map(|i| metrics.stage(&stages[i].spec.name, n));
         let body = async move {
             let (stage_name, op) = match stage {
                 None => (
@@ -389,6 +395,7 @@ pub(super) fn tasks(
                 side: &side,
                 coordinator: ctx.coordinator.as_deref(),
                 first_epoch,
+                metrics: stage_metrics,
             })
             .await
         };

@@ -1,0 +1,146 @@
+// One job: its state, its rates over the last 15 minutes, its graph, its
+// checkpoints, its versions (swap and roll back), its log and its budgets.
+
+import { RateChart } from "./Chart";
+import { JobGraph } from "./Graph";
+import { Logs } from "./Logs";
+import { Versions } from "./Versions";
+import { bytes, count, ms, percent, rate, time } from "./format";
+import type { History } from "./history";
+import type { Budget, JobStatus } from "./types";
+
+export function JobPage({
+  job,
+  history,
+  now,
+  tick,
+}: {
+  job: JobStatus;
+  history: History;
+  now: number;
+  tick: number;
+}) {
+  const d = job.detail;
+  return (
+    <div class="job" data-testid="job-page">
+      <h2>
+        {job.id} <span class={`state ${job.state}`} data-testid="job-state">{job.state}</span>
+      </h2>
+      {job.reason && (
+        <p class="reason" data-testid="reason">
+          {job.reason}
+        </p>
+      )}
+      <dl class="facts">
+        <dt>records in / out</dt>
+        <dd>
+          {count(job.records_in)} / {count(job.records_out)}
+        </dd>
+        <dt>rate in / out</dt>
+        <dd data-testid="job-rates">
+          {rate(job.rate_in)} / {rate(job.rate_out)}
+        </dd>
+        <dt>watermark</dt>
+        <dd>
+          {time(job.watermark)} (lag {ms(job.watermark_lag_ms)})
+        </dd>
+        <dt>CPU</dt>
+        <dd>{job.cpu_seconds.toFixed(1)} s</dd>
+        {job.kafka_lag != null && (
+          <>
+            <dt>Kafka lag</dt>
+            <dd>{job.kafka_lag} records</dd>
+          </>
+        )}
+        {job.resumed && (
+          <>
+            <dt>resumed</dt>
+            <dd>{job.resumed}</dd>
+          </>
+        )}
+      </dl>
+      <h3>Rates, last 15 minutes</h3>
+      <RateChart points={history.of(job.id)} />
+      {d ? (
+        <>
+          <h3>Graph</h3>
+          <JobGraph detail={d} rates={history.stages(job.id)} now={now} />
+          <h3>Checkpoints</h3>
+          <Checkpoints job={job} />
+          <h3>State and budgets</h3>
+          {job.budgets && <Budgets memory={job.budgets.host_memory} disk={job.budgets.disk} />}
+        </>
+      ) : (
+        <p class="empty">The graph, its rates and the checkpoints show while the job runs.</p>
+      )}
+      <h3>Versions</h3>
+      <Versions job={job.id} operators={job.operators} />
+      <h3>Log</h3>
+      <Logs job={job.id} tick={tick} />
+    </div>
+  );
+}
+
+function Checkpoints({ job }: { job: JobStatus }) {
+  const all = job.detail?.checkpoints ?? [];
+  const list = all.slice(-10).reverse();
+  if (list.length === 0) return <p class="empty">No checkpoint completed yet.</p>;
+  return (
+    <table class="checkpoints" data-testid="checkpoints">
+      <caption>
+        the latest {list.length} of {job.checkpoints} since the job (re)started
+      </caption>
+      <thead>
+        <tr>
+          <th class="num">epoch</th>
+          <th>completed</th>
+          <th class="num">duration</th>
+          <th class="num">size</th>
+          <th class="num">new (incremental)</th>
+          <th></th>
+        </tr>
+      </thead>
+      <tbody>
+        {list.map((c) => (
+          <tr key={c.epoch}>
+            <td class="num">{c.epoch}</td>
+            <td>{time(c.completed_ms)}</td>
+            <td class="num">{ms(c.duration_ms)}</td>
+            <td class="num">{bytes(c.size_bytes)}</td>
+            <td class="num">
+              {bytes(c.new_bytes)} ({percent(c.size_bytes ? c.new_bytes / c.size_bytes : 0)})
+            </td>
+            <td>{c.savepoint ? "savepoint" : ""}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function Budgets({ memory, disk }: { memory: Budget; disk: Budget }) {
+  const row = (name: string, b: Budget) => (
+    <tr>
+      <td>{name}</td>
+      <td class="num">{bytes(b.used_bytes)}</td>
+      <td class="num">{bytes(b.peak_bytes)}</td>
+      <td class="num">{b.limit_bytes == null ? "none" : bytes(b.limit_bytes)}</td>
+    </tr>
+  );
+  return (
+    <table class="budgets">
+      <thead>
+        <tr>
+          <th></th>
+          <th class="num">used</th>
+          <th class="num">peak</th>
+          <th class="num">limit</th>
+        </tr>
+      </thead>
+      <tbody>
+        {row("host memory (state, windows, batches in flight)", memory)}
+        {row("disk (RocksDB, checkpoints, outputs, log)", disk)}
+      </tbody>
+    </table>
+  );
+}

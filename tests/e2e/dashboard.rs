@@ -1,0 +1,252 @@
+//! The dashboard in a real browser: Debian's Chromium, driven by
+//! playwright-core (`tests/dashboard/browser.mjs`), against a live `weir
+//! serve` running real jobs of two tenants — sign in, the jobs list with
+//! a failed job's reason, a job's graph with non-zero rates, a checkpoint
+//! appearing, a swap from the page going live, a canary rolled back, and
+//! the second tenant seeing none of the first's jobs. The screenshots go
+//! to `target/dashboard-screenshots` (README shows two of them).
+//!
+//! Needs Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and the test's npm
+//! packages (`tests/dashboard/node_modules`): `scripts/test.sh` installs
+//! both. Without them the test fails, saying so; it never skips.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use weir_e2e::serve::Server;
+use weir_e2e::{operator, repo};
+
+const LONG: Duration = Duration::from_secs(180);
+
+/// source (records at `rate`/s, their event time from now on at the
+/// same pace) → `tag` → by user, 1 s tumbling counts → file; checkpoints
+/// every 300 ms, windows in RocksDB. `tag` gets `mode = "trap"`, which only the misbehaving
+/// canary acts on.
+fn job(dir: &Path, name: &str, component: &str, rows: usize, rate: u64) -> String {
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let input: String = (0..rows as u64)
+        .map(|i| {
+            format!(
+                "{{\"i\":{i},\"user\":\"u{}\",\"ts\":{}}}\n",
+                i % 7,
+                t0 + i * 1000 / rate
+            )
+        })
+        .collect();
+    std::fs::write(dir.join(format!("{name}.jsonl")), input).expect("input");
+    std::fs::write(
+        dir.join(format!("{name}.toml")),
+        format!(
+            r#"name = "{name}"
+parallelism = 2
+batch_size = 50
+[source]
+type = "file"
+path = "{name}.jsonl"
+rate = {rate}
+[[operators]]
+name = "tag"
+component = "{component}"
+config = {{ mode = "trap" }}
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1s"
+aggregates = [{{ fn = "count" }}]
+[sink]
+type = "file"
+path = "out.jsonl"
+[late_output]
+type = "discard"
+[state]
+backend = "rocksdb"
+[checkpoint]
+interval = "300ms"
+"#
+        ),
+    )
+    .expect("job");
+    format!("{name}.toml")
+}
+
+/// The component `weir build` makes of test operator `name` (the page
+/// uploads a `.wasm` file, as a user would).
+fn built(name: &str) -> String {
+    let out = weir_e2e::weir(&["build", &operator(name)]).ok().stdout();
+    out.split(" (")
+        .next()
+        .filter(|p| p.ends_with(".wasm"))
+        .unwrap_or_else(|| panic!("weir build {name} said: {out}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "no Chromium at {chromium}: `bash scripts/test.sh` installs Debian's (or set CHROMIUM)"
+    );
+    let tests = repo().join("tests/dashboard");
+    assert!(
+        tests.join("node_modules/playwright-core").is_dir(),
+        "tests/dashboard has no npm packages: run `npm ci` there (`bash scripts/test.sh` does)"
+    );
+    let s = Server::start(&[("acme", ""), ("globex", "")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tag = operator("tag-v1");
+    let running = job(dir.path(), "orders", &tag, 600_000, 3_000);
+    s.cli_in(dir.path(), "acme", &["submit", &running]).ok();
+    let hostile = job(dir.path(), "hostile", &operator("misbehave"), 1_000, 1_000);
+    s.cli_in(dir.path(), "acme", &["submit", &hostile]).ok();
+    s.wait_for("acme", "orders", LONG, "checkpointed", |st| {
+        st["last_checkpoint"]["epoch"].as_u64().is_some()
+    });
+    let failed = s.wait_ended("acme", "hostile", LONG);
+    assert_eq!(failed["state"], "failed", "{failed:#}");
+
+    let shots = repo().join("target/dashboard-screenshots");
+    let out = Command::new("node")
+        .arg("browser.mjs")
+        .current_dir(&tests)
+        .env("WEIR_URL", &s.url)
+        .env("TOKEN", s.token("acme"))
+        .env("OTHER_TOKEN", s.token("globex"))
+        .env("JOB", "orders")
+        .env("HOSTILE", "hostile")
+        .env("SWAP_WASM", built("tag-v2"))
+        .env("CANARY_WASM", built("misbehave"))
+        .env("SCREENSHOTS", &shots)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("run node (Node.js 20 or later)");
+    let say = format!(
+        "{}{}\nhost log:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        s.log()
+    );
+    assert!(out.status.success(), "the browser test failed:\n{say}");
+    for shot in ["jobs.png", "job.png", "canary.png"] {
+        let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
+        assert!(len > 10_000, "screenshot {shot}: {len} bytes\n{say}");
+    }
+
+    // What the page did, seen through the API: tag-v2 live after a swap,
+    // the trapping canary not.
+    let st = s.status("acme", "orders");
+    assert_eq!(st["state"], "running", "{st:#}");
+    let versions = st["operators"][0]["versions"]
+        .as_array()
+        .expect("versions")
+        .clone();
+    assert_eq!(versions.len(), 2, "{st:#}");
+    assert_eq!(versions[1]["origin"], "swap", "{st:#}");
+    let stages: Vec<String> = st["detail"]["graph"]["stages"]
+        .as_array()
+        .expect("the graph")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stages, ["chain", "keyed"], "{st:#}");
+    // The stage counters: `tag` maps 1:1, so its stage's in and out differ
+    // by the batches in it at most; the window read what `tag` wrote, but
+    // the batches between them.
+    let counters = |name: &str| {
+        let c = st["detail"]["stages"]
+            .as_array()
+            .expect("stages")
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no counters of {name}: {st:#}"))
+            .clone();
+        (
+            c["records_in"].as_u64().expect("in"),
+            c["records_out"].as_u64().expect("out"),
+        )
+    };
+    let (chain_in, chain_out) = counters("chain");
+    let (keyed_in, keyed_out) = counters("keyed");
+    let read = st["records_in"].as_u64().expect("records_in");
+    assert!(chain_in > 1_000 && chain_in <= read, "{st:#}");
+    let in_flight = 4 * 50 * 2; // channel slots × batch × parallelism, generously
+    assert!(chain_in - chain_out <= in_flight, "{st:#}");
+    assert!(
+        keyed_in <= chain_out && chain_out - keyed_in <= in_flight,
+        "{st:#}"
+    );
+    assert!(keyed_out > 0, "no window fired: {st:#}");
+    // RocksDB checkpoints are incremental: a later one shares files with
+    // the one before, and says so.
+    let checkpoints = st["detail"]["checkpoints"].as_array().expect("checkpoints");
+    assert!(
+        checkpoints
+            .iter()
+            .any(|c| c["new_bytes"].as_u64() < c["size_bytes"].as_u64()),
+        "no checkpoint shared a file with the one before: {checkpoints:#?}"
+    );
+    s.cli("acme", &["cancel", "orders"]).ok();
+}
+
+/// Read the status line of `GET /v1/stream` with `token`, keeping the
+/// connection open (a stream never ends).
+fn open_stream(url: &str, token: &str) -> (u16, std::net::TcpStream) {
+    use std::io::{BufRead, Write};
+    let host = url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(host).expect("connect");
+    write!(
+        c,
+        "GET /v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .expect("request");
+    c.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut line = String::new();
+    std::io::BufReader::new(c.try_clone().expect("clone"))
+        .read_line(&mut line)
+        .expect("status line");
+    let code = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (code, c)
+}
+
+#[test]
+fn a_tenant_may_hold_eight_status_streams_and_closing_one_frees_its_place() {
+    let s = Server::start(&[("acme", ""), ("globex", "")]);
+    let mut open: Vec<std::net::TcpStream> = (0..8)
+        .map(|i| {
+            let (code, c) = open_stream(&s.url, s.token("acme"));
+            assert_eq!(code, 200, "stream {i}");
+            c
+        })
+        .collect();
+    let (code, _) = open_stream(&s.url, s.token("acme"));
+    assert_eq!(code, 403, "a ninth stream of one tenant");
+    let (code, _other) = open_stream(&s.url, s.token("globex"));
+    assert_eq!(code, 200, "another tenant's first stream");
+    // The host notices a closed stream when it next sends (once a second).
+    drop(open.pop());
+    let started = std::time::Instant::now();
+    loop {
+        let (code, c) = open_stream(&s.url, s.token("acme"));
+        if code == 200 {
+            open.push(c);
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the closed stream's place was never freed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
