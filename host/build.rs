@@ -7,7 +7,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let dashboard = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dashboard");
+    // Read when the script runs, not when it was compiled: one compiled
+    // script may serve checkouts in other places (a shared target dir).
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dashboard = Path::new(&manifest).join("../dashboard");
     let dist = dashboard.join("dist");
     // A path that does not exist would rerun this on every build: watch
     // the folder `dist` appears in, and `dist` once it is there.

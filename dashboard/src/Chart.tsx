@@ -1,15 +1,27 @@
-// The last 15 minutes of a job's rates and watermark lag (uPlot).
+// The last 15 minutes of a job's rates and watermark lag, and of its
+// end-to-end latency (uPlot).
 
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Point } from "./history";
 
-export function RateChart({ points }: { points: Point[] }) {
+function useChart(opts: uPlot.Options, data: uPlot.AlignedData) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
-    const opts: uPlot.Options = {
+    plot.current = new uPlot(opts, data, box.current!);
+    return () => plot.current?.destroy();
+  }, []);
+  useEffect(() => {
+    plot.current?.setData(data);
+  });
+  return box;
+}
+
+export function RateChart({ points }: { points: Point[] }) {
+  const box = useChart(
+    {
       width: 720,
       height: 200,
       series: [
@@ -20,17 +32,25 @@ export function RateChart({ points }: { points: Point[] }) {
       ],
       axes: [{}, { label: "records/s", size: 70 }, { side: 1, scale: "lag", label: "lag s", grid: { show: false } }],
       scales: { lag: { auto: true } },
-    };
-    plot.current = new uPlot(opts, [[], [], [], []], box.current!);
-    return () => plot.current?.destroy();
-  }, []);
-  useEffect(() => {
-    plot.current?.setData([
-      points.map((p) => p.t),
-      points.map((p) => p.in),
-      points.map((p) => p.out),
-      points.map((p) => p.lag),
-    ]);
-  }, [points, points.length]);
+    },
+    [points.map((p) => p.t), points.map((p) => p.in), points.map((p) => p.out), points.map((p) => p.lag)],
+  );
   return <div class="chart" ref={box} data-testid="rate-chart" />;
+}
+
+export function LatencyChart({ points }: { points: Point[] }) {
+  const box = useChart(
+    {
+      width: 720,
+      height: 160,
+      series: [
+        {},
+        { label: "p50 (ms, at most)", stroke: "#7c3aed", width: 2 },
+        { label: "p99 (ms, at most)", stroke: "#db2777", width: 2 },
+      ],
+      axes: [{}, { label: "ms", size: 70 }],
+    },
+    [points.map((p) => p.t), points.map((p) => p.p50), points.map((p) => p.p99)],
+  );
+  return <div class="chart" ref={box} data-testid="latency-chart" />;
 }

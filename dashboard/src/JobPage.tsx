@@ -1,9 +1,10 @@
 // One job: its state, its rates over the last 15 minutes, its graph, its
 // checkpoints, its versions (swap and roll back), its log and its budgets.
 
-import { RateChart } from "./Chart";
+import { LatencyChart, RateChart } from "./Chart";
 import { JobGraph } from "./Graph";
 import { Logs } from "./Logs";
+import { Outputs } from "./Outputs";
 import { Versions } from "./Versions";
 import { bytes, count, ms, percent, rate, time } from "./format";
 import type { History } from "./history";
@@ -49,34 +50,51 @@ export function JobPage({
         {job.kafka_lag != null && (
           <>
             <dt>Kafka lag</dt>
-            <dd>{job.kafka_lag} records</dd>
+            <dd data-testid="kafka-lag">
+              {job.kafka_lag} records
+              {job.kafka_partitions.length > 0 &&
+                ` (${job.kafka_partitions.map((p) => `${p.topic}/${p.partition}: ${p.lag}`).join(", ")})`}
+            </dd>
           </>
         )}
         {job.resumed && (
           <>
             <dt>resumed</dt>
-            <dd>{job.resumed}</dd>
+            <dd>
+              {job.resumed} ({job.restarts} restart{job.restarts === 1 ? "" : "s"})
+            </dd>
           </>
         )}
       </dl>
       <h3>Rates, last 15 minutes</h3>
       <RateChart points={history.of(job.id)} />
+      <h3>End-to-end latency (source read → sink), last 15 minutes</h3>
+      <LatencyChart points={history.of(job.id)} />
       {d ? (
         <>
           <h3>Graph</h3>
           <JobGraph detail={d} rates={history.stages(job.id)} now={now} />
           <h3>Checkpoints</h3>
           <Checkpoints job={job} />
+          <p class="alignment" data-testid="alignment">
+            barrier alignment, average per barrier:{" "}
+            {d.stages
+              .map((s) => `${s.name} ${s.barriers ? (s.alignment_ms / s.barriers).toFixed(1) : "–"} ms`)
+              .join(" · ")}
+          </p>
           <h3>State and budgets</h3>
+          <StateByStage backend={d.state_backend} state={d.state} />
           {job.budgets && <Budgets memory={job.budgets.host_memory} disk={job.budgets.disk} />}
         </>
       ) : (
         <p class="empty">The graph, its rates and the checkpoints show while the job runs.</p>
       )}
       <h3>Versions</h3>
-      <Versions job={job.id} operators={job.operators} />
+      <Versions job={job.id} operators={job.operators} canary={job.canary} />
+      <h3>Outputs</h3>
+      <Outputs job={job.id} />
       <h3>Log</h3>
-      <Logs job={job.id} tick={tick} />
+      <Logs job={job.id} operators={job.operators.map((o) => o.name)} tick={tick} />
     </div>
   );
 }
@@ -113,6 +131,32 @@ function Checkpoints({ job }: { job: JobStatus }) {
             <td>{c.savepoint ? "savepoint" : ""}</td>
           </tr>
         ))}
+      </tbody>
+    </table>
+  );
+}
+
+function StateByStage({ backend, state }: { backend: string; state: Record<string, number> }) {
+  const rows = Object.entries(state);
+  return (
+    <table class="state" data-testid="state">
+      <caption>
+        keyed state in {backend === "rocksdb" ? "RocksDB (on disk)" : "memory"}; bytes each stage wrote into the last
+        checkpoint
+      </caption>
+      <tbody>
+        {rows.length === 0 ? (
+          <tr>
+            <td class="empty">no checkpoint yet</td>
+          </tr>
+        ) : (
+          rows.map(([stage, b]) => (
+            <tr key={stage}>
+              <td>{stage}</td>
+              <td class="num">{bytes(b)}</td>
+            </tr>
+          ))
+        )}
       </tbody>
     </table>
   );

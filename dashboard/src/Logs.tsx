@@ -6,10 +6,11 @@ import { getText } from "./api";
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
-export function Logs({ job, tick }: { job: string; tick: number }) {
+export function Logs({ job, operators, tick }: { job: string; operators: string[]; tick: number }) {
   const [lines, setLines] = useState<string[]>([]);
   const [level, setLevel] = useState("INFO");
   const [who, setWho] = useState("all");
+  const [operator, setOperator] = useState("");
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -28,6 +29,7 @@ export function Logs({ job, tick }: { job: string; tick: number }) {
     const lv = LEVELS.indexOf(parts[1] ?? "");
     if (lv >= 0 && lv < min) return false;
     if (who !== "all" && parts[2] !== who) return false;
+    if (operator !== "" && !l.includes(`operator=${operator}`) && !l.includes(`operator="${operator}"`)) return false;
     return text === "" || l.includes(text);
   });
   return (
@@ -44,6 +46,14 @@ export function Logs({ job, tick }: { job: string; tick: number }) {
           <option value="all">host and guests</option>
           <option value="host">host</option>
           <option value="guest">guests</option>
+        </select>
+        <select value={operator} onChange={(e) => setOperator((e.currentTarget as HTMLSelectElement).value)}>
+          <option value="">every operator</option>
+          {operators.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
         </select>
         <input
           placeholder="contains…"

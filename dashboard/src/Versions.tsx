@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 import { base64Of, postJson } from "./api";
 import { short, time } from "./format";
-import type { OperatorStatus } from "./types";
+import type { CanaryStatus, OperatorStatus } from "./types";
 
 interface Swapped {
   epoch: number;
@@ -12,20 +12,44 @@ interface Swapped {
   canary: string | null;
 }
 
-export function Versions({ job, operators }: { job: string; operators: OperatorStatus[] }) {
+export function Versions({
+  job,
+  operators,
+  canary,
+}: {
+  job: string;
+  operators: OperatorStatus[];
+  canary: CanaryStatus | null;
+}) {
   if (operators.length === 0) return <p class="empty">This job runs no Wasm operators.</p>;
   return (
     <div class="versions">
       {operators.map((op) => (
-        <OperatorVersions key={op.name} job={job} op={op} />
+        <OperatorVersions key={op.name} job={job} op={op} canary={canary?.operator === op.name ? canary : null} />
       ))}
     </div>
   );
 }
 
-function OperatorVersions({ job, op }: { job: string; op: OperatorStatus }) {
+function CanaryProgress({ c }: { c: CanaryStatus }) {
+  const byRecords = c.target_records > 0 ? c.records / c.target_records : 0;
+  const byTime = c.duration_ms ? c.elapsed_ms / c.duration_ms : 0;
+  const share = Math.min(1, Math.max(byRecords, byTime));
+  return (
+    <div class="canary" data-testid="canary-progress">
+      canary {short(c.digest)}: {c.records}
+      {c.target_records > 0 ? ` of ${c.target_records}` : ""} records, {c.errors} rejected,{" "}
+      {c.differing_batches} of {c.batches} batches differ from the live version's
+      <div class="bar">
+        <div class="fill" style={{ width: `${share * 100}%`, background: c.errors > 0 ? "#f59e0b" : "#60a5fa" }} />
+      </div>
+    </div>
+  );
+}
+
+function OperatorVersions({ job, op, canary }: { job: string; op: OperatorStatus; canary: CanaryStatus | null }) {
   const [file, setFile] = useState<File | null>(null);
-  const [canary, setCanary] = useState(false);
+  const [withCanary, setWithCanary] = useState(false);
   const [records, setRecords] = useState(1000);
   const [busy, setBusy] = useState<string | null>(null);
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
@@ -46,11 +70,11 @@ function OperatorVersions({ job, op }: { job: string; op: OperatorStatus }) {
     }
   };
   const swap = () =>
-    run(canary ? "canary running…" : "swapping…", async () =>
+    run(withCanary ? "canary running…" : "swapping…", async () =>
       postJson<Swapped>(`${path}/swap`, {
         operator: op.name,
         component: await base64Of(file!),
-        canary: canary ? { records, max_error_rate: 0.01 } : undefined,
+        canary: withCanary ? { records, max_error_rate: 0.01 } : undefined,
       }),
     );
   const rollback = () =>
@@ -83,8 +107,8 @@ function OperatorVersions({ job, op }: { job: string; op: OperatorStatus }) {
           <input
             type="checkbox"
             data-testid="swap-canary"
-            checked={canary}
-            onChange={(e) => setCanary((e.currentTarget as HTMLInputElement).checked)}
+            checked={withCanary}
+            onChange={(e) => setWithCanary((e.currentTarget as HTMLInputElement).checked)}
           />{" "}
           canary first, over
         </label>
@@ -92,7 +116,7 @@ function OperatorVersions({ job, op }: { job: string; op: OperatorStatus }) {
           type="number"
           min={1}
           value={records}
-          disabled={!canary}
+          disabled={!withCanary}
           onChange={(e) => setRecords(Number((e.currentTarget as HTMLInputElement).value))}
         />{" "}
         records
@@ -104,6 +128,7 @@ function OperatorVersions({ job, op }: { job: string; op: OperatorStatus }) {
         </button>
       </div>
       {busy && <p class="pending" data-testid="swap-pending">{busy}</p>}
+      {canary && <CanaryProgress c={canary} />}
       {result && (
         <p class={result.ok ? "ok" : "error"} data-testid="swap-result">
           {result.text}

@@ -4,11 +4,12 @@
 
 import { render } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { follow, signIn, signOut, token } from "./api";
+import { AdminPage } from "./AdminPage";
+import { ApiError, follow, getJson, signIn, signOut, token } from "./api";
 import { History } from "./history";
 import { JobList } from "./JobList";
 import { JobPage } from "./JobPage";
-import type { Snapshot } from "./types";
+import type { Sample, Snapshot, WhoAmI } from "./types";
 import "./style.css";
 
 function route(): string | null {
@@ -45,6 +46,7 @@ function SignIn({ onDone, error }: { onDone: () => void; error: string | null })
 
 function App() {
   const [signedIn, setSignedIn] = useState(token() != null);
+  const [who, setWho] = useState<WhoAmI | null>(null);
   const [job, setJob] = useState<string | null>(route());
   const [snap, setSnap] = useState<Snapshot | null>(null);
   const [tick, setTick] = useState(0);
@@ -57,6 +59,25 @@ function App() {
   }, []);
   useEffect(() => {
     if (!signedIn) return;
+    getJson<WhoAmI>("/v1/whoami")
+      .then(setWho)
+      .catch((e: Error) => {
+        setError(e.message);
+        if (e instanceof ApiError && e.status === 401) {
+          signOut();
+          setSignedIn(false);
+        }
+      });
+  }, [signedIn]);
+  useEffect(() => {
+    // A job's page opens with the host's last 15 minutes of it.
+    if (!signedIn || who?.kind !== "tenant" || job == null) return;
+    getJson<Sample[]>(`/v1/jobs/${encodeURIComponent(job)}/history`)
+      .then((samples) => history.seed(job, samples))
+      .catch(() => {}); // no such job: the page says so from the stream
+  }, [signedIn, who, job]);
+  useEffect(() => {
+    if (!signedIn || who?.kind !== "tenant") return;
     setSnap(null);
     return follow(
       job,
@@ -74,7 +95,7 @@ function App() {
         }
       },
     );
-  }, [signedIn, job]);
+  }, [signedIn, who, job]);
   if (!signedIn) return <SignIn onDone={() => setSignedIn(true)} error={error} />;
   return (
     <div class="app">
@@ -82,10 +103,17 @@ function App() {
         <a href="#/" class="brand">
           weir
         </a>
-        <span class="live">{snap ? `live · ${new Date(snap.time_ms).toLocaleTimeString()}` : "connecting…"}</span>
+        <span class="who" data-testid="who">
+          {who == null ? "" : who.kind === "admin" ? "host admin" : `tenant ${who.tenant}`}
+        </span>
+        <span class="live">
+          {who?.kind === "admin" ? "" : snap ? `live · ${new Date(snap.time_ms).toLocaleTimeString()}` : "connecting…"}
+        </span>
         <button
           onClick={() => {
             signOut();
+            setWho(null);
+            setSnap(null);
             setSignedIn(false);
           }}
         >
@@ -94,7 +122,9 @@ function App() {
       </header>
       {error && <p class="error">{error}</p>}
       <main>
-        {job == null ? (
+        {who?.kind === "admin" ? (
+          <AdminPage />
+        ) : job == null ? (
           <>
             <h2>Jobs</h2>
             {snap && <JobList jobs={snap.jobs} />}

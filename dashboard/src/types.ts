@@ -52,6 +52,8 @@ export interface StageStatus {
   busy_ms: number;
   idle_ms: number;
   backpressure_ms: number;
+  alignment_ms: number;
+  barriers: number;
   watermark: number | null;
 }
 
@@ -59,6 +61,20 @@ export interface Detail {
   graph: Shape;
   stages: StageStatus[];
   checkpoints: CheckpointStatus[];
+  state_backend: string;
+  state: Record<string, number>;
+}
+
+export interface CanaryStatus {
+  operator: string;
+  digest: string;
+  records: number;
+  errors: number;
+  batches: number;
+  differing_batches: number;
+  target_records: number;
+  duration_ms: number | null;
+  elapsed_ms: number;
 }
 
 export interface JobStatus {
@@ -76,11 +92,54 @@ export interface JobStatus {
   watermark: number | null;
   watermark_lag_ms: number | null;
   kafka_lag: number | null;
+  kafka_partitions: { topic: string; partition: number; lag: number }[];
   last_checkpoint: CheckpointStatus | null;
   checkpoints: number;
   operators: OperatorStatus[];
   budgets: { host_memory: Budget; disk: Budget } | null;
+  latency: Latency | null;
+  restarts: number;
+  canary: CanaryStatus | null;
   detail?: Detail;
+}
+
+/** End-to-end latency since the job (re)started: a histogram. */
+export interface Latency {
+  bounds_s: number[];
+  cumulative: number[]; // rows at or under each bound; the last: all rows
+  sum_s: number;
+  count: number;
+}
+
+/** `GET /v1/whoami`. */
+export interface WhoAmI {
+  kind: "tenant" | "admin";
+  tenant: string | null;
+}
+
+/** `GET /v1/admin/host`. */
+export interface HostUsage {
+  uptime_s: number;
+  cpu_seconds: number;
+  rss_bytes: number;
+  threads: number;
+  cores: number;
+  jobs_running: number;
+  tenants: TenantUsage[];
+}
+
+export interface TenantUsage {
+  name: string;
+  cpu_share: number;
+  cpu_seconds: number;
+  jobs_running: number;
+  jobs: number;
+  max_jobs: number;
+  host_memory_bytes: number;
+  host_memory_per_job: number;
+  disk_bytes: number;
+  disk_per_job: number;
+  rate_in: number;
 }
 
 /** One event of `GET /v1/stream`. */
@@ -88,4 +147,14 @@ export interface Snapshot {
   time_ms: number;
   jobs: JobStatus[];
   job: JobStatus | null;
+}
+
+/** One second of a job (`GET /v1/jobs/{id}/history`). */
+export interface Sample {
+  at_ms: number;
+  rate_in: number;
+  rate_out: number;
+  watermark_lag_ms: number | null;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
 }

@@ -2,8 +2,10 @@
 //! playwright-core (`tests/dashboard/browser.mjs`), against a live `weir
 //! serve` running real jobs of two tenants — sign in, the jobs list with
 //! a failed job's reason, a job's graph with non-zero rates, a checkpoint
-//! appearing, a swap from the page going live, a canary rolled back, and
-//! the second tenant seeing none of the first's jobs. The screenshots go
+//! appearing, its state per stage, its output, a swap from the page going
+//! live, a canary rolled back, a canary's progress live and its promotion,
+//! the second tenant seeing none of the first's jobs, and the host admin
+//! seeing every tenant's usage and no job. The screenshots go
 //! to `target/dashboard-screenshots` (README shows two of them).
 //!
 //! Needs Chromium (`/usr/bin/chromium`, or `CHROMIUM`) and the test's npm
@@ -87,6 +89,15 @@ fn built(name: &str) -> String {
         .to_string()
 }
 
+/// A host with tenants `acme` and `globex` and admin token `admin`.
+fn with_admin(admin: &str) -> Server {
+    let digest = weir_e2e::weir(&["token", "--hash", admin]).ok().stdout();
+    Server::start_with(
+        &format!("admin_token_sha256 = \"{}\"", digest.trim()),
+        &[("acme", ""), ("globex", "")],
+    )
+}
+
 #[test]
 fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -99,7 +110,8 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         tests.join("node_modules/playwright-core").is_dir(),
         "tests/dashboard has no npm packages: run `npm ci` there (`bash scripts/test.sh` does)"
     );
-    let s = Server::start(&[("acme", ""), ("globex", "")]);
+    let admin = "the-host-admins-token-0123456789abcdef";
+    let s = with_admin(admin);
     let dir = tempfile::tempdir().expect("tempdir");
     let tag = operator("tag-v1");
     let running = job(dir.path(), "orders", &tag, 600_000, 3_000);
@@ -119,10 +131,12 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         .env("WEIR_URL", &s.url)
         .env("TOKEN", s.token("acme"))
         .env("OTHER_TOKEN", s.token("globex"))
+        .env("ADMIN_TOKEN", admin)
         .env("JOB", "orders")
         .env("HOSTILE", "hostile")
         .env("SWAP_WASM", built("tag-v2"))
         .env("CANARY_WASM", built("misbehave"))
+        .env("FIRST_WASM", built("tag-v1"))
         .env("SCREENSHOTS", &shots)
         .env("CHROMIUM", &chromium)
         .output()
@@ -134,21 +148,22 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         s.log()
     );
     assert!(out.status.success(), "the browser test failed:\n{say}");
-    for shot in ["jobs.png", "job.png", "canary.png"] {
+    for shot in ["jobs.png", "job.png", "canary.png", "admin.png"] {
         let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {shot}: {len} bytes\n{say}");
     }
 
     // What the page did, seen through the API: tag-v2 live after a swap,
-    // the trapping canary not.
+    // the trapping canary not, then tag-v1 again after a canary.
     let st = s.status("acme", "orders");
     assert_eq!(st["state"], "running", "{st:#}");
     let versions = st["operators"][0]["versions"]
         .as_array()
         .expect("versions")
         .clone();
-    assert_eq!(versions.len(), 2, "{st:#}");
+    assert_eq!(versions.len(), 3, "{st:#}");
     assert_eq!(versions[1]["origin"], "swap", "{st:#}");
+    assert_eq!(versions[2]["digest"], versions[0]["digest"], "{st:#}");
     let stages: Vec<String> = st["detail"]["graph"]["stages"]
         .as_array()
         .expect("the graph")
@@ -192,6 +207,64 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
             .any(|c| c["new_bytes"].as_u64() < c["size_bytes"].as_u64()),
         "no checkpoint shared a file with the one before: {checkpoints:#?}"
     );
+    // The host keeps the job's last 15 minutes for the page's charts, a
+    // sample a second: the job ran for seconds at about 3,000 records/s.
+    let (code, body) = s.http(
+        "GET",
+        "/v1/jobs/orders/history",
+        Some(s.token("acme")),
+        None,
+    );
+    assert_eq!(code, 200, "{body}");
+    let samples: Vec<serde_json::Value> = serde_json::from_str(&body).expect("JSON");
+    assert!(samples.len() >= 5, "{body}");
+    let busy = samples
+        .iter()
+        .filter(|x| {
+            x["rate_in"]
+                .as_f64()
+                .is_some_and(|r| (1_000.0..10_000.0).contains(&r))
+        })
+        .count();
+    assert!(busy >= 3, "{body}");
+    assert!(
+        samples
+            .iter()
+            .any(|x| x["latency_p99_ms"].as_f64().is_some()),
+        "{body}"
+    );
+    // What Prometheus scrapes: the stages' time and rows, and the
+    // end-to-end latency of the rows the sink took.
+    let (code, metrics) = s.http("GET", "/metrics", Some(s.token("acme")), None);
+    assert_eq!(code, 200);
+    let sample = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+    };
+    let l = r#"tenant="acme",job="orders""#;
+    assert!(
+        sample(&format!(
+            "weir_stage_records_in_total{{{l},stage=\"chain\"}}"
+        )) > 1000.0
+    );
+    assert!(
+        sample(&format!(
+            "weir_stage_busy_seconds_total{{{l},stage=\"keyed\"}}"
+        )) > 0.0
+    );
+    let rows = sample(&format!("weir_job_latency_seconds_count{{{l}}}"));
+    assert!(rows > 0.0, "no latency recorded");
+    assert_eq!(
+        sample(&format!(
+            "weir_job_latency_seconds_bucket{{{l},le=\"+Inf\"}}"
+        )),
+        rows
+    );
+    assert!(sample(&format!("weir_job_restarts_total{{{l}}}")) == 0.0);
+    assert!(metrics.contains("# TYPE weir_job_latency_seconds histogram"));
     s.cli("acme", &["cancel", "orders"]).ok();
 }
 
@@ -249,4 +322,40 @@ fn a_tenant_may_hold_eight_status_streams_and_closing_one_frees_its_place() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn the_admin_token_reads_the_hosts_usage_and_no_tenants_jobs_and_a_tenants_token_the_reverse() {
+    let admin = "the-host-admins-token-0123456789abcdef";
+    let s = with_admin(admin);
+    let json = |(code, body): (u16, String)| {
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{code}: not JSON ({e}): {body}"));
+        (code, v)
+    };
+    let (code, who) = json(s.http("GET", "/v1/whoami", Some(admin), None));
+    assert_eq!((code, who["kind"].as_str()), (200, Some("admin")), "{who}");
+    let (code, who) = json(s.http("GET", "/v1/whoami", Some(s.token("acme")), None));
+    assert_eq!((code, who["tenant"].as_str()), (200, Some("acme")), "{who}");
+    let (code, host) = json(s.http("GET", "/v1/admin/host", Some(admin), None));
+    assert_eq!(code, 200, "{host}");
+    assert!(host["threads"].as_u64() > Some(0), "{host}");
+    assert!(host["rss_bytes"].as_u64() > Some(1 << 20), "{host}");
+    let names: Vec<&str> = host["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(names, ["acme", "globex"], "{host}");
+    // Each to its own: the admin reads no jobs, a tenant not the host.
+    let (code, body) = s.http("GET", "/v1/jobs", Some(admin), None);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.contains("admin"), "{body}");
+    let (code, body) = s.http("GET", "/v1/admin/host", Some(s.token("acme")), None);
+    assert_eq!(code, 403, "{body}");
+    let (code, _) = s.http("GET", "/v1/admin/host", Some("not-a-token"), None);
+    assert_eq!(code, 401);
+    let (code, _) = s.http("GET", "/v1/whoami", None, None);
+    assert_eq!(code, 401);
 }

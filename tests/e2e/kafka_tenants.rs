@@ -243,3 +243,73 @@ interval = "500ms"
         s.cli(tenant, &["cancel", "tagged"]).ok();
     }
 }
+
+#[test]
+fn a_served_kafka_job_reports_its_consumer_lag_per_partition() {
+    let _serial = weir_e2e::kafka::serial();
+    let b = broker();
+    let input = unique_topic("acme.lag");
+    create_topic(&input, 2);
+    let producer = TestProducer::new();
+    for i in 0..3000 {
+        producer.send(
+            &input,
+            i % 2,
+            None,
+            format!("{{\"i\":{i}}}").as_bytes(),
+            None,
+        );
+    }
+    producer.flush();
+    let s = weir_e2e::serve::Server::start(&[("acme", "kafka_topic_prefixes = [\"acme.\"]")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("lag.toml"),
+        format!(
+            r#"name = "lag"
+[source]
+type = "kafka"
+brokers = "{b}"
+topics = ["{input}"]
+[sink]
+type = "discard"
+"#
+        ),
+    )
+    .expect("job");
+    s.cli_in(dir.path(), "acme", &["submit", "lag.toml"]).ok();
+    let st = s.wait_for("acme", "lag", Duration::from_secs(120), "caught up", |st| {
+        st["records_in"].as_u64() == Some(3000)
+            && st["kafka_lag"].as_i64() == Some(0)
+            && st["kafka_partitions"]
+                .as_array()
+                .is_some_and(|p| p.len() == 2)
+    });
+    let mut parts: Vec<(String, i64, u64)> = st["kafka_partitions"]
+        .as_array()
+        .expect("partitions")
+        .iter()
+        .map(|p| {
+            (
+                p["topic"].as_str().expect("topic").to_string(),
+                p["partition"].as_i64().expect("partition"),
+                p["lag"].as_u64().expect("lag"),
+            )
+        })
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        [(input.clone(), 0, 0), (input.clone(), 1, 0)],
+        "{st:#}"
+    );
+    let (code, metrics) = s.http("GET", "/metrics", Some(s.token("acme")), None);
+    assert_eq!(code, 200);
+    for p in 0..2 {
+        let line = format!(
+            "weir_job_kafka_partition_lag_records{{tenant=\"acme\",job=\"lag\",topic=\"{input}\",partition=\"{p}\"}} 0"
+        );
+        assert!(metrics.contains(&line), "no `{line}` in:\n{metrics}");
+    }
+    s.cli("acme", &["cancel", "lag"]).ok();
+}

@@ -102,6 +102,9 @@ pub struct Completed {
     /// with the checkpoint before it (RocksDB's files, hard-linked: an
     /// incremental checkpoint).
     pub new_bytes: u64,
+    /// `size` by the task that wrote it, subtasks summed: a stage's name
+    /// (`keyed`, …), or `sources`/`sinks`.
+    pub by_task: BTreeMap<String, u64>,
 }
 
 /// Completed checkpoints a coordinator remembers for status pages.
@@ -424,7 +427,12 @@ impl Coordinator {
         if history.len() == HISTORY {
             history.pop_front();
         }
+        let mut by_task = BTreeMap::new();
+        for f in &metadata.files {
+            *by_task.entry(task_of(&f.name).to_string()).or_insert(0) += f.size;
+        }
         history.push_back(Completed {
+            by_task,
             epoch,
             duration: Duration::from_millis(metadata.duration_ms) + started.elapsed(),
             savepoint,
@@ -459,6 +467,16 @@ pub fn disk_usage(dir: &Path) -> u64 {
     total
 }
 
+/// The task a checkpoint file belongs to: its first directory, without a
+/// subtask's `-<n>` (`keyed-1/state/…` → `keyed`).
+fn task_of(file: &str) -> &str {
+    let dir = file.split('/').next().unwrap_or(file);
+    match dir.rsplit_once('-') {
+        Some((task, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => task,
+        _ => dir,
+    }
+}
+
 /// Bytes of the files of checkpoint `metadata` (in `dir`) that no other
 /// checkpoint or savepoint links to (one link).
 fn unshared_bytes(dir: &Path, metadata: &Metadata) -> u64 {
@@ -473,4 +491,16 @@ fn unshared_bytes(dir: &Path, metadata: &Metadata) -> u64 {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_checkpoint_file_belongs_to_its_stage_whatever_the_subtask() {
+        assert_eq!(super::task_of("keyed-1/state/000012.sst"), "keyed");
+        assert_eq!(super::task_of("per-user-10/buffer"), "per-user");
+        assert_eq!(super::task_of("by-user/x"), "by-user");
+        assert_eq!(super::task_of("sinks"), "sinks");
+        assert_eq!(super::task_of("a-/x"), "a-");
+    }
 }

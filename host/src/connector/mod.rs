@@ -249,6 +249,10 @@ pub trait Source: Send {
     fn lag(&self) -> Option<u64> {
         None
     }
+    /// The same per partition: (topic, partition, records not read yet).
+    fn partition_lag(&self) -> Vec<(String, i32, u64)> {
+        Vec::new()
+    }
     /// Where the source is now, for a checkpoint: reading again from here
     /// yields exactly the records after the last one polled. `None` for a
     /// source that cannot be read again (stdin).

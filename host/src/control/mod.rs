@@ -12,6 +12,7 @@
 //! - [`swap`]: live swap, canary and rollback of a running job's operator.
 //!
 //! - [`registry`]: the served jobs, their records and lifecycle;
+//! - [`history`]: each served job's last 15 minutes, a sample a second;
 //! - [`logs`]: each served job's own log.
 //!
 //! The server (routes, authentication) is an edge and lives with the CLI
@@ -19,6 +20,7 @@
 
 pub mod admission;
 pub mod caps;
+pub mod history;
 pub mod kafka_fence;
 pub mod logs;
 pub mod registry;

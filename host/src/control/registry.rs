@@ -51,6 +51,9 @@ pub struct Record {
     pub submitted_ms: i64,
     /// When it ended, ms since the epoch.
     pub ended_ms: Option<i64>,
+    /// Times it resumed from its checkpoints after the host restarted.
+    #[serde(default)]
+    pub restarts: u32,
 }
 
 /// A running job's handles.
@@ -89,6 +92,8 @@ pub struct Job {
     pub control: Mutex<()>,
     /// The last rate sample.
     rate: Mutex<RateSample>,
+    /// Its last 15 minutes.
+    pub history: super::history::History,
 }
 
 fn now_ms() -> i64 {
@@ -112,6 +117,7 @@ impl Job {
                 at: std::time::Instant::now(),
                 rates: (0.0, 0.0),
             }),
+            history: Default::default(),
         }
     }
 
@@ -123,6 +129,15 @@ impl Job {
     /// Its running handles, while it runs.
     pub fn running(&self) -> Option<Arc<Running>> {
         lock(&self.running).clone()
+    }
+
+    /// Count one more restart (the host restarted, and it resumes).
+    fn count_restart(&self) {
+        let mut r = lock(&self.record);
+        r.restarts += 1;
+        if let Err(e) = write_record(&self.dir, &r) {
+            tracing::warn!(job = %self.internal, "writing record.json: {e}");
+        }
     }
 
     fn set(&self, state: State, reason: Option<String>) {
@@ -310,6 +325,7 @@ impl Registry {
             reason: None,
             submitted_ms: now_ms(),
             ended_ms: None,
+            restarts: 0,
         };
         write_record(&dir, &record).map_err(io)?;
         let job = Arc::new(Job::new(&tenant.name, id, dir, record));
@@ -431,7 +447,19 @@ pub fn resume_all(registry: &Registry) {
         if job.record().state.active() {
             job_logs().register(&job.internal, job.dir.join("job.log"));
             host_line(&job.internal, "INFO", "the host restarted; resuming");
+            job.count_restart();
             let _ = start(job, RecoveryOptions::default());
+        }
+    }
+}
+
+/// Every second: a sample of each running job for its history.
+pub fn sample_all(registry: &Registry) {
+    for job in registry.all() {
+        if let Some(r) = job.running()
+            && job.record().state == State::Running
+        {
+            job.history.sample(&r.metrics, job.rates());
         }
     }
 }

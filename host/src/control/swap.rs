@@ -233,6 +233,20 @@ fn run_canary(
 ) -> Answer {
     let (id, operator, op) = (swap.id, swap.operator.clone(), swap.op.clone());
     let canary = swaps.request(coordinator, Swap::canary(id, &operator, op.clone()));
+    // Status pages follow it until it is decided, whatever the way out.
+    struct Judged<'a>(&'a Swaps);
+    impl Drop for Judged<'_> {
+        fn drop(&mut self) {
+            self.0.judged();
+        }
+    }
+    swaps.judging(crate::runtime::swap::Judging {
+        swap: canary.clone(),
+        records: c.records,
+        duration_ms: c.duration_ms,
+        started_ms: crate::time::now_ms(),
+    });
+    let _judged = Judged(swaps);
     let fail = |error: String, report: Option<String>| Answer {
         error: Some(error),
         canary: report,

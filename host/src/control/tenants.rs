@@ -107,6 +107,10 @@ pub struct HostConfig {
     /// See `auth_max_failures`. Default 1m.
     #[serde(default = "default_auth_window")]
     pub auth_window: String,
+    /// SHA-256 of the host admin's token (hex), who may see every
+    /// tenant's usage and the host's (`GET /v1/admin/host`, the
+    /// dashboard's host view) but no tenant's jobs. No admin by default.
+    pub admin_token_sha256: Option<String>,
     /// The tenants.
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<TenantConfig>,
@@ -295,6 +299,8 @@ pub struct Checked {
     pub auth_max_failures: u32,
     /// The window, ms.
     pub auth_window_ms: i64,
+    /// The host admin's token digest, if there is an admin.
+    pub admin_token_sha256: Option<[u8; 32]>,
     /// Tenants.
     pub tenants: Vec<Tenant>,
 }
@@ -460,6 +466,20 @@ pub fn load(path: &Path) -> Result<Checked, ConfigError> {
     if tenants.is_empty() {
         problems.push("no [[tenant]]: nobody could use the API".into());
     }
+    let admin_token_sha256 = config.admin_token_sha256.as_ref().and_then(|h| {
+        let digest = hex::decode(h.trim())
+            .ok()
+            .and_then(|d| <[u8; 32]>::try_from(d).ok());
+        if digest.is_none() {
+            problems.push(
+                "admin_token_sha256 must be 64 hex digits (`weir token` makes a token and prints its sha256)".into(),
+            );
+        }
+        if digest.is_some() && tenants.iter().any(|t| Some(t.token_sha256) == digest) {
+            problems.push("admin_token_sha256: a tenant has this token too; give the admin a token of its own".into());
+        }
+        digest
+    });
     if !problems.is_empty() {
         return Err(ConfigError::Invalid {
             path: path.into(),
@@ -471,6 +491,7 @@ pub fn load(path: &Path) -> Result<Checked, ConfigError> {
         data_dir,
         auth_max_failures: config.auth_max_failures,
         auth_window_ms,
+        admin_token_sha256,
         tenants,
     })
 }
@@ -500,6 +521,38 @@ mod tests {
         let path = dir.path().join("host.toml");
         std::fs::write(&path, text).unwrap();
         load(&path)
+    }
+
+    #[test]
+    fn an_admin_token_is_optional_must_be_a_digest_and_no_tenants() {
+        let tenant = format!(
+            "[[tenant]]\nname = \"a\"\ntoken_sha256 = \"{}\"\n",
+            hash_token("t")
+        );
+        assert_eq!(load_text(&tenant).unwrap().admin_token_sha256, None);
+        let admin = load_text(&format!(
+            "admin_token_sha256 = \"{}\"\n{tenant}",
+            hash_token("root")
+        ))
+        .unwrap();
+        assert_eq!(
+            admin.admin_token_sha256.map(hex::encode),
+            Some(hash_token("root"))
+        );
+        let bad = load_text(&format!("admin_token_sha256 = \"xyz\"\n{tenant}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("admin_token_sha256 must be 64 hex digits"),
+            "{bad}"
+        );
+        let shared = load_text(&format!(
+            "admin_token_sha256 = \"{}\"\n{tenant}",
+            hash_token("t")
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(shared.contains("a tenant has this token too"), "{shared}");
     }
 
     #[test]

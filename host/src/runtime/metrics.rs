@@ -18,10 +18,15 @@ pub struct Metrics {
     pub checkpoints: AtomicU64,
     /// Kafka consumer lag (records not read yet), -1 when unknown.
     pub source_lag: AtomicI64,
+    /// The same per partition: (topic, partition, records), updated once
+    /// a second.
+    pub partition_lag: Mutex<Vec<(String, i32, u64)>>,
     producer: OnceLock<Arc<KafkaProducer>>,
     started: Instant,
     /// Each stage's counters, by stage name.
     stages: Mutex<BTreeMap<String, Arc<StageMetrics>>>,
+    /// End-to-end latency of rows reaching the sinks.
+    pub latency: Latency,
 }
 
 impl Default for Metrics {
@@ -32,9 +37,11 @@ impl Default for Metrics {
             watermark: std::sync::atomic::AtomicI64::new(i64::MIN),
             checkpoints: AtomicU64::new(0),
             source_lag: AtomicI64::new(-1),
+            partition_lag: Mutex::new(Vec::new()),
             producer: OnceLock::new(),
             started: Instant::now(),
             stages: Mutex::new(BTreeMap::new()),
+            latency: Latency::default(),
         }
     }
 }
@@ -120,6 +127,11 @@ pub struct StageMetrics {
     pub idle_ns: AtomicU64,
     /// ns they waited to send.
     pub backpressure_ns: AtomicU64,
+    /// ns checkpoint barriers waited at them for the barrier of every
+    /// input (alignment), summed over barriers and subtasks.
+    pub alignment_ns: AtomicU64,
+    /// Barriers aligned (per subtask).
+    pub barriers: AtomicU64,
     /// Each subtask's watermark after its last step (`i64::MIN` before
     /// the first).
     watermarks: Vec<AtomicI64>,
@@ -133,6 +145,8 @@ impl StageMetrics {
             busy_ns: AtomicU64::new(0),
             idle_ns: AtomicU64::new(0),
             backpressure_ns: AtomicU64::new(0),
+            alignment_ns: AtomicU64::new(0),
+            barriers: AtomicU64::new(0),
             watermarks: (0..subtasks.max(1))
                 .map(|_| AtomicI64::new(i64::MIN))
                 .collect(),
@@ -165,6 +179,73 @@ impl StageMetrics {
     /// Add `d` to `counter`.
     pub fn add(counter: &AtomicU64, d: Duration) {
         counter.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Upper bounds of [`Latency`]'s buckets, seconds (Prometheus' `le`).
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// A histogram of end-to-end latency: for each row a sink takes, the time
+/// since the source read the records of the step it came in (a window's
+/// rows: the step whose watermark fired it) — what Flink's latency
+/// markers measure, for every row rather than for samples.
+#[derive(Debug, Default)]
+pub struct Latency {
+    /// Rows per bucket (not cumulative); the last is past every bound.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_us: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Latency {
+    /// `rows` rows took `d`.
+    pub fn record(&self, d: Duration, rows: u64) {
+        if rows == 0 {
+            return;
+        }
+        let s = d.as_secs_f64();
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|b| s <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[i].fetch_add(rows, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add(d.as_micros() as u64 * rows, Ordering::Relaxed);
+        self.count.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bound (the last: every row), the sum in
+    /// seconds and the count, as Prometheus' histogram wants them.
+    pub fn snapshot(&self) -> (Vec<u64>, f64, u64) {
+        let mut acc = 0;
+        let cumulative = self
+            .buckets
+            .iter()
+            .map(|b| {
+                acc += b.load(Ordering::Relaxed);
+                acc
+            })
+            .collect();
+        (
+            cumulative,
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6,
+            self.count.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The smallest bucket bound at or under which `q` (0..1) of the rows
+    /// fall: an upper estimate of the quantile; `None` before any row or
+    /// past the last bound.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let (cumulative, _, count) = self.snapshot();
+        if count == 0 {
+            return None;
+        }
+        let want = (q * count as f64).ceil() as u64;
+        let i = cumulative.iter().position(|c| *c >= want.max(1))?;
+        LATENCY_BUCKETS.get(i).copied()
     }
 }
 
@@ -223,5 +304,25 @@ mod tests {
         s.set_watermark(7, 0); // no such subtask: ignored
         assert_eq!(s.watermark(), Some(30));
         assert_eq!(m.stages().len(), 1);
+    }
+
+    #[test]
+    fn latency_buckets_are_cumulative_with_rows_as_weights() {
+        let l = Latency::default();
+        assert_eq!(l.quantile(0.5), None);
+        l.record(Duration::from_micros(800), 10); // ≤ 1 ms
+        l.record(Duration::from_millis(40), 5); // ≤ 50 ms
+        l.record(Duration::from_secs(100), 1); // past 60 s
+        l.record(Duration::from_millis(3), 0); // no rows: nothing
+        let (c, sum, count) = l.snapshot();
+        assert_eq!(count, 16);
+        assert_eq!(c.len(), LATENCY_BUCKETS.len() + 1);
+        assert_eq!((c[0], c[1], c[3], c[4]), (10, 10, 10, 15));
+        assert_eq!(c[LATENCY_BUCKETS.len() - 1], 15);
+        assert_eq!(c[LATENCY_BUCKETS.len()], 16);
+        assert!((sum - (0.008 + 0.2 + 100.0)).abs() < 1e-6, "{sum}");
+        assert_eq!(l.quantile(0.5), Some(0.001));
+        assert_eq!(l.quantile(0.9), Some(0.05));
+        assert_eq!(l.quantile(1.0), None, "past the last bound");
     }
 }

@@ -165,8 +165,20 @@ pub(super) async fn run(t: SinkTask<'_>, mut inputs: Aligner) -> Result<(), RunE
             Read::End => break,
             Read::Control(Message::Barrier { epoch }) => w.barrier(epoch).await?,
             Read::Control(_) => {}
-            Read::Batch { parts, .. } => {
+            Read::Batch {
+                parts,
+                processing_time,
+                ..
+            } => {
+                let since = (processing_time > i64::MIN)
+                    .then(|| crate::time::now_ms().saturating_sub(processing_time).max(0) as u64);
                 for (k, batch) in parts {
+                    if let Some(ms) = since {
+                        let rows = batch.len() as u64;
+                        w.metrics
+                            .latency
+                            .record(std::time::Duration::from_millis(ms), rows);
+                    }
                     w.write(k, batch)?;
                 }
                 super::pool::yield_if_long().await;

@@ -229,6 +229,7 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
     // Not i64::MIN: `now - last_idle_tick` must not overflow (it wrapped
     // to a negative number, so no idle tick was ever sent).
     let mut last_idle_tick = 0;
+    let mut last_partition_lag = 0;
     let mut epoch = first_epoch;
     let state = |source: &dyn Source, tracker: &WatermarkTracker| SourceState {
         position: source
@@ -323,6 +324,15 @@ pub(super) async fn run(t: SourceTask<'_>, outputs: Vec<Tx>) -> Result<(), RunEr
         }
         if let Some(lag) = source.lag().filter(|_| main) {
             metrics.source_lag.store(lag as i64, Ordering::Relaxed);
+            // Each partition's, for status pages: once a second.
+            let now = crate::time::now_ms();
+            if now - last_partition_lag >= 1000 {
+                last_partition_lag = now;
+                *metrics
+                    .partition_lag
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = source.partition_lag();
+            }
         }
         if let Some(c) = coordinator
             && let Next::Barrier(e, swap) = set.next(c, swaps, epoch)?

@@ -72,6 +72,21 @@ pub struct Swaps {
     waiting: Mutex<Option<Arc<Swap>>>,
     /// Swap id → the epoch whose barrier it follows.
     went_live: Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// The canary being judged, if one is (for status pages).
+    judging: Mutex<Option<Judging>>,
+}
+
+/// A canary being judged, and what it is judged by.
+#[derive(Clone)]
+pub struct Judging {
+    /// The canary's swap (its counters are in `canary`).
+    pub swap: Arc<Swap>,
+    /// Records it must see (0: judged by time only).
+    pub records: u64,
+    /// Or how long it runs, ms.
+    pub duration_ms: Option<u64>,
+    /// When judging started, ms since the epoch.
+    pub started_ms: i64,
 }
 
 impl Swaps {
@@ -95,6 +110,22 @@ impl Swaps {
         tracing::info!(operator = %swap.operator, epoch,
             digest = %swap.op.component.digest, "new operator version goes live after this barrier");
         Some(swap)
+    }
+
+    /// Canary `swap` is being judged: status pages show its progress
+    /// until [`Swaps::judged`].
+    pub fn judging(&self, j: Judging) {
+        *lock(&self.judging) = Some(j);
+    }
+
+    /// The canary being judged is decided.
+    pub fn judged(&self) {
+        *lock(&self.judging) = None;
+    }
+
+    /// The canary being judged, if one is.
+    pub fn judged_now(&self) -> Option<Judging> {
+        lock(&self.judging).clone()
     }
 
     /// The epoch after whose barrier swap `id` went live, once it has.

@@ -50,6 +50,7 @@ pub fn router(api: Shared) -> Router {
         .route("/v1/jobs/{id}/swap", post(swap_op))
         .route("/v1/jobs/{id}/rollback", post(rollback))
         .route("/v1/jobs/{id}/logs", get(logs))
+        .route("/v1/jobs/{id}/history", get(history))
         .route("/v1/jobs/{id}/output", get(output))
         .route("/v1/stream", get(super::stream::stream))
         .route("/metrics", get(prometheus))
@@ -58,6 +59,17 @@ pub fn router(api: Shared) -> Router {
             api.clone(),
             authenticate,
         ))
+        .merge(
+            // For any token, the admin's too; these take no body.
+            Router::new()
+                .route("/v1/whoami", get(super::admin::whoami))
+                .route("/v1/admin/host", get(super::admin::host))
+                .layer(DefaultBodyLimit::max(0))
+                .route_layer(axum::middleware::from_fn_with_state(
+                    api.clone(),
+                    super::auth::authenticate_any,
+                )),
+        )
         .merge(super::dashboard::router())
         .with_state(api)
 }
@@ -103,6 +115,15 @@ async fn status(
 ) -> Result<Json<JobStatus>, ApiError> {
     let job = job_of(&api, &tenant, &id)?;
     blocking(move || Ok(Json(job_detail(&job)))).await
+}
+
+async fn history(
+    AxState(api): AxState<Shared>,
+    Extension(tenant): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<weir::control::history::Sample>>, ApiError> {
+    let job = job_of(&api, &tenant, &id)?;
+    Ok(Json(job.history.samples()))
 }
 
 async fn submit(

@@ -25,11 +25,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use weir::control::tenants::Tenant;
 
-/// The tenant whose token `headers` carry.
-pub fn tenant_of<'a>(
-    tenants: &'a [Arc<Tenant>],
+/// Who a request comes from.
+#[derive(Clone)]
+pub enum Caller {
+    /// A tenant: its own jobs.
+    Tenant(Arc<Tenant>),
+    /// The host admin: every tenant's usage and the host's, no jobs.
+    Admin,
+}
+
+/// Who the token `headers` carry belongs to: a tenant, or the admin.
+pub fn identify(
+    tenants: &[Arc<Tenant>],
+    admin: Option<&[u8; 32]>,
     headers: &HeaderMap,
-) -> Result<&'a Arc<Tenant>, ApiError> {
+) -> Result<Caller, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -43,19 +53,60 @@ pub fn tenant_of<'a>(
         use sha2::Digest;
         sha2::Sha256::digest(token.trim().as_bytes()).into()
     };
-    // Every tenant's digest is compared in full, with no early exit.
+    // Every digest is compared in full, with no early exit.
+    let same = |d: &[u8; 32]| {
+        d.iter()
+            .zip(digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    };
     let mut found = None;
     for t in tenants {
-        let diff = t
-            .token_sha256
-            .iter()
-            .zip(digest.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 {
-            found = Some(t);
+        if same(&t.token_sha256) {
+            found = Some(Caller::Tenant(t.clone()));
         }
     }
+    if admin.is_some_and(same) {
+        found = Some(Caller::Admin);
+    }
     found.ok_or_else(|| ApiError::Unauthorized("the API token is not valid".into()))
+}
+
+/// Identify the caller, counting a failure against its address.
+fn identify_counted(
+    api: &Api,
+    ip: std::net::IpAddr,
+    request: &Request,
+) -> Result<Caller, ApiError> {
+    if let Some(wait) = api.limiter.blocked(ip) {
+        return Err(ApiError::TooManyFailures(wait.as_secs().max(1)));
+    }
+    identify(&api.tenants, api.admin.as_ref(), request.headers()).inspect_err(|e| {
+        let n = api.limiter.fail(ip);
+        if n == 1 {
+            tracing::warn!(client = %ip, path = %request.uri().path(), "failed authentication: {e}");
+        } else if n == api.limiter.max_failures {
+            tracing::warn!(
+                client = %ip,
+                "{n} failed authentications within {} s: refusing every request from this address until the window has passed",
+                api.limiter.window.as_secs()
+            );
+        }
+    })
+}
+
+/// The middleware of routes for anyone with a token (`/v1/whoami`, the
+/// admin's): rate limit, authenticate, hand the [`Caller`] to the handler.
+/// These routes take no body.
+pub async fn authenticate_any(
+    State(api): State<Arc<Api>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let caller = identify_counted(&api, peer.ip(), &request)?;
+    request.extensions_mut().insert(caller);
+    Ok(next.run(request).await)
 }
 
 /// The middleware: rate limit, authenticate, bound the body, then hand the
@@ -66,24 +117,12 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let ip = peer.ip();
-    if let Some(wait) = api.limiter.blocked(ip) {
-        return Err(ApiError::TooManyFailures(wait.as_secs().max(1)));
-    }
-    let tenant = match tenant_of(&api.tenants, request.headers()) {
-        Ok(t) => t.clone(),
-        Err(e) => {
-            let n = api.limiter.fail(ip);
-            if n == 1 {
-                tracing::warn!(client = %ip, path = %request.uri().path(), "failed authentication: {e}");
-            } else if n == api.limiter.max_failures {
-                tracing::warn!(
-                    client = %ip,
-                    "{n} failed authentications within {} s: refusing every request from this address until the window has passed",
-                    api.limiter.window.as_secs()
-                );
-            }
-            return Err(e);
+    let tenant = match identify_counted(&api, peer.ip(), &request)? {
+        Caller::Tenant(t) => t,
+        Caller::Admin => {
+            return Err(ApiError::Unauthorized(
+                "this is the host admin's token: it reads every tenant's usage (/v1/admin/host), not a tenant's jobs; use the tenant's token".into(),
+            ));
         }
     };
     let declared = request

@@ -97,26 +97,12 @@ impl Host {
 
     /// A field of /proc/PID/status, in its unit (kB for memory).
     fn proc_status(&self, field: &str) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        super::procfs::status_field(self.child.id(), field)
     }
 
     /// User + system CPU seconds of the host so far.
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses).
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let f: Vec<u64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        // utime and stime are fields 14 and 15 of the whole line.
-        (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+        super::procfs::cpu_seconds(self.child.id())
     }
 
     fn submit(&self, job: &str, component: &str) -> anyhow::Result<()> {

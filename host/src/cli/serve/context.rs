@@ -13,6 +13,8 @@ pub struct Api {
     pub tenants: Vec<Arc<Tenant>>,
     /// Failed authentications by address.
     pub limiter: AuthLimiter,
+    /// The host admin's token digest, if there is an admin.
+    pub admin: Option<[u8; 32]>,
     /// Status streams open, per tenant.
     pub streams: super::stream::StreamCount,
 }

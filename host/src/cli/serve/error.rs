@@ -33,6 +33,10 @@ pub enum ApiError {
     /// Over a quota of the tenant.
     #[error("{0}")]
     Quota(String),
+    /// A valid token that may not do this (a tenant's on the admin's
+    /// routes).
+    #[error("{0}")]
+    Forbidden(String),
     /// The job did not answer in time.
     #[error("{0}")]
     Timeout(String),
@@ -50,7 +54,7 @@ impl IntoResponse for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Quota(_) => StatusCode::FORBIDDEN,
+            ApiError::Quota(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -16,6 +16,7 @@
 //! HTTP statuses), status and metrics rendering, and the host's own
 //! benchmarks.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod bench;
@@ -24,6 +25,7 @@ pub mod dashboard;
 pub mod error;
 pub mod limiter;
 pub mod metrics;
+pub mod procfs;
 pub mod status;
 pub mod stream;
 
@@ -51,8 +53,10 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
             cfg.auth_max_failures,
             Duration::from_millis(cfg.auth_window_ms.max(1) as u64),
         ),
+        admin: cfg.admin_token_sha256,
         streams: Default::default(),
     });
+    admin::started();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,7 +86,8 @@ pub fn serve(config_path: &Path, listen: Option<String>) -> anyhow::Result<()> {
                     tick.tick().await;
                     let api = api.clone();
                     let _ = tokio::task::spawn_blocking(move || {
-                        weir::control::registry::enforce_quotas(&api.registry, &api.tenants)
+                        weir::control::registry::enforce_quotas(&api.registry, &api.tenants);
+                        weir::control::registry::sample_all(&api.registry);
                     })
                     .await;
                 }

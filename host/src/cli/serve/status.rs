@@ -26,11 +26,19 @@ pub struct JobStatus {
     pub watermark_lag_ms: Option<i64>,
     /// Records in the Kafka source's partitions not read yet.
     pub kafka_lag: Option<i64>,
+    /// The same per partition of the Kafka source.
+    pub kafka_partitions: Vec<PartitionLag>,
     pub last_checkpoint: Option<CheckpointStatus>,
     pub checkpoints: u64,
     pub operators: Vec<OperatorStatus>,
     /// What the job holds of its budgets.
     pub budgets: Option<BudgetsStatus>,
+    /// End-to-end latency of the rows its sinks took since it (re)started.
+    pub latency: Option<LatencyStatus>,
+    /// Times it resumed from its checkpoints after the host restarted.
+    pub restarts: u32,
+    /// The canary being judged now, if one is.
+    pub canary: Option<CanaryStatus>,
     /// With [`job_detail`]: its graph, each stage's counters, its latest
     /// checkpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +54,11 @@ pub struct Detail {
     pub stages: Vec<StageStatus>,
     /// Its latest completed checkpoints, oldest first.
     pub checkpoints: Vec<CheckpointStatus>,
+    /// Where its keyed state lives: `memory` or `rocksdb`.
+    pub state_backend: String,
+    /// Bytes each stage (or `sources`, `sinks`) wrote into the last
+    /// checkpoint: its state.
+    pub state: std::collections::BTreeMap<String, u64>,
 }
 
 /// One stage's counters, summed over its subtasks.
@@ -58,8 +71,48 @@ pub struct StageStatus {
     pub busy_ms: u64,
     pub idle_ms: u64,
     pub backpressure_ms: u64,
+    /// Time checkpoint barriers waited at it for every input's (alignment),
+    /// over barriers and subtasks; and the barriers.
+    pub alignment_ms: u64,
+    pub barriers: u64,
     /// The lowest of its subtasks' watermarks, ms since the epoch.
     pub watermark: Option<i64>,
+}
+
+/// A histogram of end-to-end latency (see
+/// `weir::runtime::metrics::Latency`).
+#[derive(Serialize)]
+pub struct LatencyStatus {
+    /// Upper bounds of the buckets, seconds.
+    pub bounds_s: &'static [f64],
+    /// Rows at or under each bound, and (last) all rows.
+    pub cumulative: Vec<u64>,
+    pub sum_s: f64,
+    pub count: u64,
+}
+
+/// One partition's consumer lag.
+#[derive(Serialize)]
+pub struct PartitionLag {
+    pub topic: String,
+    pub partition: i32,
+    pub lag: u64,
+}
+
+/// A canary's progress: what its shadow saw so far, and what it must see.
+#[derive(Serialize)]
+pub struct CanaryStatus {
+    pub operator: String,
+    pub digest: String,
+    pub records: u64,
+    pub errors: u64,
+    pub batches: u64,
+    pub differing_batches: u64,
+    /// Records it must see (0: judged by time).
+    pub target_records: u64,
+    /// Or how long it runs.
+    pub duration_ms: Option<u64>,
+    pub elapsed_ms: i64,
 }
 
 /// A job's budgets: bytes used, the most used, the limit.
@@ -142,10 +195,14 @@ pub fn job_status(job: &Job) -> JobStatus {
         watermark: None,
         watermark_lag_ms: None,
         kafka_lag: None,
+        kafka_partitions: Vec::new(),
         last_checkpoint: None,
         checkpoints: 0,
         operators: Vec::new(),
         budgets: None,
+        latency: None,
+        restarts: record.restarts,
+        canary: None,
         detail: None,
     };
     let Some(r) = running else {
@@ -158,10 +215,43 @@ pub fn job_status(job: &Job) -> JobStatus {
         disk: budget_status(&r.plan.budgets.disk),
     });
     s.cpu_seconds = r.account.cpu_ns() as f64 / 1e9;
+    s.canary = r.swaps.judged_now().and_then(|j| {
+        let c = j.swap.canary.as_ref()?;
+        Some(CanaryStatus {
+            operator: j.swap.operator.clone(),
+            digest: j.swap.op.component.digest.clone(),
+            records: c.records.load(Relaxed),
+            errors: c.errors.load(Relaxed),
+            batches: c.batches.load(Relaxed),
+            differing_batches: c.differing_batches.load(Relaxed),
+            target_records: j.records,
+            duration_ms: j.duration_ms,
+            elapsed_ms: weir::time::now_ms() - j.started_ms,
+        })
+    });
+    let (cumulative, sum_s, count) = r.metrics.latency.snapshot();
+    s.latency = Some(LatencyStatus {
+        bounds_s: &weir::runtime::metrics::LATENCY_BUCKETS,
+        cumulative,
+        sum_s,
+        count,
+    });
     s.records_in = r.metrics.input();
     s.records_out = r.metrics.output();
     s.checkpoints = r.metrics.checkpoints.load(Relaxed);
     s.kafka_lag = Some(r.metrics.source_lag.load(Relaxed)).filter(|l| *l >= 0);
+    s.kafka_partitions = r
+        .metrics
+        .partition_lag
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|(topic, partition, lag)| PartitionLag {
+            topic: topic.clone(),
+            partition: *partition,
+            lag: *lag,
+        })
+        .collect();
     let wm = r.metrics.watermark.load(Relaxed);
     if wm > i64::MIN && wm < i64::MAX {
         s.watermark = Some(wm);
@@ -209,6 +299,8 @@ pub fn job_detail(job: &Job) -> JobStatus {
                     busy_ms: ms(&m.busy_ns),
                     idle_ms: ms(&m.idle_ns),
                     backpressure_ms: ms(&m.backpressure_ns),
+                    alignment_ms: ms(&m.alignment_ns),
+                    barriers: m.barriers.load(Relaxed),
                     watermark: m.watermark(),
                 })
                 .collect(),
@@ -218,6 +310,12 @@ pub fn job_detail(job: &Job) -> JobStatus {
                 .iter()
                 .map(checkpoint_status)
                 .collect(),
+            state_backend: r.plan.job.spec.state.backend.clone(),
+            state: r
+                .coordinator
+                .last_completed()
+                .map(|c| c.by_task)
+                .unwrap_or_default(),
         });
     }
     s

@@ -497,6 +497,17 @@ impl Source for KafkaSource {
                 .sum::<i64>() as u64,
         )
     }
+
+    fn partition_lag(&self) -> Vec<(String, i32, u64)> {
+        let ends = self.ends.lock().unwrap_or_else(|p| p.into_inner());
+        self.partitions
+            .iter()
+            .filter_map(|p| {
+                let end = ends.get(&(p.topic.clone(), p.partition))?;
+                Some((p.topic.clone(), p.partition, (end - p.next).max(0) as u64))
+            })
+            .collect()
+    }
 }
 
 /// Errors after which reading cannot go on.

@@ -86,6 +86,12 @@ pub(in crate::runtime) struct Aligner {
     first: usize,
     job: Arc<str>,
     stage: Arc<str>,
+    /// When the first group's control message of the one being aligned
+    /// arrived.
+    holding_since: Option<std::time::Instant>,
+    /// How long the last control message released waited for every
+    /// group's (taken by [`Aligner::take_alignment`]).
+    aligned: Option<std::time::Duration>,
 }
 
 impl Aligner {
@@ -108,7 +114,16 @@ impl Aligner {
             first: 0,
             job,
             stage,
+            holding_since: None,
+            aligned: None,
         }
+    }
+
+    /// How long the control message just returned waited between the
+    /// first group's copy and the last's (a checkpoint barrier's
+    /// alignment), once.
+    pub(in crate::runtime) fn take_alignment(&mut self) -> Option<std::time::Duration> {
+        self.aligned.take()
     }
 
     fn out_of_step(&self) -> RunError {
@@ -158,7 +173,11 @@ impl Aligner {
                         processing_time,
                     });
                 }
-                Read::Control(m) => self.slots[k] = Slot::Held(group, m),
+                Read::Control(m) => {
+                    self.holding_since
+                        .get_or_insert_with(std::time::Instant::now);
+                    self.slots[k] = Slot::Held(group, m);
+                }
                 Read::End => {
                     self.slots[k] = Slot::Ended;
                     if self.slots.iter().all(|s| matches!(s, Slot::Ended)) {
@@ -167,6 +186,7 @@ impl Aligner {
                 }
             }
             if let Some(m) = self.release()? {
+                self.aligned = self.holding_since.take().map(|t| t.elapsed());
                 return Ok(Read::Control(m));
             }
         }

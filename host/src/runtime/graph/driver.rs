@@ -76,6 +76,10 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
                 return Ok(());
             }
             Read::Control(Message::Barrier { epoch: e }) => {
+                if let (Some(m), Some(d)) = (&metrics, inputs.take_alignment()) {
+                    StageMetrics::add(&m.alignment_ns, d);
+                    m.barriers.fetch_add(1, Relaxed);
+                }
                 if e >= epoch {
                     if let Some(c) = coordinator {
                         op.on_barrier(&c.task_dir(e, &format!("{stage}-{subtask}")))?;
