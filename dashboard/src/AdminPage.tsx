@@ -4,12 +4,15 @@
 
 import { useEffect, useState } from "preact/hooks";
 import { getJson } from "./api";
+import { type UsagePoint, UsageChart } from "./Chart";
 import { bytes, percent, rate } from "./format";
 import type { HostUsage } from "./types";
 
 export function AdminPage() {
   const [usage, setUsage] = useState<HostUsage | null>(null);
   const [cpu, setCpu] = useState<Map<string, number>>(new Map());
+  // Samples since the page opened, the last 15 minutes of them.
+  const [points, setPoints] = useState<UsagePoint[]>([]);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let before: { t: number; u: HostUsage } | null = null;
@@ -27,6 +30,13 @@ export function AdminPage() {
               if (b) m.set(tn.name, (tn.cpu_seconds - b.cpu_seconds) / dt / u.cores);
             }
             setCpu(m);
+            const point: UsagePoint = {
+              t: t / 1000,
+              host: m.get("(host)") ?? 0,
+              rss: u.rss_bytes,
+              tenants: Object.fromEntries(u.tenants.map((x) => [x.name, m.get(x.name) ?? 0])),
+            };
+            setPoints((ps) => [...ps.filter((p) => p.t > point.t - 15 * 60), point]);
           }
           before = { t, u };
           setUsage(u);
@@ -56,6 +66,8 @@ export function AdminPage() {
         <dt>up</dt>
         <dd>{Math.floor(usage.uptime_s / 60)} min</dd>
       </dl>
+      <h3>CPU and memory since this page opened (up to 15 minutes)</h3>
+      <UsageChart tenants={usage.tenants.map((x) => x.name)} points={points} />
       <h2>Tenants</h2>
       <table class="tenants" data-testid="tenants">
         <thead>

@@ -1,5 +1,6 @@
 // The last 15 minutes of a job's rates and watermark lag, and of its
-// end-to-end latency (uPlot).
+// end-to-end latency; the host's and each tenant's CPU and the host's
+// memory for the admin (uPlot).
 
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
@@ -53,4 +54,37 @@ export function LatencyChart({ points }: { points: Point[] }) {
     [points.map((p) => p.t), points.map((p) => p.p50), points.map((p) => p.p99)],
   );
   return <div class="chart" ref={box} data-testid="latency-chart" />;
+}
+
+/** One sample of the admin view: CPU shares (of all cores) and RSS. */
+export interface UsagePoint {
+  t: number;
+  host: number;
+  rss: number;
+  tenants: Record<string, number>;
+}
+
+export function UsageChart({ tenants, points }: { tenants: string[]; points: UsagePoint[] }) {
+  const colors = ["#2563eb", "#16a34a", "#7c3aed", "#db2777", "#0891b2", "#65a30d"];
+  const box = useChart(
+    {
+      width: 720,
+      height: 200,
+      series: [
+        {},
+        { label: "host CPU (%)", stroke: "#111827", width: 2 },
+        ...tenants.map((name, i) => ({ label: `${name} CPU (%)`, stroke: colors[i % colors.length], width: 1.5 })),
+        { label: "RSS (MiB)", stroke: "#d97706", width: 1, scale: "mib" },
+      ],
+      axes: [{}, { label: "% of cores", size: 60 }, { side: 1, scale: "mib", label: "MiB", grid: { show: false } }],
+      scales: { mib: { auto: true } },
+    },
+    [
+      points.map((p) => p.t),
+      points.map((p) => p.host * 100),
+      ...tenants.map((name) => points.map((p) => (p.tenants[name] ?? 0) * 100)),
+      points.map((p) => p.rss / 2 ** 20),
+    ],
+  );
+  return <div class="chart" ref={box} data-testid="usage-chart" />;
 }

@@ -37,7 +37,10 @@ export function JobList({ jobs }: { jobs: JobStatus[] }) {
               <td class="num">{count(j.records_in)}</td>
               <td class="num">{j.state === "running" ? ms(j.watermark_lag_ms) : "–"}</td>
               <td class="num">{j.kafka_lag ?? "–"}</td>
-              <td class="num">{j.checkpoints}</td>
+              <td class="num">
+                {j.checkpoints}
+                {j.checkpoints_failed > 0 && <span class="error"> ({j.checkpoints_failed} failed)</span>}
+              </td>
               <td>{time(j.submitted_ms)}</td>
             </tr>
             {j.reason && (

@@ -8,7 +8,7 @@ import { Outputs } from "./Outputs";
 import { Versions } from "./Versions";
 import { bytes, count, ms, percent, rate, time } from "./format";
 import type { History } from "./history";
-import type { Budget, JobStatus } from "./types";
+import type { Budget, CheckpointStatus, FailedCheckpoint, JobStatus } from "./types";
 
 export function JobPage({
   job,
@@ -99,14 +99,22 @@ export function JobPage({
   );
 }
 
+type CheckpointRow = { ok: CheckpointStatus } | { failed: FailedCheckpoint };
+
 function Checkpoints({ job }: { job: JobStatus }) {
-  const all = job.detail?.checkpoints ?? [];
-  const list = all.slice(-10).reverse();
+  const rows: CheckpointRow[] = [
+    ...(job.detail?.checkpoints ?? []).map((ok) => ({ ok })),
+    ...(job.detail?.failed_checkpoints ?? []).map((failed) => ({ failed })),
+  ];
+  const epoch = (r: CheckpointRow) => ("ok" in r ? r.ok.epoch : r.failed.epoch);
+  const list = rows.sort((a, b) => epoch(b) - epoch(a)).slice(0, 10);
   if (list.length === 0) return <p class="empty">No checkpoint completed yet.</p>;
   return (
     <table class="checkpoints" data-testid="checkpoints">
       <caption>
-        the latest {list.length} of {job.checkpoints} since the job (re)started
+        the latest {list.length}: {job.checkpoints} completed
+        {job.checkpoints_failed > 0 && <span class="error">, {job.checkpoints_failed} failed</span>} since the
+        job (re)started
       </caption>
       <thead>
         <tr>
@@ -119,18 +127,31 @@ function Checkpoints({ job }: { job: JobStatus }) {
         </tr>
       </thead>
       <tbody>
-        {list.map((c) => (
-          <tr key={c.epoch}>
-            <td class="num">{c.epoch}</td>
-            <td>{time(c.completed_ms)}</td>
-            <td class="num">{ms(c.duration_ms)}</td>
-            <td class="num">{bytes(c.size_bytes)}</td>
-            <td class="num">
-              {bytes(c.new_bytes)} ({percent(c.size_bytes ? c.new_bytes / c.size_bytes : 0)})
-            </td>
-            <td>{c.savepoint ? "savepoint" : ""}</td>
-          </tr>
-        ))}
+        {list.map((r) =>
+          "ok" in r ? (
+            <tr key={r.ok.epoch}>
+              <td class="num">{r.ok.epoch}</td>
+              <td>{time(r.ok.completed_ms)}</td>
+              <td class="num">{ms(r.ok.duration_ms)}</td>
+              <td class="num">{bytes(r.ok.size_bytes)}</td>
+              <td class="num">
+                {bytes(r.ok.new_bytes)} ({percent(r.ok.size_bytes ? r.ok.new_bytes / r.ok.size_bytes : 0)})
+              </td>
+              <td>{r.ok.savepoint ? "savepoint" : ""}</td>
+            </tr>
+          ) : (
+            <tr key={`failed-${r.failed.epoch}`} class="failed" data-testid="checkpoint-failed">
+              <td class="num">{r.failed.epoch}</td>
+              <td>
+                <span class="state failed">failed</span> {time(r.failed.failed_ms)}
+              </td>
+              <td class="num">{ms(r.failed.after_ms)}</td>
+              <td colSpan={3} class="reason">
+                at <b>{r.failed.task}</b>: {r.failed.reason}
+              </td>
+            </tr>
+          ),
+        )}
       </tbody>
     </table>
   );

@@ -25,6 +25,14 @@ export interface CheckpointStatus {
   savepoint: boolean;
 }
 
+export interface FailedCheckpoint {
+  epoch: number;
+  failed_ms: number;
+  after_ms: number;
+  task: string;
+  reason: string;
+}
+
 export interface Budget {
   used_bytes: number;
   peak_bytes: number;
@@ -61,6 +69,7 @@ export interface Detail {
   graph: Shape;
   stages: StageStatus[];
   checkpoints: CheckpointStatus[];
+  failed_checkpoints: FailedCheckpoint[];
   state_backend: string;
   state: Record<string, number>;
 }
@@ -95,6 +104,7 @@ export interface JobStatus {
   kafka_partitions: { topic: string; partition: number; lag: number }[];
   last_checkpoint: CheckpointStatus | null;
   checkpoints: number;
+  checkpoints_failed: number;
   operators: OperatorStatus[];
   budgets: { host_memory: Budget; disk: Budget } | null;
   latency: Latency | null;

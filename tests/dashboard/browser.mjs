@@ -7,7 +7,8 @@
 //
 // Environment: WEIR_URL, TOKEN (tenant with the jobs), OTHER_TOKEN (a
 // second tenant), JOB (a running job whose operator `tag` can be
-// swapped), HOSTILE (a job that failed), SWAP_WASM (a new version of
+// swapped), HOSTILE (a job that failed), CHECKPOINT_FAILED (a job that
+// failed because a checkpoint went over its disk budget), SWAP_WASM (a new version of
 // `tag`), CANARY_WASM (a version that traps), FIRST_WASM (the version it
 // started with), ADMIN_TOKEN (the host
 // admin's), SCREENSHOTS (a folder), CHROMIUM (default /usr/bin/chromium).
@@ -28,6 +29,7 @@ const otherToken = env("OTHER_TOKEN");
 const adminToken = env("ADMIN_TOKEN");
 const job = env("JOB");
 const hostile = env("HOSTILE");
+const checkpointFailed = env("CHECKPOINT_FAILED");
 const swapWasm = env("SWAP_WASM");
 const canaryWasm = env("CANARY_WASM");
 env("FIRST_WASM");
@@ -97,11 +99,21 @@ try {
   const reason = await waitText(`[data-testid="jobs"]`, "the hostile job failed with its reason", (t) =>
     t.includes(hostile) && /failed/.test(t),
   );
-  const reasonText = await page.locator('[data-testid="reason"]').first().innerText();
-  if (!/trap|operator bug|wasm/i.test(reasonText)) throw new Error(`the failure reason says nothing of the trap: ${reasonText}\n${reason}`);
+  const reasons = await page.locator('[data-testid="reason"]').allInnerTexts();
+  if (!reasons.some((r) => /trap|operator bug|wasm/i.test(r))) throw new Error(`no failure reason says anything of the trap: ${reasons.join("\n")}\n${reason}`);
+  if (!reasons.some((r) => /checkpoints and savepoints .* over its budget/.test(r))) throw new Error(`no failure reason says the checkpoint went over the disk budget: ${reasons.join("\n")}`);
   await page.screenshot({ path: join(shots, "jobs.png"), fullPage: true });
 
   await waitText('[data-testid="who"]', "the tenant's name in the header", (t) => t === "tenant acme");
+
+  log("a job whose checkpoint failed shows the failed checkpoint and why");
+  await page.getByRole("link", { name: checkpointFailed, exact: true }).click();
+  await waitText('[data-testid="checkpoint-failed"]', "the failed checkpoint with its reason", (t) =>
+    /failed/.test(t) && /over its budget/.test(t) && /limits\.disk/.test(t),
+  );
+  await waitText('[data-testid="checkpoints"]', "the failed count", (t) => /[1-9]\d* failed/.test(t));
+  await page.screenshot({ path: join(shots, "checkpoint-failed.png"), fullPage: true });
+  await page.locator("a.brand").click();
 
   log("open the job: its graph with non-zero rates");
   await page.getByRole("link", { name: job, exact: true }).click();
@@ -170,7 +182,7 @@ try {
   await signIn(otherToken);
   await waitText("main", "the other tenant's empty list", (t) => /No jobs yet/.test(t));
   const main = await page.locator("main").innerText();
-  if (main.includes(job) || main.includes(hostile)) throw new Error(`the other tenant sees a job of the first: ${main}`);
+  if (main.includes(job) || main.includes(hostile) || main.includes(checkpointFailed)) throw new Error(`the other tenant sees a job of the first: ${main}`);
   await page.goto(`${url}/#/job/${encodeURIComponent(job)}`);
   await page.reload();
   await waitText("main", "the first tenant's job hidden from the other", (t) => /No job/.test(t));
@@ -187,10 +199,15 @@ try {
   const tenants = await waitText('[data-testid="tenants"]', "both tenants' usage", (t) =>
     t.includes("acme") && t.includes("globex"),
   );
-  if (!/1 \/ \d+ \(2 in all\)/.test(tenants)) throw new Error(`acme's jobs (1 running of 2) are not in its row:\n${tenants}`);
+  if (!/1 \/ \d+ \(3 in all\)/.test(tenants)) throw new Error(`acme's jobs (1 running of 3) are not in its row:\n${tenants}`);
   await waitText('[data-testid="threads"]', "the host's threads", (t) => Number(t) > 0);
+  await page.locator('[data-testid="usage-chart"] canvas').waitFor({ timeout: WAIT });
+  // CPU shares are differences of two samples (every 2 s): the chart draws
+  // a line from the third.
+  await waitText('[data-testid="host"]', "the host's CPU share", (t) => /\d% of \d+ cores/.test(t));
+  await page.waitForTimeout(2500);
   const adminMain = await page.locator("main").innerText();
-  if (adminMain.includes("orders") || adminMain.includes(hostile)) throw new Error(`the admin sees a tenant's job: ${adminMain}`);
+  if (adminMain.includes("orders") || adminMain.includes(hostile) || adminMain.includes(checkpointFailed)) throw new Error(`the admin sees a tenant's job: ${adminMain}`);
   await page.screenshot({ path: join(shots, "admin.png"), fullPage: true });
 
   if (problems.length > 0) throw new Error(`the page reported errors:\n${problems.join("\n")}`);

@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: Debian's Chromium, driven by
 //! playwright-core (`tests/dashboard/browser.mjs`), against a live `weir
 //! serve` running real jobs of two tenants — sign in, the jobs list with
-//! a failed job's reason, a job's graph with non-zero rates, a checkpoint
+//! a failed job's reason, a failed checkpoint and why, a job's graph with non-zero rates, a checkpoint
 //! appearing, its state per stage, its output, a swap from the page going
 //! live, a canary rolled back, a canary's progress live and its promotion,
 //! the second tenant seeing none of the first's jobs, and the host admin
@@ -77,6 +77,49 @@ interval = "300ms"
     format!("{name}.toml")
 }
 
+/// source (distinct users at 20,000/s) → by user, 1 h tumbling counts
+/// (nothing fires) → file, checkpoints every 300 ms, and a disk budget of
+/// its log's 16 MiB and 64 KiB more: a checkpoint of its window contents
+/// soon goes over it.
+fn hoarder_job(dir: &Path) -> String {
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    let input: String = (0..200_000u64)
+        .map(|i| format!("{{\"user\":\"u{i}\",\"ts\":{}}}\n", t0 + i / 20))
+        .collect();
+    std::fs::write(dir.join("hoarder.jsonl"), input).expect("input");
+    std::fs::write(
+        dir.join("hoarder.toml"),
+        r#"name = "hoarder"
+[source]
+type = "file"
+path = "hoarder.jsonl"
+rate = 20000
+[event_time]
+field = "ts"
+[key_by]
+field = "user"
+[window]
+type = "tumbling"
+size = "1h"
+aggregates = [{ fn = "count" }]
+[sink]
+type = "file"
+path = "out.jsonl"
+[late_output]
+type = "discard"
+[limits]
+disk = "16448KiB"
+[checkpoint]
+interval = "300ms"
+"#,
+    )
+    .expect("job");
+    "hoarder.toml".into()
+}
+
 /// The component `weir build` makes of test operator `name` (the page
 /// uploads a `.wasm` file, as a user would).
 fn built(name: &str) -> String {
@@ -123,6 +166,40 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
     });
     let failed = s.wait_ended("acme", "hostile", LONG);
     assert_eq!(failed["state"], "failed", "{failed:#}");
+    // A checkpoint over the job's disk budget fails, and the job with it;
+    // its page says which checkpoint, where and why.
+    s.cli_in(dir.path(), "acme", &["submit", &hoarder_job(dir.path())])
+        .ok();
+    let hoarder = s.wait_ended("acme", "hoarder", LONG);
+    assert_eq!(hoarder["state"], "failed", "{hoarder:#}");
+    let (code, body) = s.http("GET", "/v1/jobs/hoarder", Some(s.token("acme")), None);
+    assert_eq!(code, 200, "{body}");
+    let hoarder: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    let failures = hoarder["detail"]["failed_checkpoints"]
+        .as_array()
+        .expect("failed_checkpoints");
+    assert_eq!(failures.len(), 1, "{hoarder:#}");
+    assert_eq!(hoarder["checkpoints_failed"], 1, "{hoarder:#}");
+    let reason = failures[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("checkpoints and savepoints") && reason.contains("over its budget"),
+        "{hoarder:#}"
+    );
+    // The job's own reason is the checkpoint's; the ones before completed.
+    assert!(
+        hoarder["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(reason),
+        "{hoarder:#}"
+    );
+    let completed = hoarder["detail"]["checkpoints"].as_array().expect("list");
+    assert!(
+        completed
+            .iter()
+            .all(|c| c["epoch"].as_u64() < failures[0]["epoch"].as_u64()),
+        "{hoarder:#}"
+    );
 
     let shots = repo().join("target/dashboard-screenshots");
     let out = Command::new("node")
@@ -134,6 +211,7 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         .env("ADMIN_TOKEN", admin)
         .env("JOB", "orders")
         .env("HOSTILE", "hostile")
+        .env("CHECKPOINT_FAILED", "hoarder")
         .env("SWAP_WASM", built("tag-v2"))
         .env("CANARY_WASM", built("misbehave"))
         .env("FIRST_WASM", built("tag-v1"))
@@ -148,7 +226,13 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         s.log()
     );
     assert!(out.status.success(), "the browser test failed:\n{say}");
-    for shot in ["jobs.png", "job.png", "canary.png", "admin.png"] {
+    for shot in [
+        "jobs.png",
+        "job.png",
+        "checkpoint-failed.png",
+        "canary.png",
+        "admin.png",
+    ] {
         let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
         assert!(len > 10_000, "screenshot {shot}: {len} bytes\n{say}");
     }
@@ -264,6 +348,8 @@ fn the_dashboard_shows_and_operates_a_tenants_jobs_in_a_real_browser() {
         rows
     );
     assert!(sample(&format!("weir_job_restarts_total{{{l}}}")) == 0.0);
+    assert!(sample(r#"weir_job_checkpoints_failed_total{tenant="acme",job="hoarder"}"#) == 1.0);
+    assert!(sample(&format!("weir_job_checkpoints_failed_total{{{l}}}")) == 0.0);
     assert!(metrics.contains("# TYPE weir_job_latency_seconds histogram"));
     s.cli("acme", &["cancel", "orders"]).ok();
 }

@@ -82,6 +82,7 @@ struct Pending {
     sources: BTreeMap<String, SourceState>,
     finished: bool,
     savepoint: bool,
+    started: Instant,
 }
 
 /// A completed checkpoint, for progress lines.
@@ -107,7 +108,25 @@ pub struct Completed {
     pub by_task: BTreeMap<String, u64>,
 }
 
-/// Completed checkpoints a coordinator remembers for status pages.
+/// A checkpoint that failed, and why.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    /// Epoch.
+    pub epoch: u64,
+    /// When it failed, ms since the epoch.
+    pub failed_ms: i64,
+    /// Time from its trigger to the failure (zero when it failed to start).
+    pub after: Duration,
+    /// Where it failed: a stage's subtask (`keyed-1`), `sinks` (staging
+    /// the outputs), `coordinator` (completing it: metadata, retention, the
+    /// disk budget), `sources` (starting it).
+    pub task: String,
+    /// The error.
+    pub reason: String,
+}
+
+/// Completed (and failed) checkpoints a coordinator remembers for status
+/// pages.
 pub const HISTORY: usize = 64;
 
 /// Triggers epochs, hands tasks their directories, completes checkpoints.
@@ -129,6 +148,10 @@ pub struct Coordinator {
     /// The latest completed checkpoints, oldest first (at most
     /// [`HISTORY`]).
     history: Mutex<std::collections::VecDeque<Completed>>,
+    /// The latest failed checkpoints, oldest first (at most [`HISTORY`]).
+    failures: Mutex<std::collections::VecDeque<Failed>>,
+    /// Checkpoints that failed, all of them.
+    failed_total: std::sync::atomic::AtomicU64,
     /// The job's budgets, and the checkpoint bytes charged to its disk.
     budgets: Arc<crate::budget::Budgets>,
     disk_charged: Mutex<u64>,
@@ -204,6 +227,8 @@ impl Coordinator {
             wake: tokio::sync::Notify::new(),
             savepoint_requested: AtomicBool::new(false),
             history: Mutex::new(std::collections::VecDeque::new()),
+            failures: Mutex::new(std::collections::VecDeque::new()),
+            failed_total: std::sync::atomic::AtomicU64::new(0),
             budgets: plan.budgets.clone(),
             disk_charged: Mutex::new(0),
             ended: Mutex::new(BTreeMap::new()),
@@ -252,6 +277,50 @@ impl Coordinator {
     /// The latest completed checkpoints, oldest first.
     pub fn history(&self) -> Vec<Completed> {
         lock(&self.history).iter().cloned().collect()
+    }
+
+    /// The latest failed checkpoints, oldest first.
+    pub fn failures(&self) -> Vec<Failed> {
+        lock(&self.failures).iter().cloned().collect()
+    }
+
+    /// How many checkpoints failed.
+    pub fn failed_total(&self) -> u64 {
+        self.failed_total.load(Ordering::Relaxed)
+    }
+
+    /// Checkpoint `epoch` failed at `task` with `error`: it will not
+    /// complete. Kept for status pages; the error itself goes on to fail
+    /// the job (like Flink's default of no tolerable checkpoint failures),
+    /// which resumes from the last completed checkpoint when started
+    /// again.
+    pub fn fail(&self, epoch: u64, task: &str, error: &dyn std::fmt::Display) {
+        let started = lock(&self.pending).remove(&epoch).map(|p| p.started);
+        self.record_failure(epoch, started.unwrap_or_else(Instant::now), task, error);
+        self.wake.notify_one();
+    }
+
+    fn record_failure(
+        &self,
+        epoch: u64,
+        since: Instant,
+        task: &str,
+        error: &dyn std::fmt::Display,
+    ) {
+        let failed = Failed {
+            epoch,
+            failed_ms: crate::time::now_ms(),
+            after: since.elapsed(),
+            task: task.into(),
+            reason: error.to_string(),
+        };
+        tracing::warn!(job = %self.job, epoch, task, reason = %failed.reason, "checkpoint failed");
+        self.failed_total.fetch_add(1, Ordering::Relaxed);
+        let mut failures = lock(&self.failures);
+        if failures.len() == HISTORY {
+            failures.pop_front();
+        }
+        failures.push_back(failed);
     }
 
     /// Is a barrier due (interval passed, or a savepoint asked for)?
@@ -312,7 +381,11 @@ impl Coordinator {
         };
         let savepoint = !finished && self.savepoint_requested.swap(false, Ordering::SeqCst);
         self.barrier_wanted.store(false, Ordering::Relaxed);
-        let checkpoint = self.store.begin(epoch).map_err(self.storage(epoch))?;
+        let checkpoint = self
+            .store
+            .begin(epoch)
+            .map_err(self.storage(epoch))
+            .inspect_err(|e| self.fail(epoch, "sources", e))?;
         lock(&self.pending).insert(
             epoch,
             Pending {
@@ -320,6 +393,7 @@ impl Coordinator {
                 sources: BTreeMap::new(),
                 finished,
                 savepoint,
+                started: Instant::now(),
             },
         );
         Ok(epoch)
@@ -361,6 +435,20 @@ impl Coordinator {
         };
         // A barrier held back by this one may go now.
         self.wake.notify_one();
+        let since = p.started;
+        self.finish(epoch, p, sinks, started).inspect_err(|e| {
+            self.record_failure(epoch, since, "coordinator", e);
+        })
+    }
+
+    /// The rest of [`Self::complete`], once `epoch` left the pending ones.
+    fn finish(
+        &self,
+        epoch: u64,
+        p: Pending,
+        sinks: BTreeMap<String, SinkPosition>,
+        started: Instant,
+    ) -> Result<Metadata, CheckpointError> {
         let mut sources = lock(&self.ended).clone();
         sources.extend(p.sources);
         let Some(source) = sources.remove(crate::job::SOURCE) else {

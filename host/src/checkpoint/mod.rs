@@ -15,7 +15,7 @@ pub mod job_data;
 pub mod recovery;
 pub mod storage;
 
-pub use coordinator::{CheckpointError, Completed, Coordinator};
+pub use coordinator::{CheckpointError, Completed, Coordinator, Failed};
 pub use job_data::{JobData, SinkPosition, SourceState};
 pub use recovery::RestorePoint;
 pub use storage::{CheckpointInfo, CheckpointStore, Metadata, PendingCheckpoint, StorageError};

@@ -122,12 +122,15 @@ fn commit(
     epoch: u64,
 ) -> Result<(), RunError> {
     let mut positions = BTreeMap::new();
-    for (key, sink) in sinks.iter_mut() {
-        if let Some(p) = sink.pre_commit(epoch)? {
-            positions.insert(key.clone(), p);
+    let staged = (|| {
+        for (key, sink) in sinks.iter_mut() {
+            if let Some(p) = sink.pre_commit(epoch)? {
+                positions.insert(key.clone(), p);
+            }
         }
-    }
-    side.pre_commit(epoch, &mut positions)?;
+        side.pre_commit(epoch, &mut positions)
+    })();
+    staged.inspect_err(|e| c.fail(epoch, "sinks", e))?;
     c.complete(epoch, positions)?;
     crate::fault::point("after-checkpoint-before-commit");
     for (_, sink) in sinks.iter_mut() {

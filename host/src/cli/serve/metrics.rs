@@ -11,7 +11,7 @@ use std::sync::Arc;
 use weir::control::registry::Job;
 
 /// Per-job families: name, type, help (samples are added by index).
-const FAMILIES: [(&str, &str, &str); 23] = [
+const FAMILIES: [(&str, &str, &str); 24] = [
     (
         "weir_job_records_in_total",
         "counter",
@@ -123,6 +123,11 @@ const FAMILIES: [(&str, &str, &str); 23] = [
         "gauge",
         "Records in one partition of the job's Kafka source not read yet.",
     ),
+    (
+        "weir_job_checkpoints_failed_total",
+        "counter",
+        "Checkpoints of the job that failed since it (re)started.",
+    ),
 ];
 
 /// Render the metrics of `jobs`, all of tenant `tenant`.
@@ -149,6 +154,7 @@ pub fn render(jobs: &[Arc<Job>], tenant: &str) -> String {
             put(5, c.size_bytes.to_string());
         }
         put(6, s.checkpoints.to_string());
+        put(23, s.checkpoints_failed.to_string());
         if let Some(lag) = s.kafka_lag {
             put(9, lag.to_string());
         }

@@ -30,6 +30,8 @@ pub struct JobStatus {
     pub kafka_partitions: Vec<PartitionLag>,
     pub last_checkpoint: Option<CheckpointStatus>,
     pub checkpoints: u64,
+    /// Checkpoints that failed since it (re)started.
+    pub checkpoints_failed: u64,
     pub operators: Vec<OperatorStatus>,
     /// What the job holds of its budgets.
     pub budgets: Option<BudgetsStatus>,
@@ -54,6 +56,8 @@ pub struct Detail {
     pub stages: Vec<StageStatus>,
     /// Its latest completed checkpoints, oldest first.
     pub checkpoints: Vec<CheckpointStatus>,
+    /// Its latest failed checkpoints, oldest first.
+    pub failed_checkpoints: Vec<FailedCheckpoint>,
     /// Where its keyed state lives: `memory` or `rocksdb`.
     pub state_backend: String,
     /// Bytes each stage (or `sources`, `sinks`) wrote into the last
@@ -150,6 +154,18 @@ pub struct CheckpointStatus {
     pub savepoint: bool,
 }
 
+/// A checkpoint that failed, and why.
+#[derive(Serialize)]
+pub struct FailedCheckpoint {
+    pub epoch: u64,
+    pub failed_ms: i64,
+    /// Time from its start to the failure.
+    pub after_ms: u64,
+    /// Where: a stage's subtask (`keyed-1`), `sinks` or `sources`.
+    pub task: String,
+    pub reason: String,
+}
+
 fn checkpoint_status(c: &weir::checkpoint::Completed) -> CheckpointStatus {
     CheckpointStatus {
         epoch: c.epoch,
@@ -198,6 +214,7 @@ pub fn job_status(job: &Job) -> JobStatus {
         kafka_partitions: Vec::new(),
         last_checkpoint: None,
         checkpoints: 0,
+        checkpoints_failed: 0,
         operators: Vec::new(),
         budgets: None,
         latency: None,
@@ -239,6 +256,7 @@ pub fn job_status(job: &Job) -> JobStatus {
     s.records_in = r.metrics.input();
     s.records_out = r.metrics.output();
     s.checkpoints = r.metrics.checkpoints.load(Relaxed);
+    s.checkpoints_failed = r.coordinator.failed_total();
     s.kafka_lag = Some(r.metrics.source_lag.load(Relaxed)).filter(|l| *l >= 0);
     s.kafka_partitions = r
         .metrics
@@ -255,7 +273,11 @@ pub fn job_status(job: &Job) -> JobStatus {
     let wm = r.metrics.watermark.load(Relaxed);
     if wm > i64::MIN && wm < i64::MAX {
         s.watermark = Some(wm);
-        s.watermark_lag_ms = Some(weir::time::now_ms() - wm);
+        // An ended job's watermark stays where it was; its lag means
+        // nothing.
+        if record.state == State::Running {
+            s.watermark_lag_ms = Some(weir::time::now_ms() - wm);
+        }
     }
     s.last_checkpoint = r
         .coordinator
@@ -309,6 +331,18 @@ pub fn job_detail(job: &Job) -> JobStatus {
                 .history()
                 .iter()
                 .map(checkpoint_status)
+                .collect(),
+            failed_checkpoints: r
+                .coordinator
+                .failures()
+                .into_iter()
+                .map(|f| FailedCheckpoint {
+                    epoch: f.epoch,
+                    failed_ms: f.failed_ms,
+                    after_ms: f.after.as_millis() as u64,
+                    task: f.task,
+                    reason: f.reason,
+                })
                 .collect(),
             state_backend: r.plan.job.spec.state.backend.clone(),
             state: r

@@ -82,7 +82,9 @@ pub(super) async fn run(t: StageTask<'_>) -> Result<(), RunError> {
                 }
                 if e >= epoch {
                     if let Some(c) = coordinator {
-                        op.on_barrier(&c.task_dir(e, &format!("{stage}-{subtask}")))?;
+                        let task = format!("{stage}-{subtask}");
+                        op.on_barrier(&c.task_dir(e, &task))
+                            .inspect_err(|err| c.fail(e, &task, err))?;
                     }
                     epoch = e + 1;
                 }
