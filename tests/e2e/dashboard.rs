@@ -20,15 +20,19 @@ use weir_e2e::{operator, repo};
 
 const LONG: Duration = Duration::from_secs(180);
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+}
+
 /// source (records at `rate`/s, their event time from now on at the
 /// same pace) → `tag` → by user, 1 s tumbling counts → file; checkpoints
 /// every 300 ms, windows in RocksDB. `tag` gets `mode = "trap"`, which only the misbehaving
 /// canary acts on.
 fn job(dir: &Path, name: &str, component: &str, rows: usize, rate: u64) -> String {
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
+    let t0 = now_ms();
     let input: String = (0..rows as u64)
         .map(|i| {
             format!(
@@ -82,10 +86,7 @@ interval = "300ms"
 /// its log's 16 MiB and 64 KiB more: a checkpoint of its window contents
 /// soon goes over it.
 fn hoarder_job(dir: &Path) -> String {
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as u64;
+    let t0 = now_ms();
     let input: String = (0..200_000u64)
         .map(|i| format!("{{\"user\":\"u{i}\",\"ts\":{}}}\n", t0 + i / 20))
         .collect();

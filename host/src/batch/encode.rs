@@ -76,17 +76,7 @@ impl Encoder for SqlTimestamp {
 /// ```
 pub fn write_sql_timestamp(out: &mut Vec<u8>, ms: i64) {
     use std::io::Write;
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (year, month, day) = crate::time::civil_from_days(days);
-    let secs = ms_of_day / 1000;
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    let frac = ms_of_day % 1000;
+    let frac = crate::time::write_sql_seconds(out, ms);
     if frac != 0 {
         let text = format!("{frac:03}");
         let _ = write!(out, ".{}", text.trim_end_matches('0'));

@@ -208,18 +208,11 @@ fn extra(rng: &mut Rng, used: usize, average: usize, out: &mut Vec<u8>) {
     letters(rng, target.saturating_sub(used), out);
 }
 
+/// `ms` as a quoted SQL timestamp with all three fractional digits.
 fn timestamp(out: &mut Vec<u8>, ms: i64) {
-    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    let (year, month, day) = crate::time::civil_from_days(days);
-    let secs = ms_of_day / 1000;
-    let _ = write!(
-        out,
-        "\"{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}\"",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60,
-        ms_of_day % 1000
-    );
+    out.push(b'"');
+    let frac = crate::time::write_sql_seconds(out, ms);
+    let _ = write!(out, ".{frac:03}\"");
 }
 
 fn pick<'a>(rng: &mut Rng, from: &[&'a str]) -> &'a str {

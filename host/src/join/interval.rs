@@ -49,13 +49,24 @@ const DUE: u8 = 0x21;
 /// Cleanup times are gathered per this many milliseconds of event time.
 const DUE_GRAIN: i64 = 1000;
 
+/// Which pairs a join makes, and how long it keeps a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bounds {
+    /// Right records in `[left.ts + lower, left.ts + upper]` (ms); a
+    /// record below the watermark is late, and a buffered one is dropped
+    /// once the watermark passes its last partner's time.
+    Interval { lower: i64, upper: i64 },
+    /// A regular join: every pair with equal keys, whatever their times;
+    /// nothing late, every record kept for ever.
+    Regular,
+    /// A regular join whose records are dropped `ttl` ms of processing
+    /// time after they came.
+    RegularFor { ttl: i64 },
+}
+
 /// The interval join of one subtask.
 pub struct IntervalJoin {
-    lower: i64,
-    upper: i64,
-    /// A regular join: no bounds, no late records; `Some(ttl)`: records
-    /// are dropped `ttl` ms of processing time after they came.
-    regular: Option<Option<i64>>,
+    bounds: Bounds,
     state: JoinState,
     /// The ends of the grains that hold cleanup times, so the backend is
     /// searched for what to drop only when one of them is due.
@@ -82,6 +93,12 @@ fn rows_of(side: Side, key: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The end of the rows under `prefix`: a scan from `prefix` to it reads
+/// them all.
+fn all_of(prefix: &[u8]) -> Result<Vec<u8>, JoinError> {
+    prefix_end(prefix).ok_or(JoinError::Malformed(prefix.len()))
+}
+
 /// The end of the grain `t` falls in.
 fn grain_end(t: Timestamp) -> Timestamp {
     t.div_euclid(DUE_GRAIN)
@@ -95,9 +112,7 @@ impl IntervalJoin {
     /// its buffers in `state`.
     pub fn new(lower: i64, upper: i64, state: JoinState) -> Self {
         Self {
-            lower,
-            upper,
-            regular: None,
+            bounds: Bounds::Interval { lower, upper },
             state,
             due: BTreeSet::new(),
             watermark: MIN_WATERMARK,
@@ -110,7 +125,10 @@ impl IntervalJoin {
     /// time after it came.
     pub fn regular(ttl: Option<i64>, state: JoinState) -> Self {
         Self {
-            regular: Some(ttl),
+            bounds: match ttl {
+                Some(ttl) => Bounds::RegularFor { ttl },
+                None => Bounds::Regular,
+            },
             ..Self::new(-i64::MAX, i64::MAX, state)
         }
     }
@@ -143,12 +161,12 @@ impl IntervalJoin {
         now: Timestamp,
         out: &mut JoinOutput,
     ) -> Result<(), JoinError> {
-        if let Some(Some(_)) = self.regular {
+        if let Bounds::RegularFor { .. } = self.bounds {
             // What lived its time is gone before the new records look.
             self.drop_due(now)?;
         }
         for e in records {
-            if self.regular.is_none() && e.timestamp < self.watermark {
+            if matches!(self.bounds, Bounds::Interval { .. }) && e.timestamp < self.watermark {
                 out.late.push(e);
                 continue;
             }
@@ -167,27 +185,34 @@ impl IntervalJoin {
         now: Timestamp,
         out: &mut JoinOutput,
     ) -> Result<(), JoinError> {
-        let (relative_lower, relative_upper, other) = match side {
-            Side::Left => (self.lower, self.upper, Side::Right),
-            Side::Right => (-self.upper, -self.lower, Side::Left),
+        let other = match side {
+            Side::Left => Side::Right,
+            Side::Right => Side::Left,
         };
-        let from = ts.saturating_add(relative_lower);
-        let to = ts.saturating_add(relative_upper);
         let theirs = rows_of(other, key);
-        let mut lo = theirs.clone();
-        let hi = match to.checked_add(1) {
+        // The other side's rows to pair with, and when this one is due.
+        let (lo, hi, cleanup_at) = match self.bounds {
+            Bounds::Interval { lower, upper } => {
+                let (relative_lower, relative_upper) = match side {
+                    Side::Left => (lower, upper),
+                    Side::Right => (-upper, -lower),
+                };
+                let from = ts.saturating_add(relative_lower);
+                let to = ts.saturating_add(relative_upper);
+                let lo = [theirs.as_slice(), &time_bytes(from)].concat();
+                let hi = match to.checked_add(1) {
+                    Some(after) => [theirs.as_slice(), &time_bytes(after)].concat(),
+                    None => all_of(&theirs)?,
+                };
+                (lo, hi, Some(if relative_upper > 0 { to } else { ts }))
+            }
             // A regular join: all of the key's rows.
-            _ if self.regular.is_some() => {
-                prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?
-            }
-            Some(after) => {
-                lo.extend_from_slice(&time_bytes(from));
-                [theirs.as_slice(), &time_bytes(after)].concat()
-            }
-            None => {
-                lo.extend_from_slice(&time_bytes(from));
-                prefix_end(&theirs).ok_or(JoinError::Malformed(theirs.len()))?
-            }
+            Bounds::Regular => (theirs.clone(), all_of(&theirs)?, None),
+            Bounds::RegularFor { ttl } => (
+                theirs.clone(),
+                all_of(&theirs)?,
+                Some(now.saturating_add(ttl)),
+            ),
         };
         for (k, v) in self.state.backend.scan_range(&lo, &hi)? {
             let o = (time_at(&k, theirs.len())?, v.as_slice());
@@ -197,18 +222,13 @@ impl IntervalJoin {
             };
             out.results.push(event(key, None, l, r, l.0.max(r.0)));
         }
-        let cleanup_at = match self.regular {
-            None if relative_upper > 0 => to,
-            None => ts,
-            Some(Some(ttl)) => now.saturating_add(ttl),
-            Some(None) => {
-                // Kept for ever: no cleanup entry.
-                let mut row = rows_of(side, key);
-                row.extend_from_slice(&time_bytes(ts));
-                row.extend_from_slice(&self.state.seq());
-                self.state.backend.put(row, value.to_vec())?;
-                return Ok(());
-            }
+        let Some(cleanup_at) = cleanup_at else {
+            // Kept for ever: no cleanup entry.
+            let mut row = rows_of(side, key);
+            row.extend_from_slice(&time_bytes(ts));
+            row.extend_from_slice(&self.state.seq());
+            self.state.backend.put(row, value.to_vec())?;
+            return Ok(());
         };
         let mut row = rows_of(side, key);
         row.extend_from_slice(&time_bytes(ts));
@@ -231,10 +251,10 @@ impl IntervalJoin {
             return Ok(());
         }
         self.watermark = watermark;
-        if self.regular.is_some() {
-            return Ok(());
+        match self.bounds {
+            Bounds::Interval { .. } => self.drop_due(watermark),
+            Bounds::Regular | Bounds::RegularFor { .. } => Ok(()),
         }
-        self.drop_due(watermark)
     }
 
     /// Drop the records due at `until` or before (event time for an

@@ -32,3 +32,27 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(month <= 2), month, day)
 }
+
+/// Write `ms` (UTC, ms since the epoch) as SQL's `YYYY-MM-DD hh:mm:ss`
+/// into `out`; returns its milliseconds within the second, which callers
+/// write their own way (SQL's trimmed `.5`, or Nexmark's fixed `.500`).
+///
+/// ```
+/// let mut out = Vec::new();
+/// assert_eq!(weir::time::write_sql_seconds(&mut out, 1_700_000_000_500), 500);
+/// assert_eq!(out, b"2023-11-14 22:13:20");
+/// ```
+pub fn write_sql_seconds(out: &mut Vec<u8>, ms: i64) -> i64 {
+    use std::io::Write;
+    let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (year, month, day) = civil_from_days(days);
+    let secs = ms_of_day / 1000;
+    let _ = write!(
+        out,
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    ms_of_day % 1000
+}
