@@ -243,14 +243,6 @@ impl Plan {
         out
     }
 
-    /// Is `name` a Wasm function of a stage's query (`sql.functions`)?
-    pub fn is_sql_function(&self, name: &str) -> bool {
-        self.graph.iter().any(|st| match &st.work {
-            StageWork::Sql { functions, .. } => functions.iter().any(|f| f.spec.name == name),
-            _ => false,
-        })
-    }
-
     /// What subtask `subtask` needs to instantiate `op`.
     pub fn instance_spec<'a>(
         &'a self,

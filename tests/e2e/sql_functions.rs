@@ -5,9 +5,11 @@
 //! when they cannot be called as written (arity, types, language); called
 //! in an aggregation and a Top-N, before and after the stateful stage; a
 //! row they reject fails the job with their reason; and a
-//! function swapped live in a running SQL job, every row before the
-//! switch by the old version and every row after it by the new one — also
-//! when the function is called both before and after a window.
+//! function swapped live in a running SQL job (after a canary that ran
+//! the query in shadow), every row before the switch by the old version
+//! and every row after it by the new one — also when the function is
+//! called both before and after a window; a canary that rejects rows is
+//! rolled back and the job runs on.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -275,7 +277,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_function_swapped_live_in_a_running_sql_job_answers_for_every_row_after_the_barrier() {
+fn a_function_canary_promoted_in_a_running_sql_job_answers_for_every_row_after_the_barrier() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = 24_000i64;
     let record = |i: i64| (format!("u{}", i % 7), ((i * 37) % 150) as f64);
@@ -309,8 +311,10 @@ INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
         &["run", "-q", "--set", "source.rate=4000", script_arg],
     );
     wait_checkpointed(dir.path(), &mut job);
-    // A canary of a function: refused, the job runs on.
-    let canary = weir_in(
+    // A canary of the function: the query runs a second time in shadow
+    // with v2 over 1,000 rows; v2 rejects nothing, so it is promoted, and
+    // the canary saw the rows differ (v2 names its tiers otherwise).
+    let swapped = weir_in(
         dir.path(),
         &[
             "swap",
@@ -321,18 +325,19 @@ INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
             &operator("tier-v2"),
         ],
     )
-    .failed();
-    assert!(canary.contains("is a function of a SQL query"), "{canary}");
-    let swapped = weir_in(
-        dir.path(),
-        &["swap", script_arg, "tier", &operator("tier-v2")],
-    )
     .ok();
+    let said = swapped.stdout();
     assert!(
-        swapped.stdout().contains("live after checkpoint barrier"),
-        "{}",
-        swapped.stdout()
+        said.contains("promoted after") && said.contains("live after checkpoint barrier"),
+        "{said}"
     );
+    let differing: u64 = said
+        .split("rejected, ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no canary report: {said}"));
+    assert!(differing > 0, "v2's rows should differ from v1's: {said}");
     let out = job.wait_with_output().expect("wait");
     assert!(
         out.status.success(),
@@ -635,4 +640,93 @@ GROUP BY window_start, window_end, `user`;
         switched == open || switched == open + 1,
         "the filter switched at row {s} (window {open}), the label at window {switched}"
     );
+}
+
+#[test]
+fn a_function_canary_that_rejects_rows_is_rolled_back_and_the_job_runs_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Every 50th amount is negative: v2 (running) gives it a tier, v1
+    // (the canary) refuses it.
+    let rows = 16_000i64;
+    let amount = |i: i64| {
+        if i % 50 == 7 {
+            -1.0
+        } else {
+            ((i * 37) % 150) as f64
+        }
+    };
+    let input: String = (0..rows)
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"user\":\"u{}\",\"amount\":{:.1},\"merchant\":\"m\",\"n\":{i},\"flag\":true}}\n",
+                1_700_000_000_000i64 + i,
+                i % 7,
+                amount(i)
+            )
+        })
+        .collect();
+    let input_path = dir.path().join("input.jsonl");
+    std::fs::write(&input_path, input).expect("input");
+    let path = script(
+        dir.path(),
+        "rollback",
+        &format!(
+            "SET 'execution.checkpointing.interval' = '200ms';
+SET 'execution.checkpointing.dir' = '{{checkpoints}}';
+CREATE FUNCTION tier AS '{}' LANGUAGE WASM;
+CREATE TABLE out_rows (n INT, t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{{output}}', 'format' = 'json');
+INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
+",
+            operator("tier-v2")
+        ),
+        Some(&input_path),
+    );
+    let script_arg = path.to_str().expect("utf-8");
+    let mut job = spawn_weir(
+        dir.path(),
+        &["run", "-q", "--set", "source.rate=4000", script_arg],
+    );
+    wait_checkpointed(dir.path(), &mut job);
+    let rolled_back = weir_in(
+        dir.path(),
+        &[
+            "swap",
+            "--canary",
+            "1000",
+            script_arg,
+            "tier",
+            &operator("tier-v1"),
+        ],
+    )
+    .failed();
+    assert!(
+        rolled_back.contains("canary rolled back") && rolled_back.contains("negative amount"),
+        "{rolled_back}"
+    );
+    assert!(
+        job.try_wait().expect("try_wait").is_none(),
+        "the job must run on after the rollback"
+    );
+    let out = job.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every row once, every one by v2.
+    let mut got: Vec<(i64, String)> = lines(&dir.path().join("rollback.out.jsonl"))
+        .iter()
+        .map(|v| {
+            (
+                v["n"].as_i64().expect("n"),
+                v["t"].as_str().expect("t").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(i64, String)> = (0..rows)
+        .map(|i| (i, tier_v2(amount(i), &format!("u{}", i % 7))))
+        .collect();
+    assert_eq!(got, want);
 }

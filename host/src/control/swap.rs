@@ -32,15 +32,6 @@ pub enum SwapError {
         /// "keyed operator" or "window aggregate".
         what: &'static str,
     },
-    /// A canary of a SQL query's Wasm function (not run yet: its shadow
-    /// would evaluate the whole query twice).
-    #[error(
-        "`{operator}` is a function of a SQL query: canaries run for operators, not yet for functions; swap it without --canary"
-    )]
-    CanaryOfFunction {
-        /// The function.
-        operator: String,
-    },
     /// The new version failed to build, load or pass the world check.
     #[error("the new version of `{operator}`: {source}")]
     Load {
@@ -369,11 +360,6 @@ fn prepare(plan: &Plan, request: &Request) -> Result<Swap, SwapError> {
                 .into_iter()
                 .find(|(o, _)| &o.spec.name == name)
             {
-                Some(_) if request.canary.is_some() && plan.is_sql_function(name) => {
-                    return Err(SwapError::CanaryOfFunction {
-                        operator: name.clone(),
-                    });
-                }
                 Some((op, world)) => {
                     let what = match world {
                         World::Keyed | World::ColumnKeyed => Some("keyed operator"),

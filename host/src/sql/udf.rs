@@ -346,6 +346,19 @@ impl Functions {
         self.by_name.contains_key(&name.to_ascii_lowercase())
     }
 
+    /// These functions with `source` as function `name` (the others
+    /// shared): what a canary's shadow query calls. `None`: no function
+    /// has that name.
+    pub fn with_version(&self, name: &str, source: FunctionSource) -> Option<Functions> {
+        let name = name.to_ascii_lowercase();
+        if !self.by_name.contains_key(&name) {
+            return None;
+        }
+        let mut by_name = self.by_name.clone();
+        by_name.extend(Functions::new([(name, source)]).by_name);
+        Some(Functions { by_name })
+    }
+
     /// Put `source` live as function `name`: every argument types it was
     /// called with gets an instance of the new version first — which must
     /// return the same type — then all are replaced at once. `Ok(false)`:

@@ -16,7 +16,9 @@
 //! (`sql.changelog = "debezium-json"`). It keeps no state. The Wasm
 //! functions its query calls (`sql.functions`) have one instance per
 //! subtask and argument types; a live swap of one replaces them between
-//! two batches.
+//! two batches. A canary of one runs the query a second time as a shadow,
+//! with the new version, over every batch, and compares its rows with the
+//! running query's.
 
 use super::operator::{Batch, Cx, Operator};
 use crate::batch::JsonDecoder;
@@ -47,6 +49,16 @@ pub(super) struct SqlStage {
     changelog: Option<ChangelogFormat>,
     /// The Wasm functions its query may call.
     functions: Functions,
+    /// A canary of one of them: the query with its new version, compiled
+    /// at the next batch.
+    shadow: Option<Shadow>,
+}
+
+/// A canary's shadow query.
+struct Shadow {
+    swap: Arc<Swap>,
+    functions: Functions,
+    select: Option<Select>,
 }
 
 impl SqlStage {
@@ -79,6 +91,7 @@ impl SqlStage {
             decoder,
             changelog: None,
             functions: Functions::default(),
+            shadow: None,
         })
     }
 
@@ -86,6 +99,45 @@ impl SqlStage {
     pub fn writing_changelog(mut self, changelog: Option<ChangelogFormat>) -> Self {
         self.changelog = changelog;
         self
+    }
+
+    /// Run a canary's shadow query over `input`, and compare its rows with
+    /// the running query's `out`. The shadow failing (its function
+    /// trapped, rejected a row, or cannot be called as the query does) is
+    /// the canary's verdict, not the job's failure.
+    fn run_shadow(&mut self, input: &RecordBatch, out: &crate::sql::Selected) {
+        let Some(shadow) = &mut self.shadow else {
+            return;
+        };
+        let Some(canary) = &shadow.swap.canary else {
+            return;
+        };
+        if canary.stopped() {
+            self.shadow = None;
+            return;
+        }
+        let schema = input.schema();
+        let compiled = match shadow.select.take() {
+            Some(select) if select.input_schema() == &schema => Ok(select),
+            _ => Select::compile_with(
+                &self.stage,
+                &self.query,
+                &self.table,
+                schema,
+                &shadow.functions,
+            ),
+        };
+        match compiled.and_then(|select| select.apply(input).map(|new| (select, new))) {
+            Ok((select, new)) => {
+                let same = new.batch == out.batch && new.kept == out.kept;
+                canary.observe_outcome(input.num_rows(), same, 0);
+                shadow.select = Some(select);
+            }
+            Err(e) => {
+                canary.trap(e.to_string());
+                self.shadow = None;
+            }
+        }
     }
 
     /// With the Wasm functions `functions` of `plan`, as subtask `subtask`
@@ -181,6 +233,7 @@ impl Operator for SqlStage {
         }
         let select = self.select.as_ref().expect("compiled above");
         let out = select.apply(&cols.batch).map_err(sql_err)?;
+        self.run_shadow(&cols.batch, &out);
         // Bounded like an operator's output (its functions are bounded by
         // their input, so this is a second line).
         let bytes = out.batch.get_array_memory_size();
@@ -235,12 +288,24 @@ impl Operator for SqlStage {
     }
 
     fn on_swap(&mut self, plan: &Plan, subtask: usize, swap: &Arc<Swap>) -> Result<(), RunError> {
-        if swap.canary.is_some() || !self.functions.has(&swap.operator) {
+        if !self.functions.has(&swap.operator) {
             return Ok(());
         }
         let started = std::time::Instant::now();
         let spec = plan.instance_spec(&swap.op, subtask);
         let source = FunctionSource::new(&spec, plan.engine);
+        if swap.canary.is_some() {
+            self.shadow = self
+                .functions
+                .with_version(&swap.operator, source)
+                .map(|functions| Shadow {
+                    swap: swap.clone(),
+                    functions,
+                    select: None,
+                });
+            return Ok(());
+        }
+        self.shadow = None;
         self.functions
             .swap(&swap.operator, source)
             .map_err(|e| RunError::Sql {
