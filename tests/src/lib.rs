@@ -13,6 +13,7 @@ pub mod kafka_run;
 pub mod postgres;
 pub mod rows;
 pub mod serve;
+pub mod sql_tier;
 pub mod tag;
 pub mod wat;
 
