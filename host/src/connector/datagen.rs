@@ -10,33 +10,11 @@
 //!   tables, see [`super::nexmark`].
 
 use super::nexmark::{Table, write_row as write_nexmark};
+use super::rng::Rng;
 use super::throttle::Throttle;
 use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
 use crate::job::DatagenSpec;
 use std::io::Write;
-
-/// SplitMix64: tiny, fast, and good enough for test data.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n.max(1)
-    }
-}
 
 const PAGES: &[&str] = &["/", "/search", "/product", "/cart", "/checkout", "/help"];
 const ACTIONS: &[&str] = &["view", "view", "view", "click", "add-to-cart"];
@@ -132,7 +110,7 @@ impl Source for Datagen {
     fn position(&self) -> Option<SourcePosition> {
         Some(SourcePosition::Datagen {
             row: self.row,
-            rng: self.rng.0,
+            rng: self.rng.state(),
         })
     }
 
@@ -152,7 +130,7 @@ impl Source for Datagen {
                 ),
             });
         }
-        (self.row, self.rng.0) = (row, rng);
+        (self.row, self.rng) = (row, Rng::new(rng));
         self.throttle.resume(row);
         Ok(())
     }

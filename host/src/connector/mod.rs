@@ -10,6 +10,7 @@ pub mod file;
 pub mod kafka;
 pub mod nexmark;
 pub mod postgres;
+pub mod rng;
 pub mod sink;
 pub mod staged_file;
 pub mod stdin;

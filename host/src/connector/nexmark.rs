@@ -24,7 +24,7 @@
 //! assert_eq!(bid["dateTime"], "2023-11-14 22:13:20.000");
 //! ```
 
-use super::datagen::Rng;
+use super::rng::Rng;
 use std::io::Write;
 
 /// Events in one group, and each kind's share of it.

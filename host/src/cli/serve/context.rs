@@ -15,6 +15,6 @@ pub struct Api {
     pub limiter: AuthLimiter,
     /// The host admin's token digest, if there is an admin.
     pub admin: Option<[u8; 32]>,
-    /// Status streams open, per tenant.
-    pub streams: super::stream::StreamCount,
+    /// Status streams open, per tenant (counted by `stream.rs`).
+    pub streams: std::sync::Mutex<std::collections::HashMap<String, usize>>,
 }

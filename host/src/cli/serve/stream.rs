@@ -14,8 +14,7 @@ use axum::extract::{Extension, Query, State as AxState};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use weir::control::tenants::Tenant;
 
@@ -25,10 +24,6 @@ pub const MAX_STREAMS: usize = 8;
 /// How often a stream sends.
 const EVERY: Duration = Duration::from_secs(1);
 
-/// Open streams per tenant.
-#[derive(Default)]
-pub struct StreamCount(Mutex<HashMap<String, usize>>);
-
 /// One open stream, counted until dropped.
 struct Held {
     count: Arc<Api>,
@@ -37,12 +32,7 @@ struct Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        let mut m = self
-            .count
-            .streams
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut m = self.count.streams.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = m.get_mut(&self.tenant) {
             *n = n.saturating_sub(1);
         }
@@ -61,7 +51,7 @@ pub async fn stream(
     Query(q): Query<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ApiError> {
     {
-        let mut m = api.streams.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = api.streams.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(tenant.name.clone()).or_default();
         if *n >= MAX_STREAMS {
             return Err(ApiError::Quota(format!(
