@@ -7,59 +7,105 @@
 //! barrier; a canary runs the query in shadow and is promoted, and one
 //! that rejects rows is rolled back while the job runs on.
 
+use std::path::{Path, PathBuf};
+
 use weir_e2e::sql_tier::{lines, script, tier_v1, tier_v2, wait_checkpointed};
-use weir_e2e::{operator, spawn_weir, weir_in};
+use weir_e2e::{Spawned, operator, spawn_weir, weir_in};
+
+/// Start `weir run` of a script `name` in `dir` that writes `n` and
+/// `tier(amount, user)` of `rows` transactions (user `u{i % 7}`, amount
+/// `amount(i)`) at 4,000 a second, with `function` as `tier`, checkpoints
+/// every 200 ms and `parallelism`; returns once it checkpointed.
+fn tier_job(
+    dir: &Path,
+    name: &str,
+    rows: i64,
+    amount: impl Fn(i64) -> f64,
+    function: &str,
+    parallelism: u32,
+) -> (PathBuf, Spawned) {
+    let input: String = (0..rows)
+        .map(|i| {
+            format!(
+                "{{\"ts\":{},\"user\":\"u{}\",\"amount\":{:.1},\"merchant\":\"m\",\"n\":{i},\"flag\":true}}\n",
+                1_700_000_000_000i64 + i,
+                i % 7,
+                amount(i)
+            )
+        })
+        .collect();
+    let input_path = dir.join(format!("{name}.jsonl"));
+    std::fs::write(&input_path, input).expect("input");
+    let path = script(
+        dir,
+        name,
+        &format!(
+            "SET 'execution.checkpointing.interval' = '200ms';
+SET 'execution.checkpointing.dir' = '{{checkpoints}}';
+SET 'parallelism.default' = '{parallelism}';
+CREATE FUNCTION tier AS '{function}' LANGUAGE WASM;
+CREATE TABLE out_rows (n INT, t STRING)
+  WITH ('connector' = 'filesystem', 'path' = '{{output}}', 'format' = 'json');
+INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
+"
+        ),
+        Some(&input_path),
+    );
+    let script_arg = path.to_str().expect("utf-8");
+    let mut job = spawn_weir(dir, &["run", "-q", "--set", "source.rate=4000", script_arg]);
+    wait_checkpointed(dir, &mut job);
+    (path, job)
+}
+
+/// `weir swap --canary 1000` of `tier` in the job of `script` to test
+/// operator `version`.
+fn canary(dir: &Path, script: &str, version: &str) -> weir_e2e::Run {
+    weir_in(
+        dir,
+        &[
+            "swap",
+            "--canary",
+            "1000",
+            script,
+            "tier",
+            &operator(version),
+        ],
+    )
+}
+
+/// The rows `n`, `t` of a `tier_job`'s output, by `n`.
+fn tier_rows(path: &Path) -> Vec<(i64, String)> {
+    let mut got: Vec<(i64, String)> = lines(path)
+        .iter()
+        .map(|v| {
+            (
+                v["n"].as_i64().expect("n"),
+                v["t"].as_str().expect("t").to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
 
 #[test]
 fn a_function_canary_promoted_in_a_running_sql_job_answers_for_every_row_after_the_barrier() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rows = 24_000i64;
     let record = |i: i64| (format!("u{}", i % 7), ((i * 37) % 150) as f64);
-    let input: String = (0..rows)
-        .map(|i| {
-            let (user, amount) = record(i);
-            format!(
-                "{{\"ts\":{},\"user\":\"{user}\",\"amount\":{amount:.1},\"merchant\":\"m\",\"n\":{i},\"flag\":true}}\n",
-                1_700_000_000_000i64 + i
-            )
-        })
-        .collect();
-    let input_path = dir.path().join("input.jsonl");
-    std::fs::write(&input_path, input).expect("input");
-    let path = script(
+    let (path, job) = tier_job(
         dir.path(),
         "swap",
-        "SET 'execution.checkpointing.interval' = '200ms';
-SET 'execution.checkpointing.dir' = '{checkpoints}';
-SET 'parallelism.default' = '2';
-CREATE FUNCTION tier AS '{tier}' LANGUAGE WASM;
-CREATE TABLE out_rows (n INT, t STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
-INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
-",
-        Some(&input_path),
+        rows,
+        |i| record(i).1,
+        &operator("tier-v1"),
+        2,
     );
     let script_arg = path.to_str().expect("utf-8");
-    let mut job = spawn_weir(
-        dir.path(),
-        &["run", "-q", "--set", "source.rate=4000", script_arg],
-    );
-    wait_checkpointed(dir.path(), &mut job);
     // A canary of the function: the query runs a second time in shadow
     // with v2 over 1,000 rows; v2 rejects nothing, so it is promoted, and
     // the canary saw the rows differ (v2 names its tiers otherwise).
-    let swapped = weir_in(
-        dir.path(),
-        &[
-            "swap",
-            "--canary",
-            "1000",
-            script_arg,
-            "tier",
-            &operator("tier-v2"),
-        ],
-    )
-    .ok();
+    let swapped = canary(dir.path(), script_arg, "tier-v2").ok();
     let said = swapped.stdout();
     assert!(
         said.contains("promoted after") && said.contains("live after checkpoint barrier"),
@@ -81,16 +127,7 @@ INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
 
     // Every row once; one switch point S: rows before it by v1, from it on
     // by v2.
-    let mut got: Vec<(i64, String)> = lines(&dir.path().join("swap.out.jsonl"))
-        .iter()
-        .map(|v| {
-            (
-                v["n"].as_i64().expect("n"),
-                v["t"].as_str().expect("t").to_string(),
-            )
-        })
-        .collect();
-    got.sort();
+    let got = tier_rows(&dir.path().join("swap.out.jsonl"));
     assert_eq!(got.len() as i64, rows, "rows lost or repeated");
     assert!(got.iter().enumerate().all(|(k, (i, _))| k as i64 == *i));
     let switch = got
@@ -269,51 +306,16 @@ fn a_function_canary_that_rejects_rows_is_rolled_back_and_the_job_runs_on() {
             ((i * 37) % 150) as f64
         }
     };
-    let input: String = (0..rows)
-        .map(|i| {
-            format!(
-                "{{\"ts\":{},\"user\":\"u{}\",\"amount\":{:.1},\"merchant\":\"m\",\"n\":{i},\"flag\":true}}\n",
-                1_700_000_000_000i64 + i,
-                i % 7,
-                amount(i)
-            )
-        })
-        .collect();
-    let input_path = dir.path().join("input.jsonl");
-    std::fs::write(&input_path, input).expect("input");
-    let path = script(
+    let (path, mut job) = tier_job(
         dir.path(),
         "rollback",
-        &format!(
-            "SET 'execution.checkpointing.interval' = '200ms';
-SET 'execution.checkpointing.dir' = '{{checkpoints}}';
-CREATE FUNCTION tier AS '{}' LANGUAGE WASM;
-CREATE TABLE out_rows (n INT, t STRING)
-  WITH ('connector' = 'filesystem', 'path' = '{{output}}', 'format' = 'json');
-INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
-",
-            operator("tier-v2")
-        ),
-        Some(&input_path),
+        rows,
+        amount,
+        &operator("tier-v2"),
+        1,
     );
     let script_arg = path.to_str().expect("utf-8");
-    let mut job = spawn_weir(
-        dir.path(),
-        &["run", "-q", "--set", "source.rate=4000", script_arg],
-    );
-    wait_checkpointed(dir.path(), &mut job);
-    let rolled_back = weir_in(
-        dir.path(),
-        &[
-            "swap",
-            "--canary",
-            "1000",
-            script_arg,
-            "tier",
-            &operator("tier-v1"),
-        ],
-    )
-    .failed();
+    let rolled_back = canary(dir.path(), script_arg, "tier-v1").failed();
     assert!(
         rolled_back.contains("canary rolled back") && rolled_back.contains("negative amount"),
         "{rolled_back}"
@@ -329,16 +331,7 @@ INSERT INTO out_rows SELECT n, tier(amount, `user`) FROM tx;
         String::from_utf8_lossy(&out.stderr)
     );
     // Every row once, every one by v2.
-    let mut got: Vec<(i64, String)> = lines(&dir.path().join("rollback.out.jsonl"))
-        .iter()
-        .map(|v| {
-            (
-                v["n"].as_i64().expect("n"),
-                v["t"].as_str().expect("t").to_string(),
-            )
-        })
-        .collect();
-    got.sort();
+    let got = tier_rows(&dir.path().join("rollback.out.jsonl"));
     let want: Vec<(i64, String)> = (0..rows)
         .map(|i| (i, tier_v2(amount(i), &format!("u{}", i % 7))))
         .collect();
