@@ -9,6 +9,13 @@
 //! not fit, each reported with its position and arrow-json's reason, and
 //! the rest are decoded as a batch again. Nothing is dropped silently.
 //!
+//! A `decimal(p,s)` field is read as its text and then cast, so that a
+//! number with more decimals than the scale is rounded half up — as
+//! Flink's `json` format reads a DECIMAL — where arrow-json's own
+//! decimal reader cuts the digits off. A value that is not a decimal
+//! number (an exponent, text) or has more digits than the precision does
+//! not fit, with its reason.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use arrow_schema::{DataType, Field, Schema};
@@ -21,9 +28,11 @@
 //! ```
 
 use super::schema::SchemaError;
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_json::ReaderBuilder;
-use arrow_schema::SchemaRef;
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use std::sync::Arc;
 
 /// Most lines decoded in one call.
 pub const MAX_LINES: usize = 1 << 20;
@@ -58,6 +67,18 @@ enum LineUnfit {
     Arrow(#[from] arrow_schema::ArrowError),
 }
 
+/// Why a decimal field's text is not a value of its type.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "field `{field}`: {text:?} is not a {ty} (a decimal number, no exponent, at most {digits} digits before the point)"
+)]
+struct NotADecimal {
+    field: String,
+    text: String,
+    ty: String,
+    digits: u8,
+}
+
 /// What a call decoded.
 #[derive(Debug)]
 pub struct Decoded {
@@ -71,6 +92,11 @@ pub struct Decoded {
 pub struct JsonDecoder {
     decoder: arrow_json::reader::Decoder,
     schema: SchemaRef,
+    /// The schema arrow-json reads: `schema` with its decimal fields as
+    /// text.
+    read: SchemaRef,
+    /// The decimal fields' indices.
+    decimals: Vec<usize>,
 }
 
 /// Is `line` one JSON object? (Asked only of a line that failed, to say
@@ -94,8 +120,29 @@ impl JsonDecoder {
     /// ignored; numbers and booleans read into a `string` field as their
     /// text.
     pub fn new(schema: SchemaRef) -> Result<Self, SchemaError> {
-        let decoder = Self::builder(&schema).build_decoder().map_err(arrow_err)?;
-        Ok(Self { decoder, schema })
+        let decimals: Vec<usize> = (0..schema.fields().len())
+            .filter(|&i| matches!(schema.field(i).data_type(), DataType::Decimal128(..)))
+            .collect();
+        let read = if decimals.is_empty() {
+            schema.clone()
+        } else {
+            let fields: Vec<Field> = schema
+                .fields()
+                .iter()
+                .map(|f| match f.data_type() {
+                    DataType::Decimal128(..) => f.as_ref().clone().with_data_type(DataType::Utf8),
+                    _ => f.as_ref().clone(),
+                })
+                .collect();
+            Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+        };
+        let decoder = Self::builder(&read).build_decoder().map_err(arrow_err)?;
+        Ok(Self {
+            decoder,
+            schema,
+            read,
+            decimals,
+        })
     }
 
     /// The schema batches have.
@@ -112,7 +159,7 @@ impl JsonDecoder {
 
     /// A fresh decoder: arrow-json's cannot be used again after an error.
     fn reset(&mut self) {
-        if let Ok(d) = Self::builder(&self.schema).build_decoder() {
+        if let Ok(d) = Self::builder(&self.read).build_decoder() {
             self.decoder = d;
         }
     }
@@ -120,13 +167,70 @@ impl JsonDecoder {
     /// Decode `lines` (at most [`MAX_LINES`]), one record each.
     pub fn decode(&mut self, lines: &[&[u8]]) -> Result<Decoded, SchemaError> {
         assert!(lines.len() <= MAX_LINES, "at most MAX_LINES lines a call");
-        match self.fast(lines) {
-            Some(batch) => Ok(Decoded {
+        let decoded = match self.fast(lines) {
+            Some(batch) => Decoded {
                 batch,
                 bad: Vec::new(),
-            }),
-            None => self.slow(lines),
+            },
+            None => self.slow(lines)?,
+        };
+        if self.decimals.is_empty() {
+            return Ok(decoded);
         }
+        self.cast_decimals(lines, decoded)
+    }
+
+    /// The decimal fields' text cast to their types (rounded half up to
+    /// the scale); a row whose text is not a decimal of its type is taken
+    /// out and reported.
+    fn cast_decimals(&self, lines: &[&[u8]], decoded: Decoded) -> Result<Decoded, SchemaError> {
+        let Decoded { batch, mut bad } = decoded;
+        let mut columns = batch.columns().to_vec();
+        let mut unfit: Vec<(usize, NotADecimal)> = Vec::new();
+        for &i in &self.decimals {
+            let field = self.schema.field(i);
+            let to = field.data_type();
+            let text = columns[i].as_string::<i32>().clone();
+            let cast = arrow_cast::cast(&text, to).map_err(arrow_err)?;
+            if cast.null_count() != text.null_count() {
+                let DataType::Decimal128(p, s) = to else {
+                    unreachable!("only decimal fields are cast")
+                };
+                for row in (0..text.len()).filter(|&r| cast.is_null(r) && text.is_valid(r)) {
+                    if !unfit.iter().any(|(r, _)| *r == row) {
+                        unfit.push((
+                            row,
+                            NotADecimal {
+                                field: field.name().clone(),
+                                text: text.value(row).to_string(),
+                                ty: format!("DECIMAL({p}, {s})"),
+                                digits: (*p as i8 - *s) as u8,
+                            },
+                        ));
+                    }
+                }
+            }
+            columns[i] = cast;
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(arrow_err)?;
+        if unfit.is_empty() {
+            return Ok(Decoded { batch, bad });
+        }
+        // The batch's rows are the lines that were not bad, in order.
+        let taken: std::collections::HashSet<usize> = bad.iter().map(|b| b.line).collect();
+        let line_of: Vec<usize> = (0..lines.len()).filter(|l| !taken.contains(l)).collect();
+        let keep = BooleanArray::from(
+            (0..batch.num_rows())
+                .map(|r| !unfit.iter().any(|(u, _)| *u == r))
+                .collect::<Vec<bool>>(),
+        );
+        let batch = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(arrow_err)?;
+        bad.extend(unfit.into_iter().map(|(row, why)| BadRow {
+            line: line_of[row],
+            reason: why.to_string(),
+        }));
+        bad.sort_by_key(|b| b.line);
+        Ok(Decoded { batch, bad })
     }
 
     /// All lines at once; `None` if any does not fit (the decoder is reset).
@@ -143,7 +247,7 @@ impl JsonDecoder {
         }
         match self.decoder.flush() {
             Ok(Some(batch)) => Some(batch),
-            Ok(None) => Some(RecordBatch::new_empty(self.schema.clone())),
+            Ok(None) => Some(RecordBatch::new_empty(self.read.clone())),
             Err(_) => {
                 self.reset();
                 None
@@ -242,10 +346,8 @@ impl JsonDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::cast::AsArray;
     use arrow_array::types::{Float64Type, TimestampMillisecondType};
-    use arrow_schema::{DataType, Field, Schema, TimeUnit};
-    use std::sync::Arc;
+    use arrow_schema::TimeUnit;
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -333,6 +435,53 @@ mod tests {
         // And it goes on: the decoder is fresh after the errors.
         let again = d.decode(&[br#"{"ts":10}"#]).unwrap();
         assert_eq!(again.batch.num_rows(), 1);
+    }
+
+    #[test]
+    fn decimals_round_half_up_and_a_value_that_is_not_one_does_not_fit() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, true),
+            Field::new("d", DataType::Decimal128(5, 2), true),
+        ]));
+        let mut d = JsonDecoder::new(schema).unwrap();
+        let lines: Vec<&[u8]> = vec![
+            br#"{"n":1,"d":109.895}"#,
+            br#"{"n":2,"d":"-0.125"}"#,
+            br#"{"n":3,"d":"lots"}"#,
+            br#"{"n":4,"d":1234.5}"#,
+            br#"{"n":5,"d":"x"#,
+            br#"{"n":6}"#,
+        ];
+        let out = d.decode(&lines).unwrap();
+        let bad: Vec<usize> = out.bad.iter().map(|b| b.line).collect();
+        assert_eq!(bad, vec![2, 3, 4], "{:#?}", out.bad);
+        assert!(
+            out.bad[0]
+                .reason
+                .contains("field `d`: \"lots\" is not a DECIMAL(5, 2)"),
+            "{}",
+            out.bad[0].reason
+        );
+        assert!(
+            out.bad[1].reason.contains("1234.5"),
+            "{}",
+            out.bad[1].reason
+        );
+        let b = &out.batch;
+        assert_eq!(
+            b.column(0)
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .values(),
+            &[1, 2, 6]
+        );
+        let dec = b
+            .column(1)
+            .as_primitive::<arrow_array::types::Decimal128Type>();
+        assert_eq!(dec.data_type(), &DataType::Decimal128(5, 2));
+        // 109.895 → 109.90 and -0.125 → -0.13: half up, away from zero.
+        assert_eq!(dec.value(0), 10990);
+        assert_eq!(dec.value(1), -13);
+        assert!(dec.is_null(2));
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Types: `bool`, `int` (64-bit; also `int64`, `long`), `int32`, `double`
-//! (also `float64`), `float32`, `string`, `timestamp` (milliseconds), and
+//! (also `float64`), `float32`, `decimal(p,s)` (exact, precision up to 38),
+//! `string`, `timestamp` (milliseconds), and
 //! `list<T>` of any of these but `timestamp` (items never null).
 //! Without a schema, weir infers one from the first records
 //! ([`infer_schema`]): numbers are `int` or `double`, text `string`,
@@ -35,7 +36,7 @@ use std::sync::Arc;
 pub enum SchemaError {
     /// A type name weir does not know.
     #[error(
-        "field `{field}`: unknown type `{ty}`; use bool, int, int32, double, float32, string, timestamp or list<one of these>"
+        "field `{field}`: unknown type `{ty}`; use bool, int, int32, double, float32, decimal(p,s), string, timestamp or list<one of these>"
     )]
     UnknownType {
         /// The field.
@@ -89,6 +90,9 @@ pub fn data_type(field: &str, ty: &str) -> Result<DataType, SchemaError> {
         }
         return Ok(DataType::List(Arc::new(Field::new_list_field(item, false))));
     }
+    if let Some(d) = decimal(ty) {
+        return Ok(d);
+    }
     Ok(match ty {
         "bool" | "boolean" => DataType::Boolean,
         "int" | "int64" | "long" | "bigint" => DataType::Int64,
@@ -104,6 +108,19 @@ pub fn data_type(field: &str, ty: &str) -> Result<DataType, SchemaError> {
             });
         }
     })
+}
+
+/// `decimal(p,s)` (or `decimal(p)`, scale 0): a Decimal128 of precision
+/// 1 to 38 and scale 0 to `p`. A JSON number (or a string of one) with
+/// more decimals than `s` is rounded half up, as Flink's `json` format
+/// reads a DECIMAL.
+fn decimal(ty: &str) -> Option<DataType> {
+    let args = ty.strip_prefix("decimal(")?.strip_suffix(')')?;
+    let mut n = args.split(',').map(|a| a.trim().parse::<u8>().ok());
+    let p = n.next()??;
+    let s = n.next().unwrap_or(Some(0))?;
+    ((1..=38).contains(&p) && s <= p && n.next().is_none())
+        .then_some(DataType::Decimal128(p, s as i8))
 }
 
 /// A tree of fields under construction.
@@ -226,6 +243,23 @@ mod tests {
         assert!(!item.is_nullable());
         for bad in ["list<list<int>>", "list<varchar>", "list<int"] {
             assert!(schema_of(&spec(&[("x", bad)])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimals_have_a_precision_up_to_38_and_a_scale_up_to_it() {
+        assert_eq!(
+            data_type("d", "decimal(10,2)"),
+            Ok(DataType::Decimal128(10, 2))
+        );
+        assert_eq!(data_type("d", "decimal(5)"), Ok(DataType::Decimal128(5, 0)));
+        for bad in [
+            "decimal(39,2)",
+            "decimal(4,5)",
+            "decimal(0)",
+            "decimal(1,2,3)",
+        ] {
+            assert!(data_type("d", bad).is_err(), "{bad}");
         }
     }
 

@@ -106,6 +106,9 @@ impl ContextProvider for Catalog {
         if let Some(f) = self.wasm.get(name) {
             return Some(f);
         }
+        if name == super::decimal::NAME {
+            return Some(super::decimal::udf());
+        }
         super::functions::scalar_allowed(name)
             .then(|| functions().scalar.get(name).cloned())
             .flatten()
@@ -184,16 +187,24 @@ pub(super) fn plan_query(
         &catalog.options,
         |_, _| {},
     )?;
+    let plan = super::decimal::flink_division(plan)?;
     // Simplified: some functions (COALESCE, NVL…) are evaluated only in
     // the forms the simplifier rewrites them to.
-    datafusion_optimizer::Optimizer::with_rules(vec![Arc::new(
+    let plan = datafusion_optimizer::Optimizer::with_rules(vec![Arc::new(
         datafusion_optimizer::simplify_expressions::SimplifyExpressions::new(),
     )])
     .optimize(
         plan,
         &datafusion_optimizer::OptimizerContext::new(),
         |_, _| {},
-    )
+    )?;
+    // Each node's schema again from its simplified expressions: a type
+    // can depend on a literal argument that type coercion had wrapped in
+    // a cast and the simplifier folded back (`ROUND(d, 1)` of a DECIMAL
+    // has scale 1), and the evaluation makes the simplified type.
+    use datafusion_common::tree_node::{Transformed, TreeNode};
+    plan.transform_up(|p| p.recompute_schema().map(Transformed::yes))
+        .map(|t| t.data)
 }
 
 /// A `DataFusionError` boxed, for [`super::SqlError`]'s variants.

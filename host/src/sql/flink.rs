@@ -4,6 +4,11 @@
 //!
 //! - an integer literal is `INT` when it fits (DataFusion: always
 //!   `BIGINT`), so `n + 1` over an `INT` column is `INT`;
+//! - a literal with a decimal point and no exponent is an exact
+//!   `DECIMAL(p, s)` of its digits (DataFusion: a `DOUBLE`), so `price *
+//!   0.908` is exact, as in Flink; `1e0` stays a `DOUBLE`;
+//! - `CAST(x AS DECIMAL(p, s))` rounds a `DOUBLE` half up from its
+//!   shortest text, as Flink does ([`super::decimal`]);
 //! - `MOD(a, b)` is `a % b` (DataFusion has no `MOD`);
 //! - `CONCAT(a, b, …)` is NULL when an argument is (DataFusion's skips
 //!   NULLs): `a || b || …`;
@@ -15,8 +20,8 @@
 
 use super::parse::FlinkDialect;
 use datafusion_sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem, SetExpr,
-    Value, visit_expressions_mut,
+    CastKind, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem,
+    SetExpr, Value, visit_expressions_mut,
 };
 use datafusion_sql::sqlparser::parser::Parser;
 use std::ops::ControlFlow;
@@ -25,9 +30,14 @@ use std::ops::ControlFlow;
 pub(super) fn rewrite(query: &mut Query) {
     name_columns(query);
     let _ = visit_expressions_mut(query, |e| {
-        if let Some(new) = int_literal(e).or_else(|| function(e)) {
+        if let Some(new) = int_literal(e)
+            .or_else(|| decimal_literal(e))
+            .or_else(|| decimal_cast(e))
+            .or_else(|| function(e))
+        {
             *e = new;
         }
+        places_literal(e);
         ControlFlow::<()>::Continue(())
     });
 }
@@ -48,6 +58,66 @@ fn int_literal(e: &Expr) -> Option<Expr> {
     };
     text.parse::<i32>().ok()?;
     expr(&format!("CAST({text} AS INT)"))
+}
+
+/// A literal with a decimal point and no exponent (`0.908`) as a
+/// `DECIMAL` of its precision and scale (`DECIMAL(3, 3)`), as Flink types
+/// it.
+fn decimal_literal(e: &Expr) -> Option<Expr> {
+    let Expr::Value(v) = e else { return None };
+    let Value::Number(text, false) = &v.value else {
+        return None;
+    };
+    let (whole, fraction) = text.split_once('.')?;
+    if !(whole.bytes().all(|b| b.is_ascii_digit()) && fraction.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let scale = fraction.len();
+    let precision = (whole.trim_start_matches('0').len() + scale).max(1);
+    if precision > 38 {
+        return None;
+    }
+    expr(&format!("CAST('{text}' AS DECIMAL({precision}, {scale}))"))
+}
+
+/// `CAST(x AS DECIMAL(p, s))` as `__weir_cast_decimal(x, p, s)`.
+fn decimal_cast(e: &Expr) -> Option<Expr> {
+    let Expr::Cast {
+        kind: CastKind::Cast | CastKind::DoubleColon,
+        expr: x,
+        data_type,
+        array: false,
+        format: None,
+    } = e
+    else {
+        return None;
+    };
+    let (arrow_schema::DataType::Decimal128(p, s), _) = super::types::flink_type(data_type)? else {
+        return None;
+    };
+    expr(&format!("{}(({x}), {p}, {s})", super::decimal::NAME))
+}
+
+/// `ROUND(x, n)` and `TRUNCATE(x, n)` keep `n` a plain literal (the
+/// children are rewritten first: `CAST(n AS INT)` back to `n`), which
+/// DataFusion needs to type the result of a DECIMAL `x` (its scale is
+/// `n`).
+fn places_literal(e: &mut Expr) {
+    let Expr::Function(f) = e else { return };
+    let name = f.name.to_string().to_ascii_lowercase();
+    if name != "round" && name != "truncate" && name != "trunc" {
+        return;
+    }
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) = list.args.get_mut(1)
+        && let Expr::Cast { expr: inner, .. } = arg
+        && matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..)))
+    {
+        *arg = inner.as_ref().clone();
+    }
 }
 
 /// `MOD(a, b)` as `(a) % (b)`, `CONCAT(a, b, …)` as `(a) || (b) || …`.
@@ -118,6 +188,10 @@ mod tests {
         assert_eq!(
             rewritten("SELECT n + 1, MOD(n, 3) AS m, a, 3000000000, CONCAT(a, '-', b) FROM t"),
             "SELECT n + CAST(1 AS INT) AS `EXPR$0`, (n) % (CAST(3 AS INT)) AS m, a, 3000000000 AS `EXPR$3`, (a) || ('-') || (b) AS `EXPR$4` FROM t"
+        );
+        assert_eq!(
+            rewritten("SELECT 0.908 * p AS a, 117.10 AS b, 1e3 AS c, .5 AS d FROM t"),
+            "SELECT CAST('0.908' AS DECIMAL(3,3)) * p AS a, CAST('117.10' AS DECIMAL(5,2)) AS b, 1e3 AS c, CAST('.5' AS DECIMAL(1,1)) AS d FROM t"
         );
     }
 }

@@ -31,6 +31,7 @@ mod ast;
 mod catalog;
 mod connector;
 mod create_function;
+mod decimal;
 mod error;
 mod flink;
 mod functions;

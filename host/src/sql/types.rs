@@ -10,21 +10,44 @@
 //! | `STRING`, `VARCHAR(n)`, `CHAR(n)` | Utf8 | `string` |
 //! | `BOOLEAN` | Boolean | `bool` |
 //! | `TIMESTAMP(3)`, `TIMESTAMP` | Timestamp(ms) | `timestamp` |
+//! | `DECIMAL(p, s)`, `NUMERIC`, `DEC` (`DECIMAL` is `DECIMAL(10, 0)`) | Decimal128(p, s) | `decimal(p,s)` |
 //!
-//! Others (`DECIMAL`, `TIMESTAMP_LTZ`, `ARRAY`, `ROW`, `MAP`, `BYTES`, …)
+//! Others (`TIMESTAMP_LTZ`, `ARRAY`, `ROW`, `MAP`, `BYTES`, …)
 //! are refused where the column is declared, until weir reads them.
 
 use arrow_schema::{DataType, TimeUnit};
 use datafusion_sql::sqlparser::ast::DataType as SqlType;
+use std::borrow::Cow;
 
 /// A Flink type weir reads: its Arrow type and its `[source.schema]` name.
-pub(super) fn flink_type(ty: &SqlType) -> Option<(DataType, &'static str)> {
+pub(super) fn flink_type(ty: &SqlType) -> Option<(DataType, Cow<'static, str>)> {
     let text = ty.to_string().to_ascii_uppercase();
     let base = text.split(['(', '<', ' ']).next().unwrap_or_default();
-    let precision = text
-        .split_once('(')
-        .and_then(|(_, rest)| rest.trim_end_matches(')').trim().parse::<u32>().ok());
-    Some(match base {
+    // The numbers in the parentheses, if any: `(3)`, `(10, 2)`.
+    let args: Option<Vec<u32>> = text.split_once('(').map(|(_, rest)| {
+        rest.trim_end_matches(')')
+            .split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .collect()
+    });
+    let precision = args.as_ref().and_then(|a| a.first().copied());
+    if matches!(base, "DECIMAL" | "NUMERIC" | "DEC") {
+        // Flink's defaults: DECIMAL is DECIMAL(10, 0), DECIMAL(p) DECIMAL(p, 0).
+        let (p, s) = match args.as_deref() {
+            None => (10, 0),
+            Some([p]) => (*p, 0),
+            Some([p, s]) => (*p, *s),
+            Some(_) => return None,
+        };
+        if !(1..=38).contains(&p) || s > p {
+            return None;
+        }
+        return Some((
+            DataType::Decimal128(p as u8, s as i8),
+            Cow::Owned(format!("decimal({p},{s})")),
+        ));
+    }
+    let (ty, name) = match base {
         "BIGINT" => (DataType::Int64, "bigint"),
         "INT" | "INTEGER" | "SMALLINT" | "TINYINT" => (DataType::Int32, "int32"),
         "DOUBLE" => (DataType::Float64, "double"),
@@ -37,31 +60,39 @@ pub(super) fn flink_type(ty: &SqlType) -> Option<(DataType, &'static str)> {
             "timestamp",
         ),
         _ => return None,
-    })
+    };
+    Some((ty, Cow::Borrowed(name)))
 }
 
 /// The SQL type to `CAST` a query's column to for a sink column of type
-/// `to`, when the query's type `from` widens to it without loss (Flink's
-/// implicit casts on `INSERT`); `Some(None)`: the same type, no cast.
-pub(super) fn widen(from: &DataType, to: &DataType) -> Option<Option<&'static str>> {
+/// `to`, when Flink casts the query's type `from` to it implicitly on
+/// `INSERT`: a number to a wider one, an exact number (an integer, a
+/// `DECIMAL`) to a `DECIMAL` (rounded half up to its scale) or to a
+/// `FLOAT`/`DOUBLE`; `Some(None)`: the same type, no cast.
+pub(super) fn widen(from: &DataType, to: &DataType) -> Option<Option<String>> {
     use DataType::*;
     if from == to || from == &Null {
         return Some(None);
     }
     let name = match to {
-        Int64 => "BIGINT",
-        Float64 => "DOUBLE",
-        Float32 => "FLOAT",
+        Int64 => "BIGINT".to_string(),
+        Float64 => "DOUBLE".to_string(),
+        Float32 => "FLOAT".to_string(),
+        Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
         _ => return None,
     };
     let ok = matches!(
         (from, to),
         (Int8 | Int16 | Int32 | UInt8 | UInt16 | UInt32, Int64)
             | (
-                Int8 | Int16 | Int32 | Int64 | Float32 | UInt8 | UInt16 | UInt32,
+                Int8 | Int16 | Int32 | Int64 | Float32 | UInt8 | UInt16 | UInt32 | Decimal128(..),
                 Float64
             )
-            | (Int8 | Int16 | UInt8, Float32)
+            | (Int8 | Int16 | UInt8 | Decimal128(..), Float32)
+            | (
+                Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Decimal128(..),
+                Decimal128(..)
+            )
     );
     ok.then_some(Some(name))
 }
@@ -93,14 +124,18 @@ mod tests {
             Some(DataType::Timestamp(TimeUnit::Millisecond, None))
         );
         assert_eq!(ty("TIMESTAMP(6)"), None);
-        assert_eq!(ty("DECIMAL(10, 2)"), None);
+        assert_eq!(ty("DECIMAL(10, 2)"), Some(DataType::Decimal128(10, 2)));
+        assert_eq!(ty("DECIMAL"), Some(DataType::Decimal128(10, 0)));
+        assert_eq!(ty("NUMERIC(5)"), Some(DataType::Decimal128(5, 0)));
+        assert_eq!(ty("DECIMAL(39, 2)"), None);
+        assert_eq!(ty("DECIMAL(4, 5)"), None);
     }
 
     #[test]
     fn only_lossless_widening_is_implicit() {
         assert_eq!(
             widen(&DataType::Int32, &DataType::Int64),
-            Some(Some("BIGINT"))
+            Some(Some("BIGINT".to_string()))
         );
         assert_eq!(widen(&DataType::Int64, &DataType::Int64), Some(None));
         assert_eq!(widen(&DataType::Float64, &DataType::Int64), None);

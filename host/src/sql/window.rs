@@ -407,7 +407,7 @@ pub(super) fn native(
         let counted = a.nullable || matches!(a.func, Func::Count | Func::Avg);
         if counted {
             pre.push(format!(
-                "CASE WHEN ({arg}) IS NULL THEN 0.0 ELSE 1.0 END AS `__c{i}`"
+                "CASE WHEN ({arg}) IS NULL THEN 0e0 ELSE 1e0 END AS `__c{i}`"
             ));
             native("sum", Some(format!("__c{i}")), format!("__n{i}"));
         }
@@ -418,20 +418,42 @@ pub(super) fn native(
             post.push(format!("CAST(`__n{i}` AS BIGINT) AS `__a{i}`"));
             continue;
         }
-        let Some(ty) = sql_type(&a.ty) else {
-            return unsupported(
-                format!("{} over a {} (`{arg}`)", a.func.name(), a.ty),
-                ": weir's aggregates add numbers (INT, BIGINT, FLOAT, DOUBLE) so far",
-            );
+        // A DECIMAL(p, s) is added as its unscaled integer (the value
+        // times 10^s) in a DOUBLE: exact while sums stay below 2^53, as
+        // for a BIGINT; the stage after scales it back, exactly.
+        let (ty, input) = match &a.ty {
+            DataType::Decimal128(p, s) => {
+                let ty = match a.func {
+                    // Flink's result types (LogicalTypeMerging): SUM of
+                    // DECIMAL(p, s) is DECIMAL(38, s), AVG DECIMAL(38,
+                    // max(s, 6)), MIN and MAX the argument's.
+                    Func::Sum => Decimal { p: 38, s: *s },
+                    Func::Avg => Decimal {
+                        p: 38,
+                        s: (*s).max(6),
+                    },
+                    _ => Decimal { p: *p, s: *s },
+                };
+                (ty, format!("CAST(({arg}) * {} AS BIGINT)", pow10(*s)))
+            }
+            other => match sql_type(other) {
+                Some(ty) => (Number(ty), format!("({arg})")),
+                None => {
+                    return unsupported(
+                        format!("{} over a {} (`{arg}`)", a.func.name(), a.ty),
+                        ": weir's aggregates add numbers (INT, BIGINT, FLOAT, DOUBLE, DECIMAL) so far",
+                    );
+                }
+            },
         };
         // NULLs made neutral: they add 0, and never win a MIN or MAX.
         let neutral = match a.func {
             Func::Min => "1.7976931348623157e308",
             Func::Max => "-1.7976931348623157e308",
-            _ => "0.0",
+            _ => "0e0",
         };
         pre.push(format!(
-            "COALESCE(CAST(({arg}) AS DOUBLE), {neutral}) AS `__v{i}`"
+            "COALESCE(CAST({input} AS DOUBLE), {neutral}) AS `__v{i}`"
         ));
         let func = match a.func {
             Func::Min => "min",
@@ -439,15 +461,41 @@ pub(super) fn native(
             _ => "sum",
         };
         native(func, Some(format!("__v{i}")), format!("__s{i}"));
-        let value = if a.func == Func::Avg {
-            format!("`__s{i}` / `__n{i}`")
-        } else {
-            format!("`__s{i}`")
+        let value = match (&ty, a.func) {
+            (Number(_), Func::Avg) => format!("CAST(`__s{i}` / `__n{i}` AS {})", ty.sql()),
+            (Number(_), _) => format!("CAST(`__s{i}` AS {})", ty.sql()),
+            (Decimal { s, .. }, Func::Avg) => {
+                // The unscaled sum over (count × 10^s), to one digit more
+                // than the result's scale (arrow's decimal division
+                // truncates, to 4 digits more than the dividend's), then
+                // rounded half up to it, as Flink's BigDecimal division.
+                let DataType::Decimal128(_, arg_s) = a.ty else {
+                    unreachable!("a decimal aggregate's argument is a decimal")
+                };
+                format!(
+                    "CAST(ROUND(CAST(CAST(`__s{i}` AS BIGINT) AS DECIMAL(38, {})) \
+                     / CAST(CAST(`__n{i}` AS BIGINT) * {} AS DECIMAL(38, 0)), {s}) AS {})",
+                    s - 3,
+                    pow10(arg_s),
+                    ty.sql()
+                )
+            }
+            (Decimal { .. }, _) => {
+                let DataType::Decimal128(_, arg_s) = a.ty else {
+                    unreachable!("a decimal aggregate's argument is a decimal")
+                };
+                format!(
+                    "CAST(CAST(CAST(`__s{i}` AS BIGINT) AS DECIMAL(38, 0)) \
+                     / CAST({} AS DECIMAL(38, 0)) AS {})",
+                    pow10(arg_s),
+                    ty.sql()
+                )
+            }
         };
         post.push(if counted {
-            format!("CASE WHEN `__n{i}` = 0 THEN NULL ELSE CAST({value} AS {ty}) END AS `__a{i}`")
+            format!("CASE WHEN `__n{i}` = 0 THEN NULL ELSE {value} END AS `__a{i}`")
         } else {
-            format!("CAST({value} AS {ty}) AS `__a{i}`")
+            format!("{value} AS `__a{i}`")
         });
     }
     if aggs.is_empty() {
@@ -565,6 +613,29 @@ pub(super) fn group_key(
             (key, columns, format!("{source} AS `__keys`"))
         }
     }
+}
+
+/// The type an aggregate returns in SQL.
+enum ResultType {
+    /// A number type's SQL name (the argument's).
+    Number(&'static str),
+    /// A `DECIMAL(p, s)`.
+    Decimal { p: u8, s: i8 },
+}
+use ResultType::{Decimal, Number};
+
+impl ResultType {
+    fn sql(&self) -> String {
+        match self {
+            Number(name) => (*name).to_string(),
+            Decimal { p, s } => format!("DECIMAL({p}, {s})"),
+        }
+    }
+}
+
+/// 10^s, as SQL text (an integer literal).
+fn pow10(s: i8) -> String {
+    format!("1{}", "0".repeat(s.max(0) as usize))
 }
 
 /// The SQL name of a number type an aggregate returns (its argument's).

@@ -50,7 +50,7 @@ pub(super) fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError
                         return Err(unsupported(
                             c.at,
                             format!("the type `{}` of column `{}`", c.ty, c.name),
-                            ": weir reads BIGINT, INT, DOUBLE, FLOAT, STRING/VARCHAR, BOOLEAN and TIMESTAMP(3) so far",
+                            ": weir reads BIGINT, INT, DOUBLE, FLOAT, DECIMAL(p, s), STRING/VARCHAR, BOOLEAN and TIMESTAMP(3) so far",
                         ));
                     };
                     fields.push(Field::new(&c.name, ty, c.nullable));

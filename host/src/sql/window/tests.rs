@@ -36,7 +36,7 @@ fn a_tumbling_aggregation_becomes_filter_window_and_select_stages() {
     );
     assert!(pre.ends_with("WHERE n > 0"), "{pre}");
     assert!(
-        pre.contains("COALESCE(CAST((amount) AS DOUBLE), 0.0)"),
+        pre.contains("COALESCE(CAST((amount) AS DOUBLE), 0e0)"),
         "{pre}"
     );
     let w = &j.stages[1];
