@@ -109,6 +109,9 @@ impl ContextProvider for Catalog {
         if name == super::decimal::NAME {
             return Some(super::decimal::udf());
         }
+        if name == super::proctime::NAME {
+            return Some(super::proctime::udf());
+        }
         super::functions::scalar_allowed(name)
             .then(|| functions().scalar.get(name).cloned())
             .flatten()

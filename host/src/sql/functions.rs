@@ -135,7 +135,11 @@ pub(super) fn refused(query: &Query, aggregate: impl Fn(&str) -> bool) -> Option
     let flow = visit_expressions(query, |e| {
         if let Expr::Function(f) = e {
             let name = f.name.to_string().to_ascii_lowercase();
-            if !scalar_allowed(&name) && !aggregate(&name) && name != "mod" {
+            if !scalar_allowed(&name)
+                && !aggregate(&name)
+                && name != "mod"
+                && name != super::proctime::NAME
+            {
                 return ControlFlow::Break(name);
             }
         }

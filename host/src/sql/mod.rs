@@ -41,6 +41,7 @@ mod job_file;
 mod join;
 mod over;
 pub mod parse;
+mod proctime;
 mod rank;
 mod script;
 mod select;

@@ -267,6 +267,10 @@ fn order_by(spec: &WindowSpec, def: &TableDef, table: &str) -> Result<(), Refusa
             }
             Ok(())
         }
+        [o] if column_name(&o.expr).is_some_and(|c| def.is_proctime(c)) => unsupported(
+            format!("OVER (… ORDER BY {}), ordered by processing time", o.expr),
+            ": weir's OVER windows are ordered by event time so far; order by the column its WATERMARK names",
+        ),
         [o] => invalid(format!(
             "OVER (… ORDER BY {}): `{}` is not the event-time column of `{table}`; order by the column its WATERMARK names{}",
             o.expr,

@@ -141,19 +141,31 @@ pub enum Statement {
 pub struct TableDef {
     /// Its name.
     pub name: String,
-    /// Physical columns, in order.
+    /// Physical columns, in order (the source reads these).
     pub columns: Vec<ColumnDef>,
     /// `WATERMARK FOR column AS expr`.
     pub watermark: Option<WatermarkDef>,
     /// `PRIMARY KEY (…) NOT ENFORCED`.
     pub primary_key: Vec<String>,
-    /// Computed (`c AS expr`) and metadata columns: refused at planning
-    /// (name, what, where).
+    /// Computed columns (`c AS expr`), in order.
+    pub computed: Vec<ComputedDef>,
+    /// Metadata columns: refused at planning (name, what, where).
     pub unsupported: Vec<(String, &'static str, Pos)>,
     /// The `WITH` options, as written.
     pub options: BTreeMap<String, String>,
     /// Where the statement starts.
     pub at: Pos,
+}
+
+impl TableDef {
+    /// Is `column` a processing time (`c AS PROCTIME()`)?
+    pub fn is_proctime(&self, column: &str) -> bool {
+        self.computed.iter().any(|c| {
+            c.name == column
+                && matches!(&c.expr, Expr::Function(f)
+                    if f.name.to_string().eq_ignore_ascii_case("PROCTIME"))
+        })
+    }
 }
 
 /// A function as `CREATE FUNCTION` declares it.
@@ -178,6 +190,20 @@ pub struct ColumnDef {
     pub ty: DataType,
     /// `NOT NULL` was not written.
     pub nullable: bool,
+    /// Where it is declared.
+    pub at: Pos,
+}
+
+/// A computed column, `c AS expr`: an expression over the physical
+/// columns (or `PROCTIME()`), evaluated as rows come.
+#[derive(Debug, Clone)]
+pub struct ComputedDef {
+    /// Its name.
+    pub name: String,
+    /// Its expression.
+    pub expr: Expr,
+    /// Its place among all the table's columns (physical and computed).
+    pub position: usize,
     /// Where it is declared.
     pub at: Pos,
 }
@@ -321,6 +347,7 @@ fn create_table(p: &mut Parser, at: Pos) -> Result<TableDef, ParserError> {
         columns: Vec::new(),
         watermark: None,
         primary_key: Vec::new(),
+        computed: Vec::new(),
         unsupported: Vec::new(),
         options: BTreeMap::new(),
         at,
@@ -397,8 +424,13 @@ fn primary_key(p: &mut Parser, t: &mut TableDef) -> Result<(), ParserError> {
 fn column(p: &mut Parser, t: &mut TableDef, at: Pos) -> Result<(), ParserError> {
     let name = p.parse_identifier()?.value;
     if word(p, "AS") {
-        p.parse_expr()?;
-        t.unsupported.push((name, "a computed column", at));
+        let expr = p.parse_expr()?;
+        t.computed.push(ComputedDef {
+            name,
+            expr,
+            position: t.columns.len() + t.computed.len(),
+            at,
+        });
         column_tail(p, t, "")?;
         return Ok(());
     }
@@ -470,9 +502,11 @@ mod tests {
         assert_eq!(names, ["id", "user", "price", "ts"]);
         assert!(!t.columns[0].nullable && t.columns[1].nullable);
         assert_eq!(t.primary_key, ["id"]);
-        assert_eq!(t.unsupported[0].0, "cost");
+        assert_eq!(t.computed[0].name, "cost");
+        assert_eq!(t.computed[0].position, 4);
+        assert_eq!(t.computed[0].expr.to_string(), "price * 2");
         assert_eq!(
-            t.unsupported[0].2,
+            t.computed[0].at,
             Pos {
                 line: 6,
                 column: 16

@@ -87,7 +87,25 @@ fn script_job(
             )
         })?),
     };
-    let sink_of = |schema: &SchemaRef| declared.map_or_else(|| schema.clone(), |(_, s)| s.clone());
+    // A sink's computed columns are not written (as in Flink): the query
+    // gives its physical ones.
+    let sink_of = |schema: &SchemaRef| {
+        declared.map_or_else(
+            || schema.clone(),
+            |(def, s)| {
+                if def.computed.is_empty() {
+                    return s.clone();
+                }
+                let physical: Vec<_> = s
+                    .fields()
+                    .iter()
+                    .filter(|f| def.columns.iter().any(|c| c.name == *f.name()))
+                    .cloned()
+                    .collect();
+                Arc::new(Schema::new(physical))
+            },
+        )
+    };
     let plan_err = |e| SqlError::Plan {
         path: p(),
         at,
@@ -136,10 +154,41 @@ fn script_job(
     let Graph {
         tables: read,
         mut stages,
-        last,
+        mut last,
         schema,
         updating,
     } = graph;
+    // A table with computed columns is read through a stage that adds
+    // them to its rows; the stages that read the table read that stage.
+    for table in &read {
+        let (def, _) = &tables[table];
+        if def.computed.is_empty() {
+            continue;
+        }
+        let source = Graph::source_name(&read, table);
+        let name = format!("{source}_computed");
+        for s in &mut stages {
+            for input in &mut s.inputs {
+                if *input == source {
+                    input.clone_from(&name);
+                }
+            }
+        }
+        if last.input == source {
+            last.input.clone_from(&name);
+        }
+        stages.insert(
+            0,
+            StageSpec {
+                sql: Some(SqlStageSpec {
+                    query: declare::computed_query(def),
+                    table: Some(table.clone()),
+                    ..Default::default()
+                }),
+                ..stage(&name, &source)
+            },
+        );
+    }
     for s in &mut stages {
         if let Some(q) = s.sql.as_mut()
             && let Ok(query) = super::ast::parse_query(&q.query)
@@ -412,9 +461,18 @@ fn watermark(t: &TableDef, w: &super::parse::WatermarkDef) -> Result<EventTimeSp
         .iter()
         .find(|c| c.name == w.column)
         .ok_or_else(|| {
+            let computed = t.computed.iter().any(|c| c.name == w.column);
             (
                 w.at,
-                format!("WATERMARK FOR `{}`: no such column", w.column),
+                if computed {
+                    format!(
+                        "WATERMARK FOR `{}`: a computed column is not an event time weir reads yet; \
+                         declare the event time as a TIMESTAMP(3) column of the input",
+                        w.column
+                    )
+                } else {
+                    format!("WATERMARK FOR `{}`: no such column", w.column)
+                },
             )
         })?;
     if !matches!(

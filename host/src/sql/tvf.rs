@@ -84,6 +84,14 @@ pub(super) fn parse(
             ));
         }
     };
+    if def.is_proctime(&time) {
+        return unsupported(
+            format!(
+                "{kind}(TABLE {table}, DESCRIPTOR({time}), …), a window over processing time (`{time}` AS PROCTIME())"
+            ),
+            ": weir's windows run on event time so far; declare one with WATERMARK FOR on a TIMESTAMP(3) column",
+        );
+    }
     if def.watermark.as_ref().map(|w| &w.column) != Some(&time) {
         return invalid(format!(
             "{kind}(TABLE {table}, DESCRIPTOR({time}), …): `{time}` is not the event-time column of `{table}`; declare it with WATERMARK FOR {time} AS …"

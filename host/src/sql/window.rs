@@ -461,33 +461,32 @@ pub(super) fn native(
             _ => "sum",
         };
         native(func, Some(format!("__v{i}")), format!("__s{i}"));
+        // The sum (or MIN, MAX) is NULL where no input was: the casts
+        // below never see a neutral value (DataFusion may evaluate the
+        // ELSE of the CASE that makes those NULL on every row).
+        let sum = if counted {
+            format!("(CASE WHEN `__n{i}` = 0 THEN NULL ELSE `__s{i}` END)")
+        } else {
+            format!("`__s{i}`")
+        };
         let value = match (&ty, a.func) {
-            (Number(_), Func::Avg) => format!("CAST(`__s{i}` / `__n{i}` AS {})", ty.sql()),
-            (Number(_), _) => format!("CAST(`__s{i}` AS {})", ty.sql()),
-            (Decimal { s, .. }, Func::Avg) => {
-                // The unscaled sum over (count × 10^s), to one digit more
-                // than the result's scale (arrow's decimal division
-                // truncates, to 4 digits more than the dividend's), then
-                // rounded half up to it, as Flink's BigDecimal division.
+            (Number(_), Func::Avg) => format!("CAST({sum} / `__n{i}` AS {})", ty.sql()),
+            (Number(_), _) => format!("CAST({sum} AS {})", ty.sql()),
+            (Decimal { s, .. }, func) => {
+                // The unscaled integer as a DECIMAL of the result's scale,
+                // divided by 10^s (times the count, for AVG): a division
+                // of decimals, Flink's, keeps that scale and rounds half up.
                 let DataType::Decimal128(_, arg_s) = a.ty else {
                     unreachable!("a decimal aggregate's argument is a decimal")
                 };
-                format!(
-                    "CAST(ROUND(CAST(CAST(`__s{i}` AS BIGINT) AS DECIMAL(38, {})) \
-                     / CAST(CAST(`__n{i}` AS BIGINT) * {} AS DECIMAL(38, 0)), {s}) AS {})",
-                    s - 3,
-                    pow10(arg_s),
-                    ty.sql()
-                )
-            }
-            (Decimal { .. }, _) => {
-                let DataType::Decimal128(_, arg_s) = a.ty else {
-                    unreachable!("a decimal aggregate's argument is a decimal")
+                let divisor = if func == Func::Avg {
+                    format!("NULLIF(CAST(`__n{i}` AS BIGINT), 0) * {}", pow10(arg_s))
+                } else {
+                    pow10(arg_s)
                 };
                 format!(
-                    "CAST(CAST(CAST(`__s{i}` AS BIGINT) AS DECIMAL(38, 0)) \
-                     / CAST({} AS DECIMAL(38, 0)) AS {})",
-                    pow10(arg_s),
+                    "CAST(CAST(CAST({sum} AS BIGINT) AS DECIMAL(38, {s})) \
+                     / CAST({divisor} AS DECIMAL(38, 0)) AS {})",
                     ty.sql()
                 )
             }
@@ -558,10 +557,15 @@ pub(super) fn group_key(
     types: &[(DataType, bool)],
 ) -> (String, Vec<String>, String) {
     let results = format!("`{RESULTS}`");
+    // (A NULL's marker `n` leaves an empty text, which a cast would
+    // refuse: DataFusion may evaluate the ELSE of a CASE on every row.)
     let cast = |e: &str, ty: &DataType| match ty {
         DataType::Utf8 => e.to_string(),
-        DataType::Boolean => format!("CAST({e} AS BOOLEAN)"),
-        other => format!("CAST({e} AS {})", sql_type(other).unwrap_or("BIGINT")),
+        DataType::Boolean => format!("CAST(NULLIF({e}, '') AS BOOLEAN)"),
+        other => format!(
+            "CAST(NULLIF({e}, '') AS {})",
+            sql_type(other).unwrap_or("BIGINT")
+        ),
     };
     let marked =
         |c: &str| format!("CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END");

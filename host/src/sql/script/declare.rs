@@ -56,7 +56,11 @@ pub(super) fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError
                     fields.push(Field::new(&c.name, ty, c.nullable));
                 }
                 let at = t.at;
-                let schema = Arc::new(Schema::new(fields));
+                let mut schema = Arc::new(Schema::new(fields));
+                if !t.computed.is_empty() {
+                    schema = with_computed(&t, schema)
+                        .map_err(|(at, e)| invalid(at, format!("table `{}`: {e}", t.name)))?;
+                }
                 if tables.insert(t.name.clone(), (*t, schema)).is_some() {
                     return Err(invalid(at, "a second table of this name".into()));
                 }
@@ -91,6 +95,40 @@ pub(super) fn declarations(path: &Path, text: &str) -> Result<Declared, SqlError
         insert,
         functions,
     })
+}
+
+/// The query a table's computed columns are made by: every column in
+/// its declared place, a computed one as `expr AS c`, over the physical
+/// columns (read as the table itself).
+pub(in crate::sql) fn computed_query(t: &TableDef) -> String {
+    let quote = |n: &str| format!("`{}`", n.replace('`', "``"));
+    let mut items: Vec<String> = t.columns.iter().map(|c| quote(&c.name)).collect();
+    for c in &t.computed {
+        items.insert(
+            c.position.min(items.len()),
+            format!("{} AS {}", c.expr, quote(&c.name)),
+        );
+    }
+    format!("SELECT {} FROM {}", items.join(", "), quote(&t.name))
+}
+
+/// The schema of `t` with its computed columns, in their places: each
+/// computed column's type is the type DataFusion plans its expression
+/// to over the physical columns (`physical`).
+fn with_computed(t: &TableDef, physical: SchemaRef) -> Result<SchemaRef, (Pos, String)> {
+    let catalog = super::super::catalog::Catalog::new([(t.name.clone(), physical)]);
+    let at = t.computed.first().map_or(t.at, |c| c.at);
+    let query = super::super::ast::parse_query(&computed_query(t)).map_err(|r| {
+        use super::super::ast::Refusal;
+        let why = match r {
+            Refusal::Plan(e) => e.to_string(),
+            Refusal::Invalid(m) | Refusal::Unsupported(m, _) => m,
+        };
+        (at, format!("its computed columns: {why}"))
+    })?;
+    let plan = super::super::catalog::plan_query(&catalog, query)
+        .map_err(|e| (at, format!("its computed columns: {e}")))?;
+    Ok(plan.schema().inner().clone())
 }
 
 /// What the script's `SET`s ask for (Flink's keys; others are refused).
