@@ -485,7 +485,7 @@ fn a_proctime_column_is_the_wall_clock_when_its_rows_are_read() {
         );
     }
     // Windows and OVER over it are refused by name (not yet built); so
-    // is a WATERMARK on a computed column.
+    // is a WATERMARK on a computed column other than a TIMESTAMP of ms.
     let cases = [
         (
             "INSERT INTO out_rows SELECT `user`, window_start FROM TABLE(TUMBLE(TABLE tx, \
@@ -513,13 +513,13 @@ fn a_proctime_column_is_the_wall_clock_when_its_rows_are_read() {
     let text = text
         .replace(
             "pt AS PROCTIME())",
-            "ms AS TO_TIMESTAMP_MILLIS(ts), WATERMARK FOR ms AS ms)",
+            "ms AS TO_TIMESTAMP_LTZ(ts, 0), WATERMARK FOR ms AS ms)",
         )
         .replace("SELECT `user`, pt FROM tx", "SELECT `user`, ms FROM tx");
     let script = script_in(dir.path(), "refused", &text);
     let err = weir(&["sql", "-q", script.to_str().expect("utf-8")]).failed();
     assert!(
-        err.contains("WATERMARK FOR `ms`: a computed column is not an event time"),
+        err.contains("WATERMARK FOR `ms`: the computed column `TO_TIMESTAMP_LTZ(ts, 0)` is not an event time weir reads"),
         "{err}"
     );
 }

@@ -7,6 +7,9 @@
 //! - a literal with a decimal point and no exponent is an exact
 //!   `DECIMAL(p, s)` of its digits (DataFusion: a `DOUBLE`), so `price *
 //!   0.908` is exact, as in Flink; `1e0` stays a `DOUBLE`;
+//! - `TO_TIMESTAMP_LTZ(ms, 3)` is `to_timestamp_millis(ms)` (`(s, 0)`:
+//!   of `s * 1000`): a TIMESTAMP(3) in UTC, where Flink's is a
+//!   TIMESTAMP_LTZ(3) shown in the session's zone;
 //! - `CAST(x AS DECIMAL(p, s))` rounds a `DOUBLE` half up from its
 //!   shortest text, as Flink does ([`super::decimal`]);
 //! - `MOD(a, b)` is `a % b` (DataFusion has no `MOD`);
@@ -33,6 +36,7 @@ pub(super) fn rewrite(query: &mut Query) {
         if let Some(new) = int_literal(e)
             .or_else(|| decimal_literal(e))
             .or_else(|| decimal_cast(e))
+            .or_else(|| to_timestamp_ltz(e))
             .or_else(|| function(e))
         {
             *e = new;
@@ -79,6 +83,29 @@ fn decimal_literal(e: &Expr) -> Option<Expr> {
         return None;
     }
     expr(&format!("CAST('{text}' AS DECIMAL({precision}, {scale}))"))
+}
+
+/// `TO_TIMESTAMP_LTZ(x, 3)` as `to_timestamp_millis(x)`, `(x, 0)` as
+/// `to_timestamp_millis((x) * 1000)` (the children already rewritten: the
+/// precision may be `CAST(3 AS INT)`).
+fn to_timestamp_ltz(e: &Expr) -> Option<Expr> {
+    let Expr::Function(f) = e else { return None };
+    if !f.name.to_string().eq_ignore_ascii_case("TO_TIMESTAMP_LTZ") {
+        return None;
+    }
+    let args = super::ast::call_args(f);
+    let [x, p] = args.as_slice() else {
+        return None;
+    };
+    let p = match p {
+        Expr::Cast { expr, .. } => expr.to_string(),
+        other => other.to_string(),
+    };
+    match p.as_str() {
+        "3" => expr(&format!("to_timestamp_millis({x})")),
+        "0" => expr(&format!("to_timestamp_millis(({x}) * 1000)")),
+        _ => None,
+    }
 }
 
 /// `CAST(x AS DECIMAL(p, s))` as `__weir_cast_decimal(x, p, s)`.

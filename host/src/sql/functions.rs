@@ -139,6 +139,7 @@ pub(super) fn refused(query: &Query, aggregate: impl Fn(&str) -> bool) -> Option
                 && !aggregate(&name)
                 && name != "mod"
                 && name != super::proctime::NAME
+                && name != "to_timestamp_ltz"
             {
                 return ControlFlow::Break(name);
             }

@@ -456,37 +456,44 @@ fn fit_to_sink(
 /// `WATERMARK FOR ts AS ts [- INTERVAL 'n' UNIT]` as the source's event
 /// time: the column, and how far the watermark trails it.
 fn watermark(t: &TableDef, w: &super::parse::WatermarkDef) -> Result<EventTimeSpec, (Pos, String)> {
-    let column = t
-        .columns
-        .iter()
-        .find(|c| c.name == w.column)
-        .ok_or_else(|| {
-            let computed = t.computed.iter().any(|c| c.name == w.column);
-            (
-                w.at,
-                if computed {
+    let field = match t.columns.iter().find(|c| c.name == w.column) {
+        Some(column) => {
+            if !matches!(
+                flink_type(&column.ty),
+                Some((arrow_schema::DataType::Timestamp(..), _))
+            ) {
+                return Err((
+                    w.at,
                     format!(
-                        "WATERMARK FOR `{}`: a computed column is not an event time weir reads yet; \
-                         declare the event time as a TIMESTAMP(3) column of the input",
-                        w.column
-                    )
-                } else {
-                    format!("WATERMARK FOR `{}`: no such column", w.column)
-                },
-            )
-        })?;
-    if !matches!(
-        flink_type(&column.ty),
-        Some((arrow_schema::DataType::Timestamp(..), _))
-    ) {
-        return Err((
-            w.at,
-            format!(
-                "WATERMARK FOR `{}`: the column is {}, not TIMESTAMP(3)",
-                w.column, column.ty
-            ),
-        ));
-    }
+                        "WATERMARK FOR `{}`: the column is {}, not TIMESTAMP(3)",
+                        w.column, column.ty
+                    ),
+                ));
+            }
+            w.column.clone()
+        }
+        None => match t.computed.iter().find(|c| c.name == w.column) {
+            // The source reads the event time from the BIGINT of ms the
+            // computed column converts.
+            Some(c) => epoch_ms_column(t, &c.expr).ok_or_else(|| {
+                (
+                    w.at,
+                    format!(
+                        "WATERMARK FOR `{}`: the computed column `{}` is not an event time weir reads; \
+                         an event time is a TIMESTAMP(3) column of the input, or a computed \
+                         TO_TIMESTAMP_LTZ(ms, 3) of a BIGINT column of ms since the epoch",
+                        w.column, c.expr
+                    ),
+                )
+            })?,
+            None => {
+                return Err((
+                    w.at,
+                    format!("WATERMARK FOR `{}`: no such column", w.column),
+                ));
+            }
+        },
+    };
     let is_column = |e: &Expr| matches!(e, Expr::Identifier(i) if i.value == w.column);
     let delay = match &w.expr {
         e if is_column(e) => Some(0),
@@ -508,10 +515,32 @@ fn watermark(t: &TableDef, w: &super::parse::WatermarkDef) -> Result<EventTimeSp
         )
     })?;
     Ok(EventTimeSpec {
-        field: Some(w.column.clone()),
+        field: Some(field),
         max_out_of_orderness: format!("{delay}ms"),
         idle_timeout: None,
     })
+}
+
+/// The BIGINT column of ms since the epoch that `expr`, a computed
+/// column, makes a time of: `TO_TIMESTAMP_LTZ(ms, 3)` (Flink's usual
+/// rowtime of epoch millis) or `TO_TIMESTAMP_MILLIS(ms)`.
+fn epoch_ms_column(t: &TableDef, expr: &Expr) -> Option<String> {
+    let Expr::Function(f) = expr else { return None };
+    let name = f.name.to_string().to_ascii_lowercase();
+    let args = super::ast::call_args(f);
+    let column = match (name.as_str(), args.as_slice()) {
+        ("to_timestamp_ltz", [c, p]) if p.to_string() == "3" => c,
+        ("to_timestamp_millis", [c]) => c,
+        _ => return None,
+    };
+    let Expr::Identifier(column) = column else {
+        return None;
+    };
+    t.columns
+        .iter()
+        .find(|c| c.name == column.value)
+        .filter(|c| matches!(flink_type(&c.ty), Some((arrow_schema::DataType::Int64, _))))
+        .map(|c| c.name.clone())
 }
 
 /// `INTERVAL 'n' UNIT` in ms.
