@@ -23,7 +23,11 @@ fn functions() -> &'static Functions {
     static F: OnceLock<Functions> = OnceLock::new();
     F.get_or_init(|| {
         let mut scalar = HashMap::new();
-        for f in datafusion_functions::all_default_functions() {
+        let nested = datafusion_functions_nested::all_default_nested_functions();
+        for f in datafusion_functions::all_default_functions()
+            .into_iter()
+            .chain(nested)
+        {
             for name in std::iter::once(f.name()).chain(f.aliases().iter().map(String::as_str)) {
                 scalar.insert(name.to_string(), f.clone());
             }
@@ -42,6 +46,8 @@ fn functions() -> &'static Functions {
                 Arc::new(datafusion_functions::unicode::planner::UnicodeFunctionPlanner),
                 Arc::new(datafusion_functions::datetime::planner::DatetimeFunctionPlanner),
                 Arc::new(datafusion_functions_aggregate::planner::AggregateFunctionPlanner),
+                // `a[i]`: the i-th item of an array (from 1, NULL past its end).
+                Arc::new(datafusion_functions_nested::planner::FieldAccessPlanner),
             ],
         }
     })

@@ -13,6 +13,7 @@
 //! - `CAST(x AS DECIMAL(p, s))` rounds a `DOUBLE` half up from its
 //!   shortest text, as Flink does ([`super::decimal`]);
 //! - `MOD(a, b)` is `a % b` (DataFusion has no `MOD`);
+//! - `CARDINALITY(a)` is an `INT` (DataFusion's: a `BIGINT UNSIGNED`);
 //! - `CONCAT(a, b, …)` is NULL when an argument is (DataFusion's skips
 //!   NULLs): `a || b || …`;
 //! - an expression the top-level `SELECT` does not alias is named
@@ -151,7 +152,7 @@ fn places_literal(e: &mut Expr) {
 fn function(e: &Expr) -> Option<Expr> {
     let Expr::Function(f) = e else { return None };
     let name = f.name.to_string().to_ascii_lowercase();
-    if name != "mod" && name != "concat" {
+    if name != "mod" && name != "concat" && name != "cardinality" {
         return None;
     }
     let FunctionArguments::List(list) = &f.args else {
@@ -167,6 +168,7 @@ fn function(e: &Expr) -> Option<Expr> {
         .collect::<Option<_>>()?;
     match (name.as_str(), args.as_slice()) {
         ("mod", [a, b]) => expr(&format!("{a} % {b}")),
+        ("cardinality", [a]) => expr(&format!("CAST(cardinality({a}) AS INT)")),
         ("concat", [_, _, ..]) => expr(&args.join(" || ")),
         _ => None,
     }

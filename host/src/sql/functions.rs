@@ -123,6 +123,14 @@ const SCALAR: &[&str] = &[
     "to_timestamp_millis",
     "to_timestamp_seconds",
     "to_unixtime",
+    // arrays: what they hold (never a bigger array)
+    "cardinality",
+    "array_length",
+    "array_element",
+    "element_at",
+    "array_has",
+    "array_contains",
+    "array_position",
 ];
 
 /// Is `name` (lower case) a scalar function a query may call?
@@ -139,6 +147,7 @@ pub(super) fn refused(query: &Query, aggregate: impl Fn(&str) -> bool) -> Option
                 && !aggregate(&name)
                 && name != "mod"
                 && name != super::proctime::NAME
+                && name != super::decimal::NAME
                 && name != "to_timestamp_ltz"
             {
                 return ControlFlow::Break(name);

@@ -11,16 +11,39 @@
 //! | `BOOLEAN` | Boolean | `bool` |
 //! | `TIMESTAMP(3)`, `TIMESTAMP` | Timestamp(ms) | `timestamp` |
 //! | `DECIMAL(p, s)`, `NUMERIC`, `DEC` (`DECIMAL` is `DECIMAL(10, 0)`) | Decimal128(p, s) | `decimal(p,s)` |
+//! | `ARRAY<T>` (T: one of the above but TIMESTAMP and DECIMAL) | List(T), items never null | `list<t>` |
 //!
-//! Others (`TIMESTAMP_LTZ`, `ARRAY`, `ROW`, `MAP`, `BYTES`, …)
+//! Others (`TIMESTAMP_LTZ`, `ROW`, `MAP`, `BYTES`, …)
 //! are refused where the column is declared, until weir reads them.
 
-use arrow_schema::{DataType, TimeUnit};
-use datafusion_sql::sqlparser::ast::DataType as SqlType;
+use arrow_schema::{DataType, Field, TimeUnit};
+use datafusion_sql::sqlparser::ast::{ArrayElemTypeDef, DataType as SqlType};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A Flink type weir reads: its Arrow type and its `[source.schema]` name.
 pub(super) fn flink_type(ty: &SqlType) -> Option<(DataType, Cow<'static, str>)> {
+    if let SqlType::Array(
+        ArrayElemTypeDef::AngleBracket(item)
+        | ArrayElemTypeDef::SquareBracket(item, None)
+        | ArrayElemTypeDef::Parenthesis(item),
+    ) = ty
+    {
+        // A list of items that are never null (a record with a null item
+        // goes to the dead letters), of the scalar types the decoder reads
+        // into lists.
+        let (item, name) = flink_type(item)?;
+        if matches!(
+            item,
+            DataType::List(_) | DataType::Timestamp(..) | DataType::Decimal128(..)
+        ) {
+            return None;
+        }
+        return Some((
+            DataType::List(Arc::new(Field::new_list_field(item, false))),
+            Cow::Owned(format!("list<{name}>")),
+        ));
+    }
     let text = ty.to_string().to_ascii_uppercase();
     let base = text.split(['(', '<', ' ']).next().unwrap_or_default();
     // The numbers in the parentheses, if any: `(3)`, `(10, 2)`.
@@ -129,6 +152,14 @@ mod tests {
         assert_eq!(ty("NUMERIC(5)"), Some(DataType::Decimal128(5, 0)));
         assert_eq!(ty("DECIMAL(39, 2)"), None);
         assert_eq!(ty("DECIMAL(4, 5)"), None);
+        assert_eq!(
+            ty("ARRAY<STRING>"),
+            Some(DataType::List(Arc::new(Field::new_list_field(
+                DataType::Utf8,
+                false
+            ))))
+        );
+        assert_eq!(ty("ARRAY<TIMESTAMP(3)>"), None);
     }
 
     #[test]
