@@ -45,6 +45,11 @@ const RANK: &str = "rank";
 /// The name of a Window Top-N's stage over the window's results.
 const WINDOWED: &str = "windowed";
 
+/// The prefix of the stages of a window of windows' inner aggregation,
+/// and the name of the stage of its rows.
+const INNER: &str = "inner";
+const INNER_ROWS: &str = "inner_rows";
+
 /// The name of the last stage.
 pub(super) const SELECT: &str = "select";
 
@@ -65,25 +70,33 @@ impl Graph {
         }
     }
 
-    /// A window aggregation: its `filter` and `window` stages.
+    /// A window aggregation: its `filter` and `window` stages. Of a
+    /// window of windows, the inner aggregation's stages (`inner_…`) and
+    /// a stage of its rows (`inner_rows`) before them.
     pub fn window(w: window::Lowered) -> Graph {
-        let stages = vec![
-            StageSpec {
-                sql: Some(SqlStageSpec {
-                    query: w.pre,
-                    table: Some(w.table.clone()),
-                    ..Default::default()
-                }),
-                ..stage("filter", SOURCE)
-            },
-            StageSpec {
-                key_by: Some(KeyBySpec {
-                    field: window::KEY.into(),
-                }),
-                window: Some(w.window),
-                ..stage("window", "filter")
-            },
-        ];
+        let mut stages = Vec::new();
+        let (input, reads) = match w.cascade {
+            None => (SOURCE.to_string(), w.table.clone()),
+            Some(c) => {
+                stages.extend(Graph::rows_of(*c.inner, INNER, INNER_ROWS, SOURCE));
+                (INNER_ROWS.to_string(), c.reads)
+            }
+        };
+        stages.push(StageSpec {
+            sql: Some(SqlStageSpec {
+                query: w.pre,
+                table: Some(reads),
+                ..Default::default()
+            }),
+            ..stage("filter", &input)
+        });
+        stages.push(StageSpec {
+            key_by: Some(KeyBySpec {
+                field: window::KEY.into(),
+            }),
+            window: Some(w.window),
+            ..stage("window", "filter")
+        });
         Graph {
             tables: vec![w.table],
             stages,
@@ -210,26 +223,7 @@ impl Graph {
                     } else {
                         join::RIGHT_ROWS
                     };
-                    let post = w.post.to_string();
-                    for mut s in Graph::window(*w).stages {
-                        s.name = format!("{name}_{}", s.name);
-                        for i in &mut s.inputs {
-                            *i = if i == SOURCE {
-                                source.clone()
-                            } else {
-                                format!("{name}_{i}")
-                            };
-                        }
-                        stages.push(s);
-                    }
-                    stages.push(StageSpec {
-                        sql: Some(SqlStageSpec {
-                            query: post,
-                            table: Some(window::RESULTS.into()),
-                            ..Default::default()
-                        }),
-                        ..stage(rows, &format!("{name}_window"))
-                    });
+                    stages.extend(Graph::rows_of(*w, name, rows, &source));
                     (rows.to_string(), rows.to_string())
                 }
             };
@@ -261,31 +255,107 @@ impl Graph {
         }
     }
 
+    /// An aggregation `outer` of the rows of query `inner`: `inner`'s
+    /// stages (named `inner_…`), a stage `inner_rows` that runs its last
+    /// query, then `outer`'s stages over its rows.
+    pub fn stacked(inner: Graph, outer: window::Lowered) -> Graph {
+        let renamed = |name: &str| format!("{INNER}_{name}");
+        let ours: Vec<String> = inner.stages.iter().map(|s| s.name.clone()).collect();
+        let mut stages = inner.stages;
+        for s in &mut stages {
+            s.name = renamed(&s.name);
+            let join = s.join.as_mut().map(|j| [&mut j.left, &mut j.right]);
+            for i in s.inputs.iter_mut().chain(join.into_iter().flatten()) {
+                if ours.contains(i) {
+                    *i = renamed(i);
+                }
+            }
+        }
+        let last = inner.last;
+        let input = if ours.contains(&last.input) {
+            renamed(&last.input)
+        } else {
+            last.input
+        };
+        stages.push(StageSpec {
+            sql: Some(SqlStageSpec {
+                query: last.query.to_string(),
+                table: Some(last.table),
+                schema: last.schema,
+                ..Default::default()
+            }),
+            ..stage(INNER_ROWS, &input)
+        });
+        let mut graph = Graph::window(outer);
+        for s in &mut graph.stages {
+            for i in &mut s.inputs {
+                if i == SOURCE {
+                    *i = INNER_ROWS.into();
+                }
+            }
+        }
+        stages.append(&mut graph.stages);
+        graph.stages = stages;
+        graph.tables = inner.tables;
+        graph
+    }
+
+    /// The stages of window aggregation `w`, named `{prefix}_…` and
+    /// reading `source` for its table, then a stage `rows` that runs its
+    /// `select` over the window's results: its rows, for the stages after.
+    fn rows_of(w: window::Lowered, prefix: &str, rows: &str, source: &str) -> Vec<StageSpec> {
+        let post = w.post.to_string();
+        let mut stages = Graph::window(w).stages;
+        for s in &mut stages {
+            s.name = format!("{prefix}_{}", s.name);
+            for i in &mut s.inputs {
+                *i = if i == SOURCE {
+                    source.to_string()
+                } else {
+                    format!("{prefix}_{i}")
+                };
+            }
+        }
+        stages.push(StageSpec {
+            sql: Some(SqlStageSpec {
+                query: post,
+                table: Some(window::RESULTS.into()),
+                ..Default::default()
+            }),
+            ..stage(rows, &format!("{prefix}_window"))
+        });
+        stages
+    }
+
     /// The name of table `table`'s source in a graph reading `tables`:
     /// `source` for the first, else the table's name (`table_` before it
     /// when a stage has that name).
     pub fn source_name(tables: &[String], table: &str) -> String {
         if tables.first().map(String::as_str) == Some(table) {
             SOURCE.into()
-        } else if [
-            "filter",
-            "window",
-            OVER,
-            RANK,
-            WINDOWED,
-            SELECT,
-            join::LEFT,
-            join::RIGHT,
-            join::JOIN,
-            join::LEFT_ROWS,
-            join::RIGHT_ROWS,
-            "join_left_filter",
-            "join_left_window",
-            "join_right_filter",
-            "join_right_window",
-            SOURCE,
-        ]
-        .contains(&table)
+        } else if table.starts_with(INNER)
+            || [
+                "filter",
+                "window",
+                OVER,
+                RANK,
+                WINDOWED,
+                SELECT,
+                join::LEFT,
+                join::RIGHT,
+                join::JOIN,
+                join::LEFT_ROWS,
+                join::RIGHT_ROWS,
+                "join_left_filter",
+                "join_left_window",
+                "join_right_filter",
+                "join_right_window",
+                INNER_ROWS,
+                "inner_filter",
+                "inner_window",
+                SOURCE,
+            ]
+            .contains(&table)
         {
             format!("table_{table}")
         } else {

@@ -33,11 +33,12 @@
 //!    {…}}`, read with the tables' own column types): the columns named as
 //!    the query names them, its other conditions, its `SELECT` list.
 //!
-//! Inner joins only; an outer or a session window join, or an aggregation
-//! over a join, is refused by name. A row that comes after the watermark
-//! passed it joins nothing in an interval or window join (Flink's window
-//! join drops it too; Flink's interval join would still join it with the
-//! rows it keeps); a regular join has no late rows. The inputs of a
+//! Inner joins only; an outer or a session window join is refused by
+//! name (an aggregation over a join is [`super::compose`]'s). A row that
+//! comes after the watermark passed it joins nothing in an interval or
+//! window join (Flink's window join drops it too; Flink's interval join
+//! would still join it with the rows it keeps); a regular join has no
+//! late rows. The inputs of a
 //! regular join are appended to, never updated, so its result is too.
 
 use super::ast::split_and;
@@ -145,9 +146,10 @@ pub(super) fn lower(
         || select.having.is_some()
         || !matches!(&select.group_by, GroupByExpr::Expressions(g, _) if g.is_empty())
     {
+        // (An aggregation over a join is [`super::compose`]'s.)
         return unsupported(
-            "an aggregation (GROUP BY, HAVING, DISTINCT) over a join",
-            ": weir runs joins and aggregations in separate scripts so far",
+            "SELECT DISTINCT over a join",
+            ": write it as a GROUP BY of the columns",
         );
     }
     let mut sides = [

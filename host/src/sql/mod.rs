@@ -29,6 +29,7 @@
 
 mod ast;
 mod catalog;
+mod compose;
 mod connector;
 mod create_function;
 mod decimal;

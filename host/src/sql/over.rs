@@ -159,7 +159,7 @@ pub(super) fn lower(
     let (key, _, _) = window::group_key(&keys, &key_types);
     let mut pre = vec!["*".to_string(), format!("{key} AS `{}`", window::KEY)];
     let mut post: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
-    let aggregates = window::native(&aggs, &mut pre, &mut post)?;
+    let aggregates = window::native(&aggs, false, &mut pre, &mut post)?;
     let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
 
     // What the OVER stage's rows hold: the `filter` stage's columns, and

@@ -7,7 +7,7 @@
 //! a type error, a construct weir does not run yet (by name, with the
 //! statement's line), a query whose columns do not fit its sink.
 
-use super::catalog::{Catalog, boxed, plan_query};
+use super::catalog::boxed;
 use super::connector::{self, OptionError, Writes};
 use super::graph::{Graph, SELECT, stage};
 use super::parse::TableDef;
@@ -19,7 +19,6 @@ use crate::job::{
     NamedSourceSpec, SqlStageSpec, StageSpec, StateSpec,
 };
 use arrow_schema::{Schema, SchemaRef};
-use datafusion_expr::LogicalPlan;
 use datafusion_sql::sqlparser::ast::{BinaryOperator, Expr, Query};
 pub use declare::check_declarations;
 use declare::{Declared, declarations};
@@ -130,27 +129,7 @@ fn script_job(
             .cloned()
             .collect::<Vec<_>>()
     };
-    let graph = match super::window::lower(&query, &tables, &wasm).map_err(refusal)? {
-        Some(w) => Graph::window(w),
-        None => match super::join::lower(&query, &tables, &wasm).map_err(refusal)? {
-            Some(j) => Graph::join(j),
-            None => match super::over::lower(&query, &tables, &wasm).map_err(refusal)? {
-                Some(o) => Graph::over(o),
-                None => match super::rank::lower(&query, &tables, &wasm).map_err(refusal)? {
-                    Some(r) => Graph::rank(r),
-                    None => {
-                        let catalog =
-                            Catalog::new(tables.iter().map(|(n, (_, s))| (n.clone(), s.clone())))
-                                .with_functions(&wasm);
-                        let plan = plan_query(&catalog, (*query).clone()).map_err(plan_err)?;
-                        let table =
-                            scanned_table(&plan).map_err(|what| unsupported(at, what, ""))?;
-                        Graph::select(table, (*query).clone(), plan.schema().inner().clone())
-                    }
-                },
-            },
-        },
-    };
+    let graph = super::compose::lower(&query, &tables, &wasm).map_err(refusal)?;
     let Graph {
         tables: read,
         mut stages,
@@ -360,36 +339,6 @@ fn invalid_at(path: &Path, at: Pos, message: String) -> SqlError {
         path: path.to_path_buf(),
         at,
         message,
-    }
-}
-
-/// The one table `plan` reads, if it is a chain of projections and
-/// filters over a scan; otherwise the construct that is not supported yet.
-fn scanned_table(plan: &LogicalPlan) -> Result<String, String> {
-    match plan {
-        LogicalPlan::Projection(p) => scanned_table(&p.input),
-        LogicalPlan::Filter(f) => scanned_table(&f.input),
-        LogicalPlan::SubqueryAlias(a) => scanned_table(&a.input),
-        LogicalPlan::TableScan(s) => Ok(s.table_name.table().to_string()),
-        other => Err(construct(other)),
-    }
-}
-
-/// What a plan node is, in the words of the SQL that makes it.
-pub(super) fn construct(plan: &LogicalPlan) -> String {
-    match plan {
-        LogicalPlan::Aggregate(_) => {
-            "an aggregation (GROUP BY, or COUNT/SUM/… over the whole input)".into()
-        }
-        LogicalPlan::Join(_) => "a join".into(),
-        LogicalPlan::Sort(_) => "ORDER BY".into(),
-        LogicalPlan::Limit(_) => "LIMIT/FETCH".into(),
-        LogicalPlan::Union(_) => "UNION".into(),
-        LogicalPlan::Window(_) => "an OVER window".into(),
-        LogicalPlan::Distinct(_) => "DISTINCT".into(),
-        LogicalPlan::Values(_) => "VALUES".into(),
-        LogicalPlan::EmptyRelation(_) => "a SELECT without FROM".into(),
-        other => format!("the plan node `{}`", other.display()),
     }
 }
 

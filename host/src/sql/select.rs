@@ -208,7 +208,7 @@ fn compile_steps(plan: &LogicalPlan, steps: &mut Vec<Step>) -> Result<(), DataFu
         other => {
             return Err(DataFusionError::NotImplemented(format!(
                 "{} in a stage's query (a stage evaluates projections and filters)",
-                super::script::construct(other)
+                super::compose::construct(other)
             )));
         }
     }

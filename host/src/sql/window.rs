@@ -73,6 +73,9 @@ pub(super) struct Lowered {
     pub updating: bool,
     /// The columns of the window stage's results, which `post` reads.
     pub results: SchemaRef,
+    /// An aggregation of another window aggregation's results: that one,
+    /// whose stages come first (`table` is still the table it reads).
+    pub cascade: Option<Cascade>,
 }
 
 /// The window `query` aggregates over, lowered to stages; `None` when it
@@ -95,11 +98,11 @@ pub(super) fn lower(
     }
     // A window table function, or (an aggregation without a window) a
     // table: its global window.
-    let (tvf, alias) = match &from.relation {
+    let (tvf, alias, bounds) = match &from.relation {
         TableFactor::TableFunction {
             expr: Expr::Function(f),
             alias,
-        } => (tvf::parse(f, tables)?, alias),
+        } => (tvf::parse(f, tables)?, alias, None),
         TableFactor::Table {
             name, alias, args, ..
         } if args.is_none() && aggregates(select) => {
@@ -115,10 +118,105 @@ pub(super) fn lower(
                 partition: Vec::new(),
                 window,
             };
-            (tvf, alias)
+            (tvf, alias, None)
+        }
+        // Another window aggregation's results (a window of windows).
+        TableFactor::Derived {
+            subquery, alias, ..
+        } if aggregates(select) => {
+            match cascade::cascaded(subquery, alias, select, tables, wasm)? {
+                Some((tvf, bounds)) => (tvf, alias, Some(bounds)),
+                None => return Ok(None),
+            }
         }
         _ => return Ok(None),
     };
+    let input = match bounds {
+        Some(b) => Input {
+            schema: b.inner.schema.clone(),
+            bounds: Some(b),
+            signed: false,
+        },
+        None => Input {
+            schema: tables[&tvf.table].1.clone(),
+            bounds: None,
+            signed: false,
+        },
+    };
+    aggregate(query, select, tvf, alias, input, wasm).map(Some)
+}
+
+/// Rows another query makes (a join's, or an aggregation's), as the
+/// input of an aggregation.
+pub(super) struct Rows {
+    /// The name the aggregation reads them by.
+    pub name: String,
+    /// Their columns (an updating query's with [`OP`] last).
+    pub schema: SchemaRef,
+    /// They are a changelog: each carries its change in [`OP`].
+    pub updating: bool,
+}
+
+/// The aggregation without a window `query` makes of `rows` (`FROM
+/// name`); `None` when it aggregates nothing. Of a changelog, its
+/// aggregates retract: a row's `-U` or `-D` takes back what its `+I` or
+/// `+U` added, and a group whose rows are all taken back is deleted.
+pub(super) fn over_rows(
+    query: &Query,
+    rows: &Rows,
+    wasm: &super::Functions,
+) -> Result<Option<Lowered>, Refusal> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Ok(None);
+    };
+    let [from] = select.from.as_slice() else {
+        return Ok(None);
+    };
+    let TableFactor::Table { alias, .. } = &from.relation else {
+        return Ok(None);
+    };
+    if !from.joins.is_empty() || super::over::calls_over(select) || !aggregates(select) {
+        return Ok(None);
+    }
+    let tvf = Tvf {
+        kind: "GROUP BY".into(),
+        table: rows.name.clone(),
+        partition: Vec::new(),
+        window: global(),
+    };
+    let input = Input {
+        schema: rows.schema.clone(),
+        bounds: None,
+        signed: rows.updating,
+    };
+    aggregate(query, select, tvf, alias, input, wasm).map(Some)
+}
+
+/// What an aggregation reads.
+struct Input {
+    /// The columns of its rows.
+    schema: SchemaRef,
+    /// Another window aggregation's results, by their windows.
+    bounds: Option<cascade::Bounds>,
+    /// Its rows are a changelog: its aggregates retract.
+    signed: bool,
+}
+
+/// The aggregation `query` (`select`) makes of `input`, read through
+/// `tvf`'s window as `alias`, as its stages.
+fn aggregate(
+    query: &Query,
+    select: &Select,
+    tvf: Tvf,
+    alias: &Option<TableAlias>,
+    input: Input,
+    wasm: &super::Functions,
+) -> Result<Lowered, Refusal> {
+    let Input {
+        schema,
+        bounds,
+        signed,
+    } = input;
     let updating = tvf.window.kind == "global";
     let Tvf {
         kind,
@@ -144,7 +242,12 @@ pub(super) fn lower(
     if select.distinct.is_some() {
         return unsupported(format!("SELECT DISTINCT in {over}"), "");
     }
-    let (_, schema) = &tables[&table];
+    // The columns that are the window's bounds: its own, or (a window of
+    // windows) the inner aggregation's, as it names them.
+    let (start, end) = bounds.as_ref().map_or(("window_start", "window_end"), |b| {
+        (b.start.as_str(), b.end.as_str())
+    });
+    let windows = !updating && bounds.is_none();
     // GROUP BY window_start, window_end[, key].
     let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
         return unsupported("GROUP BY ALL", "");
@@ -155,9 +258,9 @@ pub(super) fn lower(
     let (mut starts, mut ends, mut keys) = (false, false, Vec::new());
     for g in groups {
         match column_name(g) {
-            Some("window_start") if !updating => starts = true,
-            Some("window_time") if !updating => {}
-            Some("window_end") if !updating => ends = true,
+            Some(c) if !updating && c == start => starts = true,
+            Some(c) if !updating && c == end => ends = true,
+            Some("window_time") if windows => {}
             Some(c) if schema.field_with_name(c).is_ok() => keys.push(c.to_string()),
             _ if updating => {
                 return unsupported(
@@ -198,7 +301,7 @@ pub(super) fn lower(
     // The query as written, planned over the table with the window's
     // columns: DataFusion checks what it groups and aggregates.
     let mut windowed: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    if !updating {
+    if windows {
         for c in ["window_start", "window_end", "window_time"] {
             windowed.push(Arc::new(Field::new(c, timestamp(), false)));
         }
@@ -208,7 +311,7 @@ pub(super) fn lower(
     // `window_time` is the window's too (its end, less 1 ms): Flink
     // selects it without grouping by it.
     let mut grouped = list_text(groups);
-    if !updating && !groups.iter().any(|g| column_name(g) == Some("window_time")) {
+    if windows && !groups.iter().any(|g| column_name(g) == Some("window_time")) {
         grouped.push_str(", window_time");
     }
     let group_by = if grouped.is_empty() {
@@ -238,6 +341,16 @@ pub(super) fn lower(
     let mut post = keyed;
     if updating {
         post.push(format!("`{OP}`"));
+    } else if let Some(b) = &bounds {
+        post.push(format!(
+            "to_timestamp_millis({}) AS {}",
+            b.start_of_end,
+            quote(start)
+        ));
+        post.push(format!(
+            "to_timestamp_millis(`window_end`) AS {}",
+            quote(end)
+        ));
     } else {
         post.push("to_timestamp_millis(`window_start`) AS `window_start`".into());
         post.push("to_timestamp_millis(`window_end`) AS `window_end`".into());
@@ -248,7 +361,7 @@ pub(super) fn lower(
         Field::new("window_start", DataType::Int64, false),
         Field::new("window_end", DataType::Int64, false),
     ];
-    window.aggregates = native(&aggs, &mut pre, &mut post)?;
+    window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
     for a in &window.aggregates {
         let ty = if a.function == "count" {
             DataType::Int64
@@ -268,25 +381,46 @@ pub(super) fn lower(
         )));
     }
     let pre = format!("SELECT {} FROM {from_table}{filter}", pre.join(", "));
+    // Over a changelog, a group none of whose rows are left is deleted:
+    // its last `-U` goes out, and no `+U` after it.
+    let mut conditions: Vec<String> = having.iter().map(|h| format!("({h})")).collect();
+    if signed {
+        conditions.insert(0, format!("`{}` <> 0", native::ROWS));
+    }
     let post = format!(
         "SELECT {} FROM (SELECT {} FROM {source}) AS {alias}{}",
         list_text(&items),
         post.join(", "),
-        having.map_or_else(String::new, |h| format!(" WHERE {h}"))
+        if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        }
     );
     let post = parse_query(&post)?;
     let results = Arc::new(Schema::new(results));
     let catalog = Catalog::new([(RESULTS.to_string(), results.clone())]).with_functions(wasm);
     let plan = plan_query(&catalog, post.clone()).map_err(Refusal::Plan)?;
-    Ok(Some(Lowered {
+    let (table, cascade) = match bounds {
+        Some(b) => (
+            b.inner.table.clone(),
+            Some(Cascade {
+                inner: b.inner,
+                reads: table,
+            }),
+        ),
+        None => (table, None),
+    };
+    Ok(Lowered {
         table,
+        cascade,
         pre,
         window,
         post,
         schema: plan.schema().inner().clone(),
         updating,
         results,
-    }))
+    })
 }
 
 /// How a stage's query reads `table` (`alias`: as written in the FROM)
@@ -318,67 +452,9 @@ pub(super) fn wrapped(query: &Query) -> bool {
         || query.fetch.is_some()
 }
 
-/// The types (and whether they may be NULL) of `aggs`' arguments, set
-/// on them, and of the group keys `keys`, returned, as the query over
-/// `from_table` in `catalog` has them; a key weir cannot group by is
-/// refused.
-pub(super) fn typed(
-    catalog: &Catalog,
-    from_table: &str,
-    aggs: &mut [aggregates::Aggregate],
-    keys: &[String],
-) -> Result<Vec<(DataType, bool)>, Refusal> {
-    let mut typed: Vec<String> = aggs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, a)| a.arg.as_ref().map(|e| format!("{e} AS `__t{i}`")))
-        .collect();
-    for (j, k) in keys.iter().enumerate() {
-        typed.push(format!("{} AS `__tk{j}`", quote(k)));
-    }
-    let mut key_types = vec![(DataType::Utf8, false); keys.len()];
-    if !typed.is_empty() {
-        let plan = plan_query(
-            catalog,
-            parse_query(&format!("SELECT {} FROM {from_table}", typed.join(", ")))?,
-        )
-        .map_err(Refusal::Plan)?;
-        for f in plan.schema().fields() {
-            let (ty, nullable) = (f.data_type().clone(), f.is_nullable());
-            if let Some(j) = f
-                .name()
-                .strip_prefix("__tk")
-                .and_then(|j| j.parse::<usize>().ok())
-            {
-                key_types[j] = (ty, nullable);
-            } else if let Some(i) = f
-                .name()
-                .strip_prefix("__t")
-                .and_then(|i| i.parse::<usize>().ok())
-            {
-                aggs[i].ty = ty;
-                aggs[i].nullable = nullable;
-            }
-        }
-    }
-    for (k, (ty, _)) in keys.iter().zip(&key_types) {
-        let whole = matches!(
-            ty,
-            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
-        );
-        if !(whole || ty == &DataType::Utf8 || ty == &DataType::Boolean) {
-            return unsupported(
-                format!("grouping by `{k}`, a {ty}"),
-                ": weir groups windows by STRING, INT, BIGINT or BOOLEAN columns so far",
-            );
-        }
-    }
-    Ok(key_types)
-}
-
 /// Whether `select` aggregates: it groups, or calls an aggregate function
 /// (not over a window of rows: `OVER (…)`).
-fn aggregates(select: &Select) -> bool {
+pub(super) fn aggregates(select: &Select) -> bool {
     use std::ops::ControlFlow;
     let grouped = matches!(&select.group_by, GroupByExpr::Expressions(g, _) if !g.is_empty())
         || matches!(&select.group_by, GroupByExpr::All(_));
@@ -414,89 +490,16 @@ fn global() -> WindowSpec {
     }
 }
 
-/// The group key of `keys` (of types `types`: their type, and whether
-/// they may be NULL) as the text the `filter` stage writes; the columns
-/// the `select` stage reads back from it; and the relation it reads them
-/// from.
-///
-/// One key that cannot be NULL is its own text; one that can is `n` for
-/// NULL, `v` and its text otherwise. Several keys are each written so,
-/// prefixed by its length and `:`, and read back one by one, a subquery
-/// per key.
-pub(super) fn group_key(
-    keys: &[String],
-    types: &[(DataType, bool)],
-) -> (String, Vec<String>, String) {
-    let results = format!("`{RESULTS}`");
-    // (A NULL's marker `n` leaves an empty text, which a cast would
-    // refuse: DataFusion may evaluate the ELSE of a CASE on every row.)
-    let cast = |e: &str, ty: &DataType| match ty {
-        DataType::Utf8 => e.to_string(),
-        DataType::Boolean => format!("CAST(NULLIF({e}, '') AS BOOLEAN)"),
-        other => format!(
-            "CAST(NULLIF({e}, '') AS {})",
-            sql_type(other).unwrap_or("BIGINT")
-        ),
-    };
-    let marked =
-        |c: &str| format!("CASE WHEN {c} IS NULL THEN 'n' ELSE 'v' || CAST({c} AS STRING) END");
-    let unmarked = |t: &str, ty: &DataType, k: &str| {
-        format!(
-            "CASE WHEN substr({t}, 1, 1) = 'n' THEN NULL ELSE {} END AS {}",
-            cast(&format!("substr({t}, 2)"), ty),
-            quote(k)
-        )
-    };
-    match (keys, types) {
-        ([], _) => ("''".into(), Vec::new(), results),
-        ([k], [(ty, nullable)]) => {
-            if *nullable || !crate::batch::rows::is_key_type(ty) {
-                (marked(&quote(k)), vec![unmarked("`key`", ty, k)], results)
-            } else {
-                (
-                    quote(k),
-                    vec![format!("{} AS {}", cast("`key`", ty), quote(k))],
-                    results,
-                )
-            }
-        }
-        _ => {
-            let key = keys
-                .iter()
-                .map(|k| {
-                    let t = marked(&quote(k));
-                    format!("CAST(character_length({t}) AS STRING) || ':' || {t}")
-                })
-                .collect::<Vec<_>>()
-                .join(" || ");
-            let mut source = results;
-            let mut rest = "`key`".to_string();
-            for j in 0..keys.len() {
-                let colon = format!("strpos({rest}, ':')");
-                let len = format!("CAST(substr({rest}, 1, {colon} - 1) AS BIGINT)");
-                source = format!(
-                    "(SELECT *, substr({rest}, {colon} + 1, {len}) AS `__kt{j}`, substr({rest}, {colon} + 1 + {len}) AS `__kr{j}` FROM {source} AS `__k{j}`)"
-                );
-                rest = format!("`__kr{j}`");
-            }
-            let columns = keys
-                .iter()
-                .zip(types)
-                .enumerate()
-                .map(|(j, (k, (ty, _)))| unmarked(&format!("`__kt{j}`"), ty, k))
-                .collect();
-            (key, columns, format!("{source} AS `__keys`"))
-        }
-    }
-}
-
 fn timestamp() -> DataType {
     DataType::Timestamp(TimeUnit::Millisecond, None)
 }
 
 pub(super) mod aggregates;
+mod cascade;
+mod key;
+pub(super) use cascade::Cascade;
+pub(super) use key::{group_key, typed};
 mod native;
 pub(super) use native::native;
-use native::sql_type;
 #[cfg(test)]
 mod tests;

@@ -268,8 +268,8 @@ fn what_joins_do_not_run_yet_is_refused_by_name() {
             "leave no interval",
         ),
         (
-            "SELECT o.id, SUM(o.amount), MAX(s.carrier) FROM orders o, shipments s WHERE o.id = s.order_id AND o.ts = s.ts GROUP BY o.id",
-            "an aggregation",
+            "SELECT DISTINCT o.id FROM orders o, shipments s WHERE o.id = s.order_id AND o.ts = s.ts",
+            "SELECT DISTINCT over a join",
         ),
         (
             "SELECT id, amount, carrier FROM orders, shipments WHERE id = order_id AND ts = ts",

@@ -7,7 +7,13 @@
 use super::aggregates::{self, Func};
 use crate::job::AggregateSpec;
 use crate::sql::ast::{Refusal, unsupported};
+use crate::window::global::OP;
 use arrow_schema::DataType;
+
+/// Over a changelog: each row's sign (a column of the stage before the
+/// window), and the count of a group's rows (one of its results).
+const SIGN: &str = "__sign";
+pub(in crate::sql) const ROWS: &str = "__rows";
 
 /// Aggregates `aggs` as weir's built-in ones: the columns the stage
 /// before computes for them (added to `pre`: each input as a DOUBLE with
@@ -16,8 +22,15 @@ use arrow_schema::DataType;
 /// stage after makes of their results (added to `post`: `__a{i}`, each in
 /// Flink's result type — the argument's: SUM of an INT is an INT, AVG of
 /// a BIGINT a BIGINT — and NULL where no input was not NULL).
+///
+/// Over a changelog (`signed`: rows with their change in `_op`), a row's
+/// `-U` or `-D` takes back what its `+I` or `+U` added: each input counts
+/// and adds with its row's sign, and `__rows` counts the group's rows, so
+/// that the stage after can drop a group that has none left. MIN and MAX
+/// cannot take a value back without every value kept, and are refused.
 pub(in crate::sql) fn native(
     aggs: &[aggregates::Aggregate],
+    signed: bool,
     pre: &mut Vec<String>,
     post: &mut Vec<String>,
 ) -> Result<Vec<AggregateSpec>, Refusal> {
@@ -29,17 +42,43 @@ pub(in crate::sql) fn native(
             output: Some(output),
         });
     };
+    // A row's sign: -1 takes back, 1 adds.
+    let sign = if signed {
+        pre.push(format!(
+            "CASE WHEN `{OP}` IN ('-U', '-D') THEN -1e0 ELSE 1e0 END AS `{SIGN}`"
+        ));
+        native("sum", Some(SIGN.into()), ROWS.into());
+        post.push(format!("`{ROWS}`"));
+        format!("(CASE WHEN `{OP}` IN ('-U', '-D') THEN -1e0 ELSE 1e0 END)")
+    } else {
+        "1e0".to_string()
+    };
     for (i, a) in aggs.iter().enumerate() {
         let Some(arg) = &a.arg else {
-            native("count", None, format!("__n{i}"));
-            post.push(format!("`__n{i}` AS `__a{i}`"));
+            if signed {
+                native("sum", Some(SIGN.into()), format!("__n{i}"));
+                post.push(format!("CAST(`__n{i}` AS BIGINT) AS `__a{i}`"));
+            } else {
+                native("count", None, format!("__n{i}"));
+                post.push(format!("`__n{i}` AS `__a{i}`"));
+            }
             continue;
         };
-        // How many inputs were not NULL, where some may be.
-        let counted = a.nullable || matches!(a.func, Func::Count | Func::Avg);
+        if signed && matches!(a.func, Func::Min | Func::Max) {
+            return unsupported(
+                format!(
+                    "{}(`{arg}`) over an updating query's rows (a changelog)",
+                    a.func.name()
+                ),
+                ": weir's MIN and MAX cannot take a row back yet; COUNT, SUM and AVG can",
+            );
+        }
+        // How many inputs were not NULL, where some may be (or, over a
+        // changelog, are left).
+        let counted = signed || a.nullable || matches!(a.func, Func::Count | Func::Avg);
         if counted {
             pre.push(format!(
-                "CASE WHEN ({arg}) IS NULL THEN 0e0 ELSE 1e0 END AS `__c{i}`"
+                "CASE WHEN ({arg}) IS NULL THEN 0e0 ELSE {sign} END AS `__c{i}`"
             ));
             native("sum", Some(format!("__c{i}")), format!("__n{i}"));
         }
@@ -84,9 +123,11 @@ pub(in crate::sql) fn native(
             Func::Max => "-1.7976931348623157e308",
             _ => "0e0",
         };
-        pre.push(format!(
-            "COALESCE(CAST({input} AS DOUBLE), {neutral}) AS `__v{i}`"
-        ));
+        pre.push(if signed {
+            format!("COALESCE(CAST({input} AS DOUBLE), {neutral}) * {sign} AS `__v{i}`")
+        } else {
+            format!("COALESCE(CAST({input} AS DOUBLE), {neutral}) AS `__v{i}`")
+        });
         let func = match a.func {
             Func::Min => "min",
             Func::Max => "max",
@@ -129,7 +170,7 @@ pub(in crate::sql) fn native(
             format!("{value} AS `__a{i}`")
         });
     }
-    if aggs.is_empty() {
+    if aggs.is_empty() && !signed {
         // A GROUP BY with no aggregate (a distinct of the keys per
         // window): the window stage still counts, and nothing reads it.
         native("count", None, "__rows".into());

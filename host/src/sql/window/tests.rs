@@ -171,3 +171,98 @@ fn a_key_of_several_columns_is_one_text_read_back_column_by_column() {
         "{post}"
     );
 }
+
+/// A window aggregation of a HOP aggregation's results, grouped by its
+/// renamed bounds.
+const CASCADE: &str = "SELECT s, 'all', MAX(c), SUM(t) FROM (\
+     SELECT window_start AS s, window_end AS e, `user`, COUNT(*) AS c, SUM(amount) AS t \
+     FROM TABLE(HOP(TABLE tx, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '10' SECOND)) \
+     GROUP BY window_start, window_end, `user`) AS w GROUP BY s, e";
+
+#[test]
+fn a_window_of_windows_is_a_tumbling_window_one_step_long_over_the_inner_results() {
+    let j = job(CASCADE).unwrap();
+    let names: Vec<&str> = j.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "inner_filter",
+            "inner_window",
+            "inner_rows",
+            "filter",
+            "window",
+            "select"
+        ]
+    );
+    let inner = j.stages[1].window.as_ref().unwrap();
+    assert_eq!(
+        (inner.kind.as_str(), inner.slide.as_deref()),
+        ("sliding", Some("5000ms"))
+    );
+    // The inner aggregation's rows, as its query names them, are what the
+    // outer one's filter reads.
+    let rows = j.stages[2].sql.as_ref().unwrap();
+    assert_eq!(j.stages[2].inputs, ["inner_window"]);
+    assert!(rows.query.contains("AS s"), "{}", rows.query);
+    let filter = j.stages[3].sql.as_ref().unwrap();
+    assert_eq!(filter.table.as_deref(), Some("w"));
+    assert_eq!(j.stages[3].inputs, ["inner_rows"]);
+    // One tumbling window per inner window end: the HOP's slide.
+    let outer = j.stages[4].window.as_ref().unwrap();
+    assert_eq!(
+        (
+            outer.kind.as_str(),
+            outer.size.as_deref(),
+            outer.time.as_str()
+        ),
+        ("tumbling", Some("5000ms"), "event")
+    );
+    // The bounds come back from the window's end: the start is the HOP's
+    // size before it.
+    let post = &j.stages[5].sql.as_ref().unwrap().query;
+    assert!(
+        post.contains("to_timestamp_millis(`window_end` - 10000) AS `s`"),
+        "{post}"
+    );
+    assert!(
+        post.contains("to_timestamp_millis(`window_end`) AS `e`"),
+        "{post}"
+    );
+}
+
+#[test]
+fn an_aggregation_of_windows_not_grouped_by_their_bounds_updates() {
+    let j = to_job(
+        Path::new("q.sql"),
+        "CREATE TABLE tx (ts TIMESTAMP(3), `user` STRING NOT NULL, amount DOUBLE,
+           WATERMARK FOR ts AS ts - INTERVAL '2' SECOND)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE per_user (`user` STRING, windows BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'o.jsonl', 'format' = 'debezium-json');
+         INSERT INTO per_user SELECT `user`, COUNT(*) FROM (
+           SELECT window_start, `user`, COUNT(*) AS c
+           FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '10' SECOND))
+           GROUP BY window_start, window_end, `user`) AS w GROUP BY `user`;",
+    )
+    .unwrap();
+    let outer = j.stages[4].window.as_ref().unwrap();
+    assert_eq!(outer.kind, "global");
+}
+
+#[test]
+fn a_window_of_session_windows_or_of_one_bound_is_refused() {
+    let session = refused(
+        "SELECT s, 'x', COUNT(*), 0e0 FROM (\
+         SELECT window_start AS s, window_end AS e, `user`, COUNT(*) AS c \
+         FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+         GROUP BY window_start, window_end, `user`) AS w GROUP BY s, e",
+    );
+    assert!(session.contains("session windows"), "{session}");
+    let one = refused(
+        "SELECT s, 'x', COUNT(*), 0e0 FROM (\
+         SELECT window_start AS s, window_end AS e, `user`, COUNT(*) AS c \
+         FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(ts), INTERVAL '5' SECOND)) \
+         GROUP BY window_start, window_end, `user`) AS w GROUP BY s",
+    );
+    assert!(one.contains("one of their bounds"), "{one}");
+}
