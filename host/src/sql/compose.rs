@@ -55,6 +55,9 @@ pub(super) fn lower(
     tables: &Tables,
     wasm: &super::Functions,
 ) -> Result<Graph, Refusal> {
+    if let Some(split) = super::distinct::rewrite(query, tables, wasm)? {
+        return lower(&split, tables, wasm);
+    }
     if let Some(w) = window::lower(query, tables, wasm)? {
         return Ok(Graph::window(w));
     }

@@ -33,6 +33,7 @@ mod compose;
 mod connector;
 mod create_function;
 mod decimal;
+mod distinct;
 mod error;
 mod flink;
 mod functions;

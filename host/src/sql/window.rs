@@ -26,8 +26,9 @@
 //!
 //! `TUMBLE`, `HOP`, `CUMULATE` and `SESSION` (with `PARTITION BY` its
 //! group key) map to weir's tumbling, sliding, cumulating and session
-//! windows; a `DISTINCT` aggregate and a key column that is not a STRING,
-//! an integer or a BOOLEAN are refused by name.
+//! windows; a key column that is not a STRING, an integer or a BOOLEAN is
+//! refused by name (a `DISTINCT` aggregate was split in two before,
+//! [`super::distinct`]).
 //!
 //! An aggregation of a table without a window (`SELECT k, COUNT(*) FROM t
 //! GROUP BY k`, or no `GROUP BY` at all) is the same three stages over a
@@ -500,6 +501,6 @@ mod key;
 pub(super) use cascade::Cascade;
 pub(super) use key::{group_key, typed};
 mod native;
-pub(super) use native::native;
+pub(super) use native::{native, sql_type};
 #[cfg(test)]
 mod tests;

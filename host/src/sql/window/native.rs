@@ -202,7 +202,7 @@ fn pow10(s: i8) -> String {
 }
 
 /// The SQL name of a number type an aggregate returns (its argument's).
-pub(super) fn sql_type(ty: &DataType) -> Option<&'static str> {
+pub(in crate::sql) fn sql_type(ty: &DataType) -> Option<&'static str> {
     Some(match ty {
         DataType::Int8 => "TINYINT",
         DataType::Int16 => "SMALLINT",

@@ -109,8 +109,8 @@ fn what_windows_do_not_run_yet_is_refused_by_name() {
             "an offset of CUMULATE windows",
         ),
         (
-            format!("SELECT window_start, `user`, COUNT(DISTINCT n), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`"),
-            "DISTINCT",
+            format!("SELECT window_start, `user`, COUNT(DISTINCT n), SUM(DISTINCT amount) {tvf} GROUP BY window_start, window_end, `user`"),
+            "DISTINCT aggregates of different values",
         ),
         (
             format!("SELECT window_start, `user`, COUNT(*), SUM(amount) {tvf} GROUP BY window_start, window_end, `user`, amount"),
