@@ -42,7 +42,6 @@ pub(super) fn rewrite(query: &mut Query) {
         {
             *e = new;
         }
-        places_literal(e);
         ControlFlow::<()>::Continue(())
     });
 }
@@ -125,27 +124,6 @@ fn decimal_cast(e: &Expr) -> Option<Expr> {
         return None;
     };
     expr(&format!("{}(({x}), {p}, {s})", super::decimal::NAME))
-}
-
-/// `ROUND(x, n)` and `TRUNCATE(x, n)` keep `n` a plain literal (the
-/// children are rewritten first: `CAST(n AS INT)` back to `n`), which
-/// DataFusion needs to type the result of a DECIMAL `x` (its scale is
-/// `n`).
-fn places_literal(e: &mut Expr) {
-    let Expr::Function(f) = e else { return };
-    let name = f.name.to_string().to_ascii_lowercase();
-    if name != "round" && name != "truncate" && name != "trunc" {
-        return;
-    }
-    let FunctionArguments::List(list) = &mut f.args else {
-        return;
-    };
-    if let Some(FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))) = list.args.get_mut(1)
-        && let Expr::Cast { expr: inner, .. } = arg
-        && matches!(inner.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..)))
-    {
-        *arg = inner.as_ref().clone();
-    }
 }
 
 /// `MOD(a, b)` as `(a) % (b)`, `CONCAT(a, b, …)` as `(a) || (b) || …`.
