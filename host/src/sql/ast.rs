@@ -4,7 +4,7 @@
 
 use datafusion_common::DataFusionError;
 use datafusion_sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Query,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, SelectItem,
 };
 use datafusion_sql::sqlparser::parser::Parser;
 
@@ -49,6 +49,21 @@ pub(super) fn column_name(e: &Expr) -> Option<&str> {
         Expr::Identifier(i) => Some(&i.value),
         Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.as_str()),
         _ => None,
+    }
+}
+
+/// `items` with each column selected as it is (`t.c`) named as it was
+/// (`t.c AS c`), so that a rewrite of its expression keeps its name.
+pub(super) fn keep_column_names(items: &mut [SelectItem]) {
+    for item in items {
+        if let SelectItem::UnnamedExpr(e) = item
+            && let Some(name) = column_name(e)
+        {
+            *item = SelectItem::ExprWithAlias {
+                alias: Ident::with_quote('`', name),
+                expr: e.clone(),
+            };
+        }
     }
 }
 

@@ -29,7 +29,7 @@
 //!   `-D` takes back what its `+I` or `+U` added, and a group left with no
 //!   rows is deleted. COUNT, SUM and AVG retract; MIN and MAX are refused.
 
-use super::ast::{Refusal, list_text, parse_query, quote, unsupported};
+use super::ast::{Refusal, keep_column_names, list_text, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};
 use super::graph::Graph;
 use super::parse::TableDef;
@@ -37,8 +37,7 @@ use super::window::{self, Rows};
 use arrow_schema::SchemaRef;
 use datafusion_expr::LogicalPlan;
 use datafusion_sql::sqlparser::ast::{
-    Expr, GroupByExpr, Ident, Query, Select, SelectItem, SetExpr, TableFactor,
-    visit_expressions_mut,
+    Expr, GroupByExpr, Ident, Query, Select, SetExpr, TableFactor, visit_expressions_mut,
 };
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -146,17 +145,7 @@ fn over_join(select: &Select) -> Result<(Query, String, String), Refusal> {
         ControlFlow::<()>::Continue(())
     };
     let mut outer = select.clone();
-    // A column selected as it is keeps its name.
-    for item in &mut outer.projection {
-        if let SelectItem::UnnamedExpr(e) = item
-            && let Some(name) = super::ast::column_name(e)
-        {
-            *item = SelectItem::ExprWithAlias {
-                expr: e.clone(),
-                alias: Ident::with_quote('`', name),
-            };
-        }
-    }
+    keep_column_names(&mut outer.projection);
     let _ = visit_expressions_mut(&mut outer.projection, &mut rename);
     let _ = visit_expressions_mut(&mut outer.group_by, &mut rename);
     let _ = visit_expressions_mut(&mut outer.having, &mut rename);

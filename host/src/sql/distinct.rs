@@ -26,7 +26,9 @@
 //! DISTINCT aggregates of different columns, and a `GROUP BY` of an
 //! expression beside one, are refused by name.
 
-use super::ast::{Refusal, column_name, list_text, parse_query, quote, unsupported};
+use super::ast::{
+    Refusal, column_name, keep_column_names, list_text, parse_query, quote, unsupported,
+};
 use super::catalog::{Catalog, is_aggregate, plan_query};
 use super::parse::TableDef;
 use arrow_schema::{DataType, SchemaRef};
@@ -124,16 +126,7 @@ pub(super) fn rewrite(
     // its name there.
     let mut partials: Vec<String> = Vec::new();
     let mut outer_items = select.projection.clone();
-    for item in &mut outer_items {
-        if let SelectItem::UnnamedExpr(e) = item
-            && let Some(name) = column_name(e)
-        {
-            *item = SelectItem::ExprWithAlias {
-                expr: e.clone(),
-                alias: Ident::with_quote('`', name),
-            };
-        }
-    }
+    keep_column_names(&mut outer_items);
     let mut outer_having = select.having.clone();
     let mut refused = None;
     let mut split = |e: &mut Expr| {

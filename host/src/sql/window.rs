@@ -245,8 +245,9 @@ fn aggregate(
     }
     // The columns that are the window's bounds: its own, or (a window of
     // windows) the inner aggregation's, as it names them.
-    let (start, end) = bounds.as_ref().map_or(("window_start", "window_end"), |b| {
-        (b.start.as_str(), b.end.as_str())
+    let by_bounds = bounds.as_ref().and_then(|b| b.grouped.as_ref());
+    let (start, end) = by_bounds.map_or(("window_start", "window_end"), |g| {
+        (g.start.as_str(), g.end.as_str())
     });
     let windows = !updating && bounds.is_none();
     // GROUP BY window_start, window_end[, key].
@@ -342,10 +343,10 @@ fn aggregate(
     let mut post = keyed;
     if updating {
         post.push(format!("`{OP}`"));
-    } else if let Some(b) = &bounds {
+    } else if let Some(g) = by_bounds {
         post.push(format!(
             "to_timestamp_millis({}) AS {}",
-            b.start_of_end,
+            g.start_of_end,
             quote(start)
         ));
         post.push(format!(

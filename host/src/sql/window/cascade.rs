@@ -41,10 +41,18 @@ pub(in crate::sql) struct Cascade {
     pub reads: String,
 }
 
-/// The inner aggregation of a window of windows, and its windows' bounds.
+/// The inner aggregation of an aggregation of windows, and the bounds of
+/// its windows the outer one groups by.
 pub(super) struct Bounds {
     /// The inner aggregation.
     pub inner: Box<Lowered>,
+    /// The bounds, when the outer aggregation groups by them (a window of
+    /// windows); `None`: it aggregates the inner rows without a window.
+    pub grouped: Option<Grouped>,
+}
+
+/// The bounds of the inner windows, as a window of windows reads them.
+pub(super) struct Grouped {
     /// The columns the inner query names its `window_start` and
     /// `window_end` by.
     pub start: String,
@@ -107,9 +115,7 @@ pub(super) fn cascaded(
         // An aggregation without a window over the inner one's rows.
         let bounds = Bounds {
             inner: Box::new(inner),
-            start: String::new(),
-            end: String::new(),
-            start_of_end: String::new(),
+            grouped: None,
         };
         return Ok(Some((tvf("GROUP BY", global()), bounds)));
     }
@@ -149,9 +155,11 @@ pub(super) fn cascaded(
     window.size = Some(format!("{step}ms"));
     let bounds = Bounds {
         inner: Box::new(inner),
-        start,
-        end,
-        start_of_end,
+        grouped: Some(Grouped {
+            start,
+            end,
+            start_of_end,
+        }),
     };
     Ok(Some((tvf("TUMBLE", window), bounds)))
 }
