@@ -2,6 +2,16 @@
 
 mod cli;
 
+/// mimalloc instead of glibc's malloc: records, keys and rows are many
+/// small allocations made and freed on several worker threads at once,
+/// where glibc's arenas contend on their locks (a quarter of Nexmark q4's
+/// time went to malloc, free and the arena lock; BENCHMARKS.md). Built
+/// without its transparent-huge-page advice (`no_thp`): with it, every
+/// fresh page of a growing heap was a 2 MiB page zeroed by the kernel,
+/// which cost Nexmark q4 more than glibc's locks had.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
