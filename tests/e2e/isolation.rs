@@ -111,7 +111,7 @@ fn hoard_job(dir: &Path, name: &str, hoard: &str, config: &str) -> String {
         dir.join(&file),
         format!(
             r#"name = "{name}"
-batch_size = 32
+batch_size = 8
 [source]
 type = "datagen"
 schema = "transactions"
@@ -322,10 +322,11 @@ path = "out.jsonl"
     // Keyed hoarders: what they make the host hold is charged to their
     // budget as it grows.
     let hoarders = [
-        // A put of 1 MiB per record, 32 MiB per batch of 32: the 64 MiB
-        // budget trips in the third call, each call well inside the 250 ms
+        // A put of 1 MiB per record, 8 MiB per batch of 8: the 64 MiB
+        // budget trips in the ninth call, each call well inside the 250 ms
         // CPU limit even with every hostile job running (one call that
-        // put the whole 64 MiB, 4 MiB at a time, once took 257 ms here).
+        // put the whole 64 MiB, 4 MiB at a time, once took 257 ms here,
+        // and a call of 32 MiB once ran into the limit first).
         (
             "hoard-state",
             "mode = \"state\", bytes = 1048576, count = 1",
@@ -333,7 +334,7 @@ path = "out.jsonl"
         ),
         // 3,000 timers per record, three million in a thousand records: the
         // 64 MiB budget holds about 450,000, so it trips within a few
-        // batches of 32, each call well inside the 250 ms CPU limit even
+        // dozen batches of 8, each call well inside the 250 ms CPU limit even
         // on a loaded machine (at 10,000 a record, one call of 320,000
         // timers once ran into the time limit first: 251 ms).
         (

@@ -43,11 +43,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// Buffered records: `[kg][ROWS][side][key len][key][time][seq]` → payload.
-const ROWS: u8 = 0x20;
+pub(super) const ROWS: u8 = 0x20;
 /// When to drop them: `[kg][DUE][cleanup time][side][key len][key][time][seq]`.
-const DUE: u8 = 0x21;
+pub(super) const DUE: u8 = 0x21;
 /// Cleanup times are gathered per this many milliseconds of event time.
-const DUE_GRAIN: i64 = 1000;
+pub(super) const DUE_GRAIN: i64 = 1000;
 
 /// Which pairs a join makes, and how long it keeps a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +79,14 @@ pub struct IntervalJoin {
 
 /// The heap side, in a checkpoint's `join.bin`.
 #[derive(Serialize, Deserialize)]
-struct Saved {
-    watermark: Timestamp,
-    seq: u64,
-    due: Vec<Timestamp>,
+pub(super) struct Saved {
+    pub watermark: Timestamp,
+    pub seq: u64,
+    pub due: Vec<Timestamp>,
 }
 
 /// `[kg][ROWS][side][key len][key]`: one side's records of one key.
-fn rows_of(side: Side, key: &[u8]) -> Vec<u8> {
+pub(super) fn rows_of(side: Side, key: &[u8]) -> Vec<u8> {
     let mut k = tagged(key_group_of(key), ROWS, 1 + 4 + key.len() + 16);
     k.push(side.byte());
     push_key(&mut k, key);
@@ -100,7 +100,7 @@ fn all_of(prefix: &[u8]) -> Result<Vec<u8>, JoinError> {
 }
 
 /// The end of the grain `t` falls in.
-fn grain_end(t: Timestamp) -> Timestamp {
+pub(super) fn grain_end(t: Timestamp) -> Timestamp {
     t.div_euclid(DUE_GRAIN)
         .saturating_add(1)
         .saturating_mul(DUE_GRAIN)

@@ -15,6 +15,9 @@
 //!   `left.ts + lower <= right.ts <= left.ts + upper`, emitted as soon as
 //!   the second of the two arrives, with the later timestamp as its time,
 //!   like Flink's `a.intervalJoin(b).between(lower, upper)`.
+//! - A regular join (every pair with equal keys, Flink's join of two
+//!   tables): [`RegularJoin`], its rows in a hash map, when the job's
+//!   state is in memory; [`IntervalJoin::regular`] in RocksDB.
 //!
 //! A record that is late (Flink: every window it belongs to has fired; an
 //! interval join: its time is below the watermark) joins nothing and goes
@@ -28,10 +31,12 @@
 //! ```
 
 mod interval;
+mod regular;
 mod state;
 mod window_join;
 
 pub use interval::IntervalJoin;
+pub use regular::RegularJoin;
 pub use state::JoinState;
 pub use window_join::WindowJoin;
 

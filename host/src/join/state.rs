@@ -70,6 +70,11 @@ impl JoinState {
         Self::new(backend, 0, 1, budgets)
     }
 
+    /// The budgets the join's state is charged to.
+    pub(super) fn budgets(&self) -> &Arc<Budgets> {
+        &self.budgets
+    }
+
     /// A fresh sequence number, as key bytes.
     pub(super) fn seq(&mut self) -> [u8; 8] {
         self.next_seq += 1;

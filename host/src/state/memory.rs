@@ -94,27 +94,39 @@ impl MemoryBackend {
     }
 }
 
+/// Write `entries` into `dir` as a memory backend's snapshot, which
+/// [`MemoryBackend::restore`] reads (and a restore into RocksDB too): for
+/// state kept in another shape on the heap (a regular join's hash map)
+/// that is written in the backend's layout only at checkpoints. The
+/// entries may come in any order.
+pub fn write_snapshot<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+    dir: &std::path::Path,
+    entries: impl IntoIterator<Item = (K, V)>,
+) -> Result<(), StateError> {
+    let io = |e: std::io::Error| StateError::Backend {
+        backend: "memory",
+        message: format!("snapshot into {}: {e}", dir.display()),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    // Streamed: a snapshot never holds a second copy of the state.
+    let file = std::fs::File::create(dir.join(SNAPSHOT_FILE)).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+    for (k, v) in entries {
+        for item in [k.as_ref(), v.as_ref()] {
+            out.write_all(&(item.len() as u32).to_be_bytes())
+                .map_err(io)?;
+            out.write_all(item).map_err(io)?;
+        }
+    }
+    out.into_inner()
+        .map_err(|e| io(e.into_error()))?
+        .sync_all()
+        .map_err(io)
+}
+
 impl KeyedStateBackend for MemoryBackend {
     fn snapshot_into(&mut self, dir: &std::path::Path) -> Result<(), StateError> {
-        let io = |e: std::io::Error| StateError::Backend {
-            backend: "memory",
-            message: format!("snapshot into {}: {e}", dir.display()),
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        // Streamed: a snapshot never holds a second copy of the state.
-        let file = std::fs::File::create(dir.join(SNAPSHOT_FILE)).map_err(io)?;
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-        for (k, v) in &self.map {
-            for item in [k, v] {
-                out.write_all(&(item.len() as u32).to_be_bytes())
-                    .map_err(io)?;
-                out.write_all(item).map_err(io)?;
-            }
-        }
-        out.into_inner()
-            .map_err(|e| io(e.into_error()))?
-            .sync_all()
-            .map_err(io)
+        write_snapshot(dir, &self.map)
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {

@@ -18,7 +18,7 @@ pub mod rocksdb;
 pub mod timers;
 
 pub use key_layout::{KeyGroups, MAX_PARALLELISM, StateKind, key_group_of, state_key, time_bytes};
-pub use memory::MemoryBackend;
+pub use memory::{MemoryBackend, write_snapshot};
 pub use rocksdb::prefix_end;
 pub use rocksdb::{RocksBackend, RocksMemory, RocksStore};
 

@@ -5,7 +5,7 @@
 use super::keyed_stage::Keyed;
 use super::operator::{Batch, Cx, Operator, keyed_events, write_state};
 use super::window_stage::{GuestInput, Window};
-use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, Side, WindowJoin};
+use crate::join::{IntervalJoin, JoinError, JoinOutput, JoinState, RegularJoin, Side, WindowJoin};
 use crate::plan::{JoinKind, Plan, PlannedGraphStage, PlannedStage, StageWork, WindowAgg};
 use crate::runtime::RunError;
 use crate::runtime::keyed_operator::KeyedOperator;
@@ -229,12 +229,18 @@ pub(super) fn open(
                 JoinKind::Interval { lower, upper } => {
                     Joiner::Interval(IntervalJoin::new(lower, upper, state))
                 }
-                JoinKind::Regular { ttl } => Joiner::Interval(IntervalJoin::regular(ttl, state)),
+                // In memory, a regular join's rows in a hash map; in RocksDB,
+                // in the backend's ordered layout.
+                JoinKind::Regular { ttl } => match store {
+                    StateStore::Memory { .. } => Joiner::Regular(RegularJoin::new(ttl, state)?),
+                    StateStore::Rocks { .. } => Joiner::Interval(IntervalJoin::regular(ttl, state)),
+                },
             };
             if let Some(r) = restore {
                 r.each(JOIN_FILE, |bytes| match &mut j {
                     Joiner::Window(w) => w.restore(bytes),
                     Joiner::Interval(i) => i.restore(bytes),
+                    Joiner::Regular(r) => r.restore(bytes),
                 })?;
             }
             Box::new(Join {
@@ -254,10 +260,12 @@ struct Join {
     keys: Vec<Option<String>>,
 }
 
-/// A window join, or an interval or regular join.
+/// A window join, an interval join (or a regular join in RocksDB), or a
+/// regular join in memory.
 enum Joiner {
     Window(WindowJoin),
     Interval(IntervalJoin),
+    Regular(RegularJoin),
 }
 
 impl Join {
@@ -289,6 +297,7 @@ impl Operator for Join {
         match &mut self.j {
             Joiner::Window(j) => j.process(side, records, &mut out)?,
             Joiner::Interval(j) => j.process(side, records, &mut out)?,
+            Joiner::Regular(j) => j.process(side, records, &mut out)?,
         }
         Self::emit(out, cx)
     }
@@ -297,6 +306,7 @@ impl Operator for Join {
         match &mut self.j {
             Joiner::Window(j) => j.advance(cx.watermark, &mut out)?,
             Joiner::Interval(j) => j.advance(cx.watermark)?,
+            Joiner::Regular(j) => j.advance(cx.watermark),
         }
         Self::emit(out, cx)
     }
@@ -304,6 +314,7 @@ impl Operator for Join {
         let bytes = match &mut self.j {
             Joiner::Window(j) => j.snapshot_into(dir)?,
             Joiner::Interval(j) => j.snapshot_into(dir)?,
+            Joiner::Regular(j) => j.snapshot_into(dir)?,
         };
         write_state(dir, JOIN_FILE, &bytes)
     }

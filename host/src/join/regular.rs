@@ -1,0 +1,553 @@
+//! The regular join in memory: each key's rows in a hash map.
+//!
+//! A regular join (Flink's join of two tables without time bounds) pairs
+//! every two rows with equal keys, whatever their times, so it looks rows
+//! up by key only, never by a range of times: a hash map from each key to
+//! its two sides' rows, in arrival order, serves it with one lookup per
+//! row and no copy of the rows it pairs with. (Kept in the state backend's
+//! ordered layout instead, as [`super::IntervalJoin::regular`] keeps them
+//! in RocksDB, every row cost a B-tree insert and every pair a copy of its
+//! partner: the larger part of Nexmark q4's time.)
+//!
+//! The map is written in the backend's layout only at checkpoints, into
+//! the memory backend's snapshot ([`crate::state::write_snapshot`]): the
+//! same entries an interval join's regular join writes, so a checkpoint
+//! restores at another parallelism (whole key groups move) and into
+//! RocksDB, where [`super::IntervalJoin::regular`] goes on with it. A
+//! restored join reads the entries back into its map.
+//!
+//! With a time to live (`table.exec.state.ttl`), a row is dropped that
+//! long in processing time after it came, as in Flink: rows come in order
+//! of their drop times, so a queue in arrival order says which go first.
+//!
+//! ```
+//! use weir::join::{JoinOutput, JoinState, RegularJoin, Side};
+//! use weir::budget::Budgets;
+//! let mut j = RegularJoin::new(None, JoinState::in_memory(Budgets::unbounded())).unwrap();
+//! let ev = |ts: i64, v: &str| weir::Event {
+//!     key: Some(b"k".to_vec()), value: v.as_bytes().to_vec(), timestamp: ts, headers: vec![],
+//! };
+//! let mut out = JoinOutput::default();
+//! j.process(Side::Left, vec![ev(100, r#"{"l":1}"#)], &mut out).unwrap();
+//! j.process(Side::Right, vec![ev(5, r#"{"r":1}"#), ev(900, r#"{"r":2}"#)], &mut out).unwrap();
+//! assert_eq!(out.results.len(), 2);
+//! assert_eq!(out.results[1].timestamp, 900);
+//! ```
+
+use super::interval::{DUE, ROWS, Saved, grain_end, rows_of};
+use super::state::{JoinState, key_at, tagged, time_at};
+use super::{JoinError, JoinOutput, Side, event};
+use crate::event::{Event, MIN_WATERMARK, Timestamp};
+use crate::state::{key_group_of, time_bytes};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeSet, VecDeque};
+use std::path::Path;
+
+/// What the map's own bookkeeping costs per row and per key, besides
+/// the bytes of the rows and keys.
+const ROW_OVERHEAD: u64 = 48;
+const KEY_OVERHEAD: u64 = 64;
+
+/// What the rows are called in a budget refusal.
+const WHAT: &str = "regular join rows";
+
+/// A buffered row.
+struct Row {
+    ts: Timestamp,
+    /// When it is dropped (processing time), with a time to live.
+    due: Timestamp,
+    value: Vec<u8>,
+}
+
+impl Row {
+    fn cost(&self) -> u64 {
+        self.value.capacity() as u64 + ROW_OVERHEAD
+    }
+}
+
+/// One key's rows: the left side's and the right side's, each in arrival
+/// order.
+#[derive(Default)]
+struct Rows {
+    sides: [VecDeque<Row>; 2],
+}
+
+/// Append `row`: most keys have one row or a few on a side, so a side's
+/// first row gets room for one, not the four a deque starts with.
+fn push(rows: &mut VecDeque<Row>, row: Row) {
+    if rows.capacity() == 0 {
+        rows.reserve_exact(1);
+    }
+    rows.push_back(row);
+}
+
+/// A row to drop, with a time to live: its key and side (it is the first
+/// row of them, since rows come in order of their drop times).
+struct Due {
+    at: Timestamp,
+    side: Side,
+    key: Box<[u8]>,
+}
+
+fn index(side: Side) -> usize {
+    match side {
+        Side::Left => 0,
+        Side::Right => 1,
+    }
+}
+
+fn side_of(byte: u8) -> Result<Side, JoinError> {
+    match byte {
+        0 => Ok(Side::Left),
+        1 => Ok(Side::Right),
+        _ => Err(JoinError::Malformed(1)),
+    }
+}
+
+/// The regular join of one subtask, its rows in memory.
+pub struct RegularJoin {
+    ttl: Option<i64>,
+    keys: FxHashMap<Vec<u8>, Rows>,
+    /// With a time to live: every row, in arrival order.
+    due: VecDeque<Due>,
+    /// The latest processing time seen (drop times never go back).
+    now: Timestamp,
+    /// Where checkpoints are written and restored entries come from.
+    state: JoinState,
+    /// Bytes charged to the memory budget.
+    charged: u64,
+    /// The watermark, kept for a restore into an interval join's regular
+    /// join (which keeps it, though it drops nothing by it).
+    watermark: Timestamp,
+}
+
+impl RegularJoin {
+    /// A regular join whose rows live for ever, or (`ttl`, ms) that long
+    /// in processing time after they came; it reads the rows `state`'s
+    /// backend holds (a restored checkpoint's) into its map.
+    pub fn new(ttl: Option<i64>, state: JoinState) -> Result<Self, JoinError> {
+        let mut j = Self {
+            ttl,
+            keys: FxHashMap::default(),
+            due: VecDeque::new(),
+            now: MIN_WATERMARK,
+            state,
+            charged: 0,
+            watermark: MIN_WATERMARK,
+        };
+        j.load()?;
+        Ok(j)
+    }
+
+    /// Rows buffered, both sides.
+    pub fn buffered(&self) -> usize {
+        self.keys
+            .values()
+            .map(|r| r.sides[0].len() + r.sides[1].len())
+            .sum()
+    }
+
+    /// Add rows of one side (keyed), pairing each with the other side's.
+    pub fn process(
+        &mut self,
+        side: Side,
+        records: Vec<Event>,
+        out: &mut JoinOutput,
+    ) -> Result<(), JoinError> {
+        self.process_at(side, records, crate::time::now_ms(), out)
+    }
+
+    /// [`Self::process`] at processing time `now` (ms), which the time to
+    /// live counts in.
+    pub fn process_at(
+        &mut self,
+        side: Side,
+        records: Vec<Event>,
+        now: Timestamp,
+        out: &mut JoinOutput,
+    ) -> Result<(), JoinError> {
+        self.now = self.now.max(now);
+        if self.ttl.is_some() {
+            // What lived its time is gone before the new rows look.
+            self.drop_due(self.now);
+        }
+        let (mine, theirs) = (index(side), 1 - index(side));
+        let due = self.ttl.map_or(i64::MAX, |t| self.now.saturating_add(t));
+        for e in records {
+            let key = e.key.ok_or(JoinError::NoKey)?;
+            let row = Row {
+                ts: e.timestamp,
+                due,
+                value: e.value,
+            };
+            let mut cost = row.cost();
+            let rows = match self.keys.get_mut(key.as_slice()) {
+                Some(rows) => rows,
+                None => {
+                    cost += key.len() as u64 + KEY_OVERHEAD;
+                    self.keys.entry(key.clone()).or_default()
+                }
+            };
+            for o in &rows.sides[theirs] {
+                let o = (o.ts, o.value.as_slice());
+                let me = (row.ts, row.value.as_slice());
+                let (l, r) = if mine == 0 { (me, o) } else { (o, me) };
+                out.results.push(event(&key, None, l, r, l.0.max(r.0)));
+            }
+            push(&mut rows.sides[mine], row);
+            self.state.budgets().memory.charge(WHAT, cost)?;
+            self.charged += cost;
+            if self.ttl.is_some() {
+                self.due.push_back(Due {
+                    at: due,
+                    side,
+                    key: key.into_boxed_slice(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The watermark moved: a regular join drops nothing by it.
+    pub fn advance(&mut self, watermark: Timestamp) {
+        self.watermark = self.watermark.max(watermark);
+    }
+
+    /// Drop the rows whose time to live ended at `now` or before.
+    fn drop_due(&mut self, now: Timestamp) {
+        let mut freed = 0;
+        while self.due.front().is_some_and(|d| d.at <= now) {
+            let d = self.due.pop_front().expect("looked at above");
+            let Some(rows) = self.keys.get_mut(&*d.key) else {
+                continue;
+            };
+            if let Some(row) = rows.sides[index(d.side)].pop_front() {
+                freed += row.cost();
+            }
+            if rows.sides.iter().all(VecDeque::is_empty) {
+                self.keys.remove(&*d.key);
+                freed += d.key.len() as u64 + KEY_OVERHEAD;
+            }
+        }
+        self.release(freed);
+    }
+
+    fn release(&mut self, bytes: u64) {
+        let bytes = bytes.min(self.charged);
+        self.charged -= bytes;
+        self.state.budgets().memory.release(bytes);
+    }
+
+    /// Write the rows into `dir` for a checkpoint, in the backend's
+    /// layout (`dir/state`, a memory backend's snapshot); returns the heap
+    /// side for `join.bin`.
+    pub fn snapshot_into(&mut self, dir: &Path) -> Result<Vec<u8>, JoinError> {
+        let mut seq = 0u64;
+        let mut grains = BTreeSet::new();
+        let ttl = self.ttl.is_some();
+        // Streamed: each row's entries are made as they are written.
+        let rows = self.keys.iter().flat_map(|(key, rows)| {
+            [Side::Left, Side::Right].into_iter().flat_map(move |side| {
+                rows.sides[index(side)]
+                    .iter()
+                    .map(move |row| (key, side, row))
+            })
+        });
+        let entries = rows.flat_map(|(key, side, row)| {
+            seq += 1;
+            let mut k = rows_of(side, key);
+            k.extend_from_slice(&time_bytes(row.ts));
+            k.extend_from_slice(&seq.to_be_bytes());
+            let due = ttl.then(|| {
+                grains.insert(grain_end(row.due));
+                let mut due = tagged(key_group_of(key), DUE, 8 + k.len());
+                due.extend_from_slice(&time_bytes(row.due));
+                due.extend_from_slice(&k[3..]);
+                (due, &[][..])
+            });
+            std::iter::once((k, row.value.as_slice())).chain(due)
+        });
+        crate::state::write_snapshot(&dir.join("state"), entries)?;
+        Ok(postcard::to_allocvec(&Saved {
+            watermark: self.watermark,
+            seq,
+            due: grains.into_iter().collect(),
+        })?)
+    }
+
+    /// Add the heap side of a checkpoint's subtask (one of several when
+    /// rescaling); the rows came with the state backend, read at
+    /// [`Self::new`].
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), JoinError> {
+        let saved: Saved = postcard::from_bytes(bytes)?;
+        self.watermark = self.watermark.max(saved.watermark);
+        Ok(())
+    }
+
+    /// Read the rows the backend holds into the map, and empty it.
+    fn load(&mut self) -> Result<(), JoinError> {
+        if self.state.backend.len() == 0 {
+            return Ok(());
+        }
+        let groups = self.state.groups.clone();
+        // (drop time, arrival) → row, so each key's rows go back in order.
+        let mut loaded: Vec<(Timestamp, Vec<u8>, Side, Vec<u8>, Row)> = Vec::new();
+        for kg in groups {
+            let mut due_of = rustc_hash::FxHashMap::default();
+            if self.ttl.is_some() {
+                for (k, _) in self.state.backend.scan_prefix(&tagged(kg, DUE, 0))? {
+                    let at = time_at(&k, 3)?;
+                    let row =
+                        [&tagged(kg, ROWS, 0)[..], k.get(3 + 8..).unwrap_or_default()].concat();
+                    due_of.insert(row, at);
+                }
+            }
+            for (k, value) in self.state.backend.scan_prefix(&tagged(kg, ROWS, 0))? {
+                let side = side_of(*k.get(3).ok_or(JoinError::Malformed(k.len()))?)?;
+                let (key, at) = key_at(&k, 4)?;
+                let ts = time_at(&k, at)?;
+                let seq = k.get(at + 8..).unwrap_or_default().to_vec();
+                let due = due_of.get(&k).copied().unwrap_or(i64::MAX);
+                let key = key.to_vec();
+                loaded.push((due, seq, side, key, Row { ts, due, value }));
+            }
+            self.state.backend.delete_prefix(&tagged(kg, ROWS, 0))?;
+            self.state.backend.delete_prefix(&tagged(kg, DUE, 0))?;
+        }
+        loaded.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        for (_, _, side, key, row) in loaded {
+            let mut cost = row.cost();
+            if !self.keys.contains_key(&key) {
+                cost += key.len() as u64 + KEY_OVERHEAD;
+            }
+            let due = row.due;
+            push(
+                &mut self.keys.entry(key.clone()).or_default().sides[index(side)],
+                row,
+            );
+            self.state.budgets().memory.charge(WHAT, cost)?;
+            self.charged += cost;
+            if self.ttl.is_some() {
+                self.due.push_back(Due {
+                    at: due,
+                    side,
+                    key: key.into_boxed_slice(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RegularJoin {
+    fn drop(&mut self) {
+        self.state.budgets().memory.release(self.charged);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::Budgets;
+    use crate::join::IntervalJoin;
+    use crate::state::{KeyGroups, MemoryBackend};
+
+    fn ev(key: &str, ts: i64, v: i64) -> Event {
+        Event {
+            key: Some(key.as_bytes().to_vec()),
+            value: format!("{{\"v\":{v}}}").into_bytes(),
+            timestamp: ts,
+            headers: vec![],
+        }
+    }
+
+    fn pairs(out: &JoinOutput) -> Vec<(i64, i64)> {
+        let mut p: Vec<(i64, i64)> = out
+            .results
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
+                (
+                    v["left"]["v"].as_i64().unwrap(),
+                    v["right"]["v"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        p.sort();
+        p
+    }
+
+    fn fresh(ttl: Option<i64>, budgets: Arc<Budgets>) -> RegularJoin {
+        RegularJoin::new(ttl, JoinState::in_memory(budgets)).unwrap()
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn pairs_every_row_of_a_key_whatever_the_times_and_the_watermark() {
+        let mut j = fresh(None, Budgets::unbounded());
+        let mut out = JoinOutput::default();
+        j.process(
+            Side::Left,
+            vec![ev("a", 1_000_000, 1), ev("b", 5, 2)],
+            &mut out,
+        )
+        .unwrap();
+        j.advance(2_000_000);
+        j.process(
+            Side::Right,
+            vec![ev("a", 3, 10), ev("a", 5_000_000, 11), ev("c", 3, 12)],
+            &mut out,
+        )
+        .unwrap();
+        j.process(Side::Left, vec![ev("a", i64::MIN + 1, 3)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("b", i64::MAX, 13)], &mut out)
+            .unwrap();
+        assert!(out.late.is_empty());
+        assert_eq!(
+            pairs(&out),
+            vec![(1, 10), (1, 11), (2, 13), (3, 10), (3, 11)]
+        );
+        let times: Vec<i64> = out.results.iter().map(|e| e.timestamp).collect();
+        assert!(times.contains(&5_000_000) && times.contains(&i64::MAX));
+        assert_eq!(j.buffered(), 7, "every row kept");
+    }
+
+    #[test]
+    fn rows_live_their_time_to_live_in_processing_time_and_give_back_their_memory() {
+        let budgets = Budgets::unbounded();
+        let mut j = fresh(Some(100), budgets.clone());
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Left, vec![ev("a", 0, 1)], 1_000, &mut out)
+            .unwrap();
+        j.process_at(Side::Left, vec![ev("a", 0, 2)], 1_050, &mut out)
+            .unwrap();
+        assert!(budgets.memory.used() > 0);
+        // At 1,099 the first has 1 ms left.
+        j.process_at(Side::Right, vec![ev("a", 0, 10)], 1_099, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(1, 10), (2, 10)]);
+        // At 1,100 it is gone; the second is not.
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Right, vec![ev("a", 0, 11)], 1_100, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(2, 11)]);
+        // A clock that goes back drops nothing that came later early.
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Right, vec![ev("a", 0, 12)], 900, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(2, 12)]);
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Left, vec![], 5_000, &mut out).unwrap();
+        assert_eq!(j.buffered(), 0);
+        assert!(j.keys.is_empty());
+        assert_eq!(budgets.memory.used(), 0, "every byte given back");
+    }
+
+    #[test]
+    fn a_row_past_the_budget_fails_the_join_and_dropping_it_gives_all_back() {
+        let budgets = Budgets::new("j", Some(10_000), None, None);
+        let mut j = fresh(None, budgets.clone());
+        let mut out = JoinOutput::default();
+        let many = (0..1000).map(|i| ev(&format!("k{i}"), 0, i)).collect();
+        let e = j.process(Side::Left, many, &mut out).unwrap_err();
+        assert!(matches!(e, JoinError::OverBudget(_)), "{e}");
+        drop(j);
+        assert_eq!(budgets.memory.used(), 0);
+    }
+
+    /// The checkpoint of `j` restored into subtask `subtask` of `n`.
+    fn restored_state(dir: &Path, subtask: usize, n: usize) -> JoinState {
+        let budgets = Budgets::unbounded();
+        let all = MemoryBackend::restore(&dir.join("state"), budgets.clone()).unwrap();
+        // Keep the subtask's key groups, as a restore at another
+        // parallelism does.
+        let mut mine = MemoryBackend::with_budget(budgets.clone());
+        let kg = KeyGroups { parallelism: n };
+        for (k, v) in crate::state::KeyedStateBackend::scan_prefix(&all, &[]).unwrap() {
+            let group = u16::from_be_bytes([k[0], k[1]]);
+            if kg.subtask_of(group) == subtask {
+                crate::state::KeyedStateBackend::put(&mut mine, k, v).unwrap();
+            }
+        }
+        JoinState::new(Box::new(mine), subtask, n, budgets)
+    }
+
+    #[test]
+    fn a_checkpoint_restores_at_another_parallelism_and_into_the_ordered_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = fresh(None, Budgets::unbounded());
+        let mut out = JoinOutput::default();
+        let keys: Vec<String> = (0..40).map(|i| format!("k{i}")).collect();
+        // Two left rows per key, in this order.
+        for v in [1, 2] {
+            let rows = keys.iter().map(|k| ev(k, 10, v)).collect();
+            j.process(Side::Left, rows, &mut out).unwrap();
+        }
+        let saved = j.snapshot_into(dir.path()).unwrap();
+        let mut found = Vec::new();
+        for subtask in 0..2 {
+            let mut k = RegularJoin::new(None, restored_state(dir.path(), subtask, 2)).unwrap();
+            k.restore(&saved).unwrap();
+            assert_eq!(k.state.backend.len(), 0, "the rows moved into the map");
+            let kg = KeyGroups { parallelism: 2 };
+            let mine: Vec<Event> = keys
+                .iter()
+                .filter(|k| kg.subtask_of_key(k.as_bytes()) == subtask)
+                .map(|k| ev(k, 12, 5))
+                .collect();
+            let mut out = JoinOutput::default();
+            k.process(Side::Right, mine.clone(), &mut out).unwrap();
+            assert_eq!(out.results.len(), 2 * mine.len());
+            // Each key's rows in arrival order.
+            for pair in out.results.chunks(2) {
+                assert_eq!(pair[0].key, pair[1].key);
+                assert_eq!(
+                    pairs(&JoinOutput {
+                        results: pair.to_vec(),
+                        late: vec![]
+                    }),
+                    vec![(1, 5), (2, 5)]
+                );
+            }
+            found.extend(out.results.into_iter().map(|e| e.key.unwrap()));
+        }
+        found.sort();
+        found.dedup();
+        assert_eq!(found.len(), keys.len(), "every key restored once");
+        // The same checkpoint goes on as an ordered-layout regular join
+        // (RocksDB's).
+        let mut i = IntervalJoin::regular(None, restored_state(dir.path(), 0, 1));
+        i.restore(&saved).unwrap();
+        let mut out = JoinOutput::default();
+        i.process(Side::Right, vec![ev("k3", 0, 9)], &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(1, 9), (2, 9)]);
+    }
+
+    #[test]
+    fn a_restored_time_to_live_keeps_each_rows_drop_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = fresh(Some(100), Budgets::unbounded());
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Left, vec![ev("a", 0, 1)], 1_000, &mut out)
+            .unwrap();
+        j.process_at(Side::Left, vec![ev("a", 0, 2)], 1_050, &mut out)
+            .unwrap();
+        let saved = j.snapshot_into(dir.path()).unwrap();
+        let mut k = RegularJoin::new(Some(100), restored_state(dir.path(), 0, 1)).unwrap();
+        k.restore(&saved).unwrap();
+        let mut out = JoinOutput::default();
+        k.process_at(Side::Right, vec![ev("a", 0, 10)], 1_120, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![(2, 10)], "the first was due at 1,100");
+        // And in the ordered layout, whose drops go by whole seconds.
+        let mut i = IntervalJoin::regular(Some(100), restored_state(dir.path(), 0, 1));
+        i.restore(&saved).unwrap();
+        let mut out = JoinOutput::default();
+        i.process_at(Side::Right, vec![ev("a", 0, 10)], 2_000, &mut out)
+            .unwrap();
+        assert_eq!(pairs(&out), vec![]);
+    }
+}
