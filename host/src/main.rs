@@ -67,30 +67,31 @@ enum Command {
     ///
     /// The script declares its tables with `CREATE TABLE … (…, WATERMARK
     /// FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'filesystem'
-    /// | 'kafka' | 'jdbc' | 'postgres' | 'print' | 'blackhole', …)` in
-    /// Flink's option names (a `jdbc` table is a PostgreSQL table, upserted
-    /// by its `PRIMARY KEY … NOT ENFORCED`, exactly-once with checkpoints), may
-    /// `SET` Flink's `pipeline.name`, `parallelism.default`,
-    /// `execution.checkpointing.interval`,
-    /// `table.exec.source.idle-timeout` and `table.exec.state.ttl` (how
-    /// long an updating aggregation keeps a key not updated), and holds one `INSERT INTO sink
-    /// SELECT …`. So far the query may project and filter (scalar functions,
-    /// CASE, casts), and aggregate over windows: `FROM TABLE(TUMBLE | HOP |
-    /// CUMULATE | SESSION(TABLE t, DESCRIPTOR(ts), …)) GROUP BY window_start,
-    /// window_end[, columns]` or `GROUP BY TUMBLE(ts, …)[, columns]`, with
-    /// COUNT, SUM, MIN, MAX and AVG; aggregate without a window (`FROM t
-    /// GROUP BY columns`): an updating result, whose changes (+I, -U, +U,
-    /// -D) go to a `'format' = 'debezium-json'` table or a `jdbc` table by
-    /// its primary key (a `'json'` table takes only inserts and refuses
-    /// it); aggregate over a window of rows (`SUM(x) OVER (PARTITION BY k
-    /// ORDER BY ts ROWS|RANGE BETWEEN … PRECEDING AND CURRENT ROW)`, or
-    /// `OVER w … WINDOW w AS (…)`): each row once, when the watermark
-    /// passes it; and join two tables by key on event time: an interval
-    /// join (`… AND b.ts BETWEEN a.ts - INTERVAL '5' SECOND AND a.ts`) or
-    /// a window join (both through the same TUMBLE or HOP, `ON` the key,
-    /// `window_start` and `window_end`). Outer and unbounded joins, Top-N
-    /// and dedup (`ROW_NUMBER() OVER …`) are refused with their line.
-    /// `weir run` and `weir submit` take a `.sql` file too.
+    /// | 'kafka' | 'datagen' | 'jdbc' | 'postgres' | 'print' | 'blackhole',
+    /// …)` in Flink's option names (a `jdbc` table is a PostgreSQL table,
+    /// upserted by its `PRIMARY KEY … NOT ENFORCED`, exactly-once with
+    /// checkpoints), may `SET` Flink's `pipeline.name`,
+    /// `parallelism.default`, `execution.checkpointing.interval`,
+    /// `table.exec.source.idle-timeout` and `table.exec.state.ttl`, may
+    /// `CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM`, and holds one
+    /// `INSERT INTO sink SELECT …`.
+    ///
+    /// The query may: project and filter (scalar functions, CASE, casts,
+    /// Wasm functions); aggregate over windows (`TABLE(TUMBLE | HOP |
+    /// CUMULATE | SESSION(…))` with `GROUP BY window_start, window_end, …`,
+    /// or `GROUP BY TUMBLE(ts, …)`), with COUNT, SUM, MIN, MAX, AVG and
+    /// COUNT(DISTINCT x), a window of a window's results included;
+    /// aggregate without a window (`GROUP BY columns`), an updating result
+    /// whose changes (+I, -U, +U, -D) go to a `'format' = 'debezium-json'`
+    /// or a `jdbc` table; aggregate a join's or a subquery's rows; join two
+    /// tables (inner interval, window and regular joins); aggregate over a
+    /// window of rows (`… OVER (PARTITION BY k ORDER BY ts ROWS|RANGE
+    /// BETWEEN … PRECEDING AND CURRENT ROW)`); rank (`ROW_NUMBER() OVER
+    /// (…) AS rn … WHERE rn <= N`: Top-N, deduplication, Window Top-N).
+    /// Anything else (outer joins, a join of three tables, RANK(),
+    /// processing-time windows, …) is refused before the job starts, with
+    /// the construct and its line. `weir run` and `weir submit` take a
+    /// `.sql` file too; README.md's SQL section has the full list.
     ///
     /// With no script, an interactive shell (like Flink's SQL client):
     /// `CREATE TABLE` and `SET` are kept, a `SELECT` runs at once and its

@@ -2,6 +2,10 @@
 //! job's sources), its stages, and its last stage, whose rows go to the
 //! sink once they are fitted to the sink's columns.
 
+mod shared;
+
+pub(super) use shared::share_common_stages;
+
 use super::{join, over, rank, window};
 use crate::job::{KeyBySpec, SOURCE, SqlStageSpec, StageSpec};
 use arrow_schema::SchemaRef;

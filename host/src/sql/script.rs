@@ -186,6 +186,8 @@ fn script_job(
             j.ttl.clone_from(&settings.state_ttl);
         }
     }
+    // A sub-plan read twice (Nexmark q5's window count) runs once.
+    super::graph::share_common_stages(&mut stages, &mut last.input);
     // An updating query's rows carry their change in their last column.
     let values = if updating {
         let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
