@@ -317,32 +317,8 @@ impl IntervalJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::join::testing::{ev, pairs};
     use crate::budget::Budgets;
-
-    fn ev(key: &str, ts: i64, v: i64) -> Event {
-        Event {
-            key: Some(key.as_bytes().to_vec()),
-            value: format!("{{\"v\":{v}}}").into_bytes(),
-            timestamp: ts,
-            headers: vec![],
-        }
-    }
-
-    fn pairs(out: &JoinOutput) -> Vec<(i64, i64)> {
-        let mut p: Vec<(i64, i64)> = out
-            .results
-            .iter()
-            .map(|e| {
-                let v: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
-                (
-                    v["left"]["v"].as_i64().unwrap(),
-                    v["right"]["v"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        p.sort();
-        p
-    }
 
     #[test]
     fn pairs_within_the_bounds_inclusive_and_per_key() {

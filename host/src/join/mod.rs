@@ -137,6 +137,40 @@ fn event(key: &[u8], window: Option<(i64, i64)>, left: Row, right: Row, ts: Time
     }
 }
 
+/// What the joins' tests build their records with and read their pairs by.
+#[cfg(test)]
+mod testing {
+    use super::JoinOutput;
+    use crate::event::Event;
+
+    /// A record of key `key` at `ts` whose value is `{"v": v}`.
+    pub fn ev(key: &str, ts: i64, v: i64) -> Event {
+        Event {
+            key: Some(key.as_bytes().to_vec()),
+            value: format!("{{\"v\":{v}}}").into_bytes(),
+            timestamp: ts,
+            headers: vec![],
+        }
+    }
+
+    /// The `(left v, right v)` of each joined record, sorted.
+    pub fn pairs(out: &JoinOutput) -> Vec<(i64, i64)> {
+        let mut p: Vec<(i64, i64)> = out
+            .results
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
+                (
+                    v["left"]["v"].as_i64().unwrap(),
+                    v["right"]["v"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        p.sort();
+        p
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

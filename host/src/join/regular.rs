@@ -104,6 +104,15 @@ fn side_of(byte: u8) -> Result<Side, JoinError> {
     }
 }
 
+/// A row read back from a checkpoint.
+struct Loaded {
+    /// Its sequence number's bytes (arrival order).
+    seq: Vec<u8>,
+    side: Side,
+    key: Vec<u8>,
+    row: Row,
+}
+
 /// The regular join of one subtask, its rows in memory.
 pub struct RegularJoin {
     ttl: Option<i64>,
@@ -286,12 +295,13 @@ impl RegularJoin {
 
     /// Read the rows the backend holds into the map, and empty it.
     fn load(&mut self) -> Result<(), JoinError> {
-        if self.state.backend.len() == 0 {
+        if self.state.backend.is_empty() {
             return Ok(());
         }
         let groups = self.state.groups.clone();
-        // (drop time, arrival) → row, so each key's rows go back in order.
-        let mut loaded: Vec<(Timestamp, Vec<u8>, Side, Vec<u8>, Row)> = Vec::new();
+        // Each key's rows go back in order of their drop times, then of
+        // their arrival (their sequence numbers).
+        let mut loaded: Vec<Loaded> = Vec::new();
         for kg in groups {
             let mut due_of = rustc_hash::FxHashMap::default();
             if self.ttl.is_some() {
@@ -309,13 +319,18 @@ impl RegularJoin {
                 let seq = k.get(at + 8..).unwrap_or_default().to_vec();
                 let due = due_of.get(&k).copied().unwrap_or(i64::MAX);
                 let key = key.to_vec();
-                loaded.push((due, seq, side, key, Row { ts, due, value }));
+                loaded.push(Loaded {
+                    seq,
+                    side,
+                    key,
+                    row: Row { ts, due, value },
+                });
             }
             self.state.backend.delete_prefix(&tagged(kg, ROWS, 0))?;
             self.state.backend.delete_prefix(&tagged(kg, DUE, 0))?;
         }
-        loaded.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        for (_, _, side, key, row) in loaded {
+        loaded.sort_by(|a, b| (a.row.due, &a.seq).cmp(&(b.row.due, &b.seq)));
+        for Loaded { side, key, row, .. } in loaded {
             let mut cost = row.cost();
             if !self.keys.contains_key(&key) {
                 cost += key.len() as u64 + KEY_OVERHEAD;
@@ -348,34 +363,10 @@ impl Drop for RegularJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::join::testing::{ev, pairs};
     use crate::budget::Budgets;
     use crate::join::IntervalJoin;
     use crate::state::{KeyGroups, MemoryBackend};
-
-    fn ev(key: &str, ts: i64, v: i64) -> Event {
-        Event {
-            key: Some(key.as_bytes().to_vec()),
-            value: format!("{{\"v\":{v}}}").into_bytes(),
-            timestamp: ts,
-            headers: vec![],
-        }
-    }
-
-    fn pairs(out: &JoinOutput) -> Vec<(i64, i64)> {
-        let mut p: Vec<(i64, i64)> = out
-            .results
-            .iter()
-            .map(|e| {
-                let v: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
-                (
-                    v["left"]["v"].as_i64().unwrap(),
-                    v["right"]["v"].as_i64().unwrap(),
-                )
-            })
-            .collect();
-        p.sort();
-        p
-    }
 
     fn fresh(ttl: Option<i64>, budgets: Arc<Budgets>) -> RegularJoin {
         RegularJoin::new(ttl, JoinState::in_memory(budgets)).unwrap()

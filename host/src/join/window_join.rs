@@ -214,16 +214,8 @@ fn fire(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::join::testing::ev;
     use crate::budget::Budgets;
-
-    fn ev(key: &str, ts: i64, v: i64) -> Event {
-        Event {
-            key: Some(key.as_bytes().to_vec()),
-            value: format!("{{\"v\":{v}}}").into_bytes(),
-            timestamp: ts,
-            headers: vec![],
-        }
-    }
 
     fn fired(out: &JoinOutput) -> Vec<(i64, i64, i64)> {
         out.results
