@@ -317,8 +317,8 @@ impl IntervalJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::testing::{ev, pairs};
     use crate::budget::Budgets;
+    use crate::join::testing::{ev, pairs};
 
     #[test]
     fn pairs_within_the_bounds_inclusive_and_per_key() {

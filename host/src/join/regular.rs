@@ -363,9 +363,9 @@ impl Drop for RegularJoin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::testing::{ev, pairs};
     use crate::budget::Budgets;
     use crate::join::IntervalJoin;
+    use crate::join::testing::{ev, pairs};
     use crate::state::{KeyGroups, MemoryBackend};
 
     fn fresh(ttl: Option<i64>, budgets: Arc<Budgets>) -> RegularJoin {

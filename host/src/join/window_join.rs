@@ -214,8 +214,8 @@ fn fire(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::join::testing::ev;
     use crate::budget::Budgets;
+    use crate::join::testing::ev;
 
     fn fired(out: &JoinOutput) -> Vec<(i64, i64, i64)> {
         out.results
