@@ -117,7 +117,11 @@ function OperatorVersions({ job, op, canary }: { job: string; op: OperatorStatus
           min={1}
           value={records}
           disabled={!withCanary}
-          onChange={(e) => setRecords(Number((e.currentTarget as HTMLInputElement).value))}
+          // `onInput`, not `onChange` (Preact's is the DOM's `change`, which
+          // fires only when the field loses focus): the page re-renders on
+          // every status update, and a number typed but not yet committed
+          // was put back to the old one, so the canary ran over 1000.
+          onInput={(e) => setRecords(Number((e.currentTarget as HTMLInputElement).value))}
         />{" "}
         records
         <button disabled={!file || busy != null} onClick={swap} data-testid="swap">
