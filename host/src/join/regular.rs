@@ -204,15 +204,28 @@ impl RegularJoin {
                 out.results.push(event(&key, None, l, r, l.0.max(r.0)));
             }
             push(&mut rows.sides[mine], row);
-            self.state.budgets().memory.charge(WHAT, cost)?;
-            self.charged += cost;
-            if self.ttl.is_some() {
-                self.due.push_back(Due {
-                    at: due,
-                    side,
-                    key: key.into_boxed_slice(),
-                });
-            }
+            self.kept(side, key, due, cost)?;
+        }
+        Ok(())
+    }
+
+    /// A row of `side` under `key`, due at `due`, was kept at `cost`:
+    /// charge it, and queue its drop with a time to live.
+    fn kept(
+        &mut self,
+        side: Side,
+        key: Vec<u8>,
+        due: Timestamp,
+        cost: u64,
+    ) -> Result<(), JoinError> {
+        self.state.budgets().memory.charge(WHAT, cost)?;
+        self.charged += cost;
+        if self.ttl.is_some() {
+            self.due.push_back(Due {
+                at: due,
+                side,
+                key: key.into_boxed_slice(),
+            });
         }
         Ok(())
     }
@@ -340,15 +353,7 @@ impl RegularJoin {
                 &mut self.keys.entry(key.clone()).or_default().sides[index(side)],
                 row,
             );
-            self.state.budgets().memory.charge(WHAT, cost)?;
-            self.charged += cost;
-            if self.ttl.is_some() {
-                self.due.push_back(Due {
-                    at: due,
-                    side,
-                    key: key.into_boxed_slice(),
-                });
-            }
+            self.kept(side, key, due, cost)?;
         }
         Ok(())
     }
