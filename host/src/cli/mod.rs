@@ -1,5 +1,6 @@
 //! Subcommands that need more than a few lines.
 
+pub mod args;
 pub mod client;
 pub mod inspect;
 pub mod nexmark_bench;
