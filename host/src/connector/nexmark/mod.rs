@@ -24,6 +24,8 @@
 //! assert_eq!(bid["dateTime"], "2023-11-14 22:13:20.000");
 //! ```
 
+pub mod columns;
+
 use super::rng::Rng;
 use std::io::Write;
 
@@ -208,50 +210,111 @@ fn extra(rng: &mut Rng, used: usize, average: usize, out: &mut Vec<u8>) {
     letters(rng, target.saturating_sub(used), out);
 }
 
-/// `ms` as a quoted SQL timestamp with all three fractional digits.
-fn timestamp(out: &mut Vec<u8>, ms: i64) {
-    out.push(b'"');
-    let frac = crate::time::write_sql_seconds(out, ms);
-    let _ = write!(out, ".{frac:03}\"");
-}
-
 fn pick<'a>(rng: &mut Rng, from: &[&'a str]) -> &'a str {
     from[rng.below(from.len() as u64) as usize]
+}
+
+/// Where a row's values go, one column after another in the table's
+/// order: a JSON object ([`write_row`]) or typed columns
+/// ([`columns::Generated`]). The generator makes the same values, with the
+/// same random draws, whichever it is.
+trait RowOut {
+    /// The next column, an integer.
+    fn int(&mut self, v: u64);
+    /// The next column, a timestamp (ms since the epoch).
+    fn timestamp(&mut self, ms: i64);
+    /// The next column, text written by `f`, which is told the length of
+    /// the row as a JSON object so far, up to the text's opening quote
+    /// (for `extra`, which pads the row to a size).
+    fn text(&mut self, f: impl FnOnce(&mut Vec<u8>, usize));
+}
+
+/// The JSON text of a row: an object of its table's columns, in order.
+struct JsonRow<'a> {
+    out: &'a mut Vec<u8>,
+    begin: usize,
+    names: &'static [(&'static str, &'static str)],
+    next: usize,
+}
+
+impl JsonRow<'_> {
+    /// `{"name":` or `,"name":` for the next column.
+    fn key(&mut self) {
+        self.out.push(if self.next == 0 { b'{' } else { b',' });
+        self.out.push(b'"');
+        self.out.extend_from_slice(self.names[self.next].0.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.next += 1;
+    }
+}
+
+impl RowOut for JsonRow<'_> {
+    fn int(&mut self, v: u64) {
+        self.key();
+        let _ = write!(self.out, "{v}");
+    }
+    fn timestamp(&mut self, ms: i64) {
+        self.key();
+        self.out.push(b'"');
+        let frac = crate::time::write_sql_seconds(self.out, ms);
+        let _ = write!(self.out, ".{frac:03}\"");
+    }
+    fn text(&mut self, f: impl FnOnce(&mut Vec<u8>, usize)) {
+        self.key();
+        self.out.push(b'"');
+        let used = self.out.len() - self.begin;
+        f(self.out, used);
+        self.out.push(b'"');
+    }
 }
 
 /// Write `table`'s row `row` of the stream of `seed`, whose first event is
 /// at `start_ms`, into `out` as one JSON object.
 pub fn write_row(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut Vec<u8>) {
+    let begin = out.len();
+    let mut json = JsonRow {
+        out,
+        begin,
+        names: table.columns(),
+        next: 0,
+    };
+    generate(table, row, seed, start_ms, &mut json);
+    json.out.push(b'}');
+}
+
+/// Make `table`'s row `row` of the stream of `seed` into `out`.
+fn generate(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut impl RowOut) {
     let event = table.event(row);
     let mut rng = Rng::new(seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ event);
     let ts = start_ms + (event / EVENTS_PER_MS) as i64;
-    let begin = out.len();
-    let _ = match table {
+    match table {
         Table::Person => {
-            let id = last_person(event) + FIRST_PERSON_ID;
+            out.int(last_person(event) + FIRST_PERSON_ID);
             let first = pick(&mut rng, FIRST_NAMES);
             let last = pick(&mut rng, LAST_NAMES);
-            let _ = write!(
-                out,
-                r#"{{"id":{id},"name":"{first} {last}","emailAddress":""#
-            );
-            letters(&mut rng, 7, out);
-            out.push(b'@');
-            letters(&mut rng, 5, out);
-            let card: Vec<String> = (0..4)
-                .map(|_| format!("{:04}", rng.below(10_000)))
-                .collect();
+            out.text(|b, _| {
+                let _ = write!(b, "{first} {last}");
+            });
+            out.text(|b, _| {
+                letters(&mut rng, 7, b);
+                b.push(b'@');
+                letters(&mut rng, 5, b);
+                b.extend_from_slice(b".com");
+            });
+            out.text(|b, _| {
+                for i in 0..4 {
+                    if i > 0 {
+                        b.push(b' ');
+                    }
+                    let _ = write!(b, "{:04}", rng.below(10_000));
+                }
+            });
             let city = pick(&mut rng, CITIES);
+            out.text(|b, _| b.extend_from_slice(city.as_bytes()));
             let state = pick(&mut rng, STATES);
-            let _ = write!(
-                out,
-                r#".com","creditCard":"{}","city":"{city}","state":"{state}","dateTime":"#,
-                card.join(" ")
-            );
-            timestamp(out, ts);
-            out.extend_from_slice(br#","extra":""#);
-            extra(&mut rng, out.len() - begin, PERSON_BYTES, out);
-            write!(out, "\"}}")
+            out.text(|b, _| b.extend_from_slice(state.as_bytes()));
+            out.timestamp(ts);
+            out.text(|b, used| extra(&mut rng, used, PERSON_BYTES, b));
         }
         Table::Auction => {
             let id = last_auction(event) + FIRST_AUCTION_ID;
@@ -267,20 +330,16 @@ pub fn write_row(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut Vec
             // auctions take to be made.
             let horizon = IN_FLIGHT_AUCTIONS * TOTAL / AUCTIONS / EVENTS_PER_MS;
             let expires = ts + 1 + rng.below(2 * horizon) as i64;
-            let _ = write!(out, r#"{{"id":{id},"itemName":""#);
-            letters(&mut rng, 20, out);
-            out.extend_from_slice(br#"","description":""#);
-            letters(&mut rng, 100, out);
-            let _ = write!(
-                out,
-                r#"","initialBid":{initial},"reserve":{reserve},"dateTime":"#
-            );
-            timestamp(out, ts);
-            out.extend_from_slice(br#","expires":"#);
-            timestamp(out, expires);
-            let _ = write!(out, r#","seller":{seller},"category":{category},"extra":""#);
-            extra(&mut rng, out.len() - begin, AUCTION_BYTES, out);
-            write!(out, "\"}}")
+            out.int(id);
+            out.text(|b, _| letters(&mut rng, 20, b));
+            out.text(|b, _| letters(&mut rng, 100, b));
+            out.int(initial);
+            out.int(reserve);
+            out.timestamp(ts);
+            out.timestamp(expires);
+            out.int(seller);
+            out.int(category);
+            out.text(|b, used| extra(&mut rng, used, AUCTION_BYTES, b));
         }
         Table::Bid => {
             let auction = if rng.below(HOT_AUCTION_RATIO) > 0 {
@@ -293,37 +352,36 @@ pub fn write_row(table: Table, row: u64, seed: u64, start_ms: i64, out: &mut Vec
             } else {
                 some_person(&mut rng, event)
             } + FIRST_PERSON_ID;
-            let price = price(&mut rng);
-            let _ = write!(
-                out,
-                r#"{{"auction":{auction},"bidder":{bidder},"price":{price},"channel":""#
-            );
-            let channel = if rng.below(HOT_CHANNEL_RATIO) > 0 {
-                let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
-                let _ = write!(out, "{}", HOT_CHANNELS[i]);
-                None
-            } else {
-                let c = rng.below(CHANNELS);
-                let _ = write!(out, "channel-{c}");
-                Some(c)
-            };
-            out.extend_from_slice(br#"","url":"https://www.nexmark.com/"#);
-            for _ in 0..3 {
-                letters(&mut rng, 5, out);
-                out.push(b'/');
-            }
-            out.extend_from_slice(b"item.htm?query=1");
-            // Nine in ten other channels name themselves in the URL.
-            if let Some(c) = channel.filter(|_| rng.below(10) > 0) {
-                let _ = write!(out, "&channel_id={}", (c as u32).reverse_bits() >> 1);
-            }
-            out.extend_from_slice(br#"","dateTime":"#);
-            timestamp(out, ts);
-            out.extend_from_slice(br#","extra":""#);
-            extra(&mut rng, out.len() - begin, BID_BYTES, out);
-            write!(out, "\"}}")
+            out.int(auction);
+            out.int(bidder);
+            out.int(price(&mut rng));
+            let mut channel = None;
+            out.text(|b, _| {
+                if rng.below(HOT_CHANNEL_RATIO) > 0 {
+                    let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
+                    b.extend_from_slice(HOT_CHANNELS[i].as_bytes());
+                } else {
+                    let c = rng.below(CHANNELS);
+                    let _ = write!(b, "channel-{c}");
+                    channel = Some(c);
+                }
+            });
+            out.text(|b, _| {
+                b.extend_from_slice(b"https://www.nexmark.com/");
+                for _ in 0..3 {
+                    letters(&mut rng, 5, b);
+                    b.push(b'/');
+                }
+                b.extend_from_slice(b"item.htm?query=1");
+                // Nine in ten other channels name themselves in the URL.
+                if let Some(c) = channel.filter(|_| rng.below(10) > 0) {
+                    let _ = write!(b, "&channel_id={}", (c as u32).reverse_bits() >> 1);
+                }
+            });
+            out.timestamp(ts);
+            out.text(|b, used| extra(&mut rng, used, BID_BYTES, b));
         }
-    };
+    }
 }
 
 #[cfg(test)]
