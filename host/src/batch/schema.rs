@@ -60,6 +60,13 @@ pub enum SchemaError {
         /// Its type.
         ty: String,
     },
+    /// A source's own typed columns could not be made into the job's
+    /// schema.
+    #[error("the source's columns do not fit the job's schema: {message}")]
+    Columns {
+        /// What did not fit.
+        message: String,
+    },
     /// The sample to infer a schema from could not be read.
     #[error("inferring the schema from the first {lines} records: {message}")]
     Inference {

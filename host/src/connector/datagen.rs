@@ -9,7 +9,7 @@
 //! - `nexmark-person`, `nexmark-auction`, `nexmark-bid`: Nexmark's own
 //!   tables, see [`super::nexmark`].
 
-use super::nexmark::{Table, write_row as write_nexmark};
+use super::nexmark::{Table, columns, write_row as write_nexmark};
 use super::rng::Rng;
 use super::throttle::Throttle;
 use super::{ConnectorError, Poll, RawRecord, Source, SourcePosition};
@@ -25,6 +25,9 @@ pub struct Datagen {
     rng: Rng,
     row: u64,
     throttle: Throttle,
+    /// Nexmark's rows as typed columns of these names (see
+    /// [`Source::read_columns`]).
+    columns: Option<(Table, Vec<String>)>,
 }
 
 impl Datagen {
@@ -35,6 +38,7 @@ impl Datagen {
             throttle: Throttle::new(spec.rate),
             spec,
             row: 0,
+            columns: None,
         }
     }
 
@@ -97,6 +101,21 @@ impl Source for Datagen {
         if let Err(due) = self.throttle.ready(self.row, n) {
             return Ok(Poll::Wait(due));
         }
+        if let Some((table, names)) = &self.columns {
+            let s = &self.spec;
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let rows = self.row..self.row + n;
+            let batch =
+                columns::generate(*table, rows, s.seed, s.start_ms, &names).map_err(|e| {
+                    ConnectorError::Read {
+                        source_name: "datagen".into(),
+                        location: format!("row {}", self.row),
+                        message: e.to_string(),
+                    }
+                })?;
+            self.row += n;
+            return Ok(Poll::Columns(batch));
+        }
         let mut out = Vec::with_capacity(n as usize);
         for _ in 0..n {
             let mut buf = Vec::with_capacity(96);
@@ -105,6 +124,20 @@ impl Source for Datagen {
             out.push(RawRecord::line(buf, self.row));
         }
         Ok(Poll::Records(out))
+    }
+
+    /// Nexmark's tables, when `schema` names only their columns.
+    fn read_columns(&mut self, schema: &arrow_schema::Schema) -> bool {
+        let Some(table) = Table::of_schema(&self.spec.schema) else {
+            return false;
+        };
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let known = table.columns();
+        if !names.iter().all(|n| known.iter().any(|(k, _)| k == n)) {
+            return false;
+        }
+        self.columns = Some((table, names));
+        true
     }
 
     fn position(&self) -> Option<SourcePosition> {

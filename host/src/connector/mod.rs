@@ -97,13 +97,16 @@ impl Lines {
     }
 }
 
-/// A batch a source read: records, or lines in one buffer.
+/// A batch a source read: records, or lines in one buffer, or typed
+/// columns made by the source itself.
 #[derive(Debug)]
 pub enum SourceBatch {
     /// Records, each with its own payload.
     Records(Vec<RawRecord>),
     /// Lines of a line source.
     Lines(Lines),
+    /// Typed columns (see [`Source::read_columns`]).
+    Columns(arrow_array::RecordBatch),
 }
 
 impl SourceBatch {
@@ -122,6 +125,7 @@ impl SourceBatch {
                 })
                 .sum(),
             SourceBatch::Lines(l) => (l.data.len() + 24 * l.len()) as u64,
+            SourceBatch::Columns(c) => c.get_array_memory_size() as u64,
         }
     }
     /// Records or lines in it.
@@ -129,17 +133,32 @@ impl SourceBatch {
         match self {
             SourceBatch::Records(r) => r.len(),
             SourceBatch::Lines(l) => l.len(),
+            SourceBatch::Columns(c) => c.num_rows(),
         }
     }
     /// Nothing in it.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// As records, each with its own payload.
+    /// As records, each with its own payload; columns as JSON objects
+    /// (a source makes columns only when asked to, by a reader of columns
+    /// alone, so this is a fallback).
     pub fn into_records(self) -> Vec<RawRecord> {
         match self {
             SourceBatch::Records(r) => r,
             SourceBatch::Lines(l) => l.into_records(),
+            SourceBatch::Columns(c) => {
+                let mut text = Vec::new();
+                let mut w = arrow_json::LineDelimitedWriter::new(&mut text);
+                // Writing generated columns (integers, text, timestamps)
+                // into memory does not fail.
+                let _ = w.write(&c).and_then(|()| w.finish());
+                text.split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .zip(1..)
+                    .map(|(l, n)| RawRecord::line(l.to_vec(), n))
+                    .collect()
+            }
         }
     }
 }
@@ -151,6 +170,9 @@ pub enum Poll {
     Records(Vec<RawRecord>),
     /// Some lines of a line source, in one buffer (never empty).
     Lines(Lines),
+    /// Some rows as typed columns (never empty), from a source that was
+    /// asked for them ([`Source::read_columns`]).
+    Columns(arrow_array::RecordBatch),
     /// Nothing right now: a blocking source waited a while for input.
     Idle,
     /// Nothing before this instant (a rate limit); for a source that says
@@ -232,6 +254,15 @@ pub trait Source: Send {
     /// its next tick — holding no thread.
     fn ready(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
+    }
+    /// Make batches of typed columns from now on, with the fields of
+    /// `schema` (by name; the reader casts them to its types), instead of
+    /// records: the source task asks when every reader of the source
+    /// reads only columns. Returns whether the source will: a generator
+    /// that makes its values can put them in columns with no JSON text
+    /// between (Nexmark's tables); other sources read bytes and decline.
+    fn read_columns(&mut self, _schema: &arrow_schema::Schema) -> bool {
+        false
     }
     /// Human-readable location of an offset of an input, e.g.
     /// `input.jsonl:17` or `orders[2]@1041`.

@@ -24,7 +24,7 @@ use crate::connector::{RawRecord, Source, SourceBatch};
 use crate::event::Event;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, TimestampMillisecondType};
-use arrow_array::{Array, ArrayRef};
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::sync::Arc;
 
@@ -114,6 +114,8 @@ fn lines_of(batch: &SourceBatch) -> Vec<&[u8]> {
     match batch {
         SourceBatch::Records(r) => r.iter().map(|r| r.payload.as_slice()).collect(),
         SourceBatch::Lines(l) => l.iter().collect(),
+        // Begun as ready columns, never decoded.
+        SourceBatch::Columns(_) => Vec::new(),
     }
 }
 
@@ -178,6 +180,58 @@ impl ColumnDecoder {
         })
     }
 
+    /// Columns the source made itself, as the job's schema: each field
+    /// taken by name and cast to its type. Event time comes from its
+    /// column (a generator's is never null) or is `now`.
+    fn made(&mut self, columns: RecordBatch, now: i64) -> Result<DecodedBatch, RunError> {
+        let fail = |message: String| schema_error(&self.job, SchemaError::Columns { message });
+        let schema = match &self.schema {
+            Some(s) => s.clone(),
+            None => {
+                let s = match &self.declared {
+                    Some(s) => s.clone(),
+                    None => Arc::new(with_types(columns.schema().as_ref().clone(), &self.types)),
+                };
+                self.schema = Some(s.clone());
+                s
+            }
+        };
+        let arrays = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let c = columns
+                    .column_by_name(f.name())
+                    .ok_or_else(|| fail(format!("no column `{}`", f.name())))?;
+                arrow_cast::cast(c, f.data_type())
+                    .map_err(|e| fail(format!("column `{}`: {e}", f.name())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = columns.num_rows();
+        let rows = RecordBatch::try_new_with_options(
+            schema,
+            arrays,
+            &arrow_array::RecordBatchOptions::new().with_row_count(Some(n)),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let time: Vec<i64> = match &self.time_field {
+            Some(field) => {
+                let c = crate::batch::rows::column(&rows, field)
+                    .ok_or_else(|| fail(format!("no event-time column `{field}`")))?;
+                times(&c)
+                    .into_iter()
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| fail(format!("event-time column `{field}` has nulls")))?
+            }
+            None => vec![now; n],
+        };
+        Ok(DecodedBatch {
+            records: Vec::new(),
+            columns: Columns { batch: rows, time },
+            inputs: vec![0; n],
+        })
+    }
+
     /// The batches' schema: the declared one, or the one inferred from
     /// `lines`, the first batch's.
     fn schema(&mut self, lines: &[&[u8]]) -> Result<SchemaRef, RunError> {
@@ -208,6 +262,9 @@ impl ColumnDecoder {
     pub fn begin(&mut self, batch: SourceBatch, now: i64) -> Result<Begun, RunError> {
         if self.raw {
             return self.raw_batch(batch, now).map(Begun::Ready);
+        }
+        if let SourceBatch::Columns(columns) = batch {
+            return self.made(columns, now).map(Begun::Ready);
         }
         let decoder = match self.spare.pop() {
             Some(d) => d,
@@ -241,6 +298,7 @@ impl ColumnDecoder {
         let origin: Vec<Origin> = match &batch {
             SourceBatch::Records(r) => r.iter().map(|r| (r.input, r.offset, r.timestamp)).collect(),
             SourceBatch::Lines(l) => (0..l.len()).map(|i| (0, l.number(i), None)).collect(),
+            SourceBatch::Columns(_) => Vec::new(),
         };
         let dead = |i: usize, reason: String| {
             let (input, offset, _) = origin[i];

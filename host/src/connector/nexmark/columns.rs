@@ -27,7 +27,10 @@ enum Column {
     Skipped,
     Int(Vec<i64>),
     Timestamp(Vec<i64>),
-    Text { data: Vec<u8>, offsets: Vec<i32> },
+    Text {
+        data: Vec<u8>,
+        offsets: Vec<i32>,
+    },
 }
 
 /// A row's values into columns, and the length the row would have as JSON.
@@ -229,7 +232,11 @@ mod tests {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["seller", "id", "extra"]);
         for name in names {
-            assert_eq!(some.column_by_name(name), all.column_by_name(name), "{name}");
+            assert_eq!(
+                some.column_by_name(name),
+                all.column_by_name(name),
+                "{name}"
+            );
         }
         let err = generate(Table::Bid, 0..1, 1, 0, &["nope"]).unwrap_err();
         assert!(err.to_string().contains("`nope`"), "{err}");
@@ -237,7 +244,13 @@ mod tests {
 
     #[test]
     fn json_lengths_are_counted_as_written() {
-        for ms in [0, 1_700_000_000_000, -1, -30_610_224_000_001, 253_402_300_800_000] {
+        for ms in [
+            0,
+            1_700_000_000_000,
+            -1,
+            -30_610_224_000_001,
+            253_402_300_800_000,
+        ] {
             let mut b = Vec::new();
             crate::time::write_sql_seconds(&mut b, ms);
             assert_eq!(timestamp_len(ms), b.len() + 6, "{ms}");

@@ -242,7 +242,8 @@ impl JsonRow<'_> {
     fn key(&mut self) {
         self.out.push(if self.next == 0 { b'{' } else { b',' });
         self.out.push(b'"');
-        self.out.extend_from_slice(self.names[self.next].0.as_bytes());
+        self.out
+            .extend_from_slice(self.names[self.next].0.as_bytes());
         self.out.extend_from_slice(b"\":");
         self.next += 1;
     }
