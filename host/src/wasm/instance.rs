@@ -7,6 +7,7 @@ use super::host::{HostCtx, KeyedCtx, OperatorId};
 use super::limits::MemoryLimiter;
 use super::{LoadedComponent, StoreData, WasmEngine, WasmError, sandbox};
 use crate::wasm::engine::EPOCH_TICK;
+use std::sync::Arc;
 use wasmtime::Store;
 use wasmtime::component::{InstancePre, ResourceTable};
 
@@ -64,6 +65,8 @@ impl GuestError for bindings::v2::weir::dataflow::types::OperatorError {
 pub(super) struct Guarded {
     pub(super) store: Store<StoreData>,
     pub(super) limits: CallLimits,
+    /// The engine's running calls (its epoch ticks only while one runs).
+    calls: Arc<super::engine::Calls>,
 }
 
 impl Guarded {
@@ -138,7 +141,11 @@ impl Guarded {
             }
             Ok(wasmtime::UpdateDeadline::Continue(ticks(limit - used)))
         });
-        Guarded { store, limits }
+        Guarded {
+            store,
+            limits,
+            calls: spec.engine.calls.clone(),
+        }
     }
 
     /// A store for `spec` with the component instantiated by `make` (the
@@ -150,6 +157,7 @@ impl Guarded {
     ) -> Result<(Guarded, B), WasmError> {
         let mut g = Guarded::new(spec, keyed);
         // Start functions run during instantiation: they get a deadline too.
+        let _running = g.calls.enter();
         g.arm_deadline();
         let bindings =
             make(spec.component.pre.clone(), &mut g.store).map_err(|e| g.instantiate_err(e))?;
@@ -174,17 +182,24 @@ impl Guarded {
         call: &'static str,
         f: impl FnOnce(&mut Store<StoreData>) -> wasmtime::Result<Result<R, E>>,
     ) -> Result<R, WasmError> {
+        let running = self.calls.enter();
         self.arm_deadline();
         self.store.data_mut().host.last_error = None;
         let started = std::time::Instant::now();
         let result = f(&mut self.store);
+        drop(running);
         self.id().busy_ns.fetch_add(
             started.elapsed().as_nanos() as u64,
             std::sync::atomic::Ordering::Relaxed,
         );
+        let exhausted = self.store.data_mut().cpu.exhausted.take();
+        // What an error says (made only for one).
+        let result = match result {
+            Ok(Ok(r)) => return Ok(r),
+            failed => failed,
+        };
         let id = self.id().clone();
         let (job, operator, subtask) = (id.job.to_string(), id.operator.to_string(), id.subtask);
-        let exhausted = self.store.data_mut().cpu.exhausted.take();
         match result {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => Err(WasmError::Operator {

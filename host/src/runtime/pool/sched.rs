@@ -27,7 +27,8 @@
 //! assert_eq!((first, s.pick().unwrap().0), ("a1", "b"));
 //! ```
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 
 /// Fixed-point scale of virtual times (CPU ns × SCALE / share).
 const SCALE: u128 = 1 << 16;
@@ -70,10 +71,31 @@ struct Job<T> {
     queue: VecDeque<T>,
 }
 
+/// The index of the first item of `items` with the least `key` among
+/// those `allowed`. Looks at keys alone first: the first least one is
+/// nearly always allowed (a worker leaves only a task another worker was
+/// woken for), and then no other item's tasks need be looked at.
+fn first_min(
+    items: &[u64],
+    key: impl Fn(&u64) -> u128,
+    allowed: impl Fn(&u64) -> bool,
+) -> Option<usize> {
+    let (i, _) = items.iter().enumerate().min_by_key(|(_, id)| key(id))?;
+    if allowed(&items[i]) {
+        return Some(i);
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| allowed(id))
+        .min_by_key(|(_, id)| key(id))
+        .map(|(i, _)| i)
+}
+
 impl<T> Default for Sched<T> {
     fn default() -> Self {
         Self {
-            tenants: HashMap::new(),
+            tenants: HashMap::default(),
             ready: Vec::new(),
             floor: 0,
         }
@@ -94,7 +116,7 @@ impl<T> Sched<T> {
             share: 1,
             vtime: floor,
             running: 0,
-            jobs: HashMap::new(),
+            jobs: HashMap::default(),
             ready: Vec::new(),
             floor: 0,
         })
@@ -155,24 +177,15 @@ impl<T> Sched<T> {
     pub fn pick_where(&mut self, fit: impl Fn(&T) -> Fit) -> Option<(T, u64, u64)> {
         let allowed = |j: &Job<T>| j.queue.iter().any(|t| fit(t) != Fit::No);
         let tenants = &self.tenants;
-        let (ti, _) = self
-            .ready
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| {
-                let t = &tenants[*id];
-                t.ready.iter().any(|j| allowed(&t.jobs[j]))
-            })
-            .min_by_key(|(_, id)| tenants[*id].vtime)?;
+        let tenant_allowed = |id: &u64| {
+            let t = &tenants[id];
+            t.ready.iter().any(|j| allowed(&t.jobs[j]))
+        };
+        let ti = first_min(&self.ready, |id| tenants[id].vtime, tenant_allowed)?;
         let tenant = self.ready[ti];
         let t = self.tenants.get_mut(&tenant)?;
         let jobs = &t.jobs;
-        let (ji, _) = t
-            .ready
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| allowed(&jobs[*id]))
-            .min_by_key(|(_, id)| jobs[*id].cpu)?;
+        let ji = first_min(&t.ready, |id| jobs[id].cpu, |id| allowed(&jobs[id]))?;
         let job = t.ready[ji];
         let j = t.jobs.get_mut(&job)?;
         let at = j
@@ -224,7 +237,7 @@ mod tests {
         rounds: usize,
         cost: impl Fn(u64) -> u64,
     ) -> HashMap<u64, u64> {
-        let mut got = HashMap::new();
+        let mut got = HashMap::default();
         for _ in 0..rounds {
             let ((t, j), tenant, job) = s.pick().expect("always something ready");
             let ns = cost(t);
@@ -265,8 +278,8 @@ mod tests {
         }
         s.push(2, 20, (2, 20));
         // Tasks of tenant 2 are ten times as long: the time still splits 3:1.
-        let mut per_job: HashMap<u64, u64> = HashMap::new();
-        let mut got: HashMap<u64, u64> = HashMap::new();
+        let mut per_job: HashMap<u64, u64> = HashMap::default();
+        let mut got: HashMap<u64, u64> = HashMap::default();
         for _ in 0..20_000 {
             let ((t, j), tenant, job) = s.pick().unwrap();
             let ns = if t == 2 { 10_000 } else { 1_000 };
@@ -303,7 +316,7 @@ mod tests {
     #[test]
     fn a_pipeline_that_is_never_ready_twice_keeps_its_credit() {
         let mut s = twenty_and_one();
-        let mut got: HashMap<u64, u64> = HashMap::new();
+        let mut got: HashMap<u64, u64> = HashMap::default();
         // Each worker runs a task for 1 ms; they finish alternately.
         let mut running = [s.pick().unwrap(), s.pick().unwrap()];
         for round in 0..20_000 {
