@@ -12,6 +12,7 @@
 //! 3. [`runtime`]: the plan runs as threads connected by bounded channels
 //!    (source → parallel operator chain → key-partitioned stage → sink).
 
+pub mod activity;
 pub mod batch;
 pub mod bench;
 pub mod budget;

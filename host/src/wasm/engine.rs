@@ -2,10 +2,10 @@
 
 use super::WasmError;
 use super::{StoreData, World};
+use crate::activity::Activity;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::{Cache, CacheConfig, Config, Engine};
@@ -22,57 +22,10 @@ pub struct WasmEngine {
     /// component share its compiled code instead of each holding a copy —
     /// what lets one host keep a thousand small jobs.
     pub(crate) linked: Arc<Mutex<Linked>>,
-    /// Calls running now: the epoch ticks only while one does.
-    pub(crate) calls: Arc<Calls>,
-}
-
-/// The guest calls running in an engine, so that its epoch ticker sleeps
-/// while none does: a host of a thousand idle jobs then does not wake a
-/// hundred times a second for nothing. A call's deadline counts ticks from
-/// its start, so ticks missed while nothing ran change no deadline.
-#[derive(Default)]
-pub(crate) struct Calls {
-    running: AtomicUsize,
-    /// The ticker waits for a call (read and set under this lock, so a
-    /// call that starts as the ticker parks always wakes it).
-    parked: Mutex<bool>,
-    wake: Condvar,
-}
-
-/// A guest call running: see [`Calls::enter`].
-pub(crate) struct Running(Arc<Calls>);
-
-impl Calls {
-    /// A guest call starts; it ends when the guard is dropped.
-    pub(crate) fn enter(self: &Arc<Self>) -> Running {
-        if self.running.fetch_add(1, Ordering::SeqCst) == 0 {
-            let parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
-            if *parked {
-                self.wake.notify_one();
-            }
-        }
-        Running(self.clone())
-    }
-
-    /// For the ticker: return when a call is running, or after `most`.
-    fn wait(&self, most: Duration) {
-        let mut parked = self.parked.lock().unwrap_or_else(|p| p.into_inner());
-        if self.running.load(Ordering::SeqCst) == 0 {
-            *parked = true;
-            parked = self
-                .wake
-                .wait_timeout(parked, most)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-            *parked = false;
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Guest calls running now: the epoch ticks only while one does (a
+    /// call's deadline counts ticks from its start, so ticks not made
+    /// while none ran change no deadline).
+    pub(crate) calls: Arc<Activity>,
 }
 
 /// Linked components by (digest, world).
@@ -122,7 +75,7 @@ impl WasmEngine {
         };
         let engine = Engine::new(&config).map_err(|e| WasmError::Engine(e.to_string()))?;
         let ticker = engine.weak();
-        let calls = Arc::new(Calls::default());
+        let calls = Arc::new(Activity::default());
         let waiting = calls.clone();
         std::thread::Builder::new()
             .name("weir-epoch".into())
@@ -133,7 +86,7 @@ impl WasmEngine {
                     std::thread::sleep(EPOCH_TICK);
                     // Asleep while no call runs; up now and then to end
                     // with the engine.
-                    waiting.wait(Duration::from_secs(1));
+                    waiting.wait_for_work(Duration::from_secs(1));
                 }
             })
             .map_err(|e| WasmError::Engine(format!("epoch thread: {e}")))?;

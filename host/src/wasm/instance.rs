@@ -66,7 +66,7 @@ pub(super) struct Guarded {
     pub(super) store: Store<StoreData>,
     pub(super) limits: CallLimits,
     /// The engine's running calls (its epoch ticks only while one runs).
-    calls: Arc<super::engine::Calls>,
+    calls: Arc<crate::activity::Activity>,
 }
 
 impl Guarded {

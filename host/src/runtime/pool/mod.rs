@@ -47,6 +47,7 @@ mod sched;
 
 pub use sched::{Fit, Sched};
 
+use crate::activity::Activity;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -161,13 +162,8 @@ struct Shared {
     workers: usize,
     /// `State::standins`, read without the lock.
     standins: AtomicUsize,
-    /// Polls running now: the monitor sleeps while none does (an idle
-    /// host then does not wake a hundred times a second to look).
-    running: AtomicUsize,
-    /// The monitor waits for a poll to start (read and set under this
-    /// lock, so a poll that starts as the monitor parks always wakes it).
-    monitor_parked: Mutex<bool>,
-    monitor_wake: Condvar,
+    /// Polls running now: the monitor sleeps while none does.
+    polling: Activity,
 }
 
 struct State {
@@ -270,9 +266,7 @@ impl Pool {
             origin: Instant::now(),
             workers,
             standins: AtomicUsize::new(0),
-            running: AtomicUsize::new(0),
-            monitor_parked: Mutex::new(false),
-            monitor_wake: Condvar::new(),
+            polling: Activity::default(),
         });
         for i in 0..workers {
             let (shared, handle) = (shared.clone(), io.handle().clone());
@@ -421,17 +415,9 @@ fn worker(me: usize, shared: &Shared, io: &tokio::runtime::Handle) {
         POLL_STARTED.set(Some(started));
         let stamp = started.saturating_duration_since(shared.origin).as_nanos() as u64 + 1;
         shared.polls[me].store(stamp, Ordering::Relaxed);
-        if shared.running.fetch_add(1, Ordering::SeqCst) == 0 {
-            let parked = shared
-                .monitor_parked
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if *parked {
-                shared.monitor_wake.notify_one();
-            }
-        }
+        shared.polling.start();
         runnable.run();
-        shared.running.fetch_sub(1, Ordering::SeqCst);
+        shared.polling.end();
         shared.polls[me].store(0, Ordering::Relaxed);
         POLL_STARTED.set(None);
         let ns = started.elapsed().as_nanos() as u64;
@@ -479,21 +465,9 @@ fn monitor(shared: &Weak<Shared>, io: &tokio::runtime::Handle) {
         // Most ticks change nothing: no lock then.
         if shared.standins.load(Ordering::Relaxed) == stuck {
             if stuck == 0 {
-                // Nothing to watch until a poll starts (or the pool may
-                // have ended: look again in a while).
-                let mut parked = shared
-                    .monitor_parked
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if shared.running.load(Ordering::SeqCst) == 0 {
-                    *parked = true;
-                    parked = shared
-                        .monitor_wake
-                        .wait_timeout(parked, Duration::from_secs(1))
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                    *parked = false;
-                }
+                // Nothing to watch until a poll starts (looking again in a
+                // while: the pool may have ended).
+                shared.polling.wait_for_work(Duration::from_secs(1));
             }
             continue;
         }
