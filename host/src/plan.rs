@@ -136,6 +136,8 @@ pub enum JoinKind {
     Regular {
         /// Time to live, ms.
         ttl: Option<i64>,
+        /// The sides an outer join keeps whole.
+        outer: crate::join::Outer,
     },
 }
 

@@ -170,11 +170,15 @@ fn what_weir_does_not_run_is_refused_before_it_starts_with_its_line() {
         // An updating query into a sink that takes only inserts.
         (
             "SELECT `user`, merchant, COUNT(*) FROM tx GROUP BY `user`, merchant",
-            "an updating query (a GROUP BY without a window, or a Top-N) into table `out_rows`",
+            "an updating query (a GROUP BY without a window, a Top-N or an outer join) into table `out_rows`",
         ),
         (
             "SELECT a.`user`, b.merchant, a.amount FROM tx a LEFT JOIN tx b ON a.`user` = b.`user`",
-            "LEFT OUTER JOIN",
+            "an updating query (a GROUP BY without a window, a Top-N or an outer join) into table `out_rows`",
+        ),
+        (
+            "SELECT a.`user`, b.merchant, a.amount FROM tx a LEFT JOIN tx b ON a.`user` = b.`user` AND a.amount < b.amount",
+            "`a.amount < b.amount` in the ON of a LEFT OUTER JOIN",
         ),
         (
             "SELECT `user`, merchant, amount FROM tx ORDER BY ts",

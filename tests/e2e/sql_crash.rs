@@ -248,3 +248,102 @@ fn a_regular_join_killed_at_random_moments_writes_every_pair_exactly_once() {
     );
     assert_eq!(got, want, "the pairs after {kills} kills vs the model's");
 }
+
+/// A FULL OUTER join of two tables killed with SIGKILL again and again
+/// after its checkpoints: both sides' rows, and which of them ever had a
+/// partner, go through every checkpoint. The table its changelog leaves
+/// is the model's: every pair of a key both tables have, and each row of
+/// a key only one has, padded with NULLs; every retraction of a padded
+/// row retracts one the table has (a row padded again after a restore, or
+/// retracted twice, would fail).
+#[test]
+fn a_full_outer_join_killed_at_random_moments_leaves_the_models_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let records = 12_000;
+    let mut rng = weir_e2e::TestRng::from_env();
+    // Keys 0..2000 on the left, 1000..3000 on the right.
+    let mut sides: [std::collections::BTreeMap<u64, Vec<usize>>; 2] = Default::default();
+    for (i, (file, base)) in [("a.jsonl", 0), ("b.jsonl", 1000)].into_iter().enumerate() {
+        let mut input = String::new();
+        for id in 0..records {
+            let k = base + rng.between(0, 2000);
+            input.push_str(&format!("{{\"id\":{id},\"k\":\"k{k}\"}}\n"));
+            sides[i].entry(k).or_default().push(id);
+        }
+        std::fs::write(d.join(file), input).expect("input");
+    }
+    let row = |a: Option<usize>, b: Option<usize>, k: u64| {
+        let (ka, kb) = (a.map(|_| format!("k{k}")), b.map(|_| format!("k{k}")));
+        by_value(serde_json::json!({"a": a, "ka": ka, "b": b, "kb": kb})).to_string()
+    };
+    let mut want: Vec<String> = Vec::new();
+    let empty = Vec::new();
+    for k in 0..3000u64 {
+        let (l, r) = (
+            sides[0].get(&k).unwrap_or(&empty),
+            sides[1].get(&k).unwrap_or(&empty),
+        );
+        match (l.is_empty(), r.is_empty()) {
+            (false, false) => {
+                for a in l {
+                    for b in r {
+                        want.push(row(Some(*a), Some(*b), k));
+                    }
+                }
+            }
+            (false, true) => want.extend(l.iter().map(|a| row(Some(*a), None, k))),
+            (true, false) => want.extend(r.iter().map(|b| row(None, Some(*b), k))),
+            (true, true) => {}
+        }
+    }
+    std::fs::write(
+        d.join("full.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE a (id BIGINT, k STRING)
+           WITH ('connector' = 'filesystem', 'path' = 'a.jsonl', 'format' = 'json');
+         CREATE TABLE b (id BIGINT, k STRING)
+           WITH ('connector' = 'filesystem', 'path' = 'b.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (a BIGINT, ka STRING, b BIGINT, kb STRING)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'debezium-json');
+         INSERT INTO out_rows
+         SELECT a.id, a.k, b.id, b.k FROM a FULL OUTER JOIN b ON a.k = b.k;",
+    )
+    .expect("script");
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "full.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+            "--set",
+            "batch_size=50",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let changes = rows(&d.join("out.jsonl"), 0);
+    // Retractions happened: rows were padded, then paired.
+    assert!(
+        changes.iter().any(|c| c["op"] == "d"),
+        "no padded row was ever retracted"
+    );
+    let mut got: Vec<String> = final_table(&changes)
+        .into_iter()
+        .map(|v| by_value(v).to_string())
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "rows after {kills} kills vs the model's"
+    );
+    assert_eq!(got, want, "the table after {kills} kills vs the model's");
+}

@@ -72,11 +72,12 @@ pub enum Command {
     /// aggregate without a window (`GROUP BY columns`), an updating result
     /// whose changes (+I, -U, +U, -D) go to a `'format' = 'debezium-json'`
     /// or a `jdbc` table; aggregate a join's or a subquery's rows; join two
-    /// tables (inner interval, window and regular joins); aggregate over a
+    /// tables (inner interval and window joins; regular joins, inner or
+    /// LEFT, RIGHT and FULL OUTER, an outer one's result updating); aggregate over a
     /// window of rows (`… OVER (PARTITION BY k ORDER BY ts ROWS|RANGE
     /// BETWEEN … PRECEDING AND CURRENT ROW)`); rank (`ROW_NUMBER() OVER
     /// (…) AS rn … WHERE rn <= N`: Top-N, deduplication, Window Top-N).
-    /// Anything else (outer joins, a join of three tables, RANK(),
+    /// Anything else (outer interval or window joins, a join of three tables, RANK(),
     /// processing-time windows, …) is refused before the job starts, with
     /// the construct and its line. `weir run` and `weir submit` take a
     /// `.sql` file too; README.md's SQL section has the full list.

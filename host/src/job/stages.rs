@@ -301,6 +301,13 @@ pub struct JoinSpec {
     /// processing time (Flink's `table.exec.state.ttl`); default: for ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<String>,
+    /// Regular join: an outer join, `left`, `right` or `full` (Flink SQL's
+    /// `LEFT | RIGHT | FULL OUTER JOIN`): a row of that side (both, for
+    /// `full`) with no partner is emitted with `null` for the other side,
+    /// and retracted once a partner comes. Its records are a changelog:
+    /// each carries its change in `_op` (`+I`, `-D`). Default: inner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer: Option<String>,
 }
 
 fn tumbling() -> String {

@@ -63,6 +63,54 @@ impl Side {
     }
 }
 
+/// Which sides of a regular join are kept whole (Flink SQL's outer
+/// joins): a row of such a side with no partner is emitted padded with
+/// `null`, and retracted when its first partner comes. Neither: an inner
+/// join.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Outer {
+    /// `LEFT` or `FULL OUTER JOIN`.
+    pub left: bool,
+    /// `RIGHT` or `FULL OUTER JOIN`.
+    pub right: bool,
+}
+
+impl Outer {
+    /// A job file's `outer` setting (`left`, `right`, `full`; none is
+    /// inner); `None` for anything else.
+    pub fn parse(setting: Option<&str>) -> Option<Outer> {
+        Some(match setting {
+            None => Outer::default(),
+            Some("left") => Outer {
+                left: true,
+                right: false,
+            },
+            Some("right") => Outer {
+                left: false,
+                right: true,
+            },
+            Some("full") => Outer {
+                left: true,
+                right: true,
+            },
+            Some(_) => return None,
+        })
+    }
+
+    /// Is it an outer join (its records a changelog)?
+    pub fn any(self) -> bool {
+        self.left || self.right
+    }
+
+    /// Is `side` kept whole?
+    pub fn keeps(self, side: Side) -> bool {
+        match side {
+            Side::Left => self.left,
+            Side::Right => self.right,
+        }
+    }
+}
+
 /// Where a batch's records went besides the join's buffers.
 #[derive(Debug, Default)]
 pub struct JoinOutput {
@@ -122,6 +170,34 @@ fn joined(key: &[u8], window: Option<(i64, i64)>, left: &[u8], right: &[u8]) -> 
     json_value(&mut out, right);
     out.push(b'}');
     out
+}
+
+/// A change to an outer join's result: `left` and `right` (`None`: the
+/// side padded with `null`) under `key`, with its change in `_op`.
+fn change(key: &[u8], left: Option<&[u8]>, right: Option<&[u8]>, op: &str, ts: Timestamp) -> Event {
+    let size = left.map_or(4, <[u8]>::len) + right.map_or(4, <[u8]>::len);
+    let mut out = Vec::with_capacity(size + key.len() + 64);
+    out.extend_from_slice(b"{\"key\":");
+    let k = serde_json::to_string(&String::from_utf8_lossy(key)).unwrap_or_default();
+    out.extend_from_slice(k.as_bytes());
+    for (name, side) in [(&b",\"left\":"[..], left), (b",\"right\":", right)] {
+        out.extend_from_slice(name);
+        match side {
+            Some(v) => json_value(&mut out, v),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(crate::window::global::OP.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    out.extend_from_slice(op.as_bytes());
+    out.extend_from_slice(b"\"}");
+    Event {
+        key: Some(key.to_vec()),
+        value: out,
+        timestamp: ts,
+        headers: Vec::new(),
+    }
 }
 
 /// A buffered record: its time and payload.

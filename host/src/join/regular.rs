@@ -20,6 +20,14 @@
 //! long in processing time after it came, as in Flink: rows come in order
 //! of their drop times, so a queue in arrival order says which go first.
 //!
+//! An outer join ([`Outer`]) is Flink's too: a row of a side kept whole
+//! that finds no partner is emitted at once padded with `null` (`+I`);
+//! when its first partner comes, that row is retracted (`-D`) before the
+//! pairs are emitted (`+I`). Each row remembers whether it was ever
+//! matched, so a row whose partners lived out their time to live is not
+//! padded again (Flink keeps a count of partners, which is never lowered
+//! when they expire either); checkpoints keep that mark.
+//!
 //! ```
 //! use weir::join::{JoinOutput, JoinState, RegularJoin, Side};
 //! use weir::budget::Budgets;
@@ -36,7 +44,7 @@
 
 use super::interval::{DUE, ROWS, Saved, grain_end, rows_of};
 use super::state::{JoinState, key_at, tagged, time_at};
-use super::{JoinError, JoinOutput, Side, event};
+use super::{JoinError, JoinOutput, Outer, Side, change, event};
 use crate::event::{Event, MIN_WATERMARK, Timestamp};
 use crate::state::{key_group_of, time_bytes};
 use rustc_hash::FxHashMap;
@@ -48,6 +56,12 @@ use std::path::Path;
 const ROW_OVERHEAD: u64 = 48;
 const KEY_OVERHEAD: u64 = 64;
 
+/// Marks the rows of an outer join's whole sides that had a partner, in a
+/// checkpoint: `[kg][MATCHED][side][key len][key][time][seq]`, no value.
+/// (Only memory state runs outer joins, so the ordered layout of
+/// [`super::IntervalJoin::regular`] never reads these.)
+const MATCHED: u8 = 0x23;
+
 /// What the rows are called in a budget refusal.
 const WHAT: &str = "regular join rows";
 
@@ -57,6 +71,9 @@ struct Row {
     /// When it is dropped (processing time), with a time to live.
     due: Timestamp,
     value: Vec<u8>,
+    /// Of a side kept whole: has it had a partner (its padded row was
+    /// retracted, or never emitted)?
+    matched: bool,
 }
 
 impl Row {
@@ -79,6 +96,58 @@ fn push(rows: &mut VecDeque<Row>, row: Row) {
         rows.reserve_exact(1);
     }
     rows.push_back(row);
+}
+
+/// What `row`, new on `side` under `key`, changes in an outer join's
+/// result, given the other side's rows `theirs`: with none, the row
+/// padded with `null` (if its side is kept whole); else the padded rows
+/// of the other side's rows never matched before retracted, then every
+/// pair.
+fn changes(
+    outer: Outer,
+    side: Side,
+    key: &[u8],
+    row: &mut Row,
+    theirs: &mut VecDeque<Row>,
+    out: &mut JoinOutput,
+) {
+    let me = Some(row.value.as_slice());
+    if theirs.is_empty() {
+        if outer.keeps(side) {
+            let (l, r) = arrange(side, me, None);
+            out.results.push(change(key, l, r, "+I", row.ts));
+        }
+        return;
+    }
+    let other = match side {
+        Side::Left => Side::Right,
+        Side::Right => Side::Left,
+    };
+    if outer.keeps(other) {
+        for o in theirs.iter_mut().filter(|o| !o.matched) {
+            o.matched = true;
+            let (l, r) = arrange(other, Some(o.value.as_slice()), None);
+            out.results.push(change(key, l, r, "-D", o.ts));
+        }
+    }
+    for o in theirs.iter() {
+        let (l, r) = arrange(side, me, Some(o.value.as_slice()));
+        out.results.push(change(key, l, r, "+I", row.ts.max(o.ts)));
+    }
+    row.matched = true;
+}
+
+/// `(left, right)` of a row `mine` of `side` and a row `theirs` of the
+/// other side.
+fn arrange<'a>(
+    side: Side,
+    mine: Option<&'a [u8]>,
+    theirs: Option<&'a [u8]>,
+) -> (Option<&'a [u8]>, Option<&'a [u8]>) {
+    match side {
+        Side::Left => (mine, theirs),
+        Side::Right => (theirs, mine),
+    }
 }
 
 /// A row to drop, with a time to live: its key and side (it is the first
@@ -116,6 +185,8 @@ struct Loaded {
 /// The regular join of one subtask, its rows in memory.
 pub struct RegularJoin {
     ttl: Option<i64>,
+    /// The sides kept whole, in an outer join.
+    outer: Outer,
     keys: FxHashMap<Vec<u8>, Rows>,
     /// With a time to live: every row, in arrival order.
     due: VecDeque<Due>,
@@ -135,8 +206,15 @@ impl RegularJoin {
     /// in processing time after they came; it reads the rows `state`'s
     /// backend holds (a restored checkpoint's) into its map.
     pub fn new(ttl: Option<i64>, state: JoinState) -> Result<Self, JoinError> {
+        Self::outer(ttl, Outer::default(), state)
+    }
+
+    /// [`Self::new`], an outer join keeping the sides `outer` says whole;
+    /// its records are a changelog.
+    pub fn outer(ttl: Option<i64>, outer: Outer, state: JoinState) -> Result<Self, JoinError> {
         let mut j = Self {
             ttl,
+            outer,
             keys: FxHashMap::default(),
             due: VecDeque::new(),
             now: MIN_WATERMARK,
@@ -184,10 +262,11 @@ impl RegularJoin {
         let due = self.ttl.map_or(i64::MAX, |t| self.now.saturating_add(t));
         for e in records {
             let key = e.key.ok_or(JoinError::NoKey)?;
-            let row = Row {
+            let mut row = Row {
                 ts: e.timestamp,
                 due,
                 value: e.value,
+                matched: false,
             };
             let mut cost = row.cost();
             let rows = match self.keys.get_mut(key.as_slice()) {
@@ -197,11 +276,22 @@ impl RegularJoin {
                     self.keys.entry(key.clone()).or_default()
                 }
             };
-            for o in &rows.sides[theirs] {
-                let o = (o.ts, o.value.as_slice());
-                let me = (row.ts, row.value.as_slice());
-                let (l, r) = if mine == 0 { (me, o) } else { (o, me) };
-                out.results.push(event(&key, None, l, r, l.0.max(r.0)));
+            if self.outer.any() {
+                changes(
+                    self.outer,
+                    side,
+                    &key,
+                    &mut row,
+                    &mut rows.sides[theirs],
+                    out,
+                );
+            } else {
+                for o in &rows.sides[theirs] {
+                    let o = (o.ts, o.value.as_slice());
+                    let me = (row.ts, row.value.as_slice());
+                    let (l, r) = if mine == 0 { (me, o) } else { (o, me) };
+                    out.results.push(event(&key, None, l, r, l.0.max(r.0)));
+                }
             }
             push(&mut rows.sides[mine], row);
             self.kept(side, key, due, cost)?;
@@ -267,6 +357,7 @@ impl RegularJoin {
         let mut seq = 0u64;
         let mut grains = BTreeSet::new();
         let ttl = self.ttl.is_some();
+        let outer = self.outer;
         // Streamed: each row's entries are made as they are written.
         let rows = self.keys.iter().flat_map(|(key, rows)| {
             [Side::Left, Side::Right].into_iter().flat_map(move |side| {
@@ -287,7 +378,14 @@ impl RegularJoin {
                 due.extend_from_slice(&k[3..]);
                 (due, &[][..])
             });
-            std::iter::once((k, row.value.as_slice())).chain(due)
+            let matched = (outer.keeps(side) && row.matched).then(|| {
+                let mut m = tagged(key_group_of(key), MATCHED, k.len());
+                m.extend_from_slice(&k[3..]);
+                (m, &[][..])
+            });
+            std::iter::once((k, row.value.as_slice()))
+                .chain(due)
+                .chain(matched)
         });
         crate::state::write_snapshot(&dir.join("state"), entries)?;
         Ok(postcard::to_allocvec(&Saved {
@@ -317,6 +415,11 @@ impl RegularJoin {
         let mut loaded: Vec<Loaded> = Vec::new();
         for kg in groups {
             let mut due_of = rustc_hash::FxHashMap::default();
+            // The rows of an outer join's whole sides that had a partner.
+            let mut matched = rustc_hash::FxHashSet::default();
+            for (k, _) in self.state.backend.scan_prefix(&tagged(kg, MATCHED, 0))? {
+                matched.insert([&tagged(kg, ROWS, 0)[..], k.get(3..).unwrap_or_default()].concat());
+            }
             if self.ttl.is_some() {
                 for (k, _) in self.state.backend.scan_prefix(&tagged(kg, DUE, 0))? {
                     let at = time_at(&k, 3)?;
@@ -331,16 +434,23 @@ impl RegularJoin {
                 let ts = time_at(&k, at)?;
                 let seq = k.get(at + 8..).unwrap_or_default().to_vec();
                 let due = due_of.get(&k).copied().unwrap_or(i64::MAX);
+                let matched = matched.contains(&k);
                 let key = key.to_vec();
                 loaded.push(Loaded {
                     seq,
                     side,
                     key,
-                    row: Row { ts, due, value },
+                    row: Row {
+                        ts,
+                        due,
+                        value,
+                        matched,
+                    },
                 });
             }
-            self.state.backend.delete_prefix(&tagged(kg, ROWS, 0))?;
-            self.state.backend.delete_prefix(&tagged(kg, DUE, 0))?;
+            for tag in [ROWS, DUE, MATCHED] {
+                self.state.backend.delete_prefix(&tagged(kg, tag, 0))?;
+            }
         }
         loaded.sort_by(|a, b| (a.row.due, &a.seq).cmp(&(b.row.due, &b.seq)));
         for Loaded { side, key, row, .. } in loaded {
@@ -408,6 +518,161 @@ mod tests {
         let times: Vec<i64> = out.results.iter().map(|e| e.timestamp).collect();
         assert!(times.contains(&5_000_000) && times.contains(&i64::MAX));
         assert_eq!(j.buffered(), 7, "every row kept");
+    }
+
+    /// `(op, left v, right v)` of each change an outer join made, in order.
+    fn changes_of(out: &JoinOutput) -> Vec<(String, Option<i64>, Option<i64>)> {
+        out.results
+            .iter()
+            .map(|e| {
+                let v: serde_json::Value = serde_json::from_slice(&e.value).unwrap();
+                (
+                    v["_op"].as_str().unwrap().to_string(),
+                    v["left"]["v"].as_i64(),
+                    v["right"]["v"].as_i64(),
+                )
+            })
+            .collect()
+    }
+
+    fn outer(setting: &str, ttl: Option<i64>) -> RegularJoin {
+        let outer = Outer::parse(Some(setting)).unwrap();
+        RegularJoin::outer(ttl, outer, JoinState::in_memory(Budgets::unbounded())).unwrap()
+    }
+
+    fn c(op: &str, l: Option<i64>, r: Option<i64>) -> (String, Option<i64>, Option<i64>) {
+        (op.to_string(), l, r)
+    }
+
+    #[test]
+    fn a_left_join_pads_a_lonely_row_and_retracts_it_at_its_first_partner() {
+        let mut j = outer("left", None);
+        let mut out = JoinOutput::default();
+        j.process(Side::Left, vec![ev("a", 5, 1), ev("a", 6, 2)], &mut out)
+            .unwrap();
+        // A right row with no partner is not kept whole: nothing.
+        j.process(Side::Right, vec![ev("b", 7, 10)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("a", 8, 11)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("a", 9, 12)], &mut out)
+            .unwrap();
+        j.process(Side::Left, vec![ev("a", 3, 3)], &mut out)
+            .unwrap();
+        assert_eq!(
+            changes_of(&out),
+            vec![
+                c("+I", Some(1), None),
+                c("+I", Some(2), None),
+                c("-D", Some(1), None),
+                c("-D", Some(2), None),
+                c("+I", Some(1), Some(11)),
+                c("+I", Some(2), Some(11)),
+                // Retracted once only.
+                c("+I", Some(1), Some(12)),
+                c("+I", Some(2), Some(12)),
+                c("+I", Some(3), Some(11)),
+                c("+I", Some(3), Some(12)),
+            ]
+        );
+        // A pair's time is the later row's; a padded row's its own.
+        let times: Vec<i64> = out.results.iter().map(|e| e.timestamp).collect();
+        assert_eq!(times, vec![5, 6, 5, 6, 8, 8, 9, 9, 8, 9]);
+    }
+
+    #[test]
+    fn right_and_full_joins_pad_their_kept_sides() {
+        let mut j = outer("right", None);
+        let mut out = JoinOutput::default();
+        j.process(Side::Left, vec![ev("a", 0, 1)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("b", 0, 10)], &mut out)
+            .unwrap();
+        j.process(Side::Left, vec![ev("b", 0, 2)], &mut out)
+            .unwrap();
+        assert_eq!(
+            changes_of(&out),
+            vec![
+                c("+I", None, Some(10)),
+                c("-D", None, Some(10)),
+                c("+I", Some(2), Some(10)),
+            ]
+        );
+        let mut j = outer("full", None);
+        let mut out = JoinOutput::default();
+        j.process(Side::Left, vec![ev("a", 0, 1)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("b", 0, 10), ev("a", 0, 11)], &mut out)
+            .unwrap();
+        j.process(Side::Left, vec![ev("b", 0, 2)], &mut out)
+            .unwrap();
+        assert_eq!(
+            changes_of(&out),
+            vec![
+                c("+I", Some(1), None),
+                c("+I", None, Some(10)),
+                c("-D", Some(1), None),
+                c("+I", Some(1), Some(11)),
+                c("-D", None, Some(10)),
+                c("+I", Some(2), Some(10)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_row_whose_partners_lived_out_their_time_is_not_padded_again() {
+        let mut j = outer("left", Some(100));
+        let mut out = JoinOutput::default();
+        j.process_at(Side::Left, vec![ev("a", 0, 1)], 1_000, &mut out)
+            .unwrap();
+        j.process_at(Side::Right, vec![ev("a", 0, 10)], 1_010, &mut out)
+            .unwrap();
+        j.process_at(Side::Left, vec![ev("a", 0, 2)], 1_090, &mut out)
+            .unwrap();
+        // At 1,150 the right row is gone, the second left row is not.
+        j.process_at(Side::Right, vec![ev("a", 0, 11)], 1_150, &mut out)
+            .unwrap();
+        assert_eq!(
+            changes_of(&out),
+            vec![
+                c("+I", Some(1), None),
+                c("-D", Some(1), None),
+                c("+I", Some(1), Some(10)),
+                c("+I", Some(2), Some(10)),
+                c("+I", Some(2), Some(11)),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_which_rows_had_a_partner() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = outer("full", None);
+        let mut out = JoinOutput::default();
+        j.process(Side::Left, vec![ev("a", 0, 1), ev("b", 0, 2)], &mut out)
+            .unwrap();
+        j.process(Side::Right, vec![ev("a", 0, 10), ev("c", 0, 11)], &mut out)
+            .unwrap();
+        let saved = j.snapshot_into(dir.path()).unwrap();
+        let outer = Outer::parse(Some("full")).unwrap();
+        let mut k = RegularJoin::outer(None, outer, restored_state(dir.path(), 0, 1)).unwrap();
+        k.restore(&saved).unwrap();
+        let mut out = JoinOutput::default();
+        k.process(Side::Right, vec![ev("a", 0, 12), ev("b", 0, 13)], &mut out)
+            .unwrap();
+        k.process(Side::Left, vec![ev("c", 0, 3)], &mut out)
+            .unwrap();
+        assert_eq!(
+            changes_of(&out),
+            vec![
+                // `1` had a partner before the checkpoint: no retraction.
+                c("+I", Some(1), Some(12)),
+                c("-D", Some(2), None),
+                c("+I", Some(2), Some(13)),
+                c("-D", None, Some(11)),
+                c("+I", Some(3), Some(11)),
+            ]
+        );
     }
 
     #[test]

@@ -122,6 +122,8 @@ pub(super) fn graph_stages(
                 },
                 "regular" => JoinKind::Regular {
                     ttl: j.ttl.as_ref().map(|t| dur(&Some(t.clone()))),
+                    // (Validation refused any other setting.)
+                    outer: crate::join::Outer::parse(j.outer.as_deref()).unwrap_or_default(),
                 },
                 _ if j.window == "sliding" => JoinKind::Window(WindowKind::Sliding {
                     size: dur(&j.size),

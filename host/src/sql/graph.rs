@@ -255,7 +255,7 @@ impl Graph {
                 schema: Some(j.joined),
             },
             schema: j.schema,
-            updating: false,
+            updating: j.updating,
         }
     }
 

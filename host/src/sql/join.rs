@@ -33,25 +33,39 @@
 //!    {…}}`, read with the tables' own column types): the columns named as
 //!    the query names them, its other conditions, its `SELECT` list.
 //!
-//! Inner joins only; an outer or a session window join is refused by
-//! name (an aggregation over a join is [`super::compose`]'s). A row that
+//! A regular join may be outer, as in Flink (`LEFT`, `RIGHT`, `FULL
+//! OUTER JOIN … ON`): a row of a table kept whole that pairs with nothing
+//! is emitted with NULLs for the other table, and retracted when it
+//! first pairs, so the result is a changelog (each row's change in
+//! `_op`). Its `ON` holds equal keys and conditions on one table: on a
+//! table padded with NULLs, a filter before the join; on a table kept
+//! whole, whether a row may pair (a row that may not, or has a NULL key,
+//! gets a key no row of the other table has, so it is kept but pairs
+//! with nothing). A `WHERE` condition on a table never padded filters it
+//! before the join; every other one filters the joined rows after it.
+//! An outer interval or window join, a session window join, and other
+//! conditions in an outer join's `ON` are refused by name (an
+//! aggregation over a join is [`super::compose`]'s). A row that
 //! comes after the watermark passed it joins nothing in an interval or
 //! window join (Flink's window join drops it too; Flink's interval join
 //! would still join it with the rows it keeps); a regular join has no
 //! late rows. The inputs of a
-//! regular join are appended to, never updated, so its result is too.
+//! regular join are appended to, never updated, so an inner join's
+//! result is too.
 
 use super::ast::split_and;
 use super::ast::{Refusal, invalid, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};
 use super::parse::TableDef;
 use crate::job::JoinSpec;
+use crate::join::{Outer, Side as JoinSide};
+use crate::window::global::OP;
 use arrow_schema::{DataType, SchemaRef};
 use conditions::{Conditions, classify, key_types};
 use datafusion_sql::sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
 };
-use sides::{Side, check, flat_name, flattened, side};
+use sides::{Side, check, flat_name, flattened, references, side, side_only};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The stages that read each table.
@@ -87,8 +101,11 @@ pub(super) struct Lowered {
     pub post: Query,
     /// The fields of the joined rows `post` reads (`left.c` = `string`).
     pub joined: BTreeMap<String, String>,
-    /// The columns `post` makes.
+    /// The columns `post` makes ([`OP`] last, when `updating`).
     pub schema: SchemaRef,
+    /// An outer join's rows are a changelog: each carries its change in
+    /// [`OP`].
+    pub updating: bool,
 }
 
 /// The join `query` makes, lowered to stages; `None` when it joins
@@ -105,14 +122,28 @@ pub(super) fn lower(
         // [`super::over`] says what it runs.
         return Ok(None);
     }
-    let (relations, on) = match select.from.as_slice() {
-        [a, b] if a.joins.is_empty() && b.joins.is_empty() => ([&a.relation, &b.relation], None),
+    let (relations, on, outer) = match select.from.as_slice() {
+        [a, b] if a.joins.is_empty() && b.joins.is_empty() => {
+            ([&a.relation, &b.relation], None, Outer::default())
+        }
         [a] if a.joins.len() == 1 => {
             let j = &a.joins[0];
-            let on = match &j.join_operator {
+            let (left, right) = (Outer::parse(Some("left")), Outer::parse(Some("right")));
+            let (on, outer) = match &j.join_operator {
                 JoinOperator::Join(JoinConstraint::On(e))
-                | JoinOperator::Inner(JoinConstraint::On(e)) => Some(e),
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => {
+                | JoinOperator::Inner(JoinConstraint::On(e)) => (e, Outer::default()),
+                JoinOperator::Left(JoinConstraint::On(e))
+                | JoinOperator::LeftOuter(JoinConstraint::On(e)) => (e, left.unwrap_or_default()),
+                JoinOperator::Right(JoinConstraint::On(e))
+                | JoinOperator::RightOuter(JoinConstraint::On(e)) => (e, right.unwrap_or_default()),
+                JoinOperator::FullOuter(JoinConstraint::On(e)) => (e, FULL),
+                JoinOperator::Join(c)
+                | JoinOperator::Inner(c)
+                | JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c) => {
                     return unsupported(
                         format!("a join {}", constraint_name(c)),
                         ": write the condition with ON",
@@ -121,11 +152,11 @@ pub(super) fn lower(
                 other => {
                     return unsupported(
                         operator_name(other),
-                        ": weir runs inner interval and window joins so far",
+                        ": weir runs inner and outer (LEFT, RIGHT, FULL) joins",
                     );
                 }
             };
-            ([&a.relation, &j.relation], on)
+            ([&a.relation, &j.relation], Some(on), outer)
         }
         [] | [_] => return Ok(None),
         _ => {
@@ -188,6 +219,12 @@ pub(super) fn lower(
             );
         }
     };
+    if windowed.is_some() && outer.any() {
+        return unsupported(
+            format!("a {} window join", outer_name(outer)),
+            ": weir's window joins are inner so far",
+        );
+    }
     if let Some(w) = &windowed
         && (w.kind == "session" || w.kind == "cumulate")
     {
@@ -202,10 +239,6 @@ pub(super) fn lower(
     check(select, &sides, wasm)?;
 
     // Its conditions: keys, time bounds, and the rest.
-    let mut conjuncts = Vec::new();
-    for e in on.into_iter().chain(select.selection.as_ref()) {
-        split_and(e, &mut conjuncts);
-    }
     let Conditions {
         keys,
         lower,
@@ -214,7 +247,15 @@ pub(super) fn lower(
         starts,
         ends,
         mut rest,
-    } = classify(conjuncts, &mut sides, windowed.is_some())?;
+    } = if outer.any() {
+        outer_conditions(outer, on, select.selection.as_ref(), &mut sides)?
+    } else {
+        let mut conjuncts = Vec::new();
+        for e in on.into_iter().chain(select.selection.as_ref()) {
+            split_and(e, &mut conjuncts);
+        }
+        classify(conjuncts, &mut sides, windowed.is_some())?
+    };
     if keys.is_empty() {
         return unsupported(
             "a join without an equality between the two tables' columns",
@@ -256,6 +297,12 @@ pub(super) fn lower(
                 rest.extend(bounding);
                 JoinSpec {
                     kind: "regular".into(),
+                    outer: match (outer.left, outer.right) {
+                        (true, true) => Some("full".into()),
+                        (true, false) => Some("left".into()),
+                        (false, true) => Some("right".into()),
+                        (false, false) => None,
+                    },
                     ..join_spec()
                 }
             }
@@ -264,8 +311,8 @@ pub(super) fn lower(
 
     // 1, 2: each table's rows with their key.
     let key_types = key_types(&keys, &sides, wasm)?;
-    let pre = [0, 1].map(|i| table_query(i, &sides[i], &keys, &key_types));
-    let (post, joined, schema) = joined_rows(select, &sides, &rest, wasm)?;
+    let pre = [0, 1].map(|i| table_query(i, &sides[i], &keys, &key_types, outer));
+    let (post, joined, schema) = joined_rows(select, &sides, &rest, outer.any(), wasm)?;
     let [l, r] = sides;
     Ok(Some(Lowered {
         tables: [l.source, r.source],
@@ -275,13 +322,86 @@ pub(super) fn lower(
         post,
         joined,
         schema,
+        updating: outer.any(),
     }))
+}
+
+/// An outer join keeping both sides whole.
+const FULL: Outer = Outer {
+    left: true,
+    right: true,
+};
+
+fn outer_name(outer: Outer) -> &'static str {
+    match (outer.left, outer.right) {
+        (true, true) => "FULL OUTER",
+        (true, false) => "LEFT OUTER",
+        (false, true) => "RIGHT OUTER",
+        (false, false) => "inner",
+    }
+}
+
+/// An outer join's conditions. In `ON`: equal keys; a condition on a
+/// table padded with NULLs filters that table before the join; one on a
+/// table kept whole decides which of its rows may pair
+/// ([`Side::matches_if`]). Anything else in `ON` is refused. In `WHERE`:
+/// a condition on a table never padded with NULLs filters it before the
+/// join; every other one filters the joined rows (NULL-padded ones
+/// included), after the join.
+fn outer_conditions(
+    outer: Outer,
+    on: Option<&Expr>,
+    selection: Option<&Expr>,
+    sides: &mut [Side; 2],
+) -> Result<Conditions, Refusal> {
+    let mut on_conjuncts = Vec::new();
+    if let Some(e) = on {
+        split_and(e, &mut on_conjuncts);
+    }
+    let before = [sides[0].filters.len(), sides[1].filters.len()];
+    let mut c = classify(on_conjuncts, sides, false)?;
+    if let Some(e) = c.bounding.first().or(c.rest.first()) {
+        return unsupported(
+            format!("`{e}` in the ON of a {} JOIN", outer_name(outer)),
+            ": an outer join's ON takes equal keys of the two tables and conditions on one table so far",
+        );
+    }
+    for (i, side) in [JoinSide::Left, JoinSide::Right].into_iter().enumerate() {
+        if outer.keeps(side) {
+            let on_only = sides[i].filters.split_off(before[i]);
+            sides[i].matches_if = on_only;
+        }
+    }
+    let mut conjuncts = Vec::new();
+    if let Some(e) = selection {
+        split_and(e, &mut conjuncts);
+    }
+    for e in conjuncts {
+        let refs = references(&e, sides)?;
+        // A table is padded with NULLs when the other one is kept whole.
+        match side_only(&refs) {
+            Some(i) if !refs.window && !outer.keeps([JoinSide::Right, JoinSide::Left][i]) => {
+                sides[i].filters.push(e)
+            }
+            _ => c.rest.push(e),
+        }
+    }
+    Ok(c)
 }
 
 /// The query of the stage that reads side `s` (`i` = 0 for the left, 1
 /// for the right): its rows with a NULL key left out, each with its key
-/// as text.
-fn table_query(i: usize, s: &Side, keys: &[(Expr, Expr)], key_types: &[Option<&str>]) -> String {
+/// as text. In an `outer` join, a row of a side kept whole is never left
+/// out: with a NULL key, or failing the side's [`Side::matches_if`], its
+/// key is one no row of the other side has (`<` on the left, `>` on the
+/// right; every other key starts with `=`).
+fn table_query(
+    i: usize,
+    s: &Side,
+    keys: &[(Expr, Expr)],
+    key_types: &[Option<&str>],
+    outer: Outer,
+) -> String {
     let parts: Vec<String> = keys
         .iter()
         .zip(key_types)
@@ -308,7 +428,24 @@ fn table_query(i: usize, s: &Side, keys: &[(Expr, Expr)], key_types: &[Option<&s
             format!("({e}) IS NOT NULL")
         })
         .collect();
+    let side = [JoinSide::Left, JoinSide::Right][i];
+    let key = if !outer.any() {
+        key
+    } else if outer.keeps(side) {
+        let mut pairs = std::mem::take(&mut filters);
+        pairs.extend(s.matches_if.iter().map(|f| format!("({f}) IS TRUE")));
+        let never = if i == 0 { "<" } else { ">" };
+        format!(
+            "CASE WHEN {} THEN '=' || {key} ELSE '{never}' END",
+            pairs.join(" AND ")
+        )
+    } else {
+        format!("'=' || {key}")
+    };
     filters.extend(s.filters.iter().map(|f| format!("({f})")));
+    if filters.is_empty() {
+        filters.push("TRUE".into());
+    }
     format!(
         "SELECT {n}.*, {key} AS `{KEY}` FROM {t} AS {n} WHERE {w}",
         n = quote(&s.name),
@@ -325,6 +462,7 @@ fn joined_rows(
     select: &Select,
     sides: &[Side; 2],
     rest: &[Expr],
+    updating: bool,
     wasm: &super::Functions,
 ) -> Result<(Query, BTreeMap<String, String>, SchemaRef), Refusal> {
     // 4: the joined rows' columns, named `__l_c` and `__r_c`.
@@ -422,6 +560,12 @@ fn joined_rows(
             other => return unsupported(format!("`{other}` in a join's SELECT list"), ""),
         }
     }
+    if updating {
+        // An outer join's change, passed through.
+        joined.insert(OP.into(), "string".into());
+        flat.push(quote(OP));
+        items.push(quote(OP));
+    }
     let mut wheres = Vec::new();
     for c in rest {
         wheres.push(format!("({})", flattened(c, sides)?));
@@ -459,6 +603,7 @@ fn join_spec() -> JoinSpec {
         lower: None,
         upper: None,
         ttl: None,
+        outer: None,
     }
 }
 

@@ -206,7 +206,7 @@ fn script_job(
             unsupported(
                 at,
                 format!(
-                    "an updating query (a GROUP BY without a window, or a Top-N) into table `{sink_name}`"
+                    "an updating query (a GROUP BY without a window, a Top-N or an outer join) into table `{sink_name}`"
                 ),
                 hint,
             )

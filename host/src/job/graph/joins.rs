@@ -17,7 +17,26 @@ pub(super) fn check_join(c: &mut Checker, spec: &JobSpec, at: &str, j: &JoinSpec
         if let Some(ttl) = &j.ttl {
             c.duration(&format!("{at}.ttl"), ttl, true);
         }
+        if let Some(outer) = &j.outer {
+            if !["left", "right", "full"].contains(&outer.as_str()) {
+                c.add(
+                    format!("{at}.outer"),
+                    format!("unknown outer join `{outer}`; use left, right or full"),
+                );
+            } else if spec.state.backend != "memory" {
+                c.add(
+                    format!("{at}.outer"),
+                    "an outer join keeps its rows in memory so far: use state.backend = \"memory\"",
+                );
+            }
+        }
         return;
+    }
+    if j.outer.is_some() {
+        c.add(
+            format!("{at}.outer"),
+            "only a regular join is an outer join so far (window and interval joins are inner)",
+        );
     }
     if j.ttl.is_some() {
         c.add(

@@ -47,6 +47,19 @@ fn a_regular_join_needs_no_event_time_and_takes_only_a_time_to_live() {
         p.iter().any(|p| p.contains("a regular join has no")),
         "{p:?}"
     );
+    // An outer join is a regular join's, in memory.
+    assert!(join(", outer = \"full\"").is_empty());
+    let p = join(", outer = \"both\"");
+    assert!(
+        p.iter()
+            .any(|p| p.contains("unknown outer join `both`; use left, right or full")),
+        "{p:?}"
+    );
+    let p = join(", outer = \"left\" }\n[state]\nbackend = \"rocksdb\"\n#");
+    assert!(
+        p.iter().any(|p| p.contains("keeps its rows in memory")),
+        "{p:?}"
+    );
     // A time to live is a regular join's alone.
     let p = problems(&format!(
         "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
@@ -56,6 +69,16 @@ fn a_regular_join_needs_no_event_time_and_takes_only_a_time_to_live() {
     assert!(
         p.iter()
             .any(|p| p.starts_with("stages[2].join.ttl: only a regular join")),
+        "{p:?}"
+    );
+    let p = problems(&format!(
+        "[[stages]]\nname = \"a\"\ninputs = [\"source\"]\n{OPS}\n\
+         [[stages]]\nname = \"b\"\ninputs = [\"source\"]\noperators = [{{ name = \"g\", component = \"g.wasm\" }}]\n\
+         [[stages]]\nname = \"j\"\njoin = {{ type = \"interval\", left = \"a\", right = \"b\", left_key = \"k\", right_key = \"k\", lower = \"-1s\", upper = \"1s\", outer = \"left\" }}\n"
+    ));
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("stages[2].join.outer: only a regular join")),
         "{p:?}"
     );
 }

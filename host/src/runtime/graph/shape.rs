@@ -147,10 +147,18 @@ fn detail(work: &StageWork) -> String {
         StageWork::Join(JoinKind::Interval { lower, upper }) => {
             format!("interval join, [{lower} ms, {upper} ms]")
         }
-        StageWork::Join(JoinKind::Regular { ttl }) => match ttl {
-            Some(t) => format!("regular join, ttl {t} ms"),
-            None => "regular join".into(),
-        },
+        StageWork::Join(JoinKind::Regular { ttl, outer }) => {
+            let kind = match (outer.left, outer.right) {
+                (true, true) => "full outer join",
+                (true, false) => "left outer join",
+                (false, true) => "right outer join",
+                (false, false) => "regular join",
+            };
+            match ttl {
+                Some(t) => format!("{kind}, ttl {t} ms"),
+                None => kind.into(),
+            }
+        }
         StageWork::Over { aggregates, .. } => format!("{} aggregates", aggregates.len()),
         StageWork::Rank(_) => "top-n".into(),
         StageWork::Sql { query, .. } => query.clone(),

@@ -231,8 +231,17 @@ pub(super) fn open(
                 }
                 // In memory, a regular join's rows in a hash map; in RocksDB,
                 // in the backend's ordered layout.
-                JoinKind::Regular { ttl } => match store {
-                    StateStore::Memory { .. } => Joiner::Regular(RegularJoin::new(ttl, state)?),
+                JoinKind::Regular { ttl, outer } => match store {
+                    StateStore::Memory { .. } => {
+                        Joiner::Regular(RegularJoin::outer(ttl, outer, state)?)
+                    }
+                    // (Validation refuses this first.)
+                    StateStore::Rocks { .. } if outer.any() => {
+                        return Err(RunError::State(crate::state::StateError::Backend {
+                            backend: "join",
+                            message: "an outer join keeps its rows in memory so far".into(),
+                        }));
+                    }
                     StateStore::Rocks { .. } => Joiner::Interval(IntervalJoin::regular(ttl, state)),
                 },
             };

@@ -36,6 +36,10 @@ pub(super) struct Side {
     /// Conditions on this side alone (a window's subquery's `WHERE`, the
     /// query's conjuncts that read only this table's columns).
     pub filters: Vec<Expr>,
+    /// Of a side an outer join keeps whole: its `ON` conditions on this
+    /// side alone. A row that fails them is kept (padded with NULLs) but
+    /// pairs with nothing.
+    pub matches_if: Vec<Expr>,
 }
 
 impl Side {
@@ -86,6 +90,7 @@ pub(super) fn side(
             time: def.watermark.as_ref().map(|w| w.column.clone()),
             window,
             filters: Vec::new(),
+            matches_if: Vec::new(),
         })
     };
     let windowed = |e: &Expr, alias: Option<String>| match e {
@@ -182,6 +187,7 @@ fn aggregated(
         time: None,
         window: None,
         filters: Vec::new(),
+        matches_if: Vec::new(),
         aggregated: Some(Box::new(w)),
     }))
 }

@@ -252,12 +252,96 @@ fn a_window_aggregation_joins_as_its_results_through_its_own_stages() {
     }
 }
 
+/// `select` into a table that takes a changelog.
+fn changelog_job(select: &str) -> Result<JobSpec, SqlError> {
+    to_job(
+        Path::new("q.sql"),
+        &format!(
+            "{TABLES}\nCREATE TABLE changes (id BIGINT, amount DOUBLE, carrier STRING) \
+             WITH ('connector' = 'filesystem', 'path' = 'changes.jsonl', 'format' = 'debezium-json');\n\
+             INSERT INTO changes {select};"
+        ),
+    )
+}
+
+#[test]
+fn an_outer_join_is_a_regular_join_keeping_its_sides_whole_and_a_changelog() {
+    let j = changelog_job(
+        "SELECT o.id, o.amount, s.carrier FROM orders o LEFT JOIN shipments s \
+         ON o.id = s.order_id AND s.carrier <> 'x' AND o.amount > 5 \
+         WHERE o.region = 'eu' AND s.region IS NULL",
+    )
+    .unwrap();
+    let join = stage(&j, "join").join.as_ref().unwrap();
+    assert_eq!(join.kind, "regular");
+    assert_eq!(join.outer.as_deref(), Some("left"));
+    // The left table kept whole: no row left out for a NULL key or for
+    // failing its ON condition, which only stops it pairing; its WHERE
+    // condition filters it (it is never padded with NULLs).
+    let left = query(&j, "join_left");
+    assert!(
+        left.contains("CASE WHEN (o.id) IS NOT NULL AND (o.amount > 5) IS TRUE THEN '=' ||"),
+        "{left}"
+    );
+    assert!(left.contains("ELSE '<' END"), "{left}");
+    assert!(left.contains("WHERE (o.region = 'eu')"), "{left}");
+    // The right table padded with NULLs: its ON condition filters it.
+    let right = query(&j, "join_right");
+    assert!(right.contains("'=' || CAST("), "{right}");
+    assert!(right.contains("(s.carrier <> 'x')"), "{right}");
+    assert!(!right.contains("region"), "{right}");
+    // The WHERE on the padded table is after the join; the change passes.
+    let select = query(&j, "select");
+    assert!(select.contains("`__r_region` IS NULL"), "{select}");
+    assert!(select.contains("`_op`"), "{select}");
+    // A FULL join keeps both whole: a WHERE on either is after the join.
+    let j = changelog_job(
+        "SELECT o.id, o.amount, s.carrier FROM orders o FULL OUTER JOIN shipments s \
+         ON o.id = s.order_id WHERE o.amount > 5",
+    )
+    .unwrap();
+    assert_eq!(
+        stage(&j, "join").join.as_ref().unwrap().outer.as_deref(),
+        Some("full")
+    );
+    assert!(!query(&j, "join_left").contains("amount"));
+    assert!(query(&j, "select").contains("`__l_amount` > 5"));
+    let j = changelog_job(
+        "SELECT o.id, o.amount, s.carrier FROM orders o RIGHT JOIN shipments s ON o.id = s.order_id",
+    )
+    .unwrap();
+    assert_eq!(
+        stage(&j, "join").join.as_ref().unwrap().outer.as_deref(),
+        Some("right")
+    );
+    // Its rows are a changelog: a sink of inserts is refused.
+    let e = refused(
+        "SELECT o.id, o.amount, s.carrier FROM orders o LEFT JOIN shipments s ON o.id = s.order_id",
+    );
+    assert!(e.contains("updating"), "{e}");
+}
+
 #[test]
 fn what_joins_do_not_run_yet_is_refused_by_name() {
     for (select, says) in [
         (
             "SELECT o.id, o.amount, s.carrier FROM orders o LEFT JOIN shipments s ON o.id = s.order_id AND o.ts = s.ts",
-            "LEFT OUTER JOIN",
+            "`o.ts = s.ts` in the ON of a LEFT OUTER JOIN",
+        ),
+        (
+            "SELECT o.id, o.amount, s.carrier FROM orders o FULL JOIN shipments s ON o.id = s.order_id AND o.region <> s.region",
+            "in the ON of a FULL OUTER JOIN",
+        ),
+        (
+            "SELECT o.id, o.amount, s.carrier FROM orders o RIGHT JOIN shipments s USING (region)",
+            "a join with USING",
+        ),
+        (
+            "SELECT L.id, L.amount, R.carrier \
+             FROM (SELECT * FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '5' SECOND))) L \
+             LEFT JOIN (SELECT * FROM TABLE(TUMBLE(TABLE shipments, DESCRIPTOR(ts), INTERVAL '5' SECOND))) R \
+             ON L.id = R.order_id AND L.window_start = R.window_start AND L.window_end = R.window_end",
+            "a LEFT OUTER window join",
         ),
         (
             "SELECT o.id, o.amount, s.carrier FROM orders o, shipments s WHERE o.ts = s.ts",

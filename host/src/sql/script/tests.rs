@@ -95,7 +95,7 @@ fn what_is_not_supported_is_refused_with_its_line() {
     assert!(
         e.contains("q.sql:7:1")
             && e.contains(
-                "an updating query (a GROUP BY without a window, or a Top-N) into table `big`"
+                "an updating query (a GROUP BY without a window, a Top-N or an outer join) into table `big`"
             )
             && e.contains("'format' = 'debezium-json'"),
         "{e}"
