@@ -61,12 +61,12 @@ use crate::job::JoinSpec;
 use crate::join::{Outer, Side as JoinSide};
 use crate::window::global::OP;
 use arrow_schema::{DataType, SchemaRef};
-use conditions::{Conditions, classify, key_types};
+use conditions::{Conditions, KeyType, classify, key_types};
 use datafusion_sql::sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
 };
 use outer::{FULL, outer_conditions, outer_name};
-use sides::{Side, check, flat_name, flattened, side};
+use sides::{Side, check, flat_name, flattened, references, side};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The stages that read each table.
@@ -337,25 +337,32 @@ fn table_query(
     i: usize,
     s: &Side,
     keys: &[(Expr, Expr)],
-    key_types: &[Option<&str>],
+    key_types: &[KeyType],
     outer: Outer,
 ) -> String {
-    let parts: Vec<String> = keys
+    let parts: Vec<(String, &KeyType)> = keys
         .iter()
         .zip(key_types)
         .map(|(pair, ty)| {
             let e = if i == 0 { &pair.0 } else { &pair.1 };
-            match ty {
+            let text = match ty.cast {
                 Some(t) => format!("CAST(CAST(({e}) AS {t}) AS STRING)"),
+                None if ty.time => format!("CAST(CAST(({e}) AS BIGINT) AS STRING)"),
                 None => format!("CAST(({e}) AS STRING)"),
-            }
+            };
+            (text, ty)
         })
         .collect();
+    // Several parts in one text that says where each ends: a text part
+    // after its length, any other (whose text holds no `:`) before a `:`.
     let key = match parts.as_slice() {
-        [one] => one.clone(),
+        [(one, _)] => one.clone(),
         many => many
             .iter()
-            .map(|p| format!("CAST(character_length({p}) AS STRING) || ':' || {p}"))
+            .map(|(p, ty)| match ty.text {
+                true => format!("CAST(character_length({p}) AS STRING) || ':' || {p}"),
+                false => format!("{p} || ':'"),
+            })
             .collect::<Vec<_>>()
             .join(" || "),
     };
@@ -403,16 +410,42 @@ fn joined_rows(
     updating: bool,
     wasm: &super::Functions,
 ) -> Result<(Query, BTreeMap<String, String>, SchemaRef), Refusal> {
+    // The columns the query reads of each table: only those are read
+    // from the joined rows (a TIMESTAMP's text is dear to parse).
+    let mut whole = [false; 2];
+    let mut reads = BTreeSet::new();
+    for item in &select.projection {
+        match item {
+            SelectItem::Wildcard(_) => whole = [true; 2],
+            SelectItem::QualifiedWildcard(q, _) => {
+                let q = q.to_string();
+                for (i, s) in sides.iter().enumerate() {
+                    whole[i] |= quote(&s.name) == q || s.name == q;
+                }
+            }
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                reads.extend(references(e, sides)?.columns)
+            }
+            // (Refused below.)
+            _ => {}
+        }
+    }
+    for e in rest {
+        reads.extend(references(e, sides)?.columns);
+    }
     // 4: the joined rows' columns, named `__l_c` and `__r_c`.
     let mut joined = BTreeMap::new();
     let mut flat = Vec::new();
     for (i, s) in sides.iter().enumerate() {
+        // (A table none of whose columns the query reads keeps its first,
+        // so that no joined row is empty.)
+        let none = !reads.iter().any(|(side, _)| *side == i);
         let (object, prefix) = if i == 0 {
             ("left", "__l_")
         } else {
             ("right", "__r_")
         };
-        for f in s.schema.fields() {
+        for (at, f) in s.schema.fields().iter().enumerate() {
             let ty = flink_name(f.data_type()).ok_or_else(|| {
                 Refusal::Unsupported(
                     format!(
@@ -423,6 +456,9 @@ fn joined_rows(
                     String::new(),
                 )
             })?;
+            if !(whole[i] || reads.contains(&(i, f.name().clone())) || (none && at == 0)) {
+                continue;
+            }
             joined.insert(format!("{object}.{}", f.name()), ty.to_string());
             flat.push(format!(
                 "get_field(`{object}`, '{}') AS {}",

@@ -169,13 +169,26 @@ fn time_bound(c: &Expr, sides: &[Side; 2]) -> Result<Option<Vec<Bound>>, Refusal
     })
 }
 
-/// The type each key pair is compared in: `None` when both sides have the
-/// same type, else the SQL type both are cast to.
+/// The type a key pair is compared in, and what its text is like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct KeyType {
+    /// `None` when both sides have the same type, else the SQL type both
+    /// are cast to.
+    pub cast: Option<&'static str>,
+    /// Its text may hold any character (a key of several parts writes its
+    /// length first); else its text never holds a `:` (a number's).
+    pub text: bool,
+    /// A TIMESTAMP: compared as its ms since the epoch (whose text is
+    /// far cheaper to make than a date's).
+    pub time: bool,
+}
+
+/// The type each key pair is compared in.
 pub(super) fn key_types(
     keys: &[(Expr, Expr)],
     sides: &[Side; 2],
     wasm: &crate::sql::Functions,
-) -> Result<Vec<Option<&'static str>>, Refusal> {
+) -> Result<Vec<KeyType>, Refusal> {
     let types = |i: usize| -> Result<Vec<DataType>, Refusal> {
         let s = &sides[i];
         let items: Vec<String> = keys
@@ -200,16 +213,22 @@ pub(super) fn key_types(
     };
     let (l, r) = (types(0)?, types(1)?);
     let whole = |t: &DataType| t.is_integer();
+    let text =
+        |t: &DataType| matches!(t, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8);
+    let of = |cast, text, time| KeyType { cast, text, time };
     keys.iter()
         .zip(l.iter().zip(&r))
         .map(|((a, b), (tl, tr))| match (tl, tr) {
-            (x, y) if x == y => Ok(None),
-            (x, y) if whole(x) && whole(y) => Ok(Some("BIGINT")),
-            (x, y) if x.is_numeric() && y.is_numeric() => Ok(Some("DOUBLE")),
-            (
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-                DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8,
-            ) => Ok(None),
+            (x, y) if x == y => {
+                let time = matches!(x, DataType::Timestamp(..));
+                // A number's or a boolean's text never holds a `:`; an
+                // array's, say, may.
+                let plain = time || x.is_numeric() || *x == DataType::Boolean;
+                Ok(of(None, !plain, time))
+            }
+            (x, y) if whole(x) && whole(y) => Ok(of(Some("BIGINT"), false, false)),
+            (x, y) if x.is_numeric() && y.is_numeric() => Ok(of(Some("DOUBLE"), false, false)),
+            (x, y) if text(x) && text(y) => Ok(of(None, true, false)),
             (x, y) => invalid(format!(
                 "the join compares `{a}`, a {x}, with `{b}`, a {y}: CAST one of them"
             )),

@@ -255,6 +255,8 @@ pub(super) struct Refs {
     pub sides: BTreeSet<usize>,
     /// Does it read a window's column?
     pub window: bool,
+    /// The columns it reads: (side, column).
+    pub columns: BTreeSet<(usize, String)>,
 }
 
 pub(super) fn side_only(r: &Refs) -> Option<usize> {
@@ -298,6 +300,7 @@ pub(super) fn references(e: &Expr, sides: &[Side; 2]) -> Result<Refs, Refusal> {
             Ok(Some((i, c))) => {
                 refs.sides.insert(i);
                 refs.window |= WINDOW_COLUMNS.contains(&c.as_str()) && sides[i].window.is_some();
+                refs.columns.insert((i, c));
             }
             Ok(None) => {}
             Err(r) => {
