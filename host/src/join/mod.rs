@@ -76,25 +76,42 @@ pub struct Outer {
 }
 
 impl Outer {
+    /// `LEFT OUTER JOIN`.
+    pub const LEFT: Outer = Outer {
+        left: true,
+        right: false,
+    };
+    /// `RIGHT OUTER JOIN`.
+    pub const RIGHT: Outer = Outer {
+        left: false,
+        right: true,
+    };
+    /// `FULL OUTER JOIN`.
+    pub const FULL: Outer = Outer {
+        left: true,
+        right: true,
+    };
+
     /// A job file's `outer` setting (`left`, `right`, `full`; none is
     /// inner); `None` for anything else.
     pub fn parse(setting: Option<&str>) -> Option<Outer> {
         Some(match setting {
             None => Outer::default(),
-            Some("left") => Outer {
-                left: true,
-                right: false,
-            },
-            Some("right") => Outer {
-                left: false,
-                right: true,
-            },
-            Some("full") => Outer {
-                left: true,
-                right: true,
-            },
+            Some("left") => Outer::LEFT,
+            Some("right") => Outer::RIGHT,
+            Some("full") => Outer::FULL,
             Some(_) => return None,
         })
+    }
+
+    /// Its job file setting, [`Self::parse`]'s inverse: `None` for inner.
+    pub fn setting(self) -> Option<&'static str> {
+        match (self.left, self.right) {
+            (true, true) => Some("full"),
+            (true, false) => Some("left"),
+            (false, true) => Some("right"),
+            (false, false) => None,
+        }
     }
 
     /// Is it an outer join (its records a changelog)?

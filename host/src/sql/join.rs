@@ -65,7 +65,7 @@ use conditions::{Conditions, KeyType, classify, key_types};
 use datafusion_sql::sqlparser::ast::{
     Expr, GroupByExpr, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
 };
-use outer::{FULL, outer_conditions, outer_name};
+use outer::{outer_conditions, outer_name};
 use sides::{Side, check, flat_name, flattened, references, side};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -129,15 +129,14 @@ pub(super) fn lower(
         }
         [a] if a.joins.len() == 1 => {
             let j = &a.joins[0];
-            let (left, right) = (Outer::parse(Some("left")), Outer::parse(Some("right")));
             let (on, outer) = match &j.join_operator {
                 JoinOperator::Join(JoinConstraint::On(e))
                 | JoinOperator::Inner(JoinConstraint::On(e)) => (e, Outer::default()),
                 JoinOperator::Left(JoinConstraint::On(e))
-                | JoinOperator::LeftOuter(JoinConstraint::On(e)) => (e, left.unwrap_or_default()),
+                | JoinOperator::LeftOuter(JoinConstraint::On(e)) => (e, Outer::LEFT),
                 JoinOperator::Right(JoinConstraint::On(e))
-                | JoinOperator::RightOuter(JoinConstraint::On(e)) => (e, right.unwrap_or_default()),
-                JoinOperator::FullOuter(JoinConstraint::On(e)) => (e, FULL),
+                | JoinOperator::RightOuter(JoinConstraint::On(e)) => (e, Outer::RIGHT),
+                JoinOperator::FullOuter(JoinConstraint::On(e)) => (e, Outer::FULL),
                 JoinOperator::Join(c)
                 | JoinOperator::Inner(c)
                 | JoinOperator::Left(c)
@@ -298,12 +297,7 @@ pub(super) fn lower(
                 rest.extend(bounding);
                 JoinSpec {
                     kind: "regular".into(),
-                    outer: match (outer.left, outer.right) {
-                        (true, true) => Some("full".into()),
-                        (true, false) => Some("left".into()),
-                        (false, true) => Some("right".into()),
-                        (false, false) => None,
-                    },
+                    outer: outer.setting().map(str::to_string),
                     ..join_spec()
                 }
             }

@@ -148,15 +148,13 @@ fn detail(work: &StageWork) -> String {
             format!("interval join, [{lower} ms, {upper} ms]")
         }
         StageWork::Join(JoinKind::Regular { ttl, outer }) => {
-            let kind = match (outer.left, outer.right) {
-                (true, true) => "full outer join",
-                (true, false) => "left outer join",
-                (false, true) => "right outer join",
-                (false, false) => "regular join",
+            let kind = match outer.setting() {
+                Some(side) => format!("{side} outer join"),
+                None => "regular join".into(),
             };
             match ttl {
                 Some(t) => format!("{kind}, ttl {t} ms"),
-                None => kind.into(),
+                None => kind,
             }
         }
         StageWork::Over { aggregates, .. } => format!("{} aggregates", aggregates.len()),

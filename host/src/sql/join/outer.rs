@@ -7,12 +7,6 @@ use crate::join::{Outer, Side as JoinSide};
 use crate::sql::ast::{Refusal, split_and, unsupported};
 use datafusion_sql::sqlparser::ast::Expr;
 
-/// An outer join keeping both sides whole.
-pub(super) const FULL: Outer = Outer {
-    left: true,
-    right: true,
-};
-
 pub(super) fn outer_name(outer: Outer) -> &'static str {
     match (outer.left, outer.right) {
         (true, true) => "FULL OUTER",
