@@ -19,8 +19,10 @@
 //! ([`crate::join`]), and DataFusion evaluates every expression:
 //! 1. `join_left` and 2. `join_right`, a query over each table: the
 //!    conditions on that table alone, and the join key as text (`__key`;
-//!    several keys as one text, each prefixed by its length; a row with a
-//!    NULL key joins nothing, so it stops here);
+//!    a TIMESTAMP as its ms since the epoch; several keys as one text, a
+//!    text key after its length, any other before a `:`; a row with a
+//!    NULL key joins nothing, so it stops here, but in a table an outer
+//!    join keeps whole);
 //! 3. `join`, weir's interval join (`right.ts - left.ts` within the bounds
 //!    the condition sets on the tables' event-time columns, inclusive),
 //!    window join (tumbling or sliding), or — when the conditions do not
