@@ -75,6 +75,9 @@ pub enum PlannedStage {
         lateness_ms: i64,
         /// Aggregation.
         aggregate: WindowAgg,
+        /// A Wasm aggregate's rows with a NULL it cannot take are assigned
+        /// but not added ([`crate::job::WindowSpec::skip_nulls`]).
+        skip_nulls: bool,
     },
     /// A keyed Wasm operator.
     Keyed(PlannedOperator),

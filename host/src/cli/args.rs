@@ -61,7 +61,8 @@ pub enum Command {
     /// checkpoints), may `SET` Flink's `pipeline.name`,
     /// `parallelism.default`, `execution.checkpointing.interval`,
     /// `table.exec.source.idle-timeout` and `table.exec.state.ttl`, may
-    /// `CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM`, and holds one
+    /// `CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM` (a scalar function, or
+    /// an aggregate function for window aggregations), and holds one
     /// `INSERT INTO sink SELECT …`.
     ///
     /// The query may: project and filter (scalar functions, CASE, casts,

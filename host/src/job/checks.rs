@@ -119,6 +119,12 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
             format!("unknown window `{other}`; use tumbling, sliding, cumulate, session or global"),
         ),
     }
+    if w.skip_nulls && w.aggregate.is_none() {
+        c.add(
+            format!("{at}.skip_nulls"),
+            "is for a Wasm aggregate over columns (`aggregate`); built-in aggregates take only numbers",
+        );
+    }
     if w.ttl.is_some() && w.kind != "global" {
         c.add(
             format!("{at}.ttl"),

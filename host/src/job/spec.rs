@@ -339,6 +339,13 @@ pub struct WindowSpec {
     pub aggregates: Vec<AggregateSpec>,
     /// Or a Wasm aggregate function.
     pub aggregate: Option<OperatorSpec>,
+    /// A Wasm aggregate over columns: a row with a NULL in a column the
+    /// aggregate declared not nullable is still assigned to its windows
+    /// (it makes them, and keeps a session open) but is not added, as
+    /// SQL's aggregates skip NULLs — what SQL's aggregate functions run
+    /// with. Default: such a record goes to the dead-letter output.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_nulls: bool,
 }
 
 fn event_time() -> String {

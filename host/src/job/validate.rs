@@ -514,5 +514,15 @@ mod tests {
                 .any(|p| p.contains("window.aggregate") && p.contains("global window")),
             "{problems:?}"
         );
+        // Skipping NULLs is a Wasm aggregate's: built-ins refuse it.
+        let problems: Vec<String> =
+            validate(&job("aggregates = [{ fn = \"count\" }]\nskip_nulls = true"))
+                .into_iter()
+                .map(|p| p.to_string())
+                .collect();
+        assert!(
+            problems.iter().any(|p| p.contains("window.skip_nulls")),
+            "{problems:?}"
+        );
     }
 }

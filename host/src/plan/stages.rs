@@ -46,6 +46,7 @@ pub(super) fn window_stage(
         },
         lateness_ms: dur(&w.allowed_lateness),
         aggregate,
+        skip_nulls: w.skip_nulls,
     })
 }
 

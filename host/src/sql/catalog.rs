@@ -128,6 +128,9 @@ impl ContextProvider for Catalog {
     }
 
     fn get_aggregate_meta(&self, name: &str) -> Option<Arc<AggregateUDF>> {
+        if let Some(f) = self.wasm.aggregate(name) {
+            return Some(f.udaf());
+        }
         functions().aggregate.get(name).cloned()
     }
 
@@ -158,7 +161,12 @@ impl ContextProvider for Catalog {
     }
 
     fn udaf_names(&self) -> Vec<String> {
-        functions().aggregate.keys().cloned().collect()
+        functions()
+            .aggregate
+            .keys()
+            .cloned()
+            .chain(self.wasm.aggregate_names().map(str::to_string))
+            .collect()
     }
 
     fn udwf_names(&self) -> Vec<String> {
@@ -178,7 +186,9 @@ pub(super) fn plan_query(
     mut query: datafusion_sql::sqlparser::ast::Query,
 ) -> Result<datafusion_expr::LogicalPlan> {
     if let Some(name) = super::functions::refused(&query, |n| {
-        functions().aggregate.contains_key(n) || catalog.wasm.has(n)
+        functions().aggregate.contains_key(n)
+            || catalog.wasm.has(n)
+            || catalog.wasm.aggregate(n).is_some()
     }) {
         return plan_err!(
             "function `{name}` is not available in weir's SQL: a query runs in the host, and \

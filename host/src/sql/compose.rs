@@ -94,7 +94,10 @@ fn aggregation_of_rows(
     let SetExpr::Select(select) = query.body.as_ref() else {
         return Ok(None);
     };
-    if !window::aggregates(select) || super::over::calls_over(select) || window::wrapped(query) {
+    if !window::aggregates(select, wasm)
+        || super::over::calls_over(select)
+        || window::wrapped(query)
+    {
         return Ok(None);
     }
     let (inner, name, outer) = match select.from.as_slice() {

@@ -7,8 +7,10 @@
 
 use super::SqlError;
 use super::parse::FunctionDef;
+use super::udaf::AggregateFunction;
 use super::udf::{FunctionSource, Functions};
 use crate::job::OperatorSpec;
+use crate::wasm::column_aggregate::ColumnAggregateInstance;
 use crate::wasm::host::OperatorId;
 use crate::wasm::instance::{CallLimits, InstanceSpec};
 use crate::wasm::{LoadedComponent, WasmEngine, WasmError, World};
@@ -22,9 +24,13 @@ pub enum LoadError {
     /// Its project did not build.
     #[error(transparent)]
     Build(#[from] crate::build::BuildError),
-    /// It is not a component of the `transform` world over columns.
+    /// It is not a component of the `transform` or the `aggregate` world
+    /// over columns.
     #[error(transparent)]
     Wasm(#[from] WasmError),
+    /// An aggregate whose columns a SQL call cannot pass or take.
+    #[error("it is an aggregate function SQL cannot call: {0}")]
+    Aggregate(String),
 }
 
 /// Check the `CREATE FUNCTION`s of the script at `path`: `LANGUAGE WASM`,
@@ -107,6 +113,7 @@ pub(super) fn load(
     let engine = WasmEngine::shared().map_err(|e| err(&defs[0], e.into()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut sources = Vec::new();
+    let mut aggregates = Vec::new();
     let mut specs = Vec::new();
     for d in defs {
         let name = d.name.to_ascii_lowercase();
@@ -122,8 +129,13 @@ pub(super) fn load(
         } else {
             file
         };
-        let component = LoadedComponent::load(engine, &name, &wasm, World::Columns)
-            .map_err(|e| err(d, e.into()))?;
+        let component = LoadedComponent::load_any(
+            engine,
+            &name,
+            &wasm,
+            &[World::Columns, World::ColumnAggregate],
+        )
+        .map_err(|e| err(d, e.into()))?;
         let budgets = crate::budget::Budgets::unbounded();
         let instance = InstanceSpec {
             engine,
@@ -139,10 +151,30 @@ pub(super) fn load(
             config: "{}",
             budgets,
         };
+        if component.world == World::ColumnAggregate {
+            let agg = ColumnAggregateInstance::new(&instance).map_err(|e| err(d, e.into()))?;
+            let output = match agg.output_schema().fields().as_ref() {
+                [one] => (**one).clone(),
+                other => {
+                    return Err(err(
+                        d,
+                        LoadError::Aggregate(format!(
+                            "its init declared {} result columns; an aggregate function \
+                             called in SQL declares exactly one",
+                            other.len()
+                        )),
+                    ));
+                }
+            };
+            let f = AggregateFunction::new(&name, agg.input_schema().clone(), output, spec)
+                .map_err(|m| err(d, LoadError::Aggregate(m)))?;
+            aggregates.push(f);
+            continue;
+        }
         sources.push((name, FunctionSource::new(&instance, engine)));
         specs.push(spec);
     }
-    Ok((Functions::new(sources), specs))
+    Ok((Functions::new(sources).with_aggregates(aggregates), specs))
 }
 
 /// Limits of the instances planning asks for return types.

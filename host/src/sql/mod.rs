@@ -49,6 +49,7 @@ mod script;
 mod select;
 mod tvf;
 mod types;
+mod udaf;
 mod udf;
 mod window;
 

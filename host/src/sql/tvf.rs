@@ -123,6 +123,7 @@ pub(super) fn parse(
         allowed_lateness: "0ms".into(),
         aggregates: Vec::new(),
         aggregate: None,
+        skip_nulls: false,
     };
     match kind.as_str() {
         "TUMBLE" => {

@@ -32,6 +32,7 @@
 //! instance with the new version, checks it returns the same type, and
 //! replaces them between two batches.
 
+use super::udaf::AggregateFunction;
 use crate::budget::Budgets;
 use crate::wasm::columnar::ColumnTransformInstance;
 use crate::wasm::host::OperatorId;
@@ -298,6 +299,8 @@ impl ScalarUDFImpl for WasmFunction {
 #[derive(Clone, Default)]
 pub struct Functions {
     by_name: BTreeMap<String, (Arc<ScalarUDF>, Arc<Mutex<State>>)>,
+    /// Aggregate functions ([`super::udaf`]), which window stages run.
+    aggregates: BTreeMap<String, Arc<AggregateFunction>>,
 }
 
 impl Functions {
@@ -326,7 +329,33 @@ impl Functions {
                 (name, (Arc::new(udf), state))
             })
             .collect();
-        Functions { by_name }
+        Functions {
+            by_name,
+            aggregates: BTreeMap::new(),
+        }
+    }
+
+    /// With the aggregate functions `aggregates` too.
+    pub fn with_aggregates(
+        mut self,
+        aggregates: impl IntoIterator<Item = AggregateFunction>,
+    ) -> Self {
+        self.aggregates.extend(
+            aggregates
+                .into_iter()
+                .map(|a| (a.name.clone(), Arc::new(a))),
+        );
+        self
+    }
+
+    /// The aggregate functions' names, lower case.
+    pub(super) fn aggregate_names(&self) -> impl Iterator<Item = &str> {
+        self.aggregates.keys().map(String::as_str)
+    }
+
+    /// The aggregate function called `name` (any case).
+    pub(super) fn aggregate(&self, name: &str) -> Option<&Arc<AggregateFunction>> {
+        self.aggregates.get(&name.to_ascii_lowercase())
     }
 
     /// The function called `name` (any case).
@@ -336,12 +365,12 @@ impl Functions {
             .map(|(f, _)| f.clone())
     }
 
-    /// Their names, lower case.
+    /// The scalar functions' names, lower case.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.by_name.keys().map(String::as_str)
     }
 
-    /// Is there one called `name` (any case)?
+    /// Is there a scalar function called `name` (any case)?
     pub fn has(&self, name: &str) -> bool {
         self.by_name.contains_key(&name.to_ascii_lowercase())
     }
@@ -356,7 +385,10 @@ impl Functions {
         }
         let mut by_name = self.by_name.clone();
         by_name.extend(Functions::new([(name, source)]).by_name);
-        Some(Functions { by_name })
+        Some(Functions {
+            by_name,
+            aggregates: self.aggregates.clone(),
+        })
     }
 
     /// Put `source` live as function `name`: every argument types it was

@@ -106,7 +106,7 @@ pub(super) fn lower(
         } => (tvf::parse(f, tables)?, alias, None),
         TableFactor::Table {
             name, alias, args, ..
-        } if args.is_none() && aggregates(select) => {
+        } if args.is_none() && aggregates(select, wasm) => {
             let table = name.to_string().trim_matches('`').to_string();
             if !tables.contains_key(&table) {
                 // The planner says what is wrong.
@@ -124,7 +124,7 @@ pub(super) fn lower(
         // Another window aggregation's results (a window of windows).
         TableFactor::Derived {
             subquery, alias, ..
-        } if aggregates(select) => {
+        } if aggregates(select, wasm) => {
             match cascade::cascaded(subquery, alias, select, tables, wasm)? {
                 Some((tvf, bounds)) => (tvf, alias, Some(bounds)),
                 None => return Ok(None),
@@ -176,7 +176,7 @@ pub(super) fn over_rows(
     let TableFactor::Table { alias, .. } = &from.relation else {
         return Ok(None);
     };
-    if !from.joins.is_empty() || super::over::calls_over(select) || !aggregates(select) {
+    if !from.joins.is_empty() || super::over::calls_over(select) || !aggregates(select, wasm) {
         return Ok(None);
     }
     let tvf = Tvf {
@@ -332,7 +332,7 @@ fn aggregate(
     // The aggregates, each replaced by a column of the window's results.
     let mut items = select.projection.clone();
     let mut having = having;
-    let mut aggs = aggregates::replace(&mut items, &mut having)?;
+    let mut aggs = aggregates::replace(&mut items, &mut having, wasm)?;
 
     let key_types = typed(&catalog, &from_table, &mut aggs, &keys)?;
 
@@ -363,18 +363,27 @@ fn aggregate(
         Field::new("window_start", DataType::Int64, false),
         Field::new("window_end", DataType::Int64, false),
     ];
-    window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
-    for a in &window.aggregates {
-        let ty = if a.function == "count" {
-            DataType::Int64
-        } else {
-            DataType::Float64
-        };
-        results.push(Field::new(
-            a.output.as_deref().unwrap_or_default(),
-            ty,
-            false,
-        ));
+    match wasm::lower(&aggs, signed, updating, &mut pre, &mut post)? {
+        Some((function, output)) => {
+            window.aggregate = Some(function);
+            window.skip_nulls = true;
+            results.push(output);
+        }
+        None => {
+            window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
+            for a in &window.aggregates {
+                let ty = if a.function == "count" {
+                    DataType::Int64
+                } else {
+                    DataType::Float64
+                };
+                results.push(Field::new(
+                    a.output.as_deref().unwrap_or_default(),
+                    ty,
+                    false,
+                ));
+            }
+        }
     }
     if updating {
         results.push(Field::new(OP, DataType::Utf8, false));
@@ -456,7 +465,7 @@ pub(super) fn wrapped(query: &Query) -> bool {
 
 /// Whether `select` aggregates: it groups, or calls an aggregate function
 /// (not over a window of rows: `OVER (…)`).
-pub(super) fn aggregates(select: &Select) -> bool {
+pub(super) fn aggregates(select: &Select, wasm: &super::Functions) -> bool {
     use std::ops::ControlFlow;
     let grouped = matches!(&select.group_by, GroupByExpr::Expressions(g, _) if !g.is_empty())
         || matches!(&select.group_by, GroupByExpr::All(_));
@@ -464,7 +473,10 @@ pub(super) fn aggregates(select: &Select) -> bool {
     let _ = visit_expressions(&select.projection, |e: &Expr| {
         if let Expr::Function(f) = e
             && f.over.is_none()
-            && is_aggregate(&f.name.to_string().to_ascii_lowercase())
+            && {
+                let name = f.name.to_string().to_ascii_lowercase();
+                is_aggregate(&name) || wasm.aggregate(&name).is_some()
+            }
         {
             calls = true;
             return ControlFlow::Break(());
@@ -489,6 +501,7 @@ fn global() -> WindowSpec {
         allowed_lateness: "0ms".into(),
         aggregates: Vec::new(),
         aggregate: None,
+        skip_nulls: false,
     }
 }
 
@@ -505,3 +518,4 @@ mod native;
 pub(super) use native::{native, sql_type};
 #[cfg(test)]
 mod tests;
+mod wasm;

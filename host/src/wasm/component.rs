@@ -104,6 +104,22 @@ impl LoadedComponent {
         path: &Path,
         world: World,
     ) -> Result<LoadedComponent, WasmError> {
+        Self::load_any(engine, operator, path, &[world])
+    }
+
+    /// Compile (or fetch from the cache) a component that implements one
+    /// of `worlds` (SQL's `CREATE FUNCTION`: a scalar or an aggregate
+    /// function); the first it implements is its world. A component that
+    /// implements none is refused in the words of the first.
+    pub fn load_any(
+        engine: &WasmEngine,
+        operator: &str,
+        path: &Path,
+        worlds: &[World],
+    ) -> Result<LoadedComponent, WasmError> {
+        let [first, ..] = worlds else {
+            return Err(WasmError::Engine("no world to load a component for".into()));
+        };
         let load_err = |message: String| WasmError::Load {
             operator: operator.into(),
             path: path.into(),
@@ -114,20 +130,22 @@ impl LoadedComponent {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&bytes))
         };
-        let key = (digest.clone(), world);
-        if let Some(pre) = engine
-            .linked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return Ok(LoadedComponent {
-                operator: operator.into(),
-                path: path.into(),
-                digest,
-                world,
-                pre: pre.clone(),
-            });
+        for &world in worlds {
+            let key = (digest.clone(), world);
+            if let Some(pre) = engine
+                .linked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+            {
+                return Ok(LoadedComponent {
+                    operator: operator.into(),
+                    path: path.into(),
+                    digest,
+                    world,
+                    pre: pre.clone(),
+                });
+            }
         }
         let started = std::time::Instant::now();
         let component = Component::new(engine.engine(), &bytes).map_err(|e| {
@@ -141,7 +159,19 @@ impl LoadedComponent {
             ms = started.elapsed().as_millis() as u64,
             "component compiled or loaded from cache"
         );
-        check_world(engine, &component, operator, path, world)?;
+        let world = match worlds
+            .iter()
+            .copied()
+            .find(|&w| check_world(engine, &component, operator, path, w).is_ok())
+        {
+            Some(w) => w,
+            None => {
+                // Refused in the words of the first.
+                check_world(engine, &component, operator, path, *first)?;
+                *first
+            }
+        };
+        let key = (digest.clone(), world);
         let mut linker: Linker<StoreData> = Linker::new(engine.engine());
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| WasmError::Engine(e.to_string()))?;

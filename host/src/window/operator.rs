@@ -57,6 +57,10 @@ pub struct Rows<'a> {
     /// For a Wasm aggregate over columns: the rows as the columns it reads
     /// (its input schema), handed to it at the end of the batch.
     pub guest: Option<&'a arrow_array::RecordBatch>,
+    /// Rows assigned to their windows but not added to the Wasm aggregate
+    /// (`true`: a NULL it cannot take; see
+    /// [`crate::job::WindowSpec::skip_nulls`]).
+    pub unadded: Option<&'a [bool]>,
 }
 
 /// Windows, accumulators and firing for one subtask.
@@ -240,6 +244,7 @@ impl WindowOperator {
             };
             let key = rows.keys.key(row, &mut buf).unwrap_or_default();
             let input = match rows.guest {
+                Some(_) if rows.unadded.is_some_and(|u| u[row]) => Input::Numbers,
                 Some(_) => Input::Row(row as u32),
                 None => Input::Numbers,
             };

@@ -21,6 +21,10 @@ use std::sync::Arc;
 pub(super) struct GuestColumns {
     pub(super) schema: SchemaRef,
     decoder: Box<JsonDecoder>,
+    /// Columns with NULLs the guest cannot take are handed over as they
+    /// are, their rows marked [`Fitted::unadded`] (else such a batch is
+    /// decoded, and those records are dead letters).
+    skip_nulls: bool,
 }
 
 /// A batch fitted to a guest's columns.
@@ -31,6 +35,9 @@ pub(super) struct Fitted {
     pub(super) time: Vec<i64>,
     /// Each row's key.
     pub(super) keys: KeyColumn,
+    /// Rows with a NULL in a column the guest declared not nullable
+    /// (only when [`GuestColumns::skipping_nulls`]; `None`: no such row).
+    pub(super) unadded: Option<Vec<bool>>,
     /// The rows as they came.
     source: Source,
 }
@@ -53,7 +60,15 @@ impl GuestColumns {
         Ok(Self {
             schema,
             decoder: Box::new(decoder),
+            skip_nulls: false,
         })
+    }
+
+    /// Whether a NULL in a column the guest cannot take marks its row
+    /// rather than failing the batch's fit.
+    pub(super) fn skipping_nulls(mut self, skip: bool) -> Self {
+        self.skip_nulls = skip;
+        self
     }
 
     /// `batch` as the columns the guest reads — from its columns when they
@@ -72,16 +87,19 @@ impl GuestColumns {
         let direct = match (&batch.columns, key_field) {
             (Some(cols), Some(field)) => match KeyColumn::of(&cols.batch, field) {
                 Ok(KeyColumn::Missing) | Err(_) => None,
-                Ok(keys) => project(&cols.batch, &self.schema).map(|input| (input, keys)),
+                Ok(keys) => {
+                    project(&cols.batch, &self.schema, self.skip_nulls).map(|input| (input, keys))
+                }
             },
             _ => None,
         };
-        if let Some((input, keys)) = direct {
+        if let Some(((input, unadded), keys)) = direct {
             let cols = batch.columns.expect("matched above");
             return Ok(Fitted {
                 input,
                 time: cols.time.clone(),
                 keys,
+                unadded,
                 source: Source::Columns {
                     records: batch.records,
                     cols,
@@ -125,6 +143,7 @@ impl GuestColumns {
             input: decoded.batch,
             time: kept.iter().map(|e| e.timestamp).collect(),
             keys,
+            unadded: None,
             source: Source::Events(kept),
         })
     }
@@ -222,19 +241,43 @@ pub(super) fn row_event(records: &[Event], cols: &Columns, keys: &KeyColumn, row
 /// The columns of `cols` that `schema` names, if every one is there with
 /// its type or one that widens to it exactly as JSON would decode (an
 /// integer read as a double), and without nulls where it allows none.
-fn project(cols: &RecordBatch, schema: &SchemaRef) -> Option<RecordBatch> {
+fn project(
+    cols: &RecordBatch,
+    schema: &SchemaRef,
+    skip_nulls: bool,
+) -> Option<(RecordBatch, Option<Vec<bool>>)> {
+    let mut unadded: Option<Vec<bool>> = None;
     let columns = schema
         .fields()
         .iter()
         .map(|f| {
             let c = cols.column_by_name(f.name())?;
             if !f.is_nullable() && c.null_count() > 0 {
-                return None;
+                if !skip_nulls {
+                    return None;
+                }
+                let marks = unadded.get_or_insert_with(|| vec![false; cols.num_rows()]);
+                for (row, m) in marks.iter_mut().enumerate() {
+                    *m |= c.is_null(row);
+                }
             }
             widen(c, f.data_type())
         })
         .collect::<Option<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns).ok()
+    let batch = match unadded {
+        // Its NULLs are handed over (in a schema that allows them), never
+        // read: their rows are in no group.
+        Some(_) => {
+            let fields: Vec<_> = schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect();
+            RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns)
+        }
+        None => RecordBatch::try_new(schema.clone(), columns),
+    };
+    Some((batch.ok()?, unadded))
 }
 
 /// Column `c` as type `to`, where that loses nothing a JSON decode into

@@ -112,6 +112,7 @@ pub(super) fn open(
             mode,
             lateness_ms,
             aggregate,
+            skip_nulls,
         }) => {
             let mut guest = None;
             let (agg, agg_name, fields) = match aggregate {
@@ -128,6 +129,7 @@ pub(super) fn open(
                         &plan.job.spec.name,
                         (**op).clone(),
                         subtask,
+                        *skip_nulls,
                     )?);
                     (
                         Aggregation::Columns(Box::new(i)),

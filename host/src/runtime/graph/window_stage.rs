@@ -50,6 +50,9 @@ pub(super) struct GuestInput {
     subtask: usize,
     /// Batches since its instance was made (see [`RECYCLE_AT`]).
     batches: u64,
+    /// Rows with a NULL it cannot take are assigned, not added
+    /// ([`crate::job::WindowSpec::skip_nulls`]).
+    skip_nulls: bool,
 }
 
 impl GuestInput {
@@ -59,12 +62,14 @@ impl GuestInput {
         job: &str,
         op: PlannedOperator,
         subtask: usize,
+        skip_nulls: bool,
     ) -> Result<Self, RunError> {
         Ok(Self {
-            columns: GuestColumns::new(schema, job)?,
+            columns: GuestColumns::new(schema, job)?.skipping_nulls(skip_nulls),
             op,
             subtask,
             batches: 0,
+            skip_nulls,
         })
     }
 }
@@ -153,6 +158,7 @@ impl Window {
             keys: &fitted.keys,
             values: &[],
             guest: Some(&fitted.input),
+            unadded: fitted.unadded.as_deref(),
         };
         let mut out = WindowOutput::default();
         self.w.process_rows(&rows, cx.processing_time, &mut out)?;
@@ -219,6 +225,7 @@ impl Operator for Window {
                     keys: &keys,
                     values: &values,
                     guest: None,
+                    unadded: None,
                 };
                 self.w.process_rows(&rows, cx.processing_time, &mut out)?;
                 let event = |row: usize| row_event(&batch.records, &cols, &keys, row);
@@ -281,6 +288,7 @@ impl Operator for Window {
                 &plan.job.spec.name,
                 swap.op.clone(),
                 subtask,
+                guest.skip_nulls,
             )?;
         }
         self.w.swap_aggregate(new)?;

@@ -5,20 +5,24 @@
 
 use super::Refusal;
 use crate::sql::catalog::is_aggregate;
+use crate::sql::udaf::AggregateFunction;
+use crate::sql::udf::Functions;
 use arrow_schema::DataType;
 use datafusion_sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, SelectItem, WindowType,
     visit_expressions_mut,
 };
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 /// The aggregates `items` and `having` call, each call replaced by its
 /// column; a call weir does not compute is refused.
 pub(super) fn replace(
     items: &mut Vec<SelectItem>,
     having: &mut Option<Expr>,
+    wasm: &Functions,
 ) -> Result<Vec<Aggregate>, Refusal> {
-    replace_calls(items, having, None)
+    replace_calls(items, having, None, wasm)
 }
 
 /// The aggregates over a window of rows (`… OVER (…)`) that `items`
@@ -28,7 +32,7 @@ pub(in crate::sql) fn replace_over(
     items: &mut Vec<SelectItem>,
 ) -> Result<(Vec<Aggregate>, Vec<WindowType>), Refusal> {
     let mut windows = Vec::new();
-    let aggs = replace_calls(items, &mut None, Some(&mut windows))?;
+    let aggs = replace_calls(items, &mut None, Some(&mut windows), &Functions::default())?;
     Ok((aggs, windows))
 }
 
@@ -36,6 +40,7 @@ fn replace_calls(
     items: &mut Vec<SelectItem>,
     having: &mut Option<Expr>,
     mut windows: Option<&mut Vec<WindowType>>,
+    wasm: &Functions,
 ) -> Result<Vec<Aggregate>, Refusal> {
     let mut aggs: Vec<Aggregate> = Vec::new();
     let mut refused = None;
@@ -60,7 +65,8 @@ fn replace_calls(
             ));
             return ControlFlow::Break(());
         }
-        if !is_aggregate(&name) {
+        let function = wasm.aggregate(&name).cloned();
+        if function.is_none() && !is_aggregate(&name) {
             return ControlFlow::Continue(());
         }
         if over && f.over.is_none() {
@@ -71,6 +77,7 @@ fn replace_calls(
             return ControlFlow::Break(());
         }
         let func = match name.as_str() {
+            _ if function.is_some() => Func::Wasm,
             "count" => Func::Count,
             "sum" => Func::Sum,
             "min" => Func::Min,
@@ -102,7 +109,24 @@ fn replace_calls(
         if let (Some(w), Some(windows)) = (&f.over, windows.as_mut()) {
             windows.push(w.clone());
         }
+        let mut args = Vec::new();
         let arg = match list.map(|l| l.args.as_slice()) {
+            Some(all) if func == Func::Wasm => {
+                for a in all {
+                    match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(a)) => args.push(a.clone()),
+                        _ => {
+                            refused = Some(Refusal::Invalid(format!(
+                                "{e}: pass a Wasm aggregate function its arguments as \
+                                 expressions, in order"
+                            )));
+                            return ControlFlow::Break(());
+                        }
+                    }
+                }
+                None
+            }
+            None if func == Func::Wasm => None,
             Some([FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]) => None,
             Some([FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))])
                 if func == Func::Count && v.to_string() != "NULL" =>
@@ -122,6 +146,8 @@ fn replace_calls(
                 aggs.push(Aggregate {
                     func,
                     arg,
+                    args,
+                    function,
                     text,
                     ty: DataType::Null,
                     nullable: false,
@@ -144,8 +170,11 @@ fn replace_calls(
 #[derive(Debug)]
 pub(in crate::sql) struct Aggregate {
     pub func: Func,
-    /// `None`: `COUNT(*)`.
+    /// `None`: `COUNT(*)`, or a Wasm aggregate function.
     pub arg: Option<Expr>,
+    /// A Wasm aggregate function ([`Func::Wasm`]), and its arguments.
+    pub function: Option<Arc<AggregateFunction>>,
+    pub args: Vec<Expr>,
     /// The call as written (equal calls share a column).
     text: String,
     /// The argument's type, and whether it may be NULL.
@@ -160,6 +189,8 @@ pub(in crate::sql) enum Func {
     Min,
     Max,
     Avg,
+    /// A Wasm aggregate function ([`crate::sql::udaf`]).
+    Wasm,
 }
 
 impl Func {
@@ -170,6 +201,7 @@ impl Func {
             Func::Min => "MIN",
             Func::Max => "MAX",
             Func::Avg => "AVG",
+            Func::Wasm => "a Wasm aggregate function",
         }
     }
 }

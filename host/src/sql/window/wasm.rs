@@ -1,0 +1,84 @@
+//! A window aggregation whose aggregate is a Wasm aggregate function
+//! ([`crate::sql::udaf`]): the window stage runs the function as its
+//! aggregate (a job file's `[window.aggregate]`), so the stage before the
+//! window writes the call's arguments as the columns the function's
+//! `init` named, in its types, and the stage after reads its one result.
+//!
+//! So far such a function is its query's only aggregate, over a window
+//! (the window stage holds either built-in aggregates or one Wasm
+//! aggregate), and over rows that are only inserted (an aggregate
+//! function has no `retract`). Each of these is refused by name.
+
+use super::aggregates::{Aggregate, Func};
+use crate::job::OperatorSpec;
+use crate::sql::ast::{Refusal, quote, unsupported};
+use crate::sql::udaf::cast_type;
+use arrow_schema::Field;
+
+/// A Wasm aggregate function's part of the stages, if `aggs` call one:
+/// its input columns (added to `pre`), its result as `__a0` (added to
+/// `post`), and the operator the window stage runs with the column it
+/// adds to the window's results. `signed`: the rows are a changelog;
+/// `updating`: there is no window (a `GROUP BY` of a table).
+///
+/// A row with a NULL argument where the function declared a column that
+/// cannot be NULL still makes its windows (and keeps a session open), but
+/// is not added: the window stage skips it
+/// ([`crate::job::WindowSpec::skip_nulls`]), as SQL's aggregates skip
+/// NULLs. A window none of whose rows were added gets the function's
+/// result for an empty accumulator.
+pub(in crate::sql) fn lower(
+    aggs: &[Aggregate],
+    signed: bool,
+    updating: bool,
+    pre: &mut Vec<String>,
+    post: &mut Vec<String>,
+) -> Result<Option<(OperatorSpec, Field)>, Refusal> {
+    let Some(call) = aggs.iter().find(|a| a.func == Func::Wasm) else {
+        return Ok(None);
+    };
+    let function = call
+        .function
+        .as_ref()
+        .expect("a Wasm aggregate's call names its function");
+    let called = format!("the Wasm aggregate function `{}`", function.name);
+    if aggs.len() > 1 {
+        return unsupported(
+            format!("{called} beside other aggregates"),
+            ": so far a Wasm aggregate function is the only aggregate of its query; \
+             compute the others in a second query and join the two on the window and key",
+        );
+    }
+    if updating {
+        return unsupported(
+            format!("{called} without a window"),
+            ": so far a Wasm aggregate function runs in a window aggregation \
+             (TUMBLE, HOP, CUMULATE or SESSION)",
+        );
+    }
+    if signed {
+        return unsupported(
+            format!("{called} over an updating query's rows"),
+            ": an aggregate function cannot take a row back (it has no retract)",
+        );
+    }
+    let input = function.input.fields();
+    if call.args.len() != input.len() {
+        return Err(Refusal::Invalid(format!(
+            "{called} takes {} argument(s) ({}), not {}",
+            input.len(),
+            input
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            call.args.len()
+        )));
+    }
+    for (arg, field) in call.args.iter().zip(input) {
+        let ty = cast_type(field.data_type()).expect("checked when the function was loaded");
+        pre.push(format!("CAST({arg} AS {ty}) AS {}", quote(field.name())));
+    }
+    post.push(format!("{} AS `__a0`", quote(function.output.name())));
+    Ok(Some((function.spec.clone(), function.output.clone())))
+}

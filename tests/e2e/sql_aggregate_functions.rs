@@ -1,0 +1,387 @@
+//! Wasm aggregate functions in SQL (`CREATE FUNCTION wavg AS 'project'
+//! LANGUAGE WASM`, a component of the `aggregate` world), built from
+//! source by the test: `tests/operators/wavg-columns` in Rust and
+//! `tests/operators/wavg-py` in Python, the average of a value weighted by
+//! an integer. Their windows' rows are checked against a model written
+//! here (it shares no code with weir) over the conformance suite's
+//! `tx.jsonl`, whose rows come in time order (none is late); and what
+//! weir cannot run yet around them is refused before the job starts.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use weir_e2e::sql_tier::lines;
+use weir_e2e::{operator, repo, weir};
+
+/// A script in `dir` over `tx.jsonl` as table `tx` with event time `t`
+/// (its `ts`, watermarked 2 s behind), `{wavg}` standing for `component`.
+fn script(dir: &Path, name: &str, component: &str, text: &str) -> PathBuf {
+    let text = format!(
+        "CREATE FUNCTION wavg AS '{component}' LANGUAGE WASM;
+CREATE TABLE tx (
+  ts BIGINT,
+  `user` STRING,
+  amount DOUBLE,
+  merchant STRING,
+  n INT,
+  flag BOOLEAN,
+  t AS TO_TIMESTAMP_LTZ(ts, 3),
+  WATERMARK FOR t AS t - INTERVAL '2' SECOND
+) WITH ('connector' = 'filesystem', 'path' = '{{input}}', 'format' = 'json');
+{text}"
+    )
+    .replace(
+        "{input}",
+        repo()
+            .join("tests/sql/conformance/input/tx.jsonl")
+            .to_str()
+            .expect("utf-8"),
+    )
+    .replace(
+        "{output}",
+        dir.join(format!("{name}.out.jsonl"))
+            .to_str()
+            .expect("utf-8"),
+    );
+    let path = dir.join(format!("{name}.sql"));
+    std::fs::write(&path, text).expect("write script");
+    path
+}
+
+/// A row's arguments: (amount, n), NULLs as `None`.
+type Args = (Option<f64>, Option<i64>);
+
+/// The input's rows: (ts, user, amount, n), NULLs as `None`.
+fn input() -> Vec<(i64, String, Option<f64>, Option<i64>)> {
+    lines(&repo().join("tests/sql/conformance/input/tx.jsonl"))
+        .iter()
+        .map(|r| {
+            (
+                r["ts"].as_i64().expect("ts"),
+                r["user"].as_str().expect("user").to_string(),
+                r["amount"].as_f64(),
+                r["n"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+/// The model's weighted average of a window's rows (amount, n), in
+/// order: a row with a NULL is in its window but not added; NULL when the
+/// weights add up to 0 (or no row was added).
+fn wavg(rows: &[Args]) -> Option<f64> {
+    let (mut weighted, mut weights) = (0.0, 0i64);
+    for (a, n) in rows {
+        if let (Some(a), Some(n)) = (a, n) {
+            weighted += a * *n as f64;
+            weights += n;
+        }
+    }
+    (weights != 0).then(|| weighted / weights as f64)
+}
+
+/// Rows `(user, window_start ms, window_end ms) → wavg` of the output.
+fn by_window(rows: &[Value]) -> BTreeMap<(String, i64, i64), Option<f64>> {
+    let mut got = BTreeMap::new();
+    for r in rows {
+        let k = (
+            r["user"].as_str().expect("user").to_string(),
+            r["ws"].as_i64().expect("ws"),
+            r["we"].as_i64().expect("we"),
+        );
+        assert!(
+            got.insert(k.clone(), r["w"].as_f64()).is_none(),
+            "two rows for {k:?}"
+        );
+    }
+    got
+}
+
+fn assert_same(
+    got: &BTreeMap<(String, i64, i64), Option<f64>>,
+    want: &BTreeMap<(String, i64, i64), Option<f64>>,
+) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (k, w) in want {
+        match (got[k], w) {
+            (Some(g), Some(w)) => assert!(
+                (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "{k:?}: {g} != {w}"
+            ),
+            (g, w) => assert_eq!(g, *w, "{k:?}"),
+        }
+    }
+}
+
+const OUT: &str = "CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+";
+
+#[test]
+fn a_rust_aggregate_function_over_tumbling_windows_gives_the_models_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "tumble",
+        &operator("wavg-columns"),
+        &format!(
+            "{OUT}INSERT INTO out_rows
+SELECT `user`, CAST(window_start AS BIGINT) AS ws, CAST(window_end AS BIGINT) AS we,
+  WAVG(amount, n) AS w
+FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '10' SECOND))
+WHERE `user` <> 'u3'
+GROUP BY window_start, window_end, `user`;
+"
+        ),
+    );
+    for parallelism in ["1", "2"] {
+        let run = weir(&[
+            "sql",
+            "-q",
+            "--fresh",
+            "--set",
+            &format!("parallelism={parallelism}"),
+            "--set",
+            "batch_size=7",
+            path.to_str().expect("utf-8"),
+        ]);
+        assert!(run.output.status.success(), "{}", run.stderr());
+        let got = by_window(&lines(&dir.path().join("tumble.out.jsonl")));
+
+        // The model: 10 s windows from the epoch, per user but u3.
+        let mut groups: BTreeMap<(String, i64, i64), Vec<Args>> = BTreeMap::new();
+        for (ts, user, amount, n) in input() {
+            if user == "u3" {
+                continue;
+            }
+            let start = ts - ts.rem_euclid(10_000);
+            groups
+                .entry((user, start, start + 10_000))
+                .or_default()
+                .push((amount, n));
+        }
+        // Windows none of whose rows have both arguments: the empty
+        // accumulator's result.
+        let unadded = groups
+            .values()
+            .filter(|rows| rows.iter().all(|(a, n)| a.is_none() || n.is_none()))
+            .count();
+        assert!(unadded > 0, "no window of NULL arguments only");
+        let want: BTreeMap<_, _> = groups
+            .into_iter()
+            .map(|(k, rows)| (k, wavg(&rows)))
+            .collect();
+        assert!(want.len() > 50, "{}", want.len());
+        assert_same(&got, &want);
+    }
+}
+
+#[test]
+fn a_python_aggregate_function_over_session_windows_gives_the_models_rows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "session",
+        &operator("wavg-py"),
+        &format!(
+            "{OUT}INSERT INTO out_rows
+SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), wavg(amount, n)
+FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(t), INTERVAL '10' SECOND))
+GROUP BY window_start, window_end, `user`;
+"
+        ),
+    );
+    let run = weir(&["sql", "-q", path.to_str().expect("utf-8")]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let got = by_window(&lines(&dir.path().join("session.out.jsonl")));
+
+    // The model: per user, a session goes on while the next row comes
+    // less than 10 s after the last; it ends 10 s after its last row.
+    let mut per_user: BTreeMap<String, Vec<(i64, Args)>> = BTreeMap::new();
+    for (ts, user, amount, n) in input() {
+        per_user.entry(user).or_default().push((ts, (amount, n)));
+    }
+    let mut want = BTreeMap::new();
+    for (user, rows) in per_user {
+        let mut session: Vec<(i64, Args)> = Vec::new();
+        let mut close = |session: &mut Vec<(i64, Args)>| {
+            if let (Some(first), Some(last)) = (session.first(), session.last()) {
+                let rows: Vec<Args> = session.iter().map(|&(_, args)| args).collect();
+                want.insert((user.clone(), first.0, last.0 + 10_000), wavg(&rows));
+            }
+            session.clear();
+        };
+        for r in rows {
+            if session.last().is_some_and(|l| r.0 >= l.0 + 10_000) {
+                close(&mut session);
+            }
+            session.push(r);
+        }
+        close(&mut session);
+    }
+    assert!(want.len() > 20, "{}", want.len());
+    // Sessions that merged rows: the function's merge ran.
+    assert!(want.len() < input().len() / 2, "{}", want.len());
+    assert_same(&got, &want);
+}
+
+#[test]
+fn what_weir_cannot_run_around_an_aggregate_function_is_refused_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let window = "FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '10' SECOND)) \
+                  GROUP BY window_start, window_end, `user`";
+    let cases = [
+        (
+            format!("SELECT `user`, 0, 0, wavg(amount, n) + COUNT(*) {window}"),
+            vec!["the Wasm aggregate function `wavg` beside other aggregates"],
+        ),
+        (
+            "SELECT `user`, 0, 0, wavg(amount, n) FROM tx GROUP BY `user`".to_string(),
+            vec!["the Wasm aggregate function `wavg` without a window"],
+        ),
+        (
+            format!("SELECT `user`, 0, 0, wavg(amount) {window}"),
+            vec!["wavg"],
+        ),
+        (
+            format!("SELECT `user`, 0, 0, wavg(`user`, n) {window}"),
+            vec!["wavg", "Utf8"],
+        ),
+    ];
+    for (i, (select, want)) in cases.iter().enumerate() {
+        let path = script(
+            dir.path(),
+            &format!("refused{i}"),
+            &operator("wavg-columns"),
+            &format!("{OUT}INSERT INTO out_rows {select};\n"),
+        );
+        let run = weir(&["sql", "-q", "--fresh", path.to_str().expect("utf-8")]);
+        let err = run.stderr();
+        assert!(!run.output.status.success(), "{select}: ran");
+        for w in want {
+            assert!(err.contains(w), "{select}: {err}");
+        }
+    }
+}
+
+#[test]
+fn an_aggregate_function_swapped_in_a_running_sql_job_finishes_every_window_after_the_barrier() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 24 s of event time, one row a millisecond, 7 users; 1 s windows.
+    let rows = 24_000i64;
+    let base = 1_700_000_000_000i64;
+    let record = |i: i64| {
+        (
+            format!("u{}", i % 7),
+            ((i * 37) % 150) as f64 + 0.25,
+            i % 5 + 1,
+        )
+    };
+    let input: String = (0..rows)
+        .map(|i| {
+            let (user, amount, n) = record(i);
+            format!(
+                "{{\"ts\":{},\"user\":\"{user}\",\"amount\":{amount},\"merchant\":\"m\",\"n\":{n},\"flag\":true}}\n",
+                base + i
+            )
+        })
+        .collect();
+    let input_path = dir.path().join("swap.jsonl");
+    std::fs::write(&input_path, input).expect("input");
+    let path = script(
+        dir.path(),
+        "swap",
+        &operator("wavg-columns"),
+        &format!(
+            "{OUT}SET 'execution.checkpointing.interval' = '200ms';
+SET 'execution.checkpointing.dir' = '{}';
+INSERT INTO out_rows
+SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), wavg(amount, n)
+FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '1' SECOND))
+GROUP BY window_start, window_end, `user`;
+",
+            dir.path().join("checkpoints").display()
+        ),
+    );
+    let text = std::fs::read_to_string(&path).expect("script").replace(
+        repo()
+            .join("tests/sql/conformance/input/tx.jsonl")
+            .to_str()
+            .expect("utf-8"),
+        input_path.to_str().expect("utf-8"),
+    );
+    std::fs::write(&path, text).expect("script");
+    let script_arg = path.to_str().expect("utf-8");
+    // Version 2 built first, so that the swap takes no build time.
+    let built = weir(&["build", &operator("wavg-v2")]);
+    assert!(built.output.status.success(), "{}", built.stderr());
+    let mut job = weir_e2e::spawn_weir(
+        dir.path(),
+        &["run", "-q", "--set", "source.rate=4000", script_arg],
+    );
+    weir_e2e::sql_tier::wait_checkpointed(dir.path(), &mut job);
+    // Some windows fired (by version 1) before the swap.
+    let output = dir.path().join("swap.out.jsonl");
+    let started = std::time::Instant::now();
+    while std::fs::metadata(&output).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no window fired"
+        );
+        if let Ok(Some(status)) = job.try_wait() {
+            panic!("the job ended ({status}) before the swap");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let swapped = weir_e2e::weir_in(
+        dir.path(),
+        &["swap", script_arg, "wavg", &operator("wavg-v2")],
+    )
+    .ok();
+    assert!(
+        swapped.stdout().contains("live after checkpoint barrier"),
+        "{}",
+        swapped.stdout()
+    );
+    let out = job.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The model: each (user, window)'s weighted average (v1) and that
+    // rounded (v2); the output, in the order written, switches once.
+    let mut sums: BTreeMap<(String, i64), (f64, i64)> = BTreeMap::new();
+    for i in 0..rows {
+        let (user, amount, n) = record(i);
+        let ts = base + i;
+        let s = sums.entry((user, ts - ts.rem_euclid(1000))).or_default();
+        s.0 += amount * n as f64;
+        s.1 += n;
+    }
+    let got = lines(&dir.path().join("swap.out.jsonl"));
+    assert_eq!(got.len(), sums.len(), "windows lost or repeated");
+    let mut switched_at = None;
+    for (k, r) in got.iter().enumerate() {
+        let user = r["user"].as_str().expect("user").to_string();
+        let (weighted, weights) = sums[&(user.clone(), r["ws"].as_i64().expect("ws"))];
+        let v1 = weighted / weights as f64;
+        let w = r["w"].as_f64().expect("w");
+        let by_v2 = w == v1.round() && v1 != v1.round();
+        assert!(
+            (w - v1).abs() <= 1e-9 * v1.abs() || w == v1.round(),
+            "row {k} ({user}): {w} is neither {v1} nor its rounding"
+        );
+        match switched_at {
+            None if by_v2 => switched_at = Some(k),
+            Some(s) => assert!(w == v1.round(), "row {k} by v1 after the switch at row {s}"),
+            None => {}
+        }
+    }
+    let s = switched_at.expect("some windows by v2");
+    assert!(s > 0, "some windows by v1");
+}
