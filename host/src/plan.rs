@@ -40,6 +40,16 @@ pub enum PlanError {
     /// declares.
     #[error(transparent)]
     Sql(#[from] crate::sql::SqlError),
+    /// Built-in aggregates beside a Wasm aggregate over JSON events.
+    #[error(
+        "window aggregate `{operator}` is over JSON events (weir:dataflow@0.1); built-in \
+         aggregates (`aggregates`) go beside a Wasm aggregate over columns (0.2) only: \
+         rebuild it with the 0.2 SDK, or compute them in a stage of their own"
+    )]
+    BesideEvents {
+        /// The Wasm aggregate.
+        operator: String,
+    },
 }
 
 /// A Wasm operator, ready to instantiate.
@@ -75,6 +85,8 @@ pub enum PlannedStage {
         lateness_ms: i64,
         /// Aggregation.
         aggregate: WindowAgg,
+        /// Built-in aggregates beside a Wasm aggregate over columns.
+        beside: Vec<AggregateSpec>,
         /// A Wasm aggregate's rows with a NULL it cannot take are assigned
         /// but not added ([`crate::job::WindowSpec::skip_nulls`]).
         skip_nulls: bool,

@@ -4,8 +4,10 @@
 //! `tests/operators/wavg-py` in Python, the average of a value weighted by
 //! an integer. Their windows' rows are checked against a model written
 //! here (it shares no code with weir) over the conformance suite's
-//! `tx.jsonl`, whose rows come in time order (none is late); and what
-//! weir cannot run yet around them is refused before the job starts.
+//! `tx.jsonl`, whose rows come in time order (none is late), beside
+//! built-in aggregates; what weir cannot run yet around them is refused
+//! before the job starts; a live swap (`tests/operators/wavg-v2`) and
+//! SIGKILLs mid-run keep every window's result the model's.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -121,21 +123,22 @@ const OUT: &str = "CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, w
 ";
 
 #[test]
-fn a_rust_aggregate_function_over_tumbling_windows_gives_the_models_rows() {
+fn a_rust_aggregate_function_beside_built_ins_over_tumbling_windows_gives_the_models_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = script(
         dir.path(),
         "tumble",
         &operator("wavg-columns"),
-        &format!(
-            "{OUT}INSERT INTO out_rows
+        "CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, c BIGINT, w DOUBLE,
+  mx DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'json');
+INSERT INTO out_rows
 SELECT `user`, CAST(window_start AS BIGINT) AS ws, CAST(window_end AS BIGINT) AS we,
-  WAVG(amount, n) AS w
+  COUNT(*) AS c, WAVG(amount, n) AS w, MAX(amount) AS mx
 FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '10' SECOND))
 WHERE `user` <> 'u3'
 GROUP BY window_start, window_end, `user`;
-"
-        ),
+",
     );
     for parallelism in ["1", "2"] {
         let run = weir(&[
@@ -149,7 +152,8 @@ GROUP BY window_start, window_end, `user`;
             path.to_str().expect("utf-8"),
         ]);
         assert!(run.output.status.success(), "{}", run.stderr());
-        let got = by_window(&lines(&dir.path().join("tumble.out.jsonl")));
+        let out = lines(&dir.path().join("tumble.out.jsonl"));
+        let got = by_window(&out);
 
         // The model: 10 s windows from the epoch, per user but u3.
         let mut groups: BTreeMap<(String, i64, i64), Vec<Args>> = BTreeMap::new();
@@ -176,6 +180,21 @@ GROUP BY window_start, window_end, `user`;
             .collect();
         assert!(want.len() > 50, "{}", want.len());
         assert_same(&got, &want);
+        // The built-ins beside it: every row counted, the largest amount.
+        for r in &out {
+            let user = r["user"].as_str().expect("user");
+            let ws = r["ws"].as_i64().expect("ws");
+            let rows: Vec<_> = input()
+                .into_iter()
+                .filter(|(ts, u, _, _)| u == user && ts - ts.rem_euclid(10_000) == ws)
+                .collect();
+            assert_eq!(r["c"].as_u64(), Some(rows.len() as u64), "{r}");
+            let mx = rows
+                .iter()
+                .filter_map(|r| r.2)
+                .fold(None, |m: Option<f64>, a| Some(m.map_or(a, |m| m.max(a))));
+            assert_eq!(r["mx"].as_f64(), mx, "{r}");
+        }
     }
 }
 
@@ -235,8 +254,8 @@ fn what_weir_cannot_run_around_an_aggregate_function_is_refused_by_name() {
                   GROUP BY window_start, window_end, `user`";
     let cases = [
         (
-            format!("SELECT `user`, 0, 0, wavg(amount, n) + COUNT(*) {window}"),
-            vec!["the Wasm aggregate function `wavg` beside other aggregates"],
+            format!("SELECT `user`, 0, 0, wavg(amount, n) + wavg(n, n) {window}"),
+            vec!["a second Wasm aggregate call (`wavg` beside `wavg`)"],
         ),
         (
             "SELECT `user`, 0, 0, wavg(amount, n) FROM tx GROUP BY `user`".to_string(),
@@ -296,10 +315,13 @@ fn an_aggregate_function_swapped_in_a_running_sql_job_finishes_every_window_afte
         "swap",
         &operator("wavg-columns"),
         &format!(
-            "{OUT}SET 'execution.checkpointing.interval' = '200ms';
+            "CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{{output}}', 'format' = 'json');
+SET 'execution.checkpointing.interval' = '200ms';
 SET 'execution.checkpointing.dir' = '{}';
 INSERT INTO out_rows
-SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), wavg(amount, n)
+SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), COUNT(*),
+  wavg(amount, n)
 FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '1' SECOND))
 GROUP BY window_start, window_end, `user`;
 ",
@@ -354,21 +376,24 @@ GROUP BY window_start, window_end, `user`;
     );
 
     // The model: each (user, window)'s weighted average (v1) and that
-    // rounded (v2); the output, in the order written, switches once.
-    let mut sums: BTreeMap<(String, i64), (f64, i64)> = BTreeMap::new();
+    // rounded (v2); the output, in the order written, switches once; the
+    // COUNT(*) beside the function counts every row, across the swap.
+    let mut sums: BTreeMap<(String, i64), (f64, i64, u64)> = BTreeMap::new();
     for i in 0..rows {
         let (user, amount, n) = record(i);
         let ts = base + i;
         let s = sums.entry((user, ts - ts.rem_euclid(1000))).or_default();
         s.0 += amount * n as f64;
         s.1 += n;
+        s.2 += 1;
     }
     let got = lines(&dir.path().join("swap.out.jsonl"));
     assert_eq!(got.len(), sums.len(), "windows lost or repeated");
     let mut switched_at = None;
     for (k, r) in got.iter().enumerate() {
         let user = r["user"].as_str().expect("user").to_string();
-        let (weighted, weights) = sums[&(user.clone(), r["ws"].as_i64().expect("ws"))];
+        let (weighted, weights, count) = sums[&(user.clone(), r["ws"].as_i64().expect("ws"))];
+        assert_eq!(r["c"].as_u64(), Some(count), "row {k}: {r}");
         let v1 = weighted / weights as f64;
         let w = r["w"].as_f64().expect("w");
         let by_v2 = w == v1.round() && v1 != v1.round();
@@ -384,4 +409,127 @@ GROUP BY window_start, window_end, `user`;
     }
     let s = switched_at.expect("some windows by v2");
     assert!(s > 0, "some windows by v1");
+}
+
+/// A Wasm aggregate function beside COUNT(*) over session windows, at
+/// parallelism 2, killed with SIGKILL again and again after its
+/// checkpoints: the sessions' accumulators (the function's bytes and the
+/// built-ins' numbers, in one slot) go through every checkpoint and
+/// merge across them, and what it wrote in the end is exactly the model's
+/// sessions, each once. Amounts and weights are whole numbers, so the
+/// sums are exact in any order of merging.
+#[test]
+fn an_aggregate_function_over_sessions_killed_at_random_moments_writes_the_models_rows_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // In time order, 50 ms apart, 30 users; a session ends after more
+    // than 5 s without a row of its user.
+    let rows = 12_000u64;
+    let base = 1_700_000_000_000i64;
+    let mut rng = weir_e2e::TestRng::from_env();
+    let mut input = String::new();
+    let mut per_user: BTreeMap<String, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for i in 0..rows {
+        let ts = base + 50 * i as i64;
+        let user = format!("u{}", rng.between(0, 30));
+        let amount = rng.between(0, 1000) as i64 - 200;
+        let n = rng.between(1, 6) as i64;
+        input.push_str(&format!(
+            "{{\"ts\":{ts},\"user\":\"{user}\",\"amount\":{amount},\"merchant\":\"m\",\"n\":{n},\"flag\":true}}\n"
+        ));
+        per_user.entry(user).or_default().push((ts, amount, n));
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    // (user, start, end, count) → the weighted average.
+    let mut want: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
+    for (user, rows) in &per_user {
+        let mut sessions: Vec<Vec<(i64, i64, i64)>> = Vec::new();
+        for &r in rows {
+            match sessions.last_mut() {
+                // As in Flink, windows [a, a + gap) and [a + gap, …) touch,
+                // and merge.
+                Some(s) if r.0 <= s.last().expect("a row").0 + 5_000 => s.push(r),
+                _ => sessions.push(vec![r]),
+            }
+        }
+        for s in sessions {
+            let weighted: i64 = s.iter().map(|r| r.1 * r.2).sum();
+            let weights: i64 = s.iter().map(|r| r.2).sum();
+            want.insert(
+                (
+                    user.clone(),
+                    s[0].0,
+                    s[s.len() - 1].0 + 5_000,
+                    s.len() as u64,
+                ),
+                weighted as f64 / weights as f64,
+            );
+        }
+    }
+    std::fs::write(
+        d.join("sessions.sql"),
+        format!(
+            "SET 'parallelism.default' = '2';
+SET 'execution.checkpointing.interval' = '100 ms';
+CREATE FUNCTION wavg AS '{}' LANGUAGE WASM;
+CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING, n INT, flag BOOLEAN,
+  t AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR t AS t - INTERVAL '1' SECOND)
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+INSERT INTO out_rows
+SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), COUNT(*), wavg(amount, n)
+FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(t), INTERVAL '5' SECOND))
+GROUP BY window_start, window_end, `user`;
+",
+            operator("wavg-columns")
+        ),
+    )
+    .expect("script");
+    // Built first: a restart takes no build time.
+    let built = weir(&["build", &operator("wavg-columns")]);
+    assert!(built.output.status.success(), "{}", built.stderr());
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "sessions.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let mut got: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
+    for r in lines(&d.join("out.jsonl")) {
+        let k = (
+            r["user"].as_str().expect("user").to_string(),
+            r["ws"].as_i64().expect("ws"),
+            r["we"].as_i64().expect("we"),
+            r["c"].as_u64().expect("c"),
+        );
+        let w = r["w"].as_f64().expect("w");
+        assert!(
+            got.insert(k.clone(), w).is_none(),
+            "{k:?} twice after {kills} kills"
+        );
+    }
+    assert!(want.len() > 300, "{}", want.len());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "sessions after {kills} kills vs the model's"
+    );
+    // (serde_json reads a double to within an ulp.)
+    for (k, w) in &want {
+        assert!(
+            (got[k] - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "after {kills} kills, {k:?}: weir {}, model {w}",
+            got[k]
+        );
+    }
 }

@@ -161,17 +161,15 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
         &w.allowed_lateness,
         false,
     );
-    match (&w.aggregate, w.aggregates.is_empty()) {
-        (Some(_), false) => c.add(
-            at,
-            "use either `aggregates` (built-in) or `aggregate` (Wasm), not both",
-        ),
-        (None, true) => c.add(
+    match &w.aggregate {
+        // Built-ins may go beside a Wasm aggregate over columns (their
+        // results first; the plan refuses them beside one over events).
+        Some(a) => check_operator(c, &format!("{at}.aggregate"), a),
+        None if w.aggregates.is_empty() => c.add(
             format!("{at}.aggregates"),
             "add at least one aggregate, e.g. [{ fn = \"count\" }]",
         ),
-        (Some(a), true) => check_operator(c, &format!("{at}.aggregate"), a),
-        (None, false) => {}
+        None => {}
     }
     let mut outputs = std::collections::BTreeSet::new();
     for (i, a) in w.aggregates.iter().enumerate() {

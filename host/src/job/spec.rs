@@ -337,7 +337,9 @@ pub struct WindowSpec {
     /// Built-in aggregates computed natively.
     #[serde(default)]
     pub aggregates: Vec<AggregateSpec>,
-    /// Or a Wasm aggregate function.
+    /// A Wasm aggregate function: instead of `aggregates`, or (over
+    /// columns, weir:dataflow@0.2) beside them — the built-ins' results
+    /// come first, then its own, whose names must differ from theirs.
     pub aggregate: Option<OperatorSpec>,
     /// A Wasm aggregate over columns: a row with a NULL in a column the
     /// aggregate declared not nullable is still assigned to its windows

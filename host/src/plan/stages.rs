@@ -33,9 +33,17 @@ pub(super) fn window_stage(
         },
         _ => WindowKind::Session { gap: opt(&w.gap) },
     };
-    let aggregate = match &w.aggregate {
-        Some(a) => WindowAgg::Wasm(Box::new(load_operator(job, engine, a, World::Aggregate)?)),
-        None => WindowAgg::Native(w.aggregates.clone()),
+    let (aggregate, beside) = match &w.aggregate {
+        Some(a) => {
+            let op = load_operator(job, engine, a, World::Aggregate)?;
+            if op.component.world != World::ColumnAggregate && !w.aggregates.is_empty() {
+                return Err(PlanError::BesideEvents {
+                    operator: a.name.clone(),
+                });
+            }
+            (WindowAgg::Wasm(Box::new(op)), w.aggregates.clone())
+        }
+        None => (WindowAgg::Native(w.aggregates.clone()), Vec::new()),
     };
     Ok(PlannedStage::Window {
         kind,
@@ -46,6 +54,7 @@ pub(super) fn window_stage(
         },
         lateness_ms: dur(&w.allowed_lateness),
         aggregate,
+        beside,
         skip_nulls: w.skip_nulls,
     })
 }

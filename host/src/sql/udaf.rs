@@ -79,9 +79,14 @@ impl AggregateFunction {
                 output.data_type()
             ));
         }
-        if let Some(f) = input.fields().iter().find(|f| f.name().starts_with("__")) {
+        if let Some(f) = input
+            .fields()
+            .iter()
+            .chain([&Arc::new(output.clone())])
+            .find(|f| f.name().starts_with("__"))
+        {
             return Err(format!(
-                "its init reads column `{}`: names that begin with `__` are weir's own",
+                "its init names column `{}`: names that begin with `__` are weir's own",
                 f.name()
             ));
         }

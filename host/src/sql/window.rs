@@ -363,27 +363,26 @@ fn aggregate(
         Field::new("window_start", DataType::Int64, false),
         Field::new("window_end", DataType::Int64, false),
     ];
-    match wasm::lower(&aggs, signed, updating, &mut pre, &mut post)? {
-        Some((function, output)) => {
-            window.aggregate = Some(function);
-            window.skip_nulls = true;
-            results.push(output);
-        }
-        None => {
-            window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
-            for a in &window.aggregates {
-                let ty = if a.function == "count" {
-                    DataType::Int64
-                } else {
-                    DataType::Float64
-                };
-                results.push(Field::new(
-                    a.output.as_deref().unwrap_or_default(),
-                    ty,
-                    false,
-                ));
-            }
-        }
+    // A Wasm aggregate function runs beside the built-ins, its result
+    // after theirs.
+    let guest = wasm::lower(&aggs, signed, updating, &mut pre, &mut post)?;
+    window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
+    for a in &window.aggregates {
+        let ty = if a.function == "count" {
+            DataType::Int64
+        } else {
+            DataType::Float64
+        };
+        results.push(Field::new(
+            a.output.as_deref().unwrap_or_default(),
+            ty,
+            false,
+        ));
+    }
+    if let Some((function, output)) = guest {
+        window.aggregate = Some(function);
+        window.skip_nulls = true;
+        results.push(output);
     }
     if updating {
         results.push(Field::new(OP, DataType::Utf8, false));

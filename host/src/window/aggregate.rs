@@ -49,6 +49,9 @@ pub enum Slot {
 #[derive(Debug, Clone, Default)]
 pub struct WasmSlot {
     acc: Option<Vec<u8>>,
+    /// The accumulators of built-in aggregates beside a Wasm aggregate
+    /// over columns (empty: none).
+    native: NativeAcc,
     merge_in: Vec<Vec<u8>>,
     pending: Vec<Event>,
     /// Of an aggregate over columns: rows of the current batch to add.
@@ -80,6 +83,9 @@ pub enum SavedSlot {
     Native(Vec<f64>),
     /// The guest's accumulator bytes, if it has one yet.
     Wasm(Option<Vec<u8>>),
+    /// The guest's accumulator bytes, and the built-in accumulators
+    /// beside it.
+    Beside(Option<Vec<u8>>, Vec<f64>),
 }
 
 /// A record a built-in aggregate cannot take: its field has no number.
@@ -101,6 +107,7 @@ impl Slot {
             Slot::Wasm(w) => {
                 w.acc.as_ref().map_or(0, |a| a.len() as u64)
                     + w.merge_in.iter().map(|m| m.len() as u64).sum::<u64>()
+                    + 8 * w.native.len() as u64
             }
         }
     }
@@ -111,7 +118,11 @@ impl Slot {
             Slot::Native(v) => SavedSlot::Native(v.to_vec()),
             Slot::Wasm(w) => {
                 debug_assert!(!w.dirty(), "snapshot of an unflushed Wasm slot");
-                SavedSlot::Wasm(w.acc.clone())
+                if w.native.is_empty() {
+                    SavedSlot::Wasm(w.acc.clone())
+                } else {
+                    SavedSlot::Beside(w.acc.clone(), w.native.to_vec())
+                }
             }
         }
     }
@@ -124,6 +135,11 @@ impl Slot {
                 acc,
                 ..WasmSlot::default()
             })),
+            SavedSlot::Beside(acc, native) => Slot::Wasm(Box::new(WasmSlot {
+                acc,
+                native: NativeAcc::from_vec(native),
+                ..WasmSlot::default()
+            })),
         }
     }
 }
@@ -131,25 +147,31 @@ impl Slot {
 /// The aggregation of a window operator.
 pub enum Aggregation {
     /// Built-ins.
-    Native {
-        /// The aggregates in output order.
-        aggs: Vec<NativeSpec>,
-        /// Accumulator slots per window.
-        slots: usize,
-    },
+    Native(Natives),
     /// A Wasm aggregate function over JSON events.
     Wasm(Box<AggregateInstance>),
-    /// A Wasm aggregate function over columns.
-    Columns(Box<ColumnAggregateInstance>),
+    /// A Wasm aggregate function over columns, and built-in aggregates
+    /// beside it (SQL's `COUNT(*), f(x)`; often none), whose results come
+    /// first.
+    Columns(Box<ColumnAggregateInstance>, Natives),
+}
+
+/// Built-in aggregates.
+#[derive(Debug, Clone, Default)]
+pub struct Natives {
+    /// The aggregates in output order.
+    aggs: Vec<NativeSpec>,
+    /// Accumulator slots per window.
+    slots: usize,
 }
 
 /// One built-in aggregate, resolved.
 #[derive(Debug, Clone)]
 pub struct NativeSpec(Native);
 
-impl Aggregation {
+impl Natives {
     /// Built-in aggregates from the job's `aggregates` list (validated).
-    pub fn native(specs: &[AggregateSpec]) -> Aggregation {
+    pub fn new(specs: &[AggregateSpec]) -> Natives {
         let mut slot = 0;
         let aggs = specs
             .iter()
@@ -171,30 +193,103 @@ impl Aggregation {
                 NativeSpec(n)
             })
             .collect();
-        Aggregation::Native { aggs, slots: slot }
+        Natives { aggs, slots: slot }
+    }
+
+    /// Empty accumulators.
+    fn new_acc(&self) -> NativeAcc {
+        let mut v: NativeAcc = smallvec::smallvec![0.0; self.slots];
+        for NativeSpec(a) in &self.aggs {
+            match a.func {
+                Func::Min => v[a.slot] = f64::INFINITY,
+                Func::Max => v[a.slot] = f64::NEG_INFINITY,
+                _ => {}
+            }
+        }
+        v
+    }
+
+    /// Add a record's `values` (one per aggregate) to `v`.
+    fn add(&self, v: &mut NativeAcc, values: &[f64]) {
+        for (NativeSpec(a), &x) in self.aggs.iter().zip(values) {
+            let s = a.slot;
+            match a.func {
+                Func::Count => v[s] += 1.0,
+                Func::Sum => v[s] += x,
+                Func::Min => v[s] = v[s].min(x),
+                Func::Max => v[s] = v[s].max(x),
+                Func::Avg => {
+                    v[s] += x;
+                    v[s + 1] += 1.0;
+                }
+            }
+        }
+    }
+
+    /// Merge `b` into `a` (session windows).
+    fn merge(&self, a: &mut NativeAcc, b: &NativeAcc) {
+        for NativeSpec(n) in &self.aggs {
+            let s = n.slot;
+            match n.func {
+                Func::Count | Func::Sum => a[s] += b[s],
+                Func::Min => a[s] = a[s].min(b[s]),
+                Func::Max => a[s] = a[s].max(b[s]),
+                Func::Avg => {
+                    a[s] += b[s];
+                    a[s + 1] += b[s + 1];
+                }
+            }
+        }
+    }
+
+    /// Their output columns' names.
+    pub fn outputs(&self) -> impl Iterator<Item = &str> {
+        self.aggs.iter().map(|NativeSpec(a)| a.output.as_str())
+    }
+}
+
+impl Aggregation {
+    /// Built-in aggregates from the job's `aggregates` list (validated).
+    pub fn native(specs: &[AggregateSpec]) -> Aggregation {
+        Aggregation::Native(Natives::new(specs))
+    }
+
+    /// A Wasm aggregate function over columns, with the built-in
+    /// aggregates `beside` it.
+    pub fn columns(guest: ColumnAggregateInstance, beside: &[AggregateSpec]) -> Aggregation {
+        Aggregation::Columns(Box::new(guest), Natives::new(beside))
+    }
+
+    /// A new version of a Wasm aggregate over columns, for
+    /// [`super::operator::WindowOperator::swap_aggregate`] (which keeps the
+    /// built-in aggregates beside the old one).
+    pub fn guest(guest: Box<ColumnAggregateInstance>) -> Aggregation {
+        Aggregation::Columns(guest, Natives::default())
+    }
+
+    /// The built-in aggregates (beside a guest's, or alone).
+    fn natives(&self) -> Option<&Natives> {
+        match self {
+            Aggregation::Native(n) | Aggregation::Columns(_, n) => Some(n),
+            Aggregation::Wasm(_) => None,
+        }
     }
 
     /// An empty accumulator.
     pub fn new_slot(&self) -> Slot {
         match self {
-            Aggregation::Native { aggs, slots } => {
-                let mut v: NativeAcc = smallvec::smallvec![0.0; *slots];
-                for NativeSpec(a) in aggs {
-                    match a.func {
-                        Func::Min => v[a.slot] = f64::INFINITY,
-                        Func::Max => v[a.slot] = f64::NEG_INFINITY,
-                        _ => {}
-                    }
-                }
-                Slot::Native(v)
-            }
-            Aggregation::Wasm(_) | Aggregation::Columns(_) => Slot::Wasm(Box::default()),
+            Aggregation::Native(n) => Slot::Native(n.new_acc()),
+            Aggregation::Wasm(_) => Slot::Wasm(Box::default()),
+            Aggregation::Columns(_, n) => Slot::Wasm(Box::new(WasmSlot {
+                native: n.new_acc(),
+                ..WasmSlot::default()
+            })),
         }
     }
 
     /// Whether a guest computes it (its slots wait for a flush).
     pub fn is_guest(&self) -> bool {
-        !matches!(self, Aggregation::Native { .. })
+        !matches!(self, Aggregation::Native(_))
     }
 
     /// Extract the numeric inputs of a record into `values` (one per
@@ -203,7 +298,7 @@ impl Aggregation {
     /// dead-letter output.
     pub fn extract(&self, event: &Event, values: &mut Vec<f64>) -> Result<(), NotANumber> {
         values.clear();
-        if let Aggregation::Native { aggs, .. } = self {
+        if let Some(Natives { aggs, .. }) = self.natives() {
             for NativeSpec(a) in aggs {
                 let x = match &a.field {
                     Some(f) => crate::json::number(&event.value, f).ok_or_else(|| NotANumber {
@@ -221,18 +316,13 @@ impl Aggregation {
     /// Why a record cannot be aggregated when aggregate `i`'s field has
     /// no number.
     pub fn missing(&self, i: usize) -> String {
-        match self {
-            Aggregation::Native { aggs, .. } => match aggs.get(i) {
-                Some(NativeSpec(a)) => NotANumber {
-                    field: a.field.clone().unwrap_or_default(),
-                    output: a.output.clone(),
-                }
-                .to_string(),
-                None => "an aggregated field is missing".into(),
-            },
-            Aggregation::Wasm(_) | Aggregation::Columns(_) => {
-                "an aggregated field is missing".into()
+        match self.natives().and_then(|n| n.aggs.get(i)) {
+            Some(NativeSpec(a)) => NotANumber {
+                field: a.field.clone().unwrap_or_default(),
+                output: a.output.clone(),
             }
+            .to_string(),
+            None => "an aggregated field is missing".into(),
         }
     }
 
@@ -241,28 +331,20 @@ impl Aggregation {
     pub fn add(&self, slot: &mut Slot, input: Input<'_>, values: &[f64]) {
         match slot {
             Slot::Native(v) => {
-                let Aggregation::Native { aggs, .. } = self else {
-                    return;
-                };
-                for (NativeSpec(a), &x) in aggs.iter().zip(values) {
-                    let s = a.slot;
-                    match a.func {
-                        Func::Count => v[s] += 1.0,
-                        Func::Sum => v[s] += x,
-                        Func::Min => v[s] = v[s].min(x),
-                        Func::Max => v[s] = v[s].max(x),
-                        Func::Avg => {
-                            v[s] += x;
-                            v[s + 1] += 1.0;
-                        }
-                    }
+                if let Aggregation::Native(n) = self {
+                    n.add(v, values);
                 }
             }
-            Slot::Wasm(w) => match input {
-                Input::Event(e) => w.pending.push(e.clone()),
-                Input::Row(r) => w.rows.push(r),
-                Input::Numbers => {}
-            },
+            Slot::Wasm(w) => {
+                if let Aggregation::Columns(_, n) = self {
+                    n.add(&mut w.native, values);
+                }
+                match input {
+                    Input::Event(e) => w.pending.push(e.clone()),
+                    Input::Row(r) => w.rows.push(r),
+                    Input::Numbers => {}
+                }
+            }
         }
     }
 
@@ -270,24 +352,15 @@ impl Aggregation {
     pub fn merge(&self, into: &mut Slot, from: Slot) {
         match (into, from) {
             (Slot::Native(a), Slot::Native(b)) => {
-                let Aggregation::Native { aggs, .. } = self else {
-                    return;
-                };
-                for NativeSpec(n) in aggs {
-                    let s = n.slot;
-                    match n.func {
-                        Func::Count | Func::Sum => a[s] += b[s],
-                        Func::Min => a[s] = a[s].min(b[s]),
-                        Func::Max => a[s] = a[s].max(b[s]),
-                        Func::Avg => {
-                            a[s] += b[s];
-                            a[s + 1] += b[s + 1];
-                        }
-                    }
+                if let Aggregation::Native(n) = self {
+                    n.merge(a, &b);
                 }
             }
             (Slot::Wasm(a), Slot::Wasm(b)) => {
                 let b = *b;
+                if let Aggregation::Columns(_, n) = self {
+                    n.merge(&mut a.native, &b.native);
+                }
                 a.merge_in.extend(b.acc);
                 a.merge_in.extend(b.merge_in);
                 a.pending.extend(b.pending);
@@ -342,8 +415,8 @@ impl Aggregation {
             }
             let merged = match self {
                 Aggregation::Wasm(i) => i.merge(&pairs)?,
-                Aggregation::Columns(i) => i.merge(&pairs)?,
-                Aggregation::Native { .. } => unreachable!("built-ins have no guest"),
+                Aggregation::Columns(i, _) => i.merge(&pairs)?,
+                Aggregation::Native(_) => unreachable!("built-ins have no guest"),
             };
             for (acc, i) in merged.into_iter().zip(owners) {
                 after += len(&acc);
@@ -371,7 +444,7 @@ impl Aggregation {
                     .collect();
                 instance.add(&inputs)?
             }
-            Aggregation::Columns(instance) => {
+            Aggregation::Columns(instance, _) => {
                 let groups: Vec<Group> = targets
                     .iter_mut()
                     .map(|w| Group {
@@ -384,7 +457,7 @@ impl Aggregation {
                 };
                 instance.add(batch, time, groups)?
             }
-            Aggregation::Native { .. } => unreachable!("built-ins have no guest"),
+            Aggregation::Native(_) => unreachable!("built-ins have no guest"),
         };
         for (acc, w) in accs.into_iter().zip(targets) {
             after += len(&acc);
@@ -399,7 +472,7 @@ impl Aggregation {
         fired: &[(&[u8], TimeWindow, &Slot)],
     ) -> Result<Vec<Vec<u8>>, WindowError> {
         match self {
-            Aggregation::Native { aggs, .. } => Ok(fired
+            Aggregation::Native(Natives { aggs, .. }) => Ok(fired
                 .iter()
                 .map(|(key, w, slot)| {
                     let Slot::Native(v) = slot else {
@@ -425,7 +498,7 @@ impl Aggregation {
                     .collect();
                 Ok(instance.finish(&inputs)?)
             }
-            Aggregation::Columns(_) => {
+            Aggregation::Columns(..) => {
                 let Some(batch) = self.finish_columns(fired)? else {
                     return Ok(Vec::new());
                 };
@@ -447,38 +520,10 @@ impl Aggregation {
         use arrow_array::{Float64Array, Int64Array};
         use arrow_schema::{DataType, Field, Schema};
         let (mut fields, mut columns) = window_columns(fired.iter().map(|(k, w, _)| (*k, *w)));
-        let aggs = match self {
-            Aggregation::Native { aggs, .. } => aggs,
-            Aggregation::Wasm(_) => return Ok(None),
-            Aggregation::Columns(instance) => {
-                let made = fired
-                    .iter()
-                    .map(|(key, w, slot)| Fired {
-                        key: key.to_vec(),
-                        start: w.start,
-                        end: w.end,
-                        acc: match slot {
-                            Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
-                            Slot::Native(_) => Vec::new(),
-                        },
-                    })
-                    .collect();
-                columns.extend(instance.finish(made)?);
-                fields.extend(
-                    instance
-                        .output_schema()
-                        .fields()
-                        .iter()
-                        .map(|f| (**f).clone()),
-                );
-                let batch = arrow_array::RecordBatch::try_new(
-                    std::sync::Arc::new(Schema::new(fields)),
-                    columns,
-                )
-                .map_err(WindowError::ResultColumns)?;
-                return Ok(Some(batch));
-            }
+        let Some(natives) = self.natives() else {
+            return Ok(None);
         };
+        // The built-ins' results: after the window's own columns.
         let value = |a: &Native, v: &[f64]| match a.func {
             Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
             Func::Avg => 0.0,
@@ -487,10 +532,10 @@ impl Aggregation {
         let slots = || {
             fired.iter().map(|(_, _, s)| match s {
                 Slot::Native(v) => v.as_slice(),
-                Slot::Wasm(_) => &[][..],
+                Slot::Wasm(w) => w.native.as_slice(),
             })
         };
-        for NativeSpec(a) in aggs {
+        for NativeSpec(a) in &natives.aggs {
             if a.func == Func::Count {
                 fields.push(Field::new(&a.output, DataType::Int64, false));
                 let c: Int64Array = slots().map(|v| value(a, v) as i64).collect();
@@ -501,10 +546,32 @@ impl Aggregation {
                 columns.push(std::sync::Arc::new(c));
             }
         }
-        Ok(
-            arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
-                .ok(),
-        )
+        // Then a guest's.
+        if let Aggregation::Columns(instance, _) = self {
+            let made = fired
+                .iter()
+                .map(|(key, w, slot)| Fired {
+                    key: key.to_vec(),
+                    start: w.start,
+                    end: w.end,
+                    acc: match slot {
+                        Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
+                        Slot::Native(_) => Vec::new(),
+                    },
+                })
+                .collect();
+            columns.extend(instance.finish(made)?);
+            fields.extend(
+                instance
+                    .output_schema()
+                    .fields()
+                    .iter()
+                    .map(|f| (**f).clone()),
+            );
+        }
+        arrow_array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+            .map(Some)
+            .map_err(WindowError::ResultColumns)
     }
 }
 
@@ -570,7 +637,7 @@ mod tests {
         add(&mut b, 2.5);
         agg.merge(&mut a, b);
         let w = TimeWindow { start: 0, end: 10 };
-        let Aggregation::Native { aggs, .. } = &agg else {
+        let Aggregation::Native(Natives { aggs, .. }) = &agg else {
             unreachable!()
         };
         let Slot::Native(v) = &a else { unreachable!() };

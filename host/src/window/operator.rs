@@ -171,7 +171,7 @@ impl WindowOperator {
     /// linear memory has grown to.
     pub fn guest_memory_share(&self) -> Option<f64> {
         match &self.agg {
-            Aggregation::Columns(i) => Some(i.memory_share()),
+            Aggregation::Columns(i, _) => Some(i.memory_share()),
             _ => None,
         }
     }
@@ -397,11 +397,14 @@ impl WindowOperator {
     /// Put a new version of the Wasm aggregate in place (a live swap).
     /// Pending records are handed to the old version first, so every record
     /// before the switch is accumulated by it; the accumulators themselves
-    /// are host-owned bytes and carry over to the new one as they are.
+    /// are host-owned bytes and carry over to the new one as they are,
+    /// as do the built-in aggregates beside it.
     pub fn swap_aggregate(&mut self, new: Aggregation) -> Result<(), WindowError> {
         self.flush(None)?;
-        if self.agg.is_guest() && new.is_guest() {
-            self.agg = new;
+        match (&mut self.agg, new) {
+            (Aggregation::Columns(old, _), Aggregation::Columns(new, _)) => *old = new,
+            (agg, new) if agg.is_guest() && new.is_guest() => *agg = new,
+            _ => {}
         }
         Ok(())
     }

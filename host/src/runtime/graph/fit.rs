@@ -158,6 +158,19 @@ impl Fitted {
         }
     }
 
+    /// The numbers of field `field` (a built-in aggregate's beside the
+    /// guest's), one per row: `None` where a row has none.
+    pub(super) fn numbers(&self, field: &str) -> Vec<Option<f64>> {
+        match &self.source {
+            Source::Columns { cols, .. } => crate::batch::rows::numbers(&cols.batch, field)
+                .unwrap_or_else(|| vec![None; cols.len()]),
+            Source::Events(kept) => kept
+                .iter()
+                .map(|e| crate::json::number(&e.value, field))
+                .collect(),
+        }
+    }
+
     /// Row `row`'s key (empty when it has none).
     pub(super) fn key(&self, row: usize) -> Vec<u8> {
         let mut buf = itoa::Buffer::new();

@@ -112,6 +112,7 @@ pub(super) fn open(
             mode,
             lateness_ms,
             aggregate,
+            beside,
             skip_nulls,
         }) => {
             let mut guest = None;
@@ -132,9 +133,10 @@ pub(super) fn open(
                         *skip_nulls,
                     )?);
                     (
-                        Aggregation::Columns(Box::new(i)),
+                        Aggregation::columns(i, beside),
                         Some(op.spec.name.clone()),
-                        None,
+                        // The fields of the built-ins beside it.
+                        Some(beside.iter().map(|a| a.field.clone()).collect()),
                     )
                 }
                 WindowAgg::Wasm(op) => (

@@ -32,7 +32,8 @@ pub(super) struct Window {
     /// The key's field, read from columns when the input has them.
     pub(super) key_field: String,
     /// Built-in aggregates' fields (`None` for `count`), read from
-    /// columns when the input has them; `None` for a Wasm aggregate.
+    /// columns when the input has them (also beside a Wasm aggregate over
+    /// columns); `None` for a Wasm aggregate over events.
     pub(super) fields: Option<Vec<Option<String>>>,
     /// Of a Wasm aggregate over columns: the columns it reads, and the
     /// decoder of records into them.
@@ -127,8 +128,7 @@ impl Window {
         let spec = cx.plan.instance_spec(&guest.op, guest.subtask);
         let fresh = ColumnAggregateInstance::new(&spec)?;
         guest.batches = 0;
-        self.w
-            .swap_aggregate(Aggregation::Columns(Box::new(fresh)))?;
+        self.w.swap_aggregate(Aggregation::guest(Box::new(fresh)))?;
         Ok(())
     }
 
@@ -153,10 +153,17 @@ impl Window {
                 schema = %crate::batch::describe(&schema),
                 "the aggregate over columns reads its input's typed columns");
         }
+        // The numbers of the built-in aggregates beside the guest's.
+        let values: Vec<Option<Vec<Option<f64>>>> = self
+            .fields
+            .iter()
+            .flatten()
+            .map(|f| f.as_ref().map(|f| fitted.numbers(f)))
+            .collect();
         let rows = Rows {
             time: &fitted.time,
             keys: &fitted.keys,
-            values: &[],
+            values: &values,
             guest: Some(&fitted.input),
             unadded: fitted.unadded.as_deref(),
         };
@@ -165,6 +172,10 @@ impl Window {
         out.late = std::mem::take(&mut out.late_rows)
             .into_iter()
             .map(|row| fitted.event(row))
+            .collect();
+        out.rejected = std::mem::take(&mut out.rejected_rows)
+            .into_iter()
+            .map(|(row, reason)| (fitted.event(row), reason))
             .collect();
         self.emit(out, cx)
     }
@@ -193,6 +204,7 @@ impl Operator for Window {
         if self.guest.is_some() {
             return self.process_for_guest(batch, cx);
         }
+        // (A guest over events reads records: no numbers of its own.)
         let mut out = WindowOutput::default();
         let columnar = match (&batch.columns, &self.fields) {
             // Columns beside records are the same rows: read the columns.
@@ -274,13 +286,13 @@ impl Operator for Window {
         let spec = plan.instance_spec(&swap.op, subtask);
         let new = match swap.take_ready(subtask) {
             Some(Ready::Aggregate(i)) => Aggregation::Wasm(i),
-            Some(Ready::ColumnAggregate(i)) => Aggregation::Columns(i),
+            Some(Ready::ColumnAggregate(i)) => Aggregation::guest(i),
             _ if swap.op.component.world == crate::wasm::World::ColumnAggregate => {
-                Aggregation::Columns(Box::new(ColumnAggregateInstance::new(&spec)?))
+                Aggregation::guest(Box::new(ColumnAggregateInstance::new(&spec)?))
             }
             _ => Aggregation::Wasm(Box::new(AggregateInstance::new(&spec)?)),
         };
-        if let Aggregation::Columns(i) = &new
+        if let Aggregation::Columns(i, _) = &new
             && let Some(guest) = &mut self.guest
         {
             *guest = GuestInput::new(

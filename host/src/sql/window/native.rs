@@ -54,6 +54,10 @@ pub(in crate::sql) fn native(
         "1e0".to_string()
     };
     for (i, a) in aggs.iter().enumerate() {
+        if a.func == Func::Wasm {
+            // The window stage runs it beside these ([`super::wasm`]).
+            continue;
+        }
         let Some(arg) = &a.arg else {
             if signed {
                 native("sum", Some(SIGN.into()), format!("__n{i}"));

@@ -4,10 +4,11 @@
 //! window writes the call's arguments as the columns the function's
 //! `init` named, in its types, and the stage after reads its one result.
 //!
-//! So far such a function is its query's only aggregate, over a window
-//! (the window stage holds either built-in aggregates or one Wasm
-//! aggregate), and over rows that are only inserted (an aggregate
-//! function has no `retract`). Each of these is refused by name.
+//! Built-in aggregates (`COUNT(*)`, `SUM(x)`, …) run beside it in the same
+//! window stage, their results first. So far a query calls one Wasm
+//! aggregate function, over a window, and over rows that are only
+//! inserted (an aggregate function has no `retract`); anything else is
+//! refused by name.
 
 use super::aggregates::{Aggregate, Func};
 use crate::job::OperatorSpec;
@@ -15,10 +16,10 @@ use crate::sql::ast::{Refusal, quote, unsupported};
 use crate::sql::udaf::cast_type;
 use arrow_schema::Field;
 
-/// A Wasm aggregate function's part of the stages, if `aggs` call one:
-/// its input columns (added to `pre`), its result as `__a0` (added to
-/// `post`), and the operator the window stage runs with the column it
-/// adds to the window's results. `signed`: the rows are a changelog;
+/// A Wasm aggregate function's part of the stages, if `aggs` call one
+/// (the `i`th): its input columns (added to `pre`), its result as `__a{i}`
+/// (added to `post`), and the operator the window stage runs with the
+/// column it adds to the window's results (after the built-ins'). `signed`: the rows are a changelog;
 /// `updating`: there is no window (a `GROUP BY` of a table).
 ///
 /// A row with a NULL argument where the function declared a column that
@@ -34,7 +35,11 @@ pub(in crate::sql) fn lower(
     pre: &mut Vec<String>,
     post: &mut Vec<String>,
 ) -> Result<Option<(OperatorSpec, Field)>, Refusal> {
-    let Some(call) = aggs.iter().find(|a| a.func == Func::Wasm) else {
+    let mut calls = aggs
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.func == Func::Wasm);
+    let Some((i, call)) = calls.next() else {
         return Ok(None);
     };
     let function = call
@@ -42,11 +47,21 @@ pub(in crate::sql) fn lower(
         .as_ref()
         .expect("a Wasm aggregate's call names its function");
     let called = format!("the Wasm aggregate function `{}`", function.name);
-    if aggs.len() > 1 {
+    if let Some((_, other)) = calls.next() {
+        let name = |a: &Aggregate| {
+            a.function
+                .as_ref()
+                .map_or("", |f| f.name.as_str())
+                .to_string()
+        };
         return unsupported(
-            format!("{called} beside other aggregates"),
-            ": so far a Wasm aggregate function is the only aggregate of its query; \
-             compute the others in a second query and join the two on the window and key",
+            format!(
+                "a second Wasm aggregate call (`{}` beside `{}`)",
+                name(other),
+                name(call)
+            ),
+            ": so far a query calls one Wasm aggregate function (built-in aggregates beside it \
+             are fine); compute the other in a second query and join the two on the window and key",
         );
     }
     if updating {
@@ -79,6 +94,6 @@ pub(in crate::sql) fn lower(
         let ty = cast_type(field.data_type()).expect("checked when the function was loaded");
         pre.push(format!("CAST({arg} AS {ty}) AS {}", quote(field.name())));
     }
-    post.push(format!("{} AS `__a0`", quote(function.output.name())));
+    post.push(format!("{} AS `__a{i}`", quote(function.output.name())));
     Ok(Some((function.spec.clone(), function.output.clone())))
 }
