@@ -174,29 +174,38 @@ fn json_value(out: &mut Vec<u8>, value: &[u8]) {
 
 /// The joined record of `left` and `right` under `key`.
 fn joined(key: &[u8], window: Option<(i64, i64)>, left: &[u8], right: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(left.len() + right.len() + key.len() + 64);
+    write_joined(key, window, Some(left), Some(right), None)
+}
+
+/// A change to an outer join's result: `left` and `right` (`None`: the
+/// side padded with `null`) under `key`, with its change in `_op`.
+fn change(key: &[u8], left: Option<&[u8]>, right: Option<&[u8]>, op: &str, ts: Timestamp) -> Event {
+    Event {
+        key: Some(key.to_vec()),
+        value: write_joined(key, None, left, right, Some(op)),
+        timestamp: ts,
+        headers: Vec::new(),
+    }
+}
+
+/// `{"key":…[,"window_start":…,"window_end":…],"left":…,"right":…[,"_op":…]}`:
+/// a side that is `None` is `null` (an outer join's padding), and `op`
+/// is the row's change, if it has one.
+fn write_joined(
+    key: &[u8],
+    window: Option<(i64, i64)>,
+    left: Option<&[u8]>,
+    right: Option<&[u8]>,
+    op: Option<&str>,
+) -> Vec<u8> {
+    let size = left.map_or(4, <[u8]>::len) + right.map_or(4, <[u8]>::len);
+    let mut out = Vec::with_capacity(size + key.len() + 64);
     out.extend_from_slice(b"{\"key\":");
     let k = serde_json::to_string(&String::from_utf8_lossy(key)).unwrap_or_default();
     out.extend_from_slice(k.as_bytes());
     if let Some((start, end)) = window {
         out.extend_from_slice(format!(",\"window_start\":{start},\"window_end\":{end}").as_bytes());
     }
-    out.extend_from_slice(b",\"left\":");
-    json_value(&mut out, left);
-    out.extend_from_slice(b",\"right\":");
-    json_value(&mut out, right);
-    out.push(b'}');
-    out
-}
-
-/// A change to an outer join's result: `left` and `right` (`None`: the
-/// side padded with `null`) under `key`, with its change in `_op`.
-fn change(key: &[u8], left: Option<&[u8]>, right: Option<&[u8]>, op: &str, ts: Timestamp) -> Event {
-    let size = left.map_or(4, <[u8]>::len) + right.map_or(4, <[u8]>::len);
-    let mut out = Vec::with_capacity(size + key.len() + 64);
-    out.extend_from_slice(b"{\"key\":");
-    let k = serde_json::to_string(&String::from_utf8_lossy(key)).unwrap_or_default();
-    out.extend_from_slice(k.as_bytes());
     for (name, side) in [(&b",\"left\":"[..], left), (b",\"right\":", right)] {
         out.extend_from_slice(name);
         match side {
@@ -204,17 +213,15 @@ fn change(key: &[u8], left: Option<&[u8]>, right: Option<&[u8]>, op: &str, ts: T
             None => out.extend_from_slice(b"null"),
         }
     }
-    out.extend_from_slice(b",\"");
-    out.extend_from_slice(crate::window::global::OP.as_bytes());
-    out.extend_from_slice(b"\":\"");
-    out.extend_from_slice(op.as_bytes());
-    out.extend_from_slice(b"\"}");
-    Event {
-        key: Some(key.to_vec()),
-        value: out,
-        timestamp: ts,
-        headers: Vec::new(),
+    if let Some(op) = op {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(crate::window::global::OP.as_bytes());
+        out.extend_from_slice(b"\":\"");
+        out.extend_from_slice(op.as_bytes());
+        out.push(b'"');
     }
+    out.push(b'}');
+    out
 }
 
 /// A buffered record: its time and payload.

@@ -190,6 +190,14 @@ pub(super) fn plan_query(
             || catalog.wasm.has(n)
             || catalog.wasm.aggregate(n).is_some()
     }) {
+        if matches!(name.as_str(), "rank" | "dense_rank") {
+            return plan_err!(
+                "{}() is not supported over a streaming table, as in Flink (2.3 refuses it \
+                 too): rank with ROW_NUMBER() — `ROW_NUMBER() OVER (PARTITION BY … ORDER BY …) \
+                 AS rn … WHERE rn <= N`, a Top-N",
+                name.to_ascii_uppercase()
+            );
+        }
         return plan_err!(
             "function `{name}` is not available in weir's SQL: a query runs in the host, and \
              only functions whose output is bounded by their input may be called \

@@ -169,6 +169,18 @@ fn what_flink_or_weir_does_not_rank_is_refused_by_name() {
             "rn <= 3",
             "needs ORDER BY",
         ),
+        // Flink 2.3 refuses RANK() and DENSE_RANK() on streaming tables.
+        (
+            "SELECT *, RANK() OVER (PARTITION BY `user` ORDER BY amount) AS rn FROM tx".into(),
+            "rn <= 3",
+            "RANK() is not supported over a streaming table, as in Flink",
+        ),
+        (
+            "SELECT *, DENSE_RANK() OVER (PARTITION BY `user` ORDER BY amount) AS rn FROM tx"
+                .into(),
+            "rn <= 3",
+            "rank with ROW_NUMBER()",
+        ),
         (
             "SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount) FROM tx".into(),
             "true",

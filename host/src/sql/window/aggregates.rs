@@ -57,7 +57,7 @@ fn replace_calls(
             refused = Some(Refusal::Unsupported(
                 format!("{} over a window of rows", name.to_ascii_uppercase()),
                 if matches!(name.as_str(), "row_number" | "rank" | "dense_rank") {
-                    ": Top-N and deduplication (ROW_NUMBER() OVER …) are not run yet; weir's OVER aggregations compute COUNT, SUM, MIN, MAX and AVG"
+                    ": ROW_NUMBER() ranks in a Top-N or a deduplication (`ROW_NUMBER() OVER (…) AS rn` in a subquery, `WHERE rn <= N` around it); weir's OVER aggregations compute COUNT, SUM, MIN, MAX and AVG"
                 } else {
                     ": weir's OVER aggregations compute COUNT, SUM, MIN, MAX and AVG"
                 }
