@@ -2,7 +2,7 @@
 //! aggregate function called once per batch (never once per record) —
 //! over JSON events (`weir:dataflow@0.1`) or over columns (`0.2`).
 
-use super::results::{window_columns, write_json_string, write_number};
+use super::results::window_columns;
 use super::{TimeWindow, WindowError};
 use crate::event::Event;
 use crate::job::AggregateSpec;
@@ -10,29 +10,6 @@ use crate::wasm::WasmError;
 use crate::wasm::bindings::{Accumulate, FinishInput, Window};
 use crate::wasm::column_aggregate::{ColumnAggregateInstance, Fired, Group};
 use crate::wasm::instance::AggregateInstance;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Func {
-    Count,
-    Sum,
-    Min,
-    Max,
-    Avg,
-}
-
-#[derive(Debug, Clone)]
-struct Native {
-    func: Func,
-    field: Option<String>,
-    output: String,
-    /// First accumulator slot (avg uses two: sum, count).
-    slot: usize,
-}
-
-/// Built-in accumulators: inline up to this many `f64`s (two aggregates
-/// with an average among them), so a window's accumulator for a key costs
-/// no allocation of its own.
-pub type NativeAcc = smallvec::SmallVec<[f64; 4]>;
 
 /// Accumulated state of one (key, window).
 #[derive(Debug, Clone)]
@@ -154,98 +131,6 @@ pub enum Aggregation {
     /// beside it (SQL's `COUNT(*), f(x)`; often none), whose results come
     /// first.
     Columns(Box<ColumnAggregateInstance>, Natives),
-}
-
-/// Built-in aggregates.
-#[derive(Debug, Clone, Default)]
-pub struct Natives {
-    /// The aggregates in output order.
-    aggs: Vec<NativeSpec>,
-    /// Accumulator slots per window.
-    slots: usize,
-}
-
-/// One built-in aggregate, resolved.
-#[derive(Debug, Clone)]
-pub struct NativeSpec(Native);
-
-impl Natives {
-    /// Built-in aggregates from the job's `aggregates` list (validated).
-    pub fn new(specs: &[AggregateSpec]) -> Natives {
-        let mut slot = 0;
-        let aggs = specs
-            .iter()
-            .map(|a| {
-                let func = match a.function.as_str() {
-                    "count" => Func::Count,
-                    "sum" => Func::Sum,
-                    "min" => Func::Min,
-                    "max" => Func::Max,
-                    _ => Func::Avg,
-                };
-                let n = Native {
-                    func,
-                    field: a.field.clone(),
-                    output: a.output_name(),
-                    slot,
-                };
-                slot += if func == Func::Avg { 2 } else { 1 };
-                NativeSpec(n)
-            })
-            .collect();
-        Natives { aggs, slots: slot }
-    }
-
-    /// Empty accumulators.
-    fn new_acc(&self) -> NativeAcc {
-        let mut v: NativeAcc = smallvec::smallvec![0.0; self.slots];
-        for NativeSpec(a) in &self.aggs {
-            match a.func {
-                Func::Min => v[a.slot] = f64::INFINITY,
-                Func::Max => v[a.slot] = f64::NEG_INFINITY,
-                _ => {}
-            }
-        }
-        v
-    }
-
-    /// Add a record's `values` (one per aggregate) to `v`.
-    fn add(&self, v: &mut NativeAcc, values: &[f64]) {
-        for (NativeSpec(a), &x) in self.aggs.iter().zip(values) {
-            let s = a.slot;
-            match a.func {
-                Func::Count => v[s] += 1.0,
-                Func::Sum => v[s] += x,
-                Func::Min => v[s] = v[s].min(x),
-                Func::Max => v[s] = v[s].max(x),
-                Func::Avg => {
-                    v[s] += x;
-                    v[s + 1] += 1.0;
-                }
-            }
-        }
-    }
-
-    /// Merge `b` into `a` (session windows).
-    fn merge(&self, a: &mut NativeAcc, b: &NativeAcc) {
-        for NativeSpec(n) in &self.aggs {
-            let s = n.slot;
-            match n.func {
-                Func::Count | Func::Sum => a[s] += b[s],
-                Func::Min => a[s] = a[s].min(b[s]),
-                Func::Max => a[s] = a[s].max(b[s]),
-                Func::Avg => {
-                    a[s] += b[s];
-                    a[s + 1] += b[s + 1];
-                }
-            }
-        }
-    }
-
-    /// Their output columns' names.
-    pub fn outputs(&self) -> impl Iterator<Item = &str> {
-        self.aggs.iter().map(|NativeSpec(a)| a.output.as_str())
-    }
 }
 
 impl Aggregation {
@@ -524,11 +409,7 @@ impl Aggregation {
             return Ok(None);
         };
         // The built-ins' results: after the window's own columns.
-        let value = |a: &Native, v: &[f64]| match a.func {
-            Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
-            Func::Avg => 0.0,
-            _ => v[a.slot],
-        };
+        let value = |a: &Native, v: &[f64]| a.value(v);
         let slots = || {
             fired.iter().map(|(_, _, s)| match s {
                 Slot::Native(v) => v.as_slice(),
@@ -575,80 +456,8 @@ impl Aggregation {
     }
 }
 
-/// `{"key":..,"window_start":..,"window_end":..,<aggregates>}`. Whole
-/// numbers print without a fraction, so counts and sums of integers read as
-/// integers. Written straight into the line's bytes (one allocation per
-/// result: a window may write about as many results as it reads records).
-fn native_result(aggs: &[NativeSpec], key: &[u8], w: TimeWindow, v: &[f64]) -> Vec<u8> {
-    let mut s = Vec::with_capacity(48 + key.len() + 32 * aggs.len());
-    let mut int = itoa::Buffer::new();
-    s.extend_from_slice(b"{\"key\":");
-    write_json_string(&mut s, key);
-    s.extend_from_slice(b",\"window_start\":");
-    s.extend_from_slice(int.format(w.start).as_bytes());
-    s.extend_from_slice(b",\"window_end\":");
-    s.extend_from_slice(int.format(w.end).as_bytes());
-    for NativeSpec(a) in aggs {
-        let x = match a.func {
-            Func::Avg if v[a.slot + 1] > 0.0 => v[a.slot] / v[a.slot + 1],
-            Func::Avg => 0.0,
-            _ => v[a.slot],
-        };
-        s.push(b',');
-        write_json_string(&mut s, a.output.as_bytes());
-        s.push(b':');
-        write_number(&mut s, x);
-    }
-    s.push(b'}');
-    s
-}
-
+mod natives;
+use natives::{Func, Native, native_result};
+pub use natives::{NativeAcc, NativeSpec, Natives};
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(f: &str, field: Option<&str>) -> AggregateSpec {
-        AggregateSpec {
-            function: f.into(),
-            field: field.map(Into::into),
-            output: None,
-        }
-    }
-
-    #[test]
-    fn builtins_compute_and_merge() {
-        let agg = Aggregation::native(&[
-            spec("count", None),
-            spec("sum", Some("x")),
-            spec("min", Some("x")),
-            spec("max", Some("x")),
-            spec("avg", Some("x")),
-        ]);
-        let ev = |x: f64| crate::event::event(format!("{{\"x\":{x}}}").into_bytes(), 0);
-        let (mut a, mut b) = (agg.new_slot(), agg.new_slot());
-        let mut values = Vec::new();
-        let mut add = |slot: &mut Slot, x: f64| {
-            let e = ev(x);
-            agg.extract(&e, &mut values).unwrap();
-            agg.add(slot, Input::Event(&e), &values);
-        };
-        add(&mut a, 1.0);
-        add(&mut a, 4.0);
-        add(&mut b, 2.5);
-        agg.merge(&mut a, b);
-        let w = TimeWindow { start: 0, end: 10 };
-        let Aggregation::Native(Natives { aggs, .. }) = &agg else {
-            unreachable!()
-        };
-        let Slot::Native(v) = &a else { unreachable!() };
-        let out = String::from_utf8(native_result(aggs, b"k", w, v)).unwrap();
-        assert_eq!(
-            out,
-            r#"{"key":"k","window_start":0,"window_end":10,"count":3,"sum_x":7.5,"min_x":1,"max_x":4,"avg_x":2.5}"#
-        );
-        assert!(
-            agg.extract(&crate::event::event(b"{}".to_vec(), 0), &mut values)
-                .is_err()
-        );
-    }
-}
+mod tests;
