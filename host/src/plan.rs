@@ -50,6 +50,17 @@ pub enum PlanError {
         /// The Wasm aggregate.
         operator: String,
     },
+    /// A global window (updates per key) of a Wasm aggregate over JSON
+    /// events.
+    #[error(
+        "window aggregate `{operator}` is over JSON events (weir:dataflow@0.1); a global \
+         window's updates are made of a Wasm aggregate over columns (0.2) only: rebuild it \
+         with the 0.2 SDK"
+    )]
+    GlobalOverEvents {
+        /// The Wasm aggregate.
+        operator: String,
+    },
 }
 
 /// A Wasm operator, ready to instantiate.

@@ -212,3 +212,34 @@ path = "{out}/dead.jsonl"
         }
     }
 }
+
+/// A global window (one row per key, updated batch by batch) takes a Wasm
+/// aggregate over columns; one over JSON events (0.1) is refused before
+/// the job starts, saying what to do.
+#[test]
+fn a_global_window_of_a_wasm_aggregate_over_events_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let inp = d.join("in.jsonl");
+    input(&inp, 50);
+    let job = format!(
+        "name = \"largest-global\"\n[source]\ntype = \"file\"\npath = \"{}\"\n{}\n[sink]\ntype = \"file\"\npath = \"{}\"\n",
+        inp.display(),
+        keyed("type = \"global\"", false, "largest-events"),
+        d.join("out.jsonl").display()
+    );
+    let path = d.join("job.toml");
+    std::fs::write(&path, job).expect("job");
+    let run = std::process::Command::new(weir_bin())
+        .args(["run", path.to_str().expect("utf-8")])
+        .output()
+        .expect("run weir");
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "ran: {log}");
+    assert!(
+        log.contains("`largest` is over JSON events")
+            && log.contains("rebuild it with the 0.2 SDK"),
+        "{log}"
+    );
+    assert!(!d.join("out.jsonl").exists(), "it started");
+}

@@ -7,7 +7,10 @@
 //! `tx.jsonl`, whose rows come in time order (none is late), beside
 //! built-in aggregates; what weir cannot run yet around them is refused
 //! before the job starts; a live swap (`tests/operators/wavg-v2`) and
-//! SIGKILLs mid-run keep every window's result the model's.
+//! SIGKILLs mid-run keep every window's result the model's. Without a
+//! window (`GROUP BY user`), the function's result is updated per user as
+//! its rows come, and a user forgotten after the state's time to live
+//! starts again.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -247,6 +250,191 @@ GROUP BY window_start, window_end, `user`;
     assert_same(&got, &want);
 }
 
+/// The changelog of `path` (Debezium's JSON), checked as it is read:
+/// every update changes its row (no `-U`/`+U` of equal rows, as in
+/// Flink) and takes back a row the table has; the table it leaves, and
+/// how many updates made it.
+fn changelog_table(path: &Path) -> (Vec<Value>, usize) {
+    let changes = lines(path);
+    let mut removed = 0;
+    for pair in changes.windows(2) {
+        if pair[0]["op"] == "d" && pair[1]["op"] == "c" {
+            removed += 1;
+            assert_ne!(
+                pair[0]["before"], pair[1]["after"],
+                "an update that changes nothing"
+            );
+        }
+    }
+    (weir_e2e::rows::final_table(&changes), removed)
+}
+
+/// The model's (count, weighted average) of each user's rows.
+fn per_user(
+    rows: &[(i64, String, Option<f64>, Option<i64>)],
+) -> BTreeMap<String, (u64, Option<f64>)> {
+    let mut groups: BTreeMap<String, Vec<Args>> = BTreeMap::new();
+    for (_, user, amount, n) in rows {
+        groups.entry(user.clone()).or_default().push((*amount, *n));
+    }
+    groups
+        .into_iter()
+        .map(|(u, rows)| (u, (rows.len() as u64, wavg(&rows))))
+        .collect()
+}
+
+/// `(user, c, w)` of a table's rows, compared with `want` (floats within
+/// an ulp or so of the model's).
+fn assert_table(table: &[Value], want: &BTreeMap<String, (u64, Option<f64>)>) {
+    let got: BTreeMap<(String, u64), Option<f64>> = table
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r["user"].as_str().expect("user").to_string(),
+                    r["c"].as_u64().expect("c"),
+                ),
+                r["w"].as_f64(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), table.len(), "a user twice: {table:?}");
+    let as_windows =
+        |m: BTreeMap<(String, u64), Option<f64>>| -> BTreeMap<(String, i64, i64), Option<f64>> {
+            m.into_iter()
+                .map(|((u, c), w)| ((u, c as i64, 0), w))
+                .collect()
+        };
+    let want: BTreeMap<(String, u64), Option<f64>> = want
+        .iter()
+        .map(|(u, (c, w))| ((u.clone(), *c), *w))
+        .collect();
+    assert_same(&as_windows(got), &as_windows(want));
+}
+
+#[test]
+fn a_rust_aggregate_function_without_a_window_updates_each_users_row_as_the_model_says() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = script(
+        dir.path(),
+        "global",
+        &operator("wavg-columns"),
+        "CREATE TABLE out_rows (`user` STRING, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'debezium-json');
+INSERT INTO out_rows SELECT `user`, COUNT(*) AS c,
+  wavg(amount, CASE WHEN `user` = 'u3' THEN CAST(NULL AS INT) ELSE n END) AS w
+FROM tx GROUP BY `user`;
+",
+    );
+    // u3's weights are all NULL: its rows are counted, not added.
+    let mut rows = input();
+    for r in &mut rows {
+        if r.1 == "u3" {
+            r.3 = None;
+        }
+    }
+    let want = per_user(&rows);
+    assert_eq!(want["u3"].1, None);
+    for sets in [
+        &["parallelism=1"][..],
+        &["parallelism=2", "batch_size=7"],
+        &["state.backend=rocksdb", "batch_size=7"],
+    ] {
+        let mut args = vec!["sql", "-q", "--fresh"];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        args.push(path.to_str().expect("utf-8"));
+        let run = weir(&args);
+        assert!(run.output.status.success(), "{sets:?}: {}", run.stderr());
+        let (table, updates) = changelog_table(&dir.path().join("global.out.jsonl"));
+        assert_table(&table, &want);
+        // One batch of 1024 rows inserts each user once; batches of 7
+        // update them.
+        assert_eq!(updates > 0, sets.contains(&"batch_size=7"), "{sets:?}");
+    }
+}
+
+/// With a time to live, a user not updated for that long is forgotten
+/// (no change is written for it, as in Flink), and its next row starts
+/// it again: its Wasm accumulator starts empty, beside a count from 1.
+/// Processing time: the rows of one user between come for 3 s (a rate
+/// limit), three times the time to live.
+#[test]
+fn a_user_forgotten_after_the_time_to_live_starts_its_aggregate_function_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = 1_700_000_000_000i64;
+    let mut rows = Vec::new();
+    for (user, count) in [("a", 200), ("b", 3000), ("a", 100)] {
+        for _ in 0..count {
+            let i = rows.len() as i64;
+            rows.push((
+                base + i,
+                user.to_string(),
+                Some((i % 97) as f64),
+                Some(i % 4),
+            ));
+        }
+    }
+    let text: String = rows
+        .iter()
+        .map(|(ts, user, amount, n)| {
+            format!(
+                "{{\"ts\":{ts},\"user\":\"{user}\",\"amount\":{},\"merchant\":\"m\",\"n\":{},\"flag\":true}}\n",
+                amount.expect("amount"),
+                n.expect("n")
+            )
+        })
+        .collect();
+    let input_path = dir.path().join("ttl.jsonl");
+    std::fs::write(&input_path, text).expect("input");
+    let path = script(
+        dir.path(),
+        "ttl",
+        &operator("wavg-columns"),
+        "SET 'table.exec.state.ttl' = '1 s';
+CREATE TABLE out_rows (`user` STRING, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'debezium-json');
+INSERT INTO out_rows SELECT `user`, COUNT(*) AS c, wavg(amount, n) AS w FROM tx GROUP BY `user`;
+",
+    );
+    let text = std::fs::read_to_string(&path).expect("script").replace(
+        repo()
+            .join("tests/sql/conformance/input/tx.jsonl")
+            .to_str()
+            .expect("utf-8"),
+        input_path.to_str().expect("utf-8"),
+    );
+    std::fs::write(&path, text).expect("script");
+    let run = weir(&[
+        "sql",
+        "-q",
+        "--fresh",
+        "--set",
+        "source.rate=1000",
+        "--set",
+        "batch_size=50",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert!(run.output.status.success(), "{}", run.stderr());
+    let (table, _) = changelog_table(&dir.path().join("ttl.out.jsonl"));
+    // The first 200 rows of a stay as they were last written; the last
+    // 100 make a row of their own.
+    let (first, rest) = rows.split_at(200);
+    let (between, last) = rest.split_at(3000);
+    let mut a = table
+        .iter()
+        .filter(|r| r["user"] == "a")
+        .cloned()
+        .collect::<Vec<_>>();
+    a.sort_by_key(|r| r["c"].as_u64());
+    let b: Vec<Value> = table.iter().filter(|r| r["user"] == "b").cloned().collect();
+    assert_eq!(a.len(), 2, "{table:?}");
+    assert_table(&a[1..], &per_user(first));
+    assert_table(&a[..1], &per_user(last));
+    assert_table(&b, &per_user(between));
+}
+
 #[test]
 fn what_weir_cannot_run_around_an_aggregate_function_is_refused_by_name() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -258,8 +446,10 @@ fn what_weir_cannot_run_around_an_aggregate_function_is_refused_by_name() {
             vec!["a second Wasm aggregate call (`wavg` beside `wavg`)"],
         ),
         (
-            "SELECT `user`, 0, 0, wavg(amount, n) FROM tx GROUP BY `user`".to_string(),
-            vec!["the Wasm aggregate function `wavg` without a window"],
+            "SELECT `user`, 0, 0, wavg(c, CAST(c AS BIGINT)) FROM (SELECT `user`, CAST(COUNT(*) AS DOUBLE) AS c \
+             FROM tx GROUP BY `user`) GROUP BY `user`"
+                .to_string(),
+            vec!["the Wasm aggregate function `wavg` over an updating query's rows"],
         ),
         (
             format!("SELECT `user`, 0, 0, wavg(amount) {window}"),

@@ -62,7 +62,7 @@ pub enum Command {
     /// `parallelism.default`, `execution.checkpointing.interval`,
     /// `table.exec.source.idle-timeout` and `table.exec.state.ttl`, may
     /// `CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM` (a scalar function, or
-    /// an aggregate function for window aggregations), and holds one
+    /// an aggregate function, with a window or without), and holds one
     /// `INSERT INTO sink SELECT …`.
     ///
     /// The query may: project and filter (scalar functions, CASE, casts,

@@ -107,12 +107,6 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
             if let Some(ttl) = &w.ttl {
                 c.duration(&format!("{at}.ttl"), ttl, true);
             }
-            if w.aggregate.is_some() {
-                c.add(
-                    format!("{at}.aggregate"),
-                    "a global window updates built-in aggregates (`aggregates`) so far, not a Wasm aggregate",
-                );
-            }
         }
         other => c.add(
             format!("{at}.type"),

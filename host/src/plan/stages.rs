@@ -36,10 +36,17 @@ pub(super) fn window_stage(
     let (aggregate, beside) = match &w.aggregate {
         Some(a) => {
             let op = load_operator(job, engine, a, World::Aggregate)?;
-            if op.component.world != World::ColumnAggregate && !w.aggregates.is_empty() {
-                return Err(PlanError::BesideEvents {
-                    operator: a.name.clone(),
-                });
+            if op.component.world != World::ColumnAggregate {
+                if !w.aggregates.is_empty() {
+                    return Err(PlanError::BesideEvents {
+                        operator: a.name.clone(),
+                    });
+                }
+                if let WindowKind::Global { .. } = kind {
+                    return Err(PlanError::GlobalOverEvents {
+                        operator: a.name.clone(),
+                    });
+                }
             }
             (WindowAgg::Wasm(Box::new(op)), w.aggregates.clone())
         }

@@ -365,7 +365,7 @@ fn aggregate(
     ];
     // A Wasm aggregate function runs beside the built-ins, its result
     // after theirs.
-    let guest = wasm::lower(&aggs, signed, updating, &mut pre, &mut post)?;
+    let guest = wasm::lower(&aggs, signed, &mut pre, &mut post)?;
     window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
     for a in &window.aggregates {
         let ty = if a.function == "count" {

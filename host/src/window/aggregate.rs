@@ -89,6 +89,32 @@ impl Slot {
         }
     }
 
+    /// The guest's accumulator bytes (empty: none yet, or built-ins only).
+    fn guest_acc(&self) -> Vec<u8> {
+        match self {
+            Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
+            Slot::Native(_) => Vec::new(),
+        }
+    }
+
+    /// The numbers the slot keeps: the built-ins' accumulators (alone, or
+    /// beside a guest's), then whatever the window keeps after them (a
+    /// global window's time of the last update).
+    pub(super) fn numbers(&self) -> &NativeAcc {
+        match self {
+            Slot::Native(v) => v,
+            Slot::Wasm(w) => &w.native,
+        }
+    }
+
+    /// [`Slot::numbers`], to change.
+    pub(super) fn numbers_mut(&mut self) -> &mut NativeAcc {
+        match self {
+            Slot::Native(v) => v,
+            Slot::Wasm(w) => &mut w.native,
+        }
+    }
+
     /// The slot as saved; call after the aggregation flushed.
     pub fn save(&self) -> SavedSlot {
         match self {
@@ -375,10 +401,7 @@ impl Aggregation {
                             start: w.start,
                             end: w.end,
                         },
-                        acc: match slot {
-                            Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
-                            Slot::Native(_) => Vec::new(),
-                        },
+                        acc: slot.guest_acc(),
                     })
                     .collect();
                 Ok(instance.finish(&inputs)?)
@@ -410,12 +433,7 @@ impl Aggregation {
         };
         // The built-ins' results: after the window's own columns.
         let value = |a: &Native, v: &[f64]| a.value(v);
-        let slots = || {
-            fired.iter().map(|(_, _, s)| match s {
-                Slot::Native(v) => v.as_slice(),
-                Slot::Wasm(w) => w.native.as_slice(),
-            })
-        };
+        let slots = || fired.iter().map(|(_, _, s)| s.numbers().as_slice());
         for NativeSpec(a) in &natives.aggs {
             if a.func == Func::Count {
                 fields.push(Field::new(&a.output, DataType::Int64, false));
@@ -435,10 +453,7 @@ impl Aggregation {
                     key: key.to_vec(),
                     start: w.start,
                     end: w.end,
-                    acc: match slot {
-                        Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
-                        Slot::Native(_) => Vec::new(),
-                    },
+                    acc: slot.guest_acc(),
                 })
                 .collect();
             columns.extend(instance.finish(made)?);

@@ -5,7 +5,14 @@
 //!
 //! - a key seen for the first time: `+I` and its results;
 //! - a key seen before: `-U` with the results it had, then `+U` with the
-//!   new ones — nothing when they did not change, as in Flink.
+//!   new ones — nothing when they did not change, as in Flink (which
+//!   compares results, not accumulators: an average that stays the same
+//!   is no update).
+//!
+//! Built-in aggregates update it, and a Wasm aggregate over columns (SQL's
+//! aggregate function), beside them or alone: after each batch the keys it
+//! touched are flushed to the guest in one call, and their results before
+//! and after made in one call each.
 //!
 //! Each row carries its change in the column [`OP`] (`+I`, `-U`, `+U`,
 //! `-D`: Flink's row kinds as Flink's `print` connector writes them). A key
@@ -76,22 +83,17 @@ pub(super) struct Updates {
     swept: Option<i64>,
 }
 
-/// Whether two accumulators give the same results: their first `len`
-/// numbers (after them, the time of the last update) are equal.
-fn same(a: &Slot, b: &Slot, len: usize) -> bool {
-    match (a, b) {
-        (Slot::Native(a), Slot::Native(b)) => a.get(..len) == b.get(..len),
-        _ => false,
+impl Updates {
+    /// The keys the current batch updated.
+    pub(super) fn updated(&self) -> impl Iterator<Item = &[u8]> {
+        self.keys.iter().map(|(k, _, _)| k.as_slice())
     }
 }
 
 /// The time of a key's last update, kept after its `len` accumulators
 /// (with a time to live).
 fn last_update(slot: &Slot, len: usize) -> Option<i64> {
-    match slot {
-        Slot::Native(v) => v.get(len).map(|&t| t as i64),
-        Slot::Wasm(_) => None,
-    }
+    slot.numbers().get(len).map(|&t| t as i64)
 }
 
 impl WindowOperator {
@@ -122,14 +124,15 @@ impl WindowOperator {
         let ttl = matches!(self.kind, WindowKind::Global { ttl: Some(_) });
         let new = || {
             let mut slot = agg.new_slot();
-            if let (true, Slot::Native(v)) = (ttl, &mut slot) {
-                v.push(t as f64);
+            if ttl {
+                slot.numbers_mut().push(t as f64);
             }
             slot
         };
         let slot = self.store.pane_slot(GLOBAL, key, 0, new)?;
         agg.add(slot, input, values);
-        if let (true, Slot::Native(v)) = (ttl, slot) {
+        if ttl {
+            let v = slot.numbers_mut();
             if v.len() > len {
                 v[len] = t as f64;
             } else {
@@ -143,10 +146,7 @@ impl WindowOperator {
 
     /// How many numbers the aggregates keep per key.
     fn accumulators(&self) -> usize {
-        match self.agg.new_slot() {
-            Slot::Native(v) => v.len(),
-            Slot::Wasm(_) => 0,
-        }
+        self.agg.new_slot().numbers().len()
     }
 
     /// Forget the keys not updated for `ttl`, at most once per quarter of
@@ -200,37 +200,52 @@ impl WindowOperator {
     }
 
     /// The batch's updates: each updated key's old results (`-U`) and new
-    /// ones (`+U`), or its first (`+I`).
+    /// ones (`+U`), or its first (`+I`); nothing for a key whose results
+    /// did not change (Flink compares a group's results, not its
+    /// accumulators: an average that stays the same is no update).
     pub(super) fn emit_updates(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
         let updated = std::mem::take(&mut self.updates.keys);
         self.updates.index.clear();
-        let len = self.accumulators();
-        let mut rows: Vec<(Vec<u8>, Slot, &'static str, i64)> = Vec::with_capacity(updated.len());
-        for (key, before, t) in updated {
-            let Some(after) = self.store.pane_get(GLOBAL, &key)? else {
+        // Each updated key's results after the batch, then the results
+        // before it of those seen before.
+        let mut after: Vec<(Vec<u8>, Slot, i64)> = Vec::with_capacity(updated.len());
+        let mut before: Vec<(usize, Slot)> = Vec::new();
+        for (key, was, t) in updated {
+            let Some(now) = self.store.pane_get(GLOBAL, &key)? else {
                 continue;
             };
-            match before {
-                None => rows.push((key, after, "+I", t)),
-                Some(b) if same(&b, &after, len) => {}
-                Some(b) => {
-                    rows.push((key.clone(), b, "-U", t));
-                    rows.push((key, after, "+U", t));
+            if let Some(was) = was {
+                before.push((after.len(), was));
+            }
+            after.push((key, now, t));
+        }
+        if after.is_empty() {
+            return Ok(());
+        }
+        let new = self.results(after.iter().map(|(k, s, _)| (k.as_slice(), s)))?;
+        let old = self.results(before.iter().map(|(i, s)| (after[*i].0.as_slice(), s)))?;
+        // (batch, row, op, key's index) per row out: 0 is `new`, 1 `old`.
+        let mut rows: Vec<(usize, usize, &'static str, usize)> = Vec::with_capacity(after.len());
+        let changed = changed_rows(&old, &new, &before)?;
+        let mut seen = before.iter().map(|(i, _)| *i).zip(changed).peekable();
+        for i in 0..after.len() {
+            match seen.peek() {
+                Some(&(at, (j, changed))) if at == i => {
+                    if changed {
+                        rows.push((1, j, "-U", i));
+                        rows.push((0, i, "+U", i));
+                    }
+                    seen.next();
                 }
+                _ => rows.push((0, i, "+I", i)),
             }
         }
         if rows.is_empty() {
             return Ok(());
         }
-        let fired: Vec<(&[u8], TimeWindow, &Slot)> = rows
-            .iter()
-            .map(|(k, s, _, _)| (k.as_slice(), GLOBAL, s))
-            .collect();
-        let Some(results) = self.agg.finish_columns(&fired)? else {
-            return Err(WindowError::ResultColumns(ArrowError::NotYetImplemented(
-                "updates of a global window of a Wasm aggregate over events".into(),
-            )));
-        };
+        let picks: Vec<(usize, usize)> = rows.iter().map(|r| (r.0, r.1)).collect();
+        let results = arrow_select::interleave::interleave_record_batch(&[&new, &old], &picks)
+            .map_err(WindowError::ResultColumns)?;
         let mut fields: Vec<Field> = results
             .schema()
             .fields()
@@ -245,19 +260,65 @@ impl WindowOperator {
             .map_err(WindowError::ResultColumns)?;
         if self.columns_out {
             out.result_columns
-                .push((batch, rows.iter().map(|r| r.3).collect()));
+                .push((batch, rows.iter().map(|r| after[r.3].2).collect()));
             return Ok(());
         }
         let lines = crate::batch::json_lines(&batch)?;
-        out.results
-            .extend(rows.into_iter().zip(lines).map(|((key, _, _, t), value)| {
-                crate::event::Event {
-                    key: Some(key),
+        out.results.extend(
+            rows.iter()
+                .zip(lines)
+                .map(|(r, value)| crate::event::Event {
+                    key: Some(after[r.3].0.clone()),
                     value,
-                    timestamp: t,
+                    timestamp: after[r.3].2,
                     headers: Vec::new(),
-                }
-            }));
+                }),
+        );
         Ok(())
     }
+
+    /// The results of these keys' accumulators, as columns.
+    fn results<'a>(
+        &mut self,
+        slots: impl Iterator<Item = (&'a [u8], &'a Slot)>,
+    ) -> Result<RecordBatch, WindowError> {
+        let fired: Vec<(&[u8], TimeWindow, &Slot)> = slots.map(|(k, s)| (k, GLOBAL, s)).collect();
+        self.agg.finish_columns(&fired)?.ok_or_else(|| {
+            WindowError::ResultColumns(ArrowError::NotYetImplemented(
+                "updates of a global window of a Wasm aggregate over events".into(),
+            ))
+        })
+    }
+}
+
+/// For each key seen before (`before`: its place among the keys updated,
+/// in order), its row in `old` and whether its results (`new`'s row of the
+/// same place) changed. Compared as rows of arrow's row format: whole
+/// results at once, NULLs and floats' bits included.
+fn changed_rows(
+    old: &RecordBatch,
+    new: &RecordBatch,
+    before: &[(usize, Slot)],
+) -> Result<Vec<(usize, bool)>, WindowError> {
+    if before.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fields = old
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| arrow_row::SortField::new(f.data_type().clone()))
+        .collect();
+    let converter = arrow_row::RowConverter::new(fields).map_err(WindowError::ResultColumns)?;
+    let old_rows = converter
+        .convert_columns(old.columns())
+        .map_err(WindowError::ResultColumns)?;
+    let new_rows = converter
+        .convert_columns(new.columns())
+        .map_err(WindowError::ResultColumns)?;
+    Ok(before
+        .iter()
+        .enumerate()
+        .map(|(j, (i, _))| (j, old_rows.row(j) != new_rows.row(*i)))
+        .collect())
 }

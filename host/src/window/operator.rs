@@ -419,11 +419,17 @@ impl WindowOperator {
         if !self.agg.is_guest() {
             return Ok(());
         }
-        let panes = std::mem::take(&mut self.touched_panes);
-        let keys = std::mem::take(&mut self.touched_keys);
-        let (before, after) = self
-            .agg
-            .flush(self.store.touched_slots(&panes, &keys), batch)?;
+        let (before, after) = if matches!(self.kind, WindowKind::Global { .. }) {
+            let agg = &mut self.agg;
+            let keys = self.updates.updated();
+            self.store
+                .with_slots(super::global::GLOBAL, keys, |slots| agg.flush(slots, batch))?
+        } else {
+            let panes = std::mem::take(&mut self.touched_panes);
+            let keys = std::mem::take(&mut self.touched_keys);
+            self.agg
+                .flush(self.store.touched_slots(&panes, &keys), batch)?
+        };
         self.store.heap_resize(before, after)?;
         Ok(())
     }

@@ -363,6 +363,31 @@ impl WindowStore {
         }
     }
 
+    /// Lend `f` the slots of `keys` in window `w` (the keys a batch of a
+    /// global window updated): a heap store lends just those, not every
+    /// key of its one window, taking them out and putting them back (the
+    /// window's memory charge is unchanged: `f` says what it grew by); a
+    /// backend lends the slots it cached for the batch, which are those.
+    pub(super) fn with_slots<'k, R>(
+        &mut self,
+        w: TimeWindow,
+        keys: impl Iterator<Item = &'k [u8]>,
+        f: impl FnOnce(&mut dyn Iterator<Item = &mut Slot>) -> R,
+    ) -> R {
+        match self {
+            WindowStore::Heap(h) => {
+                let Some(pane) = h.panes.get_mut(&w) else {
+                    return f(&mut std::iter::empty());
+                };
+                let mut lent: Vec<_> = keys.filter_map(|k| pane.remove_entry(k)).collect();
+                let r = f(&mut lent.iter_mut().map(|(_, s)| s));
+                pane.extend(lent);
+                r
+            }
+            WindowStore::Backend(b) => f(&mut b.panes.values_mut()),
+        }
+    }
+
     /// End of a batch: write cached slots back (after the aggregate flushed).
     pub(super) fn end_batch(&mut self) -> Result<(), StateError> {
         match self {

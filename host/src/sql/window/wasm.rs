@@ -19,8 +19,9 @@ use arrow_schema::Field;
 /// A Wasm aggregate function's part of the stages, if `aggs` call one
 /// (the `i`th): its input columns (added to `pre`), its result as `__a{i}`
 /// (added to `post`), and the operator the window stage runs with the
-/// column it adds to the window's results (after the built-ins'). `signed`: the rows are a changelog;
-/// `updating`: there is no window (a `GROUP BY` of a table).
+/// column it adds to the window's results (after the built-ins').
+/// `signed`: the rows are a changelog (refused: the function cannot take
+/// a row back).
 ///
 /// A row with a NULL argument where the function declared a column that
 /// cannot be NULL still makes its windows (and keeps a session open), but
@@ -31,7 +32,6 @@ use arrow_schema::Field;
 pub(in crate::sql) fn lower(
     aggs: &[Aggregate],
     signed: bool,
-    updating: bool,
     pre: &mut Vec<String>,
     post: &mut Vec<String>,
 ) -> Result<Option<(OperatorSpec, Field)>, Refusal> {
@@ -62,13 +62,6 @@ pub(in crate::sql) fn lower(
             ),
             ": so far a query calls one Wasm aggregate function (built-in aggregates beside it \
              are fine); compute the other in a second query and join the two on the window and key",
-        );
-    }
-    if updating {
-        return unsupported(
-            format!("{called} without a window"),
-            ": so far a Wasm aggregate function runs in a window aggregation \
-             (TUMBLE, HOP, CUMULATE or SESSION)",
         );
     }
     if signed {

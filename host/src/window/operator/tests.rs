@@ -150,6 +150,58 @@ fn a_global_window_never_fires_and_updates_each_key_once_per_batch() {
     assert_eq!(out.results[1].timestamp, 4);
 }
 
+/// An update whose results are those the key had is none, as in Flink
+/// (which compares a group's results, not its accumulators): an average
+/// and a maximum that stay the same though a row was added.
+#[test]
+fn a_global_window_writes_no_update_for_results_that_did_not_change() {
+    let spec = |function: &str| AggregateSpec {
+        function: function.into(),
+        field: Some("x".into()),
+        output: Some(function.into()),
+    };
+    let agg = Aggregation::native(&[spec("avg"), spec("max")]);
+    let mut w = WindowOperator::new(
+        WindowKind::Global { ttl: None },
+        TimeMode::Processing,
+        0,
+        agg,
+        Budgets::unbounded(),
+    );
+    let x = |key: &str, x: f64| Event {
+        value: format!(r#"{{"x":{x}}}"#).into_bytes(),
+        ..rec(key, 0)
+    };
+    let mut out = WindowOutput::default();
+    w.process_batch(vec![x("a", 2.0), x("b", 1.0)], 0, &mut out)
+        .unwrap();
+    // a's average and maximum stay 2; b's change.
+    w.process_batch(vec![x("a", 2.0), x("b", 3.0)], 0, &mut out)
+        .unwrap();
+    let got: Vec<String> = lines(&out)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{} {} {} {}",
+                v["_op"].as_str().unwrap(),
+                v["key"],
+                v["avg"],
+                v["max"]
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#"+I "a" 2.0 2.0"#,
+            r#"+I "b" 1.0 1.0"#,
+            r#"-U "b" 1.0 1.0"#,
+            r#"+U "b" 2.0 3.0"#
+        ]
+    );
+}
+
 /// A global window counting per key, forgetting keys after 10 s; on the
 /// heap, or in a state backend.
 fn global_with_ttl(backend: bool) -> WindowOperator {
