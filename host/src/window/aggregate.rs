@@ -186,6 +186,16 @@ impl Aggregation {
         }
     }
 
+    /// Whether the built-in aggregates' results of two slots are the
+    /// same (a guest's are not looked at).
+    pub(super) fn same_results(&self, a: &Slot, b: &Slot) -> bool {
+        self.natives().is_some_and(|n| {
+            n.aggs
+                .iter()
+                .all(|NativeSpec(x)| x.value(a.numbers()) == x.value(b.numbers()))
+        })
+    }
+
     /// An empty accumulator.
     pub fn new_slot(&self) -> Slot {
         match self {

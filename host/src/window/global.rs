@@ -51,7 +51,7 @@
 //! assert_eq!(ops, ["+I", "-U", "+U"]);
 //! ```
 
-use super::aggregate::{Input, Slot};
+use super::aggregate::{Aggregation, Input, Slot};
 use super::operator::{WindowOperator, WindowOutput};
 use super::store::{WindowStore, entry_bytes, pane_key};
 use super::{TimeWindow, WindowError, WindowKind};
@@ -206,46 +206,24 @@ impl WindowOperator {
     pub(super) fn emit_updates(&mut self, out: &mut WindowOutput) -> Result<(), WindowError> {
         let updated = std::mem::take(&mut self.updates.keys);
         self.updates.index.clear();
-        // Each updated key's results after the batch, then the results
-        // before it of those seen before.
-        let mut after: Vec<(Vec<u8>, Slot, i64)> = Vec::with_capacity(updated.len());
-        let mut before: Vec<(usize, Slot)> = Vec::new();
-        for (key, was, t) in updated {
-            let Some(now) = self.store.pane_get(GLOBAL, &key)? else {
-                continue;
-            };
-            if let Some(was) = was {
-                before.push((after.len(), was));
-            }
-            after.push((key, now, t));
-        }
-        if after.is_empty() {
-            return Ok(());
-        }
-        let new = self.results(after.iter().map(|(k, s, _)| (k.as_slice(), s)))?;
-        let old = self.results(before.iter().map(|(i, s)| (after[*i].0.as_slice(), s)))?;
-        // (batch, row, op, key's index) per row out: 0 is `new`, 1 `old`.
-        let mut rows: Vec<(usize, usize, &'static str, usize)> = Vec::with_capacity(after.len());
-        let changed = changed_rows(&old, &new, &before)?;
-        let mut seen = before.iter().map(|(i, _)| *i).zip(changed).peekable();
-        for i in 0..after.len() {
-            match seen.peek() {
-                Some(&(at, (j, changed))) if at == i => {
-                    if changed {
-                        rows.push((1, j, "-U", i));
-                        rows.push((0, i, "+U", i));
-                    }
-                    seen.next();
-                }
-                _ => rows.push((0, i, "+I", i)),
+        // Each updated key's accumulators after the batch, and before it
+        // if it was seen before.
+        let mut keys: Vec<Updated> = Vec::with_capacity(updated.len());
+        for (key, before, t) in updated {
+            if let Some(after) = self.store.pane_ref(GLOBAL, &key)? {
+                keys.push((key, before, after, t));
             }
         }
+        let (results, rows) = if self.agg.is_guest() {
+            guest_updates(&mut self.agg, &keys)?
+        } else {
+            native_updates(&mut self.agg, &keys)?
+        };
+        // The keys' times and keys, owned (the store lent their slots).
+        let keys: Vec<(Vec<u8>, i64)> = keys.into_iter().map(|(k, _, _, t)| (k, t)).collect();
         if rows.is_empty() {
             return Ok(());
         }
-        let picks: Vec<(usize, usize)> = rows.iter().map(|r| (r.0, r.1)).collect();
-        let results = arrow_select::interleave::interleave_record_batch(&[&new, &old], &picks)
-            .map_err(WindowError::ResultColumns)?;
         let mut fields: Vec<Field> = results
             .schema()
             .fields()
@@ -254,13 +232,13 @@ impl WindowOperator {
             .collect();
         fields.push(Field::new(OP, DataType::Utf8, false));
         let mut columns = results.columns().to_vec();
-        let ops: StringArray = rows.iter().map(|r| Some(r.2)).collect();
+        let ops: StringArray = rows.iter().map(|r| Some(r.1)).collect();
         columns.push(Arc::new(ops) as ArrayRef);
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
             .map_err(WindowError::ResultColumns)?;
         if self.columns_out {
             out.result_columns
-                .push((batch, rows.iter().map(|r| after[r.3].2).collect()));
+                .push((batch, rows.iter().map(|r| keys[r.0].1).collect()));
             return Ok(());
         }
         let lines = crate::batch::json_lines(&batch)?;
@@ -268,57 +246,127 @@ impl WindowOperator {
             rows.iter()
                 .zip(lines)
                 .map(|(r, value)| crate::event::Event {
-                    key: Some(after[r.3].0.clone()),
+                    key: Some(keys[r.0].0.clone()),
                     value,
-                    timestamp: after[r.3].2,
+                    timestamp: keys[r.0].1,
                     headers: Vec::new(),
                 }),
         );
         Ok(())
     }
-
-    /// The results of these keys' accumulators, as columns.
-    fn results<'a>(
-        &mut self,
-        slots: impl Iterator<Item = (&'a [u8], &'a Slot)>,
-    ) -> Result<RecordBatch, WindowError> {
-        let fired: Vec<(&[u8], TimeWindow, &Slot)> = slots.map(|(k, s)| (k, GLOBAL, s)).collect();
-        self.agg.finish_columns(&fired)?.ok_or_else(|| {
-            WindowError::ResultColumns(ArrowError::NotYetImplemented(
-                "updates of a global window of a Wasm aggregate over events".into(),
-            ))
-        })
-    }
 }
 
-/// For each key seen before (`before`: its place among the keys updated,
-/// in order), its row in `old` and whether its results (`new`'s row of the
-/// same place) changed. Compared as rows of arrow's row format: whole
-/// results at once, NULLs and floats' bits included.
+/// Built-ins' updates: a key's results are compared number by number,
+/// and made once, for the rows that go out.
+fn native_updates(
+    agg: &mut Aggregation,
+    keys: &[Updated],
+) -> Result<(RecordBatch, Vec<Row>), WindowError> {
+    let mut rows: Vec<Row> = Vec::with_capacity(keys.len());
+    let mut fired: Vec<(&[u8], TimeWindow, &Slot)> = Vec::with_capacity(keys.len());
+    for (i, (key, before, after, _)) in keys.iter().enumerate() {
+        match before {
+            None => rows.push((i, "+I")),
+            Some(b) if agg.same_results(b, after) => continue,
+            Some(b) => {
+                fired.push((key, GLOBAL, b));
+                rows.push((i, "-U"));
+                rows.push((i, "+U"));
+            }
+        }
+        fired.push((key, GLOBAL, &**after));
+    }
+    Ok((results(agg, &fired)?, rows))
+}
+
+/// A guest's updates: every key's results are made before and after
+/// the batch (one call each), compared as rows, and those that changed
+/// picked out.
+fn guest_updates(
+    agg: &mut Aggregation,
+    keys: &[Updated],
+) -> Result<(RecordBatch, Vec<Row>), WindowError> {
+    let after: Vec<_> = keys
+        .iter()
+        .map(|(k, _, s, _)| (k.as_slice(), GLOBAL, &**s))
+        .collect();
+    let new = results(agg, &after)?;
+    let seen: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].1.is_some()).collect();
+    let before: Vec<_> = seen
+        .iter()
+        .filter_map(|&i| Some((keys[i].0.as_slice(), GLOBAL, keys[i].1.as_ref()?)))
+        .collect();
+    let old = results(agg, &before)?;
+    let changed = changed_rows(&old, &new, &seen)?;
+    // (batch, row) per row out: batch 0 is `new`, 1 `old`.
+    let mut picks = Vec::with_capacity(keys.len());
+    let mut rows: Vec<Row> = Vec::with_capacity(keys.len());
+    let mut seen = seen.iter().zip(changed).enumerate().peekable();
+    for i in 0..keys.len() {
+        match seen.peek() {
+            Some(&(j, (&at, changed))) if at == i => {
+                if changed {
+                    picks.extend([(1, j), (0, i)]);
+                    rows.extend([(i, "-U"), (i, "+U")]);
+                }
+                seen.next();
+            }
+            _ => {
+                picks.push((0, i));
+                rows.push((i, "+I"));
+            }
+        }
+    }
+    let results = arrow_select::interleave::interleave_record_batch(&[&new, &old], &picks)
+        .map_err(WindowError::ResultColumns)?;
+    Ok((results, rows))
+}
+
+/// The results of these accumulators, as columns.
+fn results(
+    agg: &mut Aggregation,
+    fired: &[(&[u8], TimeWindow, &Slot)],
+) -> Result<RecordBatch, WindowError> {
+    agg.finish_columns(fired)?.ok_or_else(|| {
+        WindowError::ResultColumns(ArrowError::NotYetImplemented(
+            "updates of a global window of a Wasm aggregate over events".into(),
+        ))
+    })
+}
+/// A key a batch updated: its accumulators before the batch (`None`: it
+/// is new) and after, and its latest record's time.
+type Updated<'a> = (Vec<u8>, Option<Slot>, std::borrow::Cow<'a, Slot>, i64);
+
+/// A row of updates: its key's place among those updated, and its change.
+type Row = (usize, &'static str);
+
+/// Whether each key seen before (`seen`: its row in `new`; its place in
+/// `seen` is its row in `old`) has other results now. Compared as rows
+/// of arrow's row format, the aggregates' columns only (a key's own
+/// columns and its one window's are the same before and after).
 fn changed_rows(
     old: &RecordBatch,
     new: &RecordBatch,
-    before: &[(usize, Slot)],
-) -> Result<Vec<(usize, bool)>, WindowError> {
-    if before.is_empty() {
+    seen: &[usize],
+) -> Result<Vec<bool>, WindowError> {
+    if seen.is_empty() {
         return Ok(Vec::new());
     }
-    let fields = old
-        .schema()
-        .fields()
+    let aggregates = super::results::WINDOW_COLUMNS..old.num_columns();
+    let fields = old.schema().fields()[aggregates.clone()]
         .iter()
         .map(|f| arrow_row::SortField::new(f.data_type().clone()))
         .collect();
     let converter = arrow_row::RowConverter::new(fields).map_err(WindowError::ResultColumns)?;
     let old_rows = converter
-        .convert_columns(old.columns())
+        .convert_columns(&old.columns()[aggregates.clone()])
         .map_err(WindowError::ResultColumns)?;
     let new_rows = converter
-        .convert_columns(new.columns())
+        .convert_columns(&new.columns()[aggregates])
         .map_err(WindowError::ResultColumns)?;
-    Ok(before
+    Ok(seen
         .iter()
         .enumerate()
-        .map(|(j, (i, _))| (j, old_rows.row(j) != new_rows.row(*i)))
+        .map(|(j, &i)| old_rows.row(j) != new_rows.row(i))
         .collect())
 }

@@ -7,6 +7,9 @@ use arrow_array::{ArrayRef, Int64Array, StringArray};
 use arrow_schema::{DataType, Field};
 use std::sync::Arc;
 
+/// How many columns [`window_columns`] makes: results' columns come after.
+pub(super) const WINDOW_COLUMNS: usize = 3;
+
 /// The window's own columns of fired (key, window)s: `key` (text; bytes
 /// that are not UTF-8 replaced, as the key was read), `window_start`,
 /// `window_end`.

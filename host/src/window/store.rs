@@ -549,6 +549,22 @@ impl WindowStore {
         }
     }
 
+    /// [`WindowStore::pane_get`] lent: a heap store's slot as it is.
+    pub(super) fn pane_ref(
+        &self,
+        w: TimeWindow,
+        key: &[u8],
+    ) -> Result<Option<std::borrow::Cow<'_, Slot>>, StateError> {
+        match self {
+            WindowStore::Heap(h) => Ok(h
+                .panes
+                .get(&w)
+                .and_then(|p| p.get(key))
+                .map(std::borrow::Cow::Borrowed)),
+            WindowStore::Backend(_) => Ok(self.pane_get(w, key)?.map(std::borrow::Cow::Owned)),
+        }
+    }
+
     /// Drop every window whose last timestamp is at or before `upto`.
     pub(super) fn expire(&mut self, upto: i64) -> Result<(), StateError> {
         let expired = |w: &TimeWindow| w.max_timestamp() <= upto;
