@@ -18,12 +18,11 @@ use std::path::{Path, PathBuf};
 use weir_e2e::sql_tier::lines;
 use weir_e2e::{operator, repo, weir};
 
-/// A script in `dir` over `tx.jsonl` as table `tx` with event time `t`
-/// (its `ts`, watermarked 2 s behind), `{wavg}` standing for `component`.
-fn script(dir: &Path, name: &str, component: &str, text: &str) -> PathBuf {
-    let text = format!(
-        "CREATE FUNCTION wavg AS '{component}' LANGUAGE WASM;
-CREATE TABLE tx (
+/// A script in `dir` over `tx.jsonl` (or `input`) as table `tx` with
+/// event time `t` (its `ts`, watermarked 2 s behind), with `wavg` the
+/// aggregate function built from `component`.
+fn script(dir: &Path, name: &str, component: &str, text: &str, input: Option<&Path>) -> PathBuf {
+    let table = "CREATE TABLE tx (
   ts BIGINT,
   `user` STRING,
   amount DOUBLE,
@@ -32,25 +31,10 @@ CREATE TABLE tx (
   flag BOOLEAN,
   t AS TO_TIMESTAMP_LTZ(ts, 3),
   WATERMARK FOR t AS t - INTERVAL '2' SECOND
-) WITH ('connector' = 'filesystem', 'path' = '{{input}}', 'format' = 'json');
-{text}"
-    )
-    .replace(
-        "{input}",
-        repo()
-            .join("tests/sql/conformance/input/tx.jsonl")
-            .to_str()
-            .expect("utf-8"),
-    )
-    .replace(
-        "{output}",
-        dir.join(format!("{name}.out.jsonl"))
-            .to_str()
-            .expect("utf-8"),
-    );
-    let path = dir.join(format!("{name}.sql"));
-    std::fs::write(&path, text).expect("write script");
-    path
+) WITH ('connector' = 'filesystem', 'path' = '{input}', 'format' = 'json');
+";
+    let text = format!("CREATE FUNCTION wavg AS '{component}' LANGUAGE WASM;\n{text}");
+    weir_e2e::sql_tier::script_over(dir, name, table, &text, input)
 }
 
 /// A row's arguments: (amount, n), NULLs as `None`.
@@ -142,6 +126,7 @@ FROM TABLE(TUMBLE(TABLE tx, DESCRIPTOR(t), INTERVAL '10' SECOND))
 WHERE `user` <> 'u3'
 GROUP BY window_start, window_end, `user`;
 ",
+        None,
     );
     for parallelism in ["1", "2"] {
         let run = weir(&[
@@ -215,6 +200,7 @@ FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(t), INTERVAL '10' SE
 GROUP BY window_start, window_end, `user`;
 "
         ),
+        None,
     );
     let run = weir(&["sql", "-q", path.to_str().expect("utf-8")]);
     assert!(run.output.status.success(), "{}", run.stderr());
@@ -325,6 +311,7 @@ INSERT INTO out_rows SELECT `user`, COUNT(*) AS c,
   wavg(amount, CASE WHEN `user` = 'u3' THEN CAST(NULL AS INT) ELSE n END) AS w
 FROM tx GROUP BY `user`;
 ",
+        None,
     );
     // u3's weights are all NULL: its rows are counted, not added.
     let mut rows = input();
@@ -397,15 +384,8 @@ CREATE TABLE out_rows (`user` STRING, c BIGINT, w DOUBLE)
   WITH ('connector' = 'filesystem', 'path' = '{output}', 'format' = 'debezium-json');
 INSERT INTO out_rows SELECT `user`, COUNT(*) AS c, wavg(amount, n) AS w FROM tx GROUP BY `user`;
 ",
+        Some(&input_path),
     );
-    let text = std::fs::read_to_string(&path).expect("script").replace(
-        repo()
-            .join("tests/sql/conformance/input/tx.jsonl")
-            .to_str()
-            .expect("utf-8"),
-        input_path.to_str().expect("utf-8"),
-    );
-    std::fs::write(&path, text).expect("script");
     let run = weir(&[
         "sql",
         "-q",
@@ -466,6 +446,7 @@ fn what_weir_cannot_run_around_an_aggregate_function_is_refused_by_name() {
             &format!("refused{i}"),
             &operator("wavg-columns"),
             &format!("{OUT}INSERT INTO out_rows {select};\n"),
+            None,
         );
         let run = weir(&["sql", "-q", "--fresh", path.to_str().expect("utf-8")]);
         let err = run.stderr();
@@ -517,15 +498,8 @@ GROUP BY window_start, window_end, `user`;
 ",
             dir.path().join("checkpoints").display()
         ),
+        Some(&input_path),
     );
-    let text = std::fs::read_to_string(&path).expect("script").replace(
-        repo()
-            .join("tests/sql/conformance/input/tx.jsonl")
-            .to_str()
-            .expect("utf-8"),
-        input_path.to_str().expect("utf-8"),
-    );
-    std::fs::write(&path, text).expect("script");
     let script_arg = path.to_str().expect("utf-8");
     // Version 2 built first, so that the swap takes no build time.
     let built = weir(&["build", &operator("wavg-v2")]);

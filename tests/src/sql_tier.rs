@@ -38,11 +38,24 @@ pub const TX: &str = "CREATE TABLE tx (
 /// A script in `dir` reading the conformance suite's `tx.jsonl` (or
 /// `input`) as table `tx`, with `{tier}` the tier-v1 project.
 pub fn script(dir: &Path, name: &str, text: &str, input: Option<&Path>) -> PathBuf {
+    script_over(dir, name, TX, text, input)
+}
+
+/// [`script`] with its own declaration of `tx` (`table`, `{input}` its
+/// file): a computed column or a watermark, say. `{checkpoints}` and
+/// `{output}` stand for files in `dir`.
+pub fn script_over(
+    dir: &Path,
+    name: &str,
+    table: &str,
+    text: &str,
+    input: Option<&Path>,
+) -> PathBuf {
     let input = input.map_or_else(
         || crate::repo().join("tests/sql/conformance/input/tx.jsonl"),
         Path::to_path_buf,
     );
-    let text = format!("{TX}{text}")
+    let text = format!("{table}{text}")
         .replace("{input}", input.to_str().expect("utf-8"))
         .replace("{tier}", &crate::operator("tier-v1"))
         .replace(
