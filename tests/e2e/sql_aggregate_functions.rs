@@ -7,7 +7,8 @@
 //! `tx.jsonl`, whose rows come in time order (none is late), beside
 //! built-in aggregates; what weir cannot run yet around them is refused
 //! before the job starts; a live swap (`tests/operators/wavg-v2`) and
-//! SIGKILLs mid-run keep every window's result the model's. Without a
+//! SIGKILLs mid-run (`sql_crash.rs`) keep every window's result the
+//! model's. Without a
 //! window (`GROUP BY user`), the function's result is updated per user as
 //! its rows come, and a user forgotten after the state's time to live
 //! starts again.
@@ -573,127 +574,4 @@ GROUP BY window_start, window_end, `user`;
     }
     let s = switched_at.expect("some windows by v2");
     assert!(s > 0, "some windows by v1");
-}
-
-/// A Wasm aggregate function beside COUNT(*) over session windows, at
-/// parallelism 2, killed with SIGKILL again and again after its
-/// checkpoints: the sessions' accumulators (the function's bytes and the
-/// built-ins' numbers, in one slot) go through every checkpoint and
-/// merge across them, and what it wrote in the end is exactly the model's
-/// sessions, each once. Amounts and weights are whole numbers, so the
-/// sums are exact in any order of merging.
-#[test]
-fn an_aggregate_function_over_sessions_killed_at_random_moments_writes_the_models_rows_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    // In time order, 50 ms apart, 30 users; a session ends after more
-    // than 5 s without a row of its user.
-    let rows = 12_000u64;
-    let base = 1_700_000_000_000i64;
-    let mut rng = weir_e2e::TestRng::from_env();
-    let mut input = String::new();
-    let mut per_user: BTreeMap<String, Vec<(i64, i64, i64)>> = BTreeMap::new();
-    for i in 0..rows {
-        let ts = base + 50 * i as i64;
-        let user = format!("u{}", rng.between(0, 30));
-        let amount = rng.between(0, 1000) as i64 - 200;
-        let n = rng.between(1, 6) as i64;
-        input.push_str(&format!(
-            "{{\"ts\":{ts},\"user\":\"{user}\",\"amount\":{amount},\"merchant\":\"m\",\"n\":{n},\"flag\":true}}\n"
-        ));
-        per_user.entry(user).or_default().push((ts, amount, n));
-    }
-    std::fs::write(d.join("tx.jsonl"), input).expect("input");
-    // (user, start, end, count) → the weighted average.
-    let mut want: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
-    for (user, rows) in &per_user {
-        let mut sessions: Vec<Vec<(i64, i64, i64)>> = Vec::new();
-        for &r in rows {
-            match sessions.last_mut() {
-                // As in Flink, windows [a, a + gap) and [a + gap, …) touch,
-                // and merge.
-                Some(s) if r.0 <= s.last().expect("a row").0 + 5_000 => s.push(r),
-                _ => sessions.push(vec![r]),
-            }
-        }
-        for s in sessions {
-            let weighted: i64 = s.iter().map(|r| r.1 * r.2).sum();
-            let weights: i64 = s.iter().map(|r| r.2).sum();
-            want.insert(
-                (
-                    user.clone(),
-                    s[0].0,
-                    s[s.len() - 1].0 + 5_000,
-                    s.len() as u64,
-                ),
-                weighted as f64 / weights as f64,
-            );
-        }
-    }
-    std::fs::write(
-        d.join("sessions.sql"),
-        format!(
-            "SET 'parallelism.default' = '2';
-SET 'execution.checkpointing.interval' = '100 ms';
-CREATE FUNCTION wavg AS '{}' LANGUAGE WASM;
-CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING, n INT, flag BOOLEAN,
-  t AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR t AS t - INTERVAL '1' SECOND)
-  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
-CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, c BIGINT, w DOUBLE)
-  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
-INSERT INTO out_rows
-SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), COUNT(*), wavg(amount, n)
-FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(t), INTERVAL '5' SECOND))
-GROUP BY window_start, window_end, `user`;
-",
-            operator("wavg-columns")
-        ),
-    )
-    .expect("script");
-    // Built first: a restart takes no build time.
-    let built = weir(&["build", &operator("wavg-columns")]);
-    assert!(built.output.status.success(), "{}", built.stderr());
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "sessions.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
-    let mut got: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
-    for r in lines(&d.join("out.jsonl")) {
-        let k = (
-            r["user"].as_str().expect("user").to_string(),
-            r["ws"].as_i64().expect("ws"),
-            r["we"].as_i64().expect("we"),
-            r["c"].as_u64().expect("c"),
-        );
-        let w = r["w"].as_f64().expect("w");
-        assert!(
-            got.insert(k.clone(), w).is_none(),
-            "{k:?} twice after {kills} kills"
-        );
-    }
-    assert!(want.len() > 300, "{}", want.len());
-    assert_eq!(
-        got.keys().collect::<Vec<_>>(),
-        want.keys().collect::<Vec<_>>(),
-        "sessions after {kills} kills vs the model's"
-    );
-    // (serde_json reads a double to within an ulp.)
-    for (k, w) in &want {
-        assert!(
-            (got[k] - w).abs() <= 1e-12 * w.abs().max(1.0),
-            "after {kills} kills, {k:?}: weir {}, model {w}",
-            got[k]
-        );
-    }
 }

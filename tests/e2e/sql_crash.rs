@@ -1,8 +1,11 @@
 //! SQL jobs killed with SIGKILL again and again after their checkpoints
 //! (at least 10 kills, each after the run published rows): what they
 //! wrote in the end is what an independent model computes from the input.
+//! Among them, a Wasm aggregate function over session windows and
+//! without a window.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use weir_e2e::rows::{by_value, final_table, rows};
 
 /// An OVER query (each transaction with the sum and count of its user's
@@ -346,4 +349,221 @@ fn a_full_outer_join_killed_at_random_moments_leaves_the_models_table() {
         "rows after {kills} kills vs the model's"
     );
     assert_eq!(got, want, "the table after {kills} kills vs the model's");
+}
+
+/// A Wasm aggregate function beside COUNT(*) over session windows, at
+/// parallelism 2, killed with SIGKILL again and again after its
+/// checkpoints: the sessions' accumulators (the function's bytes and the
+/// built-ins' numbers, in one slot) go through every checkpoint and
+/// merge across them, and what it wrote in the end is exactly the model's
+/// sessions, each once. Amounts and weights are whole numbers, so the
+/// sums are exact in any order of merging.
+#[test]
+fn an_aggregate_function_over_sessions_killed_at_random_moments_writes_the_models_rows_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // In time order, 50 ms apart, 30 users; a session ends after more
+    // than 5 s without a row of its user.
+    let rows = 12_000u64;
+    let base = 1_700_000_000_000i64;
+    let mut rng = weir_e2e::TestRng::from_env();
+    let mut input = String::new();
+    let mut per_user: BTreeMap<String, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for i in 0..rows {
+        let ts = base + 50 * i as i64;
+        let user = format!("u{}", rng.between(0, 30));
+        let amount = rng.between(0, 1000) as i64 - 200;
+        let n = rng.between(1, 6) as i64;
+        input.push_str(&format!(
+            "{{\"ts\":{ts},\"user\":\"{user}\",\"amount\":{amount},\"merchant\":\"m\",\"n\":{n},\"flag\":true}}\n"
+        ));
+        per_user.entry(user).or_default().push((ts, amount, n));
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    // (user, start, end, count) → the weighted average.
+    let mut want: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
+    for (user, rows) in &per_user {
+        let mut sessions: Vec<Vec<(i64, i64, i64)>> = Vec::new();
+        for &r in rows {
+            match sessions.last_mut() {
+                // As in Flink, windows [a, a + gap) and [a + gap, …) touch,
+                // and merge.
+                Some(s) if r.0 <= s.last().expect("a row").0 + 5_000 => s.push(r),
+                _ => sessions.push(vec![r]),
+            }
+        }
+        for s in sessions {
+            let weighted: i64 = s.iter().map(|r| r.1 * r.2).sum();
+            let weights: i64 = s.iter().map(|r| r.2).sum();
+            want.insert(
+                (
+                    user.clone(),
+                    s[0].0,
+                    s[s.len() - 1].0 + 5_000,
+                    s.len() as u64,
+                ),
+                weighted as f64 / weights as f64,
+            );
+        }
+    }
+    std::fs::write(
+        d.join("sessions.sql"),
+        format!(
+            "SET 'parallelism.default' = '2';
+SET 'execution.checkpointing.interval' = '100 ms';
+CREATE FUNCTION wavg AS '{}' LANGUAGE WASM;
+CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING, n INT, flag BOOLEAN,
+  t AS TO_TIMESTAMP_LTZ(ts, 3), WATERMARK FOR t AS t - INTERVAL '1' SECOND)
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE out_rows (`user` STRING, ws BIGINT, we BIGINT, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'json');
+INSERT INTO out_rows
+SELECT `user`, CAST(window_start AS BIGINT), CAST(window_end AS BIGINT), COUNT(*), wavg(amount, n)
+FROM TABLE(SESSION(TABLE tx PARTITION BY `user`, DESCRIPTOR(t), INTERVAL '5' SECOND))
+GROUP BY window_start, window_end, `user`;
+",
+            weir_e2e::operator("wavg-columns")
+        ),
+    )
+    .expect("script");
+    // Built first: a restart takes no build time.
+    let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
+    assert!(built.output.status.success(), "{}", built.stderr());
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "sessions.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "source.rate=2000",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    let mut got: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
+    for r in weir_e2e::sql_tier::lines(&d.join("out.jsonl")) {
+        let k = (
+            r["user"].as_str().expect("user").to_string(),
+            r["ws"].as_i64().expect("ws"),
+            r["we"].as_i64().expect("we"),
+            r["c"].as_u64().expect("c"),
+        );
+        let w = r["w"].as_f64().expect("w");
+        assert!(
+            got.insert(k.clone(), w).is_none(),
+            "{k:?} twice after {kills} kills"
+        );
+    }
+    assert!(want.len() > 300, "{}", want.len());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "sessions after {kills} kills vs the model's"
+    );
+    // (serde_json reads a double to within an ulp.)
+    for (k, w) in &want {
+        assert!(
+            (got[k] - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "after {kills} kills, {k:?}: weir {}, model {w}",
+            got[k]
+        );
+    }
+}
+
+/// A Wasm aggregate function beside COUNT(*) without a window (`GROUP BY
+/// user`, a global window), at parallelism 2 with its state in RocksDB,
+/// killed with SIGKILL again and again after its checkpoints: each user's
+/// accumulator (the function's bytes beside the count) goes through every
+/// checkpoint, every update after a restore takes back the row the table
+/// has, and the table left in the end is the model's. Whole amounts and
+/// weights: the sums are exact.
+#[test]
+fn an_aggregate_function_without_a_window_killed_at_random_moments_leaves_the_models_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let records = 12_000u64;
+    let mut rng = weir_e2e::TestRng::from_env();
+    let mut input = String::new();
+    let mut per_user: BTreeMap<String, (u64, i64, i64)> = BTreeMap::new();
+    for i in 0..records {
+        let user = format!("u{}", rng.between(0, 40));
+        let amount = rng.between(0, 1000) as i64 - 200;
+        let n = rng.between(1, 6) as i64;
+        input.push_str(&format!(
+            "{{\"ts\":{i},\"user\":\"{user}\",\"amount\":{amount},\"n\":{n}}}\n"
+        ));
+        let u = per_user.entry(user).or_default();
+        u.0 += 1;
+        u.1 += amount * n;
+        u.2 += n;
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    std::fs::write(
+        d.join("totals.sql"),
+        format!(
+            "SET 'parallelism.default' = '2';
+SET 'execution.checkpointing.interval' = '100 ms';
+CREATE FUNCTION wavg AS '{}' LANGUAGE WASM;
+CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, n INT)
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE out_rows (`user` STRING, c BIGINT, w DOUBLE)
+  WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'debezium-json');
+INSERT INTO out_rows SELECT `user`, COUNT(*), wavg(amount, n) FROM tx GROUP BY `user`;
+",
+            weir_e2e::operator("wavg-columns")
+        ),
+    )
+    .expect("script");
+    let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
+    assert!(built.output.status.success(), "{}", built.stderr());
+    let kills = weir_e2e::crash::kill_after_output_until_done(
+        d,
+        &[
+            "run",
+            "-q",
+            "totals.sql",
+            "--set",
+            "checkpoint.dir=checkpoints",
+            "--set",
+            "state.backend=rocksdb",
+            "--set",
+            "source.rate=2000",
+            "--set",
+            "batch_size=50",
+        ],
+        &d.join("out.jsonl"),
+        10,
+    );
+    assert!(kills >= 10, "only {kills} kills landed");
+    // (final_table panics at a change that takes back a row the table
+    // does not have: one written twice, or lost.)
+    let table = final_table(&weir_e2e::sql_tier::lines(&d.join("out.jsonl")));
+    let got: BTreeMap<String, (u64, f64)> = table
+        .iter()
+        .map(|r| {
+            (
+                r["user"].as_str().expect("user").to_string(),
+                (r["c"].as_u64().expect("c"), r["w"].as_f64().expect("w")),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), table.len(), "a user twice after {kills} kills");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        per_user.keys().collect::<Vec<_>>(),
+        "users after {kills} kills"
+    );
+    for (user, &(c, weighted, weights)) in &per_user {
+        let w = weighted as f64 / weights as f64;
+        assert_eq!(got[user].0, c, "after {kills} kills, {user}'s count");
+        assert!(
+            (got[user].1 - w).abs() <= 1e-12 * w.abs().max(1.0),
+            "after {kills} kills, {user}: weir {}, model {w}",
+            got[user].1
+        );
+    }
 }
