@@ -223,7 +223,7 @@ fn over_files(text: &str, dir: &Path) -> String {
                     && words[2].trim_end_matches('(') == table_name(*t)
             });
         match table {
-            Some(t) => out += &file_table(t, dir),
+            Some(t) => out += &file_table(t, dir, &processing_times(statement)),
             None => out += statement,
         }
         out += ";\n";
@@ -231,9 +231,25 @@ fn over_files(text: &str, dir: &Path) -> String {
     out
 }
 
-/// The DDL of Nexmark's `table` over its file in `dir`.
-fn file_table(table: Table, dir: &Path) -> String {
-    let columns: Vec<String> = table
+/// The processing-time columns a table's DDL declares (`p_time AS
+/// PROCTIME()`, q12's): kept in the table over the file.
+fn processing_times(statement: &str) -> Vec<String> {
+    statement
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| {
+            l.to_ascii_uppercase()
+                .replace(' ', "")
+                .ends_with("ASPROCTIME()")
+        })
+        .map(|l| format!("  {l}"))
+        .collect()
+}
+
+/// The DDL of Nexmark's `table` over its file in `dir`, with the
+/// `computed` columns after its own.
+fn file_table(table: Table, dir: &Path, computed: &[String]) -> String {
+    let mut columns: Vec<String> = table
         .columns()
         .iter()
         .map(|(name, ty)| {
@@ -245,6 +261,7 @@ fn file_table(table: Table, dir: &Path) -> String {
             format!("  `{name}` {ty}")
         })
         .collect();
+    columns.extend_from_slice(computed);
     let name = table_name(table);
     format!(
         "CREATE TABLE {name} (\n{},\n  WATERMARK FOR `dateTime` AS `dateTime` - INTERVAL '4' SECOND\n) \
@@ -380,6 +397,17 @@ mod tests {
         assert!(script.contains("'path' = '/data/bid.jsonl'"), "{script}");
         assert!(script.contains("`dateTime` TIMESTAMP(3)"), "{script}");
         assert!(script.contains("CREATE TABLE out (a BIGINT) WITH ('connector' = 'blackhole');"));
+        assert!(!script.contains("PROCTIME"), "{script}");
+        // A processing time declared in the table (q12) stays.
+        let text = text.replace(
+            "auction BIGINT\n",
+            "auction BIGINT,\n  p_time AS PROCTIME()\n",
+        );
+        let script = over_files(&text, Path::new("/data"));
+        assert!(
+            script.contains("  p_time AS PROCTIME(),\n  WATERMARK"),
+            "{script}"
+        );
         assert!(
             script
                 .trim_end()

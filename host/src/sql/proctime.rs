@@ -7,8 +7,9 @@
 //! (its `now()` is the query's start, for every row): each batch reads
 //! the clock once, and its rows share that time.
 //!
-//! Not yet: processing-time windows and `OVER … ORDER BY` a processing
-//! time (a window over `pt` is refused: `pt` is no event-time column).
+//! A window over it (`TUMBLE(TABLE t, DESCRIPTOR(pt), …)`) runs on
+//! processing time ([`super::tvf`]). Not yet: `OVER … ORDER BY` a
+//! processing time.
 
 use arrow_array::TimestampMillisecondArray;
 use arrow_schema::{DataType, TimeUnit};

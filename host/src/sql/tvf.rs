@@ -84,15 +84,11 @@ pub(super) fn parse(
             ));
         }
     };
-    if def.is_proctime(&time) {
-        return unsupported(
-            format!(
-                "{kind}(TABLE {table}, DESCRIPTOR({time}), …), a window over processing time (`{time}` AS PROCTIME())"
-            ),
-            ": weir's windows run on event time so far; declare one with WATERMARK FOR on a TIMESTAMP(3) column",
-        );
-    }
-    if def.watermark.as_ref().map(|w| &w.column) != Some(&time) {
+    // A window over a processing time (`pt AS PROCTIME()`) puts each row
+    // in the windows of the time the window stage reads it, and fires a
+    // window once that clock has passed its end (or the input ended).
+    let processing = def.is_proctime(&time);
+    if !processing && def.watermark.as_ref().map(|w| &w.column) != Some(&time) {
         return invalid(format!(
             "{kind}(TABLE {table}, DESCRIPTOR({time}), …): `{time}` is not the event-time column of `{table}`; declare it with WATERMARK FOR {time} AS …"
         ));
@@ -119,7 +115,7 @@ pub(super) fn parse(
         step: None,
         gap: None,
         ttl: None,
-        time: "event".into(),
+        time: if processing { "processing" } else { "event" }.into(),
         allowed_lateness: "0ms".into(),
         aggregates: Vec::new(),
         aggregate: None,
