@@ -126,6 +126,8 @@ pub enum StageWork {
         frame: crate::over::Frame,
         /// The aggregates, each a column added to the row.
         aggregates: Vec<crate::over::OverAggregate>,
+        /// Rows are ordered as they come, by processing time.
+        processing: bool,
     },
     /// A Top-N of its one input, keyed.
     Rank(crate::rank::Ranking),

@@ -517,26 +517,8 @@ fn a_proctime_column_is_the_wall_clock_when_its_rows_are_read() {
             "{r}: not between {before} and {after}"
         );
     }
-    // OVER over it is refused by name (not yet built; its windows are
-    // `sql_processing_time.rs`'s); so is a WATERMARK on a computed column
-    // other than a TIMESTAMP of ms.
-    let cases = [(
-        "INSERT INTO out_rows SELECT `user`, MAX(pt) OVER (PARTITION BY `user` ORDER BY pt \
-             ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM tx;",
-        "ORDER BY pt), ordered by processing time",
-    )];
-    for (insert, says) in cases {
-        let text = text.replace(
-            "INSERT INTO out_rows SELECT `user`, pt FROM tx WHERE amount > 170;",
-            insert,
-        );
-        let script = script_in(dir.path(), "refused", &text);
-        let err = weir(&["sql", "-q", script.to_str().expect("utf-8")]).failed();
-        assert!(
-            err.contains(says) && err.contains("refused.sql:3:1"),
-            "{insert}: {err}"
-        );
-    }
+    // (Windows and OVER over it: `sql_processing_time.rs`.) A WATERMARK
+    // on a computed column other than a TIMESTAMP of ms is refused.
     let text = text
         .replace(
             "pt AS PROCTIME())",

@@ -181,3 +181,74 @@ fn nexmark_q12_counts_every_bid_once_in_ten_second_windows() {
     }
     assert_eq!(counted, bids, "bids counted");
 }
+
+/// `OVER (PARTITION BY user ORDER BY pt ROWS BETWEEN 2 PRECEDING AND
+/// CURRENT ROW)` over a processing time: each row goes out as it comes,
+/// with the sum and count of its user's last three rows in the order they
+/// came — the file's order, which the model follows (it shares no code
+/// with weir). At parallelism 1 and 2 (one reader: a user's rows keep
+/// their order across the exchange), in batches that share a millisecond.
+#[test]
+fn an_over_window_ordered_by_processing_time_takes_rows_in_the_order_they_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    input(d, 3_000);
+    let text = std::fs::read_to_string(d.join("tx.jsonl")).expect("input");
+    // The model: per user, in file order, the last three amounts.
+    let mut last: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut want: Vec<(i64, f64, u64)> = Vec::new();
+    for l in text.lines() {
+        let r: Value = serde_json::from_str(l).expect("json");
+        let user = r["user"].as_str().expect("user").to_string();
+        let frame = last.entry(user).or_default();
+        frame.push(r["amount"].as_f64().expect("amount"));
+        if frame.len() > 3 {
+            frame.remove(0);
+        }
+        want.push((
+            r["ts"].as_i64().expect("ts"),
+            frame.iter().sum(),
+            frame.len() as u64,
+        ));
+    }
+    std::fs::write(
+        d.join("over.sql"),
+        "CREATE TABLE tx (ts BIGINT, `user` STRING, amount DOUBLE, pt AS PROCTIME())
+  WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+CREATE TABLE out_rows (ts BIGINT, `user` STRING, s DOUBLE, c BIGINT)
+  WITH ('connector' = 'filesystem', 'path' = 'over.out.jsonl', 'format' = 'json');
+INSERT INTO out_rows SELECT ts, `user`,
+  SUM(amount) OVER w, COUNT(*) OVER w
+FROM tx WINDOW w AS (PARTITION BY `user` ORDER BY pt ROWS BETWEEN 2 PRECEDING AND CURRENT ROW);
+",
+    )
+    .expect("script");
+    for parallelism in ["1", "2"] {
+        let run = weir_e2e::weir_in(
+            d,
+            &[
+                "sql",
+                "-q",
+                "--fresh",
+                "--set",
+                &format!("parallelism={parallelism}"),
+                "--set",
+                "batch_size=7",
+                "over.sql",
+            ],
+        );
+        assert!(run.output.status.success(), "{}", run.stderr());
+        let mut got: Vec<(i64, f64, u64)> = lines(&d.join("over.out.jsonl"))
+            .iter()
+            .map(|r| {
+                (
+                    r["ts"].as_i64().expect("ts"),
+                    r["s"].as_f64().expect("s"),
+                    r["c"].as_u64().expect("c"),
+                )
+            })
+            .collect();
+        got.sort_by_key(|r| r.0);
+        assert_eq!(got, want, "parallelism {parallelism}");
+    }
+}

@@ -79,7 +79,7 @@ pub enum Command {
     /// BETWEEN … PRECEDING AND CURRENT ROW)`); rank (`ROW_NUMBER() OVER
     /// (…) AS rn … WHERE rn <= N`: Top-N, deduplication, Window Top-N).
     /// Anything else (outer interval or window joins, a join of three tables, RANK(),
-    /// OVER ordered by processing time, …) is refused before the job starts, with
+    /// …) is refused before the job starts, with
     /// the construct and its line. `weir run` and `weir submit` take a
     /// `.sql` file too; README.md's SQL section has the full list.
     ///

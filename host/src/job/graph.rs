@@ -482,13 +482,28 @@ fn check_over(c: &mut Checker, spec: &JobSpec, at: &str, o: &OverSpec, s: &Stage
             ),
         }
     }
-    if spec.event_time.is_none() && spec.sources.iter().all(|n| n.event_time.is_none()) {
+    let processing = match o.time.as_str() {
+        "event" => false,
+        "processing" => true,
+        other => {
+            c.add(
+                format!("{at}.time"),
+                format!("unknown time `{other}`; use event or processing"),
+            );
+            false
+        }
+    };
+    if !processing
+        && spec.event_time.is_none()
+        && spec.sources.iter().all(|n| n.event_time.is_none())
+    {
         c.add(
             "event_time",
-            "an over aggregation orders rows by event time: it needs [event_time] with the timestamp field",
+            "an over aggregation orders rows by event time: it needs [event_time] with the timestamp field \
+             (or time = \"processing\" to order them as they come)",
         );
     }
-    if spec.late_output.is_none() {
+    if !processing && spec.late_output.is_none() {
         c.add(
             "late_output",
             "an over aggregation needs [late_output] for rows that come after their key moved past them \

@@ -183,6 +183,16 @@ pub struct OverSpec {
     /// column added to the row: BIGINT for `count`, DOUBLE (NULL over no
     /// numbers) else.
     pub aggregates: Vec<super::spec::AggregateSpec>,
+    /// `event` (default): rows are ordered by event time and go out as
+    /// the watermark passes them; `processing`: each row goes out as it
+    /// comes, ordered by arrival, its time the wall clock when its batch
+    /// is read (Flink's `ORDER BY` a `PROCTIME()` column).
+    #[serde(default = "event")]
+    pub time: String,
+}
+
+fn event() -> String {
+    "event".into()
 }
 
 /// A rank stage: per key, the rows at places `from..=to` of an order,

@@ -25,6 +25,11 @@
 //! at or behind the last time its key already went out. A late row goes to
 //! the job's late output (Flink drops it).
 //!
+//! Ordered by processing time instead
+//! ([`OverOperator::in_arrival_order`], Flink's `ORDER BY` a `PROCTIME()`),
+//! a row takes the time its batch is read at and goes out at once, in the
+//! order it came; nothing is late.
+//!
 //! The operator keeps, per key, what its frame needs — running
 //! accumulators (unbounded), or the frame's rows' times and numbers
 //! (bounded) — and the rows still waiting for the watermark, all on the

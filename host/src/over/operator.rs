@@ -42,6 +42,9 @@ pub struct OverOperator {
     frame_bytes: u64,
     budgets: Arc<Budgets>,
     charged: u64,
+    /// Rows are in the order they come (processing time): none is late,
+    /// even at a time a row of its key already went out at.
+    arrival: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -71,7 +74,18 @@ impl OverOperator {
             frame_bytes: 0,
             budgets,
             charged: 0,
+            arrival: false,
         }
+    }
+
+    /// Rows ordered as they come, their times the processing time they
+    /// were read at (Flink's `ORDER BY` a `PROCTIME()`): none is late. A
+    /// row read in the same millisecond as rows of its key that went out
+    /// already comes after them (in a `RANGE` frame, Flink would make
+    /// them peers).
+    pub fn in_arrival_order(mut self) -> Self {
+        self.arrival = true;
+        self
     }
 
     /// Rows waiting for the watermark.
@@ -87,7 +101,9 @@ impl OverOperator {
         let mut late = Vec::new();
         let mut kept = Vec::with_capacity(time.len());
         for (row, &t) in time.iter().enumerate() {
-            let is_late = if self.frame.unbounded() {
+            let is_late = if self.arrival {
+                false
+            } else if self.frame.unbounded() {
                 t <= self.watermark
             } else {
                 let key = keys.key(row, &mut buf).unwrap_or_default();

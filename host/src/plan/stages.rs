@@ -86,7 +86,11 @@ fn over_stage(o: &crate::job::OverSpec) -> StageWork {
             output: a.output_name(),
         })
         .collect();
-    StageWork::Over { frame, aggregates }
+    StageWork::Over {
+        frame,
+        aggregates,
+        processing: o.time == "processing",
+    }
 }
 
 /// A `rank` stage's ranking (validated: its places and ties are known).

@@ -152,7 +152,7 @@ pub(super) fn lower(
             ),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    order_by(spec, def, &table)?;
+    let processing = order_by(spec, def, &table)?;
     let (frame, preceding) = frame(spec)?;
 
     let key_types = window::typed(&catalog, &from_table, &mut aggs, &keys)?;
@@ -190,6 +190,7 @@ pub(super) fn lower(
             frame: frame.into(),
             preceding,
             aggregates,
+            time: if processing { "processing" } else { "event" }.into(),
         },
         post,
         schema: plan.schema().inner().clone(),
@@ -254,8 +255,10 @@ fn resolve(w: &WindowType, select: &Select) -> Result<WindowSpec, Refusal> {
     }
 }
 
-/// The window is ordered by the table's event-time column, ascending.
-fn order_by(spec: &WindowSpec, def: &TableDef, table: &str) -> Result<(), Refusal> {
+/// The window is ordered by the table's event-time column, ascending, or
+/// by a processing time (`pt AS PROCTIME()`: rows in the order they come);
+/// whether by processing time.
+fn order_by(spec: &WindowSpec, def: &TableDef, table: &str) -> Result<bool, Refusal> {
     let time = def.watermark.as_ref().map(|w| w.column.as_str());
     match spec.order_by.as_slice() {
         [o] if column_name(&o.expr).is_some() && column_name(&o.expr) == time => {
@@ -265,12 +268,17 @@ fn order_by(spec: &WindowSpec, def: &TableDef, table: &str) -> Result<(), Refusa
                     ": Flink's OVER windows are ordered by time ascending",
                 );
             }
-            Ok(())
+            Ok(false)
         }
-        [o] if column_name(&o.expr).is_some_and(|c| def.is_proctime(c)) => unsupported(
-            format!("OVER (… ORDER BY {}), ordered by processing time", o.expr),
-            ": weir's OVER windows are ordered by event time so far; order by the column its WATERMARK names",
-        ),
+        [o] if column_name(&o.expr).is_some_and(|c| def.is_proctime(c)) => {
+            if o.options.asc == Some(false) {
+                return unsupported(
+                    format!("ORDER BY {} DESC in an OVER window", o.expr),
+                    ": Flink's OVER windows are ordered by time ascending",
+                );
+            }
+            Ok(true)
+        }
         [o] => invalid(format!(
             "OVER (… ORDER BY {}): `{}` is not the event-time column of `{table}`; order by the column its WATERMARK names{}",
             o.expr,

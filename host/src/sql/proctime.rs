@@ -8,8 +8,8 @@
 //! the clock once, and its rows share that time.
 //!
 //! A window over it (`TUMBLE(TABLE t, DESCRIPTOR(pt), …)`) runs on
-//! processing time ([`super::tvf`]). Not yet: `OVER … ORDER BY` a
-//! processing time.
+//! processing time ([`super::tvf`]); an `OVER … ORDER BY pt` takes rows
+//! in the order they come ([`super::over`]).
 
 use arrow_array::TimestampMillisecondArray;
 use arrow_schema::{DataType, TimeUnit};

@@ -317,6 +317,27 @@ fn an_over_stage_is_checked_for_its_frame_aggregates_key_and_columns() {
         "[[stages]]\nname = \"o\"\ninputs = [\"source\"]\nover = {{ {sum} }}\n"
     ));
     assert!(p.iter().any(|p| p.contains("needs key_by")), "{p:?}");
+    // Ordered by processing time, it needs no event time and no late
+    // output (nothing is late); by event time, both.
+    let bare = |time: &str| -> Vec<String> {
+        let text = format!(
+            "name = \"g\"\n[source]\ntype = \"stdin\"\n[sink]\ntype = \"stdout\"\n\
+             [[stages]]\nname = \"o\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\n\
+             over = {{ time = \"{time}\", {sum} }}\n"
+        );
+        let spec: JobSpec = toml::from_str(&text).unwrap();
+        validate(&spec).into_iter().map(|p| p.to_string()).collect()
+    };
+    let needs = |p: &[String], what: &str| p.iter().any(|p| p.starts_with(what));
+    let p = bare("processing");
+    assert!(
+        !needs(&p, "event_time") && !needs(&p, "late_output"),
+        "{p:?}"
+    );
+    let p = bare("event");
+    assert!(needs(&p, "event_time") && needs(&p, "late_output"), "{p:?}");
+    let p = bare("wall");
+    assert!(p.iter().any(|p| p.contains("unknown time `wall`")), "{p:?}");
 }
 
 #[test]

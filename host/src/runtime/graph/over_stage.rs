@@ -13,6 +13,9 @@ use std::sync::Arc;
 /// Rows with aggregates over their key's frame.
 pub(super) struct Over {
     pub(super) o: OverOperator,
+    /// Ordered by processing time: each batch's rows take the time it is
+    /// read at and go out at once, in the order they came.
+    pub(super) processing: bool,
     /// The job and stage, for errors.
     pub(super) job: String,
     pub(super) stage: String,
@@ -44,6 +47,15 @@ impl Operator for Over {
             }
             return Err(self.error(OverError::NotColumns));
         };
+        if self.processing {
+            // The clock never goes back: no row is late.
+            let now = cx.processing_time;
+            let time = vec![now; cols.batch.num_rows()];
+            self.o
+                .process(&cols.batch, &time)
+                .map_err(|e| self.error(e))?;
+            return self.emit(now, cx);
+        }
         let late = self
             .o
             .process(&cols.batch, &cols.time)
@@ -67,6 +79,9 @@ impl Operator for Over {
         Ok(())
     }
     fn on_watermark(&mut self, cx: &mut Cx) -> Result<(), RunError> {
+        if self.processing {
+            return Ok(());
+        }
         self.emit(cx.watermark, cx)
     }
     fn on_end(&mut self, cx: &mut Cx) -> Result<(), RunError> {

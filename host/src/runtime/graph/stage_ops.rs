@@ -189,15 +189,23 @@ pub(super) fn open(
             columns_out,
             &plan.job.spec.name,
         )?),
-        StageWork::Over { frame, aggregates } => {
+        StageWork::Over {
+            frame,
+            aggregates,
+            processing,
+        } => {
             let key = stage.spec.key_by.as_ref().map_or("", |k| k.field.as_str());
             let mut o = super::over_stage::Over {
-                o: crate::over::OverOperator::new(
-                    *frame,
-                    aggregates.clone(),
-                    key,
-                    store.budgets().clone(),
-                ),
+                o: {
+                    let o = crate::over::OverOperator::new(
+                        *frame,
+                        aggregates.clone(),
+                        key,
+                        store.budgets().clone(),
+                    );
+                    if *processing { o.in_arrival_order() } else { o }
+                },
+                processing: *processing,
                 job: plan.job.spec.name.clone(),
                 stage: name.to_string(),
             };
