@@ -351,6 +351,28 @@ fn a_full_outer_join_killed_at_random_moments_leaves_the_models_table() {
     assert_eq!(got, want, "the table after {kills} kills vs the model's");
 }
 
+/// Run `script` in `d` (which calls the `wavg-columns` aggregate function,
+/// built first so that a restart takes no build time), 2000 rows a second
+/// with `extra` settings, killing it with SIGKILL after each time its
+/// `out.jsonl` grew, at least 10 times; then let it finish. The kills.
+fn kill_wavg_script(d: &std::path::Path, script: &str, extra: &[&str]) -> usize {
+    let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
+    assert!(built.output.status.success(), "{}", built.stderr());
+    let mut args = vec![
+        "run",
+        "-q",
+        script,
+        "--set",
+        "checkpoint.dir=checkpoints",
+        "--set",
+        "source.rate=2000",
+    ];
+    args.extend_from_slice(extra);
+    let kills = weir_e2e::crash::kill_after_output_until_done(d, &args, &d.join("out.jsonl"), 10);
+    assert!(kills >= 10, "only {kills} kills landed");
+    kills
+}
+
 /// A Wasm aggregate function beside COUNT(*) over session windows, at
 /// parallelism 2, killed with SIGKILL again and again after its
 /// checkpoints: the sessions' accumulators (the function's bytes and the
@@ -426,24 +448,7 @@ GROUP BY window_start, window_end, `user`;
         ),
     )
     .expect("script");
-    // Built first: a restart takes no build time.
-    let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
-    assert!(built.output.status.success(), "{}", built.stderr());
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "sessions.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = kill_wavg_script(d, "sessions.sql", &[]);
     let mut got: BTreeMap<(String, i64, i64, u64), f64> = BTreeMap::new();
     for r in weir_e2e::sql_tier::lines(&d.join("out.jsonl")) {
         let k = (
@@ -518,27 +523,11 @@ INSERT INTO out_rows SELECT `user`, COUNT(*), wavg(amount, n) FROM tx GROUP BY `
         ),
     )
     .expect("script");
-    let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
-    assert!(built.output.status.success(), "{}", built.stderr());
-    let kills = weir_e2e::crash::kill_after_output_until_done(
+    let kills = kill_wavg_script(
         d,
-        &[
-            "run",
-            "-q",
-            "totals.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "state.backend=rocksdb",
-            "--set",
-            "source.rate=2000",
-            "--set",
-            "batch_size=50",
-        ],
-        &d.join("out.jsonl"),
-        10,
+        "totals.sql",
+        &["--set", "state.backend=rocksdb", "--set", "batch_size=50"],
     );
-    assert!(kills >= 10, "only {kills} kills landed");
     // (final_table panics at a change that takes back a row the table
     // does not have: one written twice, or lost.)
     let table = final_table(&weir_e2e::sql_tier::lines(&d.join("out.jsonl")));
