@@ -9,113 +9,25 @@
 //!   heap. Slots touched by a batch are cached and written back once at the
 //!   end of the batch, so a record costs at most one read and one write.
 //!
-//! Backend layout (key group first, like all keyed state, so rescaling moves
-//! whole key groups):
-//!
-//! ```text
-//! [kg][PANE][end][start][key]      → accumulator
-//! [kg][SESSIONS][key]              → the key's sessions and accumulators
-//! [kg][SESSION_INDEX][end][start][key] → ()   (sessions ordered by end, to fire them)
-//! ```
-//!
-//! Times are big-endian with the sign bit flipped, so byte order is time
-//! order.
+//! Its layout in the backend: [`layout`].
 
 use super::TimeWindow;
-use super::aggregate::{SavedSlot, Slot};
+use super::aggregate::Slot;
 use crate::budget::{Budgets, ENTRY_OVERHEAD};
-use crate::state::{
-    KeyGroups, KeyedStateBackend, StateError, key_group_of, prefix_end, time_bytes,
-};
+use crate::state::{KeyGroups, KeyedStateBackend, StateError, prefix_end, time_bytes};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-const PANE: u8 = 0x10;
-const SESSIONS: u8 = 0x11;
-const SESSION_INDEX: u8 = 0x12;
+mod layout;
+use layout::{
+    SESSION_INDEX, decode, encode, index_key, load_sessions, pane_prefix, save_sessions,
+    sessions_key, tagged, window_from,
+};
+pub(super) use layout::{index_bytes, pane_key};
 
 /// A key's sessions: window and accumulator.
 pub(super) type Sessions = Vec<(TimeWindow, Slot)>;
-
-fn window_bytes(w: TimeWindow) -> [u8; 16] {
-    let mut b = [0; 16];
-    b[..8].copy_from_slice(&time_bytes(w.end));
-    b[8..].copy_from_slice(&time_bytes(w.start));
-    b
-}
-
-fn window_from(b: &[u8]) -> TimeWindow {
-    let t = |b: &[u8]| (u64::from_be_bytes(b.try_into().unwrap_or([0; 8])) ^ (1 << 63)) as i64;
-    TimeWindow {
-        end: t(&b[..8]),
-        start: t(&b[8..16]),
-    }
-}
-
-fn tagged(kg: u16, tag: u8) -> Vec<u8> {
-    let mut k = Vec::with_capacity(3 + 16 + 32);
-    k.extend_from_slice(&kg.to_be_bytes());
-    k.push(tag);
-    k
-}
-
-fn pane_prefix(kg: u16, w: TimeWindow) -> Vec<u8> {
-    let mut k = tagged(kg, PANE);
-    k.extend_from_slice(&window_bytes(w));
-    k
-}
-
-pub(super) fn pane_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
-    let mut k = pane_prefix(key_group_of(key), w);
-    k.extend_from_slice(key);
-    k
-}
-
-fn sessions_key(key: &[u8]) -> Vec<u8> {
-    let mut k = tagged(key_group_of(key), SESSIONS);
-    k.extend_from_slice(key);
-    k
-}
-
-/// Bytes of a session's entry in the heap index.
-pub(super) fn index_bytes(key: &[u8]) -> u64 {
-    key.len() as u64 + 16 + ENTRY_OVERHEAD
-}
-
-fn index_key(w: TimeWindow, key: &[u8]) -> Vec<u8> {
-    let mut k = tagged(key_group_of(key), SESSION_INDEX);
-    k.extend_from_slice(&window_bytes(w));
-    k.extend_from_slice(key);
-    k
-}
-
-fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
-    postcard::to_stdvec(v).expect("window state serializes")
-}
-
-fn decode<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StateError> {
-    postcard::from_bytes(bytes).map_err(|e| StateError::Backend {
-        backend: "window store",
-        message: format!("undecodable window state: {e}"),
-    })
-}
-
-fn save_sessions(v: &Sessions) -> Vec<u8> {
-    let saved: Vec<((i64, i64), SavedSlot)> = v
-        .iter()
-        .map(|(w, s)| ((w.start, w.end), s.save()))
-        .collect();
-    encode(&saved)
-}
-
-fn load_sessions(bytes: &[u8]) -> Result<Sessions, StateError> {
-    let saved: Vec<((i64, i64), SavedSlot)> = decode(bytes)?;
-    Ok(saved
-        .into_iter()
-        .map(|((start, end), s)| (TimeWindow { start, end }, Slot::load(s)))
-        .collect())
-}
 
 /// A window's keys in the order their results fire: by a hash of the key
 /// (then the key), so the order depends on the keys alone — not on the
