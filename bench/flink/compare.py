@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,sql-topn,sql-window-topn,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-window-topn,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -33,6 +33,11 @@ it with both systems, parallelism 1:
 - sql-group-mb: the same, Flink with mini-batch aggregation on
   (`table.exec.mini-batch.*`: 1 s, 1000 rows), which updates each key once
   per batch, as weir does.
+- sql-group-retract: an aggregation of an aggregation's changelog, one
+  Flink SQL query on both systems: per count of transactions, how many
+  users have it and the least and greatest of their totals (each user's
+  old row taken back as its count grows: MIN and MAX keep every total
+  with its count). Flink with mini-batch on, as for sql-group-mb.
 - sql-over: an OVER aggregation, one Flink SQL query on both systems:
   each transaction with the sum and count of its user's last ten
   (`ROWS BETWEEN 9 PRECEDING AND CURRENT ROW`, 100k users). weir plans it
@@ -191,6 +196,17 @@ INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`;
 """
 
 
+SQL_GROUP_RETRACT_QUERY = """INSERT INTO snk SELECT cnt, COUNT(*), MIN(total), MAX(total) FROM (
+    SELECT `user`, COUNT(*) AS cnt, SUM(amount) AS total FROM src GROUP BY `user`
+) GROUP BY cnt"""
+
+SQL_GROUP_RETRACT_SCRIPT = """CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (cnt BIGINT, users BIGINT, least DOUBLE, most DOUBLE)
+    WITH ('connector' = 'blackhole');
+""" + SQL_GROUP_RETRACT_QUERY.replace("{", "{{").replace("}", "}}") + ";\n"
+
+
 SQL_OVER_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
     WATERMARK FOR ts AS ts)
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
@@ -226,11 +242,12 @@ INSERT INTO snk SELECT * FROM (
 
 
 def run_weir(kind, input_path, work, components):
-    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-over",
-                "sql-topn", "sql-window-topn"):
+    if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-group-retract",
+                "sql-over", "sql-topn", "sql-window-topn"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
         text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT,
                 "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT,
+                "sql-group-retract": SQL_GROUP_RETRACT_SCRIPT,
                 "sql-over": SQL_OVER_SCRIPT, "sql-topn": SQL_TOPN_SCRIPT,
                 "sql-window-topn": SQL_WINDOW_TOPN_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
@@ -263,6 +280,13 @@ if kind in ("sql-group", "sql-group-mb"):
     env.execute_sql("""CREATE TABLE snk (`user` STRING, n BIGINT, total DOUBLE)
         WITH ('connector' = 'blackhole')""")
     query = "INSERT INTO snk SELECT `user`, COUNT(*), SUM(amount) FROM src GROUP BY `user`"
+elif kind == "sql-group-retract":
+    conf.set("table.exec.mini-batch.enabled", "true")
+    conf.set("table.exec.mini-batch.allow-latency", "1 s")
+    conf.set("table.exec.mini-batch.size", "1000")
+    env.execute_sql("""CREATE TABLE snk (cnt BIGINT, users BIGINT, least DOUBLE, most DOUBLE)
+        WITH ('connector' = 'blackhole')""")
+    query = """QUERY"""
 elif kind == "sql-topn":
     env.execute_sql("""CREATE TABLE snk (`user` STRING, amount DOUBLE, rn BIGINT)
         WITH ('connector' = 'blackhole')""")
@@ -338,14 +362,14 @@ env.execute_sql(query).wait()
 
 def run_flink(py, kind, input_path, work):
     script = work / "flink_job.py"
-    script.write_text(FLINK_JOB)
+    script.write_text(FLINK_JOB.replace("QUERY", SQL_GROUP_RETRACT_QUERY))
     return measured([py, script, kind, input_path], capture_output=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-over,sql-topn,sql-window-topn,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-window-topn,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()

@@ -103,17 +103,23 @@ fn every_conformance_query_gives_flinks_rows() {
         } else {
             expected
         };
-        let settings: &[&[&str]] = if as_changelog {
-            &[
-                &["parallelism=1"],
-                &["parallelism=2", "batch_size=7"],
-                &["parallelism=1", "batch_size=7"],
+        let mut settings: Vec<Vec<&str>> = if as_changelog {
+            vec![
+                vec!["parallelism=1"],
+                vec!["parallelism=2", "batch_size=7"],
+                vec!["parallelism=1", "batch_size=7"],
             ]
         } else if as_set {
-            &[&["parallelism=1"], &["parallelism=2"]]
+            vec![vec!["parallelism=1"], vec!["parallelism=2"]]
         } else {
-            &[&["parallelism=1"]]
+            vec![vec!["parallelism=1"]]
         };
+        // A script may ask for more: `-- also with: state.backend=rocksdb`.
+        settings.extend(
+            text.lines()
+                .filter_map(|l| l.strip_prefix("-- also with:"))
+                .map(|l| l.split_whitespace().collect()),
+        );
         let runs = settings.iter().map(|sets| (sets, &script, "")).chain(
             generated
                 .iter()

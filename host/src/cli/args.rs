@@ -60,6 +60,7 @@ pub enum Command {
     /// upserted by its `PRIMARY KEY … NOT ENFORCED`, exactly-once with
     /// checkpoints), may `SET` Flink's `pipeline.name`,
     /// `parallelism.default`, `execution.checkpointing.interval`,
+    /// `state.backend.type` (`hashmap` or `rocksdb`),
     /// `table.exec.source.idle-timeout` and `table.exec.state.ttl`, may
     /// `CREATE FUNCTION f AS 'f.wasm' LANGUAGE WASM` (a scalar function, or
     /// an aggregate function, with a window or without), and holds one

@@ -119,6 +119,18 @@ pub(super) fn check_window(c: &mut Checker, at: &str, w: &WindowSpec, spec: &Job
             "is for a Wasm aggregate over columns (`aggregate`); built-in aggregates take only numbers",
         );
     }
+    if w.sign.is_some() && w.kind != "global" {
+        c.add(
+            format!("{at}.sign"),
+            "only a global window takes a changelog (a window that fires once cannot take a row back)",
+        );
+    }
+    if w.sign.is_some() && w.aggregate.is_some() {
+        c.add(
+            format!("{at}.sign"),
+            "a Wasm aggregate function cannot take a row back; over a changelog use built-in aggregates",
+        );
+    }
     if w.ttl.is_some() && w.kind != "global" {
         c.add(
             format!("{at}.ttl"),

@@ -97,6 +97,9 @@ pub(super) fn check_fields(c: &mut Checker, stages: &[StageSpec]) {
                         reads.push((format!("{at}.window.aggregates[{a}].field"), input, f));
                     }
                 }
+                if let Some(f) = &w.sign {
+                    reads.push((format!("{at}.window.sign"), input, f));
+                }
             }
         }
         for (place, input, field) in reads {

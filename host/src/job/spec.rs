@@ -348,6 +348,13 @@ pub struct WindowSpec {
     /// with. Default: such a record goes to the dead-letter output.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_nulls: bool,
+    /// A global window over a changelog: the numeric field of each
+    /// record's sign — 1 adds the record, -1 takes back one added before
+    /// (an update's `-U`, a delete's `-D`): counts and sums subtract it,
+    /// and a `min` or `max` keeps every value with its count so that it
+    /// can. Built-in aggregates only. Default: every record adds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<String>,
 }
 
 fn event_time() -> String {

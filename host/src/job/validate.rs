@@ -527,4 +527,52 @@ mod tests {
             "{problems:?}"
         );
     }
+
+    #[test]
+    fn a_changelogs_sign_is_for_a_global_window_of_built_in_aggregates() {
+        let job = |kind: &str, aggregation: &str| {
+            parse(&format!(
+                r#"
+                name = "totals"
+                [source]
+                type = "file"
+                path = "in.jsonl"
+                [key_by]
+                field = "user"
+                [window]
+                type = "{kind}"
+                size = "10s"
+                time = "processing"
+                sign = "s"
+                {aggregation}
+                [sink]
+                type = "stdout"
+                "#
+            ))
+        };
+        let built_ins = r#"aggregates = [{ fn = "max", field = "x" }]"#;
+        assert_eq!(validate(&job("global", built_ins)), vec![]);
+        let problems = |kind, aggregation| -> Vec<String> {
+            validate(&job(kind, aggregation))
+                .into_iter()
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let tumbling = problems("tumbling", built_ins);
+        assert!(
+            tumbling
+                .iter()
+                .any(|p| p.contains("window.sign") && p.contains("only a global window")),
+            "{tumbling:?}"
+        );
+        let wasm = problems(
+            "global",
+            r#"aggregate = { name = "agg", component = "agg.wasm" }"#,
+        );
+        assert!(
+            wasm.iter()
+                .any(|p| p.contains("window.sign") && p.contains("cannot take a row back")),
+            "{wasm:?}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use super::{
     JoinKind, PlanError, PlannedGraphStage, PlannedStage, StageWork, WindowAgg, load_chained,
     load_operator,
 };
-use crate::job::LoadedJob;
+use crate::job::{AggregateSpec, LoadedJob};
 use crate::time::parse_duration_ms;
 use crate::wasm::{WasmEngine, World};
 use crate::window::{TimeMode, WindowKind};
@@ -50,7 +50,16 @@ pub(super) fn window_stage(
             }
             (WindowAgg::Wasm(Box::new(op)), w.aggregates.clone())
         }
-        None => (WindowAgg::Native(w.aggregates.clone()), Vec::new()),
+        None => {
+            // Each row's sign is read with the aggregates' fields, last.
+            let mut specs = w.aggregates.clone();
+            specs.extend(w.sign.iter().map(|field| AggregateSpec {
+                function: crate::window::aggregate::SIGN.into(),
+                field: Some(field.clone()),
+                output: None,
+            }));
+            (WindowAgg::Native(specs), Vec::new())
+        }
     };
     Ok(PlannedStage::Window {
         kind,

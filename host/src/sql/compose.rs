@@ -27,7 +27,8 @@
 //!   of its rows. When those rows are a changelog (an aggregation without
 //!   a window, a Top-N), the aggregates retract, as Flink's do: a `-U` or
 //!   `-D` takes back what its `+I` or `+U` added, and a group left with no
-//!   rows is deleted. COUNT, SUM and AVG retract; MIN and MAX are refused.
+//!   rows is deleted. COUNT, SUM and AVG subtract, and MIN and MAX keep
+//!   each group's values with their counts (the window's `sign`).
 
 use super::ast::{Refusal, keep_column_names, list_text, parse_query, quote, unsupported};
 use super::catalog::{Catalog, plan_query};

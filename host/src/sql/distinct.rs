@@ -19,9 +19,8 @@
 //! Over a window, the outer aggregation is a window of the inner one's
 //! windows ([`super::window`]), and its result is appended, once per
 //! window. Without a window the inner aggregation updates, and the outer
-//! one takes its old rows back ([`super::compose`]): `COUNT`, `SUM` and
-//! `AVG` beside the DISTINCT aggregate, but not `MIN` and `MAX`, which
-//! cannot take a value back. `COUNT(DISTINCT x)` counts the values of `x`
+//! one takes its old rows back ([`super::compose`]): `COUNT`, `SUM`,
+//! `AVG`, `MIN` and `MAX` beside the DISTINCT aggregate. `COUNT(DISTINCT x)` counts the values of `x`
 //! that are not NULL, as in Flink: the group of a NULL `x` is not counted.
 //! DISTINCT aggregates of different columns, and a `GROUP BY` of an
 //! expression beside one, are refused by name.
@@ -85,25 +84,19 @@ pub(super) fn rewrite(
         return Ok(None);
     };
     // Over a window (a window table function; a group window is one by
-    // now), or without one.
-    let windowed = match select.from.as_slice() {
-        [from] => match &from.relation {
-            TableFactor::TableFunction {
-                expr: Expr::Function(f),
-                ..
-            } => {
-                if f.name.to_string().eq_ignore_ascii_case("SESSION") {
-                    return unsupported(
-                        format!("a DISTINCT aggregate of `{argument}` over a SESSION window"),
-                        ": weir splits DISTINCT aggregates over TUMBLE, HOP and CUMULATE windows",
-                    );
-                }
-                true
-            }
-            _ => false,
-        },
-        _ => false,
-    };
+    // now) but a session, or without one.
+    if let [from] = select.from.as_slice()
+        && let TableFactor::TableFunction {
+            expr: Expr::Function(f),
+            ..
+        } = &from.relation
+        && f.name.to_string().eq_ignore_ascii_case("SESSION")
+    {
+        return unsupported(
+            format!("a DISTINCT aggregate of `{argument}` over a SESSION window"),
+            ": weir splits DISTINCT aggregates over TUMBLE, HOP and CUMULATE windows",
+        );
+    }
     let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
         return unsupported("GROUP BY ALL", "");
     };
@@ -152,14 +145,8 @@ pub(super) fn rewrite(
                     partials.push(format!("SUM({arg}) AS {p}"));
                     format!("SUM({p})")
                 }
-                "MIN" | "MAX" if !windowed => {
-                    refused = Some(Refusal::Unsupported(
-                        format!("{e} beside a DISTINCT aggregate without a window"),
-                        ": its partial results update, and weir's MIN and MAX cannot take one back yet"
-                            .into(),
-                    ));
-                    return ControlFlow::Break(());
-                }
+                // Without a window the partial results update: the outer
+                // MIN or MAX takes an old one back.
                 "MIN" | "MAX" => {
                     partials.push(format!("{func}({arg}) AS {p}"));
                     format!("{func}({p})")

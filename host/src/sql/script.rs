@@ -315,7 +315,15 @@ fn script_job(
         late_output: windowed.then_some(crate::job::SinkSpec::Discard {}),
         dead_letter: None,
         limits: LimitsSpec::default(),
-        state: StateSpec::default(),
+        state: StateSpec {
+            backend: if settings.rocksdb {
+                "rocksdb"
+            } else {
+                "memory"
+            }
+            .into(),
+            ..StateSpec::default()
+        },
         checkpoint: settings.checkpoint.map(|interval| CheckpointSpec {
             interval,
             dir: settings.checkpoint_dir.clone(),

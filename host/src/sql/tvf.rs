@@ -120,6 +120,7 @@ pub(super) fn parse(
         aggregates: Vec::new(),
         aggregate: None,
         skip_nulls: false,
+        sign: None,
     };
     match kind.as_str() {
         "TUMBLE" => {

@@ -367,6 +367,7 @@ fn aggregate(
     // after theirs.
     let guest = wasm::lower(&aggs, signed, &mut pre, &mut post)?;
     window.aggregates = native(&aggs, signed, &mut pre, &mut post)?;
+    window.sign = signed.then(|| native::SIGN.to_string());
     for a in &window.aggregates {
         let ty = if a.function == "count" {
             DataType::Int64
@@ -501,6 +502,7 @@ fn global() -> WindowSpec {
         aggregates: Vec::new(),
         aggregate: None,
         skip_nulls: false,
+        sign: None,
     }
 }
 

@@ -20,6 +20,10 @@ pub enum Slot {
     /// Boxed: the built-ins' slot is what most windows hold, and a smaller
     /// slot keeps a window's hash-table entry within fewer cache lines.
     Wasm(Box<WasmSlot>),
+    /// Built-in aggregates over a changelog with a MIN or MAX among them:
+    /// their numbers, and the values of each MIN and MAX (boxed, as
+    /// [`Slot::Wasm`]).
+    Retract(Box<(NativeAcc, Vec<Multiset>)>),
 }
 
 /// A Wasm accumulator and the records and merges waiting for the next flush.
@@ -63,6 +67,9 @@ pub enum SavedSlot {
     /// The guest's accumulator bytes, and the built-in accumulators
     /// beside it.
     Beside(Option<Vec<u8>>, Vec<f64>),
+    /// Built-in accumulators, and the values (with their counts) of each
+    /// MIN and MAX over a changelog.
+    Retract(Vec<f64>, Vec<Vec<(f64, i64)>>),
 }
 
 /// A record a built-in aggregate cannot take: its field has no number.
@@ -86,6 +93,9 @@ impl Slot {
                     + w.merge_in.iter().map(|m| m.len() as u64).sum::<u64>()
                     + 8 * w.native.len() as u64
             }
+            Slot::Retract(r) => {
+                8 * r.0.len() as u64 + r.1.iter().map(Multiset::heap_bytes).sum::<u64>()
+            }
         }
     }
 
@@ -93,7 +103,7 @@ impl Slot {
     fn guest_acc(&self) -> Vec<u8> {
         match self {
             Slot::Wasm(s) => s.acc.clone().unwrap_or_default(),
-            Slot::Native(_) => Vec::new(),
+            Slot::Native(_) | Slot::Retract(_) => Vec::new(),
         }
     }
 
@@ -104,6 +114,7 @@ impl Slot {
         match self {
             Slot::Native(v) => v,
             Slot::Wasm(w) => &w.native,
+            Slot::Retract(r) => &r.0,
         }
     }
 
@@ -112,6 +123,17 @@ impl Slot {
         match self {
             Slot::Native(v) => v,
             Slot::Wasm(w) => &mut w.native,
+            Slot::Retract(r) => &mut r.0,
+        }
+    }
+
+    /// A copy of what its results are made of: a slot over a changelog
+    /// without its MINs' and MAXes' values (their results are in its
+    /// numbers), others whole.
+    pub(super) fn results_part(&self) -> Slot {
+        match self {
+            Slot::Retract(r) => Slot::Native(r.0.clone()),
+            other => other.clone(),
         }
     }
 
@@ -126,6 +148,9 @@ impl Slot {
                 } else {
                     SavedSlot::Beside(w.acc.clone(), w.native.to_vec())
                 }
+            }
+            Slot::Retract(r) => {
+                SavedSlot::Retract(r.0.to_vec(), r.1.iter().map(Multiset::save).collect())
             }
         }
     }
@@ -143,6 +168,10 @@ impl Slot {
                 native: NativeAcc::from_vec(native),
                 ..WasmSlot::default()
             })),
+            SavedSlot::Retract(native, sets) => Slot::Retract(Box::new((
+                NativeAcc::from_vec(native),
+                sets.into_iter().map(Multiset::load).collect(),
+            ))),
         }
     }
 }
@@ -199,6 +228,9 @@ impl Aggregation {
     /// An empty accumulator.
     pub fn new_slot(&self) -> Slot {
         match self {
+            Aggregation::Native(n) if n.sets > 0 => {
+                Slot::Retract(Box::new((n.new_acc(), vec![Multiset::default(); n.sets])))
+            }
             Aggregation::Native(n) => Slot::Native(n.new_acc()),
             Aggregation::Wasm(_) => Slot::Wasm(Box::default()),
             Aggregation::Columns(_, n) => Slot::Wasm(Box::new(WasmSlot {
@@ -208,23 +240,29 @@ impl Aggregation {
         }
     }
 
+    /// How many numbers a slot's built-in aggregates keep
+    /// ([`Slot::numbers`] before what the window keeps after them).
+    pub(super) fn accumulators(&self) -> usize {
+        self.natives().map_or(0, |n| n.slots)
+    }
+
     /// Whether a guest computes it (its slots wait for a flush).
     pub fn is_guest(&self) -> bool {
         !matches!(self, Aggregation::Native(_))
     }
 
     /// Extract the numeric inputs of a record into `values` (one per
-    /// aggregate, 0 for `count`): done once per record, before it touches any
-    /// window, so a bad record changes nothing and goes whole to the
-    /// dead-letter output.
+    /// aggregate, 0 for `count`; then its sign over a changelog): done once
+    /// per record, before it touches any window, so a bad record changes
+    /// nothing and goes whole to the dead-letter output.
     pub fn extract(&self, event: &Event, values: &mut Vec<f64>) -> Result<(), NotANumber> {
         values.clear();
-        if let Some(Natives { aggs, .. }) = self.natives() {
-            for NativeSpec(a) in aggs {
-                let x = match &a.field {
+        if let Some(n) = self.natives() {
+            for (field, output) in n.fields() {
+                let x = match field {
                     Some(f) => crate::json::number(&event.value, f).ok_or_else(|| NotANumber {
-                        field: f.clone(),
-                        output: a.output.clone(),
+                        field: f.to_string(),
+                        output: output.to_string(),
                     })?,
                     None => 0.0,
                 };
@@ -237,10 +275,10 @@ impl Aggregation {
     /// Why a record cannot be aggregated when aggregate `i`'s field has
     /// no number.
     pub fn missing(&self, i: usize) -> String {
-        match self.natives().and_then(|n| n.aggs.get(i)) {
-            Some(NativeSpec(a)) => NotANumber {
-                field: a.field.clone().unwrap_or_default(),
-                output: a.output.clone(),
+        match self.natives().and_then(|n| n.fields().nth(i)) {
+            Some((field, output)) => NotANumber {
+                field: field.unwrap_or_default().to_string(),
+                output: output.to_string(),
             }
             .to_string(),
             None => "an aggregated field is missing".into(),
@@ -253,12 +291,18 @@ impl Aggregation {
         match slot {
             Slot::Native(v) => {
                 if let Aggregation::Native(n) = self {
-                    n.add(v, values);
+                    n.add(v, &mut [], values);
+                }
+            }
+            Slot::Retract(r) => {
+                if let Aggregation::Native(n) = self {
+                    let (v, sets) = r.as_mut();
+                    n.add(v, sets, values);
                 }
             }
             Slot::Wasm(w) => {
                 if let Aggregation::Columns(_, n) = self {
-                    n.add(&mut w.native, values);
+                    n.add(&mut w.native, &mut [], values);
                 }
                 match input {
                     Input::Event(e) => w.pending.push(e.clone()),
@@ -274,13 +318,19 @@ impl Aggregation {
         match (into, from) {
             (Slot::Native(a), Slot::Native(b)) => {
                 if let Aggregation::Native(n) = self {
-                    n.merge(a, &b);
+                    n.merge((a, &mut []), (&b, &[]));
+                }
+            }
+            (Slot::Retract(a), Slot::Retract(b)) => {
+                if let Aggregation::Native(n) = self {
+                    let (a, a_sets) = a.as_mut();
+                    n.merge((a, a_sets), (&b.0, &b.1));
                 }
             }
             (Slot::Wasm(a), Slot::Wasm(b)) => {
                 let b = *b;
                 if let Aggregation::Columns(_, n) = self {
-                    n.merge(&mut a.native, &b.native);
+                    n.merge((&mut a.native, &mut []), (&b.native, &[]));
                 }
                 a.merge_in.extend(b.acc);
                 a.merge_in.extend(b.merge_in);
@@ -395,12 +445,7 @@ impl Aggregation {
         match self {
             Aggregation::Native(Natives { aggs, .. }) => Ok(fired
                 .iter()
-                .map(|(key, w, slot)| {
-                    let Slot::Native(v) = slot else {
-                        return Vec::new();
-                    };
-                    native_result(aggs, key, *w, v)
-                })
+                .map(|(key, w, slot)| native_result(aggs, key, *w, slot.numbers()))
                 .collect()),
             Aggregation::Wasm(instance) => {
                 let inputs: Vec<FinishInput> = fired
@@ -481,8 +526,10 @@ impl Aggregation {
     }
 }
 
+mod multiset;
 mod natives;
+pub use multiset::Multiset;
 use natives::{Func, Native, native_result};
-pub use natives::{NativeAcc, NativeSpec, Natives};
+pub use natives::{NativeAcc, NativeSpec, Natives, SIGN};
 #[cfg(test)]
 mod tests;

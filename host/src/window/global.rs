@@ -111,7 +111,9 @@ impl WindowOperator {
                 entry.2 = entry.2.max(t);
             }
             None => {
-                let before = self.store.pane_get(GLOBAL, key)?;
+                // What its results before the batch need (not a MIN's or
+                // MAX's values over a changelog, which may be many).
+                let before = self.store.pane_ref(GLOBAL, key)?.map(|s| s.results_part());
                 self.updates
                     .index
                     .insert(key.to_vec(), self.updates.keys.len());
@@ -130,7 +132,11 @@ impl WindowOperator {
             slot
         };
         let slot = self.store.pane_slot(GLOBAL, key, 0, new)?;
+        // A MIN's or MAX's values over a changelog grow and shrink in
+        // place: charged as they do.
+        let before = matches!(slot, Slot::Retract(_)).then(|| slot.heap_bytes());
         agg.add(slot, input, values);
+        let resized = before.map(|b| (b, slot.heap_bytes()));
         if ttl {
             let v = slot.numbers_mut();
             if v.len() > len {
@@ -141,12 +147,15 @@ impl WindowOperator {
                 self.store.heap_resize(0, 8)?;
             }
         }
+        if let Some((old, new)) = resized {
+            self.store.heap_resize(old, new)?;
+        }
         Ok(true)
     }
 
     /// How many numbers the aggregates keep per key.
     fn accumulators(&self) -> usize {
-        self.agg.new_slot().numbers().len()
+        self.agg.accumulators()
     }
 
     /// Forget the keys not updated for `ttl`, at most once per quarter of

@@ -137,7 +137,15 @@ fn detail(work: &StageWork) -> String {
             kind, aggregate, ..
         }) => {
             let agg = match aggregate {
-                WindowAgg::Native(aggs) => format!("{} aggregates", aggs.len()),
+                WindowAgg::Native(aggs) => {
+                    let sign = crate::window::aggregate::SIGN;
+                    let n = aggs.iter().filter(|a| a.function != sign).count();
+                    if n < aggs.len() {
+                        format!("{n} aggregates over a changelog")
+                    } else {
+                        format!("{n} aggregates")
+                    }
+                }
                 WindowAgg::Wasm(op) => op.spec.name.clone(),
             };
             format!("{}, {agg}", window_kind(kind))

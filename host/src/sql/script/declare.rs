@@ -142,6 +142,9 @@ pub(super) struct Settings {
     pub(super) idle_timeout: Option<String>,
     /// `table.exec.state.ttl`, when not 0.
     pub(super) state_ttl: Option<String>,
+    /// `state.backend.type`: `rocksdb` keeps state in RocksDB (weir's
+    /// `state.backend`); `hashmap`, Flink's default, in memory.
+    pub(super) rocksdb: bool,
 }
 
 impl Settings {
@@ -173,9 +176,21 @@ impl Settings {
                 self.state_ttl =
                     (crate::time::parse_duration_ms(&ttl).unwrap_or_default() > 0).then_some(ttl);
             }
+            // Flink 2's name, and Flink 1's.
+            "state.backend.type" | "state.backend" => {
+                self.rocksdb = match value.to_ascii_lowercase().as_str() {
+                    "rocksdb" => true,
+                    "hashmap" => false,
+                    _ => {
+                        return Err(format!(
+                            "SET '{key}' = '{value}': weir keeps state in `hashmap` (memory, the default) or `rocksdb`"
+                        ));
+                    }
+                }
+            }
             _ => {
                 return Err(format!(
-                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, execution.checkpointing.dir, table.exec.source.idle-timeout, table.exec.state.ttl)"
+                    "SET '{key}' is not supported (pipeline.name, parallelism.default, execution.checkpointing.interval, execution.checkpointing.dir, state.backend.type, table.exec.source.idle-timeout, table.exec.state.ttl)"
                 ));
             }
         }

@@ -42,6 +42,33 @@ fn an_insert_becomes_a_source_a_stage_and_a_sink() {
 }
 
 #[test]
+fn flinks_state_backend_setting_picks_rocksdb_or_memory() {
+    let insert = "INSERT INTO big SELECT `user`, n FROM tx;";
+    assert_eq!(
+        job(&format!("{TABLES} {insert}")).unwrap().state.backend,
+        "memory"
+    );
+    for set in [
+        "SET 'state.backend.type' = 'rocksdb';",
+        "SET 'state.backend' = 'RocksDB';",
+    ] {
+        let j = job(&format!("{TABLES} {set} {insert}")).unwrap();
+        assert_eq!(j.state.backend, "rocksdb", "{set}");
+    }
+    let j = job(&format!(
+        "{TABLES} SET 'state.backend.type' = 'hashmap'; {insert}"
+    ))
+    .unwrap();
+    assert_eq!(j.state.backend, "memory");
+    let e = job(&format!(
+        "{TABLES} SET 'state.backend.type' = 'forst'; {insert}"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("'forst'") && e.contains("rocksdb"), "{e}");
+}
+
+#[test]
 fn a_group_by_without_a_window_is_a_global_window_whose_changes_reach_the_sink() {
     let j = job(&format!(
         "{TABLES}

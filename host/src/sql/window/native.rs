@@ -11,8 +11,9 @@ use crate::window::global::OP;
 use arrow_schema::DataType;
 
 /// Over a changelog: each row's sign (a column of the stage before the
-/// window), and the count of a group's rows (one of its results).
-const SIGN: &str = "__sign";
+/// window, the window's `sign`), and the count of a group's rows (one of
+/// its results).
+pub(in crate::sql) const SIGN: &str = "__sign";
 pub(in crate::sql) const ROWS: &str = "__rows";
 
 /// Aggregates `aggs` as weir's built-in ones: the columns the stage
@@ -24,10 +25,11 @@ pub(in crate::sql) const ROWS: &str = "__rows";
 /// a BIGINT a BIGINT — and NULL where no input was not NULL).
 ///
 /// Over a changelog (`signed`: rows with their change in `_op`), a row's
-/// `-U` or `-D` takes back what its `+I` or `+U` added: each input counts
-/// and adds with its row's sign, and `__rows` counts the group's rows, so
-/// that the stage after can drop a group that has none left. MIN and MAX
-/// cannot take a value back without every value kept, and are refused.
+/// `-U` or `-D` takes back what its `+I` or `+U` added: the stage before
+/// gives each row its sign in [`SIGN`], which the window reads (its
+/// `sign`: counts and sums subtract, MIN and MAX keep their values with
+/// their counts), and `__rows` counts the group's rows, so that the stage
+/// after can drop a group that has none left.
 pub(in crate::sql) fn native(
     aggs: &[aggregates::Aggregate],
     signed: bool,
@@ -43,46 +45,29 @@ pub(in crate::sql) fn native(
         });
     };
     // A row's sign: -1 takes back, 1 adds.
-    let sign = if signed {
+    if signed {
         pre.push(format!(
             "CASE WHEN `{OP}` IN ('-U', '-D') THEN -1e0 ELSE 1e0 END AS `{SIGN}`"
         ));
-        native("sum", Some(SIGN.into()), ROWS.into());
+        native("count", None, ROWS.into());
         post.push(format!("`{ROWS}`"));
-        format!("(CASE WHEN `{OP}` IN ('-U', '-D') THEN -1e0 ELSE 1e0 END)")
-    } else {
-        "1e0".to_string()
-    };
+    }
     for (i, a) in aggs.iter().enumerate() {
         if a.func == Func::Wasm {
             // The window stage runs it beside these ([`super::wasm`]).
             continue;
         }
         let Some(arg) = &a.arg else {
-            if signed {
-                native("sum", Some(SIGN.into()), format!("__n{i}"));
-                post.push(format!("CAST(`__n{i}` AS BIGINT) AS `__a{i}`"));
-            } else {
-                native("count", None, format!("__n{i}"));
-                post.push(format!("`__n{i}` AS `__a{i}`"));
-            }
+            native("count", None, format!("__n{i}"));
+            post.push(format!("`__n{i}` AS `__a{i}`"));
             continue;
         };
-        if signed && matches!(a.func, Func::Min | Func::Max) {
-            return unsupported(
-                format!(
-                    "{}(`{arg}`) over an updating query's rows (a changelog)",
-                    a.func.name()
-                ),
-                ": weir's MIN and MAX cannot take a row back yet; COUNT, SUM and AVG can",
-            );
-        }
         // How many inputs were not NULL, where some may be (or, over a
         // changelog, are left).
         let counted = signed || a.nullable || matches!(a.func, Func::Count | Func::Avg);
         if counted {
             pre.push(format!(
-                "CASE WHEN ({arg}) IS NULL THEN 0e0 ELSE {sign} END AS `__c{i}`"
+                "CASE WHEN ({arg}) IS NULL THEN 0e0 ELSE 1e0 END AS `__c{i}`"
             ));
             native("sum", Some(format!("__c{i}")), format!("__n{i}"));
         }
@@ -127,11 +112,9 @@ pub(in crate::sql) fn native(
             Func::Max => "-1.7976931348623157e308",
             _ => "0e0",
         };
-        pre.push(if signed {
-            format!("COALESCE(CAST({input} AS DOUBLE), {neutral}) * {sign} AS `__v{i}`")
-        } else {
-            format!("COALESCE(CAST({input} AS DOUBLE), {neutral}) AS `__v{i}`")
-        });
+        pre.push(format!(
+            "COALESCE(CAST({input} AS DOUBLE), {neutral}) AS `__v{i}`"
+        ));
         let func = match a.func {
             Func::Min => "min",
             Func::Max => "max",

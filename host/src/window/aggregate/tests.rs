@@ -44,3 +44,77 @@ fn builtins_compute_and_merge() {
             .is_err()
     );
 }
+
+/// Over a changelog, a row whose sign is -1 takes back what one with the
+/// same values added: MIN and MAX fall back to what is left (an
+/// independent model: the multiset of the values added and not taken
+/// back), counts and sums subtract, and the slot survives a checkpoint.
+#[test]
+fn over_a_changelog_rows_are_taken_back() {
+    let agg = Aggregation::native(&[
+        spec("count", None),
+        spec("sum", Some("x")),
+        spec("min", Some("x")),
+        spec("max", Some("x")),
+        spec("avg", Some("x")),
+        spec(SIGN, Some("s")),
+    ]);
+    let mut slot = agg.new_slot();
+    assert!(matches!(slot, Slot::Retract(_)));
+    let mut values = Vec::new();
+    let mut model: Vec<f64> = Vec::new();
+    // Adds and takes back in an order where the extremes leave first.
+    let changes = [
+        (3.0, 1.0),
+        (9.0, 1.0),
+        (1.0, 1.0),
+        (9.0, 1.0),
+        (1.0, -1.0),
+        (9.0, -1.0),
+        (5.0, 1.0),
+        (9.0, -1.0),
+        (-2.5, 1.0),
+        (3.0, -1.0),
+    ];
+    for (x, sign) in changes {
+        let e = crate::event::event(format!("{{\"x\":{x},\"s\":{sign}}}").into_bytes(), 0);
+        agg.extract(&e, &mut values).unwrap();
+        agg.add(&mut slot, Input::Numbers, &values);
+        if sign > 0.0 {
+            model.push(x);
+        } else {
+            let at = model.iter().position(|&y| y == x).unwrap();
+            model.remove(at);
+        }
+        let Aggregation::Native(Natives { aggs, .. }) = &agg else {
+            unreachable!()
+        };
+        let got: Vec<f64> = aggs
+            .iter()
+            .map(|NativeSpec(a)| a.value(slot.numbers()))
+            .collect();
+        let sum: f64 = model.iter().sum();
+        let n = model.len() as f64;
+        let min = model.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = model.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(got, [n, sum, min, max, sum / n], "after {x} × {sign}");
+    }
+    // Saved and loaded: the values left, with their counts.
+    let again = Slot::load(slot.save());
+    assert!(agg.same_results(&slot, &again));
+    let mut left = again.clone();
+    let e = crate::event::event(br#"{"x":-2.5,"s":-1}"#.to_vec(), 0);
+    agg.extract(&e, &mut values).unwrap();
+    agg.add(&mut left, Input::Numbers, &values);
+    assert_eq!(left.numbers()[2], 5.0, "the min after -2.5 leaves");
+    assert!(slot.heap_bytes() > 8 * slot.numbers().len() as u64);
+    // A record without its sign is rejected, saying so.
+    let e = crate::event::event(br#"{"x":1}"#.to_vec(), 0);
+    let err = agg.extract(&e, &mut values).unwrap_err();
+    assert_eq!(err.field, "s");
+    assert!(
+        agg.missing(5).contains("the row's sign"),
+        "{}",
+        agg.missing(5)
+    );
+}

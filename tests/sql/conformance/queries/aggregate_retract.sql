@@ -3,6 +3,7 @@
 -- user's old count is taken back when it grows; a count no user has any
 -- more is deleted).
 -- rows: as a changelog
+-- also with: state.backend=rocksdb batch_size=7
 CREATE TABLE tx (
   ts TIMESTAMP(3),
   `user` STRING,

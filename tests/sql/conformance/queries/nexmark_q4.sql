@@ -4,6 +4,7 @@
 -- averaged per category (an aggregation of that changelog, which takes
 -- each auction's old maximum back when a higher bid comes).
 -- rows: as a changelog
+-- also with: state.backend=rocksdb batch_size=7
 CREATE TABLE auction (
   id BIGINT,
   itemName STRING,
