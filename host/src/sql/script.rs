@@ -66,17 +66,19 @@ fn script_job(
     let unsupported = |at, what, hint: &str| unsupported_at(path, at, what, hint);
     let invalid = |at, message| invalid_at(path, at, message);
     let Declared {
-        tables,
+        mut tables,
         settings,
         insert,
         functions,
     } = declarations(path, text)?;
-    let Some((sink_name, query, at)) = insert else {
+    let Some((sink_name, mut query, at)) = insert else {
         return Err(invalid(
             Pos { line: 1, column: 1 },
             "no INSERT INTO … SELECT …: a script needs one to be a job".into(),
         ));
     };
+    // `(SELECT *, PROCTIME() AS c FROM t)` is `t` with that column.
+    proctime::inline(&mut query, &mut tables, at).map_err(|(at, m)| invalid(at, m))?;
     let declared = match shell {
         Some(_) if sink_name == SHELL_SINK => None,
         _ => Some(tables.get(&sink_name).ok_or_else(|| {
@@ -520,5 +522,6 @@ pub(super) fn interval_ms(e: &Expr) -> Option<i64> {
 }
 
 mod declare;
+mod proctime;
 #[cfg(test)]
 mod tests;

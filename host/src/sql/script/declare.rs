@@ -115,7 +115,7 @@ pub(in crate::sql) fn computed_query(t: &TableDef) -> String {
 /// The schema of `t` with its computed columns, in their places: each
 /// computed column's type is the type DataFusion plans its expression
 /// to over the physical columns (`physical`).
-fn with_computed(t: &TableDef, physical: SchemaRef) -> Result<SchemaRef, (Pos, String)> {
+pub(super) fn with_computed(t: &TableDef, physical: SchemaRef) -> Result<SchemaRef, (Pos, String)> {
     let catalog = super::super::catalog::Catalog::new([(t.name.clone(), physical)]);
     let at = t.computed.first().map_or(t.at, |c| c.at);
     let query = super::super::ast::parse_query(&computed_query(t)).map_err(|r| {

@@ -254,3 +254,51 @@ fn a_function_in_another_language_or_with_a_taken_name_is_refused_with_its_line(
         "{e}"
     );
 }
+
+/// nexmark-flink's q12 adds its processing time in a subquery: the same
+/// job as the column declared in the table.
+#[test]
+fn a_proctime_added_in_a_subquery_is_the_tables_computed_column() {
+    let script = |declared: &str, from: &str| {
+        format!(
+            "CREATE TABLE bid (bidder BIGINT, price BIGINT{declared})
+               WITH ('connector' = 'filesystem', 'path' = 'bid.jsonl', 'format' = 'json');
+             CREATE TABLE out_rows (bidder BIGINT, n BIGINT, s TIMESTAMP(3))
+               WITH ('connector' = 'blackhole');
+             INSERT INTO out_rows
+             SELECT B.bidder, COUNT(*), TUMBLE_START(B.p_time, INTERVAL '10' SECOND)
+             FROM {from}
+             GROUP BY B.bidder, TUMBLE(B.p_time, INTERVAL '10' SECOND);"
+        )
+    };
+    let toml = |j: JobSpec| toml::to_string(&j).unwrap();
+    let declared = job(&script(", p_time AS PROCTIME()", "bid B")).unwrap();
+    let inline = job(&script("", "(SELECT *, PROCTIME() AS p_time FROM bid) B")).unwrap();
+    assert_eq!(toml(inline), toml(declared));
+    assert!(
+        toml(
+            job(&script(
+                "",
+                "(SELECT *, PROCTIME() AS p_time FROM bid) AS B"
+            ))
+            .unwrap()
+        )
+        .contains("time = \"processing\"")
+    );
+    // A column of that name already: said.
+    let e = job(&script(
+        ", p_time BIGINT",
+        "(SELECT *, PROCTIME() AS p_time FROM bid) B",
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("has a column `p_time` already"), "{e}");
+    // Another subquery is not this one: refused as before.
+    assert!(
+        job(&script(
+            "",
+            "(SELECT bidder, PROCTIME() AS p_time FROM bid) B"
+        ))
+        .is_err()
+    );
+}
