@@ -128,8 +128,8 @@ impl Natives {
         v
     }
 
-    /// Add a record's `values` (one per aggregate, then its sign if
-    /// [`Natives::signed`]) to `v` and, over a changelog, `sets`.
+    /// Add a record's `values` (one per aggregate, then its sign over a
+    /// changelog) to `v` and, over a changelog, `sets`.
     pub(super) fn add(&self, v: &mut NativeAcc, sets: &mut [Multiset], values: &[f64]) {
         let sign = if self.sign.is_some() {
             values[self.aggs.len()]
