@@ -66,21 +66,7 @@ fn an_over_query_killed_at_random_moments_writes_the_models_rows_exactly_once() 
     .expect("script");
     // Each kill lands after the run published rows: after a checkpoint
     // that held frames and waiting rows.
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "over.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = weir_e2e::crash::kill_sql_script(d, "over.sql", &[]);
     let text = std::fs::read_to_string(d.join("out.jsonl")).expect("output");
     let mut got: Vec<String> = text
         .lines()
@@ -157,23 +143,7 @@ fn a_top_n_query_killed_at_random_moments_leaves_the_models_table() {
     .expect("script");
     // Each kill lands after the run published rows: after a checkpoint
     // that held kept rows.
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "top.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-            "--set",
-            "batch_size=50",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = weir_e2e::crash::kill_sql_script(d, "top.sql", &["--set", "batch_size=50"]);
     let changes = rows(&d.join("out.jsonl"), 0);
     // Every retraction retracts a row the table has (`final_table` checks).
     let mut got: Vec<String> = final_table(&changes).iter().map(Value::to_string).collect();
@@ -221,23 +191,7 @@ fn a_regular_join_killed_at_random_moments_writes_every_pair_exactly_once() {
          SELECT x.id, y.id, x.k FROM tx x JOIN tx y ON x.k = y.k WHERE x.id < y.id;",
     )
     .expect("script");
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "pairs.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-            "--set",
-            "batch_size=50",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = weir_e2e::crash::kill_sql_script(d, "pairs.sql", &["--set", "batch_size=50"]);
     let mut got: Vec<String> = rows(&d.join("out.jsonl"), 0)
         .into_iter()
         .map(|v| by_value(v).to_string())
@@ -314,23 +268,7 @@ fn a_full_outer_join_killed_at_random_moments_leaves_the_models_table() {
          SELECT a.id, a.k, b.id, b.k FROM a FULL OUTER JOIN b ON a.k = b.k;",
     )
     .expect("script");
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "full.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-            "--set",
-            "batch_size=50",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = weir_e2e::crash::kill_sql_script(d, "full.sql", &["--set", "batch_size=50"]);
     let changes = rows(&d.join("out.jsonl"), 0);
     // Retractions happened: rows were padded, then paired.
     assert!(
@@ -358,19 +296,7 @@ fn a_full_outer_join_killed_at_random_moments_leaves_the_models_table() {
 fn kill_wavg_script(d: &std::path::Path, script: &str, extra: &[&str]) -> usize {
     let built = weir_e2e::weir(&["build", &weir_e2e::operator("wavg-columns")]);
     assert!(built.output.status.success(), "{}", built.stderr());
-    let mut args = vec![
-        "run",
-        "-q",
-        script,
-        "--set",
-        "checkpoint.dir=checkpoints",
-        "--set",
-        "source.rate=2000",
-    ];
-    args.extend_from_slice(extra);
-    let kills = weir_e2e::crash::kill_after_output_until_done(d, &args, &d.join("out.jsonl"), 10);
-    assert!(kills >= 10, "only {kills} kills landed");
-    kills
+    weir_e2e::crash::kill_sql_script(d, script, extra)
 }
 
 /// A Wasm aggregate function beside COUNT(*) over session windows, at

@@ -36,6 +36,27 @@ pub fn kill_after_output_until_done(
     kill_after_progress_until_done(dir, args, &size, min_kills)
 }
 
+/// Run SQL script `script` in `d` (`weir run -q`, checkpoints in
+/// `d/checkpoints`, its source at 2000 rows a second, then `extra`
+/// arguments), killing it with SIGKILL each time its `out.jsonl` grew
+/// ([`kill_after_output_until_done`]), at least 10 times, then letting it
+/// finish; asserts the 10 kills landed and returns how many did.
+pub fn kill_sql_script(d: &Path, script: &str, extra: &[&str]) -> usize {
+    let mut args = vec![
+        "run",
+        "-q",
+        script,
+        "--set",
+        "checkpoint.dir=checkpoints",
+        "--set",
+        "source.rate=2000",
+    ];
+    args.extend_from_slice(extra);
+    let kills = kill_after_output_until_done(d, &args, &d.join("out.jsonl"), 10);
+    assert!(kills >= 10, "only {kills} kills landed");
+    kills
+}
+
 /// [`kill_until_done`], each kill landing only once `progress` (what the
 /// job's sink published: bytes of a file, rows of a table) has grown since
 /// the run started.
