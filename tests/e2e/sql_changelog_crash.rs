@@ -1,4 +1,5 @@
-//! MIN and MAX of a changelog killed with SIGKILL again and again after
+//! Stages that read a changelog — MIN and MAX of an aggregation's
+//! results, a Top-N of them — killed with SIGKILL again and again after
 //! their checkpoints (at least 10 kills, each after the run published
 //! rows): the table they leave is what an independent model computes
 //! from the input.
@@ -64,23 +65,71 @@ fn min_and_max_of_a_changelog_killed_at_random_moments_leave_the_models_table() 
          ) per_user GROUP BY cnt;",
     )
     .expect("script");
-    let kills = weir_e2e::crash::kill_after_output_until_done(
-        d,
-        &[
-            "run",
-            "-q",
-            "minmax.sql",
-            "--set",
-            "checkpoint.dir=checkpoints",
-            "--set",
-            "source.rate=2000",
-            "--set",
-            "batch_size=50",
-        ],
-        &d.join("out.jsonl"),
-        10,
-    );
-    assert!(kills >= 10, "only {kills} kills landed");
+    let kills = weir_e2e::crash::kill_sql_script(d, "minmax.sql", &["--set", "batch_size=50"]);
+    let changes = rows(&d.join("out.jsonl"), 0);
+    let mut got: Vec<String> = final_table(&changes).iter().map(Value::to_string).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the table after {kills} kills vs the model's");
+}
+
+/// A Top-N of an aggregation (per category, the three users with the
+/// largest total, with their place) at parallelism 2, killed with SIGKILL
+/// again and again after its checkpoints: every user's row of a category
+/// is kept (a total can shrink, so a user that fell behind comes back),
+/// goes through every checkpoint, and the table the changelog leaves is
+/// the model's. Ties in the total go to the user first by name.
+#[test]
+fn a_top_n_of_an_aggregation_killed_at_random_moments_leaves_the_models_table() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let mut rng = weir_e2e::TestRng::from_env();
+    let mut input = String::new();
+    let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for i in 0..16_000 {
+        let user = format!("u{}", rng.between(0, 60));
+        let cat = format!("c{}", rng.between(0, 4));
+        // Totals go up and down: rows leave the top and come back.
+        let amount = rng.between(0, 1000) as i64 - 450;
+        input.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"{user}\",\"cat\":\"{cat}\",\"amount\":{amount}}}\n"
+        ));
+        *totals.entry((cat, user)).or_default() += amount;
+    }
+    std::fs::write(d.join("tx.jsonl"), input).expect("input");
+    let mut per_cat: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+    for ((cat, user), total) in &totals {
+        per_cat.entry(cat).or_default().push((*total, user));
+    }
+    let mut want: Vec<String> = Vec::new();
+    for (cat, mut users) in per_cat {
+        // The largest total first; of two equal, the user first by name.
+        users.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        for (place, (total, user)) in users.iter().take(3).enumerate() {
+            want.push(
+                by_value(serde_json::json!({
+                    "cat": cat, "user": user, "total": total, "rn": place + 1,
+                }))
+                .to_string(),
+            );
+        }
+    }
+    std::fs::write(
+        d.join("top.sql"),
+        "SET 'parallelism.default' = '2';
+         SET 'execution.checkpointing.interval' = '100 ms';
+         CREATE TABLE tx (id BIGINT, `user` STRING, cat STRING, amount BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'tx.jsonl', 'format' = 'json');
+         CREATE TABLE out_rows (cat STRING, `user` STRING, total BIGINT, rn BIGINT)
+           WITH ('connector' = 'filesystem', 'path' = 'out.jsonl', 'format' = 'debezium-json');
+         INSERT INTO out_rows
+         SELECT cat, `user`, total, rn FROM (
+           SELECT *, ROW_NUMBER() OVER (PARTITION BY cat ORDER BY total DESC, `user`) AS rn
+           FROM (SELECT cat, `user`, SUM(amount) AS total FROM tx GROUP BY cat, `user`)
+         ) WHERE rn <= 3;",
+    )
+    .expect("script");
+    let kills = weir_e2e::crash::kill_sql_script(d, "top.sql", &["--set", "batch_size=50"]);
     let changes = rows(&d.join("out.jsonl"), 0);
     let mut got: Vec<String> = final_table(&changes).iter().map(Value::to_string).collect();
     got.sort();

@@ -415,6 +415,15 @@ fn check_rank(c: &mut Checker, spec: &JobSpec, at: &str, r: &RankSpec, s: &Stage
     if r.number.as_deref().is_some_and(str::is_empty) {
         c.add(format!("{at}.number"), "names no column");
     }
+    match r.sign.as_deref() {
+        Some("") => c.add(format!("{at}.sign"), "names no column"),
+        Some(_) if r.at_watermark => c.add(
+            format!("{at}.sign"),
+            "a rank at the watermark ranks a window's results, which are inserts; \
+             drop `sign` or `at_watermark`",
+        ),
+        _ => {}
+    }
     if !reads_columns(spec, s) {
         c.add(
             at,

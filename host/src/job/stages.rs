@@ -233,6 +233,12 @@ pub struct RankSpec {
     /// each batch.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub at_watermark: bool,
+    /// The input is a changelog: the column holding each row's sign — 1
+    /// adds the row, -1 takes back an equal row added before (the Top-N
+    /// of a `GROUP BY`'s results, whose rows update). Every row is then
+    /// kept, not only the first places. Not with `at_watermark`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign: Option<String>,
 }
 
 /// A column of a rank stage's order.

@@ -119,6 +119,7 @@ fn ranking(r: &crate::job::RankSpec) -> crate::rank::Ranking {
         to: r.to,
         number: r.number.clone(),
         at_watermark: r.at_watermark,
+        sign: r.sign.clone(),
         ties: if r.ties == "later" {
             Ties::Later
         } else {

@@ -22,6 +22,13 @@
 //!   left are retracted, rows that came inserted (Flink's rank without
 //!   number). Deduplication is this with one place.
 //!
+//! Over a changelog ([`Ranking::sign`]: the Top-N of a `GROUP BY`'s
+//! results, whose rows update), a row can be taken back, and a row that
+//! fell behind the places may come back into them, so every row is kept,
+//! per key in a B-tree by its place in the order (Flink's
+//! `RetractableTopNFunction` keeps them too); a row taken back removes the
+//! earliest equal row, and the changes go out after each batch as above.
+//!
 //! A Window Top-N ([`Ranking::at_watermark`]) instead waits: each key (a
 //! window, and maybe more columns) goes out once, its places as inserts,
 //! when the watermark passes its rows' time, and is then forgotten — as
@@ -62,6 +69,12 @@ pub struct Ranking {
     /// one window share one time. Otherwise the changes go out after each
     /// batch.
     pub at_watermark: bool,
+    /// The input is a changelog: this column holds each row's sign, and a
+    /// row whose sign is negative takes back an equal row that came
+    /// before (Flink's `RetractableTopNFunction`). Every row is then kept,
+    /// not only the first places: a row taken back lets a later one move
+    /// up. The column itself is not kept.
+    pub sign: Option<String>,
 }
 
 /// A column of the order.
@@ -107,6 +120,25 @@ pub enum RankError {
         "a rank stage reads typed columns, and its input came as records; read a source or a `sql` stage"
     )]
     NotColumns,
+    /// A row's sign is NULL.
+    #[error(
+        "row {row} of a batch has no sign (NULL in `{field}`); each row of a changelog is added (1) or taken back (-1)"
+    )]
+    NoSign {
+        /// The sign column.
+        field: String,
+        /// The row, in its batch.
+        row: usize,
+    },
+    /// A row taken back was never added (or was taken back already): the
+    /// changelog is not one.
+    #[error(
+        "a row taken back (sign -1) under key `{key}` was never added: its input is not a changelog of the rows it ranks"
+    )]
+    NotAdded {
+        /// The key, as text.
+        key: String,
+    },
     /// A checkpoint's rank state cannot be read or written.
     #[error("rank state in the checkpoint {path}: {message}")]
     State {

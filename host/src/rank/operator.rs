@@ -13,8 +13,11 @@ use arrow_array::{
 use arrow_row::{OwnedRow, RowConverter, SortField};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, SortOptions};
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+
+mod changelog;
 
 /// The file of a subtask's checkpoint holding the kept rows (Arrow IPC,
 /// each row's arrival number and time in two last columns).
@@ -74,12 +77,19 @@ struct Converters {
     rows: RowConverter,
 }
 
+/// A kept row's place among its key's rows over a changelog: its place
+/// in the order, then its arrival (or the reverse of it, as ties go).
+type Place = (Arc<[u8]>, u64);
+
 /// The Top-N of one subtask (see the [module docs](super)).
 pub struct RankOperator {
     ranking: Ranking,
     key_field: String,
     conv: Option<Converters>,
+    /// Per key, the rows at the first places, in their order.
     keys: FxHashMap<Vec<u8>, Vec<Entry>>,
+    /// Over a changelog ([`Ranking::sign`]): per key, every row.
+    all: FxHashMap<Vec<u8>, BTreeMap<Place, Entry>>,
     next_seq: u64,
     bytes: u64,
     budgets: Arc<Budgets>,
@@ -97,6 +107,7 @@ impl RankOperator {
             key_field: key_field.into(),
             conv: None,
             keys: FxHashMap::default(),
+            all: FxHashMap::default(),
             next_seq: 0,
             bytes: 0,
             budgets,
@@ -106,7 +117,14 @@ impl RankOperator {
 
     /// Rows kept, over all keys.
     pub fn kept(&self) -> usize {
-        self.keys.values().map(Vec::len).sum()
+        self.keys.values().map(Vec::len).sum::<usize>()
+            + self.all.values().map(BTreeMap::len).sum::<usize>()
+    }
+
+    /// Every kept row, key by key.
+    fn entries(&self) -> impl Iterator<Item = &Entry> {
+        let all = self.all.values().flat_map(BTreeMap::values);
+        self.keys.values().flatten().chain(all)
     }
 
     fn converters(&mut self, schema: &SchemaRef) -> Result<&Converters, RankError> {
@@ -173,6 +191,9 @@ impl RankOperator {
     ) -> Result<Option<(RecordBatch, Vec<i64>)>, RankError> {
         if batch.num_rows() == 0 {
             return Ok(None);
+        }
+        if let Some(sign) = self.ranking.sign.clone() {
+            return self.process_changelog(batch, time, &sign);
         }
         let keys = KeyColumn::of(batch, &self.key_field)?;
         let conv = self.converters(&batch.schema())?;
@@ -247,7 +268,10 @@ impl RankOperator {
         let out = if self.ranking.at_watermark {
             None
         } else {
-            self.changes(&before)?
+            let pairs = before
+                .iter()
+                .map(|(key, old)| (old.as_slice(), self.keys[key].as_slice()));
+            self.changes(pairs)?
         };
         self.charge()?;
         Ok(out)
@@ -304,10 +328,12 @@ impl RankOperator {
         Ok(Some((batch, times)))
     }
 
-    /// The changes at the emitted places from `before` to now, as rows.
-    fn changes(
-        &self,
-        before: &FxHashMap<Vec<u8>, Vec<Entry>>,
+    /// The changes at the emitted places from each key's rows before
+    /// (in their order, at least the first places) to its rows now, as
+    /// rows.
+    fn changes<'a>(
+        &'a self,
+        pairs: impl Iterator<Item = (&'a [Entry], &'a [Entry])>,
     ) -> Result<Option<(RecordBatch, Vec<i64>)>, RankError> {
         let from = self.ranking.from as usize;
         let to = self.ranking.to as usize;
@@ -315,8 +341,7 @@ impl RankOperator {
             (from.saturating_sub(1).min(v.len()), to.min(v.len()))
         };
         let mut changes: Vec<Change<'_>> = Vec::new();
-        for (key, old) in before {
-            let new = &self.keys[key];
+        for (old, new) in pairs {
             if self.ranking.number.is_some() {
                 for p in from..=to {
                     let (o, n) = (old.get(p - 1), new.get(p - 1));
@@ -375,7 +400,7 @@ impl RankOperator {
     }
 
     fn charge(&mut self) -> Result<(), RankError> {
-        let now = self.bytes + self.keys.len() as u64 * 48;
+        let now = self.bytes + (self.keys.len() + self.all.len()) as u64 * 48;
         self.budgets.memory.resize(WHAT, self.charged, now)?;
         self.charged = now;
         Ok(())
@@ -393,7 +418,7 @@ impl RankOperator {
             return Ok(());
         };
         std::fs::create_dir_all(dir).map_err(io)?;
-        let all: Vec<&Entry> = self.keys.values().flatten().collect();
+        let all: Vec<&Entry> = self.entries().collect();
         let mut columns = conv.rows.convert_rows(all.iter().map(|e| e.row()))?;
         columns.push(Arc::new(UInt64Array::from_iter_values(
             all.iter().map(|e| e.seq),
@@ -467,8 +492,12 @@ impl RankOperator {
                     row: Row::Owned(Arc::new(rows.row(r).owned())),
                 };
                 self.next_seq = self.next_seq.max(e.seq + 1);
-                self.bytes += e.bytes();
-                self.keys.entry(key.to_vec()).or_default().push(e);
+                if self.ranking.sign.is_some() {
+                    self.keep(key, e);
+                } else {
+                    self.bytes += e.bytes();
+                    self.keys.entry(key.to_vec()).or_default().push(e);
+                }
             }
         }
         // Each key's rows back in their order: by place, then by arrival

@@ -149,10 +149,11 @@ impl Graph {
     }
 
     /// A Top-N: its `filter` and `rank` stages; its rows a changelog. A
-    /// Window Top-N: the window aggregation's stages, a `windowed` stage
-    /// over their results, and `rank`; its rows inserts.
+    /// Top-N of an aggregation: the aggregation's stages, a `windowed`
+    /// stage over their results, and `rank`; its rows inserts for a
+    /// Window Top-N, a changelog after a `GROUP BY` without a window.
     pub fn rank(r: rank::Lowered) -> Graph {
-        let updating = r.window.is_none();
+        let updating = !r.rank.at_watermark;
         let mut stages = Vec::new();
         let input = match r.window {
             None => {

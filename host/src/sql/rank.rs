@@ -33,8 +33,14 @@
 //! once, as inserts, when the watermark passes the window (Flink's
 //! `WindowRank`).
 //!
-//! Not yet: a Top-N of an aggregation without a window or of a join (its
-//! input would be a changelog), a Window Top-N straight over a window
+//! A Top-N of an aggregation without a window (a `GROUP BY` whose results
+//! update) ranks a changelog: the `filter` stage gives each row its sign
+//! (`-U` and `-D` take back), and the rank stage keeps every row of a
+//! partition, so that a row that fell behind comes back when one before
+//! it is taken back (Flink's `RetractableTopNFunction`); its changes go
+//! out after each batch.
+//!
+//! Not yet: a Top-N of a join, a Window Top-N straight over a window
 //! table function's rows, `RANK()`/`DENSE_RANK()`, an order or a
 //! partition by an expression (compute it in the inner query's table
 //! first).
@@ -59,6 +65,9 @@ use std::sync::Arc;
 pub(super) const ROWS: &str = "__ranked";
 /// The column the rank stage writes each row's place into.
 const NUMBER: &str = "__rn";
+/// The column the `filter` stage writes each row's sign into, over a
+/// changelog.
+const SIGN: &str = "__sign";
 
 /// A Top-N, as its three stages.
 #[derive(Debug)]
@@ -73,8 +82,9 @@ pub(super) struct Lowered {
     pub post: Query,
     /// The columns `post` makes, [`OP`] last unless `window`.
     pub schema: SchemaRef,
-    /// A Window Top-N: the window aggregation whose results it ranks
-    /// (`pre` reads them), its rows inserts.
+    /// The window aggregation whose results it ranks (`pre` reads them):
+    /// a Window Top-N, its rows inserts; or a `GROUP BY` without a window,
+    /// whose rows are a changelog.
     pub window: Option<Box<window::Lowered>>,
 }
 
@@ -156,13 +166,7 @@ pub(super) fn lower(
             alias,
             ..
         } => match window::lower(aggregation, tables, wasm)? {
-            Some(w) if !w.updating => (w.table.clone(), alias, Some(w)),
-            Some(_) => {
-                return unsupported(
-                    format!("{what} of a GROUP BY without a window"),
-                    ": its input would be a changelog, which a stage cannot read yet",
-                );
-            }
+            Some(w) => (w.table.clone(), alias, Some(w)),
             None => {
                 return unsupported(
                     format!("{what} of a subquery"),
@@ -187,9 +191,23 @@ pub(super) fn lower(
         // The planner says what is wrong.
         return Ok(None);
     };
-    // The columns it ranks.
-    let schema = windowed.as_ref().map_or(table_schema, |w| &w.schema);
-    if let Some(w) = &windowed {
+    // A GROUP BY without a window: its results are a changelog, which the
+    // rank stage reads with each row's sign.
+    let changelog = windowed.as_ref().is_some_and(|w| w.updating);
+    // The columns it ranks (an aggregation's, without their change).
+    let schema = match &windowed {
+        None => table_schema.clone(),
+        Some(w) => Arc::new(Schema::new(
+            w.schema
+                .fields()
+                .iter()
+                .filter(|f| f.name() != OP)
+                .cloned()
+                .collect::<Vec<_>>(),
+        )),
+    };
+    let schema = &schema;
+    if let Some(w) = windowed.as_ref().filter(|_| !changelog) {
         // As in Flink, a Window Top-N ranks within each window.
         let parts: Vec<&str> = spec.partition_by.iter().filter_map(column_name).collect();
         if !(parts.contains(&"window_start") && parts.contains(&"window_end")) {
@@ -321,12 +339,29 @@ pub(super) fn lower(
         })
         .collect();
     let (key, _, _) = window::group_key(&keys, &key_types);
-    let pre = format!(
-        "SELECT *, {key} AS `{}` FROM {from_table}{filter}",
-        window::KEY
-    );
+    let pre = if changelog {
+        let columns: Vec<String> = schema.fields().iter().map(|f| quote(f.name())).collect();
+        format!(
+            "SELECT {}, {key} AS `{}`, CASE WHEN `{OP}` IN ('-U', '-D') THEN -1e0 ELSE 1e0 END AS `{SIGN}` \
+             FROM {from_table}{filter}",
+            columns.join(", "),
+            window::KEY,
+        )
+    } else {
+        format!(
+            "SELECT *, {key} AS `{}` FROM {from_table}{filter}",
+            window::KEY
+        )
+    };
     let filtered = plan_query(&catalog, parse_query(&pre)?).map_err(Refusal::Plan)?;
-    let mut fields: Vec<Arc<Field>> = filtered.schema().fields().iter().cloned().collect();
+    // The rows the rank stage keeps (not their sign).
+    let mut fields: Vec<Arc<Field>> = filtered
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| f.name() != SIGN)
+        .cloned()
+        .collect();
     if reads_number {
         fields.push(Arc::new(Field::new(NUMBER, DataType::Int64, false)));
     }
@@ -374,7 +409,8 @@ pub(super) fn lower(
     }
     // A Top-N's rows are a changelog, their change passed through; a
     // Window Top-N's are inserts.
-    let updating = windowed.is_none();
+    let at_watermark = windowed.is_some() && !changelog;
+    let updating = !at_watermark;
     let mut items = items;
     if updating {
         outer_items.push(quote(OP));
@@ -409,7 +445,8 @@ pub(super) fn lower(
             to: to_place,
             number: reads_number.then(|| NUMBER.to_string()),
             ties: ties.into(),
-            at_watermark: windowed.is_some(),
+            at_watermark,
+            sign: changelog.then(|| SIGN.to_string()),
         },
         post,
         schema: plan.schema().inner().clone(),

@@ -341,7 +341,7 @@ fn an_over_stage_is_checked_for_its_frame_aggregates_key_and_columns() {
 }
 
 #[test]
-fn a_rank_stage_is_checked_for_its_order_places_ties_key_and_columns() {
+fn a_rank_stage_is_checked_for_its_order_places_ties_sign_key_and_columns() {
     let rank = |rank: &str| {
         problems(&format!(
             "[[stages]]\nname = \"r\"\ninputs = [\"source\"]\nkey_by = {{ field = \"user\" }}\nrank = {rank}\n"
@@ -353,6 +353,7 @@ fn a_rank_stage_is_checked_for_its_order_places_ties_key_and_columns() {
         format!("{{ {order}, from = 2, to = 4, number = \"rn\" }}"),
         format!("{{ {order}, to = 1, ties = \"later\" }}"),
         "{ order_by = [{ field = \"ts\", nulls_first = false }], to = 1 }".into(),
+        format!("{{ {order}, to = 3, sign = \"s\" }}"),
     ] {
         let p = rank(&ok);
         assert!(p.is_empty(), "{ok}: {p:?}");
@@ -381,6 +382,14 @@ fn a_rank_stage_is_checked_for_its_order_places_ties_key_and_columns() {
         (
             format!("{{ {order}, to = 3, number = \"\" }}"),
             "stages[0].rank.number: names no column",
+        ),
+        (
+            format!("{{ {order}, to = 3, sign = \"\" }}"),
+            "stages[0].rank.sign: names no column",
+        ),
+        (
+            format!("{{ {order}, to = 3, sign = \"s\", at_watermark = true }}"),
+            "stages[0].rank.sign: a rank at the watermark ranks a window's results",
         ),
     ] {
         let p = rank(&bad);

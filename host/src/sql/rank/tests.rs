@@ -248,10 +248,26 @@ fn a_window_top_n_ranks_the_window_s_results_once_at_the_watermark() {
          FROM ({WINDOWED})) WHERE rn <= 2"
     ));
     assert!(e.contains("PARTITION BY window_start, window_end"), "{e}");
-    // An aggregation without a window would be a changelog.
-    let e = refused(
-        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (ORDER BY c DESC) AS rn \
-         FROM (SELECT `user`, COUNT(*) AS c FROM tx GROUP BY `user`)) WHERE rn <= 2",
+}
+
+#[test]
+fn a_top_n_of_a_group_by_without_a_window_ranks_its_changelog() {
+    let (job, rank, schema) = lowered(
+        "SELECT n, `user`, c, rn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY n ORDER BY c DESC) AS rn \
+         FROM (SELECT n, `user`, COUNT(*) AS c FROM tx GROUP BY n, `user`) WHERE c > 1) WHERE rn <= 2",
     );
-    assert!(e.contains("of a GROUP BY without a window"), "{e}");
+    let stages: Vec<&str> = job.stages.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(stages, ["filter", "window", "windowed", "rank", "select"]);
+    assert!(!rank.at_watermark, "the changes after each batch");
+    assert_eq!(rank.sign.as_deref(), Some(SIGN));
+    // The stage before gives each row its sign (and not its change: the
+    // rank stage makes its own).
+    let pre = &job.stages[2].sql.as_ref().unwrap().query;
+    assert!(pre.contains(&format!("AS `{SIGN}`")), "{pre}");
+    assert!(pre.ends_with("WHERE c > 1"), "{pre}");
+    assert!(!pre.starts_with("SELECT *"), "{pre}");
+    // Its rows are a changelog.
+    assert_eq!(names(&schema), ["n", "user", "c", "rn"]);
+    let post = &job.stages[4].sql.as_ref().unwrap().query;
+    assert!(post.contains("`_op` FROM"), "{post}");
 }
