@@ -352,7 +352,9 @@ pub struct WindowSpec {
     /// record's sign — 1 adds the record, -1 takes back one added before
     /// (an update's `-U`, a delete's `-D`): counts and sums subtract it,
     /// and a `min` or `max` keeps every value with its count so that it
-    /// can. Built-in aggregates only. Default: every record adds.
+    /// can. A record whose sign is neither 1 nor -1 goes to the
+    /// dead-letter output, saying so. Built-in aggregates only. Default:
+    /// every record adds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign: Option<String>,
 }

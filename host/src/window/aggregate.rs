@@ -285,6 +285,12 @@ impl Aggregation {
         }
     }
 
+    /// Why a row with `values` (what [`Aggregation::extract`] found)
+    /// cannot be added: over a changelog, a sign that is neither 1 nor -1.
+    pub fn bad_sign(&self, values: &[f64]) -> Option<String> {
+        self.natives()?.bad_sign(values)
+    }
+
     /// Add a record with the `values` [`Aggregation::extract`] found; a
     /// Wasm aggregate keeps the record (or its row) for its next flush.
     pub fn add(&self, slot: &mut Slot, input: Input<'_>, values: &[f64]) {

@@ -200,6 +200,10 @@ impl WindowOperator {
                 out.rejected.push((event, reason.to_string()));
                 continue;
             }
+            if let Some(reason) = self.agg.bad_sign(&values) {
+                out.rejected.push((event, reason));
+                continue;
+            }
             let t = match self.mode {
                 TimeMode::Event => event.timestamp,
                 TimeMode::Processing => processing_time,
@@ -237,6 +241,10 @@ impl WindowOperator {
                         }
                     },
                 }
+            }
+            if let Some(reason) = self.agg.bad_sign(&values) {
+                out.rejected_rows.push((row, reason));
+                continue;
             }
             let t = match self.mode {
                 TimeMode::Event => ts,

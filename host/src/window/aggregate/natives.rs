@@ -190,6 +190,19 @@ impl Natives {
             .chain(sign)
     }
 
+    /// Why a row of a changelog cannot be added: its sign (the last of
+    /// `values`) is neither 1 nor -1; `None` when it is, or when the rows
+    /// have no sign.
+    pub(super) fn bad_sign(&self, values: &[f64]) -> Option<String> {
+        let field = self.sign.as_deref()?;
+        let s = *values.get(self.aggs.len())?;
+        (s != 1.0 && s != -1.0).then(|| {
+            format!(
+                "field `{field}` (the row's sign) is {s}: a changelog's rows are added (1) or taken back (-1)"
+            )
+        })
+    }
+
     /// Their output columns' names.
     pub fn outputs(&self) -> impl Iterator<Item = &str> {
         self.aggs.iter().map(|NativeSpec(a)| a.output.as_str())

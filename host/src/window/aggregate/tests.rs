@@ -117,4 +117,22 @@ fn over_a_changelog_rows_are_taken_back() {
         "{}",
         agg.missing(5)
     );
+    // A sign that is neither 1 nor -1 is refused, saying what it is.
+    for (text, bad) in [
+        ("1", false),
+        ("-1", false),
+        ("2", true),
+        ("0", true),
+        ("-0.5", true),
+    ] {
+        let e = crate::event::event(format!(r#"{{"x":1,"s":{text}}}"#).into_bytes(), 0);
+        agg.extract(&e, &mut values).unwrap();
+        match agg.bad_sign(&values) {
+            Some(why) => assert!(
+                bad && why.contains("`s`") && why.contains("taken back (-1)"),
+                "{why}"
+            ),
+            None => assert!(!bad, "sign {text} was taken"),
+        }
+    }
 }
