@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """weir and Apache Flink 2.3 side by side, in one run, on the same file.
 
-    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-window-topn,python,python-batch] [--repeat 1]
+    python3 bench/flink/compare.py [--records 5000000] [--only stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-topn-retract,sql-window-topn,python,python-batch] [--repeat 1]
 
 Run from the repository root after `cargo build --release -p weir`. It
 installs PyFlink (`apache-flink==2.3.0` from PyPI, with its Flink jars) into
@@ -47,6 +47,13 @@ it with both systems, parallelism 1:
   BY user ORDER BY amount DESC) … WHERE rn <= 3`, 100k users), an
   updating result into a blackhole. Flink's `AppendOnlyTopNFunction`
   updates per record, weir's rank stage per batch (the same final table).
+- sql-topn-retract: a Top-N of an aggregation's changelog, one Flink SQL
+  query on both systems: each merchant's three users with the largest
+  total (`ROW_NUMBER() OVER (PARTITION BY merchant ORDER BY total DESC)`
+  over `SUM(amount) … GROUP BY merchant, user`): each user's old row is
+  taken back as its total changes, so every row of a merchant is kept
+  (Flink's `RetractableTopNFunction`, weir's rank stage with a sign).
+  Flink with mini-batch on, as for sql-group-mb.
 - sql-window-topn: a Window Top-N, one Flink SQL query on both systems:
   per 10-second tumbling window, the three users with the largest total,
   emitted when the window closes (Flink's `WindowRank`; weir's window
@@ -207,6 +214,18 @@ CREATE TABLE snk (cnt BIGINT, users BIGINT, least DOUBLE, most DOUBLE)
 """ + SQL_GROUP_RETRACT_QUERY.replace("{", "{{").replace("}", "}}") + ";\n"
 
 
+TOPN_RETRACT_QUERY = """INSERT INTO snk SELECT merchant, `user`, total, rn FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY merchant ORDER BY total DESC) AS rn
+    FROM (SELECT merchant, `user`, SUM(amount) AS total FROM src GROUP BY merchant, `user`)
+) WHERE rn <= 3"""
+
+SQL_TOPN_RETRACT_SCRIPT = """CREATE TABLE src (ts BIGINT, `user` STRING, amount DOUBLE, merchant STRING)
+    WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
+CREATE TABLE snk (merchant STRING, `user` STRING, total DOUBLE, rn BIGINT)
+    WITH ('connector' = 'blackhole');
+""" + TOPN_RETRACT_QUERY.replace("{", "{{").replace("}", "}}") + ";\n"
+
+
 SQL_OVER_SCRIPT = """CREATE TABLE src (ts TIMESTAMP(3), `user` STRING, amount DOUBLE, merchant STRING,
     WATERMARK FOR ts AS ts)
     WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json');
@@ -243,12 +262,13 @@ INSERT INTO snk SELECT * FROM (
 
 def run_weir(kind, input_path, work, components):
     if kind in ("sql", "sql-window", "sql-join", "sql-group", "sql-group-mb", "sql-group-retract",
-                "sql-over", "sql-topn", "sql-window-topn"):
+                "sql-over", "sql-topn", "sql-topn-retract", "sql-window-topn"):
         script = work / f"weir-{kind}-{input_path.stem}.sql"
         text = {"sql": SQL_SCRIPT, "sql-window": SQL_WINDOW_SCRIPT, "sql-join": SQL_JOIN_SCRIPT,
                 "sql-group": SQL_GROUP_SCRIPT, "sql-group-mb": SQL_GROUP_SCRIPT,
                 "sql-group-retract": SQL_GROUP_RETRACT_SCRIPT,
                 "sql-over": SQL_OVER_SCRIPT, "sql-topn": SQL_TOPN_SCRIPT,
+                "sql-topn-retract": SQL_TOPN_RETRACT_SCRIPT,
                 "sql-window-topn": SQL_WINDOW_TOPN_SCRIPT}[kind]
         script.write_text(text.format(path=input_path))
         return measured([WEIR, "sql", "-q", script], capture_output=True)
@@ -293,6 +313,13 @@ elif kind == "sql-topn":
     query = """INSERT INTO snk SELECT `user`, amount, rn FROM (
         SELECT *, ROW_NUMBER() OVER (PARTITION BY `user` ORDER BY amount DESC) AS rn FROM src
     ) WHERE rn <= 3"""
+elif kind == "sql-topn-retract":
+    conf.set("table.exec.mini-batch.enabled", "true")
+    conf.set("table.exec.mini-batch.allow-latency", "1 s")
+    conf.set("table.exec.mini-batch.size", "1000")
+    env.execute_sql("""CREATE TABLE snk (merchant STRING, `user` STRING, total DOUBLE, rn BIGINT)
+        WITH ('connector' = 'blackhole')""")
+    query = """RANKAGG"""
 elif kind == "sql-window-topn":
     env.execute_sql("""CREATE TABLE snk (ws TIMESTAMP(3), we TIMESTAMP(3), `user` STRING, total DOUBLE, rn BIGINT)
         WITH ('connector' = 'blackhole')""")
@@ -362,14 +389,15 @@ env.execute_sql(query).wait()
 
 def run_flink(py, kind, input_path, work):
     script = work / "flink_job.py"
-    script.write_text(FLINK_JOB.replace("QUERY", SQL_GROUP_RETRACT_QUERY))
+    script.write_text(FLINK_JOB.replace("QUERY", SQL_GROUP_RETRACT_QUERY)
+                      .replace("RANKAGG", TOPN_RETRACT_QUERY))
     return measured([py, script, kind, input_path], capture_output=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=5_000_000)
-    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-window-topn,python,python-batch")
+    ap.add_argument("--only", default="stateless,sql,window,sql-window,sql-join,sql-group,sql-group-mb,sql-group-retract,sql-over,sql-topn,sql-topn-retract,sql-window-topn,python,python-batch")
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs of each job on each system, alternating; the ratio is the median")
     args = ap.parse_args()

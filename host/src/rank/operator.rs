@@ -79,7 +79,28 @@ struct Converters {
 
 /// A kept row's place among its key's rows over a changelog: its place
 /// in the order, then its arrival (or the reverse of it, as ties go).
-type Place = (Arc<[u8]>, u64);
+/// The order's first 8 bytes come first as a number, so that most
+/// comparisons in the B-tree are one (the bytes compare only on a tie
+/// there; a number of the first bytes, zero-padded, orders as they do).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Place {
+    head: u64,
+    sort: Arc<[u8]>,
+    tie: u64,
+}
+
+impl Place {
+    fn new(sort: Arc<[u8]>, tie: u64) -> Self {
+        let mut head = [0u8; 8];
+        let n = sort.len().min(8);
+        head[..n].copy_from_slice(&sort[..n]);
+        Self {
+            head: u64::from_be_bytes(head),
+            sort,
+            tie,
+        }
+    }
+}
 
 /// The Top-N of one subtask (see the [module docs](super)).
 pub struct RankOperator {

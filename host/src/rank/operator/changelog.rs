@@ -101,7 +101,7 @@ impl RankOperator {
             Some(kept) => kept,
             None => self.all.entry(key.to_vec()).or_default(),
         };
-        kept.insert((e.sort.clone(), tie), e);
+        kept.insert(Place::new(e.sort.clone(), tie), e);
     }
 
     /// Take back the earliest of key `key`'s rows equal to `row` (whose
@@ -116,9 +116,9 @@ impl RankOperator {
             key: String::from_utf8_lossy(key).into_owned(),
         };
         let kept = self.all.get_mut(key).ok_or_else(not_added)?;
-        let range: (Place, Place) = ((sort.clone(), 0), (sort, u64::MAX));
+        let (first, last) = (Place::new(sort.clone(), 0), Place::new(sort, u64::MAX));
         let place = kept
-            .range(range.0..=range.1)
+            .range(first..=last)
             .filter(|(_, e)| e.row() == row)
             .min_by_key(|(_, e)| e.seq)
             .map(|(p, _)| p.clone())
