@@ -102,6 +102,18 @@ impl Place {
     }
 }
 
+impl Converters {
+    /// Each row's place in the order, as bytes that compare as it does.
+    fn sort_of(&self, batch: &RecordBatch) -> Result<arrow_row::Rows, arrow_schema::ArrowError> {
+        let order: Vec<ArrayRef> = self
+            .order
+            .iter()
+            .map(|&i| batch.column(i).clone())
+            .collect();
+        self.sort.convert_columns(&order)
+    }
+}
+
 /// The Top-N of one subtask (see the [module docs](super)).
 pub struct RankOperator {
     ranking: Ranking,
@@ -218,12 +230,7 @@ impl RankOperator {
         }
         let keys = KeyColumn::of(batch, &self.key_field)?;
         let conv = self.converters(&batch.schema())?;
-        let order: Vec<ArrayRef> = conv
-            .order
-            .iter()
-            .map(|&i| batch.column(i).clone())
-            .collect();
-        let sort = conv.sort.convert_columns(&order)?;
+        let sort = conv.sort_of(batch)?;
         let to = self.ranking.to as usize;
         let later = self.ranking.ties == Ties::Later;
         // Each changed key's rows as they were before the batch.
@@ -493,12 +500,7 @@ impl RankOperator {
             let (time, seq) = (time.values().to_vec(), seq.values().to_vec());
             let keys = KeyColumn::of(&batch, &self.key_field)?;
             let conv = self.converters(&batch.schema())?;
-            let order: Vec<ArrayRef> = conv
-                .order
-                .iter()
-                .map(|&i| batch.column(i).clone())
-                .collect();
-            let sort = conv.sort.convert_columns(&order)?;
+            let sort = conv.sort_of(&batch)?;
             let rows = conv.rows.convert_columns(batch.columns())?;
             let mut buf = itoa::Buffer::new();
             for r in 0..batch.num_rows() {

@@ -4,7 +4,7 @@
 
 use super::{Entry, Place, RankError, RankOperator, Row, Ties};
 use crate::batch::rows::KeyColumn;
-use arrow_array::{Array, ArrayRef, RecordBatch, cast::AsArray, types::Float64Type};
+use arrow_array::{Array, RecordBatch, cast::AsArray, types::Float64Type};
 use arrow_schema::DataType;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -39,12 +39,7 @@ impl RankOperator {
         let batch = batch.project(&kept_columns)?;
         let keys = KeyColumn::of(&batch, &self.key_field)?;
         let conv = self.converters(&batch.schema())?;
-        let order: Vec<ArrayRef> = conv
-            .order
-            .iter()
-            .map(|&i| batch.column(i).clone())
-            .collect();
-        let sort = conv.sort.convert_columns(&order)?;
+        let sort = conv.sort_of(&batch)?;
         let rows = conv.rows.convert_columns(batch.columns())?;
         let to = self.ranking.to as usize;
         // Each changed key's first places as they were before the batch.
