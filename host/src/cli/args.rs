@@ -78,7 +78,8 @@ pub enum Command {
     /// LEFT, RIGHT and FULL OUTER, an outer one's result updating); aggregate over a
     /// window of rows (`… OVER (PARTITION BY k ORDER BY ts ROWS|RANGE
     /// BETWEEN … PRECEDING AND CURRENT ROW)`); rank (`ROW_NUMBER() OVER
-    /// (…) AS rn … WHERE rn <= N`: Top-N, deduplication, Window Top-N).
+    /// (…) AS rn … WHERE rn <= N`: Top-N, deduplication, Window Top-N, a
+    /// Top-N of an aggregation without a window).
     /// Anything else (outer interval or window joins, a join of three tables, RANK(),
     /// …) is refused before the job starts, with
     /// the construct and its line. `weir run` and `weir submit` take a
